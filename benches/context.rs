@@ -1,0 +1,2 @@
+//! Context benchmarks (placeholder until written).
+fn main() {}

@@ -1,0 +1,636 @@
+//! The workflow context: what expressions read.
+//!
+//! Shared state lives behind `Arc`s, so cloning a context copies pointers
+//! only and costs the same whether it holds nothing or megabytes of task
+//! results. Values are stored as `Arc<Value>`: reading one hands out a
+//! pointer, never a deep copy. The per-item parts (`item`, `index`) and the
+//! task being evaluated (for `result()`, `succeeded()`, ...) belong to one
+//! clone only.
+//!
+//! # Examples
+//!
+//! ```
+//! use serde_json::json;
+//! use weft_core::WorkflowContext;
+//!
+//! let ctx = WorkflowContext::new(json!({"app": "shop"}), [("region".to_owned(), json!("eu"))]);
+//! ctx.set_task_result("build", json!({"image": "shop:1"}));
+//! let text = ctx.render_template("{{ parameters.app }} in {{ workflow.region }}: {{ task.build.image }}")?;
+//! assert_eq!(text, "shop in eu: shop:1");
+//! # Ok::<(), weft_core::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::def::Assignments;
+use crate::error::{Error, ErrorKind, Result};
+use crate::expr::{Template, ValueTemplate};
+
+/// The state of a task (or of one task instance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Waiting: for a join, a delay or a concurrency slot.
+    Pending,
+    /// Its action is running.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// An attempt ran longer than its `timeout`.
+    TimedOut,
+    /// Stopped by a cancel or abort before it finished.
+    Canceled,
+}
+
+impl TaskStatus {
+    /// The lowercase name used in expressions and JSON (`timed_out`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::TimedOut => "timed_out",
+            TaskStatus::Canceled => "canceled",
+        }
+    }
+
+    /// True for `succeeded`.
+    pub fn is_succeeded(self) -> bool {
+        self == TaskStatus::Succeeded
+    }
+
+    /// True for `failed` and `timed_out` (a timeout is a failure).
+    pub fn is_failure(self) -> bool {
+        matches!(self, TaskStatus::Failed | TaskStatus::TimedOut)
+    }
+
+    /// True for every finished state.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Succeeded
+                | TaskStatus::Failed
+                | TaskStatus::TimedOut
+                | TaskStatus::Canceled
+        )
+    }
+
+    fn shared_value(self) -> Arc<Value> {
+        static VALUES: LazyLock<[Arc<Value>; 6]> = LazyLock::new(|| {
+            [
+                TaskStatus::Pending,
+                TaskStatus::Running,
+                TaskStatus::Succeeded,
+                TaskStatus::Failed,
+                TaskStatus::TimedOut,
+                TaskStatus::Canceled,
+            ]
+            .map(|s| Arc::new(Value::String(s.as_str().to_owned())))
+        });
+        VALUES[self as usize].clone()
+    }
+
+    fn from_str(s: &str) -> Option<TaskStatus> {
+        Some(match s {
+            "pending" => TaskStatus::Pending,
+            "running" => TaskStatus::Running,
+            "succeeded" => TaskStatus::Succeeded,
+            "failed" => TaskStatus::Failed,
+            "timed_out" => TaskStatus::TimedOut,
+            "canceled" => TaskStatus::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The task whose completion is being evaluated: what `result()`,
+/// `succeeded()`, `failed()`, `timed_out()` and `completed()` read.
+#[derive(Clone, Debug)]
+pub struct CurrentTask {
+    /// The task's name.
+    pub name: Arc<str>,
+    /// How it ended.
+    pub status: TaskStatus,
+    /// Its result (for a failure: the error's attached result, or
+    /// `{"error": message}`).
+    pub result: Arc<Value>,
+}
+
+const STATUS_PREFIX: &str = "task_status.";
+
+/// The context of one run. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct WorkflowContext {
+    pub(crate) parameters: Arc<Value>,
+    pub(crate) variables: Arc<DashMap<String, Arc<Value>>>,
+    pub(crate) task_results: Arc<DashMap<String, Arc<Value>>>,
+    pub(crate) system: Arc<DashMap<String, Arc<Value>>>,
+    pub(crate) current_item: Option<Arc<Value>>,
+    pub(crate) current_index: Option<usize>,
+    pub(crate) current_task: Option<Arc<CurrentTask>>,
+}
+
+/// Everything a context holds, as plain data: what [`WorkflowContext::export`]
+/// writes and [`WorkflowContext::import`] reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContextState {
+    /// The run's inputs.
+    pub parameters: Value,
+    /// Published workflow variables.
+    pub variables: BTreeMap<String, Value>,
+    /// Task results by task name.
+    pub task_results: BTreeMap<String, Value>,
+    /// System values (run id, workflow name, task statuses).
+    pub system: BTreeMap<String, Value>,
+    /// The current item, if this is an item's context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_item: Option<Value>,
+    /// The current item's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_index: Option<usize>,
+}
+
+impl WorkflowContext {
+    /// A context with the run's `parameters` and initial variables.
+    pub fn new(parameters: Value, vars: impl IntoIterator<Item = (String, Value)>) -> Self {
+        let variables = DashMap::new();
+        for (k, v) in vars {
+            variables.insert(k, Arc::new(v));
+        }
+        WorkflowContext {
+            parameters: Arc::new(parameters),
+            variables: Arc::new(variables),
+            task_results: Arc::new(DashMap::new()),
+            system: Arc::new(DashMap::new()),
+            current_item: None,
+            current_index: None,
+            current_task: None,
+        }
+    }
+
+    /// The run's inputs.
+    pub fn parameters(&self) -> &Arc<Value> {
+        &self.parameters
+    }
+
+    /// Sets a workflow variable (visible to every clone).
+    pub fn set_var(&self, name: impl Into<String>, value: impl Into<Arc<Value>>) {
+        self.variables.insert(name.into(), value.into());
+    }
+
+    /// A workflow variable: a pointer, not a copy.
+    pub fn get_var(&self, name: &str) -> Option<Arc<Value>> {
+        self.variables.get(name).map(|v| v.value().clone())
+    }
+
+    /// Records a task's result (visible to every clone).
+    pub fn set_task_result(&self, task: impl Into<String>, result: impl Into<Arc<Value>>) {
+        self.task_results.insert(task.into(), result.into());
+    }
+
+    /// A task's result: a pointer, not a copy.
+    pub fn get_task_result(&self, task: &str) -> Option<Arc<Value>> {
+        self.task_results.get(task).map(|v| v.value().clone())
+    }
+
+    /// Records a task's status, as `task_status(name)` reports it.
+    pub fn set_task_status(&self, task: &str, status: TaskStatus) {
+        self.system
+            .insert(format!("{STATUS_PREFIX}{task}"), status.shared_value());
+    }
+
+    /// A task's status, if it has one.
+    pub fn task_status(&self, task: &str) -> Option<TaskStatus> {
+        let key = format!("{STATUS_PREFIX}{task}");
+        let v = self.system.get(&key)?;
+        v.value().as_str().and_then(TaskStatus::from_str)
+    }
+
+    /// Sets a system value (`system.<key>` in expressions).
+    pub fn set_system(&self, key: impl Into<String>, value: impl Into<Arc<Value>>) {
+        self.system.insert(key.into(), value.into());
+    }
+
+    /// A system value.
+    pub fn get_system(&self, key: &str) -> Option<Arc<Value>> {
+        self.system.get(key).map(|v| v.value().clone())
+    }
+
+    /// Makes this clone an item's context: `item` and `index` resolve to these.
+    pub fn set_current_item(&mut self, item: impl Into<Arc<Value>>, index: usize) {
+        self.current_item = Some(item.into());
+        self.current_index = Some(index);
+    }
+
+    /// Removes the item from this clone.
+    pub fn clear_current_item(&mut self) {
+        self.current_item = None;
+        self.current_index = None;
+    }
+
+    /// The current item, if any.
+    pub fn current_item(&self) -> Option<&Arc<Value>> {
+        self.current_item.as_ref()
+    }
+
+    /// The current item's index, if any.
+    pub fn current_index(&self) -> Option<usize> {
+        self.current_index
+    }
+
+    /// Sets the task whose completion is being evaluated.
+    pub fn set_current_task(&mut self, task: CurrentTask) {
+        self.current_task = Some(Arc::new(task));
+    }
+
+    /// A clone for evaluating `task`'s transitions.
+    #[must_use]
+    pub fn with_current_task(&self, task: CurrentTask) -> WorkflowContext {
+        let mut c = self.clone();
+        c.set_current_task(task);
+        c
+    }
+
+    /// Renders a template string (compiled on the spot; a [`Plan`](crate::Plan)
+    /// compiles its templates once instead).
+    ///
+    /// # Errors
+    ///
+    /// A syntax error, or an evaluation error naming the undefined name.
+    pub fn render_template(&self, template: &str) -> Result<String> {
+        Template::compile(template)?.render_string(self)
+    }
+
+    /// Renders every string in `value`. A string that is exactly one
+    /// `{{ expr }}` keeps the expression's JSON type.
+    ///
+    /// # Errors
+    ///
+    /// As for [`WorkflowContext::render_template`].
+    pub fn render_json(&self, value: &Value) -> Result<Value> {
+        ValueTemplate::compile(value, "value")?.render(self)
+    }
+
+    /// Evaluates a condition with Jinja truthiness.
+    ///
+    /// # Errors
+    ///
+    /// As for [`WorkflowContext::render_template`].
+    pub fn evaluate_condition(&self, condition: &str) -> Result<bool> {
+        Template::compile(condition)?.eval_bool(self)
+    }
+
+    /// Evaluates `name: value` pairs in order and sets each as a workflow
+    /// variable; later entries see earlier ones.
+    ///
+    /// # Errors
+    ///
+    /// The first failing entry, named in the message. Entries before it stay
+    /// published.
+    pub fn publish_variables(&self, publish: &Assignments) -> Result<()> {
+        for (name, value) in publish.iter() {
+            let v = self.render_json(value).map_err(|e| {
+                Error::new(e.kind(), format!("publishing `{name}`: {}", e.message()))
+            })?;
+            self.set_var(name, v);
+        }
+        Ok(())
+    }
+
+    /// Evaluates precompiled `name: template` pairs in order, as
+    /// [`WorkflowContext::publish_variables`] does.
+    ///
+    /// # Errors
+    ///
+    /// As for [`WorkflowContext::publish_variables`].
+    pub fn publish_compiled(&self, publish: &[(String, ValueTemplate)]) -> Result<()> {
+        for (name, value) in publish {
+            let v = value.render(self)?;
+            self.set_var(name.clone(), v);
+        }
+        Ok(())
+    }
+
+    /// A snapshot of everything, as plain data.
+    pub fn export(&self) -> ContextState {
+        fn dump(map: &DashMap<String, Arc<Value>>) -> BTreeMap<String, Value> {
+            map.iter()
+                .map(|e| (e.key().clone(), (**e.value()).clone()))
+                .collect()
+        }
+        ContextState {
+            parameters: (*self.parameters).clone(),
+            variables: dump(&self.variables),
+            task_results: dump(&self.task_results),
+            system: dump(&self.system),
+            current_item: self.current_item.as_ref().map(|v| (**v).clone()),
+            current_index: self.current_index,
+        }
+    }
+
+    /// A context rebuilt from a snapshot.
+    pub fn import(state: ContextState) -> WorkflowContext {
+        fn load(map: BTreeMap<String, Value>) -> Arc<DashMap<String, Arc<Value>>> {
+            Arc::new(map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+        }
+        WorkflowContext {
+            parameters: Arc::new(state.parameters),
+            variables: load(state.variables),
+            task_results: load(state.task_results),
+            system: load(state.system),
+            current_item: state.current_item.map(Arc::new),
+            current_index: state.current_index,
+            current_task: None,
+        }
+    }
+
+    /// The snapshot as JSON text.
+    ///
+    /// # Errors
+    ///
+    /// Only if serialization fails (not expected for JSON values).
+    pub fn export_json(&self) -> Result<String> {
+        serde_json::to_string(&self.export())
+            .map_err(|e| Error::new(ErrorKind::State, e.to_string()).with_source(e))
+    }
+
+    /// A context from JSON text written by [`WorkflowContext::export_json`].
+    ///
+    /// # Errors
+    ///
+    /// The text is not a valid snapshot.
+    pub fn import_json(text: &str) -> Result<WorkflowContext> {
+        serde_json::from_str(text)
+            .map(WorkflowContext::import)
+            .map_err(|e| Error::new(ErrorKind::State, e.to_string()).with_source(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> WorkflowContext {
+        WorkflowContext::new(
+            json!({"name": "weft", "count": 3, "hosts": ["a", "b"]}),
+            [("greeting".to_owned(), json!("hello"))],
+        )
+    }
+
+    #[test]
+    fn test_basic_template_rendering() {
+        let c = ctx();
+        assert_eq!(
+            c.render_template("{{ workflow.greeting }}, {{ parameters.name }}!")
+                .unwrap(),
+            "hello, weft!"
+        );
+        assert_eq!(c.render_template("no templates").unwrap(), "no templates");
+        assert_eq!(
+            c.render_template("{{ parameters.count + 1 }}").unwrap(),
+            "4"
+        );
+        assert_eq!(
+            c.render_template("{{ parameters.name | upper }}").unwrap(),
+            "WEFT"
+        );
+        let err = c.render_template("{{ parameters.nope }}").unwrap_err();
+        assert!(err.message().contains("parameters.nope"), "{err}");
+    }
+
+    #[test]
+    fn test_variable_access() {
+        let c = ctx();
+        assert_eq!(*c.get_var("greeting").unwrap(), json!("hello"));
+        assert!(c.get_var("missing").is_none());
+        let clone = c.clone();
+        clone.set_var("later", json!([1, 2]));
+        // Variables are shared between clones.
+        assert_eq!(*c.get_var("later").unwrap(), json!([1, 2]));
+        assert_eq!(c.render_template("{{ vars.later[1] }}").unwrap(), "2");
+        assert_eq!(c.render_template("{{ ctx('greeting') }}").unwrap(), "hello");
+    }
+
+    #[test]
+    fn test_task_result_access() {
+        let c = ctx();
+        c.set_task_result("fetch", json!({"status": 200, "body": {"ids": [7, 8]}}));
+        let a = c.get_task_result("fetch").unwrap();
+        let b = c.get_task_result("fetch").unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "getters must hand out the same pointer"
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ task.fetch.status }}")).unwrap(),
+            json!(200)
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ tasks.fetch.body.ids[1] }}"))
+                .unwrap(),
+            json!(8)
+        );
+        assert!(c.get_task_result("other").is_none());
+    }
+
+    #[test]
+    fn test_nested_value_access() {
+        let c = WorkflowContext::new(json!({"a": {"b": {"c": [{"d": "deep"}]}}}), []);
+        assert_eq!(
+            c.render_template("{{ parameters.a.b.c[0].d }}").unwrap(),
+            "deep"
+        );
+        assert_eq!(
+            c.render_template("{{ parameters['a']['b'].c[0]['d'] }}")
+                .unwrap(),
+            "deep"
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ parameters.a.b }}")).unwrap(),
+            json!({"c": [{"d": "deep"}]})
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ parameters.a.b.c | length }}"))
+                .unwrap(),
+            json!(1)
+        );
+        let err = c.render_template("{{ parameters.a.x.y }}").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Evaluation);
+    }
+
+    #[test]
+    fn test_condition_evaluation() {
+        let c = ctx();
+        assert!(c.evaluate_condition("{{ parameters.count > 2 }}").unwrap());
+        assert!(!c.evaluate_condition("{{ parameters.count > 5 }}").unwrap());
+        assert!(c.evaluate_condition("{{ parameters.hosts }}").unwrap());
+        assert!(!c.evaluate_condition("{{ [] }}").unwrap());
+        assert!(!c.evaluate_condition("{{ '' }}").unwrap());
+        assert!(c
+            .evaluate_condition("{{ parameters.missing is not defined }}")
+            .unwrap());
+        assert!(c
+            .evaluate_condition("{{ 'hello' in workflow.greeting }}")
+            .unwrap());
+        assert!(c.evaluate_condition("{{ parameters.missing }}").is_err());
+    }
+
+    #[test]
+    fn test_render_json() {
+        let mut c = ctx();
+        c.set_current_item(json!({"host": "h1"}), 3);
+        let out = c
+            .render_json(&json!({
+                "n": "{{ index }}",
+                "host": "{{ item.host }}",
+                "label": "host-{{ index }}",
+                "list": ["{{ parameters.hosts }}", 1, "plain"],
+                "flag": "{{ parameters.count == 3 }}",
+                "nothing": "{{ none }}"
+            }))
+            .unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "n": 3,
+                "host": "h1",
+                "label": "host-3",
+                "list": [["a", "b"], 1, "plain"],
+                "flag": true,
+                "nothing": null
+            })
+        );
+    }
+
+    #[test]
+    fn test_item_context() {
+        let base = ctx();
+        let mut item_ctx = base.clone();
+        item_ctx.set_current_item(json!("b"), 1);
+        assert_eq!(
+            item_ctx.render_template("{{ item }}:{{ index }}").unwrap(),
+            "b:1"
+        );
+        assert_eq!(item_ctx.current_index(), Some(1));
+        // The item belongs to the clone, not to the shared state.
+        assert!(base.current_item().is_none());
+        assert!(base.render_template("{{ item }}").is_err());
+        item_ctx.clear_current_item();
+        assert!(item_ctx.current_item().is_none());
+        let mut obj = base.clone();
+        obj.set_current_item(json!({"x": 1, "y": 2}), 0);
+        assert_eq!(
+            obj.render_json(&json!("{{ item('y') }}")).unwrap(),
+            json!(2)
+        );
+    }
+
+    #[test]
+    fn test_publish_variables() {
+        let c = ctx();
+        let publish: Assignments = serde_json::from_value(json!([
+            {"first": "{{ parameters.count }}"},
+            {"second": "{{ workflow.first * 10 }}"},
+            {"third": "{{ vars.second + 1 }}"}
+        ]))
+        .unwrap();
+        c.publish_variables(&publish).unwrap();
+        assert_eq!(*c.get_var("first").unwrap(), json!(3));
+        assert_eq!(*c.get_var("second").unwrap(), json!(30));
+        assert_eq!(*c.get_var("third").unwrap(), json!(31));
+        let bad: Assignments = serde_json::from_value(json!([{"x": "{{ nope }}"}])).unwrap();
+        let err = c.publish_variables(&bad).unwrap_err();
+        assert!(
+            err.message().contains("`x`") && err.message().contains("nope"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_export_import() {
+        let mut c = ctx();
+        c.set_task_result("t1", json!({"v": 1}));
+        c.set_task_status("t1", TaskStatus::Succeeded);
+        c.set_current_item(json!("x"), 4);
+        let text = c.export_json().unwrap();
+        let back = WorkflowContext::import_json(&text).unwrap();
+        assert_eq!(back.export(), c.export());
+        assert_eq!(*back.get_task_result("t1").unwrap(), json!({"v": 1}));
+        assert_eq!(back.task_status("t1"), Some(TaskStatus::Succeeded));
+        assert_eq!(back.render_template("{{ item }}{{ index }}").unwrap(), "x4");
+        assert!(WorkflowContext::import_json("{\"parameters\": 1, \"variables\": 2}").is_err());
+    }
+
+    #[test]
+    fn clone_shares_state() {
+        let c = ctx();
+        c.set_task_result("big", json!(vec![0u8; 1000]));
+        let d = c.clone();
+        assert!(Arc::ptr_eq(&c.task_results, &d.task_results));
+        assert!(Arc::ptr_eq(
+            &c.get_task_result("big").unwrap(),
+            &d.get_task_result("big").unwrap()
+        ));
+    }
+
+    #[test]
+    fn status_functions_need_a_task() {
+        let c = ctx();
+        assert!(c.evaluate_condition("{{ succeeded() }}").is_err());
+        let t = c.with_current_task(CurrentTask {
+            name: Arc::from("t"),
+            status: TaskStatus::TimedOut,
+            result: Arc::new(json!({"error": "slow"})),
+        });
+        assert!(t.evaluate_condition("{{ timed_out() }}").unwrap());
+        assert!(t.evaluate_condition("{{ failed() }}").unwrap());
+        assert!(t.evaluate_condition("{{ completed() }}").unwrap());
+        assert!(!t.evaluate_condition("{{ succeeded() }}").unwrap());
+        assert_eq!(t.render_template("{{ result().error }}").unwrap(), "slow");
+        assert_eq!(
+            t.render_template("{{ result()['error'] | upper }}")
+                .unwrap(),
+            "SLOW"
+        );
+    }
+
+    #[test]
+    fn functions_json_zip_task_status() {
+        let c = ctx();
+        c.set_task_status("a", TaskStatus::Failed);
+        assert_eq!(
+            c.render_template("{{ task_status('a') }}").unwrap(),
+            "failed"
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ task_status('zz') }}")).unwrap(),
+            json!(null)
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ json('{\"k\": [1]}').k }}"))
+                .unwrap(),
+            json!([1])
+        );
+        assert_eq!(
+            c.render_json(&json!("{{ zip(parameters.hosts, [1, 2]) }}"))
+                .unwrap(),
+            json!([["a", 1], ["b", 2]])
+        );
+    }
+}

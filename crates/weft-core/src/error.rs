@@ -1,0 +1,248 @@
+//! The one error type of the language crate.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where in the workflow text something is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// The file the text came from, if it came from a file.
+    pub file: Option<Arc<PathBuf>>,
+    /// 1-based line, if known.
+    pub line: Option<usize>,
+    /// 1-based column, if known.
+    pub column: Option<usize>,
+}
+
+impl Location {
+    /// True when neither a file nor a position is known.
+    pub fn is_empty(&self) -> bool {
+        self.file.is_none() && self.line.is_none()
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.as_ref().map(|p| p.display().to_string());
+        match (file, self.line, self.column) {
+            (Some(file), Some(l), Some(c)) => write!(f, "{file}:{l}:{c}"),
+            (Some(file), Some(l), None) => write!(f, "{file}:{l}"),
+            (Some(file), None, _) => write!(f, "{file}"),
+            (None, Some(l), Some(c)) => write!(f, "line {l}:{c}"),
+            (None, Some(l), None) => write!(f, "line {l}"),
+            (None, None, _) => Ok(()),
+        }
+    }
+}
+
+/// What kind of mistake an [`Error`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Io,
+    /// The text is not valid YAML or JSON.
+    Syntax,
+    /// The text is valid YAML/JSON but does not have the shape of a workflow
+    /// (wrong type, unknown key, missing key).
+    Schema,
+    /// The workflow is well formed but its parts do not fit together
+    /// (unknown task, impossible join, unknown action, ...).
+    Validation,
+    /// A `{{ }}` expression does not parse.
+    TemplateSyntax,
+    /// An expression failed while it was evaluated.
+    Evaluation,
+    /// Inputs given to a run do not match the workflow's `input` section.
+    Input,
+    /// Context state could not be exported or imported.
+    State,
+}
+
+impl ErrorKind {
+    fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "cannot read workflow",
+            ErrorKind::Syntax => "syntax error",
+            ErrorKind::Schema => "invalid workflow",
+            ErrorKind::Validation => "invalid workflow",
+            ErrorKind::TemplateSyntax => "template syntax error",
+            ErrorKind::Evaluation => "expression error",
+            ErrorKind::Input => "invalid input",
+            ErrorKind::State => "invalid context state",
+        }
+    }
+}
+
+/// An error from loading, compiling or evaluating a workflow.
+///
+/// It names where the mistake is (file, line, column, task and field, as far
+/// as they are known) and what it is. When several mistakes were found at
+/// once (compiling reports all of them), the first is this error and the rest
+/// are in [`Error::others`].
+#[derive(Debug, Clone)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    location: Location,
+    task: Option<String>,
+    field: Option<String>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    others: Vec<Error>,
+}
+
+impl Error {
+    /// A new error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                location: Location::default(),
+                task: None,
+                field: None,
+                source: None,
+                others: Vec::new(),
+            }),
+        }
+    }
+
+    /// Sets the task the error concerns.
+    #[must_use]
+    pub fn with_task(mut self, task: impl Into<String>) -> Error {
+        self.inner.task = Some(task.into());
+        self
+    }
+
+    /// Sets the field the error concerns (a path such as `next[0].do`).
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> Error {
+        self.inner.field = Some(field.into());
+        self
+    }
+
+    /// Sets the location in the text.
+    #[must_use]
+    pub fn with_location(mut self, location: Location) -> Error {
+        self.inner.location = location;
+        self
+    }
+
+    /// Sets the underlying cause.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.inner.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Combines several errors into one: the first, with the rest attached.
+    ///
+    /// Returns `None` when `errors` is empty.
+    pub fn combine(errors: Vec<Error>) -> Option<Error> {
+        let mut iter = errors.into_iter();
+        let mut first = iter.next()?;
+        first.inner.others.extend(iter);
+        Some(first)
+    }
+
+    /// What kind of mistake this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The message alone, without location.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// Where in the text the mistake is.
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+
+    /// 1-based line, if known.
+    pub fn line(&self) -> Option<usize> {
+        self.inner.location.line
+    }
+
+    /// 1-based column, if known.
+    pub fn column(&self) -> Option<usize> {
+        self.inner.location.column
+    }
+
+    /// The task the mistake is in, if any.
+    pub fn task(&self) -> Option<&str> {
+        self.inner.task.as_deref()
+    }
+
+    /// The field the mistake is in, if any (for example `next[0].do`).
+    pub fn field(&self) -> Option<&str> {
+        self.inner.field.as_deref()
+    }
+
+    /// Further errors found together with this one.
+    pub fn others(&self) -> &[Error] {
+        &self.inner.others
+    }
+
+    /// This error followed by [`Error::others`].
+    pub fn all(&self) -> impl Iterator<Item = &Error> {
+        std::iter::once(self).chain(self.inner.others.iter())
+    }
+
+    pub(crate) fn set_location_if_missing(&mut self, location: Location) {
+        if self.inner.location.line.is_none() {
+            let file = self.inner.location.file.take().or(location.file.clone());
+            self.inner.location = location;
+            self.inner.location.file = file;
+        } else if self.inner.location.file.is_none() {
+            self.inner.location.file = location.file;
+        }
+    }
+
+    pub(crate) fn set_file(&mut self, file: &Option<Arc<PathBuf>>) {
+        if self.inner.location.file.is_none() {
+            self.inner.location.file = file.clone();
+        }
+        for other in &mut self.inner.others {
+            other.set_file(file);
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.inner.location.is_empty() {
+            write!(f, "{}: ", self.inner.location)?;
+        }
+        write!(f, "{}", self.inner.kind.label())?;
+        match (&self.inner.task, &self.inner.field) {
+            (Some(t), Some(fl)) => write!(f, " in task `{t}`, field `{fl}`")?,
+            (Some(t), None) => write!(f, " in task `{t}`")?,
+            (None, Some(fl)) => write!(f, " in `{fl}`")?,
+            (None, None) => {}
+        }
+        write!(f, ": {}", self.inner.message)?;
+        if !self.inner.others.is_empty() {
+            write!(f, " (and {} more)", self.inner.others.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

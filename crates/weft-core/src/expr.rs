@@ -1,0 +1,934 @@
+//! Expressions: every `{{ }}` of a workflow, compiled once.
+//!
+//! A string is compiled into a [`Template`]:
+//!
+//! * no `{{` at all: a literal;
+//! * exactly one `{{ expr }}`: an expression whose result keeps its JSON type
+//!   (`"{{ index }}"` is a number). Plain paths such as `item`, `index`,
+//!   `parameters.url` or `task.fetch.body[0]` are recognised here and resolved
+//!   directly against the context; everything else is evaluated by minijinja;
+//! * text with expressions in it: rendered to a string;
+//! * anything with `{% %}` statements: a full minijinja template.
+//!
+//! The direct path and minijinja must agree; a shared corpus of expressions
+//! in the tests checks that they do.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, LazyLock};
+
+use minijinja::value::{Object, ObjectRepr, Rest};
+use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjValue};
+use serde_json::{Map, Value};
+
+use crate::context::{TaskStatus, WorkflowContext};
+use crate::error::{Error, ErrorKind, Result};
+use crate::load::split_path;
+use crate::view::{arc_to_mj, json_to_mj, JsonView, Root, Step, ROOT_KEY};
+
+/// The shared environment: our functions, strict undefined values, no HTML
+/// escaping. Expressions compiled against it live for the whole program.
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(new_environment);
+
+fn new_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_function("result", fn_result);
+    env.add_function("succeeded", |s: &State| {
+        status_fn(s, "succeeded", TaskStatus::is_succeeded)
+    });
+    env.add_function("failed", |s: &State| {
+        status_fn(s, "failed", TaskStatus::is_failure)
+    });
+    env.add_function("timed_out", |s: &State| {
+        status_fn(s, "timed_out", |st| st == TaskStatus::TimedOut)
+    });
+    env.add_function("completed", |s: &State| {
+        status_fn(s, "completed", TaskStatus::is_terminal)
+    });
+    env.add_function("ctx", fn_ctx);
+    env.add_function(ITEM_FN, fn_item);
+    env.add_function("task_status", fn_task_status);
+    env.add_function("json", fn_json);
+    env.add_function("zip", fn_zip);
+    env
+}
+
+fn root(state: &State) -> std::result::Result<Arc<Root>, minijinja::Error> {
+    state
+        .lookup(ROOT_KEY)
+        .and_then(|v| v.as_object().and_then(|o| o.downcast::<Root>()))
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "weft functions need a workflow context",
+            )
+        })
+}
+
+fn no_task(name: &str) -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!("{name}() is only available where a task has completed (`next`, `publish`, `retry.when`)"),
+    )
+}
+
+fn fn_result(state: &State) -> std::result::Result<MjValue, minijinja::Error> {
+    let root = root(state)?;
+    let cur = root
+        .0
+        .current_task
+        .as_ref()
+        .ok_or_else(|| no_task("result"))?;
+    Ok(arc_to_mj(&cur.result))
+}
+
+fn status_fn(
+    state: &State,
+    name: &str,
+    test: fn(TaskStatus) -> bool,
+) -> std::result::Result<bool, minijinja::Error> {
+    let root = root(state)?;
+    let cur = root.0.current_task.as_ref().ok_or_else(|| no_task(name))?;
+    Ok(test(cur.status))
+}
+
+fn fn_ctx(state: &State, name: Option<&str>) -> std::result::Result<MjValue, minijinja::Error> {
+    let root = root(state)?;
+    match name {
+        None => Ok(MjValue::from_object(crate::view::MapView(
+            root.0.variables.clone(),
+        ))),
+        Some(name) => match root.0.variables.get(name) {
+            Some(v) => Ok(arc_to_mj(v.value())),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("ctx(\"{name}\"): no workflow variable `{name}`"),
+            )),
+        },
+    }
+}
+
+/// `item` is both a variable and Orquesta's `item()` / `item(name)`
+/// function; calls are renamed to this global when compiling.
+const ITEM_FN: &str = "__weft_item";
+
+fn fn_item(state: &State, name: Option<&str>) -> std::result::Result<MjValue, minijinja::Error> {
+    let root = root(state)?;
+    let item = root.0.current_item.as_ref().ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "item() is only available in a task with `with` items",
+        )
+    })?;
+    match name {
+        None => Ok(arc_to_mj(item)),
+        Some(name) => match item.get(name) {
+            Some(v) => Ok(json_to_mj(v.clone())),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("item(\"{name}\"): the current item has no field `{name}`"),
+            )),
+        },
+    }
+}
+
+/// Renames calls of `item(...)` (not `x.item(...)`, not inside strings) to
+/// the item function.
+fn rename_item_calls(expr: &str) -> std::borrow::Cow<'_, str> {
+    if !expr.contains("item") {
+        return std::borrow::Cow::Borrowed(expr);
+    }
+    let bytes = expr.as_bytes();
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' && i + 1 < bytes.len() {
+                out.push_str(&expr[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+        } else if c == b'\'' || c == b'"' {
+            quote = Some(c);
+        } else if expr[i..].starts_with("item") {
+            let before_ok = i == 0 || {
+                let p = bytes[i - 1];
+                !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.')
+            };
+            let rest = expr[i + 4..].trim_start();
+            if before_ok && rest.starts_with('(') {
+                out.push_str(ITEM_FN);
+                i += 4;
+                continue;
+            }
+        }
+        let ch = expr[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn fn_task_status(state: &State, name: &str) -> std::result::Result<MjValue, minijinja::Error> {
+    let root = root(state)?;
+    Ok(match root.0.task_status(name) {
+        Some(s) => MjValue::from(s.as_str()),
+        None => MjValue::from(()),
+    })
+}
+
+fn fn_json(text: &str) -> std::result::Result<MjValue, minijinja::Error> {
+    serde_json::from_str::<Value>(text)
+        .map(json_to_mj)
+        .map_err(|e| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("json(): not valid JSON: {e}"),
+            )
+        })
+}
+
+fn fn_zip(lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error> {
+    let mut iters = Vec::with_capacity(lists.len());
+    for l in lists.iter() {
+        iters.push(l.try_iter()?);
+    }
+    let mut out = Vec::new();
+    if iters.is_empty() {
+        return Ok(MjValue::from(out));
+    }
+    'outer: loop {
+        let mut row = Vec::with_capacity(iters.len());
+        for it in &mut iters {
+            match it.next() {
+                Some(v) => row.push(v),
+                None => break 'outer,
+            }
+        }
+        out.push(MjValue::from(row));
+    }
+    Ok(MjValue::from(out))
+}
+
+/// Where a template sits in the workflow, for error messages.
+fn place_error(place: &Option<Arc<str>>, kind: ErrorKind, message: String) -> Error {
+    let mut e = Error::new(kind, message);
+    if let Some(p) = place {
+        let (task, field) = split_path(p);
+        if let Some(t) = task {
+            e = e.with_task(t);
+        }
+        if let Some(f) = field {
+            e = e.with_field(f);
+        }
+    }
+    e
+}
+
+/// A compiled string: literal, single expression or text template.
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+/// use weft_core::{Template, WorkflowContext};
+///
+/// let ctx = WorkflowContext::new(json!({"n": 3}), []);
+/// let t = Template::compile("{{ parameters.n * 2 }}")?;
+/// assert_eq!(t.eval(&ctx)?, json!(6));
+/// # Ok::<(), weft_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Template {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: String,
+    place: Option<Arc<str>>,
+    kind: Kind,
+}
+
+enum Kind {
+    Literal(Value),
+    Fast(FastPath, Expression<'static, 'static>),
+    Expr(Expression<'static, 'static>),
+    Concat(Vec<Piece>),
+    Full(Box<Environment<'static>>),
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Literal(v) => write!(f, "Literal({v})"),
+            Kind::Fast(p, _) => write!(f, "Fast({p:?})"),
+            Kind::Expr(_) => f.write_str("Expr"),
+            Kind::Concat(p) => write!(f, "Concat({})", p.len()),
+            Kind::Full(_) => f.write_str("Full"),
+        }
+    }
+}
+
+enum Piece {
+    Text(String),
+    Expr(Option<FastPath>, Expression<'static, 'static>),
+}
+
+/// A split of a string into text and `{{ }}` parts, or `None` when the
+/// string needs the full template engine (statements, comments, whitespace
+/// control, or something unbalanced).
+enum Split<'a> {
+    Literal,
+    Single(&'a str),
+    Mixed(Vec<(bool, &'a str)>),
+    Full,
+}
+
+fn split(s: &str) -> Split<'_> {
+    if !s.contains("{{") && !s.contains("{%") && !s.contains("{#") {
+        return Split::Literal;
+    }
+    if s.contains("{%") || s.contains("{#") {
+        return Split::Full;
+    }
+    let bytes = s.as_bytes();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    let mut text_start = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'{' && bytes[i + 1] == b'{' {
+            let start = i + 2;
+            let mut j = start;
+            let mut quote: Option<u8> = None;
+            let mut end = None;
+            while j < bytes.len() {
+                let c = bytes[j];
+                match quote {
+                    Some(q) if c == b'\\' => {
+                        let _ = q;
+                        j += 1;
+                    }
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == b'\'' || c == b'"' => quote = Some(c),
+                    None if c == b'}' && j + 1 < bytes.len() && bytes[j + 1] == b'}' => {
+                        end = Some(j);
+                        break;
+                    }
+                    None => {}
+                }
+                j += 1;
+            }
+            let Some(end) = end else { return Split::Full };
+            let inner = &s[start..end];
+            if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
+                return Split::Full;
+            }
+            if i > text_start {
+                parts.push((false, &s[text_start..i]));
+            }
+            parts.push((true, inner));
+            i = end + 2;
+            text_start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if text_start < s.len() {
+        parts.push((false, &s[text_start..]));
+    }
+    match parts.as_slice() {
+        [(true, e)] => Split::Single(e),
+        _ => Split::Mixed(parts),
+    }
+}
+
+fn compile_expr(
+    expr: &str,
+    whole: &str,
+    place: &Option<Arc<str>>,
+) -> Result<Expression<'static, 'static>> {
+    if expr.trim().is_empty() {
+        return Err(place_error(
+            place,
+            ErrorKind::TemplateSyntax,
+            format!("empty expression in `{whole}`: write `{{{{ name }}}}`"),
+        ));
+    }
+    ENV.compile_expression_owned(rename_item_calls(expr).into_owned())
+        .map_err(|e| {
+            place_error(
+                place,
+                ErrorKind::TemplateSyntax,
+                format!("in `{whole}`: {}", mj_detail(&e)),
+            )
+        })
+}
+
+fn mj_detail(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+impl Template {
+    /// Compiles a string.
+    ///
+    /// # Errors
+    ///
+    /// A template syntax error, with the offending text.
+    pub fn compile(source: &str) -> Result<Template> {
+        Self::compile_at(source, None)
+    }
+
+    /// Compiles a string that sits at `place` (a path such as
+    /// `tasks.deploy.input.region`), which errors then name.
+    ///
+    /// # Errors
+    ///
+    /// A template syntax error naming the task and field.
+    pub fn compile_at(source: &str, place: Option<Arc<str>>) -> Result<Template> {
+        let kind = match split(source) {
+            Split::Literal => Kind::Literal(Value::String(source.to_owned())),
+            Split::Single(expr) => {
+                let compiled = compile_expr(expr, source, &place)?;
+                match FastPath::parse(expr) {
+                    Some(p) => Kind::Fast(p, compiled),
+                    None => Kind::Expr(compiled),
+                }
+            }
+            Split::Mixed(parts) => {
+                let mut pieces = Vec::with_capacity(parts.len());
+                for (is_expr, text) in parts {
+                    if is_expr {
+                        let compiled = compile_expr(text, source, &place)?;
+                        pieces.push(Piece::Expr(FastPath::parse(text), compiled));
+                    } else {
+                        pieces.push(Piece::Text(text.to_owned()));
+                    }
+                }
+                Kind::Concat(pieces)
+            }
+            Split::Full => {
+                let mut env = new_environment();
+                env.add_template_owned("t", rename_item_calls(source).into_owned())
+                    .map_err(|e| {
+                        place_error(
+                            &place,
+                            ErrorKind::TemplateSyntax,
+                            format!("in `{source}`: {}", mj_detail(&e)),
+                        )
+                    })?;
+                Kind::Full(Box::new(env))
+            }
+        };
+        Ok(Template {
+            inner: Arc::new(Inner {
+                source: source.to_owned(),
+                place,
+                kind,
+            }),
+        })
+    }
+
+    /// A template that is the constant `value`.
+    pub fn literal(value: Value) -> Template {
+        Template {
+            inner: Arc::new(Inner {
+                source: value.to_string(),
+                place: None,
+                kind: Kind::Literal(value),
+            }),
+        }
+    }
+
+    /// The text it was compiled from.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// True when the template has no expression in it.
+    pub fn is_literal(&self) -> bool {
+        matches!(self.inner.kind, Kind::Literal(_))
+    }
+
+    /// True when the template is a plain path resolved without minijinja.
+    pub fn is_fast_path(&self) -> bool {
+        matches!(self.inner.kind, Kind::Fast(..))
+    }
+
+    /// Evaluates to a JSON value. A single `{{ expr }}` keeps its type; text
+    /// with expressions becomes a string.
+    ///
+    /// # Errors
+    ///
+    /// An undefined name (named in the message) or any other evaluation error.
+    pub fn eval(&self, ctx: &WorkflowContext) -> Result<Value> {
+        match &self.inner.kind {
+            Kind::Literal(v) => Ok(v.clone()),
+            Kind::Fast(path, expr) => match path.resolve(ctx) {
+                Some(v) => Ok(v),
+                None => self.eval_expr(expr, ctx),
+            },
+            Kind::Expr(expr) => self.eval_expr(expr, ctx),
+            Kind::Concat(_) | Kind::Full(_) => self.render_string(ctx).map(Value::String),
+        }
+    }
+
+    /// Evaluates with Jinja truthiness: `false`, `none`, `0`, `""`, `[]`
+    /// and `{}` are false.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Template::eval`].
+    pub fn eval_bool(&self, ctx: &WorkflowContext) -> Result<bool> {
+        match &self.inner.kind {
+            Kind::Literal(v) => Ok(truthy(v)),
+            Kind::Fast(path, expr) => match path.resolve(ctx) {
+                Some(v) => Ok(truthy(&v)),
+                None => self.eval_mj(expr, ctx).map(|v| v.is_true()),
+            },
+            Kind::Expr(expr) => self.eval_mj(expr, ctx).map(|v| v.is_true()),
+            Kind::Concat(_) | Kind::Full(_) => {
+                let s = self.render_string(ctx)?;
+                Ok(!s.is_empty() && s != "false" && s != "False")
+            }
+        }
+    }
+
+    /// Renders to a string, as Jinja prints values.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Template::eval`].
+    pub fn render_string(&self, ctx: &WorkflowContext) -> Result<String> {
+        match &self.inner.kind {
+            Kind::Literal(Value::String(s)) => Ok(s.clone()),
+            Kind::Literal(v) => Ok(v.to_string()),
+            Kind::Fast(path, expr) => {
+                let mut out = String::new();
+                match path.resolve(ctx) {
+                    Some(v) => push_display(&mut out, &v),
+                    None => {
+                        let v = self.eval_mj(expr, ctx)?;
+                        let _ = write!(out, "{v}");
+                    }
+                }
+                Ok(out)
+            }
+            Kind::Expr(expr) => {
+                let v = self.eval_mj(expr, ctx)?;
+                Ok(v.to_string())
+            }
+            Kind::Concat(pieces) => {
+                let mut out = String::new();
+                for p in pieces {
+                    match p {
+                        Piece::Text(t) => out.push_str(t),
+                        Piece::Expr(fast, expr) => {
+                            if let Some(v) = fast.as_ref().and_then(|f| f.resolve(ctx)) {
+                                push_display(&mut out, &v);
+                            } else {
+                                let v = self.eval_mj(expr, ctx)?;
+                                let _ = write!(out, "{v}");
+                            }
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            Kind::Full(env) => {
+                let t = env.get_template("t").map_err(|e| self.eval_error(&e))?;
+                t.render(root_value(ctx)).map_err(|e| self.eval_error(&e))
+            }
+        }
+    }
+
+    fn eval_expr(
+        &self,
+        expr: &Expression<'static, 'static>,
+        ctx: &WorkflowContext,
+    ) -> Result<Value> {
+        let v = self.eval_mj(expr, ctx)?;
+        mj_to_json(&v).map_err(|m| {
+            place_error(
+                &self.inner.place,
+                ErrorKind::Evaluation,
+                format!("`{}`: {m}", self.inner.source),
+            )
+        })
+    }
+
+    fn eval_mj(
+        &self,
+        expr: &Expression<'static, 'static>,
+        ctx: &WorkflowContext,
+    ) -> Result<MjValue> {
+        let v = expr
+            .eval(root_value(ctx))
+            .map_err(|e| self.eval_error(&e))?;
+        if v.is_undefined() {
+            return Err(place_error(
+                &self.inner.place,
+                ErrorKind::Evaluation,
+                format!(
+                    "`{}` is undefined: check the name, or test it with `is defined` or `| default(...)`",
+                    self.inner.source
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn eval_error(&self, e: &minijinja::Error) -> Error {
+        let message = match e.kind() {
+            minijinja::ErrorKind::UndefinedError => {
+                let name = e
+                    .range()
+                    .and_then(|r| e.template_source().and_then(|s| s.get(r)))
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty());
+                match (name, e.detail()) {
+                    (_, Some(d)) if d.contains("ctx(") || d.contains("item(") => d.to_owned(),
+                    (Some(n), _) => format!(
+                        "`{n}` is undefined in `{}`: check the name, or test it with `is defined` or `| default(...)`",
+                        self.inner.source
+                    ),
+                    (None, _) => format!("undefined value in `{}`", self.inner.source),
+                }
+            }
+            _ => format!("in `{}`: {}", self.inner.source, mj_detail(e)),
+        };
+        place_error(&self.inner.place, ErrorKind::Evaluation, message)
+    }
+}
+
+fn root_value(ctx: &WorkflowContext) -> MjValue {
+    MjValue::from_object(Root(ctx.clone()))
+}
+
+/// Jinja truthiness of a JSON value.
+pub(crate) fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+fn push_display(out: &mut String, v: &Value) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Null => out.push_str("none"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        other => {
+            let _ = write!(out, "{}", json_to_mj(other.clone()));
+        }
+    }
+}
+
+/// Converts a minijinja value back to JSON. Views hand back the JSON they
+/// show; other values go through serde.
+pub(crate) fn mj_to_json(v: &MjValue) -> std::result::Result<Value, String> {
+    if let Some(view) = v.downcast_object_ref::<JsonView>() {
+        return Ok(view.node().clone());
+    }
+    if v.is_undefined() {
+        return Err("the value is undefined".to_owned());
+    }
+    if let Some(obj) = v.as_object() {
+        // Maps and lists built by expressions may hold views; walk them so
+        // each view is copied directly.
+        match obj.repr() {
+            ObjectRepr::Seq | ObjectRepr::Iterable => {
+                let mut out = Vec::new();
+                for item in v.try_iter().map_err(|e| e.to_string())? {
+                    out.push(mj_to_json(&item)?);
+                }
+                return Ok(Value::Array(out));
+            }
+            ObjectRepr::Map => {
+                let mut out = Map::new();
+                for key in v.try_iter().map_err(|e| e.to_string())? {
+                    let val = v.get_item(&key).map_err(|e| e.to_string())?;
+                    let k = match key.as_str() {
+                        Some(s) => s.to_owned(),
+                        None => key.to_string(),
+                    };
+                    out.insert(k, mj_to_json(&val)?);
+                }
+                return Ok(Value::Object(out));
+            }
+            _ => return Ok(Value::String(v.to_string())),
+        }
+    }
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// A plain path: a namespace followed by `.name`, `[n]` or `['name']` steps,
+/// or one of the status functions.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FastPath {
+    root: FastRoot,
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FastRoot {
+    Parameters,
+    Workflow,
+    Task,
+    System,
+    Item,
+    Index,
+    Result,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Completed,
+}
+
+impl FastPath {
+    pub(crate) fn parse(expr: &str) -> Option<FastPath> {
+        let s = expr.trim();
+        let bytes = s.as_bytes();
+        let ident_end = |from: usize| -> usize {
+            let mut j = from;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            j
+        };
+        if bytes.is_empty() || !(bytes[0].is_ascii_alphabetic() || bytes[0] == b'_') {
+            return None;
+        }
+        let mut i = ident_end(0);
+        let head = &s[..i];
+        let call = s[i..].starts_with("()");
+        let root = match (head, call) {
+            ("parameters", false) => FastRoot::Parameters,
+            ("workflow" | "vars", false) => FastRoot::Workflow,
+            ("task" | "tasks", false) => FastRoot::Task,
+            ("system", false) => FastRoot::System,
+            ("item", false) => FastRoot::Item,
+            ("index", false) => FastRoot::Index,
+            ("result", true) => FastRoot::Result,
+            ("succeeded", true) => FastRoot::Succeeded,
+            ("failed", true) => FastRoot::Failed,
+            ("timed_out", true) => FastRoot::TimedOut,
+            ("completed", true) => FastRoot::Completed,
+            _ => return None,
+        };
+        if call {
+            i += 2;
+        }
+        let mut steps = Vec::new();
+        while i < bytes.len() {
+            match bytes[i] {
+                b'.' => {
+                    let start = i + 1;
+                    if start >= bytes.len()
+                        || !(bytes[start].is_ascii_alphabetic() || bytes[start] == b'_')
+                    {
+                        return None;
+                    }
+                    let end = ident_end(start);
+                    steps.push(Step::Key(Arc::from(&s[start..end])));
+                    i = end;
+                }
+                b'[' => {
+                    let close = s[i..].find(']')? + i;
+                    let inner = &s[i + 1..close];
+                    if let Some(q) = inner
+                        .strip_prefix('\'')
+                        .and_then(|x| x.strip_suffix('\''))
+                        .or_else(|| inner.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+                    {
+                        if q.contains(['\'', '"', '\\']) {
+                            return None;
+                        }
+                        steps.push(Step::Key(Arc::from(q)));
+                    } else if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                        steps.push(Step::Index(inner.parse().ok()?));
+                    } else {
+                        return None;
+                    }
+                    i = close + 1;
+                }
+                _ => return None,
+            }
+        }
+        let status_fn = matches!(
+            root,
+            FastRoot::Succeeded | FastRoot::Failed | FastRoot::TimedOut | FastRoot::Completed
+        );
+        if (status_fn || root == FastRoot::Index) && !steps.is_empty() {
+            return None;
+        }
+        // A bare map namespace (`workflow`, `task`) is left to minijinja.
+        if matches!(root, FastRoot::Workflow | FastRoot::Task | FastRoot::System)
+            && steps.is_empty()
+        {
+            return None;
+        }
+        Some(FastPath { root, steps })
+    }
+
+    /// Resolves against the context; `None` when some step is missing, so
+    /// the caller falls back to minijinja for the exact error or semantics.
+    pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
+        match self.root {
+            FastRoot::Parameters => walk(&ctx.parameters, &self.steps).cloned(),
+            FastRoot::Workflow => map_lookup(&ctx.variables, &self.steps),
+            FastRoot::Task => map_lookup(&ctx.task_results, &self.steps),
+            FastRoot::System => map_lookup(&ctx.system, &self.steps),
+            FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).cloned(),
+            FastRoot::Index => ctx.current_index.map(Value::from),
+            FastRoot::Result => walk(&ctx.current_task.as_ref()?.result, &self.steps).cloned(),
+            FastRoot::Succeeded => Some(Value::Bool(
+                ctx.current_task.as_ref()?.status.is_succeeded(),
+            )),
+            FastRoot::Failed => Some(Value::Bool(ctx.current_task.as_ref()?.status.is_failure())),
+            FastRoot::TimedOut => Some(Value::Bool(
+                ctx.current_task.as_ref()?.status == TaskStatus::TimedOut,
+            )),
+            FastRoot::Completed => {
+                Some(Value::Bool(ctx.current_task.as_ref()?.status.is_terminal()))
+            }
+        }
+    }
+}
+
+fn map_lookup(map: &dashmap::DashMap<String, Arc<Value>>, steps: &[Step]) -> Option<Value> {
+    let (Step::Key(first), rest) = steps.split_first()? else {
+        return None;
+    };
+    let v = map.get(&**first)?.value().clone();
+    walk(&v, rest).cloned()
+}
+
+fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    for step in steps {
+        v = match (step, v) {
+            (Step::Key(k), Value::Object(m)) => m.get(&**k)?,
+            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A JSON value whose strings may hold expressions, at any depth: the shape
+/// of a task's `input`.
+#[derive(Clone, Debug)]
+pub enum ValueTemplate {
+    /// A value without expressions.
+    Static(Value),
+    /// A string with expressions.
+    Template(Template),
+    /// A map with at least one expression inside.
+    Object(Vec<(String, ValueTemplate)>),
+    /// A list with at least one expression inside.
+    Array(Vec<ValueTemplate>),
+}
+
+impl ValueTemplate {
+    /// Compiles every string in `value`; `place` names where it sits.
+    ///
+    /// # Errors
+    ///
+    /// The first template syntax error, naming the field.
+    pub fn compile(value: &Value, place: &str) -> Result<ValueTemplate> {
+        Ok(match value {
+            Value::String(s) => {
+                let t = Template::compile_at(s, Some(Arc::from(place)))?;
+                if t.is_literal() {
+                    ValueTemplate::Static(value.clone())
+                } else {
+                    ValueTemplate::Template(t)
+                }
+            }
+            Value::Array(items) => {
+                let parts = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| ValueTemplate::compile(v, &format!("{place}[{i}]")))
+                    .collect::<Result<Vec<_>>>()?;
+                if parts.iter().all(|p| matches!(p, ValueTemplate::Static(_))) {
+                    ValueTemplate::Static(value.clone())
+                } else {
+                    ValueTemplate::Array(parts)
+                }
+            }
+            Value::Object(map) => {
+                let parts = map
+                    .iter()
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            ValueTemplate::compile(v, &format!("{place}.{k}"))?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                if parts
+                    .iter()
+                    .all(|(_, p)| matches!(p, ValueTemplate::Static(_)))
+                {
+                    ValueTemplate::Static(value.clone())
+                } else {
+                    ValueTemplate::Object(parts)
+                }
+            }
+            other => ValueTemplate::Static(other.clone()),
+        })
+    }
+
+    /// Renders to JSON; single expressions keep their type.
+    ///
+    /// # Errors
+    ///
+    /// The first evaluation error, naming the field.
+    pub fn render(&self, ctx: &WorkflowContext) -> Result<Value> {
+        match self {
+            ValueTemplate::Static(v) => Ok(v.clone()),
+            ValueTemplate::Template(t) => t.eval(ctx),
+            ValueTemplate::Object(parts) => {
+                let mut out = Map::with_capacity(parts.len());
+                for (k, p) in parts {
+                    out.insert(k.clone(), p.render(ctx)?);
+                }
+                Ok(Value::Object(out))
+            }
+            ValueTemplate::Array(parts) => parts
+                .iter()
+                .map(|p| p.render(ctx))
+                .collect::<Result<Vec<_>>>()
+                .map(Value::Array),
+        }
+    }
+
+    /// True when there is no expression anywhere inside.
+    pub fn is_static(&self) -> bool {
+        matches!(self, ValueTemplate::Static(_))
+    }
+}
+
+// Root must stay an Object for the functions above to find it.
+const _: fn() = || {
+    fn is_object<T: Object>() {}
+    is_object::<Root>();
+};

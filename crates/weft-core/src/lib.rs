@@ -1,0 +1,37 @@
+//! weft's workflow language: definitions, loading, validation, plans, the
+//! shared context and expressions.
+//!
+//! Most users reach this through the `weft` facade crate.
+#![forbid(unsafe_code)]
+
+mod context;
+mod def;
+mod error;
+mod expr;
+mod load;
+mod plan;
+mod view;
+
+pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
+pub use def::{
+    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, RetryDef, TaskDef, TaskList,
+    TransitionDef, Version, WithDef, WorkflowDef,
+};
+pub use error::{Error, ErrorKind, Location, Result};
+pub use expr::{Template, ValueTemplate};
+pub use load::{Format, Workflow};
+pub use plan::*;
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Plan>();
+        assert_send_sync::<crate::WorkflowContext>();
+        assert_send_sync::<crate::Template>();
+        assert_send_sync::<crate::Error>();
+        assert_send_sync::<crate::Workflow>();
+    }
+}

@@ -1,0 +1,943 @@
+//! Compiling: a [`Workflow`] checked and turned into an immutable [`Plan`].
+//!
+//! A plan has dense task ids, precomputed edges and inbound counts, the start
+//! tasks, and every `{{ }}` compiled once. It is cheap to clone and is shared
+//! by every run made from it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::context::WorkflowContext;
+use crate::def::{Backoff, JoinDef, NumberOrExpr, WorkflowDef};
+use crate::error::{Error, ErrorKind, Result};
+use crate::expr::{Template, ValueTemplate};
+use crate::load::Workflow;
+
+/// The engine commands that may appear in `do`.
+pub const ENGINE_COMMANDS: [&str; 3] = ["fail", "noop", "continue"];
+
+/// Dense index of a task in a [`Plan`].
+pub type TaskId = u32;
+
+/// The set of action names a workflow may use.
+///
+/// Compiling checks every task's `action` against it. The runtime's executor
+/// implements it; so do sets and slices of names.
+pub trait ActionCatalog {
+    /// True when an action of this name is registered.
+    fn has_action(&self, name: &str) -> bool;
+    /// Every registered name (used to suggest a fix for a typo).
+    fn action_names(&self) -> Vec<String>;
+}
+
+impl<S: std::hash::BuildHasher> ActionCatalog for HashSet<String, S> {
+    fn has_action(&self, name: &str) -> bool {
+        self.contains(name)
+    }
+    fn action_names(&self) -> Vec<String> {
+        self.iter().cloned().collect()
+    }
+}
+
+impl ActionCatalog for BTreeSet<String> {
+    fn has_action(&self, name: &str) -> bool {
+        self.contains(name)
+    }
+    fn action_names(&self) -> Vec<String> {
+        self.iter().cloned().collect()
+    }
+}
+
+impl ActionCatalog for [&str] {
+    fn has_action(&self, name: &str) -> bool {
+        self.contains(&name)
+    }
+    fn action_names(&self) -> Vec<String> {
+        self.iter().map(|s| (*s).to_owned()).collect()
+    }
+}
+
+impl<const N: usize> ActionCatalog for [&str; N] {
+    fn has_action(&self, name: &str) -> bool {
+        self.contains(&name)
+    }
+    fn action_names(&self) -> Vec<String> {
+        self.iter().map(|s| (*s).to_owned()).collect()
+    }
+}
+
+impl ActionCatalog for Vec<String> {
+    fn has_action(&self, name: &str) -> bool {
+        self.iter().any(|n| n == name)
+    }
+    fn action_names(&self) -> Vec<String> {
+        self.clone()
+    }
+}
+
+/// A number given as a constant or as an expression.
+#[derive(Clone, Debug)]
+pub enum Num {
+    /// Known when compiling.
+    Const(f64),
+    /// Evaluated at run time.
+    Expr(Template),
+}
+
+impl Num {
+    /// The value in `ctx`.
+    ///
+    /// # Errors
+    ///
+    /// The expression fails, or does not give a number.
+    pub fn eval(&self, ctx: &WorkflowContext) -> Result<f64> {
+        match self {
+            Num::Const(n) => Ok(*n),
+            Num::Expr(t) => {
+                let v = t.eval(ctx)?;
+                match &v {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Evaluation,
+                        format!("`{}` gave {v}, not a number", t.source()),
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// Where a transition leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Another task.
+    Task(TaskId),
+    /// Fail the workflow.
+    Fail,
+    /// Nothing; a failure taken here counts as handled.
+    Noop,
+    /// Nothing; a failure taken here counts as handled.
+    Continue,
+}
+
+/// One compiled entry of a task's `next`.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    /// Condition; `None` means "on any completion".
+    pub when: Option<Template>,
+    /// Variables to publish, in order.
+    pub publish: Vec<(String, ValueTemplate)>,
+    /// Where to go.
+    pub targets: Vec<Target>,
+}
+
+/// A join barrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// Every inbound branch.
+    All,
+    /// This many inbound branches.
+    Count(u32),
+}
+
+/// Compiled `with`.
+#[derive(Clone, Debug)]
+pub struct WithItems {
+    /// Evaluates to the list of items.
+    pub items: Template,
+    /// Names from `x, y in ...`: each item becomes `{x: .., y: ..}`.
+    pub names: Vec<String>,
+    /// At most this many items in flight.
+    pub concurrency: Option<Num>,
+}
+
+/// Compiled `retry`.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    /// Retry while this holds after an attempt.
+    pub when: Template,
+    /// Retries at most.
+    pub count: Num,
+    /// Seconds before the first retry.
+    pub delay: Option<Num>,
+    /// How the delay grows.
+    pub backoff: Backoff,
+    /// Upper bound on a delay.
+    pub max_delay: Option<Num>,
+}
+
+impl Retry {
+    /// The delay before retry number `retry` (1-based), given the base delay
+    /// and cap in seconds.
+    pub fn delay_for(&self, retry: u32, base: f64, max: Option<f64>) -> f64 {
+        let n = f64::from(retry.max(1));
+        let d = match self.backoff {
+            Backoff::Constant => base,
+            Backoff::Linear => base * n,
+            Backoff::Exponential => base * 2f64.powf(n - 1.0),
+        };
+        let d = if d.is_finite() { d } else { f64::MAX };
+        match max {
+            Some(m) => d.min(m),
+            None => d,
+        }
+        .max(0.0)
+    }
+}
+
+/// One compiled task.
+#[derive(Clone, Debug)]
+pub struct TaskPlan {
+    /// Its id.
+    pub id: TaskId,
+    /// Its name.
+    pub name: Arc<str>,
+    /// The action; `None` for a task that only routes (succeeds with `null`).
+    pub action: Option<Arc<str>>,
+    /// The action's input.
+    pub input: ValueTemplate,
+    /// Transitions, in order.
+    pub next: Vec<Transition>,
+    /// Join barrier, if any.
+    pub join: Option<Join>,
+    /// Items, if any.
+    pub with: Option<WithItems>,
+    /// Retry policy, if any.
+    pub retry: Option<Retry>,
+    /// Delay before the action, in seconds.
+    pub delay: Option<Num>,
+    /// Timeout of one attempt, in seconds.
+    pub timeout: Option<Num>,
+    /// Distinct tasks with a transition to this one, in id order.
+    pub inbound: Vec<TaskId>,
+    /// Number of transitions (across all tasks) that name this task.
+    pub inbound_transitions: u32,
+}
+
+/// A declared input.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    /// Its name.
+    pub name: String,
+    /// Its default; `None` means required.
+    pub default: Option<Value>,
+}
+
+#[derive(Debug)]
+struct PlanInner {
+    name: Arc<str>,
+    description: Option<String>,
+    inputs: Vec<InputSpec>,
+    vars: Vec<(String, ValueTemplate)>,
+    tasks: Vec<TaskPlan>,
+    by_name: HashMap<Arc<str>, TaskId>,
+    starts: Vec<TaskId>,
+    output: Vec<(String, ValueTemplate)>,
+    def: WorkflowDef,
+}
+
+/// A compiled, immutable workflow, shared by every run made from it.
+///
+/// Cloning copies a pointer.
+///
+/// # Examples
+///
+/// ```
+/// use weft_core::Workflow;
+///
+/// let text = "
+/// tasks:
+///   a: {action: core.noop, next: [{do: b}]}
+///   b: {action: core.noop}
+/// ";
+/// let plan = Workflow::from_yaml_str(text)?.compile(&["core.noop"])?;
+/// assert_eq!(plan.starts().len(), 1);
+/// assert_eq!(plan.task(plan.task_id("b").unwrap()).inbound_transitions, 1);
+/// # Ok::<(), weft_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Plan {
+    inner: Arc<PlanInner>,
+}
+
+impl Plan {
+    /// The workflow's name (file stem, or as set; `workflow` otherwise).
+    pub fn name(&self) -> &Arc<str> {
+        &self.inner.name
+    }
+
+    /// The description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.inner.description.as_deref()
+    }
+
+    /// Declared inputs.
+    pub fn inputs(&self) -> &[InputSpec] {
+        &self.inner.inputs
+    }
+
+    /// Workflow variables, in order.
+    pub fn vars(&self) -> &[(String, ValueTemplate)] {
+        &self.inner.vars
+    }
+
+    /// All tasks, indexed by [`TaskId`].
+    pub fn tasks(&self) -> &[TaskPlan] {
+        &self.inner.tasks
+    }
+
+    /// One task.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not an id of this plan.
+    pub fn task(&self, id: TaskId) -> &TaskPlan {
+        &self.inner.tasks[id as usize]
+    }
+
+    /// A task's id by name.
+    pub fn task_id(&self, name: &str) -> Option<TaskId> {
+        self.inner.by_name.get(name).copied()
+    }
+
+    /// Tasks that no transition targets: they start the run.
+    pub fn starts(&self) -> &[TaskId] {
+        &self.inner.starts
+    }
+
+    /// Output entries, in order.
+    pub fn output(&self) -> &[(String, ValueTemplate)] {
+        &self.inner.output
+    }
+
+    /// The definition it was compiled from.
+    pub fn def(&self) -> &WorkflowDef {
+        &self.inner.def
+    }
+
+    /// Checks a run's inputs against the declared ones and applies defaults.
+    ///
+    /// `null` counts as "no inputs". Defaults may be expressions over
+    /// inputs given before them.
+    ///
+    /// # Errors
+    ///
+    /// Inputs that are not a map, a missing required input, or an input the
+    /// workflow does not declare; the error names it.
+    pub fn bind_inputs(&self, inputs: Value) -> Result<Value> {
+        let mut given = match inputs {
+            Value::Null => Map::new(),
+            Value::Object(m) => m,
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Input,
+                    format!(
+                        "inputs must be a map of name to value, not {}",
+                        type_name(&other)
+                    ),
+                ))
+            }
+        };
+        let declared: HashSet<&str> = self.inner.inputs.iter().map(|i| i.name.as_str()).collect();
+        let mut unknown: Vec<&String> = given
+            .keys()
+            .filter(|k| !declared.contains(k.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(first) = unknown.first() {
+            let names: Vec<&str> = self.inner.inputs.iter().map(|i| i.name.as_str()).collect();
+            let listed = if names.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                format!("it declares: {}", names.join(", "))
+            };
+            return Err(Error::new(
+                ErrorKind::Input,
+                format!("unknown input `{first}`: the workflow does not declare it ({listed})"),
+            )
+            .with_field(format!("input.{first}")));
+        }
+        let mut missing = Vec::new();
+        let mut out = Map::new();
+        for spec in &self.inner.inputs {
+            if let Some(v) = given.remove(&spec.name) {
+                out.insert(spec.name.clone(), v);
+            } else if let Some(d) = &spec.default {
+                let ctx = WorkflowContext::new(Value::Object(out.clone()), []);
+                let v = ctx.render_json(d).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Input,
+                        format!("default of input `{}`: {}", spec.name, e.message()),
+                    )
+                    .with_field(format!("input.{}", spec.name))
+                })?;
+                out.insert(spec.name.clone(), v);
+            } else {
+                missing.push(spec.name.as_str());
+            }
+        }
+        if !missing.is_empty() {
+            let list = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let noun = if missing.len() == 1 {
+                "input"
+            } else {
+                "inputs"
+            };
+            return Err(Error::new(
+                ErrorKind::Input,
+                format!("missing required {noun} {list}: pass a value for each"),
+            )
+            .with_field(format!("input.{}", missing[0])));
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// The closest candidate to `name` by edit distance, if it is close.
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != *cb);
+                cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates
+        .into_iter()
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+struct Compiler<'w> {
+    wf: &'w Workflow,
+    errors: Vec<Error>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, kind: ErrorKind, path: &str, message: impl Into<String>) {
+        let (task, field) = crate::load::split_path(path);
+        let mut e = Error::new(kind, message).with_location(self.wf.location_of(path));
+        if let Some(t) = task {
+            e = e.with_task(t);
+        }
+        if let Some(f) = field {
+            e = e.with_field(f);
+        }
+        self.errors.push(e);
+    }
+
+    fn located(&self, mut e: Error, path: &str) -> Error {
+        e.set_location_if_missing(self.wf.location_of(path));
+        e
+    }
+
+    fn template(&mut self, source: &str, path: &str) -> Option<Template> {
+        match Template::compile_at(source, Some(Arc::from(path))) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let e = self.located(e, path);
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
+        match ValueTemplate::compile(value, path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let e = self.located(e, path);
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    fn num(
+        &mut self,
+        n: &NumberOrExpr,
+        path: &str,
+        what: &str,
+        min: f64,
+        whole: bool,
+    ) -> Option<Num> {
+        match n {
+            NumberOrExpr::Number(x) => {
+                if !x.is_finite() || *x < min || (whole && x.fract() != 0.0) {
+                    let kind = if whole { "a whole number" } else { "a number" };
+                    self.error(
+                        ErrorKind::Validation,
+                        path,
+                        format!("{what} must be {kind} of at least {min}, not {x}"),
+                    );
+                    None
+                } else {
+                    Some(Num::Const(*x))
+                }
+            }
+            NumberOrExpr::Expr(s) => self.template(s, path).map(Num::Expr),
+        }
+    }
+}
+
+impl Workflow {
+    /// Checks the workflow and compiles it into a [`Plan`].
+    ///
+    /// `catalog` is the set of action names the caller can run (an
+    /// executor, or a set of names).
+    ///
+    /// # Errors
+    ///
+    /// Every mistake found, combined into one error (see [`Error::others`]):
+    /// unknown `do` targets, no start task, impossible joins, unknown
+    /// actions, duplicate inputs, tasks named like engine commands, template
+    /// syntax errors, tasks that can never run. Each names its task, field
+    /// and position.
+    pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        let def = self.def();
+        let mut c = Compiler {
+            wf: self,
+            errors: Vec::new(),
+        };
+
+        // Inputs.
+        let mut seen = HashSet::new();
+        let mut inputs = Vec::new();
+        for (i, inp) in def.input.iter().enumerate() {
+            let path = format!("input[{i}]");
+            if inp.name.trim().is_empty() {
+                c.error(ErrorKind::Validation, &path, "an input needs a name");
+            } else if !seen.insert(inp.name.as_str()) {
+                c.error(
+                    ErrorKind::Validation,
+                    &path,
+                    format!("duplicate input `{}`: declare each input once", inp.name),
+                );
+            }
+            if let Some(d) = &inp.default {
+                c.value(d, &path);
+            }
+            inputs.push(InputSpec {
+                name: inp.name.clone(),
+                default: inp.default.clone(),
+            });
+        }
+
+        let vars = compile_assignments(&mut c, &def.vars, "vars");
+        let output = compile_assignments(&mut c, &def.output, "output");
+
+        // Task names.
+        let mut by_name: HashMap<Arc<str>, TaskId> = HashMap::with_capacity(def.tasks.len());
+        for (i, name) in def.tasks.keys().enumerate() {
+            let path = format!("tasks.{name}");
+            if ENGINE_COMMANDS.contains(&name.as_str()) {
+                c.error(
+                    ErrorKind::Validation,
+                    &path,
+                    format!("a task may not be named `{name}`: it is an engine command; rename the task"),
+                );
+            } else if name.trim().is_empty()
+                || name.contains(',')
+                || name.contains(char::is_whitespace)
+            {
+                c.error(
+                    ErrorKind::Validation,
+                    &path,
+                    format!("invalid task name `{name}`: use letters, digits, `_`, `-` or `.`"),
+                );
+            }
+            by_name.insert(Arc::from(name.as_str()), i as TaskId);
+        }
+
+        let mut tasks = Vec::with_capacity(def.tasks.len());
+        let mut inbound: Vec<BTreeSet<TaskId>> = vec![BTreeSet::new(); def.tasks.len()];
+        let mut inbound_transitions = vec![0u32; def.tasks.len()];
+        let names: Vec<&str> = def.tasks.keys().map(String::as_str).collect();
+
+        for (i, (name, t)) in def.tasks.iter().enumerate() {
+            let id = i as TaskId;
+            let base = format!("tasks.{name}");
+            let action = match &t.action {
+                Some(a) if a.trim().is_empty() => {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{base}.action"),
+                        "empty action name",
+                    );
+                    None
+                }
+                Some(a) => {
+                    if !catalog.has_action(a) {
+                        let known = catalog.action_names();
+                        let hint = match suggest(a, known.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "register it with the executor, or fix its name".to_owned(),
+                        };
+                        c.error(
+                            ErrorKind::Validation,
+                            &format!("{base}.action"),
+                            format!("unknown action `{a}`: {hint}"),
+                        );
+                    }
+                    Some(Arc::from(a.as_str()))
+                }
+                None => None,
+            };
+            let input = match &t.input {
+                Some(m) => {
+                    let v = Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                    c.value(&v, &format!("{base}.input"))
+                }
+                None => Some(ValueTemplate::Static(Value::Object(Map::new()))),
+            };
+
+            let mut next = Vec::with_capacity(t.next.len());
+            for (ni, tr) in t.next.iter().enumerate() {
+                let tpath = format!("{base}.next[{ni}]");
+                let when = tr
+                    .when
+                    .as_ref()
+                    .and_then(|w| c.template(w, &format!("{tpath}.when")));
+                let publish = tr
+                    .publish
+                    .0
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(pi, (k, v))| {
+                        c.value(v, &format!("{tpath}.publish[{pi}].{k}"))
+                            .map(|t| (k.clone(), t))
+                    })
+                    .collect();
+                let mut targets = Vec::with_capacity(tr.targets.0.len());
+                for (di, target) in tr.targets.0.iter().enumerate() {
+                    let dpath = format!("{tpath}.do[{di}]");
+                    let tgt = match target.as_str() {
+                        "fail" => Target::Fail,
+                        "noop" => Target::Noop,
+                        "continue" => Target::Continue,
+                        other => match by_name.get(other) {
+                            Some(&tid) => {
+                                inbound[tid as usize].insert(id);
+                                inbound_transitions[tid as usize] += 1;
+                                Target::Task(tid)
+                            }
+                            None => {
+                                let hint = match suggest(other, names.iter().copied()) {
+                                    Some(s) => format!("did you mean `{s}`?"),
+                                    None => format!(
+                                        "the tasks are: {}; engine commands: fail, noop, continue",
+                                        preview(&names)
+                                    ),
+                                };
+                                c.error(
+                                    ErrorKind::Validation,
+                                    &dpath,
+                                    format!("`do` names unknown task `{other}`: {hint}"),
+                                );
+                                continue;
+                            }
+                        },
+                    };
+                    targets.push(tgt);
+                }
+                next.push(Transition {
+                    when,
+                    publish,
+                    targets,
+                });
+            }
+
+            let with = t.with.as_ref().and_then(|w| {
+                let wpath = format!("{base}.with");
+                let (names, expr) = split_items(&w.items);
+                if names.iter().any(|n| {
+                    n.is_empty() || !n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+                }) {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{wpath}.items"),
+                        format!(
+                            "invalid item names in `{}`: write `x in {{{{ list }}}}` or `x, y in {{{{ zip(a, b) }}}}`",
+                            w.items
+                        ),
+                    );
+                    return None;
+                }
+                if !expr.contains("{{") {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{wpath}.items"),
+                        format!("`with` items must be an expression such as `{{{{ parameters.hosts }}}}`, not `{expr}`"),
+                    );
+                    return None;
+                }
+                let items = c.template(expr, &format!("{wpath}.items"))?;
+                let concurrency = match &w.concurrency {
+                    Some(n) => Some(c.num(n, &format!("{wpath}.concurrency"), "concurrency", 1.0, true)?),
+                    None => None,
+                };
+                Some(WithItems {
+                    items,
+                    names,
+                    concurrency,
+                })
+            });
+
+            let retry = t.retry.as_ref().and_then(|r| {
+                let rpath = format!("{base}.retry");
+                let when = match &r.when {
+                    Some(w) => c.template(w, &format!("{rpath}.when"))?,
+                    None => Template::compile("{{ failed() }}").ok()?,
+                };
+                let count = c.num(
+                    &r.count,
+                    &format!("{rpath}.count"),
+                    "retry count",
+                    0.0,
+                    true,
+                )?;
+                let delay = match &r.delay {
+                    Some(d) => {
+                        Some(c.num(d, &format!("{rpath}.delay"), "retry delay", 0.0, false)?)
+                    }
+                    None => None,
+                };
+                let max_delay = match &r.max_delay {
+                    Some(d) => {
+                        Some(c.num(d, &format!("{rpath}.max_delay"), "max_delay", 0.0, false)?)
+                    }
+                    None => None,
+                };
+                Some(Retry {
+                    when,
+                    count,
+                    delay,
+                    backoff: r.backoff,
+                    max_delay,
+                })
+            });
+            let delay = t
+                .delay
+                .as_ref()
+                .and_then(|d| c.num(d, &format!("{base}.delay"), "delay", 0.0, false));
+            let timeout = t.timeout.as_ref().and_then(|d| {
+                let n = c.num(d, &format!("{base}.timeout"), "timeout", 0.0, false)?;
+                if let Num::Const(x) = n {
+                    if x <= 0.0 {
+                        c.error(
+                            ErrorKind::Validation,
+                            &format!("{base}.timeout"),
+                            "timeout must be more than 0 seconds",
+                        );
+                        return None;
+                    }
+                }
+                Some(n)
+            });
+
+            tasks.push(TaskPlan {
+                id,
+                name: Arc::from(name.as_str()),
+                action,
+                input: input.unwrap_or(ValueTemplate::Static(Value::Null)),
+                next,
+                join: t.join.map(|j| match j {
+                    JoinDef::All => Join::All,
+                    JoinDef::Count(n) => Join::Count(n),
+                }),
+                with,
+                retry,
+                delay,
+                timeout,
+                inbound: Vec::new(),
+                inbound_transitions: 0,
+            });
+        }
+
+        for (task, (inb, count)) in tasks
+            .iter_mut()
+            .zip(inbound.into_iter().zip(inbound_transitions))
+        {
+            task.inbound = inb.into_iter().collect();
+            task.inbound_transitions = count;
+        }
+
+        // Starts and joins.
+        let starts: Vec<TaskId> = tasks
+            .iter()
+            .filter(|t| t.inbound_transitions == 0)
+            .map(|t| t.id)
+            .collect();
+        if starts.is_empty() && !tasks.is_empty() {
+            c.error(
+                ErrorKind::Validation,
+                "tasks",
+                "no start task: every task is the target of some transition, so nothing can run first; remove one task from every `do` that names it",
+            );
+        }
+        for t in &tasks {
+            let jpath = format!("tasks.{}.join", t.name);
+            match t.join {
+                Some(_) if t.inbound.is_empty() => c.error(
+                    ErrorKind::Validation,
+                    &jpath,
+                    format!("`join` on task `{}`, which no transition leads to: remove the join", t.name),
+                ),
+                Some(Join::Count(n)) if n as usize > t.inbound.len() => c.error(
+                    ErrorKind::Validation,
+                    &jpath,
+                    format!(
+                        "`join: {n}` waits for {n} branches but only {} task(s) lead to `{}` ({}): lower the number or use `join: all`",
+                        t.inbound.len(),
+                        t.name,
+                        t.inbound
+                            .iter()
+                            .map(|&i| tasks[i as usize].name.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                _ => {}
+            }
+        }
+
+        // Tasks that no path from a start reaches.
+        if !starts.is_empty() {
+            let mut reached = vec![false; tasks.len()];
+            let mut stack: Vec<TaskId> = starts.clone();
+            while let Some(id) = stack.pop() {
+                if std::mem::replace(&mut reached[id as usize], true) {
+                    continue;
+                }
+                for tr in &tasks[id as usize].next {
+                    for tg in &tr.targets {
+                        if let Target::Task(n) = tg {
+                            if !reached[*n as usize] {
+                                stack.push(*n);
+                            }
+                        }
+                    }
+                }
+            }
+            for t in &tasks {
+                if !reached[t.id as usize] {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("tasks.{}", t.name),
+                        format!(
+                            "task `{}` can never run: it is only reached from a cycle that no start task leads into",
+                            t.name
+                        ),
+                    );
+                }
+            }
+        }
+
+        if let Some(e) = Error::combine(std::mem::take(&mut c.errors)) {
+            return Err(e);
+        }
+        let name: Arc<str> = Arc::from(self.name().unwrap_or("workflow"));
+        Ok(Plan {
+            inner: Arc::new(PlanInner {
+                name,
+                description: def.description.clone(),
+                inputs,
+                vars,
+                tasks,
+                by_name,
+                starts,
+                output,
+                def: def.clone(),
+            }),
+        })
+    }
+}
+
+impl WorkflowDef {
+    /// Compiles a definition built in code; see [`Workflow::compile`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Workflow::compile`] (without text positions).
+    pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        Workflow::from_def(self.clone()).compile(catalog)
+    }
+}
+
+fn compile_assignments(
+    c: &mut Compiler<'_>,
+    list: &crate::def::Assignments,
+    section: &str,
+) -> Vec<(String, ValueTemplate)> {
+    let mut out = Vec::with_capacity(list.0.len());
+    for (i, (k, v)) in list.0.iter().enumerate() {
+        if let Some(t) = c.value(v, &format!("{section}[{i}].{k}")) {
+            out.push((k.clone(), t));
+        }
+    }
+    out
+}
+
+fn preview(names: &[&str]) -> String {
+    const MAX: usize = 8;
+    let mut s = names
+        .iter()
+        .take(MAX)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > MAX {
+        s.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    s
+}
+
+/// Splits `x, y in {{ expr }}` into names and the expression.
+fn split_items(items: &str) -> (Vec<String>, &str) {
+    let trimmed = items.trim();
+    if trimmed.starts_with("{{") {
+        return (Vec::new(), trimmed);
+    }
+    match trimmed.find(" in ") {
+        Some(i) if !trimmed[..i].contains("{{") => {
+            let names = trimmed[..i]
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect();
+            (names, trimmed[i + 4..].trim())
+        }
+        _ => (Vec::new(), trimmed),
+    }
+}

@@ -1,0 +1,221 @@
+//! Lazy views: minijinja objects over the context's `Arc<Value>`s.
+//!
+//! An expression such as `task.fetch.items[3].name` walks these views one
+//! step at a time. Nothing is converted or copied until a leaf (a string, a
+//! number) is reached, so the cost does not depend on the size of `fetch`'s
+//! result.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::Value as MjValue;
+use serde_json::Value;
+
+use crate::context::WorkflowContext;
+
+/// One step of a path into a JSON value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Key(Arc<str>),
+    Index(usize),
+}
+
+/// A view of the value at `path` inside `root`.
+#[derive(Debug)]
+pub(crate) struct JsonView {
+    root: Arc<Value>,
+    path: Vec<Step>,
+}
+
+impl JsonView {
+    /// The JSON value this view shows.
+    pub(crate) fn node(&self) -> &Value {
+        let mut v = &*self.root;
+        for step in &self.path {
+            v = match (step, v) {
+                (Step::Key(k), Value::Object(m)) => match m.get(&**k) {
+                    Some(x) => x,
+                    None => return &Value::Null,
+                },
+                (Step::Index(i), Value::Array(a)) => match a.get(*i) {
+                    Some(x) => x,
+                    None => return &Value::Null,
+                },
+                _ => return &Value::Null,
+            };
+        }
+        v
+    }
+
+    fn child(&self, step: Step, value: &Value) -> MjValue {
+        match value {
+            Value::Object(_) | Value::Array(_) => {
+                let mut path = Vec::with_capacity(self.path.len() + 1);
+                path.extend_from_slice(&self.path);
+                path.push(step);
+                MjValue::from_object(JsonView {
+                    root: self.root.clone(),
+                    path,
+                })
+            }
+            scalar => scalar_to_mj(scalar),
+        }
+    }
+}
+
+/// A minijinja value for a JSON value held in an `Arc`: containers become
+/// lazy views, scalars are converted.
+pub(crate) fn arc_to_mj(value: &Arc<Value>) -> MjValue {
+    match &**value {
+        Value::Object(_) | Value::Array(_) => MjValue::from_object(JsonView {
+            root: value.clone(),
+            path: Vec::new(),
+        }),
+        scalar => scalar_to_mj(scalar),
+    }
+}
+
+/// A minijinja value for an owned JSON value.
+pub(crate) fn json_to_mj(value: Value) -> MjValue {
+    match value {
+        Value::Object(_) | Value::Array(_) => arc_to_mj(&Arc::new(value)),
+        scalar => scalar_to_mj(&scalar),
+    }
+}
+
+pub(crate) fn scalar_to_mj(value: &Value) -> MjValue {
+    match value {
+        Value::Null => MjValue::from(()),
+        Value::Bool(b) => MjValue::from(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                MjValue::from(i)
+            } else if let Some(u) = n.as_u64() {
+                MjValue::from(u)
+            } else {
+                MjValue::from(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => MjValue::from(s.as_str()),
+        Value::Array(_) | Value::Object(_) => MjValue::from(minijinja::value::Serde(value)),
+    }
+}
+
+impl Object for JsonView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.node() {
+            Value::Array(_) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match self.node() {
+            Value::Object(map) => {
+                let k = key.as_str()?;
+                let v = map.get(k)?;
+                Some(self.child(Step::Key(Arc::from(k)), v))
+            }
+            Value::Array(items) => {
+                let i = key.as_i64()?;
+                let i = if i < 0 {
+                    usize::try_from(items.len() as i64 + i).ok()?
+                } else {
+                    usize::try_from(i).ok()?
+                };
+                let v = items.get(i)?;
+                Some(self.child(Step::Index(i), v))
+            }
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.node() {
+            Value::Array(items) => Enumerator::Seq(items.len()),
+            Value::Object(map) => {
+                let keys: Vec<MjValue> = map.keys().map(|k| MjValue::from(k.as_str())).collect();
+                Enumerator::Values(keys)
+            }
+            _ => Enumerator::Empty,
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        match self.node() {
+            Value::Array(items) => Some(items.len()),
+            Value::Object(map) => Some(map.len()),
+            _ => Some(0),
+        }
+    }
+}
+
+/// A view of one of the context's maps (`workflow`, `task`, `system`).
+#[derive(Debug)]
+pub(crate) struct MapView(pub(crate) Arc<DashMap<String, Arc<Value>>>);
+
+impl Object for MapView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let k = key.as_str()?;
+        let v = self.0.get(k)?.value().clone();
+        Some(arc_to_mj(&v))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<String> = self.0.iter().map(|e| e.key().clone()).collect();
+        keys.sort();
+        Enumerator::Values(keys.into_iter().map(MjValue::from).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// The root of every evaluation: the namespaces of one context.
+#[derive(Debug)]
+pub(crate) struct Root(pub(crate) WorkflowContext);
+
+/// The name under which functions find the root again.
+pub(crate) const ROOT_KEY: &str = "__weft_root";
+
+impl Object for Root {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let ctx = &self.0;
+        match key.as_str()? {
+            "parameters" => Some(arc_to_mj(&ctx.parameters)),
+            "workflow" | "vars" => Some(MjValue::from_object(MapView(ctx.variables.clone()))),
+            "task" | "tasks" => Some(MjValue::from_object(MapView(ctx.task_results.clone()))),
+            "system" => Some(MjValue::from_object(MapView(ctx.system.clone()))),
+            "item" => Some(match &ctx.current_item {
+                Some(item) => arc_to_mj(item),
+                None => MjValue::UNDEFINED,
+            }),
+            "index" => ctx.current_index.map(MjValue::from),
+            ROOT_KEY => Some(MjValue::from_dyn_object(self.clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&[
+            "parameters",
+            "workflow",
+            "vars",
+            "task",
+            "tasks",
+            "system",
+            "item",
+            "index",
+        ])
+    }
+}
