@@ -2,13 +2,23 @@
 //!
 //! Workflows are graphs of tasks written in YAML (the Orquesta dialect, with
 //! `{{ }}` Jinja expressions). This crate is a facade over `weft-core` (the
-//! language: loading, validation, plans, context, expressions).
+//! language: loading, validation, plans, context, expressions) and
+//! `weft-runtime` (executor, scheduler, actions, runs, events).
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
 pub use weft_core::*;
+pub use weft_runtime as runtime;
+pub use weft_runtime::{
+    builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, Event, EventKind,
+    EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost, RunOptions,
+    RunOutcome, RunStats, RunStatus, TaskRecord,
+};
 
 /// The names most programs need.
 pub mod prelude {
     pub use weft_core::{Error, Plan, TaskStatus, Workflow, WorkflowContext};
+    pub use weft_runtime::{
+        ActionError, ActionInput, ActionResult, Executor, Run, RunOptions, RunOutcome, RunStatus,
+    };
 }

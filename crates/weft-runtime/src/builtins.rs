@@ -1,0 +1,297 @@
+//! The built-in `core.*` actions.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Map, Value};
+
+use crate::action::{kind, Action, ActionError, ActionInput, ActionResult};
+
+/// A description of an action's input and result, for `weft actions` and
+/// documentation.
+#[derive(Clone, Debug)]
+pub struct ActionInfo {
+    /// The action's name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its input fields.
+    pub inputs: &'static [FieldInfo],
+    /// The shape of its result.
+    pub result: &'static str,
+}
+
+/// One input field of an action.
+#[derive(Clone, Debug)]
+pub struct FieldInfo {
+    /// The field's name.
+    pub name: &'static str,
+    /// Its JSON type.
+    pub kind: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// What it means.
+    pub description: &'static str,
+}
+
+/// The built-in actions, described.
+pub fn builtin_actions() -> &'static [ActionInfo] {
+    const NOOP: &[FieldInfo] = &[];
+    const ECHO: &[FieldInfo] = &[FieldInfo {
+        name: "message",
+        kind: "any",
+        required: true,
+        description: "returned as given",
+    }];
+    const SLEEP: &[FieldInfo] = &[FieldInfo {
+        name: "seconds",
+        kind: "number",
+        required: true,
+        description: "how long to sleep; fractions allowed",
+    }];
+    const FAIL: &[FieldInfo] = &[FieldInfo {
+        name: "message",
+        kind: "string",
+        required: false,
+        description: "the failure's message",
+    }];
+    const LOCAL: &[FieldInfo] = &[
+        FieldInfo {
+            name: "cmd",
+            kind: "string",
+            required: true,
+            description: "command line, run by `sh -c`",
+        },
+        FieldInfo {
+            name: "cwd",
+            kind: "string",
+            required: false,
+            description: "working directory",
+        },
+        FieldInfo {
+            name: "env",
+            kind: "map of strings",
+            required: false,
+            description: "extra environment variables",
+        },
+    ];
+    const ALL: &[ActionInfo] = &[
+        ActionInfo {
+            name: "core.noop",
+            description: "does nothing",
+            inputs: NOOP,
+            result: "null",
+        },
+        ActionInfo {
+            name: "core.echo",
+            description: "returns its message",
+            inputs: ECHO,
+            result: r#"{"message": <message as given>}"#,
+        },
+        ActionInfo {
+            name: "core.sleep",
+            description: "waits, then succeeds",
+            inputs: SLEEP,
+            result: "null",
+        },
+        ActionInfo {
+            name: "core.fail",
+            description: "fails with its message",
+            inputs: FAIL,
+            result: "(fails)",
+        },
+        ActionInfo {
+            name: "core.local",
+            description:
+                "runs a shell command; a non-zero exit fails the task with the result attached",
+            inputs: LOCAL,
+            result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool}"#,
+        },
+    ];
+    ALL
+}
+
+/// Checks that `input` is a map with only the fields `info` declares and
+/// every required one present.
+fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
+    let info = builtin_actions().iter().find(|a| a.name == name);
+    let Some(info) = info else { return Ok(()) };
+    let map = match input {
+        Value::Object(m) => m,
+        Value::Null => &Map::new(),
+        other => {
+            return Err(ActionError::new(format!(
+                "{name}: input must be a map, not {}",
+                kind(other)
+            )))
+        }
+    };
+    for key in map.keys() {
+        if !info.inputs.iter().any(|f| f.name == key) {
+            let known: Vec<&str> = info.inputs.iter().map(|f| f.name).collect();
+            let known = if known.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes: {}", known.join(", "))
+            };
+            return Err(ActionError::new(format!(
+                "{name}: unknown input `{key}` ({known})"
+            )));
+        }
+    }
+    for f in info.inputs {
+        if f.required && !map.contains_key(f.name) {
+            return Err(ActionError::new(format!(
+                "{name}: missing input `{}` ({}: {})",
+                f.name, f.kind, f.description
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) struct Noop;
+pub(crate) struct Echo;
+pub(crate) struct Sleep;
+pub(crate) struct Fail;
+pub(crate) struct Local;
+
+impl Action for Noop {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let r = check_fields("core.noop", &input.input).map(|()| Value::Null);
+        futures::future::ready(r).boxed()
+    }
+}
+
+impl Action for Echo {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let r = check_fields("core.echo", &input.input).map(
+            |()| json!({"message": input.input.get("message").cloned().unwrap_or(Value::Null)}),
+        );
+        futures::future::ready(r).boxed()
+    }
+}
+
+impl Action for Sleep {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let seconds = check_fields("core.sleep", &input.input).and_then(|()| {
+            match input.input.get("seconds") {
+                Some(Value::Number(n)) => n
+                    .as_f64()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| {
+                        ActionError::new(format!(
+                            "core.sleep: `seconds` must be 0 or more, not {n}"
+                        ))
+                    }),
+                Some(other) => Err(ActionError::new(format!(
+                    "core.sleep: input `seconds` must be a number, not {}",
+                    kind(other)
+                ))),
+                None => Err(ActionError::new("core.sleep: missing input `seconds`")),
+            }
+        });
+        async move {
+            let seconds = seconds?;
+            tokio::time::sleep(Duration::from_secs_f64(seconds.min(1e9))).await;
+            Ok(Value::Null)
+        }
+        .boxed()
+    }
+}
+
+impl Action for Fail {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let r = check_fields("core.fail", &input.input).and_then(|()| {
+            let msg = match input.input.get("message") {
+                None | Some(Value::Null) => "core.fail was called".to_owned(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            Err(ActionError::new(msg))
+        });
+        futures::future::ready(r).boxed()
+    }
+}
+
+impl Action for Local {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let prepared = check_fields("core.local", &input.input).and_then(|()| {
+            let cmd = input
+                .require_str("cmd")
+                .map_err(|e| ActionError::new(format!("core.local: {e}")))?
+                .to_owned();
+            let cwd = match input.get("cwd") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    return Err(ActionError::new(format!(
+                        "core.local: input `cwd` must be a string, not {}",
+                        kind(other)
+                    )))
+                }
+            };
+            let mut env = Vec::new();
+            match input.get("env") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(m)) => {
+                    for (k, v) in m {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Number(_) | Value::Bool(_) => v.to_string(),
+                            other => {
+                                return Err(ActionError::new(format!(
+                                    "core.local: `env.{k}` must be a string, not {}",
+                                    kind(other)
+                                )))
+                            }
+                        };
+                        env.push((k.clone(), v));
+                    }
+                }
+                Some(other) => {
+                    return Err(ActionError::new(format!(
+                        "core.local: input `env` must be a map of strings, not {}",
+                        kind(other)
+                    )))
+                }
+            }
+            Ok((cmd, cwd, env))
+        });
+        async move {
+            let (cmd, cwd, env) = prepared?;
+            let mut command = tokio::process::Command::new("sh");
+            command.arg("-c").arg(&cmd).kill_on_drop(true);
+            command.stdin(std::process::Stdio::null());
+            if let Some(cwd) = &cwd {
+                command.current_dir(cwd);
+            }
+            command.envs(env);
+            let out = command
+                .output()
+                .await
+                .map_err(|e| ActionError::new(format!("core.local: cannot run `{cmd}`: {e}")))?;
+            let code = out.status.code();
+            let result = json!({
+                "stdout": String::from_utf8_lossy(&out.stdout),
+                "stderr": String::from_utf8_lossy(&out.stderr),
+                "return_code": code,
+                "succeeded": out.status.success(),
+            });
+            if out.status.success() {
+                Ok(result)
+            } else {
+                let why = match code {
+                    Some(c) => format!("exited with code {c}"),
+                    None => "was killed by a signal".to_owned(),
+                };
+                Err(ActionError::with_result(
+                    format!("core.local: `{cmd}` {why}"),
+                    result,
+                ))
+            }
+        }
+        .boxed()
+    }
+}

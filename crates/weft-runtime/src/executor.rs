@@ -1,0 +1,263 @@
+//! The executor: registered actions, limits, and the way to start runs.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use weft_core::{ActionCatalog, Error, ErrorKind, Plan};
+
+use crate::action::{Action, ActionInput, ActionResult, FnAction};
+use crate::builtins;
+use crate::run::Run;
+use crate::scheduler::Scheduler;
+
+/// Default cap on task instances per run, added to the number of tasks in
+/// the plan: loops get this many iterations before the run fails.
+pub const DEFAULT_EXTRA_INSTANCES: usize = 100_000;
+
+/// Runs plans. Cheap to clone; many runs may share one executor at once.
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+/// use weft_runtime::{ActionInput, Executor};
+/// use weft_core::Workflow;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let executor = Executor::builder()
+///     .action("greet", |input: ActionInput| async move {
+///         let name = input.require_str("name")?.to_owned();
+///         Ok(json!(format!("hello, {name}")))
+///     })
+///     .build();
+/// let plan = Workflow::from_yaml_str(
+///     "tasks:\n  hi:\n    action: greet\n    input: {name: weft}\n",
+/// )?
+/// .compile(&executor)?;
+/// let outcome = executor.start(&plan, json!({}))?.await?;
+/// assert!(outcome.succeeded());
+/// assert_eq!(*outcome.tasks[0].result.clone().unwrap(), json!("hello, weft"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    pub(crate) inner: Arc<ExecutorInner>,
+}
+
+pub(crate) struct ExecutorInner {
+    pub(crate) actions: HashMap<Arc<str>, Arc<dyn Action>>,
+    pub(crate) limit: Option<Arc<Semaphore>>,
+    pub(crate) max_task_instances: Option<usize>,
+    next_run_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.inner.actions.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        f.debug_struct("Executor").field("actions", &names).finish()
+    }
+}
+
+/// Options of one run.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Record events from the very start, for [`Run::events`] to return.
+    pub events: bool,
+}
+
+impl RunOptions {
+    /// Default options.
+    pub fn new() -> RunOptions {
+        RunOptions::default()
+    }
+
+    /// Record every event from the start of the run.
+    #[must_use]
+    pub fn with_events(mut self) -> RunOptions {
+        self.events = true;
+        self
+    }
+}
+
+impl Executor {
+    /// A builder with the built-in `core.*` actions registered.
+    pub fn builder() -> ExecutorBuilder {
+        ExecutorBuilder::new()
+    }
+
+    /// An executor with only the built-in actions.
+    pub fn new() -> Executor {
+        ExecutorBuilder::new().build()
+    }
+
+    /// Starts a run of `plan` with `inputs` on the current tokio runtime
+    /// and returns its handle at once. The run proceeds whether or not the
+    /// handle is awaited or kept.
+    ///
+    /// # Errors
+    ///
+    /// The inputs do not match the workflow's `input` section (the error
+    /// names the input), or there is no tokio runtime to run on.
+    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
+        self.start_with(plan, inputs, RunOptions::default())
+    }
+
+    /// Like [`Executor::start`], with options.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Executor::start`].
+    pub fn start_with(
+        &self,
+        plan: &Plan,
+        inputs: Value,
+        options: RunOptions,
+    ) -> Result<Run, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::Input,
+                "Executor::start must be called from within a tokio runtime",
+            )
+        })?;
+        let parameters = plan.bind_inputs(inputs)?;
+        for t in plan.tasks() {
+            if let Some(a) = &t.action {
+                if !self.inner.actions.contains_key(a) {
+                    return Err(Error::new(
+                        ErrorKind::Validation,
+                        format!(
+                            "unknown action `{a}`: this plan was compiled for another executor"
+                        ),
+                    )
+                    .with_task(&*t.name)
+                    .with_field("action"));
+                }
+            }
+        }
+        let run_id = self.inner.next_run_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (scheduler, run) = Scheduler::new(
+            self.inner.clone(),
+            plan.clone(),
+            parameters,
+            run_id,
+            options,
+        );
+        handle.spawn(scheduler.run());
+        Ok(run)
+    }
+
+    /// The registered action names, sorted.
+    pub fn action_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.actions.keys().map(|k| k.to_string()).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::new()
+    }
+}
+
+impl ActionCatalog for Executor {
+    fn has_action(&self, name: &str) -> bool {
+        self.inner.actions.contains_key(name)
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        Executor::action_names(self)
+    }
+}
+
+/// Builds an [`Executor`].
+#[must_use = "call .build() to get an Executor"]
+pub struct ExecutorBuilder {
+    actions: HashMap<Arc<str>, Arc<dyn Action>>,
+    max_in_flight: Option<usize>,
+    max_task_instances: Option<usize>,
+}
+
+impl ExecutorBuilder {
+    fn new() -> ExecutorBuilder {
+        let mut b = ExecutorBuilder {
+            actions: HashMap::new(),
+            max_in_flight: None,
+            max_task_instances: None,
+        };
+        b.actions
+            .insert(Arc::from("core.noop"), Arc::new(builtins::Noop));
+        b.actions
+            .insert(Arc::from("core.echo"), Arc::new(builtins::Echo));
+        b.actions
+            .insert(Arc::from("core.sleep"), Arc::new(builtins::Sleep));
+        b.actions
+            .insert(Arc::from("core.fail"), Arc::new(builtins::Fail));
+        b.actions
+            .insert(Arc::from("core.local"), Arc::new(builtins::Local));
+        b
+    }
+
+    /// Removes the built-in `core.*` actions.
+    pub fn without_builtins(mut self) -> ExecutorBuilder {
+        self.actions.retain(|k, _| !k.starts_with("core."));
+        self
+    }
+
+    /// Registers an async closure under `name` (replacing any action of that name).
+    pub fn action<F, Fut>(self, name: impl Into<Arc<str>>, f: F) -> ExecutorBuilder
+    where
+        F: Fn(ActionInput) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ActionResult> + Send + 'static,
+    {
+        self.register(name, Arc::new(FnAction(f)))
+    }
+
+    /// Registers an [`Action`] under `name` (replacing any action of that name).
+    pub fn register(
+        mut self,
+        name: impl Into<Arc<str>>,
+        action: Arc<dyn Action>,
+    ) -> ExecutorBuilder {
+        self.actions.insert(name.into(), action);
+        self
+    }
+
+    /// Caps the number of actions running at once across all runs of this
+    /// executor. Tasks over the cap wait (in their own task, not in the
+    /// scheduler) for a slot.
+    pub fn max_actions_in_flight(mut self, n: usize) -> ExecutorBuilder {
+        self.max_in_flight = Some(n.max(1));
+        self
+    }
+
+    /// Caps task instances per run; the default is the number of tasks plus
+    /// [`DEFAULT_EXTRA_INSTANCES`]. A run that would create more fails with
+    /// an error naming the task (typically a loop that never ends).
+    pub fn max_task_instances(mut self, n: usize) -> ExecutorBuilder {
+        self.max_task_instances = Some(n);
+        self
+    }
+
+    /// The executor.
+    pub fn build(self) -> Executor {
+        Executor {
+            inner: Arc::new(ExecutorInner {
+                actions: self.actions,
+                limit: self
+                    .max_in_flight
+                    .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
+                max_task_instances: self.max_task_instances,
+                next_run_id: AtomicU64::new(0),
+            }),
+        }
+    }
+}

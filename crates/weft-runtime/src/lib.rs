@@ -1,0 +1,24 @@
+//! weft's runtime: the executor, the event-driven scheduler, actions, runs
+//! and their events.
+//!
+//! A run is driven by one scheduler task that owns all of the run's state.
+//! Each action attempt runs in its own tokio task and reports back on a
+//! `flume` channel; the scheduler wakes on that message and starts whatever
+//! became ready in the same turn. There is no polling loop. The library uses
+//! the caller's tokio runtime and installs no tracing subscriber.
+#![forbid(unsafe_code)]
+
+mod action;
+mod builtins;
+mod event;
+mod executor;
+mod outcome;
+mod run;
+mod scheduler;
+
+pub use action::{Action, ActionError, ActionInput, ActionResult};
+pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
+pub use event::{Event, EventKind, EventStream};
+pub use executor::{Executor, ExecutorBuilder, RunOptions, DEFAULT_EXTRA_INSTANCES};
+pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
+pub use run::{Run, RunLost};

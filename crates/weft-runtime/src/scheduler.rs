@@ -1,0 +1,1255 @@
+//! The scheduler: one async loop per run that owns all of the run's state.
+//!
+//! # Messages and what they do
+//!
+//! The loop sleeps on one `flume` receiver and wakes only for a message:
+//!
+//! * `Done` — an action attempt (or one item's attempt) finished. The
+//!   scheduler records it, decides on a retry (spawning the next attempt,
+//!   whose delay runs in the spawned task), and when the task instance is
+//!   complete evaluates its `next` transitions in order: publishes variables,
+//!   counts arrivals at joins, creates instances of the targets and spawns
+//!   their actions — all in the same turn.
+//! * `Started` — an attempt began (sent only while someone listens to events).
+//! * `Control` — cancel, abort, or a new event subscriber.
+//!
+//! Work that completes without an action (a task with no `action`, an input
+//! that fails to render) goes on a local queue, so long chains of such tasks
+//! never recurse.
+//!
+//! # Task instance states
+//!
+//! `Pending` (created; delay, join or concurrency slot pending) → `Running`
+//! (attempt spawned) → `Succeeded` | `Failed` | `TimedOut` | `Canceled`. A
+//! retry keeps the instance `Running`.
+//!
+//! # Run states
+//!
+//! `Running` → (`Failing` on an unhandled failure, `fail`, an unsatisfiable
+//! join or the instance limit | `Canceling` on cancel) → ended when nothing is
+//! in flight. In `Failing` and `Canceling` nothing new starts: transitions
+//! are still evaluated (so errors are recorded) but their targets are
+//! skipped; attempts still waiting for a delay are dropped.
+//!
+//! # Invariants
+//!
+//! * `in_flight` counts spawned attempts whose `Done` has not been handled;
+//!   the run ends exactly when it reaches zero and the local queue is empty.
+//! * Every instance is created by one satisfied transition (or as a start
+//!   task, or by a join firing once), and spawns at most `retry.count + 1`
+//!   attempts per item.
+//! * Only this loop writes the context; inputs are rendered here, at
+//!   dispatch.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt;
+use serde_json::{Map, Value};
+use tokio::sync::{oneshot, Semaphore};
+use tokio::task::AbortHandle;
+use tracing::Instrument;
+use weft_core::{CurrentTask, Join, Plan, Target, TaskId, TaskStatus, WorkflowContext};
+
+use crate::action::{Action, ActionError, ActionInput};
+use crate::event::{Event, EventKind};
+use crate::executor::{ExecutorInner, RunOptions, DEFAULT_EXTRA_INSTANCES};
+use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
+use crate::run::{Control, Run};
+
+const NO_ITEM: u32 = u32::MAX;
+
+pub(crate) enum Msg {
+    Started {
+        instance: u32,
+        item: u32,
+        attempt: u32,
+        at: Instant,
+    },
+    Done(Done),
+    Control(Control),
+}
+
+pub(crate) struct Done {
+    slot: u32,
+    instance: u32,
+    item: u32,
+    attempt: u32,
+    outcome: Outcome,
+    started: Option<Instant>,
+}
+
+enum Outcome {
+    Ok(Value),
+    Err(ActionError),
+    TimedOut(Duration),
+    Panicked(String),
+    /// The run stopped before the attempt's delay was over.
+    Dropped,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Running,
+    Failing,
+    Canceling,
+}
+
+struct Items {
+    total: usize,
+    list: Vec<Arc<Value>>,
+    results: Vec<Value>,
+    next: usize,
+    running: usize,
+    concurrency: usize,
+    failure: Option<(TaskStatus, String)>,
+}
+
+struct Instance {
+    task: TaskId,
+    status: TaskStatus,
+    attempts: u32,
+    started: Option<Instant>,
+    ended: Option<Instant>,
+    result: Option<Arc<Value>>,
+    error: Option<String>,
+    items: Option<Box<Items>>,
+    timeout: Option<Duration>,
+}
+
+struct JoinState {
+    inbound: Vec<TaskId>,
+    arrived: Vec<bool>,
+    declined: Vec<bool>,
+    arrived_count: usize,
+    need: usize,
+    fired: bool,
+}
+
+enum Work {
+    Dispatch(TaskId),
+    Completed(Done),
+    Finish(u32),
+}
+
+pub(crate) struct Scheduler {
+    plan: Plan,
+    ctx: WorkflowContext,
+    run_id: u64,
+    rx: flume::Receiver<Msg>,
+    tx: flume::Sender<Msg>,
+    outcome_tx: Option<oneshot::Sender<RunOutcome>>,
+    subscribers: Vec<flume::Sender<Event>>,
+    actions: Vec<Option<Arc<dyn Action>>>,
+    joins: Vec<Option<JoinState>>,
+    join_successors: Vec<Vec<TaskId>>,
+    instances: Vec<Instance>,
+    slots: Vec<Option<(AbortHandle, u32, u32)>>,
+    free_slots: Vec<u32>,
+    in_flight: usize,
+    state: State,
+    failed: bool,
+    canceled: bool,
+    stop: Arc<AtomicBool>,
+    errors: Vec<RunError>,
+    queue: VecDeque<Work>,
+    started: Instant,
+    started_sys: SystemTime,
+    max_instances: usize,
+    actions_run: usize,
+    limit: Option<Arc<Semaphore>>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(
+        exec: Arc<ExecutorInner>,
+        plan: Plan,
+        parameters: Value,
+        run_id: u64,
+        options: RunOptions,
+    ) -> (Scheduler, Run) {
+        let (tx, rx) = flume::unbounded();
+        let (outcome_tx, outcome_rx) = oneshot::channel();
+        let mut subscribers = Vec::new();
+        let events = if options.events {
+            let (etx, erx) = flume::unbounded();
+            subscribers.push(etx);
+            Some(erx)
+        } else {
+            None
+        };
+        let tasks = plan.tasks();
+        let actions = tasks
+            .iter()
+            .map(|t| t.action.as_ref().and_then(|a| exec.actions.get(a).cloned()))
+            .collect();
+        let mut join_successors = vec![Vec::new(); tasks.len()];
+        let joins = tasks
+            .iter()
+            .map(|t| {
+                let join = t.join?;
+                for &p in &t.inbound {
+                    join_successors[p as usize].push(t.id);
+                }
+                let n = t.inbound.len();
+                Some(JoinState {
+                    inbound: t.inbound.clone(),
+                    arrived: vec![false; n],
+                    declined: vec![false; n],
+                    arrived_count: 0,
+                    need: match join {
+                        Join::All => n,
+                        Join::Count(k) => (k as usize).min(n),
+                    },
+                    fired: false,
+                })
+            })
+            .collect();
+        let ctx = WorkflowContext::new(parameters, []);
+        ctx.set_system("run_id", Value::from(run_id));
+        ctx.set_system("workflow", Value::String(plan.name().to_string()));
+        let max_instances = exec
+            .max_task_instances
+            .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
+        let limit = exec.limit.clone();
+        let run = Run {
+            id: run_id,
+            control: tx.clone(),
+            outcome: outcome_rx,
+            events,
+        };
+        let s = Scheduler {
+            plan,
+            ctx,
+            run_id,
+            rx,
+            tx,
+            outcome_tx: Some(outcome_tx),
+            subscribers,
+            actions,
+            joins,
+            join_successors,
+            instances: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            in_flight: 0,
+            state: State::Running,
+            failed: false,
+            canceled: false,
+            stop: Arc::new(AtomicBool::new(false)),
+            errors: Vec::new(),
+            queue: VecDeque::new(),
+            started: Instant::now(),
+            started_sys: SystemTime::now(),
+            max_instances,
+            actions_run: 0,
+            limit,
+        };
+        (s, run)
+    }
+
+    pub(crate) async fn run(mut self) {
+        let span = tracing::info_span!(
+            "run",
+            run_id = self.run_id,
+            workflow = %self.plan.name(),
+            status = tracing::field::Empty
+        );
+        let span2 = span.clone();
+        async move {
+            self.begin();
+            loop {
+                self.drain_queue();
+                if self.in_flight == 0 {
+                    break;
+                }
+                let Ok(msg) = self.rx.recv_async().await else {
+                    break;
+                };
+                self.handle(msg);
+                // Handle whatever else is already waiting before sleeping again.
+                while let Ok(msg) = self.rx.try_recv() {
+                    self.handle(msg);
+                    self.drain_queue();
+                }
+            }
+            let outcome = self.finish();
+            span2.record("status", outcome.status.as_str());
+            if let Some(tx) = self.outcome_tx.take() {
+                let _ = tx.send(outcome);
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    fn begin(&mut self) {
+        // Control messages sent before the first turn (a subscription right
+        // after `start`) are honoured before anything happens.
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+        }
+        let workflow = self.plan.name().clone();
+        self.emit(|| EventKind::RunStarted { workflow });
+        let plan = self.plan.clone();
+        for (name, value) in plan.vars() {
+            match value.render(&self.ctx) {
+                Ok(v) => self.ctx.set_var(name.clone(), v),
+                Err(e) => {
+                    self.fail_run(None, format!("vars.{name}: {}", e.message()));
+                    return;
+                }
+            }
+        }
+        for &t in plan.starts() {
+            self.queue.push_back(Work::Dispatch(t));
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Done(done) => self.queue.push_back(Work::Completed(done)),
+            Msg::Started {
+                instance,
+                item,
+                attempt,
+                at,
+            } => {
+                let task = self
+                    .plan
+                    .task(self.instances[instance as usize].task)
+                    .name
+                    .clone();
+                self.emit_at(at, || EventKind::TaskStarted {
+                    task,
+                    instance,
+                    item: (item != NO_ITEM).then_some(item as usize),
+                    attempt,
+                });
+            }
+            Msg::Control(Control::Subscribe(tx)) => self.subscribers.push(tx),
+            Msg::Control(Control::Cancel) => self.cancel(false),
+            Msg::Control(Control::Abort) => self.cancel(true),
+        }
+    }
+
+    fn drain_queue(&mut self) {
+        while let Some(work) = self.queue.pop_front() {
+            match work {
+                Work::Dispatch(t) => self.dispatch(t),
+                Work::Completed(done) => self.completed(done),
+                Work::Finish(i) => self.finish_instance(i),
+            }
+        }
+    }
+
+    // ---- events --------------------------------------------------------
+
+    fn emit(&mut self, kind: impl FnOnce() -> EventKind) {
+        if !self.subscribers.is_empty() {
+            let at = Instant::now();
+            self.send_event(at, kind());
+        }
+    }
+
+    fn emit_at(&mut self, at: Instant, kind: impl FnOnce() -> EventKind) {
+        if !self.subscribers.is_empty() {
+            self.send_event(at, kind());
+        }
+    }
+
+    fn send_event(&mut self, at: Instant, kind: EventKind) {
+        let ev = Event {
+            run_id: self.run_id,
+            at,
+            kind,
+        };
+        if self.subscribers.len() == 1 {
+            if self.subscribers[0].send(ev).is_err() {
+                self.subscribers.clear();
+            }
+        } else {
+            self.subscribers.retain(|s| s.send(ev.clone()).is_ok());
+        }
+    }
+
+    // ---- run state -----------------------------------------------------
+
+    fn fail_run(&mut self, task: Option<&str>, message: String) {
+        self.errors.push(RunError {
+            task: task.map(str::to_owned),
+            message,
+        });
+        self.failed = true;
+        if self.state == State::Running {
+            self.state = State::Failing;
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn cancel(&mut self, abort: bool) {
+        if self.state == State::Running {
+            self.state = State::Canceling;
+        }
+        self.canceled = true;
+        self.stop.store(true, Ordering::Relaxed);
+        if abort {
+            for slot in 0..self.slots.len() {
+                if let Some((handle, instance, item)) = self.slots[slot].take() {
+                    handle.abort();
+                    self.free_slots.push(slot as u32);
+                    self.in_flight -= 1;
+                    self.queue.push_back(Work::Completed(Done {
+                        slot: u32::MAX,
+                        instance,
+                        item,
+                        attempt: 0,
+                        outcome: Outcome::Dropped,
+                        started: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, task: TaskId) {
+        let reason = match self.state {
+            State::Canceling => "the run was canceled",
+            _ => "the run is failing",
+        };
+        let name = self.plan.task(task).name.clone();
+        self.emit(|| EventKind::TaskSkipped {
+            task: name,
+            reason: reason.to_owned(),
+        });
+    }
+
+    // ---- dispatch ------------------------------------------------------
+
+    fn dispatch(&mut self, t: TaskId) {
+        if self.state != State::Running {
+            self.skip(t);
+            return;
+        }
+        let plan = self.plan.clone();
+        let task = plan.task(t);
+        if self.instances.len() >= self.max_instances {
+            self.fail_run(
+                Some(&task.name),
+                format!(
+                    "would start task instance number {} but the limit is {}: a loop that never ends? \
+                     Raise it with ExecutorBuilder::max_task_instances",
+                    self.instances.len() + 1,
+                    self.max_instances
+                ),
+            );
+            return;
+        }
+        let id = self.instances.len() as u32;
+        self.instances.push(Instance {
+            task: t,
+            status: TaskStatus::Pending,
+            attempts: 0,
+            started: None,
+            ended: None,
+            result: None,
+            error: None,
+            items: None,
+            timeout: None,
+        });
+        self.emit(|| EventKind::TaskScheduled {
+            task: task.name.clone(),
+            instance: id,
+        });
+
+        match task.timeout.as_ref().map(|n| n.eval(&self.ctx)) {
+            Some(Ok(s)) if s > 0.0 && s.is_finite() => {
+                self.instances[id as usize].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
+            }
+            Some(Ok(s)) => {
+                return self
+                    .fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"))
+            }
+            Some(Err(e)) => return self.fail_instance(id, format!("timeout: {}", e.message())),
+            None => {}
+        }
+
+        let Some(with) = &task.with else {
+            self.start_attempt(id, NO_ITEM, 1, None);
+            return;
+        };
+        let items = match with.items.eval(&self.ctx) {
+            Ok(Value::Array(list)) => list,
+            Ok(other) => {
+                return self.fail_instance(
+                    id,
+                    format!(
+                        "with.items: `{}` gave {}, not a list",
+                        with.items.source(),
+                        short(&other)
+                    ),
+                )
+            }
+            Err(e) => return self.fail_instance(id, format!("with.items: {}", e.message())),
+        };
+        let list: Vec<Arc<Value>> = if with.names.is_empty() {
+            items.into_iter().map(Arc::new).collect()
+        } else {
+            let mut out = Vec::with_capacity(items.len());
+            for (k, v) in items.into_iter().enumerate() {
+                let mut m = Map::with_capacity(with.names.len());
+                if with.names.len() == 1 {
+                    m.insert(with.names[0].clone(), v);
+                } else {
+                    let Value::Array(parts) = v else {
+                        return self.fail_instance(
+                            id,
+                            format!(
+                                "with.items: item {k} is {}, but `{}` needs a list of {} values per item (use zip)",
+                                short(&v),
+                                with.names.join(", "),
+                                with.names.len()
+                            ),
+                        );
+                    };
+                    for (name, part) in with.names.iter().zip(parts) {
+                        m.insert(name.clone(), part);
+                    }
+                }
+                out.push(Arc::new(Value::Object(m)));
+            }
+            out
+        };
+        let concurrency = match with.concurrency.as_ref().map(|c| c.eval(&self.ctx)) {
+            None => usize::MAX,
+            Some(Ok(c)) if c >= 1.0 => c as usize,
+            Some(Ok(c)) => {
+                return self
+                    .fail_instance(id, format!("with.concurrency: must be 1 or more, not {c}"))
+            }
+            Some(Err(e)) => {
+                return self.fail_instance(id, format!("with.concurrency: {}", e.message()))
+            }
+        };
+        let n = list.len();
+        self.instances[id as usize].items = Some(Box::new(Items {
+            total: n,
+            list,
+            results: vec![Value::Null; n],
+            next: 0,
+            running: 0,
+            concurrency,
+            failure: None,
+        }));
+        self.instances[id as usize].status = TaskStatus::Running;
+        self.fill_items(id);
+    }
+
+    /// Starts items while there are slots; finishes the instance when all
+    /// that will run have run.
+    fn fill_items(&mut self, id: u32) {
+        loop {
+            let Some(items) = self.instances[id as usize].items.as_mut() else {
+                return;
+            };
+            let can_start = self.state == State::Running
+                && items.failure.is_none()
+                && items.next < items.list.len()
+                && items.running < items.concurrency;
+            if can_start {
+                let k = items.next;
+                items.next += 1;
+                items.running += 1;
+                self.start_attempt(id, k as u32, 1, None);
+                continue;
+            }
+            if items.running == 0 {
+                let total = items.total;
+                let not_run = total - items.next;
+                let failure = items.failure.take();
+                let results = std::mem::take(&mut items.results);
+                // The items themselves are no longer needed; the count stays.
+                items.list = Vec::new();
+                let inst = &mut self.instances[id as usize];
+                if let Some((status, err)) = failure {
+                    inst.status = status;
+                    inst.error = Some(err);
+                } else if not_run > 0 {
+                    inst.status = TaskStatus::Canceled;
+                    inst.error = Some(format!(
+                        "{not_run} of {total} items did not run: the run stopped"
+                    ));
+                } else {
+                    inst.status = TaskStatus::Succeeded;
+                }
+                inst.result = Some(Arc::new(Value::Array(results)));
+                inst.ended = Some(Instant::now());
+                self.queue.push_back(Work::Finish(id));
+            }
+            return;
+        }
+    }
+
+    fn fail_instance(&mut self, id: u32, message: String) {
+        let inst = &mut self.instances[id as usize];
+        inst.status = TaskStatus::Failed;
+        inst.result = Some(Arc::new(serde_json::json!({ "error": message })));
+        inst.error = Some(message);
+        inst.ended = Some(Instant::now());
+        self.queue.push_back(Work::Finish(id));
+    }
+
+    /// Renders the input and spawns one attempt; a render error completes
+    /// the attempt at once as a failure.
+    fn start_attempt(&mut self, id: u32, item: u32, attempt: u32, retry_delay: Option<Duration>) {
+        let plan = self.plan.clone();
+        let inst = &self.instances[id as usize];
+        let task = plan.task(inst.task);
+        let timeout = inst.timeout;
+        let mut ctx = self.ctx.clone();
+        if item != NO_ITEM {
+            if let Some(items) = &inst.items {
+                ctx.set_current_item(items.list[item as usize].clone(), item as usize);
+            }
+        }
+        let immediate = |outcome| Done {
+            slot: u32::MAX,
+            instance: id,
+            item,
+            attempt,
+            outcome,
+            started: None,
+        };
+        let Some(action) = self.actions[task.id as usize].clone() else {
+            // A task without an action routes only: it succeeds with null.
+            self.queue
+                .push_back(Work::Completed(immediate(Outcome::Ok(Value::Null))));
+            return;
+        };
+        let input = match task.input.render(&ctx) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = format!("input: {}", e.message());
+                self.queue
+                    .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                        msg,
+                    )))));
+                return;
+            }
+        };
+        let delay = match retry_delay {
+            Some(d) => Some(d),
+            None if attempt == 1 => match task.delay.as_ref().map(|d| d.eval(&ctx)) {
+                None => None,
+                Some(Ok(s)) if s >= 0.0 && s.is_finite() => {
+                    Some(Duration::from_secs_f64(s.min(1e9)))
+                }
+                Some(Ok(s)) => {
+                    let msg = format!("delay: must be 0 or more seconds, not {s}");
+                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
+                        ActionError::new(msg),
+                    ))));
+                    return;
+                }
+                Some(Err(e)) => {
+                    let msg = format!("delay: {}", e.message());
+                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
+                        ActionError::new(msg),
+                    ))));
+                    return;
+                }
+            },
+            None => None,
+        }
+        .filter(|d| !d.is_zero());
+
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let inst = &mut self.instances[id as usize];
+        inst.status = TaskStatus::Running;
+        inst.attempts = inst.attempts.max(attempt);
+        self.in_flight += 1;
+        self.actions_run += 1;
+        let input = ActionInput {
+            input,
+            context: ctx,
+            task: task.name.clone(),
+            index: (item != NO_ITEM).then_some(item as usize),
+            attempt,
+            run_id: self.run_id,
+        };
+        let spec = AttemptSpec {
+            slot,
+            instance: id,
+            item,
+            attempt,
+            delay,
+            timeout,
+            limit: self.limit.clone(),
+            stop: (delay.is_some() || self.limit.is_some()).then(|| self.stop.clone()),
+            notify: !self.subscribers.is_empty(),
+            tx: self.tx.clone(),
+        };
+        let span = tracing::info_span!(
+            "task",
+            task = %task.name,
+            index = item as i64,
+            attempt,
+            outcome = tracing::field::Empty
+        );
+        let handle = tokio::spawn(run_attempt(action, input, spec).instrument(span));
+        self.slots[slot as usize] = Some((handle.abort_handle(), id, item));
+    }
+
+    // ---- completion ----------------------------------------------------
+
+    fn completed(&mut self, done: Done) {
+        if done.slot != u32::MAX {
+            if self.slots[done.slot as usize].take().is_none() {
+                // Aborted already; its cancellation was recorded then.
+                return;
+            }
+            self.free_slots.push(done.slot);
+            self.in_flight -= 1;
+        }
+        let id = done.instance;
+        let plan = self.plan.clone();
+        let task = plan.task(self.instances[id as usize].task);
+        if let Some(at) = done.started {
+            let inst = &mut self.instances[id as usize];
+            if inst.started.is_none() {
+                inst.started = Some(at);
+            }
+        }
+        let (status, result, error) = match done.outcome {
+            Outcome::Ok(v) => (TaskStatus::Succeeded, v, None),
+            Outcome::Err(e) => {
+                let (msg, result) = e.into_parts();
+                let result = result.unwrap_or_else(|| serde_json::json!({ "error": msg }));
+                (TaskStatus::Failed, result, Some(msg))
+            }
+            Outcome::TimedOut(d) => {
+                let msg = format!("timed out after {}s", d.as_secs_f64());
+                (
+                    TaskStatus::TimedOut,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                )
+            }
+            Outcome::Panicked(p) => {
+                let msg = format!("action panicked: {p}");
+                (
+                    TaskStatus::Failed,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                )
+            }
+            Outcome::Dropped => {
+                let msg =
+                    "stopped before it finished: the run was canceled or is failing".to_owned();
+                (TaskStatus::Canceled, Value::Null, Some(msg))
+            }
+        };
+
+        if status != TaskStatus::Canceled {
+            if let Some(retry) = &task.retry {
+                if self.state == State::Running {
+                    match self.retry_delay(id, retry, done.attempt, status, &result, done.item) {
+                        Ok(Some(delay)) => {
+                            let name = task.name.clone();
+                            let item = (done.item != NO_ITEM).then_some(done.item as usize);
+                            self.emit(|| EventKind::TaskRetrying {
+                                task: name,
+                                instance: id,
+                                item,
+                                attempt: done.attempt + 1,
+                                delay,
+                            });
+                            self.start_attempt(id, done.item, done.attempt + 1, Some(delay));
+                            return;
+                        }
+                        Ok(None) => {}
+                        Err(msg) => {
+                            return self.attempt_final(
+                                id,
+                                done.item,
+                                TaskStatus::Failed,
+                                serde_json::json!({ "error": msg }),
+                                Some(msg),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        self.attempt_final(id, done.item, status, result, error);
+    }
+
+    /// `Some(delay)` when the attempt should be retried.
+    fn retry_delay(
+        &self,
+        id: u32,
+        retry: &weft_core::Retry,
+        attempt: u32,
+        status: TaskStatus,
+        result: &Value,
+        item: u32,
+    ) -> Result<Option<Duration>, String> {
+        let count = retry
+            .count
+            .eval(&self.ctx)
+            .map_err(|e| format!("retry.count: {}", e.message()))?;
+        if f64::from(attempt) > count {
+            return Ok(None);
+        }
+        let inst = &self.instances[id as usize];
+        let mut ctx = self.ctx.with_current_task(CurrentTask {
+            name: self.plan.task(inst.task).name.clone(),
+            status,
+            result: Arc::new(result.clone()),
+        });
+        if let Some(v) = inst
+            .items
+            .as_ref()
+            .and_then(|items| items.list.get(item as usize))
+        {
+            ctx.set_current_item(v.clone(), item as usize);
+        }
+        let again = retry
+            .when
+            .eval_bool(&ctx)
+            .map_err(|e| format!("retry.when: {}", e.message()))?;
+        if !again {
+            return Ok(None);
+        }
+        let base = match &retry.delay {
+            Some(d) => d
+                .eval(&ctx)
+                .map_err(|e| format!("retry.delay: {}", e.message()))?,
+            None => 0.0,
+        };
+        let max = match &retry.max_delay {
+            Some(d) => Some(
+                d.eval(&ctx)
+                    .map_err(|e| format!("retry.max_delay: {}", e.message()))?,
+            ),
+            None => None,
+        };
+        let secs = retry.delay_for(attempt, base, max);
+        Ok(Some(Duration::from_secs_f64(secs.min(1e9))))
+    }
+
+    /// Records the last attempt of an instance or of one item.
+    fn attempt_final(
+        &mut self,
+        id: u32,
+        item: u32,
+        status: TaskStatus,
+        result: Value,
+        error: Option<String>,
+    ) {
+        if item == NO_ITEM {
+            let inst = &mut self.instances[id as usize];
+            inst.status = status;
+            inst.result = Some(Arc::new(result));
+            inst.error = error;
+            inst.ended = Some(Instant::now());
+            self.queue.push_back(Work::Finish(id));
+            return;
+        }
+        let task_name = self
+            .plan
+            .task(self.instances[id as usize].task)
+            .name
+            .clone();
+        let Some(items) = self.instances[id as usize].items.as_mut() else {
+            return;
+        };
+        items.running -= 1;
+        items.results[item as usize] = result;
+        if status != TaskStatus::Succeeded && items.failure.is_none() {
+            let msg = error.unwrap_or_else(|| status.to_string());
+            items.failure = Some((status, format!("item {item}: {msg}")));
+        }
+        self.emit(|| EventKind::ItemDone {
+            task: task_name,
+            instance: id,
+            index: item as usize,
+            succeeded: status == TaskStatus::Succeeded,
+        });
+        self.fill_items(id);
+    }
+
+    /// A task instance is complete: record it, evaluate its transitions.
+    fn finish_instance(&mut self, id: u32) {
+        let plan = self.plan.clone();
+        let inst = &self.instances[id as usize];
+        let task = plan.task(inst.task);
+        let status = inst.status;
+        let result = inst.result.clone().unwrap_or_else(|| Arc::new(Value::Null));
+        let error = inst.error.clone();
+        self.ctx.set_task_result(&*task.name, result.clone());
+        self.ctx.set_task_status(&task.name, status);
+        let name = task.name.clone();
+        match status {
+            TaskStatus::Succeeded => self.emit(|| EventKind::TaskSucceeded {
+                task: name,
+                instance: id,
+            }),
+            TaskStatus::TimedOut => self.emit(|| EventKind::TaskTimedOut {
+                task: name,
+                instance: id,
+            }),
+            TaskStatus::Canceled => {
+                let reason = error.clone().unwrap_or_default();
+                self.emit(|| EventKind::TaskSkipped { task: name, reason })
+            }
+            _ => {
+                let e = error.clone().unwrap_or_default();
+                self.emit(|| EventKind::TaskFailed {
+                    task: name,
+                    instance: id,
+                    error: e,
+                })
+            }
+        }
+        if status == TaskStatus::Canceled {
+            return;
+        }
+
+        let cur = self.ctx.with_current_task(CurrentTask {
+            name: task.name.clone(),
+            status,
+            result,
+        });
+        let mut handled = false;
+        let mut went_to: Vec<TaskId> = Vec::new();
+        'transitions: for (ti, tr) in task.next.iter().enumerate() {
+            let take = match &tr.when {
+                None => true,
+                Some(w) => match w.eval_bool(&cur) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        handled = true;
+                        self.fail_run(
+                            Some(&task.name),
+                            format!("next[{ti}].when: {}", e.message()),
+                        );
+                        break 'transitions;
+                    }
+                },
+            };
+            if !take {
+                continue;
+            }
+            handled = true;
+            for (k, v) in &tr.publish {
+                match v.render(&cur) {
+                    Ok(value) => self.ctx.set_var(k.clone(), value),
+                    Err(e) => {
+                        self.fail_run(
+                            Some(&task.name),
+                            format!("next[{ti}].publish.{k}: {}", e.message()),
+                        );
+                        break 'transitions;
+                    }
+                }
+            }
+            for target in &tr.targets {
+                match *target {
+                    Target::Task(n) => {
+                        went_to.push(n);
+                        self.arrive(n, task.id);
+                    }
+                    Target::Fail => {
+                        let why = match &error {
+                            Some(e) => format!("transitioned to `fail` after: {e}"),
+                            None => "transitioned to `fail`".to_owned(),
+                        };
+                        self.fail_run(Some(&task.name), why);
+                    }
+                    Target::Noop | Target::Continue => {}
+                }
+            }
+        }
+        if status.is_failure() && !handled {
+            let msg = error.unwrap_or_else(|| status.to_string());
+            self.fail_run(Some(&task.name), msg);
+        }
+        for j in self.join_successors[task.id as usize].clone() {
+            if !went_to.contains(&j) {
+                self.decline(j, task.id);
+            }
+        }
+    }
+
+    // ---- joins ---------------------------------------------------------
+
+    fn arrive(&mut self, target: TaskId, from: TaskId) {
+        if self.state != State::Running {
+            self.skip(target);
+            return;
+        }
+        let Some(js) = self.joins[target as usize].as_mut() else {
+            self.queue.push_back(Work::Dispatch(target));
+            return;
+        };
+        if js.fired {
+            return;
+        }
+        if let Ok(pos) = js.inbound.binary_search(&from) {
+            if !js.arrived[pos] {
+                js.arrived[pos] = true;
+                js.declined[pos] = false;
+                js.arrived_count += 1;
+            }
+        }
+        if js.arrived_count >= js.need {
+            js.fired = true;
+            self.queue.push_back(Work::Dispatch(target));
+        } else {
+            self.check_join(target);
+        }
+    }
+
+    fn decline(&mut self, target: TaskId, from: TaskId) {
+        let Some(js) = self.joins[target as usize].as_mut() else {
+            return;
+        };
+        if js.fired {
+            return;
+        }
+        if let Ok(pos) = js.inbound.binary_search(&from) {
+            if !js.arrived[pos] {
+                js.declined[pos] = true;
+            }
+        }
+        self.check_join(target);
+    }
+
+    fn check_join(&mut self, target: TaskId) {
+        let Some(js) = self.joins[target as usize].as_ref() else {
+            return;
+        };
+        if js.fired || js.arrived_count == 0 || self.state != State::Running {
+            return;
+        }
+        let open = (0..js.inbound.len())
+            .filter(|&i| !js.arrived[i] && !js.declined[i])
+            .count();
+        if js.arrived_count + open >= js.need {
+            return;
+        }
+        let declined: Vec<String> = (0..js.inbound.len())
+            .filter(|&i| js.declined[i])
+            .map(|i| format!("`{}`", self.plan.task(js.inbound[i]).name))
+            .collect();
+        let msg = format!(
+            "join can never be satisfied: it needs {} of {} branches, and {} finished without a transition to it",
+            js.need,
+            js.inbound.len(),
+            declined.join(", ")
+        );
+        let name = self.plan.task(target).name.clone();
+        self.fail_run(Some(&name), msg);
+    }
+
+    // ---- the end -------------------------------------------------------
+
+    fn finish(&mut self) -> RunOutcome {
+        if self.state == State::Running {
+            let plan = self.plan.clone();
+            for (t, js) in self.joins.iter().enumerate() {
+                let Some(js) = js else { continue };
+                if js.fired || js.arrived_count == 0 {
+                    continue;
+                }
+                let missing: Vec<String> = (0..js.inbound.len())
+                    .filter(|&i| !js.arrived[i])
+                    .map(|i| format!("`{}`", plan.task(js.inbound[i]).name))
+                    .collect();
+                self.errors.push(RunError {
+                    task: Some(plan.task(t as TaskId).name.to_string()),
+                    message: format!(
+                        "join can never be satisfied: it needs {} of {} branches, and {} never arrived",
+                        js.need,
+                        js.inbound.len(),
+                        missing.join(", ")
+                    ),
+                });
+                self.failed = true;
+            }
+        }
+        let mut status = if self.failed {
+            RunStatus::Failed
+        } else if self.canceled {
+            RunStatus::Canceled
+        } else {
+            RunStatus::Succeeded
+        };
+        let mut output = Map::new();
+        for (name, value) in self.plan.output() {
+            match value.render(&self.ctx) {
+                Ok(v) => {
+                    output.insert(name.clone(), v);
+                }
+                Err(e) if status == RunStatus::Succeeded => {
+                    self.errors.push(RunError {
+                        task: None,
+                        message: format!("output.{name}: {}", e.message()),
+                    });
+                    status = RunStatus::Failed;
+                }
+                Err(_) => {}
+            }
+        }
+        self.emit(|| EventKind::RunEnded { status });
+        let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
+        let tasks = self
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| {
+                let status = if inst.status.is_terminal() {
+                    inst.status
+                } else {
+                    TaskStatus::Canceled
+                };
+                TaskRecord {
+                    name: self.plan.task(inst.task).name.clone(),
+                    instance: i as u32,
+                    status,
+                    attempts: inst.attempts,
+                    items: inst.items.as_ref().map(|it| it.total),
+                    result: inst.result.clone(),
+                    error: inst.error.clone(),
+                    started_at: inst.started.map(to_sys),
+                    ended_at: inst.ended.map(to_sys),
+                }
+            })
+            .collect();
+        RunOutcome {
+            run_id: self.run_id,
+            workflow: self.plan.name().clone(),
+            status,
+            output: Value::Object(output),
+            tasks,
+            errors: std::mem::take(&mut self.errors),
+            stats: RunStats {
+                tasks_run: self.instances.len(),
+                actions_run: self.actions_run,
+                duration: self.started.elapsed(),
+            },
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 80 {
+        let mut cut = 77;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &s[..cut])
+    } else {
+        s
+    }
+}
+
+struct AttemptSpec {
+    slot: u32,
+    instance: u32,
+    item: u32,
+    attempt: u32,
+    delay: Option<Duration>,
+    timeout: Option<Duration>,
+    limit: Option<Arc<Semaphore>>,
+    stop: Option<Arc<AtomicBool>>,
+    notify: bool,
+    tx: flume::Sender<Msg>,
+}
+
+/// One attempt, in its own tokio task: delay, concurrency slot, the action
+/// (with its timeout, panics caught), then one message to the scheduler.
+async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptSpec) {
+    let AttemptSpec {
+        slot,
+        instance,
+        item,
+        attempt,
+        delay,
+        timeout,
+        limit,
+        stop,
+        notify,
+        tx,
+    } = spec;
+    let done = |outcome, started| {
+        Msg::Done(Done {
+            slot,
+            instance,
+            item,
+            attempt,
+            outcome,
+            started,
+        })
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let _permit = match &limit {
+        Some(sem) => sem.clone().acquire_owned().await.ok(),
+        None => None,
+    };
+    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        let _ = tx.send(done(Outcome::Dropped, None));
+        return;
+    }
+    let started = Instant::now();
+    if notify {
+        let _ = tx.send(Msg::Started {
+            instance,
+            item,
+            attempt,
+            at: started,
+        });
+    }
+    let call = AssertUnwindSafe(async move { action.call(input).await }).catch_unwind();
+    let result = match timeout {
+        Some(t) => tokio::time::timeout(t, call).await.ok(),
+        None => Some(call.await),
+    };
+    let outcome = match result {
+        Some(Ok(Ok(v))) => Outcome::Ok(v),
+        Some(Ok(Err(e))) => Outcome::Err(e),
+        Some(Err(panic)) => Outcome::Panicked(panic_message(&*panic)),
+        None => Outcome::TimedOut(timeout.unwrap_or_default()),
+    };
+    let label = match &outcome {
+        Outcome::Ok(_) => "succeeded",
+        Outcome::Err(_) | Outcome::Panicked(_) => "failed",
+        Outcome::TimedOut(_) => "timed_out",
+        Outcome::Dropped => "canceled",
+    };
+    tracing::Span::current().record("outcome", label);
+    let _ = tx.send(done(outcome, Some(started)));
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}
