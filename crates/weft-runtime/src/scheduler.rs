@@ -153,7 +153,7 @@ pub(crate) struct Scheduler {
     state: State,
     failed: bool,
     canceled: bool,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     errors: Vec<RunError>,
     queue: VecDeque<Work>,
     started: Instant,
@@ -239,7 +239,7 @@ impl Scheduler {
             state: State::Running,
             failed: false,
             canceled: false,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(StopSignal::default()),
             errors: Vec::new(),
             queue: VecDeque::new(),
             started: Instant::now(),
@@ -386,7 +386,7 @@ impl Scheduler {
         self.failed = true;
         if self.state == State::Running {
             self.state = State::Failing;
-            self.stop.store(true, Ordering::Relaxed);
+            self.stop.raise();
         }
     }
 
@@ -395,7 +395,7 @@ impl Scheduler {
             self.state = State::Canceling;
         }
         self.canceled = true;
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.raise();
         if abort {
             for slot in 0..self.slots.len() {
                 if let Some((handle, instance, item)) = self.slots[slot].take() {
@@ -1165,6 +1165,33 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// Raised once when the run stops; attempts still waiting for a delay or a
+/// slot watch it.
+#[derive(Default)]
+struct StopSignal {
+    raised: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl StopSignal {
+    fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.raised.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 struct AttemptSpec {
     slot: u32,
     instance: u32,
@@ -1173,7 +1200,7 @@ struct AttemptSpec {
     delay: Option<Duration>,
     timeout: Option<Duration>,
     limit: Option<Arc<Semaphore>>,
-    stop: Option<Arc<AtomicBool>>,
+    stop: Option<Arc<StopSignal>>,
     notify: bool,
     tx: flume::Sender<Msg>,
 }
@@ -1203,17 +1230,36 @@ async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptS
             started,
         })
     };
+    // Waiting for the delay or for a slot under the global cap ends early
+    // when the run stops (cancel, abort, fail-fast): the action never starts.
+    let stopped = async {
+        match &stop {
+            Some(s) => s.wait().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopped);
     if let Some(d) = delay {
-        tokio::time::sleep(d).await;
+        tokio::select! {
+            biased;
+            () = &mut stopped => {
+                let _ = tx.send(done(Outcome::Dropped, None));
+                return;
+            }
+            () = tokio::time::sleep(d) => {}
+        }
     }
     let _permit = match &limit {
-        Some(sem) => sem.clone().acquire_owned().await.ok(),
+        Some(sem) => tokio::select! {
+            biased;
+            () = &mut stopped => {
+                let _ = tx.send(done(Outcome::Dropped, None));
+                return;
+            }
+            p = sem.clone().acquire_owned() => p.ok(),
+        },
         None => None,
     };
-    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-        let _ = tx.send(done(Outcome::Dropped, None));
-        return;
-    }
     let started = Instant::now();
     if notify {
         let _ = tx.send(Msg::Started {

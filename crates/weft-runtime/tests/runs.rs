@@ -1,0 +1,264 @@
+//! Run handles: cancel, abort, events, dropping, both runtime flavours.
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use weft_core::TaskStatus;
+use weft_runtime::{ActionInput, EventKind, Executor, RunOptions, RunStatus};
+
+fn slow_chain(ex: &Executor) -> weft_core::Plan {
+    common::plan(
+        ex,
+        r#"
+tasks:
+  first: {action: core.sleep, input: {seconds: 0.2}, next: [{do: second}]}
+  other: {action: core.sleep, input: {seconds: 0.05}}
+  second: {action: core.noop}
+"#,
+    )
+}
+
+#[tokio::test]
+async fn cancel_lets_in_flight_finish_and_starts_nothing_new() {
+    let ex = Executor::new();
+    let p = slow_chain(&ex);
+    let run = ex.start(&p, json!({})).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    run.cancel();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(
+        out.task("first").next().unwrap().status,
+        TaskStatus::Succeeded
+    );
+    assert_eq!(
+        out.task("other").next().unwrap().status,
+        TaskStatus::Succeeded
+    );
+    assert_eq!(out.task("second").count(), 0);
+}
+
+#[tokio::test]
+async fn abort_stops_in_flight_actions() {
+    let ex = Executor::new();
+    let p = common::plan(
+        &ex,
+        "tasks:\n  long: {action: core.sleep, input: {seconds: 30}}\n",
+    );
+    let run = ex.start(&p, json!({})).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    run.abort();
+    let out = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("abort is prompt")
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(out.tasks[0].status, TaskStatus::Canceled);
+}
+
+#[tokio::test]
+async fn cancel_stops_items_and_pending_retries() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let ex = Executor::builder()
+        .action("tick", move |_i: ActionInput| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok(json!(null))
+            }
+        })
+        .build();
+    let p = common::plan(
+        &ex,
+        "tasks:\n  each:\n    with: {items: \"{{ range(100) | list }}\", concurrency: 2}\n    action: tick\n  r: {action: core.fail, retry: {count: 10, delay: 5}}\n",
+    );
+    let run = ex.start(&p, json!({})).unwrap();
+    tokio::time::sleep(Duration::from_millis(45)).await;
+    run.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("cancel does not wait for retry delays")
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    let each = out.task("each").next().unwrap();
+    assert_eq!(each.status, TaskStatus::Canceled);
+    let n = calls.load(Ordering::SeqCst);
+    assert!((2..=6).contains(&n), "{n} items ran");
+    let r = out.task("r").next().unwrap();
+    assert_eq!(r.status, TaskStatus::Canceled);
+}
+
+#[tokio::test]
+async fn dropping_the_handle_does_not_stop_the_run() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let ex = Executor::builder()
+        .action("last", move |_i: ActionInput| {
+            let (h, tx) = (h.clone(), tx.clone());
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                Ok(json!(null))
+            }
+        })
+        .build();
+    let p = common::plan(&ex, "tasks:\n  a: {action: core.sleep, input: {seconds: 0.02}, next: [{do: b}]}\n  b: {action: last}\n");
+    drop(ex.start(&p, json!({})).unwrap());
+    tokio::time::timeout(Duration::from_secs(2), rx)
+        .await
+        .expect("run went on")
+        .unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn events_cover_the_whole_run_in_order() {
+    let ex = Executor::new();
+    let p = common::plan(
+        &ex,
+        r#"
+tasks:
+  a: {action: core.noop, next: [{do: b}]}
+  b:
+    with: "{{ [1, 2] }}"
+    action: core.echo
+    input: {message: "{{ item }}"}
+"#,
+    );
+    let mut run = ex
+        .start_with(&p, json!({}), RunOptions::new().with_events())
+        .unwrap();
+    let events = run.events();
+    let out = run.await.unwrap();
+    let kinds: Vec<EventKind> = events.map(|e| e.kind).collect().await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let short: Vec<String> = kinds
+        .iter()
+        .map(|k| match k {
+            EventKind::RunStarted { .. } => "run_started".to_owned(),
+            EventKind::RunEnded { status } => format!("run_ended:{status}"),
+            EventKind::TaskScheduled { task, .. } => format!("scheduled:{task}"),
+            EventKind::TaskStarted { task, item, .. } => format!("started:{task}:{item:?}"),
+            EventKind::ItemDone { task, index, .. } => format!("item:{task}:{index}"),
+            EventKind::TaskSucceeded { task, .. } => format!("succeeded:{task}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(short.first().map(String::as_str), Some("run_started"));
+    assert_eq!(
+        short.last().map(String::as_str),
+        Some("run_ended:succeeded")
+    );
+    let pos = |s: &str| {
+        short
+            .iter()
+            .position(|x| x == s)
+            .unwrap_or_else(|| panic!("no {s} in {short:?}"))
+    };
+    assert!(pos("scheduled:a") < pos("started:a:None"));
+    assert!(pos("started:a:None") < pos("succeeded:a"));
+    assert!(pos("succeeded:a") < pos("scheduled:b"));
+    assert!(pos("item:b:0") < pos("succeeded:b"));
+    assert!(pos("item:b:1") < pos("succeeded:b"));
+    assert_eq!(short.len(), 11, "{short:?}");
+}
+
+#[tokio::test]
+async fn failure_and_timeout_events() {
+    let ex = Executor::new();
+    let p = common::plan(
+        &ex,
+        "tasks:\n  t: {action: core.sleep, input: {seconds: 5}, timeout: 0.01, next: [{when: \"{{ timed_out() }}\", do: f}]}\n  f: {action: core.fail, input: {message: stop}, retry: {count: 1}}\n",
+    );
+    let mut run = ex
+        .start_with(&p, json!({}), RunOptions::new().with_events())
+        .unwrap();
+    let events = run.events();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    let kinds: Vec<EventKind> = events.map(|e| e.kind).collect().await;
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::TaskTimedOut { task, .. } if &**task == "t")));
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::TaskRetrying { task, attempt: 2, .. } if &**task == "f")));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::TaskFailed { task, error, .. } if &**task == "f" && error == "stop")));
+}
+
+#[test]
+fn runs_work_on_a_current_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ex = Executor::new();
+    let p = common::plan(&ex, "tasks:\n  a: {action: core.sleep, input: {seconds: 0.01}, next: [{do: b}]}\n  b: {action: core.echo, input: {message: done}}\n");
+    let out = rt.block_on(async { ex.start(&p, json!({})).unwrap().await.unwrap() });
+    assert_eq!(out.status, RunStatus::Succeeded);
+    assert_eq!(common::result(&out, "b"), json!({"message": "done"}));
+}
+
+#[test]
+fn many_runs_share_one_executor_on_a_multi_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ex = Executor::new();
+    let p = common::plan(
+        &ex,
+        "input: [n]\ntasks:\n  a: {action: core.echo, input: {message: \"{{ parameters.n }}\"}, next: [{do: b}]}\n  b: {action: core.echo, input: {message: \"{{ task.a.message * 2 }}\"}}\n",
+    );
+    let outs = rt.block_on(async {
+        let runs: Vec<_> = (0..100)
+            .map(|n| ex.start(&p, json!({"n": n})).unwrap())
+            .collect();
+        futures::future::join_all(runs).await
+    });
+    for (n, out) in outs.into_iter().enumerate() {
+        let out = out.unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded);
+        assert_eq!(common::result(&out, "b"), json!({"message": n * 2}));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_cap_holds_across_runs() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (r, pk) = (running.clone(), peak.clone());
+    let ex = Executor::builder()
+        .max_actions_in_flight(3)
+        .action("busy", move |_i: ActionInput| {
+            let (r, pk) = (r.clone(), pk.clone());
+            async move {
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                pk.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(null))
+            }
+        })
+        .build();
+    let p = common::plan(
+        &ex,
+        "tasks:\n  w:\n    with: \"{{ range(10) | list }}\"\n    action: busy\n",
+    );
+    let runs: Vec<_> = (0..5).map(|_| ex.start(&p, json!({})).unwrap()).collect();
+    for out in futures::future::join_all(runs).await {
+        assert_eq!(out.unwrap().status, RunStatus::Succeeded);
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 3);
+}
