@@ -14,7 +14,10 @@ use serde_json::Value;
 
 /// A whole workflow, as written.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a workflow: a map with a `tasks` key"
+)]
 pub struct WorkflowDef {
     /// Language version; `1.0` when given (a number or a string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +113,7 @@ impl<'de> Deserialize<'de> for InputDef {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InputDef, A::Error> {
-                let (name, default) = one_entry(&mut map, "input")?;
+                let (name, default) = one_entry(&mut map, "`input`")?;
                 Ok(InputDef {
                     name,
                     default: Some(default),
@@ -121,15 +124,19 @@ impl<'de> Deserialize<'de> for InputDef {
     }
 }
 
+/// How [`one_entry`] starts its message when an entry has a second key; the
+/// loader looks for it to point at that key.
+pub(crate) const ONE_ENTRY_PREFIX: &str = "one `name: value` per entry: ";
+
 fn one_entry<'de, A: MapAccess<'de>>(map: &mut A, what: &str) -> Result<(String, Value), A::Error> {
     let Some((k, v)) = map.next_entry::<String, Value>()? else {
         return Err(de::Error::custom(format!(
-            "empty map in `{what}`: write `name: value`"
+            "empty entry in {what}: write `name: value`"
         )));
     };
-    if map.next_key::<de::IgnoredAny>()?.is_some() {
+    if let Some(second) = map.next_key::<String>()? {
         return Err(de::Error::custom(format!(
-            "each entry of `{what}` must be a map with exactly one key (found more than one next to `{k}`)"
+            "{ONE_ENTRY_PREFIX}give `{second}` its own `- {second}: ...` entry (it shares one with `{k}`)"
         )));
     }
     Ok((k, v))
@@ -178,7 +185,7 @@ impl<'de> Deserialize<'de> for Assignments {
                         f.write_str("a one-key map `name: value`")
                     }
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
-                        let (k, v) = one_entry(&mut map, "assignment")?;
+                        let (k, v) = one_entry(&mut map, "a list of assignments")?;
                         Ok(Entry(k, v))
                     }
                 }
@@ -267,11 +274,18 @@ impl<'de> Deserialize<'de> for NumberOrExpr {
 
 /// One task.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a task: a map such as `{action: ...}`"
+)]
 pub struct TaskDef {
     /// The action to run, by name. A task without an action does nothing and
     /// succeeds with result `null` (useful as a join point).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "action_name",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub action: Option<String>,
     /// The action's input; strings may hold `{{ }}` expressions at any depth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,9 +310,24 @@ pub struct TaskDef {
     pub timeout: Option<NumberOrExpr>,
 }
 
+/// `action:` written without a name is a mistake, not a task without an
+/// action (leave the key out for that).
+fn action_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = Option::<String>::deserialize(d)?;
+    match name {
+        Some(n) if !n.trim().is_empty() => Ok(Some(n)),
+        _ => Err(de::Error::custom(
+            "`action` is empty: name an action, or remove the key for a task that only routes",
+        )),
+    }
+}
+
 /// One entry of a task's `next`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a transition: a map with `when`, `publish` and `do`"
+)]
 pub struct TransitionDef {
     /// Condition; without it the transition is taken on any completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,7 +452,10 @@ pub struct WithDef {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map such as `{items: \"{{ list }}\", concurrency: 2}`"
+)]
 struct WithMap {
     items: String,
     #[serde(default)]
@@ -482,7 +514,10 @@ pub enum Backoff {
 
 /// The `retry` key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map such as `{count: 3, delay: 1}`"
+)]
 pub struct RetryDef {
     /// Retry while this holds after an attempt; default `{{ failed() }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -93,7 +93,12 @@ impl Workflow {
         let path = path.as_ref();
         let file = Some(Arc::new(path.to_path_buf()));
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("{e}"))
+            let message = if e.kind() == std::io::ErrorKind::InvalidData {
+                "the file is not UTF-8 text: save it as UTF-8".to_owned()
+            } else {
+                e.to_string()
+            };
+            Error::new(ErrorKind::Io, message)
                 .with_location(Location {
                     file: file.clone(),
                     line: None,
@@ -111,45 +116,39 @@ impl Workflow {
     }
 
     fn parse(text: &str, format: Format, file: Option<Arc<PathBuf>>) -> Result<Workflow> {
-        let result = match format {
-            Format::Yaml => parse_yaml(text),
-            Format::Json => parse_json(text),
+        let located = |mut e: Error| {
+            e.set_file(&file);
+            e
         };
-        let mut def = match result {
-            Ok(def) => def,
-            Err(mut e) => {
-                e.set_file(&file);
-                return Err(e);
-            }
-        };
+        if is_blank(text) {
+            return Err(located(
+                Error::new(
+                    ErrorKind::Schema,
+                    "the workflow is empty: write a `tasks` map",
+                )
+                .with_location(at(1, 1)),
+            ));
+        }
         // Positions are a convenience for messages: text that the YAML
-        // scanner cannot map (rare JSON corner cases) simply has none.
+        // scanner cannot map (syntax errors, rare JSON corner cases) simply
+        // has none, and the serde backends below report the syntax error.
+        // Duplicate keys are looked for first, because serde would quietly
+        // keep the last of two tasks with the same name.
         let source = match SourceMap::build(text) {
             Ok(map) => Some(Arc::new(map)),
-            Err(SourceMapError::Duplicate { path, line, column }) => {
-                let (task, field) = split_path(&path);
-                let mut e = Error::new(
-                    ErrorKind::Schema,
-                    format!(
-                        "duplicate key `{}`: each key may appear once",
-                        last_segment(&path)
-                    ),
-                )
-                .with_location(Location {
-                    file: file.clone(),
-                    line: Some(line),
-                    column: Some(column),
-                });
-                if let Some(t) = task {
-                    e = e.with_task(t);
-                }
-                if let Some(f) = field {
-                    e = e.with_field(f);
-                }
-                return Err(e);
-            }
+            Err(SourceMapError::Duplicate {
+                path,
+                line,
+                column,
+                first_line,
+            }) => return Err(located(duplicate_error(&path, line, column, first_line))),
             Err(SourceMapError::Unreadable) => None,
         };
+        let result = match format {
+            Format::Yaml => parse_yaml(text, source.as_deref()),
+            Format::Json => parse_json(text, source.as_deref()),
+        };
+        let mut def = result.map_err(located)?;
         if def.tasks.is_empty() {
             let loc = source
                 .as_ref()
@@ -157,7 +156,7 @@ impl Workflow {
                 .unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::Schema,
-                "a workflow needs at least one task under `tasks`",
+                "`tasks` is empty: a workflow needs at least one task",
             )
             .with_field("tasks")
             .with_location(loc));
@@ -223,50 +222,112 @@ impl Workflow {
     }
 }
 
-fn parse_yaml(text: &str) -> Result<WorkflowDef> {
-    if text.trim().is_empty() {
-        return Err(Error::new(
-            ErrorKind::Schema,
-            "the workflow is empty: it needs a `tasks` map",
-        ));
-    }
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let location = inner.location().map(|l| Location {
-            file: None,
-            line: Some(l.line()),
-            column: Some(l.column()),
-        });
-        let message = strip_position(&inner.to_string());
-        let kind = if is_yaml_syntax(&message) {
-            ErrorKind::Syntax
-        } else {
-            ErrorKind::Schema
-        };
-        shape_error(kind, message, &path, location.unwrap_or_default()).with_source(inner)
+/// True for text with nothing but blank lines, comments and document markers.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
     })
 }
 
-fn parse_json(text: &str) -> Result<WorkflowDef> {
-    let json_error = |kind: Option<ErrorKind>, path: &str, inner: serde_json::Error| {
-        let location = Location {
-            file: None,
-            line: Some(inner.line()),
-            column: Some(inner.column()),
+fn duplicate_error(path: &str, line: usize, column: usize, first_line: Option<usize>) -> Error {
+    let (task, field) = split_path(path);
+    let first = first_line
+        .map(|l| format!(" (first at line {l})"))
+        .unwrap_or_default();
+    let message = match (&task, &field) {
+        (Some(t), None) => {
+            format!("task `{t}` is defined twice{first}: rename or remove one of them")
+        }
+        _ => format!(
+            "duplicate key `{}`{first}: each key may appear once; remove one",
+            last_segment(path)
+        ),
+    };
+    let mut e = Error::new(ErrorKind::Schema, message).with_location(Location {
+        file: None,
+        line: Some(line),
+        column: Some(column),
+    });
+    if let Some(t) = task {
+        e = e.with_task(t);
+    }
+    if let Some(f) = field {
+        e = e.with_field(f);
+    }
+    e
+}
+
+fn parse_yaml(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = path_string(e.path());
+        let inner = e.into_inner();
+        let mut location = inner
+            .location()
+            .map(|l| Location {
+                file: None,
+                line: Some(l.line()),
+                column: Some(l.column().max(1)),
+            })
+            .unwrap_or_default();
+        let raw = inner.to_string();
+        let (kind, message) = if let Some(syntax) = LibyamlError::parse(&raw) {
+            let (message, at) = syntax.explain(text, &location);
+            if let Some(at) = at {
+                location = at;
+            }
+            (ErrorKind::Syntax, message)
+        } else if raw.starts_with("deserializing from YAML containing more than one document") {
+            if let Some(line) = second_document(text) {
+                location = at(line, 1);
+            }
+            (
+                ErrorKind::Syntax,
+                "a second YAML document (`---`): a file holds one workflow; remove the second document"
+                    .to_owned(),
+            )
+        } else {
+            let message = strip_yaml_path(&strip_position(&raw));
+            let (message, at) = explain_shape(&message, &path, source);
+            if let Some(at) = at {
+                location = at;
+            }
+            (ErrorKind::Schema, message)
         };
-        let kind = kind.unwrap_or(if inner.is_syntax() || inner.is_eof() {
+        let (message, location) = unquoted_expression(text, message, location);
+        shape_error(kind, message, &path, location).with_source(inner)
+    })
+}
+
+fn parse_json(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
+    let json_error = |kind: Option<ErrorKind>, path: &str, inner: serde_json::Error| {
+        let mut location = at(inner.line(), inner.column().max(1));
+        let syntax = inner.is_syntax() || inner.is_eof();
+        let kind = kind.unwrap_or(if syntax {
             ErrorKind::Syntax
         } else {
             ErrorKind::Schema
         });
-        let message = strip_position(&inner.to_string());
+        let raw = strip_position(&inner.to_string());
+        let message = if kind == ErrorKind::Syntax {
+            let (message, moved) = explain_json_syntax(&raw, text, &location);
+            if let Some(m) = moved {
+                location = m;
+            }
+            message
+        } else {
+            let (message, moved) = explain_shape(&raw, path, source);
+            if let Some(m) = moved {
+                location = m;
+            }
+            message
+        };
         shape_error(kind, message, path, location).with_source(inner)
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let def: WorkflowDef = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = path_string(e.path());
         json_error(None, &path, e.into_inner())
     })?;
     de.end()
@@ -274,19 +335,324 @@ fn parse_json(text: &str) -> Result<WorkflowDef> {
     Ok(def)
 }
 
-fn is_yaml_syntax(message: &str) -> bool {
-    [
-        "did not find",
-        "found unexpected",
-        "mapping values are not allowed",
-        "found character",
-        "could not find expected",
-        "while parsing",
-        "while scanning",
-        "control characters",
-    ]
-    .iter()
-    .any(|p| message.contains(p))
+fn at(line: usize, column: usize) -> Location {
+    Location {
+        file: None,
+        line: Some(line),
+        column: Some(column),
+    }
+}
+
+/// The path of a task in error paths and in the source map.
+pub(crate) fn task_path(name: &str) -> String {
+    join_key("tasks", name)
+}
+
+/// A serde path as our paths are written: `tasks.build.next[0].do`. The
+/// path stops at the first step serde could not name.
+fn path_string(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => out = join_key(&out, key),
+            Segment::Enum { variant } => out = join_key(&out, variant),
+            Segment::Unknown => break,
+        }
+    }
+    out
+}
+
+/// A libyaml error message taken apart: `PROBLEM at line L column C,
+/// CONTEXT at line L2 column C2` (each position optional).
+struct LibyamlError<'a> {
+    problem: &'a str,
+    context: Option<&'a str>,
+    context_mark: Option<(usize, usize)>,
+}
+
+const LIBYAML_PROBLEMS: [&str; 13] = [
+    "did not find expected",
+    "found unexpected",
+    "mapping values are not allowed",
+    "block sequence entries are not allowed",
+    "found character that cannot start any token",
+    "found a tab character",
+    "could not find expected",
+    "found undefined tag handle",
+    "found unknown escape character",
+    "found incompatible YAML document",
+    "found duplicate",
+    "found unexpected end of stream",
+    "control characters are not allowed",
+];
+
+impl<'a> LibyamlError<'a> {
+    fn parse(raw: &'a str) -> Option<LibyamlError<'a>> {
+        if !LIBYAML_PROBLEMS.iter().any(|p| raw.starts_with(p)) && !raw.contains(", while ") {
+            return None;
+        }
+        let (problem, rest) = match raw.find(" at line ") {
+            Some(i) => {
+                let rest = &raw[i + " at line ".len()..];
+                let after_mark = rest.find(", ").map(|j| &rest[j..]).unwrap_or("");
+                (&raw[..i], after_mark)
+            }
+            None => match raw.find(", while ") {
+                Some(i) => (&raw[..i], &raw[i..]),
+                None => (raw, ""),
+            },
+        };
+        let context = rest.strip_prefix(", ");
+        let (context, context_mark) = match context {
+            Some(c) => match c.find(" at line ") {
+                Some(i) => (Some(&c[..i]), parse_mark(&c[i + " at line ".len()..])),
+                None => (Some(c), None),
+            },
+            None => (None, None),
+        };
+        Some(LibyamlError {
+            problem,
+            context,
+            context_mark,
+        })
+    }
+
+    /// A message that says what to do, and a better place than the
+    /// problem's when the cause is elsewhere (where a bracket was opened).
+    fn explain(&self, text: &str, location: &Location) -> (String, Option<Location>) {
+        let problem = self.problem;
+        let context = self.context.unwrap_or("");
+        let opened = self.context_mark.map(|(l, c)| at(l, c));
+        let opened_line = self
+            .context_mark
+            .map(|(l, _)| format!(" (it starts at line {l})"))
+            .unwrap_or_default();
+        if problem.starts_with("did not find expected ',' or ']'") {
+            return (
+                "a `[` list is not closed: add the missing `]`, or a `,` between its items"
+                    .to_owned(),
+                opened,
+            );
+        }
+        if problem.starts_with("did not find expected ',' or '}'") {
+            return (
+                "a `{` map is not closed: add the missing `}`, or a `,` between its entries"
+                    .to_owned(),
+                opened,
+            );
+        }
+        if context.contains("quoted scalar") && problem.contains("end of stream") {
+            return (
+                "a quoted string is not closed: add the closing quote".to_owned(),
+                opened,
+            );
+        }
+        if problem.starts_with("found unknown escape character") {
+            return (
+                "unknown `\\` escape in a double-quoted string: use single quotes, or write `\\\\`"
+                    .to_owned(),
+                None,
+            );
+        }
+        if problem.starts_with("mapping values are not allowed") {
+            return (
+                "unexpected `:`: check this line's indentation, or quote a value that contains `: `"
+                    .to_owned(),
+                None,
+            );
+        }
+        if problem.starts_with("found a tab character") {
+            return (
+                "a tab in the indentation: YAML indents with spaces only".to_owned(),
+                None,
+            );
+        }
+        if problem.starts_with("found character that cannot start any token") {
+            let ch = char_at(text, location);
+            return match ch {
+                Some('\t') => (
+                    "a tab in the indentation: YAML indents with spaces only".to_owned(),
+                    None,
+                ),
+                Some(c) => (
+                    format!("a value cannot start with `{c}`: put the value in quotes"),
+                    None,
+                ),
+                None => (
+                    "unexpected character: put the value in quotes".to_owned(),
+                    None,
+                ),
+            };
+        }
+        if problem.starts_with("did not find expected key") {
+            return (
+                format!(
+                    "this line is not indented like the keys of its map{opened_line}: line it up with them"
+                ),
+                None,
+            );
+        }
+        if problem.starts_with("did not find expected '-' indicator") {
+            return (
+                format!(
+                    "this line is not indented like the items of its list{opened_line}: line it up with them"
+                ),
+                None,
+            );
+        }
+        if problem.starts_with("could not find expected ':'") {
+            return (
+                "a line that is neither `key: value` nor a `- ` list item: add `: ` after the key, or join it to the line above"
+                    .to_owned(),
+                opened,
+            );
+        }
+        if problem.starts_with("block sequence entries are not allowed") {
+            return (
+                "a `- ` list item where a value was expected: start the list on a new line, indented under its key"
+                    .to_owned(),
+                None,
+            );
+        }
+        let mut m = problem.to_owned();
+        if !context.is_empty() {
+            m.push_str(", ");
+            m.push_str(context);
+        }
+        (m, None)
+    }
+}
+
+fn parse_mark(s: &str) -> Option<(usize, usize)> {
+    let (line, rest) = s.split_once(" column ")?;
+    let col: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, col.parse::<usize>().ok()?.max(1)))
+}
+
+/// The character at a 1-based line and column.
+fn char_at(text: &str, location: &Location) -> Option<char> {
+    let line = text.lines().nth(location.line?.checked_sub(1)?)?;
+    line.chars().nth(location.column?.checked_sub(1)?)
+}
+
+/// The 1-based line of a second `---` document marker, if any.
+fn second_document(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_end();
+        if t.starts_with("---") && content {
+            return Some(i + 1);
+        }
+        let t = t.trim_start();
+        if !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") && !t.starts_with('%') {
+            content = true;
+        }
+    }
+    None
+}
+
+/// In YAML, a value that starts with `{` is a map, so an unquoted
+/// `{{ expr }}` never reaches the template engine. Whatever the parser made
+/// of it, the fix is to quote it.
+fn unquoted_expression(text: &str, message: String, location: Location) -> (String, Location) {
+    let Some(line_no) = location.line else {
+        return (message, location);
+    };
+    let Some(line) = text.lines().nth(line_no.saturating_sub(1)) else {
+        return (message, location);
+    };
+    let Some(start) = line.find("{{") else {
+        return (message, location);
+    };
+    let before = line[..start].trim_end();
+    let starts_value =
+        before.is_empty() || before.ends_with([':', '-', '[', ',', '{']) || before.ends_with("- ");
+    if !starts_value || before.ends_with(['"', '\'']) {
+        return (message, location);
+    }
+    let expr = match line[start..].find("}}") {
+        Some(end) => &line[start..start + end + 2],
+        None => "{{ ... }}",
+    };
+    let column = line[..start].chars().count() + 1;
+    (
+        format!("the expression `{expr}` must be quoted: write \"{expr}\" (in YAML an unquoted `{{` starts a map)"),
+        Location {
+            file: location.file,
+            line: Some(line_no),
+            column: Some(column),
+        },
+    )
+}
+
+fn explain_json_syntax(raw: &str, text: &str, location: &Location) -> (String, Option<Location>) {
+    let m = match raw {
+        "trailing comma" => {
+            return (
+                "a comma before a closing bracket: remove it".to_owned(),
+                comma_before(text, location),
+            )
+        }
+        "EOF while parsing an object" => "the text ends inside a `{` map: add the missing `}`",
+        "EOF while parsing a list" => "the text ends inside a `[` list: add the missing `]`",
+        "EOF while parsing a string" => "a string is not closed: add the closing `\"`",
+        "EOF while parsing a value" => "the text ends where a value was expected",
+        "expected `,` or `}`" => {
+            "expected `,` or `}`: add a comma between entries, or close the map"
+        }
+        "expected `,` or `]`" => {
+            "expected `,` or `]`: add a comma between items, or close the list"
+        }
+        "key must be a string" => "keys must be in double quotes, as in `\"tasks\"`",
+        "expected value" => {
+            "expected a value: strings need double quotes, and JSON has no comments"
+        }
+        "trailing characters" => {
+            "text after the end of the workflow: a file holds one workflow; remove it"
+        }
+        "expected `:`" => "expected `:` after a key",
+        _ if raw.starts_with("control character") => {
+            "a line break or control character inside a string: write `\\n` instead"
+        }
+        _ if raw.starts_with("invalid escape") => "unknown `\\` escape in a string: write `\\\\`",
+        other => other,
+    };
+    (m.to_owned(), None)
+}
+
+/// The position of the comma that `location` (just after it) complains
+/// about.
+fn comma_before(text: &str, location: &Location) -> Option<Location> {
+    let (line, column) = (location.line?, location.column?);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut l = line.checked_sub(1)?;
+    let mut upto = column.saturating_sub(1);
+    loop {
+        let chars: Vec<char> = lines.get(l)?.chars().collect();
+        let upto_c = upto.min(chars.len());
+        if let Some(i) = chars[..upto_c].iter().rposition(|c| !c.is_whitespace()) {
+            return (chars[i] == ',').then(|| at(l + 1, i + 1));
+        }
+        l = l.checked_sub(1)?;
+        upto = usize::MAX;
+    }
+}
+
+fn strip_yaml_path(message: &str) -> String {
+    // serde_yaml_ng puts its own path in front (`tasks.a.join: invalid
+    // value ...`); ours is carried separately.
+    if let Some((head, rest)) = message.split_once(": ") {
+        if !head.is_empty()
+            && !head.contains(char::is_whitespace)
+            && !head.contains('`')
+            && !rest.is_empty()
+        {
+            return rest.to_owned();
+        }
+    }
+    message.to_owned()
 }
 
 /// Removes the " at line X column Y" suffix that serde backends append, since
@@ -306,8 +672,179 @@ fn strip_position(message: &str) -> String {
     m
 }
 
+/// Names in backticks, in order.
+fn backticked(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+/// Keys people carry over from other engines, and what weft calls them.
+const KEY_SYNONYMS: [(&str, &str); 26] = [
+    ("parameters", "input"),
+    ("params", "input"),
+    ("inputs", "input"),
+    ("args", "input"),
+    ("arguments", "input"),
+    ("variables", "vars"),
+    ("steps", "tasks"),
+    ("jobs", "tasks"),
+    ("outputs", "output"),
+    ("if", "when"),
+    ("condition", "when"),
+    ("then", "do"),
+    ("goto", "do"),
+    ("on-success", "next"),
+    ("on_success", "next"),
+    ("on-failure", "next"),
+    ("on_failure", "next"),
+    ("on-complete", "next"),
+    ("on_complete", "next"),
+    ("attempts", "count"),
+    ("retries", "count"),
+    ("parallel", "concurrency"),
+    ("parallelism", "concurrency"),
+    ("with_items", "with"),
+    ("wait", "delay"),
+    ("interval", "delay"),
+];
+
+fn suggest_key<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    KEY_SYNONYMS
+        .iter()
+        .find(|(from, to)| *from == key && candidates.contains(to))
+        .and_then(|(_, to)| candidates.iter().find(|c| *c == to).copied())
+        .or_else(|| crate::plan::suggest(key, candidates.iter().copied()))
+}
+
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("`{one}`"),
+        [init @ .., last] => format!(
+            "{} or `{last}`",
+            init.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// How to write the value at the end of `path`, for type errors.
+fn shape_hint(path: &str) -> Option<&'static str> {
+    let (task, field) = split_path(path);
+    let field = field.unwrap_or_default();
+    let last = field
+        .rsplit(['.', '['])
+        .find(|s| !s.ends_with(']'))
+        .unwrap_or("");
+    Some(match (task.is_some(), field.as_str(), last) {
+        (false, "tasks", _) => "write `tasks` as a map of task name to task, not a list",
+        (false, "input", _) => "write `input` as a list: `[name, {name: default}]`",
+        (true, "input", _) => "write `input` as a map: `{name: value}`",
+        (true, "next", _) => "write `next` as a list of transitions: `[{when: ..., do: [task]}]`",
+        (true, _, "do") => "write `do` as a list of task names, or as a string `\"a, b\"`",
+        (true, "with", _) => {
+            "write `with: \"{{ list }}\"`, or `with: {items: \"{{ list }}\", concurrency: 2}`"
+        }
+        (true, "retry", _) => "write `retry` as a map, such as `{count: 3, delay: 1}`",
+        (_, _, "publish" | "vars" | "output") => {
+            "write a list of `- name: value` entries, or a map"
+        }
+        _ => return None,
+    })
+}
+
+/// Rewords serde's type and key errors; returns the message and, when the
+/// source map knows a better place (the key itself), that place.
+fn explain_shape(
+    message: &str,
+    path: &str,
+    source: Option<&SourceMap>,
+) -> (String, Option<Location>) {
+    let place = |p: &str| source.and_then(|s| s.exact(p));
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = backticked(rest);
+        let Some((key, expected)) = names.split_first() else {
+            return (message.to_owned(), None);
+        };
+        let m = match suggest_key(key, expected) {
+            Some(s) => format!("unknown key `{key}`: did you mean `{s}`?"),
+            None if expected.is_empty() => format!("unknown key `{key}`: remove it"),
+            None => format!(
+                "unknown key `{key}`: remove it, or use {}",
+                or_list(expected)
+            ),
+        };
+        return (m, place(path));
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names = backticked(rest);
+        if let Some((value, expected)) = names.split_first() {
+            let m = match crate::plan::suggest(value, expected.iter().copied()) {
+                Some(s) => format!("unknown value `{value}`: did you mean `{s}`?"),
+                None => format!("unknown value `{value}`: use {}", or_list(expected)),
+            };
+            return (m, None);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let key = backticked(rest).first().copied().unwrap_or("");
+        let what = match key {
+            "tasks" => "add a `tasks` map with at least one task",
+            "count" => "add `count`, the number of retries",
+            "items" => "add `items`, such as `items: \"{{ parameters.hosts }}\"`",
+            _ => "add it",
+        };
+        return (format!("missing key `{key}`: {what}"), place(path));
+    }
+    if let Some(key) = message
+        .strip_prefix(crate::def::ONE_ENTRY_PREFIX)
+        .and_then(|rest| backticked(rest).first().copied())
+    {
+        let moved = place(&join_key(path, key));
+        return (message.to_owned(), moved);
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                let found = describe_unexpected(found);
+                let expected = expected.replace("a sequence", "a list");
+                let mut m = format!("expected {expected}, found {found}");
+                if prefix == "invalid type: " {
+                    if let Some(h) = shape_hint(path) {
+                        m = format!("{m}: {h}");
+                    }
+                }
+                return (m, None);
+            }
+        }
+    }
+    (message.to_owned(), None)
+}
+
+/// serde's description of a value (`integer \`5\``, `sequence`) in words.
+fn describe_unexpected(found: &str) -> String {
+    let tick = || backticked(found).first().map(|s| (*s).to_owned());
+    if found == "sequence" {
+        "a list".to_owned()
+    } else if found == "map" {
+        "a map".to_owned()
+    } else if found == "unit value" {
+        "an empty value".to_owned()
+    } else if found.starts_with("integer") || found.starts_with("floating point") {
+        tick().unwrap_or_else(|| found.to_owned())
+    } else if found.starts_with("boolean") {
+        tick()
+            .map(|b| format!("`{b}`"))
+            .unwrap_or_else(|| found.to_owned())
+    } else if let Some(s) = found.strip_prefix("string ") {
+        format!("the text {s}")
+    } else {
+        found.to_owned()
+    }
+}
+
 fn shape_error(kind: ErrorKind, message: String, path: &str, location: Location) -> Error {
-    let message = hint(message);
     let mut e = Error::new(kind, message).with_location(location);
     if path != "." && !path.is_empty() {
         let (task, field) = split_path(path);
@@ -321,32 +858,49 @@ fn shape_error(kind: ErrorKind, message: String, path: &str, location: Location)
     e
 }
 
-fn hint(message: String) -> String {
-    if message.starts_with("unknown field") {
-        format!("{message}; remove it or fix its spelling")
-    } else if message.starts_with("missing field `tasks`") {
-        "missing field `tasks`: a workflow needs a `tasks` map".to_owned()
-    } else {
-        message
-    }
-}
-
-/// Splits `tasks.NAME.rest` into task `NAME` and field `rest`; other paths
-/// are a field alone.
+/// Splits `tasks.NAME.rest` (or `tasks["NAME"].rest`) into task `NAME` and
+/// field `rest`; other paths are a field alone.
 pub(crate) fn split_path(path: &str) -> (Option<String>, Option<String>) {
-    if let Some(rest) = path.strip_prefix("tasks.") {
+    let (task, rest) = if let Some(rest) = path.strip_prefix("tasks.") {
         let end = rest.find(['.', '[']).unwrap_or(rest.len());
-        let task = &rest[..end];
-        let field = rest[end..].trim_start_matches('.');
-        let field = (!field.is_empty()).then(|| field.to_owned());
-        (Some(task.to_owned()), field)
+        (rest[..end].to_owned(), &rest[end..])
+    } else if let Some(quoted) = path.strip_prefix("tasks[\"") {
+        match unquote(quoted) {
+            Some((name, rest)) => (name, rest.strip_prefix(']').unwrap_or(rest)),
+            None => return (None, Some(path.to_owned())),
+        }
     } else {
-        (None, Some(path.to_owned()))
-    }
+        return (None, (!path.is_empty()).then(|| path.to_owned()));
+    };
+    let field = rest.trim_start_matches('.');
+    let field = (!field.is_empty()).then(|| field.to_owned());
+    (Some(task), field)
 }
 
-fn last_segment(path: &str) -> &str {
-    path.rsplit('.').next().unwrap_or(path)
+/// Reads a `"`-terminated string with `\"` and `\\` escapes (the opening
+/// quote already consumed); returns it and the text after the closing quote.
+fn unquote(s: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?.1),
+            '"' => return Some((out, &s[i + 1..])),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn last_segment(path: &str) -> String {
+    if path.ends_with("\"]") {
+        if let Some(i) = path.rfind("[\"") {
+            if let Some((name, _)) = unquote(&path[i + 2..]) {
+                return name;
+            }
+        }
+    }
+    path.rsplit('.').next().unwrap_or(path).to_owned()
 }
 
 /// Positions of every key and list item in the text, by path.
@@ -360,6 +914,7 @@ enum SourceMapError {
         path: String,
         line: usize,
         column: usize,
+        first_line: Option<usize>,
     },
     Unreadable,
 }
@@ -372,22 +927,37 @@ impl SourceMap {
             return Err(SourceMapError::Unreadable);
         }
         if let Some((path, line, column)) = builder.duplicate {
-            return Err(SourceMapError::Duplicate { path, line, column });
+            let first_line = builder.positions.get(&path).map(|p| p.0);
+            return Err(SourceMapError::Duplicate {
+                path,
+                line,
+                column,
+                first_line,
+            });
         }
         Ok(SourceMap {
             positions: builder.positions,
         })
     }
 
+    /// The position of exactly `path`. Assignment sections (`vars`,
+    /// `publish`, `output`) are addressed as lists (`vars[1].name`) but may
+    /// be written as maps (`vars.name`); both spellings are tried.
+    fn exact(&self, path: &str) -> Option<Location> {
+        let found = self.positions.get(path).or_else(|| {
+            let alt = without_entry_index(path)?;
+            self.positions.get(&alt)
+        })?;
+        Some(at(found.0, found.1))
+    }
+
+    /// The position of `path`, or of its nearest written ancestor.
     pub(crate) fn location(&self, path: &str, file: &Option<Arc<PathBuf>>) -> Location {
         let mut p = path;
         loop {
-            if let Some(&(line, column)) = self.positions.get(p) {
-                return Location {
-                    file: file.clone(),
-                    line: Some(line),
-                    column: Some(column),
-                };
+            if let Some(mut loc) = self.exact(p) {
+                loc.file = file.clone();
+                return loc;
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
@@ -403,11 +973,24 @@ impl SourceMap {
     }
 }
 
+/// `vars[1].name` → `vars.name`: the last `[N].` step replaced by `.`.
+fn without_entry_index(path: &str) -> Option<String> {
+    let open = path.rfind('[')?;
+    let close = open + path[open..].find("].")?;
+    if !path[open + 1..close].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!("{}{}", &path[..open], &path[close + 1..]))
+}
+
 enum Frame {
     Map {
         path: String,
         key: Option<String>,
         seen: HashSet<String>,
+        /// Set for a map that is a list item: the item's position is moved
+        /// to its first key (a block map's own mark is the first `:`).
+        item: Option<String>,
     },
     Seq {
         path: String,
@@ -422,11 +1005,17 @@ struct MapBuilder {
     duplicate: Option<(String, usize, usize)>,
 }
 
+/// Appends a key to a path: `parent.key`, or `parent["key"]` when the key
+/// itself holds `.`, brackets or quotes (task names may hold dots).
 fn join_key(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
+    let plain = !key.is_empty() && !key.contains(['.', '[', ']', '"', '\\']);
+    match (parent.is_empty(), plain) {
+        (true, true) => key.to_owned(),
+        (false, true) => format!("{parent}.{key}"),
+        (_, false) => format!(
+            "{parent}[\"{}\"]",
+            key.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
     }
 }
 
@@ -434,10 +1023,16 @@ impl MapBuilder {
     /// Handles a node starting at `mark`; returns the path of the node when
     /// it is a value (not a key).
     fn node(&mut self, scalar: Option<&str>, mark: Marker) -> Option<String> {
+        // yaml-rust2's lines are 1-based and its columns 0-based.
         let pos = (mark.line(), mark.col() + 1);
         match self.stack.last_mut() {
             None => Some(String::new()),
-            Some(Frame::Map { path, key, seen }) => match key {
+            Some(Frame::Map {
+                path,
+                key,
+                seen,
+                item,
+            }) => match key {
                 None => {
                     // A key. Complex (non-scalar) keys get no position.
                     let k = scalar.unwrap_or("?").to_owned();
@@ -446,6 +1041,9 @@ impl MapBuilder {
                         self.duplicate = Some((full.clone(), pos.0, pos.1));
                     }
                     self.positions.entry(full).or_insert(pos);
+                    if let Some(item) = item.take() {
+                        self.positions.insert(item, pos);
+                    }
                     *key = Some(k);
                     None
                 }
@@ -474,11 +1072,14 @@ impl MarkedEventReceiver for MapBuilder {
             Event::Scalar(s, ..) if self.node(Some(&s), mark).is_some() => self.value_done(),
             Event::Alias(_) if self.node(None, mark).is_some() => self.value_done(),
             Event::MappingStart(..) => {
+                let in_seq = matches!(self.stack.last(), Some(Frame::Seq { .. }));
                 let path = self.node(None, mark).unwrap_or_default();
+                let item = in_seq.then(|| path.clone());
                 self.stack.push(Frame::Map {
                     path,
                     key: None,
                     seen: HashSet::new(),
+                    item,
                 });
             }
             Event::SequenceStart(..) => {

@@ -13,7 +13,7 @@ use crate::context::WorkflowContext;
 use crate::def::{Backoff, JoinDef, NumberOrExpr, WorkflowDef};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::{Template, ValueTemplate};
-use crate::load::Workflow;
+use crate::load::{task_path, Workflow};
 
 /// The engine commands that may appear in `do`.
 pub const ENGINE_COMMANDS: [&str; 3] = ["fail", "noop", "continue"];
@@ -458,8 +458,20 @@ impl Compiler<'_> {
         self.errors.push(e);
     }
 
+    /// Gives `e` the position of the field it names (template errors name
+    /// the exact key inside an input map), or else of `path`.
     fn located(&self, mut e: Error, path: &str) -> Error {
-        e.set_location_if_missing(self.wf.location_of(path));
+        let named = match (e.task(), e.field()) {
+            (Some(t), Some(f)) => Some(format!("{}.{f}", task_path(t))),
+            (Some(t), None) => Some(task_path(t)),
+            (None, Some(f)) => Some(f.to_owned()),
+            (None, None) => None,
+        };
+        let location = named
+            .map(|p| self.wf.location_of(&p))
+            .filter(|l| l.line.is_some())
+            .unwrap_or_else(|| self.wf.location_of(path));
+        e.set_location_if_missing(location);
         e
     }
 
@@ -497,10 +509,11 @@ impl Compiler<'_> {
             NumberOrExpr::Number(x) => {
                 if !x.is_finite() || *x < min || (whole && x.fract() != 0.0) {
                     let kind = if whole { "a whole number" } else { "a number" };
+                    let unit = if whole { "" } else { " seconds" };
                     self.error(
                         ErrorKind::Validation,
                         path,
-                        format!("{what} must be {kind} of at least {min}, not {x}"),
+                        format!("{what} must be {kind} of at least {min}{unit}, not {x}"),
                     );
                     None
                 } else {
@@ -532,6 +545,19 @@ impl Workflow {
             errors: Vec::new(),
         };
 
+        if let Some(v) = &def.version {
+            if !matches!(v.0.trim(), "1.0" | "1") {
+                c.error(
+                    ErrorKind::Validation,
+                    "version",
+                    format!(
+                        "unsupported version `{}`: write `version: 1.0`, the version weft reads",
+                        v.0
+                    ),
+                );
+            }
+        }
+
         // Inputs.
         let mut seen = HashSet::new();
         let mut inputs = Vec::new();
@@ -561,7 +587,7 @@ impl Workflow {
         // Task names.
         let mut by_name: HashMap<Arc<str>, TaskId> = HashMap::with_capacity(def.tasks.len());
         for (i, name) in def.tasks.keys().enumerate() {
-            let path = format!("tasks.{name}");
+            let path = task_path(name);
             if ENGINE_COMMANDS.contains(&name.as_str()) {
                 c.error(
                     ErrorKind::Validation,
@@ -588,7 +614,7 @@ impl Workflow {
 
         for (i, (name, t)) in def.tasks.iter().enumerate() {
             let id = i as TaskId;
-            let base = format!("tasks.{name}");
+            let base = task_path(name);
             let action = match &t.action {
                 Some(a) if a.trim().is_empty() => {
                     c.error(
@@ -759,7 +785,7 @@ impl Workflow {
                         c.error(
                             ErrorKind::Validation,
                             &format!("{base}.timeout"),
-                            "timeout must be more than 0 seconds",
+                            "timeout must be more than 0 seconds: remove it to wait without a limit",
                         );
                         return None;
                     }
@@ -804,11 +830,14 @@ impl Workflow {
             c.error(
                 ErrorKind::Validation,
                 "tasks",
-                "no start task: every task is the target of some transition, so nothing can run first; remove one task from every `do` that names it",
+                format!(
+                    "no start task: every task is named in some `do`, so none can run first; add a task that no `do` names (or remove `{}` from the `do` lists)",
+                    tasks.first().map(|t| &*t.name).unwrap_or("")
+                ),
             );
         }
         for t in &tasks {
-            let jpath = format!("tasks.{}.join", t.name);
+            let jpath = format!("{}.join", task_path(&t.name));
             match t.join {
                 Some(_) if t.inbound.is_empty() => c.error(
                     ErrorKind::Validation,
@@ -855,9 +884,9 @@ impl Workflow {
                 if !reached[t.id as usize] {
                     c.error(
                         ErrorKind::Validation,
-                        &format!("tasks.{}", t.name),
+                        &task_path(&t.name),
                         format!(
-                            "task `{}` can never run: it is only reached from a cycle that no start task leads into",
+                            "task `{}` can never run: it is only reached from a cycle that no start task leads into; add a transition to it from a task that runs, or remove it",
                             t.name
                         ),
                     );
