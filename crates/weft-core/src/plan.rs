@@ -363,25 +363,15 @@ impl Plan {
             )
             .with_field(format!("input.{first}")));
         }
-        let mut missing = Vec::new();
-        let mut out = Map::new();
-        for spec in &self.inner.inputs {
-            if let Some(v) = given.remove(&spec.name) {
-                out.insert(spec.name.clone(), v);
-            } else if let Some(d) = &spec.default {
-                let ctx = WorkflowContext::new(Value::Object(out.clone()), []);
-                let v = ctx.render_json(d).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Input,
-                        format!("default of input `{}`: {}", spec.name, e.message()),
-                    )
-                    .with_field(format!("input.{}", spec.name))
-                })?;
-                out.insert(spec.name.clone(), v);
-            } else {
-                missing.push(spec.name.as_str());
-            }
-        }
+        // Missing inputs first: a default that uses one would otherwise
+        // fail with a less helpful message.
+        let missing: Vec<&str> = self
+            .inner
+            .inputs
+            .iter()
+            .filter(|s| s.default.is_none() && !given.contains_key(&s.name))
+            .map(|s| s.name.as_str())
+            .collect();
         if !missing.is_empty() {
             let list = missing
                 .iter()
@@ -398,6 +388,27 @@ impl Plan {
                 format!("missing required {noun} {list}: pass a value for each"),
             )
             .with_field(format!("input.{}", missing[0])));
+        }
+        let mut out = Map::new();
+        for spec in &self.inner.inputs {
+            if let Some(v) = given.remove(&spec.name) {
+                out.insert(spec.name.clone(), v);
+            } else if let Some(d) = &spec.default {
+                let ctx = WorkflowContext::new(Value::Object(out.clone()), []);
+                let v = ctx.render_json(d).map_err(|e| {
+                    let hint = if e.message().contains("undefined") {
+                        "; a default may use only the inputs declared before it"
+                    } else {
+                        ""
+                    };
+                    Error::new(
+                        ErrorKind::Input,
+                        format!("default of input `{}`: {}{hint}", spec.name, e.message()),
+                    )
+                    .with_field(format!("input.{}", spec.name))
+                })?;
+                out.insert(spec.name.clone(), v);
+            }
         }
         Ok(Value::Object(out))
     }

@@ -1,0 +1,543 @@
+//! The valid fixtures: realistic workflows that together use every key of
+//! the language. Each loads, compiles and survives a round trip through
+//! YAML (and JSON); a few have their compiled plans checked in detail.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use weft_core::{
+    Backoff, ErrorKind, Join, JoinDef, Num, Plan, Target, TaskId, TaskPlan, Workflow, WorkflowDef,
+};
+
+const CATALOG: &[&str] = &[
+    "core.noop",
+    "core.echo",
+    "core.sleep",
+    "core.fail",
+    "core.local",
+    "demo.greet",
+];
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("fixture directory is readable")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/valid")
+        .join(name)
+}
+
+fn compile(name: &str) -> Plan {
+    let path = fixture(name);
+    let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    wf.compile(CATALOG).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn task<'p>(plan: &'p Plan, name: &str) -> &'p TaskPlan {
+    let id = plan
+        .task_id(name)
+        .unwrap_or_else(|| panic!("no task `{name}`"));
+    plan.task(id)
+}
+
+fn id(plan: &Plan, name: &str) -> TaskId {
+    plan.task_id(name)
+        .unwrap_or_else(|| panic!("no task `{name}`"))
+}
+
+fn names(plan: &Plan, ids: &[TaskId]) -> Vec<String> {
+    ids.iter().map(|&i| plan.task(i).name.to_string()).collect()
+}
+
+fn constant(n: Option<&Num>) -> Option<f64> {
+    match n {
+        Some(Num::Const(x)) => Some(*x),
+        _ => None,
+    }
+}
+
+#[test]
+fn there_are_enough_valid_fixtures() {
+    let files = fixtures();
+    assert!(
+        (6..=10).contains(&files.len()),
+        "expected 6 to 10 valid fixtures, found {}",
+        files.len()
+    );
+    assert!(
+        files
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "json")),
+        "at least one valid fixture should be JSON"
+    );
+}
+
+#[test]
+fn every_valid_fixture_loads_compiles_and_round_trips() {
+    for path in fixtures() {
+        let shown = path.display();
+        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let plan = wf
+            .compile(CATALOG)
+            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        assert_eq!(plan.tasks().len(), wf.def().tasks.len(), "{shown}");
+        assert!(!plan.starts().is_empty(), "{shown}: no start task");
+        assert_eq!(
+            wf.name(),
+            path.file_stem().and_then(|s| s.to_str()),
+            "{shown}"
+        );
+        assert_eq!(Some(&**plan.name()), wf.name(), "{shown}");
+
+        // YAML round trip.
+        let yaml = wf.to_yaml_string().unwrap_or_else(|e| panic!("{e}"));
+        let again = Workflow::from_yaml_str(&yaml)
+            .unwrap_or_else(|e| panic!("{shown}: the written YAML does not load: {e}\n{yaml}"));
+        assert_eq!(again.def(), wf.def(), "{shown}: YAML round trip differs");
+        again
+            .compile(CATALOG)
+            .unwrap_or_else(|e| panic!("{shown}: the written YAML does not compile: {e}"));
+
+        // JSON round trip.
+        let json = serde_json::to_string_pretty(wf.def()).expect("definitions serialize");
+        let again = Workflow::from_json_str(&json)
+            .unwrap_or_else(|e| panic!("{shown}: the written JSON does not load: {e}\n{json}"));
+        assert_eq!(again.def(), wf.def(), "{shown}: JSON round trip differs");
+
+        // The plan keeps the definition it came from.
+        assert_eq!(plan.def(), wf.def(), "{shown}");
+    }
+}
+
+/// The fixtures together must use every part of the language, so that the
+/// round trip and compile checks above cover all of it.
+#[test]
+fn valid_fixtures_cover_the_whole_language() {
+    let mut seen = BTreeSet::new();
+    let mut see = |what: &'static str, cond: bool| {
+        if cond {
+            seen.insert(what);
+        }
+    };
+    for path in fixtures() {
+        let text = fs::read_to_string(&path).expect("fixture is readable");
+        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let def: &WorkflowDef = wf.def();
+        let plan = wf.compile(CATALOG).unwrap_or_else(|e| panic!("{e}"));
+        let json = path.extension().is_some_and(|e| e == "json");
+        see("json", json);
+        see("version", def.version.is_some());
+        see("description", def.description.is_some());
+        see(
+            "input required",
+            def.input.iter().any(|i| i.default.is_none()),
+        );
+        see(
+            "input default",
+            def.input.iter().any(|i| i.default.is_some()),
+        );
+        see("vars as list", !json && text.contains("\nvars:\n  - "));
+        see(
+            "vars as map",
+            !def.vars.is_empty() && (json || !text.contains("\nvars:\n  - ")),
+        );
+        see("output as list", !json && text.contains("\noutput:\n  - "));
+        see(
+            "output as map",
+            !def.output.is_empty() && (json || !text.contains("\noutput:\n  - ")),
+        );
+        see(
+            "do as string",
+            text.contains("do: \"") || text.contains("\"do\": \""),
+        );
+        see(
+            "do as list",
+            text.contains("do: [") || text.contains("\"do\": ["),
+        );
+        see("with as string", text.contains("with: \""));
+        see("with as map", text.contains("items:"));
+        see("with x in", text.contains(" in {{"));
+        see(
+            "with x, y in",
+            text.contains(", ") && text.contains(" in {{ zip("),
+        );
+        see("statement template", text.contains("{%"));
+        for (name, t) in &def.tasks {
+            let p = task(&plan, name);
+            see("task without action", t.action.is_none());
+            see("task input", t.input.is_some());
+            see("next", !t.next.is_empty());
+            see("join all", t.join == Some(JoinDef::All));
+            see("join N", matches!(t.join, Some(JoinDef::Count(_))));
+            see(
+                "with concurrency",
+                t.with.as_ref().is_some_and(|w| w.concurrency.is_some()),
+            );
+            see("delay", t.delay.is_some());
+            see("timeout", t.timeout.is_some());
+            see("dotted task name", name.contains('.'));
+            if let Some(r) = &t.retry {
+                see("retry", true);
+                see("retry when", r.when.is_some());
+                see("retry delay", r.delay.is_some());
+                see("retry max_delay", r.max_delay.is_some());
+                see("backoff linear", r.backoff == Backoff::Linear);
+                see("backoff exponential", r.backoff == Backoff::Exponential);
+            }
+            for tr in &t.next {
+                see("when", tr.when.is_some());
+                see("transition without when", tr.when.is_none());
+                see("publish", !tr.publish.is_empty());
+            }
+            for tr in &p.next {
+                for target in &tr.targets {
+                    see("engine fail", *target == Target::Fail);
+                    see("engine noop", *target == Target::Noop);
+                    see("engine continue", *target == Target::Continue);
+                }
+            }
+            see(
+                "loop",
+                p.next.iter().any(|tr| {
+                    tr.targets.iter().any(|tg| match tg {
+                        Target::Task(n) => plan
+                            .task(*n)
+                            .next
+                            .iter()
+                            .any(|back| back.targets.contains(&Target::Task(p.id))),
+                        _ => false,
+                    })
+                }),
+            );
+        }
+    }
+    let wanted = [
+        "json",
+        "version",
+        "description",
+        "input required",
+        "input default",
+        "vars as list",
+        "vars as map",
+        "output as list",
+        "output as map",
+        "do as string",
+        "do as list",
+        "with as string",
+        "with as map",
+        "with x in",
+        "with x, y in",
+        "statement template",
+        "task without action",
+        "task input",
+        "next",
+        "join all",
+        "join N",
+        "with concurrency",
+        "delay",
+        "timeout",
+        "dotted task name",
+        "retry",
+        "retry when",
+        "retry delay",
+        "retry max_delay",
+        "backoff linear",
+        "backoff exponential",
+        "when",
+        "transition without when",
+        "publish",
+        "engine fail",
+        "engine noop",
+        "engine continue",
+        "loop",
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !seen.contains(w))
+        .collect();
+    assert!(missing.is_empty(), "no valid fixture uses: {missing:?}");
+}
+
+#[test]
+fn deploy_plan_has_the_expected_shape() {
+    let plan = compile("deploy.yaml");
+    assert_eq!(plan.description(), Some("deploy to every region"));
+    assert_eq!(names(&plan, plan.starts()), ["validate"]);
+
+    let validate = task(&plan, "validate");
+    assert_eq!(validate.action.as_deref(), Some("demo.greet"));
+    assert_eq!(validate.inbound_transitions, 0);
+    assert_eq!(validate.next.len(), 2);
+    assert_eq!(
+        validate.next[0].targets,
+        [Target::Task(id(&plan, "deploy"))]
+    );
+    assert_eq!(
+        validate.next[0]
+            .publish
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["summary", "attempts"],
+        "publish keeps its order"
+    );
+    assert_eq!(
+        validate.next[1].targets,
+        [Target::Task(id(&plan, "notify")), Target::Fail]
+    );
+    let retry = validate.retry.as_ref().expect("validate retries");
+    assert_eq!(retry.backoff, Backoff::Exponential);
+    assert!(
+        matches!(retry.count, Num::Expr(_)),
+        "count is an expression"
+    );
+    assert_eq!(constant(retry.delay.as_ref()), Some(0.5));
+    assert_eq!(constant(retry.max_delay.as_ref()), Some(10.0));
+    assert_eq!(retry.delay_for(1, 0.5, Some(10.0)), 0.5);
+    assert_eq!(retry.delay_for(3, 0.5, Some(10.0)), 2.0);
+    assert_eq!(retry.delay_for(10, 0.5, Some(10.0)), 10.0);
+    assert_eq!(constant(validate.timeout.as_ref()), Some(30.0));
+
+    let deploy = task(&plan, "deploy");
+    let with = deploy.with.as_ref().expect("deploy has items");
+    assert_eq!(with.names, ["region"]);
+    assert_eq!(constant(with.concurrency.as_ref()), Some(2.0));
+    assert_eq!(deploy.inbound, [id(&plan, "validate")]);
+    assert_eq!(deploy.inbound_transitions, 1);
+
+    let report = task(&plan, "report");
+    assert_eq!(report.join, Some(Join::All));
+    assert_eq!(report.inbound, [id(&plan, "deploy")]);
+
+    let notify = task(&plan, "notify");
+    assert!(notify.next.is_empty());
+    assert!(notify.join.is_none());
+
+    assert_eq!(
+        plan.output()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["deployed", "count", "summary"]
+    );
+    assert_eq!(
+        plan.vars()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["deployed", "attempts"]
+    );
+}
+
+#[test]
+fn joins_and_engine_commands_compile_to_targets() {
+    let plan = compile("first_responder.yaml");
+    assert_eq!(names(&plan, plan.starts()), ["start"]);
+    let start = task(&plan, "start");
+    assert!(start.action.is_none(), "a task without action only routes");
+    assert_eq!(
+        start.next[0].targets,
+        ["ask_eu", "ask_us", "ask_ap"].map(|n| Target::Task(id(&plan, n)))
+    );
+    let quorum = task(&plan, "quorum");
+    assert_eq!(quorum.join, Some(Join::Count(2)));
+    assert_eq!(quorum.inbound_transitions, 3);
+    assert_eq!(
+        names(&plan, &quorum.inbound),
+        ["ask_eu", "ask_us", "ask_ap"]
+    );
+    assert_eq!(task(&plan, "ask_ap").next[1].targets, [Target::Noop]);
+    assert_eq!(constant(task(&plan, "ask_us").delay.as_ref()), Some(0.05));
+    assert_eq!(constant(task(&plan, "ask_ap").timeout.as_ref()), Some(1.5));
+
+    // A loop: `check` is entered from `begin` and again from `wait`.
+    let plan = compile("poll_until_ready.yaml");
+    assert_eq!(names(&plan, plan.starts()), ["begin"]);
+    let check = task(&plan, "check");
+    assert_eq!(check.inbound_transitions, 2);
+    assert_eq!(names(&plan, &check.inbound), ["begin", "wait"]);
+    assert_eq!(check.next.len(), 4, "transitions keep their order");
+    assert_eq!(check.next[3].targets, [Target::Continue]);
+    assert!(check.next.iter().all(|t| t.when.is_some()));
+    assert_eq!(
+        task(&plan, "wait").next[0].targets,
+        [Target::Task(check.id)]
+    );
+}
+
+#[test]
+fn json_fixture_uses_string_do_and_map_sections() {
+    let plan = compile("etl.json");
+    assert_eq!(names(&plan, plan.starts()), ["extract"]);
+    let extract = task(&plan, "extract");
+    assert_eq!(
+        extract.next[0].targets,
+        [
+            Target::Task(id(&plan, "transform")),
+            Target::Task(id(&plan, "audit"))
+        ],
+        "`do: \"transform, audit\"` names two tasks"
+    );
+    assert_eq!(extract.next[1].targets, [Target::Fail]);
+    let load = task(&plan, "load");
+    assert_eq!(load.join, Some(Join::All));
+    assert_eq!(names(&plan, &load.inbound), ["transform", "audit"]);
+    assert_eq!(
+        load.retry.as_ref().map(|r| r.backoff),
+        Some(Backoff::Linear)
+    );
+    assert_eq!(load.next[1].targets, [Target::Noop]);
+    assert!(load.next[0].targets.is_empty(), "publish without `do`");
+    assert_eq!(
+        plan.vars()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["loaded", "errors"],
+        "a map of vars keeps file order"
+    );
+    assert_eq!(
+        plan.output()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["loaded", "source"]
+    );
+
+    let plan = compile("release_train.yaml");
+    let build = task(&plan, "build");
+    assert_eq!(
+        build.next[0].targets,
+        ["test.linux", "test.macos"].map(|n| Target::Task(id(&plan, n)))
+    );
+    assert_eq!(task(&plan, "gate").join, Some(Join::All));
+    assert!(task(&plan, "gate").action.is_none());
+    assert_eq!(
+        names(&plan, &task(&plan, "notify.ops").inbound),
+        ["build", "gate"]
+    );
+}
+
+#[test]
+fn bind_inputs_applies_defaults_in_order() {
+    let plan = compile("deploy.yaml");
+    let bound = plan
+        .bind_inputs(json!({"app": "shop", "regions": ["eu", "us"]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        bound,
+        json!({
+            "app": "shop",
+            "regions": ["eu", "us"],
+            "retries": 3,
+            "label": "shop-release",
+        }),
+        "defaults fill in, and a default may use inputs declared before it"
+    );
+
+    let given = plan
+        .bind_inputs(json!({"app": "shop", "regions": [], "retries": 0, "label": "x"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        given["retries"],
+        json!(0),
+        "a given value beats the default"
+    );
+    assert_eq!(given["label"], json!("x"));
+
+    // Declared order is kept whatever order the caller used.
+    let keys: Vec<String> = match plan
+        .bind_inputs(json!({"regions": [], "app": "a"}))
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
+        Value::Object(m) => m.keys().cloned().collect(),
+        other => panic!("inputs bound to {other}"),
+    };
+    assert_eq!(keys, ["app", "regions", "retries", "label"]);
+
+    // Everything has a default: no inputs at all is fine.
+    let plan = compile("first_responder.yaml");
+    assert_eq!(
+        plan.bind_inputs(Value::Null)
+            .unwrap_or_else(|e| panic!("{e}")),
+        json!({"mirrors": ["eu", "us", "ap"]})
+    );
+}
+
+#[test]
+fn bind_inputs_names_what_is_wrong() {
+    let plan = compile("deploy.yaml");
+
+    let err = plan
+        .bind_inputs(json!({"app": "shop"}))
+        .expect_err("`regions` is required");
+    assert_eq!(err.kind(), ErrorKind::Input);
+    assert!(
+        err.message().contains("missing required input `regions`"),
+        "{err}"
+    );
+    assert_eq!(err.field(), Some("input.regions"));
+
+    let err = plan
+        .bind_inputs(json!({}))
+        .expect_err("`app` and `regions` are required");
+    assert!(
+        err.message()
+            .contains("missing required inputs `app`, `regions`"),
+        "{err}"
+    );
+
+    let err = plan
+        .bind_inputs(json!({"app": "shop", "regions": [], "region": "eu"}))
+        .expect_err("`region` is not declared");
+    assert_eq!(err.kind(), ErrorKind::Input);
+    assert!(err.message().contains("unknown input `region`"), "{err}");
+    assert!(
+        err.message()
+            .contains("it declares: app, regions, retries, label"),
+        "{err}"
+    );
+    assert_eq!(err.field(), Some("input.region"));
+
+    let err = plan
+        .bind_inputs(json!(["shop"]))
+        .expect_err("inputs must be a map");
+    assert!(err.message().contains("not a list"), "{err}");
+
+    let plan = Workflow::from_yaml_str(
+        "input:\n  - label: \"{{ parameters.app }}-x\"\n  - app\ntasks:\n  t: {action: core.noop}\n",
+    )
+    .and_then(|wf| wf.compile(CATALOG))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = plan
+        .bind_inputs(json!({"app": "a"}))
+        .expect_err("the default uses an input declared after it");
+    assert_eq!(err.field(), Some("input.label"));
+    assert!(
+        err.message()
+            .contains("a default may use only the inputs declared before it"),
+        "{err}"
+    );
+
+    let plan = compile("hello.yaml");
+    let err = plan
+        .bind_inputs(json!({"name": "x"}))
+        .expect_err("hello declares no inputs");
+    assert!(err.message().contains("it declares none"), "{err}");
+}
