@@ -497,6 +497,23 @@ impl Compiler<'_> {
         }
     }
 
+    /// A `when`: text without an expression would always be true (even
+    /// `"false"` or `"failed()"`), so it must hold one.
+    fn condition(&mut self, source: &str, path: &str) -> Option<Template> {
+        let t = self.template(source, path)?;
+        if t.is_literal() {
+            self.error(
+                ErrorKind::Validation,
+                path,
+                format!(
+                    "`when` must be an expression such as \"{{{{ succeeded() }}}}\", not `{source}`: plain text is always true"
+                ),
+            );
+            return None;
+        }
+        Some(t)
+    }
+
     fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
         match ValueTemplate::compile(value, path) {
             Ok(t) => Some(t),
@@ -666,7 +683,7 @@ impl Workflow {
                 let when = tr
                     .when
                     .as_ref()
-                    .and_then(|w| c.template(w, &format!("{tpath}.when")));
+                    .and_then(|w| c.condition(w, &format!("{tpath}.when")));
                 let publish = tr
                     .publish
                     .0
@@ -755,7 +772,7 @@ impl Workflow {
             let retry = t.retry.as_ref().and_then(|r| {
                 let rpath = format!("{base}.retry");
                 let when = match &r.when {
-                    Some(w) => c.template(w, &format!("{rpath}.when"))?,
+                    Some(w) => c.condition(w, &format!("{rpath}.when"))?,
                     None => Template::compile("{{ failed() }}").ok()?,
                 };
                 let count = c.num(
