@@ -168,6 +168,16 @@ pub struct ContextState {
 impl WorkflowContext {
     /// A context with the run's `parameters` and initial variables.
     pub fn new(parameters: Value, vars: impl IntoIterator<Item = (String, Value)>) -> Self {
+        Self::with_capacity(parameters, vars, 0)
+    }
+
+    /// Like [`WorkflowContext::new`], with room for the results and statuses
+    /// of `tasks` tasks, so a large run does not rehash its maps as it goes.
+    pub fn with_capacity(
+        parameters: Value,
+        vars: impl IntoIterator<Item = (String, Value)>,
+        tasks: usize,
+    ) -> Self {
         let variables = DashMap::new();
         for (k, v) in vars {
             variables.insert(k, Arc::new(v));
@@ -175,8 +185,8 @@ impl WorkflowContext {
         WorkflowContext {
             parameters: Arc::new(parameters),
             variables: Arc::new(variables),
-            task_results: Arc::new(DashMap::new()),
-            system: Arc::new(DashMap::new()),
+            task_results: Arc::new(DashMap::with_capacity(tasks)),
+            system: Arc::new(DashMap::with_capacity(tasks + 2)),
             current_item: None,
             current_index: None,
             current_task: None,
@@ -210,8 +220,12 @@ impl WorkflowContext {
 
     /// Records a task's status, as `task_status(name)` reports it.
     pub fn set_task_status(&self, task: &str, status: TaskStatus) {
-        self.system
-            .insert(format!("{STATUS_PREFIX}{task}"), status.shared_value());
+        // Built by hand: `format!` costs several times more on this path,
+        // which runs once per finished task.
+        let mut key = String::with_capacity(STATUS_PREFIX.len() + task.len());
+        key.push_str(STATUS_PREFIX);
+        key.push_str(task);
+        self.system.insert(key, status.shared_value());
     }
 
     /// A task's status, if it has one.

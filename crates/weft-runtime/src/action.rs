@@ -147,7 +147,11 @@ pub type ActionResult = Result<Value, ActionError>;
 /// times out, or when the run is aborted. Actions that must clean up should
 /// do so in `Drop` (as `tokio::process` children with `kill_on_drop` do).
 pub trait Action: Send + Sync + 'static {
-    /// Runs the action once.
+    /// Makes the future that runs the action once.
+    ///
+    /// The scheduler may call this while dispatching, so `call` itself
+    /// should only build the future and leave the work to it; slow
+    /// synchronous work here would hold up the run's scheduler.
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult>;
 }
 

@@ -128,20 +128,6 @@ impl Executor {
             )
         })?;
         let parameters = plan.bind_inputs(inputs)?;
-        for t in plan.tasks() {
-            if let Some(a) = &t.action {
-                if !self.inner.actions.contains_key(a) {
-                    return Err(Error::new(
-                        ErrorKind::Validation,
-                        format!(
-                            "unknown action `{a}`: this plan was compiled for another executor"
-                        ),
-                    )
-                    .with_task(&*t.name)
-                    .with_field("action"));
-                }
-            }
-        }
         let run_id = self.inner.next_run_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (scheduler, run) = Scheduler::new(
             self.inner.clone(),
@@ -149,7 +135,7 @@ impl Executor {
             parameters,
             run_id,
             options,
-        );
+        )?;
         handle.spawn(scheduler.run());
         Ok(run)
     }

@@ -52,7 +52,9 @@ use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
-use weft_core::{CurrentTask, Join, Plan, Target, TaskId, TaskStatus, WorkflowContext};
+use weft_core::{
+    CurrentTask, Join, Plan, Target, TaskId, TaskStatus, ValueTemplate, WorkflowContext,
+};
 
 use crate::action::{Action, ActionError, ActionInput};
 use crate::event::{Event, EventKind};
@@ -170,7 +172,7 @@ impl Scheduler {
         parameters: Value,
         run_id: u64,
         options: RunOptions,
-    ) -> (Scheduler, Run) {
+    ) -> Result<(Scheduler, Run), weft_core::Error> {
         let (tx, rx) = flume::unbounded();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let mut subscribers = Vec::new();
@@ -182,10 +184,36 @@ impl Scheduler {
             None
         };
         let tasks = plan.tasks();
-        let actions = tasks
-            .iter()
-            .map(|t| t.action.as_ref().and_then(|a| exec.actions.get(a).cloned()))
-            .collect();
+        // Neighbouring tasks usually share an action: remember the last one
+        // instead of hashing every name.
+        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
+        let mut last: Option<(&str, Arc<dyn Action>)> = None;
+        for t in tasks {
+            let Some(name) = t.action.as_deref() else {
+                actions.push(None);
+                continue;
+            };
+            let found = match &last {
+                Some((n, a)) if *n == name => a.clone(),
+                _ => match exec.actions.get(name) {
+                    Some(a) => {
+                        last = Some((name, a.clone()));
+                        a.clone()
+                    }
+                    None => {
+                        return Err(weft_core::Error::new(
+                            weft_core::ErrorKind::Validation,
+                            format!(
+                            "unknown action `{name}`: this plan was compiled for another executor"
+                        ),
+                        )
+                        .with_task(&*t.name)
+                        .with_field("action"))
+                    }
+                },
+            };
+            actions.push(Some(found));
+        }
         let mut join_successors = vec![Vec::new(); tasks.len()];
         let joins = tasks
             .iter()
@@ -208,7 +236,7 @@ impl Scheduler {
                 })
             })
             .collect();
-        let ctx = WorkflowContext::new(parameters, []);
+        let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
         ctx.set_system("run_id", Value::from(run_id));
         ctx.set_system("workflow", Value::String(plan.name().to_string()));
         let max_instances = exec
@@ -248,7 +276,7 @@ impl Scheduler {
             actions_run: 0,
             limit,
         };
-        (s, run)
+        Ok((s, run))
     }
 
     pub(crate) async fn run(mut self) {
@@ -629,7 +657,14 @@ impl Scheduler {
                 .push_back(Work::Completed(immediate(Outcome::Ok(Value::Null))));
             return;
         };
-        let input = match task.input.render(&ctx) {
+        let input = match &task.input {
+            // Cloning an empty map still costs; most tasks without `input` land here.
+            ValueTemplate::Static(Value::Object(m)) if m.is_empty() => {
+                Ok(Value::Object(Map::new()))
+            }
+            other => other.render(&ctx),
+        };
+        let input = match input {
             Ok(v) => v,
             Err(e) => {
                 let msg = format!("input: {}", e.message());
@@ -705,7 +740,37 @@ impl Scheduler {
             attempt,
             outcome = tracing::field::Empty
         );
-        let handle = tokio::spawn(run_attempt(action, input, spec).instrument(span));
+        // Most attempts have no delay, timeout or global cap. For those the
+        // action's future is made here (`call` only builds it) and the
+        // spawned task holds just that future and a few ids: a small task is
+        // cheaper to spawn.
+        let handle = if spec.delay.is_none() && spec.timeout.is_none() && spec.limit.is_none() {
+            let started = Instant::now();
+            let plain = PlainSpec {
+                slot,
+                instance: id,
+                item,
+                attempt,
+                notify: spec.notify,
+                tx: spec.tx,
+                started,
+            };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
+                Ok(fut) => tokio::spawn(run_plain_attempt(fut, plain).instrument(span)),
+                Err(panic) => {
+                    // `call` itself panicked: report it like a panicking future.
+                    let msg = panic_message(&*panic);
+                    self.in_flight -= 1;
+                    self.slots[slot as usize] = None;
+                    self.free_slots.push(slot);
+                    self.queue
+                        .push_back(Work::Completed(immediate(Outcome::Panicked(msg))));
+                    return;
+                }
+            }
+        } else {
+            tokio::spawn(run_attempt(action, input, spec).instrument(span))
+        };
         self.slots[slot as usize] = Some((handle.abort_handle(), id, item));
     }
 
@@ -925,6 +990,17 @@ impl Scheduler {
             return;
         }
 
+        if task.next.is_empty() {
+            if status.is_failure() {
+                let msg = error.unwrap_or_else(|| status.to_string());
+                self.fail_run(Some(&task.name), msg);
+            }
+            for k in 0..self.join_successors[task.id as usize].len() {
+                let j = self.join_successors[task.id as usize][k];
+                self.decline(j, task.id);
+            }
+            return;
+        }
         let cur = self.ctx.with_current_task(CurrentTask {
             name: task.name.clone(),
             status,
@@ -984,7 +1060,8 @@ impl Scheduler {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.fail_run(Some(&task.name), msg);
         }
-        for j in self.join_successors[task.id as usize].clone() {
+        for k in 0..self.join_successors[task.id as usize].len() {
+            let j = self.join_successors[task.id as usize][k];
             if !went_to.contains(&j) {
                 self.decline(j, task.id);
             }
@@ -1288,6 +1365,50 @@ async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptS
     };
     tracing::Span::current().record("outcome", label);
     let _ = tx.send(done(outcome, Some(started)));
+}
+
+struct PlainSpec {
+    slot: u32,
+    instance: u32,
+    item: u32,
+    attempt: u32,
+    notify: bool,
+    tx: flume::Sender<Msg>,
+    started: Instant,
+}
+
+/// An attempt without delay, timeout or global cap, its future already made.
+async fn run_plain_attempt(
+    fut: futures::future::BoxFuture<'static, crate::ActionResult>,
+    spec: PlainSpec,
+) {
+    if spec.notify {
+        let _ = spec.tx.send(Msg::Started {
+            instance: spec.instance,
+            item: spec.item,
+            attempt: spec.attempt,
+            at: Instant::now(),
+        });
+    }
+    let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(v)) => Outcome::Ok(v),
+        Ok(Err(e)) => Outcome::Err(e),
+        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+    };
+    let label = if matches!(outcome, Outcome::Ok(_)) {
+        "succeeded"
+    } else {
+        "failed"
+    };
+    tracing::Span::current().record("outcome", label);
+    let _ = spec.tx.send(Msg::Done(Done {
+        slot: spec.slot,
+        instance: spec.instance,
+        item: spec.item,
+        attempt: spec.attempt,
+        outcome,
+        started: Some(spec.started),
+    }));
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
