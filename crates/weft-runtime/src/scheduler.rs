@@ -184,6 +184,7 @@ impl Scheduler {
             None
         };
         let tasks = plan.tasks();
+        let n_tasks = tasks.len();
         // Neighbouring tasks usually share an action: remember the last one
         // instead of hashing every name.
         let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
@@ -260,8 +261,8 @@ impl Scheduler {
             actions,
             joins,
             join_successors,
-            instances: Vec::new(),
-            slots: Vec::new(),
+            instances: Vec::with_capacity(n_tasks),
+            slots: Vec::with_capacity(n_tasks.min(1 << 16)),
             free_slots: Vec::new(),
             in_flight: 0,
             state: State::Running,
