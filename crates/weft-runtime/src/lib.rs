@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod action;
+mod attempt;
 mod builtins;
 mod event;
 mod executor;

@@ -43,11 +43,9 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::FutureExt;
 use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::AbortHandle;
@@ -57,6 +55,9 @@ use weft_core::{
 };
 
 use crate::action::{Action, ActionError, ActionInput};
+use crate::attempt::{
+    panic_message, run_attempt, run_plain_attempt, AttemptSpec, PlainSpec, StopSignal,
+};
 use crate::event::{Event, EventKind};
 use crate::executor::{ExecutorInner, RunOptions, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
@@ -76,15 +77,15 @@ pub(crate) enum Msg {
 }
 
 pub(crate) struct Done {
-    slot: u32,
-    instance: u32,
-    item: u32,
-    attempt: u32,
-    outcome: Outcome,
-    started: Option<Instant>,
+    pub(crate) slot: u32,
+    pub(crate) instance: u32,
+    pub(crate) item: u32,
+    pub(crate) attempt: u32,
+    pub(crate) outcome: Outcome,
+    pub(crate) started: Option<Instant>,
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     Ok(Value),
     Err(ActionError),
     TimedOut(Duration),
@@ -1240,184 +1241,5 @@ fn short(v: &Value) -> String {
         format!("{}...", &s[..cut])
     } else {
         s
-    }
-}
-
-/// Raised once when the run stops; attempts still waiting for a delay or a
-/// slot watch it.
-#[derive(Default)]
-struct StopSignal {
-    raised: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl StopSignal {
-    fn raise(&self) {
-        self.raised.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.raised.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-struct AttemptSpec {
-    slot: u32,
-    instance: u32,
-    item: u32,
-    attempt: u32,
-    delay: Option<Duration>,
-    timeout: Option<Duration>,
-    limit: Option<Arc<Semaphore>>,
-    stop: Option<Arc<StopSignal>>,
-    notify: bool,
-    tx: flume::Sender<Msg>,
-}
-
-/// One attempt, in its own tokio task: delay, concurrency slot, the action
-/// (with its timeout, panics caught), then one message to the scheduler.
-async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptSpec) {
-    let AttemptSpec {
-        slot,
-        instance,
-        item,
-        attempt,
-        delay,
-        timeout,
-        limit,
-        stop,
-        notify,
-        tx,
-    } = spec;
-    let done = |outcome, started| {
-        Msg::Done(Done {
-            slot,
-            instance,
-            item,
-            attempt,
-            outcome,
-            started,
-        })
-    };
-    // Waiting for the delay or for a slot under the global cap ends early
-    // when the run stops (cancel, abort, fail-fast): the action never starts.
-    let stopped = async {
-        match &stop {
-            Some(s) => s.wait().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(stopped);
-    if let Some(d) = delay {
-        tokio::select! {
-            biased;
-            () = &mut stopped => {
-                let _ = tx.send(done(Outcome::Dropped, None));
-                return;
-            }
-            () = tokio::time::sleep(d) => {}
-        }
-    }
-    let _permit = match &limit {
-        Some(sem) => tokio::select! {
-            biased;
-            () = &mut stopped => {
-                let _ = tx.send(done(Outcome::Dropped, None));
-                return;
-            }
-            p = sem.clone().acquire_owned() => p.ok(),
-        },
-        None => None,
-    };
-    let started = Instant::now();
-    if notify {
-        let _ = tx.send(Msg::Started {
-            instance,
-            item,
-            attempt,
-            at: started,
-        });
-    }
-    let call = AssertUnwindSafe(async move { action.call(input).await }).catch_unwind();
-    let result = match timeout {
-        Some(t) => tokio::time::timeout(t, call).await.ok(),
-        None => Some(call.await),
-    };
-    let outcome = match result {
-        Some(Ok(Ok(v))) => Outcome::Ok(v),
-        Some(Ok(Err(e))) => Outcome::Err(e),
-        Some(Err(panic)) => Outcome::Panicked(panic_message(&*panic)),
-        None => Outcome::TimedOut(timeout.unwrap_or_default()),
-    };
-    let label = match &outcome {
-        Outcome::Ok(_) => "succeeded",
-        Outcome::Err(_) | Outcome::Panicked(_) => "failed",
-        Outcome::TimedOut(_) => "timed_out",
-        Outcome::Dropped => "canceled",
-    };
-    tracing::Span::current().record("outcome", label);
-    let _ = tx.send(done(outcome, Some(started)));
-}
-
-struct PlainSpec {
-    slot: u32,
-    instance: u32,
-    item: u32,
-    attempt: u32,
-    notify: bool,
-    tx: flume::Sender<Msg>,
-    started: Instant,
-}
-
-/// An attempt without delay, timeout or global cap, its future already made.
-async fn run_plain_attempt(
-    fut: futures::future::BoxFuture<'static, crate::ActionResult>,
-    spec: PlainSpec,
-) {
-    if spec.notify {
-        let _ = spec.tx.send(Msg::Started {
-            instance: spec.instance,
-            item: spec.item,
-            attempt: spec.attempt,
-            at: Instant::now(),
-        });
-    }
-    let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Outcome::Ok(v),
-        Ok(Err(e)) => Outcome::Err(e),
-        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
-    };
-    let label = if matches!(outcome, Outcome::Ok(_)) {
-        "succeeded"
-    } else {
-        "failed"
-    };
-    tracing::Span::current().record("outcome", label);
-    let _ = spec.tx.send(Msg::Done(Done {
-        slot: spec.slot,
-        instance: spec.instance,
-        item: spec.item,
-        attempt: spec.attempt,
-        outcome,
-        started: Some(spec.started),
-    }));
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_owned()
     }
 }
