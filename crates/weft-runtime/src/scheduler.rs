@@ -2,7 +2,7 @@
 //!
 //! # Messages and what they do
 //!
-//! The loop sleeps on one `flume` receiver and wakes only for a message:
+//! The loop waits on one `flume` receiver and wakes only for a message:
 //!
 //! * `Done` — an action attempt (or one item's attempt) finished. The
 //!   scheduler records it, decides on a retry (spawning the next attempt,
@@ -300,7 +300,7 @@ impl Scheduler {
                     break;
                 };
                 self.handle(msg);
-                // Handle whatever else is already waiting before sleeping again.
+                // Handle whatever else is already queued before waiting again.
                 while let Ok(msg) = self.rx.try_recv() {
                     self.handle(msg);
                     self.drain_queue();
