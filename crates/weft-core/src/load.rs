@@ -738,10 +738,13 @@ fn shape_hint(path: &str) -> Option<&'static str> {
         .find(|s| !s.ends_with(']'))
         .unwrap_or("");
     Some(match (task.is_some(), field.as_str(), last) {
-        (false, "tasks", _) => "write `tasks` as a map of task name to task, not a list",
+        (false, "tasks", _) => "write `tasks` as a map of task name to task",
         (false, "input", _) => "write `input` as a list: `[name, {name: default}]`",
         (true, "input", _) => "write `input` as a map: `{name: value}`",
         (true, "next", _) => "write `next` as a list of transitions: `[{when: ..., do: [task]}]`",
+        (true, f, "next") if f.starts_with("next[") => {
+            "write each transition as a map, such as `- do: [task]`"
+        }
         (true, _, "do") => "write `do` as a list of task names, or as a string `\"a, b\"`",
         (true, "with", _) => {
             "write `with: \"{{ list }}\"`, or `with: {items: \"{{ list }}\", concurrency: 2}`"
@@ -767,7 +770,11 @@ fn explain_shape(
         let Some((key, expected)) = names.split_first() else {
             return (message.to_owned(), None);
         };
+        let in_task = expected.contains(&"action");
         let m = match suggest_key(key, expected) {
+            _ if in_task && matches!(*key, "do" | "when" | "publish") => format!(
+                "unknown key `{key}` in a task: `{key}` belongs in a transition, as in `next: [{{{key}: ...}}]`"
+            ),
             Some(s) => format!("unknown key `{key}`: did you mean `{s}`?"),
             None if expected.is_empty() => format!("unknown key `{key}`: remove it"),
             None => format!(
@@ -1098,5 +1105,127 @@ impl MarkedEventReceiver for MapBuilder {
 impl<'de> Deserialize<'de> for Workflow {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         WorkflowDef::deserialize(d).map(Workflow::from_def)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_task_and_field() {
+        let split = |p: &str| split_path(p);
+        assert_eq!(
+            split("tasks.build.next[0].do"),
+            (Some("build".into()), Some("next[0].do".into()))
+        );
+        assert_eq!(split("tasks.build"), (Some("build".into()), None));
+        assert_eq!(
+            split("tasks.build[2]"),
+            (Some("build".into()), Some("[2]".into()))
+        );
+        assert_eq!(split("input[2]"), (None, Some("input[2]".into())));
+        assert_eq!(split("tasks"), (None, Some("tasks".into())));
+        assert_eq!(split(""), (None, None));
+    }
+
+    #[test]
+    fn task_names_with_dots_and_quotes_survive_a_path() {
+        for name in ["deploy.eu", "a[1]", "say \"hi\"", "back\\slash", "plain"] {
+            let path = format!("{}.input.message", task_path(name));
+            assert_eq!(
+                split_path(&path),
+                (Some(name.to_owned()), Some("input.message".to_owned())),
+                "{path}"
+            );
+            assert_eq!(last_segment(&task_path(name)), name);
+        }
+        assert_eq!(task_path("deploy.eu"), "tasks[\"deploy.eu\"]");
+        assert_eq!(task_path("build"), "tasks.build");
+    }
+
+    #[test]
+    fn source_map_positions_keys_items_and_map_form_sections() {
+        let text = "vars:\n  a: 1\n  b: 2\ntasks:\n  deploy.eu:\n    next:\n      - when: x\n        do: [y]\n";
+        let map = SourceMap::build(text).unwrap_or_default();
+        let line = |p: &str| map.location(p, &None).line;
+        assert_eq!(line("vars[1].b"), Some(3), "list path finds the map form");
+        assert_eq!(line("tasks[\"deploy.eu\"].next"), Some(6));
+        assert_eq!(line("tasks[\"deploy.eu\"].next[0]"), Some(7));
+        assert_eq!(
+            map.location("tasks[\"deploy.eu\"].next[0]", &None).column,
+            Some(9),
+            "a list item that is a map sits at its first key"
+        );
+        assert_eq!(line("tasks[\"deploy.eu\"].next[0].do[0]"), Some(8));
+        assert_eq!(line("tasks[\"deploy.eu\"].missing.deeper"), Some(5));
+        assert_eq!(without_entry_index("vars[1].b").as_deref(), Some("vars.b"));
+        assert_eq!(without_entry_index("tasks.a.next[0]"), None);
+    }
+
+    #[test]
+    fn libyaml_messages_are_taken_apart() {
+        let raw = "did not find expected ',' or ']' at line 8 column 7, while parsing a flow sequence at line 7 column 13";
+        let e = LibyamlError::parse(raw).expect("a libyaml message");
+        assert_eq!(e.problem, "did not find expected ',' or ']'");
+        assert_eq!(e.context, Some("while parsing a flow sequence"));
+        assert_eq!(e.context_mark, Some((7, 13)));
+        let (message, moved) = e.explain("", &at(8, 7));
+        assert!(message.contains("not closed"), "{message}");
+        assert_eq!(moved.and_then(|l| l.line), Some(7));
+
+        let e = LibyamlError::parse(
+            "mapping values are not allowed in this context at line 4 column 12",
+        )
+        .expect("a libyaml message");
+        assert_eq!(e.context, None);
+        assert!(LibyamlError::parse("tasks.a: invalid type: map, expected a string").is_none());
+    }
+
+    #[test]
+    fn serde_messages_lose_their_own_path_and_position() {
+        assert_eq!(
+            strip_yaml_path(&strip_position(
+                "tasks.a.join: invalid value: integer `0`, expected `all` at line 3 column 9"
+            )),
+            "invalid value: integer `0`, expected `all`"
+        );
+        assert_eq!(
+            strip_yaml_path("invalid type: sequence, expected a map"),
+            "invalid type: sequence, expected a map"
+        );
+        assert_eq!(describe_unexpected("integer `5`"), "5");
+        assert_eq!(describe_unexpected("string \"x\""), "the text \"x\"");
+        assert_eq!(describe_unexpected("boolean `true`"), "`true`");
+        assert_eq!(describe_unexpected("unit value"), "an empty value");
+    }
+
+    #[test]
+    fn helpers_find_commas_documents_and_unquoted_expressions() {
+        let text = "{\n  \"a\": 1,\n}\n";
+        assert_eq!(comma_before(text, &at(3, 1)), Some(at(2, 9)));
+        assert_eq!(comma_before("{\"a\": 1 }", &at(1, 9)), None);
+
+        assert_eq!(second_document("# c\n---\ntasks: {}\n---\nx: 1\n"), Some(4));
+        assert_eq!(second_document("---\ntasks: {}\n"), None);
+
+        let (m, loc) = unquoted_expression(
+            "tasks:\n  a:\n    input: {x: {{ y }}}\n",
+            "whatever".to_owned(),
+            at(3, 17),
+        );
+        assert!(m.contains("must be quoted"), "{m}");
+        assert_eq!(loc.column, Some(16));
+        let (m, _) = unquoted_expression("a: \"{{ y }}\"\n", "kept".to_owned(), at(1, 4));
+        assert_eq!(m, "kept");
+        let (m, _) = unquoted_expression("a: hi {{ y }}\n", "kept".to_owned(), at(1, 4));
+        assert_eq!(m, "kept", "text before the braces makes a plain scalar");
+    }
+
+    #[test]
+    fn blank_text_is_recognised() {
+        assert!(is_blank(""));
+        assert!(is_blank("  \n# only a comment\n---\n"));
+        assert!(!is_blank("tasks: {}"));
     }
 }
