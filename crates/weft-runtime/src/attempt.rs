@@ -70,7 +70,7 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
         notify,
         tx,
     } = spec;
-    let done = |outcome, started| {
+    let done = |outcome, started: Option<Instant>| {
         Msg::Done(Done {
             slot,
             instance,
@@ -78,6 +78,7 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
             attempt,
             outcome,
             started,
+            ended: Instant::now(),
         })
     };
     // Waiting for the delay or for a slot under the global cap ends early
@@ -147,7 +148,6 @@ pub(crate) struct PlainSpec {
     pub(crate) attempt: u32,
     pub(crate) notify: bool,
     pub(crate) tx: flume::Sender<Msg>,
-    pub(crate) started: Instant,
 }
 
 /// An attempt without delay, timeout or global cap, its future already made.
@@ -155,12 +155,13 @@ pub(crate) async fn run_plain_attempt(
     fut: futures::future::BoxFuture<'static, crate::ActionResult>,
     spec: PlainSpec,
 ) {
+    let started = Instant::now();
     if spec.notify {
         let _ = spec.tx.send(Msg::Started {
             instance: spec.instance,
             item: spec.item,
             attempt: spec.attempt,
-            at: Instant::now(),
+            at: started,
         });
     }
     let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
@@ -180,7 +181,8 @@ pub(crate) async fn run_plain_attempt(
         item: spec.item,
         attempt: spec.attempt,
         outcome,
-        started: Some(spec.started),
+        started: Some(started),
+        ended: Instant::now(),
     }));
 }
 

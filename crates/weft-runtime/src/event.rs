@@ -14,8 +14,11 @@ use crate::outcome::RunStatus;
 pub struct Event {
     /// The run it belongs to.
     pub run_id: u64,
-    /// When it happened. For `TaskStarted`, this is taken in the task itself,
-    /// right before its action is called.
+    /// When it happened. For `TaskStarted` this is taken in the attempt's own
+    /// tokio task right before its action is polled; for `TaskSucceeded`,
+    /// `TaskFailed` and `TaskTimedOut`, when the last attempt ended (also in
+    /// that task). So `TaskStarted(b).at - TaskSucceeded(a).at` for `a -> b` is
+    /// the full completion-to-start latency, scheduler and channel included.
     pub at: Instant,
     /// What happened.
     pub kind: EventKind,

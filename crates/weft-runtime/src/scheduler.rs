@@ -83,6 +83,8 @@ pub(crate) struct Done {
     pub(crate) attempt: u32,
     pub(crate) outcome: Outcome,
     pub(crate) started: Option<Instant>,
+    /// When the attempt ended, taken in the attempt's task.
+    pub(crate) ended: Instant,
 }
 
 pub(crate) enum Outcome {
@@ -439,6 +441,7 @@ impl Scheduler {
                         attempt: 0,
                         outcome: Outcome::Dropped,
                         started: None,
+                        ended: Instant::now(),
                     }));
                 }
             }
@@ -652,6 +655,7 @@ impl Scheduler {
             attempt,
             outcome,
             started: None,
+            ended: Instant::now(),
         };
         let Some(action) = self.actions[task.id as usize].clone() else {
             // A task without an action routes only: it succeeds with null.
@@ -747,7 +751,6 @@ impl Scheduler {
         // spawned task holds just that future and a few ids: a small task is
         // cheaper to spawn.
         let handle = if spec.delay.is_none() && spec.timeout.is_none() && spec.limit.is_none() {
-            let started = Instant::now();
             let plain = PlainSpec {
                 slot,
                 instance: id,
@@ -755,7 +758,6 @@ impl Scheduler {
                 attempt,
                 notify: spec.notify,
                 tx: spec.tx,
-                started,
             };
             match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
                 Ok(fut) => tokio::spawn(run_plain_attempt(fut, plain).instrument(span)),
@@ -851,13 +853,14 @@ impl Scheduler {
                                 TaskStatus::Failed,
                                 serde_json::json!({ "error": msg }),
                                 Some(msg),
+                                done.ended,
                             );
                         }
                     }
                 }
             }
         }
-        self.attempt_final(id, done.item, status, result, error);
+        self.attempt_final(id, done.item, status, result, error, done.ended);
     }
 
     /// `Some(delay)` when the attempt should be retried.
@@ -922,13 +925,14 @@ impl Scheduler {
         status: TaskStatus,
         result: Value,
         error: Option<String>,
+        ended: Instant,
     ) {
         if item == NO_ITEM {
             let inst = &mut self.instances[id as usize];
             inst.status = status;
             inst.result = Some(Arc::new(result));
             inst.error = error;
-            inst.ended = Some(Instant::now());
+            inst.ended = Some(ended);
             self.queue.push_back(Work::Finish(id));
             return;
         }
@@ -966,12 +970,15 @@ impl Scheduler {
         self.ctx.set_task_result(&*task.name, result.clone());
         self.ctx.set_task_status(&task.name, status);
         let name = task.name.clone();
+        // Terminal events carry the moment the instance ended (taken in the
+        // attempt's task), not the moment the scheduler got to it.
+        let at = inst.ended.unwrap_or_else(Instant::now);
         match status {
-            TaskStatus::Succeeded => self.emit(|| EventKind::TaskSucceeded {
+            TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
                 task: name,
                 instance: id,
             }),
-            TaskStatus::TimedOut => self.emit(|| EventKind::TaskTimedOut {
+            TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
                 task: name,
                 instance: id,
             }),
@@ -981,7 +988,7 @@ impl Scheduler {
             }
             _ => {
                 let e = error.clone().unwrap_or_default();
-                self.emit(|| EventKind::TaskFailed {
+                self.emit_at(at, || EventKind::TaskFailed {
                     task: name,
                     instance: id,
                     error: e,
