@@ -1,0 +1,375 @@
+//! `weft graph`: a workflow's task graph as Mermaid or Graphviz DOT text.
+//!
+//! Every task is a node, marked `(join: all)` / `(join: N)` and
+//! `(with items)` where that applies; every target of a transition is an
+//! edge labelled with the transition's `when` source (unlabelled when it
+//! has none). The engine commands `fail`, `noop` and `continue` are nodes
+//! of their own shape, and a `start` node points at the start tasks.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use weft_core::{Join, Plan, Target, TaskPlan};
+
+use crate::{report, Exit, GraphFormat};
+
+pub(crate) fn graph(file: &Path, format: GraphFormat) -> Exit {
+    match report::compile(file) {
+        Ok(plan) => {
+            print!("{}", render(&plan, format));
+            Exit::Ok
+        }
+        Err(e) => {
+            for line in report::error_lines(&e, file) {
+                eprintln!("{line}");
+            }
+            Exit::Invalid
+        }
+    }
+}
+
+pub(crate) fn render(plan: &Plan, format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Mermaid => mermaid(plan),
+        GraphFormat::Dot => dot(plan),
+    }
+}
+
+/// The node label of a task: its name and what is special about it.
+fn label(task: &TaskPlan) -> String {
+    let mut marks = Vec::new();
+    match task.join {
+        Some(Join::All) => marks.push("join: all".to_owned()),
+        Some(Join::Count(n)) => marks.push(format!("join: {n}")),
+        None => {}
+    }
+    if task.with.is_some() {
+        marks.push("with items".to_owned());
+    }
+    if marks.is_empty() {
+        task.name.to_string()
+    } else {
+        format!("{} ({})", task.name, marks.join(", "))
+    }
+}
+
+/// One edge: from a task to a target, labelled with `when` if any.
+struct Edge<'p> {
+    from: usize,
+    to: Target,
+    when: Option<&'p str>,
+}
+
+fn edges(plan: &Plan) -> Vec<Edge<'_>> {
+    let mut out = Vec::new();
+    for (from, task) in plan.tasks().iter().enumerate() {
+        for tr in &task.next {
+            for &to in &tr.targets {
+                out.push(Edge {
+                    from,
+                    to,
+                    when: tr.when.as_ref().map(|w| w.source()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The engine commands the plan uses, in a fixed order.
+fn commands(edges: &[Edge<'_>]) -> Vec<Target> {
+    [Target::Fail, Target::Noop, Target::Continue]
+        .into_iter()
+        .filter(|c| edges.iter().any(|e| e.to == *c))
+        .collect()
+}
+
+fn command_name(t: Target) -> &'static str {
+    match t {
+        Target::Fail => "fail",
+        Target::Noop => "noop",
+        Target::Continue => "continue",
+        Target::Task(_) => "task",
+    }
+}
+
+// ---- Mermaid ------------------------------------------------------------
+
+const MERMAID_START: &str = "weft_start";
+
+/// Words a Mermaid flowchart does not accept as node ids.
+const MERMAID_RESERVED: &[&str] = &[
+    "end",
+    "graph",
+    "flowchart",
+    "subgraph",
+    "direction",
+    "style",
+    "class",
+    "classdef",
+    "click",
+    "linkstyle",
+    "default",
+];
+
+/// Readable Mermaid ids: the task name where it is a plain word, else a
+/// cleaned-up name made unique with the task's number.
+fn mermaid_ids(plan: &Plan) -> Vec<String> {
+    let mut used: HashSet<String> = [MERMAID_START, "cmd_fail", "cmd_noop", "cmd_continue"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut ids = Vec::with_capacity(plan.tasks().len());
+    for (i, task) in plan.tasks().iter().enumerate() {
+        let clean: String = task
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let plain = clean == *task.name
+            && !MERMAID_RESERVED.contains(&clean.to_ascii_lowercase().as_str())
+            && !clean.starts_with(|c: char| c.is_ascii_digit());
+        let mut id = if plain {
+            clean
+        } else {
+            format!("t{i}_{clean}")
+        };
+        if used.contains(&id) {
+            id = format!("t{i}_{id}");
+        }
+        used.insert(id.clone());
+        ids.push(id);
+    }
+    ids
+}
+
+fn mermaid_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn mermaid(plan: &Plan) -> String {
+    let ids = mermaid_ids(plan);
+    let edges = edges(plan);
+    let mut s = String::from("flowchart TD\n");
+    let _ = writeln!(s, "    {MERMAID_START}((start))");
+    for (task, id) in plan.tasks().iter().zip(&ids) {
+        let text = mermaid_text(&label(task));
+        // Joins wait for several branches: a double border says so.
+        if task.join.is_some() {
+            let _ = writeln!(s, "    {id}[[{text}]]");
+        } else {
+            let _ = writeln!(s, "    {id}[{text}]");
+        }
+    }
+    let commands = commands(&edges);
+    for &c in &commands {
+        let name = command_name(c);
+        match c {
+            Target::Fail => {
+                let _ = writeln!(s, "    cmd_{name}{{{{\"{name}\"}}}}");
+            }
+            _ => {
+                let _ = writeln!(s, "    cmd_{name}([\"{name}\"])");
+            }
+        }
+    }
+    for &start in plan.starts() {
+        let _ = writeln!(s, "    {MERMAID_START} --> {}", ids[start as usize]);
+    }
+    for e in &edges {
+        let to = match e.to {
+            Target::Task(t) => ids[t as usize].clone(),
+            c => format!("cmd_{}", command_name(c)),
+        };
+        match e.when {
+            Some(w) => {
+                let _ = writeln!(s, "    {} -->|{}| {to}", ids[e.from], mermaid_text(w));
+            }
+            None => {
+                let _ = writeln!(s, "    {} --> {to}", ids[e.from]);
+            }
+        }
+    }
+    if !commands.is_empty() {
+        let list: Vec<String> = commands
+            .iter()
+            .map(|&c| format!("cmd_{}", command_name(c)))
+            .collect();
+        let _ = writeln!(s, "    classDef engine stroke-dasharray: 4 3");
+        let _ = writeln!(s, "    class {} engine", list.join(","));
+    }
+    s
+}
+
+// ---- DOT ----------------------------------------------------------------
+
+/// Task names hold no whitespace, so this id cannot clash with a task.
+const DOT_START: &str = "\"start node\"";
+
+fn dot_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn dot(plan: &Plan) -> String {
+    let edges = edges(plan);
+    let mut s = String::new();
+    let _ = writeln!(s, "digraph {} {{", dot_text(plan.name()));
+    let _ = writeln!(s, "    node [shape=box, style=rounded];");
+    let _ = writeln!(
+        s,
+        "    {DOT_START} [label=\"start\", shape=circle, style=solid];"
+    );
+    for task in plan.tasks() {
+        let mut attrs = vec![format!("label={}", dot_text(&label(task)))];
+        if task.join.is_some() {
+            attrs.push("peripheries=2".to_owned());
+        }
+        let _ = writeln!(s, "    {} [{}];", dot_text(&task.name), attrs.join(", "));
+    }
+    for c in commands(&edges) {
+        let name = command_name(c);
+        let shape = if c == Target::Fail {
+            "octagon"
+        } else {
+            "ellipse"
+        };
+        let _ = writeln!(
+            s,
+            "    {name} [label=\"{name}\", shape={shape}, style=dashed];"
+        );
+    }
+    for &start in plan.starts() {
+        let _ = writeln!(
+            s,
+            "    {DOT_START} -> {};",
+            dot_text(&plan.task(start).name)
+        );
+    }
+    for e in &edges {
+        let from = dot_text(&plan.tasks()[e.from].name);
+        let to = match e.to {
+            Target::Task(t) => dot_text(&plan.task(t).name),
+            c => command_name(c).to_owned(),
+        };
+        match e.when {
+            Some(w) => {
+                let _ = writeln!(s, "    {from} -> {to} [label={}];", dot_text(w));
+            }
+            None => {
+                let _ = writeln!(s, "    {from} -> {to};");
+            }
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_core::Workflow;
+    use weft_runtime::Executor;
+
+    const TEXT: &str = r#"
+tasks:
+  start:
+    action: core.noop
+    next:
+      - when: '{{ succeeded() and "x" != "<y>" }}'
+        do: [b, c]
+      - when: "{{ failed() }}"
+        do: fail
+  b:
+    with: "{{ [1, 2] }}"
+    action: core.echo
+    input: {message: "{{ item }}"}
+    next: [{do: end}]
+  c: {action: core.noop, next: [{do: end}, {when: "{{ failed() }}", do: noop}]}
+  end: {join: all, action: core.noop}
+"#;
+
+    fn plan() -> Plan {
+        Workflow::from_yaml_str(TEXT)
+            .and_then(|w| w.compile(&Executor::new()))
+            .unwrap()
+    }
+
+    #[test]
+    fn mermaid_marks_joins_items_commands_and_labels_edges() {
+        let m = render(&plan(), GraphFormat::Mermaid);
+        assert!(m.starts_with("flowchart TD\n"), "{m}");
+        assert!(m.contains("weft_start --> start\n"), "{m}");
+        assert!(m.contains("b[\"b (with items)\"]"), "{m}");
+        // `end` is a Mermaid keyword: the id changes, the label does not.
+        assert!(m.contains("t3_end[[\"end (join: all)\"]]"), "{m}");
+        assert!(
+            m.contains(
+                "start -->|\"{{ succeeded() and #quot;x#quot; != #quot;#lt;y#gt;#quot; }}\"| b"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("start -->|\"{{ failed() }}\"| cmd_fail"), "{m}");
+        assert!(m.contains("cmd_fail{{\"fail\"}}"), "{m}");
+        assert!(m.contains("c -->|\"{{ failed() }}\"| cmd_noop"), "{m}");
+        assert!(m.contains("b --> t3_end\n"), "{m}");
+        assert!(!m.contains("cmd_continue"), "{m}");
+    }
+
+    #[test]
+    fn dot_quotes_names_and_labels() {
+        let d = render(&plan(), GraphFormat::Dot);
+        assert!(d.starts_with("digraph \"workflow\" {\n"), "{d}");
+        assert!(
+            d.contains(r#""start" -> "b" [label="{{ succeeded() and \"x\" != \"<y>\" }}"];"#),
+            "{d}"
+        );
+        assert!(
+            d.contains(r#""end" [label="end (join: all)", peripheries=2];"#),
+            "{d}"
+        );
+        assert!(d.contains(r#""b" [label="b (with items)"];"#), "{d}");
+        assert!(
+            d.contains(r#""start" -> fail [label="{{ failed() }}"];"#),
+            "{d}"
+        );
+        assert!(
+            d.contains("fail [label=\"fail\", shape=octagon, style=dashed];"),
+            "{d}"
+        );
+        assert!(d.contains(r#""b" -> "end";"#), "{d}");
+        assert!(d.contains(r#""start node" -> "start";"#), "{d}");
+        assert!(d.ends_with("}\n"));
+    }
+}

@@ -1,0 +1,120 @@
+//! `weft`: run, check and draw weft workflow files from the command line.
+//!
+//! ```sh
+//! weft run deploy.yaml -i regions='["eu", "us"]'
+//! weft validate workflows/*.yaml
+//! weft graph deploy.yaml --format dot | dot -Tsvg > deploy.svg
+//! weft actions
+//! ```
+//!
+//! Exit codes: 0 the command succeeded (for `run`: the workflow succeeded);
+//! 1 the workflow failed or was canceled; 2 the workflow file, the inputs or
+//! the command line are invalid. See `docs/cli.md`.
+#![forbid(unsafe_code)]
+
+mod actions;
+mod graph;
+mod inputs;
+mod progress;
+mod report;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// How a command ended, as the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// 0: success.
+    Ok,
+    /// 1: the workflow ran and failed or was canceled (or the run was lost).
+    Failed,
+    /// 2: the file, the inputs or the command line are invalid.
+    Invalid,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        match e {
+            Exit::Ok => ExitCode::SUCCESS,
+            Exit::Failed => ExitCode::from(1),
+            Exit::Invalid => ExitCode::from(2),
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "weft",
+    version,
+    about = "Run, check and draw weft workflows (Orquesta dialect, Jinja expressions)",
+    after_help = "Exit codes: 0 success; 1 the workflow failed or was canceled; \
+                  2 invalid workflow file, inputs or command line."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a workflow with the built-in core.* actions.
+    Run(run::RunArgs),
+    /// Load and compile workflow files; report every mistake with its location.
+    Validate {
+        /// Workflow files (YAML, or JSON when the name ends in .json).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
+    Graph {
+        /// The workflow file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// List the built-in actions, their input fields and result shape.
+    Actions,
+}
+
+/// The text format of `weft graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    /// A Mermaid flowchart (renders on GitHub and in many editors).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
+}
+
+fn main() -> ExitCode {
+    // Clap's own errors (unknown subcommand, bad flag, bad `-i`) exit 2;
+    // `--help` and `--version` exit 0.
+    let cli = Cli::parse();
+    let exit = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { files } => validate(&files),
+        Command::Graph { file, format } => graph::graph(&file, format),
+        Command::Actions => actions::actions(),
+    };
+    exit.into()
+}
+
+fn validate(files: &[PathBuf]) -> Exit {
+    let mut exit = Exit::Ok;
+    for file in files {
+        match report::compile(file) {
+            Ok(_) => println!("{}: ok", file.display()),
+            Err(e) => {
+                for line in report::error_lines(&e, file) {
+                    eprintln!("{line}");
+                }
+                exit = Exit::Invalid;
+            }
+        }
+    }
+    exit
+}

@@ -1,0 +1,983 @@
+//! The `weft` binary from the outside: the JSON contract of `run --json`,
+//! exit codes, error locations, `validate`, `graph`, `actions`, every
+//! workflow in `examples/workflows/`, and the command lines of `docs/cli.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn weft() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.timeout(TIMEOUT);
+    cmd
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// A workflow file written into a fresh temporary directory.
+struct Scratch {
+    dir: TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write scratch file");
+        path
+    }
+}
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON value ({e}):\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    k.sort_unstable();
+    k
+}
+
+/// Checks every field and type of the `--json` contract; returns the status.
+fn check_contract(v: &Value) -> String {
+    assert_eq!(
+        keys(v),
+        ["errors", "output", "stats", "status", "tasks"],
+        "top-level keys of {v}"
+    );
+    let status = v["status"].as_str().expect("status is a string");
+    assert!(
+        ["succeeded", "failed", "canceled"].contains(&status),
+        "status {status}"
+    );
+    assert!(v["output"].is_object(), "output is a map: {v}");
+    for t in v["tasks"].as_array().expect("tasks is a list") {
+        assert_eq!(
+            keys(t),
+            ["attempts", "error", "items", "name", "result", "status"],
+            "task keys of {t}"
+        );
+        assert!(t["name"].is_string(), "{t}");
+        let ts = t["status"].as_str().expect("task status is a string");
+        assert!(
+            [
+                "pending",
+                "running",
+                "succeeded",
+                "failed",
+                "timed_out",
+                "canceled"
+            ]
+            .contains(&ts),
+            "task status {ts}"
+        );
+        assert!(t["attempts"].is_u64(), "{t}");
+        assert!(t["items"].is_null() || t["items"].is_u64(), "{t}");
+        assert!(t["error"].is_null() || t["error"].is_string(), "{t}");
+    }
+    for e in v["errors"].as_array().expect("errors is a list") {
+        assert_eq!(keys(e), ["message", "task"], "error keys of {e}");
+        assert!(e["task"].is_null() || e["task"].is_string(), "{e}");
+        assert!(e["message"].is_string(), "{e}");
+    }
+    let stats = &v["stats"];
+    assert_eq!(keys(stats), ["duration_ms", "tasks_run"], "stats keys");
+    assert!(stats["tasks_run"].is_u64(), "{stats}");
+    assert!(
+        stats["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+        "{stats}"
+    );
+    status.to_owned()
+}
+
+fn task<'v>(v: &'v Value, name: &str) -> &'v Value {
+    v["tasks"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+        .unwrap_or_else(|| panic!("no task `{name}` in {v}"))
+}
+
+// ---- examples/workflows ---------------------------------------------------
+
+#[test]
+fn every_example_workflow_runs_with_the_json_contract() {
+    let dir = repo_root().join("examples/workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "examples/workflows/ holds no *.yaml file to run"
+    );
+    for file in files {
+        let mut cmd = weft();
+        cmd.arg("run").arg(&file).arg("--json");
+        let inputs = file.with_extension("inputs.json");
+        if inputs.exists() {
+            cmd.arg("--inputs").arg(&inputs);
+        }
+        let output = cmd.output().expect("run weft");
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{}: exit {code:?}, expected 0 or 1 (does it need a NAME.inputs.json, or use actions \
+             other than core.*?)\nstderr:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let status = check_contract(&stdout_json(&output));
+        assert_eq!(
+            code == Some(0),
+            status == "succeeded",
+            "{}: exit {code:?} with status {status}",
+            file.display()
+        );
+    }
+}
+
+// ---- run --json -----------------------------------------------------------
+
+const CONTRACT: &str = r#"
+version: 1.0
+input:
+  - names
+tasks:
+  fan:
+    with: {items: "{{ parameters.names }}", concurrency: 2}
+    action: core.echo
+    input: {message: "hi {{ item }}"}
+    next:
+      - when: "{{ succeeded() }}"
+        publish: [{count: "{{ result() | length }}"}]
+        do: flaky
+  flaky:
+    action: core.fail
+    input: {message: "still broken"}
+    retry: {count: 2, delay: 0}
+    next:
+      - when: "{{ failed() }}"
+        do: noop
+output:
+  - count: "{{ workflow.count }}"
+  - first: "{{ task.fan[0].message }}"
+"#;
+
+#[test]
+fn run_json_reports_status_output_tasks_errors_and_stats() {
+    let s = Scratch::new();
+    let file = s.file("contract.yaml", CONTRACT);
+    let output = weft()
+        .args(["run", "--json", "-i", r#"names=["a", "b", "c"]"#])
+        .arg(&file)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let v = stdout_json(&output);
+    assert_eq!(check_contract(&v), "succeeded");
+    assert_eq!(
+        v["output"],
+        serde_json::json!({"count": 3, "first": "hi a"})
+    );
+
+    let fan = task(&v, "fan");
+    assert_eq!(fan["status"], "succeeded");
+    assert_eq!(fan["items"], 3);
+    assert_eq!(fan["attempts"], 1);
+    assert_eq!(
+        fan["result"],
+        serde_json::json!([{"message": "hi a"}, {"message": "hi b"}, {"message": "hi c"}])
+    );
+    assert!(fan["error"].is_null());
+
+    let flaky = task(&v, "flaky");
+    assert_eq!(flaky["status"], "failed");
+    assert_eq!(flaky["attempts"], 3);
+    assert!(flaky["items"].is_null());
+    assert!(flaky["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("still broken")));
+
+    assert_eq!(v["stats"]["tasks_run"], 2);
+}
+
+#[test]
+fn run_json_of_a_failed_run_exits_1_and_names_the_task() {
+    let s = Scratch::new();
+    let file = s.file(
+        "fails.yaml",
+        "tasks:\n  ok: {action: core.noop, next: [{do: boom}]}\n  boom: {action: core.fail, input: {message: kaput}}\n",
+    );
+    let output = weft()
+        .args(["run", "--json"])
+        .arg(&file)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let v = stdout_json(&output);
+    assert_eq!(check_contract(&v), "failed");
+    assert_eq!(task(&v, "boom")["status"], "failed");
+    let errors = v["errors"].as_array().expect("errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["task"] == "boom"
+                && e["message"].as_str().is_some_and(|m| m.contains("kaput"))),
+        "{v}"
+    );
+}
+
+#[test]
+fn inputs_file_is_read_and_dash_i_wins_over_it() {
+    let s = Scratch::new();
+    let file = s.file(
+        "echo.yaml",
+        "input: [a, b, {c: 3}]\ntasks:\n  t: {action: core.noop}\noutput:\n  - a: \"{{ parameters.a }}\"\n  - b: \"{{ parameters.b }}\"\n  - c: \"{{ parameters.c }}\"\n",
+    );
+    let inputs = s.file("in.json", r#"{"a": [1, 2], "b": "from file"}"#);
+    let output = weft()
+        .args(["run", "--json", "--inputs"])
+        .arg(&inputs)
+        .args(["-i", "b=plain text", "-i", "c=true"])
+        .arg(&file)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let v = stdout_json(&output);
+    assert_eq!(
+        v["output"],
+        serde_json::json!({"a": [1, 2], "b": "plain text", "c": true})
+    );
+}
+
+#[test]
+fn run_without_json_prints_the_output_on_stdout_and_a_summary_on_stderr() {
+    weft()
+        .arg("run")
+        .arg(data("hello.yaml"))
+        .arg("--inputs")
+        .arg(data("hello.inputs.json"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"hello, Ada!\""))
+        .stderr(predicate::str::contains("succeeded").and(predicate::str::contains("greet")));
+
+    weft()
+        .args(["run", "--quiet", "-i", r#"names=["Lin"]"#])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"hello, Lin!\""))
+        .stderr(predicate::str::is_empty());
+}
+
+// ---- exit codes -----------------------------------------------------------
+
+#[test]
+fn exit_2_for_a_missing_file() {
+    weft()
+        .args(["run", "--json", "no/such/workflow.yaml"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("no/such/workflow.yaml"));
+}
+
+#[test]
+fn exit_2_for_bad_yaml_with_file_line_and_column() {
+    let s = Scratch::new();
+    let file = s.file(
+        "broken.yaml",
+        "tasks:\n  a:\n    action: core.noop\n  b: {action: core.noop\n",
+    );
+    weft()
+        .args(["run", "--json"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!("{}:4:", file.display())));
+}
+
+#[test]
+fn exit_2_for_a_missing_input_naming_it() {
+    weft()
+        .args(["run", "--json"])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("names").and(predicate::str::contains("missing")));
+}
+
+#[test]
+fn exit_2_for_an_undeclared_input() {
+    weft()
+        .args(["run", "-i", r#"names=["x"]"#, "-i", "colour=red"])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("colour"));
+}
+
+#[test]
+fn exit_2_for_bad_dash_i_syntax() {
+    weft()
+        .args(["run", "-i", "names"])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("NAME=VALUE"));
+    weft()
+        .args(["run", "-i", "=3"])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn exit_2_for_a_bad_inputs_file() {
+    let s = Scratch::new();
+    let not_json = s.file("bad.json", "{names: [}");
+    let not_map = s.file("list.json", "[1, 2]");
+    for (file, says) in [(&not_json, "not valid JSON"), (&not_map, "map")] {
+        weft()
+            .arg("run")
+            .arg(data("hello.yaml"))
+            .arg("--inputs")
+            .arg(file)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn exit_2_for_command_line_mistakes() {
+    weft().arg("frobnicate").assert().code(2);
+    weft().assert().code(2);
+    weft().args(["run"]).assert().code(2);
+    weft()
+        .args(["run", "--no-such-flag"])
+        .arg(data("hello.yaml"))
+        .assert()
+        .code(2);
+    weft()
+        .args(["graph", "--format", "png"])
+        .arg(data("pipeline.yaml"))
+        .assert()
+        .code(2);
+    weft().args(["validate"]).assert().code(2);
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    weft()
+        .arg("--help")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("run").and(predicate::str::contains("validate")));
+    weft().arg("--version").assert().code(0);
+    weft()
+        .args(["run", "--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("NAME=VALUE"));
+}
+
+// ---- error text -------------------------------------------------------------
+
+#[test]
+fn every_compile_error_is_printed_with_file_line_column_and_task() {
+    let s = Scratch::new();
+    let file = s.file(
+        "wrong.yaml",
+        "tasks:\n  a:\n    action: core.noop\n    next:\n      - do: [bogus]\n  b:\n    action: core.ech\n    input:\n      message: \"{{ foo( }}\"\n",
+    );
+    let output = weft().arg("run").arg(&file).output().expect("run weft");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let f = file.display().to_string();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(lines[0].starts_with(&format!("{f}:5:")), "{stderr}");
+    assert!(
+        lines[0].contains("task `a`") && lines[0].contains("bogus"),
+        "{stderr}"
+    );
+    assert!(lines[1].starts_with(&format!("{f}:7:")), "{stderr}");
+    assert!(
+        lines[1].contains("task `b`") && lines[1].contains("core.echo"),
+        "{stderr}"
+    );
+    assert!(lines[2].starts_with(&format!("{f}:9:")), "{stderr}");
+    assert!(
+        lines[2].contains("task `b`") && lines[2].contains("input.message"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_key_names_its_task_field_and_place() {
+    let s = Scratch::new();
+    let file = s.file(
+        "typo.yaml",
+        "tasks:\n  first:\n    action: core.noop\n    nxt: [{do: first}]\n",
+    );
+    weft().arg("validate").arg(&file).assert().code(2).stderr(
+        predicate::str::contains(format!("{}:4:5", file.display()))
+            .and(predicate::str::contains("task `first`"))
+            .and(predicate::str::contains("nxt")),
+    );
+}
+
+#[test]
+fn an_impossible_join_names_the_task() {
+    let s = Scratch::new();
+    let file = s.file(
+        "join.yaml",
+        "tasks:\n  a: {action: core.noop, next: [{do: c}]}\n  c:\n    join: 3\n    action: core.noop\n",
+    );
+    weft().arg("validate").arg(&file).assert().code(2).stderr(
+        predicate::str::contains(format!("{}:4:", file.display()))
+            .and(predicate::str::contains("`c`")),
+    );
+}
+
+// ---- Ctrl-C -------------------------------------------------------------------
+
+#[cfg(unix)]
+mod interrupt {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Child, Stdio};
+    use std::time::Instant;
+
+    fn spawn(file: &Path) -> Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["run", "--json"])
+            .arg(file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn weft")
+    }
+
+    fn wait_for(path: &Path) {
+        let until = Instant::now() + Duration::from_secs(30);
+        while !path.exists() {
+            assert!(Instant::now() < until, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn interrupt(child: &Child) {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    fn workflow(s: &Scratch, marker: &Path, seconds: u32) -> PathBuf {
+        s.file(
+            "slow.yaml",
+            &format!(
+                "tasks:\n  first:\n    action: core.local\n    input: {{cmd: 'touch {} && exec sleep {seconds}'}}\n    next: [{{do: second}}]\n  second: {{action: core.noop}}\n",
+                marker.display()
+            ),
+        )
+    }
+
+    #[test]
+    fn ctrl_c_cancels_and_lets_the_task_in_flight_finish() {
+        let s = Scratch::new();
+        let marker = s.dir.path().join("started");
+        let file = workflow(&s, &marker, 1);
+        let child = spawn(&file);
+        wait_for(&marker);
+        interrupt(&child);
+        let output = child.wait_with_output().expect("wait for weft");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("cancel"));
+        let v = stdout_json(&output);
+        assert_eq!(check_contract(&v), "canceled");
+        assert_eq!(task(&v, "first")["status"], "succeeded");
+        assert!(
+            v["tasks"]
+                .as_array()
+                .is_some_and(|ts| ts.iter().all(|t| t["name"] != "second")),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_second_ctrl_c_aborts_the_task_in_flight() {
+        let s = Scratch::new();
+        let marker = s.dir.path().join("started");
+        let file = workflow(&s, &marker, 60);
+        let started = Instant::now();
+        let mut child = spawn(&file);
+        wait_for(&marker);
+        interrupt(&child);
+        // Wait until the first interrupt is handled, so the two are not
+        // merged into one.
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut first = String::new();
+        stderr.read_line(&mut first).expect("read stderr");
+        assert!(first.contains("cancel"), "{first}");
+        interrupt(&child);
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).expect("read stderr");
+        let output = child.wait_with_output().expect("wait for weft");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "abort did not stop the sleep"
+        );
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert!(rest.contains("abort"), "{rest}");
+        let v = stdout_json(&output);
+        assert_eq!(check_contract(&v), "canceled");
+        assert_eq!(task(&v, "first")["status"], "canceled");
+    }
+}
+
+// ---- validate -----------------------------------------------------------------
+
+#[test]
+fn validate_prints_ok_for_each_good_file() {
+    let hello = data("hello.yaml");
+    let pipeline = data("pipeline.yaml");
+    weft()
+        .arg("validate")
+        .arg(&hello)
+        .arg(&pipeline)
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains(format!("{}: ok", hello.display())).and(
+                predicate::str::contains(format!("{}: ok", pipeline.display())),
+            ),
+        );
+}
+
+#[test]
+fn validate_reports_each_bad_file_and_exits_2() {
+    let s = Scratch::new();
+    let bad = s.file(
+        "bad.yaml",
+        "tasks:\n  a: {action: core.noop, next: [{do: nowhere}]}\n",
+    );
+    let hello = data("hello.yaml");
+    weft()
+        .arg("validate")
+        .arg(&hello)
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(format!("{}: ok", hello.display())))
+        .stderr(
+            predicate::str::contains(format!("{}:2:", bad.display()))
+                .and(predicate::str::contains("nowhere")),
+        );
+}
+
+// ---- graph ----------------------------------------------------------------------
+
+const GRAPH: &str = r#"
+tasks:
+  a:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+        do: [b, c]
+      - when: "{{ failed() }}"
+        do: fail
+  b:
+    with: "{{ [1, 2] }}"
+    action: core.noop
+    next: [{do: d}]
+  c: {action: core.noop, next: [{do: d}, {when: "{{ failed() }}", do: noop}]}
+  d: {join: all, action: core.noop}
+"#;
+
+#[test]
+fn graph_mermaid_has_labelled_edges_joins_items_and_commands() {
+    let s = Scratch::new();
+    let file = s.file("g.yaml", GRAPH);
+    weft().arg("graph").arg(&file).assert().code(0).stdout(
+        predicate::str::starts_with("flowchart TD")
+            .and(predicate::str::contains(r#"a -->|"{{ succeeded() }}"| b"#))
+            .and(predicate::str::contains(r#"a -->|"{{ succeeded() }}"| c"#))
+            .and(predicate::str::contains(
+                r#"a -->|"{{ failed() }}"| cmd_fail"#,
+            ))
+            .and(predicate::str::contains("b --> d"))
+            .and(predicate::str::contains(
+                r#"c -->|"{{ failed() }}"| cmd_noop"#,
+            ))
+            .and(predicate::str::contains("d (join: all)"))
+            .and(predicate::str::contains("b (with items)"))
+            .and(predicate::str::contains(r#"cmd_fail{{"fail"}}"#)),
+    );
+}
+
+#[test]
+fn graph_dot_has_labelled_edges_joins_items_and_commands() {
+    let s = Scratch::new();
+    let file = s.file("g.yaml", GRAPH);
+    weft()
+        .args(["graph", "--format", "dot"])
+        .arg(&file)
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::starts_with("digraph \"g\" {")
+                .and(predicate::str::contains(
+                    r#""a" -> "b" [label="{{ succeeded() }}"];"#,
+                ))
+                .and(predicate::str::contains(
+                    r#""a" -> fail [label="{{ failed() }}"];"#,
+                ))
+                .and(predicate::str::contains(r#""c" -> "d";"#))
+                .and(predicate::str::contains(
+                    r#""c" -> noop [label="{{ failed() }}"];"#,
+                ))
+                .and(predicate::str::contains(r#"label="d (join: all)""#))
+                .and(predicate::str::contains(r#"label="b (with items)""#))
+                .and(predicate::str::ends_with("}\n")),
+        );
+}
+
+#[test]
+fn graph_of_an_invalid_file_exits_2() {
+    let s = Scratch::new();
+    let file = s.file(
+        "g.yaml",
+        "tasks:\n  a: {action: core.noop, next: [{do: x}]}\n",
+    );
+    weft()
+        .arg("graph")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!("{}:2:", file.display())));
+}
+
+// ---- actions --------------------------------------------------------------------
+
+#[test]
+fn actions_lists_the_five_builtins_with_fields_and_results() {
+    let mut expected = predicate::str::contains("result:").boxed();
+    for name in [
+        "core.noop",
+        "core.echo",
+        "core.sleep",
+        "core.fail",
+        "core.local",
+    ] {
+        expected = expected.and(predicate::str::contains(name)).boxed();
+    }
+    for field in [
+        "message", "seconds", "cmd", "cwd", "env", "required", "optional",
+    ] {
+        expected = expected.and(predicate::str::contains(field)).boxed();
+    }
+    weft().arg("actions").assert().code(0).stdout(expected);
+}
+
+// ---- docs/cli.md ----------------------------------------------------------------
+
+/// Splits a shell command line into words: quotes, a trailing `# comment`,
+/// and everything from an unquoted `|`, `>`, `<`, `;` or `&` on is left out.
+/// Returns the words and the comment.
+fn shell_words(line: &str) -> (Vec<String>, String) {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    let mut comment = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                word.push(n);
+                            }
+                        }
+                        q => word.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+            }
+            '#' if !in_word => {
+                comment = chars.collect();
+                break;
+            }
+            '|' | '>' | '<' | ';' | '&' => break,
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    (words, comment.trim().to_owned())
+}
+
+/// Which stream a sample output in the docs shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A fenced block of Markdown: info string, body, and the command whose
+/// output it shows, from an `<!-- output of: CMD -->` or
+/// `<!-- stderr of: CMD -->` comment right before it.
+type Block = (String, String, Option<(Stream, String)>);
+
+fn fenced_blocks(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines();
+    let mut last_comment: Option<(Stream, String)> = None;
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            let mut body = String::new();
+            for l in lines.by_ref() {
+                if l.trim_start().starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            blocks.push((info.trim().to_owned(), body, last_comment.take()));
+        } else if let Some(c) = trimmed
+            .strip_prefix("<!-- output of:")
+            .and_then(|c| c.strip_suffix("-->"))
+        {
+            last_comment = Some((Stream::Stdout, c.trim().to_owned()));
+        } else if let Some(c) = trimmed
+            .strip_prefix("<!-- stderr of:")
+            .and_then(|c| c.strip_suffix("-->"))
+        {
+            last_comment = Some((Stream::Stderr, c.trim().to_owned()));
+        } else if !trimmed.is_empty() {
+            last_comment = None;
+        }
+    }
+    blocks
+}
+
+/// The lines of a `sh` block joined where they end in `\`.
+fn logical_lines(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in body.lines() {
+        let line = line.trim_end();
+        if let Some(head) = line.strip_suffix('\\') {
+            cur.push_str(head);
+            cur.push(' ');
+        } else {
+            cur.push_str(line);
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn docs() -> String {
+    let path = repo_root().join("docs/cli.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn refers_to_a_checked_file(words: &[String]) -> bool {
+    words
+        .iter()
+        .any(|w| w.contains("examples/workflows/") || w.contains("crates/weft-cli/tests/data/"))
+}
+
+fn run_doc_command(words: &[String]) -> std::process::Output {
+    weft()
+        .args(&words[1..])
+        .current_dir(repo_root())
+        .output()
+        .expect("run weft")
+}
+
+#[test]
+fn docs_command_lines_exit_as_documented() {
+    let mut ran = 0;
+    for (info, body, _) in fenced_blocks(&docs()) {
+        if info != "sh" {
+            continue;
+        }
+        for line in logical_lines(&body) {
+            let line = line.trim().trim_start_matches("$ ");
+            let (words, comment) = shell_words(line);
+            if words.first().map(String::as_str) != Some("weft")
+                || !refers_to_a_checked_file(&words)
+            {
+                continue;
+            }
+            // `# exits N` (and anything after N) documents the exit code.
+            let expected = match comment.strip_prefix("exits ") {
+                Some(rest) => {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse::<i32>().unwrap_or_else(|_| {
+                        panic!("`{line}`: cannot read the exit code in `# {comment}`")
+                    })
+                }
+                None => 0,
+            };
+            let output = run_doc_command(&words);
+            assert_eq!(
+                output.status.code(),
+                Some(expected),
+                "docs/cli.md: `{line}`\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 6, "only {ran} command lines of docs/cli.md were run");
+}
+
+/// Without `duration_ms`, which differs from run to run.
+fn without_duration(mut v: Value) -> Value {
+    if let Some(stats) = v.get_mut("stats").and_then(Value::as_object_mut) {
+        stats.remove("duration_ms");
+    }
+    v
+}
+
+#[test]
+fn docs_sample_outputs_match_the_commands() {
+    let mut checked = 0;
+    for (info, body, command) in fenced_blocks(&docs()) {
+        let Some((stream, command)) = command else {
+            continue;
+        };
+        let (words, _) = shell_words(&command);
+        assert_eq!(words.first().map(String::as_str), Some("weft"), "{command}");
+        let output = run_doc_command(&words);
+        let printed = String::from_utf8_lossy(match stream {
+            Stream::Stdout => &output.stdout,
+            Stream::Stderr => &output.stderr,
+        });
+        if info == "json" {
+            let documented: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+                panic!("docs/cli.md: the output of `{command}` is not JSON: {e}")
+            });
+            let actual: Value = serde_json::from_str(&printed)
+                .unwrap_or_else(|e| panic!("`{command}` did not print JSON: {e}\n{printed}"));
+            assert_eq!(
+                without_duration(documented),
+                without_duration(actual),
+                "docs/cli.md: the output of `{command}`"
+            );
+        } else {
+            let body: String = body
+                .lines()
+                .map(|l| format!("{}\n", l.trim_end()))
+                .collect();
+            let printed: String = printed
+                .lines()
+                .map(|l| format!("{}\n", l.trim_end()))
+                .collect();
+            assert!(
+                printed.contains(&body),
+                "docs/cli.md: the output of `{command}` does not contain the documented text\n\
+                 documented:\n{body}\nactual:\n{printed}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "only {checked} sample outputs in docs/cli.md were checked"
+    );
+}
+
+#[test]
+fn shell_words_handles_quotes_comments_and_pipes() {
+    let (w, c) = shell_words(r#"weft run x.yaml -i 'names=["a", "b"]' -i "g=hi there"  # exits 1"#);
+    assert_eq!(
+        w,
+        [
+            "weft",
+            "run",
+            "x.yaml",
+            "-i",
+            r#"names=["a", "b"]"#,
+            "-i",
+            "g=hi there"
+        ]
+    );
+    assert_eq!(c, "exits 1");
+    let (w, c) = shell_words("weft graph x.yaml --format dot | dot -Tsvg > x.svg");
+    assert_eq!(w, ["weft", "graph", "x.yaml", "--format", "dot"]);
+    assert_eq!(c, "");
+}
