@@ -629,7 +629,7 @@ impl Workflow {
                 c.error(
                     ErrorKind::Validation,
                     &path,
-                    format!("invalid task name `{name}`: use letters, digits, `_`, `-` or `.`"),
+                    format!("invalid task name `{name}`: a name may not be empty or hold spaces or commas; rename the task"),
                 );
             }
             by_name.insert(Arc::from(name.as_str()), i as TaskId);
