@@ -263,6 +263,11 @@ impl Action for Local {
             let (cmd, cwd, env) = prepared?;
             let mut command = tokio::process::Command::new("sh");
             command.arg("-c").arg(&cmd).kill_on_drop(true);
+            // A process group of its own: a Ctrl-C meant for the program that
+            // embeds weft (which cancels the run gracefully) must not kill the
+            // commands that are still allowed to finish.
+            #[cfg(unix)]
+            command.process_group(0);
             command.stdin(std::process::Stdio::null());
             if let Some(cwd) = &cwd {
                 command.current_dir(cwd);

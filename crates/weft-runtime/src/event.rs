@@ -105,7 +105,9 @@ pub enum EventKind {
         instance: u32,
     },
     /// A task instance was stopped by cancel or abort, or a transition to a
-    /// task was not followed because the run is failing or canceled.
+    /// task was not followed because the run is failing or canceled, or
+    /// because another instance would exceed the task instance limit (which
+    /// fails the run).
     TaskSkipped {
         /// Task name.
         task: Arc<str>,

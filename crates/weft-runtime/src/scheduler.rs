@@ -138,6 +138,9 @@ enum Work {
     Dispatch(TaskId),
     Completed(Done),
     Finish(u32),
+    /// The `fail` command, queued behind the dispatches of its transition so
+    /// that `do: [notify, fail]` still starts `notify`.
+    Fail(Arc<str>, String),
 }
 
 pub(crate) struct Scheduler {
@@ -374,6 +377,7 @@ impl Scheduler {
                 Work::Dispatch(t) => self.dispatch(t),
                 Work::Completed(done) => self.completed(done),
                 Work::Finish(i) => self.finish_instance(i),
+                Work::Fail(task, message) => self.fail_run(Some(&task), message),
             }
         }
     }
@@ -479,6 +483,16 @@ impl Scheduler {
                     self.max_instances
                 ),
             );
+            // Every satisfied transition shows in the events as scheduled or
+            // skipped; this one is skipped, and the run is now failing.
+            let reason = format!(
+                "the task instance limit ({}) was reached",
+                self.max_instances
+            );
+            self.emit(|| EventKind::TaskSkipped {
+                task: task.name.clone(),
+                reason,
+            });
             return;
         }
         let id = self.instances.len() as u32;
@@ -1059,7 +1073,7 @@ impl Scheduler {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
                             None => "transitioned to `fail`".to_owned(),
                         };
-                        self.fail_run(Some(&task.name), why);
+                        self.queue.push_back(Work::Fail(task.name.clone(), why));
                     }
                     Target::Noop | Target::Continue => {}
                 }

@@ -176,6 +176,31 @@ tasks:
 }
 
 #[tokio::test]
+async fn targets_beside_fail_still_start() {
+    let (ex, log) = recorder();
+    let p = plan(
+        &ex,
+        r#"
+tasks:
+  a:
+    action: boom
+    next:
+      - when: "{{ failed() }}"
+        do: [notify, fail]
+  notify: {action: rec, input: {name: notify}, next: [{do: never}]}
+  never: {action: rec, input: {name: never}}
+"#,
+    );
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(*log.lock().unwrap(), ["notify"]);
+    assert_eq!(names(&out), ["a", "notify"]);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors[0].task.as_deref(), Some("a"));
+    assert_eq!(out.errors[0].message, "transitioned to `fail` after: boom");
+}
+
+#[tokio::test]
 async fn noop_and_continue_handle_a_failure() {
     let (ex, _) = recorder();
     for cmd in ["noop", "continue"] {
