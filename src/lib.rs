@@ -22,3 +22,13 @@ pub mod prelude {
         ActionError, ActionInput, ActionResult, Executor, Run, RunOptions, RunOutcome, RunStatus,
     };
 }
+
+// The Rust blocks of these documents run as doctests, so they cannot rot;
+// their YAML blocks are compiled by `tests/examples.rs`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctests {}
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/embedding.md")]
+mod embedding_doctests {}

@@ -1,0 +1,293 @@
+//! The examples and the docs, checked: every file in `examples/workflows/`
+//! runs with the built-in actions and ends as its comments say; every
+//! ```yaml block in README.md and docs/embedding.md loads and compiles; and
+//! the example programs' core functions (included from `examples/`) run at
+//! a small size and end as documented. The Rust blocks of those two docs are
+//! doctests of the facade crate (see `src/lib.rs`).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+use weft::prelude::*;
+use weft::{ActionCatalog, TaskRecord};
+
+#[allow(dead_code)]
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+
+#[allow(dead_code)]
+#[path = "../examples/error_handling.rs"]
+mod error_handling;
+
+#[allow(dead_code)]
+#[path = "../examples/process_logs.rs"]
+mod process_logs;
+
+#[allow(dead_code)]
+#[path = "../examples/monitor_servers.rs"]
+mod monitor_servers;
+
+#[allow(dead_code)]
+#[path = "../examples/embed_service.rs"]
+mod embed_service;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Loads, compiles against the built-in actions, and runs `file`, with the
+/// inputs of `NAME.inputs.json` next to it when there is one.
+async fn run_file(file: &Path, inputs: Option<Value>) -> RunOutcome {
+    let executor = Executor::new();
+    let plan = Workflow::from_file(file)
+        .and_then(|wf| wf.compile(&executor))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inputs = inputs.unwrap_or_else(|| {
+        let companion = file.with_extension("inputs.json");
+        match std::fs::read_to_string(&companion) {
+            Ok(text) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", companion.display())),
+            Err(_) => json!({}),
+        }
+    });
+    executor
+        .start(&plan, inputs)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .await
+        .expect("the run reports an outcome")
+}
+
+fn task<'a>(outcome: &'a RunOutcome, name: &str) -> &'a TaskRecord {
+    outcome
+        .task(name)
+        .next()
+        .unwrap_or_else(|| panic!("task `{name}` did not run: {:?}", outcome.tasks))
+}
+
+fn time(t: Option<SystemTime>) -> SystemTime {
+    t.expect("a task that ran has its times")
+}
+
+/// What each workflow file is documented to do. A new file must be added
+/// here, with what it should do.
+fn check_file(name: &str, outcome: &RunOutcome) {
+    let status = outcome.status;
+    let ok = || assert_eq!(status, RunStatus::Succeeded, "{name}: {:?}", outcome.errors);
+    match name {
+        "quickstart.yaml" => {
+            ok();
+            assert_eq!(outcome.output["size"], json!(3));
+            assert_eq!(
+                outcome.output["greetings"],
+                json!(["hello, ada (#1)", "hello, grace (#2)", "hello, linus (#3)"])
+            );
+            assert_eq!(outcome.output["summary"], json!("greeted 3 people"));
+        }
+        "joins.yaml" => {
+            ok();
+            assert_eq!(outcome.task("report").count(), 1);
+            assert_eq!(outcome.task("first_two").count(), 1);
+            // `join: 2` does not wait for the slow branch.
+            let first_two = task(outcome, "first_two");
+            let slow = task(outcome, "slow");
+            assert!(time(first_two.started_at) < time(slow.ended_at));
+            assert!(time(task(outcome, "report").started_at) >= time(slow.ended_at));
+        }
+        "counter_loop.yaml" => {
+            ok();
+            assert_eq!(outcome.task("step").count(), 5);
+            assert_eq!(outcome.output["iterations"], json!(5));
+            assert_eq!(outcome.output["seen"], json!([0, 1, 2, 3, 4]));
+            assert_eq!(outcome.output["done"], json!("looped 5 times"));
+        }
+        "engine_commands.yaml" => {
+            ok();
+            assert_eq!(task(outcome, "probe").status, TaskStatus::Failed);
+            assert_eq!(outcome.output["probe_code"], json!(3));
+            assert_eq!(outcome.output["probe_output"], json!("probing"));
+            assert_eq!(outcome.output["report"], json!("probe exited with 3"));
+        }
+        other => panic!(
+            "examples/workflows/{other} is not described in tests/examples.rs: add what it should do"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn every_workflow_file_runs_with_builtin_actions_as_documented() {
+    let dir = root().join("examples/workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/workflows exists")
+        .map(|e| e.expect("readable directory").path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let outcome = run_file(&file, None).await;
+        check_file(name, &outcome);
+    }
+}
+
+#[tokio::test]
+async fn engine_commands_fail_the_run_when_strict() {
+    let file = root().join("examples/workflows/engine_commands.yaml");
+    let outcome = run_file(&file, Some(json!({"strict": true}))).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.errors[0].task.as_deref(), Some("probe"));
+    assert!(
+        outcome.errors[0].message.contains("transitioned to `fail`"),
+        "{}",
+        outcome.errors[0]
+    );
+    assert_eq!(outcome.task("report").count(), 0);
+}
+
+/// Action names the docs' YAML may use: any custom name (the docs register
+/// their own actions), but only the built-in `core.*` ones that exist.
+struct DocActions(Executor);
+
+impl ActionCatalog for DocActions {
+    fn has_action(&self, name: &str) -> bool {
+        !name.starts_with("core.") || self.0.has_action(name)
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        self.0.action_names()
+    }
+}
+
+/// The ```yaml blocks of a markdown file, with the line each starts on.
+fn yaml_blocks(markdown: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in markdown.lines().enumerate() {
+        let fence = line.trim_start();
+        match &mut current {
+            None if fence.starts_with("```yaml") || fence.starts_with("```yml") => {
+                current = Some((n + 1, String::new()));
+            }
+            Some(_) if fence.starts_with("```") => blocks.extend(current.take()),
+            Some((_, text)) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_yaml_block_in_the_docs_loads_and_compiles() {
+    let catalog = DocActions(Executor::new());
+    let mut checked = 0;
+    for doc in ["README.md", "docs/embedding.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).expect("the doc exists");
+        for (line, yaml) in yaml_blocks(&text) {
+            let named = format!("{doc} (block at line {line})");
+            Workflow::from_str_named(&yaml, weft::Format::Yaml, &named)
+                .and_then(|wf| wf.compile(&catalog))
+                .unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no yaml blocks found");
+}
+
+// ---- the example programs, small -----------------------------------------
+
+#[tokio::test]
+async fn quickstart_greets_everyone() {
+    let outcome = quickstart::run(json!({})).await.expect("runs");
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.errors);
+    assert_eq!(task(&outcome, "greet").items, Some(3));
+    assert_eq!(
+        outcome.output["greetings"],
+        json!(["hello, ada (#1)", "hello, grace (#2)", "hello, linus (#3)"])
+    );
+}
+
+#[tokio::test]
+async fn error_handling_scenarios_end_as_documented() {
+    let scenarios = error_handling::run_all().await.expect("runs");
+    let statuses: Vec<(&str, RunStatus)> = scenarios
+        .iter()
+        .map(|s| (s.name, s.outcome.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("retry with backoff", RunStatus::Succeeded),
+            ("timeout", RunStatus::Succeeded),
+            ("handled failure", RunStatus::Succeeded),
+            ("unhandled failure", RunStatus::Failed),
+            ("fail command", RunStatus::Failed),
+        ]
+    );
+    let retry = &scenarios[0];
+    assert_eq!(task(&retry.outcome, "fetch").attempts, 3);
+    let delays: Vec<u128> = retry.retries.iter().map(|r| r.2.as_millis()).collect();
+    assert_eq!(delays, [50, 100]);
+    assert_eq!(
+        task(&scenarios[1].outcome, "slow").status,
+        TaskStatus::TimedOut
+    );
+    let unhandled = &scenarios[3].outcome;
+    assert_eq!(unhandled.errors.len(), 1);
+    assert_eq!(unhandled.errors[0].task.as_deref(), Some("charge"));
+    assert_eq!(unhandled.task("archive").count(), 0);
+    let fail = &scenarios[4].outcome;
+    assert_eq!(fail.errors[0].task.as_deref(), Some("notify"));
+}
+
+#[tokio::test]
+async fn process_logs_aggregates_in_output() {
+    let report = process_logs::process(500).await.expect("runs");
+    let o = &report.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{:?}", o.errors);
+    assert_eq!(o.output["entries"], json!(500));
+    assert_eq!(o.output["errors"], json!(10));
+    assert_eq!(
+        o.output["services"],
+        json!(["api", "auth", "billing", "search"])
+    );
+    assert_eq!(o.output["first_error"], json!("upstream timed out"));
+    // Item results keep item order.
+    let parsed = task(o, "parse").result.clone().expect("a result");
+    assert_eq!(parsed[7]["level"], json!("ERROR"));
+}
+
+#[tokio::test]
+async fn monitor_servers_checks_every_server() {
+    let report = monitor_servers::check_servers(200, 10, 5)
+        .await
+        .expect("runs");
+    let o = &report.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{:?}", o.errors);
+    assert_eq!(o.output["checked"], json!(200));
+    assert_eq!(o.output["down"], json!(["srv-0013", "srv-0110"]));
+    assert!(report.context_bytes > 10 * 5 * 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embed_service_cancels_one_run_of_many() {
+    let outcomes = embed_service::serve(5).await.expect("serves");
+    assert_eq!(outcomes.len(), 6);
+    let canceled: Vec<&RunOutcome> = outcomes
+        .iter()
+        .filter(|o| o.status == RunStatus::Canceled)
+        .collect();
+    assert_eq!(canceled.len(), 1, "{outcomes:?}");
+    assert_eq!(canceled[0].output["order_id"], json!("order-big"));
+    assert_eq!(
+        outcomes.iter().filter(|o| o.succeeded()).count(),
+        5,
+        "{outcomes:?}"
+    );
+}
