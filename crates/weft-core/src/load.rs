@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorKind, Location, Result};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Workflow {
-    def: WorkflowDef,
+    def: Arc<WorkflowDef>,
     name: Option<String>,
     source: Option<Arc<SourceMap>>,
     file: Option<Arc<PathBuf>>,
@@ -44,7 +44,7 @@ impl Workflow {
     /// Wraps a definition built in code (no positions are known).
     pub fn from_def(def: WorkflowDef) -> Workflow {
         Workflow {
-            def,
+            def: Arc::new(def),
             name: None,
             source: None,
             file: None,
@@ -163,7 +163,7 @@ impl Workflow {
         }
         def.tasks.shrink_to_fit();
         Ok(Workflow {
-            def,
+            def: Arc::new(def),
             name: None,
             source,
             file,
@@ -177,7 +177,12 @@ impl Workflow {
 
     /// Consumes the workflow, returning its definition.
     pub fn into_def(self) -> WorkflowDef {
-        self.def
+        Arc::try_unwrap(self.def).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// The definition, shared (a plan keeps it without copying).
+    pub(crate) fn shared_def(&self) -> &Arc<WorkflowDef> {
+        &self.def
     }
 
     /// The workflow's name: the file stem when loaded from a file, else `None`.
@@ -1018,7 +1023,14 @@ fn join_key(parent: &str, key: &str) -> String {
     let plain = !key.is_empty() && !key.contains(['.', '[', ']', '"', '\\']);
     match (parent.is_empty(), plain) {
         (true, true) => key.to_owned(),
-        (false, true) => format!("{parent}.{key}"),
+        (false, true) => {
+            // By hand: this runs for every key of every workflow compiled.
+            let mut s = String::with_capacity(parent.len() + 1 + key.len());
+            s.push_str(parent);
+            s.push('.');
+            s.push_str(key);
+            s
+        }
         (_, false) => format!(
             "{parent}[\"{}\"]",
             key.replace('\\', "\\\\").replace('"', "\\\"")

@@ -239,7 +239,7 @@ struct PlanInner {
     by_name: HashMap<Arc<str>, TaskId>,
     starts: Vec<TaskId>,
     output: Vec<(String, ValueTemplate)>,
-    def: WorkflowDef,
+    def: Arc<WorkflowDef>,
 }
 
 /// A compiled, immutable workflow, shared by every run made from it.
@@ -936,7 +936,7 @@ impl Workflow {
                 by_name,
                 starts,
                 output,
-                def: def.clone(),
+                def: self.shared_def().clone(),
             }),
         })
     }
