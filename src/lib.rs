@@ -10,16 +10,17 @@ pub use weft_core as core;
 pub use weft_core::*;
 pub use weft_runtime as runtime;
 pub use weft_runtime::{
-    builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, Event, EventKind,
-    EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost, RunOptions,
-    RunOutcome, RunStats, RunStatus, TaskRecord,
+    builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture, Event,
+    EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost,
+    RunOptions, RunOutcome, RunStats, RunStatus, TaskRecord,
 };
 
 /// The names most programs need.
 pub mod prelude {
-    pub use weft_core::{Error, Plan, TaskStatus, Workflow, WorkflowContext};
+    pub use weft_core::{Error, ErrorKind, Plan, TaskStatus, Workflow, WorkflowContext};
     pub use weft_runtime::{
-        ActionError, ActionInput, ActionResult, Executor, Run, RunOptions, RunOutcome, RunStatus,
+        Action, ActionError, ActionInput, ActionResult, BoxFuture, EventKind, Executor, Run,
+        RunOptions, RunOutcome, RunStatus,
     };
 }
 

@@ -487,6 +487,10 @@ impl Compiler<'_> {
     }
 
     fn template(&mut self, source: &str, path: &str) -> Option<Template> {
+        if is_yaql(source) {
+            self.yaql_error(source, path);
+            return None;
+        }
         match Template::compile_at(source, Some(Arc::from(path))) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -515,6 +519,10 @@ impl Compiler<'_> {
     }
 
     fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
+        if let Some((s, at)) = find_yaql(value, path.to_owned()) {
+            self.yaql_error(s, &at);
+            return None;
+        }
         match ValueTemplate::compile(value, path) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -523,6 +531,17 @@ impl Compiler<'_> {
                 None
             }
         }
+    }
+
+    fn yaql_error(&mut self, source: &str, path: &str) {
+        self.error(
+            ErrorKind::TemplateSyntax,
+            path,
+            format!(
+                "`{source}` is a YAQL expression (`<% %>`), which weft does not support: \
+                 write it in Jinja, e.g. `{{{{ ctx('x') }}}}` for `<% ctx(x) %>`"
+            ),
+        );
     }
 
     fn num(
@@ -996,5 +1015,25 @@ fn split_items(items: &str) -> (Vec<String>, &str) {
             (names, trimmed[i + 4..].trim())
         }
         _ => (Vec::new(), trimmed),
+    }
+}
+
+/// True when a string holds an Orquesta YAQL expression (`<% ... %>`).
+fn is_yaql(s: &str) -> bool {
+    s.find("<%").is_some_and(|i| s[i + 2..].contains("%>"))
+}
+
+/// The first string inside `value` that holds a YAQL expression, with its path.
+fn find_yaql(value: &Value, path: String) -> Option<(&str, String)> {
+    match value {
+        Value::String(s) => is_yaql(s).then_some((s.as_str(), path)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_yaql(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| find_yaql(v, format!("{path}.{k}"))),
+        _ => None,
     }
 }

@@ -21,5 +21,7 @@ pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
 pub use event::{Event, EventKind, EventStream};
 pub use executor::{Executor, ExecutorBuilder, RunOptions, DEFAULT_EXTRA_INSTANCES};
+/// The boxed future an [`Action`] returns.
+pub use futures::future::BoxFuture;
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{Run, RunLost};

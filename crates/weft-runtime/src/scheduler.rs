@@ -756,10 +756,13 @@ impl Scheduler {
         let span = tracing::info_span!(
             "task",
             task = %task.name,
-            index = item as i64,
+            index = tracing::field::Empty,
             attempt,
             outcome = tracing::field::Empty
         );
+        if item != NO_ITEM {
+            span.record("index", item);
+        }
         // Most attempts have no delay, timeout or global cap. For those the
         // action's future is made here (`call` only builds it) and the
         // spawned task holds just that future and a few ids: a small task is
@@ -1029,27 +1032,35 @@ impl Scheduler {
             status,
             result,
         });
-        let mut handled = false;
-        let mut went_to: Vec<TaskId> = Vec::new();
-        'transitions: for (ti, tr) in task.next.iter().enumerate() {
+        // Every `when` is evaluated first, against the context as the task
+        // left it; only then are the matching transitions' publishes applied
+        // (in order) and their targets started. So a publish of one
+        // transition cannot change which other transitions match.
+        let mut taken: Vec<usize> = Vec::with_capacity(task.next.len());
+        let mut when_failed = false;
+        for (ti, tr) in task.next.iter().enumerate() {
             let take = match &tr.when {
                 None => true,
                 Some(w) => match w.eval_bool(&cur) {
                     Ok(b) => b,
                     Err(e) => {
-                        handled = true;
+                        when_failed = true;
                         self.fail_run(
                             Some(&task.name),
                             format!("next[{ti}].when: {}", e.message()),
                         );
-                        break 'transitions;
+                        break;
                     }
                 },
             };
-            if !take {
-                continue;
+            if take {
+                taken.push(ti);
             }
-            handled = true;
+        }
+        let handled = when_failed || !taken.is_empty();
+        let mut went_to: Vec<TaskId> = Vec::new();
+        'transitions: for &ti in if when_failed { &[][..] } else { &taken[..] } {
+            let tr = &task.next[ti];
             for (k, v) in &tr.publish {
                 match v.render(&cur) {
                     Ok(value) => self.ctx.set_var(k.clone(), value),

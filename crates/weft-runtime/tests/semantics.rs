@@ -126,6 +126,34 @@ output:
 }
 
 #[tokio::test]
+async fn every_when_sees_the_context_as_the_task_left_it() {
+    let ex = Executor::new();
+    // The first transition's publish would make the second `when` true if
+    // conditions were evaluated after publishing.
+    let p = plan(
+        &ex,
+        r#"
+vars: [{n: 0}]
+tasks:
+  a:
+    action: core.noop
+    next:
+      - when: "{{ workflow.n == 0 }}"
+        publish: [{n: 1}]
+        do: b
+      - when: "{{ workflow.n == 1 }}"
+        do: c
+  b: {action: core.echo, input: {message: "{{ workflow.n }}"}}
+  c: {action: core.noop}
+"#,
+    );
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+    assert_eq!(names(&out), ["a", "b"]);
+    assert_eq!(result(&out, "b"), json!({"message": 1}));
+}
+
+#[tokio::test]
 async fn transition_without_when_runs_on_success_and_on_failure() {
     let (ex, _) = recorder();
     let p = plan(
