@@ -1,11 +1,12 @@
 //! The workflow context: what expressions read.
 //!
-//! Shared state lives behind `Arc`s, so cloning a context copies pointers
-//! only and costs the same whether it holds nothing or megabytes of task
-//! results. Values are stored as `Arc<Value>`: reading one hands out a
-//! pointer, never a deep copy. The per-item parts (`item`, `index`) and the
-//! task being evaluated (for `result()`, `succeeded()`, ...) belong to one
-//! clone only.
+//! The shared state (parameters, variables, task results, system values)
+//! lives behind one `Arc`, so cloning a context copies pointers only and
+//! costs the same whether it holds nothing or megabytes of task results: one
+//! reference count to bump instead of four. Values are stored as
+//! `Arc<Value>`: reading one hands out a pointer, never a deep copy. The
+//! per-item parts (`item`, `index`) and the task being evaluated (for
+//! `result()`, `succeeded()`, ...) belong to one clone only.
 //!
 //! # Examples
 //!
@@ -136,13 +137,21 @@ const STATUS_PREFIX: &str = "task_status.";
 /// The context of one run. See the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct WorkflowContext {
-    pub(crate) parameters: Arc<Value>,
-    pub(crate) variables: Arc<DashMap<String, Arc<Value>>>,
-    pub(crate) task_results: Arc<DashMap<String, Arc<Value>>>,
-    pub(crate) system: Arc<DashMap<String, Arc<Value>>>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) current_item: Option<Arc<Value>>,
     pub(crate) current_index: Option<usize>,
     pub(crate) current_task: Option<Arc<CurrentTask>>,
+}
+
+/// What every clone of a context sees. One `Arc` around all of it keeps a
+/// clone (and its drop) to a single atomic operation; the maps are
+/// concurrent, so writes through one clone are visible to all.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) parameters: Arc<Value>,
+    pub(crate) variables: DashMap<String, Arc<Value>>,
+    pub(crate) task_results: DashMap<String, Arc<Value>>,
+    pub(crate) system: DashMap<String, Arc<Value>>,
 }
 
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
@@ -183,10 +192,12 @@ impl WorkflowContext {
             variables.insert(k, Arc::new(v));
         }
         WorkflowContext {
-            parameters: Arc::new(parameters),
-            variables: Arc::new(variables),
-            task_results: Arc::new(DashMap::with_capacity(tasks)),
-            system: Arc::new(DashMap::with_capacity(tasks + 2)),
+            shared: Arc::new(Shared {
+                parameters: Arc::new(parameters),
+                variables,
+                task_results: DashMap::with_capacity(tasks),
+                system: DashMap::with_capacity(tasks + 2),
+            }),
             current_item: None,
             current_index: None,
             current_task: None,
@@ -195,27 +206,30 @@ impl WorkflowContext {
 
     /// The run's inputs.
     pub fn parameters(&self) -> &Arc<Value> {
-        &self.parameters
+        &self.shared.parameters
     }
 
     /// Sets a workflow variable (visible to every clone).
     pub fn set_var(&self, name: impl Into<String>, value: impl Into<Arc<Value>>) {
-        self.variables.insert(name.into(), value.into());
+        self.shared.variables.insert(name.into(), value.into());
     }
 
     /// A workflow variable: a pointer, not a copy.
     pub fn get_var(&self, name: &str) -> Option<Arc<Value>> {
-        self.variables.get(name).map(|v| v.value().clone())
+        self.shared.variables.get(name).map(|v| v.value().clone())
     }
 
     /// Records a task's result (visible to every clone).
     pub fn set_task_result(&self, task: impl Into<String>, result: impl Into<Arc<Value>>) {
-        self.task_results.insert(task.into(), result.into());
+        self.shared.task_results.insert(task.into(), result.into());
     }
 
     /// A task's result: a pointer, not a copy.
     pub fn get_task_result(&self, task: &str) -> Option<Arc<Value>> {
-        self.task_results.get(task).map(|v| v.value().clone())
+        self.shared
+            .task_results
+            .get(task)
+            .map(|v| v.value().clone())
     }
 
     /// Records a task's status, as `task_status(name)` reports it.
@@ -225,24 +239,24 @@ impl WorkflowContext {
         let mut key = String::with_capacity(STATUS_PREFIX.len() + task.len());
         key.push_str(STATUS_PREFIX);
         key.push_str(task);
-        self.system.insert(key, status.shared_value());
+        self.shared.system.insert(key, status.shared_value());
     }
 
     /// A task's status, if it has one.
     pub fn task_status(&self, task: &str) -> Option<TaskStatus> {
         let key = format!("{STATUS_PREFIX}{task}");
-        let v = self.system.get(&key)?;
+        let v = self.shared.system.get(&key)?;
         v.value().as_str().and_then(TaskStatus::from_str)
     }
 
     /// Sets a system value (`system.<key>` in expressions).
     pub fn set_system(&self, key: impl Into<String>, value: impl Into<Arc<Value>>) {
-        self.system.insert(key.into(), value.into());
+        self.shared.system.insert(key.into(), value.into());
     }
 
     /// A system value.
     pub fn get_system(&self, key: &str) -> Option<Arc<Value>> {
-        self.system.get(key).map(|v| v.value().clone())
+        self.shared.system.get(key).map(|v| v.value().clone())
     }
 
     /// Makes this clone an item's context: `item` and `index` resolve to these.
@@ -348,10 +362,10 @@ impl WorkflowContext {
                 .collect()
         }
         ContextState {
-            parameters: (*self.parameters).clone(),
-            variables: dump(&self.variables),
-            task_results: dump(&self.task_results),
-            system: dump(&self.system),
+            parameters: (*self.shared.parameters).clone(),
+            variables: dump(&self.shared.variables),
+            task_results: dump(&self.shared.task_results),
+            system: dump(&self.shared.system),
             current_item: self.current_item.as_ref().map(|v| (**v).clone()),
             current_index: self.current_index,
         }
@@ -359,14 +373,16 @@ impl WorkflowContext {
 
     /// A context rebuilt from a snapshot.
     pub fn import(state: ContextState) -> WorkflowContext {
-        fn load(map: BTreeMap<String, Value>) -> Arc<DashMap<String, Arc<Value>>> {
-            Arc::new(map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+        fn load(map: BTreeMap<String, Value>) -> DashMap<String, Arc<Value>> {
+            map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
         }
         WorkflowContext {
-            parameters: Arc::new(state.parameters),
-            variables: load(state.variables),
-            task_results: load(state.task_results),
-            system: load(state.system),
+            shared: Arc::new(Shared {
+                parameters: Arc::new(state.parameters),
+                variables: load(state.variables),
+                task_results: load(state.task_results),
+                system: load(state.system),
+            }),
             current_item: state.current_item.map(Arc::new),
             current_index: state.current_index,
             current_task: None,
@@ -596,7 +612,7 @@ mod tests {
         let c = ctx();
         c.set_task_result("big", json!(vec![0u8; 1000]));
         let d = c.clone();
-        assert!(Arc::ptr_eq(&c.task_results, &d.task_results));
+        assert!(Arc::ptr_eq(&c.shared, &d.shared));
         assert!(Arc::ptr_eq(
             &c.get_task_result("big").unwrap(),
             &d.get_task_result("big").unwrap()

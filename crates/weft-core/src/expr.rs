@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use crate::context::{TaskStatus, WorkflowContext};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::split_path;
-use crate::view::{arc_to_mj, json_to_mj, JsonView, Root, Step, ROOT_KEY};
+use crate::view::{arc_to_mj, json_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY};
 
 /// The shared environment: our functions, strict undefined values, no HTML
 /// escaping. Expressions compiled against it live for the whole program.
@@ -96,10 +96,8 @@ fn status_fn(
 fn fn_ctx(state: &State, name: Option<&str>) -> std::result::Result<MjValue, minijinja::Error> {
     let root = root(state)?;
     match name {
-        None => Ok(MjValue::from_object(crate::view::MapView(
-            root.0.variables.clone(),
-        ))),
-        Some(name) => match root.0.variables.get(name) {
+        None => Ok(MapView::value(&root.0.shared, MapKind::Variables)),
+        Some(name) => match root.0.shared.variables.get(name) {
             Some(v) => Ok(arc_to_mj(v.value())),
             None => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UndefinedError,
@@ -396,11 +394,27 @@ impl Template {
     ///
     /// A template syntax error naming the task and field.
     pub fn compile_at(source: &str, place: Option<Arc<str>>) -> Result<Template> {
+        Self::compile_with(source, place, true)
+    }
+
+    /// Compiles a string without recognising plain paths: every expression
+    /// goes through minijinja. For benchmarks and equivalence tests only.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Template::compile`].
+    #[doc(hidden)]
+    pub fn compile_without_fast_path(source: &str) -> Result<Template> {
+        Self::compile_with(source, None, false)
+    }
+
+    fn compile_with(source: &str, place: Option<Arc<str>>, fast: bool) -> Result<Template> {
+        let fast_path = |expr: &str| if fast { FastPath::parse(expr) } else { None };
         let kind = match split(source) {
             Split::Literal => Kind::Literal(Value::String(source.to_owned())),
             Split::Single(expr) => {
                 let compiled = compile_expr(expr, source, &place)?;
-                match FastPath::parse(expr) {
+                match fast_path(expr) {
                     Some(p) => Kind::Fast(p, compiled),
                     None => Kind::Expr(compiled),
                 }
@@ -410,7 +424,7 @@ impl Template {
                 for (is_expr, text) in parts {
                     if is_expr {
                         let compiled = compile_expr(text, source, &place)?;
-                        pieces.push(Piece::Expr(FastPath::parse(text), compiled));
+                        pieces.push(Piece::Expr(fast_path(text), compiled));
                     } else {
                         pieces.push(Piece::Text(text.to_owned()));
                     }
@@ -792,10 +806,10 @@ impl FastPath {
     /// the caller falls back to minijinja for the exact error or semantics.
     pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
         match self.root {
-            FastRoot::Parameters => walk(&ctx.parameters, &self.steps).cloned(),
-            FastRoot::Workflow => map_lookup(&ctx.variables, &self.steps),
-            FastRoot::Task => map_lookup(&ctx.task_results, &self.steps),
-            FastRoot::System => map_lookup(&ctx.system, &self.steps),
+            FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).cloned(),
+            FastRoot::Workflow => map_lookup(&ctx.shared.variables, &self.steps),
+            FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps),
+            FastRoot::System => map_lookup(&ctx.shared.system, &self.steps),
             FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).cloned(),
             FastRoot::Index => ctx.current_index.map(Value::from),
             FastRoot::Result => walk(&ctx.current_task.as_ref()?.result, &self.steps).cloned(),
@@ -817,8 +831,10 @@ fn map_lookup(map: &dashmap::DashMap<String, Arc<Value>>, steps: &[Step]) -> Opt
     let (Step::Key(first), rest) = steps.split_first()? else {
         return None;
     };
-    let v = map.get(&**first)?.value().clone();
-    walk(&v, rest).cloned()
+    // Walk under the shard's read guard: only the leaf is copied, and the
+    // `Arc` around the result is not touched.
+    let entry = map.get(&**first)?;
+    walk(entry.value(), rest).cloned()
 }
 
 fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
@@ -841,7 +857,7 @@ pub enum ValueTemplate {
     /// A string with expressions.
     Template(Template),
     /// A map with at least one expression inside.
-    Object(Vec<(String, ValueTemplate)>),
+    Object(ObjectTemplate),
     /// A list with at least one expression inside.
     Array(Vec<ValueTemplate>),
 }
@@ -890,7 +906,7 @@ impl ValueTemplate {
                 {
                     ValueTemplate::Static(value.clone())
                 } else {
-                    ValueTemplate::Object(parts)
+                    ValueTemplate::Object(ObjectTemplate::new(parts))
                 }
             }
             other => ValueTemplate::Static(other.clone()),
@@ -906,13 +922,7 @@ impl ValueTemplate {
         match self {
             ValueTemplate::Static(v) => Ok(v.clone()),
             ValueTemplate::Template(t) => t.eval(ctx),
-            ValueTemplate::Object(parts) => {
-                let mut out = Map::with_capacity(parts.len());
-                for (k, p) in parts {
-                    out.insert(k.clone(), p.render(ctx)?);
-                }
-                Ok(Value::Object(out))
-            }
+            ValueTemplate::Object(o) => o.render(ctx).map(Value::Object),
             ValueTemplate::Array(parts) => parts
                 .iter()
                 .map(|p| p.render(ctx))
@@ -924,6 +934,53 @@ impl ValueTemplate {
     /// True when there is no expression anywhere inside.
     pub fn is_static(&self) -> bool {
         matches!(self, ValueTemplate::Static(_))
+    }
+}
+
+/// A map with expressions inside, compiled.
+///
+/// Rendering clones a prepared map that holds every key (and every static
+/// field) in place, then fills in the rendered fields in order. A clone
+/// copies the map's index table as it is, so no key is hashed again: on a
+/// small `input` that is a good part of the cost of rendering it.
+#[derive(Clone, Debug)]
+pub struct ObjectTemplate {
+    /// Every key in order; static fields hold their value, the others `null`.
+    shape: Map<String, Value>,
+    /// One entry per field of `shape`, in the same order: `None` for a
+    /// static field.
+    fields: Vec<Option<ValueTemplate>>,
+}
+
+impl ObjectTemplate {
+    fn new(parts: Vec<(String, ValueTemplate)>) -> ObjectTemplate {
+        let mut shape = Map::with_capacity(parts.len());
+        let mut fields = Vec::with_capacity(parts.len());
+        for (k, p) in parts {
+            match p {
+                ValueTemplate::Static(v) => {
+                    shape.insert(k, v);
+                    fields.push(None);
+                }
+                p => {
+                    shape.insert(k, Value::Null);
+                    fields.push(Some(p));
+                }
+            }
+        }
+        ObjectTemplate { shape, fields }
+    }
+
+    fn render(&self, ctx: &WorkflowContext) -> Result<Map<String, Value>> {
+        let mut out = self.shape.clone();
+        // `shape` and `fields` were built from the same keys in the same
+        // order, and a map iterates in its own order either way.
+        for (slot, field) in out.values_mut().zip(&self.fields) {
+            if let Some(t) = field {
+                *slot = t.render(ctx)?;
+            }
+        }
+        Ok(out)
     }
 }
 

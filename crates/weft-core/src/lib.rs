@@ -18,7 +18,7 @@ pub use def::{
     TransitionDef, Version, WithDef, WorkflowDef,
 };
 pub use error::{Error, ErrorKind, Location, Result};
-pub use expr::{Template, ValueTemplate};
+pub use expr::{ObjectTemplate, Template, ValueTemplate};
 pub use load::{Format, Workflow};
 pub use plan::*;
 

@@ -12,7 +12,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value as MjValue;
 use serde_json::Value;
 
-use crate::context::WorkflowContext;
+use crate::context::{Shared, WorkflowContext};
 
 /// One step of a path into a JSON value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,9 +151,37 @@ impl Object for JsonView {
     }
 }
 
+/// Which of the context's maps a [`MapView`] shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MapKind {
+    Variables,
+    TaskResults,
+    System,
+}
+
 /// A view of one of the context's maps (`workflow`, `task`, `system`).
 #[derive(Debug)]
-pub(crate) struct MapView(pub(crate) Arc<DashMap<String, Arc<Value>>>);
+pub(crate) struct MapView {
+    shared: Arc<Shared>,
+    kind: MapKind,
+}
+
+impl MapView {
+    pub(crate) fn value(shared: &Arc<Shared>, kind: MapKind) -> MjValue {
+        MjValue::from_object(MapView {
+            shared: shared.clone(),
+            kind,
+        })
+    }
+
+    fn map(&self) -> &DashMap<String, Arc<Value>> {
+        match self.kind {
+            MapKind::Variables => &self.shared.variables,
+            MapKind::TaskResults => &self.shared.task_results,
+            MapKind::System => &self.shared.system,
+        }
+    }
+}
 
 impl Object for MapView {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -162,18 +190,18 @@ impl Object for MapView {
 
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let k = key.as_str()?;
-        let v = self.0.get(k)?.value().clone();
-        Some(arc_to_mj(&v))
+        let v = self.map().get(k)?;
+        Some(arc_to_mj(v.value()))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<String> = self.0.iter().map(|e| e.key().clone()).collect();
+        let mut keys: Vec<String> = self.map().iter().map(|e| e.key().clone()).collect();
         keys.sort();
         Enumerator::Values(keys.into_iter().map(MjValue::from).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.len())
+        Some(self.map().len())
     }
 }
 
@@ -192,10 +220,10 @@ impl Object for Root {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let ctx = &self.0;
         match key.as_str()? {
-            "parameters" => Some(arc_to_mj(&ctx.parameters)),
-            "workflow" | "vars" => Some(MjValue::from_object(MapView(ctx.variables.clone()))),
-            "task" | "tasks" => Some(MjValue::from_object(MapView(ctx.task_results.clone()))),
-            "system" => Some(MjValue::from_object(MapView(ctx.system.clone()))),
+            "parameters" => Some(arc_to_mj(&ctx.shared.parameters)),
+            "workflow" | "vars" => Some(MapView::value(&ctx.shared, MapKind::Variables)),
+            "task" | "tasks" => Some(MapView::value(&ctx.shared, MapKind::TaskResults)),
+            "system" => Some(MapView::value(&ctx.shared, MapKind::System)),
             "item" => Some(match &ctx.current_item {
                 Some(item) => arc_to_mj(item),
                 None => MjValue::UNDEFINED,
