@@ -21,17 +21,21 @@
 //!   exactly the same multiset of instances and attempts; if it finds one,
 //!   the real run must fail and create no instance the ideal run does not.
 //! * **Replay**: the run's own event stream is fed, in order, through the
-//!   same model with fail-fast. Every `TaskScheduled` and `TaskSkipped` must
-//!   consume a satisfied transition (or start, or join firing) completed
-//!   earlier and nothing may be left unconsumed at the end, so each dispatch
-//!   happens exactly as often as its satisfied transitions say; nothing is
-//!   scheduled or retried once the model says the run is failing; an
-//!   attempt is retried exactly when the policy says so while the run is
-//!   running; and the run's status is the model's. The action stamps each
+//!   same model with fail-fast. The model keeps the scheduler's queue of
+//!   dispatches and `fail` commands: every `TaskScheduled` and `TaskSkipped`
+//!   must consume the next dispatch owed (a start, a satisfied transition or
+//!   a join firing, completed earlier, in queue order), arrivals while
+//!   failing must be skipped at once, and nothing may be left owed at the
+//!   end, so each dispatch happens exactly as often as its satisfied
+//!   transitions say. Nothing is scheduled or retried once the model says
+//!   the run is failing; an attempt is retried exactly when the policy says
+//!   so while the run is running; the instance limit, when set, is never
+//!   exceeded; and the run's status is the model's. The action stamps each
 //!   attempt with a global start/end sequence, and every instance's action
 //!   must start after the actions of the instances it depends on ended.
 //!
-//! Cases default to 64 per runtime flavour; set `PROPTEST_CASES` for more.
+//! Cases default to 64 per runtime flavour (a fifth of them under a random
+//! `max_task_instances`); set `PROPTEST_CASES` for more.
 mod common;
 
 use std::collections::VecDeque;
@@ -481,6 +485,7 @@ fn build(raw: &Raw) -> Spec {
 
 // ---- the model -----------------------------------------------------------
 
+#[derive(Clone)]
 struct JoinState {
     inbound: Vec<usize>,
     arrived: Vec<bool>,
@@ -492,7 +497,17 @@ struct JoinState {
     parents: Vec<usize>,
 }
 
+/// An entry of the scheduler's work queue that the model tracks.
+#[derive(Clone, Debug)]
+enum Work {
+    /// Create an instance of `task`, which depends on `parents`.
+    Dispatch { task: usize, parents: Vec<usize> },
+    /// The `fail` command, which takes effect when the scheduler reaches it.
+    Fail,
+}
+
 /// A sequential interpretation of the scheduler's semantics.
+#[derive(Clone)]
 struct Model<'a> {
     spec: &'a Spec,
     fail_fast: bool,
@@ -500,10 +515,10 @@ struct Model<'a> {
     joins: Vec<Option<JoinState>>,
     join_successors: Vec<Vec<usize>>,
     vars: Vec<i64>,
-    /// Per task: dispatches owed, each with the instances it depends on.
-    pending: Vec<VecDeque<Vec<usize>>>,
-    /// Every dispatch owed, in order (used by the ideal run).
-    order: VecDeque<usize>,
+    /// Dispatches and `fail` commands, in the order they were queued.
+    queue: VecDeque<Work>,
+    /// Targets skipped at once (arrivals while failing), seen next in order.
+    skipped_now: VecDeque<usize>,
 }
 
 impl<'a> Model<'a> {
@@ -539,8 +554,8 @@ impl<'a> Model<'a> {
             joins,
             join_successors,
             vars: vec![0; spec.counters],
-            pending: vec![VecDeque::new(); n],
-            order: VecDeque::new(),
+            queue: VecDeque::new(),
+            skipped_now: VecDeque::new(),
         };
         for s in spec.starts() {
             m.owe(s, Vec::new());
@@ -554,12 +569,19 @@ impl<'a> Model<'a> {
     }
 
     fn owe(&mut self, task: usize, parents: Vec<usize>) {
-        self.pending[task].push_back(parents);
-        self.order.push_back(task);
+        self.queue.push_back(Work::Dispatch { task, parents });
     }
 
     fn fail(&mut self) {
         self.failed = true;
+    }
+
+    /// Applies the `fail` commands at the head of the queue.
+    fn reach_fails(&mut self) {
+        while matches!(self.queue.front(), Some(Work::Fail)) {
+            self.queue.pop_front();
+            self.fail();
+        }
     }
 
     /// An instance completed: evaluate its transitions in order.
@@ -587,7 +609,9 @@ impl<'a> Model<'a> {
                         went_to.push(n);
                         self.arrive(n, task, instance);
                     }
-                    Target::Fail => self.fail(),
+                    // Queued behind the transition's dispatches, so that
+                    // `do: [notify, fail]` still starts `notify`.
+                    Target::Fail => self.queue.push_back(Work::Fail),
                     Target::Noop => {}
                 }
             }
@@ -604,8 +628,7 @@ impl<'a> Model<'a> {
 
     fn arrive(&mut self, target: usize, from: usize, instance: usize) {
         if !self.running() {
-            // Skipped at once.
-            self.owe(target, vec![instance]);
+            self.skipped_now.push_back(target);
             return;
         }
         let Some(js) = self.joins[target].as_mut() else {
@@ -687,8 +710,11 @@ fn ideal(spec: &Spec) -> Ideal {
     let mut m = Model::new(spec, false);
     let mut per_task = vec![Vec::new(); spec.tasks.len()];
     let mut instance = 0;
-    while let Some(t) = m.order.pop_front() {
-        m.pending[t].pop_front();
+    while let Some(work) = m.queue.pop_front() {
+        let Work::Dispatch { task: t, .. } = work else {
+            m.fail();
+            continue;
+        };
         let (attempts, ok) = spec.tasks[t].ideal();
         per_task[t].push((attempts, ok));
         m.complete(t, instance, ok);
@@ -707,6 +733,7 @@ fn ideal(spec: &Spec) -> Ideal {
 
 // ---- replaying a real run ------------------------------------------------
 
+#[derive(Clone)]
 struct Seen {
     task: usize,
     parents: Vec<usize>,
@@ -721,46 +748,57 @@ fn task_of(name: &str, n: usize) -> Result<usize, String> {
         .ok_or_else(|| format!("event names unknown task `{name}`"))
 }
 
-/// Replays the event stream through the model with fail-fast; returns the
-/// instances seen and whether the model says the run failed.
-///
-/// A dispatch over the instance limit fails the run and shows as a
-/// `TaskSkipped` while the model still says running.
-fn replay(spec: &Spec, events: &[Event]) -> Result<(Vec<Seen>, bool), String> {
-    let n = spec.tasks.len();
-    let mut m = Model::new(spec, true);
-    let mut seen: Vec<Seen> = Vec::new();
-    let Some((first, rest)) = events.split_first() else {
-        return Err("no events".into());
-    };
-    if !matches!(first.kind, EventKind::RunStarted { .. }) {
-        return Err(format!("first event is {:?}", first.kind));
+/// One hypothesis of the replay: the model and the instances seen so far.
+#[derive(Clone)]
+struct Replay<'a> {
+    m: Model<'a>,
+    seen: Vec<Seen>,
+}
+
+impl Replay<'_> {
+    /// The next dispatch owed must be one of `task`.
+    fn next_dispatch(&mut self, task: usize) -> Result<Vec<usize>, String> {
+        self.m.reach_fails();
+        match self.m.queue.pop_front() {
+            Some(Work::Dispatch { task: t, parents }) if t == task => Ok(parents),
+            Some(Work::Dispatch { task: t, .. }) => Err(format!(
+                "the next dispatch owed is of {}, not {}",
+                Spec::name(t),
+                Spec::name(task)
+            )),
+            _ => Err("no satisfied transition leads here".into()),
+        }
     }
-    let Some((last, middle)) = rest.split_last() else {
-        return Err("no RunEnded".into());
-    };
-    for (k, ev) in middle.iter().enumerate() {
-        let at = |msg: String| format!("event {}: {msg} ({:?})", k + 1, ev.kind);
+
+    fn step(&mut self, ev: &Event) -> Result<(), String> {
+        let spec = self.m.spec;
+        let n = spec.tasks.len();
+        if let Some(&t) = self.m.skipped_now.front() {
+            return match &ev.kind {
+                EventKind::TaskSkipped { task, .. } if task_of(task, n)? == t => {
+                    self.m.skipped_now.pop_front();
+                    Ok(())
+                }
+                _ => Err(format!("{} should have been skipped here", Spec::name(t))),
+            };
+        }
         match &ev.kind {
             EventKind::TaskScheduled { task, instance } => {
-                let t = task_of(task, n)?;
-                if !m.running() {
-                    return Err(at("scheduled after the run started failing".into()));
+                let parents = self.next_dispatch(task_of(task, n)?)?;
+                if !self.m.running() {
+                    return Err("scheduled after the run started failing".into());
                 }
-                if *instance as usize != seen.len() {
-                    return Err(at(format!("expected instance {}", seen.len())));
+                if *instance as usize != self.seen.len() {
+                    return Err(format!("expected instance {}", self.seen.len()));
                 }
-                if spec.limit.is_some_and(|l| seen.len() >= l) {
-                    return Err(at("scheduled over the instance limit".into()));
+                if spec.limit.is_some_and(|l| self.seen.len() >= l) {
+                    return Err("scheduled over the instance limit".into());
                 }
-                let parents = m.pending[t]
-                    .pop_front()
-                    .ok_or_else(|| at("scheduled without a satisfied transition".into()))?;
-                if let Some(&p) = parents.iter().find(|&&p| seen[p].ok.is_none()) {
-                    return Err(at(format!("instance {p} it depends on is not complete")));
+                if let Some(&p) = parents.iter().find(|&&p| self.seen[p].ok.is_none()) {
+                    return Err(format!("instance {p} it depends on is not complete"));
                 }
-                seen.push(Seen {
-                    task: t,
+                self.seen.push(Seen {
+                    task: task_of(task, n)?,
                     parents,
                     started: 0,
                     retries: 0,
@@ -768,15 +806,13 @@ fn replay(spec: &Spec, events: &[Event]) -> Result<(Vec<Seen>, bool), String> {
                 });
             }
             EventKind::TaskSkipped { task, .. } => {
-                let t = task_of(task, n)?;
-                if m.running() {
-                    if spec.limit != Some(seen.len()) {
-                        return Err(at("skipped while the run is running".into()));
+                self.next_dispatch(task_of(task, n)?)?;
+                if self.m.running() {
+                    // The instance limit refused it, which fails the run.
+                    if spec.limit != Some(self.seen.len()) {
+                        return Err("skipped while the run is running".into());
                     }
-                    m.fail();
-                }
-                if m.pending[t].pop_front().is_none() {
-                    return Err(at("skipped without a satisfied transition".into()));
+                    self.m.fail();
                 }
             }
             EventKind::TaskStarted {
@@ -785,14 +821,15 @@ fn replay(spec: &Spec, events: &[Event]) -> Result<(Vec<Seen>, bool), String> {
                 attempt,
                 ..
             } => {
-                let s = seen
+                let s = self
+                    .seen
                     .get_mut(*instance as usize)
-                    .ok_or_else(|| at("unknown instance".into()))?;
+                    .ok_or("unknown instance")?;
                 if item.is_some() || s.ok.is_some() || *attempt != s.started + 1 {
-                    return Err(at(format!("out of order (started {})", s.started)));
+                    return Err(format!("out of order (started {})", s.started));
                 }
                 if *attempt != s.retries + 1 {
-                    return Err(at("attempt without a retry".into()));
+                    return Err("attempt without a retry".into());
                 }
                 s.started += 1;
             }
@@ -802,64 +839,156 @@ fn replay(spec: &Spec, events: &[Event]) -> Result<(Vec<Seen>, bool), String> {
                 attempt,
                 ..
             } => {
-                let running = m.running();
-                let s = seen
+                let running = self.m.running();
+                let s = self
+                    .seen
                     .get_mut(*instance as usize)
-                    .ok_or_else(|| at("unknown instance".into()))?;
+                    .ok_or("unknown instance")?;
                 let failed = attempt - 1;
                 if item.is_some() || s.ok.is_some() || failed != s.started {
-                    return Err(at(format!("out of order (started {})", s.started)));
+                    return Err(format!("out of order (started {})", s.started));
                 }
                 if !running {
-                    return Err(at("retry after the run started failing".into()));
+                    return Err("retry after the run started failing".into());
                 }
                 if !spec.tasks[s.task].retries_after(failed) {
-                    return Err(at("retry the policy does not allow".into()));
+                    return Err("retry the policy does not allow".into());
                 }
                 s.retries += 1;
             }
             EventKind::TaskSucceeded { instance, .. } | EventKind::TaskFailed { instance, .. } => {
                 let succeeded = matches!(ev.kind, EventKind::TaskSucceeded { .. });
-                let running = m.running();
-                let s = seen
+                let running = self.m.running();
+                let s = self
+                    .seen
                     .get_mut(*instance as usize)
-                    .ok_or_else(|| at("unknown instance".into()))?;
+                    .ok_or("unknown instance")?;
                 if s.ok.is_some() || s.started == 0 || s.started != s.retries + 1 {
-                    return Err(at(format!(
+                    return Err(format!(
                         "ends after {} attempts and {} retries",
                         s.started, s.retries
-                    )));
+                    ));
                 }
                 let task = &spec.tasks[s.task];
                 if succeeded == task.fails(s.started) {
-                    return Err(at(format!("attempt {} had the other outcome", s.started)));
+                    return Err(format!("attempt {} had the other outcome", s.started));
                 }
                 // A retry is only ever withheld once the run is failing
-                // (checked when the attempt completed; failing is for good).
+                // (decided when the attempt completed; failing is for good).
                 if task.retries_after(s.started) && running {
-                    return Err(at(format!("attempt {} was not retried", s.started)));
+                    return Err(format!("attempt {} was not retried", s.started));
                 }
                 s.ok = Some(succeeded);
-                m.complete(s.task, *instance as usize, succeeded);
+                let t = s.task;
+                self.m.complete(t, *instance as usize, succeeded);
             }
-            other => return Err(at(format!("unexpected event {other:?}"))),
+            other => return Err(format!("unexpected event {other:?}")),
         }
+        Ok(())
+    }
+
+    /// Failing hypotheses with the same owed work behave the same from here.
+    fn failing_key(&self) -> Option<Vec<usize>> {
+        if self.m.running() {
+            return None;
+        }
+        let mut key: Vec<usize> = self
+            .m
+            .queue
+            .iter()
+            .map(|w| match w {
+                Work::Dispatch { task, .. } => *task,
+                Work::Fail => usize::MAX,
+            })
+            .collect();
+        key.push(usize::MAX - 1);
+        key.extend(self.m.skipped_now.iter().copied());
+        Some(key)
+    }
+}
+
+/// Replays the event stream through the model with fail-fast; returns the
+/// instances seen and whether the model says the run failed.
+///
+/// A dispatch over the instance limit fails the run and shows as a
+/// `TaskSkipped` while the model still says running. A `fail` command takes
+/// effect when the scheduler reaches it in its queue; completions it handles
+/// before that leave no trace in the events, so when the model has a `fail`
+/// at the head of its queue, a task's end may come before or after it: the
+/// replay follows both hypotheses until the events rule one out.
+fn replay(spec: &Spec, events: &[Event]) -> Result<(Vec<Seen>, bool), String> {
+    let Some((first, rest)) = events.split_first() else {
+        return Err("no events".into());
+    };
+    if !matches!(first.kind, EventKind::RunStarted { .. }) {
+        return Err(format!("first event is {:?}", first.kind));
+    }
+    let Some((last, middle)) = rest.split_last() else {
+        return Err("no RunEnded".into());
+    };
+    let mut states = vec![Replay {
+        m: Model::new(spec, true),
+        seen: Vec::new(),
+    }];
+    for (k, ev) in middle.iter().enumerate() {
+        let ends = matches!(
+            ev.kind,
+            EventKind::TaskSucceeded { .. } | EventKind::TaskFailed { .. }
+        );
+        let mut next: Vec<Replay<'_>> = Vec::with_capacity(states.len() + 1);
+        let mut error = None;
+        for mut st in states {
+            if ends
+                && st.m.running()
+                && st.m.skipped_now.is_empty()
+                && matches!(st.m.queue.front(), Some(Work::Fail))
+            {
+                let mut alt = st.clone();
+                alt.m.reach_fails();
+                if alt.step(ev).is_ok() {
+                    next.push(alt);
+                }
+            }
+            match st.step(ev) {
+                Ok(()) => next.push(st),
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        next.retain(|st| match st.failing_key() {
+            Some(key) if keys.contains(&key) => false,
+            Some(key) => {
+                keys.push(key);
+                true
+            }
+            None => true,
+        });
+        if next.is_empty() {
+            let e = error.unwrap_or_else(|| "no hypothesis fits".into());
+            return Err(format!("event {}: {e} ({:?})", k + 1, ev.kind));
+        }
+        states = next;
     }
     if !matches!(last.kind, EventKind::RunEnded { .. }) {
         return Err(format!("last event is {:?}", last.kind));
     }
-    m.end();
-    if let Some(t) = (0..n).find(|&t| !m.pending[t].is_empty()) {
-        return Err(format!(
-            "{} satisfied transition(s) to {} neither scheduled nor skipped",
-            m.pending[t].len(),
-            Spec::name(t)
-        ));
+    let mut error = String::new();
+    for mut st in states {
+        st.m.reach_fails();
+        st.m.end();
+        if let Some(w) = st.m.queue.front() {
+            error = format!("{w:?} was owed but neither scheduled nor skipped");
+        } else if let Some(t) = st.m.skipped_now.front() {
+            error = format!("{} should have been skipped", Spec::name(*t));
+        } else if let Some(i) = st.seen.iter().position(|s| s.ok.is_none()) {
+            error = format!("instance {i} never ended");
+        } else {
+            return Ok((st.seen, st.m.failed));
+        }
     }
-    if let Some(i) = seen.iter().position(|s| s.ok.is_none()) {
-        return Err(format!("instance {i} never ended"));
-    }
-    Ok((seen, m.failed))
+    Err(error)
 }
 
 // ---- running a case ------------------------------------------------------
