@@ -17,7 +17,9 @@ pub use weft_runtime::{
 
 /// The names most programs need.
 pub mod prelude {
-    pub use weft_core::{Error, ErrorKind, Plan, TaskStatus, Workflow, WorkflowContext};
+    pub use weft_core::{
+        Error, ErrorKind, Plan, TaskStatus, Workflow, WorkflowBuilder, WorkflowContext,
+    };
     pub use weft_runtime::{
         Action, ActionError, ActionInput, ActionResult, BoxFuture, EventKind, Executor, Run,
         RunOptions, RunOutcome, RunStatus,

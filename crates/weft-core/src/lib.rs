@@ -4,6 +4,7 @@
 //! Most users reach this through the `weft` facade crate.
 #![forbid(unsafe_code)]
 
+mod builder;
 mod context;
 mod def;
 mod error;
@@ -12,6 +13,7 @@ mod load;
 mod plan;
 mod view;
 
+pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
 pub use def::{
     Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, RetryDef, TaskDef, TaskList,

@@ -1,0 +1,235 @@
+//! Shared by the engine benchmarks: graph shapes, runtimes, the `floor`
+//! executor, and weft built from a shape.
+//!
+//! Each bench binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::runtime::Runtime;
+use weft::{ActionInput, Executor, Plan, WorkflowBuilder};
+
+/// A DAG in topological order: `parents[i]` are all `< i`.
+pub(crate) struct Shape {
+    pub(crate) name: &'static str,
+    pub(crate) parents: Vec<Vec<u32>>,
+}
+
+impl Shape {
+    /// `n` tasks, each after the one before.
+    pub(crate) fn chain(name: &'static str, n: usize) -> Shape {
+        let parents = (0..n as u32)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        Shape { name, parents }
+    }
+
+    /// 1 → 2 → 1.
+    pub(crate) fn diamond() -> Shape {
+        Shape {
+            name: "diamond",
+            parents: vec![vec![], vec![0], vec![0], vec![1, 2]],
+        }
+    }
+
+    /// One root and `n` tasks after it.
+    pub(crate) fn fanout(name: &'static str, n: usize) -> Shape {
+        let mut parents = vec![vec![]];
+        parents.extend((0..n).map(|_| vec![0]));
+        Shape { name, parents }
+    }
+
+    /// `n` tasks with no dependencies.
+    pub(crate) fn independent(name: &'static str, n: usize) -> Shape {
+        Shape {
+            name,
+            parents: vec![vec![]; n],
+        }
+    }
+
+    /// A complete binary tree of `levels` levels, each task after its parent.
+    pub(crate) fn binary_tree(name: &'static str, levels: u32) -> Shape {
+        let n = (1u32 << levels) - 1;
+        let parents = (0..n)
+            .map(|i| if i == 0 { vec![] } else { vec![(i - 1) / 2] })
+            .collect();
+        Shape { name, parents }
+    }
+
+    /// A `side` × `side` grid, each cell after its left and upper neighbour.
+    pub(crate) fn wavefront(name: &'static str, side: u32) -> Shape {
+        let mut parents = Vec::with_capacity((side * side) as usize);
+        for r in 0..side {
+            for c in 0..side {
+                let mut p = Vec::with_capacity(2);
+                if c > 0 {
+                    p.push(r * side + c - 1);
+                }
+                if r > 0 {
+                    p.push((r - 1) * side + c);
+                }
+                parents.push(p);
+            }
+        }
+        Shape { name, parents }
+    }
+
+    /// The six shapes of `benches/peers.rs`.
+    pub(crate) fn all() -> Vec<Shape> {
+        vec![
+            Shape::chain("chain_100", 100),
+            Shape::diamond(),
+            Shape::fanout("fanout_100", 100),
+            Shape::independent("independent_10k", 10_000),
+            Shape::binary_tree("binary_tree_10", 10),
+            Shape::wavefront("wavefront_32", 32),
+        ]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// Children of each task, in task order.
+    pub(crate) fn children(&self) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new(); self.len()];
+        for (i, ps) in self.parents.iter().enumerate() {
+            for &p in ps {
+                out[p as usize].push(i as u32);
+            }
+        }
+        out
+    }
+}
+
+/// A current_thread runtime.
+pub(crate) fn runtime_ct() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A multi_thread runtime with 2 workers.
+pub(crate) fn runtime_mt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+// ---- floor ------------------------------------------------------------------
+
+/// The least an event-driven executor must do: indegree counters, one
+/// `tokio::spawn` per ready task, completions back on one flume channel.
+/// The graph (children lists, indegrees) is prepared once, as a plan is.
+pub(crate) struct Floor {
+    offsets: Vec<u32>,
+    children: Vec<u32>,
+    indegree: Vec<u32>,
+    starts: Vec<u32>,
+}
+
+impl Floor {
+    pub(crate) fn new(shape: &Shape) -> Arc<Floor> {
+        let mut offsets = Vec::with_capacity(shape.len() + 1);
+        let mut children = Vec::new();
+        offsets.push(0);
+        for c in shape.children() {
+            children.extend(c);
+            offsets.push(children.len() as u32);
+        }
+        Arc::new(Floor {
+            offsets,
+            children,
+            indegree: shape.parents.iter().map(|p| p.len() as u32).collect(),
+            starts: (0..shape.len() as u32)
+                .filter(|&i| shape.parents[i as usize].is_empty())
+                .collect(),
+        })
+    }
+
+    /// One run, its driver spawned on the current runtime as weft's
+    /// scheduler is; returns when every task has completed.
+    pub(crate) async fn run(self: &Arc<Floor>) {
+        let me = self.clone();
+        tokio::spawn(async move { me.drive().await })
+            .await
+            .expect("floor driver");
+    }
+
+    async fn drive(&self) {
+        let (tx, rx) = flume::unbounded::<u32>();
+        let mut indegree = self.indegree.clone();
+        let mut remaining = indegree.len();
+        for &s in &self.starts {
+            spawn_noop(s, &tx);
+        }
+        while remaining > 0 {
+            let done = rx.recv_async().await.expect("a task completion");
+            remaining -= 1;
+            let (a, b) = (
+                self.offsets[done as usize] as usize,
+                self.offsets[done as usize + 1] as usize,
+            );
+            for &c in &self.children[a..b] {
+                let d = &mut indegree[c as usize];
+                *d -= 1;
+                if *d == 0 {
+                    spawn_noop(c, &tx);
+                }
+            }
+        }
+    }
+}
+
+fn spawn_noop(task: u32, tx: &flume::Sender<u32>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        std::hint::black_box(task);
+        let _ = tx.send(task);
+    });
+}
+
+// ---- weft -------------------------------------------------------------------
+
+/// The no-op action every weft benchmark registers: a user-level closure,
+/// nothing special-cased.
+pub(crate) fn noop_executor() -> Executor {
+    Executor::builder()
+        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+        .build()
+}
+
+/// The shape as a weft workflow, built with the builder as a user would:
+/// each task `after` its parents (a `{{ succeeded() }}` transition from each
+/// parent, and `join: all` where there are two).
+pub(crate) fn weft_builder(shape: &Shape) -> WorkflowBuilder {
+    let mut b = WorkflowBuilder::new(shape.name);
+    for (i, ps) in shape.parents.iter().enumerate() {
+        b = b.task(format!("t{i}"), |t| {
+            t.action("bench.noop")
+                .after(ps.iter().map(|p| format!("t{p}")))
+        });
+    }
+    b
+}
+
+/// The compiled plan (compiled once, as users do).
+pub(crate) fn weft_plan(shape: &Shape, executor: &Executor) -> Plan {
+    weft_builder(shape)
+        .compile(executor)
+        .expect("benchmark workflow compiles")
+}
+
+/// One run to completion; panics unless it succeeded with every task run.
+pub(crate) async fn weft_run(executor: &Executor, plan: &Plan, inputs: Value) {
+    let outcome = executor
+        .start(plan, inputs)
+        .expect("run starts")
+        .await
+        .expect("run ends");
+    assert!(outcome.succeeded(), "{:?}", outcome.errors);
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Print markdown tables from criterion's results.
+
+Reads target/criterion/<group>/<function>/new/estimates.json (the median's
+point estimate) and benchmark.json (throughput), so the tables in
+docs/performance.md can be remade from one `cargo bench` run:
+
+    python3 scripts/criterion_table.py [--target DIR] peers
+    python3 scripts/criterion_table.py latency
+    python3 scripts/criterion_table.py with_items
+
+`peers` prints one row per shape: weft's median per run and per task, then
+weft's ratio to floor and to each peer (weft ÷ other: below 1 means weft is
+faster), for current_thread and multi_thread, and the compile times.
+Other arguments print the named groups as they are. Any group name can be
+given too (`-- group chain_100`).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+SHAPES = ["chain_100", "diamond", "fanout_100", "independent_10k", "binary_tree_10", "wavefront_32"]
+ENGINES = ["weft", "floor", "dagx", "dagrs"]
+
+
+def load(root, group, function):
+    """(median ns, elements per iteration or None), or None if missing."""
+    base = os.path.join(root, group, function, "new")
+    try:
+        with open(os.path.join(base, "estimates.json")) as f:
+            median = json.load(f)["median"]["point_estimate"]
+    except FileNotFoundError:
+        return None
+    elements = None
+    try:
+        with open(os.path.join(base, "benchmark.json")) as f:
+            tp = json.load(f).get("throughput") or {}
+            elements = tp.get("Elements")
+    except FileNotFoundError:
+        pass
+    return median, elements
+
+
+def fmt_time(ns):
+    if ns is None:
+        return "–"
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def per_element(entry):
+    if entry is None or not entry[1]:
+        return None
+    return entry[0] / entry[1]
+
+
+def peers(root):
+    for flavour, name in [("ct", "current_thread"), ("mt", "multi_thread, 2 workers")]:
+        print(f"\n**{name}** — median per run (per task); ratios are weft ÷ other\n")
+        print("| shape | tasks | weft | floor | dagx | dagrs | weft/floor | weft/dagx | weft/dagrs |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for shape in SHAPES:
+            e = {eng: load(root, shape, f"{eng}_{flavour}") for eng in ENGINES}
+            tasks = next((v[1] for v in e.values() if v and v[1]), None)
+            cells = []
+            for eng in ENGINES:
+                v = e[eng]
+                if v is None:
+                    cells.append("–")
+                else:
+                    cells.append(f"{fmt_time(v[0])} ({fmt_time(per_element(v))})")
+            med = {k: (v[0] if v else None) for k, v in e.items()}
+            print(
+                f"| {shape} | {tasks or '–'} | "
+                + " | ".join(cells)
+                + f" | {fmt_ratio(med['weft'], med['floor'])}"
+                + f" | {fmt_ratio(med['weft'], med['dagx'])}"
+                + f" | {fmt_ratio(med['weft'], med['dagrs'])} |"
+            )
+    print("\n**weft compile** (`compile` group) — median (per task)\n")
+    print("| shape | compile | build + compile | weft_ct run |")
+    print("|---|---:|---:|---:|")
+    for shape in SHAPES:
+        c = load(root, "compile", shape)
+        cb = load(root, "compile", f"{shape}_with_build")
+        run = load(root, shape, "weft_ct")
+        print(
+            f"| {shape} | {fmt_time(c[0]) if c else '–'} ({fmt_time(per_element(c))}) | "
+            f"{fmt_time(cb[0]) if cb else '–'} ({fmt_time(per_element(cb))}) | "
+            f"{fmt_time(run[0]) if run else '–'} |"
+        )
+
+
+def group(root, name, reference=None):
+    path = os.path.join(root, name)
+    if not os.path.isdir(path):
+        print(f"\n(no results for group `{name}` under {root})")
+        return
+    functions = sorted(
+        f for f in os.listdir(path) if os.path.isfile(os.path.join(path, f, "new", "estimates.json"))
+    )
+    ref = load(root, name, reference) if reference else None
+    print(f"\n**{name}** — median\n")
+    head = "| function | per iteration | elements | per element |"
+    sep = "|---|---:|---:|---:|"
+    if ref:
+        head += f" ÷ {reference} |"
+        sep += "---:|"
+    print(head)
+    print(sep)
+    for f in functions:
+        v = load(root, name, f)
+        row = f"| {f} | {fmt_time(v[0])} | {v[1] or '–'} | {fmt_time(per_element(v))} |"
+        if ref:
+            row += f" {fmt_ratio(v[0], ref[0])} |"
+        print(row)
+
+
+def with_items(root):
+    group(root, "with_items")
+    setup = load(root, "with_items", "setup_only")
+    if not setup:
+        return
+    print("\nper item net of the run's fixed part (`setup_only`: 100 result tasks and the join)\n")
+    print("| function | items | (t − t(setup_only)) / items |")
+    print("|---|---:|---:|")
+    for f in ["10", "1000", "100000", "100000_mt"]:
+        v = load(root, "with_items", f)
+        if v and v[1]:
+            print(f"| {f} | {v[1]} | {fmt_time((v[0] - setup[0]) / v[1])} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "target"))
+    p.add_argument("what", nargs="+", help="peers | latency | with_items | group NAME...")
+    a = p.parse_args()
+    root = os.path.join(a.target, "criterion")
+    if not os.path.isdir(root):
+        sys.exit(f"no criterion results under {root}: run cargo bench first")
+    args = list(a.what)
+    while args:
+        w = args.pop(0)
+        if w == "peers":
+            peers(root)
+        elif w == "latency":
+            group(root, "unblock_latency", "floor_ct")
+            group(root, "polling_baseline")
+        elif w == "with_items":
+            with_items(root)
+        elif w == "group":
+            group(root, args.pop(0))
+        else:
+            group(root, w)
+
+
+if __name__ == "__main__":
+    main()
