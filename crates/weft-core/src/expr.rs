@@ -23,7 +23,9 @@ use serde_json::{Map, Value};
 use crate::context::{TaskStatus, WorkflowContext};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::split_path;
-use crate::view::{arc_to_mj, json_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY};
+use crate::view::{
+    arc_to_mj, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
+};
 
 /// The shared environment: our functions, strict undefined values, no HTML
 /// escaping. Expressions compiled against it live for the whole program.
@@ -529,8 +531,8 @@ impl Template {
             Kind::Literal(v) => Ok(v.to_string()),
             Kind::Fast(path, expr) => {
                 let mut out = String::new();
-                match path.resolve(ctx) {
-                    Some(v) => push_display(&mut out, &v),
+                match path.with_value(ctx, |v| push_display(&mut out, v)) {
+                    Some(()) => {}
                     None => {
                         let v = self.eval_mj(expr, ctx)?;
                         let _ = write!(out, "{v}");
@@ -548,9 +550,10 @@ impl Template {
                     match p {
                         Piece::Text(t) => out.push_str(t),
                         Piece::Expr(fast, expr) => {
-                            if let Some(v) = fast.as_ref().and_then(|f| f.resolve(ctx)) {
-                                push_display(&mut out, &v);
-                            } else {
+                            let done = fast
+                                .as_ref()
+                                .and_then(|f| f.with_value(ctx, |v| push_display(&mut out, v)));
+                            if done.is_none() {
                                 let v = self.eval_mj(expr, ctx)?;
                                 let _ = write!(out, "{v}");
                             }
@@ -641,16 +644,17 @@ pub(crate) fn truthy(v: &Value) -> bool {
     }
 }
 
+/// Writes `v` as minijinja prints it (`True`, `None`, floats without an
+/// exponent, lists in Python style), so the fast path and minijinja render
+/// the same text; strings, the common case, are copied without a detour.
 fn push_display(out: &mut String, v: &Value) {
     match v {
         Value::String(s) => out.push_str(s),
-        Value::Null => out.push_str("none"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
+        Value::Array(_) | Value::Object(_) => {
+            let _ = write!(out, "{}", json_to_mj(v.clone()));
         }
-        other => {
-            let _ = write!(out, "{}", json_to_mj(other.clone()));
+        scalar => {
+            let _ = write!(out, "{}", scalar_to_mj(scalar));
         }
     }
 }
@@ -805,36 +809,48 @@ impl FastPath {
     /// Resolves against the context; `None` when some step is missing, so
     /// the caller falls back to minijinja for the exact error or semantics.
     pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
-        match self.root {
-            FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).cloned(),
-            FastRoot::Workflow => map_lookup(&ctx.shared.variables, &self.steps),
-            FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps),
-            FastRoot::System => map_lookup(&ctx.shared.system, &self.steps),
-            FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).cloned(),
-            FastRoot::Index => ctx.current_index.map(Value::from),
-            FastRoot::Result => walk(&ctx.current_task.as_ref()?.result, &self.steps).cloned(),
-            FastRoot::Succeeded => Some(Value::Bool(
-                ctx.current_task.as_ref()?.status.is_succeeded(),
-            )),
-            FastRoot::Failed => Some(Value::Bool(ctx.current_task.as_ref()?.status.is_failure())),
-            FastRoot::TimedOut => Some(Value::Bool(
-                ctx.current_task.as_ref()?.status == TaskStatus::TimedOut,
-            )),
-            FastRoot::Completed => {
-                Some(Value::Bool(ctx.current_task.as_ref()?.status.is_terminal()))
+        self.with_value(ctx, Value::clone)
+    }
+
+    /// Calls `f` with the value the path leads to, borrowed where it sits;
+    /// `None` (and `f` not called) when some step is missing.
+    pub(crate) fn with_value<R>(
+        &self,
+        ctx: &WorkflowContext,
+        f: impl FnOnce(&Value) -> R,
+    ) -> Option<R> {
+        let test: fn(TaskStatus) -> bool = match self.root {
+            FastRoot::Parameters => return walk(&ctx.shared.parameters, &self.steps).map(f),
+            FastRoot::Workflow => return map_lookup(&ctx.shared.variables, &self.steps, f),
+            FastRoot::Task => return map_lookup(&ctx.shared.task_results, &self.steps, f),
+            FastRoot::System => return map_lookup(&ctx.shared.system, &self.steps, f),
+            FastRoot::Item => return walk(ctx.current_item.as_ref()?, &self.steps).map(f),
+            FastRoot::Index => return Some(f(&Value::from(ctx.current_index?))),
+            FastRoot::Result => {
+                return walk(&ctx.current_task.as_ref()?.result, &self.steps).map(f)
             }
-        }
+            FastRoot::Succeeded => TaskStatus::is_succeeded,
+            FastRoot::Failed => TaskStatus::is_failure,
+            FastRoot::TimedOut => |s| s == TaskStatus::TimedOut,
+            FastRoot::Completed => TaskStatus::is_terminal,
+        };
+        let status = ctx.current_task.as_ref()?.status;
+        Some(f(&Value::Bool(test(status))))
     }
 }
 
-fn map_lookup(map: &dashmap::DashMap<String, Arc<Value>>, steps: &[Step]) -> Option<Value> {
+fn map_lookup<R>(
+    map: &dashmap::DashMap<String, Arc<Value>>,
+    steps: &[Step],
+    f: impl FnOnce(&Value) -> R,
+) -> Option<R> {
     let (Step::Key(first), rest) = steps.split_first()? else {
         return None;
     };
-    // Walk under the shard's read guard: only the leaf is copied, and the
-    // `Arc` around the result is not touched.
+    // Walk under the shard's read guard: nothing but what `f` takes is
+    // copied, and the `Arc` around the result is not touched.
     let entry = map.get(&**first)?;
-    walk(entry.value(), rest).cloned()
+    walk(entry.value(), rest).map(f)
 }
 
 fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
@@ -989,3 +1005,251 @@ const _: fn() = || {
     fn is_object<T: Object>() {}
     is_object::<Root>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::CurrentTask;
+    use serde_json::json;
+
+    /// Expressions that both paths must agree on. Most are plain paths the
+    /// fast path takes; the rest check that it declines what it should.
+    const CORPUS: &[&str] = &[
+        // parameters: keys, indices, brackets, depth
+        "{{ parameters.name }}",
+        "{{ parameters.count }}",
+        "{{ parameters.neg }}",
+        "{{ parameters.ratio }}",
+        "{{ parameters.big }}",
+        "{{ parameters.tiny }}",
+        "{{ parameters.whole }}",
+        "{{ parameters.huge }}",
+        "{{ parameters.flag }}",
+        "{{ parameters.nothing }}",
+        "{{ parameters.hosts }}",
+        "{{ parameters.hosts[0] }}",
+        "{{ parameters.hosts[2] }}",
+        "{{ parameters.hosts[3] }}",
+        "{{ parameters.hosts[03] }}",
+        "{{ parameters.hosts[99999999999999999999999] }}",
+        "{{ parameters.hosts[-1] }}",
+        "{{ parameters.hosts.first }}",
+        "{{ parameters.empty }}",
+        "{{ parameters.emptymap }}",
+        "{{ parameters.nested.a.b[1].c }}",
+        "{{ parameters.nested['a'][\"b\"][0]['c'] }}",
+        "{{ parameters.nested.a.b[0].missing }}",
+        "{{ parameters.nested.a.b.c }}",
+        "{{ parameters.nested.a.missing.deeper }}",
+        "{{ parameters['odd keys']['a-b'] }}",
+        "{{ parameters['odd keys'][\"with space\"] }}",
+        "{{ parameters['odd keys']['é'] }}",
+        "{{ parameters['odd keys'].true }}",
+        "{{ parameters['odd keys'][0] }}",
+        "{{ parameters['odd keys']['0'] }}",
+        "{{ parameters['it''s'] }}",
+        "{{ parameters.quote }}",
+        "{{ parameters.name[0] }}",
+        "{{ parameters.missing }}",
+        "{{ parameters.count.x }}",
+        "{{parameters.name}}",
+        "{{ parameters . name }}",
+        "{{ parameters }}",
+        // workflow variables, both spellings
+        "{{ workflow.greeting }}",
+        "{{ vars.list[1] }}",
+        "{{ vars.list[5] }}",
+        "{{ workflow.missing }}",
+        "{{ workflow }}",
+        "{{ vars['greeting'] }}",
+        // task results, both spellings, and system values
+        "{{ task.fetch }}",
+        "{{ task.fetch.status }}",
+        "{{ tasks.fetch.body.items[1].name }}",
+        "{{ task.fetch.body.items[7].name }}",
+        "{{ task.fetch.body.items[0]['name'] }}",
+        "{{ task.nope.status }}",
+        "{{ task['fetch'].status }}",
+        "{{ system.run_id }}",
+        "{{ system.missing }}",
+        // item and index
+        "{{ item }}",
+        "{{ item.host }}",
+        "{{ item['port'] }}",
+        "{{ item.tags[0] }}",
+        "{{ item.tags[1] }}",
+        "{{ item.missing }}",
+        "{{ index }}",
+        "{{ index.x }}",
+        "{{ item('host') }}",
+        "{{ item() }}",
+        // the completing task
+        "{{ result() }}",
+        "{{ result().error }}",
+        "{{ result().lines[1] }}",
+        "{{ result().lines[2] }}",
+        "{{ result()['code'] }}",
+        "{{ succeeded() }}",
+        "{{ failed() }}",
+        "{{ timed_out() }}",
+        "{{ completed() }}",
+        "{{ succeeded () }}",
+        "{{ task_status('fetch') }}",
+        // mixed text and several expressions
+        "host-{{ index }}",
+        "{{ item.host }}:{{ item.port }}",
+        "it's {{ parameters.quote }} and \"{{ parameters.name }}\"",
+        "{{ parameters.ratio }} of {{ parameters.big }} and {{ parameters.tiny }}",
+        "{{ parameters.hosts }} / {{ item }} / {{ parameters.nothing }} / {{ parameters.flag }}",
+        "{{ parameters.name }} {{ parameters.missing }}",
+        "count={{ parameters.count }}",
+        // not plain paths: always minijinja
+        "{{ parameters.count + 1 }}",
+        "{{ parameters.name | upper }}",
+        "{{ 'a.b' }}",
+        "{{ parameters.missing is defined }}",
+        "{{ parameters.hosts | length }}",
+    ];
+
+    fn full_context() -> WorkflowContext {
+        let ctx = WorkflowContext::new(
+            json!({
+                "name": "weft",
+                "count": 3,
+                "neg": -4,
+                "ratio": 0.25,
+                "big": 1e300,
+                "tiny": 1e-7,
+                "whole": 3.0,
+                "huge": u64::MAX,
+                "flag": false,
+                "nothing": null,
+                "hosts": ["a", "b", "c"],
+                "empty": [],
+                "emptymap": {},
+                "nested": {"a": {"b": [{"c": "deep"}, {"c": "deeper"}]}},
+                "odd keys": {"a-b": 1, "with space": 2, "é": 3, "true": 4, "0": "zero"},
+                "it's": "quoted key",
+                "quote": "it's \"quoted\"",
+            }),
+            [
+                ("greeting".to_owned(), json!("hello")),
+                ("list".to_owned(), json!([1, 2, 3])),
+            ],
+        );
+        ctx.set_task_result(
+            "fetch",
+            json!({"status": 200, "body": {"items": [{"name": "n0"}, {"name": "n1"}]}}),
+        );
+        ctx.set_task_status("fetch", TaskStatus::Succeeded);
+        ctx.set_system("run_id", json!("r-1"));
+        let mut ctx = ctx.with_current_task(CurrentTask {
+            name: Arc::from("fetch"),
+            status: TaskStatus::Failed,
+            result: Arc::new(json!({"error": "boom", "code": 7, "lines": ["l0", "l1"]})),
+        });
+        ctx.set_current_item(json!({"host": "h1", "port": 22, "tags": ["x"]}), 3);
+        ctx
+    }
+
+    /// The same state without an item or a completing task, so `item`,
+    /// `index`, `result()` and the status functions are errors.
+    fn bare_context() -> WorkflowContext {
+        let full = full_context();
+        let mut bare = WorkflowContext::import(full.export());
+        bare.clear_current_item();
+        bare
+    }
+
+    fn same<T: PartialEq + std::fmt::Debug>(
+        what: &str,
+        source: &str,
+        fast: Result<T>,
+        slow: Result<T>,
+    ) -> std::result::Result<(), String> {
+        match (fast, slow) {
+            (Ok(a), Ok(b)) if a == b => Ok(()),
+            (Err(_), Err(_)) => Ok(()),
+            (a, b) => Err(format!(
+                "{what} of `{source}`: fast path {a:?}, minijinja {b:?}"
+            )),
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_minijinja() {
+        let contexts = [("full", full_context()), ("bare", bare_context())];
+        let mut failures = Vec::new();
+        let mut fast_paths = 0;
+        for source in CORPUS {
+            let fast = Template::compile(source).unwrap();
+            let slow = Template::compile_without_fast_path(source).unwrap();
+            assert!(!slow.is_fast_path());
+            if fast.is_fast_path() {
+                fast_paths += 1;
+            }
+            for (name, ctx) in &contexts {
+                let checks = [
+                    same("eval", source, fast.eval(ctx), slow.eval(ctx)),
+                    same(
+                        "render_string",
+                        source,
+                        fast.render_string(ctx),
+                        slow.render_string(ctx),
+                    ),
+                    same(
+                        "eval_bool",
+                        source,
+                        fast.eval_bool(ctx),
+                        slow.eval_bool(ctx),
+                    ),
+                ];
+                for check in checks {
+                    if let Err(e) = check {
+                        failures.push(format!("[{name}] {e}"));
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(CORPUS.len() >= 40);
+        // The corpus must exercise the fast path, not only the fallback.
+        assert!(fast_paths >= 50, "only {fast_paths} fast-path expressions");
+    }
+
+    #[test]
+    fn fast_path_recognises_plain_paths_only() {
+        for source in [
+            "{{ item }}",
+            "{{ index }}",
+            "{{ parameters.url }}",
+            "{{ task.t0.items[3].name }}",
+            "{{ tasks.t0['a b'][0] }}",
+            "{{ vars.x }}",
+            "{{ result().body }}",
+            "{{ succeeded() }}",
+        ] {
+            assert!(
+                Template::compile(source).unwrap().is_fast_path(),
+                "{source}"
+            );
+        }
+        for source in [
+            "{{ item() }}",
+            "{{ item('x') }}",
+            "{{ index.x }}",
+            "{{ workflow }}",
+            "{{ parameters.hosts[-1] }}",
+            "{{ parameters . name }}",
+            "{{ parameters.a | upper }}",
+            "{{ succeeded().x }}",
+            "{{ loop.index }}",
+            "text {{ item }}",
+        ] {
+            assert!(
+                !Template::compile(source).unwrap().is_fast_path(),
+                "{source}"
+            );
+        }
+    }
+}
