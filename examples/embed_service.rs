@@ -140,7 +140,7 @@ async fn forward_events(mut events: EventStream) {
             EventKind::TaskFailed { task, error, .. } => {
                 warn!(run_id, %task, %error, "task failed");
             }
-            EventKind::TaskSkipped { task, reason } => {
+            EventKind::TaskSkipped { task, reason, .. } => {
                 info!(run_id, %task, %reason, "task stopped");
             }
             other => debug!(run_id, event = ?other),

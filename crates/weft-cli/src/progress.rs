@@ -17,6 +17,7 @@ type Key = (Arc<str>, u32);
 
 #[derive(Default)]
 struct Items {
+    total: Option<u64>,
     done: u64,
     failed: u64,
     in_flight: u64,
@@ -78,6 +79,19 @@ impl Progress {
                 // not taken create fewer, and the count stays an upper bound.
                 self.main.set_length(self.planned.max(self.scheduled));
             }
+            EventKind::ItemsScheduled {
+                task,
+                instance,
+                total,
+            } => {
+                let multi = &self.multi;
+                let (bar, items) = self
+                    .items
+                    .entry((task.clone(), *instance))
+                    .or_insert_with(|| (items_bar(multi, task), Items::default()));
+                items.total = Some(*total as u64);
+                update_items(bar, items);
+            }
             EventKind::TaskStarted {
                 task,
                 instance,
@@ -125,14 +139,14 @@ impl Progress {
             | EventKind::TaskTimedOut { task, instance } => {
                 self.finish(&(task.clone(), *instance));
             }
-            EventKind::TaskSkipped { task, .. } => {
-                // A canceled instance, or a transition not followed (which
-                // never had an instance); the event carries no instance
-                // number, so the oldest live instance of the task ends.
-                let key = self.live.keys().find(|(t, _)| t == task).cloned();
-                if let Some(key) = key {
-                    self.finish(&key);
-                }
+            EventKind::TaskSkipped {
+                task,
+                instance: Some(instance),
+                ..
+            } => {
+                // A canceled instance; a transition not followed has no
+                // instance and nothing to end.
+                self.finish(&(task.clone(), *instance));
             }
             _ => {}
         }
@@ -201,7 +215,10 @@ fn items_bar(multi: &MultiProgress, task: &str) -> ProgressBar {
 
 fn update_items(bar: &ProgressBar, items: &Items) {
     bar.set_position(items.done);
-    let mut msg = format!(", {} running", items.in_flight);
+    let mut msg = match items.total {
+        Some(total) => format!(" of {total}, {} running", items.in_flight),
+        None => format!(", {} running", items.in_flight),
+    };
     if items.failed > 0 {
         msg.push_str(&format!(", {} failed", items.failed));
     }
@@ -237,6 +254,11 @@ mod tests {
             task: a.clone(),
             instance: 0,
         }));
+        p.on_event(&event(EventKind::ItemsScheduled {
+            task: a.clone(),
+            instance: 0,
+            total: 1,
+        }));
         p.on_event(&event(EventKind::TaskStarted {
             task: a.clone(),
             instance: 0,
@@ -266,10 +288,12 @@ mod tests {
         assert_eq!(p.counts(), (1, 4, 0));
         p.on_event(&event(EventKind::TaskSkipped {
             task: b.clone(),
+            instance: Some(2),
             reason: "the run was canceled".into(),
         }));
         p.on_event(&event(EventKind::TaskSkipped {
             task: Arc::from("never"),
+            instance: None,
             reason: "the run was canceled".into(),
         }));
         assert_eq!(p.counts(), (2, 4, 0));

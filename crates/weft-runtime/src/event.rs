@@ -46,6 +46,15 @@ pub enum EventKind {
         /// Instance number within the run (0-based, in creation order).
         instance: u32,
     },
+    /// A `with` task's items were evaluated; items start after this.
+    ItemsScheduled {
+        /// Task name.
+        task: Arc<str>,
+        /// Instance number.
+        instance: u32,
+        /// How many items there are.
+        total: usize,
+    },
     /// An action attempt started.
     TaskStarted {
         /// Task name.
@@ -111,6 +120,9 @@ pub enum EventKind {
     TaskSkipped {
         /// Task name.
         task: Arc<str>,
+        /// The instance, when one was stopped (`None` when a transition's
+        /// target was not started at all).
+        instance: Option<u32>,
         /// Why.
         reason: String,
     },

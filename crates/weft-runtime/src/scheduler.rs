@@ -460,6 +460,7 @@ impl Scheduler {
         let name = self.plan.task(task).name.clone();
         self.emit(|| EventKind::TaskSkipped {
             task: name,
+            instance: None,
             reason: reason.to_owned(),
         });
     }
@@ -491,6 +492,7 @@ impl Scheduler {
             );
             self.emit(|| EventKind::TaskSkipped {
                 task: task.name.clone(),
+                instance: None,
                 reason,
             });
             return;
@@ -582,6 +584,12 @@ impl Scheduler {
             }
         };
         let n = list.len();
+        let name = task.name.clone();
+        self.emit(|| EventKind::ItemsScheduled {
+            task: name,
+            instance: id,
+            total: n,
+        });
         self.instances[id as usize].items = Some(Box::new(Items {
             total: n,
             list,
@@ -1001,7 +1009,11 @@ impl Scheduler {
             }),
             TaskStatus::Canceled => {
                 let reason = error.clone().unwrap_or_default();
-                self.emit(|| EventKind::TaskSkipped { task: name, reason })
+                self.emit_at(at, || EventKind::TaskSkipped {
+                    task: name,
+                    instance: Some(id),
+                    reason,
+                })
             }
             _ => {
                 let e = error.clone().unwrap_or_default();

@@ -170,7 +170,8 @@ tasks:
     assert!(pos("succeeded:a") < pos("scheduled:b"));
     assert!(pos("item:b:0") < pos("succeeded:b"));
     assert!(pos("item:b:1") < pos("succeeded:b"));
-    assert_eq!(short.len(), 11, "{short:?}");
+    assert!(pos("scheduled:b") < pos("ItemsScheduled { task: \"b\", instance: 1, total: 2 }"));
+    assert_eq!(short.len(), 12, "{short:?}");
 }
 
 #[tokio::test]
