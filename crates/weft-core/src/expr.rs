@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 
-use minijinja::value::{Object, ObjectRepr, Rest};
+use minijinja::value::{Object, ObjectRepr, Rest, ValueKind};
 use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjValue};
 use serde_json::{Map, Value};
 
@@ -24,7 +24,7 @@ use crate::context::{TaskStatus, WorkflowContext};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::split_path;
 use crate::view::{
-    arc_to_mj, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
+    arc_to_mj, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
 };
 
 /// The shared environment: our functions, strict undefined values, no HTML
@@ -665,6 +665,17 @@ pub(crate) fn mj_to_json(v: &MjValue) -> std::result::Result<Value, String> {
     if let Some(view) = v.downcast_object_ref::<JsonView>() {
         return Ok(view.node().clone());
     }
+    // The common leaves, without a trip through serde.
+    match v.kind() {
+        ValueKind::String => {
+            if let Some(s) = v.as_str() {
+                return Ok(Value::String(s.to_owned()));
+            }
+        }
+        ValueKind::Bool => return Ok(Value::Bool(v.is_true())),
+        ValueKind::None => return Ok(Value::Null),
+        _ => {}
+    }
     if v.is_undefined() {
         return Err("the value is undefined".to_owned());
     }
@@ -809,7 +820,10 @@ impl FastPath {
     /// Resolves against the context; `None` when some step is missing, so
     /// the caller falls back to minijinja for the exact error or semantics.
     pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
-        self.with_value(ctx, Value::clone)
+        match self.root {
+            FastRoot::Index => ctx.current_index.map(Value::from),
+            _ => self.with_value(ctx, Value::clone),
+        }
     }
 
     /// Calls `f` with the value the path leads to, borrowed where it sits;
@@ -856,7 +870,7 @@ fn map_lookup<R>(
 fn walk<'a>(mut v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     for step in steps {
         v = match (step, v) {
-            (Step::Key(k), Value::Object(m)) => m.get(&**k)?,
+            (Step::Key(k), Value::Object(m)) => get_key(m, k)?,
             (Step::Index(i), Value::Array(a)) => a.get(*i)?,
             _ => return None,
         };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value as MjValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::context::{Shared, WorkflowContext};
 
@@ -21,46 +21,46 @@ pub(crate) enum Step {
     Index(usize),
 }
 
-/// A view of the value at `path` inside `root`.
+/// A view of one JSON value inside an `Arc`'d tree: the root itself, or
+/// one step down from another view. A child costs one allocation and holds
+/// its parent, so walking `a.b.c` never copies the path walked so far.
 #[derive(Debug)]
-pub(crate) struct JsonView {
-    root: Arc<Value>,
-    path: Vec<Step>,
+pub(crate) struct JsonView(ViewNode);
+
+#[derive(Debug)]
+enum ViewNode {
+    Root(Arc<Value>),
+    /// The key is minijinja's own value: cloning it is free for short keys.
+    Key(Arc<JsonView>, MjValue),
+    Index(Arc<JsonView>, usize),
 }
 
 impl JsonView {
     /// The JSON value this view shows.
     pub(crate) fn node(&self) -> &Value {
-        let mut v = &*self.root;
-        for step in &self.path {
-            v = match (step, v) {
-                (Step::Key(k), Value::Object(m)) => match m.get(&**k) {
-                    Some(x) => x,
-                    None => return &Value::Null,
-                },
-                (Step::Index(i), Value::Array(a)) => match a.get(*i) {
-                    Some(x) => x,
-                    None => return &Value::Null,
-                },
-                _ => return &Value::Null,
-            };
+        // A view is only made for a step that exists, so the fallbacks to
+        // `null` are never taken.
+        match &self.0 {
+            ViewNode::Root(v) => v,
+            ViewNode::Key(parent, key) => match (parent.node(), key.as_str()) {
+                (Value::Object(m), Some(k)) => get_key(m, k).unwrap_or(&Value::Null),
+                _ => &Value::Null,
+            },
+            ViewNode::Index(parent, i) => match parent.node() {
+                Value::Array(a) => a.get(*i).unwrap_or(&Value::Null),
+                _ => &Value::Null,
+            },
         }
-        v
     }
+}
 
-    fn child(&self, step: Step, value: &Value) -> MjValue {
-        match value {
-            Value::Object(_) | Value::Array(_) => {
-                let mut path = Vec::with_capacity(self.path.len() + 1);
-                path.extend_from_slice(&self.path);
-                path.push(step);
-                MjValue::from_object(JsonView {
-                    root: self.root.clone(),
-                    path,
-                })
-            }
-            scalar => scalar_to_mj(scalar),
-        }
+/// `map[key]`, by a scan when the map is small: comparing a few short keys
+/// costs less than hashing one.
+pub(crate) fn get_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
     }
 }
 
@@ -68,10 +68,9 @@ impl JsonView {
 /// lazy views, scalars are converted.
 pub(crate) fn arc_to_mj(value: &Arc<Value>) -> MjValue {
     match &**value {
-        Value::Object(_) | Value::Array(_) => MjValue::from_object(JsonView {
-            root: value.clone(),
-            path: Vec::new(),
-        }),
+        Value::Object(_) | Value::Array(_) => {
+            MjValue::from_object(JsonView(ViewNode::Root(value.clone())))
+        }
         scalar => scalar_to_mj(scalar),
     }
 }
@@ -111,12 +110,8 @@ impl Object for JsonView {
     }
 
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        match self.node() {
-            Value::Object(map) => {
-                let k = key.as_str()?;
-                let v = map.get(k)?;
-                Some(self.child(Step::Key(Arc::from(k)), v))
-            }
+        let (value, index) = match self.node() {
+            Value::Object(map) => (get_key(map, key.as_str()?)?, None),
             Value::Array(items) => {
                 let i = key.as_i64()?;
                 let i = if i < 0 {
@@ -124,11 +119,17 @@ impl Object for JsonView {
                 } else {
                     usize::try_from(i).ok()?
                 };
-                let v = items.get(i)?;
-                Some(self.child(Step::Index(i), v))
+                (items.get(i)?, Some(i))
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some(match value {
+            Value::Object(_) | Value::Array(_) => MjValue::from_object(JsonView(match index {
+                Some(i) => ViewNode::Index(self.clone(), i),
+                None => ViewNode::Key(self.clone(), key.clone()),
+            })),
+            scalar => scalar_to_mj(scalar),
+        })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
