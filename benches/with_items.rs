@@ -6,7 +6,8 @@
 //! The workflow, built with `WorkflowBuilder` and compiled once:
 //!
 //! * `r0` … `r99`: start tasks whose action (`bench.blob`) returns a 10 KB
-//!   JSON value (100 records), so the context holds 100 results of 10 KB;
+//!   JSON value (a response with a 10,000-character body), so the context
+//!   holds 100 results of 10 KB;
 //! * `each`: after all of them (`join: all`), `with: {{ parameters.hosts }}`,
 //!   action `bench.noop`, input `{"host": "{{ item }}"}`.
 //!
@@ -32,21 +33,16 @@ use common::{runtime_ct, runtime_mt, weft_run};
 
 const RESULTS: usize = 100;
 
-/// About 10 KB of JSON: 100 records of about 100 bytes.
+/// A 10 KB result, shaped like an HTTP response. One string holds the
+/// bulk, so the action that returns it (a clone per call) stays cheap and
+/// the run's fixed part stays small next to the items.
 fn blob() -> Value {
-    let records: Vec<Value> = (0..100)
-        .map(|i| {
-            json!({
-                "id": i,
-                "name": format!("record-{i:04}"),
-                "region": "eu-west-1",
-                "tags": ["alpha", "beta", "gamma"],
-                "ok": true,
-            })
-        })
-        .collect();
-    let v = json!({ "records": records });
-    debug_assert!((9_000..12_000).contains(&v.to_string().len()));
+    let v = json!({
+        "status": 200,
+        "headers": {"content-type": "text/plain"},
+        "body": "x".repeat(10_000),
+    });
+    debug_assert!((10_000..10_200).contains(&v.to_string().len()));
     v
 }
 

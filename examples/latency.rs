@@ -8,14 +8,13 @@
 //! 1. A chain of no-op tasks (`bench.noop`, a user closure), each `after`
 //!    the one before, run with events recorded. From the events it prints,
 //!    per hop from task i to task i+1:
-//!    * `succeeded → started`: task i's `TaskSucceeded` (stamped by the
-//!      scheduler when it handles the completion) to task i+1's
-//!      `TaskStarted` (stamped in the new task right before its action is
-//!      called). It leaves out the trip of the completion from task i to
-//!      the scheduler, so it is a lower bound.
-//!    * `started → started`: task i's `TaskStarted` to task i+1's. It holds
-//!      the whole hop, including the no-op action itself (nanoseconds), so
-//!      it is an upper bound.
+//!    * `succeeded → started`: task i's `TaskSucceeded` to task i+1's
+//!      `TaskStarted`. Both are stamped in the attempts' own tokio tasks
+//!      (when task i's action returned; right before task i+1's action is
+//!      polled), so this is the whole completion → dependent-start
+//!      latency: channel, scheduler turn, input rendering and spawn.
+//!    * `started → started`: task i's `TaskStarted` to task i+1's: the same
+//!      plus the no-op action itself.
 //!
 //!    Recording events costs the scheduler work (one event per state change
 //!    and one extra message per start), so the chain is run a second time

@@ -25,12 +25,18 @@ SHAPES = ["chain_100", "diamond", "fanout_100", "independent_10k", "binary_tree_
 ENGINES = ["weft", "floor", "dagx", "dagrs"]
 
 
-def load(root, group, function):
-    """(median ns, elements per iteration or None), or None if missing."""
+def load(root, group, function, ci=False):
+    """(median ns, elements per iteration or None), or None if missing.
+
+    With ci=True, (median, elements, (low, high)) where low..high is the 95%
+    confidence interval of the median.
+    """
     base = os.path.join(root, group, function, "new")
     try:
         with open(os.path.join(base, "estimates.json")) as f:
-            median = json.load(f)["median"]["point_estimate"]
+            m = json.load(f)["median"]
+            median = m["point_estimate"]
+            bounds = (m["confidence_interval"]["lower_bound"], m["confidence_interval"]["upper_bound"])
     except FileNotFoundError:
         return None
     elements = None
@@ -40,6 +46,8 @@ def load(root, group, function):
             elements = tp.get("Elements")
     except FileNotFoundError:
         pass
+    if ci:
+        return median, elements, bounds
     return median, elements
 
 
@@ -61,6 +69,14 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}×"
 
 
+def fmt_ratio_ci(a, b):
+    """Ratio of medians, with the range the two 95% intervals allow."""
+    if a is None or b is None:
+        return "–"
+    lo, hi = a[2][0] / b[2][1], a[2][1] / b[2][0]
+    return f"{a[0] / b[0]:.2f}× ({lo:.2f}–{hi:.2f})"
+
+
 def per_element(entry):
     if entry is None or not entry[1]:
         return None
@@ -69,11 +85,14 @@ def per_element(entry):
 
 def peers(root):
     for flavour, name in [("ct", "current_thread"), ("mt", "multi_thread, 2 workers")]:
-        print(f"\n**{name}** — median per run (per task); ratios are weft ÷ other\n")
+        print(
+            f"\n**{name}** — median per run (per task); ratios are weft ÷ other, "
+            "in brackets the range the two medians' 95% intervals allow\n"
+        )
         print("| shape | tasks | weft | floor | dagx | dagrs | weft/floor | weft/dagx | weft/dagrs |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for shape in SHAPES:
-            e = {eng: load(root, shape, f"{eng}_{flavour}") for eng in ENGINES}
+            e = {eng: load(root, shape, f"{eng}_{flavour}", ci=True) for eng in ENGINES}
             tasks = next((v[1] for v in e.values() if v and v[1]), None)
             cells = []
             for eng in ENGINES:
@@ -82,13 +101,12 @@ def peers(root):
                     cells.append("–")
                 else:
                     cells.append(f"{fmt_time(v[0])} ({fmt_time(per_element(v))})")
-            med = {k: (v[0] if v else None) for k, v in e.items()}
             print(
                 f"| {shape} | {tasks or '–'} | "
                 + " | ".join(cells)
-                + f" | {fmt_ratio(med['weft'], med['floor'])}"
-                + f" | {fmt_ratio(med['weft'], med['dagx'])}"
-                + f" | {fmt_ratio(med['weft'], med['dagrs'])} |"
+                + f" | {fmt_ratio_ci(e['weft'], e['floor'])}"
+                + f" | {fmt_ratio_ci(e['weft'], e['dagx'])}"
+                + f" | {fmt_ratio_ci(e['weft'], e['dagrs'])} |"
             )
     print("\n**weft compile** (`compile` group) — median (per task)\n")
     print("| shape | compile | build + compile | weft_ct run |")
@@ -129,6 +147,18 @@ def group(root, name, reference=None):
         print(row)
 
 
+def latency(root):
+    print("\n**unblock_latency** — 1000-task chain, median per run (per hop)\n")
+    print("| runtime | weft | floor | weft/floor |")
+    print("|---|---:|---:|---:|")
+    for flavour in ["ct", "mt"]:
+        w = load(root, "unblock_latency", f"weft_{flavour}", ci=True)
+        f = load(root, "unblock_latency", f"floor_{flavour}", ci=True)
+        cells = [f"{fmt_time(v[0])} ({fmt_time(per_element(v))})" if v else "–" for v in (w, f)]
+        print(f"| {flavour} | {cells[0]} | {cells[1]} | {fmt_ratio_ci(w, f)} |")
+    group(root, "polling_baseline")
+
+
 def with_items(root):
     group(root, "with_items")
     setup = load(root, "with_items", "setup_only")
@@ -140,7 +170,10 @@ def with_items(root):
     for f in ["10", "1000", "100000", "100000_mt"]:
         v = load(root, "with_items", f)
         if v and v[1]:
-            print(f"| {f} | {v[1]} | {fmt_time((v[0] - setup[0]) / v[1])} |")
+            net = v[0] - setup[0]
+            # Below the noise of the fixed part, the difference means nothing.
+            cell = fmt_time(net / v[1]) if net > 0 else "(within noise)"
+            print(f"| {f} | {v[1]} | {cell} |")
 
 
 def main():
@@ -157,8 +190,7 @@ def main():
         if w == "peers":
             peers(root)
         elif w == "latency":
-            group(root, "unblock_latency", "floor_ct")
-            group(root, "polling_baseline")
+            latency(root)
         elif w == "with_items":
             with_items(root)
         elif w == "group":
