@@ -132,6 +132,14 @@ pub struct CurrentTask {
     pub result: Arc<Value>,
 }
 
+/// A context map with few shards. Only a run's scheduler writes, so there
+/// is no write contention to spread; the default (four shards per core)
+/// made creating and dropping a small run's context cost more than running
+/// its tasks.
+fn new_map(capacity: usize) -> DashMap<String, Arc<Value>> {
+    DashMap::with_capacity_and_shard_amount(capacity, 4)
+}
+
 const STATUS_PREFIX: &str = "task_status.";
 
 /// The context of one run. See the [module docs](self).
@@ -187,7 +195,7 @@ impl WorkflowContext {
         vars: impl IntoIterator<Item = (String, Value)>,
         tasks: usize,
     ) -> Self {
-        let variables = DashMap::new();
+        let variables = new_map(0);
         for (k, v) in vars {
             variables.insert(k, Arc::new(v));
         }
@@ -195,8 +203,8 @@ impl WorkflowContext {
             shared: Arc::new(Shared {
                 parameters: Arc::new(parameters),
                 variables,
-                task_results: DashMap::with_capacity(tasks),
-                system: DashMap::with_capacity(tasks + 2),
+                task_results: new_map(tasks),
+                system: new_map(tasks + 2),
             }),
             current_item: None,
             current_index: None,
