@@ -238,6 +238,7 @@ struct PlanInner {
     tasks: Vec<TaskPlan>,
     by_name: HashMap<Arc<str>, TaskId>,
     starts: Vec<TaskId>,
+    status_used: bool,
     output: Vec<(String, ValueTemplate)>,
     def: Arc<WorkflowDef>,
 }
@@ -309,6 +310,13 @@ impl Plan {
     /// Tasks that no transition targets: they start the run.
     pub fn starts(&self) -> &[TaskId] {
         &self.inner.starts
+    }
+
+    /// True when some expression calls `task_status(...)`. A runtime may
+    /// skip recording statuses in the context for plans that never read
+    /// them (it is one map insert per finished task).
+    pub fn uses_task_status(&self) -> bool {
+        self.inner.status_used
     }
 
     /// Output entries, in order.
@@ -454,6 +462,8 @@ pub(crate) fn suggest<'a>(
 struct Compiler<'w> {
     wf: &'w Workflow,
     errors: Vec<Error>,
+    /// Whether any expression calls `task_status(...)`.
+    status_used: bool,
 }
 
 impl Compiler<'_> {
@@ -487,6 +497,7 @@ impl Compiler<'_> {
     }
 
     fn template(&mut self, source: &str, path: &str) -> Option<Template> {
+        self.status_used |= source.contains("task_status");
         if is_yaql(source) {
             self.yaql_error(source, path);
             return None;
@@ -519,6 +530,7 @@ impl Compiler<'_> {
     }
 
     fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
+        self.status_used |= mentions(value, "task_status");
         if let Some((s, at)) = find_yaql(value, path.to_owned()) {
             self.yaql_error(s, &at);
             return None;
@@ -590,6 +602,7 @@ impl Workflow {
         let mut c = Compiler {
             wf: self,
             errors: Vec::new(),
+            status_used: false,
         };
 
         if let Some(v) = &def.version {
@@ -954,6 +967,7 @@ impl Workflow {
                 tasks,
                 by_name,
                 starts,
+                status_used: c.status_used,
                 output,
                 def: self.shared_def().clone(),
             }),
@@ -1035,5 +1049,15 @@ fn find_yaql(value: &Value, path: String) -> Option<(&str, String)> {
             .iter()
             .find_map(|(k, v)| find_yaql(v, format!("{path}.{k}"))),
         _ => None,
+    }
+}
+
+/// True when some string inside `value` contains `needle`.
+fn mentions(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains(needle),
+        Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
+        Value::Object(map) => map.values().any(|v| mentions(v, needle)),
+        _ => false,
     }
 }

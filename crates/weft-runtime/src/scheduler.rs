@@ -993,7 +993,9 @@ impl Scheduler {
         let result = inst.result.clone().unwrap_or_else(|| Arc::new(Value::Null));
         let error = inst.error.clone();
         self.ctx.set_task_result(&*task.name, result.clone());
-        self.ctx.set_task_status(&task.name, status);
+        if plan.uses_task_status() {
+            self.ctx.set_task_status(&task.name, status);
+        }
         let name = task.name.clone();
         // Terminal events carry the moment the instance ended (taken in the
         // attempt's task), not the moment the scheduler got to it.
