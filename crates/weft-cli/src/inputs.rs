@@ -40,7 +40,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Map<String, Value>, String> {
         other => Err(format!(
             "{}: inputs must be a JSON map of name to value, such as {{\"app\": \"web\"}}, not {}",
             path.display(),
-            kind(&other)
+            weft_core::json_type_name(&other)
         )),
     }
 }
@@ -53,17 +53,6 @@ pub(crate) fn merge(file: Map<String, Value>, assignments: &[(String, Value)]) -
         map.insert(name.clone(), value.clone());
     }
     Value::Object(map)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
 }
 
 #[cfg(test)]

@@ -347,7 +347,7 @@ impl Plan {
                     ErrorKind::Input,
                     format!(
                         "inputs must be a map of name to value, not {}",
-                        type_name(&other)
+                        json_type_name(&other)
                     ),
                 ))
             }
@@ -422,7 +422,8 @@ impl Plan {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value's type reads in an error message: `a string`, `a list`, ...
+pub fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use weft_core::WorkflowContext;
+use weft_core::{json_type_name, WorkflowContext};
 
 /// What an action is called with.
 #[derive(Clone, Debug)]
@@ -41,21 +41,10 @@ impl ActionInput {
             Some(Value::String(s)) => Ok(s),
             Some(other) => Err(ActionError::new(format!(
                 "input `{field}` must be a string, not {}",
-                kind(other)
+                json_type_name(other)
             ))),
             None => Err(ActionError::new(format!("missing input `{field}`"))),
         }
-    }
-}
-
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
     }
 }
 

@@ -6,7 +6,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use crate::action::{kind, Action, ActionError, ActionInput, ActionResult};
+use weft_core::json_type_name as kind;
+
+use crate::action::{Action, ActionError, ActionInput, ActionResult};
 
 /// A description of an action's input and result, for `weft actions` and
 /// documentation.
