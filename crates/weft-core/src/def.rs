@@ -298,10 +298,10 @@ pub struct TaskDef {
     pub join: Option<JoinDef>,
     /// Runs the action once per item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub with: Option<WithDef>,
+    pub with: Option<Box<WithDef>>,
     /// Retries the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetryDef>,
+    pub retry: Option<Box<RetryDef>>,
     /// Seconds to wait before the action starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<NumberOrExpr>,

@@ -854,7 +854,7 @@ impl FastPath {
 }
 
 fn map_lookup<R>(
-    map: &dashmap::DashMap<String, Arc<Value>>,
+    map: &dashmap::DashMap<Arc<str>, Arc<Value>>,
     steps: &[Step],
     f: impl FnOnce(&Value) -> R,
 ) -> Option<R> {

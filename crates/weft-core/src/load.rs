@@ -180,11 +180,6 @@ impl Workflow {
         Arc::try_unwrap(self.def).unwrap_or_else(|shared| (*shared).clone())
     }
 
-    /// The definition, shared (a plan keeps it without copying).
-    pub(crate) fn shared_def(&self) -> &Arc<WorkflowDef> {
-        &self.def
-    }
-
     /// The workflow's name: the file stem when loaded from a file, else `None`.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()

@@ -206,10 +206,10 @@ pub struct TaskPlan {
     pub next: Vec<Transition>,
     /// Join barrier, if any.
     pub join: Option<Join>,
-    /// Items, if any.
-    pub with: Option<WithItems>,
-    /// Retry policy, if any.
-    pub retry: Option<Retry>,
+    /// Items, if any (boxed, as most tasks have none).
+    pub with: Option<Box<WithItems>>,
+    /// Retry policy, if any (boxed, as most tasks have none).
+    pub retry: Option<Box<Retry>>,
     /// Delay before the action, in seconds.
     pub delay: Option<Num>,
     /// Timeout of one attempt, in seconds.
@@ -240,7 +240,6 @@ struct PlanInner {
     starts: Vec<TaskId>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
-    def: Arc<WorkflowDef>,
 }
 
 /// A compiled, immutable workflow, shared by every run made from it.
@@ -322,11 +321,6 @@ impl Plan {
     /// Output entries, in order.
     pub fn output(&self) -> &[(String, ValueTemplate)] {
         &self.inner.output
-    }
-
-    /// The definition it was compiled from.
-    pub fn def(&self) -> &WorkflowDef {
-        &self.inner.def
     }
 
     /// Checks a run's inputs against the declared ones and applies defaults.
@@ -647,12 +641,13 @@ impl Workflow {
 
         // Task names.
         let mut by_name: HashMap<Arc<str>, TaskId> = HashMap::with_capacity(def.tasks.len());
+        // One allocation per name, shared by the map and the task.
+        let mut task_names: Vec<Arc<str>> = Vec::with_capacity(def.tasks.len());
         for (i, name) in def.tasks.keys().enumerate() {
-            let path = task_path(name);
             if ENGINE_COMMANDS.contains(&name.as_str()) {
                 c.error(
                     ErrorKind::Validation,
-                    &path,
+                    &task_path(name),
                     format!("a task may not be named `{name}`: it is an engine command; rename the task"),
                 );
             } else if name.trim().is_empty()
@@ -661,18 +656,24 @@ impl Workflow {
             {
                 c.error(
                     ErrorKind::Validation,
-                    &path,
+                    &task_path(name),
                     format!("invalid task name `{name}`: a name may not be empty or hold spaces or commas; rename the task"),
                 );
             }
-            by_name.insert(Arc::from(name.as_str()), i as TaskId);
+            let shared: Arc<str> = Arc::from(name.as_str());
+            by_name.insert(shared.clone(), i as TaskId);
+            task_names.push(shared);
         }
 
         let mut tasks = Vec::with_capacity(def.tasks.len());
-        let mut inbound: Vec<BTreeSet<TaskId>> = vec![BTreeSet::new(); def.tasks.len()];
+        // Sources are visited in id order, so each list comes out sorted; a
+        // repeat can only be the last entry.
+        let mut inbound: Vec<Vec<TaskId>> = vec![Vec::new(); def.tasks.len()];
         let mut inbound_transitions = vec![0u32; def.tasks.len()];
         let names: Vec<&str> = def.tasks.keys().map(String::as_str).collect();
 
+        // Neighbouring tasks usually share an action: one `Arc` for a run of them.
+        let mut last_action: Option<Arc<str>> = None;
         for (i, (name, t)) in def.tasks.iter().enumerate() {
             let id = i as TaskId;
             let base = task_path(name);
@@ -698,7 +699,14 @@ impl Workflow {
                             format!("unknown action `{a}`: {hint}"),
                         );
                     }
-                    Some(Arc::from(a.as_str()))
+                    match &last_action {
+                        Some(same) if **same == **a => Some(same.clone()),
+                        _ => {
+                            let shared: Arc<str> = Arc::from(a.as_str());
+                            last_action = Some(shared.clone());
+                            Some(shared)
+                        }
+                    }
                 }
                 None => None,
             };
@@ -736,7 +744,10 @@ impl Workflow {
                         "continue" => Target::Continue,
                         other => match by_name.get(other) {
                             Some(&tid) => {
-                                inbound[tid as usize].insert(id);
+                                let list = &mut inbound[tid as usize];
+                                if list.last() != Some(&id) {
+                                    list.push(id);
+                                }
                                 inbound_transitions[tid as usize] += 1;
                                 Target::Task(tid)
                             }
@@ -856,7 +867,7 @@ impl Workflow {
 
             tasks.push(TaskPlan {
                 id,
-                name: Arc::from(name.as_str()),
+                name: task_names[i].clone(),
                 action,
                 input: input.unwrap_or(ValueTemplate::Static(Value::Null)),
                 next,
@@ -864,8 +875,8 @@ impl Workflow {
                     JoinDef::All => Join::All,
                     JoinDef::Count(n) => Join::Count(n),
                 }),
-                with,
-                retry,
+                with: with.map(Box::new),
+                retry: retry.map(Box::new),
                 delay,
                 timeout,
                 inbound: Vec::new(),
@@ -877,7 +888,7 @@ impl Workflow {
             .iter_mut()
             .zip(inbound.into_iter().zip(inbound_transitions))
         {
-            task.inbound = inb.into_iter().collect();
+            task.inbound = inb;
             task.inbound_transitions = count;
         }
 
@@ -970,7 +981,6 @@ impl Workflow {
                 starts,
                 status_used: c.status_used,
                 output,
-                def: self.shared_def().clone(),
             }),
         })
     }

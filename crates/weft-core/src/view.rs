@@ -175,7 +175,7 @@ impl MapView {
         })
     }
 
-    fn map(&self) -> &DashMap<String, Arc<Value>> {
+    fn map(&self) -> &DashMap<Arc<str>, Arc<Value>> {
         match self.kind {
             MapKind::Variables => &self.shared.variables,
             MapKind::TaskResults => &self.shared.task_results,
@@ -196,9 +196,9 @@ impl Object for MapView {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<String> = self.map().iter().map(|e| e.key().clone()).collect();
+        let mut keys: Vec<Arc<str>> = self.map().iter().map(|e| e.key().clone()).collect();
         keys.sort();
-        Enumerator::Values(keys.into_iter().map(MjValue::from).collect())
+        Enumerator::Values(keys.into_iter().map(|k| MjValue::from(&*k)).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {

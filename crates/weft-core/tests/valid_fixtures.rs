@@ -118,9 +118,6 @@ fn every_valid_fixture_loads_compiles_and_round_trips() {
         let again = Workflow::from_json_str(&json)
             .unwrap_or_else(|e| panic!("{shown}: the written JSON does not load: {e}\n{json}"));
         assert_eq!(again.def(), wf.def(), "{shown}: JSON round trip differs");
-
-        // The plan keeps the definition it came from.
-        assert_eq!(plan.def(), wf.def(), "{shown}");
     }
 }
 

@@ -71,7 +71,7 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
         tx,
     } = spec;
     let done = |outcome, started: Option<Instant>| {
-        Msg::Done(Done {
+        Msg::Done(Box::new(Done {
             slot,
             instance,
             item,
@@ -79,7 +79,7 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
             outcome,
             started,
             ended: Instant::now(),
-        })
+        }))
     };
     // Waiting for the delay or for a slot under the global cap ends early
     // when the run stops (cancel, abort, fail-fast): the action never starts.
@@ -175,7 +175,7 @@ pub(crate) async fn run_plain_attempt(
         "failed"
     };
     tracing::Span::current().record("outcome", label);
-    let _ = spec.tx.send(Msg::Done(Done {
+    let _ = spec.tx.send(Msg::Done(Box::new(Done {
         slot: spec.slot,
         instance: spec.instance,
         item: spec.item,
@@ -183,7 +183,7 @@ pub(crate) async fn run_plain_attempt(
         outcome,
         started: Some(started),
         ended: Instant::now(),
-    }));
+    })));
 }
 
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {

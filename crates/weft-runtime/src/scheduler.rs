@@ -72,7 +72,9 @@ pub(crate) enum Msg {
         attempt: u32,
         at: Instant,
     },
-    Done(Done),
+    /// Boxed: completions can queue up by the thousand, and a small
+    /// message keeps the channel's buffer small.
+    Done(Box<Done>),
     Control(Control),
 }
 
@@ -111,6 +113,8 @@ struct Items {
     running: usize,
     concurrency: usize,
     failure: Option<(TaskStatus, String)>,
+    /// A `Work::Fill` for this instance is queued.
+    fill_queued: bool,
 }
 
 struct Instance {
@@ -134,13 +138,33 @@ struct JoinState {
     fired: bool,
 }
 
+/// Work for the current turn. Kept to 16 bytes: a fan-out to a million
+/// tasks queues a million of these.
 enum Work {
     Dispatch(TaskId),
-    Completed(Done),
+    Completed(Box<Done>),
     Finish(u32),
     /// The `fail` command, queued behind the dispatches of its transition so
     /// that `do: [notify, fail]` still starts `notify`.
-    Fail(Arc<str>, String),
+    Fail(Box<(Arc<str>, String)>),
+    /// Start more items of an instance; queued when a turn's budget ran out.
+    Fill(u32),
+}
+
+/// Attempts spawned in one turn before the loop yields so that they can run.
+///
+/// Without it, a turn that starts a million tasks (a wide workflow, a long
+/// `with` list) would hold a million spawned tasks and their futures at
+/// once on a current_thread runtime, and then a million completions in the
+/// channel. The yield does not delay anything: every ready task is still
+/// spawned right away, just interleaved with the running of earlier ones.
+const SPAWNS_PER_TURN: u32 = 512;
+
+/// The result of actions that return nothing, shared instead of allocated
+/// once per task.
+fn null_result() -> Arc<Value> {
+    static NULL: std::sync::OnceLock<Arc<Value>> = std::sync::OnceLock::new();
+    NULL.get_or_init(|| Arc::new(Value::Null)).clone()
 }
 
 pub(crate) struct Scheduler {
@@ -152,7 +176,9 @@ pub(crate) struct Scheduler {
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
     subscribers: Vec<flume::Sender<Event>>,
     actions: Vec<Option<Arc<dyn Action>>>,
-    joins: Vec<Option<JoinState>>,
+    /// Boxed: most tasks are not joins, and a million of them should not
+    /// each carry an empty join state.
+    joins: Vec<Option<Box<JoinState>>>,
     join_successors: Vec<Vec<TaskId>>,
     instances: Vec<Instance>,
     slots: Vec<Option<(AbortHandle, u32, u32)>>,
@@ -164,6 +190,12 @@ pub(crate) struct Scheduler {
     stop: Arc<StopSignal>,
     errors: Vec<RunError>,
     queue: VecDeque<Work>,
+    /// Spawns left in this turn; see [`SPAWNS_PER_TURN`].
+    budget: u32,
+    /// Completions taken from the channel after a yield (buffer reused).
+    /// They stay boxed as they came: they move into `Work` unchanged.
+    #[allow(clippy::vec_box)]
+    arrived: Vec<Box<Done>>,
     started: Instant,
     started_sys: SystemTime,
     max_instances: usize,
@@ -230,7 +262,7 @@ impl Scheduler {
                     join_successors[p as usize].push(t.id);
                 }
                 let n = t.inbound.len();
-                Some(JoinState {
+                Some(Box::new(JoinState {
                     inbound: t.inbound.clone(),
                     arrived: vec![false; n],
                     declined: vec![false; n],
@@ -240,7 +272,7 @@ impl Scheduler {
                         Join::Count(k) => (k as usize).min(n),
                     },
                     fired: false,
-                })
+                }))
             })
             .collect();
         let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
@@ -277,6 +309,8 @@ impl Scheduler {
             stop: Arc::new(StopSignal::default()),
             errors: Vec::new(),
             queue: VecDeque::new(),
+            budget: SPAWNS_PER_TURN,
+            arrived: Vec::new(),
             started: Instant::now(),
             started_sys: SystemTime::now(),
             max_instances,
@@ -298,12 +332,22 @@ impl Scheduler {
             self.begin();
             loop {
                 self.drain_queue();
+                if !self.queue.is_empty() {
+                    // Out of budget: let what was spawned run, then handle
+                    // what it finished before the rest of the queue, so
+                    // finished attempts do not pile up behind it.
+                    tokio::task::yield_now().await;
+                    self.budget = SPAWNS_PER_TURN;
+                    self.take_arrived();
+                    continue;
+                }
                 if self.in_flight == 0 {
                     break;
                 }
                 let Ok(msg) = self.rx.recv_async().await else {
                     break;
                 };
+                self.budget = SPAWNS_PER_TURN;
                 self.handle(msg);
                 // Handle whatever else is already queued before waiting again.
                 while let Ok(msg) = self.rx.try_recv() {
@@ -371,15 +415,45 @@ impl Scheduler {
         }
     }
 
+    /// Does queued work until the queue is empty or the turn's spawn budget
+    /// is spent.
     fn drain_queue(&mut self) {
-        while let Some(work) = self.queue.pop_front() {
+        while self.budget > 0 {
+            let Some(work) = self.queue.pop_front() else {
+                return;
+            };
             match work {
                 Work::Dispatch(t) => self.dispatch(t),
-                Work::Completed(done) => self.completed(done),
+                Work::Completed(done) => self.completed(*done),
                 Work::Finish(i) => self.finish_instance(i),
-                Work::Fail(task, message) => self.fail_run(Some(&task), message),
+                Work::Fail(fail) => {
+                    let (task, message) = *fail;
+                    self.fail_run(Some(&task), message);
+                }
+                Work::Fill(i) => {
+                    if let Some(items) = self.instances[i as usize].items.as_mut() {
+                        items.fill_queued = false;
+                    }
+                    self.fill_items(i);
+                }
             }
         }
+    }
+
+    /// Moves the completions that arrived during a yield to the front of the
+    /// queue, in the order they arrived; handles any other message at once.
+    fn take_arrived(&mut self) {
+        let mut arrived = std::mem::take(&mut self.arrived);
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Done(done) => arrived.push(done),
+                other => self.handle(other),
+            }
+        }
+        for done in arrived.drain(..).rev() {
+            self.queue.push_front(Work::Completed(done));
+        }
+        self.arrived = arrived;
     }
 
     // ---- events --------------------------------------------------------
@@ -438,7 +512,7 @@ impl Scheduler {
                     handle.abort();
                     self.free_slots.push(slot as u32);
                     self.in_flight -= 1;
-                    self.queue.push_back(Work::Completed(Done {
+                    self.queue.push_back(Work::Completed(Box::new(Done {
                         slot: u32::MAX,
                         instance,
                         item,
@@ -446,7 +520,7 @@ impl Scheduler {
                         outcome: Outcome::Dropped,
                         started: None,
                         ended: Instant::now(),
-                    }));
+                    })));
                 }
             }
         }
@@ -598,6 +672,7 @@ impl Scheduler {
             running: 0,
             concurrency,
             failure: None,
+            fill_queued: false,
         }));
         self.instances[id as usize].status = TaskStatus::Running;
         self.fill_items(id);
@@ -610,11 +685,19 @@ impl Scheduler {
             let Some(items) = self.instances[id as usize].items.as_mut() else {
                 return;
             };
-            let can_start = self.state == State::Running
+            let more = self.state == State::Running
                 && items.failure.is_none()
                 && items.next < items.list.len()
                 && items.running < items.concurrency;
-            if can_start {
+            if more && self.budget == 0 {
+                // The turn's budget is spent: continue in a later turn.
+                if !items.fill_queued {
+                    items.fill_queued = true;
+                    self.queue.push_back(Work::Fill(id));
+                }
+                return;
+            }
+            if more {
                 let k = items.next;
                 items.next += 1;
                 items.running += 1;
@@ -670,14 +753,16 @@ impl Scheduler {
                 ctx.set_current_item(items.list[item as usize].clone(), item as usize);
             }
         }
-        let immediate = |outcome| Done {
-            slot: u32::MAX,
-            instance: id,
-            item,
-            attempt,
-            outcome,
-            started: None,
-            ended: Instant::now(),
+        let immediate = |outcome| {
+            Box::new(Done {
+                slot: u32::MAX,
+                instance: id,
+                item,
+                attempt,
+                outcome,
+                started: None,
+                ended: Instant::now(),
+            })
         };
         let Some(action) = self.actions[task.id as usize].clone() else {
             // A task without an action routes only: it succeeds with null.
@@ -741,6 +826,7 @@ impl Scheduler {
         inst.attempts = inst.attempts.max(attempt);
         self.in_flight += 1;
         self.actions_run += 1;
+        self.budget = self.budget.saturating_sub(1);
         let input = ActionInput {
             input,
             context: ctx,
@@ -955,7 +1041,11 @@ impl Scheduler {
         if item == NO_ITEM {
             let inst = &mut self.instances[id as usize];
             inst.status = status;
-            inst.result = Some(Arc::new(result));
+            inst.result = Some(if result.is_null() {
+                null_result()
+            } else {
+                Arc::new(result)
+            });
             inst.error = error;
             inst.ended = Some(ended);
             self.queue.push_back(Work::Finish(id));
@@ -990,9 +1080,9 @@ impl Scheduler {
         let inst = &self.instances[id as usize];
         let task = plan.task(inst.task);
         let status = inst.status;
-        let result = inst.result.clone().unwrap_or_else(|| Arc::new(Value::Null));
+        let result = inst.result.clone().unwrap_or_else(null_result);
         let error = inst.error.clone();
-        self.ctx.set_task_result(&*task.name, result.clone());
+        self.ctx.set_task_result(task.name.clone(), result.clone());
         if plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
         }
@@ -1098,7 +1188,8 @@ impl Scheduler {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
                             None => "transitioned to `fail`".to_owned(),
                         };
-                        self.queue.push_back(Work::Fail(task.name.clone(), why));
+                        self.queue
+                            .push_back(Work::Fail(Box::new((task.name.clone(), why))));
                     }
                     Target::Noop | Target::Continue => {}
                 }
@@ -1237,10 +1328,19 @@ impl Scheduler {
             }
         }
         self.emit(|| EventKind::RunEnded { status });
+        // The working state is done with: free it before the records are
+        // made, so a run of a million tasks does not hold both at its end.
+        self.ctx = WorkflowContext::new(Value::Null, []);
+        self.joins = Vec::new();
+        self.join_successors = Vec::new();
+        self.slots = Vec::new();
+        self.actions = Vec::new();
+        self.queue = VecDeque::new();
         let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
-        let tasks = self
-            .instances
-            .iter()
+        let plan = &self.plan;
+        let tasks_run = self.instances.len();
+        let tasks = std::mem::take(&mut self.instances)
+            .into_iter()
             .enumerate()
             .map(|(i, inst)| {
                 let status = if inst.status.is_terminal() {
@@ -1249,13 +1349,13 @@ impl Scheduler {
                     TaskStatus::Canceled
                 };
                 TaskRecord {
-                    name: self.plan.task(inst.task).name.clone(),
+                    name: plan.task(inst.task).name.clone(),
                     instance: i as u32,
                     status,
                     attempts: inst.attempts,
                     items: inst.items.as_ref().map(|it| it.total),
-                    result: inst.result.clone(),
-                    error: inst.error.clone(),
+                    result: inst.result,
+                    error: inst.error,
                     started_at: inst.started.map(to_sys),
                     ended_at: inst.ended.map(to_sys),
                 }
@@ -1269,7 +1369,7 @@ impl Scheduler {
             tasks,
             errors: std::mem::take(&mut self.errors),
             stats: RunStats {
-                tasks_run: self.instances.len(),
+                tasks_run,
                 actions_run: self.actions_run,
                 duration: self.started.elapsed(),
             },

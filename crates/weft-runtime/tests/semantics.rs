@@ -897,3 +897,69 @@ fn public_types_are_send_and_sync() {
     send::<weft_runtime::Run>();
     send::<weft_runtime::EventStream>();
 }
+
+/// An executor whose `meet` action waits until `n` attempts are waiting at
+/// once: a run with `n` such attempts ends only if all of them are in
+/// flight together.
+fn meeting(n: usize) -> (Executor, Arc<AtomicUsize>) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let ex = Executor::builder()
+        .action("meet", move |input: ActionInput| {
+            let barrier = barrier.clone();
+            c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                barrier.wait().await;
+                Ok(input.get("n").cloned().unwrap_or(Value::Null))
+            }
+        })
+        .build();
+    (ex, calls)
+}
+
+// The scheduler yields after a few hundred spawns so that a huge turn does
+// not hold every spawned task at once. That must not cap what is in
+// flight: every ready task still starts without waiting for others to end.
+#[tokio::test]
+async fn thousands_of_ready_tasks_are_all_in_flight_together() {
+    let n = 3000;
+    let (ex, calls) = meeting(n);
+    let mut yaml = String::from("tasks:\n");
+    for i in 0..n {
+        yaml.push_str(&format!("  t{i}: {{action: meet, input: {{n: {i}}}}}\n"));
+    }
+    let p = plan(&ex, &yaml);
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(calls.load(Ordering::SeqCst), n);
+    assert_eq!(out.stats.actions_run, n);
+    for (i, t) in out.tasks.iter().enumerate() {
+        assert_eq!(t.result.as_deref(), Some(&json!(i)), "{}", t.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_items_are_all_in_flight_together_and_keep_their_order() {
+    let n = 5000;
+    let (ex, calls) = meeting(n);
+    let p = plan(
+        &ex,
+        r#"
+input: [items]
+tasks:
+  fan:
+    action: meet
+    with: "{{ parameters.items }}"
+    input: {n: "{{ item }}"}
+    next: [{do: after}]
+  after: {action: core.noop}
+"#,
+    );
+    let items: Vec<usize> = (0..n).collect();
+    let out = run(&ex, &p, json!({ "items": items })).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(calls.load(Ordering::SeqCst), n, "each item runs once");
+    assert_eq!(result(&out, "fan"), json!(items));
+    assert_eq!(names(&out), ["fan", "after"]);
+}
