@@ -136,9 +136,14 @@ pub struct CurrentTask {
 /// is no write contention to spread; the default (four shards per core)
 /// made creating and dropping a small run's context cost more than running
 /// its tasks.
-fn new_map(capacity: usize) -> DashMap<Arc<str>, Arc<Value>> {
-    DashMap::with_capacity_and_shard_amount(capacity, 4)
+fn new_map(capacity: usize) -> ValueMap {
+    DashMap::with_capacity_and_hasher_and_shard_amount(capacity, Default::default(), 4)
 }
+
+/// A context map. Keys are task and variable names from the workflow
+/// itself, not outside input, so a fast hasher (foldhash, seeded per map)
+/// replaces SipHash: one insert per finished task is on the hot path.
+pub(crate) type ValueMap = DashMap<Arc<str>, Arc<Value>, foldhash::fast::RandomState>;
 
 const STATUS_PREFIX: &str = "task_status.";
 
@@ -157,9 +162,9 @@ pub struct WorkflowContext {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
-    pub(crate) variables: DashMap<Arc<str>, Arc<Value>>,
-    pub(crate) task_results: DashMap<Arc<str>, Arc<Value>>,
-    pub(crate) system: DashMap<Arc<str>, Arc<Value>>,
+    pub(crate) variables: ValueMap,
+    pub(crate) task_results: ValueMap,
+    pub(crate) system: ValueMap,
 }
 
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
@@ -188,8 +193,8 @@ impl WorkflowContext {
         Self::with_capacity(parameters, vars, 0)
     }
 
-    /// Like [`WorkflowContext::new`], with room for the results and statuses
-    /// of `tasks` tasks, so a large run does not rehash its maps as it goes.
+    /// Like [`WorkflowContext::new`], with room for the results of `tasks`
+    /// tasks, so a large run does not rehash its result map as it goes.
     pub fn with_capacity(
         parameters: Value,
         vars: impl IntoIterator<Item = (String, Value)>,
@@ -204,7 +209,9 @@ impl WorkflowContext {
                 parameters: Arc::new(parameters),
                 variables,
                 task_results: new_map(tasks),
-                system: new_map(tasks + 2),
+                // `run_id`, `workflow`, and statuses only for plans that
+                // read them: grown on demand.
+                system: new_map(0),
             }),
             current_item: None,
             current_index: None,
@@ -366,7 +373,7 @@ impl WorkflowContext {
 
     /// A snapshot of everything, as plain data.
     pub fn export(&self) -> ContextState {
-        fn dump(map: &DashMap<Arc<str>, Arc<Value>>) -> BTreeMap<String, Value> {
+        fn dump(map: &ValueMap) -> BTreeMap<String, Value> {
             map.iter()
                 .map(|e| (e.key().to_string(), (**e.value()).clone()))
                 .collect()
@@ -383,7 +390,7 @@ impl WorkflowContext {
 
     /// A context rebuilt from a snapshot.
     pub fn import(state: ContextState) -> WorkflowContext {
-        fn load(map: BTreeMap<String, Value>) -> DashMap<Arc<str>, Arc<Value>> {
+        fn load(map: BTreeMap<String, Value>) -> ValueMap {
             map.into_iter()
                 .map(|(k, v)| (Arc::from(k), Arc::new(v)))
                 .collect()

@@ -481,6 +481,20 @@ impl Template {
         matches!(self.inner.kind, Kind::Fast(..))
     }
 
+    /// For a template that is only a status function — `{{ succeeded() }}`,
+    /// `{{ failed() }}`, `{{ timed_out() }}` or `{{ completed() }}` — its
+    /// truth for a task that ended with `status`, without a context.
+    /// `None` for any other template.
+    ///
+    /// A runtime uses it to decide the most common transitions without
+    /// building the context a full evaluation needs.
+    pub fn status_test(&self, status: TaskStatus) -> Option<bool> {
+        match &self.inner.kind {
+            Kind::Fast(path, _) => path.status_test(status),
+            _ => None,
+        }
+    }
+
     /// Evaluates to a JSON value. A single `{{ expr }}` keeps its type; text
     /// with expressions becomes a string.
     ///
@@ -817,6 +831,18 @@ impl FastPath {
         Some(FastPath { root, steps })
     }
 
+    /// See [`Template::status_test`].
+    pub(crate) fn status_test(&self, status: TaskStatus) -> Option<bool> {
+        let test: fn(TaskStatus) -> bool = match self.root {
+            FastRoot::Succeeded => TaskStatus::is_succeeded,
+            FastRoot::Failed => TaskStatus::is_failure,
+            FastRoot::TimedOut => |s| s == TaskStatus::TimedOut,
+            FastRoot::Completed => TaskStatus::is_terminal,
+            _ => return None,
+        };
+        Some(test(status))
+    }
+
     /// Resolves against the context; `None` when some step is missing, so
     /// the caller falls back to minijinja for the exact error or semantics.
     pub(crate) fn resolve(&self, ctx: &WorkflowContext) -> Option<Value> {
@@ -833,28 +859,24 @@ impl FastPath {
         ctx: &WorkflowContext,
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
-        let test: fn(TaskStatus) -> bool = match self.root {
-            FastRoot::Parameters => return walk(&ctx.shared.parameters, &self.steps).map(f),
-            FastRoot::Workflow => return map_lookup(&ctx.shared.variables, &self.steps, f),
-            FastRoot::Task => return map_lookup(&ctx.shared.task_results, &self.steps, f),
-            FastRoot::System => return map_lookup(&ctx.shared.system, &self.steps, f),
-            FastRoot::Item => return walk(ctx.current_item.as_ref()?, &self.steps).map(f),
-            FastRoot::Index => return Some(f(&Value::from(ctx.current_index?))),
-            FastRoot::Result => {
-                return walk(&ctx.current_task.as_ref()?.result, &self.steps).map(f)
+        match self.root {
+            FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).map(f),
+            FastRoot::Workflow => map_lookup(&ctx.shared.variables, &self.steps, f),
+            FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),
+            FastRoot::System => map_lookup(&ctx.shared.system, &self.steps, f),
+            FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).map(f),
+            FastRoot::Index => Some(f(&Value::from(ctx.current_index?))),
+            FastRoot::Result => walk(&ctx.current_task.as_ref()?.result, &self.steps).map(f),
+            FastRoot::Succeeded | FastRoot::Failed | FastRoot::TimedOut | FastRoot::Completed => {
+                let status = ctx.current_task.as_ref()?.status;
+                Some(f(&Value::Bool(self.status_test(status)?)))
             }
-            FastRoot::Succeeded => TaskStatus::is_succeeded,
-            FastRoot::Failed => TaskStatus::is_failure,
-            FastRoot::TimedOut => |s| s == TaskStatus::TimedOut,
-            FastRoot::Completed => TaskStatus::is_terminal,
-        };
-        let status = ctx.current_task.as_ref()?.status;
-        Some(f(&Value::Bool(test(status))))
+        }
     }
 }
 
 fn map_lookup<R>(
-    map: &dashmap::DashMap<Arc<str>, Arc<Value>>,
+    map: &crate::context::ValueMap,
     steps: &[Step],
     f: impl FnOnce(&Value) -> R,
 ) -> Option<R> {

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use dashmap::DashMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value as MjValue;
 use serde_json::{Map, Value};
@@ -175,7 +174,7 @@ impl MapView {
         })
     }
 
-    fn map(&self) -> &DashMap<Arc<str>, Arc<Value>> {
+    fn map(&self) -> &crate::context::ValueMap {
         match self.kind {
             MapKind::Variables => &self.shared.variables,
             MapKind::TaskResults => &self.shared.task_results,

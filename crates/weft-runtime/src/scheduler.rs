@@ -48,7 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 use tokio::sync::{oneshot, Semaphore};
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 use weft_core::{
     CurrentTask, Join, Plan, Target, TaskId, TaskStatus, ValueTemplate, WorkflowContext,
@@ -181,7 +181,7 @@ pub(crate) struct Scheduler {
     joins: Vec<Option<Box<JoinState>>>,
     join_successors: Vec<Vec<TaskId>>,
     instances: Vec<Instance>,
-    slots: Vec<Option<(AbortHandle, u32, u32)>>,
+    slots: Vec<Option<(JoinHandle<()>, u32, u32)>>,
     free_slots: Vec<u32>,
     in_flight: usize,
     state: State,
@@ -253,7 +253,12 @@ impl Scheduler {
             };
             actions.push(Some(found));
         }
-        let mut join_successors = vec![Vec::new(); tasks.len()];
+        // Per task, the joins it leads to; left empty for plans without joins.
+        let mut join_successors = if tasks.iter().any(|t| t.join.is_some()) {
+            vec![Vec::new(); tasks.len()]
+        } else {
+            Vec::new()
+        };
         let joins = tasks
             .iter()
             .map(|t| {
@@ -886,7 +891,7 @@ impl Scheduler {
         } else {
             tokio::spawn(run_attempt(action, input, spec).instrument(span))
         };
-        self.slots[slot as usize] = Some((handle.abort_handle(), id, item));
+        self.slots[slot as usize] = Some((handle, id, item));
     }
 
     // ---- completion ----------------------------------------------------
@@ -1125,49 +1130,73 @@ impl Scheduler {
                 let msg = error.unwrap_or_else(|| status.to_string());
                 self.fail_run(Some(&task.name), msg);
             }
-            for k in 0..self.join_successors[task.id as usize].len() {
-                let j = self.join_successors[task.id as usize][k];
-                self.decline(j, task.id);
+            if !self.join_successors.is_empty() {
+                for k in 0..self.join_successors[task.id as usize].len() {
+                    let j = self.join_successors[task.id as usize][k];
+                    self.decline(j, task.id);
+                }
             }
             return;
         }
-        let cur = self.ctx.with_current_task(CurrentTask {
-            name: task.name.clone(),
-            status,
-            result,
-        });
+        // The context with this task as `result()` and the status functions'
+        // subject; made only when some `when` or publish needs more than
+        // the status (`{{ succeeded() }}` is decided without it).
+        let mut cur: Option<WorkflowContext> = None;
+        let current = |ctx: &WorkflowContext| {
+            ctx.with_current_task(CurrentTask {
+                name: task.name.clone(),
+                status,
+                result: result.clone(),
+            })
+        };
         // Every `when` is evaluated first, against the context as the task
         // left it; only then are the matching transitions' publishes applied
         // (in order) and their targets started. So a publish of one
         // transition cannot change which other transitions match.
-        let mut taken: Vec<usize> = Vec::with_capacity(task.next.len());
+        let mut taken = Taken::new(task.next.len());
         let mut when_failed = false;
         for (ti, tr) in task.next.iter().enumerate() {
             let take = match &tr.when {
                 None => true,
-                Some(w) => match w.eval_bool(&cur) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        when_failed = true;
-                        self.fail_run(
-                            Some(&task.name),
-                            format!("next[{ti}].when: {}", e.message()),
-                        );
-                        break;
+                Some(w) => match w.status_test(status) {
+                    Some(b) => b,
+                    None => {
+                        let c = cur.get_or_insert_with(|| current(&self.ctx));
+                        match w.eval_bool(c) {
+                            Ok(b) => b,
+                            Err(e) => {
+                                when_failed = true;
+                                self.fail_run(
+                                    Some(&task.name),
+                                    format!("next[{ti}].when: {}", e.message()),
+                                );
+                                break;
+                            }
+                        }
                     }
                 },
             };
             if take {
-                taken.push(ti);
+                taken.set(ti);
             }
         }
-        let handled = when_failed || !taken.is_empty();
+        let handled = when_failed || taken.any();
+        // Only joins need to know which targets this task went to.
+        let track =
+            !self.join_successors.is_empty() && !self.join_successors[task.id as usize].is_empty();
         let mut went_to: Vec<TaskId> = Vec::new();
-        'transitions: for &ti in if when_failed { &[][..] } else { &taken[..] } {
+        'transitions: for ti in 0..task.next.len() {
+            if when_failed || !taken.get(ti) {
+                continue;
+            }
             let tr = &task.next[ti];
+            if !tr.publish.is_empty() && cur.is_none() {
+                cur = Some(current(&self.ctx));
+            }
             for (k, v) in &tr.publish {
-                match v.render(&cur) {
-                    Ok(value) => self.ctx.set_var(k.clone(), value),
+                let Some(cur) = cur.as_ref() else { break };
+                match v.render(cur) {
+                    Ok(value) => self.ctx.set_var(k.as_str(), value),
                     Err(e) => {
                         self.fail_run(
                             Some(&task.name),
@@ -1180,7 +1209,9 @@ impl Scheduler {
             for target in &tr.targets {
                 match *target {
                     Target::Task(n) => {
-                        went_to.push(n);
+                        if track {
+                            went_to.push(n);
+                        }
                         self.arrive(n, task.id);
                     }
                     Target::Fail => {
@@ -1199,10 +1230,12 @@ impl Scheduler {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.fail_run(Some(&task.name), msg);
         }
-        for k in 0..self.join_successors[task.id as usize].len() {
-            let j = self.join_successors[task.id as usize][k];
-            if !went_to.contains(&j) {
-                self.decline(j, task.id);
+        if track {
+            for k in 0..self.join_successors[task.id as usize].len() {
+                let j = self.join_successors[task.id as usize][k];
+                if !went_to.contains(&j) {
+                    self.decline(j, task.id);
+                }
             }
         }
     }
@@ -1330,7 +1363,11 @@ impl Scheduler {
         self.emit(|| EventKind::RunEnded { status });
         // The working state is done with: free it before the records are
         // made, so a run of a million tasks does not hold both at its end.
-        self.ctx = WorkflowContext::new(Value::Null, []);
+        // (A small run skips the context: a fresh one costs more than it
+        // frees.)
+        if self.instances.len() >= 4096 {
+            self.ctx = WorkflowContext::new(Value::Null, []);
+        }
         self.joins = Vec::new();
         self.join_successors = Vec::new();
         self.slots = Vec::new();
@@ -1373,6 +1410,44 @@ impl Scheduler {
                 actions_run: self.actions_run,
                 duration: self.started.elapsed(),
             },
+        }
+    }
+}
+
+/// Which transitions of a task were taken: a bit set, allocation-free for
+/// up to 64 transitions.
+enum Taken {
+    Small(u64),
+    Large(Vec<bool>),
+}
+
+impl Taken {
+    fn new(n: usize) -> Taken {
+        if n <= 64 {
+            Taken::Small(0)
+        } else {
+            Taken::Large(vec![false; n])
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Taken::Small(bits) => *bits |= 1 << i,
+            Taken::Large(v) => v[i] = true,
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Taken::Small(bits) => bits & (1 << i) != 0,
+            Taken::Large(v) => v[i],
+        }
+    }
+
+    fn any(&self) -> bool {
+        match self {
+            Taken::Small(bits) => *bits != 0,
+            Taken::Large(v) => v.contains(&true),
         }
     }
 }
