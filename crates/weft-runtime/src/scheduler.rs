@@ -129,10 +129,12 @@ struct Instance {
     timeout: Option<Duration>,
 }
 
+/// The state of one join task in a run. Branch `i` is the task's
+/// `inbound[i]` in the plan.
 struct JoinState {
-    inbound: Vec<TaskId>,
-    arrived: Vec<bool>,
-    declined: Vec<bool>,
+    task: TaskId,
+    arrived: Bits,
+    declined: Bits,
     arrived_count: usize,
     need: usize,
     fired: bool,
@@ -176,10 +178,11 @@ pub(crate) struct Scheduler {
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
     subscribers: Vec<flume::Sender<Event>>,
     actions: Vec<Option<Arc<dyn Action>>>,
-    /// Boxed: most tasks are not joins, and a million of them should not
-    /// each carry an empty join state.
-    joins: Vec<Option<Box<JoinState>>>,
-    join_successors: Vec<Vec<TaskId>>,
+    /// The join tasks' states, in task order.
+    joins: Vec<JoinState>,
+    /// Per task, its index in `joins` (`u32::MAX` if it is no join); empty
+    /// for a plan without joins.
+    join_slot: Vec<u32>,
     instances: Vec<Instance>,
     slots: Vec<Option<(JoinHandle<()>, u32, u32)>>,
     free_slots: Vec<u32>,
@@ -253,33 +256,27 @@ impl Scheduler {
             };
             actions.push(Some(found));
         }
-        // Per task, the joins it leads to; left empty for plans without joins.
-        let mut join_successors = if tasks.iter().any(|t| t.join.is_some()) {
-            vec![Vec::new(); tasks.len()]
-        } else {
-            Vec::new()
-        };
-        let joins = tasks
-            .iter()
-            .map(|t| {
-                let join = t.join?;
-                for &p in &t.inbound {
-                    join_successors[p as usize].push(t.id);
-                }
+        let mut joins = Vec::new();
+        let mut join_slot = Vec::new();
+        if tasks.iter().any(|t| t.join.is_some()) {
+            join_slot = vec![u32::MAX; tasks.len()];
+            for t in tasks {
+                let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
-                Some(Box::new(JoinState {
-                    inbound: t.inbound.clone(),
-                    arrived: vec![false; n],
-                    declined: vec![false; n],
+                join_slot[t.id as usize] = joins.len() as u32;
+                joins.push(JoinState {
+                    task: t.id,
+                    arrived: Bits::new(n),
+                    declined: Bits::new(n),
                     arrived_count: 0,
                     need: match join {
                         Join::All => n,
                         Join::Count(k) => (k as usize).min(n),
                     },
                     fired: false,
-                }))
-            })
-            .collect();
+                });
+            }
+        }
         let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
         ctx.set_system("run_id", Value::from(run_id));
         ctx.set_system("workflow", Value::String(plan.name().to_string()));
@@ -303,7 +300,7 @@ impl Scheduler {
             subscribers,
             actions,
             joins,
-            join_successors,
+            join_slot,
             instances: Vec::with_capacity(n_tasks),
             slots: Vec::with_capacity(n_tasks.min(1 << 16)),
             free_slots: Vec::new(),
@@ -1130,12 +1127,6 @@ impl Scheduler {
                 let msg = error.unwrap_or_else(|| status.to_string());
                 self.fail_run(Some(&task.name), msg);
             }
-            if !self.join_successors.is_empty() {
-                for k in 0..self.join_successors[task.id as usize].len() {
-                    let j = self.join_successors[task.id as usize][k];
-                    self.decline(j, task.id);
-                }
-            }
             return;
         }
         // The context with this task as `result()` and the status functions'
@@ -1153,7 +1144,7 @@ impl Scheduler {
         // left it; only then are the matching transitions' publishes applied
         // (in order) and their targets started. So a publish of one
         // transition cannot change which other transitions match.
-        let mut taken = Taken::new(task.next.len());
+        let mut taken = Bits::new(task.next.len());
         let mut when_failed = false;
         for (ti, tr) in task.next.iter().enumerate() {
             let take = match &tr.when {
@@ -1181,10 +1172,6 @@ impl Scheduler {
             }
         }
         let handled = when_failed || taken.any();
-        // Only joins need to know which targets this task went to.
-        let track =
-            !self.join_successors.is_empty() && !self.join_successors[task.id as usize].is_empty();
-        let mut went_to: Vec<TaskId> = Vec::new();
         'transitions: for ti in 0..task.next.len() {
             if when_failed || !taken.get(ti) {
                 continue;
@@ -1208,12 +1195,7 @@ impl Scheduler {
             }
             for target in &tr.targets {
                 match *target {
-                    Target::Task(n) => {
-                        if track {
-                            went_to.push(n);
-                        }
-                        self.arrive(n, task.id);
-                    }
+                    Target::Task(n) => self.arrive(n, task.id),
                     Target::Fail => {
                         let why = match &error {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
@@ -1230,11 +1212,14 @@ impl Scheduler {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.fail_run(Some(&task.name), msg);
         }
-        if track {
-            for k in 0..self.join_successors[task.id as usize].len() {
-                let j = self.join_successors[task.id as usize][k];
-                if !went_to.contains(&j) {
-                    self.decline(j, task.id);
+        // Every join this task leads to and did not arrive at is declined
+        // (`decline` leaves the ones it arrived at alone).
+        if !self.join_slot.is_empty() {
+            for tr in &task.next {
+                for target in &tr.targets {
+                    if let Target::Task(n) = *target {
+                        self.decline(n, task.id);
+                    }
                 }
             }
         }
@@ -1242,22 +1227,30 @@ impl Scheduler {
 
     // ---- joins ---------------------------------------------------------
 
+    fn join_of(&self, task: TaskId) -> Option<usize> {
+        match self.join_slot.get(task as usize) {
+            Some(&j) if j != u32::MAX => Some(j as usize),
+            _ => None,
+        }
+    }
+
     fn arrive(&mut self, target: TaskId, from: TaskId) {
         if self.state != State::Running {
             self.skip(target);
             return;
         }
-        let Some(js) = self.joins[target as usize].as_mut() else {
+        let Some(j) = self.join_of(target) else {
             self.queue.push_back(Work::Dispatch(target));
             return;
         };
+        let js = &mut self.joins[j];
         if js.fired {
             return;
         }
-        if let Ok(pos) = js.inbound.binary_search(&from) {
-            if !js.arrived[pos] {
-                js.arrived[pos] = true;
-                js.declined[pos] = false;
+        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+            if !js.arrived.get(pos) {
+                js.arrived.set(pos);
+                js.declined.unset(pos);
                 js.arrived_count += 1;
             }
         }
@@ -1265,49 +1258,52 @@ impl Scheduler {
             js.fired = true;
             self.queue.push_back(Work::Dispatch(target));
         } else {
-            self.check_join(target);
+            self.check_join(j);
         }
     }
 
+    /// `from` finished without a transition to the join `target` (a no-op
+    /// if `target` is no join, or `from` arrived at it).
     fn decline(&mut self, target: TaskId, from: TaskId) {
-        let Some(js) = self.joins[target as usize].as_mut() else {
+        let Some(j) = self.join_of(target) else {
             return;
         };
+        let js = &mut self.joins[j];
         if js.fired {
             return;
         }
-        if let Ok(pos) = js.inbound.binary_search(&from) {
-            if !js.arrived[pos] {
-                js.declined[pos] = true;
+        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+            if js.arrived.get(pos) {
+                return;
             }
+            js.declined.set(pos);
         }
-        self.check_join(target);
+        self.check_join(j);
     }
 
-    fn check_join(&mut self, target: TaskId) {
-        let Some(js) = self.joins[target as usize].as_ref() else {
-            return;
-        };
+    fn check_join(&mut self, j: usize) {
+        let js = &self.joins[j];
         if js.fired || js.arrived_count == 0 || self.state != State::Running {
             return;
         }
-        let open = (0..js.inbound.len())
-            .filter(|&i| !js.arrived[i] && !js.declined[i])
+        let inbound = &self.plan.task(js.task).inbound;
+        let open = (0..inbound.len())
+            .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))
             .count();
         if js.arrived_count + open >= js.need {
             return;
         }
-        let declined: Vec<String> = (0..js.inbound.len())
-            .filter(|&i| js.declined[i])
-            .map(|i| format!("`{}`", self.plan.task(js.inbound[i]).name))
+        let declined: Vec<String> = (0..inbound.len())
+            .filter(|&i| js.declined.get(i))
+            .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
             .collect();
         let msg = format!(
             "join can never be satisfied: it needs {} of {} branches, and {} finished without a transition to it",
             js.need,
-            js.inbound.len(),
+            inbound.len(),
             declined.join(", ")
         );
-        let name = self.plan.task(target).name.clone();
+        let name = self.plan.task(js.task).name.clone();
         self.fail_run(Some(&name), msg);
     }
 
@@ -1316,21 +1312,21 @@ impl Scheduler {
     fn finish(&mut self) -> RunOutcome {
         if self.state == State::Running {
             let plan = self.plan.clone();
-            for (t, js) in self.joins.iter().enumerate() {
-                let Some(js) = js else { continue };
+            for js in &self.joins {
                 if js.fired || js.arrived_count == 0 {
                     continue;
                 }
-                let missing: Vec<String> = (0..js.inbound.len())
-                    .filter(|&i| !js.arrived[i])
-                    .map(|i| format!("`{}`", plan.task(js.inbound[i]).name))
+                let inbound = &plan.task(js.task).inbound;
+                let missing: Vec<String> = (0..inbound.len())
+                    .filter(|&i| !js.arrived.get(i))
+                    .map(|i| format!("`{}`", plan.task(inbound[i]).name))
                     .collect();
                 self.errors.push(RunError {
-                    task: Some(plan.task(t as TaskId).name.to_string()),
+                    task: Some(plan.task(js.task).name.to_string()),
                     message: format!(
                         "join can never be satisfied: it needs {} of {} branches, and {} never arrived",
                         js.need,
-                        js.inbound.len(),
+                        inbound.len(),
                         missing.join(", ")
                     ),
                 });
@@ -1369,7 +1365,7 @@ impl Scheduler {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
         self.joins = Vec::new();
-        self.join_successors = Vec::new();
+        self.join_slot = Vec::new();
         self.slots = Vec::new();
         self.actions = Vec::new();
         self.queue = VecDeque::new();
@@ -1414,40 +1410,47 @@ impl Scheduler {
     }
 }
 
-/// Which transitions of a task were taken: a bit set, allocation-free for
-/// up to 64 transitions.
-enum Taken {
+/// A set of small indices (the transitions a task took, the branches that
+/// reached a join): one word, without allocating, for up to 64.
+enum Bits {
     Small(u64),
     Large(Vec<bool>),
 }
 
-impl Taken {
-    fn new(n: usize) -> Taken {
+impl Bits {
+    fn new(n: usize) -> Bits {
         if n <= 64 {
-            Taken::Small(0)
+            Bits::Small(0)
         } else {
-            Taken::Large(vec![false; n])
+            Bits::Large(vec![false; n])
         }
     }
 
     fn set(&mut self, i: usize) {
         match self {
-            Taken::Small(bits) => *bits |= 1 << i,
-            Taken::Large(v) => v[i] = true,
+            Bits::Small(bits) => *bits |= 1 << i,
+            Bits::Large(v) => v[i] = true,
+        }
+    }
+
+    fn unset(&mut self, i: usize) {
+        match self {
+            Bits::Small(bits) => *bits &= !(1 << i),
+            Bits::Large(v) => v[i] = false,
         }
     }
 
     fn get(&self, i: usize) -> bool {
         match self {
-            Taken::Small(bits) => bits & (1 << i) != 0,
-            Taken::Large(v) => v[i],
+            Bits::Small(bits) => bits & (1 << i) != 0,
+            Bits::Large(v) => v[i],
         }
     }
 
     fn any(&self) -> bool {
         match self {
-            Taken::Small(bits) => *bits != 0,
-            Taken::Large(v) => v.contains(&true),
+            Bits::Small(bits) => *bits != 0,
+            Bits::Large(v) => v.contains(&true),
         }
     }
 }
