@@ -22,7 +22,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
@@ -132,12 +132,20 @@ pub struct CurrentTask {
     pub result: Arc<Value>,
 }
 
-/// A context map with few shards. Only a run's scheduler writes, so there
-/// is no write contention to spread; the default (four shards per core)
-/// made creating and dropping a small run's context cost more than running
-/// its tasks.
+/// A context map with two shards, the fewest dashmap allows. Only a run's
+/// scheduler writes, so there is no write contention to spread; the default
+/// (four shards per core) made creating and dropping a small run's context
+/// cost more than running its tasks.
 fn new_map(capacity: usize) -> ValueMap {
-    DashMap::with_capacity_and_hasher_and_shard_amount(capacity, Default::default(), 4)
+    DashMap::with_capacity_and_hasher_and_shard_amount(capacity, Default::default(), 2)
+}
+
+impl Shared {
+    /// The workflow variables (an empty map before the first is set).
+    pub(crate) fn variables(&self) -> &ValueMap {
+        static EMPTY: LazyLock<ValueMap> = LazyLock::new(|| new_map(0));
+        self.variables.get().unwrap_or(&EMPTY)
+    }
 }
 
 /// A context map. Keys are task and variable names from the workflow
@@ -162,7 +170,9 @@ pub struct WorkflowContext {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
-    pub(crate) variables: ValueMap,
+    /// Made on the first write: most runs publish nothing, and a map costs
+    /// a few allocations to make and drop.
+    pub(crate) variables: OnceLock<ValueMap>,
     pub(crate) task_results: ValueMap,
     pub(crate) system: ValueMap,
 }
@@ -200,9 +210,11 @@ impl WorkflowContext {
         vars: impl IntoIterator<Item = (String, Value)>,
         tasks: usize,
     ) -> Self {
-        let variables = new_map(0);
+        let variables = OnceLock::new();
         for (k, v) in vars {
-            variables.insert(Arc::from(k), Arc::new(v));
+            variables
+                .get_or_init(|| new_map(0))
+                .insert(Arc::from(k), Arc::new(v));
         }
         WorkflowContext {
             shared: Arc::new(Shared {
@@ -226,12 +238,15 @@ impl WorkflowContext {
 
     /// Sets a workflow variable (visible to every clone).
     pub fn set_var(&self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
-        self.shared.variables.insert(name.into(), value.into());
+        self.shared
+            .variables
+            .get_or_init(|| new_map(0))
+            .insert(name.into(), value.into());
     }
 
     /// A workflow variable: a pointer, not a copy.
     pub fn get_var(&self, name: &str) -> Option<Arc<Value>> {
-        self.shared.variables.get(name).map(|v| v.value().clone())
+        self.shared.variables().get(name).map(|v| v.value().clone())
     }
 
     /// Records a task's result (visible to every clone).
@@ -380,7 +395,7 @@ impl WorkflowContext {
         }
         ContextState {
             parameters: (*self.shared.parameters).clone(),
-            variables: dump(&self.shared.variables),
+            variables: dump(self.shared.variables()),
             task_results: dump(&self.shared.task_results),
             system: dump(&self.shared.system),
             current_item: self.current_item.as_ref().map(|v| (**v).clone()),
@@ -398,7 +413,7 @@ impl WorkflowContext {
         WorkflowContext {
             shared: Arc::new(Shared {
                 parameters: Arc::new(state.parameters),
-                variables: load(state.variables),
+                variables: OnceLock::from(load(state.variables)),
                 task_results: load(state.task_results),
                 system: load(state.system),
             }),

@@ -99,7 +99,7 @@ fn fn_ctx(state: &State, name: Option<&str>) -> std::result::Result<MjValue, min
     let root = root(state)?;
     match name {
         None => Ok(MapView::value(&root.0.shared, MapKind::Variables)),
-        Some(name) => match root.0.shared.variables.get(name) {
+        Some(name) => match root.0.shared.variables().get(name) {
             Some(v) => Ok(arc_to_mj(v.value())),
             None => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UndefinedError,
@@ -861,7 +861,7 @@ impl FastPath {
     ) -> Option<R> {
         match self.root {
             FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).map(f),
-            FastRoot::Workflow => map_lookup(&ctx.shared.variables, &self.steps, f),
+            FastRoot::Workflow => map_lookup(ctx.shared.variables(), &self.steps, f),
             FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),
             FastRoot::System => map_lookup(&ctx.shared.system, &self.steps, f),
             FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).map(f),

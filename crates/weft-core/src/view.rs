@@ -176,7 +176,7 @@ impl MapView {
 
     fn map(&self) -> &crate::context::ValueMap {
         match self.kind {
-            MapKind::Variables => &self.shared.variables,
+            MapKind::Variables => self.shared.variables(),
             MapKind::TaskResults => &self.shared.task_results,
             MapKind::System => &self.shared.system,
         }

@@ -162,6 +162,14 @@ enum Work {
 /// spawned right away, just interleaved with the running of earlier ones.
 const SPAWNS_PER_TURN: u32 = 512;
 
+static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+
+/// A context key made once per process instead of once per run.
+fn static_key(cell: &'static std::sync::OnceLock<Arc<str>>, key: &str) -> Arc<str> {
+    cell.get_or_init(|| Arc::from(key)).clone()
+}
+
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
@@ -190,7 +198,9 @@ pub(crate) struct Scheduler {
     state: State,
     failed: bool,
     canceled: bool,
-    stop: Arc<StopSignal>,
+    /// Watched by attempts that wait (a delay, a global slot); made for the
+    /// first of them. Once the run stops, nothing new waits.
+    stop: Option<Arc<StopSignal>>,
     errors: Vec<RunError>,
     queue: VecDeque<Work>,
     /// Spawns left in this turn; see [`SPAWNS_PER_TURN`].
@@ -278,8 +288,11 @@ impl Scheduler {
             }
         }
         let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
-        ctx.set_system("run_id", Value::from(run_id));
-        ctx.set_system("workflow", Value::String(plan.name().to_string()));
+        ctx.set_system(static_key(&RUN_ID, "run_id"), Value::from(run_id));
+        ctx.set_system(
+            static_key(&WORKFLOW, "workflow"),
+            Value::String(plan.name().to_string()),
+        );
         let max_instances = exec
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
@@ -308,7 +321,7 @@ impl Scheduler {
             state: State::Running,
             failed: false,
             canceled: false,
-            stop: Arc::new(StopSignal::default()),
+            stop: None,
             errors: Vec::new(),
             queue: VecDeque::new(),
             budget: SPAWNS_PER_TURN,
@@ -498,7 +511,9 @@ impl Scheduler {
         self.failed = true;
         if self.state == State::Running {
             self.state = State::Failing;
-            self.stop.raise();
+            if let Some(stop) = &self.stop {
+                stop.raise();
+            }
         }
     }
 
@@ -507,7 +522,9 @@ impl Scheduler {
             self.state = State::Canceling;
         }
         self.canceled = true;
-        self.stop.raise();
+        if let Some(stop) = &self.stop {
+            stop.raise();
+        }
         if abort {
             for slot in 0..self.slots.len() {
                 if let Some((handle, instance, item)) = self.slots[slot].take() {
@@ -845,7 +862,8 @@ impl Scheduler {
             delay,
             timeout,
             limit: self.limit.clone(),
-            stop: (delay.is_some() || self.limit.is_some()).then(|| self.stop.clone()),
+            stop: (delay.is_some() || self.limit.is_some())
+                .then(|| self.stop.get_or_insert_with(Default::default).clone()),
             notify: !self.subscribers.is_empty(),
             tx: self.tx.clone(),
         };
