@@ -147,6 +147,8 @@ pub(crate) struct PlainSpec {
     pub(crate) item: u32,
     pub(crate) attempt: u32,
     pub(crate) notify: bool,
+    /// The attempt runs inside its `task` span (someone listens to it).
+    pub(crate) traced: bool,
     pub(crate) tx: flume::Sender<Msg>,
 }
 
@@ -169,12 +171,14 @@ pub(crate) async fn run_plain_attempt(
         Ok(Err(e)) => Outcome::Err(e),
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
-    let label = if matches!(outcome, Outcome::Ok(_)) {
-        "succeeded"
-    } else {
-        "failed"
-    };
-    tracing::Span::current().record("outcome", label);
+    if spec.traced {
+        let label = if matches!(outcome, Outcome::Ok(_)) {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        tracing::Span::current().record("outcome", label);
+    }
     let _ = spec.tx.send(Msg::Done(Box::new(Done {
         slot: spec.slot,
         instance: spec.instance,

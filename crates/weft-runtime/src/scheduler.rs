@@ -888,9 +888,13 @@ impl Scheduler {
                 item,
                 attempt,
                 notify: spec.notify,
+                traced: !span.is_disabled(),
                 tx: spec.tx,
             };
             match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
+                // Without a subscriber that wants the span, the task goes
+                // without it: a smaller future, and no enter/exit per poll.
+                Ok(fut) if !plain.traced => tokio::spawn(run_plain_attempt(fut, plain)),
                 Ok(fut) => tokio::spawn(run_plain_attempt(fut, plain).instrument(span)),
                 Err(panic) => {
                     // `call` itself panicked: report it like a panicking future.
