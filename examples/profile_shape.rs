@@ -1,0 +1,59 @@
+//! One benchmark shape, run a few times on a current_thread runtime by weft
+//! or by the `floor` executor of `benches/peers.rs`: a steady target for
+//! `valgrind --tool=callgrind`, whose instruction counts repeat exactly from
+//! run to run where wall-clock times on a shared machine do not.
+//!
+//! ```sh
+//! cargo build --release --example profile_shape
+//! valgrind --tool=callgrind \
+//!     --toggle-collect='tokio::runtime::runtime::Runtime::block_on*' \
+//!     target/release/examples/profile_shape weft chain 10000 2
+//! ```
+//!
+//! `--toggle-collect` counts only what runs inside `block_on`: the runs,
+//! not building and compiling the plan. Arguments: engine (`weft` or
+//! `floor`), shape (`chain`, `independent`, `fanout`, `diamond`, `tree`,
+//! `wavefront`), size (tasks; levels for `tree`, side for `wavefront`;
+//! ignored for `diamond`), runs. docs/performance.md quotes its counts.
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{noop_executor, runtime_ct, weft_plan, weft_run, Floor, Shape};
+use serde_json::Value;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let engine = args.first().map_or("weft", String::as_str);
+    let shape_name = args.get(1).map_or("chain", String::as_str);
+    let size: u32 = args.get(2).map_or(Ok(10_000), |s| s.parse())?;
+    let runs: u32 = args.get(3).map_or(Ok(2), |s| s.parse())?;
+    let shape = match shape_name {
+        "chain" => Shape::chain("chain", size as usize),
+        "independent" => Shape::independent("independent", size as usize),
+        "fanout" => Shape::fanout("fanout", size as usize),
+        "diamond" => Shape::diamond(),
+        "tree" => Shape::binary_tree("tree", size),
+        "wavefront" => Shape::wavefront("wavefront", size),
+        other => return Err(format!("unknown shape `{other}`").into()),
+    };
+    let rt = runtime_ct();
+    match engine {
+        "weft" => {
+            let executor = noop_executor();
+            let plan = weft_plan(&shape, &executor);
+            for _ in 0..runs {
+                rt.block_on(weft_run(&executor, &plan, Value::Null));
+            }
+        }
+        "floor" => {
+            let floor = Floor::new(&shape);
+            for _ in 0..runs {
+                rt.block_on(floor.run());
+            }
+        }
+        other => return Err(format!("unknown engine `{other}`: weft or floor").into()),
+    }
+    println!("{engine} {shape_name}: {} tasks, {runs} runs", shape.len());
+    Ok(())
+}
