@@ -158,8 +158,9 @@ enum Work {
 /// Without it, a turn that starts a million tasks (a wide workflow, a long
 /// `with` list) would hold a million spawned tasks and their futures at
 /// once on a current_thread runtime, and then a million completions in the
-/// channel. The yield does not delay anything: every ready task is still
-/// spawned right away, just interleaved with the running of earlier ones.
+/// channel. It is not a concurrency limit: ready tasks keep being spawned,
+/// 512 at a time, without waiting for any to finish; the yields only let
+/// the ones already spawned run in between.
 const SPAWNS_PER_TURN: u32 = 512;
 
 static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
@@ -205,6 +206,8 @@ pub(crate) struct Scheduler {
     queue: VecDeque<Work>,
     /// Spawns left in this turn; see [`SPAWNS_PER_TURN`].
     budget: u32,
+    /// `Work::Fail` entries in the queue.
+    fails_queued: usize,
     /// Completions taken from the channel after a yield (buffer reused).
     /// They stay boxed as they came: they move into `Work` unchanged.
     #[allow(clippy::vec_box)]
@@ -325,6 +328,7 @@ impl Scheduler {
             errors: Vec::new(),
             queue: VecDeque::new(),
             budget: SPAWNS_PER_TURN,
+            fails_queued: 0,
             arrived: Vec::new(),
             started: Instant::now(),
             started_sys: SystemTime::now(),
@@ -442,6 +446,7 @@ impl Scheduler {
                 Work::Completed(done) => self.completed(*done),
                 Work::Finish(i) => self.finish_instance(i),
                 Work::Fail(fail) => {
+                    self.fails_queued -= 1;
                     let (task, message) = *fail;
                     self.fail_run(Some(&task), message);
                 }
@@ -457,7 +462,17 @@ impl Scheduler {
 
     /// Moves the completions that arrived during a yield to the front of the
     /// queue, in the order they arrived; handles any other message at once.
+    ///
+    /// While a `fail` command is queued they go to the back instead: the
+    /// run must fail before anything that finished after it is handled
+    /// (which could start new work).
     fn take_arrived(&mut self) {
+        if self.fails_queued > 0 {
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
+            return;
+        }
         let mut arrived = std::mem::take(&mut self.arrived);
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
@@ -700,6 +715,10 @@ impl Scheduler {
     /// Starts items while there are slots; finishes the instance when all
     /// that will run have run.
     fn fill_items(&mut self, id: u32) {
+        if self.instances[id as usize].status.is_terminal() {
+            // Finished already (a `Fill` queued before the last items ended).
+            return;
+        }
         loop {
             let Some(items) = self.instances[id as usize].items.as_mut() else {
                 return;
@@ -709,10 +728,12 @@ impl Scheduler {
                 && items.next < items.list.len()
                 && items.running < items.concurrency;
             if more && self.budget == 0 {
-                // The turn's budget is spent: continue in a later turn.
+                // The turn's budget is spent: continue first thing next
+                // turn, ahead of work queued after this instance's dispatch
+                // (a `fail` beside it must not stop its remaining items).
                 if !items.fill_queued {
                     items.fill_queued = true;
-                    self.queue.push_back(Work::Fill(id));
+                    self.queue.push_front(Work::Fill(id));
                 }
                 return;
             }
@@ -1223,6 +1244,7 @@ impl Scheduler {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
                             None => "transitioned to `fail`".to_owned(),
                         };
+                        self.fails_queued += 1;
                         self.queue
                             .push_back(Work::Fail(Box::new((task.name.clone(), why))));
                     }

@@ -963,3 +963,99 @@ tasks:
     assert_eq!(result(&out, "fan"), json!(items));
     assert_eq!(names(&out), ["fan", "after"]);
 }
+
+// Lists longer than one turn's spawn budget (512) continue in later turns;
+// the instance must still finish exactly once, with its failure.
+#[tokio::test]
+async fn a_long_item_list_that_fails_finishes_once() {
+    let (ex, _) = recorder();
+    let handled = plan(
+        &ex,
+        r#"
+tasks:
+  a:
+    action: boom
+    with: "{{ range(600) | list }}"
+    input: {message: "item {{ item }} broke"}
+    next: [{when: "{{ failed() }}", do: handler}]
+  handler: {action: core.noop}
+"#,
+    );
+    let out = run(&ex, &handled, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(names(&out), ["a", "handler"]);
+    let a = out.task("a").next().unwrap();
+    assert_eq!(a.status, TaskStatus::Failed);
+    assert_eq!(a.items, Some(600));
+    assert!(
+        a.error.as_deref().is_some_and(|e| e.contains("broke")),
+        "{:?}",
+        a.error
+    );
+
+    let unhandled = plan(
+        &ex,
+        r#"
+tasks:
+  a:
+    action: boom
+    with: "{{ range(600) | list }}"
+"#,
+    );
+    let out = run(&ex, &unhandled, json!({})).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(out.tasks.len(), 1);
+    assert_eq!(out.tasks[0].status, TaskStatus::Failed);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+}
+
+#[tokio::test]
+async fn long_item_lists_side_by_side_each_finish_once() {
+    let (ex, log) = recorder();
+    let p = plan(
+        &ex,
+        r#"
+tasks:
+  a:
+    action: core.noop
+    with: "{{ range(600) | list }}"
+    next: [{do: after}]
+  b:
+    action: core.noop
+    with: "{{ range(600) | list }}"
+  after: {action: rec, input: {name: after}}
+"#,
+    );
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(*log.lock().unwrap(), ["after"]);
+    let mut seen = names(&out);
+    seen.sort();
+    assert_eq!(seen, ["a", "after", "b"]);
+    assert_eq!(out.stats.actions_run, 1201);
+}
+
+// `do: [notify, fail]` starts `notify` in full even when its items need
+// more than one turn, and even when none of them has finished by the time
+// `fail` is applied (they all wait for each other here).
+#[tokio::test]
+async fn fail_beside_a_long_item_list_lets_every_item_start() {
+    let (ex, calls) = meeting(1000);
+    let p = plan(
+        &ex,
+        r#"
+tasks:
+  start: {next: [{do: [notify_all, fail]}]}
+  notify_all:
+    action: meet
+    with: "{{ range(1000) | list }}"
+"#,
+    );
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(calls.load(Ordering::SeqCst), 1000);
+    let notify = out.task("notify_all").next().unwrap();
+    assert_eq!(notify.status, TaskStatus::Succeeded, "{:?}", notify.error);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert_eq!(out.errors[0].task.as_deref(), Some("start"));
+}
