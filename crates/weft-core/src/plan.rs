@@ -236,11 +236,15 @@ struct PlanInner {
     inputs: Vec<InputSpec>,
     vars: Vec<(String, ValueTemplate)>,
     tasks: Vec<TaskPlan>,
-    by_name: HashMap<Arc<str>, TaskId>,
+    by_name: NameMap,
     starts: Vec<TaskId>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
 }
+
+/// Task ids by name. The names are the workflow's own, so the fast hasher
+/// of the context maps serves here too (every `do` target is looked up).
+type NameMap = HashMap<Arc<str>, TaskId, foldhash::fast::RandomState>;
 
 /// A compiled, immutable workflow, shared by every run made from it.
 ///
@@ -640,7 +644,7 @@ impl Workflow {
         let output = compile_assignments(&mut c, &def.output, "output");
 
         // Task names.
-        let mut by_name: HashMap<Arc<str>, TaskId> = HashMap::with_capacity(def.tasks.len());
+        let mut by_name = NameMap::with_capacity_and_hasher(def.tasks.len(), Default::default());
         // One allocation per name, shared by the map and the task.
         let mut task_names: Vec<Arc<str>> = Vec::with_capacity(def.tasks.len());
         for (i, name) in def.tasks.keys().enumerate() {
@@ -674,20 +678,31 @@ impl Workflow {
 
         // Neighbouring tasks usually share an action: one `Arc` for a run of them.
         let mut last_action: Option<Arc<str>> = None;
+        let mut last_known = false;
         for (i, (name, t)) in def.tasks.iter().enumerate() {
             let id = i as TaskId;
-            let base = task_path(name);
+            // The task's path names where its templates sit; made only if needed.
+            let base_cell = std::cell::OnceCell::new();
+            let base = || base_cell.get_or_init(|| task_path(name)).as_str();
             let action = match &t.action {
                 Some(a) if a.trim().is_empty() => {
                     c.error(
                         ErrorKind::Validation,
-                        &format!("{base}.action"),
+                        &format!("{}.action", base()),
                         "empty action name",
                     );
                     None
                 }
                 Some(a) => {
-                    if !catalog.has_action(a) {
+                    // A run of tasks with the same action is looked up once
+                    // (and each of them still reports an unknown one).
+                    let known = if last_action.as_deref() == Some(a.as_str()) {
+                        last_known
+                    } else {
+                        catalog.has_action(a)
+                    };
+                    last_known = known;
+                    if !known {
                         let known = catalog.action_names();
                         let hint = match suggest(a, known.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
@@ -695,7 +710,7 @@ impl Workflow {
                         };
                         c.error(
                             ErrorKind::Validation,
-                            &format!("{base}.action"),
+                            &format!("{}.action", base()),
                             format!("unknown action `{a}`: {hint}"),
                         );
                     }
@@ -713,14 +728,14 @@ impl Workflow {
             let input = match &t.input {
                 Some(m) => {
                     let v = Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-                    c.value(&v, &format!("{base}.input"))
+                    c.value(&v, &format!("{}.input", base()))
                 }
                 None => Some(ValueTemplate::Static(Value::Object(Map::new()))),
             };
 
             let mut next = Vec::with_capacity(t.next.len());
             for (ni, tr) in t.next.iter().enumerate() {
-                let tpath = format!("{base}.next[{ni}]");
+                let tpath = format!("{}.next[{ni}]", base());
                 let when = tr
                     .when
                     .as_ref()
@@ -737,7 +752,6 @@ impl Workflow {
                     .collect();
                 let mut targets = Vec::with_capacity(tr.targets.0.len());
                 for (di, target) in tr.targets.0.iter().enumerate() {
-                    let dpath = format!("{tpath}.do[{di}]");
                     let tgt = match target.as_str() {
                         "fail" => Target::Fail,
                         "noop" => Target::Noop,
@@ -761,7 +775,7 @@ impl Workflow {
                                 };
                                 c.error(
                                     ErrorKind::Validation,
-                                    &dpath,
+                                    &format!("{tpath}.do[{di}]"),
                                     format!("`do` names unknown task `{other}`: {hint}"),
                                 );
                                 continue;
@@ -778,7 +792,7 @@ impl Workflow {
             }
 
             let with = t.with.as_ref().and_then(|w| {
-                let wpath = format!("{base}.with");
+                let wpath = format!("{}.with", base());
                 let (names, expr) = split_items(&w.items);
                 if names.iter().any(|n| {
                     n.is_empty() || !n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
@@ -814,7 +828,7 @@ impl Workflow {
             });
 
             let retry = t.retry.as_ref().and_then(|r| {
-                let rpath = format!("{base}.retry");
+                let rpath = format!("{}.retry", base());
                 let when = match &r.when {
                     Some(w) => c.condition(w, &format!("{rpath}.when"))?,
                     None => Template::compile("{{ failed() }}").ok()?,
@@ -849,14 +863,14 @@ impl Workflow {
             let delay = t
                 .delay
                 .as_ref()
-                .and_then(|d| c.num(d, &format!("{base}.delay"), "delay", 0.0, false));
+                .and_then(|d| c.num(d, &format!("{}.delay", base()), "delay", 0.0, false));
             let timeout = t.timeout.as_ref().and_then(|d| {
-                let n = c.num(d, &format!("{base}.timeout"), "timeout", 0.0, false)?;
+                let n = c.num(d, &format!("{}.timeout", base()), "timeout", 0.0, false)?;
                 if let Num::Const(x) = n {
                     if x <= 0.0 {
                         c.error(
                             ErrorKind::Validation,
-                            &format!("{base}.timeout"),
+                            &format!("{}.timeout", base()),
                             "timeout must be more than 0 seconds: remove it to wait without a limit",
                         );
                         return None;
@@ -909,6 +923,9 @@ impl Workflow {
             );
         }
         for t in &tasks {
+            if t.join.is_none() {
+                continue;
+            }
             let jpath = format!("{}.join", task_path(&t.name));
             match t.join {
                 Some(_) if t.inbound.is_empty() => c.error(

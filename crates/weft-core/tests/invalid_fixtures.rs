@@ -321,3 +321,28 @@ fn unreadable_and_non_utf8_files_are_errors() {
         "the error should say the text is not UTF-8: {err}"
     );
 }
+
+#[test]
+fn every_task_with_an_unknown_action_is_reported() {
+    // Neighbouring tasks with the same action share one lookup; each must
+    // still be reported, with its own line.
+    let text = "tasks:\n  a: {action: core.ecco}\n  b: {action: core.ecco}\n  c: {action: core.noop}\n  d: {action: core.ecco}\n";
+    let err = Workflow::from_yaml_str(text)
+        .expect("loads")
+        .compile(&["core.noop", "core.echo"])
+        .expect_err("unknown actions do not compile");
+    let tasks: Vec<(Option<&str>, Option<usize>)> =
+        err.all().map(|e| (e.task(), e.location().line)).collect();
+    assert_eq!(
+        tasks,
+        [
+            (Some("a"), Some(2)),
+            (Some("b"), Some(3)),
+            (Some("d"), Some(5))
+        ],
+        "{err}"
+    );
+    for e in err.all() {
+        assert!(e.to_string().contains("unknown action `core.ecco`"), "{e}");
+    }
+}
