@@ -258,8 +258,8 @@ struct Inner {
 
 enum Kind {
     Literal(Value),
-    Fast(FastPath, Expression<'static, 'static>),
-    Expr(Expression<'static, 'static>),
+    Fast(FastPath, Compiled),
+    Expr(Compiled),
     Concat(Vec<Piece>),
     Full(Box<Environment<'static>>),
 }
@@ -278,7 +278,41 @@ impl std::fmt::Debug for Kind {
 
 enum Piece {
     Text(String),
-    Expr(Option<FastPath>, Expression<'static, 'static>),
+    Expr(Option<FastPath>, Compiled),
+}
+
+/// A compiled expression, shared by every template of one compile that
+/// holds the same expression text (see [`ExprCache`]).
+type Compiled = Arc<Expression<'static, 'static>>;
+
+thread_local! {
+    /// The expressions compiled so far by the `Workflow::compile` running on
+    /// this thread; `None` outside one.
+    static EXPR_CACHE: std::cell::RefCell<Option<std::collections::HashMap<String, Compiled>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, expressions compiled on this thread are shared by text: a
+/// builder's thousand `{{ succeeded() }}` conditions are parsed once. Each
+/// template keeps its own place for its error messages. Dropped at the end
+/// of a compile, so nothing outlives it.
+pub(crate) struct ExprCache {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl ExprCache {
+    pub(crate) fn enter() -> ExprCache {
+        EXPR_CACHE.with(|c| *c.borrow_mut() = Some(std::collections::HashMap::new()));
+        ExprCache {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for ExprCache {
+    fn drop(&mut self) {
+        EXPR_CACHE.with(|c| *c.borrow_mut() = None);
+    }
 }
 
 /// A split of a string into text and `{{ }}` parts, or `None` when the
@@ -350,11 +384,7 @@ fn split(s: &str) -> Split<'_> {
     }
 }
 
-fn compile_expr(
-    expr: &str,
-    whole: &str,
-    place: &Option<Arc<str>>,
-) -> Result<Expression<'static, 'static>> {
+fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Compiled> {
     if expr.trim().is_empty() {
         return Err(place_error(
             place,
@@ -362,14 +392,26 @@ fn compile_expr(
             format!("empty expression in `{whole}`: write `{{{{ name }}}}`"),
         ));
     }
-    ENV.compile_expression_owned(rename_item_calls(expr).into_owned())
+    let cached = EXPR_CACHE.with(|c| c.borrow().as_ref().and_then(|m| m.get(expr).cloned()));
+    if let Some(compiled) = cached {
+        return Ok(compiled);
+    }
+    let compiled = ENV
+        .compile_expression_owned(rename_item_calls(expr).into_owned())
+        .map(Arc::new)
         .map_err(|e| {
             place_error(
                 place,
                 ErrorKind::TemplateSyntax,
                 format!("in `{whole}`: {}", mj_detail(&e)),
             )
-        })
+        })?;
+    EXPR_CACHE.with(|c| {
+        if let Some(m) = c.borrow_mut().as_mut() {
+            m.insert(expr.to_owned(), compiled.clone());
+        }
+    });
+    Ok(compiled)
 }
 
 fn mj_detail(e: &minijinja::Error) -> String {

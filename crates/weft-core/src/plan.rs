@@ -597,6 +597,8 @@ impl Workflow {
     /// syntax errors, tasks that can never run. Each names its task, field
     /// and position.
     pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        // Equal expression texts are parsed once in this compile.
+        let _cache = crate::expr::ExprCache::enter();
         let def = self.def();
         let mut c = Compiler {
             wf: self,
@@ -735,18 +737,23 @@ impl Workflow {
 
             let mut next = Vec::with_capacity(t.next.len());
             for (ni, tr) in t.next.iter().enumerate() {
-                let tpath = format!("{}.next[{ni}]", base());
+                let tpath_cell = std::cell::OnceCell::new();
+                let tpath = || {
+                    tpath_cell
+                        .get_or_init(|| format!("{}.next[{ni}]", base()))
+                        .as_str()
+                };
                 let when = tr
                     .when
                     .as_ref()
-                    .and_then(|w| c.condition(w, &format!("{tpath}.when")));
+                    .and_then(|w| c.condition(w, &format!("{}.next[{ni}].when", base())));
                 let publish = tr
                     .publish
                     .0
                     .iter()
                     .enumerate()
                     .filter_map(|(pi, (k, v))| {
-                        c.value(v, &format!("{tpath}.publish[{pi}].{k}"))
+                        c.value(v, &format!("{}.publish[{pi}].{k}", tpath()))
                             .map(|t| (k.clone(), t))
                     })
                     .collect();
@@ -775,7 +782,7 @@ impl Workflow {
                                 };
                                 c.error(
                                     ErrorKind::Validation,
-                                    &format!("{tpath}.do[{di}]"),
+                                    &format!("{}.do[{di}]", tpath()),
                                     format!("`do` names unknown task `{other}`: {hint}"),
                                 );
                                 continue;

@@ -346,3 +346,31 @@ fn every_task_with_an_unknown_action_is_reported() {
         assert!(e.to_string().contains("unknown action `core.ecco`"), "{e}");
     }
 }
+
+#[test]
+fn equal_expressions_share_a_parse_but_keep_their_own_places() {
+    // One compile parses `{{ parameters.limit.nope > 3 }}` once for both tasks;
+    // each template still names its own field when it fails at run time.
+    let text = r#"
+input: [limit]
+tasks:
+  a: {action: x, next: [{when: "{{ parameters.limit.nope > 3 }}", do: c}]}
+  b: {action: x, next: [{when: "{{ parameters.limit.nope > 3 }}", do: c}]}
+  c: {action: x}
+"#;
+    let plan = Workflow::from_yaml_str(text)
+        .expect("loads")
+        .compile(&["x"])
+        .expect("compiles");
+    // An attribute a number does not have: an evaluation error.
+    let ctx = weft_core::WorkflowContext::new(serde_json::json!({"limit": 5}), []);
+    for name in ["a", "b"] {
+        let task = plan.task(plan.task_id(name).unwrap());
+        let when = task.next[0].when.as_ref().expect("a condition");
+        let err = when
+            .eval_bool(&ctx)
+            .expect_err("the attribute is undefined");
+        assert_eq!(err.task(), Some(name), "{err}");
+        assert_eq!(err.field(), Some("next[0].when"), "{err}");
+    }
+}
