@@ -678,7 +678,7 @@ impl Workflow {
         let mut inbound_transitions = vec![0u32; def.tasks.len()];
         let names: Vec<&str> = def.tasks.keys().map(String::as_str).collect();
 
-        // Neighbouring tasks usually share an action: one `Arc` for a run of them.
+        // Neighbouring tasks usually share an action.
         let mut last_action: Option<Arc<str>> = None;
         let mut last_known = false;
         for (i, (name, t)) in def.tasks.iter().enumerate() {
@@ -696,15 +696,14 @@ impl Workflow {
                     None
                 }
                 Some(a) => {
-                    // A run of tasks with the same action is looked up once
-                    // (and each of them still reports an unknown one).
-                    let known = if last_action.as_deref() == Some(a.as_str()) {
-                        last_known
-                    } else {
-                        catalog.has_action(a)
-                    };
-                    last_known = known;
-                    if !known {
+                    // A run of tasks with the same action shares one `Arc`
+                    // and one catalog lookup (each still reports an unknown
+                    // action).
+                    if last_action.as_deref() != Some(a.as_str()) {
+                        last_action = Some(Arc::from(a.as_str()));
+                        last_known = catalog.has_action(a);
+                    }
+                    if !last_known {
                         let known = catalog.action_names();
                         let hint = match suggest(a, known.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
@@ -716,14 +715,7 @@ impl Workflow {
                             format!("unknown action `{a}`: {hint}"),
                         );
                     }
-                    match &last_action {
-                        Some(same) if **same == **a => Some(same.clone()),
-                        _ => {
-                            let shared: Arc<str> = Arc::from(a.as_str());
-                            last_action = Some(shared.clone());
-                            Some(shared)
-                        }
-                    }
+                    last_action.clone()
                 }
                 None => None,
             };

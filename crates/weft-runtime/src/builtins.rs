@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use weft_core::json_type_name as kind;
+use weft_core::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 
@@ -125,7 +125,7 @@ fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
         other => {
             return Err(ActionError::new(format!(
                 "{name}: input must be a map, not {}",
-                kind(other)
+                json_type_name(other)
             )))
         }
     };
@@ -189,7 +189,7 @@ impl Action for Sleep {
                     }),
                 Some(other) => Err(ActionError::new(format!(
                     "core.sleep: input `seconds` must be a number, not {}",
-                    kind(other)
+                    json_type_name(other)
                 ))),
                 None => Err(ActionError::new("core.sleep: missing input `seconds`")),
             }
@@ -230,7 +230,7 @@ impl Action for Local {
                 Some(other) => {
                     return Err(ActionError::new(format!(
                         "core.local: input `cwd` must be a string, not {}",
-                        kind(other)
+                        json_type_name(other)
                     )))
                 }
             };
@@ -245,7 +245,7 @@ impl Action for Local {
                             other => {
                                 return Err(ActionError::new(format!(
                                     "core.local: `env.{k}` must be a string, not {}",
-                                    kind(other)
+                                    json_type_name(other)
                                 )))
                             }
                         };
@@ -255,7 +255,7 @@ impl Action for Local {
                 Some(other) => {
                     return Err(ActionError::new(format!(
                         "core.local: input `env` must be a map of strings, not {}",
-                        kind(other)
+                        json_type_name(other)
                     )))
                 }
             }

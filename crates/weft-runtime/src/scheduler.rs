@@ -1220,19 +1220,18 @@ impl Scheduler {
                 continue;
             }
             let tr = &task.next[ti];
-            if !tr.publish.is_empty() && cur.is_none() {
-                cur = Some(current(&self.ctx));
-            }
-            for (k, v) in &tr.publish {
-                let Some(cur) = cur.as_ref() else { break };
-                match v.render(cur) {
-                    Ok(value) => self.ctx.set_var(k.as_str(), value),
-                    Err(e) => {
-                        self.fail_run(
-                            Some(&task.name),
-                            format!("next[{ti}].publish.{k}: {}", e.message()),
-                        );
-                        break 'transitions;
+            if !tr.publish.is_empty() {
+                let cur = cur.get_or_insert_with(|| current(&self.ctx));
+                for (k, v) in &tr.publish {
+                    match v.render(cur) {
+                        Ok(value) => self.ctx.set_var(k.as_str(), value),
+                        Err(e) => {
+                            self.fail_run(
+                                Some(&task.name),
+                                format!("next[{ti}].publish.{k}: {}", e.message()),
+                            );
+                            break 'transitions;
+                        }
                     }
                 }
             }
