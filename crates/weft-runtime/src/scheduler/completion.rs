@@ -1,0 +1,197 @@
+//! Completion and retry: an attempt's outcome is recorded; a retry is
+//! decided (and its attempt spawned, its delay running in the attempt's own
+//! task); the last attempt of an instance, or of one item, finishes it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weft_core::{CurrentTask, TaskStatus};
+
+use super::{null_result, Done, Outcome, Scheduler, State, Work, NO_ITEM};
+use crate::event::EventKind;
+
+impl Scheduler {
+    pub(super) fn completed(&mut self, done: Done) {
+        if done.slot != u32::MAX {
+            if self.slots[done.slot as usize].take().is_none() {
+                // Aborted already; its cancellation was recorded then.
+                return;
+            }
+            self.free_slots.push(done.slot);
+            self.in_flight -= 1;
+        }
+        let id = done.instance;
+        let plan = self.plan.clone();
+        let task = plan.task(self.instances[id as usize].task);
+        if let Some(at) = done.started {
+            let inst = &mut self.instances[id as usize];
+            if inst.started.is_none() {
+                inst.started = Some(at);
+            }
+        }
+        let (status, result, error) = match done.outcome {
+            Outcome::Ok(v) => (TaskStatus::Succeeded, v, None),
+            Outcome::Err(e) => {
+                let (msg, result) = e.into_parts();
+                let result = result.unwrap_or_else(|| serde_json::json!({ "error": msg }));
+                (TaskStatus::Failed, result, Some(msg))
+            }
+            Outcome::TimedOut(d) => {
+                let msg = format!("timed out after {}s", d.as_secs_f64());
+                (
+                    TaskStatus::TimedOut,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                )
+            }
+            Outcome::Panicked(p) => {
+                let msg = format!("action panicked: {p}");
+                (
+                    TaskStatus::Failed,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                )
+            }
+            Outcome::Dropped => {
+                let msg =
+                    "stopped before it finished: the run was canceled or is failing".to_owned();
+                (TaskStatus::Canceled, Value::Null, Some(msg))
+            }
+        };
+
+        if status != TaskStatus::Canceled {
+            if let Some(retry) = &task.retry {
+                if self.state == State::Running {
+                    match self.retry_delay(id, retry, done.attempt, status, &result, done.item) {
+                        Ok(Some(delay)) => {
+                            let name = task.name.clone();
+                            let item = (done.item != NO_ITEM).then_some(done.item as usize);
+                            self.emit(|| EventKind::TaskRetrying {
+                                task: name,
+                                instance: id,
+                                item,
+                                attempt: done.attempt + 1,
+                                delay,
+                            });
+                            self.start_attempt(id, done.item, done.attempt + 1, Some(delay));
+                            return;
+                        }
+                        Ok(None) => {}
+                        Err(msg) => {
+                            return self.attempt_final(
+                                id,
+                                done.item,
+                                TaskStatus::Failed,
+                                serde_json::json!({ "error": msg }),
+                                Some(msg),
+                                done.ended,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        self.attempt_final(id, done.item, status, result, error, done.ended);
+    }
+
+    /// `Some(delay)` when the attempt should be retried.
+    pub(super) fn retry_delay(
+        &self,
+        id: u32,
+        retry: &weft_core::Retry,
+        attempt: u32,
+        status: TaskStatus,
+        result: &Value,
+        item: u32,
+    ) -> Result<Option<Duration>, String> {
+        let count = retry
+            .count
+            .eval(&self.ctx)
+            .map_err(|e| format!("retry.count: {}", e.message()))?;
+        if f64::from(attempt) > count {
+            return Ok(None);
+        }
+        let inst = &self.instances[id as usize];
+        let mut ctx = self.ctx.with_current_task(CurrentTask {
+            name: self.plan.task(inst.task).name.clone(),
+            status,
+            result: Arc::new(result.clone()),
+        });
+        if let Some(v) = inst
+            .items
+            .as_ref()
+            .and_then(|items| items.list.get(item as usize))
+        {
+            ctx.set_current_item(v.clone(), item as usize);
+        }
+        let again = retry
+            .when
+            .eval_bool(&ctx)
+            .map_err(|e| format!("retry.when: {}", e.message()))?;
+        if !again {
+            return Ok(None);
+        }
+        let base = match &retry.delay {
+            Some(d) => d
+                .eval(&ctx)
+                .map_err(|e| format!("retry.delay: {}", e.message()))?,
+            None => 0.0,
+        };
+        let max = match &retry.max_delay {
+            Some(d) => Some(
+                d.eval(&ctx)
+                    .map_err(|e| format!("retry.max_delay: {}", e.message()))?,
+            ),
+            None => None,
+        };
+        let secs = retry.delay_for(attempt, base, max);
+        Ok(Some(Duration::from_secs_f64(secs.min(1e9))))
+    }
+
+    /// Records the last attempt of an instance or of one item.
+    pub(super) fn attempt_final(
+        &mut self,
+        id: u32,
+        item: u32,
+        status: TaskStatus,
+        result: Value,
+        error: Option<String>,
+        ended: Instant,
+    ) {
+        if item == NO_ITEM {
+            let inst = &mut self.instances[id as usize];
+            inst.status = status;
+            inst.result = Some(if result.is_null() {
+                null_result()
+            } else {
+                Arc::new(result)
+            });
+            inst.error = error;
+            inst.ended = Some(ended);
+            self.queue.push_back(Work::Finish(id));
+            return;
+        }
+        let task_name = self
+            .plan
+            .task(self.instances[id as usize].task)
+            .name
+            .clone();
+        let Some(items) = self.instances[id as usize].items.as_mut() else {
+            return;
+        };
+        items.running -= 1;
+        items.results[item as usize] = result;
+        if status != TaskStatus::Succeeded && items.failure.is_none() {
+            let msg = error.unwrap_or_else(|| status.to_string());
+            items.failure = Some((status, format!("item {item}: {msg}")));
+        }
+        self.emit(|| EventKind::ItemDone {
+            task: task_name,
+            instance: id,
+            index: item as usize,
+            succeeded: status == TaskStatus::Succeeded,
+        });
+        self.fill_items(id);
+    }
+}

@@ -1,0 +1,167 @@
+//! With-items: the item list is evaluated once when the instance is
+//! dispatched; items start in order while fewer than `concurrency` run, and
+//! the instance finishes when every item that will run has run. Its result
+//! is the list of item results in item order.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use weft_core::{TaskStatus, WithItems};
+
+use super::{Items, Scheduler, State, Work};
+use crate::event::EventKind;
+
+impl Scheduler {
+    /// Evaluates the items of instance `id` and starts the first of them.
+    pub(super) fn start_items(&mut self, id: u32, with: &WithItems) {
+        let items = match with.items.eval(&self.ctx) {
+            Ok(Value::Array(list)) => list,
+            Ok(other) => {
+                return self.fail_instance(
+                    id,
+                    format!(
+                        "with.items: `{}` gave {}, not a list",
+                        with.items.source(),
+                        short(&other)
+                    ),
+                )
+            }
+            Err(e) => return self.fail_instance(id, format!("with.items: {}", e.message())),
+        };
+        let list: Vec<Arc<Value>> = if with.names.is_empty() {
+            items.into_iter().map(Arc::new).collect()
+        } else {
+            let mut out = Vec::with_capacity(items.len());
+            for (k, v) in items.into_iter().enumerate() {
+                let mut m = Map::with_capacity(with.names.len());
+                if with.names.len() == 1 {
+                    m.insert(with.names[0].clone(), v);
+                } else {
+                    let Value::Array(parts) = v else {
+                        return self.fail_instance(
+                            id,
+                            format!(
+                                "with.items: item {k} is {}, but `{}` needs a list of {} values per item (use zip)",
+                                short(&v),
+                                with.names.join(", "),
+                                with.names.len()
+                            ),
+                        );
+                    };
+                    for (name, part) in with.names.iter().zip(parts) {
+                        m.insert(name.clone(), part);
+                    }
+                }
+                out.push(Arc::new(Value::Object(m)));
+            }
+            out
+        };
+        let concurrency = match with.concurrency.as_ref().map(|c| c.eval(&self.ctx)) {
+            None => usize::MAX,
+            Some(Ok(c)) if c >= 1.0 => c as usize,
+            Some(Ok(c)) => {
+                return self
+                    .fail_instance(id, format!("with.concurrency: must be 1 or more, not {c}"))
+            }
+            Some(Err(e)) => {
+                return self.fail_instance(id, format!("with.concurrency: {}", e.message()))
+            }
+        };
+        let n = list.len();
+        let name = self
+            .plan
+            .task(self.instances[id as usize].task)
+            .name
+            .clone();
+        self.emit(|| EventKind::ItemsScheduled {
+            task: name,
+            instance: id,
+            total: n,
+        });
+        self.instances[id as usize].items = Some(Box::new(Items {
+            total: n,
+            list,
+            results: vec![Value::Null; n],
+            next: 0,
+            running: 0,
+            concurrency,
+            failure: None,
+            fill_queued: false,
+        }));
+        self.instances[id as usize].status = TaskStatus::Running;
+        self.fill_items(id);
+    }
+
+    /// Starts items while there are slots; finishes the instance when all
+    /// that will run have run.
+    pub(super) fn fill_items(&mut self, id: u32) {
+        if self.instances[id as usize].status.is_terminal() {
+            // Finished already (a `Fill` queued before the last items ended).
+            return;
+        }
+        loop {
+            let Some(items) = self.instances[id as usize].items.as_mut() else {
+                return;
+            };
+            let more = self.state == State::Running
+                && items.failure.is_none()
+                && items.next < items.list.len()
+                && items.running < items.concurrency;
+            if more && self.budget == 0 {
+                // The turn's budget is spent: continue first thing next
+                // turn, ahead of work queued after this instance's dispatch
+                // (a `fail` beside it must not stop its remaining items).
+                if !items.fill_queued {
+                    items.fill_queued = true;
+                    self.queue.push_front(Work::Fill(id));
+                }
+                return;
+            }
+            if more {
+                let k = items.next;
+                items.next += 1;
+                items.running += 1;
+                self.start_attempt(id, k as u32, 1, None);
+                continue;
+            }
+            if items.running == 0 {
+                let total = items.total;
+                let not_run = total - items.next;
+                let failure = items.failure.take();
+                let results = std::mem::take(&mut items.results);
+                // The items themselves are no longer needed; the count stays.
+                items.list = Vec::new();
+                let inst = &mut self.instances[id as usize];
+                if let Some((status, err)) = failure {
+                    inst.status = status;
+                    inst.error = Some(err);
+                } else if not_run > 0 {
+                    inst.status = TaskStatus::Canceled;
+                    inst.error = Some(format!(
+                        "{not_run} of {total} items did not run: the run stopped"
+                    ));
+                } else {
+                    inst.status = TaskStatus::Succeeded;
+                }
+                inst.result = Some(Arc::new(Value::Array(results)));
+                inst.ended = Some(Instant::now());
+                self.queue.push_back(Work::Finish(id));
+            }
+            return;
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 80 {
+        let mut cut = 77;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &s[..cut])
+    } else {
+        s
+    }
+}

@@ -1,0 +1,492 @@
+//! The scheduler: one async loop per run that owns all of the run's state.
+//!
+//! # Messages and what they do
+//!
+//! The loop waits on one `flume` receiver and wakes only for a message:
+//!
+//! * `Done` — an action attempt (or one item's attempt) finished. The
+//!   scheduler records it, decides on a retry (spawning the next attempt,
+//!   whose delay runs in the spawned task), and when the task instance is
+//!   complete evaluates its `next` transitions in order: publishes variables,
+//!   counts arrivals at joins, creates instances of the targets and spawns
+//!   their actions — all in the same turn.
+//! * `Started` — an attempt began (sent only while someone listens to events).
+//! * `Control` — cancel, abort, or a new event subscriber.
+//!
+//! Work that completes without an action (a task with no `action`, an input
+//! that fails to render) goes on a local queue, so long chains of such tasks
+//! never recurse.
+//!
+//! # Task instance states
+//!
+//! `Pending` (created; delay, join or concurrency slot pending) → `Running`
+//! (attempt spawned) → `Succeeded` | `Failed` | `TimedOut` | `Canceled`. A
+//! retry keeps the instance `Running`.
+//!
+//! # Run states
+//!
+//! `Running` → (`Failing` on an unhandled failure, `fail`, an unsatisfiable
+//! join or the instance limit | `Canceling` on cancel) → ended when nothing is
+//! in flight. In `Failing` and `Canceling` nothing new starts: transitions
+//! are still evaluated (so errors are recorded) but their targets are
+//! skipped; attempts still waiting for a delay are dropped.
+//!
+//! # Invariants
+//!
+//! * `in_flight` counts spawned attempts whose `Done` has not been handled;
+//!   the run ends exactly when it reaches zero and the local queue is empty.
+//! * Every instance is created by one satisfied transition (or as a start
+//!   task, or by a join firing once), and spawns at most `retry.count + 1`
+//!   attempts per item.
+//! * Only this loop writes the context; inputs are rendered here, at
+//!   dispatch.
+
+mod bits;
+mod completion;
+mod dispatch;
+mod finish;
+mod items;
+mod state;
+mod transitions;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::{oneshot, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+use weft_core::{Join, Plan, TaskId, TaskStatus, WorkflowContext};
+
+use crate::action::{Action, ActionError};
+use crate::attempt::StopSignal;
+use crate::event::{Event, EventKind};
+use crate::executor::{ExecutorInner, RunOptions, DEFAULT_EXTRA_INSTANCES};
+use crate::outcome::{RunError, RunOutcome};
+use crate::run::{Control, Run};
+use bits::Bits;
+
+const NO_ITEM: u32 = u32::MAX;
+
+pub(crate) enum Msg {
+    Started {
+        instance: u32,
+        item: u32,
+        attempt: u32,
+        at: Instant,
+    },
+    /// Boxed: completions can queue up by the thousand, and a small
+    /// message keeps the channel's buffer small.
+    Done(Box<Done>),
+    Control(Control),
+}
+
+pub(crate) struct Done {
+    pub(crate) slot: u32,
+    pub(crate) instance: u32,
+    pub(crate) item: u32,
+    pub(crate) attempt: u32,
+    pub(crate) outcome: Outcome,
+    pub(crate) started: Option<Instant>,
+    /// When the attempt ended, taken in the attempt's task.
+    pub(crate) ended: Instant,
+}
+
+pub(crate) enum Outcome {
+    Ok(Value),
+    Err(ActionError),
+    TimedOut(Duration),
+    Panicked(String),
+    /// The run stopped before the attempt's delay was over.
+    Dropped,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Running,
+    Failing,
+    Canceling,
+}
+
+struct Items {
+    total: usize,
+    list: Vec<Arc<Value>>,
+    results: Vec<Value>,
+    next: usize,
+    running: usize,
+    concurrency: usize,
+    failure: Option<(TaskStatus, String)>,
+    /// A `Work::Fill` for this instance is queued.
+    fill_queued: bool,
+}
+
+struct Instance {
+    task: TaskId,
+    status: TaskStatus,
+    attempts: u32,
+    started: Option<Instant>,
+    ended: Option<Instant>,
+    result: Option<Arc<Value>>,
+    error: Option<String>,
+    items: Option<Box<Items>>,
+    timeout: Option<Duration>,
+}
+
+/// The state of one join task in a run. Branch `i` is the task's
+/// `inbound[i]` in the plan.
+struct JoinState {
+    task: TaskId,
+    arrived: Bits,
+    declined: Bits,
+    arrived_count: usize,
+    need: usize,
+    fired: bool,
+}
+
+/// Work for the current turn. Kept to 16 bytes: a fan-out to a million
+/// tasks queues a million of these.
+enum Work {
+    Dispatch(TaskId),
+    Completed(Box<Done>),
+    Finish(u32),
+    /// The `fail` command, queued behind the dispatches of its transition so
+    /// that `do: [notify, fail]` still starts `notify`.
+    Fail(Box<(Arc<str>, String)>),
+    /// Start more items of an instance; queued when a turn's budget ran out.
+    Fill(u32),
+}
+
+/// Attempts spawned in one turn before the loop yields so that they can run.
+///
+/// Without it, a turn that starts a million tasks (a wide workflow, a long
+/// `with` list) would hold a million spawned tasks and their futures at
+/// once on a current_thread runtime, and then a million completions in the
+/// channel. It is not a concurrency limit: ready tasks keep being spawned,
+/// 512 at a time, without waiting for any to finish; the yields only let
+/// the ones already spawned run in between.
+const SPAWNS_PER_TURN: u32 = 512;
+
+static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+
+/// A context key made once per process instead of once per run.
+fn static_key(cell: &'static std::sync::OnceLock<Arc<str>>, key: &str) -> Arc<str> {
+    cell.get_or_init(|| Arc::from(key)).clone()
+}
+
+/// The result of actions that return nothing, shared instead of allocated
+/// once per task.
+fn null_result() -> Arc<Value> {
+    static NULL: std::sync::OnceLock<Arc<Value>> = std::sync::OnceLock::new();
+    NULL.get_or_init(|| Arc::new(Value::Null)).clone()
+}
+
+pub(crate) struct Scheduler {
+    plan: Plan,
+    ctx: WorkflowContext,
+    run_id: u64,
+    rx: flume::Receiver<Msg>,
+    tx: flume::Sender<Msg>,
+    outcome_tx: Option<oneshot::Sender<RunOutcome>>,
+    subscribers: Vec<flume::Sender<Event>>,
+    actions: Vec<Option<Arc<dyn Action>>>,
+    /// The join tasks' states, in task order.
+    joins: Vec<JoinState>,
+    /// Per task, its index in `joins` (`u32::MAX` if it is no join); empty
+    /// for a plan without joins.
+    join_slot: Vec<u32>,
+    instances: Vec<Instance>,
+    slots: Vec<Option<(JoinHandle<()>, u32, u32)>>,
+    free_slots: Vec<u32>,
+    in_flight: usize,
+    state: State,
+    failed: bool,
+    canceled: bool,
+    /// Watched by attempts that wait (a delay, a global slot); made for the
+    /// first of them. Once the run stops, nothing new waits.
+    stop: Option<Arc<StopSignal>>,
+    errors: Vec<RunError>,
+    queue: VecDeque<Work>,
+    /// Spawns left in this turn; see [`SPAWNS_PER_TURN`].
+    budget: u32,
+    /// `Work::Fail` entries in the queue.
+    fails_queued: usize,
+    /// Completions taken from the channel after a yield (buffer reused).
+    /// They stay boxed as they came: they move into `Work` unchanged.
+    #[allow(clippy::vec_box)]
+    arrived: Vec<Box<Done>>,
+    started: Instant,
+    started_sys: SystemTime,
+    max_instances: usize,
+    actions_run: usize,
+    limit: Option<Arc<Semaphore>>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(
+        exec: Arc<ExecutorInner>,
+        plan: Plan,
+        parameters: Value,
+        run_id: u64,
+        options: RunOptions,
+    ) -> Result<(Scheduler, Run), weft_core::Error> {
+        let (tx, rx) = flume::unbounded();
+        let (outcome_tx, outcome_rx) = oneshot::channel();
+        let mut subscribers = Vec::new();
+        let events = if options.events {
+            let (etx, erx) = flume::unbounded();
+            subscribers.push(etx);
+            Some(erx)
+        } else {
+            None
+        };
+        let tasks = plan.tasks();
+        let n_tasks = tasks.len();
+        // Neighbouring tasks usually share an action: remember the last one
+        // instead of hashing every name.
+        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
+        let mut last: Option<(&str, Arc<dyn Action>)> = None;
+        for t in tasks {
+            let Some(name) = t.action.as_deref() else {
+                actions.push(None);
+                continue;
+            };
+            let found = match &last {
+                Some((n, a)) if *n == name => a.clone(),
+                _ => match exec.actions.get(name) {
+                    Some(a) => {
+                        last = Some((name, a.clone()));
+                        a.clone()
+                    }
+                    None => {
+                        return Err(weft_core::Error::new(
+                            weft_core::ErrorKind::Validation,
+                            format!(
+                            "unknown action `{name}`: this plan was compiled for another executor"
+                        ),
+                        )
+                        .with_task(&*t.name)
+                        .with_field("action"))
+                    }
+                },
+            };
+            actions.push(Some(found));
+        }
+        let mut joins = Vec::new();
+        let mut join_slot = Vec::new();
+        if tasks.iter().any(|t| t.join.is_some()) {
+            join_slot = vec![u32::MAX; tasks.len()];
+            for t in tasks {
+                let Some(join) = t.join else { continue };
+                let n = t.inbound.len();
+                join_slot[t.id as usize] = joins.len() as u32;
+                joins.push(JoinState {
+                    task: t.id,
+                    arrived: Bits::new(n),
+                    declined: Bits::new(n),
+                    arrived_count: 0,
+                    need: match join {
+                        Join::All => n,
+                        Join::Count(k) => (k as usize).min(n),
+                    },
+                    fired: false,
+                });
+            }
+        }
+        let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
+        ctx.set_system(static_key(&RUN_ID, "run_id"), Value::from(run_id));
+        ctx.set_system(
+            static_key(&WORKFLOW, "workflow"),
+            Value::String(plan.name().to_string()),
+        );
+        let max_instances = exec
+            .max_task_instances
+            .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
+        let limit = exec.limit.clone();
+        let run = Run {
+            id: run_id,
+            control: tx.clone(),
+            outcome: outcome_rx,
+            events,
+        };
+        let s = Scheduler {
+            plan,
+            ctx,
+            run_id,
+            rx,
+            tx,
+            outcome_tx: Some(outcome_tx),
+            subscribers,
+            actions,
+            joins,
+            join_slot,
+            instances: Vec::with_capacity(n_tasks),
+            slots: Vec::with_capacity(n_tasks.min(1 << 16)),
+            free_slots: Vec::new(),
+            in_flight: 0,
+            state: State::Running,
+            failed: false,
+            canceled: false,
+            stop: None,
+            errors: Vec::new(),
+            queue: VecDeque::new(),
+            budget: SPAWNS_PER_TURN,
+            fails_queued: 0,
+            arrived: Vec::new(),
+            started: Instant::now(),
+            started_sys: SystemTime::now(),
+            max_instances,
+            actions_run: 0,
+            limit,
+        };
+        Ok((s, run))
+    }
+
+    pub(crate) async fn run(mut self) {
+        let span = tracing::info_span!(
+            "run",
+            run_id = self.run_id,
+            workflow = %self.plan.name(),
+            status = tracing::field::Empty
+        );
+        let span2 = span.clone();
+        async move {
+            self.begin();
+            loop {
+                self.drain_queue();
+                if !self.queue.is_empty() {
+                    // Out of budget: let what was spawned run, then handle
+                    // what it finished before the rest of the queue, so
+                    // finished attempts do not pile up behind it.
+                    tokio::task::yield_now().await;
+                    self.budget = SPAWNS_PER_TURN;
+                    self.take_arrived();
+                    continue;
+                }
+                if self.in_flight == 0 {
+                    break;
+                }
+                let Ok(msg) = self.rx.recv_async().await else {
+                    break;
+                };
+                self.budget = SPAWNS_PER_TURN;
+                self.handle(msg);
+                // Handle whatever else is already queued before waiting again.
+                while let Ok(msg) = self.rx.try_recv() {
+                    self.handle(msg);
+                    self.drain_queue();
+                }
+            }
+            let outcome = self.finish();
+            span2.record("status", outcome.status.as_str());
+            if let Some(tx) = self.outcome_tx.take() {
+                let _ = tx.send(outcome);
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    fn begin(&mut self) {
+        // Control messages sent before the first turn (a subscription right
+        // after `start`) are honoured before anything happens.
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+        }
+        let workflow = self.plan.name().clone();
+        self.emit(|| EventKind::RunStarted { workflow });
+        let plan = self.plan.clone();
+        for (name, value) in plan.vars() {
+            match value.render(&self.ctx) {
+                Ok(v) => self.ctx.set_var(name.clone(), v),
+                Err(e) => {
+                    self.fail_run(None, format!("vars.{name}: {}", e.message()));
+                    return;
+                }
+            }
+        }
+        for &t in plan.starts() {
+            self.queue.push_back(Work::Dispatch(t));
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Done(done) => self.queue.push_back(Work::Completed(done)),
+            Msg::Started {
+                instance,
+                item,
+                attempt,
+                at,
+            } => {
+                let task = self
+                    .plan
+                    .task(self.instances[instance as usize].task)
+                    .name
+                    .clone();
+                self.emit_at(at, || EventKind::TaskStarted {
+                    task,
+                    instance,
+                    item: (item != NO_ITEM).then_some(item as usize),
+                    attempt,
+                });
+            }
+            Msg::Control(Control::Subscribe(tx)) => self.subscribers.push(tx),
+            Msg::Control(Control::Cancel) => self.cancel(false),
+            Msg::Control(Control::Abort) => self.cancel(true),
+        }
+    }
+
+    /// Does queued work until the queue is empty or the turn's spawn budget
+    /// is spent.
+    fn drain_queue(&mut self) {
+        while self.budget > 0 {
+            let Some(work) = self.queue.pop_front() else {
+                return;
+            };
+            match work {
+                Work::Dispatch(t) => self.dispatch(t),
+                Work::Completed(done) => self.completed(*done),
+                Work::Finish(i) => self.finish_instance(i),
+                Work::Fail(fail) => {
+                    self.fails_queued -= 1;
+                    let (task, message) = *fail;
+                    self.fail_run(Some(&task), message);
+                }
+                Work::Fill(i) => {
+                    if let Some(items) = self.instances[i as usize].items.as_mut() {
+                        items.fill_queued = false;
+                    }
+                    self.fill_items(i);
+                }
+            }
+        }
+    }
+
+    /// Moves the completions that arrived during a yield to the front of the
+    /// queue, in the order they arrived; handles any other message at once.
+    ///
+    /// While a `fail` command is queued they go to the back instead: the
+    /// run must fail before anything that finished after it is handled
+    /// (which could start new work).
+    fn take_arrived(&mut self) {
+        if self.fails_queued > 0 {
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
+            return;
+        }
+        let mut arrived = std::mem::take(&mut self.arrived);
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Done(done) => arrived.push(done),
+                other => self.handle(other),
+            }
+        }
+        for done in arrived.drain(..).rev() {
+            self.queue.push_front(Work::Completed(done));
+        }
+        self.arrived = arrived;
+    }
+}

@@ -1,0 +1,95 @@
+//! The run's own state: events to subscribers, failing, canceling and
+//! aborting, and skipping what can no longer start.
+
+use std::time::Instant;
+
+use weft_core::TaskId;
+
+use super::{Done, Outcome, Scheduler, State, Work};
+use crate::event::{Event, EventKind};
+use crate::outcome::RunError;
+
+impl Scheduler {
+    pub(super) fn emit(&mut self, kind: impl FnOnce() -> EventKind) {
+        if !self.subscribers.is_empty() {
+            let at = Instant::now();
+            self.send_event(at, kind());
+        }
+    }
+
+    pub(super) fn emit_at(&mut self, at: Instant, kind: impl FnOnce() -> EventKind) {
+        if !self.subscribers.is_empty() {
+            self.send_event(at, kind());
+        }
+    }
+
+    pub(super) fn send_event(&mut self, at: Instant, kind: EventKind) {
+        let ev = Event {
+            run_id: self.run_id,
+            at,
+            kind,
+        };
+        if self.subscribers.len() == 1 {
+            if self.subscribers[0].send(ev).is_err() {
+                self.subscribers.clear();
+            }
+        } else {
+            self.subscribers.retain(|s| s.send(ev.clone()).is_ok());
+        }
+    }
+
+    pub(super) fn fail_run(&mut self, task: Option<&str>, message: String) {
+        self.errors.push(RunError {
+            task: task.map(str::to_owned),
+            message,
+        });
+        self.failed = true;
+        if self.state == State::Running {
+            self.state = State::Failing;
+            if let Some(stop) = &self.stop {
+                stop.raise();
+            }
+        }
+    }
+
+    pub(super) fn cancel(&mut self, abort: bool) {
+        if self.state == State::Running {
+            self.state = State::Canceling;
+        }
+        self.canceled = true;
+        if let Some(stop) = &self.stop {
+            stop.raise();
+        }
+        if abort {
+            for slot in 0..self.slots.len() {
+                if let Some((handle, instance, item)) = self.slots[slot].take() {
+                    handle.abort();
+                    self.free_slots.push(slot as u32);
+                    self.in_flight -= 1;
+                    self.queue.push_back(Work::Completed(Box::new(Done {
+                        slot: u32::MAX,
+                        instance,
+                        item,
+                        attempt: 0,
+                        outcome: Outcome::Dropped,
+                        started: None,
+                        ended: Instant::now(),
+                    })));
+                }
+            }
+        }
+    }
+
+    pub(super) fn skip(&mut self, task: TaskId) {
+        let reason = match self.state {
+            State::Canceling => "the run was canceled",
+            _ => "the run is failing",
+        };
+        let name = self.plan.task(task).name.clone();
+        self.emit(|| EventKind::TaskSkipped {
+            task: name,
+            instance: None,
+            reason: reason.to_owned(),
+        });
+    }
+}

@@ -1,0 +1,243 @@
+//! Transitions and joins: when an instance is complete its `next` entries
+//! are evaluated (every `when` first, then the publishes of the taken ones,
+//! in order), targets are started or counted at their join, and joins that
+//! can no longer be satisfied fail the run by name.
+
+use std::time::Instant;
+
+use weft_core::{CurrentTask, Target, TaskId, TaskStatus, WorkflowContext};
+
+use super::bits::Bits;
+use super::{null_result, Scheduler, State, Work};
+use crate::event::EventKind;
+
+impl Scheduler {
+    /// A task instance is complete: record it, evaluate its transitions.
+    pub(super) fn finish_instance(&mut self, id: u32) {
+        let plan = self.plan.clone();
+        let inst = &self.instances[id as usize];
+        let task = plan.task(inst.task);
+        let status = inst.status;
+        let result = inst.result.clone().unwrap_or_else(null_result);
+        let error = inst.error.clone();
+        self.ctx.set_task_result(task.name.clone(), result.clone());
+        if plan.uses_task_status() {
+            self.ctx.set_task_status(&task.name, status);
+        }
+        let name = task.name.clone();
+        // Terminal events carry the moment the instance ended (taken in the
+        // attempt's task), not the moment the scheduler got to it.
+        let at = inst.ended.unwrap_or_else(Instant::now);
+        match status {
+            TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
+                task: name,
+                instance: id,
+            }),
+            TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
+                task: name,
+                instance: id,
+            }),
+            TaskStatus::Canceled => {
+                let reason = error.clone().unwrap_or_default();
+                self.emit_at(at, || EventKind::TaskSkipped {
+                    task: name,
+                    instance: Some(id),
+                    reason,
+                })
+            }
+            _ => {
+                let e = error.clone().unwrap_or_default();
+                self.emit_at(at, || EventKind::TaskFailed {
+                    task: name,
+                    instance: id,
+                    error: e,
+                })
+            }
+        }
+        if status == TaskStatus::Canceled {
+            return;
+        }
+
+        if task.next.is_empty() {
+            if status.is_failure() {
+                let msg = error.unwrap_or_else(|| status.to_string());
+                self.fail_run(Some(&task.name), msg);
+            }
+            return;
+        }
+        // The context with this task as `result()` and the status functions'
+        // subject; made only when some `when` or publish needs more than
+        // the status (`{{ succeeded() }}` is decided without it).
+        let mut cur: Option<WorkflowContext> = None;
+        let current = |ctx: &WorkflowContext| {
+            ctx.with_current_task(CurrentTask {
+                name: task.name.clone(),
+                status,
+                result: result.clone(),
+            })
+        };
+        // Every `when` is evaluated first, against the context as the task
+        // left it; only then are the matching transitions' publishes applied
+        // (in order) and their targets started. So a publish of one
+        // transition cannot change which other transitions match.
+        let mut taken = Bits::new(task.next.len());
+        let mut when_failed = false;
+        for (ti, tr) in task.next.iter().enumerate() {
+            let take = match &tr.when {
+                None => true,
+                Some(w) => match w.status_test(status) {
+                    Some(b) => b,
+                    None => {
+                        let c = cur.get_or_insert_with(|| current(&self.ctx));
+                        match w.eval_bool(c) {
+                            Ok(b) => b,
+                            Err(e) => {
+                                when_failed = true;
+                                self.fail_run(
+                                    Some(&task.name),
+                                    format!("next[{ti}].when: {}", e.message()),
+                                );
+                                break;
+                            }
+                        }
+                    }
+                },
+            };
+            if take {
+                taken.set(ti);
+            }
+        }
+        let handled = when_failed || taken.any();
+        'transitions: for ti in 0..task.next.len() {
+            if when_failed || !taken.get(ti) {
+                continue;
+            }
+            let tr = &task.next[ti];
+            if !tr.publish.is_empty() {
+                let cur = cur.get_or_insert_with(|| current(&self.ctx));
+                for (k, v) in &tr.publish {
+                    match v.render(cur) {
+                        Ok(value) => self.ctx.set_var(k.as_str(), value),
+                        Err(e) => {
+                            self.fail_run(
+                                Some(&task.name),
+                                format!("next[{ti}].publish.{k}: {}", e.message()),
+                            );
+                            break 'transitions;
+                        }
+                    }
+                }
+            }
+            for target in &tr.targets {
+                match *target {
+                    Target::Task(n) => self.arrive(n, task.id),
+                    Target::Fail => {
+                        let why = match &error {
+                            Some(e) => format!("transitioned to `fail` after: {e}"),
+                            None => "transitioned to `fail`".to_owned(),
+                        };
+                        self.fails_queued += 1;
+                        self.queue
+                            .push_back(Work::Fail(Box::new((task.name.clone(), why))));
+                    }
+                    Target::Noop | Target::Continue => {}
+                }
+            }
+        }
+        if status.is_failure() && !handled {
+            let msg = error.unwrap_or_else(|| status.to_string());
+            self.fail_run(Some(&task.name), msg);
+        }
+        // Every join this task leads to and did not arrive at is declined
+        // (`decline` leaves the ones it arrived at alone).
+        if !self.join_slot.is_empty() {
+            for tr in &task.next {
+                for target in &tr.targets {
+                    if let Target::Task(n) = *target {
+                        self.decline(n, task.id);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn join_of(&self, task: TaskId) -> Option<usize> {
+        match self.join_slot.get(task as usize) {
+            Some(&j) if j != u32::MAX => Some(j as usize),
+            _ => None,
+        }
+    }
+
+    pub(super) fn arrive(&mut self, target: TaskId, from: TaskId) {
+        if self.state != State::Running {
+            self.skip(target);
+            return;
+        }
+        let Some(j) = self.join_of(target) else {
+            self.queue.push_back(Work::Dispatch(target));
+            return;
+        };
+        let js = &mut self.joins[j];
+        if js.fired {
+            return;
+        }
+        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+            if !js.arrived.get(pos) {
+                js.arrived.set(pos);
+                js.declined.unset(pos);
+                js.arrived_count += 1;
+            }
+        }
+        if js.arrived_count >= js.need {
+            js.fired = true;
+            self.queue.push_back(Work::Dispatch(target));
+        } else {
+            self.check_join(j);
+        }
+    }
+
+    /// `from` finished without a transition to the join `target` (a no-op
+    /// if `target` is no join, or `from` arrived at it).
+    pub(super) fn decline(&mut self, target: TaskId, from: TaskId) {
+        let Some(j) = self.join_of(target) else {
+            return;
+        };
+        let js = &mut self.joins[j];
+        if js.fired {
+            return;
+        }
+        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+            if js.arrived.get(pos) {
+                return;
+            }
+            js.declined.set(pos);
+        }
+        self.check_join(j);
+    }
+
+    pub(super) fn check_join(&mut self, j: usize) {
+        let js = &self.joins[j];
+        if js.fired || js.arrived_count == 0 || self.state != State::Running {
+            return;
+        }
+        let inbound = &self.plan.task(js.task).inbound;
+        let open = (0..inbound.len())
+            .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))
+            .count();
+        if js.arrived_count + open >= js.need {
+            return;
+        }
+        let declined: Vec<String> = (0..inbound.len())
+            .filter(|&i| js.declined.get(i))
+            .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
+            .collect();
+        let msg = format!(
+            "join can never be satisfied: it needs {} of {} branches, and {} finished without a transition to it",
+            js.need,
+            inbound.len(),
+            declined.join(", ")
+        );
+        let name = self.plan.task(js.task).name.clone();
+        self.fail_run(Some(&name), msg);
+    }
+}
