@@ -3,7 +3,15 @@
 //! the one message that reports the outcome to the run's scheduler.
 //!
 //! Timers live here, never in the scheduler loop.
+//!
+//! Every spawned attempt reports exactly once, whatever happens to it: the
+//! [`Report`] it owns sends the outcome, or, if the attempt's task unwinds
+//! or is dropped before it could (a panic while dropping the action's
+//! future, a runtime shutting down), sends one from its `Drop`. The
+//! scheduler counts attempts in flight and ends the run only when each has
+//! reported, so a lost report would hang the run.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +20,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tokio::sync::Semaphore;
 
-use crate::action::{Action, ActionInput};
+use crate::action::{Action, ActionInput, ActionResult};
 use crate::scheduler::{Done, Msg, Outcome};
 
 /// Raised once when the run stops; attempts still waiting for a delay or a
@@ -42,45 +50,98 @@ impl StopSignal {
     }
 }
 
-pub(crate) struct AttemptSpec {
+/// Which attempt a report is about, and where to send it.
+pub(crate) struct Report {
     pub(crate) slot: u32,
     pub(crate) instance: u32,
     pub(crate) item: u32,
     pub(crate) attempt: u32,
+    pub(crate) tx: flume::Sender<Msg>,
+    sent: bool,
+}
+
+impl Report {
+    pub(crate) fn new(
+        slot: u32,
+        instance: u32,
+        item: u32,
+        attempt: u32,
+        tx: flume::Sender<Msg>,
+    ) -> Report {
+        Report {
+            slot,
+            instance,
+            item,
+            attempt,
+            tx,
+            sent: false,
+        }
+    }
+
+    fn started(&self, at: Instant) {
+        let _ = self.tx.send(Msg::Started {
+            instance: self.instance,
+            item: self.item,
+            attempt: self.attempt,
+            at,
+        });
+    }
+
+    /// Sends the attempt's outcome; the only message this report sends.
+    fn send(mut self, outcome: Outcome, started: Option<Instant>) {
+        self.sent = true;
+        self.deliver(outcome, started);
+    }
+
+    fn deliver(&self, outcome: Outcome, started: Option<Instant>) {
+        let _ = self.tx.send(Msg::Done(Box::new(Done {
+            slot: self.slot,
+            instance: self.instance,
+            item: self.item,
+            attempt: self.attempt,
+            outcome,
+            started,
+            ended: Instant::now(),
+        })));
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if self.sent {
+            return;
+        }
+        // The attempt's task ended without reporting: it panicked outside
+        // the action's own poll (or was dropped by a runtime shutting down).
+        let outcome = if std::thread::panicking() {
+            Outcome::Panicked("the attempt's task panicked outside the action".to_owned())
+        } else {
+            Outcome::Dropped
+        };
+        self.deliver(outcome, None);
+    }
+}
+
+pub(crate) struct AttemptSpec {
+    pub(crate) report: Report,
     pub(crate) delay: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) limit: Option<Arc<Semaphore>>,
     pub(crate) stop: Option<Arc<StopSignal>>,
     pub(crate) notify: bool,
-    pub(crate) tx: flume::Sender<Msg>,
 }
 
 /// One attempt, in its own tokio task: delay, concurrency slot, the action
 /// (with its timeout, panics caught), then one message to the scheduler.
 pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptSpec) {
     let AttemptSpec {
-        slot,
-        instance,
-        item,
-        attempt,
+        report,
         delay,
         timeout,
         limit,
         stop,
         notify,
-        tx,
     } = spec;
-    let done = |outcome, started: Option<Instant>| {
-        Msg::Done(Box::new(Done {
-            slot,
-            instance,
-            item,
-            attempt,
-            outcome,
-            started,
-            ended: Instant::now(),
-        }))
-    };
     // Waiting for the delay or for a slot under the global cap ends early
     // when the run stops (cancel, abort, fail-fast): the action never starts.
     let stopped = async {
@@ -93,43 +154,25 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
     if let Some(d) = delay {
         tokio::select! {
             biased;
-            () = &mut stopped => {
-                let _ = tx.send(done(Outcome::Dropped, None));
-                return;
-            }
+            () = &mut stopped => return report.send(Outcome::Dropped, None),
             () = tokio::time::sleep(d) => {}
         }
     }
     let _permit = match &limit {
         Some(sem) => tokio::select! {
             biased;
-            () = &mut stopped => {
-                let _ = tx.send(done(Outcome::Dropped, None));
-                return;
-            }
+            () = &mut stopped => return report.send(Outcome::Dropped, None),
             p = sem.clone().acquire_owned() => p.ok(),
         },
         None => None,
     };
     let started = Instant::now();
     if notify {
-        let _ = tx.send(Msg::Started {
-            instance,
-            item,
-            attempt,
-            at: started,
-        });
+        report.started(started);
     }
-    let call = AssertUnwindSafe(async move { action.call(input).await }).catch_unwind();
-    let result = match timeout {
-        Some(t) => tokio::time::timeout(t, call).await.ok(),
-        None => Some(call.await),
-    };
-    let outcome = match result {
-        Some(Ok(Ok(v))) => Outcome::Ok(v),
-        Some(Ok(Err(e))) => Outcome::Err(e),
-        Some(Err(panic)) => Outcome::Panicked(panic_message(&*panic)),
-        None => Outcome::TimedOut(timeout.unwrap_or_default()),
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
+        Ok(fut) => call(fut, timeout).await,
+        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };
     let label = match &outcome {
         Outcome::Ok(_) => "succeeded",
@@ -138,40 +181,47 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
         Outcome::Dropped => "canceled",
     };
     tracing::Span::current().record("outcome", label);
-    let _ = tx.send(done(outcome, Some(started)));
+    report.send(outcome, Some(started));
 }
 
-pub(crate) struct PlainSpec {
-    pub(crate) slot: u32,
-    pub(crate) instance: u32,
-    pub(crate) item: u32,
-    pub(crate) attempt: u32,
-    pub(crate) notify: bool,
-    /// The attempt runs inside its `task` span (someone listens to it).
-    pub(crate) traced: bool,
-    pub(crate) tx: flume::Sender<Msg>,
+/// Polls the action's future to its end or its timeout, then drops it where
+/// a panic in its `Drop` is caught too (a timed-out future is dropped while
+/// it is still in the middle of its work).
+async fn call<F>(fut: F, timeout: Option<Duration>) -> Outcome
+where
+    F: Future<Output = ActionResult> + Unpin,
+{
+    let mut fut = AssertUnwindSafe(fut).catch_unwind();
+    let result = match timeout {
+        Some(t) => tokio::time::timeout(t, &mut fut).await.ok(),
+        None => Some((&mut fut).await),
+    };
+    let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut)));
+    match (result, dropped) {
+        (_, Err(panic)) => Outcome::Panicked(format!(
+            "{} (while its future was dropped)",
+            panic_message(&*panic)
+        )),
+        (Some(Ok(Ok(v))), Ok(())) => Outcome::Ok(v),
+        (Some(Ok(Err(e))), Ok(())) => Outcome::Err(e),
+        (Some(Err(panic)), Ok(())) => Outcome::Panicked(panic_message(&*panic)),
+        (None, Ok(())) => Outcome::TimedOut(timeout.unwrap_or_default()),
+    }
 }
 
 /// An attempt without delay, timeout or global cap, its future already made.
 pub(crate) async fn run_plain_attempt(
-    fut: futures::future::BoxFuture<'static, crate::ActionResult>,
-    spec: PlainSpec,
+    fut: futures::future::BoxFuture<'static, ActionResult>,
+    report: Report,
+    notify: bool,
+    traced: bool,
 ) {
     let started = Instant::now();
-    if spec.notify {
-        let _ = spec.tx.send(Msg::Started {
-            instance: spec.instance,
-            item: spec.item,
-            attempt: spec.attempt,
-            at: started,
-        });
+    if notify {
+        report.started(started);
     }
-    let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Outcome::Ok(v),
-        Ok(Err(e)) => Outcome::Err(e),
-        Err(panic) => Outcome::Panicked(panic_message(&*panic)),
-    };
-    if spec.traced {
+    let outcome = call(fut, None).await;
+    if traced {
         let label = if matches!(outcome, Outcome::Ok(_)) {
             "succeeded"
         } else {
@@ -179,15 +229,7 @@ pub(crate) async fn run_plain_attempt(
         };
         tracing::Span::current().record("outcome", label);
     }
-    let _ = spec.tx.send(Msg::Done(Box::new(Done {
-        slot: spec.slot,
-        instance: spec.instance,
-        item: spec.item,
-        attempt: spec.attempt,
-        outcome,
-        started: Some(started),
-        ended: Instant::now(),
-    })));
+    report.send(outcome, Some(started));
 }
 
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {

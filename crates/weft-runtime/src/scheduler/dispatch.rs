@@ -12,7 +12,7 @@ use weft_core::{TaskId, TaskStatus, ValueTemplate};
 
 use super::{Done, Instance, Outcome, Scheduler, State, Work, NO_ITEM};
 use crate::action::{ActionError, ActionInput};
-use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec, PlainSpec};
+use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report};
 use crate::event::EventKind;
 
 impl Scheduler {
@@ -192,19 +192,10 @@ impl Scheduler {
             attempt,
             run_id: self.run_id,
         };
-        let spec = AttemptSpec {
-            slot,
-            instance: id,
-            item,
-            attempt,
-            delay,
-            timeout,
-            limit: self.limit.clone(),
-            stop: (delay.is_some() || self.limit.is_some())
-                .then(|| self.stop.get_or_insert_with(Default::default).clone()),
-            notify: !self.subscribers.is_empty(),
-            tx: self.tx.clone(),
-        };
+        let notify = !self.subscribers.is_empty();
+        let limit = self.limit.clone();
+        let stop = (delay.is_some() || limit.is_some())
+            .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let span = tracing::info_span!(
             "task",
             task = %task.name,
@@ -219,21 +210,20 @@ impl Scheduler {
         // action's future is made here (`call` only builds it) and the
         // spawned task holds just that future and a few ids: a small task is
         // cheaper to spawn.
-        let handle = if spec.delay.is_none() && spec.timeout.is_none() && spec.limit.is_none() {
-            let plain = PlainSpec {
-                slot,
-                instance: id,
-                item,
-                attempt,
-                notify: spec.notify,
-                traced: !span.is_disabled(),
-                tx: spec.tx,
-            };
+        let handle = if delay.is_none() && timeout.is_none() && limit.is_none() {
+            let traced = !span.is_disabled();
             match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
-                // Without a subscriber that wants the span, the task goes
-                // without it: a smaller future, and no enter/exit per poll.
-                Ok(fut) if !plain.traced => tokio::spawn(run_plain_attempt(fut, plain)),
-                Ok(fut) => tokio::spawn(run_plain_attempt(fut, plain).instrument(span)),
+                Ok(fut) => {
+                    let report = Report::new(slot, id, item, attempt, self.tx.clone());
+                    let attempt = run_plain_attempt(fut, report, notify, traced);
+                    // Without a subscriber that wants the span, the task goes
+                    // without it: a smaller future, and no enter/exit per poll.
+                    if traced {
+                        tokio::spawn(attempt.instrument(span))
+                    } else {
+                        tokio::spawn(attempt)
+                    }
+                }
                 Err(panic) => {
                     // `call` itself panicked: report it like a panicking future.
                     let msg = panic_message(&*panic);
@@ -246,6 +236,14 @@ impl Scheduler {
                 }
             }
         } else {
+            let spec = AttemptSpec {
+                report: Report::new(slot, id, item, attempt, self.tx.clone()),
+                delay,
+                timeout,
+                limit,
+                stop,
+                notify,
+            };
             tokio::spawn(run_attempt(action, input, spec).instrument(span))
         };
         self.slots[slot as usize] = Some((handle, id, item));
