@@ -11,12 +11,9 @@ use weft_core::{ActionCatalog, Error, ErrorKind, Plan};
 
 use crate::action::{Action, ActionInput, ActionResult, FnAction};
 use crate::builtins;
+use crate::limits::Limits;
 use crate::run::Run;
 use crate::scheduler::Scheduler;
-
-/// Default cap on task instances per run, added to the number of tasks in
-/// the plan: loops get this many iterations before the run fails.
-pub const DEFAULT_EXTRA_INSTANCES: usize = 100_000;
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
 ///
@@ -53,7 +50,7 @@ pub struct Executor {
 pub(crate) struct ExecutorInner {
     pub(crate) actions: HashMap<Arc<str>, Arc<dyn Action>>,
     pub(crate) limit: Option<Arc<Semaphore>>,
-    pub(crate) max_task_instances: Option<usize>,
+    pub(crate) limits: Limits,
     next_run_id: AtomicU64,
 }
 
@@ -169,7 +166,7 @@ impl ActionCatalog for Executor {
 pub struct ExecutorBuilder {
     actions: HashMap<Arc<str>, Arc<dyn Action>>,
     max_in_flight: Option<usize>,
-    max_task_instances: Option<usize>,
+    limits: Limits,
 }
 
 impl ExecutorBuilder {
@@ -177,7 +174,7 @@ impl ExecutorBuilder {
         let mut b = ExecutorBuilder {
             actions: HashMap::new(),
             max_in_flight: None,
-            max_task_instances: None,
+            limits: Limits::default(),
         };
         b.actions
             .insert(Arc::from("core.noop"), Arc::new(builtins::Noop));
@@ -226,10 +223,19 @@ impl ExecutorBuilder {
     }
 
     /// Caps task instances per run; the default is the number of tasks plus
-    /// [`DEFAULT_EXTRA_INSTANCES`]. A run that would create more fails with
-    /// an error naming the task (typically a loop that never ends).
+    /// [`DEFAULT_EXTRA_INSTANCES`](crate::DEFAULT_EXTRA_INSTANCES). A run
+    /// that would create more fails with an error naming the task
+    /// (typically a loop that never ends). Shorthand for the same field of
+    /// [`ExecutorBuilder::limits`].
     pub fn max_task_instances(mut self, n: usize) -> ExecutorBuilder {
-        self.max_task_instances = Some(n);
+        self.limits.max_task_instances = Some(n);
+        self
+    }
+
+    /// Sets every limit of the runs of this executor at once (see
+    /// [`Limits`] for each one and its default).
+    pub fn limits(mut self, limits: Limits) -> ExecutorBuilder {
+        self.limits = limits;
         self
     }
 
@@ -241,7 +247,7 @@ impl ExecutorBuilder {
                 limit: self
                     .max_in_flight
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
-                max_task_instances: self.max_task_instances,
+                limits: self.limits,
                 next_run_id: AtomicU64::new(0),
             }),
         }

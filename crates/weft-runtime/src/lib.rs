@@ -13,6 +13,7 @@ mod attempt;
 mod builtins;
 mod event;
 mod executor;
+mod limits;
 mod outcome;
 mod run;
 mod scheduler;
@@ -20,8 +21,9 @@ mod scheduler;
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
 pub use event::{Event, EventKind, EventStream};
-pub use executor::{Executor, ExecutorBuilder, RunOptions, DEFAULT_EXTRA_INSTANCES};
+pub use executor::{Executor, ExecutorBuilder, RunOptions};
 /// The boxed future an [`Action`] returns.
 pub use futures::future::BoxFuture;
+pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{Run, RunLost};

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weft_core::{CurrentTask, TaskStatus};
 
-use super::{null_result, Done, Outcome, Scheduler, State, Work, NO_ITEM};
+use super::{null_result, retries_over_limit, Done, Outcome, Scheduler, State, Work, NO_ITEM};
 use crate::event::EventKind;
+use crate::limits::{human_bytes, json_bytes};
 
 impl Scheduler {
     pub(super) fn completed(&mut self, done: Done) {
@@ -109,6 +110,12 @@ impl Scheduler {
             .count
             .eval(&self.ctx)
             .map_err(|e| format!("retry.count: {}", e.message()))?;
+        if count > f64::from(self.limits.max_retries) {
+            return Err(format!(
+                "retry.count: {}",
+                retries_over_limit(count, self.limits.max_retries)
+            ));
+        }
         if f64::from(attempt) > count {
             return Ok(None);
         }
@@ -159,6 +166,7 @@ impl Scheduler {
         error: Option<String>,
         ended: Instant,
     ) {
+        let (status, result, error) = self.hold(status, result, error);
         if item == NO_ITEM {
             let inst = &mut self.instances[id as usize];
             inst.status = status;
@@ -193,5 +201,48 @@ impl Scheduler {
             succeeded: status == TaskStatus::Succeeded,
         });
         self.fill_items(id);
+    }
+
+    /// Counts a result the run is about to keep against the limits: one
+    /// over [`Limits::max_value_bytes`](crate::Limits) fails its attempt
+    /// instead (and is not kept); the run's total over
+    /// [`Limits::max_run_bytes`](crate::Limits) fails the run.
+    pub(super) fn hold(
+        &mut self,
+        status: TaskStatus,
+        result: Value,
+        error: Option<String>,
+    ) -> (TaskStatus, Value, Option<String>) {
+        let max = self.limits.max_value_bytes;
+        let size = json_bytes(&result, max);
+        if size > max {
+            let msg = format!(
+                "the result is over the limit of {} for one value: return less (or a reference to where the data is), or raise Limits::max_value_bytes",
+                human_bytes(max)
+            );
+            let failed = serde_json::json!({ "error": msg });
+            self.held_bytes += json_bytes(&failed, usize::MAX);
+            return (TaskStatus::Failed, failed, Some(msg));
+        }
+        self.hold_bytes(size, None);
+        (status, result, error)
+    }
+
+    /// Adds `size` bytes to what the run holds (less `freed`), and fails
+    /// the run when the total is over the limit.
+    pub(super) fn hold_bytes(&mut self, size: usize, freed: Option<usize>) {
+        let before = self.held_bytes;
+        self.held_bytes = (before + size).saturating_sub(freed.unwrap_or(0));
+        let max = self.limits.max_run_bytes;
+        // Reported once, when the total first goes over.
+        if self.held_bytes > max && before <= max {
+            self.fail_run(
+                None,
+                format!(
+                    "the run holds more than {} of results and variables: keep less in the context, or raise Limits::max_run_bytes",
+                    human_bytes(max)
+                ),
+            );
+        }
     }
 }

@@ -29,6 +29,16 @@ impl Scheduler {
             }
             Err(e) => return self.fail_instance(id, format!("with.items: {}", e.message())),
         };
+        if items.len() > self.limits.max_items {
+            return self.fail_instance(
+                id,
+                format!(
+                    "with.items: {} items is over the limit of {} for one task: split the list, or raise Limits::max_items",
+                    items.len(),
+                    self.limits.max_items
+                ),
+            );
+        }
         let list: Vec<Arc<Value>> = if with.names.is_empty() {
             items.into_iter().map(Arc::new).collect()
         } else {

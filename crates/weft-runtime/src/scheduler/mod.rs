@@ -49,7 +49,7 @@ mod items;
 mod state;
 mod transitions;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -62,7 +62,8 @@ use weft_core::{Join, Plan, TaskId, TaskStatus, WorkflowContext};
 use crate::action::{Action, ActionError};
 use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
-use crate::executor::{ExecutorInner, RunOptions, DEFAULT_EXTRA_INSTANCES};
+use crate::executor::{ExecutorInner, RunOptions};
+use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::{RunError, RunOutcome};
 use crate::run::{Control, Run};
 use bits::Bits;
@@ -157,15 +158,27 @@ enum Work {
     Fill(u32),
 }
 
-/// Attempts spawned in one turn before the loop yields so that they can run.
+/// Work one turn may do before the loop yields to the runtime: each queued
+/// work item and each spawned attempt costs one.
 ///
 /// Without it, a turn that starts a million tasks (a wide workflow, a long
 /// `with` list) would hold a million spawned tasks and their futures at
 /// once on a current_thread runtime, and then a million completions in the
-/// channel. It is not a concurrency limit: ready tasks keep being spawned,
-/// 512 at a time, without waiting for any to finish; the yields only let
-/// the ones already spawned run in between.
-const SPAWNS_PER_TURN: u32 = 512;
+/// channel; and a loop of tasks without actions would never give the
+/// runtime back, so a cancel (a message like any other) would never be
+/// read. It is not a concurrency limit: ready tasks keep being started,
+/// a budget's worth at a time, without waiting for any to finish; the
+/// yields only let the ones already spawned run in between, and let this
+/// loop read its control messages.
+const TURN_BUDGET: u32 = 1024;
+
+/// Longest a turn goes on doing work before it yields, however little of
+/// its budget it spent: the work items that evaluate expressions cost far
+/// more than the budget's unit. Checked every [`CLOCK_EVERY`] work items.
+const TURN_TIME: Duration = Duration::from_millis(2);
+
+/// Work items between two reads of the clock in a turn.
+const CLOCK_EVERY: u32 = 16;
 
 static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
 static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
@@ -208,8 +221,10 @@ pub(crate) struct Scheduler {
     stop: Option<Arc<StopSignal>>,
     errors: Vec<RunError>,
     queue: VecDeque<Work>,
-    /// Spawns left in this turn; see [`SPAWNS_PER_TURN`].
+    /// Work left in this turn; see [`TURN_BUDGET`].
     budget: u32,
+    /// When this turn began; see [`TURN_TIME`].
+    turn_started: Instant,
     /// `Work::Fail` entries in the queue.
     fails_queued: usize,
     /// Completions taken from the channel after a yield (buffer reused).
@@ -219,6 +234,11 @@ pub(crate) struct Scheduler {
     started: Instant,
     started_sys: SystemTime,
     max_instances: usize,
+    limits: Limits,
+    /// Bytes of results and variables the run holds (see `Limits`).
+    held_bytes: usize,
+    /// The size counted for each variable's current value.
+    var_bytes: HashMap<Arc<str>, usize>,
     actions_run: usize,
     limit: Option<Arc<Semaphore>>,
 }
@@ -272,6 +292,18 @@ impl Scheduler {
                 },
             };
             actions.push(Some(found));
+            // A constant retry count over the limit is refused before the
+            // run starts; one from an expression fails its task when read.
+            if let Some(weft_core::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
+                if *count > f64::from(exec.limits.max_retries) {
+                    return Err(weft_core::Error::new(
+                        weft_core::ErrorKind::Validation,
+                        retries_over_limit(*count, exec.limits.max_retries),
+                    )
+                    .with_task(&*t.name)
+                    .with_field("retry.count"));
+                }
+            }
         }
         let mut joins = Vec::new();
         let mut join_slot = Vec::new();
@@ -301,6 +333,7 @@ impl Scheduler {
             Value::String(plan.name().to_string()),
         );
         let max_instances = exec
+            .limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
         let limit = exec.limit.clone();
@@ -331,12 +364,16 @@ impl Scheduler {
             stop: None,
             errors: Vec::new(),
             queue: VecDeque::new(),
-            budget: SPAWNS_PER_TURN,
+            budget: TURN_BUDGET,
+            turn_started: Instant::now(),
             fails_queued: 0,
             arrived: Vec::new(),
             started: Instant::now(),
             started_sys: SystemTime::now(),
             max_instances,
+            limits: exec.limits.clone(),
+            held_bytes: 0,
+            var_bytes: HashMap::new(),
             actions_run: 0,
             limit,
         };
@@ -360,7 +397,7 @@ impl Scheduler {
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
                     tokio::task::yield_now().await;
-                    self.budget = SPAWNS_PER_TURN;
+                    self.new_turn();
                     self.take_arrived();
                     continue;
                 }
@@ -370,10 +407,12 @@ impl Scheduler {
                 let Ok(msg) = self.rx.recv_async().await else {
                     break;
                 };
-                self.budget = SPAWNS_PER_TURN;
+                self.new_turn();
                 self.handle(msg);
-                // Handle whatever else is already queued before waiting again.
-                while let Ok(msg) = self.rx.try_recv() {
+                // Handle whatever else is already queued before waiting again
+                // (what the budget leaves is taken after the yield).
+                while self.budget > 0 {
+                    let Ok(msg) = self.rx.try_recv() else { break };
                     self.handle(msg);
                     self.drain_queue();
                 }
@@ -398,12 +437,13 @@ impl Scheduler {
         self.emit(|| EventKind::RunStarted { workflow });
         let plan = self.plan.clone();
         for (name, value) in plan.vars() {
-            match value.render(&self.ctx) {
-                Ok(v) => self.ctx.set_var(name.clone(), v),
-                Err(e) => {
-                    self.fail_run(None, format!("vars.{name}: {}", e.message()));
-                    return;
-                }
+            let set = match value.render(&self.ctx) {
+                Ok(v) => self.set_var(name, v),
+                Err(e) => Err(e.message().to_owned()),
+            };
+            if let Err(e) = set {
+                self.fail_run(None, format!("vars.{name}: {e}"));
+                return;
             }
         }
         for &t in plan.starts() {
@@ -438,13 +478,20 @@ impl Scheduler {
         }
     }
 
-    /// Does queued work until the queue is empty or the turn's spawn budget
-    /// is spent.
+    fn new_turn(&mut self) {
+        self.budget = TURN_BUDGET;
+        self.turn_started = Instant::now();
+    }
+
+    /// Does queued work until the queue is empty or the turn's budget or
+    /// time is spent.
     fn drain_queue(&mut self) {
+        let mut done = 0u32;
         while self.budget > 0 {
             let Some(work) = self.queue.pop_front() else {
                 return;
             };
+            self.budget -= 1;
             match work {
                 Work::Dispatch(t) => self.dispatch(t),
                 Work::Completed(done) => self.completed(*done),
@@ -460,6 +507,10 @@ impl Scheduler {
                     }
                     self.fill_items(i);
                 }
+            }
+            done += 1;
+            if done % CLOCK_EVERY == 0 && self.turn_started.elapsed() >= TURN_TIME {
+                self.budget = 0;
             }
         }
     }
@@ -489,4 +540,11 @@ impl Scheduler {
         }
         self.arrived = arrived;
     }
+}
+
+/// The error for a retry count above [`Limits::max_retries`].
+fn retries_over_limit(count: f64, max: u32) -> String {
+    format!(
+        "{count} retries is over the limit of {max}: lower `retry.count`, or raise Limits::max_retries"
+    )
 }

@@ -1,12 +1,16 @@
 //! The run's own state: events to subscribers, failing, canceling and
 //! aborting, and skipping what can no longer start.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use serde_json::Value;
 
 use weft_core::TaskId;
 
 use super::{Done, Outcome, Scheduler, State, Work};
 use crate::event::{Event, EventKind};
+use crate::limits::{human_bytes, json_bytes};
 use crate::outcome::RunError;
 
 impl Scheduler {
@@ -91,5 +95,27 @@ impl Scheduler {
             instance: None,
             reason: reason.to_owned(),
         });
+    }
+
+    /// Sets a workflow variable, counting its size against the limits.
+    ///
+    /// # Errors
+    ///
+    /// The value is over [`Limits::max_value_bytes`](crate::Limits); the
+    /// variable keeps its old value.
+    pub(super) fn set_var(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let max = self.limits.max_value_bytes;
+        let size = json_bytes(&value, max);
+        if size > max {
+            return Err(format!(
+                "the value is over the limit of {} for one value: publish less, or raise Limits::max_value_bytes",
+                human_bytes(max)
+            ));
+        }
+        let key: Arc<str> = Arc::from(name);
+        let freed = self.var_bytes.insert(key.clone(), size);
+        self.hold_bytes(size, freed);
+        self.ctx.set_var(key, value);
+        Ok(())
     }
 }

@@ -116,15 +116,13 @@ impl Scheduler {
             if !tr.publish.is_empty() {
                 let cur = cur.get_or_insert_with(|| current(&self.ctx));
                 for (k, v) in &tr.publish {
-                    match v.render(cur) {
-                        Ok(value) => self.ctx.set_var(k.as_str(), value),
-                        Err(e) => {
-                            self.fail_run(
-                                Some(&task.name),
-                                format!("next[{ti}].publish.{k}: {}", e.message()),
-                            );
-                            break 'transitions;
-                        }
+                    let set = match v.render(cur) {
+                        Ok(value) => self.set_var(k, value),
+                        Err(e) => Err(e.message().to_owned()),
+                    };
+                    if let Err(e) = set {
+                        self.fail_run(Some(&task.name), format!("next[{ti}].publish.{k}: {e}"));
+                        break 'transitions;
                     }
                 }
             }
