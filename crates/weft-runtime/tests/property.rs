@@ -83,6 +83,16 @@ struct Tr {
     targets: Vec<Target>,
 }
 
+impl Tr {
+    /// A failure is remediated by a taken transition that names a task or
+    /// `noop`; one without targets (or only `fail`) lets it stand.
+    fn remediates(&self) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t, Target::Task(_) | Target::Noop))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum JoinKind {
     All,
@@ -450,9 +460,10 @@ fn build(raw: &Raw) -> Spec {
                 });
             }
         }
+        // Only a transition to a task or `noop` remediates a failure.
         let handled = next
             .iter()
-            .any(|tr| matches!(tr.when, When::Always | When::Failed));
+            .any(|tr| matches!(tr.when, When::Always | When::Failed) && tr.remediates());
         // In wild plans a third of the failing tasks stay unhandled.
         if !ok[i] && !handled && (mode != Mode::Wild || raw.tasks[i].behaviour % 3 != 0) {
             next.push(Tr {
@@ -599,7 +610,7 @@ impl<'a> Model<'a> {
             if !take {
                 continue;
             }
-            handled = true;
+            handled |= tr.remediates();
             if let When::Loop { var, .. } = tr.when {
                 self.vars[var] += 1;
             }

@@ -229,26 +229,62 @@ tasks:
 }
 
 #[tokio::test]
-async fn noop_and_continue_handle_a_failure() {
+async fn noop_remediates_a_failure_and_continue_lets_it_stand() {
+    // Orquesta (docs: "Task Transition" — engine commands; conducting tests
+    // test_workflow_conductor_error_handling): `noop` or a task in `do`
+    // remediates the failure; `continue`, or a transition without `do`,
+    // processes its publish and the failure still fails the workflow.
     let (ex, _) = recorder();
-    for cmd in ["noop", "continue"] {
+    for (next, status) in [
+        ("{when: '{{ failed() }}', do: noop}", RunStatus::Succeeded),
+        ("{when: '{{ failed() }}', do: continue}", RunStatus::Failed),
+        (
+            "{when: '{{ failed() }}', publish: [{seen: '{{ result().error }}'}]}",
+            RunStatus::Failed,
+        ),
+        (
+            "{when: '{{ failed() }}', publish: [{seen: '{{ result().error }}'}], do: [noop, continue]}",
+            RunStatus::Succeeded,
+        ),
+    ] {
         let p = plan(
             &ex,
-            &format!(
-                r#"
-tasks:
-  a:
-    action: boom
-    next:
-      - when: "{{{{ failed() }}}}"
-        do: {cmd}
-"#
-            ),
+            &format!("tasks:\n  a:\n    action: boom\n    next: [{next}]\noutput: [{{seen: '{{{{ ctx().seen | default(\"-\") }}}}'}}]\n"),
         );
         let out = run(&ex, &p, json!({})).await;
-        assert_eq!(out.status, RunStatus::Succeeded, "{cmd}: {:?}", out.errors);
+        assert_eq!(out.status, status, "{next}: {:?}", out.errors);
         assert_eq!(out.tasks[0].status, TaskStatus::Failed);
         assert_eq!(out.tasks[0].error.as_deref(), Some("boom"));
+        if status == RunStatus::Failed {
+            // The failure is the task's own, named once.
+            assert_eq!(out.errors.len(), 1, "{next}: {:?}", out.errors);
+            assert_eq!(out.errors[0].task.as_deref(), Some("a"));
+        }
+        if next.contains("publish") {
+            // The publish ran, and the output was rendered all the same.
+            assert_eq!(out.output["seen"], json!("boom"), "{next}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn failed_items_fail_the_workflow_unless_remediated() {
+    let ex = Executor::new();
+    for (next, status) in [
+        ("[]", RunStatus::Failed),
+        (
+            "[{when: '{{ failed() }}', do: continue}]",
+            RunStatus::Failed,
+        ),
+        ("[{when: '{{ failed() }}', do: noop}]", RunStatus::Succeeded),
+    ] {
+        let p = plan(
+            &ex,
+            &format!("tasks:\n  t:\n    with: '{{{{ [1, 0, 2] }}}}'\n    action: core.echo\n    input: {{message: '{{{{ 10 // item }}}}'}}\n    next: {next}\n"),
+        );
+        let out = run(&ex, &p, json!({})).await;
+        assert_eq!(out.status, status, "{next}: {:?}", out.errors);
+        assert_eq!(out.tasks[0].status, TaskStatus::Failed);
     }
 }
 

@@ -36,11 +36,4 @@ impl Bits {
             Bits::Large(v) => v[i],
         }
     }
-
-    pub(super) fn any(&self) -> bool {
-        match self {
-            Bits::Small(bits) => *bits != 0,
-            Bits::Large(v) => v.contains(&true),
-        }
-    }
 }

@@ -107,7 +107,17 @@ impl Scheduler {
                 taken.set(ti);
             }
         }
-        let handled = when_failed || taken.any();
+        // A failure is remediated only by a taken transition that goes
+        // somewhere: a task or `noop`. `continue`, or a transition without
+        // `do` (a publish alone), lets the failure stand: Orquesta's rule.
+        let handled = when_failed
+            || (0..task.next.len()).any(|ti| {
+                taken.get(ti)
+                    && task.next[ti]
+                        .targets
+                        .iter()
+                        .any(|t| matches!(t, Target::Task(_) | Target::Noop))
+            });
         'transitions: for ti in 0..task.next.len() {
             if when_failed || !taken.get(ti) {
                 continue;
