@@ -1095,3 +1095,26 @@ tasks:
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
     assert_eq!(out.errors[0].task.as_deref(), Some("start"));
 }
+
+#[tokio::test]
+async fn output_entries_see_the_ones_before_them() {
+    // Orquesta renders `output` with a rolling context: each entry sees the
+    // entries before it through ctx().
+    let ex = Executor::new();
+    let p = plan(
+        &ex,
+        r#"
+vars: [{n: 2}]
+tasks:
+  t: {action: core.noop}
+output:
+  - a: "{{ ctx('n') * 10 }}"
+  - b: "{{ ctx('a') + 1 }}"
+  - n: "{{ ctx().b * 2 }}"
+  - c: "{{ ctx('n') }}"
+"#,
+    );
+    let out = run(&ex, &p, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(out.output, json!({"a": 20, "b": 21, "n": 42, "c": 42}));
+}

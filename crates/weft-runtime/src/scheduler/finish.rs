@@ -44,9 +44,13 @@ impl Scheduler {
             RunStatus::Succeeded
         };
         let mut output = Map::new();
-        for (name, value) in self.plan.output() {
+        // Orquesta's rolling context: each entry is rendered with the ones
+        // before it in `ctx()` (an entry may shadow a variable of the run).
+        let plan = self.plan.clone();
+        for (name, value) in plan.output() {
             match value.render(&self.ctx) {
                 Ok(v) => {
+                    self.ctx.set_var(name.as_str(), v.clone());
                     output.insert(name.clone(), v);
                 }
                 Err(e) if status == RunStatus::Succeeded => {
