@@ -136,14 +136,14 @@ async fn forward_events(mut events: EventStream) {
     while let Some(event) = events.next().await {
         let run_id = event.run_id;
         match event.kind {
-            EventKind::RunEnded { status } => info!(run_id, %status, "run ended"),
+            EventKind::RunEnded { status } => info!(%run_id, %status, "run ended"),
             EventKind::TaskFailed { task, error, .. } => {
-                warn!(run_id, %task, %error, "task failed");
+                warn!(%run_id, %task, %error, "task failed");
             }
             EventKind::TaskSkipped { task, reason, .. } => {
-                info!(run_id, %task, %reason, "task stopped");
+                info!(%run_id, %task, %reason, "task stopped");
             }
-            other => debug!(run_id, event = ?other),
+            other => debug!(%run_id, event = ?other),
         }
     }
 }

@@ -234,7 +234,7 @@ mod tests {
 
     fn event(kind: EventKind) -> Event {
         Event {
-            run_id: 1,
+            run_id: weft_runtime::RunId::new(),
             at: Instant::now(),
             kind,
         }

@@ -316,6 +316,7 @@ fn summary(outcome: &RunOutcome) -> String {
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "FAILED",
         RunStatus::Canceled => "CANCELED",
+        other => other.as_str(),
     };
     s.push_str(&format!(
         "{} {verdict} in {:.2?}: {} task instance{}, {} action{} run\n",

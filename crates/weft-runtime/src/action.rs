@@ -8,6 +8,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use weft_core::{json_type_name, WorkflowContext};
 
+use crate::id::RunId;
+
 /// What an action is called with.
 #[derive(Clone, Debug)]
 pub struct ActionInput {
@@ -22,7 +24,7 @@ pub struct ActionInput {
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
     /// The run's id.
-    pub run_id: u64,
+    pub run_id: RunId,
 }
 
 impl ActionInput {

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 
+use crate::id::RunId;
 use crate::outcome::RunStatus;
 
 /// One state change of a run, with the moment it happened.
 #[derive(Clone, Debug)]
 pub struct Event {
     /// The run it belongs to.
-    pub run_id: u64,
+    pub run_id: RunId,
     /// When it happened. For `TaskStarted` this is taken in the attempt's own
     /// tokio task right before its action is polled; for `TaskSucceeded`,
     /// `TaskFailed` and `TaskTimedOut`, when the last attempt ended (also in
@@ -33,6 +34,10 @@ pub enum EventKind {
         /// The workflow's name.
         workflow: Arc<str>,
     },
+    /// The run was paused: nothing new starts until it is resumed.
+    RunPaused,
+    /// A paused run was resumed.
+    RunResumed,
     /// The run ended.
     RunEnded {
         /// How.

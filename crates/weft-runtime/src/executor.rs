@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use dashmap::DashMap;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -11,8 +12,10 @@ use weft_core::{ActionCatalog, Error, ErrorKind, Plan};
 
 use crate::action::{Action, ActionInput, ActionResult, FnAction};
 use crate::builtins;
+use crate::id::RunId;
 use crate::limits::Limits;
-use crate::run::Run;
+use crate::outcome::RunStatus;
+use crate::run::{Run, RunHandle};
 use crate::scheduler::Scheduler;
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
@@ -51,8 +54,15 @@ pub(crate) struct ExecutorInner {
     pub(crate) actions: HashMap<Arc<str>, Arc<dyn Action>>,
     pub(crate) limit: Option<Arc<Semaphore>>,
     pub(crate) limits: Limits,
-    next_run_id: AtomicU64,
+    /// The runs that have not ended; each removes itself when it ends.
+    pub(crate) live: DashMap<RunId, RunHandle>,
 }
+
+/// A run id that no run of this executor has (it never ran here, or it
+/// has ended).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no run `{0}` is going on in this executor (it has ended, or runs elsewhere)")]
+pub struct UnknownRun(pub RunId);
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,7 +135,7 @@ impl Executor {
             )
         })?;
         let parameters = plan.bind_inputs(inputs)?;
-        let run_id = self.inner.next_run_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let run_id = RunId::new();
         let (scheduler, run) = Scheduler::new(
             self.inner.clone(),
             plan.clone(),
@@ -133,8 +143,61 @@ impl Executor {
             run_id,
             options,
         )?;
+        self.inner.live.insert(run_id, run.handle());
         handle.spawn(scheduler.run());
         Ok(run)
+    }
+
+    /// A handle to a run of this executor that has not ended yet.
+    pub fn run(&self, id: RunId) -> Option<RunHandle> {
+        self.inner.live.get(&id).map(|h| h.value().clone())
+    }
+
+    /// The ids of this executor's runs that have not ended yet.
+    pub fn live_runs(&self) -> Vec<RunId> {
+        self.inner.live.iter().map(|e| *e.key()).collect()
+    }
+
+    /// The status of a run of this executor that has not ended yet.
+    pub fn status(&self, id: RunId) -> Option<RunStatus> {
+        self.inner.live.get(&id).map(|h| h.status())
+    }
+
+    /// Cancels a run of this executor by id; see [`RunHandle::cancel`].
+    ///
+    /// # Errors
+    ///
+    /// No run with this id is going on in this executor.
+    pub fn cancel(&self, id: RunId) -> Result<(), UnknownRun> {
+        self.with_run(id, RunHandle::cancel)
+    }
+
+    /// Pauses a run of this executor by id; see [`RunHandle::pause`].
+    ///
+    /// # Errors
+    ///
+    /// No run with this id is going on in this executor.
+    pub fn pause(&self, id: RunId) -> Result<(), UnknownRun> {
+        self.with_run(id, RunHandle::pause)
+    }
+
+    /// Resumes a paused run of this executor by id; see [`RunHandle::resume`].
+    ///
+    /// # Errors
+    ///
+    /// No run with this id is going on in this executor.
+    pub fn resume(&self, id: RunId) -> Result<(), UnknownRun> {
+        self.with_run(id, RunHandle::resume)
+    }
+
+    fn with_run(&self, id: RunId, f: impl FnOnce(&RunHandle)) -> Result<(), UnknownRun> {
+        match self.inner.live.get(&id) {
+            Some(h) => {
+                f(h.value());
+                Ok(())
+            }
+            None => Err(UnknownRun(id)),
+        }
     }
 
     /// The registered action names, sorted.
@@ -248,7 +311,7 @@ impl ExecutorBuilder {
                     .max_in_flight
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
                 limits: self.limits,
-                next_run_id: AtomicU64::new(0),
+                live: DashMap::new(),
             }),
         }
     }

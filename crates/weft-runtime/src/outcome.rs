@@ -7,14 +7,28 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use weft_core::TaskStatus;
 
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+use crate::id::RunId;
+
+/// Where a run is: going (`Running`, `Pausing`, `Paused`, `Canceling`), or
+/// how it ended (`Succeeded`, `Failed`, `Canceled`).
+///
+/// A [`RunOutcome`] always holds one of the three ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RunStatus {
-    /// Every failure was handled and output was evaluated.
+    /// Tasks are being started and finishing.
+    Running,
+    /// Paused: no new task starts; tasks already running are finishing.
+    Pausing,
+    /// Paused, and nothing is running; resume continues it.
+    Paused,
+    /// Canceled or failing: nothing new starts, running tasks finish.
+    Canceling,
+    /// Every failure was remediated and output was evaluated.
     Succeeded,
-    /// An unhandled failure, a `fail` command, an unsatisfiable join, an
-    /// expression error outside a task, or an instance limit.
+    /// An unremediated failure, a `fail` command, an unsatisfiable join, an
+    /// expression error outside a task, or a limit.
     Failed,
     /// [`Run::cancel`](crate::Run::cancel) or [`Run::abort`](crate::Run::abort)
     /// stopped it.
@@ -22,13 +36,62 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// `succeeded`, `failed` or `canceled`.
+    /// The status as lowercase text: `running`, `paused`, `succeeded`, ...
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Running => "running",
+            RunStatus::Pausing => "pausing",
+            RunStatus::Paused => "paused",
+            RunStatus::Canceling => "canceling",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Canceled => "canceled",
         }
+    }
+
+    /// True for `succeeded`, `failed` and `canceled`: the run is over.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Canceled
+        )
+    }
+
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Running,
+        RunStatus::Pausing,
+        RunStatus::Paused,
+        RunStatus::Canceling,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Canceled,
+    ];
+
+    pub(crate) fn to_u8(self) -> u8 {
+        RunStatus::ALL.iter().position(|s| *s == self).unwrap_or(0) as u8
+    }
+
+    pub(crate) fn from_u8(n: u8) -> RunStatus {
+        RunStatus::ALL
+            .get(n as usize)
+            .copied()
+            .unwrap_or(RunStatus::Running)
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RunStatus, String> {
+        RunStatus::ALL
+            .iter()
+            .copied()
+            .find(|st| st.as_str() == s.trim())
+            .ok_or_else(|| {
+                let all: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown run status `{s}`: one of {}", all.join(", "))
+            })
     }
 }
 
@@ -108,7 +171,7 @@ fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunOutcome {
     /// The run's id.
-    pub run_id: u64,
+    pub run_id: RunId,
     /// The workflow's name.
     pub workflow: Arc<str>,
     /// How it ended.

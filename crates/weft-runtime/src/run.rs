@@ -1,24 +1,121 @@
-//! The handle of a running workflow.
+//! The handles of a running workflow: [`Run`] (await it for the outcome)
+//! and [`RunHandle`] (cloneable; control and status only).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
 use crate::event::{Event, EventStream};
-use crate::outcome::RunOutcome;
+use crate::id::RunId;
+use crate::outcome::{RunOutcome, RunStatus};
+use crate::scheduler::Msg;
 
-/// A message from a [`Run`] handle to its scheduler.
+/// A message from a handle to its run's scheduler.
 pub(crate) enum Control {
     Cancel,
     Abort,
+    Pause,
+    Resume,
     Subscribe(flume::Sender<Event>),
+}
+
+/// The status a run's scheduler publishes for its handles to read.
+#[derive(Debug)]
+pub(crate) struct SharedStatus(AtomicU8);
+
+impl SharedStatus {
+    pub(crate) fn new(status: RunStatus) -> SharedStatus {
+        SharedStatus(AtomicU8::new(status.to_u8()))
+    }
+
+    pub(crate) fn set(&self, status: RunStatus) {
+        self.0.store(status.to_u8(), Ordering::Release);
+    }
+
+    pub(crate) fn get(&self) -> RunStatus {
+        RunStatus::from_u8(self.0.load(Ordering::Acquire))
+    }
+}
+
+/// A cheap, cloneable handle to a run: its id, its status, and the commands
+/// that steer it. Get one from [`Run::handle`] or
+/// [`Executor::run`](crate::Executor::run).
+///
+/// Commands sent after the run ended do nothing.
+#[derive(Clone)]
+pub struct RunHandle {
+    pub(crate) id: RunId,
+    pub(crate) control: flume::Sender<Msg>,
+    pub(crate) status: Arc<SharedStatus>,
+}
+
+impl RunHandle {
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// Where the run is now.
+    pub fn status(&self) -> RunStatus {
+        self.status.get()
+    }
+
+    /// Stops scheduling: no new task or item starts, no retry happens;
+    /// actions already running finish. The run then ends `canceled` (or
+    /// `failed`, if it was already failing). A paused run is canceled too.
+    pub fn cancel(&self) {
+        self.send(Control::Cancel);
+    }
+
+    /// Like [`RunHandle::cancel`], and also stops the actions running now
+    /// (their futures are dropped).
+    pub fn abort(&self) {
+        self.send(Control::Abort);
+    }
+
+    /// Pauses the run: no new task, item or retry starts; actions already
+    /// running finish. The status is `pausing` while some still run, then
+    /// `paused`. A run that has nothing left to start when it is paused
+    /// ends as it would have.
+    pub fn pause(&self) {
+        self.send(Control::Pause);
+    }
+
+    /// Resumes a paused run: what was held back starts now.
+    pub fn resume(&self) {
+        self.send(Control::Resume);
+    }
+
+    /// The run's lifecycle events from now on; the stream ends after
+    /// `RunEnded` (at once if the run has ended).
+    pub fn events(&self) -> EventStream {
+        let (tx, rx) = flume::unbounded();
+        self.send(Control::Subscribe(tx));
+        EventStream::new(rx)
+    }
+
+    fn send(&self, c: Control) {
+        let _ = self.control.send(Msg::Control(c));
+    }
+}
+
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle")
+            .field("id", &self.id)
+            .field("status", &self.status())
+            .finish()
+    }
 }
 
 /// A running workflow. Await it for the [`RunOutcome`].
 ///
-/// Dropping the handle does not stop the run.
+/// Dropping the handle does not stop the run; [`Run::handle`] gives a
+/// cloneable handle that can steer it from elsewhere.
 ///
 /// # Cancel safety
 ///
@@ -27,8 +124,7 @@ pub(crate) enum Control {
 /// delivered.
 #[must_use = "a Run does nothing different when dropped, but its outcome is lost"]
 pub struct Run {
-    pub(crate) id: u64,
-    pub(crate) control: flume::Sender<crate::scheduler::Msg>,
+    pub(crate) handle: RunHandle,
     pub(crate) outcome: oneshot::Receiver<RunOutcome>,
     pub(crate) events: Option<flume::Receiver<Event>>,
 }
@@ -39,26 +135,39 @@ pub struct Run {
 pub struct RunLost(pub(crate) String);
 
 impl Run {
-    /// The run's id (unique within its executor).
-    pub fn id(&self) -> u64 {
-        self.id
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.handle.id
     }
 
-    /// Stops scheduling: no new task or item starts, no retry happens;
-    /// actions already running finish. The run then ends `canceled` (or
-    /// `failed`, if it was already failing).
+    /// A cloneable handle to this run.
+    pub fn handle(&self) -> RunHandle {
+        self.handle.clone()
+    }
+
+    /// Where the run is now.
+    pub fn status(&self) -> RunStatus {
+        self.handle.status()
+    }
+
+    /// See [`RunHandle::cancel`].
     pub fn cancel(&self) {
-        let _ = self
-            .control
-            .send(crate::scheduler::Msg::Control(Control::Cancel));
+        self.handle.cancel();
     }
 
-    /// Like [`Run::cancel`], and also stops the actions running now (their
-    /// futures are dropped).
+    /// See [`RunHandle::abort`].
     pub fn abort(&self) {
-        let _ = self
-            .control
-            .send(crate::scheduler::Msg::Control(Control::Abort));
+        self.handle.abort();
+    }
+
+    /// See [`RunHandle::pause`].
+    pub fn pause(&self) {
+        self.handle.pause();
+    }
+
+    /// See [`RunHandle::resume`].
+    pub fn resume(&self) {
+        self.handle.resume();
     }
 
     /// The run's lifecycle events.
@@ -71,11 +180,7 @@ impl Run {
         if let Some(rx) = self.events.take() {
             return EventStream::new(rx);
         }
-        let (tx, rx) = flume::unbounded();
-        let _ = self
-            .control
-            .send(crate::scheduler::Msg::Control(Control::Subscribe(tx)));
-        EventStream::new(rx)
+        self.handle.events()
     }
 }
 
@@ -93,6 +198,9 @@ impl Future for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Run").field("id", &self.id).finish()
+        f.debug_struct("Run")
+            .field("id", &self.handle.id)
+            .field("status", &self.handle.status())
+            .finish()
     }
 }

@@ -22,7 +22,7 @@ const RUNS: usize = 200;
 #[derive(Default)]
 struct Seen {
     /// Calls per run id.
-    calls: Mutex<HashMap<u64, usize>>,
+    calls: Mutex<HashMap<weft_runtime::RunId, usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 use weft_core::{TaskId, TaskStatus, ValueTemplate};
 
-use super::{Done, Instance, Outcome, Scheduler, State, Work, NO_ITEM};
+use super::{Done, Held, Instance, Outcome, Scheduler, State, Work, NO_ITEM};
 use crate::action::{ActionError, ActionInput};
 use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report};
 use crate::event::EventKind;
@@ -100,6 +100,15 @@ impl Scheduler {
         attempt: u32,
         retry_delay: Option<Duration>,
     ) {
+        if self.paused {
+            self.held.push(Held {
+                instance: id,
+                item,
+                attempt,
+                delay: retry_delay,
+            });
+            return;
+        }
         let plan = self.plan.clone();
         let inst = &self.instances[id as usize];
         let task = plan.task(inst.task);

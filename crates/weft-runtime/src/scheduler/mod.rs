@@ -63,9 +63,11 @@ use crate::action::{Action, ActionError};
 use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
 use crate::executor::{ExecutorInner, RunOptions};
+use crate::id::RunId;
 use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
+use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
-use crate::run::{Control, Run};
+use crate::run::{Control, Run, RunHandle, SharedStatus};
 use bits::Bits;
 
 const NO_ITEM: u32 = u32::MAX;
@@ -145,6 +147,14 @@ struct JoinState {
     fired: bool,
 }
 
+/// An attempt held back while the run is paused.
+struct Held {
+    instance: u32,
+    item: u32,
+    attempt: u32,
+    delay: Option<Duration>,
+}
+
 /// Work for the current turn. Kept to 16 bytes: a fan-out to a million
 /// tasks queues a million of these.
 enum Work {
@@ -198,7 +208,13 @@ fn null_result() -> Arc<Value> {
 pub(crate) struct Scheduler {
     plan: Plan,
     ctx: WorkflowContext,
-    run_id: u64,
+    run_id: RunId,
+    exec: Arc<ExecutorInner>,
+    /// What the run's handles read as its status.
+    status: Arc<SharedStatus>,
+    /// Paused: attempts about to start are held back in `held` instead.
+    paused: bool,
+    held: Vec<Held>,
     rx: flume::Receiver<Msg>,
     tx: flume::Sender<Msg>,
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
@@ -248,7 +264,7 @@ impl Scheduler {
         exec: Arc<ExecutorInner>,
         plan: Plan,
         parameters: Value,
-        run_id: u64,
+        run_id: RunId,
         options: RunOptions,
     ) -> Result<(Scheduler, Run), weft_core::Error> {
         let (tx, rx) = flume::unbounded();
@@ -327,7 +343,10 @@ impl Scheduler {
             }
         }
         let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
-        ctx.set_system(static_key(&RUN_ID, "run_id"), Value::from(run_id));
+        ctx.set_system(
+            static_key(&RUN_ID, "run_id"),
+            Value::String(run_id.to_string()),
+        );
         ctx.set_system(
             static_key(&WORKFLOW, "workflow"),
             Value::String(plan.name().to_string()),
@@ -337,9 +356,13 @@ impl Scheduler {
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
         let limit = exec.limit.clone();
+        let status = Arc::new(SharedStatus::new(RunStatus::Running));
         let run = Run {
-            id: run_id,
-            control: tx.clone(),
+            handle: RunHandle {
+                id: run_id,
+                control: tx.clone(),
+                status: status.clone(),
+            },
             outcome: outcome_rx,
             events,
         };
@@ -347,6 +370,10 @@ impl Scheduler {
             plan,
             ctx,
             run_id,
+            exec: exec.clone(),
+            status,
+            paused: false,
+            held: Vec::new(),
             rx,
             tx,
             outcome_tx: Some(outcome_tx),
@@ -383,7 +410,7 @@ impl Scheduler {
     pub(crate) async fn run(mut self) {
         let span = tracing::info_span!(
             "run",
-            run_id = self.run_id,
+            run_id = %self.run_id,
             workflow = %self.plan.name(),
             status = tracing::field::Empty
         );
@@ -402,7 +429,11 @@ impl Scheduler {
                     continue;
                 }
                 if self.in_flight == 0 {
-                    break;
+                    if self.held.is_empty() {
+                        break;
+                    }
+                    // Paused with work held back: wait for resume or cancel.
+                    self.status.set(RunStatus::Paused);
                 }
                 let Ok(msg) = self.rx.recv_async().await else {
                     break;
@@ -419,6 +450,8 @@ impl Scheduler {
             }
             let outcome = self.finish();
             span2.record("status", outcome.status.as_str());
+            self.status.set(outcome.status);
+            self.exec.live.remove(&self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
             }
@@ -475,6 +508,8 @@ impl Scheduler {
             Msg::Control(Control::Subscribe(tx)) => self.subscribers.push(tx),
             Msg::Control(Control::Cancel) => self.cancel(false),
             Msg::Control(Control::Abort) => self.cancel(true),
+            Msg::Control(Control::Pause) => self.pause(),
+            Msg::Control(Control::Resume) => self.resume(),
         }
     }
 

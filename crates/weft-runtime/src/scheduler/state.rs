@@ -11,7 +11,7 @@ use weft_core::TaskId;
 use super::{Done, Outcome, Scheduler, State, Work};
 use crate::event::{Event, EventKind};
 use crate::limits::{human_bytes, json_bytes};
-use crate::outcome::RunError;
+use crate::outcome::{RunError, RunStatus};
 
 impl Scheduler {
     pub(super) fn emit(&mut self, kind: impl FnOnce() -> EventKind) {
@@ -50,17 +50,21 @@ impl Scheduler {
         self.failed = true;
         if self.state == State::Running {
             self.state = State::Failing;
+            self.status.set(RunStatus::Canceling);
             if let Some(stop) = &self.stop {
                 stop.raise();
             }
+            self.drop_held();
         }
     }
 
     pub(super) fn cancel(&mut self, abort: bool) {
         if self.state == State::Running {
             self.state = State::Canceling;
+            self.status.set(RunStatus::Canceling);
         }
         self.canceled = true;
+        self.drop_held();
         if let Some(stop) = &self.stop {
             stop.raise();
         }
@@ -81,6 +85,53 @@ impl Scheduler {
                     })));
                 }
             }
+        }
+    }
+
+    /// Pauses: attempts about to start are held until [`Self::resume`].
+    pub(super) fn pause(&mut self) {
+        if self.state != State::Running || self.paused {
+            return;
+        }
+        self.paused = true;
+        self.status.set(if self.in_flight == 0 {
+            RunStatus::Paused
+        } else {
+            RunStatus::Pausing
+        });
+        self.emit(|| EventKind::RunPaused);
+    }
+
+    /// Resumes a paused run: the held attempts start, in the order they
+    /// were held.
+    pub(super) fn resume(&mut self) {
+        if !self.paused {
+            return;
+        }
+        self.paused = false;
+        if self.state == State::Running {
+            self.status.set(RunStatus::Running);
+        }
+        self.emit(|| EventKind::RunResumed);
+        for h in std::mem::take(&mut self.held) {
+            self.start_attempt(h.instance, h.item, h.attempt, h.delay);
+        }
+    }
+
+    /// The run stops: attempts held by a pause end as if canceled before
+    /// their delay was over.
+    fn drop_held(&mut self) {
+        self.paused = false;
+        for h in std::mem::take(&mut self.held) {
+            self.queue.push_back(Work::Completed(Box::new(Done {
+                slot: u32::MAX,
+                instance: h.instance,
+                item: h.item,
+                attempt: h.attempt,
+                outcome: Outcome::Dropped,
+                started: None,
+                ended: Instant::now(),
+            })));
         }
     }
 

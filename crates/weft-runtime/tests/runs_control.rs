@@ -1,0 +1,200 @@
+//! Steering runs from elsewhere: run ids, cloneable handles, control by id
+//! through the executor, and pause / resume.
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use weft_core::TaskStatus;
+use weft_runtime::{
+    ActionInput, EventKind, Executor, RunHandle, RunId, RunOptions, RunStatus, UnknownRun,
+};
+
+/// An executor whose `gate` action waits until `open` is notified, and
+/// counts how many attempts started.
+fn gated() -> (Executor, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
+    let open = Arc::new(tokio::sync::Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let (o, s) = (open.clone(), started.clone());
+    let ex = Executor::builder()
+        .action("gate", move |_: ActionInput| {
+            let (o, s) = (o.clone(), s.clone());
+            async move {
+                s.fetch_add(1, Ordering::SeqCst);
+                o.notified().await;
+                Ok(json!("through"))
+            }
+        })
+        .build();
+    (ex, open, started)
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("condition not reached within 1 s");
+}
+
+#[tokio::test]
+async fn run_ids_are_uuids_that_name_the_run_everywhere() {
+    let ex = Executor::new();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t: {action: core.echo, input: {message: '{{ system.run_id }}'}}\n",
+    );
+    let run = ex
+        .start_with(&plan, json!({}), RunOptions::new().with_events())
+        .unwrap();
+    let id = run.id();
+    let mut run = run;
+    let events: Vec<_> = run.events().collect().await;
+    let out = run.await.unwrap();
+    assert_eq!(out.run_id, id);
+    assert!(events.iter().all(|e| e.run_id == id));
+    assert_eq!(
+        common::result(&out, "t"),
+        json!({"message": id.to_string()})
+    );
+    assert_eq!(id.to_string().parse::<RunId>().unwrap(), id);
+}
+
+#[tokio::test]
+async fn a_cloned_handle_and_the_executor_steer_a_run_by_id() {
+    let (ex, open, started) = gated();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  a: {action: gate, next: [{do: b}]}\n  b: {action: gate}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    let id = run.id();
+    let handle: RunHandle = run.handle();
+    let clone = handle.clone();
+    // The run's owner can drop its `Run` and still steer it by id.
+    let waiter = tokio::spawn(run);
+    assert_eq!(ex.status(id), Some(RunStatus::Running));
+    assert_eq!(ex.live_runs(), vec![id]);
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    ex.cancel(id).unwrap();
+    wait_for(|| clone.status() == RunStatus::Canceling).await;
+    open.notify_waiters();
+    let out = waiter.await.unwrap().unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(out.task("b").count(), 0);
+    assert_eq!(handle.status(), RunStatus::Canceled);
+    // Ended runs leave the executor.
+    assert_eq!(ex.status(id), None);
+    assert_eq!(ex.cancel(id), Err(UnknownRun(id)));
+    assert!(ex.run(id).is_none());
+}
+
+#[tokio::test]
+async fn pause_lets_running_tasks_finish_and_starts_nothing_until_resumed() {
+    // Orquesta: pausing stops new tasks from being scheduled; tasks already
+    // running complete, then the workflow is paused; resume continues.
+    let (ex, open, started) = gated();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  a: {action: gate, next: [{do: b}]}\n  b: {action: core.echo, input: {message: done}}\n",
+    );
+    let mut run = ex.start(&plan, json!({})).unwrap();
+    let mut events = run.events();
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.pause();
+    wait_for(|| run.status() == RunStatus::Pausing).await;
+    open.notify_waiters();
+    wait_for(|| run.status() == RunStatus::Paused).await;
+    // Paused: `a` finished, `b` is scheduled but has not started.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(run.status(), RunStatus::Paused);
+    run.resume();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(common::result(&out, "b"), json!({"message": "done"}));
+    let kinds: Vec<EventKind> = events.by_ref().map(|e| e.kind).collect().await;
+    let paused = kinds
+        .iter()
+        .position(|k| *k == EventKind::RunPaused)
+        .unwrap();
+    let resumed = kinds
+        .iter()
+        .position(|k| *k == EventKind::RunResumed)
+        .unwrap();
+    let b_started = kinds
+        .iter()
+        .position(|k| matches!(k, EventKind::TaskStarted { task, .. } if &**task == "b"))
+        .unwrap();
+    assert!(paused < resumed && resumed < b_started, "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_paused_run_holds_items_and_canceling_it_ends_it() {
+    let ex = Executor::new();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t: {with: {items: '{{ range(6) | list }}', concurrency: 2}, action: core.sleep, input: {seconds: 0.05}}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    run.pause();
+    wait_for(|| run.status() == RunStatus::Paused).await;
+    run.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    let t = out.task("t").next().unwrap();
+    assert_eq!(t.status, TaskStatus::Canceled);
+    // Items already running when the pause came finished; none after.
+    let done = t
+        .result
+        .as_ref()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| !v.is_null())
+        .count();
+    assert!(done <= 2, "{done} items ran after the pause");
+}
+
+#[tokio::test]
+async fn pause_and_resume_keep_with_items_concurrency_and_order() {
+    let ex = Executor::new();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t: {with: {items: '{{ range(8) | list }}', concurrency: 3}, action: core.echo, input: {message: '{{ item }}'}}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    run.pause();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    run.resume();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let want: Vec<_> = (0..8).map(|i| json!({"message": i})).collect();
+    assert_eq!(common::result(&out, "t"), json!(want));
+}
+
+#[tokio::test]
+async fn pause_when_nothing_is_left_to_start_lets_the_run_end() {
+    let (ex, open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  a: {action: gate}\n");
+    let run = ex.start(&plan, json!({})).unwrap();
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.pause();
+    open.notify_waiters();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+}
