@@ -72,7 +72,7 @@ impl Progress {
 
     pub(crate) fn on_event(&mut self, event: &Event) {
         match &event.kind {
-            EventKind::TaskScheduled { task, instance } => {
+            EventKind::TaskScheduled { task, instance, .. } => {
                 self.live.insert((task.clone(), *instance), false);
                 self.scheduled += 1;
                 // Loops create more instances than there are tasks; branches
@@ -253,6 +253,7 @@ mod tests {
         p.on_event(&event(EventKind::TaskScheduled {
             task: a.clone(),
             instance: 0,
+            route: Arc::from(Vec::new()),
         }));
         p.on_event(&event(EventKind::ItemsScheduled {
             task: a.clone(),
@@ -282,6 +283,7 @@ mod tests {
             p.on_event(&event(EventKind::TaskScheduled {
                 task: b.clone(),
                 instance: i,
+                route: Arc::from(Vec::new()),
             }));
         }
         // More instances than tasks: the total grows.

@@ -268,6 +268,7 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
         .map(|t| {
             json!({
                 "name": &*t.name,
+                "route": t.route,
                 "status": t.status.as_str(),
                 "attempts": t.attempts,
                 "items": t.items,
@@ -282,9 +283,11 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
         .map(|e| json!({"task": e.task, "message": e.message}))
         .collect();
     json!({
+        "run_id": outcome.run_id.to_string(),
         "status": outcome.status.as_str(),
         "output": output_of(outcome),
         "tasks": tasks,
+        "routes": outcome.routes,
         "errors": errors,
         "stats": {
             "tasks_run": outcome.stats.tasks_run,
@@ -296,9 +299,11 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
 /// The `--json` object of a run whose outcome was lost.
 fn lost_json(why: &str) -> Value {
     json!({
+        "run_id": null,
         "status": "failed",
         "output": {},
         "tasks": [],
+        "routes": [[]],
         "errors": [{"task": null, "message": why}],
         "stats": {"tasks_run": 0, "duration_ms": 0.0},
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -70,9 +70,15 @@ fn keys(v: &Value) -> Vec<&str> {
 fn check_contract(v: &Value) -> String {
     assert_eq!(
         keys(v),
-        ["errors", "output", "stats", "status", "tasks"],
+        ["errors", "output", "routes", "run_id", "stats", "status", "tasks"],
         "top-level keys of {v}"
     );
+    assert!(
+        v["run_id"].as_str().is_some_and(|id| id.len() == 36),
+        "run_id is a UUID: {v}"
+    );
+    let routes = v["routes"].as_array().expect("routes is a list");
+    assert_eq!(routes.first(), Some(&json!([])), "route 0 is []: {v}");
     let status = v["status"].as_str().expect("status is a string");
     assert!(
         ["succeeded", "failed", "canceled"].contains(&status),
@@ -82,8 +88,14 @@ fn check_contract(v: &Value) -> String {
     for t in v["tasks"].as_array().expect("tasks is a list") {
         assert_eq!(
             keys(t),
-            ["attempts", "error", "items", "name", "result", "status"],
+            ["attempts", "error", "items", "name", "result", "route", "status"],
             "task keys of {t}"
+        );
+        assert!(
+            t["route"]
+                .as_u64()
+                .is_some_and(|r| (r as usize) < routes.len()),
+            "{t}"
         );
         assert!(t["name"].is_string(), "{t}");
         let ts = t["status"].as_str().expect("task status is a string");
@@ -905,10 +917,13 @@ fn docs_command_lines_exit_as_documented() {
     assert!(ran >= 6, "only {ran} command lines of docs/cli.md were run");
 }
 
-/// Without `duration_ms`, which differs from run to run.
+/// Without `duration_ms` and `run_id`, which differ from run to run.
 fn without_duration(mut v: Value) -> Value {
     if let Some(stats) = v.get_mut("stats").and_then(Value::as_object_mut) {
         stats.remove("duration_ms");
+    }
+    if let Some(map) = v.as_object_mut() {
+        map.remove("run_id");
     }
     v
 }

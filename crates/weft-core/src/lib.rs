@@ -9,6 +9,7 @@ mod context;
 mod def;
 mod error;
 mod expr;
+mod graph;
 mod load;
 mod plan;
 mod view;

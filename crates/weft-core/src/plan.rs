@@ -218,6 +218,9 @@ pub struct TaskPlan {
     pub inbound: Vec<TaskId>,
     /// Number of transitions (across all tasks) that name this task.
     pub inbound_transitions: u32,
+    /// A split task: no `join`, named by more than one transition, on no
+    /// cycle. Each arrival starts a new route (see [`Plan`]).
+    pub split: bool,
 }
 
 /// A declared input.
@@ -756,6 +759,9 @@ impl Workflow {
                         "noop" => Target::Noop,
                         "continue" => Target::Continue,
                         other => match by_name.get(other) {
+                            // A task named twice in one `do` is reached once
+                            // (as in Orquesta, where it is one edge).
+                            Some(&tid) if targets.contains(&Target::Task(tid)) => continue,
                             Some(&tid) => {
                                 let list = &mut inbound[tid as usize];
                                 if list.last() != Some(&id) {
@@ -894,6 +900,7 @@ impl Workflow {
                 timeout,
                 inbound: Vec::new(),
                 inbound_transitions: 0,
+                split: false,
             });
         }
 
@@ -948,6 +955,16 @@ impl Workflow {
                 ),
                 _ => {}
             }
+        }
+
+        // Splits, and joins that can never be satisfied or are ambiguous.
+        let cyclic = crate::graph::on_cycle(&tasks);
+        let split = crate::graph::split_tasks(&tasks, &cyclic);
+        for (t, s) in tasks.iter_mut().zip(&split) {
+            t.split = *s;
+        }
+        if !starts.is_empty() {
+            check_joins(&mut c, &tasks, &starts, &cyclic, &split);
         }
 
         // Tasks that no path from a start reaches.
@@ -1010,6 +1027,65 @@ impl WorkflowDef {
     /// As for [`Workflow::compile`] (without text positions).
     pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
         Workflow::from_def(self.clone()).compile(catalog)
+    }
+}
+
+/// Joins that can never be satisfied because some branches only run after
+/// the join itself, and joins reached both inside and outside a split.
+fn check_joins(
+    c: &mut Compiler<'_>,
+    tasks: &[TaskPlan],
+    starts: &[TaskId],
+    cyclic: &[bool],
+    split: &[bool],
+) {
+    let name = |id: TaskId| format!("`{}`", tasks[id as usize].name);
+    let names = |ids: &[TaskId]| ids.iter().map(|&i| name(i)).collect::<Vec<_>>().join(", ");
+    for lb in crate::graph::late_branches(tasks, starts, cyclic) {
+        let j = &tasks[lb.join as usize];
+        let what = if lb.late.contains(&lb.join) {
+            "it transitions to itself, and counts itself as a branch that can only arrive after it ran".to_owned()
+        } else {
+            format!(
+                "{} can only run after `{}` itself (they are reached through it)",
+                names(&lb.late),
+                j.name
+            )
+        };
+        c.error(
+            ErrorKind::Validation,
+            &format!("{}.join", task_path(&j.name)),
+            format!(
+                "the join on `{}` can never be satisfied: {what}; remove those transitions into the join, or lower the count",
+                j.name
+            ),
+        );
+    }
+    let Some(ambiguous) = crate::graph::ambiguous_joins(tasks, starts, split) else {
+        return;
+    };
+    for a in ambiguous {
+        let j = &tasks[a.join as usize];
+        let level = |s: &[TaskId]| {
+            if s.is_empty() {
+                "outside every split".to_owned()
+            } else {
+                format!("inside the routes of split task(s) {}", names(s))
+            }
+        };
+        c.error(
+            ErrorKind::Validation,
+            &format!("{}.join", task_path(&j.name)),
+            format!(
+                "the join on `{}` is ambiguous: its branch {} runs {}, but the join is reached {}; \
+                 a task reached from several transitions runs once per arrival (a route), so join \
+                 the branches of each route below the split, or join before it",
+                j.name,
+                name(a.branch),
+                level(&a.branch_splits),
+                level(&a.join_splits),
+            ),
+        );
     }
 }
 

@@ -50,6 +50,10 @@ pub enum EventKind {
         task: Arc<str>,
         /// Instance number within the run (0-based, in creation order).
         instance: u32,
+        /// The route it runs in, as the split transitions it went through
+        /// (`task__tK`, see [`RunOutcome::routes`](crate::RunOutcome::routes));
+        /// empty for the run's first route.
+        route: Arc<[String]>,
     },
     /// A `with` task's items were evaluated; items start after this.
     ItemsScheduled {

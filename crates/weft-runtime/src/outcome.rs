@@ -108,6 +108,9 @@ pub struct TaskRecord {
     pub name: Arc<str>,
     /// Instance number within the run (creation order).
     pub instance: u32,
+    /// The route it ran in: an index into [`RunOutcome::routes`]; 0 unless
+    /// the workflow has split tasks.
+    pub route: u32,
     /// Final status.
     pub status: TaskStatus,
     /// Attempts made (for `with` items: the most any item needed).
@@ -181,6 +184,12 @@ pub struct RunOutcome {
     pub output: Value,
     /// Every task instance, in creation order.
     pub tasks: Vec<TaskRecord>,
+    /// The run's routes, by number: each is the list of split transitions
+    /// it went through, written `task__tK` (transition `K` of `task`, as
+    /// Orquesta names them). Route 0, the run's first, is `[]`; a task
+    /// reached from several transitions (a split task) starts a new route
+    /// at each arrival, and joins collect branches within one route.
+    pub routes: Vec<Vec<String>>,
     /// What made the run fail or what went wrong on the way.
     pub errors: Vec<RunError>,
     /// Counts and timing.

@@ -94,7 +94,7 @@ fn workflow() -> (String, HashMap<String, usize>) {
                 r#"{{action: work, input: {{fail_first: 1}}, retry: {{count: 2}}, next: [{{when: "{{{{ succeeded() }}}}", do: {next}}}]}}"#
             ),
             6 => format!(
-                r#"{{action: work, input: {{fail_first: 99}}, next: [{{when: "{{{{ succeeded() }}}}", do: {next}}}, {{when: "{{{{ failed() }}}}", publish: [{{b06: failed}}], do: {next}}}]}}"#
+                r#"{{action: work, input: {{fail_first: 99}}, next: [{{publish: [{{b06: "{{{{ 'failed' if failed() else 'ok' }}}}"}}], do: {next}}}]}}"#
             ),
             _ => format!("{{action: work, next: [{{do: {next}}}]}}"),
         };
@@ -200,7 +200,7 @@ fn account(
     let mut insts: HashMap<u32, Inst> = HashMap::new();
     for (pos, kind) in kinds.iter().enumerate() {
         let (instance, status) = match kind {
-            EventKind::TaskScheduled { task, instance } => {
+            EventKind::TaskScheduled { task, instance, .. } => {
                 let inst = insts.entry(*instance).or_default();
                 if inst.scheduled.replace(pos).is_some() {
                     return Err(format!("instance {instance} scheduled twice"));

@@ -16,7 +16,7 @@ use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec,
 use crate::event::EventKind;
 
 impl Scheduler {
-    pub(super) fn dispatch(&mut self, t: TaskId) {
+    pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32) {
         if self.state != State::Running {
             self.skip(t);
             return;
@@ -49,6 +49,8 @@ impl Scheduler {
         let id = self.instances.len() as u32;
         self.instances.push(Instance {
             task: t,
+            route,
+            level,
             status: TaskStatus::Pending,
             attempts: 0,
             started: None,
@@ -58,10 +60,15 @@ impl Scheduler {
             items: None,
             timeout: None,
         });
-        self.emit(|| EventKind::TaskScheduled {
-            task: task.name.clone(),
-            instance: id,
-        });
+        let path = &self.routes[route as usize].path;
+        if !self.subscribers.is_empty() {
+            let route = path.clone();
+            self.emit(|| EventKind::TaskScheduled {
+                task: task.name.clone(),
+                instance: id,
+                route,
+            });
+        }
 
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx)) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {

@@ -7,32 +7,46 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use weft_core::{TaskStatus, WorkflowContext};
 
-use super::{Scheduler, State};
+use super::{JoinState, Scheduler, State};
 use crate::event::EventKind;
 use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 
 impl Scheduler {
     pub(super) fn finish(&mut self) -> RunOutcome {
         if self.state == State::Running {
-            let plan = self.plan.clone();
-            for js in &self.joins {
+            // Joins that some branch reached but that never fired, in route
+            // order (route 0 first).
+            let mut waiting: Vec<(u32, &JoinState)> = self.joins.iter().map(|js| (0, js)).collect();
+            let mut others: Vec<(u32, u32, &JoinState)> = self
+                .route_joins
+                .iter()
+                .map(|(&(j, r), js)| (r, j, js))
+                .collect();
+            others.sort_unstable_by_key(|&(r, j, _)| (r, j));
+            waiting.extend(others.into_iter().map(|(r, _, js)| (r, js)));
+            let mut errors = Vec::new();
+            for (route, js) in waiting {
                 if js.fired || js.arrived_count == 0 {
                     continue;
                 }
-                let inbound = &plan.task(js.task).inbound;
+                let inbound = &self.plan.task(js.task).inbound;
                 let missing: Vec<String> = (0..inbound.len())
                     .filter(|&i| !js.arrived.get(i))
-                    .map(|i| format!("`{}`", plan.task(inbound[i]).name))
+                    .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
                     .collect();
-                self.errors.push(RunError {
-                    task: Some(plan.task(js.task).name.to_string()),
+                errors.push(RunError {
+                    task: Some(self.plan.task(js.task).name.to_string()),
                     message: format!(
-                        "join can never be satisfied: it needs {} of {} branches, and {} never arrived",
+                        "join can never be satisfied{}: it needs {} of {} branches, and {} never arrived",
+                        self.in_route(route),
                         js.need,
                         inbound.len(),
                         missing.join(", ")
                     ),
                 });
+            }
+            if !errors.is_empty() {
+                self.errors.extend(errors);
                 self.failed = true;
             }
         }
@@ -71,7 +85,13 @@ impl Scheduler {
         if self.instances.len() >= 4096 {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
+        let rank = self.route_ranks();
+        let mut routes = vec![Vec::new(); self.routes.len()];
+        for (r, step) in self.routes.iter().enumerate() {
+            routes[rank[r] as usize] = step.path.to_vec();
+        }
         self.joins = Vec::new();
+        self.route_joins = Default::default();
         self.join_slot = Vec::new();
         self.slots = Vec::new();
         self.actions = Vec::new();
@@ -91,6 +111,7 @@ impl Scheduler {
                 TaskRecord {
                     name: plan.task(inst.task).name.clone(),
                     instance: i as u32,
+                    route: rank[inst.route as usize],
                     status,
                     attempts: inst.attempts,
                     items: inst.items.as_ref().map(|it| it.total),
@@ -107,6 +128,7 @@ impl Scheduler {
             status,
             output: Value::Object(output),
             tasks,
+            routes,
             errors: std::mem::take(&mut self.errors),
             stats: RunStats {
                 tasks_run,
@@ -114,5 +136,55 @@ impl Scheduler {
                 duration: self.started.elapsed(),
             },
         }
+    }
+
+    /// The number each route gets in the outcome, by its number while the
+    /// run went on.
+    ///
+    /// Routes are made in the order tasks happen to end, which varies from
+    /// run to run when tasks run concurrently. The outcome numbers them in
+    /// an order that depends only on the workflow, the one Orquesta's own
+    /// tests see: by the level of the instance whose completion made the
+    /// route, then the name of its task, the number of the route it ran
+    /// in, the name of the split task, and the transition.
+    fn route_ranks(&self) -> Vec<u32> {
+        let n = self.routes.len();
+        let mut rank = vec![0u32; n];
+        let mut order: Vec<u32> = (1..n as u32).collect();
+        // A route's parent was made at a lower level, so it is ranked by
+        // the time its children are sorted.
+        order.sort_by_key(|&r| self.routes[r as usize].level);
+        let mut next = 1u32;
+        let mut i = 0;
+        while i < order.len() {
+            let level = self.routes[order[i] as usize].level;
+            let end = i + order[i..]
+                .iter()
+                .take_while(|&&r| self.routes[r as usize].level == level)
+                .count();
+            let group = &mut order[i..end];
+            group.sort_by(|&a, &b| {
+                let (sa, sb) = (&self.routes[a as usize], &self.routes[b as usize]);
+                self.plan
+                    .task(sa.from)
+                    .name
+                    .cmp(&self.plan.task(sb.from).name)
+                    .then(rank[sa.parent as usize].cmp(&rank[sb.parent as usize]))
+                    .then(
+                        self.plan
+                            .task(sa.target)
+                            .name
+                            .cmp(&self.plan.task(sb.target).name),
+                    )
+                    .then(sa.key.cmp(&sb.key))
+                    .then(a.cmp(&b))
+            });
+            for &r in group.iter() {
+                rank[r as usize] = next;
+                next += 1;
+            }
+            i = end;
+        }
+        rank
     }
 }

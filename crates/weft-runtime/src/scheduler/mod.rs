@@ -126,6 +126,12 @@ struct Items {
 
 struct Instance {
     task: TaskId,
+    /// The route it runs in (0: the run's first; see [`RouteStep`]).
+    route: u32,
+    /// How many instances led to this one from a start task (a join: one
+    /// more than its latest branch). Route numbers are made from it, so
+    /// they do not depend on which of two concurrent tasks ended first.
+    level: u32,
     status: TaskStatus,
     attempts: u32,
     started: Option<Instant>,
@@ -145,6 +151,43 @@ struct JoinState {
     arrived_count: usize,
     need: usize,
     fired: bool,
+    /// The highest level of the instances that arrived.
+    level: u32,
+}
+
+impl JoinState {
+    fn new(task: TaskId, branches: usize, need: usize) -> JoinState {
+        JoinState {
+            task,
+            arrived: Bits::new(branches),
+            declined: Bits::new(branches),
+            arrived_count: 0,
+            need,
+            fired: false,
+            level: 0,
+        }
+    }
+
+    /// The same join, nothing arrived yet (for another route).
+    fn fresh(&self, branches: usize) -> JoinState {
+        JoinState::new(self.task, branches, self.need)
+    }
+}
+
+/// One route of the run (Orquesta's splits): the route `parent` continued
+/// through transition `key` of task `from` into the split task `target`,
+/// when an instance of `from` at `level` completed. Route 0 is the run's
+/// first; its step is unused. Routes are numbered in the order they are
+/// made while the run goes on; the outcome numbers them again in an order
+/// that depends only on the workflow (see `finish`).
+struct RouteStep {
+    parent: u32,
+    from: TaskId,
+    key: u32,
+    target: TaskId,
+    level: u32,
+    /// The route as events name it: its split edges, `task__tK`.
+    path: Arc<[String]>,
 }
 
 /// An attempt held back while the run is paused.
@@ -158,7 +201,12 @@ struct Held {
 /// Work for the current turn. Kept to 16 bytes: a fan-out to a million
 /// tasks queues a million of these.
 enum Work {
-    Dispatch(TaskId),
+    /// A task instance to create, the route it runs in, and its level.
+    Dispatch {
+        task: TaskId,
+        route: u32,
+        level: u32,
+    },
     Completed(Box<Done>),
     Finish(u32),
     /// The `fail` command, queued behind the dispatches of its transition so
@@ -220,8 +268,12 @@ pub(crate) struct Scheduler {
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
     subscribers: Vec<flume::Sender<Event>>,
     actions: Vec<Option<Arc<dyn Action>>>,
-    /// The join tasks' states, in task order.
+    /// The join tasks' states in route 0, in task order.
     joins: Vec<JoinState>,
+    /// The join tasks' states in other routes, by (index in `joins`, route).
+    route_joins: HashMap<(u32, u32), JoinState>,
+    /// The run's routes; see [`RouteStep`].
+    routes: Vec<RouteStep>,
     /// Per task, its index in `joins` (`u32::MAX` if it is no join); empty
     /// for a plan without joins.
     join_slot: Vec<u32>,
@@ -329,17 +381,14 @@ impl Scheduler {
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
                 join_slot[t.id as usize] = joins.len() as u32;
-                joins.push(JoinState {
-                    task: t.id,
-                    arrived: Bits::new(n),
-                    declined: Bits::new(n),
-                    arrived_count: 0,
-                    need: match join {
+                joins.push(JoinState::new(
+                    t.id,
+                    n,
+                    match join {
                         Join::All => n,
                         Join::Count(k) => (k as usize).min(n),
                     },
-                    fired: false,
-                });
+                ));
             }
         }
         let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
@@ -380,6 +429,15 @@ impl Scheduler {
             subscribers,
             actions,
             joins,
+            route_joins: HashMap::new(),
+            routes: vec![RouteStep {
+                parent: 0,
+                from: 0,
+                key: 0,
+                target: 0,
+                level: 0,
+                path: Arc::from(Vec::new()),
+            }],
             join_slot,
             instances: Vec::with_capacity(n_tasks),
             slots: Vec::with_capacity(n_tasks.min(1 << 16)),
@@ -480,7 +538,11 @@ impl Scheduler {
             }
         }
         for &t in plan.starts() {
-            self.queue.push_back(Work::Dispatch(t));
+            self.queue.push_back(Work::Dispatch {
+                task: t,
+                route: 0,
+                level: 0,
+            });
         }
     }
 
@@ -528,7 +590,7 @@ impl Scheduler {
             };
             self.budget -= 1;
             match work {
-                Work::Dispatch(t) => self.dispatch(t),
+                Work::Dispatch { task, route, level } => self.dispatch(task, route, level),
                 Work::Completed(done) => self.completed(*done),
                 Work::Finish(i) => self.finish_instance(i),
                 Work::Fail(fail) => {

@@ -3,12 +3,13 @@
 //! in order), targets are started or counted at their join, and joins that
 //! can no longer be satisfied fail the run by name.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use weft_core::{CurrentTask, Target, TaskId, TaskStatus, WorkflowContext};
+use weft_core::{CurrentTask, Target, TaskId, TaskPlan, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
-use super::{null_result, Scheduler, State, Work};
+use super::{null_result, JoinState, RouteStep, Scheduler, State, Work};
 use crate::event::EventKind;
 
 impl Scheduler {
@@ -18,6 +19,8 @@ impl Scheduler {
         let inst = &self.instances[id as usize];
         let task = plan.task(inst.task);
         let status = inst.status;
+        let route = inst.route;
+        let level = inst.level;
         let result = inst.result.clone().unwrap_or_else(null_result);
         let error = inst.error.clone();
         self.ctx.set_task_result(task.name.clone(), result.clone());
@@ -138,7 +141,7 @@ impl Scheduler {
             }
             for target in &tr.targets {
                 match *target {
-                    Target::Task(n) => self.arrive(n, task.id),
+                    Target::Task(n) => self.arrive(n, task, ti, route, level),
                     Target::Fail => {
                         let why = match &error {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
@@ -162,7 +165,7 @@ impl Scheduler {
             for tr in &task.next {
                 for target in &tr.targets {
                     if let Target::Task(n) = *target {
-                        self.decline(n, task.id);
+                        self.decline(n, task.id, route);
                     }
                 }
             }
@@ -176,20 +179,48 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn arrive(&mut self, target: TaskId, from: TaskId) {
+    /// Transition `ti` of `from` (an instance in `route`, at `level`) was
+    /// taken to `target`: a join counts the arrival in that route; a split
+    /// task starts in a new route; any other task starts in the same route.
+    pub(super) fn arrive(
+        &mut self,
+        target: TaskId,
+        from: &TaskPlan,
+        ti: usize,
+        route: u32,
+        level: u32,
+    ) {
         if self.state != State::Running {
             self.skip(target);
             return;
         }
         let Some(j) = self.join_of(target) else {
-            self.queue.push_back(Work::Dispatch(target));
+            let route = if self.plan.task(target).split {
+                // Orquesta numbers a transition's edges to one target: the
+                // first transition of `from` that names it is key 0.
+                let key = from.next[..ti]
+                    .iter()
+                    .filter(|tr| tr.targets.contains(&Target::Task(target)))
+                    .count() as u32;
+                self.new_route(route, from.id, key, target, level)
+            } else {
+                route
+            };
+            self.queue.push_back(Work::Dispatch {
+                task: target,
+                route,
+                level: level + 1,
+            });
             return;
         };
-        let js = &mut self.joins[j];
+        let branches = self.plan.task(target).inbound.len();
+        let pos = self.plan.task(target).inbound.binary_search(&from.id);
+        let js = self.join_state(j, route, branches);
         if js.fired {
             return;
         }
-        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+        js.level = js.level.max(level);
+        if let Ok(pos) = pos {
             if !js.arrived.get(pos) {
                 js.arrived.set(pos);
                 js.declined.unset(pos);
@@ -198,33 +229,81 @@ impl Scheduler {
         }
         if js.arrived_count >= js.need {
             js.fired = true;
-            self.queue.push_back(Work::Dispatch(target));
+            let level = js.level + 1;
+            self.queue.push_back(Work::Dispatch {
+                task: target,
+                route,
+                level,
+            });
         } else {
-            self.check_join(j);
+            self.check_join(j, route);
         }
     }
 
-    /// `from` finished without a transition to the join `target` (a no-op
-    /// if `target` is no join, or `from` arrived at it).
-    pub(super) fn decline(&mut self, target: TaskId, from: TaskId) {
+    /// The route that continues `route` through edge `key` of `from` into
+    /// `target`; the same route when that edge is already on it.
+    fn new_route(&mut self, route: u32, from: TaskId, key: u32, target: TaskId, level: u32) -> u32 {
+        let mut r = route;
+        while r != 0 {
+            let step = &self.routes[r as usize];
+            if step.from == from && step.key == key {
+                return route;
+            }
+            r = step.parent;
+        }
+        let mut path = self.routes[route as usize].path.to_vec();
+        path.push(format!("{}__t{key}", self.plan.task(from).name));
+        self.routes.push(RouteStep {
+            parent: route,
+            from,
+            key,
+            target,
+            level,
+            path: Arc::from(path),
+        });
+        (self.routes.len() - 1) as u32
+    }
+
+    /// The state of join `j` in `route`, made on the route's first use.
+    fn join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
+        if route == 0 {
+            return &mut self.joins[j];
+        }
+        let base = &self.joins[j];
+        self.route_joins
+            .entry((j as u32, route))
+            .or_insert_with(|| base.fresh(branches))
+    }
+
+    /// `from` finished in `route` without a transition to the join
+    /// `target` (a no-op if `target` is no join, or `from` arrived at it).
+    pub(super) fn decline(&mut self, target: TaskId, from: TaskId, route: u32) {
         let Some(j) = self.join_of(target) else {
             return;
         };
-        let js = &mut self.joins[j];
+        let branches = self.plan.task(target).inbound.len();
+        let pos = self.plan.task(target).inbound.binary_search(&from);
+        let js = self.join_state(j, route, branches);
         if js.fired {
             return;
         }
-        if let Ok(pos) = self.plan.task(target).inbound.binary_search(&from) {
+        if let Ok(pos) = pos {
             if js.arrived.get(pos) {
                 return;
             }
             js.declined.set(pos);
         }
-        self.check_join(j);
+        self.check_join(j, route);
     }
 
-    pub(super) fn check_join(&mut self, j: usize) {
-        let js = &self.joins[j];
+    pub(super) fn check_join(&mut self, j: usize, route: u32) {
+        let js = match route {
+            0 => &self.joins[j],
+            _ => match self.route_joins.get(&(j as u32, route)) {
+                Some(js) => js,
+                None => return,
+            },
+        };
         if js.fired || js.arrived_count == 0 || self.state != State::Running {
             return;
         }
@@ -240,12 +319,25 @@ impl Scheduler {
             .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
             .collect();
         let msg = format!(
-            "join can never be satisfied: it needs {} of {} branches, and {} finished without a transition to it",
+            "join can never be satisfied{}: it needs {} of {} branches, and {} finished without a transition to it",
+            self.in_route(route),
             js.need,
             inbound.len(),
             declined.join(", ")
         );
         let name = self.plan.task(js.task).name.clone();
         self.fail_run(Some(&name), msg);
+    }
+
+    /// ` in route (path)` for messages; empty for route 0.
+    pub(super) fn in_route(&self, route: u32) -> String {
+        if route == 0 {
+            String::new()
+        } else {
+            format!(
+                " in route ({})",
+                self.routes[route as usize].path.join(", ")
+            )
+        }
     }
 }
