@@ -11,6 +11,7 @@ mod error;
 mod expr;
 mod load;
 mod plan;
+mod shell;
 mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
