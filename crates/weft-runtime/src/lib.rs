@@ -13,6 +13,7 @@ mod attempt;
 mod builtins;
 mod event;
 mod executor;
+mod local;
 mod outcome;
 mod run;
 mod scheduler;
