@@ -61,10 +61,18 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
     }];
     const LOCAL: &[FieldInfo] = &[
         FieldInfo {
+            name: "args",
+            kind: "list of strings",
+            required: false,
+            description: "program (found in PATH) and its arguments, run without a shell; \
+                          numbers and booleans become strings; give this or `cmd`",
+        },
+        FieldInfo {
             name: "cmd",
             kind: "string",
-            required: true,
-            description: "command line, run by `sh -c`",
+            required: false,
+            description: "command line run by `sh -c`; quote templated values with \
+                          `| shell_quote` or pass them in `env`; give this or `args`",
         },
         FieldInfo {
             name: "cwd",
@@ -76,7 +84,15 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
             name: "env",
             kind: "map of strings",
             required: false,
-            description: "extra environment variables",
+            description: "extra environment variables; the safe way to hand values to `cmd` \
+                          (write \"$NAME\" in it)",
+        },
+        FieldInfo {
+            name: "max_output_bytes",
+            kind: "number",
+            required: false,
+            description: "bytes of stdout (its first) and of stderr (its last) kept in the \
+                          result, each; default 1048576; the rest is read and counted",
         },
     ];
     const ALL: &[ActionInfo] = &[
@@ -106,10 +122,11 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
         },
         ActionInfo {
             name: "core.local",
-            description:
-                "runs a shell command; a non-zero exit fails the task with the result attached",
+            description: "runs a program (`args`) or a shell command (`cmd`); a non-zero exit \
+                          fails the task with the result attached; on timeout or abort its \
+                          whole process group is killed",
             inputs: LOCAL,
-            result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool}"#,
+            result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool, "stdout_truncated": bool, "stderr_truncated": bool, "stdout_total_bytes": number, "stderr_total_bytes": number}"#,
         },
     ];
     ALL
