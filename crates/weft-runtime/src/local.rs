@@ -40,7 +40,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use weft_core::json_type_name;
 
@@ -217,35 +217,33 @@ impl Spec {
         // A process group of its own, for two reasons: a Ctrl-C meant for
         // the program that embeds weft (which cancels the run gracefully)
         // must not kill the commands that are still allowed to finish, and
-        // the group is what `KillGroupOnDrop` kills.
+        // the group is what `Running` kills.
         #[cfg(unix)]
         command.process_group(0);
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
-        let mut child = command.spawn().map_err(|e| {
+        let child = command.spawn().map_err(|e| {
             let place = match &self.cwd {
                 Some(cwd) => format!(" in `{cwd}`"),
                 None => String::new(),
             };
             fail(format!("cannot run `{shown}`{place}: {e}"))
         })?;
-        // Declared after `child`, so dropped before it: the group is killed
-        // while the leader is unreaped, then tokio kills and reaps the
-        // leader.
-        let mut group = KillGroupOnDrop::new(child.id());
+        let mut running = Running::new(child);
         let cap = self.max_output;
         let (out, err) = tokio::try_join!(
-            capture(child.stdout.take(), cap, Keep::Head),
-            capture(child.stderr.take(), cap, Keep::Tail),
+            capture(running.child.stdout.take(), cap, Keep::Head),
+            capture(running.child.stderr.take(), cap, Keep::Tail),
         )
         .map_err(|e| fail(format!("cannot read the output of `{shown}`: {e}")))?;
         // Only now: until it is reaped, the leader holds the group's id.
-        let status = child
+        let status = running
+            .child
             .wait()
             .await
             .map_err(|e| fail(format!("cannot wait for `{shown}`: {e}")))?;
-        group.disarm();
+        running.finished();
         let code = status.code();
         let result = json!({
             "stdout": out.text(),
@@ -313,26 +311,34 @@ fn parse_args(args: &Value) -> Result<Vec<String>, ActionError> {
         .collect()
 }
 
-/// Kills the command's process group when dropped, unless disarmed.
-struct KillGroupOnDrop {
+/// A spawned command that kills its whole process group when dropped
+/// before [`Running::finished`].
+///
+/// `Drop::drop` runs before the fields are dropped, so the group is
+/// signalled while the leader is not yet reaped (its id cannot have been
+/// reused); then `child` drops, and tokio kills the leader
+/// (`kill_on_drop`) and reaps it in the background.
+struct Running {
+    child: Child,
     #[cfg(unix)]
     group: Option<rustix::process::Pid>,
 }
 
-impl KillGroupOnDrop {
-    /// `pid` is the leader's, which is the group's id (`process_group(0)`).
-    #[cfg_attr(not(unix), allow(unused_variables))]
-    fn new(pid: Option<u32>) -> KillGroupOnDrop {
-        KillGroupOnDrop {
+impl Running {
+    fn new(child: Child) -> Running {
+        Running {
+            // The leader's pid is the group's id (`process_group(0)`).
             #[cfg(unix)]
-            group: pid
+            group: child
+                .id()
                 .and_then(|p| i32::try_from(p).ok())
                 .and_then(rustix::process::Pid::from_raw),
+            child,
         }
     }
 
-    /// The command has finished and been reaped: leave the group alone.
-    fn disarm(&mut self) {
+    /// The command has exited and been reaped: leave its group alone.
+    fn finished(&mut self) {
         #[cfg(unix)]
         {
             self.group = None;
@@ -340,7 +346,7 @@ impl KillGroupOnDrop {
     }
 }
 
-impl Drop for KillGroupOnDrop {
+impl Drop for Running {
     fn drop(&mut self) {
         #[cfg(unix)]
         if let Some(group) = self.group.take() {
