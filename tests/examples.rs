@@ -108,6 +108,13 @@ fn check_file(name: &str, outcome: &RunOutcome) {
             assert_eq!(outcome.output["probe_output"], json!("probing"));
             assert_eq!(outcome.output["report"], json!("probe exited with 3"));
         }
+        "untrusted_input.yaml" => {
+            ok();
+            let name = "O'Brien; echo $HOME `id`";
+            assert_eq!(outcome.output["as_argument"], json!(name));
+            assert_eq!(outcome.output["upper_case"], json!(name.to_uppercase()));
+            assert_eq!(outcome.output["bytes"], json!(name.len()));
+        }
         other => panic!(
             "examples/workflows/{other} is not described in tests/examples.rs: add what it should do"
         ),

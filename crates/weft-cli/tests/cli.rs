@@ -178,6 +178,33 @@ fn every_example_workflow_runs_with_the_json_contract() {
     }
 }
 
+#[test]
+fn a_hostile_input_reaches_the_commands_of_the_example_as_data() {
+    let s = Scratch::new();
+    let marker = s.dir.path().join("pwned");
+    let name = format!(
+        "x'; touch {m}; echo '$(touch {m})`touch {m}`\ntouch {m}",
+        m = marker.display()
+    );
+    let output = weft()
+        .arg("run")
+        .arg("--json")
+        .arg(repo_root().join("examples/workflows/untrusted_input.yaml"))
+        .arg("-i")
+        .arg(format!("name={name}"))
+        .output()
+        .expect("run weft");
+    let v = stdout_json(&output);
+    assert_eq!(output.status.code(), Some(0), "{v}");
+    assert_eq!(v["output"]["as_argument"], name.as_str());
+    assert_eq!(
+        v["output"]["upper_case"],
+        name.to_ascii_uppercase().as_str()
+    );
+    assert_eq!(v["output"]["bytes"], name.len());
+    assert!(!marker.exists(), "the input ran as a command");
+}
+
 // ---- run --json -----------------------------------------------------------
 
 const CONTRACT: &str = r#"

@@ -53,6 +53,7 @@ fn new_environment() -> Environment<'static> {
     env.add_function("task_status", fn_task_status);
     env.add_function("json", fn_json);
     env.add_function("zip", fn_zip);
+    env.add_filter("shell_quote", crate::shell::shell_quote);
     env
 }
 

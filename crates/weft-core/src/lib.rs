@@ -12,6 +12,7 @@ mod expr;
 mod graph;
 mod load;
 mod plan;
+mod shell;
 mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use weft_core::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
+pub(crate) use crate::local::Local;
 
 /// A description of an action's input and result, for `weft actions` and
 /// documentation.
@@ -60,10 +61,18 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
     }];
     const LOCAL: &[FieldInfo] = &[
         FieldInfo {
+            name: "args",
+            kind: "list of strings",
+            required: false,
+            description: "program (found in PATH) and its arguments, run without a shell; \
+                          numbers and booleans become strings; give this or `cmd`",
+        },
+        FieldInfo {
             name: "cmd",
             kind: "string",
-            required: true,
-            description: "command line, run by `sh -c`",
+            required: false,
+            description: "command line run by `sh -c`; quote templated values with \
+                          `| shell_quote` or pass them in `env`; give this or `args`",
         },
         FieldInfo {
             name: "cwd",
@@ -75,7 +84,15 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
             name: "env",
             kind: "map of strings",
             required: false,
-            description: "extra environment variables",
+            description: "extra environment variables; the safe way to hand values to `cmd` \
+                          (write \"$NAME\" in it)",
+        },
+        FieldInfo {
+            name: "max_output_bytes",
+            kind: "number",
+            required: false,
+            description: "bytes of stdout (its first) and of stderr (its last) kept in the \
+                          result, each; default 1048576; the rest is read and counted",
         },
     ];
     const ALL: &[ActionInfo] = &[
@@ -105,10 +122,11 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
         },
         ActionInfo {
             name: "core.local",
-            description:
-                "runs a shell command; a non-zero exit fails the task with the result attached",
+            description: "runs a program (`args`) or a shell command (`cmd`); a non-zero exit \
+                          fails the task with the result attached; on timeout or abort its \
+                          whole process group is killed",
             inputs: LOCAL,
-            result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool}"#,
+            result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool, "stdout_truncated": bool, "stderr_truncated": bool, "stdout_total_bytes": number, "stderr_total_bytes": number}"#,
         },
     ];
     ALL
@@ -116,7 +134,7 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
 
 /// Checks that `input` is a map with only the fields `info` declares and
 /// every required one present.
-fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
+pub(crate) fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
     let info = builtin_actions().iter().find(|a| a.name == name);
     let Some(info) = info else { return Ok(()) };
     let map = match input {
@@ -157,7 +175,6 @@ pub(crate) struct Noop;
 pub(crate) struct Echo;
 pub(crate) struct Sleep;
 pub(crate) struct Fail;
-pub(crate) struct Local;
 
 impl Action for Noop {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
@@ -214,91 +231,5 @@ impl Action for Fail {
             Err(ActionError::new(msg))
         });
         futures::future::ready(r).boxed()
-    }
-}
-
-impl Action for Local {
-    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
-        let prepared = check_fields("core.local", &input.input).and_then(|()| {
-            let cmd = input
-                .require_str("cmd")
-                .map_err(|e| ActionError::new(format!("core.local: {e}")))?
-                .to_owned();
-            let cwd = match input.get("cwd") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(other) => {
-                    return Err(ActionError::new(format!(
-                        "core.local: input `cwd` must be a string, not {}",
-                        json_type_name(other)
-                    )))
-                }
-            };
-            let mut env = Vec::new();
-            match input.get("env") {
-                None | Some(Value::Null) => {}
-                Some(Value::Object(m)) => {
-                    for (k, v) in m {
-                        let v = match v {
-                            Value::String(s) => s.clone(),
-                            Value::Number(_) | Value::Bool(_) => v.to_string(),
-                            other => {
-                                return Err(ActionError::new(format!(
-                                    "core.local: `env.{k}` must be a string, not {}",
-                                    json_type_name(other)
-                                )))
-                            }
-                        };
-                        env.push((k.clone(), v));
-                    }
-                }
-                Some(other) => {
-                    return Err(ActionError::new(format!(
-                        "core.local: input `env` must be a map of strings, not {}",
-                        json_type_name(other)
-                    )))
-                }
-            }
-            Ok((cmd, cwd, env))
-        });
-        async move {
-            let (cmd, cwd, env) = prepared?;
-            let mut command = tokio::process::Command::new("sh");
-            command.arg("-c").arg(&cmd).kill_on_drop(true);
-            // A process group of its own: a Ctrl-C meant for the program that
-            // embeds weft (which cancels the run gracefully) must not kill the
-            // commands that are still allowed to finish.
-            #[cfg(unix)]
-            command.process_group(0);
-            command.stdin(std::process::Stdio::null());
-            if let Some(cwd) = &cwd {
-                command.current_dir(cwd);
-            }
-            command.envs(env);
-            let out = command
-                .output()
-                .await
-                .map_err(|e| ActionError::new(format!("core.local: cannot run `{cmd}`: {e}")))?;
-            let code = out.status.code();
-            let result = json!({
-                "stdout": String::from_utf8_lossy(&out.stdout),
-                "stderr": String::from_utf8_lossy(&out.stderr),
-                "return_code": code,
-                "succeeded": out.status.success(),
-            });
-            if out.status.success() {
-                Ok(result)
-            } else {
-                let why = match code {
-                    Some(c) => format!("exited with code {c}"),
-                    None => "was killed by a signal".to_owned(),
-                };
-                Err(ActionError::with_result(
-                    format!("core.local: `{cmd}` {why}"),
-                    result,
-                ))
-            }
-        }
-        .boxed()
     }
 }

@@ -15,6 +15,7 @@ mod event;
 mod executor;
 mod id;
 mod limits;
+mod local;
 mod outcome;
 mod run;
 mod scheduler;

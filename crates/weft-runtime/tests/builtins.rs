@@ -43,7 +43,11 @@ async fn local_runs_a_command() {
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
     assert_eq!(
         common::result(&out, "t"),
-        json!({"stdout": "hi there\n", "stderr": "oops\n", "return_code": 0, "succeeded": true})
+        json!({
+            "stdout": "hi there\n", "stderr": "oops\n", "return_code": 0, "succeeded": true,
+            "stdout_truncated": false, "stderr_truncated": false,
+            "stdout_total_bytes": 9, "stderr_total_bytes": 5,
+        })
     );
 }
 
@@ -56,7 +60,11 @@ async fn local_with_a_non_zero_exit_fails_with_the_result_attached() {
     assert!(rec.error.as_deref().unwrap().contains("exited with code 3"));
     assert_eq!(
         common::result(&out, "t"),
-        json!({"stdout": "out\n", "stderr": "", "return_code": 3, "succeeded": false})
+        json!({
+            "stdout": "out\n", "stderr": "", "return_code": 3, "succeeded": false,
+            "stdout_truncated": false, "stderr_truncated": false,
+            "stdout_total_bytes": 4, "stderr_total_bytes": 0,
+        })
     );
 }
 
