@@ -67,6 +67,10 @@ enum Command {
         /// Workflow files (YAML, or JSON when the name ends in .json).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// A directory of workflow files that tasks can run as
+        /// sub-workflows: DIR/NAME.yaml (or .yml, .json) is the action NAME.
+        #[arg(long, value_name = "DIR")]
+        workflows: Option<PathBuf>,
     },
     /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
     Graph {
@@ -96,17 +100,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files } => validate(&files),
+        Command::Validate { files, workflows } => validate(&files, workflows.as_deref()),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Actions => actions::actions(),
     };
     exit.into()
 }
 
-fn validate(files: &[PathBuf]) -> Exit {
+fn validate(files: &[PathBuf], workflows: Option<&std::path::Path>) -> Exit {
+    let executor = match report::executor(workflows) {
+        Ok(executor) => executor,
+        Err(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+            }
+            return Exit::Invalid;
+        }
+    };
     let mut exit = Exit::Ok;
     for file in files {
-        match report::compile(file) {
+        match weft_core::Workflow::from_file(file).and_then(|w| w.compile(&executor)) {
             Ok(_) => println!("{}: ok", file.display()),
             Err(e) => {
                 for line in report::error_lines(&e, file) {

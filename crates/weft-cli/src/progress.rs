@@ -265,6 +265,7 @@ mod tests {
             instance: 0,
             item: Some(0),
             attempt: 1,
+            child_run: None,
         }));
         assert_eq!(p.counts(), (0, 2, 1));
         assert_eq!(p.running_message(), "1 running: a");

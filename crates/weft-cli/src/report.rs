@@ -11,6 +11,75 @@ pub(crate) fn compile(file: &Path) -> Result<Plan, Error> {
     Workflow::from_file(file)?.compile(&Executor::new())
 }
 
+/// The executor of a command: the built-in actions, and each workflow file
+/// in `workflows` (`NAME.yaml`, `NAME.yml` or `NAME.json`) as the action
+/// `NAME`, for tasks to run as a sub-workflow.
+///
+/// # Errors
+///
+/// The lines to print: a directory that cannot be read, a name taken by a
+/// built-in action or by two files, and every mistake in those files.
+pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>> {
+    let Some(dir) = workflows else {
+        return Ok(Executor::new());
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![format!(
+            "{}: cannot read the --workflows directory: {e}",
+            dir.display()
+        )]
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+        })
+        .collect();
+    files.sort();
+    let builtins: Vec<String> = Executor::new().action_names();
+    let mut names: Vec<String> = builtins.clone();
+    let mut errors = Vec::new();
+    let mut named: Vec<(String, PathBuf)> = Vec::new();
+    for file in files {
+        let Some(name) = file.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if builtins.contains(&name) {
+            errors.push(format!(
+                "{}: a workflow may not be named `{name}`: it is a built-in action; rename the file",
+                file.display()
+            ));
+        } else if let Some((_, other)) = named.iter().find(|(n, _)| *n == name) {
+            errors.push(format!(
+                "{}: the workflow `{name}` is also defined by {}: keep one",
+                file.display(),
+                other.display()
+            ));
+        } else {
+            names.push(name.clone());
+            named.push((name, file));
+        }
+    }
+    // Workflows may call each other (or themselves): each compiles against
+    // every name, and the executor checks again when a run starts.
+    let mut builder = Executor::builder();
+    for (name, file) in named {
+        match Workflow::from_file(&file).and_then(|w| w.compile(&names)) {
+            Ok(plan) => builder = builder.workflow(name, plan),
+            Err(e) => errors.extend(error_lines(&e, &file)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(builder.build())
+    } else {
+        Err(errors)
+    }
+}
+
 /// One line per error in `error` (the first and every other one found with
 /// it), each starting with where it is: `file:line:col`, or at least the
 /// file.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
-use weft_core::{Plan, TaskStatus};
+use weft_core::{Plan, TaskStatus, Workflow};
 use weft_runtime::{EventStream, Executor, RunOptions, RunOutcome, RunStatus};
 
 use crate::inputs;
@@ -32,6 +32,10 @@ pub(crate) struct RunArgs {
     /// A JSON file with a map of input name to value.
     #[arg(long, value_name = "FILE.json")]
     inputs: Option<PathBuf>,
+    /// A directory of workflow files that tasks can run as sub-workflows:
+    /// DIR/NAME.yaml (or .yml, .json) is the action NAME.
+    #[arg(long, value_name = "DIR")]
+    workflows: Option<PathBuf>,
     /// Print exactly one JSON object (status, output, tasks, errors, stats)
     /// on stdout, and no progress display.
     #[arg(long)]
@@ -51,7 +55,16 @@ enum Mode {
 }
 
 pub(crate) fn run(args: RunArgs) -> Exit {
-    let plan = match report::compile(&args.file) {
+    let executor = match report::executor(args.workflows.as_deref()) {
+        Ok(executor) => executor,
+        Err(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+            }
+            return Exit::Invalid;
+        }
+    };
+    let plan = match Workflow::from_file(&args.file).and_then(|w| w.compile(&executor)) {
         Ok(plan) => plan,
         Err(e) => {
             for line in report::error_lines(&e, &args.file) {
@@ -90,7 +103,7 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    let result = runtime.block_on(execute(&plan, &args.file, inputs, live));
+    let result = runtime.block_on(execute(&executor, &plan, &args.file, inputs, live));
     // Actions left running after an abort must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(100));
     let outcome = match result {
@@ -137,10 +150,15 @@ enum Stop {
 }
 
 /// Starts the run and drives it to its end: progress, Ctrl-C.
-async fn execute(plan: &Plan, file: &Path, inputs: Value, live: bool) -> Result<RunOutcome, Stop> {
+async fn execute(
+    executor: &Executor,
+    plan: &Plan,
+    file: &Path,
+    inputs: Value,
+    live: bool,
+) -> Result<RunOutcome, Stop> {
     // Listen before the run starts, so no interrupt falls between the two.
     let mut interrupts = Interrupts::new();
-    let executor = Executor::new();
     let options = if live {
         RunOptions::new().with_events()
     } else {

@@ -614,6 +614,68 @@ mod interrupt {
 // ---- validate -----------------------------------------------------------------
 
 #[test]
+fn workflows_dir_makes_each_file_an_action_for_sub_workflows() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.dir.path().join("lib")).unwrap();
+    scratch.file(
+        "lib/double.yaml",
+        "input: [n]\ntasks:\n  t: {action: core.noop}\noutput: [{twice: '{{ parameters.n * 2 }}'}]\n",
+    );
+    let main = scratch.file(
+        "main.yaml",
+        "tasks:\n  each: {with: '{{ [1, 2, 3] }}', action: double, input: {n: '{{ item }}'}}\noutput: [{all: '{{ task.each }}'}]\n",
+    );
+    let lib = scratch.dir.path().join("lib");
+    let out = weft()
+        .arg("run")
+        .arg(&main)
+        .arg("--workflows")
+        .arg(&lib)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    check_contract(&v);
+    assert_eq!(
+        v["output"]["all"],
+        json!([{"twice": 2}, {"twice": 4}, {"twice": 6}])
+    );
+    // Without the directory the action is unknown, with a location.
+    weft()
+        .arg("validate")
+        .arg(&main)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown action `double`"));
+    weft()
+        .arg("validate")
+        .arg(&main)
+        .arg("--workflows")
+        .arg(&lib)
+        .assert()
+        .code(0);
+    // A mistake in a sub-workflow file is reported with its own location.
+    scratch.file("lib/broken.yaml", "tasks:\n  t: {action: core.nope}\n");
+    weft()
+        .arg("run")
+        .arg(&main)
+        .arg("--workflows")
+        .arg(&lib)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("broken.yaml:2:")
+                .and(predicate::str::contains("unknown action `core.nope`")),
+        );
+}
+
+#[test]
 fn validate_prints_ok_for_each_good_file() {
     let hello = data("hello.yaml");
     let pipeline = data("pipeline.yaml");

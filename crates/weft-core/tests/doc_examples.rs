@@ -14,6 +14,8 @@ const CATALOG: &[&str] = &[
     "core.sleep",
     "core.fail",
     "core.local",
+    // The sub-workflow of the example in "Sub-workflows".
+    "deploy_region",
 ];
 
 fn doc_path() -> PathBuf {

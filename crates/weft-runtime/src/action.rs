@@ -19,6 +19,9 @@ pub struct ActionInput {
     pub context: WorkflowContext,
     /// The task's name.
     pub task: Arc<str>,
+    /// The task instance within the run (0-based, in creation order; see
+    /// [`TaskRecord::instance`](crate::TaskRecord::instance)).
+    pub instance: u32,
     /// The item's index, for a task with `with` items.
     pub index: Option<usize>,
     /// 1 for the first attempt, 2 for the first retry, ...
@@ -28,6 +31,29 @@ pub struct ActionInput {
 }
 
 impl ActionInput {
+    /// A key that names this attempt and no other:
+    /// `run/task/instance/item/attempt` (the item is `-` for a task without
+    /// `with` items), for example
+    /// `0193a0c4-5e1f-7d2a-9c3b-8f4e6a2b1c0d/charge/3/-/1`.
+    ///
+    /// The key is the same when the same attempt runs again: a durable run
+    /// resumed after a crash runs again the attempts whose outcome was not
+    /// yet recorded, with the keys they had. An action with side effects
+    /// outside the run (a payment, an email) can pass it to the system it
+    /// calls to have the effect happen once; actions run *at least once*.
+    pub fn idempotency_key(&self) -> String {
+        match self.index {
+            Some(i) => format!(
+                "{}/{}/{}/{i}/{}",
+                self.run_id, self.task, self.instance, self.attempt
+            ),
+            None => format!(
+                "{}/{}/{}/-/{}",
+                self.run_id, self.task, self.instance, self.attempt
+            ),
+        }
+    }
+
     /// A field of the input map.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.input.get(field)
@@ -56,6 +82,9 @@ impl ActionInput {
 pub struct ActionError {
     message: String,
     result: Option<Value>,
+    /// The action stopped because it was canceled (a sub-workflow whose
+    /// run was canceled): its task ends `canceled`, not `failed`.
+    canceled: bool,
 }
 
 impl ActionError {
@@ -64,6 +93,7 @@ impl ActionError {
         ActionError {
             message: message.into(),
             result: None,
+            canceled: false,
         }
     }
 
@@ -72,6 +102,7 @@ impl ActionError {
         ActionError {
             message: message.into(),
             result: Some(result),
+            canceled: false,
         }
     }
 
@@ -83,6 +114,16 @@ impl ActionError {
     /// The attached result, if any.
     pub fn result(&self) -> Option<&Value> {
         self.result.as_ref()
+    }
+
+    /// The action was canceled rather than failed.
+    pub(crate) fn canceled(mut self) -> ActionError {
+        self.canceled = true;
+        self
+    }
+
+    pub(crate) fn is_canceled(&self) -> bool {
+        self.canceled
     }
 
     pub(crate) fn into_parts(self) -> (String, Option<Value>) {

@@ -74,6 +74,9 @@ pub enum EventKind {
         item: Option<usize>,
         /// Attempt, from 1.
         attempt: u32,
+        /// For a task that runs a sub-workflow: the child run this attempt
+        /// starts.
+        child_run: Option<RunId>,
     },
     /// An attempt failed (or its `retry.when` held) and will be retried.
     TaskRetrying {

@@ -52,6 +52,8 @@ pub struct Executor {
 
 pub(crate) struct ExecutorInner {
     pub(crate) actions: HashMap<Arc<str>, Arc<dyn Action>>,
+    /// Workflows that tasks can run as their action (sub-workflows).
+    pub(crate) workflows: HashMap<Arc<str>, Plan>,
     pub(crate) limit: Option<Arc<Semaphore>>,
     pub(crate) limits: Limits,
     /// The runs that have not ended; each removes itself when it ends.
@@ -78,6 +80,11 @@ impl std::fmt::Debug for Executor {
 pub struct RunOptions {
     /// Record events from the very start, for [`Run::events`] to return.
     pub events: bool,
+    /// How deep in sub-workflows the run is: 0 for a run started by the
+    /// caller.
+    pub(crate) depth: u32,
+    /// The run whose task started this one, for a sub-workflow.
+    pub(crate) parent: Option<RunId>,
 }
 
 impl RunOptions {
@@ -200,9 +207,15 @@ impl Executor {
         }
     }
 
-    /// The registered action names, sorted.
+    /// The registered action names (sub-workflows included), sorted.
     pub fn action_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.inner.actions.keys().map(|k| k.to_string()).collect();
+        let mut v: Vec<String> = self
+            .inner
+            .actions
+            .keys()
+            .chain(self.inner.workflows.keys())
+            .map(|k| k.to_string())
+            .collect();
         v.sort_unstable();
         v
     }
@@ -216,7 +229,7 @@ impl Default for Executor {
 
 impl ActionCatalog for Executor {
     fn has_action(&self, name: &str) -> bool {
-        self.inner.actions.contains_key(name)
+        self.inner.actions.contains_key(name) || self.inner.workflows.contains_key(name)
     }
 
     fn action_names(&self) -> Vec<String> {
@@ -228,6 +241,7 @@ impl ActionCatalog for Executor {
 #[must_use = "call .build() to get an Executor"]
 pub struct ExecutorBuilder {
     actions: HashMap<Arc<str>, Arc<dyn Action>>,
+    workflows: HashMap<Arc<str>, Plan>,
     max_in_flight: Option<usize>,
     limits: Limits,
 }
@@ -236,6 +250,7 @@ impl ExecutorBuilder {
     fn new() -> ExecutorBuilder {
         let mut b = ExecutorBuilder {
             actions: HashMap::new(),
+            workflows: HashMap::new(),
             max_in_flight: None,
             limits: Limits::default(),
         };
@@ -267,13 +282,65 @@ impl ExecutorBuilder {
         self.register(name, Arc::new(FnAction(f)))
     }
 
-    /// Registers an [`Action`] under `name` (replacing any action of that name).
+    /// Registers an [`Action`] under `name` (replacing any action or
+    /// workflow of that name).
     pub fn register(
         mut self,
         name: impl Into<Arc<str>>,
         action: Arc<dyn Action>,
     ) -> ExecutorBuilder {
-        self.actions.insert(name.into(), action);
+        let name = name.into();
+        self.workflows.remove(&name);
+        self.actions.insert(name, action);
+        self
+    }
+
+    /// Registers a workflow as the action `name` (replacing any action or
+    /// workflow of that name): a task whose `action` is `name` runs it as a
+    /// sub-workflow.
+    ///
+    /// The child run gets the task's rendered `input` as its inputs; the
+    /// task's result is the child's `output`. A child that does not succeed
+    /// fails the task, with `{run_id, status, output, errors}` of the child
+    /// as the task's result. Canceling, aborting, pausing or resuming the
+    /// parent does the same to its running children; a task's `timeout`
+    /// aborts its child. With `with` items, each item runs its own child,
+    /// under the task's `concurrency`. Children more than
+    /// [`Limits::max_workflow_depth`] deep fail their task.
+    ///
+    /// The plan's own actions must be registered on this executor when a
+    /// run starts. Compile it against the builder (it is an
+    /// [`ActionCatalog`]) or against a list of names that includes
+    /// workflows registered later (for workflows that call each other).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use weft_core::Workflow;
+    /// use weft_runtime::Executor;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let builder = Executor::builder();
+    /// let greet = Workflow::from_yaml_str(
+    ///     "input: [name]\ntasks:\n  hi: {action: core.echo, input: {message: 'hi {{ parameters.name }}'}}\noutput: [{said: '{{ task.hi.message }}'}]\n",
+    /// )?
+    /// .compile(&builder)?;
+    /// let executor = builder.workflow("greet", greet).build();
+    /// let main = Workflow::from_yaml_str(
+    ///     "tasks:\n  call: {action: greet, input: {name: ada}}\noutput: [{said: '{{ task.call.said }}'}]\n",
+    /// )?
+    /// .compile(&executor)?;
+    /// let outcome = executor.start(&main, json!({}))?.await?;
+    /// assert_eq!(outcome.output["said"], json!("hi ada"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn workflow(mut self, name: impl Into<Arc<str>>, plan: Plan) -> ExecutorBuilder {
+        let name = name.into();
+        self.actions.remove(&name);
+        self.workflows.insert(name, plan);
         self
     }
 
@@ -307,6 +374,7 @@ impl ExecutorBuilder {
         Executor {
             inner: Arc::new(ExecutorInner {
                 actions: self.actions,
+                workflows: self.workflows,
                 limit: self
                     .max_in_flight
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
@@ -314,5 +382,21 @@ impl ExecutorBuilder {
                 live: DashMap::new(),
             }),
         }
+    }
+}
+
+/// The names registered so far, so that a workflow can be compiled before
+/// the executor is built (see [`ExecutorBuilder::workflow`]).
+impl ActionCatalog for ExecutorBuilder {
+    fn has_action(&self, name: &str) -> bool {
+        self.actions.contains_key(name) || self.workflows.contains_key(name)
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        self.actions
+            .keys()
+            .chain(self.workflows.keys())
+            .map(|k| k.to_string())
+            .collect()
     }
 }

@@ -32,6 +32,17 @@ impl RunId {
         RunId(Uuid::now_v7())
     }
 
+    /// The id of the sub-workflow run started by one attempt of a run: the
+    /// same for the same attempt, so a run that is resumed finds the child
+    /// it had started (a version 5 UUID under the parent's id).
+    pub fn child(parent: RunId, instance: u32, item: Option<usize>, attempt: u32) -> RunId {
+        let name = match item {
+            Some(i) => format!("{instance}/{i}/{attempt}"),
+            None => format!("{instance}/-/{attempt}"),
+        };
+        RunId(Uuid::new_v5(&parent.0, name.as_bytes()))
+    }
+
     /// The id as a UUID.
     pub fn as_uuid(&self) -> &Uuid {
         &self.0

@@ -19,6 +19,7 @@ mod local;
 mod outcome;
 mod run;
 mod scheduler;
+mod subworkflow;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};

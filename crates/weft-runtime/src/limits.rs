@@ -40,6 +40,9 @@ pub struct Limits {
     /// Size of everything one run keeps: every task instance's result and
     /// the current value of every variable. Default 1 GiB.
     pub max_run_bytes: usize,
+    /// How deep sub-workflows may nest: a run started by the caller is at
+    /// depth 0, its children at 1. Default 10.
+    pub max_workflow_depth: u32,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             max_items: 1_000_000,
             max_value_bytes: 64 << 20,
             max_run_bytes: 1 << 30,
+            max_workflow_depth: 10,
         }
     }
 }
@@ -92,6 +96,13 @@ impl Limits {
     #[must_use]
     pub fn max_run_bytes(mut self, n: usize) -> Limits {
         self.max_run_bytes = n;
+        self
+    }
+
+    /// Sets [`Limits::max_workflow_depth`].
+    #[must_use]
+    pub fn max_workflow_depth(mut self, n: u32) -> Limits {
+        self.max_workflow_depth = n;
         self
     }
 }

@@ -121,6 +121,10 @@ pub struct TaskRecord {
     pub result: Option<Arc<Value>>,
     /// The error, for a failed instance.
     pub error: Option<String>,
+    /// For a task that runs a sub-workflow: the child runs its attempts
+    /// started (one per item and attempt), in the order they started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub child_runs: Vec<RunId>,
     /// When its first action attempt started.
     #[serde(serialize_with = "ser_time")]
     pub started_at: Option<SystemTime>,
@@ -175,6 +179,8 @@ fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub struct RunOutcome {
     /// The run's id.
     pub run_id: RunId,
+    /// For a sub-workflow: the run whose task started it.
+    pub parent: Option<RunId>,
     /// The workflow's name.
     pub workflow: Arc<str>,
     /// How it ended.

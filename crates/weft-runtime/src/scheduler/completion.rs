@@ -33,6 +33,19 @@ impl Scheduler {
         }
         let (status, result, error) = match done.outcome {
             Outcome::Ok(v) => (TaskStatus::Succeeded, v, None),
+            Outcome::Err(e) if e.is_canceled() => {
+                // A sub-workflow canceled on its own cancels its parent,
+                // as in Orquesta, where cancel cascades up to the root.
+                if self.state == State::Running {
+                    self.cancel(false);
+                }
+                let (msg, result) = e.into_parts();
+                (
+                    TaskStatus::Canceled,
+                    result.unwrap_or(Value::Null),
+                    Some(msg),
+                )
+            }
             Outcome::Err(e) => {
                 let (msg, result) = e.into_parts();
                 let result = result.unwrap_or_else(|| serde_json::json!({ "error": msg }));

@@ -14,6 +14,7 @@ use super::{Done, Held, Instance, Outcome, Scheduler, State, Work, NO_ITEM};
 use crate::action::{ActionError, ActionInput};
 use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report};
 use crate::event::EventKind;
+use crate::id::RunId;
 
 impl Scheduler {
     pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32) {
@@ -59,6 +60,7 @@ impl Scheduler {
             error: None,
             items: None,
             timeout: None,
+            child_runs: Vec::new(),
         });
         let path = &self.routes[route as usize].path;
         if !self.subscribers.is_empty() {
@@ -194,9 +196,18 @@ impl Scheduler {
                 (self.slots.len() - 1) as u32
             }
         };
+        let workflow = self
+            .workflow_tasks
+            .get(task.id as usize)
+            .is_some_and(|&w| w);
         let inst = &mut self.instances[id as usize];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
+        if workflow {
+            let index = (item != NO_ITEM).then_some(item as usize);
+            inst.child_runs
+                .push(RunId::child(self.run_id, id, index, attempt));
+        }
         self.in_flight += 1;
         self.actions_run += 1;
         self.budget = self.budget.saturating_sub(1);
@@ -204,6 +215,7 @@ impl Scheduler {
             input,
             context: ctx,
             task: task.name.clone(),
+            instance: id,
             index: (item != NO_ITEM).then_some(item as usize),
             attempt,
             run_id: self.run_id,

@@ -117,6 +117,7 @@ impl Scheduler {
                     items: inst.items.as_ref().map(|it| it.total),
                     result: inst.result,
                     error: inst.error,
+                    child_runs: inst.child_runs,
                     started_at: inst.started.map(to_sys),
                     ended_at: inst.ended.map(to_sys),
                 }
@@ -124,6 +125,7 @@ impl Scheduler {
             .collect();
         RunOutcome {
             run_id: self.run_id,
+            parent: self.parent,
             workflow: self.plan.name().clone(),
             status,
             output: Value::Object(output),

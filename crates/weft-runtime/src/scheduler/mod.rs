@@ -68,6 +68,7 @@ use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
 use crate::run::{Control, Run, RunHandle, SharedStatus};
+use crate::subworkflow::{Children, SubWorkflow};
 use bits::Bits;
 
 const NO_ITEM: u32 = u32::MAX;
@@ -140,6 +141,8 @@ struct Instance {
     error: Option<String>,
     items: Option<Box<Items>>,
     timeout: Option<Duration>,
+    /// The sub-workflow runs its attempts started, in order.
+    child_runs: Vec<RunId>,
 }
 
 /// The state of one join task in a run. Branch `i` is the task's
@@ -257,6 +260,13 @@ pub(crate) struct Scheduler {
     plan: Plan,
     ctx: WorkflowContext,
     run_id: RunId,
+    /// The run whose task started this one, for a sub-workflow.
+    parent: Option<RunId>,
+    /// Per task, whether its action is a workflow (empty: none is).
+    workflow_tasks: Vec<bool>,
+    /// The sub-workflow runs started by this run's attempts, for commands
+    /// to reach them; `None` when no task runs a workflow.
+    children: Option<Arc<Children>>,
     exec: Arc<ExecutorInner>,
     /// What the run's handles read as its status.
     status: Arc<SharedStatus>,
@@ -335,6 +345,9 @@ impl Scheduler {
         // instead of hashing every name.
         let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
         let mut last: Option<(&str, Arc<dyn Action>)> = None;
+        // Per task, whether its action is a workflow (empty: none is).
+        let mut workflow_tasks: Vec<bool> = Vec::new();
+        let mut children: Option<Arc<Children>> = None;
         for t in tasks {
             let Some(name) = t.action.as_deref() else {
                 actions.push(None);
@@ -342,23 +355,38 @@ impl Scheduler {
             };
             let found = match &last {
                 Some((n, a)) if *n == name => a.clone(),
-                _ => match exec.actions.get(name) {
-                    Some(a) => {
-                        last = Some((name, a.clone()));
-                        a.clone()
-                    }
-                    None => {
-                        return Err(weft_core::Error::new(
-                            weft_core::ErrorKind::Validation,
-                            format!(
-                            "unknown action `{name}`: this plan was compiled for another executor"
-                        ),
-                        )
-                        .with_task(&*t.name)
-                        .with_field("action"))
-                    }
-                },
+                _ => {
+                    let found = match (exec.actions.get(name), exec.workflows.get(name)) {
+                        (Some(a), _) => a.clone(),
+                        (None, Some(plan)) => {
+                            workflow_tasks.resize(tasks.len(), false);
+                            workflow_tasks[t.id as usize] = true;
+                            Arc::new(SubWorkflow {
+                                name: Arc::from(name),
+                                plan: plan.clone(),
+                                exec: exec.clone(),
+                                children: children.get_or_insert_with(Default::default).clone(),
+                                depth: options.depth + 1,
+                            })
+                        }
+                        (None, None) => {
+                            return Err(weft_core::Error::new(
+                                weft_core::ErrorKind::Validation,
+                                format!(
+                                    "unknown action `{name}`: this plan was compiled for another executor"
+                                ),
+                            )
+                            .with_task(&*t.name)
+                            .with_field("action"))
+                        }
+                    };
+                    last = Some((name, found.clone()));
+                    found
+                }
             };
+            if !workflow_tasks.is_empty() && exec.workflows.contains_key(name) {
+                workflow_tasks[t.id as usize] = true;
+            }
             actions.push(Some(found));
             // A constant retry count over the limit is refused before the
             // run starts; one from an expression fails its task when read.
@@ -419,6 +447,9 @@ impl Scheduler {
             plan,
             ctx,
             run_id,
+            parent: options.parent,
+            workflow_tasks,
+            children,
             exec: exec.clone(),
             status,
             paused: false,
@@ -555,16 +586,20 @@ impl Scheduler {
                 attempt,
                 at,
             } => {
-                let task = self
-                    .plan
-                    .task(self.instances[instance as usize].task)
-                    .name
-                    .clone();
+                let t = self.instances[instance as usize].task;
+                let task = self.plan.task(t).name.clone();
+                let item = (item != NO_ITEM).then_some(item as usize);
+                let child_run = self
+                    .workflow_tasks
+                    .get(t as usize)
+                    .is_some_and(|&w| w)
+                    .then(|| RunId::child(self.run_id, instance, item, attempt));
                 self.emit_at(at, || EventKind::TaskStarted {
                     task,
                     instance,
-                    item: (item != NO_ITEM).then_some(item as usize),
+                    item,
                     attempt,
+                    child_run,
                 });
             }
             Msg::Control(Control::Subscribe(tx)) => self.subscribers.push(tx),

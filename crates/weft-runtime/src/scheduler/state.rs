@@ -65,6 +65,9 @@ impl Scheduler {
         }
         self.canceled = true;
         self.drop_held();
+        if let Some(children) = &self.children {
+            children.cancel(abort);
+        }
         if let Some(stop) = &self.stop {
             stop.raise();
         }
@@ -94,6 +97,9 @@ impl Scheduler {
             return;
         }
         self.paused = true;
+        if let Some(children) = &self.children {
+            children.pause();
+        }
         self.status.set(if self.in_flight == 0 {
             RunStatus::Paused
         } else {
@@ -111,6 +117,9 @@ impl Scheduler {
         self.paused = false;
         if self.state == State::Running {
             self.status.set(RunStatus::Running);
+        }
+        if let Some(children) = &self.children {
+            children.resume();
         }
         self.emit(|| EventKind::RunResumed);
         for h in std::mem::take(&mut self.held) {

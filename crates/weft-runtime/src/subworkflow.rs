@@ -1,0 +1,195 @@
+//! Sub-workflows: a task whose action is another workflow registered on
+//! the executor ([`ExecutorBuilder::workflow`](crate::ExecutorBuilder::workflow)).
+//!
+//! The attempt starts a child run of that workflow with the task's
+//! rendered input as its inputs, and ends with the child: the child's
+//! output is the task's result; a child that does not succeed fails the
+//! task, its status, output and errors attached. The child is a run like
+//! any other (it has its id, its handle in the executor, its events); its
+//! id is derived from the parent's attempt, so the same attempt always
+//! names the same child.
+//!
+//! Commands reach the children of a run: canceling, aborting, pausing or
+//! resuming the parent does the same to every child it has running. An
+//! attempt that is dropped (its timeout, an abort) aborts its child.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::json;
+use weft_core::Plan;
+
+use crate::action::{Action, ActionError, ActionInput, ActionResult};
+use crate::executor::{ExecutorInner, RunOptions};
+use crate::id::RunId;
+use crate::outcome::RunStatus;
+use crate::run::RunHandle;
+use crate::scheduler::Scheduler;
+
+/// What a run tells the children its attempts start: the command it last
+/// received, and the children running now.
+#[derive(Default)]
+pub(crate) struct Children {
+    state: AtomicU8,
+    running: Mutex<HashMap<RunId, RunHandle>>,
+}
+
+const RUNNING: u8 = 0;
+const PAUSED: u8 = 1;
+const CANCELED: u8 = 2;
+const ABORTED: u8 = 3;
+
+impl Children {
+    /// Passes a command to every running child, and to those about to
+    /// start.
+    pub(crate) fn command(&self, state: u8) {
+        // The state first, then the list: a child that registers after the
+        // list was read reads the state after registering (see `call`).
+        self.state.store(state, Ordering::SeqCst);
+        let running: Vec<RunHandle> = match self.running.lock() {
+            Ok(m) => m.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        };
+        for child in running {
+            apply(&child, state);
+        }
+    }
+
+    pub(crate) fn pause(&self) {
+        self.command(PAUSED);
+    }
+
+    pub(crate) fn resume(&self) {
+        self.command(RUNNING);
+    }
+
+    pub(crate) fn cancel(&self, abort: bool) {
+        self.command(if abort { ABORTED } else { CANCELED });
+    }
+
+    fn register(&self, child: &RunHandle) {
+        let mut m = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(child.id(), child.clone());
+    }
+
+    fn unregister(&self, id: RunId) {
+        let mut m = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        m.remove(&id);
+    }
+}
+
+fn apply(child: &RunHandle, state: u8) {
+    match state {
+        PAUSED => child.pause(),
+        CANCELED => child.cancel(),
+        ABORTED => child.abort(),
+        _ => child.resume(),
+    }
+}
+
+/// The action of a task whose action names a workflow, for one parent run.
+pub(crate) struct SubWorkflow {
+    pub(crate) name: Arc<str>,
+    pub(crate) plan: Plan,
+    pub(crate) exec: Arc<ExecutorInner>,
+    pub(crate) children: Arc<Children>,
+    /// The child's depth: 1 for a child of a top-level run.
+    pub(crate) depth: u32,
+}
+
+/// Aborts the child if the attempt is dropped before the child ended.
+struct AbortOnDrop<'a> {
+    child: RunHandle,
+    children: &'a Children,
+    done: bool,
+}
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.child.abort();
+        }
+        self.children.unregister(self.child.id());
+    }
+}
+
+impl Action for SubWorkflow {
+    fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
+        let name = self.name.clone();
+        let plan = self.plan.clone();
+        let exec = self.exec.clone();
+        let children = self.children.clone();
+        let depth = self.depth;
+        async move {
+            let max = exec.limits.max_workflow_depth;
+            if depth > max {
+                return Err(ActionError::new(format!(
+                    "sub-workflow `{name}` would run {depth} levels deep, over the limit of {max}: \
+                     a workflow that calls itself without end? Raise Limits::max_workflow_depth"
+                )));
+            }
+            let id = RunId::child(input.run_id, input.instance, input.index, input.attempt);
+            let parameters = plan
+                .bind_inputs(input.input)
+                .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {}", e.message())))?;
+            let options = RunOptions {
+                depth,
+                parent: Some(input.run_id),
+                ..RunOptions::default()
+            };
+            let (scheduler, run) = Scheduler::new(exec.clone(), plan, parameters, id, options)
+                .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?;
+            let handle = run.handle();
+            exec.live.insert(id, handle.clone());
+            children.register(&handle);
+            let mut guard = AbortOnDrop {
+                child: handle.clone(),
+                children: &children,
+                done: false,
+            };
+            // A command the parent got while this child was being made.
+            match children.state.load(Ordering::SeqCst) {
+                RUNNING => {}
+                state => apply(&handle, state),
+            }
+            tokio::spawn(scheduler.run());
+            let out = run
+                .await
+                .map_err(|e| ActionError::new(format!("sub-workflow `{name}` (run {id}): {e}")))?;
+            guard.done = true;
+            drop(guard);
+            if out.status == RunStatus::Succeeded {
+                return Ok(out.output);
+            }
+            let first = out
+                .errors
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| out.status.to_string());
+            let more = match out.errors.len() {
+                0 | 1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            let error = ActionError::with_result(
+                format!(
+                    "sub-workflow `{name}` (run {id}) {}: {first}{more}",
+                    out.status
+                ),
+                json!({
+                    "run_id": id.to_string(),
+                    "status": out.status,
+                    "output": out.output,
+                    "errors": out.errors,
+                }),
+            );
+            Err(match out.status {
+                RunStatus::Canceled => error.canceled(),
+                _ => error,
+            })
+        }
+        .boxed()
+    }
+}

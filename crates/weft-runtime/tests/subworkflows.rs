@@ -1,0 +1,334 @@
+//! Sub-workflows: a task whose action is a workflow registered on the
+//! executor runs it as a child run (StackStorm's Orquesta subworkflow: the
+//! task's input is the child's input, a failed child fails the task, and
+//! cancel and pause reach the children).
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use weft_core::{TaskStatus, Workflow};
+use weft_runtime::{
+    ActionInput, EventKind, Executor, ExecutorBuilder, Limits, RunId, RunOptions, RunStatus,
+};
+
+const CHILD: &str = "
+input: [name, {times: 1}]
+tasks:
+  say: {action: core.echo, input: {message: '{{ parameters.name }} x{{ parameters.times }}'}}
+output:
+  - said: '{{ task.say.message }}'
+";
+
+fn with_child(b: ExecutorBuilder, name: &str, text: &str) -> ExecutorBuilder {
+    let plan = Workflow::from_yaml_str(text)
+        .and_then(|w| w.compile(&b))
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.workflow(name, plan)
+}
+
+#[tokio::test]
+async fn the_childs_output_is_the_tasks_result() {
+    let ex = with_child(Executor::builder(), "greet", CHILD).build();
+    assert!(ex.action_names().contains(&"greet".to_owned()));
+    let plan = common::plan(
+        &ex,
+        "
+tasks:
+  call:
+    action: greet
+    input: {name: ada, times: 2}
+    next: [{publish: [{got: '{{ result().said }}'}], do: after}]
+  after: {action: core.echo, input: {message: '{{ ctx(\"got\") }}'}}
+output: [{got: '{{ ctx(\"got\") }}'}]
+",
+    );
+    let mut run = ex
+        .start_with(&plan, json!({}), RunOptions::new().with_events())
+        .unwrap();
+    let parent = run.id();
+    let events: Vec<_> = run.events().collect().await;
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(out.output, json!({"got": "ada x2"}));
+    assert_eq!(common::result(&out, "call"), json!({"said": "ada x2"}));
+    // The child's id is derived from the attempt, and named everywhere.
+    let child = RunId::child(parent, 0, None, 1);
+    assert_eq!(out.task("call").next().unwrap().child_runs, vec![child]);
+    let started = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::TaskStarted {
+                task, child_run, ..
+            } if &**task == "call" => Some(*child_run),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(started, Some(child));
+    assert_eq!(out.task("after").next().unwrap().child_runs, vec![]);
+}
+
+#[tokio::test]
+async fn a_failed_child_fails_the_task_with_its_errors_attached() {
+    let ex = with_child(
+        Executor::builder(),
+        "broken",
+        "tasks:\n  t: {action: core.fail, input: {message: 'disk full'}}\noutput: [{partial: 1}]\n",
+    )
+    .build();
+    let plan = common::plan(&ex, "tasks:\n  call: {action: broken}\n");
+    let run = ex.start(&plan, json!({})).unwrap();
+    let parent = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    let call = out.task("call").next().unwrap();
+    assert_eq!(call.status, TaskStatus::Failed);
+    let err = call.error.as_deref().unwrap();
+    assert!(
+        err.contains("sub-workflow `broken`") && err.contains("disk full"),
+        "{err}"
+    );
+    let result = call.result.as_deref().unwrap();
+    let child = RunId::child(parent, 0, None, 1);
+    assert_eq!(result["run_id"], json!(child.to_string()));
+    assert_eq!(result["status"], json!("failed"));
+    assert_eq!(result["output"], json!({"partial": 1}));
+    assert_eq!(result["errors"][0]["task"], json!("t"));
+    assert_eq!(result["errors"][0]["message"], json!("disk full"));
+
+    // Remediated like any failure.
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  call: {action: broken, next: [{when: '{{ failed() }}', do: noop}]}\n",
+    );
+    let out = common::run(&ex, &plan, json!({})).await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn inputs_the_child_does_not_take_fail_the_task() {
+    let ex = with_child(Executor::builder(), "greet", CHILD).build();
+    let plan = common::plan(&ex, "tasks:\n  call: {action: greet, input: {nam: ada}}\n");
+    let out = common::run(&ex, &plan, json!({})).await;
+    let err = out.task("call").next().unwrap().error.clone().unwrap();
+    assert!(
+        err.contains("sub-workflow `greet`") && err.contains("nam"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_items_runs_one_child_per_item_under_the_concurrency_cap() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (running.clone(), peak.clone());
+    let b = Executor::builder().action("slow", move |input: ActionInput| {
+        let (r, p) = (r.clone(), p.clone());
+        async move {
+            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            r.fetch_sub(1, Ordering::SeqCst);
+            Ok(input.get("n").cloned().unwrap_or(Value::Null))
+        }
+    });
+    let ex = with_child(
+        b,
+        "one",
+        "input: [n]\ntasks:\n  s: {action: slow, input: {n: '{{ parameters.n * 10 }}'}}\noutput: [{n: '{{ task.s }}'}]\n",
+    )
+    .build();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  each: {with: {items: '{{ range(7) | list }}', concurrency: 2}, action: one, input: {n: '{{ item }}'}}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    let parent = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    let want: Vec<Value> = (0..7).map(|i| json!({"n": i * 10})).collect();
+    assert_eq!(common::result(&out, "each"), json!(want));
+    assert!(peak.load(Ordering::SeqCst) <= 2);
+    let children = &out.task("each").next().unwrap().child_runs;
+    assert_eq!(children.len(), 7);
+    for i in 0..7 {
+        assert!(children.contains(&RunId::child(parent, 0, Some(i), 1)));
+    }
+}
+
+/// A child whose one task waits until `open` is notified.
+fn gated() -> (Executor, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
+    let open = Arc::new(tokio::sync::Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let (o, s) = (open.clone(), started.clone());
+    let b = Executor::builder().action("wait", move |_: ActionInput| {
+        let (o, s) = (o.clone(), s.clone());
+        async move {
+            s.fetch_add(1, Ordering::SeqCst);
+            o.notified().await;
+            Ok(json!("opened"))
+        }
+    });
+    let ex = with_child(
+        b,
+        "gate",
+        "tasks:\n  w: {action: wait, next: [{do: after}]}\n  after: {action: core.noop}\n",
+    )
+    .build();
+    (ex, open, started)
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("condition not reached within 2 s");
+}
+
+#[tokio::test]
+async fn canceling_the_parent_cancels_its_child() {
+    let (ex, open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  call: {action: gate}\n");
+    let run = ex.start(&plan, json!({})).unwrap();
+    let child = RunId::child(run.id(), 0, None, 1);
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.cancel();
+    wait_for(|| ex.status(child) == Some(RunStatus::Canceling)).await;
+    open.notify_waiters();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled, "{:?}", out.errors);
+    let call = out.task("call").next().unwrap();
+    // The child finished its running task, started nothing more, and
+    // ended canceled, and so did the parent's task.
+    assert_eq!(call.status, TaskStatus::Canceled);
+    assert!(
+        call.error.as_deref().unwrap().contains("canceled"),
+        "{call:?}"
+    );
+    assert_eq!(call.result.as_deref().unwrap()["status"], json!("canceled"));
+}
+
+#[tokio::test]
+async fn a_child_canceled_on_its_own_cancels_its_parent() {
+    // Orquesta (st2 operations docs): cancel cascades up to the root.
+    let (ex, open, started) = gated();
+    let plan = common::plan(
+        &ex,
+        "tasks:
+  call: {action: gate, next: [{do: after}]}
+  after: {action: core.noop}
+",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    let child = RunId::child(run.id(), 0, None, 1);
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    ex.cancel(child).unwrap();
+    open.notify_waiters();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled, "{:?}", out.errors);
+    assert_eq!(out.task("after").count(), 0);
+}
+
+#[tokio::test]
+async fn aborting_the_parent_aborts_its_child() {
+    let (ex, _open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  call: {action: gate}\n");
+    let run = ex.start(&plan, json!({})).unwrap();
+    let child = RunId::child(run.id(), 0, None, 1);
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.abort();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    // The child ends too, although its action never returns on its own.
+    wait_for(|| ex.status(child).is_none()).await;
+}
+
+#[tokio::test]
+async fn a_timeout_on_the_task_aborts_its_child() {
+    let (ex, _open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  call: {action: gate, timeout: 0.05}\n");
+    let run = ex.start(&plan, json!({})).unwrap();
+    let child = RunId::child(run.id(), 0, None, 1);
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        out.task("call").next().unwrap().status,
+        TaskStatus::TimedOut
+    );
+    wait_for(|| ex.status(child).is_none()).await;
+}
+
+#[tokio::test]
+async fn pausing_the_parent_pauses_its_child_and_resume_continues_both() {
+    let (ex, open, started) = gated();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  call: {action: gate, next: [{do: last}]}\n  last: {action: core.noop}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    let child = RunId::child(run.id(), 0, None, 1);
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.pause();
+    wait_for(|| ex.status(child) == Some(RunStatus::Pausing)).await;
+    open.notify_waiters();
+    // The child's running task finished; its next one waits, so it is
+    // paused, and so is the parent (its only task is still running).
+    wait_for(|| ex.status(child) == Some(RunStatus::Paused)).await;
+    assert_eq!(run.status(), RunStatus::Pausing);
+    run.resume();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(out.task("last").count(), 1);
+}
+
+#[tokio::test]
+async fn a_workflow_that_calls_itself_stops_at_the_depth_limit() {
+    let text = "
+input: [{n: 0}]
+tasks:
+  again: {action: again, input: {n: '{{ parameters.n + 1 }}'}}
+";
+    // Compiled against a list of names that includes itself.
+    let mut names = weft_runtime::builtin_actions()
+        .iter()
+        .map(|a| a.name.to_owned())
+        .collect::<Vec<_>>();
+    names.push("again".to_owned());
+    let plan = Workflow::from_yaml_str(text)
+        .unwrap()
+        .compile(&names)
+        .unwrap();
+    let ex = Executor::builder()
+        .workflow("again", plan.clone())
+        .limits(Limits::default().max_workflow_depth(4))
+        .build();
+    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&plan, json!({})).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    // The innermost error names the limit; each level above passes it up.
+    let err = out.task("again").next().unwrap().error.clone().unwrap();
+    assert!(err.contains("over the limit of 4"), "{err}");
+}
