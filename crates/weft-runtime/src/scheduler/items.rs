@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use weft_core::{TaskStatus, WithItems};
 
 use super::{Items, Scheduler, State, Work};
+
+/// Items one work item starts at most; see `fill_items`.
+const FILL_CHUNK: u32 = 64;
 use crate::event::EventKind;
 
 impl Scheduler {
@@ -110,6 +113,7 @@ impl Scheduler {
             // Finished already (a `Fill` queued before the last items ended).
             return;
         }
+        let mut started = 0;
         loop {
             let Some(items) = self.instances[id as usize].items.as_mut() else {
                 return;
@@ -118,10 +122,13 @@ impl Scheduler {
                 && items.failure.is_none()
                 && items.next < items.list.len()
                 && items.running < items.concurrency;
-            if more && self.budget == 0 {
-                // The turn's budget is spent: continue first thing next
-                // turn, ahead of work queued after this instance's dispatch
-                // (a `fail` beside it must not stop its remaining items).
+            if more && started == FILL_CHUNK {
+                // A chunk at a time, so a long list does not hold up the turn:
+                // the rest continues as the next work item, ahead of work
+                // queued after this instance's dispatch (a `fail` beside it
+                // must not stop its remaining items). A fixed chunk, not the
+                // turn's budget: what the queue holds must not depend on
+                // timing, or a journal could not be replayed.
                 if !items.fill_queued {
                     items.fill_queued = true;
                     self.queue.push_front(Work::Fill(id));
@@ -132,6 +139,7 @@ impl Scheduler {
                 let k = items.next;
                 items.next += 1;
                 items.running += 1;
+                started += 1;
                 self.start_attempt(id, k as u32, 1, None);
                 continue;
             }
