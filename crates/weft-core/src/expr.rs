@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{TaskStatus, WorkflowContext};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{self, rename_calls, ExpressionLimits, Mode};
 use crate::load::split_path;
 use crate::view::{
     arc_to_mj, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
@@ -131,48 +132,6 @@ fn fn_item(state: &State, name: Option<&str>) -> std::result::Result<MjValue, mi
             )),
         },
     }
-}
-
-/// Renames calls of `item(...)` (not `x.item(...)`, not inside strings) to
-/// the item function.
-fn rename_item_calls(expr: &str) -> std::borrow::Cow<'_, str> {
-    if !expr.contains("item") {
-        return std::borrow::Cow::Borrowed(expr);
-    }
-    let bytes = expr.as_bytes();
-    let mut out = String::with_capacity(expr.len() + 16);
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if let Some(q) = quote {
-            if c == b'\\' && i + 1 < bytes.len() {
-                out.push_str(&expr[i..i + 2]);
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else if c == b'\'' || c == b'"' {
-            quote = Some(c);
-        } else if expr[i..].starts_with("item") {
-            let before_ok = i == 0 || {
-                let p = bytes[i - 1];
-                !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.')
-            };
-            let rest = expr[i + 4..].trim_start();
-            if before_ok && rest.starts_with('(') {
-                out.push_str(ITEM_FN);
-                i += 4;
-                continue;
-            }
-        }
-        let ch = expr[i..].chars().next().unwrap_or(' ');
-        out.push(ch);
-        i += ch.len_utf8();
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 fn fn_task_status(state: &State, name: &str) -> std::result::Result<MjValue, minijinja::Error> {
@@ -396,8 +355,11 @@ fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Com
     if let Some(compiled) = cached {
         return Ok(compiled);
     }
+    check_depth(expr, Mode::Expression, place)?;
     let compiled = ENV
-        .compile_expression_owned(rename_item_calls(expr).into_owned())
+        .compile_expression_owned(
+            rename_calls(expr, Mode::Expression, "item", ITEM_FN).into_owned(),
+        )
         .map(Arc::new)
         .map_err(|e| {
             place_error(
@@ -412,6 +374,37 @@ fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Com
         }
     });
     Ok(compiled)
+}
+
+/// Refuses text whose syntax tree could be deep enough to overflow the
+/// stack while minijinja parses, compiles or drops it.
+fn check_depth(text: &str, mode: Mode, place: &Option<Arc<str>>) -> Result<()> {
+    let max = ExpressionLimits::current().max_depth;
+    let depth = limits::depth(text, mode);
+    if depth > max {
+        return Err(place_error(
+            place,
+            ErrorKind::TemplateSyntax,
+            format!(
+                "`{}` nests {depth} levels deep (operators, filters, brackets, blocks), more than the limit of {max}: split it into smaller expressions, e.g. publish parts as variables",
+                excerpt(text)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The start of a long text, for an error message.
+fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    if text.len() <= MAX {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
 }
 
 fn mj_detail(e: &minijinja::Error) -> String {
@@ -453,6 +446,18 @@ impl Template {
     }
 
     fn compile_with(source: &str, place: Option<Arc<str>>, fast: bool) -> Result<Template> {
+        let max = ExpressionLimits::current().max_template_bytes;
+        if source.len() > max {
+            return Err(place_error(
+                &place,
+                ErrorKind::TemplateSyntax,
+                format!(
+                    "`{}` is {} bytes long, more than the limit of {max}: split it into smaller values (see docs/limits.md)",
+                    excerpt(source),
+                    source.len()
+                ),
+            ));
+        }
         let fast_path = |expr: &str| if fast { FastPath::parse(expr) } else { None };
         let kind = match split(source) {
             Split::Literal => Kind::Literal(Value::String(source.to_owned())),
@@ -476,15 +481,19 @@ impl Template {
                 Kind::Concat(pieces)
             }
             Split::Full => {
+                check_depth(source, Mode::Template, &place)?;
                 let mut env = new_environment();
-                env.add_template_owned("t", rename_item_calls(source).into_owned())
-                    .map_err(|e| {
-                        place_error(
-                            &place,
-                            ErrorKind::TemplateSyntax,
-                            format!("in `{source}`: {}", mj_detail(&e)),
-                        )
-                    })?;
+                env.add_template_owned(
+                    "t",
+                    rename_calls(source, Mode::Template, "item", ITEM_FN).into_owned(),
+                )
+                .map_err(|e| {
+                    place_error(
+                        &place,
+                        ErrorKind::TemplateSyntax,
+                        format!("in `{source}`: {}", mj_detail(&e)),
+                    )
+                })?;
                 Kind::Full(Box::new(env))
             }
         };
@@ -1187,6 +1196,12 @@ mod tests {
         "{{ 'a.b' }}",
         "{{ parameters.missing is defined }}",
         "{{ parameters.hosts | length }}",
+        // `item()` next to quotes in template text and in statements
+        "{% if true %}'{{ item() }}'{% endif %}",
+        "{% if true %}\"{{ item('host') }}{% endif %}",
+        "it's {{ item('port') }}",
+        "{# it's #}{{ item('host') }}",
+        "{% set q = \"'\" %}{{ q }}{{ item('host') }}{{ q }}",
     ];
 
     fn full_context() -> WorkflowContext {
@@ -1293,6 +1308,24 @@ mod tests {
         assert!(CORPUS.len() >= 40);
         // The corpus must exercise the fast path, not only the fallback.
         assert!(fast_paths >= 50, "only {fast_paths} fast-path expressions");
+    }
+
+    #[test]
+    fn item_calls_are_renamed_only_in_code() {
+        let mut ctx = WorkflowContext::new(json!({}), []);
+        ctx.set_current_item(json!({"host": "h1"}), 0);
+        for (source, expected) in [
+            ("{% if true %}'{{ item('host') }}'{% endif %}", "'h1'"),
+            ("{% if true %}\"{{ item().host }}\"{% endif %}", "\"h1\""),
+            ("it's {{ item('host') }}", "it's h1"),
+            ("{# it's #}{{ item('host') }}", "h1"),
+            ("{% raw %}'{{ item() }}{% endraw %}", "'{{ item() }}"),
+            ("{{ 'item(1)' }} {{ item('host') }}", "item(1) h1"),
+            ("{% if true %}item(){% endif %}", "item()"),
+        ] {
+            let t = Template::compile(source).unwrap();
+            assert_eq!(t.render_string(&ctx).unwrap(), expected, "{source}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod context;
 mod def;
 mod error;
 mod expr;
+mod limits;
 mod load;
 mod plan;
 mod view;
@@ -21,6 +22,7 @@ pub use def::{
 };
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
+pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
 pub use plan::*;
 
