@@ -68,7 +68,7 @@ impl ExpressionLimits {
     /// The default fuel per evaluation: measured so that an evaluation that
     /// burns all of it holds a thread for about 10–20 ms in a release
     /// build (see docs/limits.md).
-    pub const DEFAULT_FUEL: u64 = 30_000;
+    pub const DEFAULT_FUEL: u64 = 20_000;
 
     /// The defaults, as a constant.
     pub const DEFAULT: ExpressionLimits = ExpressionLimits {
