@@ -14,7 +14,7 @@
 //! in the tests checks that they do.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use minijinja::value::{Object, ObjectRepr, Rest, ValueKind};
 use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjValue};
@@ -22,19 +22,39 @@ use serde_json::{Map, Value};
 
 use crate::context::{TaskStatus, WorkflowContext};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{self, rename_calls, ExpressionLimits, Mode};
 use crate::load::split_path;
 use crate::view::{
     arc_to_mj, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
 };
 
 /// The shared environment: our functions, strict undefined values, no HTML
-/// escaping. Expressions compiled against it live for the whole program.
+/// escaping, the fuel budget of [`ExpressionLimits`]. Every expression and
+/// template is compiled against it and lives for the whole program.
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(new_environment);
 
+/// How deep macros, recursive loops and nested frames may go. minijinja's
+/// default (500) needs about 2 MB of stack in a debug build for recursive
+/// macros; 100 keeps a wide margin on a 2 MB thread.
+const RECURSION_LIMIT: usize = 100;
+
 fn new_environment() -> Environment<'static> {
+    let limits = ExpressionLimits::current();
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_fuel(Some(limits.fuel));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.set_formatter(bounded_formatter);
+    // A namespace is the one mutable value of the language: a loop that
+    // wraps it in itself (`{% set ns.x = [ns.x] %}`) builds a value deep
+    // enough that dropping it overflows the stack.
+    env.add_function("namespace", |_: Rest<minijinja::value::ValueOrKwargs>| -> std::result::Result<MjValue, minijinja::Error> {
+        Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "namespace() is not available in weft: keep loop results in a list (`| map`, `| select`) or publish them as variables",
+        ))
+    });
     env.add_function("result", fn_result);
     env.add_function("succeeded", |s: &State| {
         status_fn(s, "succeeded", TaskStatus::is_succeeded)
@@ -134,48 +154,6 @@ fn fn_item(state: &State, name: Option<&str>) -> std::result::Result<MjValue, mi
     }
 }
 
-/// Renames calls of `item(...)` (not `x.item(...)`, not inside strings) to
-/// the item function.
-fn rename_item_calls(expr: &str) -> std::borrow::Cow<'_, str> {
-    if !expr.contains("item") {
-        return std::borrow::Cow::Borrowed(expr);
-    }
-    let bytes = expr.as_bytes();
-    let mut out = String::with_capacity(expr.len() + 16);
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if let Some(q) = quote {
-            if c == b'\\' && i + 1 < bytes.len() {
-                out.push_str(&expr[i..i + 2]);
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-        } else if c == b'\'' || c == b'"' {
-            quote = Some(c);
-        } else if expr[i..].starts_with("item") {
-            let before_ok = i == 0 || {
-                let p = bytes[i - 1];
-                !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.')
-            };
-            let rest = expr[i + 4..].trim_start();
-            if before_ok && rest.starts_with('(') {
-                out.push_str(ITEM_FN);
-                i += 4;
-                continue;
-            }
-        }
-        let ch = expr[i..].chars().next().unwrap_or(' ');
-        out.push(ch);
-        i += ch.len_utf8();
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 fn fn_task_status(state: &State, name: &str) -> std::result::Result<MjValue, minijinja::Error> {
     let root = root(state)?;
     Ok(match root.0.task_status(name) {
@@ -184,7 +162,16 @@ fn fn_task_status(state: &State, name: &str) -> std::result::Result<MjValue, min
     })
 }
 
-fn fn_json(text: &str) -> std::result::Result<MjValue, minijinja::Error> {
+/// Bytes of input that one fuel pays for in `json()`: parsing costs about
+/// what serializing does (minijinja charges 16 units of 64 per byte).
+const JSON_BYTES_PER_FUEL: u64 = 4;
+
+fn fn_json(state: &State, text: &str) -> std::result::Result<MjValue, minijinja::Error> {
+    let max = ExpressionLimits::current().max_value_bytes;
+    if text.len() > max {
+        return Err(too_large("json()", text.len(), max));
+    }
+    state.consume_fuel(text.len() as u64 / JSON_BYTES_PER_FUEL + 1)?;
     serde_json::from_str::<Value>(text)
         .map(json_to_mj)
         .map_err(|e| {
@@ -195,16 +182,20 @@ fn fn_json(text: &str) -> std::result::Result<MjValue, minijinja::Error> {
         })
 }
 
-fn fn_zip(lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error> {
+fn fn_zip(state: &State, lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error> {
     let mut iters = Vec::with_capacity(lists.len());
     for l in lists.iter() {
         iters.push(l.try_iter()?);
     }
+    // Each row costs its slots and the outer list's, charged before it is
+    // made (a slot costs half a fuel in minijinja's accounting).
+    let row_fuel = (iters.len() as u64 + 1).div_ceil(2);
     let mut out = Vec::new();
     if iters.is_empty() {
         return Ok(MjValue::from(out));
     }
     'outer: loop {
+        state.consume_fuel(row_fuel)?;
         let mut row = Vec::with_capacity(iters.len());
         for it in &mut iters {
             match it.next() {
@@ -215,6 +206,75 @@ fn fn_zip(lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error
         out.push(MjValue::from(row));
     }
     Ok(MjValue::from(out))
+}
+
+fn too_large(what: &str, bytes: usize, max: usize) -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!("{what} would produce {bytes} bytes or more, over the limit of {max} (ExpressionLimits::max_value_bytes): work on smaller parts"),
+    )
+}
+
+/// A string that refuses to grow past `max` bytes: formatting into it stops
+/// with an error at the limit, so printing a value made of many references
+/// to one big value (`[x] * 100000`) never builds the whole text.
+struct Bounded {
+    out: String,
+    max: usize,
+    over: bool,
+}
+
+impl Bounded {
+    fn new(max: usize) -> Bounded {
+        Bounded {
+            out: String::new(),
+            max,
+            over: false,
+        }
+    }
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.out.len().saturating_add(s.len()) > self.max {
+            self.over = true;
+            return Err(std::fmt::Error);
+        }
+        self.out.push_str(s);
+        Ok(())
+    }
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // minijinja writes whole UTF-8 strings.
+        let s = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        std::fmt::Write::write_str(self, s)
+            .map_err(|_| std::io::Error::other("value too large"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Prints a value into a template's output. Strings and numbers as
+/// minijinja does; containers through [`Bounded`], so one `{{ }}` prints at
+/// most [`ExpressionLimits::max_value_bytes`].
+fn bounded_formatter(
+    out: &mut minijinja::Output,
+    state: &mut State,
+    value: &MjValue,
+) -> std::result::Result<(), minijinja::Error> {
+    if value.as_object().is_none() {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let max = ExpressionLimits::current().max_value_bytes;
+    let mut b = Bounded::new(max);
+    if write!(b, "{value}").is_err() && b.over {
+        return Err(too_large("printing a value", max, max));
+    }
+    out.write_str(&b.out).map_err(minijinja::Error::from)
 }
 
 /// Where a template sits in the workflow, for error messages.
@@ -262,7 +322,7 @@ enum Kind {
     Fast(FastPath, Compiled),
     Expr(Compiled),
     Concat(Vec<Piece>),
-    Full(Box<Environment<'static>>),
+    Full(Box<LazyTemplate>),
 }
 
 impl std::fmt::Debug for Kind {
@@ -282,28 +342,98 @@ enum Piece {
     Expr(Option<FastPath>, Compiled),
 }
 
-/// A compiled expression, shared by every template of one compile that
-/// holds the same expression text (see [`ExprCache`]).
-type Compiled = Arc<Expression<'static, 'static>>;
+/// An expression, shared by every template of one compile that holds the
+/// same expression text (see [`ExprCache`]).
+type Compiled = Arc<LazyExpr>;
+
+/// An expression checked when compiling and turned into minijinja
+/// instructions on its first evaluation. minijinja reserves room for 256
+/// instructions per expression (about 8 KB, never given back), so a
+/// workflow pays that only for the expressions it evaluates, and plain
+/// paths (which the fast path resolves) mostly never.
+struct LazyExpr {
+    /// The text minijinja compiles (`item(` calls renamed).
+    text: Box<str>,
+    compiled: OnceLock<Expression<'static, 'static>>,
+}
+
+impl LazyExpr {
+    fn get(&self) -> std::result::Result<&Expression<'static, 'static>, minijinja::Error> {
+        if let Some(e) = self.compiled.get() {
+            return Ok(e);
+        }
+        let e = ENV.compile_expression_owned(self.text.to_string())?;
+        Ok(self.compiled.get_or_init(|| e))
+    }
+}
+
+mod owned {
+    //! A minijinja template that owns its source text.
+    #![allow(unreachable_pub, missing_docs)]
+
+    type Borrowed<'a> = minijinja::Template<'a, 'a>;
+
+    self_cell::self_cell!(
+        pub(super) struct OwnedTemplate {
+            owner: Box<str>,
+            #[covariant]
+            dependent: Borrowed,
+        }
+    );
+}
+
+/// A template with statements, checked when compiling and compiled against
+/// the shared environment on first use (as [`LazyExpr`]).
+struct LazyTemplate {
+    text: Box<str>,
+    compiled: OnceLock<owned::OwnedTemplate>,
+}
+
+impl LazyTemplate {
+    fn get(&self) -> std::result::Result<&minijinja::Template<'_, '_>, minijinja::Error> {
+        if let Some(t) = self.compiled.get() {
+            return Ok(t.borrow_dependent());
+        }
+        let t = owned::OwnedTemplate::try_new(self.text.clone(), |text| {
+            let env: &Environment<'_> = &ENV;
+            env.template_from_str(text)
+        })?;
+        Ok(self.compiled.get_or_init(|| t).borrow_dependent())
+    }
+}
+
+/// What one `Workflow::compile` has compiled so far on this thread.
+struct CacheState {
+    exprs: std::collections::HashMap<String, Compiled>,
+    /// Distinct expressions and statement templates, for
+    /// [`ExpressionLimits::max_expressions`].
+    count: usize,
+}
 
 thread_local! {
-    /// The expressions compiled so far by the `Workflow::compile` running on
-    /// this thread; `None` outside one.
-    static EXPR_CACHE: std::cell::RefCell<Option<std::collections::HashMap<String, Compiled>>> =
+    /// The state of the `Workflow::compile` running on this thread; `None`
+    /// outside one.
+    static EXPR_CACHE: std::cell::RefCell<Option<CacheState>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// While alive, expressions compiled on this thread are shared by text: a
 /// builder's thousand `{{ succeeded() }}` conditions are parsed once. Each
 /// template keeps its own place for its error messages. Dropped at the end
-/// of a compile, so nothing outlives it.
+/// of a compile, so nothing outlives it. It also counts the compile's
+/// distinct expressions against [`ExpressionLimits::max_expressions`].
 pub(crate) struct ExprCache {
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl ExprCache {
     pub(crate) fn enter() -> ExprCache {
-        EXPR_CACHE.with(|c| *c.borrow_mut() = Some(std::collections::HashMap::new()));
+        EXPR_CACHE.with(|c| {
+            *c.borrow_mut() = Some(CacheState {
+                exprs: std::collections::HashMap::new(),
+                count: 0,
+            })
+        });
         ExprCache {
             _not_send: std::marker::PhantomData,
         }
@@ -314,6 +444,26 @@ impl Drop for ExprCache {
     fn drop(&mut self) {
         EXPR_CACHE.with(|c| *c.borrow_mut() = None);
     }
+}
+
+/// Counts one more distinct expression in the running compile, if any.
+fn count_expression(place: &Option<Arc<str>>) -> Result<()> {
+    let max = ExpressionLimits::current().max_expressions;
+    let over = EXPR_CACHE.with(|c| match c.borrow_mut().as_mut() {
+        Some(state) => {
+            state.count += 1;
+            state.count > max
+        }
+        None => false,
+    });
+    if over {
+        return Err(place_error(
+            place,
+            ErrorKind::Validation,
+            format!("the workflow holds more than {max} distinct expressions (ExpressionLimits::max_expressions): split it into several workflows, or share expressions through variables"),
+        ));
+    }
+    Ok(())
 }
 
 /// A split of a string into text and `{{ }}` parts, or `None` when the
@@ -393,26 +543,67 @@ fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Com
             format!("empty expression in `{whole}`: write `{{{{ name }}}}`"),
         ));
     }
-    let cached = EXPR_CACHE.with(|c| c.borrow().as_ref().and_then(|m| m.get(expr).cloned()));
+    let cached = EXPR_CACHE.with(|c| {
+        c.borrow()
+            .as_ref()
+            .and_then(|state| state.exprs.get(expr).cloned())
+    });
     if let Some(compiled) = cached {
         return Ok(compiled);
     }
-    let compiled = ENV
-        .compile_expression_owned(rename_item_calls(expr).into_owned())
-        .map(Arc::new)
-        .map_err(|e| {
-            place_error(
-                place,
-                ErrorKind::TemplateSyntax,
-                format!("in `{whole}`: {}", mj_detail(&e)),
-            )
-        })?;
+    check_depth(expr, Mode::Expression, place)?;
+    count_expression(place)?;
+    let text = rename_calls(expr, Mode::Expression, "item", ITEM_FN);
+    // Parsed now, so syntax errors are found when compiling; the
+    // instructions are made again on first use (see `LazyExpr`).
+    ENV.compile_expression(&text).map_err(|e| {
+        place_error(
+            place,
+            ErrorKind::TemplateSyntax,
+            format!("in `{}`: {}", excerpt(whole), mj_detail(&e)),
+        )
+    })?;
+    let compiled = Arc::new(LazyExpr {
+        text: text.into(),
+        compiled: OnceLock::new(),
+    });
     EXPR_CACHE.with(|c| {
-        if let Some(m) = c.borrow_mut().as_mut() {
-            m.insert(expr.to_owned(), compiled.clone());
+        if let Some(state) = c.borrow_mut().as_mut() {
+            state.exprs.insert(expr.to_owned(), compiled.clone());
         }
     });
     Ok(compiled)
+}
+
+/// Refuses text whose syntax tree could be deep enough to overflow the
+/// stack while minijinja parses, compiles or drops it.
+fn check_depth(text: &str, mode: Mode, place: &Option<Arc<str>>) -> Result<()> {
+    let max = ExpressionLimits::current().max_depth;
+    let depth = limits::depth(text, mode);
+    if depth > max {
+        return Err(place_error(
+            place,
+            ErrorKind::TemplateSyntax,
+            format!(
+                "`{}` nests {depth} levels deep (operators, filters, brackets, blocks), more than the limit of {max}: split it into smaller expressions, e.g. publish parts as variables",
+                excerpt(text)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The start of a long text, for an error message.
+fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    if text.len() <= MAX {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
 }
 
 fn mj_detail(e: &minijinja::Error) -> String {
@@ -454,6 +645,18 @@ impl Template {
     }
 
     fn compile_with(source: &str, place: Option<Arc<str>>, fast: bool) -> Result<Template> {
+        let max = ExpressionLimits::current().max_template_bytes;
+        if source.len() > max {
+            return Err(place_error(
+                &place,
+                ErrorKind::TemplateSyntax,
+                format!(
+                    "`{}` is {} bytes long, more than the limit of {max}: split it into smaller values (see docs/limits.md)",
+                    excerpt(source),
+                    source.len()
+                ),
+            ));
+        }
         let fast_path = |expr: &str| if fast { FastPath::parse(expr) } else { None };
         let kind = match split(source) {
             Split::Literal => Kind::Literal(Value::String(source.to_owned())),
@@ -477,16 +680,21 @@ impl Template {
                 Kind::Concat(pieces)
             }
             Split::Full => {
-                let mut env = new_environment();
-                env.add_template_owned("t", rename_item_calls(source).into_owned())
-                    .map_err(|e| {
-                        place_error(
-                            &place,
-                            ErrorKind::TemplateSyntax,
-                            format!("in `{source}`: {}", mj_detail(&e)),
-                        )
-                    })?;
-                Kind::Full(Box::new(env))
+                check_depth(source, Mode::Template, &place)?;
+                count_expression(&place)?;
+                let text = rename_calls(source, Mode::Template, "item", ITEM_FN);
+                let env: &Environment<'_> = &ENV;
+                env.template_from_str(&text).map_err(|e| {
+                    place_error(
+                        &place,
+                        ErrorKind::TemplateSyntax,
+                        format!("in `{}`: {}", excerpt(source), mj_detail(&e)),
+                    )
+                })?;
+                Kind::Full(Box::new(LazyTemplate {
+                    text: text.into(),
+                    compiled: OnceLock::new(),
+                }))
             }
         };
         Ok(Template {
@@ -592,14 +800,16 @@ impl Template {
                     Some(()) => {}
                     None => {
                         let v = self.eval_mj(expr, ctx)?;
-                        let _ = write!(out, "{v}");
+                        self.print(&mut out, &v)?;
                     }
                 }
                 Ok(out)
             }
             Kind::Expr(expr) => {
                 let v = self.eval_mj(expr, ctx)?;
-                Ok(v.to_string())
+                let mut out = String::new();
+                self.print(&mut out, &v)?;
+                Ok(out)
             }
             Kind::Concat(pieces) => {
                 let mut out = String::new();
@@ -612,42 +822,78 @@ impl Template {
                                 .and_then(|f| f.with_value(ctx, |v| push_display(&mut out, v)));
                             if done.is_none() {
                                 let v = self.eval_mj(expr, ctx)?;
-                                let _ = write!(out, "{v}");
+                                self.print(&mut out, &v)?;
                             }
                         }
                     }
                 }
                 Ok(out)
             }
-            Kind::Full(env) => {
-                let t = env.get_template("t").map_err(|e| self.eval_error(&e))?;
-                t.render(root_value(ctx)).map_err(|e| self.eval_error(&e))
+            Kind::Full(t) => {
+                let t = t.get().map_err(|e| self.eval_error(&e))?;
+                let max = ExpressionLimits::current().max_value_bytes;
+                let mut out = Bounded::new(max);
+                match t.render_captured_to(root_value(ctx), &mut out) {
+                    Ok(_) => Ok(out.out),
+                    Err(_) if out.over => Err(self.too_large_error(max)),
+                    Err(e) => Err(self.eval_error(&e)),
+                }
             }
         }
     }
 
-    fn eval_expr(
-        &self,
-        expr: &Expression<'static, 'static>,
-        ctx: &WorkflowContext,
-    ) -> Result<Value> {
+    fn too_large_error(&self, max: usize) -> Error {
+        place_error(
+            &self.inner.place,
+            ErrorKind::Evaluation,
+            format!(
+                "`{}` produced more than {max} bytes (ExpressionLimits::max_value_bytes): work on smaller parts of the data",
+                excerpt(&self.inner.source)
+            ),
+        )
+    }
+
+    /// Prints a value minijinja produced, at most `max_value_bytes` of it.
+    fn print(&self, out: &mut String, v: &MjValue) -> Result<()> {
+        if let Some(s) = v.as_str() {
+            // Strings were measured and paid for as they were made.
+            out.push_str(s);
+            return Ok(());
+        }
+        let max = ExpressionLimits::current().max_value_bytes;
+        let mut b = Bounded::new(max.saturating_sub(out.len()));
+        if write!(b, "{v}").is_err() && b.over {
+            return Err(self.too_large_error(max));
+        }
+        out.push_str(&b.out);
+        Ok(())
+    }
+
+    fn eval_expr(&self, expr: &LazyExpr, ctx: &WorkflowContext) -> Result<Value> {
         let v = self.eval_mj(expr, ctx)?;
-        mj_to_json(&v).map_err(|m| {
-            place_error(
+        // A view is a value already in the context: handed back as it is,
+        // whatever its size. Anything else was produced here and is
+        // measured while it is converted.
+        let max = ExpressionLimits::current().max_value_bytes;
+        let mut budget = if v.downcast_object_ref::<JsonView>().is_some() {
+            usize::MAX
+        } else {
+            max
+        };
+        mj_to_json(&v, &mut budget).map_err(|m| match m {
+            Convert::TooLarge => self.too_large_error(max),
+            Convert::Failed(m) => place_error(
                 &self.inner.place,
                 ErrorKind::Evaluation,
                 format!("`{}`: {m}", self.inner.source),
-            )
+            ),
         })
     }
 
-    fn eval_mj(
-        &self,
-        expr: &Expression<'static, 'static>,
-        ctx: &WorkflowContext,
-    ) -> Result<MjValue> {
+    fn eval_mj(&self, expr: &LazyExpr, ctx: &WorkflowContext) -> Result<MjValue> {
         let v = expr
-            .eval(root_value(ctx))
+            .get()
+            .and_then(|e| e.eval(root_value(ctx)))
             .map_err(|e| self.eval_error(&e))?;
         if v.is_undefined() {
             return Err(place_error(
@@ -664,6 +910,11 @@ impl Template {
 
     fn eval_error(&self, e: &minijinja::Error) -> Error {
         let message = match e.kind() {
+            minijinja::ErrorKind::OutOfFuel => format!(
+                "`{}` ran out of fuel: it took more than {} steps (loops, filters, data made): make it do less, or raise ExpressionLimits::fuel",
+                excerpt(&self.inner.source),
+                ExpressionLimits::current().fuel
+            ),
             minijinja::ErrorKind::UndefinedError => {
                 let name = e
                     .range()
@@ -679,7 +930,7 @@ impl Template {
                     (None, _) => format!("undefined value in `{}`", self.inner.source),
                 }
             }
-            _ => format!("in `{}`: {}", self.inner.source, mj_detail(e)),
+            _ => format!("in `{}`: {}", excerpt(&self.inner.source), mj_detail(e)),
         };
         place_error(&self.inner.place, ErrorKind::Evaluation, message)
     }
@@ -716,16 +967,66 @@ fn push_display(out: &mut String, v: &Value) {
     }
 }
 
-/// Converts a minijinja value back to JSON. Views hand back the JSON they
+/// Why a value could not be converted to JSON.
+pub(crate) enum Convert {
+    /// It is larger than the budget.
+    TooLarge,
+    /// It has no JSON form (the message says why).
+    Failed(String),
+}
+
+fn spend(budget: &mut usize, bytes: usize) -> std::result::Result<(), Convert> {
+    if *budget == usize::MAX {
+        return Ok(());
+    }
+    *budget = budget.checked_sub(bytes).ok_or(Convert::TooLarge)?;
+    Ok(())
+}
+
+/// About how many bytes `v` takes as JSON text, if that is at most
+/// `limit`; `None` as soon as it is more. Stops early, so measuring a huge
+/// value costs no more than `limit`.
+fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        size += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+        };
+        if size > limit {
+            return None;
+        }
+    }
+    Some(size)
+}
+
+/// Converts a minijinja value back to JSON, spending `budget` bytes on
+/// what it copies (`usize::MAX`: no limit). Views hand back the JSON they
 /// show; other values go through serde.
-pub(crate) fn mj_to_json(v: &MjValue) -> std::result::Result<Value, String> {
+pub(crate) fn mj_to_json(v: &MjValue, budget: &mut usize) -> std::result::Result<Value, Convert> {
     if let Some(view) = v.downcast_object_ref::<JsonView>() {
-        return Ok(view.node().clone());
+        let node = view.node();
+        if *budget != usize::MAX {
+            let size = json_size_within(node, *budget).ok_or(Convert::TooLarge)?;
+            spend(budget, size)?;
+        }
+        return Ok(node.clone());
     }
     // The common leaves, without a trip through serde.
     match v.kind() {
         ValueKind::String => {
             if let Some(s) = v.as_str() {
+                spend(budget, s.len() + 2)?;
                 return Ok(Value::String(s.to_owned()));
             }
         }
@@ -734,35 +1035,46 @@ pub(crate) fn mj_to_json(v: &MjValue) -> std::result::Result<Value, String> {
         _ => {}
     }
     if v.is_undefined() {
-        return Err("the value is undefined".to_owned());
+        return Err(Convert::Failed("the value is undefined".to_owned()));
     }
+    let failed = |e: minijinja::Error| Convert::Failed(e.to_string());
     if let Some(obj) = v.as_object() {
         // Maps and lists built by expressions may hold views; walk them so
         // each view is copied directly.
         match obj.repr() {
             ObjectRepr::Seq | ObjectRepr::Iterable => {
                 let mut out = Vec::new();
-                for item in v.try_iter().map_err(|e| e.to_string())? {
-                    out.push(mj_to_json(&item)?);
+                for item in v.try_iter().map_err(failed)? {
+                    spend(budget, 1)?;
+                    out.push(mj_to_json(&item, budget)?);
                 }
                 return Ok(Value::Array(out));
             }
             ObjectRepr::Map => {
                 let mut out = Map::new();
-                for key in v.try_iter().map_err(|e| e.to_string())? {
-                    let val = v.get_item(&key).map_err(|e| e.to_string())?;
+                for key in v.try_iter().map_err(failed)? {
+                    let val = v.get_item(&key).map_err(failed)?;
                     let k = match key.as_str() {
                         Some(s) => s.to_owned(),
                         None => key.to_string(),
                     };
-                    out.insert(k, mj_to_json(&val)?);
+                    spend(budget, k.len() + 4)?;
+                    out.insert(k, mj_to_json(&val, budget)?);
                 }
                 return Ok(Value::Object(out));
             }
-            _ => return Ok(Value::String(v.to_string())),
+            _ => {
+                let mut b = Bounded::new(*budget);
+                if write!(b, "{v}").is_err() && b.over {
+                    return Err(Convert::TooLarge);
+                }
+                spend(budget, b.out.len())?;
+                return Ok(Value::String(b.out));
+            }
         }
     }
-    serde_json::to_value(v).map_err(|e| e.to_string())
+    spend(budget, 8)?;
+    serde_json::to_value(v).map_err(|e| Convert::Failed(e.to_string()))
 }
 
 /// A plain path: a namespace followed by `.name`, `[n]` or `['name']` steps,
@@ -1188,6 +1500,12 @@ mod tests {
         "{{ 'a.b' }}",
         "{{ parameters.missing is defined }}",
         "{{ parameters.hosts | length }}",
+        // `item()` next to quotes in template text and in statements
+        "{% if true %}'{{ item() }}'{% endif %}",
+        "{% if true %}\"{{ item('host') }}{% endif %}",
+        "it's {{ item('port') }}",
+        "{# it's #}{{ item('host') }}",
+        "{% set q = \"'\" %}{{ q }}{{ item('host') }}{{ q }}",
     ];
 
     fn full_context() -> WorkflowContext {
@@ -1294,6 +1612,24 @@ mod tests {
         assert!(CORPUS.len() >= 40);
         // The corpus must exercise the fast path, not only the fallback.
         assert!(fast_paths >= 50, "only {fast_paths} fast-path expressions");
+    }
+
+    #[test]
+    fn item_calls_are_renamed_only_in_code() {
+        let mut ctx = WorkflowContext::new(json!({}), []);
+        ctx.set_current_item(json!({"host": "h1"}), 0);
+        for (source, expected) in [
+            ("{% if true %}'{{ item('host') }}'{% endif %}", "'h1'"),
+            ("{% if true %}\"{{ item().host }}\"{% endif %}", "\"h1\""),
+            ("it's {{ item('host') }}", "it's h1"),
+            ("{# it's #}{{ item('host') }}", "h1"),
+            ("{% raw %}'{{ item() }}{% endraw %}", "'{{ item() }}"),
+            ("{{ 'item(1)' }} {{ item('host') }}", "item(1) h1"),
+            ("{% if true %}item(){% endif %}", "item()"),
+        ] {
+            let t = Template::compile(source).unwrap();
+            assert_eq!(t.render_string(&ctx).unwrap(), expected, "{source}");
+        }
     }
 
     #[test]

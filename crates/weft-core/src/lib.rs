@@ -10,6 +10,7 @@ mod def;
 mod error;
 mod expr;
 mod graph;
+mod limits;
 mod load;
 mod plan;
 mod shell;
@@ -23,6 +24,7 @@ pub use def::{
 };
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
+pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
 pub use plan::*;
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr};
 use minijinja::Value as MjValue;
 use serde_json::{Map, Value};
 
@@ -134,10 +134,12 @@ impl Object for JsonView {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match self.node() {
             Value::Array(items) => Enumerator::Seq(items.len()),
-            Value::Object(map) => {
-                let keys: Vec<MjValue> = map.keys().map(|k| MjValue::from(k.as_str())).collect();
-                Enumerator::Values(keys)
-            }
+            // Keys one at a time as they are visited (and paid for), so a
+            // loop that stops early does not copy every key of a big map.
+            Value::Object(_) => self.mapped_enumerator(|this| match this.node() {
+                Value::Object(map) => Box::new(map.keys().map(|k| MjValue::from(k.as_str()))),
+                _ => Box::new(std::iter::empty()),
+            }),
             _ => Enumerator::Empty,
         }
     }
