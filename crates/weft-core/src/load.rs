@@ -29,6 +29,8 @@ pub struct Workflow {
     name: Option<String>,
     source: Option<Arc<SourceMap>>,
     file: Option<Arc<PathBuf>>,
+    /// The text it was loaded from (a durable run keeps it in its journal).
+    text: Option<(Arc<str>, Format)>,
 }
 
 /// The text format of a workflow.
@@ -48,6 +50,7 @@ impl Workflow {
             name: None,
             source: None,
             file: None,
+            text: None,
         }
     }
 
@@ -167,6 +170,7 @@ impl Workflow {
             name: None,
             source,
             file,
+            text: Some((Arc::from(text), format)),
         })
     }
 
@@ -190,6 +194,16 @@ impl Workflow {
     pub fn with_name(mut self, name: impl Into<String>) -> Workflow {
         self.name = Some(name.into());
         self
+    }
+
+    /// The text it was loaded from and its format; `None` for a workflow
+    /// built in code.
+    pub fn text(&self) -> Option<(&str, Format)> {
+        self.text.as_ref().map(|(t, f)| (&**t, *f))
+    }
+
+    pub(crate) fn text_shared(&self) -> Option<(Arc<str>, Format)> {
+        self.text.clone()
     }
 
     /// The file it was loaded from, if any.

@@ -243,6 +243,8 @@ struct PlanInner {
     starts: Vec<TaskId>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
+    /// The text the workflow was loaded from, if it was.
+    text: Option<(Arc<str>, crate::load::Format)>,
 }
 
 /// Task ids by name. The names are the workflow's own, so the fast hasher
@@ -328,6 +330,13 @@ impl Plan {
     /// Output entries, in order.
     pub fn output(&self) -> &[(String, ValueTemplate)] {
         &self.inner.output
+    }
+
+    /// The text the workflow was compiled from, and its format; `None` for
+    /// a workflow built in code. A durable run records it, and resumes
+    /// from it.
+    pub fn source(&self) -> Option<(&str, crate::load::Format)> {
+        self.inner.text.as_ref().map(|(t, f)| (&**t, *f))
     }
 
     /// Checks a run's inputs against the declared ones and applies defaults.
@@ -1014,6 +1023,7 @@ impl Workflow {
                 starts,
                 status_used: c.status_used,
                 output,
+                text: self.text_shared(),
             }),
         })
     }

@@ -88,7 +88,7 @@ impl Report {
     }
 
     /// Sends the attempt's outcome; the only message this report sends.
-    fn send(mut self, outcome: Outcome, started: Option<Instant>) {
+    pub(crate) fn send(mut self, outcome: Outcome, started: Option<Instant>) {
         self.sent = true;
         self.deliver(outcome, started);
     }
@@ -202,7 +202,7 @@ where
             "{} (while its future was dropped)",
             panic_message(&*panic)
         )),
-        (Some(Ok(Ok(v))), Ok(())) => Outcome::Ok(v),
+        (Some(Ok(Ok(v))), Ok(())) => Outcome::Ok(shared(v)),
         (Some(Ok(Err(e))), Ok(())) => Outcome::Err(e),
         (Some(Err(panic)), Ok(())) => Outcome::Panicked(panic_message(&*panic)),
         (None, Ok(())) => Outcome::TimedOut(timeout.unwrap_or_default()),
@@ -230,6 +230,18 @@ pub(crate) async fn run_plain_attempt(
         tracing::Span::current().record("outcome", label);
     }
     report.send(outcome, Some(started));
+}
+
+/// A result as the run keeps it; `null`, the result of most actions that
+/// return nothing, is one shared value.
+pub(crate) fn shared(v: serde_json::Value) -> Arc<serde_json::Value> {
+    static NULL: std::sync::OnceLock<Arc<serde_json::Value>> = std::sync::OnceLock::new();
+    if v.is_null() {
+        NULL.get_or_init(|| Arc::new(serde_json::Value::Null))
+            .clone()
+    } else {
+        Arc::new(v)
+    }
 }
 
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {

@@ -13,10 +13,11 @@ use weft_core::{ActionCatalog, Error, ErrorKind, Plan};
 use crate::action::{Action, ActionInput, ActionResult, FnAction};
 use crate::builtins;
 use crate::id::RunId;
+use crate::journal::Journal;
 use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
-use crate::scheduler::Scheduler;
+use crate::store::{Durability, JournalConfig, Store};
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
 ///
@@ -58,6 +59,10 @@ pub(crate) struct ExecutorInner {
     pub(crate) limits: Limits,
     /// The runs that have not ended; each removes itself when it ends.
     pub(crate) live: DashMap<RunId, RunHandle>,
+    /// Where durable runs are journaled, if anywhere.
+    pub(crate) journal: Option<Arc<Journal>>,
+    /// The durability of runs that do not choose.
+    pub(crate) durability: Durability,
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -85,6 +90,11 @@ pub struct RunOptions {
     pub(crate) depth: u32,
     /// The run whose task started this one, for a sub-workflow.
     pub(crate) parent: Option<RunId>,
+    /// This run's durability, on an executor with a store (its default
+    /// otherwise).
+    pub(crate) durability: Option<Durability>,
+    /// Not journaled, although the executor has a store.
+    pub(crate) in_memory: bool,
 }
 
 impl RunOptions {
@@ -97,6 +107,21 @@ impl RunOptions {
     #[must_use]
     pub fn with_events(mut self) -> RunOptions {
         self.events = true;
+        self
+    }
+
+    /// On an executor with a store: this run's durability, instead of the
+    /// executor's ([`ExecutorBuilder::durability`]).
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> RunOptions {
+        self.durability = Some(durability);
+        self
+    }
+
+    /// On an executor with a store: keep this run in memory only.
+    #[must_use]
+    pub fn in_memory(mut self) -> RunOptions {
+        self.in_memory = true;
         self
     }
 }
@@ -143,13 +168,7 @@ impl Executor {
         })?;
         let parameters = plan.bind_inputs(inputs)?;
         let run_id = RunId::new();
-        let (scheduler, run) = Scheduler::new(
-            self.inner.clone(),
-            plan.clone(),
-            parameters,
-            run_id,
-            options,
-        )?;
+        let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
         self.inner.live.insert(run_id, run.handle());
         handle.spawn(scheduler.run());
         Ok(run)
@@ -242,6 +261,9 @@ impl ActionCatalog for Executor {
 pub struct ExecutorBuilder {
     actions: HashMap<Arc<str>, Arc<dyn Action>>,
     workflows: HashMap<Arc<str>, Plan>,
+    store: Option<Arc<dyn Store>>,
+    durability: Durability,
+    journal: JournalConfig,
     max_in_flight: Option<usize>,
     limits: Limits,
 }
@@ -251,6 +273,9 @@ impl ExecutorBuilder {
         let mut b = ExecutorBuilder {
             actions: HashMap::new(),
             workflows: HashMap::new(),
+            store: None,
+            durability: Durability::default(),
+            journal: JournalConfig::default(),
             max_in_flight: None,
             limits: Limits::default(),
         };
@@ -362,6 +387,27 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Makes the runs of this executor durable: each records a journal in
+    /// `store`, and survives a crash of the process (see
+    /// [`Executor::recover`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> ExecutorBuilder {
+        self.store = Some(store);
+        self
+    }
+
+    /// The durability of runs that do not choose one (with a store):
+    /// [`Durability::WriteBehind`] unless set.
+    pub fn durability(mut self, durability: Durability) -> ExecutorBuilder {
+        self.durability = durability;
+        self
+    }
+
+    /// How the journal writer batches records (see [`JournalConfig`]).
+    pub fn journal_config(mut self, config: JournalConfig) -> ExecutorBuilder {
+        self.journal = config;
+        self
+    }
+
     /// Sets every limit of the runs of this executor at once (see
     /// [`Limits`] for each one and its default).
     pub fn limits(mut self, limits: Limits) -> ExecutorBuilder {
@@ -380,6 +426,10 @@ impl ExecutorBuilder {
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
                 limits: self.limits,
                 live: DashMap::new(),
+                journal: self
+                    .store
+                    .map(|store| Arc::new(Journal::new(store, self.journal))),
+                durability: self.durability,
             }),
         }
     }

@@ -11,18 +11,22 @@
 mod action;
 mod attempt;
 mod builtins;
+mod durable;
 mod event;
 mod executor;
 mod id;
+mod journal;
 mod limits;
 mod local;
 mod outcome;
 mod run;
 mod scheduler;
+pub mod store;
 mod subworkflow;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
+pub use durable::{Recovered, ResumeError};
 pub use event::{Event, EventKind, EventStream};
 pub use executor::{Executor, ExecutorBuilder, RunOptions, UnknownRun};
 /// The boxed future an [`Action`] returns.
@@ -31,3 +35,4 @@ pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{Run, RunHandle, RunLost};
+pub use store::{Durability, JournalConfig, MemoryStore, Store};

@@ -141,7 +141,7 @@ fn ser_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Err
 }
 
 /// An error that contributed to a run's end.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunError {
     /// The task it concerns, if any.
     pub task: Option<String>,

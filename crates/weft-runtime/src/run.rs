@@ -20,6 +20,10 @@ pub(crate) enum Control {
     Abort,
     Pause,
     Resume,
+    /// Run an ended run again from these tasks (see `Executor::rerun`).
+    Rerun(Vec<String>),
+    /// The journal writer could not commit this run's records.
+    JournalFailed(String),
     Subscribe(flume::Sender<Event>),
 }
 

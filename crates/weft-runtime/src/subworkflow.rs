@@ -27,7 +27,7 @@ use crate::executor::{ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::outcome::RunStatus;
 use crate::run::RunHandle;
-use crate::scheduler::Scheduler;
+use crate::store::{Record, StoreError};
 
 /// What a run tells the children its attempts start: the command it last
 /// received, and the children running now.
@@ -135,13 +135,39 @@ impl Action for SubWorkflow {
             let parameters = plan
                 .bind_inputs(input.input)
                 .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {}", e.message())))?;
-            let options = RunOptions {
-                depth,
-                parent: Some(input.run_id),
-                ..RunOptions::default()
+            // A parent being resumed runs again an attempt whose child is
+            // in the store: the child is resumed (or, if it ended, its end
+            // is the attempt's outcome) rather than started again.
+            let stored = match &exec.journal {
+                Some(journal) => match journal.store.load(id).await {
+                    Ok(entries) => Some(entries),
+                    Err(StoreError::NotFound(_)) => None,
+                    Err(e) => {
+                        return Err(ActionError::new(format!(
+                            "sub-workflow `{name}` (run {id}): {e}"
+                        )))
+                    }
+                },
+                None => None,
             };
-            let (scheduler, run) = Scheduler::new(exec.clone(), plan, parameters, id, options)
-                .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?;
+            let (scheduler, run) = match stored {
+                Some(entries) => {
+                    if let Some(Record::Ended(end)) = entries.last().map(|e| &e.record) {
+                        return ended(&name, id, end.status, &end.output, &end.errors);
+                    }
+                    exec.resumed_run(id, entries)
+                        .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?
+                }
+                None => {
+                    let options = RunOptions {
+                        depth,
+                        parent: Some(input.run_id),
+                        ..RunOptions::default()
+                    };
+                    exec.new_run(&plan, parameters, id, options)
+                        .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?
+                }
+            };
             let handle = run.handle();
             exec.live.insert(id, handle.clone());
             children.register(&handle);
@@ -161,35 +187,42 @@ impl Action for SubWorkflow {
                 .map_err(|e| ActionError::new(format!("sub-workflow `{name}` (run {id}): {e}")))?;
             guard.done = true;
             drop(guard);
-            if out.status == RunStatus::Succeeded {
-                return Ok(out.output);
-            }
-            let first = out
-                .errors
-                .first()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| out.status.to_string());
-            let more = match out.errors.len() {
-                0 | 1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            };
-            let error = ActionError::with_result(
-                format!(
-                    "sub-workflow `{name}` (run {id}) {}: {first}{more}",
-                    out.status
-                ),
-                json!({
-                    "run_id": id.to_string(),
-                    "status": out.status,
-                    "output": out.output,
-                    "errors": out.errors,
-                }),
-            );
-            Err(match out.status {
-                RunStatus::Canceled => error.canceled(),
-                _ => error,
-            })
+            ended(&name, id, out.status, &out.output, &out.errors)
         }
         .boxed()
     }
+}
+
+/// The attempt's outcome, from how its child ended.
+fn ended(
+    name: &str,
+    id: RunId,
+    status: RunStatus,
+    output: &serde_json::Value,
+    errors: &[crate::RunError],
+) -> ActionResult {
+    if status == RunStatus::Succeeded {
+        return Ok(output.clone());
+    }
+    let first = errors
+        .first()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| status.to_string());
+    let more = match errors.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    let error = ActionError::with_result(
+        format!("sub-workflow `{name}` (run {id}) {status}: {first}{more}"),
+        json!({
+            "run_id": id.to_string(),
+            "status": status,
+            "output": output,
+            "errors": errors,
+        }),
+    );
+    Err(match status {
+        RunStatus::Canceled => error.canceled(),
+        _ => error,
+    })
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use weft_core::{CurrentTask, TaskStatus};
 
 use super::{null_result, retries_over_limit, Done, Outcome, Scheduler, State, Work, NO_ITEM};
+use crate::attempt::shared;
 use crate::event::EventKind;
 use crate::limits::{human_bytes, json_bytes};
 
@@ -21,6 +22,11 @@ impl Scheduler {
             }
             self.free_slots.push(done.slot);
             self.in_flight -= 1;
+            // An outcome from an attempt's own task: the journal records it
+            // at the step it is handled.
+            if self.journal.is_some() {
+                self.record_attempt(&done);
+            }
         }
         let id = done.instance;
         let plan = self.plan.clone();
@@ -42,20 +48,20 @@ impl Scheduler {
                 let (msg, result) = e.into_parts();
                 (
                     TaskStatus::Canceled,
-                    result.unwrap_or(Value::Null),
+                    shared(result.unwrap_or(Value::Null)),
                     Some(msg),
                 )
             }
             Outcome::Err(e) => {
                 let (msg, result) = e.into_parts();
                 let result = result.unwrap_or_else(|| serde_json::json!({ "error": msg }));
-                (TaskStatus::Failed, result, Some(msg))
+                (TaskStatus::Failed, Arc::new(result), Some(msg))
             }
             Outcome::TimedOut(d) => {
                 let msg = format!("timed out after {}s", d.as_secs_f64());
                 (
                     TaskStatus::TimedOut,
-                    serde_json::json!({ "error": msg }),
+                    Arc::new(serde_json::json!({ "error": msg })),
                     Some(msg),
                 )
             }
@@ -63,14 +69,14 @@ impl Scheduler {
                 let msg = format!("action panicked: {p}");
                 (
                     TaskStatus::Failed,
-                    serde_json::json!({ "error": msg }),
+                    Arc::new(serde_json::json!({ "error": msg })),
                     Some(msg),
                 )
             }
             Outcome::Dropped => {
                 let msg =
                     "stopped before it finished: the run was canceled or is failing".to_owned();
-                (TaskStatus::Canceled, Value::Null, Some(msg))
+                (TaskStatus::Canceled, null_result(), Some(msg))
             }
         };
 
@@ -97,7 +103,7 @@ impl Scheduler {
                                 id,
                                 done.item,
                                 TaskStatus::Failed,
-                                serde_json::json!({ "error": msg }),
+                                Arc::new(serde_json::json!({ "error": msg })),
                                 Some(msg),
                                 done.ended,
                             );
@@ -116,7 +122,7 @@ impl Scheduler {
         retry: &weft_core::Retry,
         attempt: u32,
         status: TaskStatus,
-        result: &Value,
+        result: &Arc<Value>,
         item: u32,
     ) -> Result<Option<Duration>, String> {
         let count = retry
@@ -136,7 +142,7 @@ impl Scheduler {
         let mut ctx = self.ctx.with_current_task(CurrentTask {
             name: self.plan.task(inst.task).name.clone(),
             status,
-            result: Arc::new(result.clone()),
+            result: result.clone(),
         });
         if let Some(v) = inst
             .items
@@ -175,7 +181,7 @@ impl Scheduler {
         id: u32,
         item: u32,
         status: TaskStatus,
-        result: Value,
+        result: Arc<Value>,
         error: Option<String>,
         ended: Instant,
     ) {
@@ -183,11 +189,7 @@ impl Scheduler {
         if item == NO_ITEM {
             let inst = &mut self.instances[id as usize];
             inst.status = status;
-            inst.result = Some(if result.is_null() {
-                null_result()
-            } else {
-                Arc::new(result)
-            });
+            inst.result = Some(result);
             inst.error = error;
             inst.ended = Some(ended);
             self.queue.push_back(Work::Finish(id));
@@ -223,9 +225,9 @@ impl Scheduler {
     pub(super) fn hold(
         &mut self,
         status: TaskStatus,
-        result: Value,
+        result: Arc<Value>,
         error: Option<String>,
-    ) -> (TaskStatus, Value, Option<String>) {
+    ) -> (TaskStatus, Arc<Value>, Option<String>) {
         let max = self.limits.max_value_bytes;
         let size = json_bytes(&result, max);
         if size > max {
@@ -235,7 +237,7 @@ impl Scheduler {
             );
             let failed = serde_json::json!({ "error": msg });
             self.held_bytes += json_bytes(&failed, usize::MAX);
-            return (TaskStatus::Failed, failed, Some(msg));
+            return (TaskStatus::Failed, Arc::new(failed), Some(msg));
         }
         self.hold_bytes(size, None);
         (status, result, error)

@@ -2,17 +2,15 @@
 //! first attempt (or its items) started; an attempt's input is rendered at
 //! this moment and its action spawned in a tokio task of its own.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use tracing::Instrument;
 use weft_core::{TaskId, TaskStatus, ValueTemplate};
 
-use super::{Done, Held, Instance, Outcome, Scheduler, State, Work, NO_ITEM};
+use super::launch::Launch;
+use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
 use crate::action::{ActionError, ActionInput};
-use crate::attempt::{panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report};
 use crate::event::EventKind;
 use crate::id::RunId;
 
@@ -20,6 +18,11 @@ impl Scheduler {
     pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32) {
         if self.state != State::Running {
             self.skip(t);
+            self.skipped.push(Skipped::Dispatch {
+                task: t,
+                route,
+                level,
+            });
             return;
         }
         let plan = self.plan.clone();
@@ -61,6 +64,7 @@ impl Scheduler {
             items: None,
             timeout: None,
             child_runs: Vec::new(),
+            unremediated: false,
         });
         let path = &self.routes[route as usize].path;
         if !self.subscribers.is_empty() {
@@ -142,7 +146,7 @@ impl Scheduler {
         let Some(action) = self.actions[task.id as usize].clone() else {
             // A task without an action routes only: it succeeds with null.
             self.queue
-                .push_back(Work::Completed(immediate(Outcome::Ok(Value::Null))));
+                .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
             return;
         };
         let input = match &task.input {
@@ -234,46 +238,38 @@ impl Scheduler {
         if item != NO_ITEM {
             span.record("index", item);
         }
-        // Most attempts have no delay, timeout or global cap. For those the
-        // action's future is made here (`call` only builds it) and the
-        // spawned task holds just that future and a few ids: a small task is
-        // cheaper to spawn.
-        let handle = if delay.is_none() && timeout.is_none() && limit.is_none() {
-            let traced = !span.is_disabled();
-            match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
-                Ok(fut) => {
-                    let report = Report::new(slot, id, item, attempt, self.tx.clone());
-                    let attempt = run_plain_attempt(fut, report, notify, traced);
-                    // Without a subscriber that wants the span, the task goes
-                    // without it: a smaller future, and no enter/exit per poll.
-                    if traced {
-                        tokio::spawn(attempt.instrument(span))
-                    } else {
-                        tokio::spawn(attempt)
-                    }
-                }
-                Err(panic) => {
-                    // `call` itself panicked: report it like a panicking future.
-                    let msg = panic_message(&*panic);
-                    self.in_flight -= 1;
-                    self.slots[slot as usize] = None;
-                    self.free_slots.push(slot);
-                    self.queue
-                        .push_back(Work::Completed(immediate(Outcome::Panicked(msg))));
-                    return;
-                }
-            }
-        } else {
-            let spec = AttemptSpec {
-                report: Report::new(slot, id, item, attempt, self.tx.clone()),
-                delay,
-                timeout,
-                limit,
-                stop,
-                notify,
-            };
-            tokio::spawn(run_attempt(action, input, spec).instrument(span))
+        self.slots[slot as usize] = Some((None, id, item));
+        let launch = Launch {
+            slot,
+            instance: id,
+            item,
+            attempt,
+            action,
+            input,
+            delay,
+            timeout,
+            limit,
+            stop,
+            notify,
+            span,
         };
-        self.slots[slot as usize] = Some((handle, id, item));
+        self.launch(launch);
+    }
+
+    /// Spawns a launch now, or holds it: until the turn's journal records
+    /// are committed (sync durability), or until the journal being
+    /// replayed says how it ended.
+    pub(super) fn launch(&mut self, launch: Launch) {
+        if let Some(j) = self.journal.as_mut() {
+            if j.holds_launches() {
+                j.hold(launch);
+                return;
+            }
+        }
+        let slot = launch.slot as usize;
+        let handle = launch.spawn(&self.tx);
+        if let Some(s) = self.slots[slot].as_mut() {
+            s.0 = handle;
+        }
     }
 }

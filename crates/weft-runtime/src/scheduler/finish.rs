@@ -77,6 +77,10 @@ impl Scheduler {
                 Err(_) => {}
             }
         }
+        if self.journal.is_some() && !self.ended_before {
+            let end = self.end_record(status, &Value::Object(output.clone()));
+            self.record_end(end);
+        }
         self.emit(|| EventKind::RunEnded { status });
         // The working state is done with: free it before the records are
         // made, so a run of a million tasks does not hold both at its end.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use weft_core::{TaskStatus, WithItems};
 
-use super::{Items, Scheduler, State, Work};
+use super::{null_result, Items, Scheduler, State, Work};
 
 /// Items one work item starts at most; see `fill_items`.
 const FILL_CHUNK: u32 = 64;
@@ -95,7 +95,7 @@ impl Scheduler {
         self.instances[id as usize].items = Some(Box::new(Items {
             total: n,
             list,
-            results: vec![Value::Null; n],
+            results: vec![null_result(); n],
             next: 0,
             running: 0,
             concurrency,
@@ -162,6 +162,12 @@ impl Scheduler {
                 } else {
                     inst.status = TaskStatus::Succeeded;
                 }
+                // The journal may still hold a result it has not written:
+                // that one is copied, the others are taken as they are.
+                let results = results
+                    .into_iter()
+                    .map(|r| Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
+                    .collect();
                 inst.result = Some(Arc::new(Value::Array(results)));
                 inst.ended = Some(Instant::now());
                 self.queue.push_back(Work::Finish(id));

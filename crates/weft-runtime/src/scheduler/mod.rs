@@ -46,6 +46,8 @@ mod completion;
 mod dispatch;
 mod finish;
 mod items;
+mod journal;
+mod launch;
 mod state;
 mod transitions;
 
@@ -68,8 +70,10 @@ use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
 use crate::run::{Control, Run, RunHandle, SharedStatus};
+use crate::store::Command;
 use crate::subworkflow::{Children, SubWorkflow};
 use bits::Bits;
+pub(crate) use journal::RunJournal;
 
 const NO_ITEM: u32 = u32::MAX;
 
@@ -98,7 +102,7 @@ pub(crate) struct Done {
 }
 
 pub(crate) enum Outcome {
-    Ok(Value),
+    Ok(Arc<Value>),
     Err(ActionError),
     TimedOut(Duration),
     Panicked(String),
@@ -116,7 +120,7 @@ enum State {
 struct Items {
     total: usize,
     list: Vec<Arc<Value>>,
-    results: Vec<Value>,
+    results: Vec<Arc<Value>>,
     next: usize,
     running: usize,
     concurrency: usize,
@@ -143,6 +147,9 @@ struct Instance {
     timeout: Option<Duration>,
     /// The sub-workflow runs its attempts started, in order.
     child_runs: Vec<RunId>,
+    /// Its failure failed the run (nothing remediated it): a re-run starts
+    /// it again.
+    unremediated: bool,
 }
 
 /// The state of one join task in a run. Branch `i` is the task's
@@ -191,6 +198,29 @@ struct RouteStep {
     level: u32,
     /// The route as events name it: its split edges, `task__tK`.
     path: Arc<[String]>,
+}
+
+/// An attempt in flight: its task (none while its launch is held), and
+/// its instance and item.
+type Slot = (Option<JoinHandle<()>>, u32, u32);
+
+/// Work a failing or canceled run did not do.
+#[derive(Clone, Copy)]
+enum Skipped {
+    /// Transition `ti` of `from`, in `route` at `level`, to `target`.
+    Arrival {
+        target: TaskId,
+        from: TaskId,
+        ti: u32,
+        route: u32,
+        level: u32,
+    },
+    /// An instance of `task` in `route` at `level`.
+    Dispatch {
+        task: TaskId,
+        route: u32,
+        level: u32,
+    },
 }
 
 /// An attempt held back while the run is paused.
@@ -252,8 +282,7 @@ fn static_key(cell: &'static std::sync::OnceLock<Arc<str>>, key: &str) -> Arc<st
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
-    static NULL: std::sync::OnceLock<Arc<Value>> = std::sync::OnceLock::new();
-    NULL.get_or_init(|| Arc::new(Value::Null)).clone()
+    crate::attempt::shared(Value::Null)
 }
 
 pub(crate) struct Scheduler {
@@ -288,7 +317,8 @@ pub(crate) struct Scheduler {
     /// for a plan without joins.
     join_slot: Vec<u32>,
     instances: Vec<Instance>,
-    slots: Vec<Option<(JoinHandle<()>, u32, u32)>>,
+    /// Attempts in flight, by slot.
+    slots: Vec<Option<Slot>>,
     free_slots: Vec<u32>,
     in_flight: usize,
     state: State,
@@ -301,6 +331,16 @@ pub(crate) struct Scheduler {
     queue: VecDeque<Work>,
     /// Work left in this turn; see [`TURN_BUDGET`].
     budget: u32,
+    /// Work items done since the run began: where the journal places
+    /// outcomes and commands (see `journal.rs`).
+    step: u64,
+    /// The journal of a durable run.
+    journal: Option<Box<RunJournal>>,
+    /// The records of this run said it had ended (it is being re-run).
+    ended_before: bool,
+    /// Work not done because the run was failing or canceled, for a
+    /// re-run to do.
+    skipped: Vec<Skipped>,
     /// When this turn began; see [`TURN_TIME`].
     turn_started: Instant,
     /// `Work::Fail` entries in the queue.
@@ -481,6 +521,10 @@ impl Scheduler {
             errors: Vec::new(),
             queue: VecDeque::new(),
             budget: TURN_BUDGET,
+            step: 0,
+            journal: None,
+            ended_before: false,
+            skipped: Vec::new(),
             turn_started: Instant::now(),
             fails_queued: 0,
             arrived: Vec::new(),
@@ -496,6 +540,33 @@ impl Scheduler {
         Ok((s, run))
     }
 
+    /// Makes the run durable: it records into `journal` (or, for a resumed
+    /// run, replays it first).
+    pub(crate) fn with_journal(mut self, journal: RunJournal) -> Scheduler {
+        self.journal = Some(Box::new(journal));
+        self
+    }
+
+    /// For a resumed run: it began at `at`, not now.
+    pub(crate) fn began_at(mut self, at: SystemTime) -> Scheduler {
+        let ago = SystemTime::now().duration_since(at).unwrap_or_default();
+        self.started_sys = at;
+        self.started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+        self
+    }
+
+    /// The replay could not go on: the run fails, and what the replay held
+    /// never runs.
+    fn replay_failed(&mut self, why: String) {
+        let pending = self.take_pending();
+        for slot in pending {
+            self.slots[slot as usize] = None;
+            self.free_slots.push(slot);
+            self.in_flight -= 1;
+        }
+        self.journal_failed(format!("the journal cannot be replayed: {why}"));
+    }
+
     pub(crate) async fn run(mut self) {
         let span = tracing::info_span!(
             "run",
@@ -506,12 +577,23 @@ impl Scheduler {
         let span2 = span.clone();
         async move {
             self.begin();
+            if self.replaying() {
+                if let Err(e) = self.replay().await {
+                    self.replay_failed(e);
+                }
+                // Commands that came while it replayed (a re-run, a
+                // resume), in order.
+                while let Ok(msg) = self.rx.try_recv() {
+                    self.handle(msg);
+                }
+            }
             loop {
                 self.drain_queue();
                 if !self.queue.is_empty() {
                     // Out of budget: let what was spawned run, then handle
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
+                    self.end_turn().await;
                     tokio::task::yield_now().await;
                     self.new_turn();
                     self.take_arrived();
@@ -524,6 +606,7 @@ impl Scheduler {
                     // Paused with work held back: wait for resume or cancel.
                     self.status.set(RunStatus::Paused);
                 }
+                self.end_turn().await;
                 let Ok(msg) = self.rx.recv_async().await else {
                     break;
                 };
@@ -538,6 +621,7 @@ impl Scheduler {
                 }
             }
             let outcome = self.finish();
+            self.flush_journal().await;
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
             self.exec.live.remove(&self.run_id);
@@ -551,9 +635,12 @@ impl Scheduler {
 
     fn begin(&mut self) {
         // Control messages sent before the first turn (a subscription right
-        // after `start`) are honoured before anything happens.
-        while let Ok(msg) = self.rx.try_recv() {
-            self.handle(msg);
+        // after `start`) are honoured before anything happens; a run being
+        // replayed takes them after its records.
+        if !self.replaying() {
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
         }
         let workflow = self.plan.name().clone();
         self.emit(|| EventKind::RunStarted { workflow });
@@ -603,10 +690,27 @@ impl Scheduler {
                 });
             }
             Msg::Control(Control::Subscribe(tx)) => self.subscribers.push(tx),
-            Msg::Control(Control::Cancel) => self.cancel(false),
-            Msg::Control(Control::Abort) => self.cancel(true),
-            Msg::Control(Control::Pause) => self.pause(),
-            Msg::Control(Control::Resume) => self.resume(),
+            Msg::Control(Control::Cancel) => self.command(Command::Cancel),
+            Msg::Control(Control::Abort) => self.command(Command::Abort),
+            Msg::Control(Control::Pause) => self.command(Command::Pause),
+            Msg::Control(Control::Resume) => self.command(Command::Resume),
+            Msg::Control(Control::Rerun(tasks)) => self.command(Command::Rerun { tasks }),
+            Msg::Control(Control::JournalFailed(why)) => self.journal_failed(why),
+        }
+    }
+
+    /// A command from a handle: recorded, then applied.
+    fn command(&mut self, command: Command) {
+        if matches!(command, Command::Rerun { .. }) && !self.ended_before {
+            // Only a run that had ended is re-run (see `Executor::rerun`).
+            return;
+        }
+        self.record_command(command.clone());
+        if let Err(e) = self.apply_command(&command) {
+            self.fail_run(None, e);
+        }
+        if matches!(command, Command::Rerun { .. }) {
+            self.ended_before = false;
         }
     }
 
@@ -624,25 +728,31 @@ impl Scheduler {
                 return;
             };
             self.budget -= 1;
-            match work {
-                Work::Dispatch { task, route, level } => self.dispatch(task, route, level),
-                Work::Completed(done) => self.completed(*done),
-                Work::Finish(i) => self.finish_instance(i),
-                Work::Fail(fail) => {
-                    self.fails_queued -= 1;
-                    let (task, message) = *fail;
-                    self.fail_run(Some(&task), message);
-                }
-                Work::Fill(i) => {
-                    if let Some(items) = self.instances[i as usize].items.as_mut() {
-                        items.fill_queued = false;
-                    }
-                    self.fill_items(i);
-                }
-            }
+            self.process(work);
             done += 1;
             if done % CLOCK_EVERY == 0 && self.turn_started.elapsed() >= TURN_TIME {
                 self.budget = 0;
+            }
+        }
+    }
+
+    /// One work item: one step.
+    fn process(&mut self, work: Work) {
+        self.step += 1;
+        match work {
+            Work::Dispatch { task, route, level } => self.dispatch(task, route, level),
+            Work::Completed(done) => self.completed(*done),
+            Work::Finish(i) => self.finish_instance(i),
+            Work::Fail(fail) => {
+                self.fails_queued -= 1;
+                let (task, message) = *fail;
+                self.fail_run(Some(&task), message);
+            }
+            Work::Fill(i) => {
+                if let Some(items) = self.instances[i as usize].items.as_mut() {
+                    items.fill_queued = false;
+                }
+                self.fill_items(i);
             }
         }
     }

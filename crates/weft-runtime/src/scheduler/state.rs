@@ -74,7 +74,10 @@ impl Scheduler {
         if abort {
             for slot in 0..self.slots.len() {
                 if let Some((handle, instance, item)) = self.slots[slot].take() {
-                    handle.abort();
+                    if let Some(handle) = handle {
+                        handle.abort();
+                    }
+                    self.forget_pending(slot as u32);
                     self.free_slots.push(slot as u32);
                     self.in_flight -= 1;
                     self.queue.push_back(Work::Completed(Box::new(Done {

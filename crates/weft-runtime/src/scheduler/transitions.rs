@@ -9,7 +9,7 @@ use std::time::Instant;
 use weft_core::{CurrentTask, Target, TaskId, TaskPlan, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
-use super::{null_result, JoinState, RouteStep, Scheduler, State, Work};
+use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Work};
 use crate::event::EventKind;
 
 impl Scheduler {
@@ -157,6 +157,7 @@ impl Scheduler {
         }
         if status.is_failure() && !handled {
             let msg = error.unwrap_or_else(|| status.to_string());
+            self.instances[id as usize].unremediated = true;
             self.fail_run(Some(&task.name), msg);
         }
         // Every join this task leads to and did not arrive at is declined
@@ -192,6 +193,13 @@ impl Scheduler {
     ) {
         if self.state != State::Running {
             self.skip(target);
+            self.skipped.push(Skipped::Arrival {
+                target,
+                from: from.id,
+                ti: ti as u32,
+                route,
+                level,
+            });
             return;
         }
         let Some(j) = self.join_of(target) else {

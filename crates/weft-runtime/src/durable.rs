@@ -1,0 +1,310 @@
+//! Durable runs from the executor's side: making a run that records into
+//! the store, and bringing runs back from it (resume after a crash, resume
+//! a paused run, re-run an ended one).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::Value;
+use weft_core::{Error, ErrorKind, Format, Plan, Workflow};
+
+use crate::executor::{Executor, ExecutorInner, RunOptions};
+use crate::id::RunId;
+use crate::journal::Journal;
+use crate::outcome::RunStatus;
+use crate::run::{Control, Run};
+use crate::scheduler::{Msg, RunJournal, Scheduler};
+use crate::store::{
+    from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
+    StoreError,
+};
+
+/// Why a run could not be brought back from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The executor has no store.
+    #[error("this executor keeps no runs: give it a store (ExecutorBuilder::store)")]
+    NoStore,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run is going on in this executor already.
+    #[error("run {0} is going on in this executor already (pause, resume or cancel it by id)")]
+    Live(RunId),
+    /// The run ended; only [`Executor::rerun`] brings it back.
+    #[error("run {0} has ended ({1}): re-run it to run it again")]
+    Ended(RunId, RunStatus),
+    /// The run has not ended, so it cannot be re-run.
+    #[error("run {0} has not ended ({1}): only an ended run can be re-run")]
+    NotEnded(RunId, RunStatus),
+    /// The journal is not one this executor can continue: its first record
+    /// is missing, or its workflow text no longer compiles here (an action
+    /// that is not registered any more).
+    #[error("run {0} cannot be resumed: {1}")]
+    Unusable(RunId, String),
+}
+
+/// What [`Executor::recover`] brought back.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Recovered {
+    /// The runs resumed (the paused ones stay paused).
+    pub runs: Vec<Run>,
+    /// Runs that could not be resumed, and why.
+    pub failed: Vec<(RunId, ResumeError)>,
+}
+
+impl ExecutorInner {
+    /// A new run's scheduler and handle, journaled when the executor keeps
+    /// runs (and `options` does not say otherwise).
+    pub(crate) fn new_run(
+        self: &Arc<Self>,
+        plan: &Plan,
+        parameters: Value,
+        id: RunId,
+        options: RunOptions,
+    ) -> Result<(Scheduler, Run), Error> {
+        let durability = options.durability.unwrap_or(self.durability);
+        let journal = self
+            .journal
+            .as_ref()
+            .filter(|_| !options.in_memory)
+            .cloned();
+        let start = match &journal {
+            Some(_) => {
+                let Some((text, format)) = plan.source() else {
+                    return Err(Error::new(
+                        ErrorKind::Input,
+                        "a durable run keeps its workflow's text, and this plan has none \
+                         (it was built in code): load the workflow from text \
+                         (Workflow::from_yaml_str(&workflow.to_yaml_string()?)), \
+                         or start the run with RunOptions::in_memory",
+                    ));
+                };
+                Some(Record::Started(Box::new(RunStart {
+                    workflow: plan.name().to_string(),
+                    source: text.to_owned(),
+                    format: match format {
+                        Format::Json => "json".to_owned(),
+                        _ => "yaml".to_owned(),
+                    },
+                    hash: source_hash(text),
+                    inputs: parameters.clone(),
+                    parent: options.parent,
+                    depth: options.depth,
+                    durability,
+                    started_at: millis(SystemTime::now()),
+                })))
+            }
+            None => None,
+        };
+        let (scheduler, run) = Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
+        let scheduler = match (journal, start) {
+            (Some(journal), Some(start)) => scheduler.with_journal(RunJournal::new(
+                journal,
+                durability == Durability::Sync,
+                id,
+                start,
+            )),
+            _ => scheduler,
+        };
+        Ok((scheduler, run))
+    }
+
+    /// A run rebuilt from its journal (`entries`, `Started` first), not yet
+    /// spawned.
+    pub(crate) fn resumed_run(
+        self: &Arc<Self>,
+        id: RunId,
+        entries: Vec<Entry>,
+    ) -> Result<(Scheduler, Run), ResumeError> {
+        let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
+        let Some(Record::Started(start)) = entries.first().map(|e| &e.record) else {
+            return Err(ResumeError::Unusable(
+                id,
+                "its journal does not begin with a `started` record".to_owned(),
+            ));
+        };
+        let start = start.clone();
+        let workflow = match start.format.as_str() {
+            "json" => Workflow::from_json_str(&start.source),
+            _ => Workflow::from_yaml_str(&start.source),
+        };
+        // The text recorded is the text it resumes with, whatever the
+        // workflow's file says now.
+        let catalog = crate::Executor {
+            inner: self.clone(),
+        };
+        let plan = workflow
+            .map(|w| w.with_name(start.workflow.clone()))
+            .and_then(|w| w.compile(&catalog))
+            .map_err(|e| {
+                ResumeError::Unusable(id, format!("its workflow does not compile here: {e}"))
+            })?;
+        let options = RunOptions {
+            depth: start.depth,
+            parent: start.parent,
+            durability: Some(start.durability),
+            ..RunOptions::default()
+        };
+        let (scheduler, run) =
+            Scheduler::new(self.clone(), plan, start.inputs.clone(), id, options)
+                .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
+        let scheduler = scheduler
+            .began_at(from_millis(start.started_at))
+            .with_journal(RunJournal::resumed(
+                journal,
+                start.durability == Durability::Sync,
+                entries,
+            ));
+        Ok((scheduler, run))
+    }
+
+    fn journal(&self) -> Result<&Arc<Journal>, ResumeError> {
+        self.journal.as_ref().ok_or(ResumeError::NoStore)
+    }
+}
+
+impl Executor {
+    /// The store this executor keeps its runs in, if it has one.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.inner.journal.as_ref().map(|j| &j.store)
+    }
+
+    /// Resumes every run the store says was going on (or paused) when the
+    /// process that ran it stopped: each is rebuilt by replaying its
+    /// journal, and continues. Attempts whose outcome is recorded do not
+    /// run again; attempts that were in flight do. Paused runs stay paused
+    /// (resume them by id). Sub-workflows are resumed by their parents.
+    ///
+    /// Call it once when a service starts, before it starts new runs, and
+    /// only where no other process runs the same store's runs.
+    ///
+    /// # Errors
+    ///
+    /// The executor has no store, or the store cannot be read. A run that
+    /// cannot be resumed is listed in [`Recovered::failed`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future part-way leaves the runs resumed so far going.
+    pub async fn recover(&self) -> Result<Recovered, ResumeError> {
+        let journal = self.inner.journal()?;
+        let filter = RunFilter::all().statuses([
+            RunStatus::Running,
+            RunStatus::Pausing,
+            RunStatus::Paused,
+            RunStatus::Canceling,
+        ]);
+        let mut filter = filter;
+        filter.top_level = true;
+        let mut listed = journal.store.list(&filter).await?;
+        // Oldest first, as they were started.
+        listed.sort_by_key(|r| r.id);
+        let mut out = Recovered::default();
+        for summary in listed {
+            if self.inner.live.contains_key(&summary.id) {
+                continue;
+            }
+            match self.load_and_spawn(summary.id, None).await {
+                Ok(run) => out.runs.push(run),
+                Err(e) => out.failed.push((summary.id, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resumes one run from the store: one that was going on when its
+    /// process stopped, or a paused one (which is resumed too).
+    ///
+    /// # Errors
+    ///
+    /// See [`ResumeError`]: no store, no such run, a run going on here
+    /// already, a run that has ended, a journal that cannot be continued.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it ends resumes nothing.
+    pub async fn resume_run(&self, id: RunId) -> Result<Run, ResumeError> {
+        if self.inner.live.contains_key(&id) {
+            return Err(ResumeError::Live(id));
+        }
+        let journal = self.inner.journal()?;
+        let summary = journal
+            .store
+            .get(id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        if summary.status.is_terminal() {
+            return Err(ResumeError::Ended(id, summary.status));
+        }
+        let paused = matches!(summary.status, RunStatus::Paused | RunStatus::Pausing);
+        self.load_and_spawn(id, paused.then_some(Control::Resume))
+            .await
+    }
+
+    /// Runs an ended run again (Orquesta's re-run): from `tasks`, by name,
+    /// or — when `tasks` is empty — from the tasks that failed it or were
+    /// canceled. Each starts again in the route it ran in; the results and
+    /// published variables of everything that succeeded stay, and the run
+    /// goes on from there under the same id, its journal continued.
+    ///
+    /// # Errors
+    ///
+    /// See [`ResumeError`]; a task that does not exist or never ran, or a
+    /// run with nothing to re-run, ends the new run `failed` with that
+    /// error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it ends re-runs nothing.
+    pub async fn rerun(&self, id: RunId, tasks: &[&str]) -> Result<Run, ResumeError> {
+        if self.inner.live.contains_key(&id) {
+            return Err(ResumeError::Live(id));
+        }
+        let journal = self.inner.journal()?;
+        let summary = journal
+            .store
+            .get(id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        if !summary.status.is_terminal() {
+            return Err(ResumeError::NotEnded(id, summary.status));
+        }
+        let tasks = tasks.iter().map(|t| (*t).to_owned()).collect();
+        self.load_and_spawn(id, Some(Control::Rerun(tasks))).await
+    }
+
+    /// Waits until every record handed to the journal so far is committed
+    /// (call it before the process exits, after the runs it waits for).
+    ///
+    /// # Errors
+    ///
+    /// The last commit failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future only stops waiting.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        match &self.inner.journal {
+            Some(j) => j.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn load_and_spawn(&self, id: RunId, then: Option<Control>) -> Result<Run, ResumeError> {
+        let journal = self.inner.journal()?;
+        let entries = journal.store.load(id).await?;
+        let (scheduler, run) = self.inner.resumed_run(id, entries)?;
+        if let Some(c) = then {
+            // Taken after the replay, before anything else.
+            let _ = run.handle.control.send(Msg::Control(c));
+        }
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| ResumeError::Unusable(id, "not inside a tokio runtime".to_owned()))?;
+        self.inner.live.insert(id, run.handle());
+        handle.spawn(scheduler.run());
+        Ok(run)
+    }
+}

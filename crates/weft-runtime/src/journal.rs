@@ -1,0 +1,207 @@
+//! The journal writer: one tokio task per executor that commits the
+//! records of all its durable runs to the store, in batches.
+//!
+//! Each run's scheduler hands over the records of a turn as one batch. The
+//! writer waits for more until [`JournalConfig::batch_records`] records are
+//! pending or [`JournalConfig::batch_interval`] has passed since the first
+//! one, then appends them all in one call (one transaction, one fsync). A
+//! batch that asks for an acknowledgement (a run with `sync` durability, or
+//! a flush) is committed at once together with everything already waiting,
+//! so runs waiting at the same moment share one commit.
+//!
+//! Back-pressure: a run takes one permit per record from a semaphore of
+//! [`JournalConfig::backlog_records`] permits before handing a batch over,
+//! and the permits come back when the batch is committed; a run that would
+//! go over the backlog waits at the end of its turn.
+//!
+//! A commit that fails is reported to every run that had records in it,
+//! which then fails (its records after the last commit are lost, so it
+//! cannot go on being journaled; it can be resumed from its journal).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::id::RunId;
+use crate::run::Control;
+use crate::scheduler::Msg;
+use crate::store::{Entry, JournalConfig, Store, StoreError};
+
+/// The journal of an executor: its store, and the writer (started on first
+/// use, inside the runtime of the first durable run).
+pub(crate) struct Journal {
+    pub(crate) store: Arc<dyn Store>,
+    config: JournalConfig,
+    writer: OnceLock<Writer>,
+}
+
+struct Writer {
+    tx: flume::Sender<ToWriter>,
+    permits: Arc<Semaphore>,
+    capacity: u32,
+}
+
+enum ToWriter {
+    Batch(Batch),
+    /// Commit everything handed over so far, then answer.
+    Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+struct Batch {
+    run: RunId,
+    entries: Vec<Entry>,
+    ack: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// Where to tell the run that its records could not be committed.
+    run_tx: flume::Sender<Msg>,
+    _permits: Option<OwnedSemaphorePermit>,
+}
+
+impl Journal {
+    pub(crate) fn new(store: Arc<dyn Store>, config: JournalConfig) -> Journal {
+        Journal {
+            store,
+            config,
+            writer: OnceLock::new(),
+        }
+    }
+
+    fn writer(&self) -> &Writer {
+        self.writer.get_or_init(|| {
+            let (tx, rx) = flume::unbounded();
+            let capacity =
+                self.config
+                    .backlog_records
+                    .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
+            tokio::spawn(write_loop(self.store.clone(), self.config.clone(), rx));
+            Writer {
+                tx,
+                permits: Arc::new(Semaphore::new(capacity as usize)),
+                capacity,
+            }
+        })
+    }
+
+    /// Hands `entries` of `run` over to the writer, waiting first for room
+    /// in the backlog. With `ack`, the answer comes when they are committed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it ends hands nothing over.
+    pub(crate) async fn send(
+        &self,
+        run: RunId,
+        entries: Vec<Entry>,
+        ack: Option<oneshot::Sender<Result<(), StoreError>>>,
+        run_tx: flume::Sender<Msg>,
+    ) {
+        let writer = self.writer();
+        let n = (entries.len() as u32).clamp(1, writer.capacity);
+        let permits = writer.permits.clone().acquire_many_owned(n).await.ok();
+        let _ = writer.tx.send(ToWriter::Batch(Batch {
+            run,
+            entries,
+            ack,
+            run_tx,
+            _permits: permits,
+        }));
+    }
+
+    /// Waits until every record handed over so far is committed.
+    ///
+    /// # Errors
+    ///
+    /// The last commit failed.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        let Some(writer) = self.writer.get() else {
+            return Ok(());
+        };
+        let (tx, rx) = oneshot::channel();
+        if writer.tx.send(ToWriter::Flush(tx)).is_err() {
+            return Ok(());
+        }
+        rx.await.unwrap_or(Ok(()))
+    }
+}
+
+async fn write_loop(store: Arc<dyn Store>, config: JournalConfig, rx: flume::Receiver<ToWriter>) {
+    while let Ok(first) = rx.recv_async().await {
+        let mut pending = Vec::new();
+        let mut flushes = Vec::new();
+        let mut count = 0usize;
+        let mut urgent = false;
+        let take = |msg: ToWriter,
+                    pending: &mut Vec<Batch>,
+                    flushes: &mut Vec<_>,
+                    count: &mut usize,
+                    urgent: &mut bool| match msg {
+            ToWriter::Batch(b) => {
+                *count += b.entries.len();
+                *urgent |= b.ack.is_some();
+                pending.push(b);
+            }
+            ToWriter::Flush(tx) => {
+                *urgent = true;
+                flushes.push(tx);
+            }
+        };
+        take(first, &mut pending, &mut flushes, &mut count, &mut urgent);
+        let deadline = Instant::now() + config.batch_interval;
+        while !urgent && count < config.batch_records {
+            let wait = tokio::time::sleep_until(deadline.into());
+            tokio::select! {
+                msg = rx.recv_async() => match msg {
+                    Ok(msg) => take(msg, &mut pending, &mut flushes, &mut count, &mut urgent),
+                    Err(_) => break,
+                },
+                () = wait => break,
+            }
+        }
+        // Whatever else is already waiting shares this commit.
+        while count < config.batch_records.saturating_mul(4) {
+            match rx.try_recv() {
+                Ok(msg) => take(msg, &mut pending, &mut flushes, &mut count, &mut urgent),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&*store, &mut pending).await;
+        for tx in flushes {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
+
+/// Appends the batches in one call; answers their acknowledgements, and
+/// tells the runs of a failed commit.
+async fn commit(store: &dyn Store, pending: &mut Vec<Batch>) -> Result<(), StoreError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<Entry> = if pending.len() == 1 {
+        std::mem::take(&mut pending[0].entries)
+    } else {
+        pending
+            .iter_mut()
+            .flat_map(|b| std::mem::take(&mut b.entries))
+            .collect()
+    };
+    let result = store.append(&entries).await;
+    for b in pending.drain(..) {
+        let this = match &result {
+            Ok(done) if done.fenced.contains(&b.run) => Err(StoreError::Fenced(b.run)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = &this {
+            let why = format!(
+                "the journal could not be written to {}: {e}",
+                store.describe()
+            );
+            let _ = b.run_tx.send(Msg::Control(Control::JournalFailed(why)));
+        }
+        if let Some(ack) = b.ack {
+            let _ = ack.send(this);
+        }
+    }
+    result.map(|_| ())
+}

@@ -1,0 +1,558 @@
+//! The journal of a durable run, from the scheduler's side: what it
+//! records, when it hands records over, and how it replays them.
+//!
+//! # What is recorded, and where
+//!
+//! * `Started`, before the first turn (made by the executor);
+//! * `Attempt`, in `completed`, for every outcome that came from an
+//!   attempt's own task — at the step it is handled, so a replay handles it
+//!   at the same point of the queue;
+//! * `Command`, in `handle`, for cancel, abort, pause and resume, between
+//!   two steps;
+//! * `Ended`, in `finish`.
+//!
+//! Everything else the scheduler does follows from those and the plan
+//! (the determinism replay rests on): instance numbers, item order, route
+//! numbers, what the queue holds (never the clock: with-items fill by a
+//! fixed chunk, not by the turn's budget), completions made by the
+//! scheduler itself (tasks without an action, inputs that fail to render,
+//! attempts dropped by an abort or a pause). No wall-clock or random value
+//! takes part in a decision except through a recorded outcome.
+//!
+//! # Turns
+//!
+//! Records of a turn are handed to the journal writer when the turn ends
+//! (before the loop waits or yields). With `sync` durability the attempts
+//! the turn launched are held until the writer says the records are
+//! committed: no task starts before what caused it is on disk.
+//!
+//! # Replay
+//!
+//! A resumed run is rebuilt from the plan and inputs, and fed its records:
+//! the queue is worked until the step an `Attempt` record names, and the
+//! outcome is handled there; commands are applied between steps. Attempts
+//! the replay launches are held, not spawned: those whose outcome a record
+//! gives never run again; those left when the records run out were in
+//! flight when the process stopped, and run now.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use super::launch::Launch;
+use super::{Done, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
+use crate::action::ActionError;
+use crate::journal::Journal;
+use crate::store::{
+    from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd,
+};
+
+/// A durable run's journal state.
+pub(crate) struct RunJournal {
+    journal: Arc<Journal>,
+    /// The next record's sequence number.
+    seq: u64,
+    /// Records of this turn, not yet handed over.
+    buf: Vec<Entry>,
+    /// `sync` durability.
+    sync: bool,
+    /// Launches of this turn waiting for its records to be committed.
+    held: Vec<Launch>,
+    /// While the run is being rebuilt from its records.
+    replay: Option<Box<Replay>>,
+    /// The journal cannot be written any more (why).
+    broken: Option<String>,
+}
+
+struct Replay {
+    records: VecDeque<(u64, Record)>,
+    /// Launches waiting to learn their outcome, by (instance, item, attempt).
+    pending: HashMap<(u32, u32, u32), Launch>,
+    /// The run had ended (a re-run follows).
+    ended: bool,
+}
+
+impl RunJournal {
+    /// The journal of a new run, whose `Started` record is `start`.
+    pub(crate) fn new(
+        journal: Arc<Journal>,
+        sync: bool,
+        run: crate::RunId,
+        start: Record,
+    ) -> RunJournal {
+        RunJournal {
+            journal,
+            seq: 1,
+            buf: vec![Entry {
+                run,
+                seq: 0,
+                record: start,
+            }],
+            sync,
+            held: Vec::new(),
+            replay: None,
+            broken: None,
+        }
+    }
+
+    /// The journal of a run being resumed from `entries` (its whole
+    /// journal, `Started` first).
+    pub(crate) fn resumed(journal: Arc<Journal>, sync: bool, entries: Vec<Entry>) -> RunJournal {
+        let seq = entries.len() as u64;
+        RunJournal {
+            journal,
+            seq,
+            buf: Vec::new(),
+            sync,
+            held: Vec::new(),
+            replay: Some(Box::new(Replay {
+                records: entries
+                    .into_iter()
+                    .skip(1)
+                    .map(|e| (e.seq, e.record))
+                    .collect(),
+                pending: HashMap::new(),
+                ended: false,
+            })),
+            broken: None,
+        }
+    }
+
+    /// Launches wait (for a commit, or for the replay) instead of starting.
+    pub(super) fn holds_launches(&self) -> bool {
+        self.replay.is_some() || (self.sync && self.broken.is_none())
+    }
+
+    pub(super) fn hold(&mut self, launch: Launch) {
+        match &mut self.replay {
+            Some(r) => {
+                r.pending
+                    .insert((launch.instance, launch.item, launch.attempt), launch);
+            }
+            None => self.held.push(launch),
+        }
+    }
+
+    /// Whether the run is being replayed.
+    pub(super) fn replaying(&self) -> bool {
+        self.replay.is_some()
+    }
+}
+
+impl Scheduler {
+    /// Adds a record to this turn's (a no-op without a journal, while
+    /// replaying, or once the journal is broken).
+    pub(super) fn record(&mut self, record: impl FnOnce() -> Record) {
+        let Some(j) = self.journal.as_deref_mut() else {
+            return;
+        };
+        if j.replay.is_some() || j.broken.is_some() {
+            return;
+        }
+        j.buf.push(Entry {
+            run: self.run_id,
+            seq: j.seq,
+            record: record(),
+        });
+        j.seq += 1;
+    }
+
+    /// Records the outcome of an attempt handled at this step.
+    pub(super) fn record_attempt(&mut self, done: &Done) {
+        let step = self.step;
+        let started_sys = self.started_sys;
+        let started = self.started;
+        let to_ms = |at: Instant| millis(started_sys + at.saturating_duration_since(started));
+        self.record(|| {
+            Record::Attempt(Box::new(AttemptRecord {
+                step,
+                instance: done.instance,
+                item: (done.item != NO_ITEM).then_some(done.item),
+                attempt: done.attempt,
+                outcome: match &done.outcome {
+                    Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
+                    Outcome::Err(e) => AttemptOutcome::Err {
+                        message: e.message().to_owned(),
+                        result: e.result().cloned(),
+                        canceled: e.is_canceled(),
+                    },
+                    Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
+                        seconds: d.as_secs_f64(),
+                    },
+                    Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
+                    Outcome::Dropped => AttemptOutcome::Dropped,
+                },
+                started_at: done.started.map(to_ms),
+                ended_at: to_ms(done.ended),
+            }))
+        });
+    }
+
+    /// Records a command handled now, between two steps.
+    pub(super) fn record_command(&mut self, command: Command) {
+        let step = self.step;
+        self.record(|| Record::Command { step, command });
+    }
+
+    /// Records the run's end.
+    pub(super) fn record_end(&mut self, end: RunEnd) {
+        self.record(|| Record::Ended(Box::new(end)));
+    }
+
+    /// The end of a turn: hands this turn's records to the writer (waiting
+    /// for room in its backlog), and with `sync` durability waits for the
+    /// commit before starting the attempts the turn launched.
+    pub(super) async fn end_turn(&mut self) {
+        let Some(j) = self.journal.as_deref_mut() else {
+            return;
+        };
+        if j.buf.is_empty() && j.held.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut j.buf);
+        let mut failed = None;
+        if !entries.is_empty() {
+            if j.sync {
+                let (ack, done) = tokio::sync::oneshot::channel();
+                j.journal
+                    .send(self.run_id, entries, Some(ack), self.tx.clone())
+                    .await;
+                match done.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => failed = Some(e.to_string()),
+                    Err(_) => failed = Some("the journal writer stopped".to_owned()),
+                }
+            } else {
+                j.journal
+                    .send(self.run_id, entries, None, self.tx.clone())
+                    .await;
+            }
+        }
+        let held = std::mem::take(&mut j.held);
+        if failed.is_some() {
+            // Not committed: what the turn launched never starts (the run
+            // is failing; see `journal_failed`).
+            for launch in held {
+                self.queue.push_back(Work::Completed(Box::new(Done {
+                    slot: launch.slot,
+                    instance: launch.instance,
+                    item: launch.item,
+                    attempt: launch.attempt,
+                    outcome: Outcome::Dropped,
+                    started: None,
+                    ended: Instant::now(),
+                })));
+            }
+            return;
+        }
+        for launch in held {
+            let slot = launch.slot as usize;
+            let handle = launch.spawn(&self.tx);
+            if let Some(s) = self.slots[slot].as_mut() {
+                s.0 = handle;
+            }
+        }
+    }
+
+    /// Waits until everything recorded so far is committed (the end of a
+    /// `sync` run: its outcome is reported only once its end is on disk).
+    pub(super) async fn flush_journal(&mut self) {
+        self.end_turn().await;
+        if let Some(j) = self.journal.as_deref() {
+            if j.sync && j.broken.is_none() {
+                let _ = j.journal.flush().await;
+            }
+        }
+    }
+
+    /// The journal could not be written: the run cannot go on being
+    /// recorded, so it fails, and stops the actions running now.
+    pub(super) fn journal_failed(&mut self, why: String) {
+        let Some(j) = self.journal.as_deref_mut() else {
+            return;
+        };
+        if j.broken.is_some() {
+            return;
+        }
+        j.broken = Some(why.clone());
+        j.buf.clear();
+        self.fail_run(
+            None,
+            format!("{why}; the run stops here, and can be resumed from its last recorded step"),
+        );
+        self.cancel(true);
+    }
+
+    /// The moment a record's time names, on this run's clock.
+    fn instant_of(&self, ms: u64) -> Instant {
+        let at: SystemTime = from_millis(ms);
+        match at.duration_since(self.started_sys) {
+            Ok(d) => self.started + d,
+            Err(e) => self
+                .started
+                .checked_sub(e.duration())
+                .unwrap_or(self.started),
+        }
+    }
+
+    /// Rebuilds the run from its records (see the module docs); then
+    /// starts the attempts that were in flight.
+    ///
+    /// # Errors
+    ///
+    /// The records do not fit the run: the workflow behaves differently
+    /// from when they were written.
+    pub(super) async fn replay(&mut self) -> Result<(), String> {
+        let mut handled = 0u32;
+        loop {
+            let next = match self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
+                Some(r) => r.records.pop_front(),
+                None => return Ok(()),
+            };
+            let Some((seq, record)) = next else { break };
+            handled += 1;
+            if handled % 4096 == 0 {
+                // A long journal does not hold the runtime's thread.
+                tokio::task::yield_now().await;
+            }
+            match record {
+                Record::Attempt(a) => {
+                    self.replay_until(a.step - 1)
+                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    self.step += 1;
+                    self.replay_attempt(*a)
+                        .map_err(|e| format!("record {seq}: {e}"))?;
+                }
+                Record::Ended(_) => {
+                    // Work the queue to its end, as the run did before it
+                    // ended; a re-run may follow.
+                    while let Some(work) = self.queue.pop_front() {
+                        self.process(work);
+                    }
+                    if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
+                        r.ended = true;
+                    }
+                }
+                Record::Command {
+                    command: Command::Rerun { tasks },
+                    ..
+                } => {
+                    // A re-run follows an end: it applies at once.
+                    if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
+                        r.ended = false;
+                    }
+                    self.rerun(&tasks)
+                        .map_err(|e| format!("record {seq}: {e}"))?;
+                }
+                Record::Command { step, command } => {
+                    self.replay_until(step)
+                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    self.apply_command(&command)
+                        .map_err(|e| format!("record {seq}: {e}"))?;
+                }
+                Record::Started(_) => {
+                    return Err(format!("record {seq}: a second `started` record"))
+                }
+            }
+        }
+        // The records end here: what they do not say happens live.
+        let Some(j) = self.journal.as_deref_mut() else {
+            return Ok(());
+        };
+        let Some(replay) = j.replay.take() else {
+            return Ok(());
+        };
+        self.ended_before = replay.ended;
+        let mut pending: Vec<Launch> = replay.pending.into_values().collect();
+        pending.sort_by_key(|l| l.slot);
+        for launch in pending {
+            self.launch(launch);
+        }
+        Ok(())
+    }
+
+    /// Works the queue until `step` work items have been done.
+    fn replay_until(&mut self, step: u64) -> Result<(), String> {
+        while self.step < step {
+            let Some(work) = self.queue.pop_front() else {
+                return Err(format!(
+                    "the journal says step {step}, but the run has nothing left to do after step {}: \
+                     the workflow (or weft) behaves differently from when it was recorded",
+                    self.step
+                ));
+            };
+            self.process(work);
+        }
+        Ok(())
+    }
+
+    fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), String> {
+        let item = a.item.unwrap_or(NO_ITEM);
+        let launch = self
+            .journal
+            .as_deref_mut()
+            .and_then(|j| j.replay.as_mut())
+            .and_then(|r| r.pending.remove(&(a.instance, item, a.attempt)))
+            .ok_or_else(|| {
+                format!(
+                    "the journal names attempt {} of instance {}{} at step {}, which the run did not start there",
+                    a.attempt,
+                    a.instance,
+                    a.item.map(|i| format!(" item {i}")).unwrap_or_default(),
+                    a.step
+                )
+            })?;
+        let outcome = match a.outcome {
+            AttemptOutcome::Ok { result } => Outcome::Ok(result),
+            AttemptOutcome::Err {
+                message,
+                result,
+                canceled,
+            } => {
+                let e = match result {
+                    Some(r) => ActionError::with_result(message, r),
+                    None => ActionError::new(message),
+                };
+                Outcome::Err(if canceled { e.canceled() } else { e })
+            }
+            AttemptOutcome::TimedOut { seconds } => {
+                Outcome::TimedOut(Duration::from_secs_f64(seconds.max(0.0)))
+            }
+            AttemptOutcome::Panicked { message } => Outcome::Panicked(message),
+            AttemptOutcome::Dropped => Outcome::Dropped,
+        };
+        let done = Done {
+            slot: launch.slot,
+            instance: a.instance,
+            item,
+            attempt: a.attempt,
+            outcome,
+            started: a.started_at.map(|ms| self.instant_of(ms)),
+            ended: self.instant_of(a.ended_at),
+        };
+        // The launch never runs: its outcome is known.
+        drop(launch);
+        self.completed(done);
+        Ok(())
+    }
+
+    /// Applies a recorded (or newly received) command.
+    pub(super) fn apply_command(&mut self, command: &Command) -> Result<(), String> {
+        match command {
+            Command::Cancel => self.cancel(false),
+            Command::Abort => self.cancel(true),
+            Command::Pause => self.pause(),
+            Command::Resume => self.resume(),
+            Command::Rerun { tasks } => self.rerun(tasks)?,
+        }
+        Ok(())
+    }
+
+    /// The slots of the launches a replay holds, which are given up.
+    pub(super) fn take_pending(&mut self) -> Vec<u32> {
+        match self.journal.as_deref_mut().and_then(|j| j.replay.take()) {
+            Some(r) => r.pending.into_values().map(|l| l.slot).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// In replay, an abort drops the launches of the attempts it stops.
+    pub(super) fn forget_pending(&mut self, slot: u32) {
+        if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
+            r.pending.retain(|_, l| l.slot != slot);
+        }
+    }
+
+    /// The output rendered at the end, with the errors, as `Ended` records it.
+    pub(super) fn end_record(&self, status: crate::RunStatus, output: &Value) -> RunEnd {
+        RunEnd {
+            status,
+            output: output.clone(),
+            errors: self.errors.clone(),
+            ended_at: millis(SystemTime::now()),
+        }
+    }
+
+    /// Whether a journal is kept and it is replaying.
+    pub(super) fn replaying(&self) -> bool {
+        self.journal.as_deref().is_some_and(RunJournal::replaying)
+    }
+
+    /// Runs the run again from `tasks` (by name), or from the instances
+    /// that failed it or were canceled: each gets a new instance in the
+    /// route it ran in; results and variables of everything else stay.
+    pub(super) fn rerun(&mut self, tasks: &[String]) -> Result<(), String> {
+        let mut again: Vec<(u32, u32, u32)> = Vec::new();
+        let mut arrivals: Vec<Skipped> = Vec::new();
+        if tasks.is_empty() {
+            for inst in &self.instances {
+                let failed_it = inst.unremediated;
+                let stopped = inst.status == weft_core::TaskStatus::Canceled;
+                if failed_it || stopped {
+                    again.push((inst.task, inst.route, inst.level));
+                }
+            }
+            for s in &self.skipped {
+                match *s {
+                    Skipped::Dispatch { task, route, level } => again.push((task, route, level)),
+                    arrival => arrivals.push(arrival),
+                }
+            }
+            if again.is_empty() && arrivals.is_empty() {
+                return Err("nothing to re-run: no task failed the run or was canceled; name the tasks to re-run".to_owned());
+            }
+        } else {
+            for name in tasks {
+                let Some(t) = self.plan.task_id(name) else {
+                    return Err(format!(
+                        "cannot re-run `{name}`: the workflow has no such task"
+                    ));
+                };
+                // The latest instance in each route it ran in.
+                let mut latest: HashMap<u32, (u32, u32)> = HashMap::new();
+                for inst in self.instances.iter().filter(|i| i.task == t) {
+                    latest.insert(inst.route, (inst.route, inst.level));
+                }
+                if latest.is_empty() {
+                    return Err(format!("cannot re-run `{name}`: it never ran"));
+                }
+                let mut routes: Vec<(u32, u32)> = latest.into_values().collect();
+                routes.sort_unstable();
+                again.extend(routes.into_iter().map(|(r, l)| (t, r, l)));
+            }
+        }
+        again.sort_unstable_by_key(|&(t, r, _)| (r, t));
+        again.dedup_by_key(|&mut (t, r, _)| (t, r));
+        // The run goes on as if it had not stopped; old errors stay in the
+        // journal's earlier `Ended` record.
+        self.state = State::Running;
+        self.failed = false;
+        self.canceled = false;
+        self.errors.clear();
+        self.stop = None;
+        self.skipped.clear();
+        for inst in &mut self.instances {
+            inst.unremediated = false;
+        }
+        self.status.set(crate::RunStatus::Running);
+        for (task, route, level) in again {
+            self.queue.push_back(Work::Dispatch { task, route, level });
+        }
+        let plan = self.plan.clone();
+        for a in arrivals {
+            if let Skipped::Arrival {
+                target,
+                from,
+                ti,
+                route,
+                level,
+            } = a
+            {
+                self.arrive(target, plan.task(from), ti as usize, route, level);
+            }
+        }
+        Ok(())
+    }
+}

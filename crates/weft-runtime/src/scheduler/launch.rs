@@ -1,0 +1,90 @@
+//! Launching an attempt: everything about it is decided at dispatch
+//! (`start_attempt`), and a [`Launch`] holds it until it is spawned.
+//!
+//! Most launches are spawned at once. A run with `sync` durability holds
+//! the launches of a turn until the journal has committed the records of
+//! that turn (no task starts before what caused it is on disk); a run
+//! being replayed holds them until the journal says how they ended, and
+//! spawns only those it does not say (they were in flight at the crash).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::{Msg, Outcome};
+use crate::action::{Action, ActionInput};
+use crate::attempt::{
+    panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report, StopSignal,
+};
+
+/// An attempt ready to run.
+pub(crate) struct Launch {
+    pub(super) slot: u32,
+    pub(super) instance: u32,
+    pub(super) item: u32,
+    pub(super) attempt: u32,
+    pub(super) action: Arc<dyn Action>,
+    pub(super) input: ActionInput,
+    pub(super) delay: Option<Duration>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) limit: Option<Arc<Semaphore>>,
+    pub(super) stop: Option<Arc<StopSignal>>,
+    pub(super) notify: bool,
+    pub(super) span: tracing::Span,
+}
+
+impl Launch {
+    /// Spawns the attempt, which reports its outcome on `tx`. `None` when
+    /// no task was needed: the action's `call` panicked, and that outcome
+    /// was reported at once (on `tx`, like any other, so that a journal
+    /// records it).
+    pub(super) fn spawn(self, tx: &flume::Sender<Msg>) -> Option<JoinHandle<()>> {
+        let report = Report::new(
+            self.slot,
+            self.instance,
+            self.item,
+            self.attempt,
+            tx.clone(),
+        );
+        // Most attempts have no delay, timeout or global cap. For those the
+        // action's future is made here (`call` only builds it) and the
+        // spawned task holds just that future and a few ids: a small task
+        // is cheaper to spawn.
+        if self.delay.is_none() && self.timeout.is_none() && self.limit.is_none() {
+            let traced = !self.span.is_disabled();
+            let action = self.action;
+            let input = self.input;
+            return match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
+                Ok(fut) => {
+                    let attempt = run_plain_attempt(fut, report, self.notify, traced);
+                    // Without a subscriber that wants the span, the task goes
+                    // without it: a smaller future, and no enter/exit per poll.
+                    Some(if traced {
+                        tokio::spawn(attempt.instrument(self.span))
+                    } else {
+                        tokio::spawn(attempt)
+                    })
+                }
+                Err(panic) => {
+                    report.send(Outcome::Panicked(panic_message(&*panic)), None);
+                    None
+                }
+            };
+        }
+        let spec = AttemptSpec {
+            report,
+            delay: self.delay,
+            timeout: self.timeout,
+            limit: self.limit,
+            stop: self.stop,
+            notify: self.notify,
+        };
+        Some(tokio::spawn(
+            run_attempt(self.action, self.input, spec).instrument(self.span),
+        ))
+    }
+}

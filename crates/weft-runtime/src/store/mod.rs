@@ -1,0 +1,443 @@
+//! Durable runs: the journal a run writes, and the [`Store`] that keeps it.
+//!
+//! A durable run's journal records what its scheduler *handled*, in the
+//! order it handled it: the run's start (the workflow's text and the
+//! inputs), each attempt's outcome, each command (cancel, pause, resume,
+//! re-run) and the run's end. Nothing derived is stored: the scheduler is
+//! deterministic, so feeding it the same records through the same code
+//! path rebuilds the same state. That is how a run resumes after a crash:
+//! the journal is replayed, attempts whose outcome is recorded are not run
+//! again, and those that were in flight run again (actions are therefore
+//! run *at least once*; see
+//! [`ActionInput::idempotency_key`](crate::ActionInput::idempotency_key)).
+//!
+//! Records reach the store in batches, written behind the scheduler by one
+//! writer per executor ([`JournalConfig`]); with [`Durability::Sync`] a run
+//! starts no task before the records that caused it are committed.
+//!
+//! A store implements [`Store`]: append a batch of entries atomically, load
+//! one run's journal, list and purge runs. [`MemoryStore`] keeps them in
+//! memory (for tests, and as the reference the conformance suite checks
+//! every store against); the SQLite store lives in the `weft-store-sqlite`
+//! crate.
+
+mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use memory::MemoryStore;
+
+use crate::id::RunId;
+use crate::outcome::{RunError, RunStatus};
+
+/// How long a run's records may wait before they are on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Records are committed in batches behind the run (every
+    /// [`JournalConfig::batch_records`] records or
+    /// [`JournalConfig::batch_interval`], whichever comes first). A crash
+    /// loses the last batch: the attempts it recorded run again on resume.
+    #[default]
+    WriteBehind,
+    /// No task starts before the records that caused it are committed.
+    /// Runs waiting at the same moment share one commit (group commit).
+    Sync,
+}
+
+/// How the journal writer batches records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JournalConfig {
+    /// Commit once this many records wait. Default 8192.
+    pub batch_records: usize,
+    /// Commit at the latest this long after the first record of a batch
+    /// arrived. Default 10 ms.
+    pub batch_interval: Duration,
+    /// Records that may wait to be committed, across all runs; a run that
+    /// would go over waits (back-pressure). Default 262,144.
+    pub backlog_records: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            batch_records: 8192,
+            batch_interval: Duration::from_millis(10),
+            backlog_records: 1 << 18,
+        }
+    }
+}
+
+impl JournalConfig {
+    /// The defaults.
+    pub fn new() -> JournalConfig {
+        JournalConfig::default()
+    }
+
+    /// Sets [`JournalConfig::batch_records`].
+    #[must_use]
+    pub fn batch_records(mut self, n: usize) -> JournalConfig {
+        self.batch_records = n.max(1);
+        self
+    }
+
+    /// Sets [`JournalConfig::batch_interval`].
+    #[must_use]
+    pub fn batch_interval(mut self, d: Duration) -> JournalConfig {
+        self.batch_interval = d;
+        self
+    }
+
+    /// Sets [`JournalConfig::backlog_records`].
+    #[must_use]
+    pub fn backlog_records(mut self, n: usize) -> JournalConfig {
+        self.backlog_records = n.max(1);
+        self
+    }
+}
+
+/// Milliseconds since the Unix epoch, as records store times.
+pub type Millis = u64;
+
+pub(crate) fn millis(t: SystemTime) -> Millis {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn from_millis(ms: Millis) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// One record of a run's journal, with its place: the run and its
+/// sequence number (from 0, without gaps).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The run.
+    pub run: RunId,
+    /// The record's number in the run's journal.
+    pub seq: u64,
+    /// What happened.
+    pub record: Record,
+}
+
+/// What a run's scheduler handled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Record {
+    /// The run began: always the first record.
+    Started(Box<RunStart>),
+    /// An attempt ended, and the scheduler handled it.
+    Attempt(Box<AttemptRecord>),
+    /// A command was handled.
+    Command {
+        /// Work items the scheduler had done when it handled it.
+        step: u64,
+        /// Which.
+        command: Command,
+    },
+    /// The run ended (a re-run may follow).
+    Ended(Box<RunEnd>),
+}
+
+/// The first record of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStart {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The workflow's text, as it was loaded.
+    pub source: String,
+    /// `yaml` or `json`.
+    pub format: String,
+    /// SHA-256 of `source`, in hex.
+    pub hash: String,
+    /// The inputs, with defaults applied.
+    pub inputs: Value,
+    /// For a sub-workflow: the run whose task started it.
+    pub parent: Option<RunId>,
+    /// Sub-workflow depth (0 for a run started by the caller).
+    pub depth: u32,
+    /// The run's durability.
+    pub durability: Durability,
+    /// When the run started.
+    pub started_at: Millis,
+}
+
+/// An attempt's outcome, as the scheduler handled it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// Work items the scheduler had done when it handled it (this one
+    /// included).
+    pub step: u64,
+    /// The task instance.
+    pub instance: u32,
+    /// The item, for a task with `with` items.
+    pub item: Option<u32>,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// When its action started, if it did.
+    pub started_at: Option<Millis>,
+    /// When it ended.
+    pub ended_at: Millis,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The action returned a result.
+    Ok {
+        /// The result.
+        result: Arc<Value>,
+    },
+    /// The action returned an error.
+    Err {
+        /// Its message.
+        message: String,
+        /// The result it attached, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+        /// The action was canceled (a sub-workflow's run was canceled).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        canceled: bool,
+    },
+    /// The attempt ran past its timeout.
+    TimedOut {
+        /// The timeout, in seconds.
+        seconds: f64,
+    },
+    /// The action panicked.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// The run stopped before the attempt started its action.
+    Dropped,
+}
+
+/// A command a run handled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Command {
+    /// Nothing new starts; running actions finish.
+    Cancel,
+    /// Nothing new starts; running actions are stopped.
+    Abort,
+    /// Nothing new starts until resumed.
+    Pause,
+    /// Held work starts.
+    Resume,
+    /// An ended run runs again from the given tasks (or from those that
+    /// failed or were canceled when `tasks` is empty).
+    Rerun {
+        /// Task names.
+        tasks: Vec<String>,
+    },
+}
+
+/// The last record of a run (until a re-run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunEnd {
+    /// How it ended.
+    pub status: RunStatus,
+    /// Its output.
+    pub output: Value,
+    /// Its errors.
+    pub errors: Vec<RunError>,
+    /// When.
+    pub ended_at: Millis,
+}
+
+/// A run as a store lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run's id.
+    pub id: RunId,
+    /// The workflow's name.
+    pub workflow: String,
+    /// Its status as the journal last recorded it: `running`, `paused`,
+    /// `canceling` (a cancel was recorded), or how it ended.
+    pub status: RunStatus,
+    /// For a sub-workflow: the run whose task started it.
+    pub parent: Option<RunId>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When its last record was written.
+    pub updated_at: Millis,
+    /// When it ended, if it has.
+    pub ended_at: Option<Millis>,
+}
+
+/// Which runs [`Store::list`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunFilter {
+    /// Only runs with one of these statuses (any, when empty).
+    pub statuses: Vec<RunStatus>,
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Only top-level runs (no sub-workflows).
+    pub top_level: bool,
+    /// At most this many, newest first (all, when `None`).
+    pub limit: Option<usize>,
+}
+
+impl RunFilter {
+    /// Every run.
+    pub fn all() -> RunFilter {
+        RunFilter::default()
+    }
+
+    /// Runs with one of `statuses`.
+    #[must_use]
+    pub fn statuses(mut self, statuses: impl IntoIterator<Item = RunStatus>) -> RunFilter {
+        self.statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Whether `run` passes.
+    pub fn matches(&self, run: &RunSummary) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&run.status))
+            && self.workflow.as_ref().is_none_or(|w| *w == run.workflow)
+            && (!self.top_level || run.parent.is_none())
+    }
+}
+
+/// Why a store failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be opened or used (I/O, corruption, a newer schema);
+    /// the message names the file or address.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Entries do not follow on from the journal (a sequence number out of
+    /// place), or break its rules (a first record that is not `Started`).
+    #[error("{0}")]
+    Conflict(String),
+    /// This process no longer owns the run: another took it over (a store
+    /// shared by several processes).
+    #[error("run {0} is owned by another process now")]
+    Fenced(RunId),
+    /// No such run.
+    #[error("no run `{0}` in the store")]
+    NotFound(RunId),
+}
+
+/// What [`Store::append`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Appended {
+    /// Runs whose entries were *not* written because another process owns
+    /// them now (a store shared by several processes); the entries of every
+    /// other run were committed.
+    pub fenced: Vec<RunId>,
+}
+
+impl Appended {
+    /// Every entry was committed.
+    pub fn all() -> Appended {
+        Appended::default()
+    }
+}
+
+/// Where durable runs are kept.
+///
+/// Every method is async, so a store may talk to a server; an embedded
+/// store can answer from a thread of its own. Appends come from one
+/// writer per executor, in order.
+pub trait Store: Send + Sync + 'static {
+    /// Appends `entries` atomically: all are committed, or none (except
+    /// the entries of runs another process owns, which are left out and
+    /// named in [`Appended::fenced`]). Entries of one run are in sequence
+    /// order and follow on from its journal; they may belong to many runs.
+    /// A run's summary follows its records: `Started` creates it, a
+    /// `Pause`, `Resume`, `Cancel` or `Rerun` command and `Ended` change its
+    /// status.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] for entries out of sequence,
+    /// [`StoreError::Unavailable`] for anything else (the disk is full).
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>>;
+
+    /// One run's journal, in sequence order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`], or the store cannot be read.
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
+
+    /// One run's summary, if the store has the run.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be read.
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>>;
+
+    /// Runs that pass `filter`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be read.
+    fn list<'a>(
+        &'a self,
+        filter: &'a RunFilter,
+    ) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>>;
+
+    /// Deletes the runs that ended before `before` (their journals with
+    /// them), and returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be written.
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>>;
+
+    /// A short description for messages (a file name, an address).
+    fn describe(&self) -> String;
+}
+
+impl fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Store({})", self.describe())
+    }
+}
+
+/// The status a run's records give it, applying `record` to `status`.
+pub fn status_after(status: RunStatus, record: &Record) -> RunStatus {
+    match record {
+        Record::Started(_) => RunStatus::Running,
+        Record::Command { command, .. } => match command {
+            Command::Pause if !status.is_terminal() => RunStatus::Paused,
+            Command::Resume if !status.is_terminal() => RunStatus::Running,
+            Command::Cancel | Command::Abort if !status.is_terminal() => RunStatus::Canceling,
+            Command::Rerun { .. } => RunStatus::Running,
+            _ => status,
+        },
+        Record::Ended(end) => end.status,
+        Record::Attempt(_) => status,
+    }
+}
+
+/// SHA-256 of a workflow's text, in hex, as [`RunStart::hash`] holds it.
+pub fn source_hash(source: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(source.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}

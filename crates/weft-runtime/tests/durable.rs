@@ -1,0 +1,505 @@
+//! Durable runs through the public API, on the in-memory store: what the
+//! journal holds, resuming after a crash (a runtime dropped mid-run),
+//! pause across a restart, re-run, sync durability, and a store that fails.
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Value};
+use weft_core::{TaskStatus, Workflow};
+use weft_runtime::store::{Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError};
+use weft_runtime::{
+    ActionError, ActionInput, Durability, Executor, ExecutorBuilder, JournalConfig, MemoryStore,
+    RunId, RunStatus,
+};
+
+/// Counts executions per idempotency key; `gate` tasks wait until opened.
+#[derive(Default)]
+struct World {
+    calls: Mutex<HashMap<String, usize>>,
+    gate: tokio::sync::Notify,
+    gate_open: std::sync::atomic::AtomicBool,
+    /// Fail the first attempt of tasks named in `flaky` once.
+    flaky_failed: Mutex<Vec<String>>,
+}
+
+impl World {
+    fn calls_of(&self, task: &str) -> usize {
+        let calls = self.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(k, _)| k.split('/').nth(1) == Some(task))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    fn executions_over_one(&self) -> usize {
+        let calls = self.calls.lock().unwrap();
+        calls.values().map(|n| n - 1).sum()
+    }
+}
+
+fn builder(world: &Arc<World>) -> ExecutorBuilder {
+    let (w1, w2, w3) = (world.clone(), world.clone(), world.clone());
+    Executor::builder()
+        .action("work", move |input: ActionInput| {
+            let w = w1.clone();
+            async move {
+                *w.calls
+                    .lock()
+                    .unwrap()
+                    .entry(input.idempotency_key())
+                    .or_default() += 1;
+                Ok(json!({"task": &*input.task, "n": input.get("n").cloned().unwrap_or(Value::Null)}))
+            }
+        })
+        .action("gate", move |input: ActionInput| {
+            let w = w2.clone();
+            async move {
+                *w.calls
+                    .lock()
+                    .unwrap()
+                    .entry(input.idempotency_key())
+                    .or_default() += 1;
+                while !w.gate_open.load(Ordering::SeqCst) {
+                    let notified = w.gate.notified();
+                    if w.gate_open.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    notified.await;
+                }
+                Ok(json!("opened"))
+            }
+        })
+        .action("flaky", move |input: ActionInput| {
+            let w = w3.clone();
+            async move {
+                *w.calls
+                    .lock()
+                    .unwrap()
+                    .entry(input.idempotency_key())
+                    .or_default() += 1;
+                let mut failed = w.flaky_failed.lock().unwrap();
+                if !failed.contains(&input.task.to_string()) {
+                    failed.push(input.task.to_string());
+                    return Err(ActionError::new("first time fails"));
+                }
+                Ok(json!("fine now"))
+            }
+        })
+}
+
+const FLOW: &str = "
+input: [{n: 3}]
+tasks:
+  a:
+    action: work
+    input: {n: '{{ parameters.n }}'}
+    next: [{publish: [{seen: '{{ result().n }}'}], do: [b, fan]}]
+  fan:
+    with: '{{ range(parameters.n) | list }}'
+    action: work
+    input: {n: '{{ item }}'}
+  b: {action: gate, next: [{do: c}]}
+  c: {action: work, input: {n: '{{ ctx(\"seen\") }}'}}
+output:
+  - seen: '{{ ctx(\"seen\") }}'
+  - fan: '{{ task.fan | length }}'
+  - c: '{{ task.c.n }}'
+";
+
+fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
+    Workflow::from_yaml_str(text)
+        .and_then(|w| w.compile(ex))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..2500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+#[tokio::test]
+async fn a_durable_run_journals_what_it_handled() {
+    let world = Arc::new(World::default());
+    world.gate_open.store(true, Ordering::SeqCst);
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    let entries = store.load(id).await.unwrap();
+    let Record::Started(start) = &entries[0].record else {
+        panic!("first record {:?}", entries[0].record)
+    };
+    assert_eq!(start.inputs, json!({"n": 3}));
+    assert!(start.source.contains("action: gate"));
+    let attempts = entries
+        .iter()
+        .filter(|e| matches!(e.record, Record::Attempt(_)))
+        .count();
+    // a, three items, b, c.
+    assert_eq!(attempts, 6);
+    let Record::Ended(end) = &entries.last().unwrap().record else {
+        panic!("last record")
+    };
+    assert_eq!(end.status, RunStatus::Succeeded);
+    assert_eq!(end.output, out.output);
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..entries.len() as u64).collect::<Vec<_>>());
+    let summary = store.get(id).await.unwrap().unwrap();
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    assert_eq!(summary.workflow, "workflow");
+}
+
+/// Runs `f` on a runtime of its own and drops the runtime after it: the
+/// tasks it spawned die with it, as they would with the process.
+fn on_doomed_runtime<F: std::future::Future<Output = ()>>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(f);
+    rt.shutdown_background();
+}
+
+#[test]
+fn a_run_resumes_after_a_crash_without_running_recorded_attempts_again() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let config = JournalConfig::new().batch_interval(Duration::from_millis(1));
+    let mut run_id = None;
+    on_doomed_runtime(async {
+        let ex = builder(&world)
+            .store(store.clone())
+            .journal_config(config.clone())
+            .build();
+        let p = plan(&ex, FLOW);
+        let run = ex.start(&p, json!({})).unwrap();
+        run_id = Some(run.id());
+        // `b` waits at the gate; everything before it is done.
+        wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
+        ex.flush().await.unwrap();
+        // The process dies here.
+    });
+    let id = run_id.unwrap();
+    assert_eq!(
+        futures::executor::block_on(store.get(id))
+            .unwrap()
+            .unwrap()
+            .status,
+        RunStatus::Running
+    );
+    world.gate_open.store(true, Ordering::SeqCst);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ex = builder(&world).store(store.clone()).build();
+        let recovered = ex.recover().await.unwrap();
+        assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
+        assert_eq!(recovered.runs.len(), 1);
+        let run = recovered.runs.into_iter().next().unwrap();
+        assert_eq!(run.id(), id);
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        assert_eq!(out.output, json!({"seen": 3, "fan": 3, "c": 3}));
+        // `a` and the items ran once; `b` was in flight: it ran again.
+        assert_eq!(world.calls_of("a"), 1);
+        assert_eq!(world.calls_of("fan"), 3);
+        assert_eq!(world.calls_of("b"), 2);
+        assert_eq!(world.calls_of("c"), 1);
+        assert_eq!(world.executions_over_one(), 1);
+        ex.flush().await.unwrap();
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().status,
+            RunStatus::Succeeded
+        );
+        // Nothing is left to recover.
+        assert!(ex.recover().await.unwrap().runs.is_empty());
+    });
+}
+
+#[test]
+fn a_paused_run_stays_paused_across_a_restart() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let mut run_id = None;
+    on_doomed_runtime(async {
+        let ex = builder(&world).store(store.clone()).build();
+        let p = plan(&ex, FLOW);
+        let run = ex.start(&p, json!({})).unwrap();
+        run_id = Some(run.id());
+        wait_for(|| world.calls_of("b") == 1).await;
+        run.pause();
+        world.gate_open.store(true, Ordering::SeqCst);
+        world.gate.notify_waiters();
+        wait_for(|| run.status() == RunStatus::Paused).await;
+        ex.flush().await.unwrap();
+    });
+    let id = run_id.unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().status,
+            RunStatus::Paused
+        );
+        let ex = builder(&world).store(store.clone()).build();
+        let mut recovered = ex.recover().await.unwrap();
+        let run = recovered.runs.pop().unwrap();
+        wait_for(|| run.status() == RunStatus::Paused).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(world.calls_of("c"), 0, "nothing starts while paused");
+        run.resume();
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        assert_eq!(
+            world.calls_of("b"),
+            1,
+            "b finished before the pause took hold"
+        );
+        assert_eq!(world.calls_of("c"), 1);
+    });
+}
+
+#[tokio::test]
+async fn rerun_starts_again_from_the_failed_task_and_keeps_the_rest() {
+    // Orquesta's rerun (test_workflow_conductor_rerun: rerun from a failed
+    // task sees the variables published before it).
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "
+tasks:
+  a: {action: work, input: {n: 7}, next: [{publish: [{x: '{{ result().n }}'}], do: b}]}
+  b: {action: flaky, next: [{when: '{{ succeeded() }}', do: c}]}
+  c: {action: work, input: {n: '{{ ctx(\"x\") + 1 }}'}}
+output: [{c: '{{ task.c.n }}'}]
+",
+    );
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    ex.flush().await.unwrap();
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().status,
+        RunStatus::Failed
+    );
+
+    let again = ex.rerun(id, &[]).await.unwrap();
+    assert_eq!(again.id(), id);
+    let out = tokio::time::timeout(Duration::from_secs(5), again)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(out.output, json!({"c": 8}));
+    assert_eq!(world.calls_of("a"), 1, "a succeeded: it is not run again");
+    assert_eq!(world.calls_of("b"), 2);
+    // The records keep both attempts of `b`, and both ends.
+    let names: Vec<String> = out.tasks.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, ["a", "b", "b", "c"]);
+    assert_eq!(out.tasks[1].status, TaskStatus::Failed);
+    ex.flush().await.unwrap();
+    let entries = store.load(id).await.unwrap();
+    let ends = entries
+        .iter()
+        .filter(|e| matches!(e.record, Record::Ended(_)))
+        .count();
+    assert_eq!(ends, 2);
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+
+    // A run that did not end cannot be re-run; nor an unknown one.
+    assert!(ex.rerun(RunId::new(), &[]).await.is_err());
+}
+
+#[tokio::test]
+async fn rerun_from_a_named_task() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    ex.flush().await.unwrap();
+    let out = ex.rerun(out.run_id, &["a"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    assert_eq!(world.calls_of("a"), 2);
+    assert_eq!(world.calls_of("b"), 2);
+    let out = ex
+        .rerun(out.run_id, &["nope"])
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    assert!(
+        out.errors[0].message.contains("no such task"),
+        "{:?}",
+        out.errors
+    );
+}
+
+/// A store that delays every append, and notes when each commit ended.
+struct SlowStore {
+    inner: MemoryStore,
+    delay: Duration,
+    commits: Mutex<Vec<(std::time::Instant, usize)>>,
+}
+
+impl Store for SlowStore {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        async move {
+            tokio::time::sleep(self.delay).await;
+            let r = self.inner.append(entries).await;
+            self.commits
+                .lock()
+                .unwrap()
+                .push((std::time::Instant::now(), entries.len()));
+            r
+        }
+        .boxed()
+    }
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load(run)
+    }
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.inner.get(run)
+    }
+    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        self.inner.list(f)
+    }
+    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.inner.purge(before)
+    }
+    fn describe(&self) -> String {
+        "slow".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::new(),
+        delay: Duration::from_millis(20),
+        commits: Mutex::new(Vec::new()),
+    });
+    let starts: Arc<Mutex<Vec<(String, std::time::Instant)>>> = Arc::default();
+    let s = starts.clone();
+    let ex = Executor::builder()
+        .store(store.clone())
+        .durability(Durability::Sync)
+        .action("note", move |input: ActionInput| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push((input.task.to_string(), std::time::Instant::now()));
+                Ok(Value::Null)
+            }
+        })
+        .build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: note, next: [{do: b}]}\n  b: {action: note, next: [{do: c}]}\n  c: {action: note}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let starts = starts.lock().unwrap().clone();
+    let commits = store.commits.lock().unwrap().clone();
+    // Each task started after a commit that came after the previous task
+    // started (the one that recorded its predecessor's outcome).
+    assert_eq!(starts.len(), 3);
+    for pair in starts.windows(2) {
+        let (prev, next) = (pair[0].1, pair[1].1);
+        assert!(
+            commits.iter().any(|(t, _)| *t > prev && *t <= next),
+            "{} started without a commit after {} started",
+            pair[1].0,
+            pair[0].0
+        );
+    }
+    // The first task waited for the run's first record too.
+    assert!(commits[0].0 <= starts[0].1);
+    // And the outcome came after the last record was committed.
+    let entries = store.load(out.run_id).await.unwrap();
+    assert!(matches!(entries.last().unwrap().record, Record::Ended(_)));
+}
+
+#[tokio::test]
+async fn a_store_that_fails_fails_the_run_loudly() {
+    let store = Arc::new(MemoryStore::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let ex = Executor::builder()
+        .store(store.clone())
+        .action("count", move |_: ActionInput| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Value::Null) }
+        })
+        .build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: core.sleep, input: {seconds: 0.05}, next: [{do: c}]}\n  c: {action: count}\n",
+    );
+    store.fail_appends(Some("disk full"));
+    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&p, json!({})).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.message.contains("disk full") && e.message.contains("memory")),
+        "{:?}",
+        out.errors
+    );
+    // It stopped: `c` never ran.
+    assert!(calls.load(Ordering::SeqCst) <= 1);
+}
+
+#[tokio::test]
+async fn a_plan_without_text_cannot_run_durably_but_can_in_memory() {
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder().store(store).build();
+    let def = Workflow::from_yaml_str("tasks:\n  a: {action: core.noop}\n")
+        .unwrap()
+        .into_def();
+    let p = def.compile(&ex).unwrap();
+    let err = ex.start(&p, json!({})).unwrap_err();
+    assert!(err.message().contains("workflow's text"), "{err}");
+    let out = ex
+        .start_with(&p, json!({}), weft_runtime::RunOptions::new().in_memory())
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(out.succeeded());
+}
