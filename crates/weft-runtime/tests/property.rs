@@ -34,8 +34,21 @@
 //!   attempt with a global start/end sequence, and every instance's action
 //!   must start after the actions of the instances it depends on ended.
 //!
+//! Routes: the model makes a route at each arrival at a split task and
+//! keeps joins per route; events name each instance's route by path, which
+//! must be the model's. Plans with a join reached inside and outside a
+//! split must not compile (most generated plans have such joins removed,
+//! a quarter keep them to check that).
+//!
+//! **Replay**: the same plans run durably with a deterministic action; the
+//! journal of an uninterrupted run is cut after a random record (a crash
+//! that lost the rest) and resumed. The resumed run must not run again an
+//! attempt whose outcome the kept records hold, and, where the plan's end
+//! does not depend on timing (no fail-fast, no instance limit), must end
+//! with the same status, output and instances as the uninterrupted run.
+//!
 //! Cases default to 64 per runtime flavour (a fifth of them under a random
-//! `max_task_instances`); set `PROPTEST_CASES` for more.
+//! `max_task_instances`; 24 for replays); set `PROPTEST_CASES` for more.
 mod common;
 
 use std::collections::VecDeque;
@@ -1483,4 +1496,221 @@ fn the_model_interprets_a_known_plan() {
     let m = ideal(&failing);
     assert!(m.fails);
     assert_eq!(m.per_task[3], []);
+}
+
+// ---- replaying a journal after a crash -------------------------------------
+
+/// Executions per attempt (by idempotency key) of the deterministic action.
+#[derive(Default)]
+struct Executions(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// An executor whose `prop` action gives the same outcome for the same
+/// attempt every time (the replay contract), journaling into `store`.
+fn durable_executor(
+    store: Arc<weft_runtime::MemoryStore>,
+    limit: Option<usize>,
+    seen: Arc<Executions>,
+) -> Executor {
+    let b = Executor::builder().without_builtins().store(store).action(
+        "prop",
+        move |input: ActionInput| {
+            let seen = seen.clone();
+            async move {
+                *seen
+                    .0
+                    .lock()
+                    .unwrap()
+                    .entry(input.idempotency_key())
+                    .or_default() += 1;
+                let f = input.get("f").and_then(Value::as_u64).unwrap_or(0);
+                let y = input.get("y").and_then(Value::as_u64).unwrap_or(0);
+                for _ in 0..y {
+                    tokio::task::yield_now().await;
+                }
+                let result = json!({"task": &*input.task, "attempt": input.attempt});
+                if u64::from(input.attempt) <= f {
+                    Err(ActionError::with_result("planned failure", result))
+                } else {
+                    Ok(result)
+                }
+            }
+        },
+    );
+    match limit {
+        Some(n) => b.max_task_instances(n).build(),
+        None => b.build(),
+    }
+}
+
+/// What a run ended with that does not depend on timing in plans where
+/// every failure is handled: status, output, and the multiset of
+/// instances (task, route path, status, attempts, result).
+fn settled(out: &RunOutcome) -> (RunStatus, Value, Vec<String>) {
+    let mut instances: Vec<String> = out
+        .tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {:?} {:?} {} {}",
+                t.name,
+                out.routes[t.route as usize],
+                t.status,
+                t.attempts,
+                t.result.as_deref().cloned().unwrap_or(Value::Null)
+            )
+        })
+        .collect();
+    instances.sort();
+    (out.status, out.output.clone(), instances)
+}
+
+async fn check_replay(spec: &Spec, cut: &[u16]) -> Result<(), String> {
+    let mut text = spec.yaml();
+    if spec.counters > 0 {
+        text.push_str("output:\n");
+        for v in 0..spec.counters {
+            let _ = writeln!(text, "  - c{v}: \"{{{{ workflow.c{v} }}}}\"");
+        }
+    }
+    // The uninterrupted run, and its journal.
+    let store = Arc::new(weft_runtime::MemoryStore::new());
+    let seen = Arc::new(Executions::default());
+    let ex = durable_executor(store.clone(), spec.limit, seen.clone());
+    let plan = match weft_core::Workflow::from_yaml_str(&text).and_then(|w| w.compile(&ex)) {
+        Ok(p) => p,
+        Err(_) if has_ambiguous_join(spec) => return Ok(()),
+        Err(e) => return Err(format!("does not compile: {e}")),
+    };
+    let reference =
+        tokio::time::timeout(Duration::from_secs(30), ex.start(&plan, json!({})).unwrap())
+            .await
+            .map_err(|_| "the reference run did not end")?
+            .map_err(|e| e.to_string())?;
+    ex.flush().await.map_err(|e| e.to_string())?;
+    let journal = weft_runtime::Store::load(&*store, reference.run_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Without fail-fast or the instance limit (which stop a run at a point
+    // that depends on timing), every run of the plan ends the same way.
+    let deterministic = spec.mode != Mode::Wild && spec.limit.is_none();
+
+    for &c in cut {
+        // A crash after record `k` was committed: the rest is lost.
+        let k = 1 + usize::from(c) % journal.len();
+        let kept = &journal[..k];
+        let store = Arc::new(weft_runtime::MemoryStore::new());
+        weft_runtime::Store::append(&*store, kept)
+            .await
+            .map_err(|e| e.to_string())?;
+        let recorded: std::collections::HashSet<String> = kept
+            .iter()
+            .filter_map(|e| match &e.record {
+                weft_runtime::store::Record::Attempt(a) => Some(format!(
+                    "{}/{}/{}/{}/{}",
+                    e.run,
+                    "",
+                    a.instance,
+                    a.item.map_or("-".to_owned(), |i| i.to_string()),
+                    a.attempt
+                )),
+                _ => None,
+            })
+            .collect();
+        let seen = Arc::new(Executions::default());
+        let ex = durable_executor(store.clone(), spec.limit, seen.clone());
+        let out = if matches!(
+            kept.last().map(|e| &e.record),
+            Some(weft_runtime::store::Record::Ended(_))
+        ) {
+            // Nothing to resume: the run had ended.
+            if !ex.recover().await.map_err(|e| e.to_string())?.runs.is_empty() {
+                return Err("an ended run was resumed".into());
+            }
+            continue;
+        } else {
+            let mut recovered = ex.recover().await.map_err(|e| e.to_string())?;
+            if !recovered.failed.is_empty() {
+                return Err(format!("recover failed: {:?}", recovered.failed));
+            }
+            let run = recovered.runs.pop().ok_or("nothing was recovered")?;
+            tokio::time::timeout(Duration::from_secs(30), run)
+                .await
+                .map_err(|_| format!("the run resumed after record {k} did not end"))?
+                .map_err(|e| e.to_string())?
+        };
+        // No attempt whose outcome was journaled ran again.
+        for key in seen.0.lock().unwrap().keys() {
+            let mut parts: Vec<&str> = key.split('/').collect();
+            parts[1] = "";
+            if recorded.contains(&parts.join("/")) {
+                return Err(format!(
+                    "attempt {key} ran again although the journal (cut after record {k}) has its outcome"
+                ));
+            }
+        }
+        if out
+            .errors
+            .iter()
+            .any(|e| e.message.contains("cannot be replayed"))
+        {
+            return Err(format!("cut after record {k}: {:?}", out.errors));
+        }
+        if deterministic {
+            if settled(&out) != settled(&reference) {
+                return Err(format!(
+                    "cut after record {k} of {}: the resumed run ended {:?}, the uninterrupted one {:?}",
+                    journal.len(),
+                    settled(&out),
+                    settled(&reference)
+                ));
+            }
+        } else if out.status != reference.status {
+            return Err(format!(
+                "cut after record {k}: status {:?}, uninterrupted {:?}",
+                out.status, reference.status
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_replays(rt: tokio::runtime::Runtime) {
+    let mut config = cases();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = 24;
+    }
+    let mut runner = TestRunner::new(config);
+    let strategy = (raw(), prop::collection::vec(any::<u16>(), 1..=3));
+    let result = runner.run(&strategy, |(raw, cut)| {
+        let spec = build(&raw);
+        rt.block_on(check_replay(&spec, &cut)).map_err(|e| {
+            TestCaseError::fail(format!(
+                "{e}\n--- instance limit {:?}, workflow ---\n{}",
+                spec.limit,
+                spec.yaml()
+            ))
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn a_journal_cut_anywhere_resumes_to_the_same_end_on_a_current_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    check_replays(rt);
+}
+
+#[test]
+fn a_journal_cut_anywhere_resumes_to_the_same_end_on_a_multi_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    check_replays(rt);
 }
