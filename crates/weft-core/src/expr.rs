@@ -25,7 +25,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{self, rename_calls, ExpressionLimits, Mode};
 use crate::load::split_path;
 use crate::view::{
-    arc_to_mj, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
+    arc_to_mj, ctx_lookup, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root,
+    Step, ROOT_KEY,
 };
 
 /// The shared environment: our functions, strict undefined values, no HTML
@@ -119,14 +120,13 @@ fn status_fn(
 fn fn_ctx(state: &State, name: Option<&str>) -> std::result::Result<MjValue, minijinja::Error> {
     let root = root(state)?;
     match name {
-        None => Ok(MapView::value(&root.0.shared, MapKind::Variables)),
-        Some(name) => match root.0.shared.variables().get(name) {
-            Some(v) => Ok(arc_to_mj(v.value())),
-            None => Err(minijinja::Error::new(
+        None => Ok(MapView::value(&root.0.shared, MapKind::Ctx)),
+        Some(name) => ctx_lookup(&root.0.shared, name).ok_or_else(|| {
+            minijinja::Error::new(
                 minijinja::ErrorKind::UndefinedError,
-                format!("ctx(\"{name}\"): no workflow variable `{name}`"),
-            )),
-        },
+                format!("ctx(\"{name}\"): no input or variable `{name}`"),
+            )
+        }),
     }
 }
 

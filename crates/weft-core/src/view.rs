@@ -159,6 +159,9 @@ pub(crate) enum MapKind {
     Variables,
     TaskResults,
     System,
+    /// Orquesta's `ctx()`: the inputs, then the variables (set by `vars` and
+    /// by publishes) over them.
+    Ctx,
 }
 
 /// A view of one of the context's maps (`workflow`, `task`, `system`).
@@ -178,11 +181,34 @@ impl MapView {
 
     fn map(&self) -> &crate::context::ValueMap {
         match self.kind {
-            MapKind::Variables => self.shared.variables(),
+            MapKind::Variables | MapKind::Ctx => self.shared.variables(),
             MapKind::TaskResults => &self.shared.task_results,
             MapKind::System => &self.shared.system,
         }
     }
+
+    /// The input `key`, for `ctx()`.
+    fn input(&self, key: &str) -> Option<MjValue> {
+        match &*self.shared.parameters {
+            Value::Object(m) if m.contains_key(key) => arc_to_mj(&self.shared.parameters)
+                .get_attr(key)
+                .ok()
+                .filter(|v| !v.is_undefined()),
+            _ => None,
+        }
+    }
+}
+
+/// `ctx(name)`: the variable `name`, or else the input `name`.
+pub(crate) fn ctx_lookup(shared: &Arc<Shared>, name: &str) -> Option<MjValue> {
+    if let Some(v) = shared.variables().get(name) {
+        return Some(arc_to_mj(v.value()));
+    }
+    MapView {
+        shared: shared.clone(),
+        kind: MapKind::Ctx,
+    }
+    .input(name)
 }
 
 impl Object for MapView {
@@ -192,18 +218,35 @@ impl Object for MapView {
 
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let k = key.as_str()?;
-        let v = self.map().get(k)?;
-        Some(arc_to_mj(v.value()))
+        match self.map().get(k) {
+            Some(v) => Some(arc_to_mj(v.value())),
+            None if self.kind == MapKind::Ctx => self.input(k),
+            None => None,
+        }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let mut keys: Vec<Arc<str>> = self.map().iter().map(|e| e.key().clone()).collect();
-        keys.sort();
+        if self.kind == MapKind::Ctx {
+            if let Value::Object(m) = &*self.shared.parameters {
+                keys.extend(m.keys().map(|k| Arc::from(k.as_str())));
+            }
+            keys.sort();
+            keys.dedup();
+        } else {
+            keys.sort();
+        }
         Enumerator::Values(keys.into_iter().map(|k| MjValue::from(&*k)).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.map().len())
+        match (self.kind, &*self.shared.parameters) {
+            (MapKind::Ctx, Value::Object(m)) => {
+                let vars = self.map();
+                Some(vars.len() + m.keys().filter(|k| !vars.contains_key(k.as_str())).count())
+            }
+            _ => Some(self.map().len()),
+        }
     }
 }
 

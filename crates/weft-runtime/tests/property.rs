@@ -1623,7 +1623,13 @@ async fn check_replay(spec: &Spec, cut: &[u16]) -> Result<(), String> {
             Some(weft_runtime::store::Record::Ended(_))
         ) {
             // Nothing to resume: the run had ended.
-            if !ex.recover().await.map_err(|e| e.to_string())?.runs.is_empty() {
+            if !ex
+                .recover()
+                .await
+                .map_err(|e| e.to_string())?
+                .runs
+                .is_empty()
+            {
                 return Err("an ended run was resumed".into());
             }
             continue;
