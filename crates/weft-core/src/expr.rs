@@ -1032,6 +1032,17 @@ pub(crate) fn mj_to_json(v: &MjValue, budget: &mut usize) -> std::result::Result
         }
         ValueKind::Bool => return Ok(Value::Bool(v.is_true())),
         ValueKind::None => return Ok(Value::Null),
+        ValueKind::Number => {
+            // JSON has no infinity and no NaN: serde would quietly make them
+            // null, changing what the expression said.
+            if let Ok(f) = f64::try_from(v.clone()) {
+                if !f.is_finite() {
+                    return Err(Convert::Failed(format!(
+                        "the result is {f}, which JSON cannot hold: keep numbers within ±1.8e308"
+                    )));
+                }
+            }
+        }
         _ => {}
     }
     if v.is_undefined() {

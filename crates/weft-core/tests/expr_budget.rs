@@ -203,3 +203,26 @@ fn ordinary_templates_fit_the_budget() {
         }
     }
 }
+
+#[test]
+fn numbers_json_cannot_hold_are_errors_not_null() {
+    let ctx = WorkflowContext::new(serde_json::json!({}), []);
+    for src in [
+        "{{ 1e308 * 10 }}",
+        "{{ -1e308 * 10 }}",
+        "{{ (1e308 * 10) - (1e308 * 10) }}",
+        "{{ [1, 1e308 * 10] }}",
+        "{{ {'a': 1e308 * 10} }}",
+    ] {
+        let t = Template::compile(src).unwrap();
+        let err = t.eval(&ctx).unwrap_err();
+        assert!(
+            err.message().contains("JSON cannot hold"),
+            "{src}: {}",
+            err.message()
+        );
+    }
+    // Large but finite numbers keep their value.
+    let t = Template::compile("{{ 1e308 * 1.5 / 2 }}").unwrap();
+    assert_eq!(t.eval(&ctx).unwrap(), serde_json::json!(7.5e307));
+}
