@@ -63,6 +63,9 @@ pub(crate) struct ExecutorInner {
     pub(crate) journal: Option<Arc<Journal>>,
     /// The durability of runs that do not choose.
     pub(crate) durability: Durability,
+    /// Only inspects runs from the store: actions it does not have are
+    /// stand-ins that never run (see `Executor::inspect`).
+    pub(crate) inspecting: bool,
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -430,6 +433,7 @@ impl ExecutorBuilder {
                     .store
                     .map(|store| Arc::new(Journal::new(store, self.journal))),
                 durability: self.durability,
+                inspecting: false,
             }),
         }
     }

@@ -503,3 +503,42 @@ async fn a_plan_without_text_cannot_run_durably_but_can_in_memory() {
         .unwrap();
     assert!(out.succeeded());
 }
+
+#[tokio::test]
+async fn inspect_rebuilds_a_run_from_its_journal_without_running_it() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
+    ex.flush().await.unwrap();
+    // Mid-run, from an executor that has none of its actions.
+    let other = Executor::builder().store(store.clone()).build();
+    let seen = other.inspect(id).await.unwrap();
+    assert_eq!(seen.status, RunStatus::Running);
+    let b = seen.task("b").next().unwrap();
+    assert_eq!(b.status, TaskStatus::Running);
+    assert_eq!(seen.task("a").next().unwrap().status, TaskStatus::Succeeded);
+    assert_eq!(seen.task("c").count(), 0);
+    let before: usize = world.calls.lock().unwrap().values().sum();
+
+    world.gate_open.store(true, Ordering::SeqCst);
+    world.gate.notify_waiters();
+    let out = run.await.unwrap();
+    ex.flush().await.unwrap();
+    let seen = other.inspect(id).await.unwrap();
+    assert_eq!(seen.status, out.status);
+    assert_eq!(seen.output, out.output);
+    let names = |o: &weft_runtime::RunOutcome| {
+        o.tasks
+            .iter()
+            .map(|t| (t.name.to_string(), t.status, t.result.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&seen), names(&out));
+    // Inspecting ran nothing.
+    let after: usize = world.calls.lock().unwrap().values().sum();
+    assert_eq!(after, before + 1, "only `c` ran, and it ran live");
+}

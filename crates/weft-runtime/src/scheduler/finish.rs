@@ -89,25 +89,47 @@ impl Scheduler {
         if self.instances.len() >= 4096 {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
-        let rank = self.route_ranks();
-        let mut routes = vec![Vec::new(); self.routes.len()];
-        for (r, step) in self.routes.iter().enumerate() {
-            routes[rank[r] as usize] = step.path.to_vec();
-        }
         self.joins = Vec::new();
         self.route_joins = Default::default();
         self.join_slot = Vec::new();
         self.slots = Vec::new();
         self.actions = Vec::new();
         self.queue = VecDeque::new();
+        let tasks_run = self.instances.len();
+        let (tasks, routes) = self.records(true);
+        RunOutcome {
+            run_id: self.run_id,
+            parent: self.parent,
+            workflow: self.plan.name().clone(),
+            status,
+            output: Value::Object(output),
+            tasks,
+            routes,
+            errors: std::mem::take(&mut self.errors),
+            stats: RunStats {
+                tasks_run,
+                actions_run: self.actions_run,
+                duration: self.started.elapsed(),
+            },
+        }
+    }
+
+    /// The task records and the route table, taking the instances. At the
+    /// end of a run (`ended`), an instance that never finished is
+    /// `canceled`; otherwise (a snapshot) it keeps its status.
+    pub(super) fn records(&mut self, ended: bool) -> (Vec<TaskRecord>, Vec<Vec<String>>) {
+        let rank = self.route_ranks();
+        let mut routes = vec![Vec::new(); self.routes.len()];
+        for (r, step) in self.routes.iter().enumerate() {
+            routes[rank[r] as usize] = step.path.to_vec();
+        }
         let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
         let plan = &self.plan;
-        let tasks_run = self.instances.len();
         let tasks = std::mem::take(&mut self.instances)
             .into_iter()
             .enumerate()
             .map(|(i, inst)| {
-                let status = if inst.status.is_terminal() {
+                let status = if inst.status.is_terminal() || !ended {
                     inst.status
                 } else {
                     TaskStatus::Canceled
@@ -127,21 +149,7 @@ impl Scheduler {
                 }
             })
             .collect();
-        RunOutcome {
-            run_id: self.run_id,
-            parent: self.parent,
-            workflow: self.plan.name().clone(),
-            status,
-            output: Value::Object(output),
-            tasks,
-            routes,
-            errors: std::mem::take(&mut self.errors),
-            stats: RunStats {
-                tasks_run,
-                actions_run: self.actions_run,
-                duration: self.started.elapsed(),
-            },
-        }
+        (tasks, routes)
     }
 
     /// The number each route gets in the outcome, by its number while the

@@ -305,6 +305,25 @@ impl Scheduler {
     /// The records do not fit the run: the workflow behaves differently
     /// from when they were written.
     pub(super) async fn replay(&mut self) -> Result<(), String> {
+        self.replay_records().await?;
+        // The records end here: what they do not say happens live.
+        let Some(j) = self.journal.as_deref_mut() else {
+            return Ok(());
+        };
+        let Some(replay) = j.replay.take() else {
+            return Ok(());
+        };
+        self.ended_before = replay.ended;
+        let mut pending: Vec<Launch> = replay.pending.into_values().collect();
+        pending.sort_by_key(|l| l.slot);
+        for launch in pending {
+            self.launch(launch);
+        }
+        Ok(())
+    }
+
+    /// Replays every record, leaving held what they do not say.
+    async fn replay_records(&mut self) -> Result<(), String> {
         let mut handled = 0u32;
         loop {
             let next = match self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
@@ -356,19 +375,6 @@ impl Scheduler {
                     return Err(format!("record {seq}: a second `started` record"))
                 }
             }
-        }
-        // The records end here: what they do not say happens live.
-        let Some(j) = self.journal.as_deref_mut() else {
-            return Ok(());
-        };
-        let Some(replay) = j.replay.take() else {
-            return Ok(());
-        };
-        self.ended_before = replay.ended;
-        let mut pending: Vec<Launch> = replay.pending.into_values().collect();
-        pending.sort_by_key(|l| l.slot);
-        for launch in pending {
-            self.launch(launch);
         }
         Ok(())
     }
@@ -473,6 +479,43 @@ impl Scheduler {
             errors: self.errors.clone(),
             ended_at: millis(SystemTime::now()),
         }
+    }
+
+    /// The run as its records leave it, without running anything: for
+    /// `Executor::inspect`. Attempts the records do not end show as running.
+    pub(crate) async fn inspect(
+        mut self,
+        status: crate::RunStatus,
+        end: Option<RunEnd>,
+    ) -> Result<crate::RunOutcome, String> {
+        self.begin();
+        self.replay_records().await?;
+        let tasks_run = self.instances.len();
+        let (tasks, routes) = self.records(false);
+        let (output, errors) = match end {
+            Some(end) if status.is_terminal() => (end.output, end.errors),
+            _ => (
+                Value::Object(Default::default()),
+                std::mem::take(&mut self.errors),
+            ),
+        };
+        Ok(crate::RunOutcome {
+            run_id: self.run_id,
+            parent: self.parent,
+            workflow: self.plan.name().clone(),
+            status,
+            output,
+            tasks,
+            routes,
+            errors,
+            stats: crate::RunStats {
+                tasks_run,
+                actions_run: self.actions_run,
+                duration: SystemTime::now()
+                    .duration_since(self.started_sys)
+                    .unwrap_or_default(),
+            },
+        })
     }
 
     /// Whether a journal is kept and it is replaying.

@@ -409,6 +409,11 @@ impl Scheduler {
                                 depth: options.depth + 1,
                             })
                         }
+                        (None, None) if exec.inspecting => Arc::new(crate::action::FnAction(
+                            |_: crate::ActionInput| async {
+                                Err(crate::ActionError::new("this run is only being inspected"))
+                            },
+                        )),
                         (None, None) => {
                             return Err(weft_core::Error::new(
                                 weft_core::ErrorKind::Validation,
