@@ -3,7 +3,8 @@
 
 Reads target/criterion/<group>/<function>/new/estimates.json (the median's
 point estimate) and benchmark.json (throughput), so the tables in
-docs/performance.md can be remade from one `cargo bench` run:
+docs/performance.md can be remade from one `cargo bench` run (from the
+repository root; the benchmarks are the weft-benches package in benches/):
 
     python3 scripts/criterion_table.py [--target DIR] peers
     python3 scripts/criterion_table.py latency

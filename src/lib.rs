@@ -4,6 +4,12 @@
 //! `{{ }}` Jinja expressions). This crate is a facade over `weft-core` (the
 //! language: loading, validation, plans, context, expressions) and
 //! `weft-runtime` (executor, scheduler, actions, runs, events).
+//!
+//! # Features
+//!
+//! * `http` (off by default): the built-in `core.http` action, one HTTP
+//!   request per call, on `reqwest` with rustls. Without it, weft compiles
+//!   no HTTP client.
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;

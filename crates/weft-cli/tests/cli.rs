@@ -818,6 +818,29 @@ fn actions_lists_the_five_builtins_with_fields_and_results() {
     weft().arg("actions").assert().code(0).stdout(expected);
 }
 
+/// `weft` is built with the `http` feature by default.
+#[cfg(feature = "http")]
+#[test]
+fn actions_lists_core_http_with_its_inputs() {
+    let mut expected = predicate::str::contains("core.http  sends an HTTP request").boxed();
+    for field in [
+        "    url                 string          required",
+        "    method ",
+        "    headers ",
+        "    query ",
+        "    body ",
+        "    json ",
+        "    timeout ",
+        "    verify_tls ",
+        "    max_response_bytes ",
+        "    follow_redirects ",
+        r#"result: {"status_code": number"#,
+    ] {
+        expected = expected.and(predicate::str::contains(field)).boxed();
+    }
+    weft().arg("actions").assert().code(0).stdout(expected);
+}
+
 // ---- docs/cli.md ----------------------------------------------------------------
 
 /// Splits a shell command line into words: quotes, a trailing `# comment`,

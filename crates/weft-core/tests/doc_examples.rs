@@ -14,6 +14,7 @@ const CATALOG: &[&str] = &[
     "core.sleep",
     "core.fail",
     "core.local",
+    "core.http",
     // The sub-workflow of the example in "Sub-workflows".
     "deploy_region",
 ];

@@ -128,6 +128,8 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
             inputs: LOCAL,
             result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool, "stdout_truncated": bool, "stderr_truncated": bool, "stdout_total_bytes": number, "stderr_total_bytes": number}"#,
         },
+        #[cfg(feature = "http")]
+        crate::http::INFO,
     ];
     ALL
 }

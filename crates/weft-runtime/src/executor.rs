@@ -292,6 +292,9 @@ impl ExecutorBuilder {
             .insert(Arc::from("core.fail"), Arc::new(builtins::Fail));
         b.actions
             .insert(Arc::from("core.local"), Arc::new(builtins::Local));
+        #[cfg(feature = "http")]
+        b.actions
+            .insert(Arc::from("core.http"), Arc::new(crate::http::Http::new()));
         b
     }
 

@@ -6,6 +6,11 @@
 //! `flume` channel; the scheduler wakes on that message and starts whatever
 //! became ready in the same turn. There is no polling loop. The library uses
 //! the caller's tokio runtime and installs no tracing subscriber.
+//!
+//! # Features
+//!
+//! * `http` (off by default): the built-in `core.http` action, one HTTP
+//!   request per call, on `reqwest` with rustls (no OpenSSL).
 #![forbid(unsafe_code)]
 
 mod action;
@@ -14,6 +19,8 @@ mod builtins;
 mod durable;
 mod event;
 mod executor;
+#[cfg(feature = "http")]
+mod http;
 mod id;
 mod journal;
 mod limits;

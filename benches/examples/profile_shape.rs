@@ -16,7 +16,7 @@
 //! `wavefront`), size (tasks; levels for `tree`, side for `wavefront`;
 //! ignored for `diamond`), runs. docs/performance.md quotes its counts.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{noop_executor, runtime_ct, weft_plan, weft_run, Floor, Shape};
