@@ -3,7 +3,9 @@
 //! Workflows are graphs of tasks written in YAML (the Orquesta dialect, with
 //! `{{ }}` Jinja expressions). This crate is a facade over `weft-core` (the
 //! language: loading, validation, plans, context, expressions) and
-//! `weft-runtime` (executor, scheduler, actions, runs, events).
+//! `weft-runtime` (executor, scheduler, actions, runs, events); with the
+//! `sqlite` feature, `weft::sqlite` is the SQLite store for durable runs
+//! (`weft-store-sqlite`).
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
@@ -14,6 +16,10 @@ pub use weft_runtime::{
     EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost,
     RunOptions, RunOutcome, RunStats, RunStatus, TaskRecord,
 };
+/// The SQLite store for durable runs (feature `sqlite`): one file, no
+/// server. See `weft_store_sqlite`.
+#[cfg(feature = "sqlite")]
+pub use weft_store_sqlite as sqlite;
 
 /// The names most programs need.
 pub mod prelude {
