@@ -186,7 +186,10 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], naming the file: it does not exist, is
-    /// damaged, is not weft's, or was written by a newer (or older) weft.
+    /// damaged, is not weft's, or was written by a newer (or older) weft;
+    /// or its directory is read-only and no writer has the file open
+    /// (SQLite reads a WAL file through an index, `<file>-shm`, that it
+    /// must then create).
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let file = path.as_ref().to_path_buf();
         let name = schema::display(&file);

@@ -320,6 +320,10 @@ async fn a_read_only_directory_is_refused() {
     assert!(!new.exists());
     let e = SqliteStore::open(&existing).unwrap_err();
     assert_names_file(&e, &existing, "directory must exist and be writable");
+    // Reading needs the write-ahead log's index beside the file too, and
+    // no writer has made one.
+    let e = SqliteStore::open_read_only(&existing).unwrap_err();
+    assert_names_file(&e, &existing, "directory must exist and be writable");
 }
 
 #[tokio::test]
