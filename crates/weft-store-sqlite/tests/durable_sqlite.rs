@@ -224,3 +224,38 @@ fn a_run_resumes_from_the_file_after_its_process_is_killed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(recover_and_finish(&world, &path, id, false));
 }
+
+#[tokio::test]
+async fn a_full_database_fails_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(128 * 1024);
+    let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
+    // With sync durability `b` waits for `a`'s outcome to be committed,
+    // so the failed commit stops the run before it goes on.
+    let ex = Executor::builder()
+        .store(store)
+        .durability(weft_runtime::Durability::Sync)
+        .action("big", |_: ActionInput| async {
+            Ok(json!("x".repeat(1 << 20)))
+        })
+        .build();
+    let plan = Workflow::from_yaml_str(
+        "tasks:\n  a: {action: big, next: [{do: b}]}\n  b: {action: big}\n",
+    )
+    .and_then(|w| w.compile(&ex))
+    .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&plan, json!({})).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    let file = path.display().to_string();
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.message.contains(&file) && e.message.contains("full")),
+        "{:?}",
+        out.errors
+    );
+}
