@@ -10,6 +10,8 @@
 //! * `http` (off by default): the built-in `core.http` action, one HTTP
 //!   request per call, on `reqwest` with rustls. Without it, weft compiles
 //!   no HTTP client.
+//! * `sqlite` (off by default): `weft::sqlite`, the SQLite store for durable
+//!   runs (`weft-store-sqlite`).
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
@@ -20,6 +22,10 @@ pub use weft_runtime::{
     EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost,
     RunOptions, RunOutcome, RunStats, RunStatus, TaskRecord,
 };
+/// The SQLite store for durable runs (feature `sqlite`): one file, no
+/// server. See `weft_store_sqlite`.
+#[cfg(feature = "sqlite")]
+pub use weft_store_sqlite as sqlite;
 
 /// The names most programs need.
 pub mod prelude {

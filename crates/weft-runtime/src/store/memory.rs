@@ -8,9 +8,7 @@ use std::time::SystemTime;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{
-    millis, status_after, Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError,
-};
+use super::{millis, Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError};
 use crate::id::RunId;
 
 /// Keeps journals in memory; they live as long as the store.
@@ -92,15 +90,7 @@ impl MemoryStore {
         for e in entries {
             let stored = match &e.record {
                 Record::Started(start) => runs.entry(e.run).or_insert(Stored {
-                    summary: RunSummary {
-                        id: e.run,
-                        workflow: start.workflow.clone(),
-                        status: crate::RunStatus::Running,
-                        parent: start.parent,
-                        started_at: start.started_at,
-                        updated_at: now,
-                        ended_at: None,
-                    },
+                    summary: RunSummary::started(e.run, start, now),
                     entries: Vec::new(),
                 }),
                 _ => match runs.get_mut(&e.run) {
@@ -108,13 +98,7 @@ impl MemoryStore {
                     None => return Err(StoreError::NotFound(e.run)),
                 },
             };
-            stored.summary.status = status_after(stored.summary.status, &e.record);
-            stored.summary.updated_at = now;
-            stored.summary.ended_at = match &e.record {
-                Record::Ended(end) => Some(end.ended_at),
-                Record::Command { .. } if !stored.summary.status.is_terminal() => None,
-                _ => stored.summary.ended_at,
-            };
+            stored.summary.follow(&e.record, now);
             stored.entries.push(e.clone());
         }
         Ok(Appended::all())

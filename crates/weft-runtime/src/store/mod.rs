@@ -19,8 +19,11 @@
 //! one run's journal, list and purge runs. [`MemoryStore`] keeps them in
 //! memory (for tests, and as the reference the conformance suite checks
 //! every store against); the SQLite store lives in the `weft-store-sqlite`
-//! crate.
+//! crate. With the `conformance` feature, [`conformance`] holds the tests
+//! every store must pass.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod memory;
 
 use std::fmt;
@@ -278,6 +281,36 @@ pub struct RunSummary {
     pub updated_at: Millis,
     /// When it ended, if it has.
     pub ended_at: Option<Millis>,
+}
+
+impl RunSummary {
+    /// The summary of a run whose journal begins with `start`, written at
+    /// `now`: running, without an end.
+    pub fn started(id: RunId, start: &RunStart, now: Millis) -> RunSummary {
+        RunSummary {
+            id,
+            workflow: start.workflow.clone(),
+            status: RunStatus::Running,
+            parent: start.parent,
+            started_at: start.started_at,
+            updated_at: now,
+            ended_at: None,
+        }
+    }
+
+    /// Follows `record`, written at `now`: its status ([`status_after`]),
+    /// its end (set by `Ended`, cleared when a command such as a re-run
+    /// makes it go on again) and when it was last written. Every store
+    /// keeps summaries by this rule.
+    pub fn follow(&mut self, record: &Record, now: Millis) {
+        self.status = status_after(self.status, record);
+        self.updated_at = now;
+        self.ended_at = match record {
+            Record::Ended(end) => Some(end.ended_at),
+            Record::Command { .. } if !self.status.is_terminal() => None,
+            _ => self.ended_at,
+        };
+    }
 }
 
 /// Which runs [`Store::list`] returns.

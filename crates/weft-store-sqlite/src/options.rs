@@ -1,0 +1,71 @@
+//! How a [`SqliteStore`](crate::SqliteStore) opens its file.
+
+/// When SQLite waits for the disk (its `synchronous` setting, in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// Every commit is synced to the disk before `append` returns: a commit
+    /// survives a crash of the process *and* of the machine (power loss).
+    /// This is what [`Durability::Sync`](weft_runtime::Durability::Sync)
+    /// promises, and the default.
+    #[default]
+    Full,
+    /// Commits are synced only when the write-ahead log is copied into the
+    /// database (a checkpoint): a commit survives a crash of the process,
+    /// but a power loss or a crash of the machine may lose the last
+    /// commits (the file stays consistent). Faster where a sync is slow.
+    Normal,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Options for [`SqliteStore::open_with`](crate::SqliteStore::open_with).
+///
+/// # Examples
+///
+/// ```
+/// use weft_store_sqlite::{SqliteOptions, Synchronous};
+///
+/// let options = SqliteOptions::new()
+///     .synchronous(Synchronous::Normal)
+///     .max_size(1 << 30);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// When commits wait for the disk. Default [`Synchronous::Full`].
+    pub synchronous: Synchronous,
+    /// The most bytes the database may take; an append that would go over
+    /// fails as a full disk does. Default: no limit but the disk's.
+    pub max_size: Option<u64>,
+}
+
+impl SqliteOptions {
+    /// The defaults.
+    pub fn new() -> SqliteOptions {
+        SqliteOptions::default()
+    }
+
+    /// Sets [`SqliteOptions::synchronous`].
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: Synchronous) -> SqliteOptions {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// Sets [`SqliteOptions::max_size`], in bytes (rounded down to whole
+    /// database pages).
+    #[must_use]
+    pub fn max_size(mut self, bytes: u64) -> SqliteOptions {
+        self.max_size = Some(bytes);
+        self
+    }
+}

@@ -1,0 +1,183 @@
+//! Reading: journals, summaries and lists, on the reader thread's own
+//! connection. Each answer is one statement, so it reads one committed
+//! state of the file (the write-ahead log lets it read while the writer
+//! commits).
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row};
+use weft_runtime::store::{Entry, Record, RunFilter, RunSummary, StoreError};
+use weft_runtime::{RunId, RunStatus};
+
+use crate::error;
+use crate::write::int;
+
+/// The columns [`summary_from_row`] reads, in its order.
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, workflow, status, parent, started_at, updated_at, ended_at";
+
+/// A run id as the tables keep it: the UUID's 16 bytes, which sort as the
+/// ids do (by creation time).
+pub(crate) fn id_bytes(run: RunId) -> [u8; 16] {
+    *run.as_uuid().as_bytes()
+}
+
+fn id_from(bytes: &[u8]) -> Result<RunId, String> {
+    uuid::Uuid::from_slice(bytes)
+        .map(RunId::from_uuid)
+        .map_err(|_| format!("a run id of {} bytes", bytes.len()))
+}
+
+/// A summary from the row of a `SELECT {SUMMARY_COLUMNS}`; `Err` says what
+/// in the row is damaged.
+pub(crate) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, String> {
+    let get_err = |e: rusqlite::Error| format!("a run's summary cannot be read ({e})");
+    let id: Vec<u8> = row.get(0).map_err(get_err)?;
+    let id = id_from(&id)?;
+    let status: String = row.get(2).map_err(get_err)?;
+    let status: RunStatus = status
+        .parse()
+        .map_err(|e| format!("run {id} has a status weft does not know ({e})"))?;
+    let parent: Option<Vec<u8>> = row.get(3).map_err(get_err)?;
+    let time = |i: usize| -> Result<u64, String> {
+        let t: i64 = row.get(i).map_err(get_err)?;
+        Ok(t.max(0) as u64)
+    };
+    let ended_at: Option<i64> = row.get(6).map_err(get_err)?;
+    Ok(RunSummary {
+        id,
+        workflow: row.get(1).map_err(get_err)?,
+        status,
+        parent: parent.as_deref().map(id_from).transpose()?,
+        started_at: time(4)?,
+        updated_at: time(5)?,
+        ended_at: ended_at.map(|t| t.max(0) as u64),
+    })
+}
+
+/// The connection that reads, owned by the reader thread.
+pub(crate) struct Reader {
+    pub(crate) conn: Connection,
+    pub(crate) path: String,
+}
+
+impl Reader {
+    /// One run's journal, in sequence order.
+    pub(crate) fn load(&self, run: RunId) -> Result<Vec<Entry>, StoreError> {
+        let path = self.path.as_str();
+        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), &e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT first_seq, last_seq, records, checksum FROM journal
+                 WHERE run = ?1 ORDER BY first_seq",
+            )
+            .map_err(fail)?;
+        let mut rows = stmt.query([&id_bytes(run)[..]]).map_err(fail)?;
+        let mut out: Vec<Entry> = Vec::new();
+        while let Some(row) = rows.next().map_err(fail)? {
+            let first: i64 = row.get(0).map_err(fail)?;
+            let last: i64 = row.get(1).map_err(fail)?;
+            let text = row.get_ref(2).map_err(fail)?;
+            let bytes = match text {
+                rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+                _ => {
+                    return Err(error::damaged(
+                        path,
+                        format!("run {run}: a journal row has no records"),
+                    ))
+                }
+            };
+            let checksum: i64 = row.get(3).map_err(fail)?;
+            if i64::from(crc32fast::hash(bytes)) != checksum {
+                return Err(error::damaged(
+                    path,
+                    format!("run {run}: records {first}..={last} do not match their checksum"),
+                ));
+            }
+            let records: Vec<Record> = serde_json::from_slice(bytes).map_err(|e| {
+                error::damaged(
+                    path,
+                    format!("run {run}: records {first}..={last} cannot be read ({e})"),
+                )
+            })?;
+            if first != out.len() as i64 || last - first + 1 != records.len() as i64 {
+                return Err(error::damaged(
+                    path,
+                    format!(
+                        "run {run}: the journal skips or repeats records (rows for \
+                         {first}..={last} after {} records)",
+                        out.len()
+                    ),
+                ));
+            }
+            out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {
+                run,
+                seq: first as u64 + i as u64,
+                record,
+            }));
+        }
+        if out.is_empty() {
+            return Err(StoreError::NotFound(run));
+        }
+        Ok(out)
+    }
+
+    /// One run's summary.
+    pub(crate) fn get(&self, run: RunId) -> Result<Option<RunSummary>, StoreError> {
+        let path = self.path.as_str();
+        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), &e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1"))
+            .map_err(fail)?;
+        let found = stmt
+            .query_row([&id_bytes(run)[..]], |row| Ok(summary_from_row(row)))
+            .optional()
+            .map_err(fail)?;
+        found.transpose().map_err(|what| error::damaged(path, what))
+    }
+
+    /// The runs that pass `filter`, newest first.
+    pub(crate) fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        let path = self.path.as_str();
+        let fail = |e: rusqlite::Error| error::sql(path, "cannot list runs", &e);
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1");
+        let mut args: Vec<SqlValue> = Vec::new();
+        if !filter.statuses.is_empty() {
+            let marks = vec!["?"; filter.statuses.len()].join(", ");
+            sql.push_str(&format!(" AND status IN ({marks})"));
+            args.extend(
+                filter
+                    .statuses
+                    .iter()
+                    .map(|s| SqlValue::Text(s.as_str().to_owned())),
+            );
+        }
+        if let Some(w) = &filter.workflow {
+            sql.push_str(" AND workflow = ?");
+            args.push(SqlValue::Text(w.clone()));
+        }
+        if filter.top_level {
+            sql.push_str(" AND parent IS NULL");
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(n) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            args.push(SqlValue::Integer(int(n as u64)));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(fail)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |row| {
+                Ok(summary_from_row(row))
+            })
+            .map_err(fail)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                row.map_err(fail)?
+                    .map_err(|what| error::damaged(path, what))?,
+            );
+        }
+        Ok(out)
+    }
+}

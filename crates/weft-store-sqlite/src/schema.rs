@@ -1,0 +1,275 @@
+//! Opening the file: the single-writer lock, SQLite's settings, the schema
+//! and its migrations.
+//!
+//! The schema's version is kept in the file's header (`PRAGMA
+//! user_version`) from version 1 on, and the file is marked as weft's
+//! (`PRAGMA application_id`). Opening for writing applies the migrations
+//! the file lacks, in one transaction; a file written by a newer weft is
+//! refused, never changed.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use weft_runtime::store::StoreError;
+
+use crate::error;
+use crate::options::SqliteOptions;
+
+/// The schema this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id` of a weft file: "weft" in ASCII.
+const APPLICATION_ID: i64 = 0x7765_6674;
+
+/// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: a run's summary (with the next sequence number its journal takes)
+    // and its journal, one row per append that touched it: the records of
+    // that append as a JSON array, numbered first_seq..=last_seq, with the
+    // CRC-32 of that text (SQLite checks its pages' structure, not their
+    // content: a damaged byte inside a record would otherwise be read back
+    // as a different record).
+    "CREATE TABLE runs (
+        id BLOB PRIMARY KEY NOT NULL,
+        workflow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        parent BLOB,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        next_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX runs_by_status ON runs (status, id);
+    CREATE INDEX runs_by_end ON runs (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE TABLE journal (
+        run BLOB NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        records TEXT NOT NULL,
+        checksum INTEGER NOT NULL,
+        PRIMARY KEY (run, first_seq)
+    );",
+];
+
+/// How long a connection waits for another's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Pages the write-ahead log may hold before it is copied into the file.
+const AUTOCHECKPOINT_PAGES: i64 = 4096;
+
+/// Bytes the write-ahead log is cut back to after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
+
+/// The lock that makes this store the file's only writer: an exclusive
+/// lock on a file beside it, held while the store is open and released by
+/// the system when the process ends, however it ends.
+pub(crate) fn lock(file: &Path, path: &str) -> Result<File, StoreError> {
+    let mut lock_file = file.as_os_str().to_owned();
+    lock_file.push("-lock");
+    let lock_path = format!("{path}-lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_file)
+        .map_err(|e| {
+            error::other(
+                path,
+                format!(
+                    "cannot create its lock file {lock_path} ({e}): the directory must be \
+                     writable, since weft keeps a lock file and a write-ahead log beside \
+                     the database"
+                ),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(error::other(
+            path,
+            "in use by another process (or another store in this one): one process \
+             writes a database file at a time; open it read-only to list its runs, or \
+             give this process a file of its own",
+        )),
+        Err(TryLockError::Error(e)) => {
+            Err(error::other(path, format!("cannot lock {lock_path} ({e})")))
+        }
+    }
+}
+
+/// The writer's connection: creates the file if needed, sets WAL mode and
+/// the options, and brings the schema up to date.
+pub(crate) fn open_writer(
+    file: &Path,
+    path: &str,
+    options: &SqliteOptions,
+) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(file, flags)
+        .map_err(|e| error::sql(path, "cannot open", &e))?;
+    // SQLite opens a file it may not write read-only, without a word.
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(error::other(
+            path,
+            "the file is read-only: weft writes its runs there; fix its permissions, or \
+             open the store read-only to list runs",
+        ));
+    }
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| error::sql(path, "cannot configure", &e))?;
+    let version = check_header(&conn, path)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| error::sql(path, "cannot switch to write-ahead logging", &e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(error::other(
+            path,
+            format!(
+                "cannot switch to write-ahead logging (the journal mode stays `{mode}`): \
+                 put the file on a local disk"
+            ),
+        ));
+    }
+    let set = |name: &str, value: &dyn rusqlite::ToSql| {
+        conn.pragma_update(None, name, value)
+            .map_err(|e| error::sql(path, &format!("cannot set {name}"), &e))
+    };
+    set("synchronous", &options.synchronous.pragma())?;
+    set("wal_autocheckpoint", &AUTOCHECKPOINT_PAGES)?;
+    set("journal_size_limit", &WAL_SIZE_LIMIT)?;
+    if let Some(bytes) = options.max_size {
+        let page: i64 = conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))
+            .map_err(|e| error::sql(path, "cannot read the page size", &e))?;
+        let pages = (bytes / page.max(512) as u64).clamp(1, i64::MAX as u64) as i64;
+        set("max_page_count", &pages)?;
+    }
+    if version < SCHEMA_VERSION {
+        migrate(&mut conn, path)?;
+    }
+    check_tables(&conn, path)?;
+    Ok(conn)
+}
+
+/// A connection that only reads: the writer's companion, or the whole of a
+/// store opened read-only.
+pub(crate) fn open_reader(file: &Path, path: &str) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file, flags)
+        .map_err(|e| error::sql(path, "cannot open", &e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| error::sql(path, "cannot configure", &e))?;
+    let version = check_header(&conn, path)?;
+    if version < SCHEMA_VERSION {
+        return Err(error::other(
+            path,
+            if version == 0 {
+                "holds no runs yet (it has no weft schema): check the path, or open the \
+                 store for writing once"
+                    .to_owned()
+            } else {
+                format!(
+                    "was written by an older weft (schema version {version}; this build \
+                     reads version {SCHEMA_VERSION}): open it for writing once to \
+                     migrate it"
+                )
+            },
+        ));
+    }
+    check_tables(&conn, path)?;
+    Ok(conn)
+}
+
+/// Checks that the file is weft's (or a new, empty one) and not from a
+/// newer weft; returns its schema version (0 for a new file).
+fn check_header(conn: &Connection, path: &str) -> Result<i64, StoreError> {
+    let read = |name: &str| -> Result<i64, StoreError> {
+        conn.pragma_query_value(None, name, |row| row.get(0))
+            .map_err(|e| error::sql(path, "cannot read it", &e))
+    };
+    let app = read("application_id")?;
+    let version = read("user_version")?;
+    if app == 0 && version == 0 {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(|e| error::sql(path, "cannot read the schema", &e))?;
+        // A new file, or one that is not weft's.
+        return if tables == 0 {
+            Ok(0)
+        } else {
+            Err(not_weft(path))
+        };
+    }
+    if app != APPLICATION_ID {
+        return Err(not_weft(path));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(error::other(
+            path,
+            format!(
+                "was written by a newer weft (schema version {version}; this build knows \
+                 versions up to {SCHEMA_VERSION}): upgrade weft to open it"
+            ),
+        ));
+    }
+    Ok(version)
+}
+
+fn not_weft(path: &str) -> StoreError {
+    error::other(
+        path,
+        "is a SQLite database of another application, not weft's: give weft a file of \
+         its own",
+    )
+}
+
+/// Applies the migrations the file lacks, in one transaction: a crash
+/// part-way leaves the file as it was.
+fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let fail = |e: rusqlite::Error| error::sql(path, "cannot migrate the schema", &e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail)?;
+    // Read again under the write lock: another opener may have migrated it.
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(fail)?;
+    if version > SCHEMA_VERSION {
+        return Err(error::other(
+            path,
+            format!(
+                "was written by a newer weft (schema version {version}; this build knows \
+                 versions up to {SCHEMA_VERSION}): upgrade weft to open it"
+            ),
+        ));
+    }
+    for sql in MIGRATIONS.iter().skip(version.max(0) as usize) {
+        tx.execute_batch(sql).map_err(fail)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(fail)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(fail)?;
+    tx.commit().map_err(fail)
+}
+
+/// Reads the tables once, so a file whose schema pages are damaged is
+/// refused when it is opened rather than at the first run.
+fn check_tables(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)),
+                (SELECT count(*) FROM (SELECT 1 FROM journal LIMIT 1))",
+        [],
+        |_| Ok(()),
+    )
+    .map_err(|e| error::sql(path, "cannot read its tables", &e))
+}
+
+/// The file's name for messages: the path as given.
+pub(crate) fn display(path: &Path) -> String {
+    path.display().to_string()
+}

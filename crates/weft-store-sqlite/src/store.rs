@@ -1,0 +1,326 @@
+//! [`SqliteStore`]: the threads that own the connections, and the
+//! [`Store`] methods that talk to them.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use futures::channel::oneshot;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use weft_runtime::store::{Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError};
+use weft_runtime::RunId;
+
+use crate::error;
+use crate::options::SqliteOptions;
+use crate::read::Reader;
+use crate::schema;
+use crate::write::{self, Prepared, Writer};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum WriteJob {
+    Append(Prepared, Reply<()>),
+    Purge(Millis, Reply<usize>),
+}
+
+enum ReadJob {
+    Load(RunId, Reply<Vec<Entry>>),
+    Get(RunId, Reply<Option<RunSummary>>),
+    List(RunFilter, Reply<Vec<RunSummary>>),
+}
+
+/// A thread that owns a connection and answers jobs from a channel.
+struct Worker<J> {
+    tx: Option<mpsc::Sender<J>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static> Worker<J> {
+    fn spawn(
+        name: &str,
+        path: &str,
+        run: impl FnOnce(mpsc::Receiver<J>) + Send + 'static,
+    ) -> Result<Worker<J>, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || run(rx))
+            .map_err(|e| error::other(path, format!("cannot start its {name} thread ({e})")))?;
+        Ok(Worker {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl<J> Drop for Worker<J> {
+    /// Closes the channel and waits for the thread: it finishes the jobs
+    /// already sent, then closes its connection.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A [`Store`] in one SQLite file.
+///
+/// One thread owns the connection that writes (every append and purge is
+/// one transaction on it) and another the connection that reads, so reads
+/// never wait for a commit and no async task ever waits on the disk: the
+/// methods hand their work to a thread and await its answer. The file is
+/// in write-ahead-log mode, which lets other processes read it while this
+/// one writes.
+///
+/// One store writes a file at a time: [`SqliteStore::open`] takes an
+/// exclusive lock on `<file>-lock` beside it and fails while another store,
+/// in this process or another, holds it. [`SqliteStore::open_read_only`]
+/// takes no lock, and reads a file that another process is writing.
+///
+/// Dropping the store waits for its threads to finish the work already
+/// handed to them, closes the file and releases the lock.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_runtime::Executor;
+/// use weft_store_sqlite::SqliteStore;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("runs.db");
+/// let store = SqliteStore::open(&path)?;
+/// assert_eq!(store.path(), path);
+/// let executor = Executor::builder().store(Arc::new(store)).build();
+/// # let _ = executor;
+/// # Ok(())
+/// # }
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    name: String,
+    // Dropped in this order: the reader closes first, so the writer's
+    // connection is the file's last and tidies up the write-ahead log.
+    reader: Worker<ReadJob>,
+    writer: Option<Worker<WriteJob>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("read_only", &self.writer.is_none())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store in the file at `path`, creating it if it does not
+    /// exist, with the default [`SqliteOptions`].
+    ///
+    /// This is synchronous (it opens and may migrate the file) and needs no
+    /// async runtime; call it before the executor starts runs.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`], naming the file: the file or its
+    /// directory cannot be written, another store holds the file, the file
+    /// is damaged, is not weft's, or was written by a newer weft.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, &SqliteOptions::default())
+    }
+
+    /// Opens the store in the file at `path` with `options`, creating the
+    /// file if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: &SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let file = path.as_ref().to_path_buf();
+        let name = schema::display(&file);
+        let lock = schema::lock(&file, &name)?;
+        let conn = schema::open_writer(&file, &name, options)?;
+        let reader = schema::open_reader(&file, &name)?;
+        // The reader thread first: if it cannot start, the writer's
+        // connection and the lock are dropped here, not in a thread.
+        let reader = spawn_reader(reader, &name)?;
+        let writer_name = name.clone();
+        let writer = Worker::spawn("weft-sqlite-writer", &name, move |rx| {
+            let mut writer = Writer {
+                conn,
+                path: writer_name,
+            };
+            for job in rx {
+                match job {
+                    WriteJob::Append(batch, reply) => {
+                        let _ = reply.send(writer.append(batch));
+                    }
+                    WriteJob::Purge(before, reply) => {
+                        let _ = reply.send(writer.purge(before));
+                    }
+                }
+            }
+            // The connection closes before the lock is released.
+            drop(writer);
+            drop(lock);
+        })?;
+        Ok(SqliteStore {
+            path: file,
+            name,
+            reader,
+            writer: Some(writer),
+        })
+    }
+
+    /// Opens the file at `path` to read runs only (`load`, `get`, `list`),
+    /// even while another process writes it; `append` and `purge` fail.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`], naming the file: it does not exist, is
+    /// damaged, is not weft's, or was written by a newer (or older) weft;
+    /// or its directory is read-only and no writer has the file open
+    /// (SQLite reads a WAL file through an index, `<file>-shm`, that it
+    /// must then create).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let file = path.as_ref().to_path_buf();
+        let name = schema::display(&file);
+        if let Err(e) = std::fs::metadata(&file) {
+            return Err(error::other(
+                &name,
+                format!("cannot open it to read ({e}): check the path"),
+            ));
+        }
+        let reader = schema::open_reader(&file, &name)?;
+        Ok(SqliteStore {
+            path: file,
+            reader: spawn_reader(reader, &name)?,
+            name,
+            writer: None,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when the store was opened with [`SqliteStore::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    fn writer(&self) -> Result<&Worker<WriteJob>, StoreError> {
+        self.writer.as_ref().ok_or_else(|| {
+            error::other(
+                &self.name,
+                "was opened read-only: open it with SqliteStore::open to write runs",
+            )
+        })
+    }
+
+    async fn write<T>(&self, job: impl FnOnce(Reply<T>) -> WriteJob) -> Result<T, StoreError> {
+        self.call(self.writer()?, job).await
+    }
+
+    async fn read<T>(&self, job: impl FnOnce(Reply<T>) -> ReadJob) -> Result<T, StoreError> {
+        self.call(&self.reader, job).await
+    }
+
+    async fn call<J, T>(
+        &self,
+        worker: &Worker<J>,
+        job: impl FnOnce(Reply<T>) -> J,
+    ) -> Result<T, StoreError> {
+        let stopped = || {
+            error::other(
+                &self.name,
+                "its thread stopped (a bug in weft-store-sqlite): open the store again",
+            )
+        };
+        let (tx, rx) = oneshot::channel();
+        let sent = worker.tx.as_ref().map(|w| w.send(job(tx)));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(stopped());
+        }
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+fn spawn_reader(conn: rusqlite::Connection, name: &str) -> Result<Worker<ReadJob>, StoreError> {
+    let path = name.to_owned();
+    Worker::spawn("weft-sqlite-reader", name, move |rx| {
+        let reader = Reader { conn, path };
+        for job in rx {
+            match job {
+                ReadJob::Load(run, reply) => {
+                    let _ = reply.send(reader.load(run));
+                }
+                ReadJob::Get(run, reply) => {
+                    let _ = reply.send(reader.get(run));
+                }
+                ReadJob::List(filter, reply) => {
+                    let _ = reply.send(reader.list(&filter));
+                }
+            }
+        }
+    })
+}
+
+/// # Cancel safety
+///
+/// Every method hands its work to a thread of the store. Dropping a future
+/// of `append` or `purge` after its first poll does not take the work back:
+/// it may still be committed. Dropping a read's future only stops waiting.
+impl Store for SqliteStore {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        async move {
+            let writer = self.writer()?;
+            let batch = write::prepare(&self.name, entries)?;
+            if batch.is_empty() {
+                return Ok(Appended::all());
+            }
+            self.call(writer, |reply| WriteJob::Append(batch, reply))
+                .await?;
+            Ok(Appended::all())
+        }
+        .boxed()
+    }
+
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.read(move |reply| ReadJob::Load(run, reply)).boxed()
+    }
+
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.read(move |reply| ReadJob::Get(run, reply)).boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        filter: &'a RunFilter,
+    ) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        let filter = filter.clone();
+        self.read(move |reply| ReadJob::List(filter, reply)).boxed()
+    }
+
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        let before = before
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.write(move |reply| WriteJob::Purge(before, reply))
+            .boxed()
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}

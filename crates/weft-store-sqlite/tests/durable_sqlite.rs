@@ -1,0 +1,261 @@
+//! Durable runs end to end on a SQLite file: a run is interrupted (its
+//! runtime dropped, or its process killed), and a new store opened on the
+//! same file resumes it without running the recorded attempts again.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use weft_core::Workflow;
+use weft_runtime::store::{Record, Store};
+use weft_runtime::{ActionInput, Executor, ExecutorBuilder, JournalConfig, RunId, RunStatus};
+use weft_store_sqlite::SqliteStore;
+
+/// Counts executions per task; `gate` tasks wait until it is opened.
+#[derive(Default)]
+struct World {
+    calls: Mutex<HashMap<String, usize>>,
+    gate: tokio::sync::Notify,
+    gate_open: AtomicBool,
+}
+
+impl World {
+    fn count(&self, input: &ActionInput) {
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry(input.idempotency_key())
+            .or_default() += 1;
+    }
+
+    fn calls_of(&self, task: &str) -> usize {
+        let calls = self.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(k, _)| k.split('/').nth(1) == Some(task))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+}
+
+fn builder(world: &Arc<World>) -> ExecutorBuilder {
+    let (w1, w2) = (world.clone(), world.clone());
+    Executor::builder()
+        .action("work", move |input: ActionInput| {
+            let w = w1.clone();
+            async move {
+                w.count(&input);
+                Ok(json!({"n": input.get("n").cloned().unwrap_or(Value::Null)}))
+            }
+        })
+        .action("gate", move |input: ActionInput| {
+            let w = w2.clone();
+            async move {
+                w.count(&input);
+                while !w.gate_open.load(Ordering::SeqCst) {
+                    let notified = w.gate.notified();
+                    if w.gate_open.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    notified.await;
+                }
+                Ok(json!("opened"))
+            }
+        })
+}
+
+const FLOW: &str = "
+input: [{n: 3}]
+tasks:
+  a:
+    action: work
+    input: {n: '{{ parameters.n }}'}
+    next: [{publish: [{seen: '{{ result().n }}'}], do: [b, fan]}]
+  fan:
+    with: '{{ range(parameters.n) | list }}'
+    action: work
+    input: {n: '{{ item }}'}
+  b: {action: gate, next: [{do: c}]}
+  c: {action: work, input: {n: '{{ ctx(\"seen\") }}'}}
+output:
+  - seen: '{{ ctx(\"seen\") }}'
+  - fan: '{{ task.fan | length }}'
+  - c: '{{ task.c.n }}'
+";
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..2500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
+/// Starts FLOW on a store in `path` and returns once `a` and the items are
+/// done and committed, with `b` waiting at the gate.
+async fn start_and_stop_at_the_gate(world: &Arc<World>, path: &Path) -> RunId {
+    let store = Arc::new(SqliteStore::open(path).unwrap());
+    let ex = builder(world)
+        .store(store)
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_millis(1)))
+        .build();
+    let plan = Workflow::from_yaml_str(FLOW)
+        .and_then(|w| w.compile(&ex))
+        .unwrap();
+    let run = ex.start(&plan, json!({})).unwrap();
+    wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
+    ex.flush().await.unwrap();
+    run.id()
+}
+
+/// Opens the file with a new store, resumes the run and checks what ran.
+/// `ran_before` says whether this process saw the first part run.
+async fn recover_and_finish(world: &Arc<World>, path: &Path, id: RunId, ran_before: bool) {
+    let store = Arc::new(SqliteStore::open(path).unwrap());
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().status,
+        RunStatus::Running,
+        "the file says the run was going on"
+    );
+    world.gate_open.store(true, Ordering::SeqCst);
+    let ex = builder(world).store(store.clone()).build();
+    let recovered = ex.recover().await.unwrap();
+    assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
+    assert_eq!(recovered.runs.len(), 1);
+    let run = recovered.runs.into_iter().next().unwrap();
+    assert_eq!(run.id(), id);
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(out.output, json!({"seen": 3, "fan": 3, "c": 3}));
+    // What was recorded did not run again here; `b` was in flight: it did.
+    let before = usize::from(ran_before);
+    assert_eq!(world.calls_of("a"), before);
+    assert_eq!(world.calls_of("fan"), 3 * before);
+    assert_eq!(world.calls_of("b"), 1 + before);
+    assert_eq!(world.calls_of("c"), 1);
+    ex.flush().await.unwrap();
+    let summary = store.get(id).await.unwrap().unwrap();
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    assert!(summary.ended_at.is_some());
+    let journal = store.load(id).await.unwrap();
+    let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..journal.len() as u64).collect::<Vec<_>>());
+    let attempts = journal
+        .iter()
+        .filter(|e| matches!(e.record, Record::Attempt(_)))
+        .count();
+    assert_eq!(attempts, 6, "a, three items, b and c: one outcome each");
+    assert!(ex.recover().await.unwrap().runs.is_empty());
+}
+
+#[test]
+fn a_run_resumes_from_the_file_after_its_runtime_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let world = Arc::new(World::default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = rt.block_on(start_and_stop_at_the_gate(&world, &path));
+    // The tasks die with the runtime, and the store with them: its lock
+    // goes, so a new store can open the file.
+    drop(rt);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(recover_and_finish(&world, &path, id, true));
+}
+
+/// Set in the child process of the test below: the file to write.
+const CHILD: &str = "WEFT_SQLITE_TEST_CHILD_FILE";
+
+#[test]
+fn a_run_resumes_from_the_file_after_its_process_is_killed() {
+    if let Some(path) = std::env::var_os(CHILD) {
+        // The child: run to the gate, say which run, and wait to be killed.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let id = rt.block_on(start_and_stop_at_the_gate(
+            &Arc::default(),
+            Path::new(&path),
+        ));
+        println!("READY {id}");
+        std::thread::sleep(Duration::from_secs(30));
+        panic!("the child was not killed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_run_resumes_from_the_file_after_its_process_is_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let id = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        // The test harness may print its own words before ours, on the line.
+        .find_map(|line| line.split_once("READY ").map(|(_, id)| id.to_owned()))
+        .unwrap_or_else(|| panic!("the child ended before its run reached the gate"));
+    let id: RunId = id.trim().parse().unwrap();
+    // SIGKILL: no destructor runs, the write-ahead log stays as it was.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        dir.path().join("runs.db-wal").exists(),
+        "a killed writer leaves its write-ahead log"
+    );
+    let world = Arc::new(World::default());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(recover_and_finish(&world, &path, id, false));
+}
+
+#[tokio::test]
+async fn a_full_database_fails_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(128 * 1024);
+    let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
+    // With sync durability `b` waits for `a`'s outcome to be committed,
+    // so the failed commit stops the run before it goes on.
+    let ex = Executor::builder()
+        .store(store)
+        .durability(weft_runtime::Durability::Sync)
+        .action("big", |_: ActionInput| async {
+            Ok(json!("x".repeat(1 << 20)))
+        })
+        .build();
+    let plan = Workflow::from_yaml_str(
+        "tasks:\n  a: {action: big, next: [{do: b}]}\n  b: {action: big}\n",
+    )
+    .and_then(|w| w.compile(&ex))
+    .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&plan, json!({})).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    let file = path.display().to_string();
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.message.contains(&file) && e.message.contains("full")),
+        "{:?}",
+        out.errors
+    );
+}

@@ -1,0 +1,44 @@
+//! The store conformance suite against `SqliteStore`, each property on a
+//! new file.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use weft_runtime::store::{conformance, Store};
+use weft_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+fn new_file(dir: &tempfile::TempDir, n: &AtomicUsize) -> PathBuf {
+    dir.path()
+        .join(format!("runs-{}.db", n.fetch_add(1, Ordering::SeqCst)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        let path = new_file(&dir, &n);
+        async move { Arc::new(SqliteStore::open(&path).unwrap()) as Arc<dyn Store> }
+    })
+    .await;
+}
+
+/// `synchronous = NORMAL` changes when SQLite syncs, nothing else: a few
+/// properties show that such a store works.
+#[tokio::test]
+async fn sqlite_store_with_synchronous_normal_appends_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new().synchronous(Synchronous::Normal);
+    let open = |name: &str| SqliteStore::open_with(dir.path().join(name), &options).unwrap();
+    conformance::append_then_load_interleaved_runs(&open("a.db")).await;
+    conformance::rejected_batch_leaves_nothing(&open("b.db")).await;
+    conformance::summary_follows_records(&open("c.db")).await;
+}
+
+#[test]
+fn sqlite_store_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<SqliteStore>();
+    check::<SqliteOptions>();
+}
