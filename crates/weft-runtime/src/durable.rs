@@ -328,7 +328,9 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The last commit failed.
+    /// A commit failed since the last flush (its runs were told, but one
+    /// that had already ended, under write-behind durability, lost the
+    /// records of its end).
     ///
     /// # Cancel safety
     ///

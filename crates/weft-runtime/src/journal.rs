@@ -111,7 +111,7 @@ impl Journal {
     ///
     /// # Errors
     ///
-    /// The last commit failed.
+    /// A commit failed since the last flush.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         let Some(writer) = self.writer.get() else {
             return Ok(());
@@ -125,6 +125,9 @@ impl Journal {
 }
 
 async fn write_loop(store: Arc<dyn Store>, config: JournalConfig, rx: flume::Receiver<ToWriter>) {
+    // A failed commit is told to its runs, and to the next flush: a run that
+    // had already ended (write-behind) has nobody else to hear of it.
+    let mut failed: Option<StoreError> = None;
     while let Ok(first) = rx.recv_async().await {
         let mut pending = Vec::new();
         let mut flushes = Vec::new();
@@ -165,8 +168,17 @@ async fn write_loop(store: Arc<dyn Store>, config: JournalConfig, rx: flume::Rec
             }
         }
         let result = commit(&*store, &mut pending).await;
-        for tx in flushes {
-            let _ = tx.send(result.clone());
+        if let Err(e) = &result {
+            failed = Some(e.clone());
+        }
+        if !flushes.is_empty() {
+            let answer = match failed.take() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+            for tx in flushes {
+                let _ = tx.send(answer.clone());
+            }
         }
     }
 }

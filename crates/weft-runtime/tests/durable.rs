@@ -478,7 +478,7 @@ async fn a_store_that_fails_fails_the_run_loudly() {
     assert!(
         out.errors
             .iter()
-            .any(|e| e.message.contains("disk full") && e.message.contains("memory")),
+            .any(|e| e.message.contains("disk full") && e.message.contains("journal")),
         "{:?}",
         out.errors
     );
@@ -541,4 +541,24 @@ async fn inspect_rebuilds_a_run_from_its_journal_without_running_it() {
     // Inspecting ran nothing.
     let after: usize = world.calls.lock().unwrap().values().sum();
     assert_eq!(after, before + 1, "only `c` ran, and it ran live");
+}
+
+#[tokio::test]
+async fn a_commit_that_fails_after_the_run_ended_is_reported_by_flush() {
+    // Write-behind: the run ends before its last records are committed; if
+    // that commit fails, the next flush says so.
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_millis(50)))
+        .build();
+    let p = plan(&ex, "tasks:\n  a: {action: core.noop}\n");
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert!(out.succeeded());
+    store.fail_appends(Some("disk full"));
+    let err = ex.flush().await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // Reported once.
+    store.fail_appends(None);
+    ex.flush().await.unwrap();
 }

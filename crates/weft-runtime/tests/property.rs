@@ -371,7 +371,7 @@ fn build(raw: &Raw) -> Spec {
         .collect();
 
     let when_for = |w: u8, task_ok: bool| match mode {
-        Mode::Clean if w % 2 == 0 => When::Always,
+        Mode::Clean if w.is_multiple_of(2) => When::Always,
         Mode::Clean if task_ok => When::Succeeded,
         Mode::Clean => When::Failed,
         _ => match w % 3 {
@@ -485,7 +485,7 @@ fn build(raw: &Raw) -> Spec {
             .iter()
             .any(|tr| matches!(tr.when, When::Always | When::Failed) && tr.remediates());
         // In wild plans a third of the failing tasks stay unhandled.
-        if !ok[i] && !handled && (mode != Mode::Wild || raw.tasks[i].behaviour % 3 != 0) {
+        if !ok[i] && !handled && (mode != Mode::Wild || !raw.tasks[i].behaviour.is_multiple_of(3)) {
             next.push(Tr {
                 when: When::Failed,
                 targets: vec![Target::Noop],

@@ -332,7 +332,7 @@ impl Scheduler {
             };
             let Some((seq, record)) = next else { break };
             handled += 1;
-            if handled % 4096 == 0 {
+            if handled.is_multiple_of(4096) {
                 // A long journal does not hold the runtime's thread.
                 tokio::task::yield_now().await;
             }

@@ -735,7 +735,7 @@ impl Scheduler {
             self.budget -= 1;
             self.process(work);
             done += 1;
-            if done % CLOCK_EVERY == 0 && self.turn_started.elapsed() >= TURN_TIME {
+            if done.is_multiple_of(CLOCK_EVERY) && self.turn_started.elapsed() >= TURN_TIME {
                 self.budget = 0;
             }
         }
