@@ -58,6 +58,9 @@ pub enum ErrorKind {
     Input,
     /// Context state could not be exported or imported.
     State,
+    /// The text goes beyond a limit of loading: too large, nested too
+    /// deeply, or aliases that expand too far (see `docs/limits.md`).
+    Limit,
 }
 
 impl ErrorKind {
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Evaluation => "expression error",
             ErrorKind::Input => "invalid input",
             ErrorKind::State => "invalid context state",
+            ErrorKind::Limit => "limit exceeded",
         }
     }
 }

@@ -9,8 +9,10 @@ mod context;
 mod def;
 mod error;
 mod expr;
+mod json_text;
 mod load;
 mod plan;
+mod source_map;
 mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
@@ -21,6 +23,7 @@ pub use def::{
 };
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
+pub use json_text::json_from_str;
 pub use load::{Format, Workflow};
 pub use plan::*;
 
