@@ -1,6 +1,7 @@
 //! Loading: YAML or JSON text into a [`Workflow`], with positions kept for
 //! error messages.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -81,6 +82,10 @@ impl Workflow {
         Self::parse(text, format, Some(Arc::new(file.into())))
     }
 
+    /// The largest workflow file [`Workflow::from_file`] reads: 16 MiB.
+    /// [`Workflow::from_file_with_limit`] takes another limit.
+    pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
     /// How deeply lists and maps may nest in a workflow, counted from the
     /// top-level map (which is level 1), aliases included. The same limit
     /// holds for [`json_from_str`](crate::json_from_str). It is below the
@@ -93,28 +98,56 @@ impl Workflow {
     /// a "billion laughs" file is stopped at the alias that crosses it.
     pub const MAX_ALIAS_EXPANSION: usize = 1024 * 1024;
 
-    /// Reads and parses a file: JSON when its name ends in `.json`, YAML otherwise.
+    /// Reads and parses a file: JSON when its name ends in `.json`, YAML
+    /// otherwise. At most [`Workflow::MAX_FILE_BYTES`] are read.
     ///
     /// # Errors
     ///
-    /// The file cannot be read, or its text is not a valid workflow (see
-    /// [`Workflow::from_yaml_str`]); errors name the file.
+    /// The file cannot be read, is larger than the limit, or its text is
+    /// not a valid workflow (see [`Workflow::from_yaml_str`]); errors name
+    /// the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Workflow> {
+        Self::from_file_with_limit(path, Self::MAX_FILE_BYTES)
+    }
+
+    /// As [`Workflow::from_file`], reading files of at most `max_bytes`.
+    ///
+    /// No more than `max_bytes + 1` bytes are read, whatever the file is
+    /// (`/dev/zero` included).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Workflow::from_file`].
+    pub fn from_file_with_limit(path: impl AsRef<Path>, max_bytes: u64) -> Result<Workflow> {
         let path = path.as_ref();
         let file = Some(Arc::new(path.to_path_buf()));
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let message = if e.kind() == std::io::ErrorKind::InvalidData {
-                "the file is not UTF-8 text: save it as UTF-8".to_owned()
-            } else {
-                e.to_string()
-            };
-            Error::new(ErrorKind::Io, message)
-                .with_location(Location {
-                    file: file.clone(),
-                    line: None,
-                    column: None,
-                })
-                .with_source(e)
+        let io_error = |message: String| {
+            Error::new(ErrorKind::Io, message).with_location(Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            })
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes))
+            .map_err(|e| io_error(e.to_string()).with_source(e))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "the file is larger than {max_bytes} bytes, the limit for a workflow file: \
+                     split the workflow, or move data into inputs"
+                ),
+            )
+            .with_location(Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            }));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io_error("the file is not UTF-8 text: save it as UTF-8".to_owned()).with_source(e)
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Format::Json,

@@ -289,6 +289,38 @@ fn json_values_follow_the_same_rules() {
     );
 }
 
+fn scratch_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("weft-load-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).expect("a scratch file");
+    path
+}
+
+#[test]
+fn files_larger_than_the_limit_are_rejected_naming_file_and_limit() {
+    let path = scratch_file("big.yaml", &vec![b'#'; 2048]);
+    let e = Workflow::from_file_with_limit(&path, 1024).expect_err("too large");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+    assert!(e.message().contains("larger than 1024 bytes"), "{e}");
+    assert!(
+        e.to_string().starts_with(&path.display().to_string()),
+        "{e}"
+    );
+
+    let path = scratch_file("fits.yaml", b"tasks: {t: {}}\n");
+    let wf = Workflow::from_file_with_limit(&path, 15);
+    let _ = std::fs::remove_file(&path);
+    assert!(wf.is_ok(), "a file of exactly the limit loads");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_file_is_read_only_up_to_the_limit() {
+    let e = Workflow::from_file_with_limit("/dev/zero", 4096).expect_err("too large");
+    assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+    assert!(e.to_string().starts_with("/dev/zero: "), "{e}");
+}
+
 #[test]
 fn yaml_the_scanner_cannot_read_is_still_reported_where_it_fails() {
     // A syntax error on line 2, then nesting deep enough to take libyaml
