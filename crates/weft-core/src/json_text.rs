@@ -316,7 +316,7 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// `text`, cut to a length that fits in a message.
 pub(crate) fn shorten(text: &str) -> String {
-    const MAX: usize = 24;
+    const MAX: usize = 40;
     if text.chars().count() <= MAX {
         text.to_owned()
     } else {

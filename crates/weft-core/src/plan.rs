@@ -902,20 +902,35 @@ impl Workflow {
             let with = t.with.as_ref().and_then(|w| {
                 let wpath = format!("{}.with", base());
                 let (names, expr) = split_items(&w.items);
-                if names.iter().any(|n| {
-                    n.is_empty() || !n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
-                }) {
+                if names.as_ref().is_some_and(Vec::is_empty) {
                     c.error(
                         ErrorKind::Validation,
                         &format!("{wpath}.items"),
                         format!(
-                            "invalid item names in `{}`: write `x in {{{{ list }}}}` or `x, y in {{{{ zip(a, b) }}}}`",
+                            "no item names before `in` in `{}`: write `x in {{{{ list }}}}`, or only `{{{{ list }}}}` to use `item`",
                             w.items
                         ),
                     );
                     return None;
                 }
-                if !expr.contains("{{") {
+                let names = names.unwrap_or_default();
+                let identifier = |n: &str| {
+                    n.starts_with(|ch: char| ch.is_alphabetic() || ch == '_')
+                        && n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+                };
+                let repeated = names.iter().enumerate().any(|(i, n)| names[..i].contains(n));
+                if repeated || !names.iter().all(|n| identifier(n)) {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{wpath}.items"),
+                        format!(
+                            "invalid item names in `{}`: each name is a distinct identifier (a letter or `_`, then letters, digits or `_`); write `x in {{{{ list }}}}` or `x, y in {{{{ zip(a, b) }}}}`",
+                            w.items
+                        ),
+                    );
+                    return None;
+                }
+                if !expr.starts_with("{{") || !expr.ends_with("}}") {
                     c.error(
                         ErrorKind::Validation,
                         &format!("{wpath}.items"),
@@ -1151,21 +1166,25 @@ fn preview(names: &[&str]) -> String {
     s
 }
 
-/// Splits `x, y in {{ expr }}` into names and the expression.
-fn split_items(items: &str) -> (Vec<String>, &str) {
+/// Splits `x, y in {{ expr }}` into the names before `in` and the
+/// expression. The names are `None` when no `in` comes before the first
+/// `{{` (the text is then the expression, to be checked as one), and
+/// empty when `in` has no names before it.
+fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
     let trimmed = items.trim();
-    if trimmed.starts_with("{{") {
-        return (Vec::new(), trimmed);
-    }
-    match trimmed.find(" in ") {
-        Some(i) if !trimmed[..i].contains("{{") => {
-            let names = trimmed[..i]
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect();
-            (names, trimmed[i + 4..].trim())
+    let head_end = trimmed.find("{{").unwrap_or(trimmed.len());
+    let head = trimmed[..head_end].trim_end();
+    match head.strip_suffix("in") {
+        Some(names) if names.is_empty() || names.ends_with(char::is_whitespace) => {
+            let names = names.trim();
+            let names = if names.is_empty() {
+                Vec::new()
+            } else {
+                names.split(',').map(|s| s.trim().to_owned()).collect()
+            };
+            (Some(names), trimmed[head_end..].trim())
         }
-        _ => (Vec::new(), trimmed),
+        _ => (None, trimmed),
     }
 }
 
@@ -1196,5 +1215,41 @@ fn mentions(value: &Value, needle: &str) -> bool {
         Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
         Value::Object(map) => map.values().any(|v| mentions(v, needle)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_split_into_names_and_expression() {
+        let names = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(split_items(" {{ xs }} "), (None, "{{ xs }}"));
+        assert_eq!(split_items("x in {{ xs }}"), (names(&["x"]), "{{ xs }}"));
+        assert_eq!(
+            split_items("a, b\tin {{ zip(p, q) }}"),
+            (names(&["a", "b"]), "{{ zip(p, q) }}")
+        );
+        assert_eq!(split_items("in {{ xs }}"), (names(&[]), "{{ xs }}"));
+        assert_eq!(split_items("x in"), (names(&["x"]), ""));
+        assert_eq!(split_items("main {{ xs }}"), (None, "main {{ xs }}"));
+        assert_eq!(split_items("parameters.hosts"), (None, "parameters.hosts"));
+    }
+
+    #[test]
+    fn suggestions_stop_when_their_budget_is_spent() {
+        let names = ["deploy", "build", "test"];
+        let mut s = Suggester::new(SUGGEST_BUDGET);
+        assert_eq!(s.suggest("deplyo", names), Some("deploy"));
+        assert_eq!(s.suggest("zzzzzz", names), None);
+        let long = "d".repeat(SUGGEST_MAX_CHARS + 1);
+        assert_eq!(
+            s.suggest(&long, [long.as_str()]),
+            None,
+            "too long to compare"
+        );
+        let mut poor = Suggester::new(10);
+        assert_eq!(poor.suggest("deplyo", names), None, "6 x 6 cells exceed 10");
     }
 }
