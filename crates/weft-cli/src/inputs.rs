@@ -86,9 +86,15 @@ pub(crate) fn value_of(
                 _ => String::new(),
             };
             let field = e.field().map(|f| format!(" in `{f}`")).unwrap_or_default();
+            // Limits and numbers say what to do; a syntax error is fixed,
+            // or the value was meant as text.
+            let fix = if e.kind() == ErrorKind::Syntax {
+                "; fix it, or write text as a JSON string in double quotes"
+            } else {
+                ""
+            };
             Err(format!(
-                "`-i {name}={shown}`: the value is read as JSON and is not valid{field}{place}: {}; \
-                 fix it, or write text as a JSON string in double quotes",
+                "`-i {name}={shown}`: the value is read as JSON and is not valid{field}{place}: {}{fix}",
                 e.message()
             ))
         }

@@ -462,12 +462,12 @@ impl Builder<'_> {
         self.jumps = self.jumps.saturating_add(target.jumps + 1);
         let too_far = if self.expanded > Workflow::MAX_ALIAS_EXPANSION as u64 {
             Some(format!(
-                "they copy more than {} bytes of values into the document",
+                "aliases copy more than {} bytes of values into the document",
                 Workflow::MAX_ALIAS_EXPANSION
             ))
         } else if self.jumps > self.events.saturating_mul(JUMPS_PER_EVENT) {
             Some(format!(
-                "they are followed more than {JUMPS_PER_EVENT} times for each value written before it"
+                "aliases are followed more than {JUMPS_PER_EVENT} times for each value written so far"
             ))
         } else {
             None
@@ -476,7 +476,7 @@ impl Builder<'_> {
             return Err(self.reject(
                 ErrorKind::Limit,
                 format!(
-                    "aliases expand too far: with `*{name}` {why}; write the values out, or use fewer aliases"
+                    "aliases expand too far: with `*{name}`, {why}; write the values out, or use fewer aliases"
                 ),
                 mark,
             ));

@@ -152,7 +152,10 @@ fn one_large_anchor_copied_many_times_is_rejected() {
         format!("vars:\n  - big: &big [{items}]\n  - copies: [{copies}]\ntasks: {{t: {{}}}}\n");
     let e = yaml_err(&text);
     assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
-    assert!(e.message().contains("copy more than 1048576 bytes"), "{e}");
+    assert!(
+        e.message().contains("aliases copy more than 1048576 bytes"),
+        "{e}"
+    );
     assert_eq!(e.line(), Some(3), "{e}");
 }
 
