@@ -50,12 +50,16 @@ impl Workflow {
         }
     }
 
-    /// Parses YAML text.
+    /// Parses YAML text, in time and memory linear in its length.
     ///
     /// # Errors
     ///
     /// A syntax error, a value of the wrong type, an unknown or missing key,
-    /// or a duplicate key; the error names line, column and the field.
+    /// a duplicate key, a number that a JSON value cannot hold unchanged,
+    /// or text beyond a limit of loading (lists and maps nested deeper than
+    /// [`Workflow::MAX_DEPTH`], aliases that copy more than
+    /// [`Workflow::MAX_ALIAS_EXPANSION`]); the error names line, column and
+    /// the field.
     pub fn from_yaml_str(text: &str) -> Result<Workflow> {
         Self::parse(text, Format::Yaml, None)
     }
