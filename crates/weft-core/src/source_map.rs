@@ -123,8 +123,16 @@ impl SourceMap {
             match event {
                 Event::StreamEnd | Event::DocumentEnd => break,
                 Event::Scalar(value, style, anchor, tag) => {
-                    let plain = style == TScalarStyle::Plain && tag.is_none();
-                    b.scalar(&value, plain, anchor, mark)?;
+                    // A plain scalar is a number when it reads as one; a
+                    // scalar tagged `!!int` or `!!float` is one in any style.
+                    let numeric = match &tag {
+                        None => style == TScalarStyle::Plain,
+                        Some(t) => {
+                            matches!(t.handle.as_str(), "tag:yaml.org,2002:" | "!!")
+                                && matches!(t.suffix.as_str(), "int" | "float")
+                        }
+                    };
+                    b.scalar(&value, numeric, anchor, mark)?;
                 }
                 Event::Alias(id) => b.alias(id, mark)?,
                 Event::SequenceStart(anchor, _) => b.open(false, anchor, mark)?,
@@ -414,7 +422,7 @@ impl Builder<'_> {
     fn scalar(
         &mut self,
         value: &str,
-        plain: bool,
+        numeric: bool,
         anchor: usize,
         mark: Marker,
     ) -> Result<(), Scan> {
@@ -430,7 +438,7 @@ impl Builder<'_> {
         match placed {
             Placed::Key => self.key_done(size),
             Placed::Value(_) => {
-                if plain {
+                if numeric {
                     if let Some(message) = plain_number_problem(value) {
                         return Err(self.reject(ErrorKind::Schema, message, mark));
                     }

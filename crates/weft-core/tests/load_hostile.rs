@@ -230,6 +230,26 @@ fn numbers_that_do_not_fit_are_errors_in_yaml_and_json_alike() {
 }
 
 #[test]
+fn numbers_tagged_int_or_float_follow_the_same_rules() {
+    for tagged in [
+        "!!int 99999999999999999999999",
+        "!!float 1e999",
+        "!!float .inf",
+        "!!float \"1e999\"",
+    ] {
+        let e = yaml_err(&format!("input:\n  - n: {tagged}\ntasks: {{t: {{}}}}\n"));
+        assert!(
+            e.message().contains("out of range") || e.message().contains("not a number"),
+            "{tagged}: {e}"
+        );
+        assert_eq!(e.line(), Some(2), "{e}");
+    }
+    let wf = Workflow::from_yaml_str("input:\n  - n: !!str 1e999\ntasks: {t: {}}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wf.def().input[0].default, Some(serde_json::json!("1e999")));
+}
+
+#[test]
 fn numbers_at_the_edges_of_their_range_keep_their_value() {
     for (text, want) in [
         (
