@@ -199,6 +199,12 @@ impl Workflow {
                 }
                 None
             }
+            // JSON text after the workflow is serde_json's to report.
+            Err(Scan::SecondDocument { .. }) if format == Format::Json => None,
+            Err(Scan::SecondDocument { line }) => {
+                let line = second_document(text).unwrap_or(line);
+                return Err(located(second_document_error(line)));
+            }
         };
         let result = match format {
             Format::Yaml => parse_yaml(text, source.as_deref()),
@@ -419,11 +425,7 @@ fn parse_yaml(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
             if let Some(line) = second_document(text) {
                 location = at(line, 1);
             }
-            (
-                ErrorKind::Syntax,
-                "a second YAML document (`---`): a file holds one workflow; remove the second document"
-                    .to_owned(),
-            )
+            (ErrorKind::Syntax, second_document_error(1).message().to_owned())
         } else {
             let message = strip_yaml_path(&strip_position(&raw));
             let (message, at) = explain_shape(&message, &path, source);
@@ -690,6 +692,15 @@ fn parse_mark(s: &str) -> Option<(usize, usize)> {
 fn char_at(text: &str, location: &Location) -> Option<char> {
     let line = text.lines().nth(location.line?.checked_sub(1)?)?;
     line.chars().nth(location.column?.checked_sub(1)?)
+}
+
+/// A second document in a workflow file, starting on `line`.
+fn second_document_error(line: usize) -> Error {
+    Error::new(
+        ErrorKind::Syntax,
+        "a second YAML document (`---`): a file holds one workflow; remove the second document",
+    )
+    .with_location(at(line, 1))
 }
 
 /// The 1-based line of a second `---` document marker, if any.

@@ -67,6 +67,9 @@ pub(crate) enum Scan {
         message: String,
         checked: (usize, usize),
     },
+    /// A second document starts on this line. (libyaml would read all of
+    /// it, with no limits checked, before serde reported it.)
+    SecondDocument { line: usize },
 }
 
 impl SourceMap {
@@ -121,7 +124,18 @@ impl SourceMap {
             checked = (mark.line(), mark.col() + 1);
             b.events += 1;
             match event {
-                Event::StreamEnd | Event::DocumentEnd => break,
+                Event::StreamEnd => break,
+                Event::DocumentEnd => {
+                    // Anything but the end of the text is a second document,
+                    // even one the scanner cannot read.
+                    return match parser.next_token() {
+                        Ok((Event::StreamEnd, _)) => Ok(SourceMap { nodes: b.nodes }),
+                        Ok((_, mark)) => Err(Scan::SecondDocument { line: mark.line() }),
+                        Err(e) => Err(Scan::SecondDocument {
+                            line: e.marker().line(),
+                        }),
+                    };
+                }
                 Event::Scalar(value, style, anchor, tag) => {
                     // A plain scalar is a number when it reads as one; a
                     // scalar tagged `!!int` or `!!float` is one in any style.
@@ -640,6 +654,7 @@ mod tests {
             Ok(m) => m,
             Err(Scan::Rejected(e)) => panic!("rejected: {e}"),
             Err(Scan::Unreadable { message, .. }) => panic!("unreadable: {message}"),
+            Err(Scan::SecondDocument { line }) => panic!("a second document at line {line}"),
         }
     }
 

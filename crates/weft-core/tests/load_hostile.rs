@@ -372,3 +372,24 @@ fn a_syntax_error_after_many_aliases_does_not_expand_them() {
     );
     assert_eq!(e.line(), Some(3), "{e}");
 }
+
+#[test]
+fn a_second_document_is_rejected_before_it_is_parsed() {
+    // Deep nesting in a second document took libyaml minutes to read
+    // before serde said that there was a second document.
+    let text = format!(
+        "tasks: {{t: {{}}}}\n---\n{}{}\n",
+        "[".repeat(DEEP),
+        "]".repeat(DEEP)
+    );
+    let e = yaml_err(&text);
+    assert!(e.message().contains("a second YAML document"), "{e}");
+    assert_eq!(e.line(), Some(2), "{e}");
+    let e = yaml_err("tasks: {t: {}}\n...\n# done\n--- \nmore: 1\n");
+    assert!(e.message().contains("a second YAML document"), "{e}");
+    assert_eq!(e.line(), Some(4), "{e}");
+    let text = format!("tasks: {{t: {{}}}}\n...\n{}\n", "[".repeat(DEEP));
+    let e = yaml_err(&text);
+    assert!(e.message().contains("a second YAML document"), "{e}");
+    assert!(Workflow::from_yaml_str("---\ntasks: {t: {}}\n...\n# end\n").is_ok());
+}
