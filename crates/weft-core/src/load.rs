@@ -344,12 +344,12 @@ fn unreadable_yaml(
     let stop = offset_of(text, line, column);
     let line_end = text[stop..].find('\n').map_or(text.len(), |i| stop + i);
     let mut cut = line_end.min(stop.saturating_add(256));
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
     let checked = offset_of(text, checked.0, checked.1).min(cut);
     if let Some(alias) = text[checked..cut].find('*') {
         cut = checked + alias;
-    }
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
     }
     let cut_at = crate::json_text::line_column(text, cut);
     if let Err(e) = parse_yaml(&text[..cut], None) {
