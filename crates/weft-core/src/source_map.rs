@@ -44,12 +44,15 @@ struct Node {
     kids: Kids,
 }
 
+/// A node's children, boxed: most nodes are scalars, and a node is built
+/// for every value of the text, so the enum is kept to one pointer.
+#[allow(clippy::box_collection)]
 #[derive(Debug, Default)]
 enum Kids {
     #[default]
     None,
-    Map(HashMap<Box<str>, u32>),
-    List(Vec<u32>),
+    Map(Box<HashMap<Box<str>, u32>>),
+    List(Box<Vec<u32>>),
 }
 
 /// Why the text has no source map.
@@ -529,9 +532,9 @@ impl Builder<'_> {
         };
         if let Some(n) = node {
             self.nodes[n as usize].kids = if map {
-                Kids::Map(HashMap::new())
+                Kids::Map(Box::default())
             } else {
-                Kids::List(Vec::new())
+                Kids::List(Box::default())
             };
         }
         if self.stack.len() >= Workflow::MAX_DEPTH {
@@ -676,6 +679,13 @@ mod tests {
         assert_eq!(map.exact("tasks[\"deploy.eu\"].missing"), None);
         assert_eq!(map.exact("vars[0]"), None, "an index alone into a map");
         assert_eq!(line(""), None);
+    }
+
+    #[test]
+    fn a_node_stays_small() {
+        // One is built per value of the text: 16 MiB of `[1,1,...]` makes
+        // eight million.
+        assert!(std::mem::size_of::<Node>() <= 32);
     }
 
     #[test]
