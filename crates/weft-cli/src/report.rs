@@ -80,11 +80,20 @@ pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>
     }
 }
 
-/// One line per error in `error` (the first and every other one found with
+/// One line per error in `error` (the first and every other one kept with
 /// it), each starting with where it is: `file:line:col`, or at least the
-/// file.
+/// file; then, when more were found than kept, a line that counts them.
 pub(crate) fn error_lines(error: &Error, file: &Path) -> Vec<String> {
-    error.all().map(|e| error_line(e, file)).collect()
+    let mut lines: Vec<String> = error.all().map(|e| error_line(e, file)).collect();
+    let omitted = error.omitted();
+    if omitted > 0 {
+        lines.push(format!(
+            "{}: {omitted} more error{} not shown: fix the ones above first",
+            file.display(),
+            if omitted == 1 { "" } else { "s" }
+        ));
+    }
+    lines
 }
 
 fn error_line(e: &Error, file: &Path) -> String {

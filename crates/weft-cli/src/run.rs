@@ -19,16 +19,17 @@ pub(crate) struct RunArgs {
     /// The workflow file (YAML, or JSON when the name ends in .json).
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// An input of the workflow. VALUE is parsed as JSON when it is valid
-    /// JSON (3, true, ["eu","us"]), else taken as a string. Repeat for more
-    /// inputs; wins over --inputs.
+    /// An input of the workflow. VALUE is JSON when it is valid JSON (3,
+    /// true, ["eu","us"]), else text; text that starts with [, { or " must
+    /// be valid JSON. For an input whose default is a string, VALUE is
+    /// text as written. Repeat for more inputs; wins over --inputs.
     #[arg(
         short = 'i',
         long = "input",
         value_name = "NAME=VALUE",
         value_parser = inputs::parse_assignment
     )]
-    input: Vec<(String, Value)>,
+    input: Vec<(String, String)>,
     /// A JSON file with a map of input name to value.
     #[arg(long, value_name = "FILE.json")]
     inputs: Option<PathBuf>,
@@ -83,7 +84,14 @@ pub(crate) fn run(args: RunArgs) -> Exit {
         },
         None => Map::new(),
     };
-    let inputs = inputs::merge(from_file, &args.input);
+    let assigned = match inputs::resolve(&args.input, &plan) {
+        Ok(assigned) => assigned,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Invalid;
+        }
+    };
+    let inputs = inputs::merge(from_file, assigned);
     let mode = if args.json {
         Mode::Json
     } else if args.quiet {

@@ -422,6 +422,126 @@ fn exit_2_for_a_bad_inputs_file() {
 }
 
 #[test]
+fn inputs_files_follow_the_rules_of_workflow_files() {
+    let s = Scratch::new();
+    let duplicate = s.file("dup.json", "{\"names\": [\"a\"],\n \"names\": [\"b\"]}");
+    let f = duplicate.display().to_string();
+    weft()
+        .arg("run")
+        .arg(data("hello.yaml"))
+        .arg("--inputs")
+        .arg(&duplicate)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(format!("{f}:2:2: invalid inputs in `names`")).and(
+                predicate::str::contains("duplicate key `names` (first at line 1)"),
+            ),
+        );
+    let big = s.file("big.json", &format!("{{\"names\": [{}]}}", "9".repeat(400)));
+    weft()
+        .arg("run")
+        .arg(data("hello.yaml"))
+        .arg("--inputs")
+        .arg(&big)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is out of range"));
+}
+
+#[cfg(unix)]
+#[test]
+fn endless_files_are_read_only_up_to_the_limit() {
+    weft()
+        .arg("run")
+        .arg(data("hello.yaml"))
+        .args(["--inputs", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "/dev/zero: the inputs file is larger than 16777216 bytes",
+        ));
+    weft()
+        .args(["validate", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "/dev/zero: limit exceeded: the file is larger than 16777216 bytes",
+        ));
+}
+
+#[test]
+fn dash_i_text_that_looks_like_json_must_be_json() {
+    for (arg, says) in [
+        (
+            "names=[\"a\"",
+            "`-i names=[\"a\"`: the value is read as JSON and is not valid",
+        ),
+        ("names={\"a\": 1, \"a\": 2}", "duplicate key `a`"),
+        ("names=\"unclosed", "`-i names=\"unclosed`"),
+        ("names=1e999", "out of range"),
+    ] {
+        weft()
+            .arg("run")
+            .arg(data("hello.yaml"))
+            .args(["-i", arg])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn dash_i_for_an_input_with_a_string_default_is_text_as_written() {
+    // `greeting` defaults to "hello": `1.10` stays the text "1.10".
+    let output = weft()
+        .args([
+            "run",
+            "--json",
+            "-i",
+            "names=[\"Ada\"]",
+            "-i",
+            "greeting=1.10",
+        ])
+        .arg(data("hello.yaml"))
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let v = stdout_json(&output);
+    assert_eq!(v["output"]["greetings"], serde_json::json!(["1.10, Ada!"]));
+}
+
+#[test]
+fn thousands_of_errors_print_the_first_hundred_and_a_count() {
+    let s = Scratch::new();
+    let mut text = String::from("tasks:\n");
+    for i in 0..1_000 {
+        text.push_str(&format!(
+            "  t{i}: {{action: core.noop, next: [{{do: [nowhere{i}]}}]}}\n"
+        ));
+    }
+    let file = s.file("many.yaml", &text);
+    let output = weft()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 101, "{stderr}");
+    assert!(lines[99].contains("nowhere99"), "{stderr}");
+    assert_eq!(
+        lines[100],
+        format!(
+            "{}: 900 more errors not shown: fix the ones above first",
+            file.display()
+        )
+    );
+}
+
+#[test]
 fn exit_2_for_command_line_mistakes() {
     weft().arg("frobnicate").assert().code(2);
     weft().assert().code(2);

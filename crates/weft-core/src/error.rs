@@ -58,6 +58,9 @@ pub enum ErrorKind {
     Input,
     /// Context state could not be exported or imported.
     State,
+    /// The text goes beyond a limit of loading: too large, nested too
+    /// deeply, or aliases that expand too far (see `docs/limits.md`).
+    Limit,
 }
 
 impl ErrorKind {
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Evaluation => "expression error",
             ErrorKind::Input => "invalid input",
             ErrorKind::State => "invalid context state",
+            ErrorKind::Limit => "limit exceeded",
         }
     }
 }
@@ -95,6 +99,8 @@ struct Inner {
     field: Option<String>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     others: Vec<Error>,
+    /// Errors found with this one but not kept (beyond [`Error::MAX_KEPT`]).
+    omitted: usize,
 }
 
 impl Error {
@@ -109,6 +115,7 @@ impl Error {
                 field: None,
                 source: None,
                 others: Vec::new(),
+                omitted: 0,
             }),
         }
     }
@@ -141,14 +148,37 @@ impl Error {
         self
     }
 
+    /// How many errors a combined error keeps: the first and the next
+    /// `MAX_KEPT - 1` in [`Error::others`]; the rest are only counted
+    /// ([`Error::omitted`]). A file with thousands of mistakes is reported
+    /// in time linear in their number, and stays readable.
+    pub const MAX_KEPT: usize = 100;
+
     /// Combines several errors into one: the first, with the rest attached.
     ///
-    /// Returns `None` when `errors` is empty.
+    /// At most [`Error::MAX_KEPT`] errors are kept in all; the others are
+    /// counted in [`Error::omitted`]. Returns `None` when `errors` is empty.
     pub fn combine(errors: Vec<Error>) -> Option<Error> {
         let mut iter = errors.into_iter();
         let mut first = iter.next()?;
-        first.inner.others.extend(iter);
+        let mut omitted = first.inner.omitted;
+        for e in iter {
+            omitted += e.inner.omitted;
+            if first.inner.others.len() + 1 < Error::MAX_KEPT {
+                let mut e = e;
+                e.inner.omitted = 0;
+                first.inner.others.push(e);
+            } else {
+                omitted += 1;
+            }
+        }
+        first.inner.omitted = omitted;
         Some(first)
+    }
+
+    /// Adds `n` to the count of errors found but not kept.
+    pub(crate) fn add_omitted(&mut self, n: usize) {
+        self.inner.omitted += n;
     }
 
     /// What kind of mistake this is.
@@ -191,6 +221,12 @@ impl Error {
         &self.inner.others
     }
 
+    /// How many further errors were found but not kept (see
+    /// [`Error::MAX_KEPT`]).
+    pub fn omitted(&self) -> usize {
+        self.inner.omitted
+    }
+
     /// This error followed by [`Error::others`].
     pub fn all(&self) -> impl Iterator<Item = &Error> {
         std::iter::once(self).chain(self.inner.others.iter())
@@ -229,8 +265,9 @@ impl fmt::Display for Error {
             (None, None) => {}
         }
         write!(f, ": {}", self.inner.message)?;
-        if !self.inner.others.is_empty() {
-            write!(f, " (and {} more)", self.inner.others.len())?;
+        let more = self.inner.others.len() + self.inner.omitted;
+        if more > 0 {
+            write!(f, " (and {more} more)")?;
         }
         Ok(())
     }

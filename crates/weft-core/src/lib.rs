@@ -10,10 +10,12 @@ mod def;
 mod error;
 mod expr;
 mod graph;
+mod json_text;
 mod limits;
 mod load;
 mod plan;
 mod shell;
+mod source_map;
 mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
@@ -24,6 +26,7 @@ pub use def::{
 };
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
+pub use json_text::json_from_str;
 pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
 pub use plan::*;

@@ -1,16 +1,15 @@
 //! Loading: YAML or JSON text into a [`Workflow`], with positions kept for
 //! error messages.
 
-use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
 
 use crate::def::WorkflowDef;
 use crate::error::{Error, ErrorKind, Location, Result};
+use crate::source_map::{Scan, SourceMap};
 
 /// A loaded workflow: its definition plus where each part of it was written.
 ///
@@ -54,12 +53,16 @@ impl Workflow {
         }
     }
 
-    /// Parses YAML text.
+    /// Parses YAML text, in time and memory linear in its length.
     ///
     /// # Errors
     ///
     /// A syntax error, a value of the wrong type, an unknown or missing key,
-    /// or a duplicate key; the error names line, column and the field.
+    /// a duplicate key, a number that a JSON value cannot hold unchanged,
+    /// or text beyond a limit of loading (lists and maps nested deeper than
+    /// [`Workflow::MAX_DEPTH`], aliases that copy more than
+    /// [`Workflow::MAX_ALIAS_EXPANSION`]); the error names line, column and
+    /// the field.
     pub fn from_yaml_str(text: &str) -> Result<Workflow> {
         Self::parse(text, Format::Yaml, None)
     }
@@ -86,28 +89,72 @@ impl Workflow {
         Self::parse(text, format, Some(Arc::new(file.into())))
     }
 
-    /// Reads and parses a file: JSON when its name ends in `.json`, YAML otherwise.
+    /// The largest workflow file [`Workflow::from_file`] reads: 16 MiB.
+    /// [`Workflow::from_file_with_limit`] takes another limit.
+    pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+    /// How deeply lists and maps may nest in a workflow, counted from the
+    /// top-level map (which is level 1), aliases included. The same limit
+    /// holds for [`json_from_str`](crate::json_from_str). It is below the
+    /// 128 levels at which serde's parsers stop, so every format reports
+    /// it the same way.
+    pub const MAX_DEPTH: usize = 100;
+
+    /// How much YAML aliases (`*name`) may copy into a document, in all:
+    /// each copied value counts one, plus the bytes of its text. One MiB;
+    /// a "billion laughs" file is stopped at the alias that crosses it.
+    pub const MAX_ALIAS_EXPANSION: usize = 1024 * 1024;
+
+    /// Reads and parses a file: JSON when its name ends in `.json`, YAML
+    /// otherwise. At most [`Workflow::MAX_FILE_BYTES`] are read.
     ///
     /// # Errors
     ///
-    /// The file cannot be read, or its text is not a valid workflow (see
-    /// [`Workflow::from_yaml_str`]); errors name the file.
+    /// The file cannot be read, is larger than the limit, or its text is
+    /// not a valid workflow (see [`Workflow::from_yaml_str`]); errors name
+    /// the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Workflow> {
+        Self::from_file_with_limit(path, Self::MAX_FILE_BYTES)
+    }
+
+    /// As [`Workflow::from_file`], reading files of at most `max_bytes`.
+    ///
+    /// No more than `max_bytes + 1` bytes are read, whatever the file is
+    /// (`/dev/zero` included).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Workflow::from_file`].
+    pub fn from_file_with_limit(path: impl AsRef<Path>, max_bytes: u64) -> Result<Workflow> {
         let path = path.as_ref();
         let file = Some(Arc::new(path.to_path_buf()));
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let message = if e.kind() == std::io::ErrorKind::InvalidData {
-                "the file is not UTF-8 text: save it as UTF-8".to_owned()
-            } else {
-                e.to_string()
-            };
-            Error::new(ErrorKind::Io, message)
-                .with_location(Location {
-                    file: file.clone(),
-                    line: None,
-                    column: None,
-                })
-                .with_source(e)
+        let io_error = |message: String| {
+            Error::new(ErrorKind::Io, message).with_location(Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            })
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes))
+            .map_err(|e| io_error(e.to_string()).with_source(e))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "the file is larger than {max_bytes} bytes, the limit for a workflow file: \
+                     split the workflow, or move data into inputs"
+                ),
+            )
+            .with_location(Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            }));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io_error("the file is not UTF-8 text: save it as UTF-8".to_owned()).with_source(e)
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Format::Json,
@@ -132,20 +179,35 @@ impl Workflow {
                 .with_location(at(1, 1)),
             ));
         }
-        // Positions are a convenience for messages: text that the YAML
-        // scanner cannot map (syntax errors, rare JSON corner cases) simply
-        // has none, and the serde backends below report the syntax error.
-        // Duplicate keys are looked for first, because serde would quietly
-        // keep the last of two tasks with the same name.
+        if format == Format::Json {
+            crate::json_text::check(text)
+                .map_err(|found| located(found.into_workflow_error(text)))?;
+        }
+        // The source map is read first: it enforces the limits of loading
+        // (depth, aliases, duplicate keys, numbers) before serde builds any
+        // value. Text that the YAML scanner cannot read has no positions;
+        // the serde backends below report its syntax error.
         let source = match SourceMap::build(text) {
             Ok(map) => Some(Arc::new(map)),
-            Err(SourceMapError::Duplicate {
-                path,
+            Err(Scan::Rejected(e)) => return Err(located(e)),
+            Err(Scan::Unreadable {
                 line,
                 column,
-                first_line,
-            }) => return Err(located(duplicate_error(&path, line, column, first_line))),
-            Err(SourceMapError::Unreadable) => None,
+                message,
+                checked,
+            }) => {
+                if format == Format::Yaml {
+                    let stop = (line, column);
+                    return Err(located(unreadable_yaml(text, stop, &message, checked)));
+                }
+                None
+            }
+            // JSON text after the workflow is serde_json's to report.
+            Err(Scan::SecondDocument { .. }) if format == Format::Json => None,
+            Err(Scan::SecondDocument { line }) => {
+                let line = second_document(text).unwrap_or(line);
+                return Err(located(second_document_error(line)));
+            }
         };
         let result = match format {
             Format::Yaml => parse_yaml(text, source.as_deref()),
@@ -244,7 +306,12 @@ fn is_blank(text: &str) -> bool {
     })
 }
 
-fn duplicate_error(path: &str, line: usize, column: usize, first_line: Option<usize>) -> Error {
+pub(crate) fn duplicate_error(
+    path: &str,
+    line: usize,
+    column: usize,
+    first_line: Option<usize>,
+) -> Error {
     let (task, field) = split_path(path);
     let first = first_line
         .map(|l| format!(" (first at line {l})"))
@@ -272,6 +339,74 @@ fn duplicate_error(path: &str, line: usize, column: usize, first_line: Option<us
     e
 }
 
+/// The error for YAML text that the scanner of the source map cannot read:
+/// it stopped at `stop` (line, column), having checked the limits of
+/// loading up to `checked`.
+///
+/// libyaml, behind serde, words syntax errors better, but it is only given
+/// the text up to the end of the stop's line (at most 256 bytes past the
+/// stop), and nothing from the first alias after `checked` on: libyaml
+/// takes quadratic time on deep nesting, and serde would expand aliases
+/// that no limit checked. An error libyaml finds before the cut is
+/// reported; otherwise the scanner's own.
+fn unreadable_yaml(
+    text: &str,
+    (line, column): (usize, usize),
+    message: &str,
+    checked: (usize, usize),
+) -> Error {
+    let stop = offset_of(text, line, column);
+    let line_end = text[stop..].find('\n').map_or(text.len(), |i| stop + i);
+    let mut cut = line_end.min(stop.saturating_add(256));
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let checked = offset_of(text, checked.0, checked.1).min(cut);
+    if let Some(alias) = text[checked..cut].find('*') {
+        cut = checked + alias;
+    }
+    let cut_at = crate::json_text::line_column(text, cut);
+    if let Err(e) = parse_yaml(&text[..cut], None) {
+        if let (Some(l), Some(c)) = (e.line(), e.column()) {
+            if (l, c) < cut_at {
+                return e;
+            }
+        }
+    }
+    // The scanner is a port of libyaml and words its errors alike, with
+    // the context first: `while parsing X, PROBLEM`.
+    let raw = match message.split_once(", ") {
+        Some((context, problem)) if context.starts_with("while ") => {
+            format!("{problem} at line {line} column {column}, {context}")
+        }
+        _ => format!("{message} at line {line} column {column}"),
+    };
+    let location = at(line, column.max(1));
+    let (message, moved) = match LibyamlError::parse(&raw) {
+        Some(syntax) => syntax.explain(text, &location),
+        None => (message.to_owned(), None),
+    };
+    Error::new(ErrorKind::Syntax, message).with_location(moved.unwrap_or(location))
+}
+
+/// The byte offset of a 1-based line and column (in chars).
+pub(crate) fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for _ in 1..line {
+        match text[offset..].find('\n') {
+            Some(i) => offset += i + 1,
+            None => return text.len(),
+        }
+    }
+    let rest = &text[offset..];
+    let line_len = rest.find('\n').unwrap_or(rest.len());
+    offset
+        + rest[..line_len]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line_len, |(i, _)| i)
+}
+
 fn parse_yaml(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -292,15 +427,19 @@ fn parse_yaml(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
                 location = at;
             }
             (ErrorKind::Syntax, message)
+        } else if raw.starts_with("recursion limit exceeded") {
+            (ErrorKind::Limit, crate::json_text::too_deep_message())
+        } else if raw.starts_with("repetition limit exceeded") {
+            (
+                ErrorKind::Limit,
+                "aliases (`*name`) are followed too many times: write the values out, or use fewer aliases"
+                    .to_owned(),
+            )
         } else if raw.starts_with("deserializing from YAML containing more than one document") {
             if let Some(line) = second_document(text) {
                 location = at(line, 1);
             }
-            (
-                ErrorKind::Syntax,
-                "a second YAML document (`---`): a file holds one workflow; remove the second document"
-                    .to_owned(),
-            )
+            (ErrorKind::Syntax, second_document_error(1).message().to_owned())
         } else {
             let message = strip_yaml_path(&strip_position(&raw));
             let (message, at) = explain_shape(&message, &path, source);
@@ -347,6 +486,24 @@ fn parse_json(text: &str, source: Option<&SourceMap>) -> Result<WorkflowDef> {
     de.end()
         .map_err(|e| json_error(Some(ErrorKind::Syntax), "", e))?;
     Ok(def)
+}
+
+/// A serde_json error for a value (not a workflow), explained and located.
+pub(crate) fn json_syntax_error(text: &str, e: serde_json::Error) -> Error {
+    let mut location = at(e.line(), e.column().max(1));
+    let raw = strip_position(&e.to_string());
+    let (message, moved) = explain_json_syntax(&raw, text, &location);
+    if let Some(m) = moved {
+        location = m;
+    }
+    let kind = if e.is_data() {
+        ErrorKind::Schema
+    } else {
+        ErrorKind::Syntax
+    };
+    Error::new(kind, message)
+        .with_location(location)
+        .with_source(e)
 }
 
 fn at(line: usize, column: usize) -> Location {
@@ -549,6 +706,15 @@ fn parse_mark(s: &str) -> Option<(usize, usize)> {
 fn char_at(text: &str, location: &Location) -> Option<char> {
     let line = text.lines().nth(location.line?.checked_sub(1)?)?;
     line.chars().nth(location.column?.checked_sub(1)?)
+}
+
+/// A second document in a workflow file, starting on `line`.
+fn second_document_error(line: usize) -> Error {
+    Error::new(
+        ErrorKind::Syntax,
+        "a second YAML document (`---`): a file holds one workflow; remove the second document",
+    )
+    .with_location(at(line, 1))
 }
 
 /// The 1-based line of a second `---` document marker, if any.
@@ -898,9 +1064,23 @@ pub(crate) fn split_path(path: &str) -> (Option<String>, Option<String>) {
     (Some(task), field)
 }
 
+/// A field path cut to a length that fits in a message: the paths of
+/// deeply nested values (or of long keys) keep their start and their end.
+pub(crate) fn shorten_field(field: &str) -> String {
+    const HEAD: usize = 60;
+    const TAIL: usize = 40;
+    let count = field.chars().count();
+    if count <= HEAD + TAIL + 1 {
+        return field.to_owned();
+    }
+    let head: String = field.chars().take(HEAD).collect();
+    let tail: String = field.chars().skip(count - TAIL).collect();
+    format!("{head}…{tail}")
+}
+
 /// Reads a `"`-terminated string with `\"` and `\\` escapes (the opening
 /// quote already consumed); returns it and the text after the closing quote.
-fn unquote(s: &str) -> Option<(String, &str)> {
+pub(crate) fn unquote(s: &str) -> Option<(String, &str)> {
     let mut out = String::new();
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -924,111 +1104,9 @@ fn last_segment(path: &str) -> String {
     path.rsplit('.').next().unwrap_or(path).to_owned()
 }
 
-/// Positions of every key and list item in the text, by path.
-#[derive(Debug, Default)]
-pub(crate) struct SourceMap {
-    positions: HashMap<String, (usize, usize)>,
-}
-
-enum SourceMapError {
-    Duplicate {
-        path: String,
-        line: usize,
-        column: usize,
-        first_line: Option<usize>,
-    },
-    Unreadable,
-}
-
-impl SourceMap {
-    fn build(text: &str) -> std::result::Result<SourceMap, SourceMapError> {
-        let mut builder = MapBuilder::default();
-        let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut builder, false).is_err() {
-            return Err(SourceMapError::Unreadable);
-        }
-        if let Some((path, line, column)) = builder.duplicate {
-            let first_line = builder.positions.get(&path).map(|p| p.0);
-            return Err(SourceMapError::Duplicate {
-                path,
-                line,
-                column,
-                first_line,
-            });
-        }
-        Ok(SourceMap {
-            positions: builder.positions,
-        })
-    }
-
-    /// The position of exactly `path`. Assignment sections (`vars`,
-    /// `publish`, `output`) are addressed as lists (`vars[1].name`) but may
-    /// be written as maps (`vars.name`); both spellings are tried.
-    fn exact(&self, path: &str) -> Option<Location> {
-        let found = self.positions.get(path).or_else(|| {
-            let alt = without_entry_index(path)?;
-            self.positions.get(&alt)
-        })?;
-        Some(at(found.0, found.1))
-    }
-
-    /// The position of `path`, or of its nearest written ancestor.
-    pub(crate) fn location(&self, path: &str, file: &Option<Arc<PathBuf>>) -> Location {
-        let mut p = path;
-        loop {
-            if let Some(mut loc) = self.exact(p) {
-                loc.file = file.clone();
-                return loc;
-            }
-            match p.rfind(['.', '[']) {
-                Some(i) => p = &p[..i],
-                None => {
-                    return Location {
-                        file: file.clone(),
-                        line: None,
-                        column: None,
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `vars[1].name` → `vars.name`: the last `[N].` step replaced by `.`.
-fn without_entry_index(path: &str) -> Option<String> {
-    let open = path.rfind('[')?;
-    let close = open + path[open..].find("].")?;
-    if !path[open + 1..close].bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(format!("{}{}", &path[..open], &path[close + 1..]))
-}
-
-enum Frame {
-    Map {
-        path: String,
-        key: Option<String>,
-        seen: HashSet<String>,
-        /// Set for a map that is a list item: the item's position is moved
-        /// to its first key (a block map's own mark is the first `:`).
-        item: Option<String>,
-    },
-    Seq {
-        path: String,
-        index: usize,
-    },
-}
-
-#[derive(Default)]
-struct MapBuilder {
-    stack: Vec<Frame>,
-    positions: HashMap<String, (usize, usize)>,
-    duplicate: Option<(String, usize, usize)>,
-}
-
 /// Appends a key to a path: `parent.key`, or `parent["key"]` when the key
 /// itself holds `.`, brackets or quotes (task names may hold dots).
-fn join_key(parent: &str, key: &str) -> String {
+pub(crate) fn join_key(parent: &str, key: &str) -> String {
     let plain = !key.is_empty() && !key.contains(['.', '[', ']', '"', '\\']);
     match (parent.is_empty(), plain) {
         (true, true) => key.to_owned(),
@@ -1044,82 +1122,6 @@ fn join_key(parent: &str, key: &str) -> String {
             "{parent}[\"{}\"]",
             key.replace('\\', "\\\\").replace('"', "\\\"")
         ),
-    }
-}
-
-impl MapBuilder {
-    /// Handles a node starting at `mark`; returns the path of the node when
-    /// it is a value (not a key).
-    fn node(&mut self, scalar: Option<&str>, mark: Marker) -> Option<String> {
-        // yaml-rust2's lines are 1-based and its columns 0-based.
-        let pos = (mark.line(), mark.col() + 1);
-        match self.stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Map {
-                path,
-                key,
-                seen,
-                item,
-            }) => match key {
-                None => {
-                    // A key. Complex (non-scalar) keys get no position.
-                    let k = scalar.unwrap_or("?").to_owned();
-                    let full = join_key(path, &k);
-                    if !seen.insert(k.clone()) && self.duplicate.is_none() {
-                        self.duplicate = Some((full.clone(), pos.0, pos.1));
-                    }
-                    self.positions.entry(full).or_insert(pos);
-                    if let Some(item) = item.take() {
-                        self.positions.insert(item, pos);
-                    }
-                    *key = Some(k);
-                    None
-                }
-                Some(k) => Some(join_key(path, k)),
-            },
-            Some(Frame::Seq { path, index }) => {
-                let full = format!("{path}[{index}]");
-                self.positions.entry(full.clone()).or_insert(pos);
-                Some(full)
-            }
-        }
-    }
-
-    fn value_done(&mut self) {
-        match self.stack.last_mut() {
-            Some(Frame::Map { key, .. }) => *key = None,
-            Some(Frame::Seq { index, .. }) => *index += 1,
-            None => {}
-        }
-    }
-}
-
-impl MarkedEventReceiver for MapBuilder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        match ev {
-            Event::Scalar(s, ..) if self.node(Some(&s), mark).is_some() => self.value_done(),
-            Event::Alias(_) if self.node(None, mark).is_some() => self.value_done(),
-            Event::MappingStart(..) => {
-                let in_seq = matches!(self.stack.last(), Some(Frame::Seq { .. }));
-                let path = self.node(None, mark).unwrap_or_default();
-                let item = in_seq.then(|| path.clone());
-                self.stack.push(Frame::Map {
-                    path,
-                    key: None,
-                    seen: HashSet::new(),
-                    item,
-                });
-            }
-            Event::SequenceStart(..) => {
-                let path = self.node(None, mark).unwrap_or_default();
-                self.stack.push(Frame::Seq { path, index: 0 });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-                self.value_done();
-            }
-            _ => {}
-        }
     }
 }
 
@@ -1163,25 +1165,6 @@ mod tests {
         }
         assert_eq!(task_path("deploy.eu"), "tasks[\"deploy.eu\"]");
         assert_eq!(task_path("build"), "tasks.build");
-    }
-
-    #[test]
-    fn source_map_positions_keys_items_and_map_form_sections() {
-        let text = "vars:\n  a: 1\n  b: 2\ntasks:\n  deploy.eu:\n    next:\n      - when: x\n        do: [y]\n";
-        let map = SourceMap::build(text).unwrap_or_default();
-        let line = |p: &str| map.location(p, &None).line;
-        assert_eq!(line("vars[1].b"), Some(3), "list path finds the map form");
-        assert_eq!(line("tasks[\"deploy.eu\"].next"), Some(6));
-        assert_eq!(line("tasks[\"deploy.eu\"].next[0]"), Some(7));
-        assert_eq!(
-            map.location("tasks[\"deploy.eu\"].next[0]", &None).column,
-            Some(9),
-            "a list item that is a map sits at its first key"
-        );
-        assert_eq!(line("tasks[\"deploy.eu\"].next[0].do[0]"), Some(8));
-        assert_eq!(line("tasks[\"deploy.eu\"].missing.deeper"), Some(5));
-        assert_eq!(without_entry_index("vars[1].b").as_deref(), Some("vars.b"));
-        assert_eq!(without_entry_index("tasks.a.next[0]"), None);
     }
 
     #[test]

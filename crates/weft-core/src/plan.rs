@@ -449,36 +449,135 @@ pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, cb) in b.iter().enumerate() {
-                let cost = usize::from(ca != *cb);
-                cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-            }
-            prev = cur;
+    Suggester::new(SUGGEST_BUDGET).suggest(name, candidates)
+}
+
+/// Work (candidates looked at plus edit-distance cells) one [`Suggester`]
+/// may spend: enough for every typo in a hand-written workflow, and a
+/// bound when a generated file has thousands of unknown names among
+/// thousands of tasks (each suggestion scans every candidate).
+const SUGGEST_BUDGET: usize = 4_000_000;
+
+/// Names longer than this get no suggestion: a typo is made in a name
+/// people type, and the distance costs the product of the two lengths.
+const SUGGEST_MAX_CHARS: usize = 64;
+
+/// Finds close names for "did you mean" hints within a fixed budget of
+/// work; once it is spent, it suggests nothing more.
+pub(crate) struct Suggester {
+    budget: usize,
+    prev: Vec<usize>,
+    cur: Vec<usize>,
+    chars: Vec<char>,
+}
+
+impl Suggester {
+    pub(crate) fn new(budget: usize) -> Suggester {
+        Suggester {
+            budget,
+            prev: Vec::new(),
+            cur: Vec::new(),
+            chars: Vec::new(),
         }
-        prev[b.len()]
     }
-    candidates
-        .into_iter()
-        .map(|c| (distance(name, c), c))
-        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+
+    /// The closest candidate to `name`, if one is close (an edit distance
+    /// of at most a third of the longer name, and at least 1).
+    pub(crate) fn suggest<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        let a: Vec<char> = name.chars().take(SUGGEST_MAX_CHARS + 1).collect();
+        if a.len() > SUGGEST_MAX_CHARS {
+            return None;
+        }
+        let mut best: Option<(usize, &str)> = None;
+        for c in candidates {
+            self.budget = self.budget.checked_sub(1)?;
+            // A name of n bytes has between n/4 and n chars, and the
+            // distance is at least the difference in length: most
+            // candidates are ruled out without counting their chars.
+            let limit_for = |len: usize| (a.len().max(len) / 3).max(1);
+            if c.len() / 4 > SUGGEST_MAX_CHARS || c.len() / 4 > a.len() + limit_for(c.len()) {
+                continue;
+            }
+            self.chars.clear();
+            self.chars.extend(c.chars().take(SUGGEST_MAX_CHARS + 1));
+            let b_len = self.chars.len();
+            if b_len > SUGGEST_MAX_CHARS {
+                continue;
+            }
+            let limit = limit_for(b_len);
+            if a.len().abs_diff(b_len) > limit {
+                continue;
+            }
+            self.budget = self.budget.checked_sub(a.len() * b_len)?;
+            let d = self.distance(&a);
+            if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+                best = Some((d, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    /// Levenshtein distance between `a` and `self.chars`, in two reused rows.
+    fn distance(&mut self, a: &[char]) -> usize {
+        let b = &self.chars;
+        self.prev.clear();
+        self.prev.extend(0..=b.len());
+        self.cur.clear();
+        self.cur.resize(b.len() + 1, 0);
+        for (i, ca) in a.iter().enumerate() {
+            self.cur[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != cb);
+                self.cur[j + 1] = (self.prev[j] + cost)
+                    .min(self.prev[j + 1] + 1)
+                    .min(self.cur[j] + 1);
+            }
+            std::mem::swap(&mut self.prev, &mut self.cur);
+        }
+        self.prev[b.len()]
+    }
 }
 
 struct Compiler<'w> {
     wf: &'w Workflow,
+    /// The first [`Error::MAX_KEPT`] errors found.
     errors: Vec<Error>,
+    /// Errors found beyond those kept; only counted, so that a file with
+    /// many mistakes costs no more per mistake than one with a few.
+    omitted: usize,
+    suggester: Suggester,
     /// Whether any expression calls `task_status(...)`.
     status_used: bool,
 }
 
 impl Compiler<'_> {
+    /// True when no further error would be kept: the caller then counts
+    /// its error with [`Compiler::omit`] instead of building its message.
+    fn full(&self) -> bool {
+        self.errors.len() >= Error::MAX_KEPT
+    }
+
+    fn omit(&mut self) {
+        self.omitted += 1;
+    }
+
+    fn push(&mut self, e: Error) {
+        if self.full() {
+            self.omit();
+        } else {
+            self.errors.push(e);
+        }
+    }
+
     fn error(&mut self, kind: ErrorKind, path: &str, message: impl Into<String>) {
+        if self.full() {
+            self.omit();
+            return;
+        }
         let (task, field) = crate::load::split_path(path);
         let mut e = Error::new(kind, message).with_location(self.wf.location_of(path));
         if let Some(t) = task {
@@ -487,7 +586,7 @@ impl Compiler<'_> {
         if let Some(f) = field {
             e = e.with_field(f);
         }
-        self.errors.push(e);
+        self.push(e);
     }
 
     /// Gives `e` the position of the field it names (template errors name
@@ -517,7 +616,7 @@ impl Compiler<'_> {
             Ok(t) => Some(t),
             Err(e) => {
                 let e = self.located(e, path);
-                self.errors.push(e);
+                self.push(e);
                 None
             }
         }
@@ -550,7 +649,7 @@ impl Compiler<'_> {
             Ok(t) => Some(t),
             Err(e) => {
                 let e = self.located(e, path);
-                self.errors.push(e);
+                self.push(e);
                 None
             }
         }
@@ -615,6 +714,8 @@ impl Workflow {
         let mut c = Compiler {
             wf: self,
             errors: Vec::new(),
+            omitted: 0,
+            suggester: Suggester::new(SUGGEST_BUDGET),
             status_used: false,
         };
 
@@ -690,6 +791,8 @@ impl Workflow {
         let mut inbound_transitions = vec![0u32; def.tasks.len()];
         let names: Vec<&str> = def.tasks.keys().map(String::as_str).collect();
 
+        // Asked of the catalog once, when the first unknown action is found.
+        let mut action_names: Option<Vec<String>> = None;
         // Neighbouring tasks usually share an action.
         let mut last_action: Option<Arc<str>> = None;
         let mut last_known = false;
@@ -715,9 +818,11 @@ impl Workflow {
                         last_action = Some(Arc::from(a.as_str()));
                         last_known = catalog.has_action(a);
                     }
-                    if !last_known {
-                        let known = catalog.action_names();
-                        let hint = match suggest(a, known.iter().map(String::as_str)) {
+                    if !last_known && c.full() {
+                        c.omit();
+                    } else if !last_known {
+                        let known = action_names.get_or_insert_with(|| catalog.action_names());
+                        let hint = match c.suggester.suggest(a, known.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "register it with the executor, or fix its name".to_owned(),
                         };
@@ -779,8 +884,12 @@ impl Workflow {
                                 inbound_transitions[tid as usize] += 1;
                                 Target::Task(tid)
                             }
+                            None if c.full() => {
+                                c.omit();
+                                continue;
+                            }
                             None => {
-                                let hint = match suggest(other, names.iter().copied()) {
+                                let hint = match c.suggester.suggest(other, names.iter().copied()) {
                                     Some(s) => format!("did you mean `{s}`?"),
                                     None => format!(
                                         "the tasks are: {}; engine commands: fail, noop, continue",
@@ -808,20 +917,35 @@ impl Workflow {
             let with = t.with.as_ref().and_then(|w| {
                 let wpath = format!("{}.with", base());
                 let (names, expr) = split_items(&w.items);
-                if names.iter().any(|n| {
-                    n.is_empty() || !n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
-                }) {
+                if names.as_ref().is_some_and(Vec::is_empty) {
                     c.error(
                         ErrorKind::Validation,
                         &format!("{wpath}.items"),
                         format!(
-                            "invalid item names in `{}`: write `x in {{{{ list }}}}` or `x, y in {{{{ zip(a, b) }}}}`",
+                            "no item names before `in` in `{}`: write `x in {{{{ list }}}}`, or only `{{{{ list }}}}` to use `item`",
                             w.items
                         ),
                     );
                     return None;
                 }
-                if !expr.contains("{{") {
+                let names = names.unwrap_or_default();
+                let identifier = |n: &str| {
+                    n.starts_with(|ch: char| ch.is_alphabetic() || ch == '_')
+                        && n.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+                };
+                let repeated = names.iter().enumerate().any(|(i, n)| names[..i].contains(n));
+                if repeated || !names.iter().all(|n| identifier(n)) {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{wpath}.items"),
+                        format!(
+                            "invalid item names in `{}`: each name is a distinct identifier (a letter or `_`, then letters, digits or `_`); write `x in {{{{ list }}}}` or `x, y in {{{{ zip(a, b) }}}}`",
+                            w.items
+                        ),
+                    );
+                    return None;
+                }
+                if !expr.starts_with("{{") || !expr.ends_with("}}") {
                     c.error(
                         ErrorKind::Validation,
                         &format!("{wpath}.items"),
@@ -1008,7 +1132,8 @@ impl Workflow {
             }
         }
 
-        if let Some(e) = Error::combine(std::mem::take(&mut c.errors)) {
+        if let Some(mut e) = Error::combine(std::mem::take(&mut c.errors)) {
+            e.add_omitted(c.omitted);
             return Err(e);
         }
         let name: Arc<str> = Arc::from(self.name().unwrap_or("workflow"));
@@ -1127,21 +1252,25 @@ fn preview(names: &[&str]) -> String {
     s
 }
 
-/// Splits `x, y in {{ expr }}` into names and the expression.
-fn split_items(items: &str) -> (Vec<String>, &str) {
+/// Splits `x, y in {{ expr }}` into the names before `in` and the
+/// expression. The names are `None` when no `in` comes before the first
+/// `{{` (the text is then the expression, to be checked as one), and
+/// empty when `in` has no names before it.
+fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
     let trimmed = items.trim();
-    if trimmed.starts_with("{{") {
-        return (Vec::new(), trimmed);
-    }
-    match trimmed.find(" in ") {
-        Some(i) if !trimmed[..i].contains("{{") => {
-            let names = trimmed[..i]
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect();
-            (names, trimmed[i + 4..].trim())
+    let head_end = trimmed.find("{{").unwrap_or(trimmed.len());
+    let head = trimmed[..head_end].trim_end();
+    match head.strip_suffix("in") {
+        Some(names) if names.is_empty() || names.ends_with(char::is_whitespace) => {
+            let names = names.trim();
+            let names = if names.is_empty() {
+                Vec::new()
+            } else {
+                names.split(',').map(|s| s.trim().to_owned()).collect()
+            };
+            (Some(names), trimmed[head_end..].trim())
         }
-        _ => (Vec::new(), trimmed),
+        _ => (None, trimmed),
     }
 }
 
@@ -1172,5 +1301,41 @@ fn mentions(value: &Value, needle: &str) -> bool {
         Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
         Value::Object(map) => map.values().any(|v| mentions(v, needle)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_split_into_names_and_expression() {
+        let names = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(split_items(" {{ xs }} "), (None, "{{ xs }}"));
+        assert_eq!(split_items("x in {{ xs }}"), (names(&["x"]), "{{ xs }}"));
+        assert_eq!(
+            split_items("a, b\tin {{ zip(p, q) }}"),
+            (names(&["a", "b"]), "{{ zip(p, q) }}")
+        );
+        assert_eq!(split_items("in {{ xs }}"), (names(&[]), "{{ xs }}"));
+        assert_eq!(split_items("x in"), (names(&["x"]), ""));
+        assert_eq!(split_items("main {{ xs }}"), (None, "main {{ xs }}"));
+        assert_eq!(split_items("parameters.hosts"), (None, "parameters.hosts"));
+    }
+
+    #[test]
+    fn suggestions_stop_when_their_budget_is_spent() {
+        let names = ["deploy", "build", "test"];
+        let mut s = Suggester::new(SUGGEST_BUDGET);
+        assert_eq!(s.suggest("deplyo", names), Some("deploy"));
+        assert_eq!(s.suggest("zzzzzz", names), None);
+        let long = "d".repeat(SUGGEST_MAX_CHARS + 1);
+        assert_eq!(
+            s.suggest(&long, [long.as_str()]),
+            None,
+            "too long to compare"
+        );
+        let mut poor = Suggester::new(10);
+        assert_eq!(poor.suggest("deplyo", names), None, "6 x 6 cells exceed 10");
     }
 }

@@ -1,0 +1,59 @@
+//! A workflow with thousands of mistakes: compiling reports them in time
+//! linear in their number, keeps the first [`Error::MAX_KEPT`] and counts
+//! the rest.
+
+use weft_core::{Error, Workflow};
+
+#[test]
+fn twenty_thousand_unknown_targets_are_reported_in_linear_time() {
+    // 2,000 tasks name ten missing tasks each: every one of the 20,000
+    // errors looks for a suggestion among 2,000 names. Before errors were
+    // capped and suggestions bounded this took minutes.
+    const TASKS: usize = 2_000;
+    const EACH: usize = 10;
+    let mut text = String::from("tasks:\n");
+    for i in 0..TASKS {
+        let targets: Vec<String> = (0..EACH).map(|j| format!("missing{i}x{j}")).collect();
+        text.push_str(&format!(
+            "  t{i}: {{action: core.noop, next: [{{do: [{}]}}]}}\n",
+            targets.join(", ")
+        ));
+    }
+    let wf = Workflow::from_yaml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let e = wf.compile(&["core.noop"]).expect_err("unknown targets");
+    let total = TASKS * EACH;
+    assert_eq!(e.all().count(), Error::MAX_KEPT);
+    assert_eq!(e.omitted(), total - Error::MAX_KEPT);
+    assert!(
+        e.to_string()
+            .ends_with(&format!("(and {} more)", total - 1)),
+        "{e}"
+    );
+    for (n, err) in e.all().enumerate() {
+        let (i, j) = (n / EACH, n % EACH);
+        assert_eq!(err.task(), Some(format!("t{i}").as_str()));
+        assert_eq!(err.field(), Some(format!("next[0].do[{j}]").as_str()));
+        assert_eq!(err.line(), Some(i + 2), "{err}");
+        assert!(
+            err.message()
+                .contains(&format!("unknown task `missing{i}x{j}`")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_actions_are_capped_too_and_still_suggest() {
+    const N: usize = 1_000;
+    let mut text = String::from("tasks:\n");
+    for i in 0..N {
+        text.push_str(&format!("  t{i}: {{action: core.nop{}}}\n", i % 3));
+    }
+    let e = Workflow::from_yaml_str(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .compile(&["core.noop"])
+        .expect_err("unknown actions");
+    assert_eq!(e.all().count(), Error::MAX_KEPT);
+    assert_eq!(e.all().count() + e.omitted(), N);
+    assert!(e.message().contains("did you mean `core.noop`?"), "{e}");
+}
