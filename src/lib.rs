@@ -17,10 +17,13 @@
 pub use weft_core as core;
 pub use weft_core::*;
 pub use weft_runtime as runtime;
+pub use weft_runtime::store;
 pub use weft_runtime::{
-    builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture, Event,
-    EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, Run, RunError, RunLost,
-    RunOptions, RunOutcome, RunStats, RunStatus, TaskRecord,
+    builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
+    Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
+    Limits, MemoryStore, ParseRunIdError, Recovered, ResumeError, Run, RunError, RunHandle, RunId,
+    RunLost, RunOptions, RunOutcome, RunStats, RunStatus, Store, TaskRecord, UnknownRun,
+    DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
 /// server. See `weft_store_sqlite`.
@@ -33,8 +36,8 @@ pub mod prelude {
         Error, ErrorKind, Plan, TaskStatus, Workflow, WorkflowBuilder, WorkflowContext,
     };
     pub use weft_runtime::{
-        Action, ActionError, ActionInput, ActionResult, BoxFuture, EventKind, Executor, Run,
-        RunOptions, RunOutcome, RunStatus,
+        Action, ActionError, ActionInput, ActionResult, BoxFuture, EventKind, Executor, Limits,
+        Run, RunHandle, RunId, RunOptions, RunOutcome, RunStatus,
     };
 }
 
