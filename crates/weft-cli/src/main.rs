@@ -13,16 +13,32 @@
 #![forbid(unsafe_code)]
 
 mod actions;
+mod durable;
 mod graph;
 mod inputs;
 mod progress;
 mod report;
 mod run;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// `println!` for the command's results: a reader that went away (`weft
+/// runs | head`) ends the output quietly instead of with a panic.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, $($arg)*).is_err() {
+            // The reader is gone: nothing more can be said.
+            std::process::exit(0);
+        }
+    }};
+}
 
 /// How a command ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +99,17 @@ enum Command {
     },
     /// List the built-in actions, their input fields and result shape.
     Actions,
+    /// List the runs kept in a store (`weft run --db`).
+    Runs(durable::RunsArgs),
+    /// Show one run kept in a store: status, tasks, output, errors.
+    Show(durable::ShowArgs),
+    /// Resume an interrupted or paused run, or every interrupted run, and
+    /// wait for them.
+    Resume(durable::ResumeArgs),
+    /// Run an ended run again from its failed tasks, or from named ones.
+    Rerun(durable::RerunArgs),
+    /// Delete the runs that ended before a time.
+    Purge(durable::PurgeArgs),
 }
 
 /// The text format of `weft graph`.
@@ -103,6 +130,11 @@ fn main() -> ExitCode {
         Command::Validate { files, workflows } => validate(&files, workflows.as_deref()),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Actions => actions::actions(),
+        Command::Runs(args) => durable::runs(args),
+        Command::Show(args) => durable::show_run(args),
+        Command::Resume(args) => durable::resume(args),
+        Command::Rerun(args) => durable::rerun(args),
+        Command::Purge(args) => durable::purge(args),
     };
     exit.into()
 }
@@ -120,7 +152,7 @@ fn validate(files: &[PathBuf], workflows: Option<&std::path::Path>) -> Exit {
     let mut exit = Exit::Ok;
     for file in files {
         match weft_core::Workflow::from_file(file).and_then(|w| w.compile(&executor)) {
-            Ok(_) => println!("{}: ok", file.display()),
+            Ok(_) => out!("{}: ok", file.display()),
             Err(e) => {
                 for line in report::error_lines(&e, file) {
                     eprintln!("{line}");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use weft_core::{Error, Location, Plan, Workflow};
-use weft_runtime::Executor;
+use weft_runtime::{Executor, ExecutorBuilder};
 
 /// Loads `file` and compiles it against the built-in actions.
 pub(crate) fn compile(file: &Path) -> Result<Plan, Error> {
@@ -20,8 +20,13 @@ pub(crate) fn compile(file: &Path) -> Result<Plan, Error> {
 /// The lines to print: a directory that cannot be read, a name taken by a
 /// built-in action or by two files, and every mistake in those files.
 pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>> {
+    executor_builder(workflows).map(ExecutorBuilder::build)
+}
+
+/// As [`executor`], unbuilt: a store may be added.
+pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuilder, Vec<String>> {
     let Some(dir) = workflows else {
-        return Ok(Executor::new());
+        return Ok(Executor::builder());
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -74,7 +79,7 @@ pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>
         }
     }
     if errors.is_empty() {
-        Ok(builder.build())
+        Ok(builder)
     } else {
         Err(errors)
     }

@@ -1,17 +1,20 @@
 //! `weft run`: one run of a workflow file with the built-in actions.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use weft_core::{Plan, TaskStatus, Workflow};
-use weft_runtime::{EventStream, Executor, RunOptions, RunOutcome, RunStatus};
+use weft_runtime::{
+    Durability, EventStream, Executor, Run, RunId, RunOptions, RunOutcome, RunStatus,
+};
 
 use crate::inputs;
 use crate::progress::Progress;
 use crate::report;
+use crate::store::{self, Access};
 use crate::Exit;
 
 #[derive(clap::Args, Debug)]
@@ -45,19 +48,38 @@ pub(crate) struct RunArgs {
     /// the errors on stderr if the run did not succeed. --json wins over it.
     #[arg(short, long)]
     quiet: bool,
+    /// Run durably: keep the run in this SQLite file (made if missing), so
+    /// that it survives a crash (`weft resume`) and can be listed, shown
+    /// and re-run. The run's id is printed on stderr when it starts.
+    #[arg(long, value_name = "PATH")]
+    db: Option<String>,
+    /// With --db: `write-behind` (the default: records are committed in
+    /// batches behind the run) or `sync` (no task starts before what caused
+    /// it is committed).
+    #[arg(long, value_enum, requires = "db", default_value_t = DurabilityArg::WriteBehind)]
+    durability: DurabilityArg,
+}
+
+/// `--durability`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DurabilityArg {
+    /// Records are committed in batches behind the run.
+    WriteBehind,
+    /// No task starts before the records that caused it are committed.
+    Sync,
 }
 
 /// How the end of a run is shown.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Json,
     Quiet,
     Human,
 }
 
 pub(crate) fn run(args: RunArgs) -> Exit {
-    let executor = match report::executor(args.workflows.as_deref()) {
-        Ok(executor) => executor,
+    let mut builder = match report::executor_builder(args.workflows.as_deref()) {
+        Ok(builder) => builder,
         Err(lines) => {
             for line in lines {
                 eprintln!("{line}");
@@ -65,6 +87,21 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Invalid;
         }
     };
+    if let Some(db) = &args.db {
+        match store::open(db, Access::Write) {
+            Ok(s) => {
+                builder = builder.store(s).durability(match args.durability {
+                    DurabilityArg::WriteBehind => Durability::WriteBehind,
+                    DurabilityArg::Sync => Durability::Sync,
+                })
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return Exit::Invalid;
+            }
+        }
+    }
+    let executor = builder.build();
     let plan = match Workflow::from_file(&args.file).and_then(|w| w.compile(&executor)) {
         Ok(plan) => plan,
         Err(e) => {
@@ -92,13 +129,7 @@ pub(crate) fn run(args: RunArgs) -> Exit {
         }
     };
     let inputs = inputs::merge(from_file, assigned);
-    let mode = if args.json {
-        Mode::Json
-    } else if args.quiet {
-        Mode::Quiet
-    } else {
-        Mode::Human
-    };
+    let mode = Mode::of(args.json, args.quiet);
     let live = mode == Mode::Human && std::io::stderr().is_terminal();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -111,35 +142,93 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    let result = runtime.block_on(execute(&executor, &plan, &args.file, inputs, live));
-    // Actions left running after an abort must not keep the process alive.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(Stop::Invalid) => return Exit::Invalid,
+    let db = args.db.as_deref();
+    let result = runtime.block_on(async {
+        let started = executor
+            .start_with(&plan, inputs, options(live))
+            .map_err(|e| {
+                for line in report::error_lines(&e, &args.file) {
+                    eprintln!("{line}");
+                }
+                Stop::Invalid
+            });
+        match started {
+            Ok(run) => {
+                if let Some(db) = db {
+                    eprintln!("run {} (kept in {db})", run.id());
+                }
+                drive(run, live.then_some(&plan), db).await
+            }
+            Err(stop) => Err(stop),
+        }
+    });
+    finish(&runtime, &executor, result, mode)
+}
+
+/// Options of a run started here.
+fn options(live: bool) -> RunOptions {
+    if live {
+        RunOptions::new().with_events()
+    } else {
+        RunOptions::new()
+    }
+}
+
+/// After a run (or several): commits what the journal still holds, shows
+/// the outcome, and gives the exit code.
+pub(crate) fn finish(
+    runtime: &tokio::runtime::Runtime,
+    executor: &Executor,
+    result: Result<RunOutcome, Stop>,
+    mode: Mode,
+) -> Exit {
+    let flushed = runtime.block_on(executor.flush());
+    let exit = match result {
+        Ok(outcome) => show(&outcome, mode),
+        Err(Stop::Invalid) => Exit::Invalid,
         Err(Stop::Lost(why)) => {
             eprintln!("error: {why}");
             if mode == Mode::Json {
                 // The contract holds even when the run's outcome is lost.
-                println!("{}", pretty(&lost_json(&why)));
+                crate::out!("{}", pretty(&lost_json(&why)));
             }
-            return Exit::Failed;
+            Exit::Failed
+        }
+        Err(Stop::Paused(id)) => {
+            // The run stays in the store, paused: show it as it is now.
+            match runtime.block_on(executor.inspect(id)) {
+                Ok(now) => {
+                    show(&now, mode);
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
+            Exit::Failed
         }
     };
+    // Actions left running after an abort must not keep the process alive.
+    if let Err(e) = flushed {
+        eprintln!("error: the journal could not be written: {e}");
+        return Exit::Failed;
+    }
+    exit
+}
 
+/// Shows an outcome (or a run as its journal has it) as `mode` says; the
+/// exit code for it.
+pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
     match mode {
-        Mode::Json => println!("{}", pretty(&outcome_json(&outcome))),
+        Mode::Json => crate::out!("{}", pretty(&outcome_json(outcome))),
         Mode::Quiet => {
             if !outcome.succeeded() {
                 for e in &outcome.errors {
                     eprintln!("error: {e}");
                 }
             }
-            println!("{}", pretty(&output_of(&outcome)));
+            crate::out!("{}", pretty(&output_of(outcome)));
         }
         Mode::Human => {
-            eprint!("{}", summary(&outcome));
-            println!("{}", pretty(&output_of(&outcome)));
+            eprint!("{}", summary(outcome));
+            crate::out!("{}", pretty(&output_of(outcome)));
         }
     }
     if outcome.succeeded() {
@@ -149,66 +238,96 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     }
 }
 
-/// Why [`execute`] has no outcome.
-enum Stop {
+impl Mode {
+    pub(crate) fn of(json: bool, quiet: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if quiet {
+            Mode::Quiet
+        } else {
+            Mode::Human
+        }
+    }
+}
+
+/// Why [`drive`] has no outcome.
+pub(crate) enum Stop {
     /// The inputs do not fit the workflow; the errors are printed.
     Invalid,
     /// The run ended without reporting (its scheduler panicked).
     Lost(String),
+    /// Interrupted, a durable run was paused and stays in its store.
+    Paused(RunId),
 }
 
-/// Starts the run and drives it to its end: progress, Ctrl-C.
-async fn execute(
-    executor: &Executor,
-    plan: &Plan,
-    file: &Path,
-    inputs: Value,
-    live: bool,
+/// Drives a run to its end: progress (when `display` gives the plan to
+/// show), Ctrl-C. A run kept in a store
+/// (`db`) is paused by the first Ctrl-C, so that it can be resumed later,
+/// and canceled by a second; any other is canceled, then aborted.
+pub(crate) async fn drive(
+    mut run: Run,
+    display: Option<&Plan>,
+    db: Option<&str>,
 ) -> Result<RunOutcome, Stop> {
-    // Listen before the run starts, so no interrupt falls between the two.
     let mut interrupts = Interrupts::new();
-    let options = if live {
-        RunOptions::new().with_events()
-    } else {
-        RunOptions::new()
-    };
-    let mut run = match executor.start_with(plan, inputs, options) {
-        Ok(run) => run,
-        Err(e) => {
-            for line in report::error_lines(&e, file) {
-                eprintln!("{line}");
-            }
-            return Err(Stop::Invalid);
-        }
-    };
-    let mut progress = live.then(|| Progress::stderr(plan));
-    let mut events: Option<EventStream> = live.then(|| run.events());
+    let mut progress = display.map(Progress::stderr);
+    let mut events: Option<EventStream> = display.map(|_| run.events());
     let mut interrupted = 0u32;
     let note = |progress: &Option<Progress>, line: &str| match progress {
         Some(p) => p.note(line),
         None => eprintln!("{line}"),
     };
-
+    let mut pausing = false;
     let result = loop {
+        let poll = tokio::time::sleep(Duration::from_millis(if pausing { 20 } else { 3_600_000 }));
         tokio::select! {
             result = &mut run => break result,
             Some(()) = interrupts.recv() => {
                 interrupted += 1;
-                if interrupted == 1 {
-                    run.cancel();
-                    note(
-                        &progress,
-                        "interrupted: canceling the run; tasks in flight finish first \
-                         (press Ctrl-C again to stop them now)",
-                    );
-                } else {
-                    run.abort();
-                    note(&progress, "interrupted again: aborting the tasks in flight");
+                match (db, interrupted) {
+                    (Some(db), 1) => {
+                        run.pause();
+                        pausing = true;
+                        note(
+                            &progress,
+                            &format!(
+                                "interrupted: pausing run {id}: tasks in flight finish, nothing new starts; \
+                                 it stays in {db}, paused: `weft resume --db {db} {id}` continues it \
+                                 (press Ctrl-C again to cancel it)",
+                                id = run.id()
+                            ),
+                        );
+                    }
+                    (Some(_), _) => {
+                        pausing = false;
+                        run.cancel();
+                        note(&progress, "interrupted again: canceling the run");
+                    }
+                    (None, 1) => {
+                        run.cancel();
+                        note(
+                            &progress,
+                            "interrupted: canceling the run; tasks in flight finish first \
+                             (press Ctrl-C again to stop them now)",
+                        );
+                    }
+                    (None, _) => {
+                        run.abort();
+                        note(&progress, "interrupted again: aborting the tasks in flight");
+                    }
                 }
             }
             Some(event) = next_event(&mut events) => {
                 if let Some(p) = progress.as_mut() {
                     p.on_event(&event);
+                }
+            }
+            () = poll => {
+                if pausing && run.status() == RunStatus::Paused {
+                    if let Some(p) = progress.as_mut() {
+                        p.finish_and_clear();
+                    }
+                    return Err(Stop::Paused(run.id()));
                 }
             }
         }

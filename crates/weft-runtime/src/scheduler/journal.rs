@@ -24,7 +24,9 @@
 //! Records of a turn are handed to the journal writer when the turn ends
 //! (before the loop waits or yields). With `sync` durability the attempts
 //! the turn launched are held until the writer says the records are
-//! committed: no task starts before what caused it is on disk.
+//! committed: no task starts before what caused it is on disk. Whatever
+//! the durability, the first turn waits for its `Started` record: a run
+//! whose id was handed out is in the store before any action of it runs.
 //!
 //! # Replay
 //!
@@ -58,6 +60,10 @@ pub(crate) struct RunJournal {
     buf: Vec<Entry>,
     /// `sync` durability.
     sync: bool,
+    /// The run's `Started` record is not yet committed: nothing starts
+    /// before it is (whatever the durability), so a run whose id was handed
+    /// out is in the store before any of its actions ran.
+    unrecorded: bool,
     /// Launches of this turn waiting for its records to be committed.
     held: Vec<Launch>,
     /// While the run is being rebuilt from its records.
@@ -91,6 +97,7 @@ impl RunJournal {
                 record: start,
             }],
             sync,
+            unrecorded: true,
             held: Vec::new(),
             replay: None,
             broken: None,
@@ -106,6 +113,7 @@ impl RunJournal {
             seq,
             buf: Vec::new(),
             sync,
+            unrecorded: false,
             held: Vec::new(),
             replay: Some(Box::new(Replay {
                 records: entries
@@ -122,7 +130,7 @@ impl RunJournal {
 
     /// Launches wait (for a commit, or for the replay) instead of starting.
     pub(super) fn holds_launches(&self) -> bool {
-        self.replay.is_some() || (self.sync && self.broken.is_none())
+        self.replay.is_some() || ((self.sync || self.unrecorded) && self.broken.is_none())
     }
 
     pub(super) fn hold(&mut self, launch: Launch) {
@@ -214,7 +222,8 @@ impl Scheduler {
         let entries = std::mem::take(&mut j.buf);
         let mut failed = None;
         if !entries.is_empty() {
-            if j.sync {
+            if j.sync || j.unrecorded {
+                j.unrecorded = false;
                 let (ack, done) = tokio::sync::oneshot::channel();
                 j.journal
                     .send(self.run_id, entries, Some(ack), self.tx.clone())
@@ -490,6 +499,11 @@ impl Scheduler {
     ) -> Result<crate::RunOutcome, String> {
         self.begin();
         self.replay_records().await?;
+        // What the run did after its last record follows from it: work the
+        // queue too (launches stay held; nothing runs).
+        while let Some(work) = self.queue.pop_front() {
+            self.process(work);
+        }
         let tasks_run = self.instances.len();
         let (tasks, routes) = self.records(false);
         let (output, errors) = match end {

@@ -1,0 +1,413 @@
+//! The commands on runs kept in a store: `runs`, `show`, `resume`,
+//! `rerun` and `purge`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use weft_runtime::store::{RunFilter, RunSummary};
+use weft_runtime::{Executor, RunId, RunOutcome, RunStatus};
+
+use crate::report;
+use crate::run::{drive, finish, outcome_json, show, Mode, Stop};
+use crate::store::{self, Access};
+use crate::Exit;
+
+/// `weft runs`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunsArgs {
+    /// The SQLite file of the runs.
+    #[arg(long, value_name = "PATH")]
+    db: String,
+    /// Only runs with this status (repeat for more): running, paused,
+    /// canceling, succeeded, failed, canceled.
+    #[arg(long, value_name = "STATUS", value_parser = parse_status)]
+    status: Vec<RunStatus>,
+    /// Only runs of this workflow.
+    #[arg(long, value_name = "NAME")]
+    workflow: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// One JSON list on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `weft show`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ShowArgs {
+    /// The SQLite file of the runs.
+    #[arg(long, value_name = "PATH")]
+    db: String,
+    /// The run.
+    #[arg(value_name = "RUN_ID", value_parser = parse_id)]
+    id: RunId,
+    /// Wait until the run has ended (another process runs it).
+    #[arg(long)]
+    wait: bool,
+    /// Print exactly one JSON object, as `weft run --json` does.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `weft resume`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ResumeArgs {
+    /// The SQLite file of the runs.
+    #[arg(long, value_name = "PATH")]
+    db: String,
+    /// The run to resume (interrupted or paused); without it, every run
+    /// that was interrupted (paused ones stay paused).
+    #[arg(value_name = "RUN_ID", value_parser = parse_id)]
+    id: Option<RunId>,
+    /// A directory of workflow files that tasks run as sub-workflows, as
+    /// for `weft run`.
+    #[arg(long, value_name = "DIR")]
+    workflows: Option<PathBuf>,
+    /// Print JSON: the run's object as `weft run --json` does, or a list of
+    /// them without RUN_ID.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `weft rerun`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RerunArgs {
+    /// The SQLite file of the runs.
+    #[arg(long, value_name = "PATH")]
+    db: String,
+    /// The run, which must have ended.
+    #[arg(value_name = "RUN_ID", value_parser = parse_id)]
+    id: RunId,
+    /// Re-run from this task (repeat for more); without it, from the tasks
+    /// that failed the run or were canceled.
+    #[arg(long = "from", value_name = "TASK")]
+    from: Vec<String>,
+    /// A directory of workflow files that tasks run as sub-workflows.
+    #[arg(long, value_name = "DIR")]
+    workflows: Option<PathBuf>,
+    /// Print exactly one JSON object, as `weft run --json` does.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `weft purge`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PurgeArgs {
+    /// The SQLite file of the runs.
+    #[arg(long, value_name = "PATH")]
+    db: String,
+    /// Delete the runs that ended longer ago than this: 30d, 12h, 45m, 90s.
+    #[arg(long, value_name = "DURATION", value_parser = store::parse_duration)]
+    older_than: Duration,
+}
+
+fn parse_id(s: &str) -> Result<RunId, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
+fn parse_status(s: &str) -> Result<RunStatus, String> {
+    s.parse()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            Exit::Failed
+        })
+}
+
+/// An executor on the store `db`, with the built-in actions and the
+/// workflows of `workflows`.
+fn executor(
+    db: &str,
+    access: Access,
+    workflows: Option<&std::path::Path>,
+) -> Result<Executor, Exit> {
+    let builder = report::executor_builder(workflows).map_err(|lines| {
+        for line in lines {
+            eprintln!("{line}");
+        }
+        Exit::Invalid
+    })?;
+    let store = store::open(db, access).map_err(|e| {
+        eprintln!("{e}");
+        Exit::Invalid
+    })?;
+    Ok(builder.store(store).build())
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// A time as people read it, in UTC: `2026-11-29 16:04:05`.
+fn when(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn summary_json(r: &RunSummary) -> Value {
+    json!({
+        "run_id": r.id.to_string(),
+        "workflow": r.workflow,
+        "status": r.status.as_str(),
+        "parent": r.parent.map(|p| p.to_string()),
+        "started_at": seconds(r.started_at),
+        "updated_at": seconds(r.updated_at),
+        "ended_at": r.ended_at.map(seconds),
+    })
+}
+
+pub(crate) fn runs(args: RunsArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    let store = match store::open(&args.db, Access::Read) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Invalid;
+        }
+    };
+    let mut filter = RunFilter::all().statuses(args.status.iter().copied());
+    filter.workflow = args.workflow.clone();
+    filter.limit = args.limit;
+    let listed = match rt.block_on(store.list(&filter)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    if args.json {
+        let list: Vec<Value> = listed.iter().map(summary_json).collect();
+        crate::out!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    if listed.is_empty() {
+        eprintln!("no runs in {}", args.db);
+        return Exit::Ok;
+    }
+    crate::out!(
+        "{:<36}  {:<9}  {:<20}  {:<19}  ENDED",
+        "RUN",
+        "STATUS",
+        "WORKFLOW",
+        "STARTED"
+    );
+    for r in &listed {
+        crate::out!(
+            "{:<36}  {:<9}  {:<20}  {:<19}  {}",
+            r.id.to_string(),
+            r.status.as_str(),
+            r.workflow,
+            when(r.started_at),
+            r.ended_at.map(when).unwrap_or_else(|| "-".to_owned())
+        );
+    }
+    Exit::Ok
+}
+
+pub(crate) fn show_run(args: ShowArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    let ex = match executor(&args.db, Access::Read, None) {
+        Ok(ex) => ex,
+        Err(e) => return e,
+    };
+    let mode = Mode::of(args.json, false);
+    let seen: Result<RunOutcome, String> = rt.block_on(async {
+        loop {
+            let seen = ex.inspect(args.id).await.map_err(|e| e.to_string())?;
+            if !args.wait || seen.status.is_terminal() {
+                return Ok(seen);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    match seen {
+        Ok(outcome) => {
+            if !outcome.status.is_terminal() && mode != Mode::Json {
+                eprintln!("run {} is {}", outcome.run_id, outcome.status);
+            }
+            show(&outcome, mode)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
+pub(crate) fn resume(args: ResumeArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    let ex = match executor(&args.db, Access::Write, args.workflows.as_deref()) {
+        Ok(ex) => ex,
+        Err(e) => return e,
+    };
+    let mode = Mode::of(args.json, false);
+    let db = args.db.as_str();
+    if let Some(id) = args.id {
+        let result = rt.block_on(async {
+            let run = ex.resume_run(id).await.map_err(|e| {
+                eprintln!("error: {e}");
+                Stop::Invalid
+            })?;
+            eprintln!("resumed run {id} (kept in {db})");
+            drive(run, None, Some(db)).await
+        });
+        return finish(&rt, &ex, result, mode);
+    }
+    // Every interrupted run.
+    let recovered = match rt.block_on(ex.recover()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    for (id, e) in &recovered.failed {
+        eprintln!("error: run {id}: {e}");
+    }
+    let mut outcomes = Vec::new();
+    let mut exit = if recovered.failed.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    };
+    let runs = recovered.runs;
+    if runs.is_empty() && mode != Mode::Json {
+        eprintln!("no interrupted runs in {db}");
+    }
+    let waited = rt.block_on(async {
+        let mut out = Vec::new();
+        for run in runs {
+            let id = run.id();
+            if run.status() == RunStatus::Paused {
+                eprintln!("run {id} is paused: `weft resume --db {db} {id}` resumes it");
+                continue;
+            }
+            eprintln!("resumed run {id}");
+            out.push(drive(run, None, Some(db)).await);
+        }
+        out
+    });
+    for r in waited {
+        match r {
+            Ok(outcome) => {
+                if !outcome.succeeded() {
+                    exit = Exit::Failed;
+                }
+                outcomes.push(outcome);
+            }
+            Err(_) => exit = Exit::Failed,
+        }
+    }
+    if let Err(e) = rt.block_on(ex.flush()) {
+        eprintln!("error: the journal could not be written: {e}");
+        exit = Exit::Failed;
+    }
+    match mode {
+        Mode::Json => {
+            let list: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+            crate::out!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        }
+        _ => {
+            for o in &outcomes {
+                eprintln!("run {} {}", o.run_id, o.status);
+            }
+        }
+    }
+    exit
+}
+
+pub(crate) fn rerun(args: RerunArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    let ex = match executor(&args.db, Access::Write, args.workflows.as_deref()) {
+        Ok(ex) => ex,
+        Err(e) => return e,
+    };
+    let mode = Mode::of(args.json, false);
+    let db = args.db.as_str();
+    let tasks: Vec<&str> = args.from.iter().map(String::as_str).collect();
+    let result = rt.block_on(async {
+        let run = ex.rerun(args.id, &tasks).await.map_err(|e| {
+            eprintln!("error: {e}");
+            Stop::Invalid
+        })?;
+        eprintln!("re-running run {} (kept in {db})", args.id);
+        drive(run, None, Some(db)).await
+    });
+    finish(&rt, &ex, result, mode)
+}
+
+pub(crate) fn purge(args: PurgeArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return e,
+    };
+    let store = match store::open(&args.db, Access::Write) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Invalid;
+        }
+    };
+    let before = SystemTime::now()
+        .checked_sub(args.older_than)
+        .unwrap_or(UNIX_EPOCH);
+    match rt.block_on(store.purge(before)) {
+        Ok(n) => {
+            crate::out!(
+                "purged {n} run{} that ended before {}",
+                if n == 1 { "" } else { "s" },
+                when(
+                    before
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64)
+                )
+            );
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}

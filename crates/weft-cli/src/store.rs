@@ -1,0 +1,86 @@
+//! Opening the store a `--db` names.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_runtime::Store;
+use weft_store_sqlite::SqliteStore;
+
+/// How a command uses the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// It runs (or purges) runs: it writes, and no other process may.
+    Write,
+    /// It only reads: another process may be writing at the same time.
+    Read,
+}
+
+/// Opens the store `db` names: a SQLite file (made if missing, for
+/// writing).
+///
+/// # Errors
+///
+/// The message to print: the file cannot be opened, is not a weft
+/// database, or is in use by another writing process.
+pub(crate) fn open(db: &str, access: Access) -> Result<Arc<dyn Store>, String> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Err(format!(
+            "{db}: this weft has no Postgres store built in; use a SQLite file path"
+        ));
+    }
+    let path = Path::new(db);
+    let store = match access {
+        Access::Write => SqliteStore::open(path),
+        Access::Read => SqliteStore::open_read_only(path),
+    };
+    store
+        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map_err(|e| format!("error: {e}"))
+}
+
+/// Parses a duration such as `30d`, `12h`, `45m`, `90s` or `2w`.
+///
+/// # Errors
+///
+/// The message to print.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| {
+        format!(
+            "`{text}` is not a duration: write a number and a unit, such as 30d, 12h, 45m or 90s"
+        )
+    })?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}`: use s, m, h, d or w (such as 30d)"
+            ))
+        }
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_their_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert!(parse_duration("12").unwrap_err().contains("unit"));
+        assert!(parse_duration("h").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+}

@@ -1,0 +1,309 @@
+//! Durable runs from the command line: `weft run --db`, a SIGKILL in the
+//! middle of a run and `weft resume`, Ctrl-C leaving a run paused, `weft
+//! runs`, `show`, `rerun` and `purge`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+fn weft() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+struct Dir {
+    dir: TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn db(&self) -> String {
+        self.path("runs.db").display().to_string()
+    }
+}
+
+/// `b` appends a line to `count` each time it runs, then sleeps.
+fn workflow(dir: &Dir, sleep: f64) -> PathBuf {
+    let count = dir.path("count");
+    dir.write(
+        "wf.yaml",
+        &format!(
+            "
+input: [{{n: 3}}]
+tasks:
+  a: {{action: core.echo, input: {{message: '{{{{ parameters.n }}}}'}}, next: [{{do: b}}]}}
+  b:
+    action: core.local
+    input: {{args: [sh, -c, 'echo b >> \"$0\"; sleep {sleep}', '{}']}}
+    next: [{{when: '{{{{ succeeded() }}}}', do: c}}]
+  c: {{action: core.echo, input: {{message: done}}}}
+output: [{{c: '{{{{ task.c.message }}}}'}}]
+",
+            count.display()
+        ),
+    )
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+}
+
+fn spawn_run(wf: &Path, db: &str) -> Child {
+    StdCommand::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["run", "--json", "--db", db])
+        .arg(wf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn only_run(db: &str, status: &str) -> String {
+    let out = weft()
+        .args(["runs", "--json", "--db", db, "--status", status])
+        .output()
+        .unwrap();
+    let list = json_of(&out);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    list[0]["run_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_run_killed_with_sigkill_is_resumed_and_its_finished_tasks_do_not_run_again() {
+    let dir = Dir::new();
+    let wf = workflow(&dir, 0.6);
+    let db = dir.db();
+    let mut child = spawn_run(&wf, &db);
+    wait_until("b started", || lines(&dir.path("count")) == 1);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let id = only_run(&db, "running");
+    let shown = json_of(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(shown["status"], json!("running"));
+    assert_eq!(shown["tasks"][0]["name"], json!("a"));
+    // Under write-behind, `a`'s end may not have been committed before the
+    // kill: then it shows as running, and runs again on resume.
+    assert!(
+        ["succeeded", "running"].contains(&shown["tasks"][0]["status"].as_str().unwrap()),
+        "{shown}"
+    );
+
+    let out = weft()
+        .args(["resume", "--json", "--db", &db])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resumed = json_of(&out);
+    assert_eq!(resumed[0]["run_id"], json!(id));
+    assert_eq!(resumed[0]["status"], json!("succeeded"));
+    assert_eq!(resumed[0]["output"], json!({"c": "done"}));
+    // `b` was in flight at the kill: it ran again (at least once); `a` did
+    // not (its echo leaves no trace, but its record does not repeat).
+    assert_eq!(lines(&dir.path("count")), 2);
+    let shown = json_of(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(shown["status"], json!("succeeded"));
+    let names: Vec<&str> = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    // Nothing is left to resume.
+    weft()
+        .args(["resume", "--db", &db])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no interrupted runs"));
+}
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_leaves_a_durable_run_paused_and_resume_finishes_it() {
+    let dir = Dir::new();
+    let wf = workflow(&dir, 0.4);
+    let db = dir.db();
+    let child = spawn_run(&wf, &db);
+    wait_until("b started", || lines(&dir.path("count")) == 1);
+    let status = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("weft resume --db"), "{stderr}");
+    let paused = json_of(&out);
+    assert_eq!(paused["status"], json!("paused"));
+    let id = only_run(&db, "paused");
+    assert_eq!(paused["run_id"], json!(id));
+    // `b` finished before the pause took hold; `c` has not started.
+    assert_eq!(lines(&dir.path("count")), 1);
+
+    let out = weft()
+        .args(["resume", "--json", "--db", &db, &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = json_of(&out);
+    assert_eq!(done["status"], json!("succeeded"));
+    assert_eq!(done["output"], json!({"c": "done"}));
+    assert_eq!(lines(&dir.path("count")), 1, "b did not run again");
+}
+
+#[test]
+fn rerun_from_a_task_and_purge() {
+    let dir = Dir::new();
+    let wf = workflow(&dir, 0.0);
+    let db = dir.db();
+    let out = weft()
+        .args(["run", "--json", "--db", &db])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let first = json_of(&out);
+    let id = first["run_id"].as_str().unwrap().to_owned();
+    // `show` prints what `run` printed.
+    let shown = json_of(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(shown["output"], first["output"]);
+    assert_eq!(shown["tasks"], first["tasks"].clone());
+
+    let out = weft()
+        .args(["rerun", "--json", "--db", &db, &id, "--from", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = json_of(&out);
+    assert_eq!(again["run_id"], json!(id));
+    assert_eq!(again["tasks"].as_array().unwrap().len(), 5, "a, b, c, b, c");
+    assert_eq!(lines(&dir.path("count")), 2);
+
+    weft()
+        .args(["rerun", "--db", &db, &id, "--from", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such task"));
+    weft()
+        .args(["purge", "--db", &db, "--older-than", "1h"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("purged 0 runs"));
+    std::thread::sleep(Duration::from_millis(1100));
+    weft()
+        .args(["purge", "--db", &db, "--older-than", "1s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("purged 1 run "));
+    let out = weft()
+        .args(["runs", "--json", "--db", &db])
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&out), json!([]));
+}
+
+#[test]
+fn bad_databases_and_ids_are_clear_errors() {
+    let dir = Dir::new();
+    let junk = dir.write("junk.db", "this is not a database at all, just text\n");
+    weft()
+        .args(["runs", "--db"])
+        .arg(&junk)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("junk.db"));
+    let db = dir.db();
+    weft()
+        .args(["run", "--db", &db])
+        .arg(workflow(&dir, 0.0))
+        .assert()
+        .success();
+    weft()
+        .args(["show", "--db", &db, "not-a-uuid"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a run id"));
+    weft()
+        .args(["show", "--db", &db, "0190f1c2-7a4b-7cc3-9d2e-5b8f6a1c3d4e"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no run"));
+    weft()
+        .args(["purge", "--db", &db, "--older-than", "soon"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a duration"));
+    weft()
+        .args(["runs", "--db", "postgres://localhost/nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Postgres"));
+}
