@@ -50,3 +50,7 @@ mod readme_doctests {}
 #[cfg(doctest)]
 #[doc = include_str!("../docs/embedding.md")]
 mod embedding_doctests {}
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/durability.md")]
+mod durability_doctests {}

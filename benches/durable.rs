@@ -1,0 +1,171 @@
+//! Durable runs: what a journal costs beside the in-memory run, and how
+//! fast a journal is replayed.
+//!
+//! `cargo bench --bench durable` (filter with e.g. `-- durable_chain_100`).
+//!
+//! Groups `durable_independent_10k` and `durable_chain_100`, on a
+//! multi_thread runtime with 2 workers, one whole run per iteration:
+//!
+//! * `memory`: the executor keeps nothing;
+//! * `sqlite_write_behind`: a SQLite store (`weft-store-sqlite`, a file in a
+//!   temporary directory, `synchronous=FULL`), default journal batching;
+//!   the iteration ends when the run has ended *and* its records are
+//!   committed (`Executor::flush`), so the figure is end to end;
+//! * `sqlite_sync`: the same with `Durability::Sync`: no task starts before
+//!   the records that caused it are committed;
+//! * in `durable_chain_100` also `sqlite_commit_floor`: 100 appends of one
+//!   record each, one after the other, on the same kind of file — the least
+//!   a chain of 100 synchronous hops could cost.
+//!
+//! Group `recover`: `Executor::inspect` of a finished run of 10,000 and
+//! 100,000 tasks (a journal of 10,002 and 100,002 records): load from the
+//! SQLite file, decode, and replay through the scheduler, nothing run.
+//! `Throughput::Elements` counts records.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+use weft::store::{Entry, Record, RunStart, Store};
+use weft::{ActionInput, Durability, Executor, Plan, RunId, Workflow};
+use weft_store_sqlite::SqliteStore;
+
+use common::{runtime_mt, weft_builder, Shape};
+
+/// The shape as a workflow loaded from text (a durable run keeps its
+/// workflow's text).
+fn plan(shape: &Shape, ex: &Executor) -> Plan {
+    let text = weft_builder(shape)
+        .build()
+        .and_then(|w| w.to_yaml_string())
+        .expect("benchmark workflow");
+    Workflow::from_yaml_str(&text)
+        .and_then(|w| w.with_name(shape.name).compile(ex))
+        .expect("benchmark workflow compiles")
+}
+
+fn builder() -> weft::ExecutorBuilder {
+    Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+}
+
+fn sqlite(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open(dir.path().join(name)).expect("sqlite store"))
+}
+
+fn one_run(rt: &Runtime, ex: &Executor, plan: &Plan) {
+    rt.block_on(async {
+        let out = ex
+            .start(plan, json!({}))
+            .expect("start")
+            .await
+            .expect("run");
+        assert!(out.succeeded(), "{:?}", out.errors);
+        ex.flush().await.expect("journal committed");
+    });
+}
+
+fn durable_shapes(c: &mut Criterion) {
+    let rt = runtime_mt();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for shape in [
+        Shape::independent("independent_10k", 10_000),
+        Shape::chain("chain_100", 100),
+    ] {
+        let mut group = c.benchmark_group(format!("durable_{}", shape.name));
+        group.throughput(Throughput::Elements(shape.len() as u64));
+        group.sample_size(10);
+        let memory = builder().build();
+        let write_behind = builder()
+            .store(sqlite(&dir, &format!("{}-wb.db", shape.name)))
+            .build();
+        let sync = builder()
+            .store(sqlite(&dir, &format!("{}-sync.db", shape.name)))
+            .durability(Durability::Sync)
+            .build();
+        for (name, ex) in [
+            ("memory", &memory),
+            ("sqlite_write_behind", &write_behind),
+            ("sqlite_sync", &sync),
+        ] {
+            let p = plan(&shape, ex);
+            group.bench_function(name, |b| b.iter(|| one_run(&rt, ex, &p)));
+        }
+        if shape.name == "chain_100" {
+            let store = sqlite(&dir, "floor.db");
+            let run = RunId::new();
+            let mut seq = 0u64;
+            let start = Record::Started(Box::new(RunStart {
+                workflow: "floor".into(),
+                source: String::new(),
+                format: "yaml".into(),
+                hash: String::new(),
+                inputs: json!({}),
+                parent: None,
+                depth: 0,
+                durability: Durability::Sync,
+                started_at: 0,
+            }));
+            group.bench_function("sqlite_commit_floor", |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        for _ in 0..100 {
+                            let record = if seq == 0 {
+                                start.clone()
+                            } else {
+                                Record::Command {
+                                    step: seq,
+                                    command: weft::store::Command::Resume,
+                                }
+                            };
+                            let e = [Entry { run, seq, record }];
+                            store.append(&e).await.expect("append");
+                            seq += 1;
+                        }
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn recover(c: &mut Criterion) {
+    let rt = runtime_mt();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut group = c.benchmark_group("recover");
+    group.sample_size(10);
+    for n in [10_000usize, 100_000] {
+        let store = sqlite(&dir, &format!("recover-{n}.db"));
+        let ex = builder().store(store.clone()).build();
+        let shape = Shape::independent("independent", n);
+        let p = plan(&shape, &ex);
+        let id = rt.block_on(async {
+            let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+            ex.flush().await.unwrap();
+            out.run_id
+        });
+        let records = rt.block_on(store.load(id)).unwrap().len();
+        group.throughput(Throughput::Elements(records as u64));
+        group.bench_function(format!("replay_{n}"), |b| {
+            b.iter(|| {
+                let seen = rt.block_on(ex.inspect(id)).expect("inspect");
+                assert_eq!(seen.tasks.len(), n);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = durable_shapes, recover
+}
+criterion_main!(benches);
