@@ -16,7 +16,7 @@ use crate::expr::{Template, ValueTemplate};
 use crate::load::{task_path, Workflow};
 
 /// The engine commands that may appear in `do`.
-pub const ENGINE_COMMANDS: [&str; 3] = ["fail", "noop", "continue"];
+pub const ENGINE_COMMANDS: [&str; 4] = ["fail", "noop", "continue", "retry"];
 
 /// Dense index of a task in a [`Plan`].
 pub type TaskId = u32;
@@ -845,6 +845,9 @@ impl Workflow {
             };
 
             let mut next = Vec::with_capacity(t.next.len());
+            // `do: retry` (Orquesta's engine command): the transition's
+            // `when` (or `completed()`) becomes the task's retry policy.
+            let mut retry_command: Option<(Template, usize)> = None;
             for (ni, tr) in t.next.iter().enumerate() {
                 let tpath_cell = std::cell::OnceCell::new();
                 let tpath = || {
@@ -867,8 +870,35 @@ impl Workflow {
                     })
                     .collect();
                 let mut targets = Vec::with_capacity(tr.targets.0.len());
+                let mut retries_here = false;
                 for (di, target) in tr.targets.0.iter().enumerate() {
                     let tgt = match target.as_str() {
+                        "retry" => {
+                            let place = format!("{}.do[{di}]", tpath());
+                            if let Some((_, first)) = &retry_command {
+                                c.error(
+                                    ErrorKind::Validation,
+                                    &place,
+                                    format!("a second transition to `retry` (next[{first}] has one already): keep one; its `when` says when the task is retried"),
+                                );
+                            } else if t.retry.is_some() {
+                                c.error(
+                                    ErrorKind::Validation,
+                                    &place,
+                                    "`do: retry` and a `retry` key on one task: keep one (the key also sets the count and delay)",
+                                );
+                            } else {
+                                let when = match &tr.when {
+                                    Some(_) => when.clone(),
+                                    None => Template::compile("{{ completed() }}").ok(),
+                                };
+                                if let Some(w) = when {
+                                    retry_command = Some((w, ni));
+                                }
+                            }
+                            retries_here = true;
+                            continue;
+                        }
                         "fail" => Target::Fail,
                         "noop" => Target::Noop,
                         "continue" => Target::Continue,
@@ -892,7 +922,7 @@ impl Workflow {
                                 let hint = match c.suggester.suggest(other, names.iter().copied()) {
                                     Some(s) => format!("did you mean `{s}`?"),
                                     None => format!(
-                                        "the tasks are: {}; engine commands: fail, noop, continue",
+                                        "the tasks are: {}; engine commands: fail, noop, continue, retry",
                                         preview(&names)
                                     ),
                                 };
@@ -907,6 +937,11 @@ impl Workflow {
                     };
                     targets.push(tgt);
                 }
+                // A transition whose only target is `retry` is no edge: its
+                // publish never runs, and it does not remediate.
+                if retries_here && targets.is_empty() {
+                    continue;
+                }
                 next.push(Transition {
                     when,
                     publish,
@@ -916,6 +951,14 @@ impl Workflow {
 
             let with = t.with.as_ref().and_then(|w| {
                 let wpath = format!("{}.with", base());
+                if t.action.is_none() {
+                    c.error(
+                        ErrorKind::Validation,
+                        &wpath,
+                        "a task with `with` items needs an `action` to run for each item: add one, or remove `with`",
+                    );
+                    return None;
+                }
                 let (names, expr) = split_items(&w.items);
                 if names.as_ref().is_some_and(Vec::is_empty) {
                     c.error(
@@ -965,37 +1008,51 @@ impl Workflow {
                 })
             });
 
-            let retry = t.retry.as_ref().and_then(|r| {
-                let rpath = format!("{}.retry", base());
-                let when = match &r.when {
-                    Some(w) => c.condition(w, &format!("{rpath}.when"))?,
-                    None => Template::compile("{{ failed() }}").ok()?,
-                };
-                let count = c.num(
-                    &r.count,
-                    &format!("{rpath}.count"),
-                    "retry count",
-                    0.0,
-                    true,
-                )?;
-                let delay = match &r.delay {
-                    Some(d) => {
-                        Some(c.num(d, &format!("{rpath}.delay"), "retry delay", 0.0, false)?)
-                    }
-                    None => None,
-                };
-                let max_delay = match &r.max_delay {
-                    Some(d) => {
-                        Some(c.num(d, &format!("{rpath}.max_delay"), "max_delay", 0.0, false)?)
-                    }
-                    None => None,
-                };
-                Some(Retry {
-                    when,
-                    count,
-                    delay,
-                    backoff: r.backoff,
-                    max_delay,
+            // Orquesta: up to 3 retries, no delay, while `when` holds.
+            let retry = retry_command.map(|(when, _)| Retry {
+                when,
+                count: Num::Const(3.0),
+                delay: None,
+                backoff: Backoff::Constant,
+                max_delay: None,
+            });
+            let retry = retry.or_else(|| {
+                t.retry.as_ref().and_then(|r| {
+                    let rpath = format!("{}.retry", base());
+                    let when = match &r.when {
+                        Some(w) => c.condition(w, &format!("{rpath}.when"))?,
+                        None => Template::compile("{{ failed() }}").ok()?,
+                    };
+                    let count = c.num(
+                        &r.count,
+                        &format!("{rpath}.count"),
+                        "retry count",
+                        0.0,
+                        true,
+                    )?;
+                    let delay = match &r.delay {
+                        Some(d) => {
+                            Some(c.num(d, &format!("{rpath}.delay"), "retry delay", 0.0, false)?)
+                        }
+                        None => None,
+                    };
+                    let max_delay = match &r.max_delay {
+                        Some(d) => Some(c.num(
+                            d,
+                            &format!("{rpath}.max_delay"),
+                            "max_delay",
+                            0.0,
+                            false,
+                        )?),
+                        None => None,
+                    };
+                    Some(Retry {
+                        when,
+                        count,
+                        delay,
+                        backoff: r.backoff,
+                        max_delay,
+                    })
                 })
             });
             let delay = t
