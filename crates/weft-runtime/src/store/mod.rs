@@ -133,7 +133,7 @@ pub struct Entry {
 
 /// What a run's scheduler handled.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Record {
     /// The run began: always the first record.
@@ -196,7 +196,7 @@ pub struct AttemptRecord {
 
 /// How an attempt ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AttemptOutcome {
     /// The action returned a result.
@@ -231,7 +231,7 @@ pub enum AttemptOutcome {
 
 /// A command a run handled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Command {
     /// Nothing new starts; running actions finish.
