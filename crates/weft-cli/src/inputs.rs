@@ -170,6 +170,7 @@ mod tests {
         InputSpec {
             name: name.to_owned(),
             default,
+            secret: false,
         }
     }
 

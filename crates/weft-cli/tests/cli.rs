@@ -297,6 +297,36 @@ fn run_json_of_a_failed_run_exits_1_and_names_the_task() {
 }
 
 #[test]
+fn a_secret_input_never_reaches_the_terminal() {
+    let s = Scratch::new();
+    let file = s.file(
+        "login.yaml",
+        "input: [{name: password, secret: true}]\ntasks:\n  login:\n    action: core.local\n    input: {cmd: \"echo signing in with {{ ctx().password | shell_quote }} >&2; exit 3\"}\noutput:\n  - used: \"{{ ctx().password }}\"\n",
+    );
+    for json in [true, false] {
+        let mut cmd = weft();
+        cmd.arg("run");
+        if json {
+            cmd.arg("--json");
+        }
+        let output = cmd
+            .args(["-i", "password=s3cret-pass"])
+            .arg(&file)
+            .output()
+            .expect("run weft");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // The command is in the error, with the password masked.
+        assert!(all.contains("signing in with '********'"), "{all}");
+        assert!(!all.contains("s3cret"), "the secret leaked: {all}");
+    }
+}
+
+#[test]
 fn inputs_file_is_read_and_dash_i_wins_over_it() {
     let s = Scratch::new();
     let file = s.file(

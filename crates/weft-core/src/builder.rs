@@ -170,7 +170,7 @@ impl WorkflowBuilder {
     pub fn input(mut self, name: impl Into<String>) -> WorkflowBuilder {
         self.def.input.push(InputDef {
             name: name.into(),
-            default: None,
+            ..InputDef::default()
         });
         self
     }
@@ -185,6 +185,19 @@ impl WorkflowBuilder {
         self.def.input.push(InputDef {
             name: name.into(),
             default: Some(default.into()),
+            secret: false,
+        });
+        self
+    }
+
+    /// Declares a required input whose value is a secret: weft masks it
+    /// wherever it prints or emits it (errors, events, task records,
+    /// output).
+    pub fn secret_input(mut self, name: impl Into<String>) -> WorkflowBuilder {
+        self.def.input.push(InputDef {
+            name: name.into(),
+            default: None,
+            secret: true,
         });
         self
     }

@@ -76,27 +76,44 @@ impl<'de> Deserialize<'de> for Version {
     }
 }
 
-/// One declared input: a required name, or a name with a default.
-#[derive(Clone, Debug, PartialEq)]
+/// One declared input: a required name, or a name with a default; or, in
+/// the long form `{name: token, secret: true, default: ...}`, an input whose
+/// value is a secret.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputDef {
     /// The input's name, as used in `parameters.<name>`.
     pub name: String,
     /// The default; `None` makes the input required.
     pub default: Option<Value>,
+    /// Its value is masked wherever weft prints or emits it (errors,
+    /// events, task records, output).
+    pub secret: bool,
 }
 
 impl Serialize for InputDef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.default {
-            None => s.serialize_str(&self.name),
-            Some(v) => {
+        match (&self.default, self.secret) {
+            (None, false) => s.serialize_str(&self.name),
+            (Some(v), false) => {
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry(&self.name, v)?;
+                m.end()
+            }
+            (default, true) => {
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("name", &self.name)?;
+                if let Some(v) = default {
+                    m.serialize_entry("default", v)?;
+                }
+                m.serialize_entry("secret", &true)?;
                 m.end()
             }
         }
     }
 }
+
+/// The keys of an input's long form.
+const INPUT_KEYS: [&str; 4] = ["name", "default", "secret", "description"];
 
 impl<'de> Deserialize<'de> for InputDef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -104,20 +121,65 @@ impl<'de> Deserialize<'de> for InputDef {
         impl<'de> Visitor<'de> for V {
             type Value = InputDef;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an input name, or a one-key map `name: default`")
+                f.write_str(
+                    "an input name, a one-key map `name: default`, or `{name: x, secret: true}`",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<InputDef, E> {
                 Ok(InputDef {
                     name: v.to_owned(),
-                    default: None,
+                    ..InputDef::default()
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InputDef, A::Error> {
-                let (name, default) = one_entry(&mut map, "`input`")?;
-                Ok(InputDef {
-                    name,
-                    default: Some(default),
-                })
+                let mut entries: Vec<(String, Value)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    entries.push((k, v));
+                }
+                match entries.len() {
+                    0 => Err(de::Error::custom(
+                        "empty entry in `input`: write `name: value`",
+                    )),
+                    // Orquesta's `name: default`.
+                    1 => {
+                        let (name, default) = entries.remove(0);
+                        Ok(InputDef {
+                            name,
+                            default: Some(default),
+                            secret: false,
+                        })
+                    }
+                    _ if entries.iter().any(|(k, _)| k == "name") => {
+                        let mut input = InputDef::default();
+                        for (k, v) in entries {
+                            match (k.as_str(), v) {
+                                ("name", Value::String(n)) => input.name = n,
+                                ("name", _) => {
+                                    return Err(de::Error::custom("`name` of an input must be a string"))
+                                }
+                                ("default", v) => input.default = Some(v),
+                                ("secret", Value::Bool(b)) => input.secret = b,
+                                ("secret", _) => {
+                                    return Err(de::Error::custom(
+                                        "`secret` of an input must be true or false",
+                                    ))
+                                }
+                                ("description", _) => {}
+                                (other, _) => {
+                                    return Err(de::Error::custom(format!(
+                                        "unknown key `{other}` in an input: the long form takes {}",
+                                        INPUT_KEYS.join(", ")
+                                    )))
+                                }
+                            }
+                        }
+                        Ok(input)
+                    }
+                    _ => Err(de::Error::custom(format!(
+                        "{ONE_ENTRY_PREFIX}give `{}` its own `- {}: ...` entry (it shares one with `{}`), or write the long form `{{name: ..., secret: true}}`",
+                        entries[1].0, entries[1].0, entries[0].0
+                    ))),
+                }
             }
         }
         d.deserialize_any(V)

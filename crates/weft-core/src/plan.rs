@@ -105,7 +105,7 @@ impl Num {
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::Evaluation,
-                        format!("`{}` gave {v}, not a number", t.source()),
+                        format!("`{}` gave {}, not a number", t.source(), json_type_name(&v)),
                     )
                 })
             }
@@ -230,6 +230,8 @@ pub struct InputSpec {
     pub name: String,
     /// Its default; `None` means required.
     pub default: Option<Value>,
+    /// Its value is a secret: masked wherever it would be printed.
+    pub secret: bool,
 }
 
 #[derive(Debug)]
@@ -752,6 +754,7 @@ impl Workflow {
             inputs.push(InputSpec {
                 name: inp.name.clone(),
                 default: inp.default.clone(),
+                secret: inp.secret,
             });
         }
 

@@ -28,6 +28,7 @@ mod local;
 mod outcome;
 mod run;
 mod scheduler;
+mod secrets;
 pub mod store;
 mod subworkflow;
 

@@ -191,9 +191,14 @@ impl Spec {
                 // Beyond the address space means no cap.
                 Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
                 None => {
+                    let got = if v.is_number() {
+                        v.to_string()
+                    } else {
+                        weft_core::json_type_name(v).to_owned()
+                    };
                     return Err(fail(format!(
-                        "`max_output_bytes` must be a whole number of bytes, 0 or more, not {v}"
-                    )))
+                        "`max_output_bytes` must be a whole number of bytes, 0 or more, not {got}"
+                    )));
                 }
             },
         };

@@ -2,6 +2,7 @@
 //! evaluated in order, and the outcome with every task record is made.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -77,8 +78,17 @@ impl Scheduler {
                 Err(_) => {}
             }
         }
+        let mut output = Value::Object(output);
+        if let Some(secrets) = &self.secrets {
+            if let Some(masked) = secrets.value(&output) {
+                output = masked;
+            }
+            for e in &mut self.errors {
+                secrets.mask(&mut e.message);
+            }
+        }
         if self.journal.is_some() && !self.ended_before {
-            let end = self.end_record(status, &Value::Object(output.clone()));
+            let end = self.end_record(status, &output);
             self.record_end(end);
         }
         self.emit(|| EventKind::RunEnded { status });
@@ -102,7 +112,7 @@ impl Scheduler {
             parent: self.parent,
             workflow: self.plan.name().clone(),
             status,
-            output: Value::Object(output),
+            output,
             tasks,
             routes,
             errors: std::mem::take(&mut self.errors),
@@ -125,6 +135,7 @@ impl Scheduler {
         }
         let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
         let plan = &self.plan;
+        let secrets = self.secrets.as_deref();
         let tasks = std::mem::take(&mut self.instances)
             .into_iter()
             .enumerate()
@@ -134,6 +145,15 @@ impl Scheduler {
                 } else {
                     TaskStatus::Canceled
                 };
+                let (mut result, mut error) = (inst.result, inst.error);
+                if let Some(secrets) = secrets {
+                    if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
+                        result = Some(Arc::new(masked));
+                    }
+                    if let Some(e) = error.as_mut() {
+                        secrets.mask(e);
+                    }
+                }
                 TaskRecord {
                     name: plan.task(inst.task).name.clone(),
                     instance: i as u32,
@@ -141,8 +161,8 @@ impl Scheduler {
                     status,
                     attempts: inst.attempts,
                     items: inst.items.as_ref().map(|it| it.total),
-                    result: inst.result,
-                    error: inst.error,
+                    result,
+                    error,
                     child_runs: inst.child_runs,
                     started_at: inst.started.map(to_sys),
                     ended_at: inst.ended.map(to_sys),

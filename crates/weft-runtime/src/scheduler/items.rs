@@ -26,7 +26,7 @@ impl Scheduler {
                     format!(
                         "with.items: `{}` gave {}, not a list",
                         with.items.source(),
-                        short(&other)
+                        weft_core::json_type_name(&other)
                     ),
                 )
             }
@@ -56,7 +56,7 @@ impl Scheduler {
                             id,
                             format!(
                                 "with.items: item {k} is {}, but `{}` needs a list of {} values per item (use zip)",
-                                short(&v),
+                                weft_core::json_type_name(&v),
                                 with.names.join(", "),
                                 with.names.len()
                             ),
@@ -174,18 +174,5 @@ impl Scheduler {
             }
             return;
         }
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 80 {
-        let mut cut = 77;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}...", &s[..cut])
-    } else {
-        s
     }
 }

@@ -70,6 +70,7 @@ use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
 use crate::run::{Control, Run, RunHandle, SharedStatus};
+use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::subworkflow::{Children, SubWorkflow};
 use bits::Bits;
@@ -291,6 +292,8 @@ pub(crate) struct Scheduler {
     run_id: RunId,
     /// The run whose task started this one, for a sub-workflow.
     parent: Option<RunId>,
+    /// The values of secret inputs, masked in all the run emits.
+    secrets: Option<Box<Secrets>>,
     /// Per task, whether its action is a workflow (empty: none is).
     workflow_tasks: Vec<bool>,
     /// The sub-workflow runs started by this run's attempts, for commands
@@ -488,10 +491,12 @@ impl Scheduler {
             outcome: outcome_rx,
             events,
         };
+        let secrets = Secrets::of(&plan, ctx.parameters());
         let s = Scheduler {
             plan,
             ctx,
             run_id,
+            secrets,
             parent: options.parent,
             workflow_tasks,
             children,

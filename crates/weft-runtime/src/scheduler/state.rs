@@ -27,7 +27,14 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn send_event(&mut self, at: Instant, kind: EventKind) {
+    pub(super) fn send_event(&mut self, at: Instant, mut kind: EventKind) {
+        if let Some(secrets) = &self.secrets {
+            match &mut kind {
+                EventKind::TaskFailed { error, .. } => secrets.mask(error),
+                EventKind::TaskSkipped { reason, .. } => secrets.mask(reason),
+                _ => {}
+            }
+        }
         let ev = Event {
             run_id: self.run_id,
             at,
@@ -42,7 +49,10 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn fail_run(&mut self, task: Option<&str>, message: String) {
+    pub(super) fn fail_run(&mut self, task: Option<&str>, mut message: String) {
+        if let Some(s) = &self.secrets {
+            s.mask(&mut message);
+        }
         self.errors.push(RunError {
             task: task.map(str::to_owned),
             message,

@@ -1,0 +1,169 @@
+//! Secret inputs (`{name: token, secret: true}`): their values are masked
+//! wherever the run prints or emits them — error messages, events, task
+//! records (results and errors), the output. Actions and expressions see
+//! the real values; only what leaves the run is masked.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+use weft_core::Plan;
+
+/// What a secret is replaced by.
+pub(crate) const MASK: &str = "********";
+
+/// Shorter texts are not masked: they would mask unrelated text (a secret
+/// `42` would turn every 42 into stars).
+const SHORTEST: usize = 4;
+
+/// The texts to mask in one run.
+#[derive(Debug)]
+pub(crate) struct Secrets {
+    /// Longest first, so that a secret that contains another is masked
+    /// whole.
+    words: Vec<String>,
+}
+
+impl Secrets {
+    /// The secrets of a run of `plan` with `parameters` (its inputs, with
+    /// defaults applied); `None` when it has none.
+    pub(crate) fn of(plan: &Plan, parameters: &Value) -> Option<Box<Secrets>> {
+        let mut words = Vec::new();
+        for spec in plan.inputs().iter().filter(|s| s.secret) {
+            if let Some(v) = parameters.get(&spec.name) {
+                collect(v, &mut words);
+            }
+        }
+        if words.is_empty() {
+            return None;
+        }
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        words.dedup();
+        Some(Box::new(Secrets { words }))
+    }
+
+    /// `text` with every secret in it masked.
+    pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for w in &self.words {
+            if out.contains(w.as_str()) {
+                out = Cow::Owned(out.replace(w.as_str(), MASK));
+            }
+        }
+        out
+    }
+
+    /// Masks `text` in place.
+    pub(crate) fn mask(&self, text: &mut String) {
+        if let Cow::Owned(masked) = self.text(text) {
+            *text = masked;
+        }
+    }
+
+    /// A copy of `v` with every secret in its strings masked; `None` when
+    /// nothing in it is secret.
+    pub(crate) fn value(&self, v: &Value) -> Option<Value> {
+        match v {
+            Value::String(s) => match self.text(s) {
+                Cow::Owned(m) => Some(Value::String(m)),
+                Cow::Borrowed(_) => None,
+            },
+            Value::Number(n) => {
+                let text = n.to_string();
+                self.words
+                    .contains(&text)
+                    .then(|| Value::String(MASK.to_owned()))
+            }
+            Value::Array(items) => {
+                let masked: Vec<Option<Value>> = items.iter().map(|i| self.value(i)).collect();
+                masked.iter().any(Option::is_some).then(|| {
+                    Value::Array(
+                        masked
+                            .into_iter()
+                            .zip(items)
+                            .map(|(m, i)| m.unwrap_or_else(|| i.clone()))
+                            .collect(),
+                    )
+                })
+            }
+            Value::Object(map) => {
+                let mut changed = false;
+                let out = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match self.text(k) {
+                            Cow::Owned(m) => {
+                                changed = true;
+                                m
+                            }
+                            Cow::Borrowed(_) => k.clone(),
+                        };
+                        let val = match self.value(v) {
+                            Some(m) => {
+                                changed = true;
+                                m
+                            }
+                            None => v.clone(),
+                        };
+                        (key, val)
+                    })
+                    .collect();
+                changed.then(|| Value::Object(out))
+            }
+            Value::Null | Value::Bool(_) => None,
+        }
+    }
+}
+
+fn collect(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.chars().count() >= SHORTEST => out.push(s.clone()),
+        Value::Number(n) => {
+            let t = n.to_string();
+            if t.len() >= SHORTEST {
+                out.push(t);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+        Value::Object(map) => map.values().for_each(|i| collect(i, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn secrets(words: &[&str]) -> Secrets {
+        let mut words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        Secrets { words }
+    }
+
+    #[test]
+    fn texts_and_values_are_masked_deep() {
+        let s = secrets(&["hunter22", "hunter22-admin", "123456"]);
+        assert_eq!(
+            s.text("curl -H 'x: hunter22-admin'"),
+            "curl -H 'x: ********'"
+        );
+        assert_eq!(s.text("nothing here"), "nothing here");
+        assert!(matches!(s.text("nothing here"), Cow::Borrowed(_)));
+        let v = json!({"a": ["ok", "pw=hunter22"], "pin": 123456, "n": 7, "hunter22": 1});
+        assert_eq!(
+            s.value(&v),
+            Some(json!({"a": ["ok", "pw=********"], "pin": "********", "n": 7, "********": 1}))
+        );
+        assert_eq!(s.value(&json!({"a": [1, 2]})), None);
+    }
+
+    #[test]
+    fn short_values_are_not_masked() {
+        let mut out = Vec::new();
+        collect(
+            &json!({"a": "abc", "b": 42, "c": "abcd", "d": [12345]}),
+            &mut out,
+        );
+        assert_eq!(out, ["abcd", "12345"]);
+    }
+}
