@@ -15,6 +15,12 @@
 //!   each task `after` its parents; the action is a user closure
 //!   `bench.noop` returning `Ok(Value::Null)`. Compile time is in the
 //!   `compile` group, per shape.
+//! * `weft_metrics`: the same as `weft`, with a Prometheus recorder
+//!   (`metrics-exporter-prometheus`, histogram buckets for durations)
+//!   receiving weft's metrics; in the other functions the same recorder is
+//!   installed but switched off, handing out handles that do nothing, which
+//!   costs what running without a recorder costs. The difference is what
+//!   metrics cost.
 //! * `floor`: a hand-written minimal event-driven executor (indegree
 //!   counters, completions on one flume channel, `tokio::spawn` per ready
 //!   task); its children lists are prepared once.
@@ -67,6 +73,114 @@ impl Engine for Weft {
 
     fn run(rt: &Runtime, (executor, plan): &mut Self::Graph) {
         rt.block_on(weft_run(executor, plan, Value::Null));
+    }
+}
+
+/// A recorder that hands out Prometheus handles while switched on and
+/// handles that do nothing while off (the facade installs one recorder per
+/// process, for good).
+struct Switch {
+    on: std::sync::atomic::AtomicBool,
+    inner: metrics_exporter_prometheus::PrometheusRecorder,
+}
+
+static SWITCH: std::sync::OnceLock<&'static Switch> = std::sync::OnceLock::new();
+
+fn switch() -> &'static Switch {
+    SWITCH.get_or_init(|| {
+        let inner = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+                &[0.000_05, 0.000_1, 0.000_5, 0.001, 0.01, 0.1, 1.0, 10.0],
+            )
+            .expect("buckets")
+            .build_recorder();
+        let switch: &'static Switch = Box::leak(Box::new(Switch {
+            on: std::sync::atomic::AtomicBool::new(false),
+            inner,
+        }));
+        metrics::set_global_recorder(switch).expect("no other recorder");
+        switch
+    })
+}
+
+impl Switch {
+    fn on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl metrics::Recorder for Switch {
+    fn describe_counter(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.inner.describe_counter(k, u, d);
+    }
+    fn describe_gauge(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.inner.describe_gauge(k, u, d);
+    }
+    fn describe_histogram(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.inner.describe_histogram(k, u, d);
+    }
+    fn register_counter(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> metrics::Counter {
+        if self.on() {
+            self.inner.register_counter(k, m)
+        } else {
+            metrics::Counter::noop()
+        }
+    }
+    fn register_gauge(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> metrics::Gauge {
+        if self.on() {
+            self.inner.register_gauge(k, m)
+        } else {
+            metrics::Gauge::noop()
+        }
+    }
+    fn register_histogram(
+        &self,
+        k: &metrics::Key,
+        m: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        if self.on() {
+            self.inner.register_histogram(k, m)
+        } else {
+            metrics::Histogram::noop()
+        }
+    }
+}
+
+/// weft with the recorder switched on.
+struct WeftMetrics;
+
+impl Engine for WeftMetrics {
+    const NAME: &'static str = "weft_metrics";
+    type Graph = (Executor, Plan);
+
+    fn prepare(shape: &Shape, rt: &Runtime) -> Self::Graph {
+        Weft::prepare(shape, rt)
+    }
+
+    fn run(rt: &Runtime, graph: &mut Self::Graph) {
+        let s = switch();
+        s.on.store(true, std::sync::atomic::Ordering::Relaxed);
+        Weft::run(rt, graph);
+        s.on.store(false, std::sync::atomic::Ordering::Relaxed);
+        // The exporter's periodic upkeep (it drains histogram samples),
+        // counted here so that its cost is in the figure.
+        s.inner.handle().run_upkeep();
     }
 }
 
@@ -246,6 +360,7 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
 }
 
 fn peers(c: &mut Criterion) {
+    switch();
     let ct = runtime_ct();
     let mt = runtime_mt();
     for shape in Shape::all() {
@@ -254,6 +369,7 @@ fn peers(c: &mut Criterion) {
         group.throughput(Throughput::Elements(shape.len() as u64));
         for (flavour, rt) in [("ct", &ct), ("mt", &mt)] {
             bench_engine::<Weft>(&mut group, &shape, flavour, rt);
+            bench_engine::<WeftMetrics>(&mut group, &shape, flavour, rt);
             bench_engine::<FloorEngine>(&mut group, &shape, flavour, rt);
             bench_engine::<Dagx>(&mut group, &shape, flavour, rt);
             bench_engine::<Dagrs>(&mut group, &shape, flavour, rt);

@@ -1,8 +1,10 @@
-//! weft inside a long-lived tokio service: many concurrent runs on one executor, their events forwarded to `tracing`, and one run canceled.
+//! weft inside a long-lived tokio service: many concurrent runs on one executor, their events forwarded to `tracing`, its metrics on a Prometheus endpoint, and one run canceled.
 //!
 //! ```sh
 //! cargo run --release --example embed_service
 //! RUST_LOG=debug cargo run --release --example embed_service   # every event
+//! WEFT_METRICS_ADDR=127.0.0.1:9464 WEFT_LINGER=60 \
+//!     cargo run --release --example embed_service            # scrape it meanwhile
 //! ```
 //!
 //! The service compiles its workflow once and starts one run per incoming
@@ -10,9 +12,19 @@
 //! forwards the run's events to `tracing` and waits for the outcome, or for
 //! a cancel request. The library itself only emits spans (`run`, `task`);
 //! installing a subscriber is the program's job, done here in `main`.
+//!
+//! Metrics work the same way: weft records them through the `metrics`
+//! facade, and does nothing with them unless the program installs a
+//! recorder. `main` installs `metrics-exporter-prometheus` with its HTTP
+//! listener, so `curl http://127.0.0.1:9464/metrics` shows them (see
+//! docs/observability.md for the list).
 
 use std::error::Error;
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use futures::StreamExt;
 use serde_json::json;
@@ -183,6 +195,39 @@ pub(crate) async fn serve(orders: usize) -> Result<Vec<RunOutcome>, Box<dyn Erro
     Ok(outcomes)
 }
 
+/// Installs the Prometheus exporter as the process's metrics recorder,
+/// serving `/metrics` on `addr`. Durations get histogram buckets from
+/// 50 µs to 10 s (without buckets the exporter reports summaries).
+///
+/// Call it from inside the tokio runtime: the listener is a task on it.
+pub(crate) fn install_metrics(addr: SocketAddr) -> Result<(), Box<dyn Error>> {
+    const SECONDS: [f64; 12] = [
+        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 10.0,
+    ];
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS)?
+        .install()?;
+    weft::telemetry::describe();
+    Ok(())
+}
+
+/// Fetches `http://{addr}/metrics`: what a Prometheus server would see.
+pub(crate) async fn scrape(addr: SocketAddr) -> Result<String, Box<dyn Error>> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let Some((head, body)) = response.split_once("\r\n\r\n") else {
+        return Err(format!("not an HTTP response: {response:?}").into());
+    };
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("the scrape failed: {head}").into());
+    }
+    Ok(body.to_owned())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let level = std::env::var("RUST_LOG")
@@ -196,6 +241,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+
+    let addr: SocketAddr = std::env::var("WEFT_METRICS_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:9464".to_owned())
+        .parse()?;
+    install_metrics(addr)?;
+    info!("metrics on http://{addr}/metrics");
 
     let outcomes = serve(20).await?;
 
@@ -222,6 +273,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
             reserve.and_then(|t| t.items).unwrap_or(0),
             reserve.and_then(|t| t.error.as_deref()).unwrap_or("-"),
         );
+    }
+
+    // What a scrape shows now: the run counters.
+    let metrics = scrape(addr).await?;
+    println!("from http://{addr}/metrics:");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("weft_runs_") && !l.starts_with("weft_runs_active"))
+    {
+        println!("  {line}");
+    }
+    // Leave the endpoint up for a while, to scrape it by hand.
+    if let Some(secs) = std::env::var("WEFT_LINGER")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        info!("serving metrics for {secs} s more");
+        tokio::time::sleep(Duration::from_secs(secs)).await;
     }
     Ok(())
 }

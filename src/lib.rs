@@ -18,6 +18,7 @@ pub use weft_core as core;
 pub use weft_core::*;
 pub use weft_runtime as runtime;
 pub use weft_runtime::store;
+pub use weft_runtime::telemetry;
 pub use weft_runtime::{
     builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
@@ -54,3 +55,7 @@ mod embedding_doctests {}
 #[cfg(doctest)]
 #[doc = include_str!("../docs/durability.md")]
 mod durability_doctests {}
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/observability.md")]
+mod observability_doctests {}

@@ -298,3 +298,66 @@ async fn embed_service_cancels_one_run_of_many() {
         "{outcomes:?}"
     );
 }
+
+/// The value of the sample `name{labels...}` in a Prometheus text page,
+/// whatever the order of its labels.
+fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+        (metric == name && labels.iter().all(|l| rest.contains(l)))
+            .then(|| value.parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embed_service_metrics_can_be_scraped() {
+    // A free port: bound, read, released.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    embed_service::install_metrics(addr).expect("the exporter installs");
+    let outcomes = embed_service::serve(5).await.expect("serves");
+    assert_eq!(outcomes.len(), 6);
+    let page = embed_service::scrape(addr).await.expect("scrape");
+
+    // Other tests of this binary may run orders too while the recorder is
+    // installed (it is the process's): counts are at least this run's.
+    let order = r#"workflow="order""#;
+    let started = sample(&page, "weft_runs_started_total", &[order]).unwrap_or(0.0);
+    assert!(started >= 6.0, "{page}");
+    let canceled = sample(
+        &page,
+        "weft_runs_ended_total",
+        &[order, r#"status="canceled""#],
+    );
+    assert!(canceled >= Some(1.0), "{page}");
+    let reserved = sample(
+        &page,
+        "weft_task_attempts_total",
+        &[order, r#"action="shop.reserve""#, r#"outcome="succeeded""#],
+    );
+    assert!(reserved >= Some(10.0), "{page}");
+    // Durations are histograms with the example's buckets, and described.
+    assert!(
+        sample(
+            &page,
+            "weft_action_duration_seconds_bucket",
+            &[r#"action="shop.reserve""#, r#"le="0.05""#]
+        ) >= Some(10.0),
+        "{page}"
+    );
+    assert!(
+        sample(&page, "weft_dispatch_latency_seconds_count", &[order]) >= Some(6.0),
+        "{page}"
+    );
+    assert!(
+        page.contains("# HELP weft_dispatch_latency_seconds"),
+        "{page}"
+    );
+    assert!(
+        sample(&page, "weft_runs_active", &[order]).is_some(),
+        "{page}"
+    );
+}

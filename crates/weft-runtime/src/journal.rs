@@ -27,6 +27,7 @@ use crate::id::RunId;
 use crate::run::Control;
 use crate::scheduler::Msg;
 use crate::store::{Entry, JournalConfig, Store, StoreError};
+use crate::telemetry::JournalMetrics;
 
 /// The journal of an executor: its store, and the writer (started on first
 /// use, inside the runtime of the first durable run).
@@ -73,10 +74,21 @@ impl Journal {
                 self.config
                     .backlog_records
                     .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
-            tokio::spawn(write_loop(self.store.clone(), self.config.clone(), rx));
+            let permits = Arc::new(Semaphore::new(capacity as usize));
+            let backlog = Backlog {
+                permits: permits.clone(),
+                capacity,
+                metrics: JournalMetrics::new(),
+            };
+            tokio::spawn(write_loop(
+                self.store.clone(),
+                self.config.clone(),
+                rx,
+                backlog,
+            ));
             Writer {
                 tx,
-                permits: Arc::new(Semaphore::new(capacity as usize)),
+                permits,
                 capacity,
             }
         })
@@ -124,7 +136,26 @@ impl Journal {
     }
 }
 
-async fn write_loop(store: Arc<dyn Store>, config: JournalConfig, rx: flume::Receiver<ToWriter>) {
+/// The writer's view of the backlog, for its metrics.
+struct Backlog {
+    permits: Arc<Semaphore>,
+    capacity: u32,
+    metrics: JournalMetrics,
+}
+
+impl Backlog {
+    fn report(&self) {
+        let taken = self.capacity as usize - self.permits.available_permits();
+        self.metrics.backlog.set(taken as f64);
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    config: JournalConfig,
+    rx: flume::Receiver<ToWriter>,
+    backlog: Backlog,
+) {
     // A failed commit is told to its runs, and to the next flush: a run that
     // had already ended (write-behind) has nobody else to hear of it.
     let mut failed: Option<StoreError> = None;
@@ -167,8 +198,16 @@ async fn write_loop(store: Arc<dyn Store>, config: JournalConfig, rx: flume::Rec
                 Err(_) => break,
             }
         }
+        backlog.report();
+        let began = Instant::now();
         let result = commit(&*store, &mut pending).await;
+        if count > 0 {
+            backlog.metrics.flush.record(began.elapsed());
+            backlog.metrics.batch.record(count as f64);
+        }
+        backlog.report();
         if let Err(e) = &result {
+            backlog.metrics.errors.increment(1);
             failed = Some(e.clone());
         }
         if !flushes.is_empty() {

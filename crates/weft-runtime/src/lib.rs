@@ -24,6 +24,7 @@ mod http;
 mod id;
 mod journal;
 mod limits;
+
 mod local;
 mod outcome;
 mod run;
@@ -31,6 +32,7 @@ mod scheduler;
 mod secrets;
 pub mod store;
 mod subworkflow;
+pub mod telemetry;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};

@@ -12,6 +12,7 @@ use super::{null_result, retries_over_limit, Done, Outcome, Scheduler, State, Wo
 use crate::attempt::shared;
 use crate::event::EventKind;
 use crate::limits::{human_bytes, json_bytes};
+use crate::telemetry::AttemptOutcome;
 
 impl Scheduler {
     pub(super) fn completed(&mut self, done: Done) {
@@ -31,6 +32,33 @@ impl Scheduler {
         let id = done.instance;
         let plan = self.plan.clone();
         let task = plan.task(self.instances[id as usize].task);
+        if done.slot != u32::MAX {
+            if let Some(m) = self.metrics.as_deref_mut() {
+                let outcome = match &done.outcome {
+                    Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
+                    Outcome::Err(e) if e.is_canceled() => None,
+                    Outcome::Err(_) => Some(AttemptOutcome::Failed),
+                    Outcome::TimedOut(_) => Some(AttemptOutcome::TimedOut),
+                    Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
+                    Outcome::Dropped => None,
+                };
+                if let (Some(outcome), Some(name)) = (outcome, task.action.as_deref()) {
+                    let took = done
+                        .started
+                        .map(|s| done.ended.saturating_duration_since(s));
+                    let action = self.action_of[task.id as usize] as usize;
+                    m.attempt(action, name, outcome, took);
+                }
+                // The task's start: its first attempt (its first item's).
+                if done.attempt == 1 && (done.item == NO_ITEM || done.item == 0) {
+                    if let (Some(cause), Some(started)) =
+                        (self.instances[id as usize].cause, done.started)
+                    {
+                        m.dispatched(started.saturating_duration_since(cause));
+                    }
+                }
+            }
+        }
         if let Some(at) = done.started {
             let inst = &mut self.instances[id as usize];
             if inst.started.is_none() {

@@ -15,7 +15,7 @@ use crate::event::EventKind;
 use crate::id::RunId;
 
 impl Scheduler {
-    pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32) {
+    pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32, cause: Option<Instant>) {
         if self.state != State::Running {
             self.skip(t);
             self.skipped.push(Skipped::Dispatch {
@@ -65,6 +65,7 @@ impl Scheduler {
             timeout: None,
             child_runs: Vec::new(),
             unremediated: false,
+            cause,
         });
         let path = &self.routes[route as usize].path;
         if !self.subscribers.is_empty() {
@@ -127,6 +128,9 @@ impl Scheduler {
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.clone();
+        if let Some(m) = &self.metrics {
+            m.context_cloned();
+        }
         if item != NO_ITEM {
             if let Some(items) = &inst.items {
                 ctx.set_current_item(items.list[item as usize].clone(), item as usize);

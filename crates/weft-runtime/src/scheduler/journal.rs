@@ -213,6 +213,13 @@ impl Scheduler {
     /// for room in its backlog), and with `sync` durability waits for the
     /// commit before starting the attempts the turn launched.
     pub(super) async fn end_turn(&mut self) {
+        if let Some(m) = self.metrics.as_deref_mut() {
+            m.turn(
+                self.in_flight,
+                self.queue.len() + self.rx.len(),
+                self.held_bytes,
+            );
+        }
         let Some(j) = self.journal.as_deref_mut() else {
             return;
         };
@@ -595,7 +602,7 @@ impl Scheduler {
         }
         self.status.set(crate::RunStatus::Running);
         for (task, route, level) in again {
-            self.queue.push_back(Work::Dispatch { task, route, level });
+            self.queue_dispatch(task, route, level);
         }
         let plan = self.plan.clone();
         for a in arrivals {

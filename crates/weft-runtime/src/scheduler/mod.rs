@@ -73,6 +73,7 @@ use crate::run::{Control, Run, RunHandle, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::subworkflow::{Children, SubWorkflow};
+use crate::telemetry::RunMetrics;
 use bits::Bits;
 pub(crate) use journal::RunJournal;
 
@@ -148,6 +149,8 @@ struct Instance {
     timeout: Option<Duration>,
     /// The sub-workflow runs its attempts started, in order.
     child_runs: Vec<RunId>,
+    /// When the action that enabled it ended (kept only with metrics on).
+    cause: Option<Instant>,
     /// Its failure failed the run (nothing remediated it): a re-run starts
     /// it again.
     unremediated: bool,
@@ -362,6 +365,17 @@ pub(crate) struct Scheduler {
     var_bytes: HashMap<Arc<str>, usize>,
     actions_run: usize,
     limit: Option<Arc<Semaphore>>,
+    /// The run's metrics; `None` while it is only inspected.
+    metrics: Option<Box<RunMetrics>>,
+    /// Per task, the number of its action among the run's distinct actions
+    /// (`u32::MAX`: no action), for per-action metrics.
+    action_of: Vec<u32>,
+    distinct_actions: usize,
+    /// What enabled the dispatches in the queue, in their order; see
+    /// `queue_dispatch`.
+    causes: VecDeque<Option<Instant>>,
+    /// What enables the dispatches being queued now.
+    cause: Option<Instant>,
 }
 
 impl Scheduler {
@@ -449,6 +463,7 @@ impl Scheduler {
                 }
             }
         }
+        let (action_of, distinct_actions) = number_actions(&plan);
         let mut joins = Vec::new();
         let mut join_slot = Vec::new();
         if tasks.iter().any(|t| t.join.is_some()) {
@@ -546,6 +561,11 @@ impl Scheduler {
             var_bytes: HashMap::new(),
             actions_run: 0,
             limit,
+            metrics: None,
+            action_of,
+            distinct_actions,
+            causes: VecDeque::new(),
+            cause: None,
         };
         Ok((s, run))
     }
@@ -586,6 +606,10 @@ impl Scheduler {
         );
         let span2 = span.clone();
         async move {
+            self.metrics = Some(Box::new(RunMetrics::start(
+                self.plan.name(),
+                self.distinct_actions,
+            )));
             self.begin();
             if self.replaying() {
                 if let Err(e) = self.replay().await {
@@ -631,6 +655,11 @@ impl Scheduler {
                 }
             }
             let outcome = self.finish();
+            // Taken: what follows (the last journal turn) is not the run's
+            // any more in the gauges.
+            if let Some(mut m) = self.metrics.take() {
+                m.end(outcome.status, self.started.elapsed(), self.held_bytes);
+            }
             self.flush_journal().await;
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
@@ -666,12 +695,19 @@ impl Scheduler {
             }
         }
         for &t in plan.starts() {
-            self.queue.push_back(Work::Dispatch {
-                task: t,
-                route: 0,
-                level: 0,
-            });
+            self.queue_dispatch(t, 0, 0);
         }
+    }
+
+    /// Queues an instance of `task`. Its cause — the moment the action that
+    /// enabled it ended, for the dispatch latency metric — goes into a
+    /// queue of its own, in step with the dispatches (which are all queued
+    /// at the back and taken from the front), so that `Work` stays small.
+    fn queue_dispatch(&mut self, task: TaskId, route: u32, level: u32) {
+        if self.metrics.is_some() {
+            self.causes.push_back(self.cause);
+        }
+        self.queue.push_back(Work::Dispatch { task, route, level });
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -750,7 +786,13 @@ impl Scheduler {
     fn process(&mut self, work: Work) {
         self.step += 1;
         match work {
-            Work::Dispatch { task, route, level } => self.dispatch(task, route, level),
+            Work::Dispatch { task, route, level } => {
+                let cause = match self.metrics {
+                    Some(_) => self.causes.pop_front().flatten(),
+                    None => None,
+                };
+                self.dispatch(task, route, level, cause);
+            }
             Work::Completed(done) => self.completed(*done),
             Work::Finish(i) => self.finish_instance(i),
             Work::Fail(fail) => {
@@ -792,6 +834,32 @@ impl Scheduler {
         }
         self.arrived = arrived;
     }
+}
+
+/// Numbers the distinct actions of `plan`'s tasks: per task, the number of
+/// its action (`u32::MAX` for none), and how many there are.
+fn number_actions(plan: &Plan) -> (Vec<u32>, usize) {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let mut last: Option<(&str, u32)> = None;
+    let of = plan
+        .tasks()
+        .iter()
+        .map(|t| {
+            let Some(name) = t.action.as_deref() else {
+                return u32::MAX;
+            };
+            if let Some((n, k)) = last {
+                if n == name {
+                    return k;
+                }
+            }
+            let next = seen.len() as u32;
+            let k = *seen.entry(name).or_insert(next);
+            last = Some((name, k));
+            k
+        })
+        .collect();
+    (of, seen.len())
 }
 
 /// The error for a retry count above [`Limits::max_retries`].

@@ -121,6 +121,8 @@ impl Scheduler {
                         .iter()
                         .any(|t| matches!(t, Target::Task(_) | Target::Noop))
             });
+        // What the dispatches below were enabled by (see `queue_dispatch`).
+        self.cause = Some(at);
         'transitions: for ti in 0..task.next.len() {
             if when_failed || !taken.get(ti) {
                 continue;
@@ -155,6 +157,7 @@ impl Scheduler {
                 }
             }
         }
+        self.cause = None;
         if status.is_failure() && !handled {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.instances[id as usize].unremediated = true;
@@ -214,11 +217,7 @@ impl Scheduler {
             } else {
                 route
             };
-            self.queue.push_back(Work::Dispatch {
-                task: target,
-                route,
-                level: level + 1,
-            });
+            self.queue_dispatch(target, route, level + 1);
             return;
         };
         let branches = self.plan.task(target).inbound.len();
@@ -238,11 +237,7 @@ impl Scheduler {
         if js.arrived_count >= js.need {
             js.fired = true;
             let level = js.level + 1;
-            self.queue.push_back(Work::Dispatch {
-                task: target,
-                route,
-                level,
-            });
+            self.queue_dispatch(target, route, level);
         } else {
             self.check_join(j, route);
         }
