@@ -11,8 +11,9 @@
 //! ```
 //!
 //! `--toggle-collect` counts only what runs inside `block_on`: the runs,
-//! not building and compiling the plan. Arguments: engine (`weft` or
-//! `floor`), shape (`chain`, `independent`, `fanout`, `diamond`, `tree`,
+//! not building and compiling the plan. Arguments: engine (`weft`,
+//! `weft_metrics` — weft with a Prometheus recorder installed, its upkeep
+//! run after each run — or `floor`), shape (`chain`, `independent`, `fanout`, `diamond`, `tree`,
 //! `wavefront`), size (tasks; levels for `tree`, side for `wavefront`;
 //! ignored for `diamond`), runs. docs/performance.md quotes its counts.
 
@@ -39,11 +40,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let rt = runtime_ct();
     match engine {
-        "weft" => {
+        "weft" | "weft_metrics" => {
+            let prometheus = (engine == "weft_metrics").then(|| {
+                let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+                        &[0.000_05, 0.000_1, 0.000_5, 0.001, 0.01, 0.1, 1.0, 10.0],
+                    )
+                    .expect("buckets")
+                    .build_recorder();
+                let handle = recorder.handle();
+                metrics::set_global_recorder(recorder).expect("the only recorder");
+                handle
+            });
             let executor = noop_executor();
             let plan = weft_plan(&shape, &executor);
             for _ in 0..runs {
                 rt.block_on(weft_run(&executor, &plan, Value::Null));
+                if let Some(p) = &prometheus {
+                    p.run_upkeep();
+                }
             }
         }
         "floor" => {
@@ -52,7 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 rt.block_on(floor.run());
             }
         }
-        other => return Err(format!("unknown engine `{other}`: weft or floor").into()),
+        other => {
+            return Err(format!("unknown engine `{other}`: weft, weft_metrics or floor").into())
+        }
     }
     println!("{engine} {shape_name}: {} tasks, {runs} runs", shape.len());
     Ok(())

@@ -315,6 +315,7 @@ impl Executor {
             journal: self.inner.journal.clone(),
             durability: self.inner.durability,
             inspecting: true,
+            metrics: Default::default(),
         });
         let (scheduler, _run) = inner.resumed_run(id, entries)?;
         scheduler

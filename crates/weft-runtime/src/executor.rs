@@ -66,6 +66,8 @@ pub(crate) struct ExecutorInner {
     /// Only inspects runs from the store: actions it does not have are
     /// stand-ins that never run (see `Executor::inspect`).
     pub(crate) inspecting: bool,
+    /// The metrics handles of the workflows it ran.
+    pub(crate) metrics: crate::telemetry::MetricsCache,
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -437,6 +439,7 @@ impl ExecutorBuilder {
                     .map(|store| Arc::new(Journal::new(store, self.journal))),
                 durability: self.durability,
                 inspecting: false,
+                metrics: Default::default(),
             }),
         }
     }

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dashmap::DashMap;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, SharedString};
 
 use crate::outcome::RunStatus;
@@ -106,17 +107,131 @@ pub fn describe() {
     describe_counter!(JOURNAL_ERRORS, Unit::Count, "Journal commits that failed.");
 }
 
-/// One run's handles, all labelled with its workflow.
-pub(crate) struct RunMetrics {
+/// The handles of every workflow an executor has run, registered when it
+/// first ran each: a run then costs one map lookup, not a dozen
+/// registrations. A recorder installed after an executor first ran a
+/// workflow is not seen by that executor's runs of it: install the
+/// recorder first (see `docs/observability.md`).
+#[derive(Default)]
+pub(crate) struct MetricsCache {
+    workflows: DashMap<Arc<str>, Arc<WorkflowMetrics>>,
+}
+
+impl MetricsCache {
+    fn of(&self, workflow: &Arc<str>) -> Arc<WorkflowMetrics> {
+        if let Some(m) = self.workflows.get(workflow) {
+            return m.clone();
+        }
+        self.workflows
+            .entry(workflow.clone())
+            .or_insert_with(|| Arc::new(WorkflowMetrics::new(workflow)))
+            .clone()
+    }
+}
+
+/// One workflow's handles, all labelled with its name.
+struct WorkflowMetrics {
     workflow: SharedString,
+    started: Counter,
+    active: Gauge,
     in_flight: Gauge,
     queue_depth: Gauge,
     context_bytes: Gauge,
+    run_context_bytes: Histogram,
     context_clones: Counter,
     dispatch_latency: Histogram,
-    /// Per action the run uses (see `Scheduler::action_of`), registered on
+    /// By status: succeeded, failed, canceled (the run statuses a run
+    /// ends with).
+    ended: [(Counter, Histogram); 3],
+    /// By action name, registered on first use.
+    actions: DashMap<Arc<str>, Arc<ActionMetrics>>,
+}
+
+const ENDED: [RunStatus; 3] = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Canceled];
+
+impl WorkflowMetrics {
+    fn new(workflow: &Arc<str>) -> WorkflowMetrics {
+        let workflow = SharedString::from_shared(workflow.clone());
+        let w = || ("workflow", workflow.clone());
+        let ended = ENDED.map(|status| {
+            let status = ("status", SharedString::const_str(status.as_str()));
+            (
+                counter!(RUNS_ENDED, &[w(), status.clone()]),
+                histogram!(RUN_DURATION, &[w(), status]),
+            )
+        });
+        WorkflowMetrics {
+            started: counter!(RUNS_STARTED, &[w()]),
+            active: gauge!(RUNS_ACTIVE, &[w()]),
+            in_flight: gauge!(ACTIONS_IN_FLIGHT, &[w()]),
+            queue_depth: gauge!(QUEUE_DEPTH, &[w()]),
+            context_bytes: gauge!(CONTEXT_BYTES, &[w()]),
+            run_context_bytes: histogram!(RUN_CONTEXT_BYTES, &[w()]),
+            context_clones: counter!(CONTEXT_CLONES, &[w()]),
+            dispatch_latency: histogram!(DISPATCH_LATENCY, &[w()]),
+            ended,
+            actions: DashMap::new(),
+            workflow,
+        }
+    }
+
+    fn action(&self, name: &Arc<str>) -> Arc<ActionMetrics> {
+        if let Some(m) = self.actions.get(name) {
+            return m.clone();
+        }
+        self.actions
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(ActionMetrics::new(&self.workflow, name)))
+            .clone()
+    }
+}
+
+/// One action's handles in one workflow.
+struct ActionMetrics {
+    /// By outcome, in [`AttemptOutcome`] order.
+    attempts: [Counter; 4],
+    duration: Histogram,
+}
+
+impl ActionMetrics {
+    fn new(workflow: &SharedString, action: &Arc<str>) -> ActionMetrics {
+        let w = || ("workflow", workflow.clone());
+        let a = || ("action", SharedString::from_shared(action.clone()));
+        let by = |outcome: &'static str| {
+            counter!(
+                ATTEMPTS,
+                &[w(), a(), ("outcome", SharedString::const_str(outcome))]
+            )
+        };
+        ActionMetrics {
+            attempts: [
+                by("succeeded"),
+                by("failed"),
+                by("timed_out"),
+                by("panicked"),
+            ],
+            duration: histogram!(ACTION_DURATION, &[w(), a()]),
+        }
+    }
+}
+
+/// How an attempt ended, as the `outcome` label says it.
+#[derive(Clone, Copy)]
+pub(crate) enum AttemptOutcome {
+    Succeeded = 0,
+    Failed = 1,
+    TimedOut = 2,
+    Panicked = 3,
+}
+
+/// One run's view of its workflow's handles.
+pub(crate) struct RunMetrics {
+    shared: Arc<WorkflowMetrics>,
+    /// Per action the run uses (see `Scheduler::action_of`), looked up on
     /// first use.
-    actions: Vec<Option<Box<ActionMetrics>>>,
+    actions: Vec<Option<Arc<ActionMetrics>>>,
+    /// Context clones not yet added to the counter (added per turn).
+    clones: u64,
     /// What the gauges were last told, so that each run adds its own part
     /// to gauges shared by all runs of a workflow.
     reported_in_flight: usize,
@@ -124,56 +239,37 @@ pub(crate) struct RunMetrics {
     reported_bytes: usize,
 }
 
-/// One action's handles in one run.
-struct ActionMetrics {
-    succeeded: Counter,
-    failed: Counter,
-    timed_out: Counter,
-    panicked: Counter,
-    duration: Histogram,
-}
-
-/// How an attempt ended, as the `outcome` label says it.
-#[derive(Clone, Copy)]
-pub(crate) enum AttemptOutcome {
-    Succeeded,
-    Failed,
-    TimedOut,
-    Panicked,
-}
-
 impl RunMetrics {
-    /// Registers the run's handles and counts it as started.
-    pub(crate) fn start(workflow: &Arc<str>, distinct_actions: usize) -> RunMetrics {
-        let workflow = SharedString::from_shared(workflow.clone());
-        let w = || ("workflow", workflow.clone());
-        counter!(RUNS_STARTED, &[w()]).increment(1);
-        gauge!(RUNS_ACTIVE, &[w()]).increment(1.0);
+    /// The run's handles, from `cache`; counts the run as started.
+    pub(crate) fn start(
+        cache: &MetricsCache,
+        workflow: &Arc<str>,
+        distinct_actions: usize,
+    ) -> RunMetrics {
+        let shared = cache.of(workflow);
+        shared.started.increment(1);
+        shared.active.increment(1.0);
         RunMetrics {
-            in_flight: gauge!(ACTIONS_IN_FLIGHT, &[w()]),
-            queue_depth: gauge!(QUEUE_DEPTH, &[w()]),
-            context_bytes: gauge!(CONTEXT_BYTES, &[w()]),
-            context_clones: counter!(CONTEXT_CLONES, &[w()]),
-            dispatch_latency: histogram!(DISPATCH_LATENCY, &[w()]),
+            shared,
             actions: (0..distinct_actions).map(|_| None).collect(),
+            clones: 0,
             reported_in_flight: 0,
             reported_queue: 0,
             reported_bytes: 0,
-            workflow,
         }
     }
 
     /// An attempt was given a handle to the context.
     #[inline]
-    pub(crate) fn context_cloned(&self) {
-        self.context_clones.increment(1);
+    pub(crate) fn context_cloned(&mut self) {
+        self.clones += 1;
     }
 
     /// A task's first attempt started `latency` after the action that
     /// enabled it ended.
     #[inline]
     pub(crate) fn dispatched(&self, latency: Duration) {
-        self.dispatch_latency.record(latency);
+        self.shared.dispatch_latency.record(latency);
     }
 
     /// An attempt of action number `action` (named `name`) ended after
@@ -181,44 +277,15 @@ impl RunMetrics {
     pub(crate) fn attempt(
         &mut self,
         action: usize,
-        name: &str,
+        name: &Arc<str>,
         outcome: AttemptOutcome,
         took: Option<Duration>,
     ) {
         let Some(slot) = self.actions.get_mut(action) else {
             return;
         };
-        let m = slot.get_or_insert_with(|| {
-            let workflow = self.workflow.clone();
-            let action = SharedString::from_owned(name.to_owned());
-            let by = |outcome: &'static str| {
-                counter!(
-                    ATTEMPTS,
-                    &[
-                        ("workflow", workflow.clone()),
-                        ("action", action.clone()),
-                        ("outcome", SharedString::const_str(outcome)),
-                    ]
-                )
-            };
-            Box::new(ActionMetrics {
-                succeeded: by("succeeded"),
-                failed: by("failed"),
-                timed_out: by("timed_out"),
-                panicked: by("panicked"),
-                duration: histogram!(
-                    ACTION_DURATION,
-                    &[("workflow", workflow.clone()), ("action", action.clone())]
-                ),
-            })
-        });
-        match outcome {
-            AttemptOutcome::Succeeded => &m.succeeded,
-            AttemptOutcome::Failed => &m.failed,
-            AttemptOutcome::TimedOut => &m.timed_out,
-            AttemptOutcome::Panicked => &m.panicked,
-        }
-        .increment(1);
+        let m = slot.get_or_insert_with(|| self.shared.action(name));
+        m.attempts[outcome as usize].increment(1);
         if let Some(took) = took {
             m.duration.record(took);
         }
@@ -227,32 +294,33 @@ impl RunMetrics {
     /// The state at the end of a turn: attempts in flight, work queued,
     /// bytes held.
     pub(crate) fn turn(&mut self, in_flight: usize, queued: usize, held_bytes: usize) {
-        if queued != self.reported_queue {
-            self.queue_depth
-                .increment(queued as f64 - self.reported_queue as f64);
-            self.reported_queue = queued;
+        let m = &*self.shared;
+        if self.clones > 0 {
+            m.context_clones.increment(self.clones);
+            self.clones = 0;
         }
-        if in_flight != self.reported_in_flight {
-            self.in_flight
-                .increment(in_flight as f64 - self.reported_in_flight as f64);
-            self.reported_in_flight = in_flight;
-        }
-        if held_bytes != self.reported_bytes {
-            self.context_bytes
-                .increment(held_bytes as f64 - self.reported_bytes as f64);
-            self.reported_bytes = held_bytes;
-        }
+        let delta = |now: usize, before: &mut usize, gauge: &Gauge| {
+            if now != *before {
+                gauge.increment(now as f64 - *before as f64);
+                *before = now;
+            }
+        };
+        delta(in_flight, &mut self.reported_in_flight, &m.in_flight);
+        delta(queued, &mut self.reported_queue, &m.queue_depth);
+        delta(held_bytes, &mut self.reported_bytes, &m.context_bytes);
     }
 
     /// The run ended: its part of the shared gauges is taken back.
     pub(crate) fn end(&mut self, status: RunStatus, took: Duration, held_bytes: usize) {
         self.turn(0, 0, 0);
-        let w = || ("workflow", self.workflow.clone());
-        gauge!(RUNS_ACTIVE, &[w()]).decrement(1.0);
-        let status = ("status", SharedString::const_str(status.as_str()));
-        counter!(RUNS_ENDED, &[w(), status.clone()]).increment(1);
-        histogram!(RUN_DURATION, &[w(), status]).record(took);
-        histogram!(RUN_CONTEXT_BYTES, &[w()]).record(held_bytes as f64);
+        let m = &*self.shared;
+        m.active.decrement(1.0);
+        m.run_context_bytes.record(held_bytes as f64);
+        if let Some(k) = ENDED.iter().position(|s| *s == status) {
+            let (count, duration) = &m.ended[k];
+            count.increment(1);
+            duration.record(took);
+        }
     }
 }
 

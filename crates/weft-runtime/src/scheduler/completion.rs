@@ -42,7 +42,7 @@ impl Scheduler {
                     Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
                     Outcome::Dropped => None,
                 };
-                if let (Some(outcome), Some(name)) = (outcome, task.action.as_deref()) {
+                if let (Some(outcome), Some(name)) = (outcome, &task.action) {
                     let took = done
                         .started
                         .map(|s| done.ended.saturating_duration_since(s));

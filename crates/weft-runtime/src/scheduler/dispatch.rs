@@ -128,7 +128,7 @@ impl Scheduler {
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.clone();
-        if let Some(m) = &self.metrics {
+        if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
         }
         if item != NO_ITEM {

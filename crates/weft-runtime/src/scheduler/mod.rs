@@ -607,6 +607,7 @@ impl Scheduler {
         let span2 = span.clone();
         async move {
             self.metrics = Some(Box::new(RunMetrics::start(
+                &self.exec.metrics,
                 self.plan.name(),
                 self.distinct_actions,
             )));
