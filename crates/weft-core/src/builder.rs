@@ -21,8 +21,8 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::def::{
-    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, RetryDef, TaskDef, TaskList,
-    TransitionDef, Version, WithDef, WorkflowDef,
+    Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList, TransitionDef,
+    Version, WithDef, WorkflowDef,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
@@ -351,7 +351,7 @@ impl WorkflowBuilder {
                         made.insert(p, next.len());
                         next.push(TransitionDef {
                             when: Some(AFTER_CONDITION.to_owned()),
-                            publish: Assignments::default(),
+                            publish: Publish::default(),
                             targets: TaskList(vec![child.clone()]),
                         });
                     }
@@ -535,7 +535,11 @@ impl TransitionBuilder {
         name: impl Into<String>,
         value: impl Into<Value>,
     ) -> TransitionBuilder {
-        self.def.publish.0.push((name.into(), value.into()));
+        // A builder's transition starts with an empty list; it never holds
+        // inline text.
+        if let Publish::List(list) = &mut self.def.publish {
+            list.0.push((name.into(), value.into()));
+        }
         self
     }
 

@@ -237,6 +237,23 @@ impl Serialize for Assignments {
 
 impl<'de> Deserialize<'de> for Assignments {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AssignmentsVisitor)
+    }
+}
+
+/// Reads the list and map forms of [`Assignments`] (and, for `publish`,
+/// is wrapped by [`Publish`]'s visitor, which adds the string form).
+struct AssignmentsVisitor;
+
+impl<'de> Visitor<'de> for AssignmentsVisitor {
+    type Value = Assignments;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of one-key maps (`- name: value`) or a map")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Assignments, E> {
+        Ok(Assignments::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Assignments, A::Error> {
         struct Entry(String, Value);
         impl<'de> Deserialize<'de> for Entry {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -254,28 +271,79 @@ impl<'de> Deserialize<'de> for Assignments {
                 d.deserialize_map(V)
             }
         }
+        let mut out = Vec::new();
+        while let Some(Entry(k, v)) = seq.next_element()? {
+            out.push((k, v));
+        }
+        Ok(Assignments(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Assignments, A::Error> {
+        let mut out = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            out.push((k, v));
+        }
+        Ok(Assignments(out))
+    }
+}
+
+/// A transition's `publish`: assignments, or Orquesta's inline string.
+///
+/// The string form, `publish: count=3 name="{{ result().name }}"`, holds
+/// `name=value` pairs; it is kept as written and read when the workflow is
+/// compiled, where a pair that cannot be read is an error naming its
+/// place. See the language reference for how values are read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Publish {
+    /// `- name: value` entries, or a map.
+    List(Assignments),
+    /// `name=value` pairs in one string, as written.
+    Inline(String),
+}
+
+impl Default for Publish {
+    fn default() -> Publish {
+        Publish::List(Assignments::default())
+    }
+}
+
+impl Publish {
+    /// True for an empty list (an inline string, even an empty one, is
+    /// kept as written).
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Publish::List(a) if a.is_empty())
+    }
+}
+
+impl Serialize for Publish {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Publish::List(a) => a.serialize(s),
+            Publish::Inline(text) => s.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Publish {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Assignments;
+            type Value = Publish;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of one-key maps (`- name: value`) or a map")
+                f.write_str(
+                    "a list of one-key maps (`- name: value`), a map, or a string `name=value ...`",
+                )
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Assignments, E> {
-                Ok(Assignments::default())
+            fn visit_unit<E: de::Error>(self) -> Result<Publish, E> {
+                Ok(Publish::default())
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Assignments, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Entry(k, v)) = seq.next_element()? {
-                    out.push((k, v));
-                }
-                Ok(Assignments(out))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Publish, E> {
+                Ok(Publish::Inline(v.to_owned()))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Assignments, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    out.push((k, v));
-                }
-                Ok(Assignments(out))
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Publish, A::Error> {
+                AssignmentsVisitor.visit_seq(seq).map(Publish::List)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Publish, A::Error> {
+                AssignmentsVisitor.visit_map(map).map(Publish::List)
             }
         }
         d.deserialize_any(V)
@@ -341,8 +409,11 @@ impl<'de> Deserialize<'de> for NumberOrExpr {
     expecting = "a task: a map such as `{action: ...}`"
 )]
 pub struct TaskDef {
-    /// The action to run, by name. A task without an action does nothing and
-    /// succeeds with result `null` (useful as a join point).
+    /// The action to run, by name, as written: the name may be followed by
+    /// Orquesta's inline parameters (`core.echo message="hi" count=3`),
+    /// which compiling reads as the action's input. A task without an
+    /// action does nothing and succeeds with result `null` (useful as a
+    /// join point).
     #[serde(
         default,
         deserialize_with = "action_name",
@@ -395,8 +466,8 @@ pub struct TransitionDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
     /// Variables to publish, in order, when the transition is taken.
-    #[serde(default, skip_serializing_if = "Assignments::is_empty")]
-    pub publish: Assignments,
+    #[serde(default, skip_serializing_if = "Publish::is_empty")]
+    pub publish: Publish,
     /// Tasks (or engine commands) to run next.
     #[serde(default, rename = "do", skip_serializing_if = "TaskList::is_empty")]
     pub targets: TaskList,

@@ -1331,6 +1331,20 @@ impl ValueTemplate {
         })
     }
 
+    /// A map of fields compiled one by one, in order.
+    pub(crate) fn from_fields(fields: Vec<(String, ValueTemplate)>) -> ValueTemplate {
+        let mut map = Map::with_capacity(fields.len());
+        for (k, part) in &fields {
+            match part {
+                ValueTemplate::Static(v) => {
+                    map.insert(k.clone(), v.clone());
+                }
+                _ => return ValueTemplate::Object(ObjectTemplate::new(fields)),
+            }
+        }
+        ValueTemplate::Static(Value::Object(map))
+    }
+
     /// Renders to JSON; single expressions keep their type.
     ///
     /// # Errors

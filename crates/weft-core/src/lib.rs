@@ -10,6 +10,7 @@ mod def;
 mod error;
 mod expr;
 mod graph;
+mod inline;
 mod json_text;
 mod limits;
 mod load;
@@ -21,7 +22,7 @@ mod view;
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
 pub use def::{
-    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, RetryDef, TaskDef, TaskList,
+    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList,
     TransitionDef, Version, WithDef, WorkflowDef,
 };
 pub use error::{Error, ErrorKind, Location, Result};

@@ -284,6 +284,30 @@ impl Workflow {
             .map_err(|e| Error::new(ErrorKind::Schema, e.to_string()).with_source(e))
     }
 
+    /// The location of the character at byte `offset` of `value`, the
+    /// scalar written at `path` (such as an inline parameter inside
+    /// `tasks.t.action`). Where the text between the scalar's start and
+    /// that character cannot be matched with `value` (an escape that is
+    /// not decoded here, an anchor or a tag), or the character is more
+    /// than 64 KiB into the value, the scalar's
+    /// start; where the scalar's start is not known, that of `path`.
+    pub(crate) fn location_in_scalar(&self, path: &str, value: &str, offset: usize) -> Location {
+        let fallback = || self.location_of(path);
+        let (Some(map), Some((text, _))) = (&self.source, &self.text) else {
+            return fallback();
+        };
+        let Some(start) = map.scalar(path) else {
+            return fallback();
+        };
+        let (line, column) = position_in_scalar(text, start, value, offset)
+            .unwrap_or((start.line as usize, start.column as usize));
+        Location {
+            file: self.file.clone(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+
     /// The location of a path such as `tasks.deploy.next[0].do`, or of its
     /// nearest written ancestor.
     pub fn location_of(&self, path: &str) -> Location {
@@ -295,6 +319,101 @@ impl Workflow {
                 column: None,
             },
         }
+    }
+}
+
+/// The line and column in `text` of byte `offset` of `value`, a scalar
+/// written from `start`: the text and the value are read side by side
+/// (runs of white space, where YAML folds lines, count as one), and `None`
+/// as soon as they differ in a way not understood here.
+fn position_in_scalar(
+    text: &str,
+    start: crate::source_map::ScalarStart,
+    value: &str,
+    offset: usize,
+) -> Option<(usize, usize)> {
+    use crate::source_map::Style;
+    // Each error walks from its scalar's start: the walk is bounded so
+    // that the errors kept of one long scalar cost no more than reading it.
+    const MAX_WALK: usize = 64 * 1024;
+    if offset > MAX_WALK {
+        return None;
+    }
+    let (mut line, mut column) = (start.line as usize, start.column as usize);
+    let mut t = offset_of(text, line, column);
+    // A block scalar's start is its first line of text, whose indentation
+    // (as that of the lines after it) is white space that the value folds.
+    match start.style {
+        Style::Plain | Style::Block => {}
+        Style::Single | Style::Double => {
+            t += text[t..].chars().next()?.len_utf8();
+            column += 1;
+        }
+    }
+    let mut v = 0;
+    while v < offset {
+        let vc = value[v..].chars().next()?;
+        let tc = text[t..].chars().next()?;
+        if vc.is_whitespace() && tc.is_whitespace() {
+            while let Some(c) = value[v..].chars().next().filter(|c| c.is_whitespace()) {
+                v += c.len_utf8();
+            }
+            while let Some(c) = text[t..].chars().next().filter(|c| c.is_whitespace()) {
+                t += c.len_utf8();
+                if c == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+            }
+            if v > offset {
+                return None;
+            }
+            continue;
+        }
+        let taken = match (start.style, tc) {
+            (Style::Single, '\'') if text[t..].starts_with("''") && vc == '\'' => 2,
+            (Style::Double, '\\') => {
+                let (decoded, len) = double_quoted_escape(&text[t..])?;
+                if decoded != vc {
+                    return None;
+                }
+                len
+            }
+            _ if tc == vc => 1,
+            _ => return None,
+        };
+        for _ in 0..taken {
+            let c = text[t..].chars().next()?;
+            t += c.len_utf8();
+        }
+        column += taken;
+        v += vc.len_utf8();
+    }
+    Some((line, column))
+}
+
+/// The character a YAML (or JSON) escape at the start of `s` stands for,
+/// and its length in chars; `None` for an escape not decoded here.
+fn double_quoted_escape(s: &str) -> Option<(char, usize)> {
+    let mut chars = s.chars().skip(1);
+    let c = chars.next()?;
+    let hex = |n: usize| {
+        let digits: String = s.chars().skip(2).take(n).collect();
+        let code = u32::from_str_radix(&digits, 16).ok()?;
+        (digits.len() == n).then_some(())?;
+        char::from_u32(code).map(|ch| (ch, n + 2))
+    };
+    match c {
+        '"' | '\\' | '/' | ' ' => Some((c, 2)),
+        'n' => Some(('\n', 2)),
+        't' => Some(('\t', 2)),
+        'r' => Some(('\r', 2)),
+        'x' => hex(2),
+        'u' => hex(4),
+        'U' => hex(8),
+        _ => None,
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::context::WorkflowContext;
-use crate::def::{Backoff, JoinDef, NumberOrExpr, WorkflowDef};
+use crate::def::{Backoff, JoinDef, NumberOrExpr, Publish, WorkflowDef};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::{Template, ValueTemplate};
 use crate::load::{task_path, Workflow};
@@ -658,14 +658,125 @@ impl Compiler<'_> {
     }
 
     fn yaql_error(&mut self, source: &str, path: &str) {
-        self.error(
-            ErrorKind::TemplateSyntax,
-            path,
-            format!(
-                "`{source}` is a YAQL expression (`<% %>`), which weft does not support: \
-                 write it in Jinja, e.g. `{{{{ ctx('x') }}}}` for `<% ctx(x) %>`"
-            ),
-        );
+        self.error(ErrorKind::TemplateSyntax, path, yaql_message(source));
+    }
+
+    /// An error about the character at byte `offset` of `scalar`, the
+    /// text written at `path` (an inline parameter).
+    fn error_in_scalar(
+        &mut self,
+        kind: ErrorKind,
+        path: &str,
+        scalar: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) {
+        if self.full() {
+            self.omit();
+            return;
+        }
+        let location = self.wf.location_in_scalar(path, scalar, offset);
+        self.push(at_path(Error::new(kind, message), path).with_location(location));
+    }
+
+    /// Reads the inline parameters of `scalar` from byte `from` on.
+    fn inline_pairs(
+        &mut self,
+        scalar: &str,
+        from: usize,
+        path: &str,
+    ) -> Option<Vec<crate::inline::Pair>> {
+        match crate::inline::parse(&scalar[from..]) {
+            Ok(mut pairs) => {
+                for p in &mut pairs {
+                    p.at += from;
+                    p.value_at += from;
+                }
+                Some(pairs)
+            }
+            Err(problem) => {
+                let message = problem.message;
+                self.error_in_scalar(ErrorKind::Schema, path, scalar, from + problem.at, message);
+                None
+            }
+        }
+    }
+
+    /// Compiles the value of an inline parameter; errors point at it.
+    fn inline_value(
+        &mut self,
+        pair: &crate::inline::Pair,
+        scalar: &str,
+        path: &str,
+    ) -> Option<ValueTemplate> {
+        let value = &pair.value;
+        self.status_used |= mentions(value, "task_status");
+        if let Some((source, _)) = find_yaql(value, String::new()) {
+            let message = yaql_message(source);
+            self.error_in_scalar(
+                ErrorKind::TemplateSyntax,
+                path,
+                scalar,
+                pair.value_at,
+                message,
+            );
+            return None;
+        }
+        match ValueTemplate::compile(value, path) {
+            Ok(t) => Some(t),
+            // Finding the place reads the text up to it: only for kept errors.
+            Err(_) if self.full() => {
+                self.omit();
+                None
+            }
+            Err(e) => {
+                let location = self.wf.location_in_scalar(path, scalar, pair.value_at);
+                let e = at_path(e, path).with_location(location);
+                self.push(e);
+                None
+            }
+        }
+    }
+
+    /// The input written as inline parameters after the action's name
+    /// (from byte `from` of `action`).
+    fn inline_input(&mut self, action: &str, from: usize, path: &str) -> Option<ValueTemplate> {
+        let pairs = self.inline_pairs(action, from, path)?;
+        let mut fields: Vec<(String, ValueTemplate)> = Vec::with_capacity(pairs.len());
+        let mut seen = HashSet::with_capacity(pairs.len());
+        let mut ok = true;
+        for pair in &pairs {
+            if !seen.insert(pair.name.as_str()) {
+                self.error_in_scalar(
+                    ErrorKind::Validation,
+                    path,
+                    action,
+                    pair.at,
+                    format!("parameter `{}` is given twice: keep one", pair.name),
+                );
+                ok = false;
+                continue;
+            }
+            match self.inline_value(pair, action, path) {
+                Some(t) => fields.push((pair.name.clone(), t)),
+                None => ok = false,
+            }
+        }
+        ok.then(|| ValueTemplate::from_fields(fields))
+    }
+
+    /// A `publish` written as one string of inline pairs.
+    fn inline_publish(&mut self, text: &str, path: &str) -> Vec<(String, ValueTemplate)> {
+        let Some(pairs) = self.inline_pairs(text, 0, path) else {
+            return Vec::new();
+        };
+        pairs
+            .iter()
+            .filter_map(|pair| {
+                self.inline_value(pair, text, path)
+                    .map(|t| (pair.name.clone(), t))
+            })
+            .collect()
     }
 
     fn num(
@@ -804,7 +915,15 @@ impl Workflow {
             // The task's path names where its templates sit; made only if needed.
             let base_cell = std::cell::OnceCell::new();
             let base = || base_cell.get_or_init(|| task_path(name)).as_str();
-            let action = match &t.action {
+            // Orquesta's inline parameters follow the name: `core.echo x=1`.
+            let (action_name, inline) = match t.action.as_deref() {
+                Some(a) => {
+                    let (name, params) = crate::inline::split_action(a);
+                    (Some(name), params.map(|(from, _)| (a, from)))
+                }
+                None => (None, None),
+            };
+            let action = match action_name {
                 Some(a) if a.trim().is_empty() => {
                     c.error(
                         ErrorKind::Validation,
@@ -817,8 +936,8 @@ impl Workflow {
                     // A run of tasks with the same action shares one `Arc`
                     // and one catalog lookup (each still reports an unknown
                     // action).
-                    if last_action.as_deref() != Some(a.as_str()) {
-                        last_action = Some(Arc::from(a.as_str()));
+                    if last_action.as_deref() != Some(a) {
+                        last_action = Some(Arc::from(a));
                         last_known = catalog.has_action(a);
                     }
                     if !last_known && c.full() {
@@ -839,12 +958,25 @@ impl Workflow {
                 }
                 None => None,
             };
-            let input = match &t.input {
-                Some(m) => {
+            let input = match (inline, &t.input) {
+                (Some((text, from)), given) => {
+                    let input = c.inline_input(text, from, &format!("{}.action", base()));
+                    if given.is_some() {
+                        // Orquesta would drop the `input` map without a word.
+                        c.error(
+                            ErrorKind::Validation,
+                            &format!("{}.input", base()),
+                            "the task has an `input` map and inline parameters after its `action` name: \
+                             keep one (move the inline parameters into `input`, or the other way round)",
+                        );
+                    }
+                    input
+                }
+                (None, Some(m)) => {
                     let v = Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
                     c.value(&v, &format!("{}.input", base()))
                 }
-                None => Some(ValueTemplate::Static(Value::Object(Map::new()))),
+                (None, None) => Some(ValueTemplate::Static(Value::Object(Map::new()))),
             };
 
             let mut next = Vec::with_capacity(t.next.len());
@@ -862,16 +994,20 @@ impl Workflow {
                     .when
                     .as_ref()
                     .and_then(|w| c.condition(w, &format!("{}.next[{ni}].when", base())));
-                let publish = tr
-                    .publish
-                    .0
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(pi, (k, v))| {
-                        c.value(v, &format!("{}.publish[{pi}].{k}", tpath()))
-                            .map(|t| (k.clone(), t))
-                    })
-                    .collect();
+                let publish = match &tr.publish {
+                    Publish::List(list) => list
+                        .0
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(pi, (k, v))| {
+                            c.value(v, &format!("{}.publish[{pi}].{k}", tpath()))
+                                .map(|t| (k.clone(), t))
+                        })
+                        .collect(),
+                    Publish::Inline(text) => {
+                        c.inline_publish(text, &format!("{}.publish", tpath()))
+                    }
+                };
                 let mut targets = Vec::with_capacity(tr.targets.0.len());
                 let mut retries_here = false;
                 for (di, target) in tr.targets.0.iter().enumerate() {
@@ -922,7 +1058,13 @@ impl Workflow {
                                 continue;
                             }
                             None => {
+                                let listed = other.split_whitespace().count() > 1;
                                 let hint = match c.suggester.suggest(other, names.iter().copied()) {
+                                    // Orquesta splits a `do` string at commas only.
+                                    _ if listed => format!(
+                                        "separate task names with commas: `do: \"{}\"`",
+                                        other.split_whitespace().collect::<Vec<_>>().join(", ")
+                                    ),
                                     Some(s) => format!("did you mean `{s}`?"),
                                     None => format!(
                                         "the tasks are: {}; engine commands: fail, noop, continue, retry",
@@ -1332,6 +1474,25 @@ fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
         }
         _ => (None, trimmed),
     }
+}
+
+fn yaql_message(source: &str) -> String {
+    format!(
+        "`{source}` is a YAQL expression (`<% %>`), which weft does not support: \
+         write it in Jinja, e.g. `{{{{ ctx('x') }}}}` for `<% ctx(x) %>`"
+    )
+}
+
+/// `e` naming the task and field of `path` (replacing what it named).
+fn at_path(mut e: Error, path: &str) -> Error {
+    let (task, field) = crate::load::split_path(path);
+    if let Some(t) = task {
+        e = e.with_task(t);
+    }
+    if let Some(f) = field {
+        e = e.with_field(f);
+    }
+    e
 }
 
 /// True when a string holds an Orquesta YAQL expression (`<% ... %>`).

@@ -51,8 +51,33 @@ struct Node {
 enum Kids {
     #[default]
     None,
+    /// The value is a scalar written from here (1-based line and column
+    /// of its first character, or its opening quote; a block scalar's
+    /// first line of text).
+    Scalar(u32, u32, Style),
     Map(Box<HashMap<Box<str>, u32>>),
     List(Box<Vec<u32>>),
+}
+
+/// How a scalar is written: what lies between its start and its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Unquoted: the text starts at the scalar's start.
+    Plain,
+    /// `'...'`: `''` stands for `'`.
+    Single,
+    /// `"..."`: backslash escapes.
+    Double,
+    /// `|` or `>`: its start is where its text starts, on a later line.
+    Block,
+}
+
+/// Where a scalar value is written, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScalarStart {
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+    pub(crate) style: Style,
 }
 
 /// Why the text has no source map.
@@ -149,7 +174,7 @@ impl SourceMap {
                                 && matches!(t.suffix.as_str(), "int" | "float")
                         }
                     };
-                    b.scalar(&value, numeric, anchor, mark)?;
+                    b.scalar(&value, style, numeric, anchor, mark)?;
                 }
                 Event::Alias(id) => b.alias(id, mark)?,
                 Event::SequenceStart(anchor, _) => b.open(false, anchor, mark)?,
@@ -190,6 +215,22 @@ impl SourceMap {
             }
         }
         true
+    }
+
+    /// Where the scalar value at exactly `path` starts, if it is a scalar.
+    pub(crate) fn scalar(&self, path: &str) -> Option<ScalarStart> {
+        let mut found = None;
+        let walked = self.walk(path, |n| {
+            found = match n.kids {
+                Kids::Scalar(line, column, style) => Some(ScalarStart {
+                    line,
+                    column,
+                    style,
+                }),
+                _ => None,
+            }
+        });
+        found.filter(|_| walked)
     }
 
     /// The position of exactly `path`.
@@ -439,11 +480,22 @@ impl Builder<'_> {
     fn scalar(
         &mut self,
         value: &str,
+        style: TScalarStyle,
         numeric: bool,
         anchor: usize,
         mark: Marker,
     ) -> Result<(), Scan> {
         let placed = self.place(Some(value), mark)?;
+        if let Placed::Value(Some(node)) = placed {
+            let (line, column) = pos_of(mark);
+            let style = match style {
+                TScalarStyle::Plain => Style::Plain,
+                TScalarStyle::SingleQuoted => Style::Single,
+                TScalarStyle::DoubleQuoted => Style::Double,
+                TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
+            };
+            self.nodes[node as usize].kids = Kids::Scalar(line, column, style);
+        }
         let size = Size {
             weight: 1 + value.len() as u64,
             jumps: 0,

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use weft_core::{
-    Backoff, ErrorKind, Join, JoinDef, Num, Plan, Target, TaskId, TaskPlan, Workflow, WorkflowDef,
+    Backoff, ErrorKind, Join, JoinDef, Num, Plan, Publish, Target, TaskId, TaskPlan, Workflow,
+    WorkflowDef,
 };
 
 const CATALOG: &[&str] = &[
@@ -177,6 +178,12 @@ fn valid_fixtures_cover_the_whole_language() {
         for (name, t) in &def.tasks {
             let p = task(&plan, name);
             see("task without action", t.action.is_none());
+            see(
+                "inline action parameters",
+                t.action
+                    .as_deref()
+                    .is_some_and(|a| a.trim().contains(char::is_whitespace)),
+            );
             see("task input", t.input.is_some());
             see("next", !t.next.is_empty());
             see("join all", t.join == Some(JoinDef::All));
@@ -200,6 +207,7 @@ fn valid_fixtures_cover_the_whole_language() {
                 see("when", tr.when.is_some());
                 see("transition without when", tr.when.is_none());
                 see("publish", !tr.publish.is_empty());
+                see("inline publish", matches!(tr.publish, Publish::Inline(_)));
             }
             for tr in &p.next {
                 for target in &tr.targets {
@@ -241,6 +249,7 @@ fn valid_fixtures_cover_the_whole_language() {
         "with x, y in",
         "statement template",
         "task without action",
+        "inline action parameters",
         "task input",
         "next",
         "join all",
@@ -258,6 +267,7 @@ fn valid_fixtures_cover_the_whole_language() {
         "when",
         "transition without when",
         "publish",
+        "inline publish",
         "engine fail",
         "engine noop",
         "engine continue",
@@ -537,4 +547,33 @@ fn bind_inputs_names_what_is_wrong() {
         .bind_inputs(json!({"name": "x"}))
         .expect_err("hello declares no inputs");
     assert!(err.message().contains("it declares none"), "{err}");
+}
+
+#[test]
+fn inline_fixture_compiles_parameters_to_input_and_strings_to_publish() {
+    let plan = compile("inline.yaml");
+    let greet = task(&plan, "greet");
+    assert_eq!(greet.action.as_deref(), Some("demo.greet"));
+    let mut ctx =
+        weft_core::WorkflowContext::new(json!({"guests": ["ann", "bo"], "greeting": "hi"}), []);
+    ctx.set_current_item(json!({"guest": "bo"}), 1);
+    assert_eq!(
+        greet.input.render(&ctx).unwrap_or_else(|e| panic!("{e}")),
+        json!({"name": "bo", "greeting": "hi", "position": 1})
+    );
+    let publish_names = |n: usize| -> Vec<&str> {
+        greet.next[n]
+            .publish
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect()
+    };
+    assert_eq!(publish_names(0), ["greeted", "last", "checked"]);
+    assert_eq!(publish_names(1), ["greeted", "reason"], "a folded string");
+    let settle = task(&plan, "settle");
+    assert_eq!(settle.action.as_deref(), Some("core.sleep"));
+    assert_eq!(
+        settle.input.render(&ctx).ok(),
+        Some(json!({"seconds": 0.01}))
+    );
 }
