@@ -12,6 +12,9 @@
 //!   no HTTP client.
 //! * `sqlite` (off by default): `weft::sqlite`, the SQLite store for durable
 //!   runs (`weft-store-sqlite`).
+//! * `postgres` (off by default): `weft::postgres`, the Postgres store that
+//!   several executor processes share (`weft-store-postgres`; see
+//!   docs/scale-out.md).
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
@@ -30,6 +33,11 @@ pub use weft_runtime::{
 /// server. See `weft_store_sqlite`.
 #[cfg(feature = "sqlite")]
 pub use weft_store_sqlite as sqlite;
+
+/// The Postgres store for durable runs that several processes share
+/// (feature `postgres`). See `weft_store_postgres`.
+#[cfg(feature = "postgres")]
+pub use weft_store_postgres as postgres;
 
 /// The names most programs need.
 pub mod prelude {
