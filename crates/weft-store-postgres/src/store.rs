@@ -328,4 +328,8 @@ impl SharedStore for PostgresStore {
     fn owned(&self) -> Vec<RunId> {
         self.inner.owned().keys().copied().collect()
     }
+
+    fn owner_name(&self) -> String {
+        self.inner.me.clone()
+    }
 }

@@ -117,4 +117,7 @@ pub trait SharedStore: Store {
 
     /// The runs this process owns now.
     fn owned(&self) -> Vec<RunId>;
+
+    /// This process's name as the owner of leases, for messages.
+    fn owner_name(&self) -> String;
 }
