@@ -89,13 +89,31 @@ impl Inner {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let claim = conn
             .prepare_cached(&format!(
-                "WITH c AS (
+                // Runs whose owner died go first, oldest lease first; then
+                // submitted and handed-back runs, oldest first (ids sort by
+                // creation time). Both read the (lease_until, id) index.
+                "WITH expired AS (
                     SELECT id FROM {s}.runs
-                    WHERE parent IS NULL AND status IN {ACTIVE} AND lease_until < now()
+                    WHERE parent IS NULL AND status IN {ACTIVE}
+                      AND lease_until > '-infinity' AND lease_until < now()
                       AND NOT (id = ANY($2))
                     ORDER BY lease_until, id
                     LIMIT $1
-                    FOR UPDATE SKIP LOCKED)
+                    FOR UPDATE SKIP LOCKED),
+                 waiting AS (
+                    SELECT id FROM {s}.runs
+                    WHERE parent IS NULL AND status IN {ACTIVE}
+                      AND lease_until = '-infinity'
+                      AND NOT (id = ANY($2))
+                    ORDER BY lease_until, id
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED),
+                 c AS (
+                    SELECT id FROM (
+                        SELECT id, 0 AS k FROM expired
+                        UNION ALL SELECT id, 1 AS k FROM waiting) x
+                    ORDER BY k
+                    LIMIT $1)
                  UPDATE {s}.runs r SET owner = $3, epoch = r.epoch + 1,
                         lease_until = now() + $4 * interval '1 millisecond'
                  FROM c WHERE r.id = c.id

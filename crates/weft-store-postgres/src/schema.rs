@@ -35,7 +35,7 @@ fn migration(version: i32, s: &str) -> Option<String> {
                 epoch bigint NOT NULL DEFAULT 0,
                 lease_until timestamptz NOT NULL DEFAULT '-infinity'
             );
-            CREATE INDEX runs_claimable ON {s}.runs (lease_until)
+            CREATE INDEX runs_claimable ON {s}.runs (lease_until, id)
                 WHERE parent IS NULL AND status IN {ACTIVE};
             CREATE INDEX runs_owner ON {s}.runs (owner) WHERE owner IS NOT NULL;
             CREATE INDEX runs_ended ON {s}.runs (ended_at) WHERE ended_at IS NOT NULL;
