@@ -309,6 +309,10 @@ impl SharedStore for PostgresStore {
         self.inner.release(run).boxed()
     }
 
+    fn abandon(&self, run: RunId) {
+        self.inner.owned().remove(&run);
+    }
+
     fn send_command(&self, run: RunId, command: Command) -> BoxFuture<'_, Result<(), StoreError>> {
         async move { self.inner.send_command(run, &command).await }.boxed()
     }

@@ -540,3 +540,78 @@ async fn a_stopping_worker_hands_its_runs_back() {
         })
         .await;
 }
+
+/// A commit the database refuses (here a constraint; a full disk or a
+/// restart alike) fails the run in its process, which lets the lease lapse;
+/// once the database takes writes again a worker resumes the run from its
+/// journal and finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_commit_failed_is_resumed_after_its_lease() {
+    let Some(url) = common::url("a_run_whose_commit_failed_is_resumed_after_its_lease") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "commitfail");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_millis(400));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "f"})).await.unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            let began = Instant::now();
+            // `b` runs, and `a`'s outcome is committed.
+            while !counts.lock().unwrap().contains_key("\"f\"\"b\"")
+                || store.load(run).await.unwrap().len() < 2
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let conn = store.pool().get().await.unwrap();
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal ADD CONSTRAINT refuse CHECK (false) NOT VALID"
+            ))
+            .await
+            .unwrap();
+            // `b` ends, its commit fails: the run stops here and is given up.
+            let began = Instant::now();
+            while SharedStore::owned(&*store).contains(&run) {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "the run was not given up"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal DROP CONSTRAINT refuse"
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                wait_until_ended(&store, run, Duration::from_secs(10)).await,
+                RunStatus::Succeeded
+            );
+            let outcome = ex.inspect(run).await.unwrap();
+            assert_eq!(outcome.output["got"], json!("f-f-c"));
+            let counts = counts.lock().unwrap().clone();
+            assert_eq!(counts["\"f\"\"a\""], 1);
+            assert_eq!(
+                counts["\"f\"\"b\""], 2,
+                "`b`'s outcome was lost with the commit"
+            );
+            let _ = stop_tx.send(());
+            worker.await.unwrap().unwrap();
+        })
+        .await;
+}

@@ -91,6 +91,13 @@ pub trait SharedStore: Store {
     /// The store cannot be reached (the lease then ends when it expires).
     fn release(&self, run: RunId) -> BoxFuture<'_, Result<(), StoreError>>;
 
+    /// Stops holding a run without telling the store: this process writes
+    /// no more of its journal and stops renewing its lease, which lapses,
+    /// after which any process may claim the run. For a run whose records
+    /// could not be committed: the store is failing, so the retry waits for
+    /// the lease rather than coming back at once.
+    fn abandon(&self, run: RunId);
+
     /// Records a command (cancel, abort, pause, resume) for the process
     /// that owns the run, or claims it next.
     ///
