@@ -214,6 +214,8 @@ impl Executor {
             }
             match self.acquire_and_spawn(summary.id, None).await {
                 Ok(run) => out.runs.push(run),
+                // Going on in another process that shares the store.
+                Err(ResumeError::Store(StoreError::Fenced(_))) => {}
                 Err(e) => out.failed.push((summary.id, e)),
             }
         }

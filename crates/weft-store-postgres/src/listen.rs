@@ -27,6 +27,8 @@ pub(crate) async fn listen_loop(
     channel: String,
     tx: broadcast::Sender<Notice>,
 ) {
+    // While the server cannot be reached, try again less and less often.
+    let mut pause = Duration::from_millis(250);
     loop {
         if let Ok((client, mut connection)) = config.connect(NoTls).await {
             let forward = tx.clone();
@@ -51,6 +53,7 @@ pub(crate) async fn listen_loop(
             drop(client);
         }
         let _ = tx.send(Notice::Missed);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
