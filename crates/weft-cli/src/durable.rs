@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use weft_runtime::store::{Notice, RunFilter, RunSummary};
-use weft_runtime::{Executor, RunId, RunOutcome, RunStatus};
+use weft_runtime::store::{Command, Notice, RunFilter, RunSummary, StoreError};
+use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
 use crate::report;
 use crate::run::{drive, finish, outcome_json, show, Mode, Stop};
@@ -249,21 +249,7 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Err(e) => return e,
     };
     let mode = Mode::of(args.json, false);
-    let seen: Result<RunOutcome, String> = rt.block_on(async {
-        // A shared store says when a run ends; a SQLite file is looked at
-        // five times a second.
-        let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
-        loop {
-            let seen = ex.inspect(args.id).await.map_err(|e| e.to_string())?;
-            if !args.wait || seen.status.is_terminal() {
-                return Ok(seen);
-            }
-            match notices.as_mut() {
-                Some(rx) => wait_for_end(rx, args.id).await,
-                None => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    });
+    let seen = rt.block_on(watch(&ex, args.id, args.wait));
     match seen {
         Ok(outcome) => {
             if !outcome.status.is_terminal() && mode != Mode::Json {
@@ -274,6 +260,23 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Err(e) => {
             eprintln!("error: {e}");
             Exit::Failed
+        }
+    }
+}
+
+/// The run as its journal has it; with `wait`, once it has ended.
+async fn watch(ex: &Executor, id: RunId, wait: bool) -> Result<RunOutcome, String> {
+    // A shared store says when a run ends; a SQLite file is looked at
+    // five times a second.
+    let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
+    loop {
+        let seen = ex.inspect(id).await.map_err(|e| e.to_string())?;
+        if !wait || seen.status.is_terminal() {
+            return Ok(seen);
+        }
+        match notices.as_mut() {
+            Some(rx) => wait_for_end(rx, id).await,
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
 }
@@ -307,14 +310,20 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
     let mode = Mode::of(args.json, false);
     let db = args.db.as_str();
     if let Some(id) = args.id {
-        let result = rt.block_on(async {
-            let run = ex.resume_run(id).await.map_err(|e| {
+        let result = match rt.block_on(ex.resume_run(id)) {
+            Ok(run) => {
+                eprintln!("resumed run {id} (kept in {db})");
+                rt.block_on(drive(run, None, Some(db)))
+            }
+            Err(ResumeError::Store(StoreError::Fenced(_))) => {
+                // A worker of the shared database holds it: resume it there.
+                return resume_elsewhere(&rt, &ex, id, mode);
+            }
+            Err(e) => {
                 eprintln!("error: {e}");
-                Stop::Invalid
-            })?;
-            eprintln!("resumed run {id} (kept in {db})");
-            drive(run, None, Some(db)).await
-        });
+                Err(Stop::Invalid)
+            }
+        };
         return finish(&rt, &ex, result, mode);
     }
     // Every interrupted run.
@@ -381,6 +390,23 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         }
     }
     exit
+}
+
+/// Sends a resume to a run that another process holds, and waits for it
+/// to end.
+fn resume_elsewhere(rt: &tokio::runtime::Runtime, ex: &Executor, id: RunId, mode: Mode) -> Exit {
+    if let Err(e) = rt.block_on(ex.command(id, Command::Resume)) {
+        eprintln!("error: {e}");
+        return Exit::Failed;
+    }
+    eprintln!("run {id} is held by another process: sent it `resume`; waiting for it to end");
+    match rt.block_on(watch(ex, id, true)) {
+        Ok(outcome) => show(&outcome, mode),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
 }
 
 pub(crate) fn rerun(args: RerunArgs) -> Exit {

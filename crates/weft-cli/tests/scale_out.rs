@@ -338,3 +338,111 @@ fn scenario(
         );
     }
 }
+
+/// `weft submit`, `weft worker`, `weft show --wait --json`, and `weft
+/// resume` of a run that a worker holds paused (the resume goes through the
+/// database to the worker).
+#[test]
+fn submit_worker_show_wait_and_resume_through_the_database() {
+    let Some(url) = url() else {
+        return;
+    };
+    let schema = format!(
+        "wt_cliflow_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.yaml");
+    std::fs::write(
+        &file,
+        "input: [k]\ntasks:\n  a:\n    action: core.sleep\n    input: {seconds: 0.5}\n    next: [{do: b}]\n  b: {action: core.echo, input: {message: 'done {{ parameters.k }}'}}\noutput:\n  - said: '{{ task.b.message }}'\n",
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let submit = |k: &str| -> RunId {
+            let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+                .args(["submit", "--db", &db, "-i", &format!("k={k}")])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        let first = submit("one");
+        let mut worker = start_worker(&db);
+        // show --wait: the same JSON as `weft run --json`.
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["show", "--wait", "--json", "--db", &db, &first.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["status"], "succeeded");
+        assert_eq!(shown["output"]["said"], "done one");
+        assert_eq!(shown["run_id"], first.to_string());
+        // A run the worker holds, paused from here.
+        let second = submit("two");
+        let executor = Executor::builder().store(store.clone()).build();
+        rt.block_on(async {
+            executor
+                .command(second, weft_runtime::store::Command::Pause)
+                .await
+                .unwrap();
+            let began = Instant::now();
+            loop {
+                let s = store.get(second).await.unwrap().unwrap().status;
+                if s == RunStatus::Paused {
+                    break;
+                }
+                assert!(!s.is_terminal(), "ended ({s}) instead of pausing");
+                assert!(began.elapsed() < Duration::from_secs(10), "not paused: {s}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["resume", "--json", "--db", &db, &second.to_string()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("held by another process"), "{stderr}");
+        let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(resumed["status"], "succeeded");
+        assert_eq!(resumed["output"]["said"], "done two");
+        // SIGTERM: the worker stops cleanly.
+        let status = Command::new("kill")
+            .args(["-TERM", &worker.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(worker.child.wait().unwrap().success());
+    }));
+    rt.block_on(async {
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
