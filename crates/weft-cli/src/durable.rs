@@ -399,7 +399,10 @@ fn resume_elsewhere(rt: &tokio::runtime::Runtime, ex: &Executor, id: RunId, mode
         eprintln!("error: {e}");
         return Exit::Failed;
     }
-    eprintln!("run {id} is held by another process: sent it `resume`; waiting for it to end");
+    eprintln!(
+        "run {id} is held by another process: sent it `resume`; waiting for it to end \
+         (a `weft worker` of this database runs it)"
+    );
     match rt.block_on(watch(ex, id, true)) {
         Ok(outcome) => show(&outcome, mode),
         Err(e) => {

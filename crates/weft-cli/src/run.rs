@@ -185,6 +185,14 @@ pub(crate) fn finish(
     mode: Mode,
 ) -> Exit {
     let flushed = runtime.block_on(executor.flush());
+    // On a shared database, a run left paused (or interrupted) is handed
+    // back as the process ends, so that `weft resume` or a worker can take
+    // it at once instead of after its lease.
+    if let Some(shared) = executor.store().and_then(|s| s.shared()) {
+        for id in shared.owned() {
+            let _ = runtime.block_on(shared.release(id));
+        }
+    }
     let exit = match result {
         Ok(outcome) => show(&outcome, mode),
         Err(Stop::Invalid) => Exit::Invalid,
