@@ -74,6 +74,17 @@
 //! pipelines with the summary update and the notices in the same round
 //! trip, where `COPY` is a protocol exchange of its own.
 //!
+//! # The client
+//!
+//! `tokio-postgres` with a `deadpool-postgres` pool: it pipelines the
+//! statements of an append into one round trip, speaks the binary protocol
+//! (arrays of ids, sequence numbers and `bytea` rows go in without text
+//! conversion), offers binary `COPY`, and delivers `LISTEN` notices on a
+//! connection of its own. `sqlx` was not measured against it: its
+//! migrations and its one API for SQLite and Postgres would not have
+//! served here, where the SQLite store is `rusqlite` on a thread of its own
+//! and the migrations are a few statements under an advisory lock.
+//!
 //! # Leases
 //!
 //! Times are the database's (`now()`), so the processes' clocks need not

@@ -615,3 +615,14 @@ async fn a_run_whose_commit_failed_is_resumed_after_its_lease() {
         })
         .await;
 }
+
+#[test]
+fn shared_run_types_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<weft_runtime::Worker>();
+    check::<WorkerConfig>();
+    check::<weft_runtime::WorkerReport>();
+    check::<weft_runtime::SharedError>();
+    check::<weft_runtime::store::Notice>();
+    check::<weft_runtime::store::Claimed>();
+}
