@@ -359,10 +359,19 @@ impl Inner {
         let attempt = async {
             let conn = self.pool.get().await.ok()?;
             conn.query(
+                // Rows are locked in id order, as an append locks them, so
+                // that a renewal and an append never wait on each other in
+                // a cycle.
                 &format!(
-                    "UPDATE {s}.runs r SET lease_until = now() + $4 * interval '1 millisecond'
-                     FROM unnest($1::uuid[], $2::int8[]) AS u(id, epoch)
-                     WHERE r.id = u.id AND r.epoch = u.epoch AND r.owner = $3
+                    "WITH l AS (
+                        SELECT r.id FROM {s}.runs r
+                        JOIN unnest($1::uuid[], $2::int8[]) AS u(id, epoch)
+                          ON r.id = u.id AND r.epoch = u.epoch
+                        WHERE r.owner = $3
+                        ORDER BY r.id
+                        FOR UPDATE OF r)
+                     UPDATE {s}.runs r SET lease_until = now() + $4 * interval '1 millisecond'
+                     FROM l WHERE r.id = l.id
                      RETURNING r.id"
                 ),
                 &[&ids, &epochs, &self.me, &self.lease_ms()],
