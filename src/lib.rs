@@ -12,6 +12,9 @@
 //!   no HTTP client.
 //! * `sqlite` (off by default): `weft::sqlite`, the SQLite store for durable
 //!   runs (`weft-store-sqlite`).
+//! * `postgres` (off by default): `weft::postgres`, the Postgres store that
+//!   several executor processes share (`weft-store-postgres`; see
+//!   docs/scale-out.md).
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
@@ -23,13 +26,18 @@ pub use weft_runtime::{
     builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
     Limits, MemoryStore, ParseRunIdError, Recovered, ResumeError, Run, RunError, RunHandle, RunId,
-    RunLost, RunOptions, RunOutcome, RunStats, RunStatus, Store, TaskRecord, UnknownRun,
-    DEFAULT_EXTRA_INSTANCES,
+    RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SharedError, SharedStore, Store,
+    TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
 /// server. See `weft_store_sqlite`.
 #[cfg(feature = "sqlite")]
 pub use weft_store_sqlite as sqlite;
+
+/// The Postgres store for durable runs that several processes share
+/// (feature `postgres`). See `weft_store_postgres`.
+#[cfg(feature = "postgres")]
+pub use weft_store_postgres as postgres;
 
 /// The names most programs need.
 pub mod prelude {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use weft_runtime::store::{RunFilter, RunSummary};
-use weft_runtime::{Executor, RunId, RunOutcome, RunStatus};
+use weft_runtime::store::{Command, Notice, RunFilter, RunSummary, StoreError};
+use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
 use crate::report;
 use crate::run::{drive, finish, outcome_json, show, Mode, Stop};
@@ -16,8 +16,9 @@ use crate::Exit;
 /// `weft runs`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunsArgs {
-    /// The SQLite file of the runs.
-    #[arg(long, value_name = "PATH")]
+    /// The store of the runs: a SQLite file, or a Postgres URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// Only runs with this status (repeat for more): running, paused,
     /// canceling, succeeded, failed, canceled.
@@ -37,8 +38,9 @@ pub(crate) struct RunsArgs {
 /// `weft show`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ShowArgs {
-    /// The SQLite file of the runs.
-    #[arg(long, value_name = "PATH")]
+    /// The store of the runs: a SQLite file, or a Postgres URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// The run.
     #[arg(value_name = "RUN_ID", value_parser = parse_id)]
@@ -54,8 +56,9 @@ pub(crate) struct ShowArgs {
 /// `weft resume`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ResumeArgs {
-    /// The SQLite file of the runs.
-    #[arg(long, value_name = "PATH")]
+    /// The store of the runs: a SQLite file, or a Postgres URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// The run to resume (interrupted or paused); without it, every run
     /// that was interrupted (paused ones stay paused).
@@ -74,8 +77,9 @@ pub(crate) struct ResumeArgs {
 /// `weft rerun`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RerunArgs {
-    /// The SQLite file of the runs.
-    #[arg(long, value_name = "PATH")]
+    /// The store of the runs: a SQLite file, or a Postgres URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// The run, which must have ended.
     #[arg(value_name = "RUN_ID", value_parser = parse_id)]
@@ -95,8 +99,9 @@ pub(crate) struct RerunArgs {
 /// `weft purge`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct PurgeArgs {
-    /// The SQLite file of the runs.
-    #[arg(long, value_name = "PATH")]
+    /// The store of the runs: a SQLite file, or a Postgres URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// Delete the runs that ended longer ago than this: 30d, 12h, 45m, 90s.
     #[arg(long, value_name = "DURATION", value_parser = store::parse_duration)]
@@ -111,7 +116,7 @@ fn parse_status(s: &str) -> Result<RunStatus, String> {
     s.parse()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,6 +129,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 /// An executor on the store `db`, with the built-in actions and the
 /// workflows of `workflows`.
 fn executor(
+    rt: &tokio::runtime::Runtime,
     db: &str,
     access: Access,
     workflows: Option<&std::path::Path>,
@@ -134,7 +140,7 @@ fn executor(
         }
         Exit::Invalid
     })?;
-    let store = store::open(db, access).map_err(|e| {
+    let store = store::open(rt, db, access).map_err(|e| {
         eprintln!("{e}");
         Exit::Invalid
     })?;
@@ -184,7 +190,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let store = match store::open(&args.db, Access::Read) {
+    let store = match store::open(&rt, &args.db, Access::Read) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -238,20 +244,12 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&args.db, Access::Read, None) {
+    let ex = match executor(&rt, &args.db, Access::Read, None) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
     let mode = Mode::of(args.json, false);
-    let seen: Result<RunOutcome, String> = rt.block_on(async {
-        loop {
-            let seen = ex.inspect(args.id).await.map_err(|e| e.to_string())?;
-            if !args.wait || seen.status.is_terminal() {
-                return Ok(seen);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    });
+    let seen = rt.block_on(watch(&ex, args.id, args.wait));
     match seen {
         Ok(outcome) => {
             if !outcome.status.is_terminal() && mode != Mode::Json {
@@ -266,26 +264,66 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
     }
 }
 
+/// The run as its journal has it; with `wait`, once it has ended.
+async fn watch(ex: &Executor, id: RunId, wait: bool) -> Result<RunOutcome, String> {
+    // A shared store says when a run ends; a SQLite file is looked at
+    // five times a second.
+    let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
+    loop {
+        let seen = ex.inspect(id).await.map_err(|e| e.to_string())?;
+        if !wait || seen.status.is_terminal() {
+            return Ok(seen);
+        }
+        match notices.as_mut() {
+            Some(rx) => wait_for_end(rx, id).await,
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Waits for a notice that `id` ended, or that notices were missed (or
+/// five seconds, should the store go quiet).
+async fn wait_for_end(rx: &mut tokio::sync::broadcast::Receiver<Notice>, id: RunId) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(Notice::Ended(r))) if r == id => return,
+            Ok(Ok(Notice::Ended(_) | Notice::Claimable | Notice::Command(_) | Notice::Lost)) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return,
+        }
+    }
+}
+
 pub(crate) fn resume(args: ResumeArgs) -> Exit {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&args.db, Access::Write, args.workflows.as_deref()) {
+    let ex = match executor(&rt, &args.db, Access::Write, args.workflows.as_deref()) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
     let mode = Mode::of(args.json, false);
     let db = args.db.as_str();
     if let Some(id) = args.id {
-        let result = rt.block_on(async {
-            let run = ex.resume_run(id).await.map_err(|e| {
+        let result = match rt.block_on(ex.resume_run(id)) {
+            Ok(run) => {
+                eprintln!("resumed run {id} (kept in {db})");
+                rt.block_on(drive(run, None, Some(db)))
+            }
+            Err(ResumeError::Store(StoreError::Fenced(_))) => {
+                // A worker of the shared database holds it: resume it there.
+                return resume_elsewhere(&rt, &ex, id, mode);
+            }
+            Err(e) => {
                 eprintln!("error: {e}");
-                Stop::Invalid
-            })?;
-            eprintln!("resumed run {id} (kept in {db})");
-            drive(run, None, Some(db)).await
-        });
+                Err(Stop::Invalid)
+            }
+        };
         return finish(&rt, &ex, result, mode);
     }
     // Every interrupted run.
@@ -354,12 +392,32 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
     exit
 }
 
+/// Sends a resume to a run that another process holds, and waits for it
+/// to end.
+fn resume_elsewhere(rt: &tokio::runtime::Runtime, ex: &Executor, id: RunId, mode: Mode) -> Exit {
+    if let Err(e) = rt.block_on(ex.command(id, Command::Resume)) {
+        eprintln!("error: {e}");
+        return Exit::Failed;
+    }
+    eprintln!(
+        "run {id} is held by another process: sent it `resume`; waiting for it to end \
+         (a `weft worker` of this database runs it)"
+    );
+    match rt.block_on(watch(ex, id, true)) {
+        Ok(outcome) => show(&outcome, mode),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
 pub(crate) fn rerun(args: RerunArgs) -> Exit {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&args.db, Access::Write, args.workflows.as_deref()) {
+    let ex = match executor(&rt, &args.db, Access::Write, args.workflows.as_deref()) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
@@ -382,7 +440,7 @@ pub(crate) fn purge(args: PurgeArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let store = match store::open(&args.db, Access::Write) {
+    let store = match store::open(&rt, &args.db, Access::Write) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

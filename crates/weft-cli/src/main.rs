@@ -4,6 +4,9 @@
 //! weft run deploy.yaml -i regions='["eu", "us"]'
 //! weft validate workflows/*.yaml
 //! weft graph deploy.yaml --format dot | dot -Tsvg > deploy.svg
+//! weft worker --db postgres://postgres@127.0.0.1/test &
+//! weft show --wait --json --db postgres://postgres@127.0.0.1/test \
+//!     "$(weft submit deploy.yaml --db postgres://postgres@127.0.0.1/test)"
 //! weft actions
 //! ```
 //!
@@ -19,6 +22,7 @@ mod inputs;
 mod progress;
 mod report;
 mod run;
+mod shared;
 mod store;
 
 use std::path::PathBuf;
@@ -110,6 +114,12 @@ enum Command {
     Rerun(durable::RerunArgs),
     /// Delete the runs that ended before a time.
     Purge(durable::PurgeArgs),
+    /// Store a run in a Postgres database for a `weft worker` to run;
+    /// print its id.
+    Submit(shared::SubmitArgs),
+    /// Claim runs from a Postgres database and run them until SIGTERM or
+    /// Ctrl-C, then hand them back.
+    Worker(shared::WorkerArgs),
 }
 
 /// The text format of `weft graph`.
@@ -135,6 +145,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => durable::resume(args),
         Command::Rerun(args) => durable::rerun(args),
         Command::Purge(args) => durable::purge(args),
+        Command::Submit(args) => shared::submit(args),
+        Command::Worker(args) => shared::worker(args),
     };
     exit.into()
 }

@@ -48,10 +48,12 @@ pub(crate) struct RunArgs {
     /// the errors on stderr if the run did not succeed. --json wins over it.
     #[arg(short, long)]
     quiet: bool,
-    /// Run durably: keep the run in this SQLite file (made if missing), so
-    /// that it survives a crash (`weft resume`) and can be listed, shown
-    /// and re-run. The run's id is printed on stderr when it starts.
-    #[arg(long, value_name = "PATH")]
+    /// Run durably: keep the run in this SQLite file (made if missing) or
+    /// Postgres database (postgres://USER@HOST:PORT/DB[?schema=NAME]), so
+    /// that it survives a crash (`weft resume`, or a `weft worker` of the
+    /// same database) and can be listed, shown and re-run. The run's id is
+    /// printed on stderr when it starts.
+    #[arg(long, value_name = "PATH|URL")]
     db: Option<String>,
     /// With --db: `write-behind` (the default: records are committed in
     /// batches behind the run) or `sync` (no task starts before what caused
@@ -87,8 +89,18 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Invalid;
         }
     };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return Exit::Failed;
+        }
+    };
     if let Some(db) = &args.db {
-        match store::open(db, Access::Write) {
+        match store::open(&runtime, db, Access::Write) {
             Ok(s) => {
                 builder = builder.store(s).durability(match args.durability {
                     DurabilityArg::WriteBehind => Durability::WriteBehind,
@@ -132,16 +144,6 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     let mode = Mode::of(args.json, args.quiet);
     let live = mode == Mode::Human && std::io::stderr().is_terminal();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the tokio runtime: {e}");
-            return Exit::Failed;
-        }
-    };
     let db = args.db.as_deref();
     let result = runtime.block_on(async {
         let started = executor
@@ -183,6 +185,14 @@ pub(crate) fn finish(
     mode: Mode,
 ) -> Exit {
     let flushed = runtime.block_on(executor.flush());
+    // On a shared database, a run left paused (or interrupted) is handed
+    // back as the process ends, so that `weft resume` or a worker can take
+    // it at once instead of after its lease.
+    if let Some(shared) = executor.store().and_then(|s| s.shared()) {
+        for id in shared.owned() {
+            let _ = runtime.block_on(shared.release(id));
+        }
+    }
     let exit = match result {
         Ok(outcome) => show(&outcome, mode),
         Err(Stop::Invalid) => Exit::Invalid,

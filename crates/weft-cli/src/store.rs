@@ -1,10 +1,11 @@
-//! Opening the store a `--db` names.
+//! Opening the store a `--db` names: a SQLite file, or a Postgres URL.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use weft_runtime::Store;
+use weft_store_postgres::{PostgresOptions, PostgresStore};
 use weft_store_sqlite::SqliteStore;
 
 /// How a command uses the store.
@@ -16,18 +17,42 @@ pub(crate) enum Access {
     Read,
 }
 
-/// Opens the store `db` names: a SQLite file (made if missing, for
+/// Whether `db` is a Postgres URL rather than a SQLite path.
+pub(crate) fn is_postgres(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Opens the store `db` names: a Postgres URL
+/// (`postgres://USER@HOST:PORT/DB[?schema=NAME]`), whose store runs its
+/// background tasks on `runtime`, or a SQLite file (made if missing, for
 /// writing).
 ///
 /// # Errors
 ///
-/// The message to print: the file cannot be opened, is not a weft
-/// database, or is in use by another writing process.
-pub(crate) fn open(db: &str, access: Access) -> Result<Arc<dyn Store>, String> {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(format!(
-            "{db}: this weft has no Postgres store built in; use a SQLite file path"
-        ));
+/// The message to print: the server cannot be reached, the file cannot be
+/// opened, is not a weft database, or is in use by another writing process.
+pub(crate) fn open(
+    runtime: &tokio::runtime::Runtime,
+    db: &str,
+    access: Access,
+) -> Result<Arc<dyn Store>, String> {
+    open_with(runtime, db, access, &PostgresOptions::default())
+}
+
+/// As [`open`], with the options of a Postgres store.
+pub(crate) fn open_with(
+    runtime: &tokio::runtime::Runtime,
+    db: &str,
+    access: Access,
+    options: &PostgresOptions,
+) -> Result<Arc<dyn Store>, String> {
+    if is_postgres(db) {
+        // Several processes share a Postgres store: it has no read-only
+        // mode to ask for.
+        return runtime
+            .block_on(PostgresStore::connect_with(db, options))
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|e| format!("error: {e}"));
     }
     let path = Path::new(db);
     let store = match access {
@@ -39,7 +64,7 @@ pub(crate) fn open(db: &str, access: Access) -> Result<Arc<dyn Store>, String> {
         .map_err(|e| format!("error: {e}"))
 }
 
-/// Parses a duration such as `30d`, `12h`, `45m`, `90s` or `2w`.
+/// Parses a duration such as `30d`, `12h`, `45m`, `90s`, `500ms` or `2w`.
 ///
 /// # Errors
 ///
@@ -53,6 +78,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             "`{text}` is not a duration: write a number and a unit, such as 30d, 12h, 45m or 90s"
         )
     })?;
+    if unit == "ms" {
+        return Ok(Duration::from_millis(n));
+    }
     let secs = match unit {
         "s" => 1,
         "m" => 60,
@@ -61,7 +89,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "w" => 7 * 86_400,
         _ => {
             return Err(format!(
-                "`{text}`: unknown unit `{unit}`: use s, m, h, d or w (such as 30d)"
+                "`{text}`: unknown unit `{unit}`: use ms, s, m, h, d or w (such as 30d)"
             ))
         }
     };
@@ -79,6 +107,7 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("12").unwrap_err().contains("unit"));
         assert!(parse_duration("h").unwrap_err().contains("not a duration"));
         assert!(parse_duration("99999999999999999999d").is_err());

@@ -301,9 +301,21 @@ fn bad_databases_and_ids_are_clear_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a duration"));
+    // A database that is not there (or a server that is not): the message
+    // names the store and says why.
     weft()
-        .args(["runs", "--db", "postgres://localhost/nope"])
+        .args(["runs", "--db", "postgres://127.0.0.1:5432/weft_no_such_db"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("Postgres"));
+        .stderr(predicate::str::contains(
+            "postgres store 127.0.0.1:5432/weft_no_such_db",
+        ));
+    weft()
+        .args(["submit", "--db", &db])
+        .arg(Path::new("x.yaml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "shares runs through a Postgres database",
+        ));
 }

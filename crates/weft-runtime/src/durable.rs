@@ -72,31 +72,7 @@ impl ExecutorInner {
             .filter(|_| !options.in_memory)
             .cloned();
         let start = match &journal {
-            Some(_) => {
-                let Some((text, format)) = plan.source() else {
-                    return Err(Error::new(
-                        ErrorKind::Input,
-                        "a durable run keeps its workflow's text, and this plan has none \
-                         (it was built in code): load the workflow from text \
-                         (Workflow::from_yaml_str(&workflow.to_yaml_string()?)), \
-                         or start the run with RunOptions::in_memory",
-                    ));
-                };
-                Some(Record::Started(Box::new(RunStart {
-                    workflow: plan.name().to_string(),
-                    source: text.to_owned(),
-                    format: match format {
-                        Format::Json => "json".to_owned(),
-                        _ => "yaml".to_owned(),
-                    },
-                    hash: source_hash(text),
-                    inputs: parameters.clone(),
-                    parent: options.parent,
-                    depth: options.depth,
-                    durability,
-                    started_at: millis(SystemTime::now()),
-                })))
-            }
+            Some(_) => Some(start_record(plan, &parameters, &options, durability)?),
             None => None,
         };
         let (scheduler, run) = Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
@@ -110,6 +86,26 @@ impl ExecutorInner {
             _ => scheduler,
         };
         Ok((scheduler, run))
+    }
+
+    /// Spawns a run rebuilt from the store, `then` taken after the replay.
+    pub(crate) async fn load_and_spawn(
+        self: &Arc<Self>,
+        id: RunId,
+        then: Option<Control>,
+    ) -> Result<Run, ResumeError> {
+        let journal = self.journal()?;
+        let entries = journal.store.load(id).await?;
+        let (scheduler, run) = self.resumed_run(id, entries)?;
+        if let Some(c) = then {
+            // Taken after the replay, before anything else.
+            let _ = run.handle.control.send(Msg::Control(c));
+        }
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| ResumeError::Unusable(id, "not inside a tokio runtime".to_owned()))?;
+        self.live.insert(id, run.handle());
+        handle.spawn(scheduler.run());
+        Ok(run)
     }
 
     /// A run rebuilt from its journal (`entries`, `Started` first), not yet
@@ -185,7 +181,10 @@ impl Executor {
     /// (resume them by id). Sub-workflows are resumed by their parents.
     ///
     /// Call it once when a service starts, before it starts new runs, and
-    /// only where no other process runs the same store's runs.
+    /// only where no other process runs the same store's runs. On a shared
+    /// store ([`SharedStore`](crate::store::SharedStore)) it takes over only
+    /// the runs whose lease has expired; a worker
+    /// ([`Executor::worker`]) does that continuously.
     ///
     /// # Errors
     ///
@@ -213,8 +212,10 @@ impl Executor {
             if self.inner.live.contains_key(&summary.id) {
                 continue;
             }
-            match self.load_and_spawn(summary.id, None).await {
+            match self.acquire_and_spawn(summary.id, None).await {
                 Ok(run) => out.runs.push(run),
+                // Going on in another process that shares the store.
+                Err(ResumeError::Store(StoreError::Fenced(_))) => {}
                 Err(e) => out.failed.push((summary.id, e)),
             }
         }
@@ -246,7 +247,7 @@ impl Executor {
             return Err(ResumeError::Ended(id, summary.status));
         }
         let paused = matches!(summary.status, RunStatus::Paused | RunStatus::Pausing);
-        self.load_and_spawn(id, paused.then_some(Control::Resume))
+        self.acquire_and_spawn(id, paused.then_some(Control::Resume))
             .await
     }
 
@@ -279,7 +280,8 @@ impl Executor {
             return Err(ResumeError::NotEnded(id, summary.status));
         }
         let tasks = tasks.iter().map(|t| (*t).to_owned()).collect();
-        self.load_and_spawn(id, Some(Control::Rerun(tasks))).await
+        self.acquire_and_spawn(id, Some(Control::Rerun(tasks)))
+            .await
     }
 
     /// A run as its journal leaves it, without running anything: its
@@ -324,6 +326,20 @@ impl Executor {
             .map_err(|e| ResumeError::Unusable(id, format!("its journal cannot be replayed: {e}")))
     }
 
+    /// Takes the run over first on a shared store (refused while another
+    /// process holds its lease), then spawns it from its journal.
+    async fn acquire_and_spawn(
+        &self,
+        id: RunId,
+        then: Option<Control>,
+    ) -> Result<Run, ResumeError> {
+        let journal = self.inner.journal()?;
+        if let Some(shared) = journal.store.shared() {
+            shared.acquire(id).await?;
+        }
+        self.inner.load_and_spawn(id, then).await
+    }
+
     /// Waits until every record handed to the journal so far is committed
     /// (call it before the process exits, after the runs it waits for).
     ///
@@ -342,21 +358,38 @@ impl Executor {
             None => Ok(()),
         }
     }
+}
 
-    async fn load_and_spawn(&self, id: RunId, then: Option<Control>) -> Result<Run, ResumeError> {
-        let journal = self.inner.journal()?;
-        let entries = journal.store.load(id).await?;
-        let (scheduler, run) = self.inner.resumed_run(id, entries)?;
-        if let Some(c) = then {
-            // Taken after the replay, before anything else.
-            let _ = run.handle.control.send(Msg::Control(c));
-        }
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| ResumeError::Unusable(id, "not inside a tokio runtime".to_owned()))?;
-        self.inner.live.insert(id, run.handle());
-        handle.spawn(scheduler.run());
-        Ok(run)
-    }
+/// The `Started` record of a new run of `plan`.
+pub(crate) fn start_record(
+    plan: &Plan,
+    parameters: &Value,
+    options: &RunOptions,
+    durability: Durability,
+) -> Result<Record, Error> {
+    let Some((text, format)) = plan.source() else {
+        return Err(Error::new(
+            ErrorKind::Input,
+            "a durable run keeps its workflow's text, and this plan has none \
+             (it was built in code): load the workflow from text \
+             (Workflow::from_yaml_str(&workflow.to_yaml_string()?)), \
+             or start the run with RunOptions::in_memory",
+        ));
+    };
+    Ok(Record::Started(Box::new(RunStart {
+        workflow: plan.name().to_string(),
+        source: text.to_owned(),
+        format: match format {
+            Format::Json => "json".to_owned(),
+            _ => "yaml".to_owned(),
+        },
+        hash: source_hash(text),
+        inputs: parameters.clone(),
+        parent: options.parent,
+        depth: options.depth,
+        durability,
+        started_at: millis(SystemTime::now()),
+    })))
 }
 
 /// Every name is an action: for inspecting runs whose actions this

@@ -16,7 +16,9 @@
 //!
 //! A commit that fails is reported to every run that had records in it,
 //! which then fails (its records after the last commit are lost, so it
-//! cannot go on being journaled; it can be resumed from its journal).
+//! cannot go on being journaled; it can be resumed from its journal). On a
+//! shared store such a run is also given up (its lease is no longer
+//! renewed), so that a worker resumes it once the lease has lapsed.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -212,7 +214,16 @@ async fn write_loop(
         }
         backlog.report();
         let began = Instant::now();
-        let result = commit(&*store, &mut pending).await;
+        let (result, broken) = commit(&*store, &mut pending).await;
+        if let Some(shared) = store.shared() {
+            // A shared store's run whose records were lost cannot go on
+            // here: let its lease lapse, so that a process (this one or
+            // another) resumes it from its journal once the store answers
+            // again, a lease later.
+            for run in broken {
+                shared.abandon(run);
+            }
+        }
         if let (true, Some(m)) = (count > 0, backlog.metrics()) {
             m.flush.record(began.elapsed());
             m.batch.record(count as f64);
@@ -237,10 +248,14 @@ async fn write_loop(
 }
 
 /// Appends the batches in one call; answers their acknowledgements, and
-/// tells the runs of a failed commit.
-async fn commit(store: &dyn Store, pending: &mut Vec<Batch>) -> Result<(), StoreError> {
+/// tells the runs of a failed commit (which it also returns).
+async fn commit(
+    store: &dyn Store,
+    pending: &mut Vec<Batch>,
+) -> (Result<(), StoreError>, Vec<RunId>) {
+    let mut broken = Vec::new();
     if pending.is_empty() {
-        return Ok(());
+        return (Ok(()), broken);
     }
     let entries: Vec<Entry> = if pending.len() == 1 {
         std::mem::take(&mut pending[0].entries)
@@ -258,6 +273,9 @@ async fn commit(store: &dyn Store, pending: &mut Vec<Batch>) -> Result<(), Store
             Err(e) => Err(e.clone()),
         };
         if let Err(e) = &this {
+            if !matches!(e, StoreError::Fenced(_)) {
+                broken.push(b.run);
+            }
             let why = format!(
                 "the journal could not be written to {}: {e}",
                 store.describe()
@@ -268,5 +286,5 @@ async fn commit(store: &dyn Store, pending: &mut Vec<Batch>) -> Result<(), Store
             let _ = ack.send(this);
         }
     }
-    result.map(|_| ())
+    (result.map(|_| ()), broken)
 }

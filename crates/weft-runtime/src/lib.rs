@@ -33,6 +33,7 @@ mod secrets;
 pub mod store;
 mod subworkflow;
 pub mod telemetry;
+mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
@@ -45,4 +46,5 @@ pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{Run, RunHandle, RunLost};
-pub use store::{Durability, JournalConfig, MemoryStore, Store};
+pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
+pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};

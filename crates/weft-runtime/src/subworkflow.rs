@@ -161,6 +161,13 @@ impl Action for SubWorkflow {
                     if let Some(Record::Ended(end)) = entries.last().map(|e| &e.record) {
                         return ended(&name, id, end.status, &end.output, &end.errors);
                     }
+                    // On a shared store the child may still be leased to the
+                    // process its parent was taken over from.
+                    if let Some(shared) = exec.journal.as_ref().and_then(|j| j.store.shared()) {
+                        shared.acquire(id).await.map_err(|e| {
+                            ActionError::new(format!("sub-workflow `{name}` (run {id}): {e}"))
+                        })?;
+                    }
                     exec.resumed_run(id, entries)
                         .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?
                 }

@@ -19,12 +19,16 @@
 //! one run's journal, list and purge runs. [`MemoryStore`] keeps them in
 //! memory (for tests, and as the reference the conformance suite checks
 //! every store against); the SQLite store lives in the `weft-store-sqlite`
-//! crate. With the `conformance` feature, `conformance` holds the tests
+//! crate, the Postgres store in `weft-store-postgres`. A store that several
+//! processes share implements [`SharedStore`] as well (leases, fencing,
+//! submitted runs, commands across processes). With the `conformance`
+//! feature, `conformance` holds the tests
 //! every store must pass.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod memory;
+mod shared;
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use memory::MemoryStore;
+pub use shared::{Claimed, Notice, SharedStore};
 
 use crate::id::RunId;
 use crate::outcome::{RunError, RunStatus};
@@ -384,6 +389,12 @@ impl Appended {
     pub fn all() -> Appended {
         Appended::default()
     }
+
+    /// Every entry was committed but those of `runs`, which another
+    /// process owns now.
+    pub fn fenced(runs: Vec<RunId>) -> Appended {
+        Appended { fenced: runs }
+    }
 }
 
 /// Where durable runs are kept.
@@ -440,6 +451,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// A short description for messages (a file name, an address).
     fn describe(&self) -> String;
+
+    /// The store as a [`SharedStore`], if several processes can share it.
+    fn shared(&self) -> Option<&dyn SharedStore> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Store {

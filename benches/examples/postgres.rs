@@ -1,0 +1,414 @@
+//! Measures the Postgres store: how an append's rows go in (multi-row INSERT from arrays against binary COPY), journaled task completions per second, short runs per second with one and two worker processes, and takeover time after a SIGKILL.
+//!
+//! ```sh
+//! WEFT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!     cargo run --release -p weft-benches --example postgres
+//! ```
+//!
+//! (`WEFT_TEST_POSTGRES_URL` is used when `WEFT_BENCH_POSTGRES_URL` is not
+//! set.) Everything happens in a schema of its own, dropped at the end. The
+//! worker processes are this program again (`--worker`), each on a
+//! multi_thread runtime with 2 workers; the database is whatever the URL
+//! names (on the machine of docs/performance.md, the same 2 cores).
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use weft::postgres::{PostgresOptions, PostgresStore};
+use weft::{
+    ActionInput, Durability, Executor, Plan, RunId, WorkerConfig, Workflow, WorkflowBuilder,
+};
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::{runtime_mt, weft_builder, Shape};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--worker") {
+        worker_process(&args[2], args[3].parse().expect("lease in ms"));
+        return;
+    }
+    let Some(url) = std::env::var("WEFT_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("WEFT_TEST_POSTGRES_URL"))
+        .ok()
+    else {
+        eprintln!("set WEFT_BENCH_POSTGRES_URL (or WEFT_TEST_POSTGRES_URL) to a server's URL");
+        std::process::exit(2);
+    };
+    let schema = format!("weft_bench_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = runtime_mt();
+    let store = Arc::new(
+        rt.block_on(PostgresStore::connect(&db))
+            .expect("connect to the benchmark database"),
+    );
+    println!("# weft Postgres store, {}", store_describe(&store));
+    append_layouts(&rt, &store);
+    completions(&rt, &store);
+    runs_per_second(&rt, &store, &db);
+    takeover(&rt, &store, &db);
+    rt.block_on(async {
+        let conn = store.pool().get().await.expect("connection");
+        conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop the benchmark schema");
+    });
+}
+
+fn store_describe(store: &PostgresStore) -> String {
+    weft::Store::describe(store)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+// ---- append layouts ----------------------------------------------------------
+
+/// Journal rows the way an append writes them (one per run per batch),
+/// through the two ways Postgres takes many rows in one statement.
+fn append_layouts(rt: &Runtime, store: &PostgresStore) {
+    let s = store.schema().to_owned();
+    rt.block_on(async {
+        let conn = store.pool().get().await.expect("connection");
+        conn.batch_execute(&format!(
+            "CREATE TABLE {s}.bench_journal (run uuid NOT NULL, first_seq bigint NOT NULL,
+                last_seq bigint NOT NULL, records bytea NOT NULL, PRIMARY KEY (run, first_seq))"
+        ))
+        .await
+        .expect("scratch table");
+    });
+    println!();
+    println!("## One append's journal rows: unnest arrays vs binary COPY (median of 9)");
+    println!("| rows × records per row | unnest rows/s | COPY rows/s | unnest records/s | COPY records/s |");
+    println!("|---|---|---|---|---|");
+    let record = serde_json::to_vec(&json!({"attempt": {"step": 1, "instance": 1, "item": null,
+        "attempt": 1, "outcome": {"ok": {"result": null}}, "started_at": 1_700_000_000_000u64,
+        "ended_at": 1_700_000_000_001u64}}))
+    .expect("json");
+    for (rows, per_row) in [(1usize, 8192usize), (64, 128), (1000, 1), (8192, 1)] {
+        let mut body = vec![b'['];
+        for i in 0..per_row {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&record);
+        }
+        body.push(b']');
+        let mut unnest = Vec::new();
+        let mut copy = Vec::new();
+        for _ in 0..9 {
+            let ids: Vec<uuid::Uuid> = (0..rows).map(|_| *RunId::new().as_uuid()).collect();
+            let firsts: Vec<i64> = vec![0; rows];
+            let lasts: Vec<i64> = vec![per_row as i64 - 1; rows];
+            let bodies: Vec<&[u8]> = vec![&body; rows];
+            unnest.push(rt.block_on(async {
+                let mut conn = store.pool().get().await.expect("connection");
+                let began = Instant::now();
+                let tx = conn.transaction().await.expect("begin");
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {s}.bench_journal (run, first_seq, last_seq, records)
+                         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
+                    ),
+                    &[&ids, &firsts, &lasts, &bodies],
+                )
+                .await
+                .expect("insert");
+                tx.commit().await.expect("commit");
+                began.elapsed()
+            }));
+            let ids: Vec<uuid::Uuid> = (0..rows).map(|_| *RunId::new().as_uuid()).collect();
+            copy.push(rt.block_on(async {
+                let mut conn = store.pool().get().await.expect("connection");
+                let began = Instant::now();
+                let tx = conn.transaction().await.expect("begin");
+                let sink = tx
+                    .copy_in(&format!(
+                        "COPY {s}.bench_journal (run, first_seq, last_seq, records) FROM STDIN BINARY"
+                    ))
+                    .await
+                    .expect("copy");
+                let writer =
+                    BinaryCopyInWriter::new(sink, &[Type::UUID, Type::INT8, Type::INT8, Type::BYTEA]);
+                futures::pin_mut!(writer);
+                let last = per_row as i64 - 1;
+                for id in &ids {
+                    writer
+                        .as_mut()
+                        .write(&[id, &0i64, &last, &body.as_slice()])
+                        .await
+                        .expect("row");
+                }
+                writer.finish().await.expect("finish");
+                tx.commit().await.expect("commit");
+                began.elapsed()
+            }));
+        }
+        let (u, c) = (median(unnest), median(copy));
+        let per = |d: Duration, n: usize| n as f64 / d.as_secs_f64();
+        println!(
+            "| {rows} × {per_row} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            per(u, rows),
+            per(c, rows),
+            per(u, rows * per_row),
+            per(c, rows * per_row)
+        );
+    }
+    // Keep the server's cache for what follows.
+    rt.block_on(async {
+        let conn = store.pool().get().await.expect("connection");
+        let _ = conn
+            .batch_execute(&format!("DROP TABLE {s}.bench_journal"))
+            .await;
+    });
+}
+
+// ---- journaled completions ------------------------------------------------
+
+fn plan(shape: &Shape, ex: &Executor) -> Plan {
+    let text = weft_builder(shape)
+        .build()
+        .and_then(|w| w.to_yaml_string())
+        .expect("benchmark workflow");
+    Workflow::from_yaml_str(&text)
+        .and_then(|w| w.with_name(shape.name).compile(ex))
+        .expect("benchmark workflow compiles")
+}
+
+fn noop_builder() -> weft::ExecutorBuilder {
+    Executor::builder()
+        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+        .action("bench.hold", |_: ActionInput| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Value::Null)
+        })
+}
+
+/// One run of each shape per iteration, the journal flushed before the
+/// clock stops: journaled task completions per second, end to end.
+fn completions(rt: &Runtime, store: &Arc<PostgresStore>) {
+    println!();
+    println!("## Journaled task completions per second, one process (median)");
+    println!("| shape | memory | postgres write-behind | postgres sync |");
+    println!("|---|---|---|---|");
+    for (shape, iters) in [
+        (Shape::independent("independent_10k", 10_000), 7),
+        (Shape::chain("chain_100", 100), 7),
+    ] {
+        let memory = noop_builder().build();
+        let wb = noop_builder().store(store.clone()).build();
+        let sync = noop_builder()
+            .store(store.clone())
+            .durability(Durability::Sync)
+            .build();
+        let mut cells = Vec::new();
+        for ex in [&memory, &wb, &sync] {
+            let p = plan(&shape, ex);
+            let mut times = Vec::new();
+            for _ in 0..iters {
+                times.push(rt.block_on(async {
+                    let began = Instant::now();
+                    let out = ex.start(&p, json!({})).expect("start").await.expect("run");
+                    assert!(out.succeeded(), "{:?}", out.errors);
+                    ex.flush().await.expect("journal committed");
+                    began.elapsed()
+                }));
+            }
+            let m = median(times);
+            cells.push(format!(
+                "{:.0} tasks/s ({:.1} ms)",
+                shape.len() as f64 / m.as_secs_f64(),
+                m.as_secs_f64() * 1e3
+            ));
+        }
+        println!(
+            "| {} | {} | {} | {} |",
+            shape.name, cells[0], cells[1], cells[2]
+        );
+    }
+}
+
+// ---- worker processes -------------------------------------------------------
+
+/// This program as a worker: claims and runs until its stdin closes.
+fn worker_process(db: &str, lease_ms: u64) {
+    let rt = runtime_mt();
+    rt.block_on(async {
+        let lease = Duration::from_millis(lease_ms);
+        let options = PostgresOptions::new().lease(lease).heartbeat(lease / 4);
+        let store = Arc::new(
+            PostgresStore::connect_with(db, &options)
+                .await
+                .expect("worker connects"),
+        );
+        let owner = store.owner().to_owned();
+        let ex = noop_builder().store(store).build();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            let _ = tx.send(());
+        });
+        println!("ready {owner}");
+        let _ = std::io::stdout().flush();
+        let _ = ex
+            .worker(WorkerConfig::new().max_runs(256).claim_batch(64))
+            .run(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+}
+
+struct Child2 {
+    child: Child,
+    owner: String,
+}
+
+fn spawn_worker(db: &str, lease_ms: u64) -> Child2 {
+    let mut child = Command::new(std::env::current_exe().expect("this program"))
+        .args(["--worker", db, &lease_ms.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn a worker");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the worker says it is ready");
+    let owner = line.trim().strip_prefix("ready ").unwrap_or("").to_owned();
+    Child2 { child, owner }
+}
+
+fn stop(mut w: Child2) {
+    drop(w.child.stdin.take());
+    let _ = w.child.wait();
+}
+
+async fn count_active(store: &PostgresStore) -> i64 {
+    let conn = store.pool().get().await.expect("connection");
+    conn.query_one(
+        &format!(
+            "SELECT count(*) FROM {}.runs WHERE status IN ('running','pausing','paused','canceling')",
+            store.schema()
+        ),
+        &[],
+    )
+    .await
+    .expect("count")
+    .get(0)
+}
+
+/// Short runs (three no-op tasks in a chain) submitted ahead, then worked
+/// off by 1 and by 2 worker processes: runs per second from the workers'
+/// start to the last run's end.
+fn runs_per_second(rt: &Runtime, store: &Arc<PostgresStore>, db: &str) {
+    const N: usize = 3000;
+    println!();
+    println!("## Short runs (3 tasks) per second, {N} submitted ahead");
+    println!("| worker processes | runs/s | tasks/s | wall |");
+    println!("|---|---|---|---|");
+    let ex = noop_builder().store(store.clone()).build();
+    let text = WorkflowBuilder::new("short")
+        .task("a", |t| t.action("bench.noop"))
+        .task("b", |t| t.action("bench.noop").after(["a"]))
+        .task("c", |t| t.action("bench.noop").after(["b"]))
+        .build()
+        .and_then(|w| w.to_yaml_string())
+        .expect("short workflow");
+    let plan = Workflow::from_yaml_str(&text)
+        .and_then(|w| w.with_name("short").compile(&ex))
+        .expect("compiles");
+    for workers in [1usize, 2] {
+        rt.block_on(async {
+            for _ in 0..N {
+                ex.submit(&plan, json!({})).await.expect("submit");
+            }
+        });
+        let began = Instant::now();
+        let children: Vec<Child2> = (0..workers).map(|_| spawn_worker(db, 30_000)).collect();
+        rt.block_on(async {
+            while count_active(store).await > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let wall = began.elapsed();
+        for c in children {
+            stop(c);
+        }
+        println!(
+            "| {workers} | {:.0} | {:.0} | {:.2} s |",
+            N as f64 / wall.as_secs_f64(),
+            3.0 * N as f64 / wall.as_secs_f64(),
+            wall.as_secs_f64()
+        );
+    }
+}
+
+/// A worker holding a run is SIGKILLed; another is waiting. Time from the
+/// kill to the run's new owner.
+fn takeover(rt: &Runtime, store: &Arc<PostgresStore>, db: &str) {
+    println!();
+    println!("## Takeover after SIGKILL (heartbeat = lease / 4; 3 kills each)");
+    println!("| lease | takeover times | lease + 1 s |");
+    println!("|---|---|---|");
+    let ex = noop_builder().store(store.clone()).build();
+    let plan = Workflow::from_yaml_str("tasks:\n  hold: {action: bench.hold}\n")
+        .and_then(|w| w.with_name("hold").compile(&ex))
+        .expect("compiles");
+    for lease_ms in [2_000u64, 5_000] {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let mut a = spawn_worker(db, lease_ms);
+            let run = rt.block_on(ex.submit(&plan, json!({}))).expect("submit");
+            let owner_of = |run: RunId| {
+                rt.block_on(async {
+                    let conn = store.pool().get().await.expect("connection");
+                    let row = conn
+                        .query_one(
+                            &format!("SELECT owner FROM {}.runs WHERE id = $1", store.schema()),
+                            &[run.as_uuid()],
+                        )
+                        .await
+                        .expect("owner");
+                    row.get::<_, Option<String>>(0)
+                })
+            };
+            while owner_of(run).as_deref() != Some(a.owner.as_str()) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let b = spawn_worker(db, lease_ms);
+            a.child.kill().expect("SIGKILL");
+            let killed = Instant::now();
+            let _ = a.child.wait();
+            while owner_of(run).as_deref() != Some(b.owner.as_str()) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            times.push(killed.elapsed());
+            rt.block_on(ex.command(run, weft::store::Command::Abort))
+                .expect("abort");
+            stop(b);
+        }
+        let shown: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:.2} s", t.as_secs_f64()))
+            .collect();
+        println!(
+            "| {:.0} s | {} | {:.0} s |",
+            lease_ms as f64 / 1e3,
+            shown.join(", "),
+            lease_ms as f64 / 1e3 + 1.0
+        );
+    }
+}

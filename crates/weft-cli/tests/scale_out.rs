@@ -1,0 +1,448 @@
+//! Scale-out from the command line, against a real Postgres server: three
+//! `weft worker` processes share 200 submitted runs while one of them is
+//! killed with SIGKILL three times in the middle of its runs and started
+//! again, while the runs arrive at 20 a second. Every run must end exactly once with the reference output, no
+//! journal write of a fenced owner may be accepted, actions may run more
+//! than once only where a killed worker had them in flight, and the killed
+//! worker's runs must be taken over within the lease plus one second.
+//!
+//! Needs `WEFT_TEST_POSTGRES_URL` (`.ci/run` sets it); without it the test
+//! says it was skipped and passes.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use weft_core::Workflow;
+use weft_runtime::store::Record;
+use weft_runtime::{Executor, RunId, RunStatus, Store};
+use weft_store_postgres::{PostgresOptions, PostgresStore};
+
+const RUNS: usize = 200;
+const LEASE: Duration = Duration::from_secs(2);
+
+fn url() -> Option<String> {
+    match std::env::var("WEFT_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!(
+                "skipped workers_killed_mid_run_lose_nothing_and_finish_nothing_twice: \
+                 WEFT_TEST_POSTGRES_URL is not set (set it to a server's URL, such as \
+                 postgres://postgres@127.0.0.1:5432/test, to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// A worker process, and its name as the owner of leases.
+struct Worker {
+    child: Child,
+    owner: String,
+}
+
+fn start_worker(db: &str) -> Worker {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "worker",
+            "--db",
+            db,
+            "--max-runs",
+            "20",
+            "--claim-batch",
+            "5",
+        ])
+        .args(["--lease", "2s", "--heartbeat", "500ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weft worker");
+    let stderr = child.stderr.take().expect("the worker's stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = true;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if first {
+                let _ = tx.send(line.clone());
+                first = false;
+            } else if line.contains("error") || line.contains("panicked") {
+                eprintln!("worker: {line}");
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the worker says who it is");
+    // "worker OWNER: running up to …"
+    let owner = line
+        .strip_prefix("worker ")
+        .and_then(|l| l.split(": ").next())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    Worker { child, owner }
+}
+
+fn flow(log: &Path) -> String {
+    let log = log.display();
+    let task = |t: &str, next: &str| {
+        format!(
+            "  {t}:\n    action: core.local\n    input:\n      cmd: >-\n        echo \"start {{{{ parameters.k }}}} {t} $PPID\" >> {log};\n        sleep 0.3;\n        echo \"end {{{{ parameters.k }}}} {t} $PPID\" >> {log};\n        echo {t}{{{{ parameters.k }}}}\n{next}"
+        )
+    };
+    format!(
+        "input: [k]\ntasks:\n{}{}{}output:\n  - got: \"{{{{ task.a.stdout | trim }}}}-{{{{ task.b.stdout | trim }}}}-{{{{ task.c.stdout | trim }}}}\"\n",
+        task("a", "    next: [{do: b}]\n"),
+        task("b", "    next: [{do: c}]\n"),
+        task("c", ""),
+    )
+}
+
+async fn active_owned_by(store: &PostgresStore, owner: &str) -> i64 {
+    let conn = store.pool().get().await.unwrap();
+    conn.query_one(
+        &format!(
+            "SELECT count(*) FROM {}.runs WHERE owner = $1 AND status IN \
+             ('running', 'pausing', 'paused', 'canceling')",
+            store.schema()
+        ),
+        &[&owner],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+async fn active(store: &PostgresStore) -> i64 {
+    let conn = store.pool().get().await.unwrap();
+    conn.query_one(
+        &format!(
+            "SELECT count(*) FROM {}.runs WHERE status IN \
+             ('running', 'pausing', 'paused', 'canceling')",
+            store.schema()
+        ),
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn workers_killed_mid_run_lose_nothing_and_finish_nothing_twice() {
+    let Some(url) = url() else {
+        return;
+    };
+    let schema = format!(
+        "wt_scaleout_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("executions.log");
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(&file, flow(&log)).unwrap();
+
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&rt, &store, &db, &file, &log)
+    }));
+    // Drop the schema whatever happened.
+    rt.block_on(async {
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn scenario(
+    rt: &tokio::runtime::Runtime,
+    store: &std::sync::Arc<PostgresStore>,
+    db: &str,
+    file: &Path,
+    log: &Path,
+) {
+    let began = Instant::now();
+    let executor = Executor::builder().store(store.clone()).build();
+    let text = std::fs::read_to_string(file).unwrap();
+    let plan = Workflow::from_yaml_str(&text)
+        .unwrap()
+        .with_name("flow")
+        .compile(&executor)
+        .unwrap();
+    // A few through `weft submit`, the rest through the library.
+    let mut runs: Vec<(RunId, usize)> = Vec::new();
+    for k in 0..5 {
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["submit", "--db", db, "-i", &format!("k={k}")])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id: RunId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        runs.push((id, k));
+    }
+    let mut workers: Vec<Worker> = (0..3).map(|_| start_worker(db)).collect();
+    // The rest arrive at 20 a second, under what the workers can run, so
+    // that a takeover measures the lease and the claim, not a queue.
+    let submitting = {
+        let executor = executor.clone();
+        let plan = plan.clone();
+        rt.spawn(async move {
+            let mut out = Vec::new();
+            for k in 5..RUNS {
+                let id = executor.submit(&plan, json!({"k": k})).await.unwrap();
+                out.push((id, k));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            out
+        })
+    };
+    let mut killed_pids: HashSet<u32> = HashSet::new();
+    let mut takeovers = Vec::new();
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(if round == 0 { 1500 } else { 500 }));
+        let victim = &mut workers[0];
+        let owned_at_kill = rt.block_on(active_owned_by(store, &victim.owner));
+        assert!(
+            owned_at_kill > 0,
+            "round {round}: the victim owns no run to lose; the scenario is too short"
+        );
+        killed_pids.insert(victim.child.id());
+        victim.child.kill().unwrap();
+        victim.child.wait().unwrap();
+        let killed_at = Instant::now();
+        let owner = victim.owner.clone();
+        workers[0] = start_worker(db);
+        let taken = rt.block_on(async {
+            loop {
+                if active_owned_by(store, &owner).await == 0 {
+                    return killed_at.elapsed();
+                }
+                assert!(
+                    killed_at.elapsed() < Duration::from_secs(15),
+                    "round {round}: the killed worker's runs were not taken over in 15 s"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        eprintln!("round {round}: {owned_at_kill} runs taken over in {taken:?}");
+        takeovers.push(taken);
+    }
+    runs.extend(rt.block_on(submitting).unwrap());
+    rt.block_on(async {
+        while active(store).await > 0 {
+            assert!(
+                began.elapsed() < Duration::from_secs(90),
+                "runs still going after 90 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    for w in &mut workers {
+        let status = Command::new("kill")
+            .args(["-TERM", &w.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for w in &mut workers {
+        let status = w.child.wait().unwrap();
+        assert!(status.success(), "a worker stopped with {status}");
+    }
+
+    // Every run ended once, with the reference output; its journal has
+    // one record per attempt (a fenced owner's write would repeat one).
+    rt.block_on(async {
+        for (id, k) in &runs {
+            let journal = store.load(*id).await.unwrap();
+            let ends = journal
+                .iter()
+                .filter(|e| matches!(e.record, Record::Ended(_)))
+                .count();
+            assert_eq!(ends, 1, "run {id} (k={k}) ended {ends} times");
+            assert!(matches!(journal.last().unwrap().record, Record::Ended(_)));
+            let mut attempts = HashSet::new();
+            for e in &journal {
+                if let Record::Attempt(a) = &e.record {
+                    assert!(
+                        attempts.insert((a.instance, a.item, a.attempt)),
+                        "run {id}: attempt {} of instance {} recorded twice",
+                        a.attempt,
+                        a.instance
+                    );
+                }
+            }
+            let outcome = executor.inspect(*id).await.unwrap();
+            assert_eq!(
+                outcome.status,
+                RunStatus::Succeeded,
+                "run {id}: {:?}",
+                outcome.errors
+            );
+            assert_eq!(outcome.output["got"], json!(format!("a{k}-b{k}-c{k}")));
+        }
+    });
+
+    // Executions: once per task, except where a killed worker was running it.
+    let text = std::fs::read_to_string(log).unwrap();
+    let mut starts: HashMap<(String, String), Vec<u32>> = HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 4 && f[0] == "start" {
+            starts
+                .entry((f[1].to_owned(), f[2].to_owned()))
+                .or_default()
+                .push(f[3].parse().unwrap());
+        }
+    }
+    assert_eq!(starts.len(), RUNS * 3, "every task of every run ran");
+    let mut again = 0;
+    for ((k, t), pids) in &starts {
+        let by_survivors = pids.iter().filter(|p| !killed_pids.contains(p)).count();
+        assert!(
+            by_survivors <= 1,
+            "task {t} of run k={k} ran {by_survivors} times in workers that were not killed"
+        );
+        again += pids.len() - 1;
+    }
+    eprintln!(
+        "{} runs in {:?}; {again} actions ran again after kills; takeovers {takeovers:?}",
+        runs.len(),
+        began.elapsed()
+    );
+    for t in &takeovers {
+        assert!(
+            *t <= LEASE + Duration::from_secs(1),
+            "a takeover took {t:?}, over the lease ({LEASE:?}) + 1 s"
+        );
+    }
+}
+
+/// `weft submit`, `weft worker`, `weft show --wait --json`, and `weft
+/// resume` of a run that a worker holds paused (the resume goes through the
+/// database to the worker).
+#[test]
+fn submit_worker_show_wait_and_resume_through_the_database() {
+    let Some(url) = url() else {
+        return;
+    };
+    let schema = format!(
+        "wt_cliflow_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.yaml");
+    std::fs::write(
+        &file,
+        "input: [k]\ntasks:\n  a:\n    action: core.sleep\n    input: {seconds: 0.5}\n    next: [{do: b}]\n  b: {action: core.echo, input: {message: 'done {{ parameters.k }}'}}\noutput:\n  - said: '{{ task.b.message }}'\n",
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let submit = |k: &str| -> RunId {
+            let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+                .args(["submit", "--db", &db, "-i", &format!("k={k}")])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        let first = submit("one");
+        let mut worker = start_worker(&db);
+        // show --wait: the same JSON as `weft run --json`.
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["show", "--wait", "--json", "--db", &db, &first.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["status"], "succeeded");
+        assert_eq!(shown["output"]["said"], "done one");
+        assert_eq!(shown["run_id"], first.to_string());
+        // A run the worker holds, paused from here.
+        let second = submit("two");
+        let executor = Executor::builder().store(store.clone()).build();
+        rt.block_on(async {
+            executor
+                .command(second, weft_runtime::store::Command::Pause)
+                .await
+                .unwrap();
+            let began = Instant::now();
+            loop {
+                let s = store.get(second).await.unwrap().unwrap().status;
+                if s == RunStatus::Paused {
+                    break;
+                }
+                assert!(!s.is_terminal(), "ended ({s}) instead of pausing");
+                assert!(began.elapsed() < Duration::from_secs(10), "not paused: {s}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["resume", "--json", "--db", &db, &second.to_string()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("held by another process"), "{stderr}");
+        let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(resumed["status"], "succeeded");
+        assert_eq!(resumed["output"]["said"], "done two");
+        // SIGTERM: the worker stops cleanly.
+        let status = Command::new("kill")
+            .args(["-TERM", &worker.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(worker.child.wait().unwrap().success());
+    }));
+    rt.block_on(async {
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -1,0 +1,382 @@
+//! Runs shared by several processes: submitting a run for any process to
+//! take ([`Executor::submit`]), the worker that claims and runs them
+//! ([`Executor::worker`]), and commands that reach a run wherever it runs
+//! ([`Executor::command`]).
+//!
+//! The worker is event-driven like the rest of the runtime: it claims when
+//! the store says a run was submitted or handed back, when one of its own
+//! runs ends (a slot is free), and when the earliest lease of another
+//! process expires (the store says when). A fallback poll
+//! ([`WorkerConfig::poll_interval`]) covers notices lost with a
+//! connection.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+use weft_core::{Error, Plan};
+
+use crate::durable::start_record;
+use crate::executor::{Executor, RunOptions};
+use crate::id::RunId;
+use crate::run::Control;
+use crate::scheduler::Msg;
+use crate::store::{Command, Entry, Notice, SharedStore, StoreError};
+
+/// Why [`Executor::submit`] or [`Executor::command`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SharedError {
+    /// The executor has no store that several processes can share.
+    #[error(
+        "this executor has no shared store: give it one that several processes \
+         can share (a Postgres store) with ExecutorBuilder::store"
+    )]
+    NotShared,
+    /// The inputs do not fit the workflow, or the plan keeps no text.
+    #[error(transparent)]
+    Workflow(#[from] Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The command cannot be sent to a run (a re-run is started with
+    /// [`Executor::rerun`]).
+    #[error("{0}")]
+    Command(String),
+}
+
+/// How a worker claims runs ([`Executor::worker`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerConfig {
+    /// Runs this process runs at once, at most. Default 64.
+    pub max_runs: usize,
+    /// Runs one claim takes, at most. Default 16: a bigger batch takes a
+    /// burst of submissions in fewer queries, and leaves less for other
+    /// workers to share.
+    pub claim_batch: usize,
+    /// The longest the worker goes without looking for work, when nothing
+    /// wakes it. Default 5 s: it covers notices lost while the connection
+    /// that listens was being re-established.
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            max_runs: 64,
+            claim_batch: 16,
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults.
+    pub fn new() -> WorkerConfig {
+        WorkerConfig::default()
+    }
+
+    /// Sets [`WorkerConfig::max_runs`] (at least 1).
+    #[must_use]
+    pub fn max_runs(mut self, n: usize) -> WorkerConfig {
+        self.max_runs = n.max(1);
+        self
+    }
+
+    /// Sets [`WorkerConfig::claim_batch`] (at least 1).
+    #[must_use]
+    pub fn claim_batch(mut self, n: usize) -> WorkerConfig {
+        self.claim_batch = n.max(1);
+        self
+    }
+
+    /// Sets [`WorkerConfig::poll_interval`].
+    #[must_use]
+    pub fn poll_interval(mut self, d: Duration) -> WorkerConfig {
+        self.poll_interval = d.max(Duration::from_millis(10));
+        self
+    }
+}
+
+/// What a worker did, when it stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerReport {
+    /// Runs it claimed.
+    pub claimed: usize,
+    /// Runs that ended while it ran them.
+    pub ended: usize,
+    /// Runs it lost (taken over, or a lease it could not renew).
+    pub lost: usize,
+    /// Runs it handed back when it stopped.
+    pub released: usize,
+}
+
+/// Claims runs from a shared store and runs them; see
+/// [`Executor::worker`].
+#[derive(Debug)]
+#[must_use = "a worker does nothing until `run` is awaited"]
+pub struct Worker {
+    executor: Executor,
+    config: WorkerConfig,
+}
+
+impl Executor {
+    /// Stores a run of `plan` with `inputs` as *submitted*: owned by no
+    /// process, for a worker ([`Executor::worker`]) of any process that
+    /// shares the store to claim. Returns its id at once.
+    ///
+    /// # Errors
+    ///
+    /// The executor's store is not shared, the inputs do not fit the
+    /// workflow, the plan keeps no text, or the store failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future may leave the run submitted or not.
+    pub async fn submit(&self, plan: &Plan, inputs: Value) -> Result<RunId, SharedError> {
+        let shared = self.shared()?;
+        let parameters = plan.bind_inputs(inputs)?;
+        let id = RunId::new();
+        let record = start_record(
+            plan,
+            &parameters,
+            &RunOptions::default(),
+            self.inner.durability,
+        )?;
+        shared
+            .submit(&Entry {
+                run: id,
+                seq: 0,
+                record,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// Sends `command` to a run: to it directly when it runs in this
+    /// process, otherwise through the shared store to the process that runs
+    /// it (or claims it next).
+    ///
+    /// # Errors
+    ///
+    /// A re-run (use [`Executor::rerun`]); a run that is not here when the
+    /// store is not shared; the store failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future may leave the command sent or not.
+    pub async fn command(&self, id: RunId, command: Command) -> Result<(), SharedError> {
+        if matches!(command, Command::Rerun { .. }) {
+            return Err(SharedError::Command(
+                "a re-run is not a command to a running run: use Executor::rerun".to_owned(),
+            ));
+        }
+        if let Some(h) = self.inner.live.get(&id) {
+            deliver(h.value(), &command);
+            return Ok(());
+        }
+        match self.shared() {
+            Ok(shared) => Ok(shared.send_command(id, command).await?),
+            Err(_) => Err(SharedError::Command(format!(
+                "no run `{id}` is going on in this executor, and its store is not shared"
+            ))),
+        }
+    }
+
+    /// A worker that claims runs from this executor's shared store and runs
+    /// them, up to [`WorkerConfig::max_runs`] at once.
+    pub fn worker(&self, config: WorkerConfig) -> Worker {
+        Worker {
+            executor: self.clone(),
+            config,
+        }
+    }
+
+    fn shared(&self) -> Result<&dyn SharedStore, SharedError> {
+        self.inner
+            .journal
+            .as_ref()
+            .and_then(|j| j.store.shared())
+            .ok_or(SharedError::NotShared)
+    }
+}
+
+fn deliver(h: &crate::RunHandle, command: &Command) {
+    match command {
+        Command::Cancel => h.cancel(),
+        Command::Abort => h.abort(),
+        Command::Pause => h.pause(),
+        Command::Resume => h.resume(),
+        Command::Rerun { .. } => {}
+    }
+}
+
+impl Worker {
+    /// Claims and runs until `shutdown` completes, then hands its runs
+    /// back: what they recorded is committed, their leases end, and another
+    /// process claims them and goes on from their journals (the actions
+    /// running at that moment are stopped here and run again there).
+    ///
+    /// # Errors
+    ///
+    /// The executor's store is not shared.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops claiming, but leaves the runs it claimed
+    /// going in this process; complete `shutdown` instead.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<WorkerReport, SharedError> {
+        let executor = self.executor;
+        let config = self.config;
+        let shared = executor.shared()?;
+        let mut notices = shared.notices();
+        let mut report = WorkerReport::default();
+        let mut mine: HashSet<RunId> = HashSet::new();
+        let mut skip: Vec<RunId> = Vec::new();
+        let (ended_tx, ended_rx) = flume::unbounded::<RunId>();
+        let mut claim_due = true;
+        let mut commands_due = true;
+        let mut next_look = Instant::now() + config.poll_interval;
+        tokio::pin!(shutdown);
+        loop {
+            for id in shared.take_lost() {
+                if mine.remove(&id) {
+                    report.lost += 1;
+                }
+                // Sub-workflows too: they are owned with their parents.
+                stop(
+                    &executor,
+                    id,
+                    "another process owns the run now (its lease was lost)",
+                );
+            }
+            while let Ok(id) = ended_rx.try_recv() {
+                if mine.remove(&id) {
+                    report.ended += 1;
+                    claim_due = true;
+                }
+            }
+            if claim_due && mine.len() < config.max_runs {
+                claim_due = false;
+                let room = (config.max_runs - mine.len()).min(config.claim_batch);
+                match shared.claim(room, &skip).await {
+                    Ok(claimed) => {
+                        let full = claimed.runs.len() == room;
+                        next_look = Instant::now()
+                            + claimed.next_expiry.map_or(config.poll_interval, |d| {
+                                (d + Duration::from_millis(5)).min(config.poll_interval)
+                            });
+                        for id in claimed.runs {
+                            report.claimed += 1;
+                            match executor.inner.load_and_spawn(id, None).await {
+                                Ok(run) => {
+                                    mine.insert(id);
+                                    let tx = ended_tx.clone();
+                                    tokio::spawn(async move {
+                                        let _ = run.await;
+                                        let _ = tx.send(id);
+                                    });
+                                }
+                                Err(e) => {
+                                    tracing::warn!(run_id = %id, error = %e, "a claimed run cannot run here; handing it back");
+                                    skip.push(id);
+                                    let _ = shared.release(id).await;
+                                }
+                            }
+                        }
+                        // Commands may wait for the runs just claimed.
+                        commands_due = true;
+                        // More may wait than one claim took.
+                        claim_due = full;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim runs; trying again later");
+                        next_look =
+                            Instant::now() + config.poll_interval.min(Duration::from_secs(1));
+                    }
+                }
+            }
+            if commands_due {
+                commands_due = false;
+                match shared.take_commands().await {
+                    Ok(commands) => {
+                        for (id, command) in commands {
+                            if let Some(h) = executor.inner.live.get(&id) {
+                                deliver(h.value(), &command);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read commands; trying again later");
+                        commands_due = true;
+                    }
+                }
+            }
+            if claim_due && mine.len() < config.max_runs {
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                notice = notices.recv() => match notice {
+                    Ok(Notice::Claimable) => claim_due = true,
+                    Ok(Notice::Command(id)) => commands_due |= mine.contains(&id),
+                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) => {}
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        claim_due = true;
+                        commands_due = true;
+                    }
+                    Err(RecvError::Closed) => {
+                        // The store stopped telling: look by the clock.
+                        tokio::time::sleep_until(next_look).await;
+                        claim_due = true;
+                        commands_due = true;
+                    }
+                },
+                id = ended_rx.recv_async() => {
+                    if let Ok(id) = id {
+                        if mine.remove(&id) {
+                            report.ended += 1;
+                        }
+                    }
+                    claim_due = true;
+                }
+                () = tokio::time::sleep_until(next_look) => {
+                    next_look = Instant::now() + config.poll_interval;
+                    claim_due = true;
+                    commands_due = true;
+                }
+            }
+        }
+        // Hand back: commit what was recorded, end the leases, then stop
+        // the runs here (their journals are no longer written from here).
+        let _ = executor.flush().await;
+        for id in shared.owned() {
+            match shared.release(id).await {
+                Ok(()) => report.released += usize::from(mine.contains(&id)),
+                Err(e) => {
+                    tracing::warn!(run_id = %id, error = %e, "cannot hand the run back; its lease will expire")
+                }
+            }
+            stop(&executor, id, "this process handed the run back");
+        }
+        Ok(report)
+    }
+}
+
+/// Stops a run here without recording anything more of it.
+fn stop(executor: &Executor, id: RunId, why: &str) {
+    if let Some(h) = executor.inner.live.get(&id) {
+        let _ = h
+            .value()
+            .control
+            .send(Msg::Control(Control::JournalFailed(why.to_owned())));
+    }
+}

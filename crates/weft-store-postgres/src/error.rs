@@ -1,0 +1,43 @@
+//! How Postgres's errors become [`StoreError`]s: each names the server and
+//! says what the store was doing.
+
+use weft_runtime::store::StoreError;
+
+/// `error` while `doing` something with the store at `at`.
+pub(crate) fn sql(at: &str, doing: &str, error: &tokio_postgres::Error) -> StoreError {
+    let detail = match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    };
+    let hint = if error.is_closed() || error.as_db_error().is_none() {
+        ": is the server up and reachable?"
+    } else {
+        ""
+    };
+    StoreError::Unavailable(format!("postgres store {at}: {doing}: {detail}{hint}"))
+}
+
+/// A connection could not be had from the pool.
+pub(crate) fn pool(at: &str, doing: &str, error: &deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!(
+        "postgres store {at}: {doing}: no connection ({error}): is the server up and reachable?"
+    ))
+}
+
+/// Anything else, at `at`.
+pub(crate) fn other(at: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("postgres store {at}: {what}"))
+}
+
+/// Entries that break the journal's sequence.
+pub(crate) fn conflict(at: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Conflict(format!("postgres store {at}: {what}"))
+}
+
+/// What is stored cannot be read back.
+pub(crate) fn damaged(at: &str, what: impl std::fmt::Display) -> StoreError {
+    other(
+        at,
+        format!("a stored value cannot be read ({what}): was it written by another program?"),
+    )
+}

@@ -1,0 +1,117 @@
+//! The tables, and the migrations that make them.
+//!
+//! The schema's version is kept in `weft_schema`. Opening a store takes a
+//! transaction-scoped advisory lock (`pg_advisory_xact_lock`) keyed on the
+//! schema's name before it looks at the version, so processes that open
+//! the same schema at once apply each migration once: the first does it,
+//! the others wait for its commit and find the version up to date.
+
+use tokio_postgres::Client;
+
+use crate::error;
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i32 = 1;
+
+/// The statuses of a run that has not ended, as SQL text.
+pub(crate) const ACTIVE: &str = "('running', 'pausing', 'paused', 'canceling')";
+
+/// The statuses of a run that has ended, as SQL text.
+pub(crate) const ENDED: &str = "('succeeded', 'failed', 'canceled')";
+
+fn migration(version: i32, s: &str) -> Option<String> {
+    match version {
+        1 => Some(format!(
+            "CREATE TABLE {s}.runs (
+                id uuid PRIMARY KEY,
+                workflow text NOT NULL,
+                status text NOT NULL,
+                parent uuid,
+                started_at bigint NOT NULL,
+                updated_at bigint NOT NULL,
+                ended_at bigint,
+                next_seq bigint NOT NULL,
+                owner text,
+                epoch bigint NOT NULL DEFAULT 0,
+                lease_until timestamptz NOT NULL DEFAULT '-infinity'
+            );
+            CREATE INDEX runs_claimable ON {s}.runs (lease_until, id)
+                WHERE parent IS NULL AND status IN {ACTIVE};
+            CREATE INDEX runs_owner ON {s}.runs (owner) WHERE owner IS NOT NULL;
+            CREATE INDEX runs_ended ON {s}.runs (ended_at) WHERE ended_at IS NOT NULL;
+            CREATE TABLE {s}.journal (
+                run uuid NOT NULL,
+                first_seq bigint NOT NULL,
+                last_seq bigint NOT NULL,
+                records bytea NOT NULL,
+                PRIMARY KEY (run, first_seq)
+            );
+            CREATE TABLE {s}.commands (
+                id bigserial PRIMARY KEY,
+                run uuid NOT NULL,
+                command text NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX commands_run ON {s}.commands (run);"
+        )),
+        _ => None,
+    }
+}
+
+/// Brings the schema `s` up to [`SCHEMA_VERSION`], creating it if needed.
+pub(crate) async fn migrate(
+    client: &mut Client,
+    s: &str,
+    at: &str,
+) -> Result<(), weft_runtime::store::StoreError> {
+    let fail = |e: tokio_postgres::Error| error::sql(at, "cannot prepare its tables", &e);
+    let tx = client.transaction().await.map_err(fail)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&format!("weft schema {s}")],
+    )
+    .await
+    .map_err(fail)?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {s};
+         CREATE TABLE IF NOT EXISTS {s}.weft_schema (version integer NOT NULL);"
+    ))
+    .await
+    .map_err(fail)?;
+    let row = tx
+        .query_opt(&format!("SELECT version FROM {s}.weft_schema"), &[])
+        .await
+        .map_err(fail)?;
+    let version: i32 = match row {
+        Some(r) => r.get(0),
+        None => {
+            tx.execute(&format!("INSERT INTO {s}.weft_schema VALUES (0)"), &[])
+                .await
+                .map_err(fail)?;
+            0
+        }
+    };
+    if version > SCHEMA_VERSION {
+        return Err(error::other(
+            at,
+            format!(
+                "schema `{s}` is at version {version}, written by a newer weft (this one \
+                 knows up to {SCHEMA_VERSION}): upgrade weft, or use another schema"
+            ),
+        ));
+    }
+    for v in version + 1..=SCHEMA_VERSION {
+        if let Some(sql) = migration(v, s) {
+            tx.batch_execute(&sql).await.map_err(fail)?;
+        }
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute(
+            &format!("UPDATE {s}.weft_schema SET version = $1"),
+            &[&SCHEMA_VERSION],
+        )
+        .await
+        .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
+}

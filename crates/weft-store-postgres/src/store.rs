@@ -1,0 +1,339 @@
+//! [`PostgresStore`]: the pool, the tasks that renew leases and listen for
+//! notices, and the [`Store`] methods.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
+use weft_runtime::store::{
+    Appended, Claimed, Command, Entry, Notice, RunFilter, RunSummary, SharedStore, Store,
+    StoreError,
+};
+use weft_runtime::RunId;
+
+use crate::error;
+use crate::options::{check_schema, parse_url, redact, PostgresOptions};
+use crate::schema;
+
+/// A run this process owns: the epoch it holds, and the moment (on this
+/// process's clock) after which it must assume the lease is gone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held {
+    pub(crate) epoch: i64,
+    pub(crate) deadline: Instant,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) schema: String,
+    /// `host:port/db (schema s)`, for messages.
+    pub(crate) at: String,
+    /// This store's name as an owner of leases: unique per store.
+    pub(crate) me: String,
+    pub(crate) options: PostgresOptions,
+    /// The notification channel of the schema.
+    pub(crate) channel: String,
+    owned: Mutex<HashMap<RunId, Held>>,
+    lost: Mutex<Vec<RunId>>,
+    pub(crate) notices: broadcast::Sender<Notice>,
+    config: tokio_postgres::Config,
+    listener: OnceLock<JoinHandle<()>>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// A [`Store`] in a Postgres database, which several processes can share
+/// ([`SharedStore`]).
+///
+/// See the [crate docs](crate) for the tables, the leases and the costs.
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+    heartbeat: JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+        if let Some(l) = self.inner.listener.get() {
+            l.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("at", &self.inner.at)
+            .field("owner", &self.inner.me)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]`)
+    /// with the default [`PostgresOptions`], and brings its tables up to
+    /// date. Must be called inside a tokio runtime, which runs the store's
+    /// background tasks (lease renewal, notices).
+    ///
+    /// # Errors
+    ///
+    /// The URL or the schema name is not valid, the server cannot be
+    /// reached, or the schema was written by a newer weft.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future may leave the migrations applied or not (each
+    /// is one transaction).
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_with(url, &PostgresOptions::default()).await
+    }
+
+    /// Like [`PostgresStore::connect`], with options.
+    ///
+    /// # Errors
+    ///
+    /// As for [`PostgresStore::connect`], and options that do not fit
+    /// together (a heartbeat longer than half the lease).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`PostgresStore::connect`].
+    pub async fn connect_with(
+        url: &str,
+        options: &PostgresOptions,
+    ) -> Result<PostgresStore, StoreError> {
+        let shown = redact(url);
+        let parsed = parse_url(url).map_err(StoreError::Unavailable)?;
+        let schema = options
+            .schema
+            .clone()
+            .or(parsed.schema)
+            .unwrap_or_else(|| "public".to_owned());
+        check_schema(&schema).map_err(|e| error::other(&shown, e))?;
+        options.check().map_err(|e| error::other(&shown, e))?;
+        let at = format!("{} (schema {schema})", parsed.display);
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            error::other(
+                &at,
+                "PostgresStore::connect must be called inside a tokio runtime",
+            )
+        })?;
+        let mut config = parsed.config;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.options(format!(
+            "-c statement_timeout={}",
+            options.statement_timeout.as_millis().max(1)
+        ));
+        config.application_name("weft");
+        // The first connection migrates; it also shows a bad address early,
+        // with the server's own words.
+        let (mut client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| error::sql(&at, "cannot connect", &e))?;
+        let driver = tokio::spawn(connection);
+        let migrated = schema::migrate(&mut client, &schema, &at).await;
+        drop(client);
+        let _ = driver.await;
+        migrated?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .build()
+            .map_err(|e| error::other(&at, format!("cannot make its pool ({e})")))?;
+        let (notices, _) = broadcast::channel(1024);
+        let me = format!(
+            "{}:{}:{}",
+            hostname(),
+            std::process::id(),
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let inner = Arc::new(Inner {
+            pool,
+            channel: format!("weft_{schema}"),
+            schema,
+            at,
+            me,
+            options: options.clone(),
+            owned: Mutex::new(HashMap::new()),
+            lost: Mutex::new(Vec::new()),
+            notices,
+            config,
+            listener: OnceLock::new(),
+            runtime,
+        });
+        let heartbeat = tokio::spawn(crate::lease::heartbeat_loop(Arc::downgrade(&inner)));
+        Ok(PostgresStore { inner, heartbeat })
+    }
+
+    /// This store's name as the owner of leases (`host:pid:random`), as
+    /// the `owner` column shows it.
+    pub fn owner(&self) -> &str {
+        &self.inner.me
+    }
+
+    /// The schema the tables are in.
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    /// The pool of connections, for statements of your own (the tables are
+    /// in [`PostgresStore::schema`]).
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_owned())
+}
+
+impl Inner {
+    pub(crate) fn owned(&self) -> MutexGuard<'_, HashMap<RunId, Held>> {
+        self.owned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long after a renewal was sent this process still counts on its
+    /// lease: half a heartbeat less than the lease, so that it stops before
+    /// the database lets another process take over.
+    pub(crate) fn local_lease(&self) -> Duration {
+        self.options
+            .lease
+            .saturating_sub(self.options.heartbeat / 2)
+    }
+
+    /// Forgets runs this process owned, and tells.
+    pub(crate) fn lose(&self, runs: &[RunId]) {
+        if runs.is_empty() {
+            return;
+        }
+        {
+            let mut owned = self.owned();
+            for r in runs {
+                owned.remove(r);
+            }
+        }
+        self.lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(runs);
+        let _ = self.notices.send(Notice::Lost);
+    }
+
+    fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Notice> {
+        let rx = self.notices.subscribe();
+        self.listener.get_or_init(|| {
+            self.runtime.spawn(crate::listen::listen_loop(
+                self.config.clone(),
+                self.channel.clone(),
+                self.notices.clone(),
+            ))
+        });
+        rx
+    }
+}
+
+impl Store for PostgresStore {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        self.inner.append(entries).boxed()
+    }
+
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load(run).boxed()
+    }
+
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.inner.get(run).boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        filter: &'a RunFilter,
+    ) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        self.inner.list(filter).boxed()
+    }
+
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        let cutoff = before
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.inner.purge(cutoff).boxed()
+    }
+
+    fn describe(&self) -> String {
+        format!("postgres {}", self.inner.at)
+    }
+
+    fn shared(&self) -> Option<&dyn SharedStore> {
+        Some(self)
+    }
+}
+
+impl SharedStore for PostgresStore {
+    fn submit<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.submit(entry).boxed()
+    }
+
+    fn claim<'a>(
+        &'a self,
+        limit: usize,
+        skip: &'a [RunId],
+    ) -> BoxFuture<'a, Result<Claimed, StoreError>> {
+        self.inner.claim(limit, skip).boxed()
+    }
+
+    fn acquire(&self, run: RunId) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.acquire(run).boxed()
+    }
+
+    fn release(&self, run: RunId) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.release(run).boxed()
+    }
+
+    fn abandon(&self, run: RunId) {
+        self.inner.owned().remove(&run);
+    }
+
+    fn send_command(&self, run: RunId, command: Command) -> BoxFuture<'_, Result<(), StoreError>> {
+        async move { self.inner.send_command(run, &command).await }.boxed()
+    }
+
+    fn take_commands(&self) -> BoxFuture<'_, Result<Vec<(RunId, Command)>, StoreError>> {
+        self.inner.take_commands().boxed()
+    }
+
+    fn notices(&self) -> broadcast::Receiver<Notice> {
+        self.inner.subscribe()
+    }
+
+    fn take_lost(&self) -> Vec<RunId> {
+        std::mem::take(&mut *self.inner.lost.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn owned(&self) -> Vec<RunId> {
+        self.inner.owned().keys().copied().collect()
+    }
+
+    fn owner_name(&self) -> String {
+        self.inner.me.clone()
+    }
+}

@@ -1,0 +1,431 @@
+//! Appending: a batch of entries, grouped by run, written in one
+//! transaction whose statements are pipelined.
+//!
+//! Each run of the batch becomes one journal row (its records as one JSON
+//! array) inserted with one multi-row `INSERT … SELECT FROM unnest(…)`
+//! for the whole batch. The rows of the runs already stored are locked
+//! (`SELECT … FOR UPDATE`, in id order so that two appenders never wait on
+//! each other in a cycle) and checked: the sequence must follow on, and
+//! this process must hold the run's current epoch; a run whose epoch moved
+//! on is left out and reported as fenced.
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime};
+
+use uuid::Uuid;
+use weft_runtime::store::{Appended, Entry, Millis, Record, RunEnd, RunSummary, StoreError};
+use weft_runtime::RunId;
+
+use crate::error;
+use crate::schema::ENDED;
+use crate::store::{Held, Inner};
+
+/// One run's part of a batch.
+struct RunBatch {
+    run: RunId,
+    first: u64,
+    last: u64,
+    json: Vec<u8>,
+    /// The summary of a run this batch starts.
+    start: Option<RunSummary>,
+    /// The records that change the summary, without their payloads.
+    effects: Vec<Record>,
+}
+
+/// Groups and serializes `entries`, checking the sequence within the batch.
+fn prepare(at: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, StoreError> {
+    let mut runs: Vec<RunBatch> = Vec::new();
+    let mut index: HashMap<RunId, usize> = HashMap::new();
+    for e in entries {
+        let i = *index.entry(e.run).or_insert_with(|| {
+            runs.push(RunBatch {
+                run: e.run,
+                first: e.seq,
+                last: e.seq,
+                json: Vec::with_capacity(256),
+                start: None,
+                effects: Vec::new(),
+            });
+            runs.len() - 1
+        });
+        let rb = &mut runs[i];
+        if rb.json.is_empty() {
+            rb.json.push(b'[');
+        } else {
+            if Some(e.seq) != rb.last.checked_add(1) {
+                return Err(out_of_sequence(at, e.run, e.seq, rb.last as i128));
+            }
+            rb.json.push(b',');
+        }
+        rb.last = e.seq;
+        match &e.record {
+            Record::Started(start) if e.seq == 0 => {
+                rb.start = Some(RunSummary::started(e.run, start, 0));
+            }
+            Record::Started(_) => return Err(one_start(at, e.run)),
+            _ if e.seq == 0 => return Err(one_start(at, e.run)),
+            Record::Command { step, command } => rb.effects.push(Record::Command {
+                step: *step,
+                command: command.clone(),
+            }),
+            Record::Ended(end) => rb.effects.push(Record::Ended(Box::new(RunEnd {
+                status: end.status,
+                output: serde_json::Value::Null,
+                errors: Vec::new(),
+                ended_at: end.ended_at,
+            }))),
+            _ => {}
+        }
+        serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {
+            error::other(
+                at,
+                format!(
+                    "cannot append: record {} of run {} cannot be written as JSON ({err})",
+                    e.seq, e.run
+                ),
+            )
+        })?;
+    }
+    for rb in &mut runs {
+        rb.json.push(b']');
+    }
+    Ok(runs)
+}
+
+pub(crate) fn out_of_sequence(at: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
+    error::conflict(
+        at,
+        format!("run {run}: record {seq} does not follow on from record {previous}"),
+    )
+}
+
+pub(crate) fn one_start(at: &str, run: RunId) -> StoreError {
+    error::conflict(
+        at,
+        format!("run {run}: a journal starts with its `started` record, and has only one"),
+    )
+}
+
+pub(crate) fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn millis_now() -> Millis {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The columns [`summary_from_row`](crate::read::summary_from_row) reads.
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, workflow, status, parent, started_at, updated_at, ended_at";
+
+impl Inner {
+    pub(crate) async fn append(&self, entries: &[Entry]) -> Result<Appended, StoreError> {
+        if entries.is_empty() {
+            return Ok(Appended::all());
+        }
+        let at = self.at.as_str();
+        let s = self.schema.as_str();
+        let batch = prepare(at, entries)?;
+        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot append", &e);
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| error::pool(at, "cannot append", &e))?;
+        let tx = conn.transaction().await.map_err(fail)?;
+        let now = millis_now();
+        let sent = Instant::now();
+        let held: HashMap<RunId, Held> = {
+            let owned = self.owned();
+            batch
+                .iter()
+                .filter_map(|rb| owned.get(&rb.run).map(|h| (rb.run, *h)))
+                .collect()
+        };
+        let (fresh, stored): (Vec<RunBatch>, Vec<RunBatch>) =
+            batch.into_iter().partition(|rb| rb.start.is_some());
+
+        // Lock and check the runs already stored.
+        let mut fenced = Vec::new();
+        let mut rows: HashMap<RunId, (RunSummary, i64, Option<String>, i64)> = HashMap::new();
+        if !stored.is_empty() {
+            let mut ids: Vec<Uuid> = stored.iter().map(|rb| *rb.run.as_uuid()).collect();
+            ids.sort_unstable();
+            let select = tx
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
+                     WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                ))
+                .await
+                .map_err(fail)?;
+            for row in tx.query(&select, &[&ids]).await.map_err(fail)? {
+                let summary =
+                    crate::read::summary_from_row(&row).map_err(|w| error::damaged(at, w))?;
+                rows.insert(summary.id, (summary, row.get(7), row.get(8), row.get(9)));
+            }
+        }
+        let mut journal_ids = Vec::new();
+        let mut journal_first = Vec::new();
+        let mut journal_last = Vec::new();
+        let mut journal_records: Vec<&[u8]> = Vec::new();
+        let mut ended_runs = Vec::new();
+        let mut reheld = Vec::new();
+        // Updates of stored runs.
+        let (mut u_id, mut u_status, mut u_updated, mut u_ended, mut u_next, mut u_release) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for rb in &stored {
+            let Some((summary, next, owner, epoch)) = rows.get(&rb.run) else {
+                return Err(out_of_sequence(at, rb.run, rb.first, -1));
+            };
+            let owner_is_me = owner.as_deref() == Some(self.me.as_str());
+            // An ended run holds no lease, but stays with the process that
+            // ended it until another takes it over (to re-run it).
+            let mine = owner_is_me
+                && (summary.status.is_terminal()
+                    || held
+                        .get(&rb.run)
+                        .is_some_and(|h| h.epoch == *epoch && h.deadline > sent));
+            if !mine {
+                fenced.push(rb.run);
+                continue;
+            }
+            if int(rb.first) != *next {
+                return Err(if rb.first == 0 {
+                    one_start(at, rb.run)
+                } else {
+                    out_of_sequence(at, rb.run, rb.first, *next as i128 - 1)
+                });
+            }
+            let mut summary = summary.clone();
+            for effect in &rb.effects {
+                summary.follow(effect, now);
+            }
+            summary.updated_at = now;
+            let ended = summary.status.is_terminal();
+            if ended {
+                ended_runs.push(rb.run);
+            } else if !held.contains_key(&rb.run) {
+                // A re-run of a run this process ended: it holds it again.
+                reheld.push((rb.run, *epoch));
+            }
+            u_id.push(*rb.run.as_uuid());
+            u_status.push(summary.status.as_str());
+            u_updated.push(int(summary.updated_at));
+            u_ended.push(summary.ended_at.map(int));
+            u_next.push(int(rb.last).saturating_add(1));
+            u_release.push(ended);
+            journal_ids.push(*rb.run.as_uuid());
+            journal_first.push(int(rb.first));
+            journal_last.push(int(rb.last));
+            journal_records.push(&rb.json);
+        }
+        // Runs this batch starts.
+        let (
+            mut n_id,
+            mut n_workflow,
+            mut n_status,
+            mut n_parent,
+            mut n_started,
+            mut n_ended,
+            mut n_next,
+            mut n_owner,
+        ) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let mut fresh_summaries = Vec::with_capacity(fresh.len());
+        for rb in &fresh {
+            let Some(mut summary) = rb.start.clone() else {
+                continue;
+            };
+            for effect in &rb.effects {
+                summary.follow(effect, now);
+            }
+            summary.updated_at = now;
+            let ended = summary.status.is_terminal();
+            if ended {
+                ended_runs.push(rb.run);
+            }
+            n_id.push(*rb.run.as_uuid());
+            n_workflow.push(summary.workflow.clone());
+            n_status.push(summary.status.as_str());
+            n_parent.push(summary.parent.map(|p| *p.as_uuid()));
+            n_started.push(int(summary.started_at));
+            n_ended.push(summary.ended_at.map(int));
+            n_next.push(int(rb.last).saturating_add(1));
+            n_owner.push(self.me.as_str());
+            journal_ids.push(*rb.run.as_uuid());
+            journal_first.push(int(rb.first));
+            journal_last.push(int(rb.last));
+            journal_records.push(&rb.json);
+            fresh_summaries.push(summary);
+        }
+        let lease_ms = self.options.lease.as_millis() as f64;
+        let insert_runs = async {
+            if n_id.is_empty() {
+                return Ok(());
+            }
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
+                                           ended_at, next_seq, owner, epoch, lease_until)
+                     SELECT u.id, u.workflow, u.status, u.parent, u.started_at, $9, u.ended_at,
+                            u.next_seq, u.owner, 1,
+                            CASE WHEN u.status IN {ENDED} THEN '-infinity'::timestamptz
+                                 ELSE now() + $10 * interval '1 millisecond' END
+                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int8[],
+                                 $6::int8[], $7::int8[], $8::text[])
+                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq, owner)
+                     ON CONFLICT (id) DO NOTHING
+                     RETURNING id"
+                ))
+                .await
+                .map_err(fail)?;
+            let inserted = tx
+                .query(
+                    &stmt,
+                    &[
+                        &n_id,
+                        &n_workflow,
+                        &n_status,
+                        &n_parent,
+                        &n_started,
+                        &n_ended,
+                        &n_next,
+                        &n_owner,
+                        &int(now),
+                        &lease_ms,
+                    ],
+                )
+                .await
+                .map_err(fail)?;
+            if inserted.len() != n_id.len() {
+                let got: Vec<Uuid> = inserted.iter().map(|r| r.get(0)).collect();
+                let run = n_id
+                    .iter()
+                    .find(|id| !got.contains(id))
+                    .map(|id| RunId::from_uuid(*id));
+                if let Some(run) = run {
+                    return Err(one_start(at, run));
+                }
+            }
+            Ok(())
+        };
+        let insert_journal = async {
+            if journal_ids.is_empty() {
+                return Ok(());
+            }
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
+                     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
+                ))
+                .await
+                .map_err(fail)?;
+            tx.execute(
+                &stmt,
+                &[
+                    &journal_ids,
+                    &journal_first,
+                    &journal_last,
+                    &journal_records,
+                ],
+            )
+            .await
+            .map_err(fail)?;
+            Ok::<(), StoreError>(())
+        };
+        let update_runs = async {
+            if u_id.is_empty() {
+                return Ok(());
+            }
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
+                        ended_at = u.ended_at, next_seq = u.next_seq,
+                        lease_until = CASE WHEN u.release THEN '-infinity'::timestamptz
+                                           WHEN r.lease_until < now()
+                                           THEN now() + $7 * interval '1 millisecond'
+                                           ELSE r.lease_until END
+                     FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
+                                 $6::bool[])
+                          AS u(id, status, updated_at, ended_at, next_seq, release)
+                     WHERE r.id = u.id"
+                ))
+                .await
+                .map_err(fail)?;
+            tx.execute(
+                &stmt,
+                &[
+                    &u_id, &u_status, &u_updated, &u_ended, &u_next, &u_release, &lease_ms,
+                ],
+            )
+            .await
+            .map_err(fail)?;
+            Ok::<(), StoreError>(())
+        };
+        let notify = async {
+            if ended_runs.is_empty() {
+                return Ok(());
+            }
+            let payloads: Vec<String> = ended_runs.iter().map(|r| format!("end:{r}")).collect();
+            let stmt = tx
+                .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
+                .await
+                .map_err(fail)?;
+            tx.execute(&stmt, &[&self.channel, &payloads])
+                .await
+                .map_err(fail)?;
+            Ok::<(), StoreError>(())
+        };
+        // Pipelined: the statements go out together, one round trip.
+        futures::try_join!(insert_runs, insert_journal, update_runs, notify)?;
+        tx.commit().await.map_err(fail)?;
+        drop(conn);
+        // What this process owns now.
+        let mut owned = self.owned();
+        for summary in &fresh_summaries {
+            if !summary.status.is_terminal() {
+                owned.insert(
+                    summary.id,
+                    Held {
+                        epoch: 1,
+                        deadline: sent + self.local_lease(),
+                    },
+                );
+            }
+        }
+        for (run, epoch) in reheld {
+            owned.insert(
+                run,
+                Held {
+                    epoch,
+                    deadline: sent + self.local_lease(),
+                },
+            );
+        }
+        for run in &ended_runs {
+            owned.remove(run);
+        }
+        for run in &fenced {
+            owned.remove(run);
+        }
+        drop(owned);
+        Ok(Appended::fenced(fenced))
+    }
+}

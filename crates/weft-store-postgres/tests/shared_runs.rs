@@ -1,0 +1,628 @@
+//! Runs shared by several processes on one Postgres schema: fencing by
+//! epoch, claims that never hand one run to two claimers, takeover of a
+//! crashed process's runs by replay, and commands from any process.
+//!
+//! A "process" here is a store with an executor on a tokio runtime of its
+//! own; a crash is that runtime shut down at once (every task of it gone,
+//! the lease left to expire), as SIGKILL would leave it. The CLI's fault
+//! test (crates/weft-cli/tests/scale_out.rs) kills real processes.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use weft_core::Workflow;
+use weft_runtime::store::{conformance, Appended, Command, Entry, SharedStore, Store};
+use weft_runtime::{ActionInput, Executor, RunId, RunStatus, WorkerConfig};
+use weft_store_postgres::{PostgresOptions, PostgresStore};
+
+fn short(schema: &str) -> PostgresOptions {
+    PostgresOptions::new()
+        .schema(schema)
+        .lease(Duration::from_millis(1000))
+        .heartbeat(Duration::from_millis(250))
+}
+
+fn entries(run: RunId, first: u64, records: Vec<weft_runtime::store::Record>) -> Vec<Entry> {
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| Entry {
+            run,
+            seq: first + i as u64,
+            record,
+        })
+        .collect()
+}
+
+async fn expire_leases(store: &PostgresStore) {
+    let conn = store.pool().get().await.unwrap();
+    conn.execute(
+        &format!(
+            "UPDATE {}.runs SET lease_until = now() - interval '1 second' WHERE owner IS NOT NULL",
+            store.schema()
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+}
+
+/// A slow-but-alive owner whose run was taken over cannot write: its
+/// commit is refused (fenced), the new owner's goes in, and the old owner
+/// hears that it lost the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_epoch_cannot_write() {
+    let Some(url) = common::url("a_stale_epoch_cannot_write") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "fencing");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let a = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let b = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let run = RunId::new();
+            let first = entries(
+                run,
+                0,
+                vec![conformance::started("w", None, 1), conformance::ok(1)],
+            );
+            assert_eq!(a.append(&first).await.unwrap(), Appended::all());
+            assert_eq!(SharedStore::owned(&a), vec![run]);
+            // A stalls past its lease; B takes the run over.
+            expire_leases(&a).await;
+            let claimed = b.claim(10, &[]).await.unwrap();
+            assert_eq!(claimed.runs, vec![run]);
+            // A wakes up and writes: refused.
+            let stale = entries(run, 2, vec![conformance::ok(2)]);
+            let done = a.append(&stale).await.unwrap();
+            assert_eq!(
+                done.fenced,
+                vec![run],
+                "the stale owner's entries are refused"
+            );
+            // B goes on from the same place.
+            let fresh = entries(run, 2, vec![conformance::ok(20)]);
+            assert_eq!(b.append(&fresh).await.unwrap(), Appended::all());
+            let journal = b.load(run).await.unwrap();
+            assert_eq!(journal.len(), 3);
+            assert_eq!(
+                journal[2], fresh[0],
+                "the new owner's record is the one kept"
+            );
+            // A no longer counts the run as its own, and so it is told.
+            assert!(SharedStore::owned(&a).is_empty());
+            // A cannot take it back while B's lease holds.
+            assert!(matches!(
+                a.acquire(run).await,
+                Err(weft_runtime::store::StoreError::Fenced(r)) if r == run
+            ));
+            // B's heartbeat keeps the lease; A's renewal finds nothing.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(SharedStore::owned(&b), vec![run]);
+            assert_eq!(
+                b.append(&entries(run, 3, vec![conformance::ok(3)]))
+                    .await
+                    .unwrap(),
+                Appended::all()
+            );
+        })
+        .await;
+}
+
+/// A process whose renewals fail stops counting on its runs before the
+/// lease ends in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_away_is_reported_lost() {
+    let Some(url) = common::url("a_lease_taken_away_is_reported_lost") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "lost");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let a = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let run = RunId::new();
+            a.append(&entries(run, 0, vec![conformance::started("w", None, 1)]))
+                .await
+                .unwrap();
+            let mut notices = a.notices();
+            // Someone else bumps the epoch (as a takeover does).
+            let conn = a.pool().get().await.unwrap();
+            conn.execute(
+                &format!("UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other'"),
+                &[],
+            )
+            .await
+            .unwrap();
+            let began = Instant::now();
+            loop {
+                let n = tokio::time::timeout(Duration::from_secs(3), notices.recv())
+                    .await
+                    .expect("a notice within 3 s")
+                    .unwrap();
+                if n == weft_runtime::store::Notice::Lost {
+                    break;
+                }
+            }
+            assert!(began.elapsed() < Duration::from_millis(900));
+            assert_eq!(a.take_lost(), vec![run]);
+            assert!(SharedStore::owned(&a).is_empty());
+            let done = a
+                .append(&entries(run, 1, vec![conformance::ok(1)]))
+                .await
+                .unwrap();
+            assert_eq!(done.fenced, vec![run]);
+        })
+        .await;
+}
+
+/// Claimers racing for the same submitted runs never get the same run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claimers_never_share_a_run() {
+    let Some(url) = common::url("concurrent_claimers_never_share_a_run") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "claimers");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let submitter = PostgresStore::connect_with(&url, &options).await.unwrap();
+            let mut submitted = HashSet::new();
+            for i in 0..300 {
+                let run = RunId::new();
+                submitter
+                    .submit(&Entry {
+                        run,
+                        seq: 0,
+                        record: conformance::started(&format!("w{i}"), None, i),
+                    })
+                    .await
+                    .unwrap();
+                submitted.insert(run);
+            }
+            let mut claimers = Vec::new();
+            for _ in 0..4 {
+                let store = PostgresStore::connect_with(&url, &options).await.unwrap();
+                claimers.push(tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    loop {
+                        let c = store.claim(7, &[]).await.unwrap();
+                        if c.runs.is_empty() {
+                            break;
+                        }
+                        got.extend(c.runs);
+                    }
+                    got
+                }));
+            }
+            let mut seen: HashMap<RunId, usize> = HashMap::new();
+            let mut per_claimer = Vec::new();
+            for c in claimers {
+                let got = c.await.unwrap();
+                per_claimer.push(got.len());
+                for r in got {
+                    *seen.entry(r).or_default() += 1;
+                }
+            }
+            let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(twice.is_empty(), "runs claimed twice: {twice:?}");
+            let claimed: HashSet<RunId> = seen.keys().copied().collect();
+            assert_eq!(claimed, submitted, "every submitted run is claimed once");
+            assert_eq!(per_claimer.iter().sum::<usize>(), 300);
+        })
+        .await;
+}
+
+const FLOW: &str = "
+input: [k]
+tasks:
+  a:
+    action: step
+    input: {k: '{{ parameters.k }}', t: a}
+    next: [{do: b}]
+  b:
+    action: hold
+    input: {k: '{{ parameters.k }}', t: b}
+    next: [{do: c}]
+  c:
+    action: step
+    input: {k: '{{ parameters.k }}', t: c}
+output:
+  - got: '{{ task.a.k }}-{{ task.b.k }}-{{ task.c.t }}'
+";
+
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+/// An executor whose `step` counts executions, and whose `hold` waits for
+/// `hold_for` first.
+fn executor(store: Arc<dyn Store>, counts: &Counts, hold_for: Duration) -> Executor {
+    let c1 = counts.clone();
+    let c2 = counts.clone();
+    Executor::builder()
+        .store(store)
+        .action("step", move |input: ActionInput| {
+            let counts = c1.clone();
+            async move {
+                let key = format!(
+                    "{}{}",
+                    input.get("k").cloned().unwrap_or_default(),
+                    input.get("t").cloned().unwrap_or_default()
+                );
+                *counts.lock().unwrap().entry(key).or_default() += 1;
+                Ok(json!({"k": input.get("k").cloned(), "t": input.get("t").cloned()}))
+            }
+        })
+        .action("hold", move |input: ActionInput| {
+            let counts = c2.clone();
+            async move {
+                let key = format!(
+                    "{}{}",
+                    input.get("k").cloned().unwrap_or_default(),
+                    input.get("t").cloned().unwrap_or_default()
+                );
+                *counts.lock().unwrap().entry(key).or_default() += 1;
+                tokio::time::sleep(hold_for).await;
+                Ok(json!({"k": input.get("k").cloned()}))
+            }
+        })
+        .build()
+}
+
+async fn wait_until_ended(store: &PostgresStore, run: RunId, within: Duration) -> RunStatus {
+    let began = Instant::now();
+    loop {
+        if let Some(s) = store.get(run).await.unwrap() {
+            if s.status.is_terminal() {
+                return s.status;
+            }
+        }
+        assert!(
+            began.elapsed() < within,
+            "run {run} did not end within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A process dies in the middle of a run; another takes the run over once
+/// the lease expires, replays its journal (what was recorded does not run
+/// again) and finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_process_runs_are_taken_over_by_replay() {
+    let Some(url) = common::url("a_crashed_process_runs_are_taken_over_by_replay") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "takeover");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            // Process A, on a runtime of its own.
+            let rt_a = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let (url_a, schema_a, counts_a) = (url.clone(), schema.clone(), counts.clone());
+            let (run, store_a_owner) = rt_a
+                .spawn(async move {
+                    let store = Arc::new(
+                        PostgresStore::connect_with(&url_a, &short(&schema_a))
+                            .await
+                            .unwrap(),
+                    );
+                    let owner = store.owner().to_owned();
+                    let ex = executor(store.clone(), &counts_a, Duration::from_secs(3600));
+                    let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+                    let run = ex.submit(&plan, json!({"k": "x"})).await.unwrap();
+                    let worker = ex.worker(WorkerConfig::new());
+                    tokio::spawn(async move {
+                        let _keep = ex;
+                        worker.run(std::future::pending()).await
+                    });
+                    std::mem::forget(store);
+                    (run, owner)
+                })
+                .await
+                .unwrap();
+            let observer = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            // A has run `a` (recorded) and is in `b` when it dies.
+            let began = Instant::now();
+            loop {
+                let j = observer.load(run).await.unwrap();
+                if j.len() >= 2 && counts.lock().unwrap().contains_key("\"x\"\"b\"") {
+                    break;
+                }
+                assert!(
+                    began.elapsed() < Duration::from_secs(10),
+                    "A did not get to `b`"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let killed = Instant::now();
+            rt_a.shutdown_background();
+            // Process B takes over.
+            let store_b = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex_b = executor(store_b.clone(), &counts, Duration::from_millis(10));
+            let worker = ex_b.worker(WorkerConfig::new());
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(worker.run(async {
+                let _ = stop_rx.await;
+            }));
+            // Takeover: the run changes hands once A's lease has expired.
+            let conn = observer.pool().get().await.unwrap();
+            let taken = loop {
+                let row = conn
+                    .query_one(
+                        &format!("SELECT owner FROM {schema}.runs WHERE id = $1"),
+                        &[run.as_uuid()],
+                    )
+                    .await
+                    .unwrap();
+                let owner: Option<String> = row.get(0);
+                if owner.as_deref() != Some(store_a_owner.as_str()) {
+                    break killed.elapsed();
+                }
+                assert!(
+                    killed.elapsed() < Duration::from_secs(5),
+                    "no takeover within 5 s"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            assert!(
+                taken <= Duration::from_millis(1000 + 1000),
+                "takeover took {taken:?}, over lease + 1 s"
+            );
+            let status = wait_until_ended(&observer, run, Duration::from_secs(10)).await;
+            assert_eq!(status, RunStatus::Succeeded);
+            let outcome = ex_b.inspect(run).await.unwrap();
+            assert_eq!(outcome.output["got"], json!("x-x-c"));
+            let counts = counts.lock().unwrap().clone();
+            assert_eq!(
+                counts["\"x\"\"a\""], 1,
+                "`a` was recorded: it does not run again"
+            );
+            assert_eq!(
+                counts["\"x\"\"b\""], 2,
+                "`b` was in flight at the crash: it runs again"
+            );
+            assert_eq!(counts["\"x\"\"c\""], 1);
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert_eq!(report.claimed, 1);
+            assert_eq!(report.ended, 1);
+        })
+        .await;
+}
+
+/// Cancel, pause and resume reach a run from a process that does not run
+/// it, through the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_a_run_in_another_process() {
+    let Some(url) = common::url("commands_reach_a_run_in_another_process") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "commands");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store_w = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex_w = executor(store_w.clone(), &counts, Duration::from_millis(300));
+            let worker = ex_w.worker(WorkerConfig::new());
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(worker.run(async {
+                let _ = stop_rx.await;
+            }));
+            // Another process submits and steers.
+            let store_c = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex_c = executor(store_c.clone(), &counts, Duration::from_millis(300));
+            let plan = Workflow::from_yaml_str(FLOW)
+                .unwrap()
+                .compile(&ex_c)
+                .unwrap();
+            let paused = ex_c.submit(&plan, json!({"k": "p"})).await.unwrap();
+            ex_c.command(paused, Command::Pause).await.unwrap();
+            let began = Instant::now();
+            loop {
+                let s = store_c.get(paused).await.unwrap().unwrap().status;
+                if s == RunStatus::Paused {
+                    break;
+                }
+                assert!(!s.is_terminal(), "the run ended ({s}) instead of pausing");
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "not paused within 5 s: {s}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            ex_c.command(paused, Command::Resume).await.unwrap();
+            assert_eq!(
+                wait_until_ended(&store_c, paused, Duration::from_secs(10)).await,
+                RunStatus::Succeeded
+            );
+            let canceled = ex_c.submit(&plan, json!({"k": "q"})).await.unwrap();
+            ex_c.command(canceled, Command::Cancel).await.unwrap();
+            assert_eq!(
+                wait_until_ended(&store_c, canceled, Duration::from_secs(10)).await,
+                RunStatus::Canceled
+            );
+            assert!(ex_c.command(RunId::new(), Command::Cancel).await.is_err());
+            let _ = stop_tx.send(());
+            worker.await.unwrap().unwrap();
+        })
+        .await;
+}
+
+/// A worker that stops hands its runs back: another claims them at once
+/// (no lease to wait for) and finishes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_its_runs_back() {
+    let Some(url) = common::url("a_stopping_worker_hands_its_runs_back") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "handback");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            // A long lease: only a hand-back lets the second worker in soon.
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store_1 = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex_1 = executor(store_1.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW)
+                .unwrap()
+                .compile(&ex_1)
+                .unwrap();
+            let mut runs = Vec::new();
+            for i in 0..5 {
+                runs.push(
+                    ex_1.submit(&plan, json!({"k": format!("h{i}")}))
+                        .await
+                        .unwrap(),
+                );
+            }
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker_1 = tokio::spawn(ex_1.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            let began = Instant::now();
+            while counts.lock().unwrap().len() < 10 {
+                assert!(
+                    began.elapsed() < Duration::from_secs(10),
+                    "worker 1 did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = stop_tx.send(());
+            let report = worker_1.await.unwrap().unwrap();
+            assert_eq!(report.released, 5);
+            let store_2 = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex_2 = executor(store_2.clone(), &counts, Duration::from_millis(10));
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker_2 = tokio::spawn(ex_2.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            for run in &runs {
+                assert_eq!(
+                    wait_until_ended(&store_2, *run, Duration::from_secs(5)).await,
+                    RunStatus::Succeeded
+                );
+            }
+            let _ = stop_tx.send(());
+            worker_2.await.unwrap().unwrap();
+        })
+        .await;
+}
+
+/// A commit the database refuses (here a constraint; a full disk or a
+/// restart alike) fails the run in its process, which lets the lease lapse;
+/// once the database takes writes again a worker resumes the run from its
+/// journal and finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_commit_failed_is_resumed_after_its_lease() {
+    let Some(url) = common::url("a_run_whose_commit_failed_is_resumed_after_its_lease") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "commitfail");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_millis(400));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "f"})).await.unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            let began = Instant::now();
+            // `b` runs, and `a`'s outcome is committed.
+            while !counts.lock().unwrap().contains_key("\"f\"\"b\"")
+                || store.load(run).await.unwrap().len() < 2
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let conn = store.pool().get().await.unwrap();
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal ADD CONSTRAINT refuse CHECK (false) NOT VALID"
+            ))
+            .await
+            .unwrap();
+            // `b` ends, its commit fails: the run stops here and is given up.
+            let began = Instant::now();
+            while SharedStore::owned(&*store).contains(&run) {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "the run was not given up"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal DROP CONSTRAINT refuse"
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                wait_until_ended(&store, run, Duration::from_secs(10)).await,
+                RunStatus::Succeeded
+            );
+            let outcome = ex.inspect(run).await.unwrap();
+            assert_eq!(outcome.output["got"], json!("f-f-c"));
+            let counts = counts.lock().unwrap().clone();
+            assert_eq!(counts["\"f\"\"a\""], 1);
+            assert_eq!(
+                counts["\"f\"\"b\""], 2,
+                "`b`'s outcome was lost with the commit"
+            );
+            let _ = stop_tx.send(());
+            worker.await.unwrap().unwrap();
+        })
+        .await;
+}
+
+#[test]
+fn shared_run_types_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<weft_runtime::Worker>();
+    check::<WorkerConfig>();
+    check::<weft_runtime::WorkerReport>();
+    check::<weft_runtime::SharedError>();
+    check::<weft_runtime::store::Notice>();
+    check::<weft_runtime::store::Claimed>();
+}

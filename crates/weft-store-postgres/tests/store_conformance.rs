@@ -1,0 +1,109 @@
+//! The store conformance suite against `PostgresStore`, each property in a
+//! schema of its own (dropped afterwards).
+
+mod common;
+
+use std::sync::Arc;
+
+use weft_runtime::store::{conformance, Store};
+use weft_store_postgres::{PostgresOptions, PostgresStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_passes_the_conformance_suite() {
+    let Some(url) = common::url("postgres_store_passes_the_conformance_suite") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "conformance");
+    schemas
+        .run(conformance::run_all(|| {
+            let url = schemas.fresh_url();
+            async move { Arc::new(PostgresStore::connect(&url).await.unwrap()) as Arc<dyn Store> }
+        }))
+        .await;
+}
+
+/// Two processes opening a new schema at once: the migrations run once,
+/// and both stores work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_opening_at_once_migrate_once() {
+    let Some(url) = common::url("stores_opening_at_once_migrate_once") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "migrate");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let opens = (0..4).map(|_| PostgresStore::connect_with(&url, &options));
+            let stores = futures::future::join_all(opens).await;
+            for s in &stores {
+                assert!(s.is_ok(), "{:?}", s.as_ref().err());
+            }
+            let store = stores.into_iter().next().unwrap().unwrap();
+            conformance::append_then_load_interleaved_runs(&store).await;
+            let conn = store.pool().get().await.unwrap();
+            let v: i32 = conn
+                .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(v, weft_store_postgres::SCHEMA_VERSION);
+            let rows = conn
+                .query(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1, "one version row");
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let Some(url) = common::url("a_newer_schema_is_refused") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "newer");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store = PostgresStore::connect_with(&url, &options).await.unwrap();
+            let conn = store.pool().get().await.unwrap();
+            conn.execute(
+                &format!("UPDATE {schema}.weft_schema SET version = 99"),
+                &[],
+            )
+            .await
+            .unwrap();
+            drop(conn);
+            let e = PostgresStore::connect_with(&url, &options)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("newer weft"), "{e}");
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_bad_url_or_schema_is_refused_with_a_message() {
+    let e = PostgresStore::connect("postgres://u:secret@127.0.0.1:notaport/db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a Postgres URL") && !e.contains("secret"),
+        "{e}"
+    );
+    let e = PostgresStore::connect("postgres://u@127.0.0.1/db?schema=Bad-Name")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("schema name"), "{e}");
+}
+
+#[test]
+fn postgres_store_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<PostgresStore>();
+    check::<PostgresOptions>();
+}
