@@ -167,6 +167,10 @@ impl ActionCatalog for DocActions {
     fn action_names(&self) -> Vec<String> {
         self.0.action_names()
     }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<weft::InputField>> {
+        self.0.input_fields(name)
+    }
 }
 
 /// The ```yaml blocks of a markdown file, with the line each starts on.

@@ -21,15 +21,55 @@ pub const ENGINE_COMMANDS: [&str; 4] = ["fail", "noop", "continue", "retry"];
 /// Dense index of a task in a [`Plan`].
 pub type TaskId = u32;
 
-/// The set of action names a workflow may use.
+/// The set of action names a workflow may use, and the input fields of
+/// those that declare them.
 ///
-/// Compiling checks every task's `action` against it. The runtime's executor
-/// implements it; so do sets and slices of names.
+/// Compiling checks every task's `action` against it, and the keys of its
+/// `input` against the fields the action declares. The runtime's executor
+/// implements it; so do sets and slices of names (which declare no fields).
 pub trait ActionCatalog {
     /// True when an action of this name is registered.
     fn has_action(&self, name: &str) -> bool;
     /// Every registered name (used to suggest a fix for a typo).
     fn action_names(&self) -> Vec<String>;
+    /// The input fields action `name` declares, or `None` when it declares
+    /// none (the default): then its input is not checked when compiling.
+    ///
+    /// With fields declared, compiling rejects an `input` key that is not
+    /// one of them (suggesting the closest) and, when the task's input is
+    /// written as a map or inline parameters, a required field left out.
+    fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
+        let _ = name;
+        None
+    }
+}
+
+/// One input field an action declares (see [`ActionCatalog::input_fields`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputField {
+    /// The key a task's `input` gives it under.
+    pub name: String,
+    /// Whether every task must give it.
+    pub required: bool,
+}
+
+impl InputField {
+    /// A field a task must give.
+    pub fn required(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: true,
+        }
+    }
+
+    /// A field a task may leave out.
+    pub fn optional(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: false,
+        }
+    }
 }
 
 impl<S: std::hash::BuildHasher> ActionCatalog for HashSet<String, S> {
@@ -779,6 +819,105 @@ impl Compiler<'_> {
             .collect()
     }
 
+    /// Checks the keys a task gives its action (`input` map or inline
+    /// parameters) against the fields the action declares.
+    fn input_keys(
+        &mut self,
+        action: &str,
+        fields: &[InputField],
+        inline: Option<(&str, usize)>,
+        map: Option<&indexmap::IndexMap<String, Value>>,
+        base: &str,
+    ) {
+        let names = || fields.iter().map(|f| f.name.as_str());
+        let takes = || {
+            if fields.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes {}", names().collect::<Vec<_>>().join(", "))
+            }
+        };
+        let mut given: Vec<&str> = Vec::new();
+        // Fields offered for a misspelt key: not reported missing as well.
+        let mut suggested: Vec<&str> = Vec::new();
+        let pairs;
+        match (inline, map) {
+            (Some((text, from)), _) => {
+                // Unreadable parameters are reported by `inline_input`.
+                pairs = crate::inline::parse(&text[from..]).unwrap_or_default();
+                let path = format!("{base}.action");
+                for p in &pairs {
+                    given.push(&p.name);
+                    if fields.iter().any(|f| f.name == p.name) {
+                        continue;
+                    }
+                    if self.full() {
+                        self.omit();
+                        continue;
+                    }
+                    let hint = match closest_field(&mut self.suggester, &p.name, fields) {
+                        Some(s) => {
+                            suggested.push(s);
+                            format!("did you mean `{s}`?")
+                        }
+                        None => takes(),
+                    };
+                    self.error_in_scalar(
+                        ErrorKind::Validation,
+                        &path,
+                        text,
+                        from + p.at,
+                        format!("`{action}` has no input `{}`: {hint}", p.name),
+                    );
+                }
+            }
+            (None, Some(m)) => {
+                for key in m.keys() {
+                    given.push(key);
+                    if fields.iter().any(|f| &f.name == key) {
+                        continue;
+                    }
+                    if self.full() {
+                        self.omit();
+                        continue;
+                    }
+                    let hint = match closest_field(&mut self.suggester, key, fields) {
+                        Some(s) => {
+                            suggested.push(s);
+                            format!("did you mean `{s}`?")
+                        }
+                        None => takes(),
+                    };
+                    let path = crate::load::join_key(&format!("{base}.input"), key);
+                    self.error(
+                        ErrorKind::Validation,
+                        &path,
+                        format!("`{action}` has no input `{key}`: {hint}"),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+        for f in fields {
+            let name = f.name.as_str();
+            if f.required && !given.contains(&name) && !suggested.contains(&name) {
+                let path = match (inline, map) {
+                    (Some(_), _) => format!("{base}.action"),
+                    (None, Some(_)) => format!("{base}.input"),
+                    (None, None) => base.to_owned(),
+                };
+                self.error(
+                    ErrorKind::Validation,
+                    &path,
+                    format!(
+                        "`{action}` needs input `{}`: add it to the task's `input`",
+                        f.name
+                    ),
+                );
+            }
+        }
+    }
+
     fn num(
         &mut self,
         n: &NumberOrExpr,
@@ -907,6 +1046,8 @@ impl Workflow {
 
         // Asked of the catalog once, when the first unknown action is found.
         let mut action_names: Option<Vec<String>> = None;
+        // The fields each action declares, asked of the catalog once.
+        let mut declared: HashMap<Arc<str>, Option<Vec<InputField>>> = HashMap::new();
         // Neighbouring tasks usually share an action.
         let mut last_action: Option<Arc<str>> = None;
         let mut last_known = false;
@@ -958,6 +1099,14 @@ impl Workflow {
                 }
                 None => None,
             };
+            if let Some(a) = &action {
+                let fields = declared
+                    .entry(a.clone())
+                    .or_insert_with(|| catalog.input_fields(a));
+                if let Some(fields) = fields {
+                    c.input_keys(a, fields, inline, t.input.as_ref(), base());
+                }
+            }
             let input = match (inline, &t.input) {
                 (Some((text, from)), given) => {
                     let input = c.inline_input(text, from, &format!("{}.action", base()));
@@ -1369,6 +1518,32 @@ impl WorkflowDef {
 
 /// Joins that can never be satisfied because some branches only run after
 /// the join itself, and joins reached both inside and outside a split.
+/// The declared field a misspelt key most likely means: the closest by
+/// edit distance, or else the one field that is an abbreviation of the key
+/// or the key of it (`command` for `cmd`), with the same first letter.
+fn closest_field<'f>(
+    suggester: &mut Suggester,
+    key: &str,
+    fields: &'f [InputField],
+) -> Option<&'f str> {
+    if let Some(s) = suggester.suggest(key, fields.iter().map(|f| f.name.as_str())) {
+        return Some(s);
+    }
+    let subsequence = |short: &str, long: &str| {
+        let mut long = long.chars();
+        short.chars().all(|c| long.any(|l| l == c))
+    };
+    let mut found = fields.iter().map(|f| f.name.as_str()).filter(|f| {
+        f.chars().next() == key.chars().next()
+            && f.len().min(key.len()) >= 2
+            && (subsequence(f, key) || subsequence(key, f))
+    });
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
 fn check_joins(
     c: &mut Compiler<'_>,
     tasks: &[TaskPlan],
