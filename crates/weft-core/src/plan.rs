@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::context::WorkflowContext;
 use crate::def::{Backoff, JoinDef, NumberOrExpr, Publish, WorkflowDef};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::{Template, ValueTemplate};
 use crate::load::{task_path, Workflow};
 
@@ -287,6 +287,11 @@ struct PlanInner {
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
     text: Option<(Arc<str>, crate::load::Format)>,
+    /// The file it was loaded from, if it was.
+    file: Option<Arc<std::path::PathBuf>>,
+    /// Where each key of `text` is, built again from it the first time a
+    /// run reports an error (most plans never need it).
+    source_map: std::sync::OnceLock<Option<crate::source_map::SourceMap>>,
 }
 
 /// Task ids by name. The names are the workflow's own, so the fast hasher
@@ -379,6 +384,51 @@ impl Plan {
     /// from it.
     pub fn source(&self) -> Option<(&str, crate::load::Format)> {
         self.inner.text.as_ref().map(|(t, f)| (&**t, *f))
+    }
+
+    /// Where `path` (such as `tasks.fetch.input.url`) is written in the
+    /// workflow's text: the start of its value when that is a scalar, or
+    /// else of its key. Empty for a workflow built in code.
+    pub fn location_of(&self, path: &str) -> Location {
+        let map = self.inner.source_map.get_or_init(|| {
+            let (text, _) = self.inner.text.as_ref()?;
+            crate::source_map::SourceMap::build(text).ok()
+        });
+        let file = &self.inner.file;
+        let Some(map) = map else {
+            return Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            };
+        };
+        match map.scalar(path) {
+            Some(start) => Location {
+                file: file.clone(),
+                line: Some(start.line as usize),
+                column: Some(start.column as usize),
+            },
+            None => map.location(path, file),
+        }
+    }
+
+    /// An error met while a run evaluated one of this plan's expressions,
+    /// as one line for the task's error: the field it is in (or
+    /// `field` when the error names none) and where that is written, then
+    /// the message, for example
+    /// ``input.url at deploy.yaml:12:14: `parameters.hots` is undefined: ...``.
+    pub fn describe_error(&self, e: &Error, field: &str) -> String {
+        let field = e.field().unwrap_or(field);
+        let path = match e.task() {
+            Some(t) => format!("{}.{field}", task_path(t)),
+            None => field.to_owned(),
+        };
+        let at = self.location_of(&path);
+        if at.line.is_some() {
+            format!("{field} at {at}: {}", e.message())
+        } else {
+            format!("{field}: {}", e.message())
+        }
     }
 
     /// Checks a run's inputs against the declared ones and applies defaults.
@@ -508,6 +558,7 @@ const SUGGEST_MAX_CHARS: usize = 64;
 /// work; once it is spent, it suggests nothing more.
 pub(crate) struct Suggester {
     budget: usize,
+    before: Vec<usize>,
     prev: Vec<usize>,
     cur: Vec<usize>,
     chars: Vec<char>,
@@ -517,6 +568,7 @@ impl Suggester {
     pub(crate) fn new(budget: usize) -> Suggester {
         Suggester {
             budget,
+            before: Vec::new(),
             prev: Vec::new(),
             cur: Vec::new(),
             chars: Vec::new(),
@@ -530,11 +582,33 @@ impl Suggester {
         name: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Option<&'a str> {
+        self.best(name, candidates).map(|(c, _)| c)
+    }
+
+    /// The closest candidate to `name`, if one is close and no other is as
+    /// close (candidates are expected to be distinct).
+    pub(crate) fn suggest_unique<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        match self.best(name, candidates) {
+            Some((c, false)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The closest candidate, and whether another was as close.
+    fn best<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(&'a str, bool)> {
         let a: Vec<char> = name.chars().take(SUGGEST_MAX_CHARS + 1).collect();
         if a.len() > SUGGEST_MAX_CHARS {
             return None;
         }
-        let mut best: Option<(usize, &str)> = None;
+        let mut best: Option<(usize, &str, bool)> = None;
         for c in candidates {
             self.budget = self.budget.checked_sub(1)?;
             // A name of n bytes has between n/4 and n chars, and the
@@ -556,16 +630,25 @@ impl Suggester {
             }
             self.budget = self.budget.checked_sub(a.len() * b_len)?;
             let d = self.distance(&a);
-            if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, c));
+            if d > limit {
+                continue;
+            }
+            match best {
+                Some((bd, _, ref mut tied)) if d == bd => *tied = true,
+                Some((bd, _, _)) if d > bd => {}
+                _ => best = Some((d, c, false)),
             }
         }
-        best.map(|(_, c)| c)
+        best.map(|(_, c, tied)| (c, tied))
     }
 
-    /// Levenshtein distance between `a` and `self.chars`, in two reused rows.
+    /// Edit distance between `a` and `self.chars`, counting a swap of two
+    /// neighbouring letters (`nmae` for `name`) as one edit (the optimal
+    /// string alignment distance), in three reused rows.
     fn distance(&mut self, a: &[char]) -> usize {
         let b = &self.chars;
+        self.before.clear();
+        self.before.resize(b.len() + 1, 0);
         self.prev.clear();
         self.prev.extend(0..=b.len());
         self.cur.clear();
@@ -574,10 +657,16 @@ impl Suggester {
             self.cur[0] = i + 1;
             for (j, cb) in b.iter().enumerate() {
                 let cost = usize::from(ca != cb);
-                self.cur[j + 1] = (self.prev[j] + cost)
+                let mut d = (self.prev[j] + cost)
                     .min(self.prev[j + 1] + 1)
                     .min(self.cur[j] + 1);
+                if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                    d = d.min(self.before[j - 1] + 1);
+                }
+                self.cur[j + 1] = d;
             }
+            // The row before the previous one becomes the next current row.
+            std::mem::swap(&mut self.before, &mut self.prev);
             std::mem::swap(&mut self.prev, &mut self.cur);
         }
         self.prev[b.len()]
@@ -594,6 +683,13 @@ struct Compiler<'w> {
     suggester: Suggester,
     /// Whether any expression calls `task_status(...)`.
     status_used: bool,
+    /// The declared inputs, sorted: what `parameters.x` may name.
+    inputs: Vec<String>,
+    /// Inputs, variables, published and output names, sorted: what
+    /// `ctx('x')` may name.
+    ctx_names: Vec<String>,
+    /// The environment's global functions, asked for once.
+    functions: Option<Vec<&'static str>>,
 }
 
 impl Compiler<'_> {
@@ -655,7 +751,12 @@ impl Compiler<'_> {
             return None;
         }
         match Template::compile_at(source, Some(Arc::from(path))) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_literal() {
+                    self.check_names(source, path, None);
+                }
+                Some(t)
+            }
             Err(e) => {
                 let e = self.located(e, path);
                 self.push(e);
@@ -688,7 +789,12 @@ impl Compiler<'_> {
             return None;
         }
         match ValueTemplate::compile(value, path) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_static() {
+                    self.check_value_names(value, path);
+                }
+                Some(t)
+            }
             Err(e) => {
                 let e = self.located(e, path);
                 self.push(e);
@@ -763,7 +869,16 @@ impl Compiler<'_> {
             return None;
         }
         match ValueTemplate::compile(value, path) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_static() {
+                    let mut texts = Vec::new();
+                    strings_in(value, &mut texts);
+                    for text in texts {
+                        self.check_names(text, path, Some((scalar, pair.value_at)));
+                    }
+                }
+                Some(t)
+            }
             // Finding the place reads the text up to it: only for kept errors.
             Err(_) if self.full() => {
                 self.omit();
@@ -819,6 +934,108 @@ impl Compiler<'_> {
             .collect()
     }
 
+    /// Checks the strings of `value` (at `path`) with
+    /// [`Compiler::check_names`].
+    fn check_value_names(&mut self, value: &Value, path: &str) {
+        match value {
+            Value::String(s) => self.check_names(s, path, None),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    self.check_value_names(v, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.check_value_names(v, &format!("{path}.{k}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks the names the template `source` (written at `path`) uses:
+    /// inputs read through `parameters`, names read through `ctx()`, and the
+    /// filters, tests and functions it calls. `inline` is the scalar and
+    /// offset of an inline parameter's value, which errors then point at.
+    fn check_names(&mut self, source: &str, path: &str, inline: Option<(&str, usize)>) {
+        for (found, offset) in crate::names::scan(source) {
+            use crate::names::Found;
+            let message = match found {
+                Found::Parameter(n) if self.inputs.iter().all(|i| i != n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, self.inputs.iter().map(String::as_str))
+                    {
+                        Some(s) => format!("did you mean `parameters.{s}`?"),
+                        None if self.inputs.is_empty() => {
+                            format!("it declares none: add `{n}` to `input`")
+                        }
+                        None => format!(
+                            "declare it under `input` (the inputs are: {})",
+                            self.inputs.join(", ")
+                        ),
+                    };
+                    format!("`parameters.{n}`: the workflow has no input `{n}`: {hint}")
+                }
+                Found::Ctx(n) if self.ctx_names.iter().all(|i| i != n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, self.ctx_names.iter().map(String::as_str))
+                    {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "declare it under `input` or `vars`, or publish it".to_owned(),
+                    };
+                    format!("`ctx('{n}')`: no input, variable or published value is named `{n}`: {hint}")
+                }
+                Found::Filter(n) if !crate::expr::filter_exists(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, crate::names::FILTERS.iter().copied())
+                    {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "see the filters in docs/workflow-language.md".to_owned(),
+                    };
+                    format!("unknown filter `{n}`: {hint}")
+                }
+                Found::Test(n) if !crate::expr::test_exists(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, crate::names::TESTS.iter().copied())
+                    {
+                        Some(s) => format!("did you mean `is {s}`?"),
+                        None => "see the tests in docs/workflow-language.md".to_owned(),
+                    };
+                    format!("unknown test `{n}`: {hint}")
+                }
+                Found::Function(n) => {
+                    let functions = self
+                        .functions
+                        .get_or_insert_with(crate::expr::function_names);
+                    if functions.contains(&n) {
+                        continue;
+                    }
+                    let hint = match self.suggester.suggest_unique(n, functions.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}()`?"),
+                        None => format!("the functions are: {}", {
+                            let mut f = functions.clone();
+                            f.push("item");
+                            f.sort_unstable();
+                            f.join(", ")
+                        }),
+                    };
+                    format!("unknown function `{n}()`: {hint}")
+                }
+                _ => continue,
+            };
+            match inline {
+                Some((scalar, at)) => {
+                    self.error_in_scalar(ErrorKind::Validation, path, scalar, at, message)
+                }
+                None => self.error_in_scalar(ErrorKind::Validation, path, source, offset, message),
+            }
+        }
+    }
+
     /// Checks the keys a task gives its action (`input` map or inline
     /// parameters) against the fields the action declares.
     fn input_keys(
@@ -843,8 +1060,12 @@ impl Compiler<'_> {
         let pairs;
         match (inline, map) {
             (Some((text, from)), _) => {
-                // Unreadable parameters are reported by `inline_input`.
-                pairs = crate::inline::parse(&text[from..]).unwrap_or_default();
+                // Unreadable parameters are reported by `inline_input`,
+                // and their keys are not known.
+                let Ok(read) = crate::inline::parse(&text[from..]) else {
+                    return;
+                };
+                pairs = read;
                 let path = format!("{base}.action");
                 for p in &pairs {
                     given.push(&p.name);
@@ -963,12 +1184,16 @@ impl Workflow {
         // Equal expression texts are parsed once in this compile.
         let _cache = crate::expr::ExprCache::enter();
         let def = self.def();
+        let (inputs, ctx_names) = declared_names(def);
         let mut c = Compiler {
             wf: self,
             errors: Vec::new(),
             omitted: 0,
             suggester: Suggester::new(SUGGEST_BUDGET),
             status_used: false,
+            inputs,
+            ctx_names,
+            functions: None,
         };
 
         if let Some(v) = &def.version {
@@ -1500,6 +1725,8 @@ impl Workflow {
                 status_used: c.status_used,
                 output,
                 text: self.text_shared(),
+                file: self.file().map(|f| Arc::new(f.to_path_buf())),
+                source_map: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -1518,6 +1745,45 @@ impl WorkflowDef {
 
 /// Joins that can never be satisfied because some branches only run after
 /// the join itself, and joins reached both inside and outside a split.
+/// The names `parameters.x` may use (the inputs) and those `ctx('x')` may
+/// use (inputs, variables, everything published, outputs), each sorted and
+/// without repeats.
+fn declared_names(def: &WorkflowDef) -> (Vec<String>, Vec<String>) {
+    let mut inputs: Vec<String> = def.input.iter().map(|i| i.name.clone()).collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let mut ctx = inputs.clone();
+    ctx.extend(def.vars.0.iter().map(|(k, _)| k.clone()));
+    ctx.extend(def.output.0.iter().map(|(k, _)| k.clone()));
+    for t in def.tasks.values() {
+        for tr in &t.next {
+            match &tr.publish {
+                Publish::List(list) => ctx.extend(list.0.iter().map(|(k, _)| k.clone())),
+                // Unreadable pairs are reported where the publish is compiled.
+                Publish::Inline(text) => ctx.extend(
+                    crate::inline::parse(text)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|p| p.name),
+                ),
+            }
+        }
+    }
+    ctx.sort_unstable();
+    ctx.dedup();
+    (inputs, ctx)
+}
+
+/// Every string inside `value`.
+fn strings_in<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
+}
+
 /// The declared field a misspelt key most likely means: the closest by
 /// edit distance, or else the one field that is an abbreviation of the key
 /// or the key of it (`command` for `cmd`), with the same first letter.
