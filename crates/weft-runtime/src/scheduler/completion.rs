@@ -121,6 +121,7 @@ impl Scheduler {
                                 item,
                                 attempt: done.attempt + 1,
                                 delay,
+                                error: error.clone(),
                             });
                             self.start_attempt(id, done.item, done.attempt + 1, Some(delay));
                             return;
