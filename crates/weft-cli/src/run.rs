@@ -419,6 +419,7 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
                 "items": t.items,
                 "result": t.result.as_deref().cloned().unwrap_or(Value::Null),
                 "error": t.error,
+                "duration_ms": t.duration().map(millis),
             })
         })
         .collect();
@@ -436,6 +437,7 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
         "errors": errors,
         "stats": {
             "tasks_run": outcome.stats.tasks_run,
+            "actions_run": outcome.stats.actions_run,
             "duration_ms": millis(outcome.stats.duration),
         },
     })
@@ -450,11 +452,11 @@ fn lost_json(why: &str) -> Value {
         "tasks": [],
         "routes": [[]],
         "errors": [{"task": null, "message": why}],
-        "stats": {"tasks_run": 0, "duration_ms": 0.0},
+        "stats": {"tasks_run": 0, "actions_run": 0, "duration_ms": 0.0},
     })
 }
 
-/// Milliseconds, to the microsecond.
+/// Milliseconds, to the microsecond (as the library serializes durations).
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

@@ -88,7 +88,16 @@ fn check_contract(v: &Value) -> String {
     for t in v["tasks"].as_array().expect("tasks is a list") {
         assert_eq!(
             keys(t),
-            ["attempts", "error", "items", "name", "result", "route", "status"],
+            [
+                "attempts",
+                "duration_ms",
+                "error",
+                "items",
+                "name",
+                "result",
+                "route",
+                "status"
+            ],
             "task keys of {t}"
         );
         assert!(
@@ -114,6 +123,10 @@ fn check_contract(v: &Value) -> String {
         assert!(t["attempts"].is_u64(), "{t}");
         assert!(t["items"].is_null() || t["items"].is_u64(), "{t}");
         assert!(t["error"].is_null() || t["error"].is_string(), "{t}");
+        assert!(
+            t["duration_ms"].is_null() || t["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+            "{t}"
+        );
     }
     for e in v["errors"].as_array().expect("errors is a list") {
         assert_eq!(keys(e), ["message", "task"], "error keys of {e}");
@@ -121,8 +134,13 @@ fn check_contract(v: &Value) -> String {
         assert!(e["message"].is_string(), "{e}");
     }
     let stats = &v["stats"];
-    assert_eq!(keys(stats), ["duration_ms", "tasks_run"], "stats keys");
+    assert_eq!(
+        keys(stats),
+        ["actions_run", "duration_ms", "tasks_run"],
+        "stats keys"
+    );
     assert!(stats["tasks_run"].is_u64(), "{stats}");
+    assert!(stats["actions_run"].is_u64(), "{stats}");
     assert!(
         stats["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
         "{stats}"
@@ -1179,10 +1197,16 @@ fn docs_command_lines_exit_as_documented() {
     assert!(ran >= 6, "only {ran} command lines of docs/cli.md were run");
 }
 
-/// Without `duration_ms` and `run_id`, which differ from run to run.
+/// Without the `duration_ms` fields and `run_id`, which differ from run to
+/// run.
 fn without_duration(mut v: Value) -> Value {
     if let Some(stats) = v.get_mut("stats").and_then(Value::as_object_mut) {
         stats.remove("duration_ms");
+    }
+    if let Some(tasks) = v.get_mut("tasks").and_then(Value::as_array_mut) {
+        for t in tasks.iter_mut().filter_map(Value::as_object_mut) {
+            t.remove("duration_ms");
+        }
     }
     if let Some(map) = v.as_object_mut() {
         map.remove("run_id");

@@ -43,6 +43,9 @@ pub enum ResumeError {
     /// that is not registered any more).
     #[error("run {0} cannot be resumed: {1}")]
     Unusable(RunId, String),
+    /// Not called from within a tokio runtime, which the run needs.
+    #[error("resuming a run must be done from within a tokio runtime (#[tokio::main], Runtime::block_on)")]
+    NoRuntime,
 }
 
 /// What [`Executor::recover`] brought back.
@@ -351,8 +354,7 @@ impl Executor {
             // Taken after the replay, before anything else.
             let _ = run.handle.control.send(Msg::Control(c));
         }
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| ResumeError::Unusable(id, "not inside a tokio runtime".to_owned()))?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.inner.live.insert(id, run.handle());
         handle.spawn(scheduler.run());
         Ok(run)

@@ -83,7 +83,7 @@ impl std::fmt::Display for Rfc3339 {
 }
 
 fn ser_ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
+    s.serialize_f64(crate::outcome::millis(*d))
 }
 
 /// What happened.

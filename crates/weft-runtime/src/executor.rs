@@ -152,8 +152,9 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The inputs do not match the workflow's `input` section (the error
-    /// names the input), or there is no tokio runtime to run on.
+    /// The inputs do not match the workflow's `input` section
+    /// ([`ErrorKind::Input`], naming the input), or there is no tokio
+    /// runtime to run on ([`ErrorKind::NoRuntime`]).
     pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
         self.start_with(plan, inputs, RunOptions::default())
     }
@@ -171,8 +172,9 @@ impl Executor {
     ) -> Result<Run, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
-                ErrorKind::Input,
-                "Executor::start must be called from within a tokio runtime",
+                ErrorKind::NoRuntime,
+                "Executor::start must be called from within a tokio runtime: \
+                 call it in an async fn run by one (#[tokio::main], Runtime::block_on)",
             )
         })?;
         let parameters = plan.bind_inputs(inputs)?;

@@ -922,6 +922,7 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     let ex = Executor::new();
     let p = plan(&ex, "tasks:\n  a: {action: core.noop}\n");
     let err = ex.start(&p, json!({})).unwrap_err();
+    assert_eq!(err.kind(), weft_core::ErrorKind::NoRuntime);
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
 
