@@ -503,6 +503,11 @@ fn summary(outcome: &RunOutcome) -> String {
         }
         s.push_str(line.trim_end());
         s.push('\n');
+        if t.status != TaskStatus::Succeeded {
+            if let Some(tail) = t.result.as_deref().and_then(stderr_tail) {
+                s.push_str(&tail);
+            }
+        }
     }
     if !outcome.errors.is_empty() {
         s.push_str("errors:\n");
@@ -511,6 +516,39 @@ fn summary(outcome: &RunOutcome) -> String {
         }
     }
     s
+}
+
+/// Lines of stderr shown under a failed task.
+const STDERR_LINES: usize = 5;
+
+/// The end of the stderr of a failed command (a `core.local` result, or
+/// the first failed item's of a `with` task), indented, to print under its
+/// task; `None` when there is no stderr.
+fn stderr_tail(result: &Value) -> Option<String> {
+    fn failed_command(v: &Value) -> Option<&str> {
+        let stderr = v.get("stderr")?.as_str()?;
+        let failed = v.get("succeeded").and_then(Value::as_bool) == Some(false);
+        (failed && !stderr.trim().is_empty()).then_some(stderr)
+    }
+    let stderr = match result {
+        Value::Array(items) => items.iter().find_map(failed_command)?,
+        other => failed_command(other)?,
+    };
+    let lines: Vec<&str> = stderr.trim_end().lines().collect();
+    let shown = &lines[lines.len().saturating_sub(STDERR_LINES)..];
+    let mut out = if shown.len() < lines.len() {
+        format!(
+            "      stderr, last {} of {} lines:\n",
+            shown.len(),
+            lines.len()
+        )
+    } else {
+        "      stderr:\n".to_owned()
+    };
+    for line in shown {
+        out.push_str(&format!("      | {}\n", first_line(line, 200)));
+    }
+    Some(out)
 }
 
 fn symbol(status: TaskStatus) -> &'static str {

@@ -560,6 +560,85 @@ fn dash_i_for_an_input_with_a_string_default_is_text_as_written() {
     assert_eq!(v["output"]["greetings"], serde_json::json!(["1.10, Ada!"]));
 }
 
+#[cfg(unix)]
+#[test]
+fn the_summary_shows_the_end_of_a_failed_commands_stderr() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "build.yaml",
+        "tasks:\n  build:\n    action: core.local\n    input:\n      cmd: \"for i in 1 2 3 4 5 6 7; do echo line $i >&2; done; exit 3\"\n  \
+         ok:\n    action: core.local\n    input: {args: [true]}\n",
+    );
+    let output = weft().arg("run").arg(&wf).output().expect("run weft");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.contains("✗ build"))
+        .take(7)
+        .collect();
+    assert!(summary[0].contains("exited with code 3"), "{stderr}");
+    assert_eq!(
+        summary[1..],
+        [
+            "      stderr, last 5 of 7 lines:",
+            "      | line 3",
+            "      | line 4",
+            "      | line 5",
+            "      | line 6",
+            "      | line 7",
+        ],
+        "{stderr}"
+    );
+    // A command that succeeded shows none.
+    assert!(!stderr.contains("✓ ok\n      stderr"), "{stderr}");
+}
+
+#[test]
+fn graph_never_gives_two_nodes_one_label() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "start.yaml",
+        "tasks:\n  start:\n    action: core.noop\n    next: [{do: weft_start}, {when: '{{ failed() }}', do: fail}]\n  \
+         weft_start: {action: core.noop}\n",
+    );
+    let mermaid = weft().args(["graph"]).arg(&wf).output().unwrap();
+    assert_eq!(mermaid.status.code(), Some(0), "{mermaid:?}");
+    let text = String::from_utf8_lossy(&mermaid.stdout).into_owned();
+    // Node lines are `id<shape>"label"<shape>`; edges and classes are not.
+    let labels: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("-->") && !l.trim_start().starts_with("class"))
+        .filter_map(|l| Some(&l[l.find('"')? + 1..l.rfind('"')?]))
+        .collect();
+    assert_eq!(
+        labels,
+        ["workflow start", "start", "weft_start", "fail"],
+        "{text}"
+    );
+    let dot = weft()
+        .args(["graph", "--format", "dot"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dot.stdout).into_owned();
+    let mut labels: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| {
+            let at = l.find("label=\"")? + 7;
+            Some(&l[at..at + l[at..].find('"')?])
+        })
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(
+        labels,
+        ["fail", "start", "weft_start", "workflow start"],
+        "{text}"
+    );
+}
+
 #[test]
 fn thousands_of_errors_print_the_first_hundred_and_a_count() {
     let s = Scratch::new();
