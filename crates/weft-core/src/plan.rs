@@ -958,10 +958,32 @@ impl Compiler<'_> {
     /// filters, tests and functions it calls. `inline` is the scalar and
     /// offset of an inline parameter's value, which errors then point at.
     fn check_names(&mut self, source: &str, path: &str, inline: Option<(&str, usize)>) {
+        use crate::names::Found;
         for (found, offset) in crate::names::scan(source) {
-            use crate::names::Found;
+            let known = match found {
+                // Both lists are sorted.
+                Found::Parameter(n) => self.inputs.binary_search_by(|i| i.as_str().cmp(n)).is_ok(),
+                Found::Ctx(n) => self
+                    .ctx_names
+                    .binary_search_by(|i| i.as_str().cmp(n))
+                    .is_ok(),
+                Found::Filter(n) => crate::expr::filter_exists(n),
+                Found::Test(n) => crate::expr::test_exists(n),
+                Found::Function(n) => self
+                    .functions
+                    .get_or_insert_with(crate::expr::function_names)
+                    .contains(&n),
+            };
+            if known {
+                continue;
+            }
+            // Past the errors kept, a mistake is only counted.
+            if self.full() {
+                self.omit();
+                continue;
+            }
             let message = match found {
-                Found::Parameter(n) if self.inputs.iter().all(|i| i != n) => {
+                Found::Parameter(n) => {
                     let hint = match self
                         .suggester
                         .suggest_unique(n, self.inputs.iter().map(String::as_str))
@@ -977,7 +999,7 @@ impl Compiler<'_> {
                     };
                     format!("`parameters.{n}`: the workflow has no input `{n}`: {hint}")
                 }
-                Found::Ctx(n) if self.ctx_names.iter().all(|i| i != n) => {
+                Found::Ctx(n) => {
                     let hint = match self
                         .suggester
                         .suggest_unique(n, self.ctx_names.iter().map(String::as_str))
@@ -987,7 +1009,7 @@ impl Compiler<'_> {
                     };
                     format!("`ctx('{n}')`: no input, variable or published value is named `{n}`: {hint}")
                 }
-                Found::Filter(n) if !crate::expr::filter_exists(n) => {
+                Found::Filter(n) => {
                     let hint = match self
                         .suggester
                         .suggest_unique(n, crate::names::FILTERS.iter().copied())
@@ -997,7 +1019,7 @@ impl Compiler<'_> {
                     };
                     format!("unknown filter `{n}`: {hint}")
                 }
-                Found::Test(n) if !crate::expr::test_exists(n) => {
+                Found::Test(n) => {
                     let hint = match self
                         .suggester
                         .suggest_unique(n, crate::names::TESTS.iter().copied())
@@ -1011,9 +1033,6 @@ impl Compiler<'_> {
                     let functions = self
                         .functions
                         .get_or_insert_with(crate::expr::function_names);
-                    if functions.contains(&n) {
-                        continue;
-                    }
                     let hint = match self.suggester.suggest_unique(n, functions.iter().copied()) {
                         Some(s) => format!("did you mean `{s}()`?"),
                         None => format!("the functions are: {}", {
@@ -1025,7 +1044,6 @@ impl Compiler<'_> {
                     };
                     format!("unknown function `{n}()`: {hint}")
                 }
-                _ => continue,
             };
             match inline {
                 Some((scalar, at)) => {

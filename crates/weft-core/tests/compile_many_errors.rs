@@ -57,3 +57,32 @@ fn unknown_actions_are_capped_too_and_still_suggest() {
     assert_eq!(e.all().count() + e.omitted(), N);
     assert!(e.message().contains("did you mean `core.noop`?"), "{e}");
 }
+
+#[test]
+fn unknown_names_in_expressions_are_capped_too() {
+    // Each task reads an undeclared input and calls an unknown filter.
+    const N: usize = 3_000;
+    let mut text = String::from("input: [name]\ntasks:\n");
+    for i in 0..N {
+        text.push_str(&format!(
+            "  t{i}: {{action: core.noop, next: [{{publish: [{{v: '{{{{ parameters.nmae | uper }}}}'}}]}}]}}\n"
+        ));
+    }
+    let e = Workflow::from_yaml_str(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .compile(&["core.noop"])
+        .expect_err("unknown names");
+    assert_eq!(e.all().count(), Error::MAX_KEPT);
+    assert_eq!(e.all().count() + e.omitted(), 2 * N);
+    assert!(
+        e.message().contains("did you mean `parameters.name`?"),
+        "{e}"
+    );
+    assert!(
+        e.others()[0]
+            .message()
+            .contains("unknown filter `uper`: did you mean `upper`?"),
+        "{:?}",
+        e.others()[0]
+    );
+}
