@@ -1,25 +1,4 @@
 //! The workflow context: what expressions read.
-//!
-//! The shared state (parameters, variables, task results, system values)
-//! lives behind one `Arc`, so cloning a context copies pointers only and
-//! costs the same whether it holds nothing or megabytes of task results: one
-//! reference count to bump instead of four. Values are stored as
-//! `Arc<Value>`: reading one hands out a pointer, never a deep copy. The
-//! per-item parts (`item`, `index`) and the task being evaluated (for
-//! `result()`, `succeeded()`, ...) belong to one clone only.
-//!
-//! # Examples
-//!
-//! ```
-//! use serde_json::json;
-//! use weft_core::WorkflowContext;
-//!
-//! let ctx = WorkflowContext::new(json!({"app": "shop"}), [("region".to_owned(), json!("eu"))]);
-//! ctx.set_task_result("build", json!({"image": "shop:1"}));
-//! let text = ctx.render_template("{{ parameters.app }} in {{ workflow.region }}: {{ task.build.image }}")?;
-//! assert_eq!(text, "shop in eu: shop:1");
-//! # Ok::<(), weft_core::Error>(())
-//! ```
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, OnceLock};
@@ -155,7 +134,28 @@ pub(crate) type ValueMap = DashMap<Arc<str>, Arc<Value>, foldhash::fast::RandomS
 
 const STATUS_PREFIX: &str = "task_status.";
 
-/// The context of one run. See the [module docs](self).
+/// The context of one run: what expressions read.
+///
+/// The shared state (parameters, variables, task results, system values)
+/// lives behind one `Arc`, so cloning a context copies pointers only and
+/// costs the same whether it holds nothing or megabytes of task results: one
+/// reference count to bump instead of four. Values are stored as
+/// `Arc<Value>`: reading one hands out a pointer, never a deep copy. The
+/// per-item parts (`item`, `index`) and the task being evaluated (for
+/// `result()`, `succeeded()`, ...) belong to one clone only.
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+/// use weft_core::WorkflowContext;
+///
+/// let ctx = WorkflowContext::new(json!({"app": "shop"}), [("region".to_owned(), json!("eu"))]);
+/// ctx.set_task_result("build", json!({"image": "shop:1"}));
+/// let text = ctx.render_template("{{ parameters.app }} in {{ workflow.region }}: {{ task.build.image }}")?;
+/// assert_eq!(text, "shop in eu: shop:1");
+/// # Ok::<(), weft_core::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WorkflowContext {
     pub(crate) shared: Arc<Shared>,

@@ -1,33 +1,33 @@
 //! Limits on what one expression may cost: [`ExpressionLimits`], and the
 //! scan that checks a template's nesting before minijinja parses it.
-//!
-//! weft runs inside other people's services, so a crafted workflow must not
-//! be able to abort, hang or exhaust the host process through an
-//! expression. Three things are bounded:
-//!
-//! * **nesting, when compiling.** minijinja parses and compiles
-//!   recursively: `1 + 1 + ...` with a few thousand terms, or a long
-//!   `{% elif %}` chain, overflows a 2 MB thread stack, which aborts the
-//!   process. Before minijinja sees a template, a linear scan of its text
-//!   computes an upper bound of the depth of its syntax tree
-//!   ([`ExpressionLimits::max_depth`]) and refuses deeper ones;
-//! * **work and memory, when evaluating.** Every evaluation runs on a fuel
-//!   budget ([`ExpressionLimits::fuel`]): each instruction and each byte or
-//!   list slot produced costs fuel, so loops end and data stays bounded. The
-//!   value an expression produces is capped in bytes
-//!   ([`ExpressionLimits::max_value_bytes`]);
-//! * **size, when compiling.** One template string is at most
-//!   [`ExpressionLimits::max_template_bytes`] long, and one workflow holds
-//!   at most [`ExpressionLimits::max_expressions`] distinct expressions.
-//!
-//! The limits are process-wide: compiled expressions are bound to one
-//! shared minijinja environment that lives for the whole program, and the
-//! fuel budget is a setting of that environment. Set them once, before the
-//! first compile or evaluation, with [`ExpressionLimits::install`].
 
 use std::sync::OnceLock;
 
-/// The limits every expression runs under. See the [module docs](self).
+/// The limits every expression runs under.
+///
+/// weft runs inside other people's services, so a crafted workflow must not
+/// be able to abort, hang or exhaust the host process through an
+/// expression. Three things are bounded:
+///
+/// * **nesting, when compiling.** minijinja parses and compiles
+///   recursively: `1 + 1 + ...` with a few thousand terms, or a long
+///   `{% elif %}` chain, overflows a 2 MB thread stack, which aborts the
+///   process. Before minijinja sees a template, a linear scan of its text
+///   computes an upper bound of the depth of its syntax tree
+///   ([`ExpressionLimits::max_depth`]) and refuses deeper ones;
+/// * **work and memory, when evaluating.** Every evaluation runs on a fuel
+///   budget ([`ExpressionLimits::fuel`]): each instruction and each byte or
+///   list slot produced costs fuel, so loops end and data stays bounded. The
+///   value an expression produces is capped in bytes
+///   ([`ExpressionLimits::max_value_bytes`]);
+/// * **size, when compiling.** One template string is at most
+///   [`ExpressionLimits::max_template_bytes`] long, and one workflow holds
+///   at most [`ExpressionLimits::max_expressions`] distinct expressions.
+///
+/// The limits are process-wide: compiled expressions are bound to one
+/// shared minijinja environment that lives for the whole program, and the
+/// fuel budget is a setting of that environment. Set them once, before the
+/// first compile or evaluation, with [`ExpressionLimits::install`].
 ///
 /// # Examples
 ///

@@ -78,7 +78,7 @@ impl Journal {
             let backlog = Backlog {
                 permits: permits.clone(),
                 capacity,
-                metrics: JournalMetrics::new(),
+                metrics: None,
             };
             tokio::spawn(write_loop(
                 self.store.clone(),
@@ -140,13 +140,25 @@ impl Journal {
 struct Backlog {
     permits: Arc<Semaphore>,
     capacity: u32,
-    metrics: JournalMetrics,
+    /// Registered at the first commit that finds a recorder installed.
+    metrics: Option<JournalMetrics>,
 }
 
 impl Backlog {
-    fn report(&self) {
+    /// The handles, if a recorder is installed (checked once per commit
+    /// until one is).
+    fn metrics(&mut self) -> Option<&JournalMetrics> {
+        if self.metrics.is_none() && crate::telemetry::recorder_installed() {
+            self.metrics = Some(JournalMetrics::new());
+        }
+        self.metrics.as_ref()
+    }
+
+    fn report(&mut self) {
         let taken = self.capacity as usize - self.permits.available_permits();
-        self.metrics.backlog.set(taken as f64);
+        if let Some(m) = self.metrics() {
+            m.backlog.set(taken as f64);
+        }
     }
 }
 
@@ -154,7 +166,7 @@ async fn write_loop(
     store: Arc<dyn Store>,
     config: JournalConfig,
     rx: flume::Receiver<ToWriter>,
-    backlog: Backlog,
+    mut backlog: Backlog,
 ) {
     // A failed commit is told to its runs, and to the next flush: a run that
     // had already ended (write-behind) has nobody else to hear of it.
@@ -201,13 +213,15 @@ async fn write_loop(
         backlog.report();
         let began = Instant::now();
         let result = commit(&*store, &mut pending).await;
-        if count > 0 {
-            backlog.metrics.flush.record(began.elapsed());
-            backlog.metrics.batch.record(count as f64);
+        if let (true, Some(m)) = (count > 0, backlog.metrics()) {
+            m.flush.record(began.elapsed());
+            m.batch.record(count as f64);
         }
         backlog.report();
         if let Err(e) = &result {
-            backlog.metrics.errors.increment(1);
+            if let Some(m) = backlog.metrics() {
+                m.errors.increment(1);
+            }
             failed = Some(e.clone());
         }
         if !flushes.is_empty() {

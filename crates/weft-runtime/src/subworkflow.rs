@@ -27,7 +27,7 @@ use crate::executor::{ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::outcome::RunStatus;
 use crate::run::RunHandle;
-use crate::store::{Record, StoreError};
+use crate::store::{Durability, Record, StoreError};
 
 /// What a run tells the children its attempts start: the command it last
 /// received, and the children running now.
@@ -98,6 +98,11 @@ pub(crate) struct SubWorkflow {
     pub(crate) children: Arc<Children>,
     /// The child's depth: 1 for a child of a top-level run.
     pub(crate) depth: u32,
+    /// The parent's durability and journaling, which its children share: a
+    /// child of a run kept in memory is kept in memory, a child of a
+    /// `Sync` run is `Sync`.
+    pub(crate) durability: Option<Durability>,
+    pub(crate) in_memory: bool,
 }
 
 /// Aborts the child if the attempt is dropped before the child ended.
@@ -123,6 +128,7 @@ impl Action for SubWorkflow {
         let exec = self.exec.clone();
         let children = self.children.clone();
         let depth = self.depth;
+        let (durability, in_memory) = (self.durability, self.in_memory);
         async move {
             let max = exec.limits.max_workflow_depth;
             if depth > max {
@@ -139,7 +145,7 @@ impl Action for SubWorkflow {
             // in the store: the child is resumed (or, if it ended, its end
             // is the attempt's outcome) rather than started again.
             let stored = match &exec.journal {
-                Some(journal) => match journal.store.load(id).await {
+                Some(journal) if !in_memory => match journal.store.load(id).await {
                     Ok(entries) => Some(entries),
                     Err(StoreError::NotFound(_)) => None,
                     Err(e) => {
@@ -148,7 +154,7 @@ impl Action for SubWorkflow {
                         )))
                     }
                 },
-                None => None,
+                _ => None,
             };
             let (scheduler, run) = match stored {
                 Some(entries) => {
@@ -162,6 +168,8 @@ impl Action for SubWorkflow {
                     let options = RunOptions {
                         depth,
                         parent: Some(input.run_id),
+                        durability,
+                        in_memory,
                         ..RunOptions::default()
                     };
                     exec.new_run(&plan, parameters, id, options)

@@ -5,14 +5,15 @@
 //! are the metrics' names; `docs/observability.md` gives their labels and
 //! what each means.
 //!
-//! Handles are registered once per run (and once per action the run uses),
-//! never per task or per item, so a recorder's registry is consulted a
-//! handful of times per run whatever its size. The names and labels are
+//! Handles are registered once per executor and workflow (and action), the
+//! first time the executor runs it, and kept: a run costs one map lookup,
+//! never a registration per task or per item. A run started while no
+//! recorder is installed keeps no metrics state at all. The names and labels are
 //! listed in `docs/observability.md`; they follow Prometheus conventions:
 //! base units (seconds, bytes), `_total` on counters.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, SharedString};
@@ -107,11 +108,25 @@ pub fn describe() {
     describe_counter!(JOURNAL_ERRORS, Unit::Count, "Journal commits that failed.");
 }
 
-/// The handles of every workflow an executor has run, registered when it
-/// first ran each: a run then costs one map lookup, not a dozen
-/// registrations. A recorder installed after an executor first ran a
-/// workflow is not seen by that executor's runs of it: install the
-/// recorder first (see `docs/observability.md`).
+/// Whether a recorder is installed, for this thread (a local recorder) or
+/// globally, checked as each run starts: a run started without one keeps
+/// no metrics state at all, so metrics cost a program that installs no
+/// recorder nothing but this check.
+///
+/// The facade offers no direct test, so this relies on what it falls back
+/// to when nothing is installed: `metrics::NoopRecorder`, a zero-sized
+/// type. A recorder of a zero-sized type of the program's own (one that
+/// forwards to statics) would be taken for none; wrap it in a struct with
+/// a field.
+pub(crate) fn recorder_installed() -> bool {
+    metrics::with_recorder(|r| std::mem::size_of_val(r) != 0)
+}
+
+/// The handles of every workflow an executor has run with a recorder
+/// installed, registered when it first ran each: a run then costs one map
+/// lookup, not a dozen registrations. The handles are bound to the recorder
+/// that was installed then: replace the global recorder and this
+/// executor's runs keep reporting to the old one.
 #[derive(Default)]
 pub(crate) struct MetricsCache {
     workflows: DashMap<Arc<str>, Arc<WorkflowMetrics>>,
@@ -237,6 +252,8 @@ pub(crate) struct RunMetrics {
     reported_in_flight: usize,
     reported_queue: usize,
     reported_bytes: usize,
+    /// When the gauges may be sampled again (see `RunMetrics::due`).
+    next_sample: Option<Instant>,
 }
 
 impl RunMetrics {
@@ -256,6 +273,7 @@ impl RunMetrics {
             reported_in_flight: 0,
             reported_queue: 0,
             reported_bytes: 0,
+            next_sample: None,
         }
     }
 
@@ -291,6 +309,21 @@ impl RunMetrics {
         }
     }
 
+    /// Whether a turn that began `at` should sample the gauges: the first
+    /// turn does, then at most one every `GAUGE_PERIOD`. A chain of short
+    /// tasks ends a turn per task; sampling each would cost more than the
+    /// gauges are worth (they are scraped every few seconds).
+    #[inline]
+    pub(crate) fn due(&mut self, at: Instant) -> bool {
+        match self.next_sample {
+            Some(next) if at < next => false,
+            _ => {
+                self.next_sample = Some(at + GAUGE_PERIOD);
+                true
+            }
+        }
+    }
+
     /// The state at the end of a turn: attempts in flight, work queued,
     /// bytes held.
     pub(crate) fn turn(&mut self, in_flight: usize, queued: usize, held_bytes: usize) {
@@ -323,6 +356,9 @@ impl RunMetrics {
         }
     }
 }
+
+/// How often a run samples its gauges, at most.
+const GAUGE_PERIOD: Duration = Duration::from_millis(1);
 
 /// The journal writer's handles (one writer per executor).
 pub(crate) struct JournalMetrics {

@@ -216,3 +216,38 @@ fn a_durable_run_reports_its_journal_commits() {
     assert_eq!(gauge(&snapshot, JOURNAL_BACKLOG, &[]), 0.0);
     assert_eq!(counter(&snapshot, JOURNAL_ERRORS, &[]), 0);
 }
+
+/// A run started while no recorder is installed keeps nothing; the same
+/// executor's runs of the same workflow report once a recorder is there.
+#[test]
+fn a_recorder_installed_after_the_first_run_is_seen_by_the_next() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ex = Executor::new();
+    let plan = common::plan(&ex, "tasks:\n  t: {action: core.noop}\n");
+    // No recorder on this thread (and none global in this test binary).
+    rt.block_on(common::run(&ex, &plan, json!({})));
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter: Snapshotter = recorder.snapshotter();
+    {
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        rt.block_on(async {
+            common::run(&ex, &plan, json!({})).await;
+            common::run(&ex, &plan, json!({})).await;
+        });
+    }
+    let snapshot = snapshotter.snapshot().into_vec();
+    let wf = ("workflow", "workflow");
+    assert_eq!(counter(&snapshot, RUNS_STARTED, &[wf]), 2);
+    assert_eq!(
+        counter(
+            &snapshot,
+            ATTEMPTS,
+            &[wf, ("action", "core.noop"), ("outcome", "succeeded")]
+        ),
+        2
+    );
+}

@@ -343,3 +343,49 @@ tasks:
     let err = out.task("again").next().unwrap().error.clone().unwrap();
     assert!(err.contains("over the limit of 4"), "{err}");
 }
+
+/// A child shares its parent's journaling: a parent kept in memory on an
+/// executor with a store leaves nothing in the store, children included;
+/// a `Sync` parent's child is journaled `Sync` too.
+#[tokio::test]
+async fn a_child_is_journaled_as_its_parent_is() {
+    use weft_runtime::store::{Record, RunFilter, Store};
+    use weft_runtime::{Durability, MemoryStore};
+
+    let store = Arc::new(MemoryStore::new());
+    let ex = with_child(Executor::builder().store(store.clone()), "greet", CHILD).build();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  call: {action: greet, input: {name: ada}}\noutput: [{got: '{{ task.call.said }}'}]\n",
+    );
+
+    let out = ex
+        .start_with(&plan, json!({}), RunOptions::new().in_memory())
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(out.output, json!({"got": "ada x1"}), "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    assert_eq!(store.list(&RunFilter::all()).await.unwrap().len(), 0);
+
+    let run = ex
+        .start_with(
+            &plan,
+            json!({}),
+            RunOptions::new().durability(Durability::Sync),
+        )
+        .unwrap();
+    let parent = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(out.output, json!({"got": "ada x1"}), "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    let child = RunId::child(parent, 0, None, 1);
+    for id in [parent, child] {
+        let entries = store.load(id).await.unwrap();
+        let Record::Started(start) = &entries[0].record else {
+            panic!("first record of {id}: {:?}", entries[0].record)
+        };
+        assert_eq!(start.durability, Durability::Sync, "run {id}");
+    }
+    assert_eq!(store.list(&RunFilter::all()).await.unwrap().len(), 2);
+}

@@ -7,7 +7,7 @@
 //! * `Attempt`, in `completed`, for every outcome that came from an
 //!   attempt's own task — at the step it is handled, so a replay handles it
 //!   at the same point of the queue;
-//! * `Command`, in `handle`, for cancel, abort, pause and resume, between
+//! * `Command`, in `handle`, for cancel, abort, pause, resume and re-run, between
 //!   two steps;
 //! * `Ended`, in `finish`.
 //!
@@ -214,11 +214,13 @@ impl Scheduler {
     /// commit before starting the attempts the turn launched.
     pub(super) async fn end_turn(&mut self) {
         if let Some(m) = self.metrics.as_deref_mut() {
-            m.turn(
-                self.in_flight,
-                self.queue.len() + self.rx.len(),
-                self.held_bytes,
-            );
+            if m.due(self.turn_started) {
+                m.turn(
+                    self.in_flight,
+                    self.queue.len() + self.rx.len(),
+                    self.held_bytes,
+                );
+            }
         }
         let Some(j) = self.journal.as_deref_mut() else {
             return;

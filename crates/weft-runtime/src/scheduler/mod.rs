@@ -11,7 +11,8 @@
 //!   counts arrivals at joins, creates instances of the targets and spawns
 //!   their actions — all in the same turn.
 //! * `Started` — an attempt began (sent only while someone listens to events).
-//! * `Control` — cancel, abort, or a new event subscriber.
+//! * `Control` — cancel, abort, pause, resume, re-run, a journal failure,
+//!   or a new event subscriber.
 //!
 //! Work that completes without an action (a task with no `action`, an input
 //! that fails to render) goes on a local queue, so long chains of such tasks
@@ -249,7 +250,8 @@ enum Work {
     /// The `fail` command, queued behind the dispatches of its transition so
     /// that `do: [notify, fail]` still starts `notify`.
     Fail(Box<(Arc<str>, String)>),
-    /// Start more items of an instance; queued when a turn's budget ran out.
+    /// Start more items of an instance: queued after each `FILL_CHUNK` items
+    /// (items.rs), so how many start per step never depends on time.
     Fill(u32),
 }
 
@@ -365,12 +367,12 @@ pub(crate) struct Scheduler {
     var_bytes: HashMap<Arc<str>, usize>,
     actions_run: usize,
     limit: Option<Arc<Semaphore>>,
-    /// The run's metrics; `None` while it is only inspected.
+    /// The run's metrics; `None` while it is only inspected, and when no
+    /// recorder is installed (see `telemetry::recorder_installed`).
     metrics: Option<Box<RunMetrics>>,
     /// Per task, the number of its action among the run's distinct actions
     /// (`u32::MAX`: no action), for per-action metrics.
     action_of: Vec<u32>,
-    distinct_actions: usize,
     /// What enabled the dispatches in the queue, in their order; see
     /// `queue_dispatch`.
     causes: VecDeque<Option<Instant>>,
@@ -424,6 +426,8 @@ impl Scheduler {
                                 exec: exec.clone(),
                                 children: children.get_or_insert_with(Default::default).clone(),
                                 depth: options.depth + 1,
+                                durability: options.durability,
+                                in_memory: options.in_memory,
                             })
                         }
                         (None, None) if exec.inspecting => Arc::new(crate::action::FnAction(
@@ -463,7 +467,6 @@ impl Scheduler {
                 }
             }
         }
-        let (action_of, distinct_actions) = number_actions(&plan);
         let mut joins = Vec::new();
         let mut join_slot = Vec::new();
         if tasks.iter().any(|t| t.join.is_some()) {
@@ -562,8 +565,7 @@ impl Scheduler {
             actions_run: 0,
             limit,
             metrics: None,
-            action_of,
-            distinct_actions,
+            action_of: Vec::new(),
             causes: VecDeque::new(),
             cause: None,
         };
@@ -606,11 +608,17 @@ impl Scheduler {
         );
         let span2 = span.clone();
         async move {
-            self.metrics = Some(Box::new(RunMetrics::start(
-                &self.exec.metrics,
-                self.plan.name(),
-                self.distinct_actions,
-            )));
+            // Without a recorder the run keeps no metrics state at all: no
+            // handles, no dispatch causes, no per-action table.
+            if crate::telemetry::recorder_installed() {
+                let (action_of, distinct) = number_actions(&self.plan);
+                self.action_of = action_of;
+                self.metrics = Some(Box::new(RunMetrics::start(
+                    &self.exec.metrics,
+                    self.plan.name(),
+                    distinct,
+                )));
+            }
             self.begin();
             if self.replaying() {
                 if let Err(e) = self.replay().await {

@@ -19,7 +19,7 @@
 //! one run's journal, list and purge runs. [`MemoryStore`] keeps them in
 //! memory (for tests, and as the reference the conformance suite checks
 //! every store against); the SQLite store lives in the `weft-store-sqlite`
-//! crate. With the `conformance` feature, [`conformance`] holds the tests
+//! crate. With the `conformance` feature, `conformance` holds the tests
 //! every store must pass.
 
 #[cfg(feature = "conformance")]
