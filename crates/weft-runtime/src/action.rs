@@ -61,7 +61,7 @@ impl ActionInput {
     /// # Errors
     ///
     /// The input does not fit `T`; the error names the field, with its path
-    /// for a nested one (`input \`items[2].sku\`: invalid type: ...`).
+    /// for a nested one: ``invalid input `items[2].sku`: invalid type: ...``.
     ///
     /// # Examples
     ///
