@@ -683,6 +683,9 @@ struct Compiler<'w> {
     suggester: Suggester,
     /// Whether any expression calls `task_status(...)`.
     status_used: bool,
+    /// Whether input keys and expression names are checked (not for a
+    /// recorded run's text: see [`Workflow::compile_recorded`]).
+    checks: bool,
     /// The declared inputs, sorted: what `parameters.x` may name.
     inputs: Vec<String>,
     /// Inputs, variables, published and output names, sorted: what
@@ -959,6 +962,9 @@ impl Compiler<'_> {
     /// offset of an inline parameter's value, which errors then point at.
     fn check_names(&mut self, source: &str, path: &str, inline: Option<(&str, usize)>) {
         use crate::names::Found;
+        if !self.checks {
+            return;
+        }
         for (found, offset) in crate::names::scan(source) {
             let known = match found {
                 // Both lists are sorted.
@@ -1199,16 +1205,41 @@ impl Workflow {
     /// syntax errors, tasks that can never run. Each names its task, field
     /// and position.
     pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        self.compile_with(catalog, true)
+    }
+
+    /// Compiles text that a run has already started with (a durable run's
+    /// recorded workflow, when it is resumed or inspected): as
+    /// [`Workflow::compile`], less the checks that only reject what would
+    /// fail later, in a run — input keys against the fields actions declare,
+    /// and the names expressions spell out (`parameters.x`, `ctx('x')`,
+    /// filters, tests, functions). A run recorded before such a check
+    /// existed, or before its action declared its fields, still resumes;
+    /// the mistake, if it is one, fails the task that reaches it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Workflow::compile`], less those checks.
+    pub fn compile_recorded<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        self.compile_with(catalog, false)
+    }
+
+    fn compile_with<C: ActionCatalog + ?Sized>(&self, catalog: &C, checks: bool) -> Result<Plan> {
         // Equal expression texts are parsed once in this compile.
         let _cache = crate::expr::ExprCache::enter();
         let def = self.def();
-        let (inputs, ctx_names) = declared_names(def);
+        let (inputs, ctx_names) = if checks {
+            declared_names(def)
+        } else {
+            Default::default()
+        };
         let mut c = Compiler {
             wf: self,
             errors: Vec::new(),
             omitted: 0,
             suggester: Suggester::new(SUGGEST_BUDGET),
             status_used: false,
+            checks,
             inputs,
             ctx_names,
             functions: None,
@@ -1342,7 +1373,7 @@ impl Workflow {
                 }
                 None => None,
             };
-            if let Some(a) = &action {
+            if let Some(a) = action.as_ref().filter(|_| c.checks) {
                 let fields = declared
                     .entry(a.clone())
                     .or_insert_with(|| catalog.input_fields(a));
@@ -1761,8 +1792,6 @@ impl WorkflowDef {
     }
 }
 
-/// Joins that can never be satisfied because some branches only run after
-/// the join itself, and joins reached both inside and outside a split.
 /// The names `parameters.x` may use (the inputs) and those `ctx('x')` may
 /// use (inputs, variables, everything published, outputs), each sorted and
 /// without repeats.
@@ -1828,6 +1857,8 @@ fn closest_field<'f>(
     }
 }
 
+/// Joins that can never be satisfied because some branches only run after
+/// the join itself, and joins reached both inside and outside a split.
 fn check_joins(
     c: &mut Compiler<'_>,
     tasks: &[TaskPlan],

@@ -86,3 +86,36 @@ fn unknown_names_in_expressions_are_capped_too() {
         e.others()[0]
     );
 }
+
+#[test]
+fn a_recorded_runs_text_compiles_without_the_checks_that_only_a_run_would_meet() {
+    // What a durable run recorded before these checks existed: it resumes.
+    let text = "input: [name]\ntasks:\n  t:\n    action: core.echo\n    input: {message: \"{{ parameters.nmae | uper }}\", extra: 1}\n";
+    let wf = Workflow::from_yaml_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let e = wf.compile(&Catalog).expect_err("checked");
+    assert_eq!(e.all().count(), 3, "{e:?}");
+    let plan = wf
+        .compile_recorded(&Catalog)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.tasks().len(), 1);
+    // The rest is checked as ever.
+    let broken = Workflow::from_yaml_str("tasks:\n  t: {action: core.nope}\n").unwrap();
+    assert!(broken.compile_recorded(&Catalog).is_err());
+}
+
+/// `core.echo`, declaring its one field.
+struct Catalog;
+
+impl weft_core::ActionCatalog for Catalog {
+    fn has_action(&self, name: &str) -> bool {
+        name == "core.echo"
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        vec!["core.echo".to_owned()]
+    }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<weft_core::InputField>> {
+        (name == "core.echo").then(|| vec![weft_core::InputField::required("message")])
+    }
+}

@@ -142,10 +142,11 @@ impl ExecutorInner {
         let plan = workflow
             .map(|w| w.with_name(start.workflow.clone()))
             .and_then(|w| {
+                // Checks added since the run was recorded do not stop it.
                 if self.inspecting {
-                    w.compile(&AnyAction)
+                    w.compile_recorded(&AnyAction)
                 } else {
-                    w.compile(&catalog)
+                    w.compile_recorded(&catalog)
                 }
             })
             .map_err(|e| {
