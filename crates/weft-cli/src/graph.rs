@@ -4,7 +4,9 @@
 //! `(with items)` where that applies; every target of a transition is an
 //! edge labelled with the transition's `when` source (unlabelled when it
 //! has none). The engine commands `fail`, `noop` and `continue` are nodes
-//! of their own shape, and a `start` node points at the start tasks.
+//! of their own shape, and a `start` node points at the start tasks (it
+//! reads `workflow start` when a task is named `start`: no two nodes have
+//! the same label).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -51,6 +53,17 @@ fn label(task: &TaskPlan) -> String {
         task.name.to_string()
     } else {
         format!("{} ({})", task.name, marks.join(", "))
+    }
+}
+
+/// The label of the node that points at the start tasks: `start`, unless
+/// a task is named so; task names hold no spaces, so the other cannot be
+/// one. (Engine commands are never task names.)
+fn start_label(plan: &Plan) -> &'static str {
+    if plan.task_id("start").is_some() {
+        "workflow start"
+    } else {
+        "start"
     }
 }
 
@@ -171,7 +184,11 @@ fn mermaid(plan: &Plan) -> String {
     let ids = mermaid_ids(plan);
     let edges = edges(plan);
     let mut s = String::from("flowchart TD\n");
-    let _ = writeln!(s, "    {MERMAID_START}((start))");
+    let _ = writeln!(
+        s,
+        "    {MERMAID_START}(({}))",
+        mermaid_text(start_label(plan))
+    );
     for (task, id) in plan.tasks().iter().zip(&ids) {
         let text = mermaid_text(&label(task));
         // Joins wait for several branches: a double border says so.
@@ -249,7 +266,8 @@ fn dot(plan: &Plan) -> String {
     let _ = writeln!(s, "    node [shape=box, style=rounded];");
     let _ = writeln!(
         s,
-        "    {DOT_START} [label=\"start\", shape=circle, style=solid];"
+        "    {DOT_START} [label={}, shape=circle, style=solid];",
+        dot_text(start_label(plan))
     );
     for task in plan.tasks() {
         let mut attrs = vec![format!("label={}", dot_text(&label(task)))];
@@ -371,5 +389,19 @@ tasks:
         assert!(d.contains(r#""b" -> "end";"#), "{d}");
         assert!(d.contains(r#""start node" -> "start";"#), "{d}");
         assert!(d.ends_with("}\n"));
+    }
+
+    #[test]
+    fn the_start_node_is_labelled_apart_from_a_task_named_start() {
+        let m = render(&plan(), GraphFormat::Mermaid);
+        assert!(m.contains("weft_start((\"workflow start\"))"), "{m}");
+        assert!(m.contains("start[\"start\"]"), "{m}");
+        let d = render(&plan(), GraphFormat::Dot);
+        assert!(d.contains(r#""start node" [label="workflow start""#), "{d}");
+        let other = Workflow::from_yaml_str("tasks:\n  a: {action: core.noop}\n")
+            .and_then(|w| w.compile(&Executor::new()))
+            .unwrap();
+        let m = render(&other, GraphFormat::Mermaid);
+        assert!(m.contains("weft_start((\"start\"))"), "{m}");
     }
 }

@@ -1,8 +1,9 @@
 //! The live display of `weft run` on a terminal, driven by the run's events.
 //!
-//! One bar counts task instances (done / total, with the names of those
-//! running and the elapsed time); below it, one line per `with` task in
-//! flight counts its items.
+//! One bar counts task instances and the items of `with` tasks (done /
+//! total, with the names of those running and the elapsed time), moving as
+//! each item finishes; below it, one line per `with` task in flight counts
+//! its items.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub(crate) struct Progress {
     items: HashMap<Key, (ProgressBar, Items)>,
     planned: u64,
     scheduled: u64,
+    /// Items of `with` tasks announced so far (`ItemsScheduled`).
+    items_total: u64,
     done: u64,
 }
 
@@ -46,7 +49,7 @@ impl Progress {
         let main = multi.add(ProgressBar::new(planned));
         main.set_style(
             ProgressStyle::with_template(
-                "{spinner:.cyan} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} tasks done  {msg}",
+                "{spinner:.cyan} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} tasks and items done  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -59,6 +62,7 @@ impl Progress {
             items: HashMap::new(),
             planned,
             scheduled: 0,
+            items_total: 0,
             done: 0,
         }
     }
@@ -75,9 +79,7 @@ impl Progress {
             EventKind::TaskScheduled { task, instance, .. } => {
                 self.live.insert((task.clone(), *instance), false);
                 self.scheduled += 1;
-                // Loops create more instances than there are tasks; branches
-                // not taken create fewer, and the count stays an upper bound.
-                self.main.set_length(self.planned.max(self.scheduled));
+                self.set_length();
             }
             EventKind::ItemsScheduled {
                 task,
@@ -91,6 +93,8 @@ impl Progress {
                     .or_insert_with(|| (items_bar(multi, task), Items::default()));
                 items.total = Some(*total as u64);
                 update_items(bar, items);
+                self.items_total += *total as u64;
+                self.set_length();
             }
             EventKind::TaskStarted {
                 task,
@@ -132,6 +136,8 @@ impl Progress {
                     items.done += 1;
                     items.failed += u64::from(!succeeded);
                     update_items(bar, items);
+                    self.done += 1;
+                    self.main.set_position(self.done);
                 }
             }
             EventKind::TaskSucceeded { task, instance }
@@ -153,15 +159,28 @@ impl Progress {
         self.main.set_message(self.running_message());
     }
 
+    /// Task instances (at least the plan's tasks) plus the items announced.
+    fn set_length(&self) {
+        // Loops create more instances than there are tasks; branches not
+        // taken create fewer, and the count stays an upper bound.
+        let tasks = self.planned.max(self.scheduled);
+        self.main.set_length(tasks + self.items_total);
+    }
+
     fn finish(&mut self, key: &Key) {
         if self.live.remove(key).is_some() {
             self.done += 1;
-            self.main.set_position(self.done);
         }
-        if let Some((bar, _)) = self.items.remove(key) {
+        if let Some((bar, items)) = self.items.remove(key) {
+            // Items that never ran (the task failed or was canceled) count
+            // as done with it, so the bar ends full.
+            if let Some(total) = items.total {
+                self.done += total.saturating_sub(items.done);
+            }
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
+        self.main.set_position(self.done);
     }
 
     fn running_message(&self) -> String {
@@ -236,6 +255,7 @@ mod tests {
         Event {
             run_id: weft_runtime::RunId::new(),
             at: Instant::now(),
+            time: std::time::SystemTime::now(),
             kind,
         }
     }
@@ -258,28 +278,52 @@ mod tests {
         p.on_event(&event(EventKind::ItemsScheduled {
             task: a.clone(),
             instance: 0,
-            total: 1,
+            total: 3,
         }));
-        p.on_event(&event(EventKind::TaskStarted {
+        // Two tasks and three items.
+        assert_eq!(p.counts(), (0, 5, 1));
+        for index in 0..2 {
+            p.on_event(&event(EventKind::TaskStarted {
+                task: a.clone(),
+                instance: 0,
+                item: Some(index),
+                attempt: 1,
+                child_run: None,
+            }));
+        }
+        assert_eq!(p.running_message(), "1 running: a");
+        // A retried item is not done yet.
+        p.on_event(&event(EventKind::TaskRetrying {
             task: a.clone(),
             instance: 0,
-            item: Some(0),
-            attempt: 1,
-            child_run: None,
+            item: Some(1),
+            attempt: 2,
+            delay: Duration::ZERO,
+            error: Some("flaky".into()),
         }));
-        assert_eq!(p.counts(), (0, 2, 1));
-        assert_eq!(p.running_message(), "1 running: a");
+        assert_eq!(p.counts(), (0, 5, 1));
+        // Each item counts as it finishes.
         p.on_event(&event(EventKind::ItemDone {
             task: a.clone(),
             instance: 0,
             index: 0,
             succeeded: true,
         }));
-        p.on_event(&event(EventKind::TaskSucceeded {
+        assert_eq!(p.counts(), (1, 5, 1));
+        p.on_event(&event(EventKind::ItemDone {
             task: a.clone(),
             instance: 0,
+            index: 1,
+            succeeded: false,
         }));
-        assert_eq!(p.counts(), (1, 2, 0));
+        assert_eq!(p.counts(), (2, 5, 1));
+        // The task fails: its item that never ran counts as done with it.
+        p.on_event(&event(EventKind::TaskFailed {
+            task: a.clone(),
+            instance: 0,
+            error: "item 1: flaky".into(),
+        }));
+        assert_eq!(p.counts(), (4, 5, 0));
         for i in 1..=3 {
             p.on_event(&event(EventKind::TaskScheduled {
                 task: b.clone(),
@@ -288,7 +332,7 @@ mod tests {
             }));
         }
         // More instances than tasks: the total grows.
-        assert_eq!(p.counts(), (1, 4, 0));
+        assert_eq!(p.counts(), (4, 7, 0));
         p.on_event(&event(EventKind::TaskSkipped {
             task: b.clone(),
             instance: Some(2),
@@ -299,7 +343,7 @@ mod tests {
             instance: None,
             reason: "the run was canceled".into(),
         }));
-        assert_eq!(p.counts(), (2, 4, 0));
+        assert_eq!(p.counts(), (5, 7, 0));
         p.finish_and_clear();
     }
 }

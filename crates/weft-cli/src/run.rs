@@ -429,6 +429,7 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
                 "items": t.items,
                 "result": t.result.as_deref().cloned().unwrap_or(Value::Null),
                 "error": t.error,
+                "duration_ms": t.duration().map(millis),
             })
         })
         .collect();
@@ -446,6 +447,7 @@ pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
         "errors": errors,
         "stats": {
             "tasks_run": outcome.stats.tasks_run,
+            "actions_run": outcome.stats.actions_run,
             "duration_ms": millis(outcome.stats.duration),
         },
     })
@@ -460,11 +462,11 @@ fn lost_json(why: &str) -> Value {
         "tasks": [],
         "routes": [[]],
         "errors": [{"task": null, "message": why}],
-        "stats": {"tasks_run": 0, "duration_ms": 0.0},
+        "stats": {"tasks_run": 0, "actions_run": 0, "duration_ms": 0.0},
     })
 }
 
-/// Milliseconds, to the microsecond.
+/// Milliseconds, to the microsecond (as the library serializes durations).
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
@@ -511,6 +513,11 @@ fn summary(outcome: &RunOutcome) -> String {
         }
         s.push_str(line.trim_end());
         s.push('\n');
+        if t.status != TaskStatus::Succeeded {
+            if let Some(tail) = t.result.as_deref().and_then(stderr_tail) {
+                s.push_str(&tail);
+            }
+        }
     }
     if !outcome.errors.is_empty() {
         s.push_str("errors:\n");
@@ -519,6 +526,39 @@ fn summary(outcome: &RunOutcome) -> String {
         }
     }
     s
+}
+
+/// Lines of stderr shown under a failed task.
+const STDERR_LINES: usize = 5;
+
+/// The end of the stderr of a failed command (a `core.local` result, or
+/// the first failed item's of a `with` task), indented, to print under its
+/// task; `None` when there is no stderr.
+fn stderr_tail(result: &Value) -> Option<String> {
+    fn failed_command(v: &Value) -> Option<&str> {
+        let stderr = v.get("stderr")?.as_str()?;
+        let failed = v.get("succeeded").and_then(Value::as_bool) == Some(false);
+        (failed && !stderr.trim().is_empty()).then_some(stderr)
+    }
+    let stderr = match result {
+        Value::Array(items) => items.iter().find_map(failed_command)?,
+        other => failed_command(other)?,
+    };
+    let lines: Vec<&str> = stderr.trim_end().lines().collect();
+    let shown = &lines[lines.len().saturating_sub(STDERR_LINES)..];
+    let mut out = if shown.len() < lines.len() {
+        format!(
+            "      stderr, last {} of {} lines:\n",
+            shown.len(),
+            lines.len()
+        )
+    } else {
+        "      stderr:\n".to_owned()
+    };
+    for line in shown {
+        out.push_str(&format!("      | {}\n", first_line(line, 200)));
+    }
+    Some(out)
 }
 
 fn symbol(status: TaskStatus) -> &'static str {

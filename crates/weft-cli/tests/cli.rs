@@ -88,7 +88,16 @@ fn check_contract(v: &Value) -> String {
     for t in v["tasks"].as_array().expect("tasks is a list") {
         assert_eq!(
             keys(t),
-            ["attempts", "error", "items", "name", "result", "route", "status"],
+            [
+                "attempts",
+                "duration_ms",
+                "error",
+                "items",
+                "name",
+                "result",
+                "route",
+                "status"
+            ],
             "task keys of {t}"
         );
         assert!(
@@ -114,6 +123,10 @@ fn check_contract(v: &Value) -> String {
         assert!(t["attempts"].is_u64(), "{t}");
         assert!(t["items"].is_null() || t["items"].is_u64(), "{t}");
         assert!(t["error"].is_null() || t["error"].is_string(), "{t}");
+        assert!(
+            t["duration_ms"].is_null() || t["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+            "{t}"
+        );
     }
     for e in v["errors"].as_array().expect("errors is a list") {
         assert_eq!(keys(e), ["message", "task"], "error keys of {e}");
@@ -121,8 +134,13 @@ fn check_contract(v: &Value) -> String {
         assert!(e["message"].is_string(), "{e}");
     }
     let stats = &v["stats"];
-    assert_eq!(keys(stats), ["duration_ms", "tasks_run"], "stats keys");
+    assert_eq!(
+        keys(stats),
+        ["actions_run", "duration_ms", "tasks_run"],
+        "stats keys"
+    );
     assert!(stats["tasks_run"].is_u64(), "{stats}");
+    assert!(stats["actions_run"].is_u64(), "{stats}");
     assert!(
         stats["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
         "{stats}"
@@ -540,6 +558,85 @@ fn dash_i_for_an_input_with_a_string_default_is_text_as_written() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let v = stdout_json(&output);
     assert_eq!(v["output"]["greetings"], serde_json::json!(["1.10, Ada!"]));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_summary_shows_the_end_of_a_failed_commands_stderr() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "build.yaml",
+        "tasks:\n  build:\n    action: core.local\n    input:\n      cmd: \"for i in 1 2 3 4 5 6 7; do echo line $i >&2; done; exit 3\"\n  \
+         ok:\n    action: core.local\n    input: {args: [true]}\n",
+    );
+    let output = weft().arg("run").arg(&wf).output().expect("run weft");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.contains("✗ build"))
+        .take(7)
+        .collect();
+    assert!(summary[0].contains("exited with code 3"), "{stderr}");
+    assert_eq!(
+        summary[1..],
+        [
+            "      stderr, last 5 of 7 lines:",
+            "      | line 3",
+            "      | line 4",
+            "      | line 5",
+            "      | line 6",
+            "      | line 7",
+        ],
+        "{stderr}"
+    );
+    // A command that succeeded shows none.
+    assert!(!stderr.contains("✓ ok\n      stderr"), "{stderr}");
+}
+
+#[test]
+fn graph_never_gives_two_nodes_one_label() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "start.yaml",
+        "tasks:\n  start:\n    action: core.noop\n    next: [{do: weft_start}, {when: '{{ failed() }}', do: fail}]\n  \
+         weft_start: {action: core.noop}\n",
+    );
+    let mermaid = weft().args(["graph"]).arg(&wf).output().unwrap();
+    assert_eq!(mermaid.status.code(), Some(0), "{mermaid:?}");
+    let text = String::from_utf8_lossy(&mermaid.stdout).into_owned();
+    // Node lines are `id<shape>"label"<shape>`; edges and classes are not.
+    let labels: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("-->") && !l.trim_start().starts_with("class"))
+        .filter_map(|l| Some(&l[l.find('"')? + 1..l.rfind('"')?]))
+        .collect();
+    assert_eq!(
+        labels,
+        ["workflow start", "start", "weft_start", "fail"],
+        "{text}"
+    );
+    let dot = weft()
+        .args(["graph", "--format", "dot"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dot.stdout).into_owned();
+    let mut labels: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| {
+            let at = l.find("label=\"")? + 7;
+            Some(&l[at..at + l[at..].find('"')?])
+        })
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(
+        labels,
+        ["fail", "start", "weft_start", "workflow start"],
+        "{text}"
+    );
 }
 
 #[test]
@@ -1179,10 +1276,16 @@ fn docs_command_lines_exit_as_documented() {
     assert!(ran >= 6, "only {ran} command lines of docs/cli.md were run");
 }
 
-/// Without `duration_ms` and `run_id`, which differ from run to run.
+/// Without the `duration_ms` fields and `run_id`, which differ from run to
+/// run.
 fn without_duration(mut v: Value) -> Value {
     if let Some(stats) = v.get_mut("stats").and_then(Value::as_object_mut) {
         stats.remove("duration_ms");
+    }
+    if let Some(tasks) = v.get_mut("tasks").and_then(Value::as_array_mut) {
+        for t in tasks.iter_mut().filter_map(Value::as_object_mut) {
+            t.remove("duration_ms");
+        }
     }
     if let Some(map) = v.as_object_mut() {
         map.remove("run_id");

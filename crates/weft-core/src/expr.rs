@@ -78,6 +78,44 @@ fn new_environment() -> Environment<'static> {
     env
 }
 
+/// True when the shared environment has a filter of this name.
+pub(crate) fn filter_exists(name: &str) -> bool {
+    crate::names::FILTERS.contains(&name)
+        || probe(
+            &format!("none | {name}"),
+            minijinja::ErrorKind::UnknownFilter,
+        )
+}
+
+/// True when the shared environment has a test of this name.
+pub(crate) fn test_exists(name: &str) -> bool {
+    crate::names::TESTS.contains(&name)
+        || probe(
+            &format!("none is {name}"),
+            minijinja::ErrorKind::UnknownTest,
+        )
+}
+
+/// The global functions of the shared environment (`item` is both a
+/// variable and a function, and is not among them).
+pub(crate) fn function_names() -> Vec<&'static str> {
+    let env: &'static Environment<'static> = &ENV;
+    env.globals()
+        .map(|(name, _)| name)
+        .filter(|n| *n != ITEM_FN)
+        .collect()
+}
+
+/// Whether evaluating `expr` (a filter or test applied to `none`) fails
+/// only because the name is unknown. Every filter and test of the
+/// environment is pure, so trying one costs nothing but time.
+fn probe(expr: &str, unknown: minijinja::ErrorKind) -> bool {
+    let outcome = ENV
+        .compile_expression(expr)
+        .and_then(|e| e.eval(MjValue::from(())));
+    !matches!(outcome, Err(e) if e.kind() == unknown)
+}
+
 fn root(state: &State) -> std::result::Result<Arc<Root>, minijinja::Error> {
     state
         .lookup(ROOT_KEY)
@@ -901,11 +939,24 @@ impl Template {
                 ErrorKind::Evaluation,
                 format!(
                     "`{}` is undefined: check the name, or test it with `is defined` or `| default(...)`",
-                    self.inner.source
+                    self.expression_text()
                 ),
             ));
         }
         Ok(v)
+    }
+
+    /// The expression alone when the template is one `{{ expr }}` (what an
+    /// undefined-value error names), or else the whole text.
+    fn expression_text(&self) -> &str {
+        let source = self.inner.source.trim();
+        match (&self.inner.kind, source.strip_prefix("{{")) {
+            (Kind::Fast(..) | Kind::Expr(_), Some(rest)) => rest
+                .strip_suffix("}}")
+                .map(|e| e.trim_matches(|c: char| c.is_whitespace() || c == '-' || c == '+'))
+                .unwrap_or(source),
+            _ => &self.inner.source,
+        }
     }
 
     fn eval_error(&self, e: &minijinja::Error) -> Error {
@@ -916,9 +967,18 @@ impl Template {
                 ExpressionLimits::current().fuel
             ),
             minijinja::ErrorKind::UndefinedError => {
+                // minijinja points at the failing step (`.nope` of
+                // `task.nope`): widen it back to the start of the path.
                 let name = e
                     .range()
-                    .and_then(|r| e.template_source().and_then(|s| s.get(r)))
+                    .and_then(|r| {
+                        let s = e.template_source()?;
+                        let before = s.get(..r.start)?;
+                        let start = before
+                            .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+                            .len();
+                        s.get(start..r.end)
+                    })
                     .map(str::trim)
                     .filter(|s| !s.is_empty());
                 match (name, e.detail()) {

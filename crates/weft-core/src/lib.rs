@@ -14,6 +14,7 @@ mod inline;
 mod json_text;
 mod limits;
 mod load;
+mod names;
 mod plan;
 mod shell;
 mod source_map;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::context::WorkflowContext;
 use crate::def::{Backoff, JoinDef, NumberOrExpr, Publish, WorkflowDef};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::expr::{Template, ValueTemplate};
 use crate::load::{task_path, Workflow};
 
@@ -21,15 +21,55 @@ pub const ENGINE_COMMANDS: [&str; 4] = ["fail", "noop", "continue", "retry"];
 /// Dense index of a task in a [`Plan`].
 pub type TaskId = u32;
 
-/// The set of action names a workflow may use.
+/// The set of action names a workflow may use, and the input fields of
+/// those that declare them.
 ///
-/// Compiling checks every task's `action` against it. The runtime's executor
-/// implements it; so do sets and slices of names.
+/// Compiling checks every task's `action` against it, and the keys of its
+/// `input` against the fields the action declares. The runtime's executor
+/// implements it; so do sets and slices of names (which declare no fields).
 pub trait ActionCatalog {
     /// True when an action of this name is registered.
     fn has_action(&self, name: &str) -> bool;
     /// Every registered name (used to suggest a fix for a typo).
     fn action_names(&self) -> Vec<String>;
+    /// The input fields action `name` declares, or `None` when it declares
+    /// none (the default): then its input is not checked when compiling.
+    ///
+    /// With fields declared, compiling rejects an `input` key that is not
+    /// one of them (suggesting the closest) and, when the task's input is
+    /// written as a map or inline parameters, a required field left out.
+    fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
+        let _ = name;
+        None
+    }
+}
+
+/// One input field an action declares (see [`ActionCatalog::input_fields`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputField {
+    /// The key a task's `input` gives it under.
+    pub name: String,
+    /// Whether every task must give it.
+    pub required: bool,
+}
+
+impl InputField {
+    /// A field a task must give.
+    pub fn required(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: true,
+        }
+    }
+
+    /// A field a task may leave out.
+    pub fn optional(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: false,
+        }
+    }
 }
 
 impl<S: std::hash::BuildHasher> ActionCatalog for HashSet<String, S> {
@@ -247,6 +287,11 @@ struct PlanInner {
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
     text: Option<(Arc<str>, crate::load::Format)>,
+    /// The file it was loaded from, if it was.
+    file: Option<Arc<std::path::PathBuf>>,
+    /// Where each key of `text` is, built again from it the first time a
+    /// run reports an error (most plans never need it).
+    source_map: std::sync::OnceLock<Option<crate::source_map::SourceMap>>,
 }
 
 /// Task ids by name. The names are the workflow's own, so the fast hasher
@@ -339,6 +384,51 @@ impl Plan {
     /// from it.
     pub fn source(&self) -> Option<(&str, crate::load::Format)> {
         self.inner.text.as_ref().map(|(t, f)| (&**t, *f))
+    }
+
+    /// Where `path` (such as `tasks.fetch.input.url`) is written in the
+    /// workflow's text: the start of its value when that is a scalar, or
+    /// else of its key. Empty for a workflow built in code.
+    pub fn location_of(&self, path: &str) -> Location {
+        let map = self.inner.source_map.get_or_init(|| {
+            let (text, _) = self.inner.text.as_ref()?;
+            crate::source_map::SourceMap::build(text).ok()
+        });
+        let file = &self.inner.file;
+        let Some(map) = map else {
+            return Location {
+                file: file.clone(),
+                line: None,
+                column: None,
+            };
+        };
+        match map.scalar(path) {
+            Some(start) => Location {
+                file: file.clone(),
+                line: Some(start.line as usize),
+                column: Some(start.column as usize),
+            },
+            None => map.location(path, file),
+        }
+    }
+
+    /// An error met while a run evaluated one of this plan's expressions,
+    /// as one line for the task's error: the field it is in (or
+    /// `field` when the error names none) and where that is written, then
+    /// the message, for example
+    /// ``input.url at deploy.yaml:12:14: `parameters.hots` is undefined: ...``.
+    pub fn describe_error(&self, e: &Error, field: &str) -> String {
+        let field = e.field().unwrap_or(field);
+        let path = match e.task() {
+            Some(t) => format!("{}.{field}", task_path(t)),
+            None => field.to_owned(),
+        };
+        let at = self.location_of(&path);
+        if at.line.is_some() {
+            format!("{field} at {at}: {}", e.message())
+        } else {
+            format!("{field}: {}", e.message())
+        }
     }
 
     /// Checks a run's inputs against the declared ones and applies defaults.
@@ -468,6 +558,7 @@ const SUGGEST_MAX_CHARS: usize = 64;
 /// work; once it is spent, it suggests nothing more.
 pub(crate) struct Suggester {
     budget: usize,
+    before: Vec<usize>,
     prev: Vec<usize>,
     cur: Vec<usize>,
     chars: Vec<char>,
@@ -477,6 +568,7 @@ impl Suggester {
     pub(crate) fn new(budget: usize) -> Suggester {
         Suggester {
             budget,
+            before: Vec::new(),
             prev: Vec::new(),
             cur: Vec::new(),
             chars: Vec::new(),
@@ -490,11 +582,33 @@ impl Suggester {
         name: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Option<&'a str> {
+        self.best(name, candidates).map(|(c, _)| c)
+    }
+
+    /// The closest candidate to `name`, if one is close and no other is as
+    /// close (candidates are expected to be distinct).
+    pub(crate) fn suggest_unique<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        match self.best(name, candidates) {
+            Some((c, false)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The closest candidate, and whether another was as close.
+    fn best<'a>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(&'a str, bool)> {
         let a: Vec<char> = name.chars().take(SUGGEST_MAX_CHARS + 1).collect();
         if a.len() > SUGGEST_MAX_CHARS {
             return None;
         }
-        let mut best: Option<(usize, &str)> = None;
+        let mut best: Option<(usize, &str, bool)> = None;
         for c in candidates {
             self.budget = self.budget.checked_sub(1)?;
             // A name of n bytes has between n/4 and n chars, and the
@@ -516,16 +630,25 @@ impl Suggester {
             }
             self.budget = self.budget.checked_sub(a.len() * b_len)?;
             let d = self.distance(&a);
-            if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, c));
+            if d > limit {
+                continue;
+            }
+            match best {
+                Some((bd, _, ref mut tied)) if d == bd => *tied = true,
+                Some((bd, _, _)) if d > bd => {}
+                _ => best = Some((d, c, false)),
             }
         }
-        best.map(|(_, c)| c)
+        best.map(|(_, c, tied)| (c, tied))
     }
 
-    /// Levenshtein distance between `a` and `self.chars`, in two reused rows.
+    /// Edit distance between `a` and `self.chars`, counting a swap of two
+    /// neighbouring letters (`nmae` for `name`) as one edit (the optimal
+    /// string alignment distance), in three reused rows.
     fn distance(&mut self, a: &[char]) -> usize {
         let b = &self.chars;
+        self.before.clear();
+        self.before.resize(b.len() + 1, 0);
         self.prev.clear();
         self.prev.extend(0..=b.len());
         self.cur.clear();
@@ -534,10 +657,16 @@ impl Suggester {
             self.cur[0] = i + 1;
             for (j, cb) in b.iter().enumerate() {
                 let cost = usize::from(ca != cb);
-                self.cur[j + 1] = (self.prev[j] + cost)
+                let mut d = (self.prev[j] + cost)
                     .min(self.prev[j + 1] + 1)
                     .min(self.cur[j] + 1);
+                if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                    d = d.min(self.before[j - 1] + 1);
+                }
+                self.cur[j + 1] = d;
             }
+            // The row before the previous one becomes the next current row.
+            std::mem::swap(&mut self.before, &mut self.prev);
             std::mem::swap(&mut self.prev, &mut self.cur);
         }
         self.prev[b.len()]
@@ -554,6 +683,16 @@ struct Compiler<'w> {
     suggester: Suggester,
     /// Whether any expression calls `task_status(...)`.
     status_used: bool,
+    /// Whether input keys and expression names are checked (not for a
+    /// recorded run's text: see [`Workflow::compile_recorded`]).
+    checks: bool,
+    /// The declared inputs, sorted: what `parameters.x` may name.
+    inputs: Vec<String>,
+    /// Inputs, variables, published and output names, sorted: what
+    /// `ctx('x')` may name.
+    ctx_names: Vec<String>,
+    /// The environment's global functions, asked for once.
+    functions: Option<Vec<&'static str>>,
 }
 
 impl Compiler<'_> {
@@ -615,7 +754,12 @@ impl Compiler<'_> {
             return None;
         }
         match Template::compile_at(source, Some(Arc::from(path))) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_literal() {
+                    self.check_names(source, path, None);
+                }
+                Some(t)
+            }
             Err(e) => {
                 let e = self.located(e, path);
                 self.push(e);
@@ -648,7 +792,12 @@ impl Compiler<'_> {
             return None;
         }
         match ValueTemplate::compile(value, path) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_static() {
+                    self.check_value_names(value, path);
+                }
+                Some(t)
+            }
             Err(e) => {
                 let e = self.located(e, path);
                 self.push(e);
@@ -723,7 +872,16 @@ impl Compiler<'_> {
             return None;
         }
         match ValueTemplate::compile(value, path) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if !t.is_static() {
+                    let mut texts = Vec::new();
+                    strings_in(value, &mut texts);
+                    for text in texts {
+                        self.check_names(text, path, Some((scalar, pair.value_at)));
+                    }
+                }
+                Some(t)
+            }
             // Finding the place reads the text up to it: only for kept errors.
             Err(_) if self.full() => {
                 self.omit();
@@ -779,6 +937,232 @@ impl Compiler<'_> {
             .collect()
     }
 
+    /// Checks the strings of `value` (at `path`) with
+    /// [`Compiler::check_names`].
+    fn check_value_names(&mut self, value: &Value, path: &str) {
+        match value {
+            Value::String(s) => self.check_names(s, path, None),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    self.check_value_names(v, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.check_value_names(v, &format!("{path}.{k}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks the names the template `source` (written at `path`) uses:
+    /// inputs read through `parameters`, names read through `ctx()`, and the
+    /// filters, tests and functions it calls. `inline` is the scalar and
+    /// offset of an inline parameter's value, which errors then point at.
+    fn check_names(&mut self, source: &str, path: &str, inline: Option<(&str, usize)>) {
+        use crate::names::Found;
+        if !self.checks {
+            return;
+        }
+        for (found, offset) in crate::names::scan(source) {
+            let known = match found {
+                // Both lists are sorted.
+                Found::Parameter(n) => self.inputs.binary_search_by(|i| i.as_str().cmp(n)).is_ok(),
+                Found::Ctx(n) => self
+                    .ctx_names
+                    .binary_search_by(|i| i.as_str().cmp(n))
+                    .is_ok(),
+                Found::Filter(n) => crate::expr::filter_exists(n),
+                Found::Test(n) => crate::expr::test_exists(n),
+                Found::Function(n) => self
+                    .functions
+                    .get_or_insert_with(crate::expr::function_names)
+                    .contains(&n),
+            };
+            if known {
+                continue;
+            }
+            // Past the errors kept, a mistake is only counted.
+            if self.full() {
+                self.omit();
+                continue;
+            }
+            let message = match found {
+                Found::Parameter(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, self.inputs.iter().map(String::as_str))
+                    {
+                        Some(s) => format!("did you mean `parameters.{s}`?"),
+                        None if self.inputs.is_empty() => {
+                            format!("it declares none: add `{n}` to `input`")
+                        }
+                        None => format!(
+                            "declare it under `input` (the inputs are: {})",
+                            self.inputs.join(", ")
+                        ),
+                    };
+                    format!("`parameters.{n}`: the workflow has no input `{n}`: {hint}")
+                }
+                Found::Ctx(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, self.ctx_names.iter().map(String::as_str))
+                    {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "declare it under `input` or `vars`, or publish it".to_owned(),
+                    };
+                    format!("`ctx('{n}')`: no input, variable or published value is named `{n}`: {hint}")
+                }
+                Found::Filter(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, crate::names::FILTERS.iter().copied())
+                    {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "see the filters in docs/workflow-language.md".to_owned(),
+                    };
+                    format!("unknown filter `{n}`: {hint}")
+                }
+                Found::Test(n) => {
+                    let hint = match self
+                        .suggester
+                        .suggest_unique(n, crate::names::TESTS.iter().copied())
+                    {
+                        Some(s) => format!("did you mean `is {s}`?"),
+                        None => "see the tests in docs/workflow-language.md".to_owned(),
+                    };
+                    format!("unknown test `{n}`: {hint}")
+                }
+                Found::Function(n) => {
+                    let functions = self
+                        .functions
+                        .get_or_insert_with(crate::expr::function_names);
+                    let hint = match self.suggester.suggest_unique(n, functions.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}()`?"),
+                        None => format!("the functions are: {}", {
+                            let mut f = functions.clone();
+                            f.push("item");
+                            f.sort_unstable();
+                            f.join(", ")
+                        }),
+                    };
+                    format!("unknown function `{n}()`: {hint}")
+                }
+            };
+            match inline {
+                Some((scalar, at)) => {
+                    self.error_in_scalar(ErrorKind::Validation, path, scalar, at, message)
+                }
+                None => self.error_in_scalar(ErrorKind::Validation, path, source, offset, message),
+            }
+        }
+    }
+
+    /// Checks the keys a task gives its action (`input` map or inline
+    /// parameters) against the fields the action declares.
+    fn input_keys(
+        &mut self,
+        action: &str,
+        fields: &[InputField],
+        inline: Option<(&str, usize)>,
+        map: Option<&indexmap::IndexMap<String, Value>>,
+        base: &str,
+    ) {
+        let names = || fields.iter().map(|f| f.name.as_str());
+        let takes = || {
+            if fields.is_empty() {
+                "it takes none".to_owned()
+            } else {
+                format!("it takes {}", names().collect::<Vec<_>>().join(", "))
+            }
+        };
+        let mut given: Vec<&str> = Vec::new();
+        // Fields offered for a misspelt key: not reported missing as well.
+        let mut suggested: Vec<&str> = Vec::new();
+        let pairs;
+        match (inline, map) {
+            (Some((text, from)), _) => {
+                // Unreadable parameters are reported by `inline_input`,
+                // and their keys are not known.
+                let Ok(read) = crate::inline::parse(&text[from..]) else {
+                    return;
+                };
+                pairs = read;
+                let path = format!("{base}.action");
+                for p in &pairs {
+                    given.push(&p.name);
+                    if fields.iter().any(|f| f.name == p.name) {
+                        continue;
+                    }
+                    if self.full() {
+                        self.omit();
+                        continue;
+                    }
+                    let hint = match closest_field(&mut self.suggester, &p.name, fields) {
+                        Some(s) => {
+                            suggested.push(s);
+                            format!("did you mean `{s}`?")
+                        }
+                        None => takes(),
+                    };
+                    self.error_in_scalar(
+                        ErrorKind::Validation,
+                        &path,
+                        text,
+                        from + p.at,
+                        format!("`{action}` has no input `{}`: {hint}", p.name),
+                    );
+                }
+            }
+            (None, Some(m)) => {
+                for key in m.keys() {
+                    given.push(key);
+                    if fields.iter().any(|f| &f.name == key) {
+                        continue;
+                    }
+                    if self.full() {
+                        self.omit();
+                        continue;
+                    }
+                    let hint = match closest_field(&mut self.suggester, key, fields) {
+                        Some(s) => {
+                            suggested.push(s);
+                            format!("did you mean `{s}`?")
+                        }
+                        None => takes(),
+                    };
+                    let path = crate::load::join_key(&format!("{base}.input"), key);
+                    self.error(
+                        ErrorKind::Validation,
+                        &path,
+                        format!("`{action}` has no input `{key}`: {hint}"),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+        for f in fields {
+            let name = f.name.as_str();
+            if f.required && !given.contains(&name) && !suggested.contains(&name) {
+                let path = match (inline, map) {
+                    (Some(_), _) => format!("{base}.action"),
+                    (None, Some(_)) => format!("{base}.input"),
+                    (None, None) => base.to_owned(),
+                };
+                self.error(
+                    ErrorKind::Validation,
+                    &path,
+                    format!(
+                        "`{action}` needs input `{}`: add it to the task's `input`",
+                        f.name
+                    ),
+                );
+            }
+        }
+    }
+
     fn num(
         &mut self,
         n: &NumberOrExpr,
@@ -821,15 +1205,44 @@ impl Workflow {
     /// syntax errors, tasks that can never run. Each names its task, field
     /// and position.
     pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        self.compile_with(catalog, true)
+    }
+
+    /// Compiles text that a run has already started with (a durable run's
+    /// recorded workflow, when it is resumed or inspected): as
+    /// [`Workflow::compile`], less the checks that only reject what would
+    /// fail later, in a run — input keys against the fields actions declare,
+    /// and the names expressions spell out (`parameters.x`, `ctx('x')`,
+    /// filters, tests, functions). A run recorded before such a check
+    /// existed, or before its action declared its fields, still resumes;
+    /// the mistake, if it is one, fails the task that reaches it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Workflow::compile`], less those checks.
+    pub fn compile_recorded<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
+        self.compile_with(catalog, false)
+    }
+
+    fn compile_with<C: ActionCatalog + ?Sized>(&self, catalog: &C, checks: bool) -> Result<Plan> {
         // Equal expression texts are parsed once in this compile.
         let _cache = crate::expr::ExprCache::enter();
         let def = self.def();
+        let (inputs, ctx_names) = if checks {
+            declared_names(def)
+        } else {
+            Default::default()
+        };
         let mut c = Compiler {
             wf: self,
             errors: Vec::new(),
             omitted: 0,
             suggester: Suggester::new(SUGGEST_BUDGET),
             status_used: false,
+            checks,
+            inputs,
+            ctx_names,
+            functions: None,
         };
 
         if let Some(v) = &def.version {
@@ -907,6 +1320,8 @@ impl Workflow {
 
         // Asked of the catalog once, when the first unknown action is found.
         let mut action_names: Option<Vec<String>> = None;
+        // The fields each action declares, asked of the catalog once.
+        let mut declared: HashMap<Arc<str>, Option<Vec<InputField>>> = HashMap::new();
         // Neighbouring tasks usually share an action.
         let mut last_action: Option<Arc<str>> = None;
         let mut last_known = false;
@@ -958,6 +1373,14 @@ impl Workflow {
                 }
                 None => None,
             };
+            if let Some(a) = action.as_ref().filter(|_| c.checks) {
+                let fields = declared
+                    .entry(a.clone())
+                    .or_insert_with(|| catalog.input_fields(a));
+                if let Some(fields) = fields {
+                    c.input_keys(a, fields, inline, t.input.as_ref(), base());
+                }
+            }
             let input = match (inline, &t.input) {
                 (Some((text, from)), given) => {
                     let input = c.inline_input(text, from, &format!("{}.action", base()));
@@ -1351,6 +1774,8 @@ impl Workflow {
                 status_used: c.status_used,
                 output,
                 text: self.text_shared(),
+                file: self.file().map(|f| Arc::new(f.to_path_buf())),
+                source_map: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -1364,6 +1789,71 @@ impl WorkflowDef {
     /// As for [`Workflow::compile`] (without text positions).
     pub fn compile<C: ActionCatalog + ?Sized>(&self, catalog: &C) -> Result<Plan> {
         Workflow::from_def(self.clone()).compile(catalog)
+    }
+}
+
+/// The names `parameters.x` may use (the inputs) and those `ctx('x')` may
+/// use (inputs, variables, everything published, outputs), each sorted and
+/// without repeats.
+fn declared_names(def: &WorkflowDef) -> (Vec<String>, Vec<String>) {
+    let mut inputs: Vec<String> = def.input.iter().map(|i| i.name.clone()).collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let mut ctx = inputs.clone();
+    ctx.extend(def.vars.0.iter().map(|(k, _)| k.clone()));
+    ctx.extend(def.output.0.iter().map(|(k, _)| k.clone()));
+    for t in def.tasks.values() {
+        for tr in &t.next {
+            match &tr.publish {
+                Publish::List(list) => ctx.extend(list.0.iter().map(|(k, _)| k.clone())),
+                // Unreadable pairs are reported where the publish is compiled.
+                Publish::Inline(text) => ctx.extend(
+                    crate::inline::parse(text)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|p| p.name),
+                ),
+            }
+        }
+    }
+    ctx.sort_unstable();
+    ctx.dedup();
+    (inputs, ctx)
+}
+
+/// Every string inside `value`.
+fn strings_in<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
+}
+
+/// The declared field a misspelt key most likely means: the closest by
+/// edit distance, or else the one field that is an abbreviation of the key
+/// or the key of it (`command` for `cmd`), with the same first letter.
+fn closest_field<'f>(
+    suggester: &mut Suggester,
+    key: &str,
+    fields: &'f [InputField],
+) -> Option<&'f str> {
+    if let Some(s) = suggester.suggest(key, fields.iter().map(|f| f.name.as_str())) {
+        return Some(s);
+    }
+    let subsequence = |short: &str, long: &str| {
+        let mut long = long.chars();
+        short.chars().all(|c| long.any(|l| l == c))
+    };
+    let mut found = fields.iter().map(|f| f.name.as_str()).filter(|f| {
+        f.chars().next() == key.chars().next()
+            && f.len().min(key.len()) >= 2
+            && (subsequence(f, key) || subsequence(key, f))
+    });
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
     }
 }
 

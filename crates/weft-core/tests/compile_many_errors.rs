@@ -57,3 +57,65 @@ fn unknown_actions_are_capped_too_and_still_suggest() {
     assert_eq!(e.all().count() + e.omitted(), N);
     assert!(e.message().contains("did you mean `core.noop`?"), "{e}");
 }
+
+#[test]
+fn unknown_names_in_expressions_are_capped_too() {
+    // Each task reads an undeclared input and calls an unknown filter.
+    const N: usize = 3_000;
+    let mut text = String::from("input: [name]\ntasks:\n");
+    for i in 0..N {
+        text.push_str(&format!(
+            "  t{i}: {{action: core.noop, next: [{{publish: [{{v: '{{{{ parameters.nmae | uper }}}}'}}]}}]}}\n"
+        ));
+    }
+    let e = Workflow::from_yaml_str(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .compile(&["core.noop"])
+        .expect_err("unknown names");
+    assert_eq!(e.all().count(), Error::MAX_KEPT);
+    assert_eq!(e.all().count() + e.omitted(), 2 * N);
+    assert!(
+        e.message().contains("did you mean `parameters.name`?"),
+        "{e}"
+    );
+    assert!(
+        e.others()[0]
+            .message()
+            .contains("unknown filter `uper`: did you mean `upper`?"),
+        "{:?}",
+        e.others()[0]
+    );
+}
+
+#[test]
+fn a_recorded_runs_text_compiles_without_the_checks_that_only_a_run_would_meet() {
+    // What a durable run recorded before these checks existed: it resumes.
+    let text = "input: [name]\ntasks:\n  t:\n    action: core.echo\n    input: {message: \"{{ parameters.nmae | uper }}\", extra: 1}\n";
+    let wf = Workflow::from_yaml_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let e = wf.compile(&Catalog).expect_err("checked");
+    assert_eq!(e.all().count(), 3, "{e:?}");
+    let plan = wf
+        .compile_recorded(&Catalog)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.tasks().len(), 1);
+    // The rest is checked as ever.
+    let broken = Workflow::from_yaml_str("tasks:\n  t: {action: core.nope}\n").unwrap();
+    assert!(broken.compile_recorded(&Catalog).is_err());
+}
+
+/// `core.echo`, declaring its one field.
+struct Catalog;
+
+impl weft_core::ActionCatalog for Catalog {
+    fn has_action(&self, name: &str) -> bool {
+        name == "core.echo"
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        vec!["core.echo".to_owned()]
+    }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<weft_core::InputField>> {
+        (name == "core.echo").then(|| vec![weft_core::InputField::required("message")])
+    }
+}

@@ -9,6 +9,7 @@
 //! ```text
 //! # expect: unknown task `deploj`     (substring of the message; may repeat)
 //! # line: 7                           (1-based line of the error)
+//! # column: 9                         (optional: 1-based column)
 //! # task: build                       (optional)
 //! # field: next[0].do                 (optional)
 //! # kind: validation                  (optional: syntax, schema, validation, template)
@@ -21,7 +22,7 @@ use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use weft_core::{Error, ErrorKind, Format, Plan, Workflow};
+use weft_core::{ActionCatalog, Error, ErrorKind, Format, InputField, Plan, Workflow};
 
 const CATALOG: &[&str] = &[
     "core.noop",
@@ -58,6 +59,7 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
 struct Expect {
     messages: Vec<String>,
     line: Option<usize>,
+    column: Option<usize>,
     task: Option<String>,
     field: Option<String>,
     kind: Option<ErrorKind>,
@@ -87,6 +89,7 @@ fn parse_expect(text: &str) -> Expect {
         match key.trim() {
             "expect" => e.messages.push(value),
             "line" => e.line = Some(value.parse().expect("`# line:` is a number")),
+            "column" => e.column = Some(value.parse().expect("`# column:` is a number")),
             "task" => e.task = Some(value),
             "field" => e.field = Some(value),
             "kind" => e.kind = Some(parse_kind(&value)),
@@ -104,8 +107,33 @@ fn expectations(path: &Path) -> Expect {
     parse_expect(&text)
 }
 
+/// The actions of [`CATALOG`], with the input fields the runtime's
+/// built-ins declare for `core.echo`, `core.sleep` and `core.local`: what
+/// `weft validate` checks a task's input keys against.
+struct Catalog;
+
+impl ActionCatalog for Catalog {
+    fn has_action(&self, name: &str) -> bool {
+        CATALOG.contains(&name)
+    }
+
+    fn action_names(&self) -> Vec<String> {
+        CATALOG.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
+        let optional = |names: &[&str]| names.iter().map(|n| InputField::optional(*n)).collect();
+        match name {
+            "core.echo" => Some(vec![InputField::required("message")]),
+            "core.sleep" => Some(vec![InputField::required("seconds")]),
+            "core.local" => Some(optional(&["args", "cmd", "cwd", "env", "max_output_bytes"])),
+            _ => None,
+        }
+    }
+}
+
 fn load_and_compile(path: &Path) -> Result<Plan, Error> {
-    Workflow::from_file(path)?.compile(CATALOG)
+    Workflow::from_file(path)?.compile(&Catalog)
 }
 
 /// Checks one fixture; returns what is wrong with its error, if anything.
@@ -142,6 +170,11 @@ fn check(path: &Path) -> Vec<String> {
                 }
             }
             None => problems.push("the error has no column".to_owned()),
+        }
+    }
+    if let Some(column) = expect.column {
+        if err.column() != Some(column) {
+            problems.push(format!("column is {:?}, expected {column}", err.column()));
         }
     }
     if !shown.starts_with(&path.display().to_string()) {

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
-use weft_core::{json_type_name, WorkflowContext};
+use weft_core::{json_type_name, InputField, WorkflowContext};
 
 use crate::id::RunId;
 
@@ -54,6 +55,55 @@ impl ActionInput {
         }
     }
 
+    /// The input as a `T`, for example a struct that derives
+    /// `serde::Deserialize`. A task without `input` reads as an empty map.
+    ///
+    /// # Errors
+    ///
+    /// The input does not fit `T`; the error names the field, with its path
+    /// for a nested one: ``invalid input `items[2].sku`: invalid type: ...``.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use serde_json::json;
+    /// use weft_runtime::{ActionInput, Executor};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Greet {
+    ///     name: String,
+    ///     #[serde(default)]
+    ///     shout: bool,
+    /// }
+    ///
+    /// let executor = Executor::builder()
+    ///     .action("greet", |input: ActionInput| async move {
+    ///         let Greet { name, shout } = input.parse()?;
+    ///         let text = format!("hello, {name}");
+    ///         Ok(json!(if shout { text.to_uppercase() } else { text }))
+    ///     })
+    ///     .build();
+    /// # let _ = executor;
+    /// ```
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ActionError> {
+        let empty = Value::Object(serde_json::Map::new());
+        let input = if self.input.is_null() {
+            &empty
+        } else {
+            &self.input
+        };
+        serde_path_to_error::deserialize(input).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                ActionError::new(format!("invalid input: {inner}"))
+            } else {
+                ActionError::new(format!("invalid input `{path}`: {inner}"))
+            }
+        })
+    }
+
     /// A field of the input map.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.input.get(field)
@@ -78,10 +128,50 @@ impl ActionInput {
 
 /// Why an action failed: a message, and optionally a result to keep (what
 /// `result()` shows in the task's transitions).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// `?` turns any error type into an `ActionError`: it implements
+/// `From<E>` for every `E: std::error::Error + Send + Sync + 'static`,
+/// keeping `E`'s message (followed by its causes) and `E` itself as
+/// [`ActionError::source`]. For a plain message, use [`ActionError::new`]
+/// (or [`ActionError::msg`]).
+///
+/// Like `anyhow::Error`, and for the same reason, `ActionError` does not
+/// implement `std::error::Error` itself (the blanket `From` would then
+/// include `From<ActionError> for ActionError`); it converts into
+/// `Box<dyn std::error::Error + Send + Sync>` with `?` or `.into()`.
+///
+/// # Examples
+///
+/// ```
+/// use weft_runtime::ActionError;
+///
+/// #[derive(Debug)]
+/// struct Declined(u64);
+/// impl std::fmt::Display for Declined {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "card declined for {}", self.0)
+///     }
+/// }
+/// impl std::error::Error for Declined {}
+///
+/// fn charge(amount: u64) -> Result<u64, ActionError> {
+///     if amount > 100 {
+///         Err(Declined(amount))?;
+///     }
+///     let cents: u64 = "12".parse()?; // std::num::ParseIntError
+///     Ok(amount * 100 + cents)
+/// }
+///
+/// let e = charge(120).unwrap_err();
+/// assert_eq!(e.message(), "card declined for 120");
+/// assert!(e.source().is_some_and(|s| s.is::<Declined>()));
+/// ```
+#[derive(Clone)]
 pub struct ActionError {
     message: String,
     result: Option<Value>,
+    /// The error this one was made from, if any.
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
     /// The action stopped because it was canceled (a sub-workflow whose
     /// run was canceled): its task ends `canceled`, not `failed`.
     canceled: bool,
@@ -93,17 +183,31 @@ impl ActionError {
         ActionError {
             message: message.into(),
             result: None,
+            source: None,
             canceled: false,
         }
+    }
+
+    /// A failure with a message; the same as [`ActionError::new`], under
+    /// the name `anyhow` users look for.
+    pub fn msg(message: impl Into<String>) -> ActionError {
+        ActionError::new(message)
     }
 
     /// A failure that also carries a result (for example a command's output).
     pub fn with_result(message: impl Into<String>, result: Value) -> ActionError {
         ActionError {
-            message: message.into(),
             result: Some(result),
-            canceled: false,
+            ..ActionError::new(message)
         }
+    }
+
+    /// The same failure, carrying `result` as well (replacing any result it
+    /// had).
+    #[must_use]
+    pub fn result_attached(mut self, result: Value) -> ActionError {
+        self.result = Some(result);
+        self
     }
 
     /// The message.
@@ -114,6 +218,13 @@ impl ActionError {
     /// The attached result, if any.
     pub fn result(&self) -> Option<&Value> {
         self.result.as_ref()
+    }
+
+    /// The error this one was converted from (with `?` or `From`), if any.
+    /// Only the message and result are recorded in the run; the source is
+    /// for the action's own caller, for example a test.
+    pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
     }
 
     /// The action was canceled rather than failed.
@@ -131,35 +242,92 @@ impl ActionError {
     }
 }
 
+impl fmt::Debug for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ActionError");
+        d.field("message", &self.message);
+        if let Some(r) = &self.result {
+            d.field("result", r);
+        }
+        if let Some(s) = &self.source {
+            d.field("source", s);
+        }
+        if self.canceled {
+            d.field("canceled", &true);
+        }
+        d.finish()
+    }
+}
+
+/// Two errors are equal when their message, result and cancellation are;
+/// the source is not compared.
+impl PartialEq for ActionError {
+    fn eq(&self, other: &ActionError) -> bool {
+        self.message == other.message
+            && self.result == other.result
+            && self.canceled == other.canceled
+    }
+}
+
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for ActionError {}
-
-impl From<String> for ActionError {
-    fn from(s: String) -> Self {
-        ActionError::new(s)
+impl<E> From<E> for ActionError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    /// The error's message followed by its causes (`outer: inner`), each
+    /// left out when the message before already says it.
+    fn from(e: E) -> Self {
+        let mut message = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !text.is_empty() && !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            cause = c.source();
+        }
+        ActionError {
+            source: Some(Arc::new(e)),
+            ..ActionError::new(message)
+        }
     }
 }
 
-impl From<&str> for ActionError {
-    fn from(s: &str) -> Self {
-        ActionError::new(s)
+/// An [`ActionError`] as a standard error, for `?` in functions that return
+/// `Box<dyn Error>`.
+#[derive(Debug)]
+struct StdActionError(ActionError);
+
+impl fmt::Display for StdActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
     }
 }
 
-impl From<std::io::Error> for ActionError {
-    fn from(e: std::io::Error) -> Self {
-        ActionError::new(e.to_string())
+impl std::error::Error for StdActionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
-impl From<serde_json::Error> for ActionError {
-    fn from(e: serde_json::Error) -> Self {
-        ActionError::new(e.to_string())
+impl From<ActionError> for Box<dyn std::error::Error + Send + Sync + 'static> {
+    fn from(e: ActionError) -> Self {
+        Box::new(StdActionError(e))
+    }
+}
+
+impl From<ActionError> for Box<dyn std::error::Error + 'static> {
+    fn from(e: ActionError) -> Self {
+        Box::new(StdActionError(e))
     }
 }
 
@@ -185,17 +353,34 @@ pub trait Action: Send + Sync + 'static {
     /// should only build the future and leave the work to it; slow
     /// synchronous work here would hold up the run's scheduler.
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult>;
+
+    /// The input fields the action takes, or `None` (the default) when it
+    /// does not say. With fields declared, compiling a workflow against the
+    /// executor rejects a task whose `input` has a key that is not one of
+    /// them, or leaves out a required one, with the task's line and a
+    /// suggestion.
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        None
+    }
 }
 
 impl<T: Action + ?Sized> Action for Arc<T> {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         (**self).call(input)
     }
+
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        (**self).input_fields()
+    }
 }
 
 impl<T: Action + ?Sized> Action for Box<T> {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         (**self).call(input)
+    }
+
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        (**self).input_fields()
     }
 }
 

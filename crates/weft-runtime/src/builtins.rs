@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use weft_core::json_type_name;
+use weft_core::{json_type_name, InputField};
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 pub(crate) use crate::local::Local;
@@ -134,6 +134,20 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
     ALL
 }
 
+/// The declared input fields of built-in action `name`.
+pub(crate) fn declared_fields(name: &str) -> Option<Vec<InputField>> {
+    let info = builtin_actions().iter().find(|a| a.name == name)?;
+    Some(
+        info.inputs
+            .iter()
+            .map(|f| match f.required {
+                true => InputField::required(f.name),
+                false => InputField::optional(f.name),
+            })
+            .collect(),
+    )
+}
+
 /// Checks that `input` is a map with only the fields `info` declares and
 /// every required one present.
 pub(crate) fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
@@ -179,6 +193,10 @@ pub(crate) struct Sleep;
 pub(crate) struct Fail;
 
 impl Action for Noop {
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        declared_fields("core.noop")
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let r = check_fields("core.noop", &input.input).map(|()| Value::Null);
         futures::future::ready(r).boxed()
@@ -186,6 +204,10 @@ impl Action for Noop {
 }
 
 impl Action for Echo {
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        declared_fields("core.echo")
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let r = check_fields("core.echo", &input.input).map(
             |()| json!({"message": input.input.get("message").cloned().unwrap_or(Value::Null)}),
@@ -195,6 +217,10 @@ impl Action for Echo {
 }
 
 impl Action for Sleep {
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        declared_fields("core.sleep")
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let seconds = check_fields("core.sleep", &input.input).and_then(|()| {
             match input.input.get("seconds") {
@@ -223,6 +249,10 @@ impl Action for Sleep {
 }
 
 impl Action for Fail {
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        declared_fields("core.fail")
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let r = check_fields("core.fail", &input.input).and_then(|()| {
             let msg = match input.input.get("message") {

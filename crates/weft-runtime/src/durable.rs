@@ -43,6 +43,9 @@ pub enum ResumeError {
     /// that is not registered any more).
     #[error("run {0} cannot be resumed: {1}")]
     Unusable(RunId, String),
+    /// Not called from within a tokio runtime, which the run needs.
+    #[error("resuming a run must be done from within a tokio runtime (#[tokio::main], Runtime::block_on)")]
+    NoRuntime,
 }
 
 /// What [`Executor::recover`] brought back.
@@ -101,8 +104,7 @@ impl ExecutorInner {
             // Taken after the replay, before anything else.
             let _ = run.handle.control.send(Msg::Control(c));
         }
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| ResumeError::Unusable(id, "not inside a tokio runtime".to_owned()))?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.live.insert(id, run.handle());
         handle.spawn(scheduler.run());
         Ok(run)
@@ -135,10 +137,11 @@ impl ExecutorInner {
         let plan = workflow
             .map(|w| w.with_name(start.workflow.clone()))
             .and_then(|w| {
+                // Checks added since the run was recorded do not stop it.
                 if self.inspecting {
-                    w.compile(&AnyAction)
+                    w.compile_recorded(&AnyAction)
                 } else {
-                    w.compile(&catalog)
+                    w.compile_recorded(&catalog)
                 }
             })
             .map_err(|e| {

@@ -3,15 +3,27 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::Stream;
+use serde::{Serialize, Serializer};
 
 use crate::id::RunId;
 use crate::outcome::RunStatus;
 
 /// One state change of a run, with the moment it happened.
-#[derive(Clone, Debug)]
+///
+/// It serializes (with serde) as one flat JSON object: the run's id, the
+/// wall-clock time as RFC 3339 text in UTC, the kind as `event` in
+/// snake case, and the kind's fields, durations in milliseconds with `_ms`
+/// in their names:
+///
+/// ```text
+/// {"run_id": "0193a0c4-...", "time": "2026-03-01T09:30:12.345678Z", "event": "task_retrying",
+///  "task": "fetch", "instance": 0, "item": null, "attempt": 2, "delay_ms": 500.0,
+///  "error": "connection refused"}
+/// ```
+#[derive(Clone, Debug, Serialize)]
 pub struct Event {
     /// The run it belongs to.
     pub run_id: RunId,
@@ -20,13 +32,63 @@ pub struct Event {
     /// `TaskFailed` and `TaskTimedOut`, when the last attempt ended (also in
     /// that task). So `TaskStarted(b).at - TaskSucceeded(a).at` for `a -> b` is
     /// the full completion-to-start latency, scheduler and channel included.
+    #[serde(skip)]
     pub at: Instant,
+    /// The same moment on the system clock (read when the event was sent,
+    /// less the time since `at`), for logs and other processes.
+    #[serde(serialize_with = "ser_rfc3339")]
+    pub time: SystemTime,
     /// What happened.
+    #[serde(flatten)]
     pub kind: EventKind,
 }
 
+/// `time` as RFC 3339 text in UTC, to the microsecond.
+fn ser_rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Rfc3339(*t))
+}
+
+/// A system time written as RFC 3339 in UTC (`2026-03-01T09:30:12.345678Z`);
+/// a time before 1970 is written as 1970's start.
+pub(crate) struct Rfc3339(pub(crate) SystemTime);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let since = self
+            .0
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = since.as_secs();
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's
+        // algorithm, for the proleptic Gregorian calendar).
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+            rest / 3_600,
+            rest % 3_600 / 60,
+            rest % 60,
+            since.subsec_micros()
+        )
+    }
+}
+
+fn ser_ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(crate::outcome::millis(*d))
+}
+
 /// What happened.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
     /// The run began.
@@ -88,8 +150,12 @@ pub enum EventKind {
         item: Option<usize>,
         /// The attempt that is about to run.
         attempt: u32,
-        /// Wait before it.
+        /// Wait before it (`delay_ms` when serialized).
+        #[serde(rename = "delay_ms", serialize_with = "ser_ms")]
         delay: Duration,
+        /// Why the attempt before it failed; `None` when it succeeded and
+        /// `retry.when` asked for another one.
+        error: Option<String>,
     },
     /// One item of a `with` task finished.
     ItemDone {
@@ -167,5 +233,30 @@ impl Stream for EventStream {
 impl std::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("EventStream")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rfc3339;
+    use std::time::{Duration, SystemTime};
+
+    fn at(secs: u64, micros: u32) -> String {
+        let t = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(secs)
+            + Duration::from_micros(u64::from(micros));
+        Rfc3339(t).to_string()
+    }
+
+    #[test]
+    fn rfc3339_dates_are_civil_dates_in_utc() {
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        // A leap day, a century leap year, the last second of a year.
+        assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
+        assert_eq!(at(1_709_251_199, 999_999), "2024-02-29T23:59:59.999999Z");
+        assert_eq!(at(4_102_444_799, 0), "2099-12-31T23:59:59.000000Z");
+        assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00.000000Z");
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(Rfc3339(before).to_string(), "1970-01-01T00:00:00.000000Z");
     }
 }

@@ -8,9 +8,12 @@ use dashmap::DashMap;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use weft_core::{ActionCatalog, Error, ErrorKind, Plan};
+use weft_core::{ActionCatalog, Error, ErrorKind, InputField, Plan};
 
-use crate::action::{Action, ActionInput, ActionResult, FnAction};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::action::{Action, ActionError, ActionInput, ActionResult, FnAction};
 use crate::builtins;
 use crate::id::RunId;
 use crate::journal::Journal;
@@ -18,6 +21,7 @@ use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
 use crate::store::{Durability, JournalConfig, Store};
+use crate::typed::TypedAction;
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
 ///
@@ -148,8 +152,9 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The inputs do not match the workflow's `input` section (the error
-    /// names the input), or there is no tokio runtime to run on.
+    /// The inputs do not match the workflow's `input` section
+    /// ([`ErrorKind::Input`], naming the input), or there is no tokio
+    /// runtime to run on ([`ErrorKind::NoRuntime`]).
     pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
         self.start_with(plan, inputs, RunOptions::default())
     }
@@ -167,8 +172,9 @@ impl Executor {
     ) -> Result<Run, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
-                ErrorKind::Input,
-                "Executor::start must be called from within a tokio runtime",
+                ErrorKind::NoRuntime,
+                "Executor::start must be called from within a tokio runtime: \
+                 call it in an async fn run by one (#[tokio::main], Runtime::block_on)",
             )
         })?;
         let parameters = plan.bind_inputs(inputs)?;
@@ -259,6 +265,33 @@ impl ActionCatalog for Executor {
     fn action_names(&self) -> Vec<String> {
         Executor::action_names(self)
     }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
+        fields_of(&self.inner.actions, &self.inner.workflows, name)
+    }
+}
+
+/// The input fields of an action or workflow registered as `name`: those
+/// the action declares, or a workflow's inputs (required unless they have
+/// a default).
+fn fields_of(
+    actions: &HashMap<Arc<str>, Arc<dyn Action>>,
+    workflows: &HashMap<Arc<str>, Plan>,
+    name: &str,
+) -> Option<Vec<InputField>> {
+    if let Some(action) = actions.get(name) {
+        return action.input_fields();
+    }
+    let plan = workflows.get(name)?;
+    Some(
+        plan.inputs()
+            .iter()
+            .map(|i| match i.default {
+                Some(_) => InputField::optional(i.name.clone()),
+                None => InputField::required(i.name.clone()),
+            })
+            .collect(),
+    )
 }
 
 /// Builds an [`Executor`].
@@ -313,6 +346,73 @@ impl ExecutorBuilder {
         Fut: Future<Output = ActionResult> + Send + 'static,
     {
         self.register(name, Arc::new(FnAction(f)))
+    }
+
+    /// Registers an async closure over a typed input under `name`
+    /// (replacing any action of that name).
+    ///
+    /// The task's `input` is deserialized into `In` (an error names the
+    /// field that does not fit), the closure gets it with the attempt's
+    /// [`ActionInput`] (its run id, attempt, idempotency key), and its `Out`
+    /// is serialized as the task's result. When `In` is a struct deriving
+    /// `Deserialize`, its field names are the action's declared input
+    /// fields: compiling a workflow against the executor rejects a task
+    /// whose `input` has any other key, with its line and a suggestion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    /// use serde_json::json;
+    /// use weft_core::Workflow;
+    /// use weft_runtime::{ActionError, ActionInput, Executor};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Charge {
+    ///     amount: u64,
+    ///     currency: String,
+    /// }
+    ///
+    /// #[derive(Serialize)]
+    /// struct Receipt {
+    ///     charged: String,
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let executor = Executor::builder()
+    ///     .action_typed("pay", |c: Charge, _: ActionInput| async move {
+    ///         if c.amount == 0 {
+    ///             return Err(ActionError::new("nothing to charge"));
+    ///         }
+    ///         Ok(Receipt { charged: format!("{} {}", c.amount, c.currency) })
+    ///     })
+    ///     .build();
+    ///
+    /// // A misspelt field is found when compiling.
+    /// let typo = Workflow::from_yaml_str(
+    ///     "tasks:\n  pay:\n    action: pay\n    input: {amount: 3, curency: EUR}\n",
+    /// )?;
+    /// let err = typo.compile(&executor).unwrap_err();
+    /// assert!(err.to_string().contains("did you mean `currency`?"));
+    ///
+    /// let plan = Workflow::from_yaml_str(
+    ///     "tasks:\n  pay:\n    action: pay\n    input: {amount: 3, currency: EUR}\n",
+    /// )?
+    /// .compile(&executor)?;
+    /// let outcome = executor.start(&plan, json!({}))?.await?;
+    /// assert_eq!(*outcome.tasks[0].result.clone().unwrap(), json!({"charged": "3 EUR"}));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn action_typed<In, Out, F, Fut>(self, name: impl Into<Arc<str>>, f: F) -> ExecutorBuilder
+    where
+        In: DeserializeOwned + Send + 'static,
+        Out: Serialize + 'static,
+        F: Fn(In, ActionInput) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, ActionError>> + Send + 'static,
+    {
+        self.register(name, Arc::new(TypedAction::new(f)))
     }
 
     /// Registers an [`Action`] under `name` (replacing any action or
@@ -458,5 +558,9 @@ impl ActionCatalog for ExecutorBuilder {
             .chain(self.workflows.keys())
             .map(|k| k.to_string())
             .collect()
+    }
+
+    fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
+        fields_of(&self.actions, &self.workflows, name)
     }
 }

@@ -130,6 +130,10 @@ impl Http {
 }
 
 impl Action for Http {
+    fn input_fields(&self) -> Option<Vec<weft_core::InputField>> {
+        crate::builtins::declared_fields(NAME)
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let request = check_fields(NAME, &input.input).and_then(|()| Request::parse(&input.input));
         let clients = Arc::clone(&self.clients);

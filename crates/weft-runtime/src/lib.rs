@@ -33,6 +33,7 @@ mod secrets;
 pub mod store;
 mod subworkflow;
 pub mod telemetry;
+mod typed;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};

@@ -58,6 +58,10 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) struct Local;
 
 impl Action for Local {
+    fn input_fields(&self) -> Option<Vec<weft_core::InputField>> {
+        crate::builtins::declared_fields("core.local")
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let spec = check_fields("core.local", &input.input).and_then(|()| Spec::parse(&input));
         async move { spec?.run().await }.boxed()

@@ -102,7 +102,12 @@ impl std::fmt::Display for RunStatus {
 }
 
 /// One task instance, as it ended.
-#[derive(Clone, Debug, Serialize)]
+///
+/// It serializes with its fields as they are named here, times as seconds
+/// since 1970 (`started_at`, `ended_at`), and also `duration_ms`: the
+/// milliseconds from its first attempt's start to its end (`null` when it
+/// never started).
+#[derive(Clone, Debug)]
 pub struct TaskRecord {
     /// Task name.
     pub name: Arc<str>,
@@ -123,14 +128,63 @@ pub struct TaskRecord {
     pub error: Option<String>,
     /// For a task that runs a sub-workflow: the child runs its attempts
     /// started (one per item and attempt), in the order they started.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub child_runs: Vec<RunId>,
     /// When its first action attempt started.
-    #[serde(serialize_with = "ser_time")]
     pub started_at: Option<SystemTime>,
     /// When it ended.
-    #[serde(serialize_with = "ser_time")]
     pub ended_at: Option<SystemTime>,
+}
+
+impl TaskRecord {
+    /// From its first attempt's start to its end; `None` when it never
+    /// started an attempt.
+    pub fn duration(&self) -> Option<Duration> {
+        let (start, end) = (self.started_at?, self.ended_at?);
+        Some(end.duration_since(start).unwrap_or_default())
+    }
+}
+
+impl Serialize for TaskRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            name: &'a str,
+            instance: u32,
+            route: u32,
+            status: TaskStatus,
+            attempts: u32,
+            items: Option<usize>,
+            result: &'a Option<Arc<Value>>,
+            error: &'a Option<String>,
+            #[serde(skip_serializing_if = "<[RunId]>::is_empty")]
+            child_runs: &'a [RunId],
+            #[serde(serialize_with = "ser_time")]
+            started_at: Option<SystemTime>,
+            #[serde(serialize_with = "ser_time")]
+            ended_at: Option<SystemTime>,
+            duration_ms: Option<f64>,
+        }
+        Shown {
+            name: &self.name,
+            instance: self.instance,
+            route: self.route,
+            status: self.status,
+            attempts: self.attempts,
+            items: self.items,
+            result: &self.result,
+            error: &self.error,
+            child_runs: &self.child_runs,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            duration_ms: self.duration().map(millis),
+        }
+        .serialize(s)
+    }
+}
+
+/// Milliseconds, to the microsecond: how every duration is serialized.
+pub(crate) fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 fn ser_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
@@ -165,13 +219,13 @@ pub struct RunStats {
     pub tasks_run: usize,
     /// Action attempts made (items and retries included).
     pub actions_run: usize,
-    /// Wall time from start to end.
-    #[serde(serialize_with = "ser_duration")]
+    /// Wall time from start to end (`duration_ms` when serialized).
+    #[serde(rename = "duration_ms", serialize_with = "ser_duration")]
     pub duration: Duration,
 }
 
 fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
+    s.serialize_f64(millis(*d))
 }
 
 /// Everything a finished run reports.

@@ -2,12 +2,15 @@
 mod common;
 
 use serde_json::json;
-use weft_core::TaskStatus;
+use weft_core::{TaskStatus, Workflow};
 use weft_runtime::{Executor, RunStatus};
 
 async fn one(action_and_input: &str) -> weft_runtime::RunOutcome {
     let ex = Executor::new();
-    let p = common::plan(&ex, &format!("tasks:\n  t: {{{action_and_input}}}\n"));
+    // Names only: these tests check what the action itself accepts (a
+    // plan compiled against the executor is checked before it runs; see
+    // `builtin_inputs_are_checked_when_compiling`).
+    let p = common::plan_names_only(&ex, &format!("tasks:\n  t: {{{action_and_input}}}\n"));
     common::run(&ex, &p, json!({})).await
 }
 
@@ -101,6 +104,51 @@ async fn builtin_inputs_are_validated() {
         assert_eq!(out.status, RunStatus::Failed, "{task}");
         let err = out.tasks[0].error.as_deref().unwrap_or_default();
         assert!(err.contains(expect), "{task}: {err}");
+    }
+}
+
+#[test]
+fn builtin_inputs_are_checked_when_compiling() {
+    for (task, expect, at) in [
+        (
+            "action: core.echo",
+            "`core.echo` needs input `message`: add it to the task's `input`",
+            (2, 3),
+        ),
+        (
+            "action: core.echo\n    input: {mesage: y}",
+            "`core.echo` has no input `mesage`: did you mean `message`?",
+            (4, 13),
+        ),
+        (
+            "action: core.noop\n    input:\n      extra: 1",
+            "`core.noop` has no input `extra`: it takes none",
+            (5, 7),
+        ),
+        (
+            "action: core.local\n    input: {command: ls}",
+            "`core.local` has no input `command`: did you mean `cmd`?",
+            (4, 13),
+        ),
+        (
+            "action: core.sleep secnds=1",
+            "`core.sleep` has no input `secnds`: did you mean `seconds`?",
+            (3, 24),
+        ),
+    ] {
+        let yaml = format!("tasks:\n  t:\n    {task}\n");
+        let err = Workflow::from_yaml_str(&yaml)
+            .unwrap()
+            .compile(&Executor::new())
+            .unwrap_err();
+        assert_eq!(err.message(), expect, "{task}");
+        assert_eq!(err.task(), Some("t"));
+        assert_eq!(
+            (err.line(), err.column()),
+            (Some(at.0), Some(at.1)),
+            "{task}: {err}"
+        );
+        assert_eq!(err.others().len(), 0, "{err:?}");
     }
 }
 

@@ -76,7 +76,8 @@ async fn server() -> String {
 async fn call(input: Value) -> RunOutcome {
     let ex = Executor::new();
     let yaml = format!("tasks:\n  t: {{action: core.http, input: {input}}}\n");
-    let plan = common::plan(&ex, &yaml);
+    // Names only: these tests check what the action itself rejects.
+    let plan = common::plan_names_only(&ex, &yaml);
     common::run(&ex, &plan, json!({})).await
 }
 
@@ -297,6 +298,18 @@ async fn a_bad_url_is_an_error_naming_the_input() {
 
 #[tokio::test]
 async fn an_unknown_input_is_an_error_naming_it() {
+    // Compiling against the executor finds it first.
+    let err = weft_core::Workflow::from_yaml_str(
+        "tasks:\n  t: {action: core.http, input: {url: 'http://127.0.0.1:9/', hedaers: {}}}\n",
+    )
+    .unwrap()
+    .compile(&Executor::new())
+    .unwrap_err();
+    assert!(
+        err.message()
+            .contains("`core.http` has no input `hedaers`: did you mean `headers`?"),
+        "{err}"
+    );
     let out = call(json!({"url": "http://127.0.0.1:9/", "bogus": 1})).await;
     assert_eq!(out.status, RunStatus::Failed);
     assert!(

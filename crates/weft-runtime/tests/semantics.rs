@@ -827,7 +827,7 @@ async fn a_runtime_expression_error_fails_that_task_with_the_field() {
 tasks:
   a:
     action: core.echo
-    input: {message: "{{ parameters.nothing_here }}"}
+    input: {message: "{{ workflow.nothing_here }}"}
     next:
       - when: "{{ failed() }}"
         do: b
@@ -837,10 +837,14 @@ tasks:
     let out = run(&ex, &p, json!({})).await;
     let a = out.task("a").next().unwrap();
     assert_eq!(a.status, TaskStatus::Failed);
-    let err = a.error.as_deref().unwrap();
-    assert!(
-        err.contains("input") && err.contains("parameters.nothing_here"),
-        "{err}"
+    // The name, the field and where the field is written (the task is the
+    // record's own).
+    assert_eq!(
+        a.error.as_deref(),
+        Some(
+            "input.message at line 5:22: `workflow.nothing_here` is undefined: check the name, \
+             or test it with `is defined` or `| default(...)`"
+        )
     );
     assert_eq!(out.task("b").count(), 1);
     assert_eq!(out.status, RunStatus::Succeeded);
@@ -918,6 +922,7 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     let ex = Executor::new();
     let p = plan(&ex, "tasks:\n  a: {action: core.noop}\n");
     let err = ex.start(&p, json!({})).unwrap_err();
+    assert_eq!(err.kind(), weft_core::ErrorKind::NoRuntime);
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
 

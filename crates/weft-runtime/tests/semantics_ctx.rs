@@ -105,9 +105,22 @@ output:
 #[tokio::test]
 async fn a_name_in_no_namespace_is_an_error_that_names_it() {
     let ex = Executor::new();
+    // A name written out is checked when compiling.
+    let err = weft_core::Workflow::from_yaml_str(
+        "vars: [{hope: 1}]\ntasks:\n  t: {action: core.echo, input: {message: '{{ ctx(\"nope\") }}'}}\n",
+    )
+    .unwrap()
+    .compile(&ex)
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 3:47: invalid workflow in task `t`, field `input.message`: `ctx('nope')`: \
+         no input, variable or published value is named `nope`: did you mean `hope`?"
+    );
+    // One made at run time fails there.
     let plan = common::plan(
         &ex,
-        "tasks:\n  t: {action: core.echo, input: {message: '{{ ctx(\"nope\") }}'}}\n",
+        "tasks:\n  t: {action: core.echo, input: {message: '{{ ctx(\"no\" ~ \"pe\") }}'}}\n",
     );
     let out = common::run(&ex, &plan, json!({})).await;
     assert_eq!(out.status, RunStatus::Failed);

@@ -11,7 +11,7 @@ async fn chain_with_publish_and_items() {
             let n = input
                 .get("n")
                 .and_then(|v| v.as_i64())
-                .ok_or("n must be a number")?;
+                .ok_or_else(|| weft_runtime::ActionError::new("n must be a number"))?;
             Ok(json!(n * 2))
         })
         .build();

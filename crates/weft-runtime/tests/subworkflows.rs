@@ -111,7 +111,18 @@ async fn a_failed_child_fails_the_task_with_its_errors_attached() {
 #[tokio::test]
 async fn inputs_the_child_does_not_take_fail_the_task() {
     let ex = with_child(Executor::builder(), "greet", CHILD).build();
-    let plan = common::plan(&ex, "tasks:\n  call: {action: greet, input: {nam: ada}}\n");
+    let yaml = "tasks:\n  call: {action: greet, input: {nam: ada}}\n";
+    // Compiled against the executor, the child's inputs are its fields.
+    let err = Workflow::from_yaml_str(yaml)
+        .unwrap()
+        .compile(&ex)
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("`greet` has no input `nam`: did you mean `name`?"),
+        "{err}"
+    );
+    let plan = common::plan_names_only(&ex, yaml);
     let out = common::run(&ex, &plan, json!({})).await;
     let err = out.task("call").next().unwrap().error.clone().unwrap();
     assert!(

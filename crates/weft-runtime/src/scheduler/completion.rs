@@ -121,6 +121,7 @@ impl Scheduler {
                                 item,
                                 attempt: done.attempt + 1,
                                 delay,
+                                error: error.clone(),
                             });
                             self.start_attempt(id, done.item, done.attempt + 1, Some(delay));
                             return;
@@ -156,7 +157,7 @@ impl Scheduler {
         let count = retry
             .count
             .eval(&self.ctx)
-            .map_err(|e| format!("retry.count: {}", e.message()))?;
+            .map_err(|e| self.plan.describe_error(&e, "retry.count"))?;
         if count > f64::from(self.limits.max_retries) {
             return Err(format!(
                 "retry.count: {}",
@@ -182,20 +183,20 @@ impl Scheduler {
         let again = retry
             .when
             .eval_bool(&ctx)
-            .map_err(|e| format!("retry.when: {}", e.message()))?;
+            .map_err(|e| self.plan.describe_error(&e, "retry.when"))?;
         if !again {
             return Ok(None);
         }
         let base = match &retry.delay {
             Some(d) => d
                 .eval(&ctx)
-                .map_err(|e| format!("retry.delay: {}", e.message()))?,
+                .map_err(|e| self.plan.describe_error(&e, "retry.delay"))?,
             None => 0.0,
         };
         let max = match &retry.max_delay {
             Some(d) => Some(
                 d.eval(&ctx)
-                    .map_err(|e| format!("retry.max_delay: {}", e.message()))?,
+                    .map_err(|e| self.plan.describe_error(&e, "retry.max_delay"))?,
             ),
             None => None,
         };

@@ -85,7 +85,10 @@ impl Scheduler {
                 return self
                     .fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"))
             }
-            Some(Err(e)) => return self.fail_instance(id, format!("timeout: {}", e.message())),
+            Some(Err(e)) => {
+                let msg = self.plan.describe_error(&e, "timeout");
+                return self.fail_instance(id, msg);
+            }
             None => {}
         }
 
@@ -163,7 +166,7 @@ impl Scheduler {
         let input = match input {
             Ok(v) => v,
             Err(e) => {
-                let msg = format!("input: {}", e.message());
+                let msg = self.plan.describe_error(&e, "input");
                 self.queue
                     .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
                         msg,
@@ -186,7 +189,7 @@ impl Scheduler {
                     return;
                 }
                 Some(Err(e)) => {
-                    let msg = format!("delay: {}", e.message());
+                    let msg = self.plan.describe_error(&e, "delay");
                     self.queue.push_back(Work::Completed(immediate(Outcome::Err(
                         ActionError::new(msg),
                     ))));

@@ -71,7 +71,7 @@ impl Scheduler {
                 Err(e) if status == RunStatus::Succeeded => {
                     self.errors.push(RunError {
                         task: None,
-                        message: format!("output.{name}: {}", e.message()),
+                        message: plan.describe_error(&e, &format!("output.{name}")),
                     });
                     status = RunStatus::Failed;
                 }

@@ -30,7 +30,10 @@ impl Scheduler {
                     ),
                 )
             }
-            Err(e) => return self.fail_instance(id, format!("with.items: {}", e.message())),
+            Err(e) => {
+                let msg = self.plan.describe_error(&e, "with.items");
+                return self.fail_instance(id, msg);
+            }
         };
         if items.len() > self.limits.max_items {
             return self.fail_instance(
@@ -78,7 +81,8 @@ impl Scheduler {
                     .fail_instance(id, format!("with.concurrency: must be 1 or more, not {c}"))
             }
             Some(Err(e)) => {
-                return self.fail_instance(id, format!("with.concurrency: {}", e.message()))
+                let msg = self.plan.describe_error(&e, "with.concurrency");
+                return self.fail_instance(id, msg);
             }
         };
         let n = list.len();

@@ -695,11 +695,13 @@ impl Scheduler {
         let plan = self.plan.clone();
         for (name, value) in plan.vars() {
             let set = match value.render(&self.ctx) {
-                Ok(v) => self.set_var(name, v),
-                Err(e) => Err(e.message().to_owned()),
+                Ok(v) => self
+                    .set_var(name, v)
+                    .map_err(|e| format!("vars.{name}: {e}")),
+                Err(e) => Err(plan.describe_error(&e, &format!("vars.{name}"))),
             };
-            if let Err(e) = set {
-                self.fail_run(None, format!("vars.{name}: {e}"));
+            if let Err(message) = set {
+                self.fail_run(None, message);
                 return;
             }
         }

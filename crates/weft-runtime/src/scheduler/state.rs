@@ -2,7 +2,7 @@
 //! aborting, and skipping what can no longer start.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -30,14 +30,23 @@ impl Scheduler {
     pub(super) fn send_event(&mut self, at: Instant, mut kind: EventKind) {
         if let Some(secrets) = &self.secrets {
             match &mut kind {
-                EventKind::TaskFailed { error, .. } => secrets.mask(error),
+                EventKind::TaskFailed { error, .. }
+                | EventKind::TaskRetrying {
+                    error: Some(error), ..
+                } => secrets.mask(error),
                 EventKind::TaskSkipped { reason, .. } => secrets.mask(reason),
                 _ => {}
             }
         }
+        // One reading of each clock: `at` may be from a moment ago (an
+        // attempt's start, measured in its own task).
+        let time = SystemTime::now()
+            .checked_sub(Instant::now().saturating_duration_since(at))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let ev = Event {
             run_id: self.run_id,
             at,
+            time,
             kind,
         };
         if self.subscribers.len() == 1 {

@@ -98,7 +98,7 @@ impl Scheduler {
                                 when_failed = true;
                                 self.fail_run(
                                     Some(&task.name),
-                                    format!("next[{ti}].when: {}", e.message()),
+                                    self.plan.describe_error(&e, &format!("next[{ti}].when")),
                                 );
                                 break;
                             }
@@ -132,11 +132,15 @@ impl Scheduler {
                 let cur = cur.get_or_insert_with(|| current(&self.ctx));
                 for (k, v) in &tr.publish {
                     let set = match v.render(cur) {
-                        Ok(value) => self.set_var(k, value),
-                        Err(e) => Err(e.message().to_owned()),
+                        Ok(value) => self
+                            .set_var(k, value)
+                            .map_err(|e| format!("next[{ti}].publish.{k}: {e}")),
+                        Err(e) => Err(self
+                            .plan
+                            .describe_error(&e, &format!("next[{ti}].publish.{k}"))),
                     };
-                    if let Err(e) = set {
-                        self.fail_run(Some(&task.name), format!("next[{ti}].publish.{k}: {e}"));
+                    if let Err(message) = set {
+                        self.fail_run(Some(&task.name), message);
                         break 'transitions;
                     }
                 }
