@@ -17,10 +17,10 @@
 //!   `compile` group, per shape.
 //! * `weft_metrics`: the same as `weft`, with a Prometheus recorder
 //!   (`metrics-exporter-prometheus`, histogram buckets for durations)
-//!   receiving weft's metrics; in the other functions the same recorder is
-//!   installed but switched off, handing out handles that do nothing, which
-//!   costs what running without a recorder costs. The difference is what
-//!   metrics cost.
+//!   receiving weft's metrics, and the exporter's upkeep after each run. The
+//!   recorder is the local recorder of the threads of runtimes of its own
+//!   (built like the others), never the process's: the other functions run
+//!   with no recorder at all. The difference is what metrics cost.
 //! * `floor`: a hand-written minimal event-driven executor (indegree
 //!   counters, completions on one flume channel, `tokio::spawn` per ready
 //!   task); its children lists are prepared once.
@@ -76,111 +76,71 @@ impl Engine for Weft {
     }
 }
 
-/// A recorder that hands out Prometheus handles while switched on and
-/// handles that do nothing while off (the facade installs one recorder per
-/// process, for good).
-struct Switch {
-    on: std::sync::atomic::AtomicBool,
-    inner: metrics_exporter_prometheus::PrometheusRecorder,
-}
-
-static SWITCH: std::sync::OnceLock<&'static Switch> = std::sync::OnceLock::new();
-
-fn switch() -> &'static Switch {
-    SWITCH.get_or_init(|| {
-        let inner = metrics_exporter_prometheus::PrometheusBuilder::new()
+/// The Prometheus recorder the `weft_metrics` functions report to. It is
+/// never installed for the process: weft checks at each run's start whether
+/// a recorder is installed, and the other functions must run with none.
+/// The `weft_metrics` runs see it as their threads' local recorder instead.
+fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusRecorder {
+    static RECORDER: std::sync::OnceLock<&'static metrics_exporter_prometheus::PrometheusRecorder> =
+        std::sync::OnceLock::new();
+    RECORDER.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
             .set_buckets_for_metric(
                 metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
                 &[0.000_05, 0.000_1, 0.000_5, 0.001, 0.01, 0.1, 1.0, 10.0],
             )
             .expect("buckets")
             .build_recorder();
-        let switch: &'static Switch = Box::leak(Box::new(Switch {
-            on: std::sync::atomic::AtomicBool::new(false),
-            inner,
-        }));
-        metrics::set_global_recorder(switch).expect("no other recorder");
-        switch
+        Box::leak(Box::new(recorder))
     })
 }
 
-impl Switch {
-    fn on(&self) -> bool {
-        self.on.load(std::sync::atomic::Ordering::Relaxed)
+/// Runtimes like `runtime_ct`/`runtime_mt` whose worker threads have the
+/// Prometheus recorder as their local recorder, for good.
+fn metrics_runtime(flavor: tokio::runtime::RuntimeFlavor) -> &'static Runtime {
+    static CT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    static MT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    match flavor {
+        tokio::runtime::RuntimeFlavor::CurrentThread => CT.get_or_init(runtime_ct),
+        _ => MT.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .on_thread_start(|| {
+                    std::mem::forget(metrics::set_default_local_recorder(prometheus()))
+                })
+                .build()
+                .expect("tokio runtime")
+        }),
     }
 }
 
-impl metrics::Recorder for Switch {
-    fn describe_counter(
-        &self,
-        k: metrics::KeyName,
-        u: Option<metrics::Unit>,
-        d: metrics::SharedString,
-    ) {
-        self.inner.describe_counter(k, u, d);
-    }
-    fn describe_gauge(
-        &self,
-        k: metrics::KeyName,
-        u: Option<metrics::Unit>,
-        d: metrics::SharedString,
-    ) {
-        self.inner.describe_gauge(k, u, d);
-    }
-    fn describe_histogram(
-        &self,
-        k: metrics::KeyName,
-        u: Option<metrics::Unit>,
-        d: metrics::SharedString,
-    ) {
-        self.inner.describe_histogram(k, u, d);
-    }
-    fn register_counter(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> metrics::Counter {
-        if self.on() {
-            self.inner.register_counter(k, m)
-        } else {
-            metrics::Counter::noop()
-        }
-    }
-    fn register_gauge(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> metrics::Gauge {
-        if self.on() {
-            self.inner.register_gauge(k, m)
-        } else {
-            metrics::Gauge::noop()
-        }
-    }
-    fn register_histogram(
-        &self,
-        k: &metrics::Key,
-        m: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        if self.on() {
-            self.inner.register_histogram(k, m)
-        } else {
-            metrics::Histogram::noop()
-        }
-    }
-}
-
-/// weft with the recorder switched on.
+/// weft with a Prometheus recorder receiving its metrics.
 struct WeftMetrics;
 
 impl Engine for WeftMetrics {
     const NAME: &'static str = "weft_metrics";
-    type Graph = (Executor, Plan);
+    type Graph = (&'static Runtime, Executor, Plan);
 
     fn prepare(shape: &Shape, rt: &Runtime) -> Self::Graph {
-        Weft::prepare(shape, rt)
+        let (executor, plan) = Weft::prepare(shape, rt);
+        (
+            metrics_runtime(rt.handle().runtime_flavor()),
+            executor,
+            plan,
+        )
     }
 
-    fn run(rt: &Runtime, graph: &mut Self::Graph) {
-        let s = switch();
-        s.on.store(true, std::sync::atomic::Ordering::Relaxed);
-        Weft::run(rt, graph);
-        s.on.store(false, std::sync::atomic::Ordering::Relaxed);
+    fn run(_: &Runtime, (rt, executor, plan): &mut Self::Graph) {
+        {
+            // The calling thread: where a current_thread runtime runs
+            // everything, and a multi_thread one the `block_on` future.
+            let _local = metrics::set_default_local_recorder(prometheus());
+            rt.block_on(weft_run(executor, plan, Value::Null));
+        }
         // The exporter's periodic upkeep (it drains histogram samples),
         // counted here so that its cost is in the figure.
-        s.inner.handle().run_upkeep();
+        prometheus().handle().run_upkeep();
     }
 }
 
@@ -360,7 +320,6 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
 }
 
 fn peers(c: &mut Criterion) {
-    switch();
     let ct = runtime_ct();
     let mt = runtime_mt();
     for shape in Shape::all() {
