@@ -367,6 +367,51 @@ async fn rerun_from_a_named_task() {
     );
 }
 
+#[tokio::test]
+async fn a_rerun_that_cannot_start_leaves_a_journal_that_replays() {
+    // A re-run with nothing to re-run (or an unknown task) is recorded, then
+    // fails the run; replaying that record must fail the run the same way,
+    // not stop the replay, or the run could no longer be shown or re-run.
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let id = out.run_id;
+    ex.flush().await.unwrap();
+
+    for tasks in [&[][..], &["nope"][..]] {
+        let out = ex.rerun(id, tasks).await.unwrap().await.unwrap();
+        assert_eq!(out.status, RunStatus::Failed);
+        ex.flush().await.unwrap();
+        let shown = ex.inspect(id).await.unwrap();
+        assert_eq!(shown.status, RunStatus::Failed);
+        assert_eq!(
+            shown.errors.last().map(|e| &e.message),
+            out.errors.last().map(|e| &e.message),
+            "{tasks:?}"
+        );
+    }
+    let shown = ex.inspect(id).await.unwrap();
+    assert!(
+        shown
+            .errors
+            .iter()
+            .any(|e| e.message.contains("nothing to re-run")),
+        "{:?}",
+        shown.errors
+    );
+
+    let out = ex.rerun(id, &["b"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(world.calls_of("a"), 1);
+    assert_eq!(world.calls_of("b"), 2);
+}
+
 /// A store that delays every append, and notes when each commit ended.
 struct SlowStore {
     inner: MemoryStore,
