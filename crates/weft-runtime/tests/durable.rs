@@ -412,6 +412,41 @@ async fn a_rerun_that_cannot_start_leaves_a_journal_that_replays() {
     assert_eq!(world.calls_of("b"), 2);
 }
 
+#[tokio::test]
+async fn a_rerun_right_after_the_run_ended_continues_its_whole_journal() {
+    // Write-behind: when a run's future resolves, its last records may not
+    // be committed yet. Re-running it at once (no flush in between) must
+    // load them, not a journal that stops short and then collides with them.
+    let world = Arc::new(World::default());
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::new(),
+        delay: Duration::from_millis(30),
+        commits: Mutex::new(Vec::new()),
+    });
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n",
+    );
+    let id = ex.start(&p, json!({})).unwrap().await.unwrap().run_id;
+    let out = ex.rerun(id, &["a"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    let out = ex.rerun(id, &["b"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    assert_eq!((world.calls_of("a"), world.calls_of("b")), (2, 3));
+    let ends = store
+        .load(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.record, Record::Ended(_)))
+        .count();
+    assert_eq!(ends, 3);
+    let shown = ex.inspect(id).await.unwrap();
+    assert_eq!(shown.task("b").count(), 3);
+}
+
 /// A store that delays every append, and notes when each commit ended.
 struct SlowStore {
     inner: MemoryStore,
