@@ -241,6 +241,9 @@ impl Executor {
             return Err(ResumeError::Live(id));
         }
         let journal = self.inner.journal()?;
+        // A run of this executor that just ended may still have records on
+        // their way to the store: load what it recorded, not less.
+        journal.barrier().await;
         let summary = journal
             .store
             .get(id)
@@ -274,6 +277,9 @@ impl Executor {
             return Err(ResumeError::Live(id));
         }
         let journal = self.inner.journal()?;
+        // A run of this executor that just ended may still have records on
+        // their way to the store: load what it recorded, not less.
+        journal.barrier().await;
         let summary = journal
             .store
             .get(id)

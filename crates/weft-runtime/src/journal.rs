@@ -49,6 +49,9 @@ enum ToWriter {
     Batch(Batch),
     /// Commit everything handed over so far, then answer.
     Flush(oneshot::Sender<Result<(), StoreError>>),
+    /// Commit everything handed over so far, then answer, leaving a failed
+    /// commit's error for the next `Flush`.
+    Barrier(oneshot::Sender<()>),
 }
 
 struct Batch {
@@ -136,6 +139,20 @@ impl Journal {
         }
         rx.await.unwrap_or(Ok(()))
     }
+
+    /// Waits until every record handed over so far has been through a
+    /// commit, so that the store has what this process recorded (a run
+    /// that just ended, before it is loaded again). A failed commit is
+    /// left for `flush` to report.
+    pub(crate) async fn barrier(&self) {
+        let Some(writer) = self.writer.get() else {
+            return;
+        };
+        let (tx, rx) = oneshot::channel();
+        if writer.tx.send(ToWriter::Barrier(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 /// The writer's view of the backlog, for its metrics.
@@ -175,12 +192,12 @@ async fn write_loop(
     let mut failed: Option<StoreError> = None;
     while let Ok(first) = rx.recv_async().await {
         let mut pending = Vec::new();
-        let mut flushes = Vec::new();
+        let mut flushes: Vec<ToWriter> = Vec::new();
         let mut count = 0usize;
         let mut urgent = false;
         let take = |msg: ToWriter,
                     pending: &mut Vec<Batch>,
-                    flushes: &mut Vec<_>,
+                    flushes: &mut Vec<ToWriter>,
                     count: &mut usize,
                     urgent: &mut bool| match msg {
             ToWriter::Batch(b) => {
@@ -188,9 +205,9 @@ async fn write_loop(
                 *urgent |= b.ack.is_some();
                 pending.push(b);
             }
-            ToWriter::Flush(tx) => {
+            waiter @ (ToWriter::Flush(_) | ToWriter::Barrier(_)) => {
                 *urgent = true;
-                flushes.push(tx);
+                flushes.push(waiter);
             }
         };
         take(first, &mut pending, &mut flushes, &mut count, &mut urgent);
@@ -235,13 +252,20 @@ async fn write_loop(
             }
             failed = Some(e.clone());
         }
-        if !flushes.is_empty() {
-            let answer = match failed.take() {
-                Some(e) => Err(e),
-                None => Ok(()),
-            };
-            for tx in flushes {
-                let _ = tx.send(answer.clone());
+        // Only a `Flush` takes the error; a `Barrier` leaves it for one.
+        let answer = match flushes.iter().any(|w| matches!(w, ToWriter::Flush(_))) {
+            true => failed.take().map_or(Ok(()), Err),
+            false => Ok(()),
+        };
+        for waiter in flushes {
+            match waiter {
+                ToWriter::Flush(tx) => {
+                    let _ = tx.send(answer.clone());
+                }
+                ToWriter::Barrier(tx) => {
+                    let _ = tx.send(());
+                }
+                ToWriter::Batch(_) => {}
             }
         }
     }

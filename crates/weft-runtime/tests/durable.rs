@@ -367,6 +367,86 @@ async fn rerun_from_a_named_task() {
     );
 }
 
+#[tokio::test]
+async fn a_rerun_that_cannot_start_leaves_a_journal_that_replays() {
+    // A re-run with nothing to re-run (or an unknown task) is recorded, then
+    // fails the run; replaying that record must fail the run the same way,
+    // not stop the replay, or the run could no longer be shown or re-run.
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let id = out.run_id;
+    ex.flush().await.unwrap();
+
+    for tasks in [&[][..], &["nope"][..]] {
+        let out = ex.rerun(id, tasks).await.unwrap().await.unwrap();
+        assert_eq!(out.status, RunStatus::Failed);
+        ex.flush().await.unwrap();
+        let shown = ex.inspect(id).await.unwrap();
+        assert_eq!(shown.status, RunStatus::Failed);
+        assert_eq!(
+            shown.errors.last().map(|e| &e.message),
+            out.errors.last().map(|e| &e.message),
+            "{tasks:?}"
+        );
+    }
+    let shown = ex.inspect(id).await.unwrap();
+    assert!(
+        shown
+            .errors
+            .iter()
+            .any(|e| e.message.contains("nothing to re-run")),
+        "{:?}",
+        shown.errors
+    );
+
+    let out = ex.rerun(id, &["b"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(world.calls_of("a"), 1);
+    assert_eq!(world.calls_of("b"), 2);
+}
+
+#[tokio::test]
+async fn a_rerun_right_after_the_run_ended_continues_its_whole_journal() {
+    // Write-behind: when a run's future resolves, its last records may not
+    // be committed yet. Re-running it at once (no flush in between) must
+    // load them, not a journal that stops short and then collides with them.
+    let world = Arc::new(World::default());
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::new(),
+        delay: Duration::from_millis(30),
+        commits: Mutex::new(Vec::new()),
+    });
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n",
+    );
+    let id = ex.start(&p, json!({})).unwrap().await.unwrap().run_id;
+    let out = ex.rerun(id, &["a"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    let out = ex.rerun(id, &["b"]).await.unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    assert_eq!((world.calls_of("a"), world.calls_of("b")), (2, 3));
+    let ends = store
+        .load(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.record, Record::Ended(_)))
+        .count();
+    assert_eq!(ends, 3);
+    let shown = ex.inspect(id).await.unwrap();
+    assert_eq!(shown.task("b").count(), 3);
+}
+
 /// A store that delays every append, and notes when each commit ended.
 struct SlowStore {
     inner: MemoryStore,

@@ -380,8 +380,11 @@ impl Scheduler {
                     if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
                         r.ended = false;
                     }
-                    self.rerun(&tasks)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    // A re-run that could not start failed the run when
+                    // it was received (see `command`): it does so again.
+                    if let Err(e) = self.rerun(&tasks) {
+                        self.fail_run(None, e);
+                    }
                 }
                 Record::Command { step, command } => {
                     self.replay_until(step)
