@@ -51,16 +51,18 @@ pub mod prelude {
 }
 
 // The Rust blocks of these documents run as doctests, so they cannot rot;
-// their YAML blocks are compiled by `tests/examples.rs`.
+// their YAML blocks are compiled by `tests/examples.rs`. Two of them use the
+// stores: they run when the features are on, as in `cargo test --workspace`
+// (the benchmarks package turns them on), not in `cargo test -p weft`.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme_doctests {}
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
 #[doc = include_str!("../docs/embedding.md")]
 mod embedding_doctests {}
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
 #[doc = include_str!("../docs/durability.md")]
 mod durability_doctests {}
 
