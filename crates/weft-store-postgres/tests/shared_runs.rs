@@ -167,6 +167,83 @@ async fn a_lease_taken_away_is_reported_lost() {
         .await;
 }
 
+/// A process whose renewals cannot reach the database (here: its only
+/// connection is held, so a renewal waits for one until it times out)
+/// gives its run up before another process can claim it, even when the
+/// deadline falls while a renewal is waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_cannot_renew_stops_before_another_can_claim() {
+    let Some(url) = common::url("a_process_that_cannot_renew_stops_before_another_can_claim")
+    else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "selffence");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            // Local lease: 1000 - 400 / 2 = 800 ms.
+            let options = PostgresOptions::new()
+                .schema(schema.clone())
+                .lease(Duration::from_millis(1000))
+                .heartbeat(Duration::from_millis(400))
+                .pool_size(1);
+            let a = PostgresStore::connect_with(&url, &options).await.unwrap();
+            let b = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let mut notices = a.notices();
+            let run = RunId::new();
+            let began = Instant::now();
+            a.append(&entries(run, 0, vec![conformance::started("w", None, 1)]))
+                .await
+                .unwrap();
+            // From here on, A's renewals find no connection.
+            let held = a.pool().get().await.unwrap();
+            let lost_at = Arc::new(Mutex::new(None));
+            let lost = lost_at.clone();
+            let watch = tokio::spawn(async move {
+                loop {
+                    match notices.recv().await {
+                        Ok(weft_runtime::store::Notice::Lost) => {
+                            *lost.lock().unwrap() = Some(Instant::now());
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+            // B claims the run as soon as the database lets it.
+            let claimed_at = loop {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "B never claimed the run"
+                );
+                if b.claim(10, &[]).await.unwrap().runs == vec![run] {
+                    break Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            let lost_at = *lost_at.lock().unwrap();
+            let lost_at = lost_at.unwrap_or_else(|| {
+                panic!(
+                    "B claimed the run {:?} after A wrote it, and A had not yet given it up",
+                    claimed_at - began
+                )
+            });
+            assert!(lost_at < claimed_at);
+            assert!(
+                lost_at - began < Duration::from_millis(950),
+                "A gave the run up {:?} after writing it; its local lease is 800 ms",
+                lost_at - began
+            );
+            assert_eq!(a.take_lost(), vec![run]);
+            drop(held);
+            watch.abort();
+        })
+        .await;
+}
+
 /// Claimers racing for the same submitted runs never get the same run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claimers_never_share_a_run() {
