@@ -218,9 +218,11 @@ fn deliver(h: &crate::RunHandle, command: &Command) {
 
 impl Worker {
     /// Claims and runs until `shutdown` completes, then hands its runs
-    /// back: what they recorded is committed, their leases end, and another
-    /// process claims them and goes on from their journals (the actions
-    /// running at that moment are stopped here and run again there).
+    /// back: they are stopped here (the actions running at that moment are
+    /// aborted, and run again elsewhere), what they recorded is committed,
+    /// and their leases end, so that another process claims them and goes
+    /// on from their journals. A run still going 5 s after it was stopped
+    /// is not handed back: its lease is no longer renewed, and lapses.
     ///
     /// # Errors
     ///
@@ -355,21 +357,44 @@ impl Worker {
                 }
             }
         }
-        // Hand back: commit what was recorded, end the leases, then stop
-        // the runs here (their journals are no longer written from here).
+        // Hand back: stop the runs here (their actions are aborted, and
+        // nothing more of them is recorded), wait for them to be stopped,
+        // commit what they recorded, then end the leases. In the other
+        // order another process could claim a run while its actions still
+        // ran here.
+        let owned = shared.owned();
+        for id in &owned {
+            stop(&executor, *id, "this process handed the run back");
+        }
+        let give_up = Instant::now() + HAND_BACK_WAIT;
+        while owned.iter().any(|id| executor.inner.live.contains_key(id))
+            && Instant::now() < give_up
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let _ = executor.flush().await;
-        for id in shared.owned() {
+        for id in owned {
+            if executor.inner.live.contains_key(&id) {
+                // Still going: left to its lease, which is no longer
+                // renewed, rather than handed to another process now.
+                tracing::warn!(run_id = %id, "the run did not stop in time to be handed back; its lease will expire");
+                shared.abandon(id);
+                continue;
+            }
             match shared.release(id).await {
                 Ok(()) => report.released += usize::from(mine.contains(&id)),
                 Err(e) => {
                     tracing::warn!(run_id = %id, error = %e, "cannot hand the run back; its lease will expire")
                 }
             }
-            stop(&executor, id, "this process handed the run back");
         }
         Ok(report)
     }
 }
+
+/// How long a stopping worker waits for its runs to stop before it hands
+/// them back; one still going after that keeps its lease until it lapses.
+const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
 
 /// Stops a run here without recording anything more of it.
 fn stop(executor: &Executor, id: RunId, why: &str) {

@@ -618,6 +618,106 @@ async fn a_stopping_worker_hands_its_runs_back() {
         .await;
 }
 
+/// A stopping worker stops its runs before it hands them back: another
+/// process that claims a run the moment it is handed back never overlaps
+/// with the run's actions still going in the first. The first worker runs
+/// on one thread, with an action that keeps that thread busy 30 ms at a
+/// time (so that, had the hand-back come first, the action would still run
+/// there while the other claims).
+#[test]
+fn a_stopping_worker_stops_its_runs_before_handing_them_back() {
+    let Some(url) = common::url("a_stopping_worker_stops_its_runs_before_handing_them_back") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let schemas = common::Schemas::new(&url, "handorder");
+    rt.block_on(schemas.run(async {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let beats: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let (id_tx, id_rx) = std::sync::mpsc::channel::<RunId>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let (url, options, beats) = (url.clone(), options.clone(), beats.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let store = PostgresStore::connect_with(&url, &options).await.unwrap();
+                    let ex = Executor::builder()
+                        .store(Arc::new(store))
+                        .action("busy", move |_input: ActionInput| {
+                            let beats = beats.clone();
+                            async move {
+                                loop {
+                                    beats.lock().unwrap().push(Instant::now());
+                                    std::thread::sleep(Duration::from_millis(30));
+                                    beats.lock().unwrap().push(Instant::now());
+                                    tokio::task::yield_now().await;
+                                }
+                                #[allow(unreachable_code)]
+                                Ok(json!(null))
+                            }
+                        })
+                        .build();
+                    let plan = Workflow::from_yaml_str("tasks:\n  a: {action: busy}\n")
+                        .unwrap()
+                        .compile(&ex)
+                        .unwrap();
+                    id_tx
+                        .send(ex.submit(&plan, json!({})).await.unwrap())
+                        .unwrap();
+                    ex.worker(WorkerConfig::new())
+                        .run(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+        };
+        let run = tokio::task::spawn_blocking(move || id_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let other = PostgresStore::connect_with(&url, &options).await.unwrap();
+        let began = Instant::now();
+        while beats.lock().unwrap().is_empty() {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the action did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(());
+        let claimed_at = loop {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the run was not handed back"
+            );
+            if other.claim(10, &[]).await.unwrap().runs == vec![run] {
+                break Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let report = tokio::task::spawn_blocking(move || first.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(report.released, 1);
+        let last = *beats.lock().unwrap().last().unwrap();
+        assert!(
+            last < claimed_at,
+            "the action still ran in the first worker {:?} after the other claimed the run",
+            last - claimed_at
+        );
+    }));
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
