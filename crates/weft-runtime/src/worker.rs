@@ -12,6 +12,8 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -20,7 +22,7 @@ use tokio::time::Instant;
 use weft_core::{Error, Plan};
 
 use crate::durable::start_record;
-use crate::executor::{Executor, RunOptions};
+use crate::executor::{Executor, ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::run::Control;
 use crate::scheduler::Msg;
@@ -240,6 +242,10 @@ impl Worker {
         let config = self.config;
         let shared = executor.shared()?;
         let mut notices = shared.notices();
+        let _counting = executor.inner.lost.count_for_worker();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            executor.inner.watch_lost(&handle);
+        }
         let mut report = WorkerReport::default();
         let mut mine: HashSet<RunId> = HashSet::new();
         let mut skip: Vec<RunId> = Vec::new();
@@ -249,17 +255,8 @@ impl Worker {
         let mut next_look = Instant::now() + config.poll_interval;
         tokio::pin!(shutdown);
         loop {
-            for id in shared.take_lost() {
-                if mine.remove(&id) {
-                    report.lost += 1;
-                }
-                // Sub-workflows too: they are owned with their parents.
-                stop(
-                    &executor,
-                    id,
-                    "another process owns the run now (its lease was lost)",
-                );
-            }
+            // Stopped already (see `ExecutorInner::watch_lost`).
+            report.lost += executor.inner.lost.drain_from(&mut mine);
             while let Ok(id) = ended_rx.try_recv() {
                 if mine.remove(&id) {
                     report.ended += 1;
@@ -343,6 +340,8 @@ impl Worker {
                     }
                 },
                 id = ended_rx.recv_async() => {
+                    // A lost run ends once stopped: it counts as lost.
+                    report.lost += executor.inner.lost.drain_from(&mut mine);
                     if let Ok(id) = id {
                         if mine.remove(&id) {
                             report.ended += 1;
@@ -364,7 +363,7 @@ impl Worker {
         // ran here.
         let owned = shared.owned();
         for id in &owned {
-            stop(&executor, *id, "this process handed the run back");
+            stop(&executor.inner, *id, "this process handed the run back");
         }
         let give_up = Instant::now() + HAND_BACK_WAIT;
         while owned.iter().any(|id| executor.inner.live.contains_key(id))
@@ -396,9 +395,99 @@ impl Worker {
 /// them back; one still going after that keeps its lease until it lapses.
 const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
 
+/// The runs a shared store took from an executor (a lease lost or taken
+/// over), which are stopped here whether or not a worker runs them.
+#[derive(Default)]
+pub(crate) struct LostRuns {
+    watching: OnceLock<()>,
+    /// Workers of the executor running now: while there are none, the
+    /// lost runs are not kept for them to count.
+    workers: AtomicUsize,
+    seen: Mutex<Vec<RunId>>,
+}
+
+impl std::fmt::Debug for LostRuns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LostRuns").finish_non_exhaustive()
+    }
+}
+
+/// Counts a worker in [`LostRuns::workers`] while it lives.
+struct Counting<'a>(&'a AtomicUsize);
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl LostRuns {
+    fn count_for_worker(&self) -> Counting<'_> {
+        self.workers.fetch_add(1, Ordering::SeqCst);
+        Counting(&self.workers)
+    }
+
+    /// Takes the lost runs seen so far out of `mine`; how many were there.
+    fn drain_from(&self, mine: &mut HashSet<RunId>) -> usize {
+        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        seen.iter().filter(|id| mine.remove(id)).count()
+    }
+}
+
+impl ExecutorInner {
+    /// Starts, once, the task that stops the runs this executor's shared
+    /// store says it lost: a run started here ([`Executor::start`],
+    /// [`Executor::resume_run`]) stops as a worker's does, before another
+    /// process may claim it, and not only at its next commit.
+    pub(crate) fn watch_lost(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let Some(shared) = self.journal.as_ref().and_then(|j| j.store.shared()) else {
+            return;
+        };
+        self.lost.watching.get_or_init(|| {
+            let mut notices = shared.notices();
+            let inner = Arc::downgrade(self);
+            runtime.spawn(async move {
+                loop {
+                    let notice = notices.recv().await;
+                    if matches!(notice, Err(RecvError::Closed)) {
+                        return;
+                    }
+                    let Some(inner) = inner.upgrade() else {
+                        return;
+                    };
+                    if !matches!(notice, Ok(Notice::Lost) | Err(RecvError::Lagged(_))) {
+                        continue;
+                    }
+                    let Some(shared) = inner.journal.as_ref().and_then(|j| j.store.shared()) else {
+                        return;
+                    };
+                    let lost = shared.take_lost();
+                    if inner.lost.workers.load(Ordering::SeqCst) > 0 {
+                        inner
+                            .lost
+                            .seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend_from_slice(&lost);
+                    }
+                    for id in lost {
+                        // Sub-workflows too: they are owned with their
+                        // parents.
+                        stop(
+                            &inner,
+                            id,
+                            "another process owns the run now (its lease was lost)",
+                        );
+                    }
+                }
+            });
+        });
+    }
+}
+
 /// Stops a run here without recording anything more of it.
-fn stop(executor: &Executor, id: RunId, why: &str) {
-    if let Some(h) = executor.inner.live.get(&id) {
+fn stop(executor: &ExecutorInner, id: RunId, why: &str) {
+    if let Some(h) = executor.live.get(&id) {
         let _ = h
             .value()
             .control

@@ -718,6 +718,65 @@ fn a_stopping_worker_stops_its_runs_before_handing_them_back() {
     }));
 }
 
+/// A run started in a process that runs no worker (`Executor::start`) is
+/// stopped there when its lease is lost, not left running its actions
+/// beside the process that took it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_here_stops_when_its_lease_is_lost() {
+    let Some(url) = common::url("a_run_started_here_stops_when_its_lease_is_lost") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "startlost");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "s"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"s\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // All it recorded is committed: the run waits for `b` and has
+            // nothing more to write (no commit of it will be refused).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ex.flush().await.unwrap();
+            // Another process takes the run over.
+            let conn = store.pool().get().await.unwrap();
+            conn.execute(
+                &format!("UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other'"),
+                &[],
+            )
+            .await
+            .unwrap();
+            let began = Instant::now();
+            while ex.run(id).is_some() {
+                assert!(
+                    began.elapsed() < Duration::from_secs(3),
+                    "the run still runs here after its lease was taken"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Nothing more of it was written from here.
+            let summary = store.get(id).await.unwrap().unwrap();
+            assert!(!summary.status.is_terminal(), "{:?}", summary.status);
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
