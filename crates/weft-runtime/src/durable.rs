@@ -106,7 +106,7 @@ impl ExecutorInner {
         }
         let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.live.insert(id, run.handle());
-        self.watch_lost(&handle);
+        self.watch_shared(&handle);
         handle.spawn(scheduler.run());
         Ok(run)
     }

@@ -184,7 +184,7 @@ impl Executor {
         let run_id = RunId::new();
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
         self.inner.live.insert(run_id, run.handle());
-        self.inner.watch_lost(&handle);
+        self.inner.watch_shared(&handle);
         handle.spawn(scheduler.run());
         Ok(run)
     }

@@ -244,7 +244,7 @@ impl Worker {
         let mut notices = shared.notices();
         let _counting = executor.inner.lost.count_for_worker();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            executor.inner.watch_lost(&handle);
+            executor.inner.watch_shared(&handle);
         }
         let mut report = WorkerReport::default();
         let mut mine: HashSet<RunId> = HashSet::new();
@@ -255,7 +255,7 @@ impl Worker {
         let mut next_look = Instant::now() + config.poll_interval;
         tokio::pin!(shutdown);
         loop {
-            // Stopped already (see `ExecutorInner::watch_lost`).
+            // Stopped already (see `ExecutorInner::watch_shared`).
             report.lost += executor.inner.lost.drain_from(&mut mine);
             while let Ok(id) = ended_rx.try_recv() {
                 if mine.remove(&id) {
@@ -436,10 +436,12 @@ impl LostRuns {
 
 impl ExecutorInner {
     /// Starts, once, the task that stops the runs this executor's shared
-    /// store says it lost: a run started here ([`Executor::start`],
-    /// [`Executor::resume_run`]) stops as a worker's does, before another
-    /// process may claim it, and not only at its next commit.
-    pub(crate) fn watch_lost(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+    /// store says it lost, and delivers the commands other processes send
+    /// to its runs: a run started here ([`Executor::start`],
+    /// [`Executor::resume_run`]) is stopped as a worker's is (before
+    /// another process may claim it, not only at its next commit), and is
+    /// steered from any process, whether or not this one runs a worker.
+    pub(crate) fn watch_shared(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
         let Some(shared) = self.journal.as_ref().and_then(|j| j.store.shared()) else {
             return;
         };
@@ -455,12 +457,31 @@ impl ExecutorInner {
                     let Some(inner) = inner.upgrade() else {
                         return;
                     };
-                    if !matches!(notice, Ok(Notice::Lost) | Err(RecvError::Lagged(_))) {
-                        continue;
-                    }
                     let Some(shared) = inner.journal.as_ref().and_then(|j| j.store.shared()) else {
                         return;
                     };
+                    let commands = match notice {
+                        Ok(Notice::Command(id)) => inner.live.contains_key(&id),
+                        Ok(Notice::Missed) | Err(RecvError::Lagged(_)) => true,
+                        _ => false,
+                    };
+                    if commands {
+                        match shared.take_commands().await {
+                            Ok(commands) => {
+                                for (id, command) in commands {
+                                    if let Some(h) = inner.live.get(&id) {
+                                        deliver(h.value(), &command);
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot read commands; trying again at the next notice");
+                            }
+                        }
+                    }
+                    if !matches!(notice, Ok(Notice::Lost) | Err(RecvError::Lagged(_))) {
+                        continue;
+                    }
                     let lost = shared.take_lost();
                     if inner.lost.workers.load(Ordering::SeqCst) > 0 {
                         inner

@@ -777,6 +777,50 @@ async fn a_run_started_here_stops_when_its_lease_is_lost() {
         .await;
 }
 
+/// A command from another process reaches a run started in a process that
+/// runs no worker (`Executor::start`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
+    let Some(url) = common::url("commands_reach_a_run_started_in_a_process_without_a_worker")
+    else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "startcmd");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "c"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"c\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let other = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex_other = executor(other.clone(), &counts, Duration::from_secs(3600));
+            ex_other.command(id, Command::Abort).await.unwrap();
+            let outcome = tokio::time::timeout(Duration::from_secs(3), run)
+                .await
+                .expect("the abort did not reach the run within 3 s");
+            assert_eq!(outcome.unwrap().status, RunStatus::Canceled);
+            assert_eq!(
+                wait_until_ended(&other, id, Duration::from_secs(3)).await,
+                RunStatus::Canceled
+            );
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
