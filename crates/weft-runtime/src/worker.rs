@@ -266,7 +266,15 @@ impl Worker {
             if claim_due && mine.len() < config.max_runs {
                 claim_due = false;
                 let room = (config.max_runs - mine.len()).min(config.claim_batch);
-                match shared.claim(room, &skip).await {
+                // Nor a run still going here (its lease lapsed before a
+                // renewal came, or it is being stopped): a second scheduler
+                // of it would run beside the first under the same owner.
+                let not_now: Vec<RunId> = skip
+                    .iter()
+                    .copied()
+                    .chain(executor.inner.live.iter().map(|e| *e.key()))
+                    .collect();
+                match shared.claim(room, &not_now).await {
                     Ok(claimed) => {
                         let full = claimed.runs.len() == room;
                         next_look = Instant::now()

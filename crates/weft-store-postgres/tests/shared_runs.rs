@@ -821,6 +821,56 @@ async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
         .await;
 }
 
+/// A worker does not claim a run that is still going in its own process
+/// (whose lease lapsed in the database before a renewal came): it would
+/// run it a second time beside the first, under the same owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
+    let Some(url) = common::url("a_worker_does_not_claim_a_run_going_on_in_its_process") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "liveclaim");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "l"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"l\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            expire_leases(&store).await;
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(
+                counts.lock().unwrap()["\"l\"\"b\""],
+                1,
+                "`b` ran again in the same process"
+            );
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert_eq!(report.claimed, 0);
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
