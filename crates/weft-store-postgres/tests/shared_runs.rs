@@ -871,6 +871,71 @@ async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
         .await;
 }
 
+/// The connection that listens for notices comes back soon after each of
+/// several drops (database restarts, a proxy cutting it): its wait between
+/// attempts grows only while the server cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listening_connection_comes_back_soon_after_every_drop() {
+    let Some(url) = common::url("the_listening_connection_comes_back_soon_after_every_drop") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "relisten");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let store = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let mut notices = store.notices();
+            let missed = |n: &mut tokio::sync::broadcast::Receiver<weft_runtime::store::Notice>| {
+                let mut n = n.resubscribe();
+                async move {
+                    loop {
+                        if n.recv().await.unwrap() == weft_runtime::store::Notice::Missed {
+                            return;
+                        }
+                    }
+                }
+            };
+            // Listening.
+            tokio::time::timeout(Duration::from_secs(5), missed(&mut notices))
+                .await
+                .expect("the listening connection did not start");
+            let conn = store.pool().get().await.unwrap();
+            for drop in 1..=4 {
+                // The notices from here on: one as the connection drops,
+                // one once it listens again.
+                let mut from_now = notices.resubscribe();
+                let killed = conn
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE query = $1",
+                        &[&format!("LISTEN weft_{schema}")],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(killed.len(), 1, "drop {drop}: the listening connection");
+                let began = Instant::now();
+                let mut seen = 0;
+                while seen < 2 {
+                    let n = tokio::time::timeout(Duration::from_secs(10), from_now.recv())
+                        .await
+                        .expect("no notice")
+                        .unwrap();
+                    if n == weft_runtime::store::Notice::Missed {
+                        seen += 1;
+                    }
+                }
+                assert!(
+                    began.elapsed() < Duration::from_millis(1000),
+                    "drop {drop}: listening again only {:?} later",
+                    began.elapsed()
+                );
+            }
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
