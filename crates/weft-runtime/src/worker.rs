@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use weft_core::{Error, Plan};
 
-use crate::durable::start_record;
+use crate::durable::{start_record, ResumeError};
 use crate::executor::{Executor, ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::run::Control;
@@ -291,6 +291,15 @@ impl Worker {
                                         let _ = run.await;
                                         let _ = tx.send(id);
                                     });
+                                }
+                                // The store failed to give the journal (a
+                                // restart, a dropped connection): not the
+                                // run's fault. Its lease, no longer
+                                // renewed, lapses, and it is claimed again
+                                // (here or elsewhere) once the store answers.
+                                Err(ResumeError::Store(e @ StoreError::Unavailable(_))) => {
+                                    tracing::warn!(run_id = %id, error = %e, "a claimed run's journal cannot be read; it is claimed again once its lease lapses");
+                                    shared.abandon(id);
                                 }
                                 Err(e) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run cannot run here; handing it back");

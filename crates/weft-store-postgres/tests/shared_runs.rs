@@ -936,6 +936,58 @@ async fn the_listening_connection_comes_back_soon_after_every_drop() {
         .await;
 }
 
+/// A claimed run whose journal the store cannot give at that moment (the
+/// database restarting) is claimed again once the store answers, not
+/// skipped by that worker for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
+    let Some(url) = common::url("a_run_whose_journal_could_not_be_read_is_claimed_again") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "loadfail");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_millis(10));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "j"})).await.unwrap();
+            let conn = store.pool().get().await.unwrap();
+            // The journal cannot be read for a while.
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal RENAME TO journal_away"
+            ))
+            .await
+            .unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(
+                ex.worker(WorkerConfig::new().poll_interval(Duration::from_millis(500)))
+                    .run(async {
+                        let _ = stop_rx.await;
+                    }),
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal_away RENAME TO journal"
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                wait_until_ended(&store, run, Duration::from_secs(10)).await,
+                RunStatus::Succeeded
+            );
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert_eq!(report.claimed, 2, "claimed once in vain, then for good");
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
