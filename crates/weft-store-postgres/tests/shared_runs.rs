@@ -988,6 +988,59 @@ async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
         .await;
 }
 
+/// A paused run is handed back at once when its worker stops (stopping it
+/// first does not wait for a run that waits for a resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_a_paused_run_back_at_once() {
+    let Some(url) = common::url("a_stopping_worker_hands_a_paused_run_back_at_once") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "pausedback");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex = executor(store.clone(), &counts, Duration::from_millis(300));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "p"})).await.unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            ex.command(run, Command::Pause).await.unwrap();
+            let began = Instant::now();
+            while store.get(run).await.unwrap().unwrap().status != RunStatus::Paused {
+                assert!(began.elapsed() < Duration::from_secs(5), "not paused");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let began = Instant::now();
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert!(
+                began.elapsed() < Duration::from_secs(2),
+                "the hand-back took {:?}",
+                began.elapsed()
+            );
+            assert_eq!(report.released, 1);
+            let conn = store.pool().get().await.unwrap();
+            let row = conn
+                .query_one(
+                    &format!("SELECT owner FROM {schema}.runs WHERE id = $1"),
+                    &[run.as_uuid()],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<_, Option<String>>(0), None, "owned by nobody");
+            assert_eq!(
+                store.get(run).await.unwrap().unwrap().status,
+                RunStatus::Paused
+            );
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
