@@ -288,7 +288,13 @@ async fn wait_for_end(rx: &mut tokio::sync::broadcast::Receiver<Notice>, id: Run
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(Notice::Ended(r))) if r == id => return,
-            Ok(Ok(Notice::Ended(_) | Notice::Claimable | Notice::Command(_) | Notice::Lost)) => {}
+            Ok(Ok(
+                Notice::Ended(_)
+                | Notice::Claimable
+                | Notice::Command(_)
+                | Notice::Lost
+                | Notice::RunLost(_),
+            )) => {}
             Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return;

@@ -344,7 +344,7 @@ impl Worker {
                 notice = notices.recv() => match notice {
                     Ok(Notice::Claimable) => claim_due = true,
                     Ok(Notice::Command(id)) => commands_due |= mine.contains(&id),
-                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) => {}
+                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) | Ok(Notice::RunLost(_)) => {}
                     Ok(_) | Err(RecvError::Lagged(_)) => {
                         claim_due = true;
                         commands_due = true;
@@ -496,10 +496,19 @@ impl ExecutorInner {
                             }
                         }
                     }
-                    if !matches!(notice, Ok(Notice::Lost) | Err(RecvError::Lagged(_))) {
-                        continue;
-                    }
-                    let lost = shared.take_lost();
+                    let lost = match notice {
+                        // Heard by every executor that shares the store.
+                        Ok(Notice::RunLost(id)) => vec![id],
+                        // The runs were announced one by one before: the
+                        // list is only emptied, so that it does not grow.
+                        Ok(Notice::Lost) => {
+                            let _ = shared.take_lost();
+                            continue;
+                        }
+                        // Notices were dropped: the list says what was lost.
+                        Err(RecvError::Lagged(_)) => shared.take_lost(),
+                        _ => continue,
+                    };
                     if inner.lost.workers.load(Ordering::SeqCst) > 0 {
                         inner
                             .lost

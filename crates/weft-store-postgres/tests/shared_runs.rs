@@ -1041,6 +1041,72 @@ async fn a_stopping_worker_hands_a_paused_run_back_at_once() {
         .await;
 }
 
+/// Two executors on one store (one runs a worker, one starts runs): a run
+/// whose lease is lost stops in the executor it runs in, whichever of the
+/// two hears of the loss first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
+    let Some(url) = common::url("a_lost_run_stops_in_its_executor_when_two_share_a_store") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "twoexec");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex_worker = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex_worker.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            for round in 0..4 {
+                let k = format!("r{round}");
+                let run = ex.start(&plan, json!({ "k": k })).unwrap();
+                let id = run.id();
+                let key = format!("\"{k}\"\"b\"");
+                let began = Instant::now();
+                while !counts.lock().unwrap().contains_key(&key)
+                    || !SharedStore::owned(&*store).contains(&id)
+                {
+                    assert!(
+                        began.elapsed() < Duration::from_secs(5),
+                        "`b` did not start"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                ex.flush().await.unwrap();
+                let conn = store.pool().get().await.unwrap();
+                conn.execute(
+                    &format!(
+                        "UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other' WHERE id = $1"
+                    ),
+                    &[id.as_uuid()],
+                )
+                .await
+                .unwrap();
+                let began = Instant::now();
+                while ex.run(id).is_some() {
+                    assert!(
+                        began.elapsed() < Duration::from_secs(3),
+                        "round {round}: the run still runs after its lease was taken"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            let _ = stop_tx.send(());
+            worker.await.unwrap().unwrap();
+        })
+        .await;
+}
+
 /// A commit the database refuses (here a constraint; a full disk or a
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
