@@ -288,7 +288,13 @@ async fn wait_for_end(rx: &mut tokio::sync::broadcast::Receiver<Notice>, id: Run
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(Notice::Ended(r))) if r == id => return,
-            Ok(Ok(Notice::Ended(_) | Notice::Claimable | Notice::Command(_) | Notice::Lost)) => {}
+            Ok(Ok(
+                Notice::Ended(_)
+                | Notice::Claimable
+                | Notice::Command(_)
+                | Notice::Lost
+                | Notice::RunLost(_),
+            )) => {}
             Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return;
@@ -317,7 +323,7 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
             }
             Err(ResumeError::Store(StoreError::Fenced(_))) => {
                 // A worker of the shared database holds it: resume it there.
-                return resume_elsewhere(&rt, &ex, id, mode);
+                return resume_elsewhere(&rt, &ex, id, mode, db);
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -393,21 +399,53 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
 }
 
 /// Sends a resume to a run that another process holds, and waits for it
-/// to end.
-fn resume_elsewhere(rt: &tokio::runtime::Runtime, ex: &Executor, id: RunId, mode: Mode) -> Exit {
+/// to end. Should the holder be gone (a worker killed, no other worker
+/// running), the run is resumed here once its lease lapses, rather than
+/// waited for forever.
+fn resume_elsewhere(
+    rt: &tokio::runtime::Runtime,
+    ex: &Executor,
+    id: RunId,
+    mode: Mode,
+    db: &str,
+) -> Exit {
     if let Err(e) = rt.block_on(ex.command(id, Command::Resume)) {
         eprintln!("error: {e}");
         return Exit::Failed;
     }
     eprintln!(
         "run {id} is held by another process: sent it `resume`; waiting for it to end \
-         (a `weft worker` of this database runs it)"
+         (a `weft worker` of this database runs it, or this command once the holder's \
+         lease lapses)"
     );
-    match rt.block_on(watch(ex, id, true)) {
-        Ok(outcome) => show(&outcome, mode),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Failed
+    let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
+    loop {
+        let seen = match rt.block_on(ex.inspect(id)) {
+            Ok(seen) => seen,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        };
+        if seen.status.is_terminal() {
+            return show(&seen, mode);
+        }
+        match rt.block_on(ex.resume_run(id)) {
+            Ok(run) => {
+                eprintln!("the lease of run {id} lapsed: resumed it here (kept in {db})");
+                let result = rt.block_on(drive(run, None, Some(db)));
+                return finish(rt, ex, result, mode);
+            }
+            // Still held, or it ended meanwhile (shown next time round).
+            Err(ResumeError::Store(StoreError::Fenced(_)) | ResumeError::Ended(..)) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+        match notices.as_mut() {
+            Some(rx) => rt.block_on(wait_for_end(rx, id)),
+            None => std::thread::sleep(Duration::from_millis(200)),
         }
     }
 }

@@ -446,3 +446,96 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// `weft resume RUN_ID` of a run whose holder died, with no worker
+/// running: once the lease lapses, the command resumes the run itself
+/// instead of waiting forever for a worker.
+#[test]
+fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
+    let Some(url) = url() else {
+        return;
+    };
+    let schema = format!(
+        "wt_cliorphan_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.yaml");
+    std::fs::write(
+        &file,
+        "input: [k]\ntasks:\n  b: {action: core.echo, input: {message: 'done {{ parameters.k }}'}}\noutput:\n  - said: '{{ task.b.message }}'\n",
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["submit", "--db", &db, "-i", "k=orphan"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run: RunId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // A process claimed it and died: its lease runs for 2 s more.
+        rt.block_on(async {
+            let conn = store.pool().get().await.unwrap();
+            conn.execute(
+                &format!(
+                    "UPDATE {schema}.runs SET owner = 'gone', epoch = epoch + 1,
+                            lease_until = now() + interval '2 seconds'"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        });
+        let began = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["resume", "--json", "--db", &db, &run.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if began.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("weft resume still waits 20 s later, with the lease long lapsed");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("held by another process"), "{stderr}");
+        assert!(began.elapsed() >= Duration::from_millis(1500), "{stderr}");
+        let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(resumed["status"], "succeeded");
+        assert_eq!(resumed["output"]["said"], "done orphan");
+    }));
+    rt.block_on(async {
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

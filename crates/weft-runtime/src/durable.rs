@@ -106,6 +106,7 @@ impl ExecutorInner {
         }
         let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.live.insert(id, run.handle());
+        self.watch_shared(&handle);
         handle.spawn(scheduler.run());
         Ok(run)
     }
@@ -327,6 +328,7 @@ impl Executor {
             durability: self.inner.durability,
             inspecting: true,
             metrics: Default::default(),
+            lost: Default::default(),
         });
         let (scheduler, _run) = inner.resumed_run(id, entries)?;
         scheduler

@@ -72,6 +72,9 @@ pub(crate) struct ExecutorInner {
     pub(crate) inspecting: bool,
     /// The metrics handles of the workflows it ran.
     pub(crate) metrics: crate::telemetry::MetricsCache,
+    /// The runs a shared store took from this executor, and the task that
+    /// stops them.
+    pub(crate) lost: crate::worker::LostRuns,
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -181,6 +184,7 @@ impl Executor {
         let run_id = RunId::new();
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
         self.inner.live.insert(run_id, run.handle());
+        self.inner.watch_shared(&handle);
         handle.spawn(scheduler.run());
         Ok(run)
     }
@@ -540,6 +544,7 @@ impl ExecutorBuilder {
                 durability: self.durability,
                 inspecting: false,
                 metrics: Default::default(),
+                lost: Default::default(),
             }),
         }
     }

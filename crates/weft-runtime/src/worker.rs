@@ -12,6 +12,8 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,8 +21,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use weft_core::{Error, Plan};
 
-use crate::durable::start_record;
-use crate::executor::{Executor, RunOptions};
+use crate::durable::{start_record, ResumeError};
+use crate::executor::{Executor, ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::run::Control;
 use crate::scheduler::Msg;
@@ -218,9 +220,11 @@ fn deliver(h: &crate::RunHandle, command: &Command) {
 
 impl Worker {
     /// Claims and runs until `shutdown` completes, then hands its runs
-    /// back: what they recorded is committed, their leases end, and another
-    /// process claims them and goes on from their journals (the actions
-    /// running at that moment are stopped here and run again there).
+    /// back: they are stopped here (the actions running at that moment are
+    /// aborted, and run again elsewhere), what they recorded is committed,
+    /// and their leases end, so that another process claims them and goes
+    /// on from their journals. A run still going 5 s after it was stopped
+    /// is not handed back: its lease is no longer renewed, and lapses.
     ///
     /// # Errors
     ///
@@ -238,6 +242,10 @@ impl Worker {
         let config = self.config;
         let shared = executor.shared()?;
         let mut notices = shared.notices();
+        let _counting = executor.inner.lost.count_for_worker();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            executor.inner.watch_shared(&handle);
+        }
         let mut report = WorkerReport::default();
         let mut mine: HashSet<RunId> = HashSet::new();
         let mut skip: Vec<RunId> = Vec::new();
@@ -247,17 +255,8 @@ impl Worker {
         let mut next_look = Instant::now() + config.poll_interval;
         tokio::pin!(shutdown);
         loop {
-            for id in shared.take_lost() {
-                if mine.remove(&id) {
-                    report.lost += 1;
-                }
-                // Sub-workflows too: they are owned with their parents.
-                stop(
-                    &executor,
-                    id,
-                    "another process owns the run now (its lease was lost)",
-                );
-            }
+            // Stopped already (see `ExecutorInner::watch_shared`).
+            report.lost += executor.inner.lost.drain_from(&mut mine);
             while let Ok(id) = ended_rx.try_recv() {
                 if mine.remove(&id) {
                     report.ended += 1;
@@ -267,7 +266,15 @@ impl Worker {
             if claim_due && mine.len() < config.max_runs {
                 claim_due = false;
                 let room = (config.max_runs - mine.len()).min(config.claim_batch);
-                match shared.claim(room, &skip).await {
+                // Nor a run still going here (its lease lapsed before a
+                // renewal came, or it is being stopped): a second scheduler
+                // of it would run beside the first under the same owner.
+                let not_now: Vec<RunId> = skip
+                    .iter()
+                    .copied()
+                    .chain(executor.inner.live.iter().map(|e| *e.key()))
+                    .collect();
+                match shared.claim(room, &not_now).await {
                     Ok(claimed) => {
                         let full = claimed.runs.len() == room;
                         next_look = Instant::now()
@@ -284,6 +291,15 @@ impl Worker {
                                         let _ = run.await;
                                         let _ = tx.send(id);
                                     });
+                                }
+                                // The store failed to give the journal (a
+                                // restart, a dropped connection): not the
+                                // run's fault. Its lease, no longer
+                                // renewed, lapses, and it is claimed again
+                                // (here or elsewhere) once the store answers.
+                                Err(ResumeError::Store(e @ StoreError::Unavailable(_))) => {
+                                    tracing::warn!(run_id = %id, error = %e, "a claimed run's journal cannot be read; it is claimed again once its lease lapses");
+                                    shared.abandon(id);
                                 }
                                 Err(e) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run cannot run here; handing it back");
@@ -328,7 +344,7 @@ impl Worker {
                 notice = notices.recv() => match notice {
                     Ok(Notice::Claimable) => claim_due = true,
                     Ok(Notice::Command(id)) => commands_due |= mine.contains(&id),
-                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) => {}
+                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) | Ok(Notice::RunLost(_)) => {}
                     Ok(_) | Err(RecvError::Lagged(_)) => {
                         claim_due = true;
                         commands_due = true;
@@ -341,6 +357,8 @@ impl Worker {
                     }
                 },
                 id = ended_rx.recv_async() => {
+                    // A lost run ends once stopped: it counts as lost.
+                    report.lost += executor.inner.lost.drain_from(&mut mine);
                     if let Ok(id) = id {
                         if mine.remove(&id) {
                             report.ended += 1;
@@ -355,25 +373,168 @@ impl Worker {
                 }
             }
         }
-        // Hand back: commit what was recorded, end the leases, then stop
-        // the runs here (their journals are no longer written from here).
+        // Hand back: stop the runs here (their actions are aborted, and
+        // nothing more of them is recorded), wait for them to be stopped,
+        // commit what they recorded, then end the leases. In the other
+        // order another process could claim a run while its actions still
+        // ran here.
+        let owned = shared.owned();
+        for id in &owned {
+            stop(&executor.inner, *id, "this process handed the run back");
+        }
+        let give_up = Instant::now() + HAND_BACK_WAIT;
+        while owned.iter().any(|id| executor.inner.live.contains_key(id))
+            && Instant::now() < give_up
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let _ = executor.flush().await;
-        for id in shared.owned() {
+        for id in owned {
+            if executor.inner.live.contains_key(&id) {
+                // Still going: left to its lease, which is no longer
+                // renewed, rather than handed to another process now.
+                tracing::warn!(run_id = %id, "the run did not stop in time to be handed back; its lease will expire");
+                shared.abandon(id);
+                continue;
+            }
             match shared.release(id).await {
                 Ok(()) => report.released += usize::from(mine.contains(&id)),
                 Err(e) => {
                     tracing::warn!(run_id = %id, error = %e, "cannot hand the run back; its lease will expire")
                 }
             }
-            stop(&executor, id, "this process handed the run back");
         }
         Ok(report)
     }
 }
 
+/// How long a stopping worker waits for its runs to stop before it hands
+/// them back; one still going after that keeps its lease until it lapses.
+const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
+
+/// The runs a shared store took from an executor (a lease lost or taken
+/// over), which are stopped here whether or not a worker runs them.
+#[derive(Default)]
+pub(crate) struct LostRuns {
+    watching: OnceLock<()>,
+    /// Workers of the executor running now: while there are none, the
+    /// lost runs are not kept for them to count.
+    workers: AtomicUsize,
+    seen: Mutex<Vec<RunId>>,
+}
+
+impl std::fmt::Debug for LostRuns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LostRuns").finish_non_exhaustive()
+    }
+}
+
+/// Counts a worker in [`LostRuns::workers`] while it lives.
+struct Counting<'a>(&'a AtomicUsize);
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl LostRuns {
+    fn count_for_worker(&self) -> Counting<'_> {
+        self.workers.fetch_add(1, Ordering::SeqCst);
+        Counting(&self.workers)
+    }
+
+    /// Takes the lost runs seen so far out of `mine`; how many were there.
+    fn drain_from(&self, mine: &mut HashSet<RunId>) -> usize {
+        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        seen.iter().filter(|id| mine.remove(id)).count()
+    }
+}
+
+impl ExecutorInner {
+    /// Starts, once, the task that stops the runs this executor's shared
+    /// store says it lost, and delivers the commands other processes send
+    /// to its runs: a run started here ([`Executor::start`],
+    /// [`Executor::resume_run`]) is stopped as a worker's is (before
+    /// another process may claim it, not only at its next commit), and is
+    /// steered from any process, whether or not this one runs a worker.
+    pub(crate) fn watch_shared(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let Some(shared) = self.journal.as_ref().and_then(|j| j.store.shared()) else {
+            return;
+        };
+        self.lost.watching.get_or_init(|| {
+            let mut notices = shared.notices();
+            let inner = Arc::downgrade(self);
+            runtime.spawn(async move {
+                loop {
+                    let notice = notices.recv().await;
+                    if matches!(notice, Err(RecvError::Closed)) {
+                        return;
+                    }
+                    let Some(inner) = inner.upgrade() else {
+                        return;
+                    };
+                    let Some(shared) = inner.journal.as_ref().and_then(|j| j.store.shared()) else {
+                        return;
+                    };
+                    let commands = match notice {
+                        Ok(Notice::Command(id)) => inner.live.contains_key(&id),
+                        Ok(Notice::Missed) | Err(RecvError::Lagged(_)) => true,
+                        _ => false,
+                    };
+                    if commands {
+                        match shared.take_commands().await {
+                            Ok(commands) => {
+                                for (id, command) in commands {
+                                    if let Some(h) = inner.live.get(&id) {
+                                        deliver(h.value(), &command);
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot read commands; trying again at the next notice");
+                            }
+                        }
+                    }
+                    let lost = match notice {
+                        // Heard by every executor that shares the store.
+                        Ok(Notice::RunLost(id)) => vec![id],
+                        // The runs were announced one by one before: the
+                        // list is only emptied, so that it does not grow.
+                        Ok(Notice::Lost) => {
+                            let _ = shared.take_lost();
+                            continue;
+                        }
+                        // Notices were dropped: the list says what was lost.
+                        Err(RecvError::Lagged(_)) => shared.take_lost(),
+                        _ => continue,
+                    };
+                    if inner.lost.workers.load(Ordering::SeqCst) > 0 {
+                        inner
+                            .lost
+                            .seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend_from_slice(&lost);
+                    }
+                    for id in lost {
+                        // Sub-workflows too: they are owned with their
+                        // parents.
+                        stop(
+                            &inner,
+                            id,
+                            "another process owns the run now (its lease was lost)",
+                        );
+                    }
+                }
+            });
+        });
+    }
+}
+
 /// Stops a run here without recording anything more of it.
-fn stop(executor: &Executor, id: RunId, why: &str) {
-    if let Some(h) = executor.inner.live.get(&id) {
+fn stop(executor: &ExecutorInner, id: RunId, why: &str) {
+    if let Some(h) = executor.live.get(&id) {
         let _ = h
             .value()
             .control

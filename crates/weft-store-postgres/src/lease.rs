@@ -414,8 +414,43 @@ impl Inner {
     }
 }
 
-/// Renews leases every heartbeat while the store lives.
+/// Renews leases every heartbeat while the store lives, and gives up each
+/// run at its deadline should no renewal have moved it on.
 pub(crate) async fn heartbeat_loop(inner: Weak<Inner>) {
+    tokio::join!(renew_loop(inner.clone()), fence_loop(inner));
+}
+
+/// Gives up the runs whose deadline passed without a renewal, at that
+/// deadline. Renewals alone would see it only when one ends: up to a
+/// heartbeat (the renewal's timeout) plus the wait for the next tick
+/// later, past the moment the database lets another process claim them.
+async fn fence_loop(inner: Weak<Inner>) {
+    loop {
+        let wake = {
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let expired: Vec<RunId> = inner
+                .owned()
+                .iter()
+                .filter(|(_, h)| h.deadline <= now)
+                .map(|(r, _)| *r)
+                .collect();
+            inner.lose(&expired);
+            // A run claimed from now on gets a deadline `lease - heartbeat
+            // / 2` (at least 1.5 heartbeats) after its claim was sent:
+            // looking again within a quarter of a heartbeat is in time for
+            // it unless the claim itself took more than a heartbeat.
+            let soon = now + inner.options.heartbeat / 4;
+            let first = inner.owned().values().map(|h| h.deadline).min();
+            first.map_or(soon, |d| d.min(soon))
+        };
+        tokio::time::sleep_until(wake.into()).await;
+    }
+}
+
+async fn renew_loop(inner: Weak<Inner>) {
     let period = match inner.upgrade() {
         Some(i) => i.options.heartbeat,
         None => return,

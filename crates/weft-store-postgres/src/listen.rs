@@ -46,6 +46,8 @@ pub(crate) async fn listen_loop(
                 .is_ok()
             {
                 let _ = tx.send(Notice::Missed);
+                // It was listening: the next drop starts the waits over.
+                pause = Duration::from_millis(250);
                 let _ = driver.await;
             } else {
                 driver.abort();

@@ -236,6 +236,9 @@ impl Inner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(runs);
+        for r in runs {
+            let _ = self.notices.send(Notice::RunLost(*r));
+        }
         let _ = self.notices.send(Notice::Lost);
     }
 

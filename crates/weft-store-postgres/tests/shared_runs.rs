@@ -167,6 +167,83 @@ async fn a_lease_taken_away_is_reported_lost() {
         .await;
 }
 
+/// A process whose renewals cannot reach the database (here: its only
+/// connection is held, so a renewal waits for one until it times out)
+/// gives its run up before another process can claim it, even when the
+/// deadline falls while a renewal is waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_cannot_renew_stops_before_another_can_claim() {
+    let Some(url) = common::url("a_process_that_cannot_renew_stops_before_another_can_claim")
+    else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "selffence");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            // Local lease: 1000 - 400 / 2 = 800 ms.
+            let options = PostgresOptions::new()
+                .schema(schema.clone())
+                .lease(Duration::from_millis(1000))
+                .heartbeat(Duration::from_millis(400))
+                .pool_size(1);
+            let a = PostgresStore::connect_with(&url, &options).await.unwrap();
+            let b = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let mut notices = a.notices();
+            let run = RunId::new();
+            let began = Instant::now();
+            a.append(&entries(run, 0, vec![conformance::started("w", None, 1)]))
+                .await
+                .unwrap();
+            // From here on, A's renewals find no connection.
+            let held = a.pool().get().await.unwrap();
+            let lost_at = Arc::new(Mutex::new(None));
+            let lost = lost_at.clone();
+            let watch = tokio::spawn(async move {
+                loop {
+                    match notices.recv().await {
+                        Ok(weft_runtime::store::Notice::Lost) => {
+                            *lost.lock().unwrap() = Some(Instant::now());
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+            // B claims the run as soon as the database lets it.
+            let claimed_at = loop {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "B never claimed the run"
+                );
+                if b.claim(10, &[]).await.unwrap().runs == vec![run] {
+                    break Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            let lost_at = *lost_at.lock().unwrap();
+            let lost_at = lost_at.unwrap_or_else(|| {
+                panic!(
+                    "B claimed the run {:?} after A wrote it, and A had not yet given it up",
+                    claimed_at - began
+                )
+            });
+            assert!(lost_at < claimed_at);
+            assert!(
+                lost_at - began < Duration::from_millis(950),
+                "A gave the run up {:?} after writing it; its local lease is 800 ms",
+                lost_at - began
+            );
+            assert_eq!(a.take_lost(), vec![run]);
+            drop(held);
+            watch.abort();
+        })
+        .await;
+}
+
 /// Claimers racing for the same submitted runs never get the same run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claimers_never_share_a_run() {
@@ -537,6 +614,495 @@ async fn a_stopping_worker_hands_its_runs_back() {
             }
             let _ = stop_tx.send(());
             worker_2.await.unwrap().unwrap();
+        })
+        .await;
+}
+
+/// A stopping worker stops its runs before it hands them back: another
+/// process that claims a run the moment it is handed back never overlaps
+/// with the run's actions still going in the first. The first worker runs
+/// on one thread, with an action that keeps that thread busy 30 ms at a
+/// time (so that, had the hand-back come first, the action would still run
+/// there while the other claims).
+#[test]
+fn a_stopping_worker_stops_its_runs_before_handing_them_back() {
+    let Some(url) = common::url("a_stopping_worker_stops_its_runs_before_handing_them_back") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let schemas = common::Schemas::new(&url, "handorder");
+    rt.block_on(schemas.run(async {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let beats: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let (id_tx, id_rx) = std::sync::mpsc::channel::<RunId>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let (url, options, beats) = (url.clone(), options.clone(), beats.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let store = PostgresStore::connect_with(&url, &options).await.unwrap();
+                    let ex = Executor::builder()
+                        .store(Arc::new(store))
+                        .action("busy", move |_input: ActionInput| {
+                            let beats = beats.clone();
+                            async move {
+                                loop {
+                                    beats.lock().unwrap().push(Instant::now());
+                                    std::thread::sleep(Duration::from_millis(30));
+                                    beats.lock().unwrap().push(Instant::now());
+                                    tokio::task::yield_now().await;
+                                }
+                                #[allow(unreachable_code)]
+                                Ok(json!(null))
+                            }
+                        })
+                        .build();
+                    let plan = Workflow::from_yaml_str("tasks:\n  a: {action: busy}\n")
+                        .unwrap()
+                        .compile(&ex)
+                        .unwrap();
+                    id_tx
+                        .send(ex.submit(&plan, json!({})).await.unwrap())
+                        .unwrap();
+                    ex.worker(WorkerConfig::new())
+                        .run(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+        };
+        let run = tokio::task::spawn_blocking(move || id_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let other = PostgresStore::connect_with(&url, &options).await.unwrap();
+        let began = Instant::now();
+        while beats.lock().unwrap().is_empty() {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the action did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(());
+        let claimed_at = loop {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the run was not handed back"
+            );
+            if other.claim(10, &[]).await.unwrap().runs == vec![run] {
+                break Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let report = tokio::task::spawn_blocking(move || first.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(report.released, 1);
+        let last = *beats.lock().unwrap().last().unwrap();
+        assert!(
+            last < claimed_at,
+            "the action still ran in the first worker {:?} after the other claimed the run",
+            last - claimed_at
+        );
+    }));
+}
+
+/// A run started in a process that runs no worker (`Executor::start`) is
+/// stopped there when its lease is lost, not left running its actions
+/// beside the process that took it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_here_stops_when_its_lease_is_lost() {
+    let Some(url) = common::url("a_run_started_here_stops_when_its_lease_is_lost") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "startlost");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "s"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"s\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // All it recorded is committed: the run waits for `b` and has
+            // nothing more to write (no commit of it will be refused).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ex.flush().await.unwrap();
+            // Another process takes the run over.
+            let conn = store.pool().get().await.unwrap();
+            conn.execute(
+                &format!("UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other'"),
+                &[],
+            )
+            .await
+            .unwrap();
+            let began = Instant::now();
+            while ex.run(id).is_some() {
+                assert!(
+                    began.elapsed() < Duration::from_secs(3),
+                    "the run still runs here after its lease was taken"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Nothing more of it was written from here.
+            let summary = store.get(id).await.unwrap().unwrap();
+            assert!(!summary.status.is_terminal(), "{:?}", summary.status);
+        })
+        .await;
+}
+
+/// A command from another process reaches a run started in a process that
+/// runs no worker (`Executor::start`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
+    let Some(url) = common::url("commands_reach_a_run_started_in_a_process_without_a_worker")
+    else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "startcmd");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "c"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"c\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let other = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex_other = executor(other.clone(), &counts, Duration::from_secs(3600));
+            ex_other.command(id, Command::Abort).await.unwrap();
+            let outcome = tokio::time::timeout(Duration::from_secs(3), run)
+                .await
+                .expect("the abort did not reach the run within 3 s");
+            assert_eq!(outcome.unwrap().status, RunStatus::Canceled);
+            assert_eq!(
+                wait_until_ended(&other, id, Duration::from_secs(3)).await,
+                RunStatus::Canceled
+            );
+        })
+        .await;
+}
+
+/// A worker does not claim a run that is still going in its own process
+/// (whose lease lapsed in the database before a renewal came): it would
+/// run it a second time beside the first, under the same owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
+    let Some(url) = common::url("a_worker_does_not_claim_a_run_going_on_in_its_process") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "liveclaim");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.start(&plan, json!({"k": "l"})).unwrap();
+            let id = run.id();
+            let began = Instant::now();
+            while !counts.lock().unwrap().contains_key("\"l\"\"b\"")
+                || !SharedStore::owned(&*store).contains(&id)
+            {
+                assert!(
+                    began.elapsed() < Duration::from_secs(5),
+                    "`b` did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            expire_leases(&store).await;
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(
+                counts.lock().unwrap()["\"l\"\"b\""],
+                1,
+                "`b` ran again in the same process"
+            );
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert_eq!(report.claimed, 0);
+        })
+        .await;
+}
+
+/// The connection that listens for notices comes back soon after each of
+/// several drops (database restarts, a proxy cutting it): its wait between
+/// attempts grows only while the server cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listening_connection_comes_back_soon_after_every_drop() {
+    let Some(url) = common::url("the_listening_connection_comes_back_soon_after_every_drop") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "relisten");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let store = PostgresStore::connect_with(&url, &short(&schema))
+                .await
+                .unwrap();
+            let mut notices = store.notices();
+            let missed = |n: &mut tokio::sync::broadcast::Receiver<weft_runtime::store::Notice>| {
+                let mut n = n.resubscribe();
+                async move {
+                    loop {
+                        if n.recv().await.unwrap() == weft_runtime::store::Notice::Missed {
+                            return;
+                        }
+                    }
+                }
+            };
+            // Listening.
+            tokio::time::timeout(Duration::from_secs(5), missed(&mut notices))
+                .await
+                .expect("the listening connection did not start");
+            let conn = store.pool().get().await.unwrap();
+            for drop in 1..=4 {
+                // The notices from here on: one as the connection drops,
+                // one once it listens again.
+                let mut from_now = notices.resubscribe();
+                let killed = conn
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE query = $1",
+                        &[&format!("LISTEN weft_{schema}")],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(killed.len(), 1, "drop {drop}: the listening connection");
+                let began = Instant::now();
+                let mut seen = 0;
+                while seen < 2 {
+                    let n = tokio::time::timeout(Duration::from_secs(10), from_now.recv())
+                        .await
+                        .expect("no notice")
+                        .unwrap();
+                    if n == weft_runtime::store::Notice::Missed {
+                        seen += 1;
+                    }
+                }
+                assert!(
+                    began.elapsed() < Duration::from_millis(1000),
+                    "drop {drop}: listening again only {:?} later",
+                    began.elapsed()
+                );
+            }
+        })
+        .await;
+}
+
+/// A claimed run whose journal the store cannot give at that moment (the
+/// database restarting) is claimed again once the store answers, not
+/// skipped by that worker for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
+    let Some(url) = common::url("a_run_whose_journal_could_not_be_read_is_claimed_again") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "loadfail");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex = executor(store.clone(), &counts, Duration::from_millis(10));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "j"})).await.unwrap();
+            let conn = store.pool().get().await.unwrap();
+            // The journal cannot be read for a while.
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal RENAME TO journal_away"
+            ))
+            .await
+            .unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(
+                ex.worker(WorkerConfig::new().poll_interval(Duration::from_millis(500)))
+                    .run(async {
+                        let _ = stop_rx.await;
+                    }),
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            conn.batch_execute(&format!(
+                "ALTER TABLE {schema}.journal_away RENAME TO journal"
+            ))
+            .await
+            .unwrap();
+            assert_eq!(
+                wait_until_ended(&store, run, Duration::from_secs(10)).await,
+                RunStatus::Succeeded
+            );
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert_eq!(report.claimed, 2, "claimed once in vain, then for good");
+        })
+        .await;
+}
+
+/// A paused run is handed back at once when its worker stops (stopping it
+/// first does not wait for a run that waits for a resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_a_paused_run_back_at_once() {
+    let Some(url) = common::url("a_stopping_worker_hands_a_paused_run_back_at_once") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "pausedback");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let options = PostgresOptions::new().schema(schema.clone());
+            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
+            let ex = executor(store.clone(), &counts, Duration::from_millis(300));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            let run = ex.submit(&plan, json!({"k": "p"})).await.unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            ex.command(run, Command::Pause).await.unwrap();
+            let began = Instant::now();
+            while store.get(run).await.unwrap().unwrap().status != RunStatus::Paused {
+                assert!(began.elapsed() < Duration::from_secs(5), "not paused");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let began = Instant::now();
+            let _ = stop_tx.send(());
+            let report = worker.await.unwrap().unwrap();
+            assert!(
+                began.elapsed() < Duration::from_secs(2),
+                "the hand-back took {:?}",
+                began.elapsed()
+            );
+            assert_eq!(report.released, 1);
+            let conn = store.pool().get().await.unwrap();
+            let row = conn
+                .query_one(
+                    &format!("SELECT owner FROM {schema}.runs WHERE id = $1"),
+                    &[run.as_uuid()],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<_, Option<String>>(0), None, "owned by nobody");
+            assert_eq!(
+                store.get(run).await.unwrap().unwrap().status,
+                RunStatus::Paused
+            );
+        })
+        .await;
+}
+
+/// Two executors on one store (one runs a worker, one starts runs): a run
+/// whose lease is lost stops in the executor it runs in, whichever of the
+/// two hears of the loss first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
+    let Some(url) = common::url("a_lost_run_stops_in_its_executor_when_two_share_a_store") else {
+        return;
+    };
+    let schemas = common::Schemas::new(&url, "twoexec");
+    schemas
+        .run(async {
+            let schema = schemas.fresh();
+            let counts: Counts = Arc::default();
+            let store = Arc::new(
+                PostgresStore::connect_with(&url, &short(&schema))
+                    .await
+                    .unwrap(),
+            );
+            let ex_worker = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(ex_worker.worker(WorkerConfig::new()).run(async {
+                let _ = stop_rx.await;
+            }));
+            let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
+            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+            for round in 0..4 {
+                let k = format!("r{round}");
+                let run = ex.start(&plan, json!({ "k": k })).unwrap();
+                let id = run.id();
+                let key = format!("\"{k}\"\"b\"");
+                let began = Instant::now();
+                while !counts.lock().unwrap().contains_key(&key)
+                    || !SharedStore::owned(&*store).contains(&id)
+                {
+                    assert!(
+                        began.elapsed() < Duration::from_secs(5),
+                        "`b` did not start"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                ex.flush().await.unwrap();
+                let conn = store.pool().get().await.unwrap();
+                conn.execute(
+                    &format!(
+                        "UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other' WHERE id = $1"
+                    ),
+                    &[id.as_uuid()],
+                )
+                .await
+                .unwrap();
+                let began = Instant::now();
+                while ex.run(id).is_some() {
+                    assert!(
+                        began.elapsed() < Duration::from_secs(3),
+                        "round {round}: the run still runs after its lease was taken"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            let _ = stop_tx.send(());
+            worker.await.unwrap().unwrap();
         })
         .await;
 }

@@ -31,8 +31,13 @@ pub enum Notice {
     Command(RunId),
     /// This run ended.
     Ended(RunId),
-    /// This process lost runs (see [`SharedStore::take_lost`]).
+    /// This process lost runs (see [`SharedStore::take_lost`]); each was
+    /// announced by a [`Notice::RunLost`] just before.
     Lost,
+    /// This process lost this run: taken over, or its lease could not be
+    /// renewed in time. Every receiver hears it, so each executor that
+    /// shares the store stops the run if the run is going on in it.
+    RunLost(RunId),
     /// Notices may have been missed (the connection that listens was
     /// re-established, or a reader fell behind): look again at everything.
     Missed,
