@@ -168,6 +168,14 @@ impl ActionInput {
 /// ```
 #[derive(Clone)]
 pub struct ActionError {
+    // Boxed: every action's `Result` and every attempt's outcome carry an
+    // `ActionError` by value, and most attempts succeed; a pointer keeps
+    // what a task moves around small.
+    inner: Box<ErrorInner>,
+}
+
+#[derive(Clone)]
+struct ErrorInner {
     message: String,
     result: Option<Value>,
     /// The error this one was made from, if any.
@@ -181,10 +189,12 @@ impl ActionError {
     /// A failure with a message.
     pub fn new(message: impl Into<String>) -> ActionError {
         ActionError {
-            message: message.into(),
-            result: None,
-            source: None,
-            canceled: false,
+            inner: Box::new(ErrorInner {
+                message: message.into(),
+                result: None,
+                source: None,
+                canceled: false,
+            }),
         }
     }
 
@@ -196,63 +206,61 @@ impl ActionError {
 
     /// A failure that also carries a result (for example a command's output).
     pub fn with_result(message: impl Into<String>, result: Value) -> ActionError {
-        ActionError {
-            result: Some(result),
-            ..ActionError::new(message)
-        }
+        ActionError::new(message).result_attached(result)
     }
 
     /// The same failure, carrying `result` as well (replacing any result it
     /// had).
     #[must_use]
     pub fn result_attached(mut self, result: Value) -> ActionError {
-        self.result = Some(result);
+        self.inner.result = Some(result);
         self
     }
 
     /// The message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The attached result, if any.
     pub fn result(&self) -> Option<&Value> {
-        self.result.as_ref()
+        self.inner.result.as_ref()
     }
 
     /// The error this one was converted from (with `?` or `From`), if any.
     /// Only the message and result are recorded in the run; the source is
     /// for the action's own caller, for example a test.
     pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.source.as_deref()
+        self.inner.source.as_deref()
     }
 
     /// The action was canceled rather than failed.
     pub(crate) fn canceled(mut self) -> ActionError {
-        self.canceled = true;
+        self.inner.canceled = true;
         self
     }
 
     pub(crate) fn is_canceled(&self) -> bool {
-        self.canceled
+        self.inner.canceled
     }
 
     pub(crate) fn into_parts(self) -> (String, Option<Value>) {
-        (self.message, self.result)
+        let inner = *self.inner;
+        (inner.message, inner.result)
     }
 }
 
 impl fmt::Debug for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ActionError");
-        d.field("message", &self.message);
-        if let Some(r) = &self.result {
+        d.field("message", &self.inner.message);
+        if let Some(r) = &self.inner.result {
             d.field("result", r);
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.inner.source {
             d.field("source", s);
         }
-        if self.canceled {
+        if self.inner.canceled {
             d.field("canceled", &true);
         }
         d.finish()
@@ -263,15 +271,15 @@ impl fmt::Debug for ActionError {
 /// the source is not compared.
 impl PartialEq for ActionError {
     fn eq(&self, other: &ActionError) -> bool {
-        self.message == other.message
-            && self.result == other.result
-            && self.canceled == other.canceled
+        self.inner.message == other.inner.message
+            && self.inner.result == other.inner.result
+            && self.inner.canceled == other.inner.canceled
     }
 }
 
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.inner.message)
     }
 }
 
@@ -292,10 +300,9 @@ where
             }
             cause = c.source();
         }
-        ActionError {
-            source: Some(Arc::new(e)),
-            ..ActionError::new(message)
-        }
+        let mut error = ActionError::new(message);
+        error.inner.source = Some(Arc::new(e));
+        error
     }
 }
 
@@ -306,13 +313,14 @@ struct StdActionError(ActionError);
 
 impl fmt::Display for StdActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.0.inner.message)
     }
 }
 
 impl std::error::Error for StdActionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0
+            .inner
             .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))

@@ -196,6 +196,27 @@ where
         Some(t) => tokio::time::timeout(t, &mut fut).await.ok(),
         None => Some((&mut fut).await),
     };
+    ended(fut, result, timeout)
+}
+
+/// As [`call`] without a timeout: without the timer in its state, the
+/// future (and the task it is spawned in) is smaller.
+async fn call_untimed<F>(fut: F) -> Outcome
+where
+    F: Future<Output = ActionResult> + Unpin,
+{
+    let mut fut = AssertUnwindSafe(fut).catch_unwind();
+    let result = Some((&mut fut).await);
+    ended(fut, result, None)
+}
+
+/// The outcome of a call: `result` is `None` when it timed out. The action's
+/// future is dropped here, where a panic in its `Drop` is caught too.
+fn ended<F>(
+    fut: F,
+    result: Option<Result<ActionResult, Box<dyn std::any::Any + Send>>>,
+    timeout: Option<Duration>,
+) -> Outcome {
     let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut)));
     match (result, dropped) {
         (_, Err(panic)) => Outcome::Panicked(format!(
@@ -220,7 +241,7 @@ pub(crate) async fn run_plain_attempt(
     if notify {
         report.started(started);
     }
-    let outcome = call(fut, None).await;
+    let outcome = call_untimed(fut).await;
     if traced {
         let label = if matches!(outcome, Outcome::Ok(_)) {
             "succeeded"
