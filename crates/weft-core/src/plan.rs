@@ -1757,6 +1757,11 @@ impl Workflow {
             }
         }
 
+        // Reported in the order of the text, whichever check found them;
+        // errors without a place come last. The sort is stable: two at one
+        // place keep the order they were found in.
+        c.errors
+            .sort_by_key(|e| (e.line().unwrap_or(usize::MAX), e.column().unwrap_or(0)));
         if let Some(mut e) = Error::combine(std::mem::take(&mut c.errors)) {
             e.add_omitted(c.omitted);
             return Err(e);

@@ -119,3 +119,33 @@ impl weft_core::ActionCatalog for Catalog {
         (name == "core.echo").then(|| vec![weft_core::InputField::required("message")])
     }
 }
+
+/// Mistakes found by different checks are reported in the order of the
+/// text, not grouped by the check that found them.
+#[test]
+fn errors_are_reported_in_the_order_of_the_text() {
+    let text = "\
+input: [hosts]
+tasks:
+  a:
+    action: core.echo
+    input: {message: '{{ parameters.hostz }}'}
+    next: [{do: nowhere}]
+  b:
+    action: core.nope
+    input: {message: '{{ 1 | lenght }}'}
+    next: [{do: elsewhere}]
+  c:
+    action: core.echo
+    input: {message: '{{ ctx(\"nope\") }}'}
+output:
+  - o: '{{ ctx(\"www\") }}'
+";
+    let wf = Workflow::from_yaml_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let e = wf.compile(&["core.echo"]).expect_err("mistakes");
+    let lines: Vec<usize> = e.all().map(|e| e.line().unwrap_or(usize::MAX)).collect();
+    assert!(lines.len() >= 4, "{e}");
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "{e}");
+}
