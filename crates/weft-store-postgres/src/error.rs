@@ -29,11 +29,6 @@ pub(crate) fn other(at: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("postgres store {at}: {what}"))
 }
 
-/// Entries that break the journal's sequence.
-pub(crate) fn conflict(at: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Conflict(format!("postgres store {at}: {what}"))
-}
-
 /// What is stored cannot be read back.
 pub(crate) fn damaged(at: &str, what: impl std::fmt::Display) -> StoreError {
     other(

@@ -13,97 +13,26 @@ use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
-use weft_runtime::store::{Appended, Entry, Millis, Record, RunEnd, RunSummary, StoreError};
+use weft_runtime::store::{
+    self, group_batch, Appended, Entry, Millis, RunBatch, RunSummary, StoreError,
+};
 use weft_runtime::RunId;
 
 use crate::error;
 use crate::schema::ENDED;
 use crate::store::{Held, Inner};
 
-/// One run's part of a batch.
-struct RunBatch {
-    run: RunId,
-    first: u64,
-    last: u64,
-    json: Vec<u8>,
-    /// The summary of a run this batch starts.
-    start: Option<RunSummary>,
-    /// The records that change the summary, without their payloads.
-    effects: Vec<Record>,
-}
-
-/// Groups and serializes `entries`, checking the sequence within the batch.
-fn prepare(at: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, StoreError> {
-    let mut runs: Vec<RunBatch> = Vec::new();
-    let mut index: HashMap<RunId, usize> = HashMap::new();
-    for e in entries {
-        let i = *index.entry(e.run).or_insert_with(|| {
-            runs.push(RunBatch {
-                run: e.run,
-                first: e.seq,
-                last: e.seq,
-                json: Vec::with_capacity(256),
-                start: None,
-                effects: Vec::new(),
-            });
-            runs.len() - 1
-        });
-        let rb = &mut runs[i];
-        if rb.json.is_empty() {
-            rb.json.push(b'[');
-        } else {
-            if Some(e.seq) != rb.last.checked_add(1) {
-                return Err(out_of_sequence(at, e.run, e.seq, rb.last as i128));
-            }
-            rb.json.push(b',');
-        }
-        rb.last = e.seq;
-        match &e.record {
-            Record::Started(start) if e.seq == 0 => {
-                rb.start = Some(RunSummary::started(e.run, start, 0));
-            }
-            Record::Started(_) => return Err(one_start(at, e.run)),
-            _ if e.seq == 0 => return Err(one_start(at, e.run)),
-            Record::Command { step, command } => rb.effects.push(Record::Command {
-                step: *step,
-                command: command.clone(),
-            }),
-            Record::Ended(end) => rb.effects.push(Record::Ended(Box::new(RunEnd {
-                status: end.status,
-                output: serde_json::Value::Null,
-                errors: Vec::new(),
-                ended_at: end.ended_at,
-            }))),
-            _ => {}
-        }
-        serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {
-            error::other(
-                at,
-                format!(
-                    "cannot append: record {} of run {} cannot be written as JSON ({err})",
-                    e.seq, e.run
-                ),
-            )
-        })?;
-    }
-    for rb in &mut runs {
-        rb.json.push(b']');
-    }
-    Ok(runs)
+/// How errors name the store at `at`.
+fn store_name(at: &str) -> String {
+    format!("postgres store {at}")
 }
 
 pub(crate) fn out_of_sequence(at: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
-    error::conflict(
-        at,
-        format!("run {run}: record {seq} does not follow on from record {previous}"),
-    )
+    store::out_of_sequence(&store_name(at), run, seq, previous)
 }
 
 pub(crate) fn one_start(at: &str, run: RunId) -> StoreError {
-    error::conflict(
-        at,
-        format!("run {run}: a journal starts with its `started` record, and has only one"),
-    )
+    store::second_start(&store_name(at), run)
 }
 
 pub(crate) fn int(n: u64) -> i64 {
@@ -128,7 +57,7 @@ impl Inner {
         }
         let at = self.at.as_str();
         let s = self.schema.as_str();
-        let batch = prepare(at, entries)?;
+        let batch = group_batch(&store_name(at), entries)?;
         let fail = |e: tokio_postgres::Error| error::sql(at, "cannot append", &e);
         let mut conn = self
             .pool

@@ -14,11 +14,6 @@ pub(crate) fn other(path: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("sqlite store {path}: {what}"))
 }
 
-/// Entries that break the journal's sequence, at `path`.
-pub(crate) fn conflict(path: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Conflict(format!("sqlite store {path}: {what}"))
-}
-
 /// A journal or summary that cannot be read back.
 pub(crate) fn damaged(path: &str, what: impl std::fmt::Display) -> StoreError {
     other(

@@ -8,36 +8,20 @@
 //! expects, and writes one journal row and one summary row per run, all in
 //! one transaction: a conflict or a failure rolls the whole batch back.
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use weft_runtime::store::{Entry, Millis, Record, RunEnd, RunSummary, StoreError};
+use weft_runtime::store::{self, group_batch, Entry, Millis, RunBatch, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
 use crate::read::{id_bytes, summary_from_row, SUMMARY_COLUMNS};
 
-/// One run's part of a batch, ready to write.
-pub(crate) struct RunBatch {
-    run: RunId,
-    first: u64,
-    last: u64,
-    /// The records, a JSON array.
-    json: Vec<u8>,
-    /// CRC-32 of `json`.
-    checksum: u32,
-    /// The run's summary, when the batch starts its journal.
-    start: Option<RunSummary>,
-    /// The records that change the summary (commands and ends, without
-    /// their payloads), in order.
-    effects: Vec<Record>,
-}
-
-/// A batch, grouped by run in the order each run first appears.
+/// A batch, grouped by run in the order each run first appears, with the
+/// CRC-32 of each run's records (computed here, off the writer thread).
 pub(crate) struct Prepared {
-    runs: Vec<RunBatch>,
+    runs: Vec<(RunBatch, u32)>,
 }
 
 impl Prepared {
@@ -48,78 +32,29 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    let mut runs: Vec<RunBatch> = Vec::new();
-    let mut index: HashMap<RunId, usize> = HashMap::new();
-    for e in entries {
-        let i = *index.entry(e.run).or_insert_with(|| {
-            runs.push(RunBatch {
-                run: e.run,
-                first: e.seq,
-                last: e.seq,
-                json: Vec::with_capacity(256),
-                checksum: 0,
-                start: None,
-                effects: Vec::new(),
-            });
-            runs.len() - 1
-        });
-        let rb = &mut runs[i];
-        if rb.json.is_empty() {
-            rb.json.push(b'[');
-        } else {
-            if Some(e.seq) != rb.last.checked_add(1) {
-                return Err(out_of_sequence(path, e.run, e.seq, rb.last as i128));
-            }
-            rb.json.push(b',');
-        }
-        rb.last = e.seq;
-        match &e.record {
-            Record::Started(start) if e.seq == 0 => {
-                rb.start = Some(RunSummary::started(e.run, start, 0));
-            }
-            Record::Started(_) => return Err(one_start(path, e.run)),
-            _ if e.seq == 0 => return Err(one_start(path, e.run)),
-            Record::Command { step, command } => rb.effects.push(Record::Command {
-                step: *step,
-                command: command.clone(),
-            }),
-            Record::Ended(end) => rb.effects.push(Record::Ended(Box::new(RunEnd {
-                status: end.status,
-                output: serde_json::Value::Null,
-                errors: Vec::new(),
-                ended_at: end.ended_at,
-            }))),
-            _ => {}
-        }
-        serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {
-            error::other(
-                path,
-                format!(
-                    "cannot append: record {} of run {} cannot be written as JSON ({err})",
-                    e.seq, e.run
-                ),
-            )
-        })?;
-    }
-    for rb in &mut runs {
-        rb.json.push(b']');
-        rb.checksum = crc32fast::hash(&rb.json);
-    }
-    Ok(Prepared { runs })
+    let runs = group_batch(&store_name(path), entries)?;
+    Ok(Prepared {
+        runs: runs
+            .into_iter()
+            .map(|rb| {
+                let checksum = crc32fast::hash(&rb.json);
+                (rb, checksum)
+            })
+            .collect(),
+    })
+}
+
+/// How errors name the store at `path`.
+fn store_name(path: &str) -> String {
+    format!("sqlite store {path}")
 }
 
 fn out_of_sequence(path: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
-    error::conflict(
-        path,
-        format!("run {run}: record {seq} does not follow on from record {previous}"),
-    )
+    store::out_of_sequence(&store_name(path), run, seq, previous)
 }
 
 fn one_start(path: &str, run: RunId) -> StoreError {
-    error::conflict(
-        path,
-        format!("run {run}: a journal starts with its `started` record, and has only one"),
-    )
+    store::second_start(&store_name(path), run)
 }
 
 /// SQLite's integers are signed; sequence numbers and times never come
@@ -174,7 +109,7 @@ impl Writer {
                         next_seq = excluded.next_seq",
                 )
                 .map_err(fail)?;
-            for rb in batch.runs {
+            for (rb, checksum) in batch.runs {
                 let id = id_bytes(rb.run);
                 let stored = select
                     .query_row([&id[..]], |row| {
@@ -210,7 +145,7 @@ impl Writer {
                         int(rb.first),
                         int(rb.last),
                         json,
-                        rb.checksum
+                        checksum
                     ])
                     .map_err(fail)?;
                 upsert_run

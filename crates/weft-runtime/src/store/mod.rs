@@ -25,6 +25,7 @@
 //! feature, `conformance` holds the tests
 //! every store must pass.
 
+mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod memory;
@@ -38,6 +39,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use batch::{group_batch, out_of_sequence, second_start, RunBatch};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 

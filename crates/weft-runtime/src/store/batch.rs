@@ -1,0 +1,108 @@
+//! What every store does with a batch before writing it: group its entries
+//! by run, check each run's sequence within the batch, serialize each
+//! run's records as one JSON array, and keep aside the records that change
+//! the run's summary.
+
+use std::collections::HashMap;
+
+use super::{Entry, Record, RunEnd, RunSummary, StoreError};
+use crate::id::RunId;
+
+/// One run's part of a batch, ready to write.
+#[derive(Debug)]
+pub struct RunBatch {
+    /// The run.
+    pub run: RunId,
+    /// The sequence number of its first record in the batch.
+    pub first: u64,
+    /// The sequence number of its last record in the batch.
+    pub last: u64,
+    /// Its records, one JSON array.
+    pub json: Vec<u8>,
+    /// The run's summary, when the batch starts its journal.
+    pub start: Option<RunSummary>,
+    /// The records that change the summary (commands and ends, without
+    /// their payloads), in order.
+    pub effects: Vec<Record>,
+}
+
+/// Groups `entries` by run, in the order each run first appears. `store`
+/// names the store in errors (for example `sqlite store /var/weft.db`).
+///
+/// # Errors
+///
+/// `StoreError::Conflict` when a run's records do not follow on within the
+/// batch or its `started` record is not its first (see [`out_of_sequence`]
+/// and [`second_start`]); `StoreError::Unavailable` when a record cannot
+/// be serialized.
+pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, StoreError> {
+    let mut runs: Vec<RunBatch> = Vec::new();
+    let mut index: HashMap<RunId, usize> = HashMap::new();
+    for e in entries {
+        let i = *index.entry(e.run).or_insert_with(|| {
+            runs.push(RunBatch {
+                run: e.run,
+                first: e.seq,
+                last: e.seq,
+                json: Vec::with_capacity(256),
+                start: None,
+                effects: Vec::new(),
+            });
+            runs.len() - 1
+        });
+        let rb = &mut runs[i];
+        if rb.json.is_empty() {
+            rb.json.push(b'[');
+        } else {
+            if Some(e.seq) != rb.last.checked_add(1) {
+                return Err(out_of_sequence(store, e.run, e.seq, rb.last as i128));
+            }
+            rb.json.push(b',');
+        }
+        rb.last = e.seq;
+        match &e.record {
+            Record::Started(start) if e.seq == 0 => {
+                rb.start = Some(RunSummary::started(e.run, start, 0));
+            }
+            Record::Started(_) => return Err(second_start(store, e.run)),
+            _ if e.seq == 0 => return Err(second_start(store, e.run)),
+            Record::Command { step, command } => rb.effects.push(Record::Command {
+                step: *step,
+                command: command.clone(),
+            }),
+            Record::Ended(end) => rb.effects.push(Record::Ended(Box::new(RunEnd {
+                status: end.status,
+                output: serde_json::Value::Null,
+                errors: Vec::new(),
+                ended_at: end.ended_at,
+            }))),
+            _ => {}
+        }
+        serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {
+            StoreError::Unavailable(format!(
+                "{store}: cannot append: record {} of run {} cannot be written as JSON ({err})",
+                e.seq, e.run
+            ))
+        })?;
+    }
+    for rb in &mut runs {
+        rb.json.push(b']');
+    }
+    Ok(runs)
+}
+
+/// Record `seq` of `run` does not follow on from record `previous` (-1:
+/// the run has no records).
+pub fn out_of_sequence(store: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
+    StoreError::Conflict(format!(
+        "{store}: run {run}: record {seq} does not follow on from record {previous}"
+    ))
+}
+
+/// A `started` record that is not a run's first, or a first record that is
+/// not `started`.
+pub fn second_start(store: &str, run: RunId) -> StoreError {
+    StoreError::Conflict(format!(
+        "{store}: run {run}: a journal starts with its `started` record, and has only one"
+    ))
+}
