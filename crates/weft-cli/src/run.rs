@@ -71,6 +71,52 @@ pub(crate) enum DurabilityArg {
     Sync,
 }
 
+impl From<DurabilityArg> for Durability {
+    fn from(arg: DurabilityArg) -> Durability {
+        match arg {
+            DurabilityArg::WriteBehind => Durability::WriteBehind,
+            DurabilityArg::Sync => Durability::Sync,
+        }
+    }
+}
+
+/// The workflow in `file` compiled for `executor`, and its inputs from
+/// `--inputs` and `-i`; errors are printed, and the exit code returned.
+pub(crate) fn plan_and_inputs(
+    file: &std::path::Path,
+    inputs_file: Option<&std::path::Path>,
+    input: &[(String, String)],
+    executor: &Executor,
+) -> Result<(Plan, serde_json::Value), Exit> {
+    let plan = match Workflow::from_file(file).and_then(|w| w.compile(executor)) {
+        Ok(plan) => plan,
+        Err(e) => {
+            for line in report::error_lines(&e, file) {
+                eprintln!("{line}");
+            }
+            return Err(Exit::Invalid);
+        }
+    };
+    let from_file = match inputs_file {
+        Some(path) => match inputs::read_file(path) {
+            Ok(map) => map,
+            Err(e) => {
+                eprintln!("{e}");
+                return Err(Exit::Invalid);
+            }
+        },
+        None => Map::new(),
+    };
+    let assigned = match inputs::resolve(input, &plan) {
+        Ok(assigned) => assigned,
+        Err(e) => {
+            eprintln!("{e}");
+            return Err(Exit::Invalid);
+        }
+    };
+    Ok((plan, inputs::merge(from_file, assigned)))
+}
+
 /// How the end of a run is shown.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -101,12 +147,7 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     };
     if let Some(db) = &args.db {
         match store::open(&runtime, db, Access::Write) {
-            Ok(s) => {
-                builder = builder.store(s).durability(match args.durability {
-                    DurabilityArg::WriteBehind => Durability::WriteBehind,
-                    DurabilityArg::Sync => Durability::Sync,
-                })
-            }
+            Ok(s) => builder = builder.store(s).durability(args.durability.into()),
             Err(e) => {
                 eprintln!("{e}");
                 return Exit::Invalid;
@@ -114,33 +155,11 @@ pub(crate) fn run(args: RunArgs) -> Exit {
         }
     }
     let executor = builder.build();
-    let plan = match Workflow::from_file(&args.file).and_then(|w| w.compile(&executor)) {
-        Ok(plan) => plan,
-        Err(e) => {
-            for line in report::error_lines(&e, &args.file) {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let from_file = match &args.inputs {
-        Some(path) => match inputs::read_file(path) {
-            Ok(map) => map,
-            Err(e) => {
-                eprintln!("{e}");
-                return Exit::Invalid;
-            }
-        },
-        None => Map::new(),
-    };
-    let assigned = match inputs::resolve(&args.input, &plan) {
-        Ok(assigned) => assigned,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
-    };
-    let inputs = inputs::merge(from_file, assigned);
+    let (plan, inputs) =
+        match plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor) {
+            Ok(found) => found,
+            Err(exit) => return exit,
+        };
     let mode = Mode::of(args.json, args.quiet);
     let live = mode == Mode::Human && std::io::stderr().is_terminal();
 

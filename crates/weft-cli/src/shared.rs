@@ -4,13 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Map;
-use weft_core::Workflow;
-use weft_runtime::{Durability, WorkerConfig};
+use weft_runtime::WorkerConfig;
 use weft_store_postgres::PostgresOptions;
 
 use crate::durable::runtime;
-use crate::run::DurabilityArg;
+use crate::run::{plan_and_inputs, DurabilityArg};
 use crate::store::{self, Access};
 use crate::{inputs, report, Exit};
 
@@ -107,38 +105,13 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
     };
     let executor = builder
         .store(store)
-        .durability(match args.durability {
-            DurabilityArg::WriteBehind => Durability::WriteBehind,
-            DurabilityArg::Sync => Durability::Sync,
-        })
+        .durability(args.durability.into())
         .build();
-    let plan = match Workflow::from_file(&args.file).and_then(|w| w.compile(&executor)) {
-        Ok(plan) => plan,
-        Err(e) => {
-            for line in report::error_lines(&e, &args.file) {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let from_file = match &args.inputs {
-        Some(path) => match inputs::read_file(path) {
-            Ok(map) => map,
-            Err(e) => {
-                eprintln!("{e}");
-                return Exit::Invalid;
-            }
-        },
-        None => Map::new(),
-    };
-    let assigned = match inputs::resolve(&args.input, &plan) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
-    };
-    let inputs = inputs::merge(from_file, assigned);
+    let (plan, inputs) =
+        match plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor) {
+            Ok(found) => found,
+            Err(exit) => return exit,
+        };
     match rt.block_on(executor.submit(&plan, inputs)) {
         Ok(id) => {
             crate::out!("{id}");
