@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use weft_runtime::store::{Entry, Record, RunFilter, RunSummary, StoreError};
+use weft_runtime::store::{self, Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -62,27 +62,8 @@ impl Inner {
             let first: i64 = row.get(0);
             let last: i64 = row.get(1);
             let bytes: &[u8] = row.get(2);
-            let records: Vec<Record> = serde_json::from_slice(bytes).map_err(|e| {
-                error::damaged(
-                    at,
-                    format!("run {run}: records {first}..={last} cannot be read ({e})"),
-                )
-            })?;
-            if first != out.len() as i64 || last - first + 1 != records.len() as i64 {
-                return Err(error::damaged(
-                    at,
-                    format!(
-                        "run {run}: the journal skips or repeats records (rows for \
-                         {first}..={last} after {} records)",
-                        out.len()
-                    ),
-                ));
-            }
-            out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {
-                run,
-                seq: first as u64 + i as u64,
-                record,
-            }));
+            store::extend_journal(&mut out, run, first, last, bytes)
+                .map_err(|what| error::damaged(at, what))?;
         }
         if out.is_empty() {
             return Err(StoreError::NotFound(run));

@@ -5,7 +5,7 @@
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
-use weft_runtime::store::{Entry, Record, RunFilter, RunSummary, StoreError};
+use weft_runtime::store::{self, Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -94,27 +94,8 @@ impl Reader {
                     format!("run {run}: records {first}..={last} do not match their checksum"),
                 ));
             }
-            let records: Vec<Record> = serde_json::from_slice(bytes).map_err(|e| {
-                error::damaged(
-                    path,
-                    format!("run {run}: records {first}..={last} cannot be read ({e})"),
-                )
-            })?;
-            if first != out.len() as i64 || last - first + 1 != records.len() as i64 {
-                return Err(error::damaged(
-                    path,
-                    format!(
-                        "run {run}: the journal skips or repeats records (rows for \
-                         {first}..={last} after {} records)",
-                        out.len()
-                    ),
-                ));
-            }
-            out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {
-                run,
-                seq: first as u64 + i as u64,
-                record,
-            }));
+            store::extend_journal(&mut out, run, first, last, bytes)
+                .map_err(|what| error::damaged(path, what))?;
         }
         if out.is_empty() {
             return Err(StoreError::NotFound(run));

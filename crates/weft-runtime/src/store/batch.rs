@@ -106,3 +106,34 @@ pub fn second_start(store: &str, run: RunId) -> StoreError {
         "{store}: run {run}: a journal starts with its `started` record, and has only one"
     ))
 }
+
+/// Appends to `out` (a run's journal being loaded, in order) the records of
+/// one stored row: `first..=last` of `run`, as [`group_batch`] wrote them.
+///
+/// # Errors
+///
+/// What is wrong with the row, for the store to report as damaged: its
+/// records cannot be decoded, or they do not follow on from `out`.
+pub fn extend_journal(
+    out: &mut Vec<Entry>,
+    run: RunId,
+    first: i64,
+    last: i64,
+    json: &[u8],
+) -> Result<(), String> {
+    let records: Vec<Record> = serde_json::from_slice(json)
+        .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
+    if first != out.len() as i64 || last - first + 1 != records.len() as i64 {
+        return Err(format!(
+            "run {run}: the journal skips or repeats records (rows for \
+             {first}..={last} after {} records)",
+            out.len()
+        ));
+    }
+    out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {
+        run,
+        seq: first as u64 + i as u64,
+        record,
+    }));
+    Ok(())
+}

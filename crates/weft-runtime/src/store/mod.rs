@@ -39,7 +39,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use batch::{group_batch, out_of_sequence, second_start, RunBatch};
+pub use batch::{extend_journal, group_batch, out_of_sequence, second_start, RunBatch};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 
