@@ -194,9 +194,19 @@ def conduct(case, one_context=False):
     conductor.reset_workflow_output()
     conductor.render_workflow_output()
 
+    seen = {}
+    for t in completed:
+        key = (t["id"], tuple(t["route"]))
+        seen[key] = seen.get(key, 0) + 1
+    join_reruns = sorted(
+        {k[0] for k, n in seen.items() if n > 1 and spec.tasks.is_join_task(k[0])}
+    )
+
     return {
         "status": conductor.get_workflow_status(),
         "output": conductor.get_workflow_output(),
+        # Join tasks that completed more than once in one route.
+        "join_reruns": join_reruns,
         "first_output": first_output,
         "errors": [
             {k: v for k, v in e.items() if k in ("type", "message", "task_id", "route")}
