@@ -6,7 +6,8 @@ Usage: scripts/module_cycles.py crates/weft-core/src [--edges]
 Each `.rs` file below SRC is a module (`plan/compile/mod.rs` is
 `plan::compile`). A file depends on another when its code names it:
 `use crate::a::b`, `use crate::{a, b::c}`, `crate::a::f(...)` in an
-expression, or `super::x`. Comments and doc comments are not read. A name
+expression, or `super::x` (relative to the inline `mod tests` it is in,
+if any). Comments and doc comments are not read. A name
 is resolved to the deepest module that exists (`crate::load::task_path`
 is `load`; `crate::Plan` is the module the crate root re-exports `Plan`
 from); a file naming its own module or one of its children does not
@@ -85,18 +86,39 @@ def root_names(text: str, mods):
     return out
 
 
+def inline_modules(text: str):
+    """The spans of inline `mod name { ... }` blocks: (start, end, name)."""
+    spans = []
+    for m in re.finditer(r"\bmod\s+([a-z_][a-z0-9_]*)\s*\{", text):
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            depth += text[i] == "{"
+            depth -= text[i] == "}"
+            if depth == 0:
+                break
+            i += 1
+        spans.append((m.start(), i, m.group(1)))
+    return spans
+
+
 def deps(name: str, text: str, mods, roots):
     found = set()
     here = name.split("::") if name else []
+    spans = inline_modules(text)
+
+    def module_at(pos):
+        inner = [n for (a, b, n) in sorted(spans) if a <= pos <= b]
+        return here + inner
+
     refs = []
     for m in re.finditer(r"\buse\s+(crate|super)::([^;]+);", text):
         for p in use_paths(m.group(2)):
-            refs.append((m.group(1), p))
+            refs.append((m.group(1), p, m.start()))
     for m in re.finditer(r"\b(crate|super)::((?:[a-z_][a-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)", text):
-        refs.append((m.group(1), m.group(2)))
-    for root, p in refs:
+        refs.append((m.group(1), m.group(2), m.start()))
+    for root, p, pos in refs:
         segs = [s for s in p.split("::") if s and s not in ("self", "*")]
-        base = [] if root == "crate" else here[:-1]
+        base = [] if root == "crate" else module_at(pos)[:-1]
         target = resolve(base + segs, mods)
         if target == "" and segs and segs[0] in roots:
             target = roots[segs[0]]

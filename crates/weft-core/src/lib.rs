@@ -7,6 +7,7 @@
 mod builder;
 mod context;
 mod def;
+mod diag;
 mod error;
 mod expr;
 mod graph;
@@ -16,6 +17,7 @@ mod limits;
 mod load;
 mod names;
 mod plan;
+mod render;
 mod shell;
 mod source_map;
 mod view;
