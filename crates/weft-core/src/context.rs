@@ -178,6 +178,7 @@ pub(crate) struct Shared {
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
 /// writes and [`WorkflowContext::import`] reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContextState {
     /// The run's inputs.
     pub parameters: Value,

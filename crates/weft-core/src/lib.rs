@@ -6,8 +6,9 @@
 
 mod builder;
 mod context;
-mod def;
+pub mod def;
 mod diag;
+pub mod engine;
 mod error;
 mod expr;
 mod graph;
@@ -24,16 +25,13 @@ mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
-pub use def::{
-    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList,
-    TransitionDef, Version, WithDef, WorkflowDef,
-};
+pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
 pub use json_text::json_from_str;
 pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
-pub use plan::*;
+pub use plan::{ActionCatalog, InputField, InputSpec, Plan, TaskId};
 
 #[cfg(test)]
 mod send_sync {

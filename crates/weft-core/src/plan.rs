@@ -77,6 +77,7 @@ pub enum Target {
 
 /// One compiled entry of a task's `next`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Transition {
     /// Condition; `None` means "on any completion".
     pub when: Option<Template>,
@@ -97,6 +98,7 @@ pub enum Join {
 
 /// Compiled `with`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct WithItems {
     /// Evaluates to the list of items.
     pub items: Template,
@@ -108,6 +110,7 @@ pub struct WithItems {
 
 /// Compiled `retry`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Retry {
     /// Retry while this holds after an attempt.
     pub when: Template,
@@ -142,6 +145,7 @@ impl Retry {
 
 /// One compiled task.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TaskPlan {
     /// Its id.
     pub id: TaskId,
@@ -174,6 +178,7 @@ pub struct TaskPlan {
 
 /// A declared input.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct InputSpec {
     /// Its name.
     pub name: String,
@@ -252,12 +257,13 @@ impl Plan {
         &self.inner.vars
     }
 
-    /// All tasks, indexed by [`TaskId`].
+    /// All tasks, indexed by [`TaskId`]. The compiled tasks are engine
+    /// internals (see [`crate::engine`]): not covered by semver.
     pub fn tasks(&self) -> &[TaskPlan] {
         &self.inner.tasks
     }
 
-    /// One task.
+    /// One task (an engine internal, see [`crate::engine`]).
     ///
     /// # Panics
     ///
