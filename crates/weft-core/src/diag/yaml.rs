@@ -79,6 +79,54 @@ const LIBYAML_PROBLEMS: [&str; 13] = [
     "control characters are not allowed",
 ];
 
+/// A libyaml problem whose explanation is always the same.
+struct Fixed {
+    /// How libyaml's message starts.
+    problem: &'static str,
+    message: &'static str,
+    /// The place is where the enclosing collection or scalar opened,
+    /// rather than where libyaml stopped.
+    at_opening: bool,
+}
+
+const FIXED: [Fixed; 7] = [
+    Fixed {
+        problem: "did not find expected ',' or ']'",
+        message: "a `[` list is not closed: add the missing `]`, or a `,` between its items",
+        at_opening: true,
+    },
+    Fixed {
+        problem: "did not find expected ',' or '}'",
+        message: "a `{` map is not closed: add the missing `}`, or a `,` between its entries",
+        at_opening: true,
+    },
+    Fixed {
+        problem: "found unknown escape character",
+        message: "unknown `\\` escape in a double-quoted string: use single quotes, or write `\\\\`",
+        at_opening: false,
+    },
+    Fixed {
+        problem: "mapping values are not allowed",
+        message: "unexpected `:`: check this line's indentation, or quote a value that contains `: `",
+        at_opening: false,
+    },
+    Fixed {
+        problem: "found a tab character",
+        message: "a tab in the indentation: YAML indents with spaces only",
+        at_opening: false,
+    },
+    Fixed {
+        problem: "could not find expected ':'",
+        message: "a line that is neither `key: value` nor a `- ` list item: add `: ` after the key, or join it to the line above",
+        at_opening: true,
+    },
+    Fixed {
+        problem: "block sequence entries are not allowed",
+        message: "a `- ` list item where a value was expected: start the list on a new line, indented under its key",
+        at_opening: false,
+    },
+];
+
 impl<'a> LibyamlError<'a> {
     pub(crate) fn parse(raw: &'a str) -> Option<LibyamlError<'a>> {
         if !LIBYAML_PROBLEMS.iter().any(|p| raw.starts_with(p)) && !raw.contains(", while ") {
@@ -120,45 +168,15 @@ impl<'a> LibyamlError<'a> {
             .context_mark
             .map(|(l, _)| format!(" (it starts at line {l})"))
             .unwrap_or_default();
-        if problem.starts_with("did not find expected ',' or ']'") {
-            return (
-                "a `[` list is not closed: add the missing `]`, or a `,` between its items"
-                    .to_owned(),
-                opened,
-            );
-        }
-        if problem.starts_with("did not find expected ',' or '}'") {
-            return (
-                "a `{` map is not closed: add the missing `}`, or a `,` between its entries"
-                    .to_owned(),
-                opened,
-            );
-        }
         if context.contains("quoted scalar") && problem.contains("end of stream") {
             return (
                 "a quoted string is not closed: add the closing quote".to_owned(),
                 opened,
             );
         }
-        if problem.starts_with("found unknown escape character") {
-            return (
-                "unknown `\\` escape in a double-quoted string: use single quotes, or write `\\\\`"
-                    .to_owned(),
-                None,
-            );
-        }
-        if problem.starts_with("mapping values are not allowed") {
-            return (
-                "unexpected `:`: check this line's indentation, or quote a value that contains `: `"
-                    .to_owned(),
-                None,
-            );
-        }
-        if problem.starts_with("found a tab character") {
-            return (
-                "a tab in the indentation: YAML indents with spaces only".to_owned(),
-                None,
-            );
+        if let Some(rule) = FIXED.iter().find(|r| problem.starts_with(r.problem)) {
+            let place = if rule.at_opening { opened } else { None };
+            return (rule.message.to_owned(), place);
         }
         if problem.starts_with("found character that cannot start any token") {
             let ch = char_at(text, location);
@@ -190,20 +208,6 @@ impl<'a> LibyamlError<'a> {
                 format!(
                     "this line is not indented like the items of its list{opened_line}: line it up with them"
                 ),
-                None,
-            );
-        }
-        if problem.starts_with("could not find expected ':'") {
-            return (
-                "a line that is neither `key: value` nor a `- ` list item: add `: ` after the key, or join it to the line above"
-                    .to_owned(),
-                opened,
-            );
-        }
-        if problem.starts_with("block sequence entries are not allowed") {
-            return (
-                "a `- ` list item where a value was expected: start the list on a new line, indented under its key"
-                    .to_owned(),
                 None,
             );
         }
