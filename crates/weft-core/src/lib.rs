@@ -2,6 +2,13 @@
 //! shared context and expressions.
 //!
 //! Most users reach this through the `weft` facade crate.
+//!
+//! The surface: [`Workflow`] loads text and compiles it into a [`Plan`]
+//! (against an [`ActionCatalog`]); [`WorkflowBuilder`] builds a workflow in
+//! code; the text model is [`WorkflowDef`] and the rest of [`def`];
+//! [`Template`] and [`WorkflowContext`] evaluate expressions; every error
+//! is an [`Error`]. [`engine`] holds what the runtime reads of a compiled
+//! plan, outside semantic versioning.
 #![forbid(unsafe_code)]
 
 mod builder;
