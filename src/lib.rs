@@ -15,10 +15,41 @@
 //! * `postgres` (off by default): `weft::postgres`, the Postgres store that
 //!   several executor processes share (`weft-store-postgres`; see
 //!   docs/scale-out.md).
+//!
+//! # The surface
+//!
+//! * **Workflows**: [`Workflow`] loads YAML or JSON text ([`Format`]) and
+//!   compiles it into a [`Plan`] against an [`ActionCatalog`] (an
+//!   [`Executor`] is one); [`WorkflowBuilder`] builds one in code. The text
+//!   model is [`WorkflowDef`] and its parts, in [`def`].
+//! * **Running**: an [`Executor`] (built with [`ExecutorBuilder`], actions
+//!   registered as [`Action`]s) starts a [`Run`] from a plan and inputs
+//!   ([`RunOptions`]); awaiting it gives a [`RunOutcome`], and its
+//!   [`events`](Run::events) an [`EventStream`] of [`Event`]s.
+//! * **Durable runs**: a [`Store`] ([`MemoryStore`], or `weft::sqlite` and
+//!   `weft::postgres` with their features) keeps each run's journal; a
+//!   [`Worker`] shares runs between processes. [`store`] has the records
+//!   and commands, [`telemetry`] the metrics' names.
+//! * **Expressions and errors**: [`Template`] and [`WorkflowContext`] for
+//!   evaluating `{{ }}` outside a run, [`ExpressionLimits`]; every error of
+//!   the language is an [`Error`] with an [`ErrorKind`] and a [`Location`].
+//!
+//! [`prelude`] has the names most programs need. The crates behind the
+//! facade are [`core`] and [`runtime`]; `weft::core::engine` holds the
+//! compiled plan's internals, for the runtime, outside semver.
 #![forbid(unsafe_code)]
 
 pub use weft_core as core;
-pub use weft_core::*;
+// The language: loading, building in code, compiling, expressions, errors.
+// The compiled plan's internals stay at `weft::core::engine` (not covered
+// by semver).
+pub use weft_core::def;
+pub use weft_core::{
+    json_from_str, ActionCatalog, ContextState, CurrentTask, Error, ErrorKind, ExpressionLimits,
+    Format, InputField, InputSpec, Location, ObjectTemplate, Plan, Result, RetryBuilder,
+    TaskBuilder, TaskId, TaskStatus, Template, TransitionBuilder, ValueTemplate, Workflow,
+    WorkflowBuilder, WorkflowContext, WorkflowDef, AFTER_CONDITION,
+};
 pub use weft_runtime as runtime;
 pub use weft_runtime::store;
 pub use weft_runtime::telemetry;

@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use weft_core::{Join, Plan, Target, TaskPlan};
+use weft_core::engine::{Join, Target, TaskPlan};
+use weft_core::Plan;
 
 use crate::{report, Exit, GraphFormat};
 

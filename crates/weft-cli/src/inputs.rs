@@ -135,7 +135,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Map<String, Value>, String> {
         Value::Null => Ok(Map::new()),
         other => Err(format!(
             "{shown}: inputs must be a JSON map of name to value, such as {{\"app\": \"web\"}}, not {}",
-            weft_core::json_type_name(&other)
+            weft_core::engine::json_type_name(&other)
         )),
     }
 }
@@ -166,12 +166,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The input `name` as a workflow declares it (with `default`, if any).
     fn spec(name: &str, default: Option<Value>) -> InputSpec {
-        InputSpec {
-            name: name.to_owned(),
-            default,
-            secret: false,
-        }
+        let input = match default {
+            Some(d) => json!({ name: d }),
+            None => json!(name),
+        };
+        let text = json!({"input": [input], "tasks": {"t": {"action": "core.noop"}}});
+        let plan = Workflow::from_json_str(&text.to_string())
+            .and_then(|wf| wf.compile(&["core.noop"]))
+            .expect("a workflow declaring one input");
+        plan.inputs()[0].clone()
     }
 
     #[test]

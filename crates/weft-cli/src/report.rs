@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use weft_core::{Error, Location, Plan, Workflow};
+use weft_core::{Error, Plan, Workflow};
 use weft_runtime::{Executor, ExecutorBuilder};
 
 /// Loads `file` and compiles it against the built-in actions.
@@ -105,15 +105,10 @@ fn error_line(e: &Error, file: &Path) -> String {
     // Rebuilt without `others`, so each line says one thing and none ends in
     // "(and N more)"; the file is filled in where the library left it out
     // (input errors, for example, are about a run, not a place in the text).
-    let location = e.location();
-    let location = Location {
-        file: location
-            .file
-            .clone()
-            .or_else(|| Some(Arc::new(PathBuf::from(file)))),
-        line: location.line,
-        column: location.column,
-    };
+    let mut location = e.location().clone();
+    if location.file.is_none() {
+        location.file = Some(Arc::new(PathBuf::from(file)));
+    }
     let mut one = Error::new(e.kind(), e.message()).with_location(location);
     if let Some(task) = e.task() {
         one = one.with_task(task);

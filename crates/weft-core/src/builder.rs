@@ -24,9 +24,10 @@ use crate::def::{
     Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList, TransitionDef,
     Version, WithDef, WorkflowDef,
 };
+use crate::diag::suggest::suggest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
-use crate::plan::{suggest, ActionCatalog, Plan};
+use crate::plan::{ActionCatalog, Plan};
 
 /// The condition of the transitions that [`TaskBuilder::after`] creates.
 pub const AFTER_CONDITION: &str = "{{ succeeded() }}";

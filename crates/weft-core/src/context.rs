@@ -7,9 +7,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::def::Assignments;
 use crate::error::{Error, ErrorKind, Result};
-use crate::expr::{Template, ValueTemplate};
 
 /// The state of a task (or of one task instance).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,6 +178,7 @@ pub(crate) struct Shared {
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
 /// writes and [`WorkflowContext::import`] reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContextState {
     /// The run's inputs.
     pub parameters: Value,
@@ -326,66 +325,6 @@ impl WorkflowContext {
         c
     }
 
-    /// Renders a template string (compiled on the spot; a [`Plan`](crate::Plan)
-    /// compiles its templates once instead).
-    ///
-    /// # Errors
-    ///
-    /// A syntax error, or an evaluation error naming the undefined name.
-    pub fn render_template(&self, template: &str) -> Result<String> {
-        Template::compile(template)?.render_string(self)
-    }
-
-    /// Renders every string in `value`. A string that is exactly one
-    /// `{{ expr }}` keeps the expression's JSON type.
-    ///
-    /// # Errors
-    ///
-    /// As for [`WorkflowContext::render_template`].
-    pub fn render_json(&self, value: &Value) -> Result<Value> {
-        ValueTemplate::compile(value, "value")?.render(self)
-    }
-
-    /// Evaluates a condition with Jinja truthiness.
-    ///
-    /// # Errors
-    ///
-    /// As for [`WorkflowContext::render_template`].
-    pub fn evaluate_condition(&self, condition: &str) -> Result<bool> {
-        Template::compile(condition)?.eval_bool(self)
-    }
-
-    /// Evaluates `name: value` pairs in order and sets each as a workflow
-    /// variable; later entries see earlier ones.
-    ///
-    /// # Errors
-    ///
-    /// The first failing entry, named in the message. Entries before it stay
-    /// published.
-    pub fn publish_variables(&self, publish: &Assignments) -> Result<()> {
-        for (name, value) in publish.iter() {
-            let v = self.render_json(value).map_err(|e| {
-                Error::new(e.kind(), format!("publishing `{name}`: {}", e.message()))
-            })?;
-            self.set_var(name, v);
-        }
-        Ok(())
-    }
-
-    /// Evaluates precompiled `name: template` pairs in order, as
-    /// [`WorkflowContext::publish_variables`] does.
-    ///
-    /// # Errors
-    ///
-    /// As for [`WorkflowContext::publish_variables`].
-    pub fn publish_compiled(&self, publish: &[(String, ValueTemplate)]) -> Result<()> {
-        for (name, value) in publish {
-            let v = value.render(self)?;
-            self.set_var(name.clone(), v);
-        }
-        Ok(())
-    }
-
     /// A snapshot of everything, as plain data.
     pub fn export(&self) -> ContextState {
         fn dump(map: &ValueMap) -> BTreeMap<String, Value> {
@@ -448,6 +387,7 @@ impl WorkflowContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::def::Assignments;
     use serde_json::json;
 
     fn ctx() -> WorkflowContext {

@@ -3,6 +3,11 @@
 //! These types mirror the text one to one. They say nothing about whether a
 //! workflow makes sense; [`WorkflowDef::compile`](crate::WorkflowDef::compile)
 //! checks that and produces a [`Plan`](crate::Plan).
+//!
+//! Most programs never name them: they load text with
+//! [`Workflow`](crate::Workflow) or build a workflow in code with
+//! [`WorkflowBuilder`](crate::WorkflowBuilder), and reach the definition,
+//! when they need it, through [`Workflow::def`](crate::Workflow::def).
 
 use std::fmt;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 /// Where in the workflow text something is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Location {
     /// The file the text came from, if it came from a file.
     pub file: Option<Arc<PathBuf>>,

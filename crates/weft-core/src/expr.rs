@@ -21,9 +21,9 @@ use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjVa
 use serde_json::{Map, Value};
 
 use crate::context::{TaskStatus, WorkflowContext};
+use crate::diag::path::split_path;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{self, rename_calls, ExpressionLimits, Mode};
-use crate::load::split_path;
 use crate::view::{
     arc_to_mj, ctx_lookup, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root,
     Step, ROOT_KEY,

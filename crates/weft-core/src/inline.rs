@@ -34,7 +34,9 @@
 
 use serde_json::Value;
 
-use crate::json_text::{number_in_range, out_of_range_message, shorten};
+use crate::diag::path::shorten;
+use crate::diag::shape::out_of_range_message;
+use crate::json_text::number_in_range;
 
 /// One `name=value` pair; offsets are byte offsets in the text read.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,8 +16,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::error::{Error, ErrorKind, Location, Result};
-use crate::load::{join_key, Workflow};
+use crate::diag::path::{at, at_long_path, join_key, line_column, shorten_field};
+use crate::diag::shape::out_of_range_message;
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{too_deep_message, MAX_DEPTH};
 
 /// Where a problem is: the byte offset and the path of the value.
 pub(crate) struct Found {
@@ -27,7 +29,7 @@ pub(crate) struct Found {
 }
 
 pub(crate) enum Problem {
-    /// More than [`Workflow::MAX_DEPTH`] open lists and maps.
+    /// More than [`MAX_DEPTH`] open lists and maps.
     TooDeep,
     /// A number outside what a JSON value holds (the text of the number).
     OutOfRange(String),
@@ -108,7 +110,7 @@ impl<'a> Checker<'a> {
             let start = self.i;
             match self.peek() {
                 Some(open @ (b'[' | b'{')) => {
-                    if self.stack.len() >= Workflow::MAX_DEPTH {
+                    if self.stack.len() >= MAX_DEPTH {
                         return Err(self.found(start, Problem::TooDeep));
                     }
                     self.i += 1;
@@ -300,66 +302,12 @@ pub(crate) fn number_in_range(text: &str, whole: bool) -> bool {
     }
 }
 
-/// The 1-based line and column (in chars) of a byte offset.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = text
-        .get(line_start..offset.min(text.len()))
-        .map_or(1, |s| s.chars().count() + 1);
-    (line, column)
-}
-
-/// `text`, cut to a length that fits in a message.
-pub(crate) fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_owned()
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head}… ({} characters)", text.chars().count())
-    }
-}
-
-/// The message for a number out of range, the same for every format.
-pub(crate) fn out_of_range_message(number: &str) -> String {
-    format!(
-        "the number `{}` is out of range: a whole number must fit in 64 bits \
-         (-9223372036854775808 to 18446744073709551615) and other numbers within \
-         ±1.7976931348623157e308; put it in quotes to keep it as text",
-        shorten(number)
-    )
-}
-
-/// The message for nesting deeper than the limit.
-pub(crate) fn too_deep_message() -> String {
-    format!(
-        "lists and maps are nested more than {} levels deep: flatten the data",
-        Workflow::MAX_DEPTH
-    )
-}
-
 impl Found {
     /// This problem in a workflow as an error, located in `text`, with the
     /// task and field its path names.
-    pub(crate) fn into_workflow_error(self, text: &str) -> Error {
-        let (task, field) = crate::load::split_path(&self.path);
-        let mut e = Found {
-            path: String::new(),
-            ..self
-        }
-        .into_error(text);
-        if let Some(t) = task {
-            e = e.with_task(t);
-        }
-        if let Some(f) = field {
-            e = e.with_field(crate::load::shorten_field(&f));
-        }
-        e
+    pub(crate) fn into_workflow_error(mut self, text: &str) -> Error {
+        let path = std::mem::take(&mut self.path);
+        at_long_path(self.into_error(text), &path)
     }
 
     /// This problem as an error, located in `text`, with its path as the
@@ -379,13 +327,9 @@ impl Found {
                 )
             }
         };
-        let mut e = Error::new(kind, message).with_location(Location {
-            file: None,
-            line: Some(line),
-            column: Some(column),
-        });
+        let mut e = Error::new(kind, message).with_location(at(line, column));
         if !self.path.is_empty() {
-            e = e.with_field(crate::load::shorten_field(&self.path));
+            e = e.with_field(shorten_field(&self.path));
         }
         e
     }
@@ -394,7 +338,7 @@ impl Found {
 /// Parses JSON text into a value under the rules weft's loading follows.
 ///
 /// On top of JSON's syntax: a key may appear once in a map, lists and maps
-/// nest at most [`Workflow::MAX_DEPTH`] levels, whole numbers fit in 64
+/// nest at most [`Workflow::MAX_DEPTH`](crate::Workflow::MAX_DEPTH) levels, whole numbers fit in 64
 /// bits and other numbers in an `f64`. So the same text means the same
 /// value here, in a JSON workflow file and in a YAML one, or is an error.
 /// The weft CLI reads `--inputs` files and `-i` values with it.
@@ -418,5 +362,5 @@ impl Found {
 /// ```
 pub fn json_from_str(text: &str) -> Result<Value> {
     check(text).map_err(|found| found.into_error(text))?;
-    serde_json::from_str(text).map_err(|e| crate::load::json_syntax_error(text, e))
+    serde_json::from_str(text).map_err(|e| crate::diag::json::json_syntax_error(text, e))
 }

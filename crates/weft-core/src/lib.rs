@@ -2,11 +2,20 @@
 //! shared context and expressions.
 //!
 //! Most users reach this through the `weft` facade crate.
+//!
+//! The surface: [`Workflow`] loads text and compiles it into a [`Plan`]
+//! (against an [`ActionCatalog`]); [`WorkflowBuilder`] builds a workflow in
+//! code; the text model is [`WorkflowDef`] and the rest of [`def`];
+//! [`Template`] and [`WorkflowContext`] evaluate expressions; every error
+//! is an [`Error`]. [`engine`] holds what the runtime reads of a compiled
+//! plan, outside semantic versioning.
 #![forbid(unsafe_code)]
 
 mod builder;
 mod context;
-mod def;
+pub mod def;
+mod diag;
+pub mod engine;
 mod error;
 mod expr;
 mod graph;
@@ -16,22 +25,20 @@ mod limits;
 mod load;
 mod names;
 mod plan;
+mod render;
 mod shell;
 mod source_map;
 mod view;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
-pub use def::{
-    Assignments, Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList,
-    TransitionDef, Version, WithDef, WorkflowDef,
-};
+pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
 pub use json_text::json_from_str;
 pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
-pub use plan::*;
+pub use plan::{ActionCatalog, InputField, InputSpec, Plan, TaskId};
 
 #[cfg(test)]
 mod send_sync {

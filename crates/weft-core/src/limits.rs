@@ -1,7 +1,27 @@
-//! Limits on what one expression may cost: [`ExpressionLimits`], and the
-//! scan that checks a template's nesting before minijinja parses it.
+//! Limits: what loading a workflow accepts (file size, nesting, alias
+//! expansion), what one expression may cost ([`ExpressionLimits`]), and
+//! the scan that checks a template's nesting before minijinja parses it.
 
 use std::sync::OnceLock;
+
+/// The largest workflow file `Workflow::from_file` reads: 16 MiB.
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How deeply lists and maps may nest in a workflow or a JSON value,
+/// counted from the top-level map (level 1), aliases included. Below the
+/// 128 levels at which serde's parsers stop, so that every format reports
+/// it the same way.
+pub(crate) const MAX_DEPTH: usize = 100;
+
+/// How much YAML aliases (`*name`) may copy into a document, in all: each
+/// copied value counts one, plus the bytes of its text.
+pub(crate) const MAX_ALIAS_EXPANSION: usize = 1024 * 1024;
+
+/// The message for nesting deeper than [`MAX_DEPTH`], the same for every
+/// format.
+pub(crate) fn too_deep_message() -> String {
+    format!("lists and maps are nested more than {MAX_DEPTH} levels deep: flatten the data")
+}
 
 /// The limits every expression runs under.
 ///

@@ -109,31 +109,6 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_quotes_values_from_the_context() {
-        let ctx = crate::WorkflowContext::new(
-            serde_json::json!({"name": "x'; touch /tmp/p #", "hosts": ["a", "b c"], "n": 2, "on": false}),
-            [],
-        );
-        let render = |src: &str| {
-            crate::Template::compile(src)
-                .unwrap()
-                .render_string(&ctx)
-                .unwrap()
-        };
-        assert_eq!(
-            render("echo {{ parameters.name | shell_quote }}"),
-            r"echo 'x'\''; touch /tmp/p #'"
-        );
-        assert_eq!(render("{{ parameters.hosts | shell_quote }}"), "'a' 'b c'");
-        assert_eq!(render("{{ parameters.n | shell_quote }}"), "'2'");
-        assert_eq!(render("{{ parameters.on | shell_quote }}"), "'False'");
-        let missing = crate::Template::compile("{{ parameters.nope | shell_quote }}")
-            .unwrap()
-            .render_string(&ctx);
-        assert!(missing.is_err());
-    }
-
-    #[test]
     fn undefined_is_an_error() {
         let e = shell_quote(&Value::UNDEFINED).unwrap_err();
         assert!(e.to_string().contains("default"), "{e}");

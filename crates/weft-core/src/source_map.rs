@@ -4,10 +4,10 @@
 //!
 //! The pass runs before serde sees the text, and it is linear in the text:
 //!
-//! * lists and maps nest at most [`Workflow::MAX_DEPTH`] levels, counting
+//! * lists and maps nest at most [`Workflow::MAX_DEPTH`](crate::Workflow::MAX_DEPTH) levels, counting
 //!   what aliases bring in (libyaml, behind serde, takes time quadratic in
 //!   the depth of flow collections, and serde stops at 128 levels);
-//! * aliases (`*name`) copy at most [`Workflow::MAX_ALIAS_EXPANSION`] into
+//! * aliases (`*name`) copy at most [`Workflow::MAX_ALIAS_EXPANSION`](crate::Workflow::MAX_ALIAS_EXPANSION) into
 //!   the document ("billion laughs" is rejected at the alias that crosses
 //!   the limit, with its line and column);
 //! * a key appears once per map (serde would keep the last of two tasks
@@ -27,9 +27,10 @@ use std::sync::Arc;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use crate::diag::path::{at_long_path, join_key, offset_of, shorten, unquote};
+use crate::diag::shape::{duplicate_error, out_of_range_message};
 use crate::error::{Error, ErrorKind, Location};
-use crate::json_text::{out_of_range_message, shorten, too_deep_message};
-use crate::load::{duplicate_error, join_key, Workflow};
+use crate::limits::{too_deep_message, MAX_ALIAS_EXPANSION, MAX_DEPTH};
 
 /// Positions of every key and list item in the text.
 #[derive(Debug)]
@@ -114,7 +115,7 @@ impl SourceMap {
                 message,
                 ..
             }) if message == "recursion limit exceeded" => {
-                let cut = crate::load::offset_of(text, line, column);
+                let cut = offset_of(text, line, column);
                 match Self::read(&text[..cut]) {
                     Err(Scan::Rejected(e)) => Err(Scan::Rejected(e)),
                     _ => Err(Scan::Rejected(
@@ -278,7 +279,7 @@ fn segments(path: &str) -> Option<Vec<Segment>> {
     let mut rest = path;
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix("[\"") {
-            let (key, after) = crate::load::unquote(r)?;
+            let (key, after) = unquote(r)?;
             out.push(Segment::Key(key));
             rest = after.strip_prefix(']')?;
         } else if let Some(r) = rest.strip_prefix('[') {
@@ -383,15 +384,8 @@ impl Builder<'_> {
 
     fn reject(&self, kind: ErrorKind, message: String, mark: Marker) -> Scan {
         let (line, column) = pos_of(mark);
-        let mut e = Error::new(kind, message).with_location(at(line, column));
-        let (task, field) = crate::load::split_path(&self.path());
-        if let Some(t) = task {
-            e = e.with_task(t);
-        }
-        if let Some(f) = field {
-            e = e.with_field(crate::load::shorten_field(&f));
-        }
-        Scan::Rejected(e)
+        let e = Error::new(kind, message).with_location(at(line, column));
+        Scan::Rejected(at_long_path(e, &self.path()))
     }
 
     /// Registers a node starting at `mark` in the open collection.
@@ -528,7 +522,7 @@ impl Builder<'_> {
                 mark,
             ));
         };
-        if self.stack.len() + target.height > Workflow::MAX_DEPTH {
+        if self.stack.len() + target.height > MAX_DEPTH {
             return Err(self.reject(
                 ErrorKind::Limit,
                 format!("through the alias `*{name}`, {}", too_deep_message()),
@@ -537,10 +531,10 @@ impl Builder<'_> {
         }
         self.expanded = self.expanded.saturating_add(target.weight);
         self.jumps = self.jumps.saturating_add(target.jumps + 1);
-        let too_far = if self.expanded > Workflow::MAX_ALIAS_EXPANSION as u64 {
+        let too_far = if self.expanded > MAX_ALIAS_EXPANSION as u64 {
             Some(format!(
                 "aliases copy more than {} bytes of values into the document",
-                Workflow::MAX_ALIAS_EXPANSION
+                MAX_ALIAS_EXPANSION
             ))
         } else if self.jumps > self.events.saturating_mul(JUMPS_PER_EVENT) {
             Some(format!(
@@ -589,7 +583,7 @@ impl Builder<'_> {
                 Kids::List(Box::default())
             };
         }
-        if self.stack.len() >= Workflow::MAX_DEPTH {
+        if self.stack.len() >= MAX_DEPTH {
             return Err(self.reject(ErrorKind::Limit, too_deep_message(), mark));
         }
         self.stack.push(Open {

@@ -4,7 +4,9 @@
 //! publish list; every mistake in them is an error at its line and column.
 
 use serde_json::{json, Value};
-use weft_core::{Error, ErrorKind, Format, Plan, Publish, TaskPlan, Workflow, WorkflowContext};
+use weft_core::def::Publish;
+use weft_core::engine::{Target, TaskPlan};
+use weft_core::{Error, ErrorKind, Format, Plan, Workflow, WorkflowContext};
 
 const CATALOG: &[&str] = &["core.echo", "core.noop"];
 
@@ -132,7 +134,7 @@ fn orquesta_case_compiles_to_the_values_orquesta_reads() {
         .targets
         .iter()
         .filter_map(|t| match t {
-            weft_core::Target::Task(id) => Some(*id),
+            Target::Task(id) => Some(*id),
             _ => None,
         })
         .collect();

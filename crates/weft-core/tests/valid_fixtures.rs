@@ -7,10 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use weft_core::{
-    Backoff, ErrorKind, Join, JoinDef, Num, Plan, Publish, Target, TaskId, TaskPlan, Workflow,
-    WorkflowDef,
-};
+use weft_core::def::{Backoff, JoinDef, Publish};
+use weft_core::engine::{Join, Num, Target, TaskPlan};
+use weft_core::{ErrorKind, Plan, TaskId, Workflow, WorkflowDef};
 
 const CATALOG: &[&str] = &[
     "core.noop",

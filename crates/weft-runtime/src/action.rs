@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use weft_core::{json_type_name, InputField, WorkflowContext};
+use weft_core::engine::json_type_name;
+use weft_core::{InputField, WorkflowContext};
 
 use crate::id::RunId;
 

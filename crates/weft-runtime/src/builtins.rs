@@ -6,7 +6,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use weft_core::{json_type_name, InputField};
+use weft_core::engine::json_type_name;
+use weft_core::InputField;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 pub(crate) use crate::local::Local;

@@ -25,7 +25,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Method, Response, Url};
 use serde_json::{Map, Value};
-use weft_core::json_type_name;
+use weft_core::engine::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 use crate::builtins::{check_fields, ActionInfo, FieldInfo};

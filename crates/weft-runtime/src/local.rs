@@ -42,7 +42,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
-use weft_core::json_type_name;
+use weft_core::engine::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 use crate::builtins::check_fields;
@@ -198,7 +198,7 @@ impl Spec {
                     let got = if v.is_number() {
                         v.to_string()
                     } else {
-                        weft_core::json_type_name(v).to_owned()
+                        weft_core::engine::json_type_name(v).to_owned()
                     };
                     return Err(fail(format!(
                         "`max_output_bytes` must be a whole number of bytes, 0 or more, not {got}"

@@ -148,7 +148,7 @@ impl Scheduler {
     pub(super) fn retry_delay(
         &self,
         id: u32,
-        retry: &weft_core::Retry,
+        retry: &weft_core::engine::Retry,
         attempt: u32,
         status: TaskStatus,
         result: &Arc<Value>,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use weft_core::{TaskStatus, WithItems};
+use weft_core::engine::WithItems;
+use weft_core::TaskStatus;
 
 use super::{null_result, Items, Scheduler, State, Work};
 
@@ -26,7 +27,7 @@ impl Scheduler {
                     format!(
                         "with.items: `{}` gave {}, not a list",
                         with.items.source(),
-                        weft_core::json_type_name(&other)
+                        weft_core::engine::json_type_name(&other)
                     ),
                 )
             }
@@ -59,7 +60,7 @@ impl Scheduler {
                             id,
                             format!(
                                 "with.items: item {k} is {}, but `{}` needs a list of {} values per item (use zip)",
-                                weft_core::json_type_name(&v),
+                                weft_core::engine::json_type_name(&v),
                                 with.names.join(", "),
                                 with.names.len()
                             ),

@@ -60,7 +60,8 @@ use serde_json::Value;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use weft_core::{Join, Plan, TaskId, TaskStatus, WorkflowContext};
+use weft_core::engine::Join;
+use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
 use crate::action::{Action, ActionError};
 use crate::attempt::StopSignal;
@@ -456,7 +457,7 @@ impl Scheduler {
             actions.push(Some(found));
             // A constant retry count over the limit is refused before the
             // run starts; one from an expression fails its task when read.
-            if let Some(weft_core::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
+            if let Some(weft_core::engine::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
                 if *count > f64::from(exec.limits.max_retries) {
                     return Err(weft_core::Error::new(
                         weft_core::ErrorKind::Validation,

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use weft_core::{CurrentTask, Target, TaskId, TaskPlan, TaskStatus, WorkflowContext};
+use weft_core::engine::{Target, TaskPlan};
+use weft_core::{CurrentTask, TaskId, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
 use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Work};
