@@ -320,6 +320,17 @@ fn bad_databases_and_ids_are_clear_errors() {
         .stderr(predicate::str::contains(
             "postgres store 127.0.0.1:5432/weft_no_such_db",
         ));
+    // A URL without a database is refused before any connection: the server
+    // would otherwise pick the database named after the user.
+    weft()
+        .args(["runs", "--db", "postgres://postgres@127.0.0.1:5432"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("names no database").and(predicate::str::contains(
+                "postgres://postgres@127.0.0.1:5432/DATABASE",
+            )),
+        );
     weft()
         .args(["submit", "--db", &db])
         .arg(Path::new("x.yaml"))
