@@ -257,11 +257,24 @@ fn rerun_from_a_task_and_purge() {
     assert_eq!(again["tasks"].as_array().unwrap().len(), 5, "a, b, c, b, c");
     assert_eq!(lines(&dir.path("count")), 2);
 
+    // A typo in --from is refused before anything is written: the run
+    // stays as it was.
     weft()
         .args(["rerun", "--db", &db, &id, "--from", "nope"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no such task"));
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("no such task").and(predicate::str::contains("unchanged")),
+        );
+    let shown = json_of(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(shown["status"], json!("succeeded"));
+    assert_eq!(shown["tasks"].as_array().unwrap().len(), 5);
     weft()
         .args(["purge", "--db", &db, "--older-than", "1h"])
         .assert()
