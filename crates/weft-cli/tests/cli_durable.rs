@@ -353,3 +353,75 @@ fn bad_databases_and_ids_are_clear_errors() {
             "shares runs through a Postgres database",
         ));
 }
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+#[cfg(unix)]
+fn runs_and_show_read_a_read_only_store_and_leave_nothing_that_breaks_writing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let wf = workflow(&dir, 0.0);
+    let db = dir.db();
+    let out = weft()
+        .args(["run", "--json", "--db", &db])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let id = json_of(&out)["run_id"].as_str().unwrap().to_owned();
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+
+    // A 0444 store in a writable directory: reading it makes no `-wal` or
+    // `-shm` (which SQLite would make read-only, like the file), so the
+    // next writer can write.
+    let before = names_in(dir.dir.path());
+    mode(Path::new(&db), 0o444);
+    weft()
+        .args(["runs", "--db", &db])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&id));
+    weft().args(["show", "--db", &db, &id]).assert().success();
+    assert_eq!(names_in(dir.dir.path()), before);
+    mode(Path::new(&db), 0o644);
+    weft()
+        .args(["run", "--db", &db])
+        .arg(&wf)
+        .assert()
+        .success();
+
+    // A read-only copy in a read-only directory.
+    let copy_dir = dir.path("copy");
+    std::fs::create_dir(&copy_dir).unwrap();
+    let copy = copy_dir.join("runs.db");
+    std::fs::copy(&db, &copy).unwrap();
+    mode(&copy, 0o444);
+    mode(&copy_dir, 0o555);
+    let copy_db = copy.display().to_string();
+    let listed = json_of(
+        &weft()
+            .args(["runs", "--json", "--db", &copy_db])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let shown = json_of(
+        &weft()
+            .args(["show", "--json", "--db", &copy_db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(shown["status"], json!("succeeded"));
+    assert_eq!(names_in(&copy_dir), ["runs.db"]);
+    mode(&copy_dir, 0o755);
+}

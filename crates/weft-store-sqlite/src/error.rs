@@ -14,6 +14,15 @@ pub(crate) fn other(path: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("sqlite store {path}: {what}"))
 }
 
+/// The path names a directory, not a database file.
+pub(crate) fn is_a_directory(path: &str) -> StoreError {
+    other(
+        path,
+        "is a directory: give the path of a database file (it is made if missing), \
+         such as runs.db inside it",
+    )
+}
+
 /// A journal or summary that cannot be read back.
 pub(crate) fn damaged(path: &str, what: impl std::fmt::Display) -> StoreError {
     other(

@@ -155,12 +155,34 @@ pub(crate) fn open_writer(
     Ok(conn)
 }
 
+/// How a connection that only reads opens the file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReadMode {
+    /// Through the write-ahead log, as SQLite reads a WAL file: it sees
+    /// what a writer commits, and uses (or, when they are missing, makes)
+    /// `<file>-wal` and `<file>-shm`.
+    Live,
+    /// The main file alone, as an unchanging file (SQLite's
+    /// `immutable=1`): no lock, no `-wal` or `-shm` made. Only right while
+    /// no write-ahead log exists; see `SqliteStore::open_read_only`.
+    Immutable,
+}
+
 /// A connection that only reads: the writer's companion, or the whole of a
 /// store opened read-only.
-pub(crate) fn open_reader(file: &Path, path: &str) -> Result<Connection, StoreError> {
+pub(crate) fn open_reader(
+    file: &Path,
+    path: &str,
+    mode: ReadMode,
+) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(file, flags)
-        .map_err(|e| error::sql(path, "cannot open", &e))?;
+    let conn = match mode {
+        ReadMode::Live => Connection::open_with_flags(file, flags),
+        ReadMode::Immutable => {
+            Connection::open_with_flags(immutable_uri(file), flags | OpenFlags::SQLITE_OPEN_URI)
+        }
+    }
+    .map_err(|e| error::sql(path, "cannot open", &e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| error::sql(path, "cannot configure", &e))?;
     let version = check_header(&conn, path)?;
@@ -267,6 +289,35 @@ fn check_tables(conn: &Connection, path: &str) -> Result<(), StoreError> {
         |_| Ok(()),
     )
     .map_err(|e| error::sql(path, "cannot read its tables", &e))
+}
+
+/// `file:PATH?immutable=1`, every byte of the path but the plain ones
+/// percent-encoded (a `?` or `#` in a name would end the path).
+fn immutable_uri(file: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        file.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = file.to_string_lossy().into_owned().into_bytes();
+    let mut uri = String::from("file:");
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Where SQLite keeps `file`'s write-ahead log (`<file>-wal`).
+pub(crate) fn wal_path(file: &Path) -> std::path::PathBuf {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
 }
 
 /// The file's name for messages: the path as given.
