@@ -175,15 +175,28 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             });
         match started {
             Ok(run) => {
+                // The id is handed out once the store has the run: a run
+                // whose first record could not be committed fails, saying
+                // it was not kept, and its id is not given as a stored one.
+                let mut kept = true;
                 if let Some(db) = db {
-                    eprintln!("run {} (kept in {db})", run.id());
+                    match run.recorded().await {
+                        Ok(()) => eprintln!("run {} (kept in {db})", run.id()),
+                        Err(_) => kept = false,
+                    }
                 }
-                drive(run, live.then_some(&plan), db).await
+                drive(run, live.then_some(&plan), db)
+                    .await
+                    .map(|outcome| (outcome, kept))
             }
             Err(stop) => Err(stop),
         }
     });
-    finish(&runtime, &executor, result, mode)
+    let (result, kept) = match result {
+        Ok((outcome, kept)) => (Ok(outcome), kept),
+        Err(stop) => (Err(stop), true),
+    };
+    finish_kept(&runtime, &executor, result, mode, kept)
 }
 
 /// Options of a run started here.
@@ -203,6 +216,18 @@ pub(crate) fn finish(
     result: Result<RunOutcome, Stop>,
     mode: Mode,
 ) -> Exit {
+    finish_kept(runtime, executor, result, mode, true)
+}
+
+/// As [`finish`]; `kept` is false for a run of `--db` that the store never
+/// had (its `--json` object then has no `run_id`).
+fn finish_kept(
+    runtime: &tokio::runtime::Runtime,
+    executor: &Executor,
+    result: Result<RunOutcome, Stop>,
+    mode: Mode,
+    kept: bool,
+) -> Exit {
     let flushed = runtime.block_on(executor.flush());
     // On a shared database, a run left paused (or interrupted) is handed
     // back as the process ends, so that `weft resume` or a worker can take
@@ -213,6 +238,12 @@ pub(crate) fn finish(
         }
     }
     let exit = match result {
+        Ok(outcome) if !kept && mode == Mode::Json => {
+            let mut shown = outcome_json(&outcome);
+            shown["run_id"] = Value::Null;
+            crate::out!("{}", pretty(&shown));
+            Exit::Failed
+        }
         Ok(outcome) => show(&outcome, mode),
         Err(Stop::Invalid) => Exit::Invalid,
         Err(Stop::Lost(why)) => {

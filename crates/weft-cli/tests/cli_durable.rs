@@ -425,3 +425,59 @@ fn runs_and_show_read_a_read_only_store_and_leave_nothing_that_breaks_writing() 
     assert_eq!(names_in(&copy_dir), ["runs.db"]);
     mode(&copy_dir, 0o755);
 }
+
+#[test]
+fn a_run_whose_first_record_is_refused_is_not_reported_as_kept() {
+    // The store refuses the run's first record (a trigger here; a full disk
+    // does the same, see weft-store-sqlite's tests): its id is not handed
+    // out as a stored run, and the error says it was not kept.
+    let dir = Dir::new();
+    let wf = workflow(&dir, 0.0);
+    let db = dir.db();
+    weft()
+        .args(["run", "-q", "--db", &db])
+        .arg(&wf)
+        .assert()
+        .success();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER no_room BEFORE INSERT ON journal \
+         BEGIN SELECT RAISE(ABORT, 'no room left for the journal'); END;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = weft()
+        .args(["run", "--json", "--db", &db])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("(kept in"), "{stderr}");
+    let shown = json_of(&out);
+    assert_eq!(shown["run_id"], Value::Null, "{shown}");
+    assert_eq!(shown["stats"]["actions_run"], json!(0));
+    let message = shown["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("was not kept in {db}")),
+        "{message}"
+    );
+    assert!(message.contains("no room left"), "{message}");
+    assert!(message.contains("cannot be resumed"), "{message}");
+    assert_eq!(lines(&dir.path("count")), 1, "b never ran");
+
+    let out = weft().args(["run", "--db", &db]).arg(&wf).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("(kept in"), "{stderr}");
+    assert!(stderr.contains("was not kept in"), "{stderr}");
+    // Only the first run is in the store.
+    let listed = json_of(
+        &weft()
+            .args(["runs", "--json", "--db", &db])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

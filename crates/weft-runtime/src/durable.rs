@@ -12,7 +12,7 @@ use crate::executor::{Executor, ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::journal::Journal;
 use crate::outcome::RunStatus;
-use crate::run::{Control, Run};
+use crate::run::{Control, Recorded, Run};
 use crate::scheduler::{Msg, RunJournal, Scheduler};
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
@@ -83,14 +83,20 @@ impl ExecutorInner {
             Some(_) => Some(start_record(plan, &parameters, &options, durability)?),
             None => None,
         };
-        let (scheduler, run) = Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
+        let (scheduler, mut run) =
+            Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
         let scheduler = match (journal, start) {
-            (Some(journal), Some(start)) => scheduler.with_journal(RunJournal::new(
-                journal,
-                durability == Durability::Sync,
-                id,
-                start,
-            )),
+            (Some(journal), Some(start)) => {
+                let (recorded, rx) = tokio::sync::watch::channel(None);
+                run.recorded = Recorded::Pending(rx);
+                scheduler.with_journal(RunJournal::new(
+                    journal,
+                    durability == Durability::Sync,
+                    id,
+                    start,
+                    recorded,
+                ))
+            }
             _ => scheduler,
         };
         Ok((scheduler, run))
@@ -138,9 +144,10 @@ impl ExecutorInner {
             durability: Some(start.durability),
             ..RunOptions::default()
         };
-        let (scheduler, run) =
+        let (scheduler, mut run) =
             Scheduler::new(self.clone(), plan, start.inputs.clone(), id, options)
                 .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
+        run.recorded = Recorded::Stored;
         let scheduler = scheduler
             .began_at(from_millis(start.started_at))
             .with_journal(RunJournal::resumed(

@@ -614,23 +614,104 @@ async fn a_store_that_fails_fails_the_run_loudly() {
         .build();
     let p = plan(
         &ex,
-        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: core.sleep, input: {seconds: 0.05}, next: [{do: c}]}\n  c: {action: count}\n",
+        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: core.sleep, input: {seconds: 0.2}, next: [{do: c}]}\n  c: {action: count}\n",
     );
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    run.recorded().await.unwrap();
+    assert!(store.get(id).await.unwrap().is_some());
     store.fail_appends(Some("disk full"));
-    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&p, json!({})).unwrap())
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(out.status, RunStatus::Failed);
     assert!(
-        out.errors
-            .iter()
-            .any(|e| e.message.contains("disk full") && e.message.contains("journal")),
+        out.errors.iter().any(|e| e.message.contains("disk full")
+            && e.message.contains("journal")
+            && e.message.contains("can be resumed")),
         "{:?}",
         out.errors
     );
     // It stopped: `c` never ran.
     assert!(calls.load(Ordering::SeqCst) <= 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
+    // A run is in the store once `recorded` says so; when its first commit
+    // fails, `recorded` says why, the run fails with an error that says it
+    // was not kept, and nothing of it ran.
+    let store = Arc::new(MemoryStore::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let ex = Executor::builder()
+        .store(store.clone())
+        .action("count", move |_: ActionInput| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Value::Null) }
+        })
+        .build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: count}\n",
+    );
+    for durability in [Durability::WriteBehind, Durability::Sync] {
+        store.fail_appends(Some("disk full"));
+        let run = ex
+            .start_with(
+                &p,
+                json!({}),
+                weft_runtime::RunOptions::new().durability(durability),
+            )
+            .unwrap();
+        let id = run.id();
+        match run.recorded().await {
+            Err(weft_runtime::NotRecorded::Failed(e)) => {
+                assert!(e.to_string().contains("disk full"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Failed);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        let msg = &out.errors[0].message;
+        assert!(msg.contains("was not kept in"), "{msg}");
+        assert!(msg.contains("disk full"), "{msg}");
+        assert!(msg.contains("cannot be resumed"), "{msg}");
+        assert!(!msg.contains("can be resumed from"), "{msg}");
+        assert_eq!(out.stats.actions_run, 0);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        store.fail_appends(None);
+        assert!(store.get(id).await.unwrap().is_none());
+        assert!(ex.resume_run(id).await.is_err());
+    }
+    assert!(
+        ex.flush().await.is_err(),
+        "flush reports the failed commits"
+    );
+    // The executor goes on: the next run is kept.
+    let run = ex.start(&p, json!({})).unwrap();
+    run.recorded().await.unwrap();
+    let id = run.id();
+    assert!(run.await.unwrap().succeeded());
+    ex.flush().await.unwrap();
+    assert!(store.get(id).await.unwrap().is_some());
+    // Runs kept in memory, and runs brought back from the store, say so.
+    let memory = ex
+        .start_with(&p, json!({}), weft_runtime::RunOptions::new().in_memory())
+        .unwrap();
+    assert!(matches!(
+        memory.recorded().await,
+        Err(weft_runtime::NotRecorded::InMemory)
+    ));
+    memory.await.unwrap();
+    let again = ex.rerun(id, &["b"]).await.unwrap();
+    again.recorded().await.unwrap();
+    assert!(again.await.unwrap().succeeded());
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ fn explain(error: &rusqlite::Error) -> String {
     match error.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => format!(
             "the disk or the database is full ({error}): free space (or raise \
-             SqliteOptions::max_size), then resume the runs"
+             SqliteOptions::max_size)"
         ),
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => format!(
             "the file is damaged or is not a database ({error}): move it aside and \
