@@ -276,6 +276,13 @@ fn finish_kept(
 /// Shows an outcome (or a run as its journal has it) as `mode` says; the
 /// exit code for it.
 pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
+    show_as(outcome, mode, false)
+}
+
+/// As [`show`]; `interrupted` for a run its journal leaves going on though
+/// no process runs it any more (the summary says so instead of its
+/// status).
+pub(crate) fn show_as(outcome: &RunOutcome, mode: Mode, interrupted: bool) -> Exit {
     match mode {
         Mode::Json => crate::out!("{}", pretty(&outcome_json(outcome))),
         Mode::Quiet => {
@@ -287,7 +294,7 @@ pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
             crate::out!("{}", pretty(&output_of(outcome)));
         }
         Mode::Human => {
-            eprint!("{}", summary(outcome));
+            eprint!("{}", summary(outcome, interrupted));
             crate::out!("{}", pretty(&output_of(outcome)));
         }
     }
@@ -522,9 +529,10 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// The human summary written to stderr at the end of a run.
-fn summary(outcome: &RunOutcome) -> String {
+fn summary(outcome: &RunOutcome, interrupted: bool) -> String {
     let mut s = String::new();
     let verdict = match outcome.status {
+        _ if interrupted => "INTERRUPTED",
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "FAILED",
         RunStatus::Canceled => "CANCELED",
@@ -558,11 +566,27 @@ fn summary(outcome: &RunOutcome) -> String {
         if t.attempts > 1 {
             line.push_str(&format!("  {} attempts", t.attempts));
         }
+        let mut whole_error = None;
         if let Some(e) = &t.error {
-            line.push_str(&format!("  {}", first_line(e, 100)));
+            let shown = first_line(e, ERROR_CHARS);
+            let in_errors = outcome
+                .errors
+                .iter()
+                .any(|r| r.message == *e && r.task.as_deref() == Some(&*t.name));
+            if shown != *e && !in_errors {
+                whole_error = Some(e);
+            }
+            line.push_str(&format!("  {shown}"));
         }
         s.push_str(line.trim_end());
         s.push('\n');
+        // An error cut to fit the line is given whole under it, so that no
+        // part of it (the cause at its end, often) is lost.
+        if let Some(e) = whole_error {
+            for l in e.lines() {
+                s.push_str(&format!("      | {l}\n"));
+            }
+        }
         if t.status != TaskStatus::Succeeded {
             if let Some(tail) = t.result.as_deref().and_then(stderr_tail) {
                 s.push_str(&tail);
@@ -580,6 +604,9 @@ fn summary(outcome: &RunOutcome) -> String {
 
 /// Lines of stderr shown under a failed task.
 const STDERR_LINES: usize = 5;
+
+/// Characters of a task's error on its line of the summary.
+const ERROR_CHARS: usize = 100;
 
 /// The end of the stderr of a failed command (a `core.local` result, or
 /// the first failed item's of a `with` task), indented, to print under its

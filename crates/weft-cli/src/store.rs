@@ -64,6 +64,16 @@ pub(crate) fn open_with(
         .map_err(|e| format!("error: {e}"))
 }
 
+/// For a SQLite file: whether a process writes it now (holds its lock);
+/// `None` for a Postgres database, or when it cannot be told. A run the
+/// file says is going on while no process writes it was interrupted.
+pub(crate) fn has_writer(db: &str) -> Option<bool> {
+    if is_postgres(db) {
+        return None;
+    }
+    SqliteStore::open_read_only(db).ok()?.has_writer()
+}
+
 /// Parses a duration such as `30d`, `12h`, `45m`, `90s`, `500ms` or `2w`.
 ///
 /// # Errors

@@ -595,6 +595,55 @@ fn the_summary_shows_the_end_of_a_failed_commands_stderr() {
 }
 
 #[test]
+fn an_error_cut_to_fit_the_summary_is_shown_whole_under_its_task() {
+    // A connection error names its cause at the end, past what fits on
+    // the task's line; the failure is handled, so it is in no `errors:`.
+    let s = Scratch::new();
+    let wf = s.file(
+        "http.yaml",
+        "tasks:\n  get:\n    action: core.http\n    input: {url: 'http://127.0.0.1:1/x'}\n    \
+         next: [{when: '{{ failed() }}', do: noop}]\n",
+    );
+    let db = s.dir.path().join("runs.db").display().to_string();
+    let output = weft()
+        .args(["run", "--db", &db])
+        .arg(&wf)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let whole = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with("      | core.http: GET http://127.0.0.1:1/x: cannot connect")
+                && l.contains("Connection refused")
+        })
+    };
+    assert!(whole(&stderr), "{stderr}");
+    // `weft show` shows the same, and --json holds the message whole.
+    let listed = stdout_json(
+        &weft()
+            .args(["runs", "--json", "--db", &db])
+            .output()
+            .unwrap(),
+    );
+    let id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let shown = weft().args(["show", "--db", &db, &id]).output().unwrap();
+    assert!(whole(&String::from_utf8_lossy(&shown.stderr)), "{shown:?}");
+    let shown = stdout_json(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        task(&shown, "get")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Connection refused")),
+        "{shown}"
+    );
+}
+
+#[test]
 fn graph_never_gives_two_nodes_one_label() {
     let s = Scratch::new();
     let wf = s.file(

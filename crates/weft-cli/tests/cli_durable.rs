@@ -122,6 +122,40 @@ fn a_run_killed_with_sigkill_is_resumed_and_its_finished_tasks_do_not_run_again(
             .unwrap(),
     );
     assert_eq!(shown["status"], json!("running"));
+    // No process holds the file: the run is said to be interrupted, with
+    // the command that continues it.
+    assert_eq!(shown["interrupted"], json!(true));
+    weft()
+        .args(["show", "--db", &db, &id])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains(format!("run {id} was interrupted"))
+                .and(predicate::str::contains(format!(
+                    "weft resume --db {db} {id}"
+                )))
+                .and(predicate::str::contains("INTERRUPTED")),
+        );
+    weft()
+        .args(["runs", "--db", &db])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("interrupted"))
+        .stderr(predicate::str::contains(format!("weft resume --db {db}")));
+    let listed = json_of(
+        &weft()
+            .args(["runs", "--json", "--db", &db])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed[0]["interrupted"], json!(true));
+    // `--wait` does not wait for a run nothing runs.
+    weft()
+        .args(["show", "--wait", "--db", &db, &id])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("was interrupted"));
     assert_eq!(shown["tasks"][0]["name"], json!("a"));
     // Under write-behind, `a`'s end may not have been committed before the
     // kill: then it shows as running, and runs again on resume.
@@ -154,6 +188,7 @@ fn a_run_killed_with_sigkill_is_resumed_and_its_finished_tasks_do_not_run_again(
             .unwrap(),
     );
     assert_eq!(shown["status"], json!("succeeded"));
+    assert_eq!(shown["interrupted"], json!(false));
     let names: Vec<&str> = shown["tasks"]
         .as_array()
         .unwrap()
@@ -314,11 +349,26 @@ fn bad_databases_and_ids_are_clear_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a run id"));
-    weft()
-        .args(["show", "--db", &db, "0190f1c2-7a4b-7cc3-9d2e-5b8f6a1c3d4e"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no run"));
+    // An id the store does not have is a bad run id, for every command
+    // (docs/cli.md).
+    for command in ["show", "resume", "rerun"] {
+        weft()
+            .args([command, "--db", &db, "0190f1c2-7a4b-7cc3-9d2e-5b8f6a1c3d4e"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("no run"));
+    }
+    // A directory is not a store.
+    for args in [&["runs"][..], &["run", "-q"][..]] {
+        let mut cmd = weft();
+        cmd.args(args).arg("--db").arg(dir.dir.path());
+        if args[0] == "run" {
+            cmd.arg(workflow(&dir, 0.0));
+        }
+        cmd.assert()
+            .code(2)
+            .stderr(predicate::str::contains("is a directory"));
+    }
     weft()
         .args(["purge", "--db", &db, "--older-than", "soon"])
         .assert()
@@ -480,4 +530,45 @@ fn a_run_whose_first_record_is_refused_is_not_reported_as_kept() {
             .unwrap(),
     );
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[test]
+fn resuming_a_run_whose_workflows_this_process_lacks_says_why_and_nothing_else() {
+    // A run that calls a sub-workflow from --workflows, killed mid-run and
+    // resumed without --workflows: the error says why, and `no
+    // interrupted runs` (which would contradict it) is not said.
+    let dir = Dir::new();
+    let subs = dir.path("subs");
+    std::fs::create_dir(&subs).unwrap();
+    std::fs::write(
+        subs.join("slow.yaml"),
+        "tasks:\n  s: {action: core.sleep, input: {seconds: 30}}\n",
+    )
+    .unwrap();
+    let wf = dir.write("main.yaml", "tasks:\n  call: {action: slow}\n");
+    let db = dir.db();
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["run", "--json", "--db", &db, "--workflows"])
+        .arg(&subs)
+        .arg(&wf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the run is kept", || {
+        weft()
+            .args(["runs", "--json", "--db", &db])
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+            .is_some_and(|l| l.as_array().is_some_and(|l| !l.is_empty()))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = weft().args(["resume", "--db", &db]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot be resumed"), "{stderr}");
+    assert!(stderr.contains("`slow`"), "{stderr}");
+    assert!(!stderr.contains("no interrupted runs"), "{stderr}");
 }

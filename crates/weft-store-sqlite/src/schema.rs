@@ -62,6 +62,34 @@ const AUTOCHECKPOINT_PAGES: i64 = 4096;
 /// Bytes the write-ahead log is cut back to after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
+/// How often, and how long apart, a writer tries again for a lock that is
+/// held (see `lock`).
+const LOCK_TRIES: u32 = 10;
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Whether a process holds the writer's lock of `file` now. `None` when it
+/// cannot be told (the lock file cannot be opened).
+///
+/// The lock is an advisory `flock` the system drops when its holder dies,
+/// however it dies, so no holder means no process writes the file. Asking
+/// takes a shared lock for an instant; a writer that starts at that very
+/// moment waits for it (`lock`).
+pub(crate) fn has_writer(file: &Path) -> Option<bool> {
+    let mut lock_file = file.as_os_str().to_owned();
+    lock_file.push("-lock");
+    let f = match File::open(&lock_file) {
+        Ok(f) => f,
+        // Never written by weft: no writer.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+        Err(_) => return None,
+    };
+    match f.try_lock_shared() {
+        Ok(()) => Some(false),
+        Err(TryLockError::WouldBlock) => Some(true),
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
 /// The lock that makes this store the file's only writer: an exclusive
 /// lock on a file beside it, held while the store is open and released by
 /// the system when the process ends, however it ends.
@@ -85,7 +113,20 @@ pub(crate) fn lock(file: &Path, path: &str) -> Result<File, StoreError> {
                 ),
             )
         })?;
-    match file.try_lock() {
+    // A reader asking whether the file has a writer (`has_writer`) holds a
+    // shared lock for an instant: wait that out before calling the file
+    // taken.
+    let mut tries = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(LOCK_RETRY);
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(error::other(
             path,

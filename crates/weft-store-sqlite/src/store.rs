@@ -128,8 +128,9 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], naming the file: the file or its
-    /// directory cannot be written, another store holds the file, the file
-    /// is damaged, is not weft's, or was written by a newer weft.
+    /// directory cannot be written, the disk is full, the path is a
+    /// directory, another store holds the file, the file is damaged, is not
+    /// weft's, or was written by a newer weft.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, &SqliteOptions::default())
     }
@@ -146,6 +147,9 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         let file = path.as_ref().to_path_buf();
         let name = schema::display(&file);
+        if file.is_dir() {
+            return Err(error::is_a_directory(&name));
+        }
         let lock = schema::lock(&file, &name)?;
         let conn = schema::open_writer(&file, &name, options)?;
         let reader = schema::open_reader(&file, &name, ReadMode::Live)?;
@@ -246,6 +250,26 @@ impl SqliteStore {
     /// True when the store was opened with [`SqliteStore::open_read_only`].
     pub fn is_read_only(&self) -> bool {
         self.writer.is_none()
+    }
+
+    /// Whether a process (this one included) has the file open for
+    /// writing now, that is holds its lock; `None` when it cannot be told
+    /// (the lock file beside it cannot be opened).
+    ///
+    /// A run the file says is going on (`running`, `pausing`, `canceling`)
+    /// while no process writes the file was interrupted: its process
+    /// stopped without ending it (a crash, `kill -9`), and
+    /// [`Executor::resume_run`](weft_runtime::Executor::resume_run)
+    /// continues it. The lock is one the system drops when its holder
+    /// dies, however it dies, so the answer does not depend on the dead
+    /// process having tidied up. On a network file system whose locks are
+    /// not shared between machines, a writer on another machine is not
+    /// seen.
+    pub fn has_writer(&self) -> Option<bool> {
+        if self.writer.is_some() {
+            return Some(true);
+        }
+        schema::has_writer(&self.path)
     }
 
     fn writer(&self) -> Result<&Worker<WriteJob>, StoreError> {

@@ -420,6 +420,26 @@ async fn a_directory_is_not_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let e = SqliteStore::open_read_only(dir.path()).unwrap_err();
     assert_names_file(&e, dir.path(), "is a directory");
+    let e = SqliteStore::open(dir.path()).unwrap_err();
+    assert_names_file(&e, dir.path(), "is a directory");
+}
+
+#[tokio::test]
+async fn a_reader_tells_whether_a_process_writes_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let writer = SqliteStore::open(&path).unwrap();
+    assert_eq!(writer.has_writer(), Some(true));
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(reader.has_writer(), Some(true));
+    // Asking does not stop a writer from opening the file the moment the
+    // last one is gone.
+    drop(writer);
+    assert_eq!(reader.has_writer(), Some(false));
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(reader.has_writer(), Some(true));
+    drop(again);
+    assert_eq!(reader.has_writer(), Some(false));
 }
 
 #[tokio::test]
