@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use weft_runtime::store::{Command, Notice, RunFilter, RunSummary, StoreError};
 use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
+use crate::limits::LimitArgs;
 use crate::report;
 use crate::run::{drive, finish, outcome_json, show, show_as, Mode};
 use crate::store::{self, Access};
@@ -51,6 +52,8 @@ pub(crate) struct ShowArgs {
     /// Print exactly one JSON object, as `weft run --json` does.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `weft resume`.
@@ -72,6 +75,8 @@ pub(crate) struct ResumeArgs {
     /// them without RUN_ID.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `weft rerun`.
@@ -94,6 +99,8 @@ pub(crate) struct RerunArgs {
     /// Print exactly one JSON object, as `weft run --json` does.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `weft purge`.

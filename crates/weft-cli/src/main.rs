@@ -19,6 +19,7 @@ mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod limits;
 mod progress;
 mod report;
 mod run;
@@ -91,6 +92,8 @@ enum Command {
         /// sub-workflows: DIR/NAME.yaml (or .yml, .json) is the action NAME.
         #[arg(long, value_name = "DIR")]
         workflows: Option<PathBuf>,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
     },
     /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
     Graph {
@@ -100,6 +103,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
     },
     /// List the built-in actions, their input fields and result shape.
     Actions,
@@ -135,10 +140,23 @@ fn main() -> ExitCode {
     // Clap's own errors (unknown subcommand, bad flag, bad `-i`) exit 2;
     // `--help` and `--version` exit 0.
     let cli = Cli::parse();
+    // Before anything compiles: the expression limits are the process's.
+    match &cli.command {
+        Command::Run(a) => a.limits.install(),
+        Command::Validate { limits, .. } | Command::Graph { limits, .. } => limits.install(),
+        Command::Show(a) => a.limits.install(),
+        Command::Resume(a) => a.limits.install(),
+        Command::Rerun(a) => a.limits.install(),
+        Command::Submit(a) => a.limits.install(),
+        Command::Worker(a) => a.limits.install(),
+        Command::Actions | Command::Runs(_) | Command::Purge(_) => {}
+    }
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files, workflows } => validate(&files, workflows.as_deref()),
-        Command::Graph { file, format } => graph::graph(&file, format),
+        Command::Validate {
+            files, workflows, ..
+        } => validate(&files, workflows.as_deref()),
+        Command::Graph { file, format, .. } => graph::graph(&file, format),
         Command::Actions => actions::actions(),
         Command::Runs(args) => durable::runs(args),
         Command::Show(args) => durable::show_run(args),

@@ -12,6 +12,7 @@ use weft_runtime::{
 };
 
 use crate::inputs;
+use crate::limits::LimitArgs;
 use crate::progress::Progress;
 use crate::report;
 use crate::store::{self, Access};
@@ -60,6 +61,8 @@ pub(crate) struct RunArgs {
     /// it is committed).
     #[arg(long, value_enum, requires = "db", default_value_t = DurabilityArg::WriteBehind)]
     durability: DurabilityArg,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `--durability`.
@@ -283,6 +286,7 @@ pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
 /// no process runs it any more (the summary says so instead of its
 /// status).
 pub(crate) fn show_as(outcome: &RunOutcome, mode: Mode, interrupted: bool) -> Exit {
+    let outcome = &crate::limits::in_cli_words(outcome);
     match mode {
         Mode::Json => crate::out!("{}", pretty(&outcome_json(outcome))),
         Mode::Quiet => {
@@ -474,6 +478,8 @@ fn output_of(outcome: &RunOutcome) -> Value {
 /// The `--json` contract, built field by field so that it does not change
 /// when the library's own serde shape does.
 pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
+    // The library's names of limits, as the command line sets them.
+    let outcome = &crate::limits::in_cli_words(outcome);
     let tasks: Vec<Value> = outcome
         .tasks
         .iter()

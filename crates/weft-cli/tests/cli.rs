@@ -644,6 +644,86 @@ fn an_error_cut_to_fit_the_summary_is_shown_whole_under_its_task() {
 }
 
 #[test]
+fn ordinary_work_runs_at_the_default_limits_and_limit_sets_each() {
+    let s = Scratch::new();
+    // A list of 20,000 items made by an expression, for with-items.
+    let items = s.file(
+        "items.yaml",
+        "tasks:\n  many:\n    with: {items: '{{ range(20000) | list }}'}\n    action: core.noop\n\
+         output: [{n: '{{ task.many | length }}'}]\n",
+    );
+    let out = weft().args(["run", "--json"]).arg(&items).output().unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], json!("succeeded"), "{v}");
+    assert_eq!(v["output"]["n"], json!(20000));
+
+    // Each limit is set from the command line, and the message names the
+    // flag (with the value in force), not the library's setting.
+    let out = weft()
+        .args(["run", "--json", "--limit", "fuel=1000"])
+        .arg(&items)
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], json!("failed"), "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ran out of fuel"), "{message}");
+    assert!(message.contains("`--limit fuel=N` (now 1000)"), "{message}");
+    assert!(!message.contains("ExpressionLimits"), "{message}");
+    let out = weft()
+        .args(["run", "-q", "--limit", "max_items=100"])
+        .arg(&items)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`--limit max_items=N` (now 100)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Limits::"), "{stderr}");
+
+    // An expression limit checked when compiling: validate takes it too.
+    weft()
+        .args(["validate", "--limit", "max_depth=2"])
+        .arg(&items)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("more than the limit of 2"));
+    weft()
+        .args(["validate", "--limit", "max_depth=200"])
+        .arg(&items)
+        .assert()
+        .success();
+
+    // Mistakes are exit 2 and say what to write.
+    for (limit, says) in [
+        ("fuel", "NAME=VALUE"),
+        ("fuell=3", "is not a limit"),
+        ("max_value_bytes=1MiB", "run.max_value_bytes"),
+        ("max_items=many", "whole number"),
+        ("fuel=0", "more than 0"),
+    ] {
+        weft()
+            .args(["run", "--limit", limit])
+            .arg(&items)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    // Every command that compiles or runs takes it.
+    for command in [
+        "run", "validate", "graph", "show", "resume", "rerun", "submit", "worker",
+    ] {
+        weft()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--limit <NAME=VALUE>"));
+    }
+}
+
+#[test]
 fn graph_never_gives_two_nodes_one_label() {
     let s = Scratch::new();
     let wf = s.file(
