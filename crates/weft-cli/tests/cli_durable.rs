@@ -572,3 +572,52 @@ fn resuming_a_run_whose_workflows_this_process_lacks_says_why_and_nothing_else()
     assert!(stderr.contains("`slow`"), "{stderr}");
     assert!(!stderr.contains("no interrupted runs"), "{stderr}");
 }
+
+/// Whether process `pid` is gone (or a zombie nobody has reaped yet).
+#[cfg(target_os = "linux")]
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the command name in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_command_dies_with_the_weft_process_killed_under_it() {
+    // `kill -9` of weft runs no drop: the command's parent-death signal
+    // is what stops it, within a second, rather than letting it run on
+    // beside the run's resumed attempt.
+    let dir = Dir::new();
+    let pid_file = dir.path("pid");
+    let wf = dir.write(
+        "wf.yaml",
+        &format!(
+            "tasks:\n  a:\n    action: core.local\n    input: {{args: [sh, -c, 'echo $$ > \"$0\"; exec sleep 30', '{}']}}\n",
+            pid_file.display()
+        ),
+    );
+    let db = dir.db();
+    let mut child = spawn_run(&wf, &db);
+    wait_until("the command started", || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(!gone(&pid), "the command runs");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let t0 = Instant::now();
+    while !gone(&pid) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "the command {pid} outlived its weft process by a second"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
