@@ -9,6 +9,7 @@ use weft_runtime::store::{Command, Notice, RunFilter, RunSummary, StoreError};
 use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
 use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::report;
 use crate::run::{drive, finish, outcome_json, show, show_as, Mode};
 use crate::store::{self, Access};
@@ -77,6 +78,8 @@ pub(crate) struct ResumeArgs {
     json: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `weft rerun`.
@@ -101,6 +104,8 @@ pub(crate) struct RerunArgs {
     json: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `weft purge`.

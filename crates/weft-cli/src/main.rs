@@ -20,6 +20,7 @@ mod durable;
 mod graph;
 mod inputs;
 mod limits;
+mod observe;
 mod progress;
 mod report;
 mod run;
@@ -150,6 +151,18 @@ fn main() -> ExitCode {
         Command::Submit(a) => a.limits.install(),
         Command::Worker(a) => a.limits.install(),
         Command::Actions | Command::Runs(_) | Command::Purge(_) => {}
+    }
+    // Logs and metrics, before any run starts.
+    let observe = match &cli.command {
+        Command::Run(a) => Some(&a.observe),
+        Command::Resume(a) => Some(&a.observe),
+        Command::Rerun(a) => Some(&a.observe),
+        Command::Worker(a) => Some(&a.observe),
+        _ => None,
+    };
+    if let Some(Err(e)) = observe.map(observe::ObserveArgs::install) {
+        eprintln!("{e}");
+        return Exit::Invalid.into();
     }
     let exit = match cli.command {
         Command::Run(args) => run::run(args),

@@ -13,6 +13,7 @@ use weft_runtime::{
 
 use crate::inputs;
 use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::progress::Progress;
 use crate::report;
 use crate::store::{self, Access};
@@ -63,6 +64,8 @@ pub(crate) struct RunArgs {
     durability: DurabilityArg,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `--durability`.

@@ -9,6 +9,7 @@ use weft_store_postgres::PostgresOptions;
 
 use crate::durable::runtime;
 use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::run::{plan_and_inputs, DurabilityArg};
 use crate::store::{self, Access};
 use crate::{inputs, report, Exit};
@@ -71,6 +72,8 @@ pub(crate) struct WorkerArgs {
     workflows: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {

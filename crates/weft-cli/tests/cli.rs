@@ -723,6 +723,127 @@ fn ordinary_work_runs_at_the_default_limits_and_limit_sets_each() {
     }
 }
 
+/// `GET /metrics` from `addr`, or `None` while nothing answers there.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+#[test]
+fn metrics_addr_serves_weft_metrics_while_the_run_goes_on() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "slow.yaml",
+        "tasks:\n  wait: {action: core.sleep, input: {seconds: 3}, next: [{do: done}]}\n  \
+         done: {action: core.echo, input: {message: done}}\n",
+    );
+    // A port free a moment ago.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["run", "--json", "--metrics-addr", &addr])
+        .arg(&wf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run weft");
+    let t0 = std::time::Instant::now();
+    let body = loop {
+        match scrape(&addr) {
+            Some(body) if body.contains("weft_runs_active") => break body,
+            _ if t0.elapsed() > Duration::from_secs(20) => {
+                let _ = child.kill();
+                panic!("no metrics at {addr}");
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    // Mid-run: one run active, its action in flight, and the names
+    // docs/observability.md lists.
+    for name in [
+        "weft_runs_started_total{workflow=\"slow\"} 1",
+        "weft_runs_active{workflow=\"slow\"} 1",
+        "weft_actions_in_flight{workflow=\"slow\"} 1",
+        "weft_dispatch_latency_seconds_bucket",
+    ] {
+        assert!(body.contains(name), "no `{name}` in:\n{body}");
+    }
+    let out = child.wait_with_output().expect("weft ends");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["status"], json!("succeeded"));
+
+    // An address that cannot be listened on is a clear error, exit 2.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    weft()
+        .args(["run", "--metrics-addr", &taken_addr])
+        .arg(&wf)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "cannot serve metrics at {taken_addr}"
+        )));
+}
+
+#[test]
+fn log_format_json_writes_json_lines_filtered_by_rust_log() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "two.yaml",
+        "tasks:\n  a: {action: core.echo, input: {message: hi}, next: [{do: b}]}\n  \
+         b: {action: core.echo, input: {message: there}}\n",
+    );
+    let out = weft()
+        .env("RUST_LOG", "info")
+        .args(["run", "--json", "--log-format", "json"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["status"], json!("succeeded"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // A line per task attempt and one for the run, as each ends.
+    let spans: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["span"]["name"].as_str())
+        .collect();
+    assert_eq!(spans, ["task", "task", "run"], "{stderr}");
+    let run = &lines[2]["span"];
+    assert_eq!(run["status"], json!("succeeded"), "{stderr}");
+    assert_eq!(run["workflow"], json!("two"), "{stderr}");
+    // Without RUST_LOG only warnings and errors are logged: none here.
+    let out = weft()
+        .env_remove("RUST_LOG")
+        .args(["run", "--json", "--log-format", "json"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    weft()
+        .env("RUST_LOG", "[")
+        .args(["run", "--json"])
+        .arg(&wf)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("RUST_LOG"));
+}
+
 #[test]
 fn graph_never_gives_two_nodes_one_label() {
     let s = Scratch::new();
