@@ -236,7 +236,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
     let mut filter = RunFilter::all().statuses(args.status.iter().copied());
     filter.workflow = args.workflow.clone();
     filter.limit = args.limit;
-    let writer = store::has_writer(&args.db);
+    let writer = store::WriterProbe::new(&args.db).has_writer();
     let listed = match rt.block_on(store.list(&filter)) {
         Ok(l) => l,
         Err(e) => {
@@ -301,8 +301,9 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Err(e) => return e,
     };
     let mode = Mode::of(args.json, false);
-    let mut writer = store::has_writer(&args.db);
-    let seen = rt.block_on(watch(&ex, args.id, args.wait, &mut writer, &args.db));
+    let probe = store::WriterProbe::new(&args.db);
+    let mut writer = probe.has_writer();
+    let seen = rt.block_on(watch(&ex, args.id, args.wait, &mut writer, &probe));
     match seen {
         Ok(outcome) => {
             let stopped = interrupted(outcome.status, writer);
@@ -348,7 +349,7 @@ async fn watch(
     id: RunId,
     wait: bool,
     writer: &mut Option<bool>,
-    db: &str,
+    probe: &store::WriterProbe,
 ) -> Result<RunOutcome, ResumeError> {
     // A shared store says when a run ends; a SQLite file is looked at
     // five times a second.
@@ -362,7 +363,7 @@ async fn watch(
             Some(rx) => wait_for_end(rx, id).await,
             None => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-        *writer = store::has_writer(db);
+        *writer = probe.has_writer();
     }
 }
 
