@@ -11,8 +11,11 @@
 //! ```
 //!
 //! Exit codes: 0 the command succeeded (for `run`: the workflow succeeded);
-//! 1 the workflow failed or was canceled; 2 the workflow file, the inputs or
-//! the command line are invalid. See `docs/cli.md`.
+//! 1 the workflow failed, was canceled or is left paused, or a store failed
+//! during the command; 2 the request is invalid and nothing ran or changed
+//! (the workflow file, the inputs, the command line, a `--db` that cannot
+//! be opened, an unknown run id, a run the command does not apply to). See
+//! `docs/cli.md`.
 #![forbid(unsafe_code)]
 
 mod actions;
@@ -51,9 +54,11 @@ macro_rules! out {
 pub(crate) enum Exit {
     /// 0: success.
     Ok,
-    /// 1: the workflow ran and failed or was canceled (or the run was lost).
+    /// 1: the workflow ran and failed, was canceled or is left paused (or
+    /// the run was lost), or a store failed during the command.
     Failed,
-    /// 2: the file, the inputs or the command line are invalid.
+    /// 2: the request is invalid, and nothing ran or changed: the file, the
+    /// inputs, the command line, the store, the run id, or the run's state.
     Invalid,
 }
 
@@ -72,8 +77,10 @@ impl From<Exit> for ExitCode {
     name = "weft",
     version,
     about = "Run, check and draw weft workflows (Orquesta dialect, Jinja expressions)",
-    after_help = "Exit codes: 0 success; 1 the workflow failed or was canceled; \
-                  2 invalid workflow file, inputs or command line."
+    after_help = "Exit codes: 0 success; 1 the workflow failed, was canceled or is \
+                  left paused, or a store failed; 2 invalid request, nothing ran or \
+                  changed: workflow file, inputs, command line, --db, run id \
+                  (docs/cli.md)."
 )]
 struct Cli {
     #[command(subcommand)]
