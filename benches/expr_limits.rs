@@ -1,7 +1,9 @@
 //! Expression limits: how long one evaluation that burns its whole fuel
 //! budget holds a thread, for the most expensive kinds of work per unit of
 //! fuel we found. docs/limits.md quotes the slowest; the default fuel is
-//! chosen so that it stays around 10–20 ms in a release build.
+//! chosen so that it stays within tens of milliseconds in a release build
+//! (`crates/weft-core/examples/fuel_budget.rs` times the same burners, and
+//! the hostile expressions of the tests, at any fuel).
 //!
 //! Run with `cargo bench --bench expr_limits`.
 

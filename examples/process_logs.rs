@@ -6,12 +6,9 @@
 //!
 //! `parse` runs a Rust action once per log line, at most 64 at a time; its
 //! result is the list of parsed entries in line order, and the workflow's
-//! `output` aggregates them with Jinja filters.
-//!
-//! Each `output` expression walks all 10,000 results through several
-//! filters, which is more work than one evaluation may do by default
-//! (`ExpressionLimits::fuel`, 20,000: see docs/limits.md), so `main` raises
-//! the budget, process-wide, before any workflow is compiled.
+//! `output` aggregates them with Jinja filters. Each `output` expression
+//! walks all 10,000 results through several filters, within the default
+//! expression budget (`ExpressionLimits::fuel`, see docs/limits.md).
 
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -131,14 +128,6 @@ fn peak_memory() -> Option<u64> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     const LINES: usize = 10_000;
-
-    // Before the first workflow is compiled: limits are process-wide and
-    // fixed once expressions have run.
-    let mut limits = weft::ExpressionLimits::default();
-    limits.fuel = 200_000;
-    if let Err(in_force) = limits.install() {
-        return Err(format!("expression limits already in force: {in_force:?}").into());
-    }
 
     let before = peak_memory();
     let report = process(LINES).await?;

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 use weft_runtime::store::{Command, Notice, RunFilter, RunSummary, StoreError};
 use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
+use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::report;
-use crate::run::{drive, finish, outcome_json, show, Mode, Stop};
+use crate::run::{drive, finish, outcome_json, show, show_as, Mode};
 use crate::store::{self, Access};
 use crate::Exit;
 
@@ -51,6 +53,8 @@ pub(crate) struct ShowArgs {
     /// Print exactly one JSON object, as `weft run --json` does.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `weft resume`.
@@ -72,6 +76,10 @@ pub(crate) struct ResumeArgs {
     /// them without RUN_ID.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `weft rerun`.
@@ -94,6 +102,10 @@ pub(crate) struct RerunArgs {
     /// Print exactly one JSON object, as `weft run --json` does.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `weft purge`.
@@ -173,16 +185,40 @@ fn when(ms: u64) -> String {
     )
 }
 
-fn summary_json(r: &RunSummary) -> Value {
+fn summary_json(r: &RunSummary, writer: Option<bool>) -> Value {
     json!({
         "run_id": r.id.to_string(),
         "workflow": r.workflow,
         "status": r.status.as_str(),
+        "interrupted": interrupted(r.status, writer),
         "parent": r.parent.map(|p| p.to_string()),
         "started_at": seconds(r.started_at),
         "updated_at": seconds(r.updated_at),
         "ended_at": r.ended_at.map(seconds),
     })
+}
+
+/// Whether a run in `status` was interrupted: its journal leaves it going
+/// on, and no process writes its SQLite file (`writer`, asked before the
+/// run was read). `None` where that cannot be told (Postgres, where a
+/// worker takes such a run over once its lease lapses).
+fn interrupted(status: RunStatus, writer: Option<bool>) -> Option<bool> {
+    let going_on = matches!(
+        status,
+        RunStatus::Running | RunStatus::Pausing | RunStatus::Canceling
+    );
+    writer.map(|w| going_on && !w)
+}
+
+/// The exit code for a run that could not be resumed, re-run or shown:
+/// 1 when the store failed, 2 when the request does not fit the run (an
+/// unknown id, a run in another state, a workflow that does not compile
+/// here, a task it does not have).
+fn exit_for(e: &ResumeError) -> Exit {
+    match e {
+        ResumeError::Store(StoreError::Unavailable(_)) | ResumeError::NoRuntime => Exit::Failed,
+        _ => Exit::Invalid,
+    }
 }
 
 pub(crate) fn runs(args: RunsArgs) -> Exit {
@@ -200,6 +236,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
     let mut filter = RunFilter::all().statuses(args.status.iter().copied());
     filter.workflow = args.workflow.clone();
     filter.limit = args.limit;
+    let writer = store::WriterProbe::new(&args.db).has_writer();
     let listed = match rt.block_on(store.list(&filter)) {
         Ok(l) => l,
         Err(e) => {
@@ -208,7 +245,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
         }
     };
     if args.json {
-        let list: Vec<Value> = listed.iter().map(summary_json).collect();
+        let list: Vec<Value> = listed.iter().map(|r| summary_json(r, writer)).collect();
         crate::out!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
@@ -220,20 +257,35 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
         return Exit::Ok;
     }
     crate::out!(
-        "{:<36}  {:<9}  {:<20}  {:<19}  ENDED",
+        "{:<36}  {:<11}  {:<20}  {:<19}  ENDED",
         "RUN",
         "STATUS",
         "WORKFLOW",
         "STARTED"
     );
+    let mut any_interrupted = false;
     for r in &listed {
+        let status = if interrupted(r.status, writer) == Some(true) {
+            any_interrupted = true;
+            "interrupted"
+        } else {
+            r.status.as_str()
+        };
         crate::out!(
-            "{:<36}  {:<9}  {:<20}  {:<19}  {}",
+            "{:<36}  {:<11}  {:<20}  {:<19}  {}",
             r.id.to_string(),
-            r.status.as_str(),
+            status,
             r.workflow,
             when(r.started_at),
             r.ended_at.map(when).unwrap_or_else(|| "-".to_owned())
+        );
+    }
+    if any_interrupted {
+        eprintln!(
+            "interrupted: no process runs them any more (the one that ran them stopped \
+             without ending them): `weft resume --db {db}` continues them all, \
+             `weft resume --db {db} RUN` one",
+            db = args.db
         );
     }
     Exit::Ok
@@ -249,35 +301,69 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Err(e) => return e,
     };
     let mode = Mode::of(args.json, false);
-    let seen = rt.block_on(watch(&ex, args.id, args.wait));
+    let probe = store::WriterProbe::new(&args.db);
+    let mut writer = probe.has_writer();
+    let seen = rt.block_on(watch(&ex, args.id, args.wait, &mut writer, &probe));
     match seen {
         Ok(outcome) => {
-            if !outcome.status.is_terminal() && mode != Mode::Json {
+            let stopped = interrupted(outcome.status, writer);
+            if mode == Mode::Json {
+                let mut shown = outcome_json(&outcome);
+                shown["interrupted"] = json!(stopped);
+                crate::out!(
+                    "{}",
+                    serde_json::to_string_pretty(&shown).unwrap_or_default()
+                );
+                return if outcome.succeeded() {
+                    Exit::Ok
+                } else {
+                    Exit::Failed
+                };
+            }
+            if stopped == Some(true) {
+                eprintln!(
+                    "run {id} was interrupted: its journal leaves it {status}, and no process \
+                     runs it any more (the one that ran it stopped without ending it); \
+                     `weft resume --db {db} {id}` continues it",
+                    id = outcome.run_id,
+                    status = outcome.status,
+                    db = args.db
+                );
+            } else if !outcome.status.is_terminal() {
                 eprintln!("run {} is {}", outcome.run_id, outcome.status);
             }
-            show(&outcome, mode)
+            show_as(&outcome, mode, stopped == Some(true))
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Exit::Failed
+            exit_for(&e)
         }
     }
 }
 
-/// The run as its journal has it; with `wait`, once it has ended.
-async fn watch(ex: &Executor, id: RunId, wait: bool) -> Result<RunOutcome, String> {
+/// The run as its journal has it; with `wait`, once it has ended (or, on
+/// a SQLite file, once no process runs it: an interrupted run does not
+/// end by itself). `writer` is asked again before each look.
+async fn watch(
+    ex: &Executor,
+    id: RunId,
+    wait: bool,
+    writer: &mut Option<bool>,
+    probe: &store::WriterProbe,
+) -> Result<RunOutcome, ResumeError> {
     // A shared store says when a run ends; a SQLite file is looked at
     // five times a second.
     let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
     loop {
-        let seen = ex.inspect(id).await.map_err(|e| e.to_string())?;
-        if !wait || seen.status.is_terminal() {
+        let seen = ex.inspect(id).await?;
+        if !wait || seen.status.is_terminal() || interrupted(seen.status, *writer) == Some(true) {
             return Ok(seen);
         }
         match notices.as_mut() {
             Some(rx) => wait_for_end(rx, id).await,
             None => tokio::time::sleep(Duration::from_millis(200)).await,
         }
+        *writer = probe.has_writer();
     }
 }
 
@@ -327,7 +413,7 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                Err(Stop::Invalid)
+                return exit_for(&e);
             }
         };
         return finish(&rt, &ex, result, mode);
@@ -350,7 +436,7 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         Exit::Failed
     };
     let runs = recovered.runs;
-    if runs.is_empty() && mode != Mode::Json {
+    if runs.is_empty() && recovered.failed.is_empty() && mode != Mode::Json {
         eprintln!("no interrupted runs in {db}");
     }
     let waited = rt.block_on(async {
@@ -462,14 +548,15 @@ pub(crate) fn rerun(args: RerunArgs) -> Exit {
     let mode = Mode::of(args.json, false);
     let db = args.db.as_str();
     let tasks: Vec<&str> = args.from.iter().map(String::as_str).collect();
-    let result = rt.block_on(async {
-        let run = ex.rerun(args.id, &tasks).await.map_err(|e| {
+    let run = match rt.block_on(ex.rerun(args.id, &tasks)) {
+        Ok(run) => run,
+        Err(e) => {
             eprintln!("error: {e}");
-            Stop::Invalid
-        })?;
-        eprintln!("re-running run {} (kept in {db})", args.id);
-        drive(run, None, Some(db)).await
-    });
+            return exit_for(&e);
+        }
+    };
+    eprintln!("re-running run {} (kept in {db})", args.id);
+    let result = rt.block_on(drive(run, None, Some(db)));
     finish(&rt, &ex, result, mode)
 }
 

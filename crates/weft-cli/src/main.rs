@@ -11,14 +11,19 @@
 //! ```
 //!
 //! Exit codes: 0 the command succeeded (for `run`: the workflow succeeded);
-//! 1 the workflow failed or was canceled; 2 the workflow file, the inputs or
-//! the command line are invalid. See `docs/cli.md`.
+//! 1 the workflow failed, was canceled or is left paused, or a store failed
+//! during the command; 2 the request is invalid and nothing ran or changed
+//! (the workflow file, the inputs, the command line, a `--db` that cannot
+//! be opened, an unknown run id, a run the command does not apply to). See
+//! `docs/cli.md`.
 #![forbid(unsafe_code)]
 
 mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod limits;
+mod observe;
 mod progress;
 mod report;
 mod run;
@@ -49,9 +54,11 @@ macro_rules! out {
 pub(crate) enum Exit {
     /// 0: success.
     Ok,
-    /// 1: the workflow ran and failed or was canceled (or the run was lost).
+    /// 1: the workflow ran and failed, was canceled or is left paused (or
+    /// the run was lost), or a store failed during the command.
     Failed,
-    /// 2: the file, the inputs or the command line are invalid.
+    /// 2: the request is invalid, and nothing ran or changed: the file, the
+    /// inputs, the command line, the store, the run id, or the run's state.
     Invalid,
 }
 
@@ -70,8 +77,10 @@ impl From<Exit> for ExitCode {
     name = "weft",
     version,
     about = "Run, check and draw weft workflows (Orquesta dialect, Jinja expressions)",
-    after_help = "Exit codes: 0 success; 1 the workflow failed or was canceled; \
-                  2 invalid workflow file, inputs or command line."
+    after_help = "Exit codes: 0 success; 1 the workflow failed, was canceled or is \
+                  left paused, or a store failed; 2 invalid request, nothing ran or \
+                  changed: workflow file, inputs, command line, --db, run id \
+                  (docs/cli.md)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -91,6 +100,8 @@ enum Command {
         /// sub-workflows: DIR/NAME.yaml (or .yml, .json) is the action NAME.
         #[arg(long, value_name = "DIR")]
         workflows: Option<PathBuf>,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
     },
     /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
     Graph {
@@ -100,6 +111,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
     },
     /// List the built-in actions, their input fields and result shape.
     Actions,
@@ -135,10 +148,35 @@ fn main() -> ExitCode {
     // Clap's own errors (unknown subcommand, bad flag, bad `-i`) exit 2;
     // `--help` and `--version` exit 0.
     let cli = Cli::parse();
+    // Before anything compiles: the expression limits are the process's.
+    match &cli.command {
+        Command::Run(a) => a.limits.install(),
+        Command::Validate { limits, .. } | Command::Graph { limits, .. } => limits.install(),
+        Command::Show(a) => a.limits.install(),
+        Command::Resume(a) => a.limits.install(),
+        Command::Rerun(a) => a.limits.install(),
+        Command::Submit(a) => a.limits.install(),
+        Command::Worker(a) => a.limits.install(),
+        Command::Actions | Command::Runs(_) | Command::Purge(_) => {}
+    }
+    // Logs and metrics, before any run starts.
+    let observe = match &cli.command {
+        Command::Run(a) => Some(&a.observe),
+        Command::Resume(a) => Some(&a.observe),
+        Command::Rerun(a) => Some(&a.observe),
+        Command::Worker(a) => Some(&a.observe),
+        _ => None,
+    };
+    if let Some(Err(e)) = observe.map(observe::ObserveArgs::install) {
+        eprintln!("{e}");
+        return Exit::Invalid.into();
+    }
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files, workflows } => validate(&files, workflows.as_deref()),
-        Command::Graph { file, format } => graph::graph(&file, format),
+        Command::Validate {
+            files, workflows, ..
+        } => validate(&files, workflows.as_deref()),
+        Command::Graph { file, format, .. } => graph::graph(&file, format),
         Command::Actions => actions::actions(),
         Command::Runs(args) => durable::runs(args),
         Command::Show(args) => durable::show_run(args),

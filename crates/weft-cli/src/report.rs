@@ -26,7 +26,7 @@ pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>
 /// As [`executor`], unbuilt: a store may be added.
 pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuilder, Vec<String>> {
     let Some(dir) = workflows else {
-        return Ok(Executor::builder());
+        return Ok(Executor::builder().limits(crate::limits::run_limits()));
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -71,7 +71,7 @@ pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuild
     }
     // Workflows may call each other (or themselves): each compiles against
     // every name, and the executor checks again when a run starts.
-    let mut builder = Executor::builder();
+    let mut builder = Executor::builder().limits(crate::limits::run_limits());
     for (name, file) in named {
         match Workflow::from_file(&file).and_then(|w| w.compile(&names)) {
             Ok(plan) => builder = builder.workflow(name, plan),
@@ -116,5 +116,5 @@ fn error_line(e: &Error, file: &Path) -> String {
     if let Some(field) = e.field() {
         one = one.with_field(field);
     }
-    one.to_string()
+    crate::limits::cli_words(&one.to_string())
 }

@@ -12,6 +12,8 @@ use weft_runtime::{
 };
 
 use crate::inputs;
+use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::progress::Progress;
 use crate::report;
 use crate::store::{self, Access};
@@ -60,6 +62,10 @@ pub(crate) struct RunArgs {
     /// it is committed).
     #[arg(long, value_enum, requires = "db", default_value_t = DurabilityArg::WriteBehind)]
     durability: DurabilityArg,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 /// `--durability`.
@@ -175,15 +181,28 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             });
         match started {
             Ok(run) => {
+                // The id is handed out once the store has the run: a run
+                // whose first record could not be committed fails, saying
+                // it was not kept, and its id is not given as a stored one.
+                let mut kept = true;
                 if let Some(db) = db {
-                    eprintln!("run {} (kept in {db})", run.id());
+                    match run.recorded().await {
+                        Ok(()) => eprintln!("run {} (kept in {db})", run.id()),
+                        Err(_) => kept = false,
+                    }
                 }
-                drive(run, live.then_some(&plan), db).await
+                drive(run, live.then_some(&plan), db)
+                    .await
+                    .map(|outcome| (outcome, kept))
             }
             Err(stop) => Err(stop),
         }
     });
-    finish(&runtime, &executor, result, mode)
+    let (result, kept) = match result {
+        Ok((outcome, kept)) => (Ok(outcome), kept),
+        Err(stop) => (Err(stop), true),
+    };
+    finish_kept(&runtime, &executor, result, mode, kept)
 }
 
 /// Options of a run started here.
@@ -203,6 +222,18 @@ pub(crate) fn finish(
     result: Result<RunOutcome, Stop>,
     mode: Mode,
 ) -> Exit {
+    finish_kept(runtime, executor, result, mode, true)
+}
+
+/// As [`finish`]; `kept` is false for a run of `--db` that the store never
+/// had (its `--json` object then has no `run_id`).
+fn finish_kept(
+    runtime: &tokio::runtime::Runtime,
+    executor: &Executor,
+    result: Result<RunOutcome, Stop>,
+    mode: Mode,
+    kept: bool,
+) -> Exit {
     let flushed = runtime.block_on(executor.flush());
     // On a shared database, a run left paused (or interrupted) is handed
     // back as the process ends, so that `weft resume` or a worker can take
@@ -213,6 +244,12 @@ pub(crate) fn finish(
         }
     }
     let exit = match result {
+        Ok(outcome) if !kept && mode == Mode::Json => {
+            let mut shown = outcome_json(&outcome);
+            shown["run_id"] = Value::Null;
+            crate::out!("{}", pretty(&shown));
+            Exit::Failed
+        }
         Ok(outcome) => show(&outcome, mode),
         Err(Stop::Invalid) => Exit::Invalid,
         Err(Stop::Lost(why)) => {
@@ -245,6 +282,14 @@ pub(crate) fn finish(
 /// Shows an outcome (or a run as its journal has it) as `mode` says; the
 /// exit code for it.
 pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
+    show_as(outcome, mode, false)
+}
+
+/// As [`show`]; `interrupted` for a run its journal leaves going on though
+/// no process runs it any more (the summary says so instead of its
+/// status).
+pub(crate) fn show_as(outcome: &RunOutcome, mode: Mode, interrupted: bool) -> Exit {
+    let outcome = &crate::limits::in_cli_words(outcome);
     match mode {
         Mode::Json => crate::out!("{}", pretty(&outcome_json(outcome))),
         Mode::Quiet => {
@@ -256,7 +301,7 @@ pub(crate) fn show(outcome: &RunOutcome, mode: Mode) -> Exit {
             crate::out!("{}", pretty(&output_of(outcome)));
         }
         Mode::Human => {
-            eprint!("{}", summary(outcome));
+            eprint!("{}", summary(outcome, interrupted));
             crate::out!("{}", pretty(&output_of(outcome)));
         }
     }
@@ -436,6 +481,8 @@ fn output_of(outcome: &RunOutcome) -> Value {
 /// The `--json` contract, built field by field so that it does not change
 /// when the library's own serde shape does.
 pub(crate) fn outcome_json(outcome: &RunOutcome) -> Value {
+    // The library's names of limits, as the command line sets them.
+    let outcome = &crate::limits::in_cli_words(outcome);
     let tasks: Vec<Value> = outcome
         .tasks
         .iter()
@@ -491,9 +538,10 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// The human summary written to stderr at the end of a run.
-fn summary(outcome: &RunOutcome) -> String {
+fn summary(outcome: &RunOutcome, interrupted: bool) -> String {
     let mut s = String::new();
     let verdict = match outcome.status {
+        _ if interrupted => "INTERRUPTED",
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "FAILED",
         RunStatus::Canceled => "CANCELED",
@@ -527,11 +575,27 @@ fn summary(outcome: &RunOutcome) -> String {
         if t.attempts > 1 {
             line.push_str(&format!("  {} attempts", t.attempts));
         }
+        let mut whole_error = None;
         if let Some(e) = &t.error {
-            line.push_str(&format!("  {}", first_line(e, 100)));
+            let shown = first_line(e, ERROR_CHARS);
+            let in_errors = outcome
+                .errors
+                .iter()
+                .any(|r| r.message == *e && r.task.as_deref() == Some(&*t.name));
+            if shown != *e && !in_errors {
+                whole_error = Some(e);
+            }
+            line.push_str(&format!("  {shown}"));
         }
         s.push_str(line.trim_end());
         s.push('\n');
+        // An error cut to fit the line is given whole under it, so that no
+        // part of it (the cause at its end, often) is lost.
+        if let Some(e) = whole_error {
+            for l in e.lines() {
+                s.push_str(&format!("      | {l}\n"));
+            }
+        }
         if t.status != TaskStatus::Succeeded {
             if let Some(tail) = t.result.as_deref().and_then(stderr_tail) {
                 s.push_str(&tail);
@@ -549,6 +613,9 @@ fn summary(outcome: &RunOutcome) -> String {
 
 /// Lines of stderr shown under a failed task.
 const STDERR_LINES: usize = 5;
+
+/// Characters of a task's error on its line of the summary.
+const ERROR_CHARS: usize = 100;
 
 /// The end of the stderr of a failed command (a `core.local` result, or
 /// the first failed item's of a `with` task), indented, to print under its

@@ -8,6 +8,8 @@ use weft_runtime::WorkerConfig;
 use weft_store_postgres::PostgresOptions;
 
 use crate::durable::runtime;
+use crate::limits::LimitArgs;
+use crate::observe::ObserveArgs;
 use crate::run::{plan_and_inputs, DurabilityArg};
 use crate::store::{self, Access};
 use crate::{inputs, report, Exit};
@@ -41,6 +43,8 @@ pub(crate) struct SubmitArgs {
     /// commits its records.
     #[arg(long, value_enum, default_value_t = DurabilityArg::WriteBehind)]
     durability: DurabilityArg,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 /// `weft worker`.
@@ -66,6 +70,10 @@ pub(crate) struct WorkerArgs {
     /// A directory of workflow files that tasks run as sub-workflows.
     #[arg(long, value_name = "DIR")]
     workflows: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) observe: ObserveArgs,
 }
 
 fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {

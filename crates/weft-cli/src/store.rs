@@ -64,6 +64,26 @@ pub(crate) fn open_with(
         .map_err(|e| format!("error: {e}"))
 }
 
+/// Asks whether a process writes a SQLite file now (holds its lock): a
+/// run the file says is going on while none does was interrupted.
+pub(crate) struct WriterProbe(Option<SqliteStore>);
+
+impl WriterProbe {
+    /// For `db`; a Postgres database has no such answer.
+    pub(crate) fn new(db: &str) -> WriterProbe {
+        WriterProbe(
+            (!is_postgres(db))
+                .then(|| SqliteStore::open_read_only(db).ok())
+                .flatten(),
+        )
+    }
+
+    /// `None` for Postgres, or when it cannot be told.
+    pub(crate) fn has_writer(&self) -> Option<bool> {
+        self.0.as_ref().and_then(SqliteStore::has_writer)
+    }
+}
+
 /// Parses a duration such as `30d`, `12h`, `45m`, `90s`, `500ms` or `2w`.
 ///
 /// # Errors

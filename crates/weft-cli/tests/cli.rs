@@ -595,6 +595,256 @@ fn the_summary_shows_the_end_of_a_failed_commands_stderr() {
 }
 
 #[test]
+fn an_error_cut_to_fit_the_summary_is_shown_whole_under_its_task() {
+    // A connection error names its cause at the end, past what fits on
+    // the task's line; the failure is handled, so it is in no `errors:`.
+    let s = Scratch::new();
+    let wf = s.file(
+        "http.yaml",
+        "tasks:\n  get:\n    action: core.http\n    input: {url: 'http://127.0.0.1:1/x'}\n    \
+         next: [{when: '{{ failed() }}', do: noop}]\n",
+    );
+    let db = s.dir.path().join("runs.db").display().to_string();
+    let output = weft()
+        .args(["run", "--db", &db])
+        .arg(&wf)
+        .output()
+        .expect("run weft");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let whole = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with("      | core.http: GET http://127.0.0.1:1/x: cannot connect")
+                && l.contains("Connection refused")
+        })
+    };
+    assert!(whole(&stderr), "{stderr}");
+    // `weft show` shows the same, and --json holds the message whole.
+    let listed = stdout_json(
+        &weft()
+            .args(["runs", "--json", "--db", &db])
+            .output()
+            .unwrap(),
+    );
+    let id = listed[0]["run_id"].as_str().unwrap().to_owned();
+    let shown = weft().args(["show", "--db", &db, &id]).output().unwrap();
+    assert!(whole(&String::from_utf8_lossy(&shown.stderr)), "{shown:?}");
+    let shown = stdout_json(
+        &weft()
+            .args(["show", "--json", "--db", &db, &id])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        task(&shown, "get")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Connection refused")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn ordinary_work_runs_at_the_default_limits_and_limit_sets_each() {
+    let s = Scratch::new();
+    // A list of 20,000 items made by an expression, for with-items.
+    let items = s.file(
+        "items.yaml",
+        "tasks:\n  many:\n    with: {items: '{{ range(20000) | list }}'}\n    action: core.noop\n\
+         output: [{n: '{{ task.many | length }}'}]\n",
+    );
+    let out = weft().args(["run", "--json"]).arg(&items).output().unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], json!("succeeded"), "{v}");
+    assert_eq!(v["output"]["n"], json!(20000));
+
+    // Each limit is set from the command line, and the message names the
+    // flag (with the value in force), not the library's setting.
+    let out = weft()
+        .args(["run", "--json", "--limit", "fuel=1000"])
+        .arg(&items)
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], json!("failed"), "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("ran out of fuel"), "{message}");
+    assert!(message.contains("`--limit fuel=N` (now 1000)"), "{message}");
+    assert!(!message.contains("ExpressionLimits"), "{message}");
+    let out = weft()
+        .args(["run", "-q", "--limit", "max_items=100"])
+        .arg(&items)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`--limit max_items=N` (now 100)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Limits::"), "{stderr}");
+
+    // An expression limit checked when compiling: validate takes it too.
+    weft()
+        .args(["validate", "--limit", "max_depth=2"])
+        .arg(&items)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("more than the limit of 2"));
+    weft()
+        .args(["validate", "--limit", "max_depth=200"])
+        .arg(&items)
+        .assert()
+        .success();
+
+    // Mistakes are exit 2 and say what to write.
+    for (limit, says) in [
+        ("fuel", "NAME=VALUE"),
+        ("fuell=3", "is not a limit"),
+        ("max_value_bytes=1MiB", "run.max_value_bytes"),
+        ("max_items=many", "whole number"),
+        ("fuel=0", "more than 0"),
+    ] {
+        weft()
+            .args(["run", "--limit", limit])
+            .arg(&items)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    // Every command that compiles or runs takes it.
+    for command in [
+        "run", "validate", "graph", "show", "resume", "rerun", "submit", "worker",
+    ] {
+        weft()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--limit <NAME=VALUE>"));
+    }
+}
+
+/// `GET /metrics` from `addr`, or `None` while nothing answers there.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+#[test]
+fn metrics_addr_serves_weft_metrics_while_the_run_goes_on() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "slow.yaml",
+        "tasks:\n  wait: {action: core.sleep, input: {seconds: 3}, next: [{do: done}]}\n  \
+         done: {action: core.echo, input: {message: done}}\n",
+    );
+    // A port free a moment ago.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["run", "--json", "--metrics-addr", &addr])
+        .arg(&wf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run weft");
+    let t0 = std::time::Instant::now();
+    let body = loop {
+        match scrape(&addr) {
+            Some(body) if body.contains("weft_runs_active") => break body,
+            _ if t0.elapsed() > Duration::from_secs(20) => {
+                let _ = child.kill();
+                panic!("no metrics at {addr}");
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    // Mid-run: one run active, its action in flight, and the names
+    // docs/observability.md lists.
+    for name in [
+        "weft_runs_started_total{workflow=\"slow\"} 1",
+        "weft_runs_active{workflow=\"slow\"} 1",
+        "weft_actions_in_flight{workflow=\"slow\"} 1",
+        "weft_dispatch_latency_seconds_bucket",
+    ] {
+        assert!(body.contains(name), "no `{name}` in:\n{body}");
+    }
+    let out = child.wait_with_output().expect("weft ends");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["status"], json!("succeeded"));
+
+    // An address that cannot be listened on is a clear error, exit 2.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    weft()
+        .args(["run", "--metrics-addr", &taken_addr])
+        .arg(&wf)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "cannot serve metrics at {taken_addr}"
+        )));
+}
+
+#[test]
+fn log_format_json_writes_json_lines_filtered_by_rust_log() {
+    let s = Scratch::new();
+    let wf = s.file(
+        "two.yaml",
+        "tasks:\n  a: {action: core.echo, input: {message: hi}, next: [{do: b}]}\n  \
+         b: {action: core.echo, input: {message: there}}\n",
+    );
+    let out = weft()
+        .env("RUST_LOG", "info")
+        .args(["run", "--json", "--log-format", "json"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["status"], json!("succeeded"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // A line per task attempt and one for the run, as each ends.
+    let spans: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["span"]["name"].as_str())
+        .collect();
+    assert_eq!(spans, ["task", "task", "run"], "{stderr}");
+    let run = &lines[2]["span"];
+    assert_eq!(run["status"], json!("succeeded"), "{stderr}");
+    assert_eq!(run["workflow"], json!("two"), "{stderr}");
+    // Without RUST_LOG only warnings and errors are logged: none here.
+    let out = weft()
+        .env_remove("RUST_LOG")
+        .args(["run", "--json", "--log-format", "json"])
+        .arg(&wf)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    weft()
+        .env("RUST_LOG", "[")
+        .args(["run", "--json"])
+        .arg(&wf)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("RUST_LOG"));
+}
+
+#[test]
 fn graph_never_gives_two_nodes_one_label() {
     let s = Scratch::new();
     let wf = s.file(

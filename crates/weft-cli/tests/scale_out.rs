@@ -6,8 +6,8 @@
 //! than once only where a killed worker had them in flight, and the killed
 //! worker's runs must be taken over within the lease plus one second.
 //!
-//! Needs `WEFT_TEST_POSTGRES_URL` (`.ci/run` sets it); without it the test
-//! says it was skipped and passes.
+//! Needs `WEFT_TEST_POSTGRES_URL` (`.ci/run` sets it); without it the tests
+//! are ignored (`build.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -25,17 +25,15 @@ use weft_store_postgres::{PostgresOptions, PostgresStore};
 const RUNS: usize = 200;
 const LEASE: Duration = Duration::from_secs(2);
 
-fn url() -> Option<String> {
+/// The test server's URL. The tests that call it are ignored unless
+/// `WEFT_TEST_POSTGRES_URL` was set when they were built (see `build.rs`).
+fn url() -> String {
     match std::env::var("WEFT_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!(
-                "skipped workers_killed_mid_run_lose_nothing_and_finish_nothing_twice: \
-                 WEFT_TEST_POSTGRES_URL is not set (set it to a server's URL, such as \
-                 postgres://postgres@127.0.0.1:5432/test, to run it)"
-            );
-            None
-        }
+        Ok(u) if !u.is_empty() => u,
+        _ => panic!(
+            "WEFT_TEST_POSTGRES_URL is not set: set it to a server's URL, such as \
+             postgres://postgres@127.0.0.1:5432/test, to run the Postgres tests"
+        ),
     }
 }
 
@@ -131,11 +129,13 @@ async fn active(store: &PostgresStore) -> i64 {
     .get(0)
 }
 
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[test]
 fn workers_killed_mid_run_lose_nothing_and_finish_nothing_twice() {
-    let Some(url) = url() else {
-        return;
-    };
+    let url = url();
     let schema = format!(
         "wt_scaleout_{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]
@@ -342,11 +342,13 @@ fn scenario(
 /// `weft submit`, `weft worker`, `weft show --wait --json`, and `weft
 /// resume` of a run that a worker holds paused (the resume goes through the
 /// database to the worker).
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[test]
 fn submit_worker_show_wait_and_resume_through_the_database() {
-    let Some(url) = url() else {
-        return;
-    };
+    let url = url();
     let schema = format!(
         "wt_cliflow_{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]
@@ -450,11 +452,13 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
 /// `weft resume RUN_ID` of a run whose holder died, with no worker
 /// running: once the lease lapses, the command resumes the run itself
 /// instead of waiting forever for a worker.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[test]
 fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
-    let Some(url) = url() else {
-        return;
-    };
+    let url = url();
     let schema = format!(
         "wt_cliorphan_{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]

@@ -55,7 +55,7 @@ pub(crate) fn too_deep_message() -> String {
 /// use weft_core::ExpressionLimits;
 ///
 /// let mut limits = ExpressionLimits::default();
-/// limits.fuel = 200_000;
+/// limits.fuel = 1_000_000;
 /// // Takes effect only before the first compile or evaluation.
 /// let _ = limits.install();
 /// assert!(ExpressionLimits::current().fuel > 0);
@@ -85,10 +85,14 @@ pub struct ExpressionLimits {
 }
 
 impl ExpressionLimits {
-    /// The default fuel per evaluation: measured so that an evaluation that
-    /// burns all of it holds a thread for about 10–20 ms in a release
-    /// build (see docs/limits.md).
-    pub const DEFAULT_FUEL: u64 = 20_000;
+    /// The default fuel per evaluation. Set from what it must bound: an
+    /// evaluation that burns all of it holds a thread for tens of
+    /// milliseconds in a release build (about 45–65 ms for the slowest work
+    /// per fuel found, `upper` of non-ASCII text, 10–50 ms for the rest:
+    /// `examples/fuel_budget.rs`, docs/limits.md), and ordinary work fits:
+    /// a 20,000-item list, a 10 MB string through a filter (about 320,000
+    /// fuel), nested loops over thousands of items.
+    pub const DEFAULT_FUEL: u64 = 400_000;
 
     /// The defaults, as a constant.
     pub const DEFAULT: ExpressionLimits = ExpressionLimits {

@@ -48,14 +48,14 @@ tasks:
 #[test]
 fn a_single_expression_runs_out_of_fuel() {
     for source in [
-        "{{ range(100000) | map('string') | join(',') | length }}",
+        "{{ ((range(100000) | list) * 10) | map('string') | join(',') | length }}",
         "{{ (range(100000) | list) | sort | reverse | list | length }}",
         "{{ 'x' * 100000000 }}",
-        "{{ ('x' * 1000000) | replace('x', 'yy') | length }}",
-        "{{ ('x' * 1000000) | indent(1000) }}",
+        "{{ ('x' * 10000000) | replace('x', 'yy') | length }}",
+        "{{ ('x\\n' * 1000000) | indent(1000) }}",
         "{{ ('%s' * 100000) | format(*range(100000)) }}",
-        "{{ (range(100000) | list) | pprint | length }}",
-        "{{ (range(100000) | list) | tojson | length }}",
+        "{{ ((range(100000) | list) + (range(100000) | list)) | pprint | length }}",
+        "{{ ((range(100000) | list) + (range(100000) | list)) | tojson | length }}",
         "{{ ([0] * 100000000) | list | length }}",
         "{{ range(100000) | list | unique | list | length }}",
     ] {
@@ -69,7 +69,7 @@ fn a_single_expression_runs_out_of_fuel() {
 fn loops_that_build_strings_run_out_of_fuel() {
     for source in [
         "{% for i in range(100000) %}{% set s = 'x' * 100000 %}{% endfor %}",
-        "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+        "{% for i in range(100000) %}{{ 'x' * 10 }}{% endfor %}",
         "{% for i in range(100000) %}{{ range(1000) | join(',') }}{% endfor %}",
     ] {
         let err = eval_err(source);
@@ -85,7 +85,7 @@ fn our_functions_pay_for_their_work() {
     c.set_var("text", json!(big_json));
     for source in [
         "{{ json(ctx('text')) | length }}",
-        "{{ zip(range(100000), range(100000)) | length }}",
+        "{{ zip(range(100000), range(100000), range(100000), range(100000), range(100000), range(100000), range(100000), range(100000)) | length }}",
         "{% for i in range(100000) %}{{ zip([1, 2], [3, 4]) }}{% endfor %}",
     ] {
         let t = Template::compile(source).expect("compiles");
@@ -134,10 +134,13 @@ fn existing_values_are_not_measured() {
     }
     let t = Template::compile("{{ task.big.list | length }}").expect("compiles");
     assert_eq!(t.eval(&c).expect("evaluates"), json!(3));
-    // A filter reads its string input, and pays for it: 5 MB is over the
-    // default budget.
-    let t = Template::compile("{{ task.big.blob | length }}").expect("compiles");
-    let err = t.eval(&c).expect_err("a 5 MB string through a filter");
+    // A filter reads its string input, and pays for it: ten passes of a
+    // 5 MB string through one are over the default budget.
+    let t = Template::compile("{% for i in range(10) %}{{ task.big.blob | length }}{% endfor %}")
+        .expect("compiles");
+    let err = t
+        .render_string(&c)
+        .expect_err("ten 5 MB strings through a filter");
     assert!(err.message().contains("ran out of fuel"), "{err}");
 }
 
@@ -202,6 +205,38 @@ fn ordinary_templates_fit_the_budget() {
             assert_eq!(v, e, "{source}");
         }
     }
+}
+
+#[test]
+fn ordinary_work_fits_the_default_budget() {
+    // What the default must allow (docs/limits.md): a list of 20,000 items
+    // for with-items, a 10 MB string through a filter (made and read: it is
+    // not the value produced, so max_value_bytes does not apply), and a
+    // nested loop that breaks at once.
+    let c = WorkflowContext::new(json!({}), []);
+    let t = Template::compile("{{ range(20000) | list }}").expect("compiles");
+    let v = t.eval(&c).expect("a list of 20,000");
+    assert_eq!(v.as_array().map(Vec::len), Some(20_000));
+    let t = Template::compile("{{ ('x' * 10000000) | length }}").expect("compiles");
+    assert_eq!(
+        t.eval(&c).expect("10 MB through a filter"),
+        json!(10_000_000)
+    );
+    let t = Template::compile(
+        "{% for i in range(10000) %}{% for j in range(10000) %}{% break %}{% endfor %}\
+         {% endfor %}done",
+    )
+    .expect("compiles");
+    assert_eq!(
+        t.render_string(&c).expect("a nested loop that breaks"),
+        "done"
+    );
+    // The produced value is still capped: a 10 MB string as the value is
+    // refused by max_value_bytes, and the message says so.
+    let t = Template::compile("{{ 'x' * 10000000 }}").expect("compiles");
+    let err = t.eval(&c).expect_err("10 MB produced");
+    assert!(err.message().contains("max_value_bytes"), "{err}");
+    assert!(!err.message().contains("fuel"), "{err}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::executor::{Executor, ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::journal::Journal;
 use crate::outcome::RunStatus;
-use crate::run::{Control, Run};
+use crate::run::{Control, Recorded, Run};
 use crate::scheduler::{Msg, RunJournal, Scheduler};
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
@@ -46,6 +46,11 @@ pub enum ResumeError {
     /// Not called from within a tokio runtime, which the run needs.
     #[error("resuming a run must be done from within a tokio runtime (#[tokio::main], Runtime::block_on)")]
     NoRuntime,
+    /// A re-run that cannot be carried out (a task the workflow does not
+    /// have, or that never ran; nothing to re-run): refused before anything
+    /// is recorded, so the run is left as it was.
+    #[error("run {0} was not re-run: {1}; the run is unchanged")]
+    Rerun(RunId, String),
 }
 
 /// What [`Executor::recover`] brought back.
@@ -78,14 +83,20 @@ impl ExecutorInner {
             Some(_) => Some(start_record(plan, &parameters, &options, durability)?),
             None => None,
         };
-        let (scheduler, run) = Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
+        let (scheduler, mut run) =
+            Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
         let scheduler = match (journal, start) {
-            (Some(journal), Some(start)) => scheduler.with_journal(RunJournal::new(
-                journal,
-                durability == Durability::Sync,
-                id,
-                start,
-            )),
+            (Some(journal), Some(start)) => {
+                let (recorded, rx) = tokio::sync::watch::channel(None);
+                run.recorded = Recorded::Pending(rx);
+                scheduler.with_journal(RunJournal::new(
+                    journal,
+                    durability == Durability::Sync,
+                    id,
+                    start,
+                    recorded,
+                ))
+            }
             _ => scheduler,
         };
         Ok((scheduler, run))
@@ -126,37 +137,17 @@ impl ExecutorInner {
             ));
         };
         let start = start.clone();
-        let workflow = match start.format.as_str() {
-            "json" => Workflow::from_json_str(&start.source),
-            _ => Workflow::from_yaml_str(&start.source),
-        };
-        // The text recorded is the text it resumes with, whatever the
-        // workflow's file says now.
-        let catalog = crate::Executor {
-            inner: self.clone(),
-        };
-        let plan = workflow
-            .map(|w| w.with_name(start.workflow.clone()))
-            .and_then(|w| {
-                // Checks added since the run was recorded do not stop it.
-                if self.inspecting {
-                    w.compile_recorded(&AnyAction)
-                } else {
-                    w.compile_recorded(&catalog)
-                }
-            })
-            .map_err(|e| {
-                ResumeError::Unusable(id, format!("its workflow does not compile here: {e}"))
-            })?;
+        let plan = self.recorded_plan(id, &start, self.inspecting)?;
         let options = RunOptions {
             depth: start.depth,
             parent: start.parent,
             durability: Some(start.durability),
             ..RunOptions::default()
         };
-        let (scheduler, run) =
+        let (scheduler, mut run) =
             Scheduler::new(self.clone(), plan, start.inputs.clone(), id, options)
                 .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
+        run.recorded = Recorded::Stored;
         let scheduler = scheduler
             .began_at(from_millis(start.started_at))
             .with_journal(RunJournal::resumed(
@@ -165,6 +156,37 @@ impl ExecutorInner {
                 entries,
             ));
         Ok((scheduler, run))
+    }
+
+    /// The plan of the workflow text a run recorded (the text it resumes
+    /// with, whatever the workflow's file says now); with `any_action`,
+    /// compiled without needing the actions it names.
+    fn recorded_plan(
+        self: &Arc<Self>,
+        id: RunId,
+        start: &RunStart,
+        any_action: bool,
+    ) -> Result<Plan, ResumeError> {
+        let workflow = match start.format.as_str() {
+            "json" => Workflow::from_json_str(&start.source),
+            _ => Workflow::from_yaml_str(&start.source),
+        };
+        let catalog = crate::Executor {
+            inner: self.clone(),
+        };
+        workflow
+            .map(|w| w.with_name(start.workflow.clone()))
+            .and_then(|w| {
+                // Checks added since the run was recorded do not stop it.
+                if any_action {
+                    w.compile_recorded(&AnyAction)
+                } else {
+                    w.compile_recorded(&catalog)
+                }
+            })
+            .map_err(|e| {
+                ResumeError::Unusable(id, format!("its workflow does not compile here: {e}"))
+            })
     }
 
     fn journal(&self) -> Result<&Arc<Journal>, ResumeError> {
@@ -264,11 +286,14 @@ impl Executor {
     /// published variables of everything that succeeded stay, and the run
     /// goes on from there under the same id, its journal continued.
     ///
+    /// The request is checked against the run as its journal leaves it
+    /// (replayed as [`Executor::inspect`] does) before anything is recorded.
+    ///
     /// # Errors
     ///
-    /// See [`ResumeError`]; a task that does not exist or never ran, or a
-    /// run with nothing to re-run, ends the new run `failed` with that
-    /// error.
+    /// See [`ResumeError`]. A task the workflow does not have, a task that
+    /// never ran, or — without `tasks` — a run that succeeded (nothing
+    /// failed it) is [`ResumeError::Rerun`], and the run is left untouched.
     ///
     /// # Cancel safety
     ///
@@ -289,6 +314,7 @@ impl Executor {
         if !summary.status.is_terminal() {
             return Err(ResumeError::NotEnded(id, summary.status));
         }
+        self.check_rerun(id, tasks).await?;
         let tasks = tasks.iter().map(|t| (*t).to_owned()).collect();
         self.acquire_and_spawn(id, Some(Control::Rerun(tasks)))
             .await
@@ -310,6 +336,63 @@ impl Executor {
     pub async fn inspect(&self, id: RunId) -> Result<crate::RunOutcome, ResumeError> {
         let journal = self.inner.journal()?;
         let entries = journal.store.load(id).await?;
+        self.inspect_entries(id, entries).await
+    }
+
+    /// Refuses a re-run of `id` from `tasks` that could not be carried
+    /// out, before anything is recorded.
+    async fn check_rerun(&self, id: RunId, tasks: &[&str]) -> Result<(), ResumeError> {
+        let journal = self.inner.journal()?;
+        let entries = journal.store.load(id).await?;
+        let names: Vec<Arc<str>> = match entries.first().map(|e| &e.record) {
+            Some(Record::Started(start)) => self
+                .inner
+                .recorded_plan(id, start, false)?
+                .tasks()
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let seen = self.inspect_entries(id, entries).await?;
+        if tasks.is_empty() {
+            if seen.status == RunStatus::Succeeded {
+                return Err(ResumeError::Rerun(
+                    id,
+                    "nothing to re-run: no task failed the run or was canceled; name the \
+                     tasks to re-run"
+                        .to_owned(),
+                ));
+            }
+            return Ok(());
+        }
+        for &name in tasks {
+            if seen.tasks.iter().any(|t| &*t.name == name) {
+                continue;
+            }
+            let why = if names.iter().any(|n| &**n == name) {
+                format!("cannot re-run `{name}`: it never ran")
+            } else {
+                let mut known: Vec<&str> = names.iter().map(|n| &**n).take(20).collect();
+                if names.len() > known.len() {
+                    known.push("…");
+                }
+                format!(
+                    "cannot re-run `{name}`: the workflow has no such task (its tasks: {})",
+                    known.join(", ")
+                )
+            };
+            return Err(ResumeError::Rerun(id, why));
+        }
+        Ok(())
+    }
+
+    /// [`Executor::inspect`] of a journal already loaded.
+    async fn inspect_entries(
+        &self,
+        id: RunId,
+        entries: Vec<Entry>,
+    ) -> Result<crate::RunOutcome, ResumeError> {
         let mut status = RunStatus::Running;
         let mut end = None;
         for e in &entries {

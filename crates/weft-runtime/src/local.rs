@@ -20,6 +20,17 @@
 //!   background. The group is signalled while its leader is not yet reaped,
 //!   so its id cannot have been reused. Processes that left the group
 //!   (`setsid`, daemons) are not reached.
+//! * **The command dies with the process that started it** (Linux). It gets
+//!   a parent-death signal (`SIGTERM`, set between fork and exec through
+//!   `cap-std-ext`), so a weft process killed outright (`kill -9`, the OOM
+//!   killer), whose drops never run, still takes its commands along, and a
+//!   run resumed elsewhere does not overlap with them. The signal follows
+//!   the *thread* that forked, not the process, so every command is started
+//!   from one thread that lives as long as the process ([`spawn`]), never
+//!   from a runtime worker that may go away. It reaches the command itself
+//!   (for `cmd`, the shell, which runs a lone command in its own place), not
+//!   processes the command started; a command that ignores `SIGTERM`
+//!   survives. Elsewhere there is no such signal.
 //! * **A command that finishes leaves its background processes alone**, as a
 //!   shell does: `server > log 2>&1 &` keeps running. The command has
 //!   finished once it has exited *and* its stdout and stderr are closed, so a
@@ -232,7 +243,7 @@ impl Spec {
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
-        let child = command.spawn().map_err(|e| {
+        let child = spawn(command).await.map_err(|e| {
             let place = match &self.cwd {
                 Some(cwd) => format!(" in `{cwd}`"),
                 None => String::new(),
@@ -277,6 +288,44 @@ impl Spec {
             ))
         }
     }
+}
+
+/// Starts `command`; on Linux from the one thread that starts every
+/// command, with a parent-death signal (see the module docs).
+#[cfg(target_os = "linux")]
+async fn spawn(mut command: Command) -> std::io::Result<Child> {
+    use cap_std_ext::cmdext::CapStdExtCommandExt;
+    use std::sync::{mpsc, OnceLock};
+
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let stopped = || std::io::Error::other("the thread that starts commands is not running");
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("weft-local-spawn".to_owned())
+            // It never ends: the commands' parent-death signal is tied to it.
+            .spawn(move || rx.into_iter().for_each(|job| job()))
+            .ok()
+            .map(|_| tx)
+    });
+    let spawner = spawner.as_ref().ok_or_else(stopped)?;
+    command.as_std_mut().lifecycle_bind_to_parent_thread();
+    // The child's pipes and its reaping belong to the caller's runtime.
+    let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _entered = runtime.enter();
+        let _ = tx.send(command.spawn());
+    });
+    spawner.send(job).map_err(|_| stopped())?;
+    rx.await.map_err(|_| stopped())?
+}
+
+/// Starts `command`.
+#[cfg(not(target_os = "linux"))]
+async fn spawn(mut command: Command) -> std::io::Result<Child> {
+    command.spawn()
 }
 
 fn fail(message: impl std::fmt::Display) -> ActionError {

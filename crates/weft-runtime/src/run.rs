@@ -13,6 +13,7 @@ use crate::event::{Event, EventStream};
 use crate::id::RunId;
 use crate::outcome::{RunOutcome, RunStatus};
 use crate::scheduler::Msg;
+use crate::store::StoreError;
 
 /// A message from a handle to its run's scheduler.
 pub(crate) enum Control {
@@ -131,6 +132,39 @@ pub struct Run {
     pub(crate) handle: RunHandle,
     pub(crate) outcome: oneshot::Receiver<RunOutcome>,
     pub(crate) events: Option<flume::Receiver<Event>>,
+    pub(crate) recorded: Recorded,
+}
+
+/// Whether a run is in its executor's store (see [`Run::recorded`]).
+pub(crate) enum Recorded {
+    /// Kept in memory only.
+    InMemory,
+    /// In the store already (resumed or re-run from it).
+    Stored,
+    /// Its first record is on its way: the scheduler says how its commit
+    /// went (`None` until then).
+    Pending(tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>),
+}
+
+/// Why a run is not in its executor's store; see [`Run::recorded`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotRecorded {
+    /// The run is kept in memory only: the executor has no store, or the
+    /// run was started with `RunOptions::in_memory`.
+    #[error(
+        "the run is kept in memory only (the executor has no store, or RunOptions::in_memory)"
+    )]
+    InMemory,
+    /// Its first record could not be committed: the store does not have
+    /// the run, and the run fails with this error (nothing of it can be
+    /// resumed).
+    #[error("the run was not kept: its first record could not be committed: {0}")]
+    Failed(StoreError),
+    /// The run stopped (its runtime shut down) before its first record was
+    /// committed.
+    #[error("the run stopped before its first record was committed")]
+    Stopped,
 }
 
 /// The run's scheduler stopped without an outcome (it panicked).
@@ -152,6 +186,40 @@ impl Run {
     /// Where the run is now.
     pub fn status(&self) -> RunStatus {
         self.handle.status()
+    }
+
+    /// Waits until the run is in its executor's store: its first record
+    /// committed. From then on its id names a run that
+    /// [`Executor::resume_run`](crate::Executor::resume_run) and
+    /// [`Executor::inspect`](crate::Executor::inspect) find, whatever
+    /// happens to this process; hand the id out after this, not before. A
+    /// run resumed or re-run from the store is there already.
+    ///
+    /// Waiting does not hold the run back: it goes on meanwhile (what may
+    /// start before the first commit is the executor's business; today
+    /// nothing does).
+    ///
+    /// # Errors
+    ///
+    /// The run is kept in memory only, its first record could not be
+    /// committed (the run then fails with the same error), or it stopped
+    /// before the commit ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn recorded(&self) -> Result<(), NotRecorded> {
+        let mut rx = match &self.recorded {
+            Recorded::InMemory => return Err(NotRecorded::InMemory),
+            Recorded::Stored => return Ok(()),
+            Recorded::Pending(rx) => rx.clone(),
+        };
+        let seen = rx.wait_for(Option::is_some).await;
+        match seen.as_deref() {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => Err(NotRecorded::Failed(e.clone())),
+            Ok(None) | Err(_) => Err(NotRecorded::Stopped),
+        }
     }
 
     /// See [`RunHandle::cancel`].

@@ -353,25 +353,58 @@ async fn rerun_from_a_named_task() {
     assert_eq!(out.status, RunStatus::Succeeded);
     assert_eq!(world.calls_of("a"), 2);
     assert_eq!(world.calls_of("b"), 2);
-    let out = ex
-        .rerun(out.run_id, &["nope"])
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    assert_eq!(out.status, RunStatus::Failed);
-    assert!(
-        out.errors[0].message.contains("no such task"),
-        "{:?}",
-        out.errors
-    );
 }
 
 #[tokio::test]
-async fn a_rerun_that_cannot_start_leaves_a_journal_that_replays() {
-    // A re-run with nothing to re-run (or an unknown task) is recorded, then
-    // fails the run; replaying that record must fail the run the same way,
-    // not stop the replay, or the run could no longer be shown or re-run.
+async fn a_rerun_that_cannot_be_carried_out_is_refused_and_changes_nothing() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world).store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: work, next: [{when: '{{ failed() }}', do: b}]}\n  b: {action: work}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let id = out.run_id;
+    ex.flush().await.unwrap();
+    let before = store.load(id).await.unwrap();
+    for (tasks, says) in [
+        (
+            &["nope"][..],
+            "the workflow has no such task (its tasks: a, b)",
+        ),
+        (&["a", "nope"][..], "no such task"),
+        (&["b"][..], "`b`: it never ran"),
+        (&[][..], "nothing to re-run"),
+    ] {
+        let e = ex.rerun(id, tasks).await.expect_err("refused");
+        assert!(
+            matches!(e, weft_runtime::ResumeError::Rerun(r, _) if r == id),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(says), "{tasks:?}: {e}");
+        assert!(e.to_string().contains("the run is unchanged"), "{e}");
+    }
+    ex.flush().await.unwrap();
+    assert_eq!(
+        store.load(id).await.unwrap(),
+        before,
+        "nothing was recorded"
+    );
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(world.calls_of("a"), 1);
+}
+
+#[tokio::test]
+async fn a_recorded_rerun_that_could_not_start_replays() {
+    // Before re-runs were checked first, one with nothing to re-run (or an
+    // unknown task) was recorded, then failed the run. Journals that hold
+    // such records must still replay, failing the run the same way, or the
+    // run could no longer be shown or re-run.
     let world = Arc::new(World::default());
     let store = Arc::new(MemoryStore::new());
     let ex = builder(&world).store(store.clone()).build();
@@ -384,28 +417,62 @@ async fn a_rerun_that_cannot_start_leaves_a_journal_that_replays() {
     let id = out.run_id;
     ex.flush().await.unwrap();
 
-    for tasks in [&[][..], &["nope"][..]] {
-        let out = ex.rerun(id, tasks).await.unwrap().await.unwrap();
-        assert_eq!(out.status, RunStatus::Failed);
-        ex.flush().await.unwrap();
+    for (tasks, message) in [
+        (
+            vec![],
+            "nothing to re-run: no task failed the run or was canceled; name the tasks to re-run",
+        ),
+        (
+            vec!["nope".to_owned()],
+            "cannot re-run `nope`: the workflow has no such task",
+        ),
+    ] {
+        let seq = store.load(id).await.unwrap().len() as u64;
+        let step = match &store
+            .load(id)
+            .await
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.record {
+                Record::Attempt(a) => Some(a.step),
+                _ => None,
+            }) {
+            Some(step) => *step,
+            None => 0,
+        };
+        let entries = [
+            Record::Command {
+                step,
+                command: weft_runtime::store::Command::Rerun { tasks },
+            },
+            Record::Ended(Box::new(weft_runtime::store::RunEnd {
+                status: RunStatus::Failed,
+                output: json!({}),
+                errors: vec![weft_runtime::RunError {
+                    task: None,
+                    message: message.to_owned(),
+                }],
+                ended_at: 1,
+            })),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| Entry {
+            run: id,
+            seq: seq + i as u64,
+            record,
+        })
+        .collect::<Vec<_>>();
+        store.append(&entries).await.unwrap();
         let shown = ex.inspect(id).await.unwrap();
         assert_eq!(shown.status, RunStatus::Failed);
         assert_eq!(
-            shown.errors.last().map(|e| &e.message),
-            out.errors.last().map(|e| &e.message),
-            "{tasks:?}"
+            shown.errors.last().map(|e| e.message.as_str()),
+            Some(message)
         );
     }
-    let shown = ex.inspect(id).await.unwrap();
-    assert!(
-        shown
-            .errors
-            .iter()
-            .any(|e| e.message.contains("nothing to re-run")),
-        "{:?}",
-        shown.errors
-    );
-
+    // The replay goes on past those records: the run can be re-run.
     let out = ex.rerun(id, &["b"]).await.unwrap().await.unwrap();
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
     assert_eq!(world.calls_of("a"), 1);
@@ -547,23 +614,104 @@ async fn a_store_that_fails_fails_the_run_loudly() {
         .build();
     let p = plan(
         &ex,
-        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: core.sleep, input: {seconds: 0.05}, next: [{do: c}]}\n  c: {action: count}\n",
+        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: core.sleep, input: {seconds: 0.2}, next: [{do: c}]}\n  c: {action: count}\n",
     );
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    run.recorded().await.unwrap();
+    assert!(store.get(id).await.unwrap().is_some());
     store.fail_appends(Some("disk full"));
-    let out = tokio::time::timeout(Duration::from_secs(5), ex.start(&p, json!({})).unwrap())
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(out.status, RunStatus::Failed);
     assert!(
-        out.errors
-            .iter()
-            .any(|e| e.message.contains("disk full") && e.message.contains("journal")),
+        out.errors.iter().any(|e| e.message.contains("disk full")
+            && e.message.contains("journal")
+            && e.message.contains("can be resumed")),
         "{:?}",
         out.errors
     );
     // It stopped: `c` never ran.
     assert!(calls.load(Ordering::SeqCst) <= 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
+    // A run is in the store once `recorded` says so; when its first commit
+    // fails, `recorded` says why, the run fails with an error that says it
+    // was not kept, and nothing of it ran.
+    let store = Arc::new(MemoryStore::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let ex = Executor::builder()
+        .store(store.clone())
+        .action("count", move |_: ActionInput| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Value::Null) }
+        })
+        .build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: count}\n",
+    );
+    for durability in [Durability::WriteBehind, Durability::Sync] {
+        store.fail_appends(Some("disk full"));
+        let run = ex
+            .start_with(
+                &p,
+                json!({}),
+                weft_runtime::RunOptions::new().durability(durability),
+            )
+            .unwrap();
+        let id = run.id();
+        match run.recorded().await {
+            Err(weft_runtime::NotRecorded::Failed(e)) => {
+                assert!(e.to_string().contains("disk full"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Failed);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        let msg = &out.errors[0].message;
+        assert!(msg.contains("was not kept in"), "{msg}");
+        assert!(msg.contains("disk full"), "{msg}");
+        assert!(msg.contains("cannot be resumed"), "{msg}");
+        assert!(!msg.contains("can be resumed from"), "{msg}");
+        assert_eq!(out.stats.actions_run, 0);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        store.fail_appends(None);
+        assert!(store.get(id).await.unwrap().is_none());
+        assert!(ex.resume_run(id).await.is_err());
+    }
+    assert!(
+        ex.flush().await.is_err(),
+        "flush reports the failed commits"
+    );
+    // The executor goes on: the next run is kept.
+    let run = ex.start(&p, json!({})).unwrap();
+    run.recorded().await.unwrap();
+    let id = run.id();
+    assert!(run.await.unwrap().succeeded());
+    ex.flush().await.unwrap();
+    assert!(store.get(id).await.unwrap().is_some());
+    // Runs kept in memory, and runs brought back from the store, say so.
+    let memory = ex
+        .start_with(&p, json!({}), weft_runtime::RunOptions::new().in_memory())
+        .unwrap();
+    assert!(matches!(
+        memory.recorded().await,
+        Err(weft_runtime::NotRecorded::InMemory)
+    ));
+    memory.await.unwrap();
+    let again = ex.rerun(id, &["b"]).await.unwrap();
+    again.recorded().await.unwrap();
+    assert!(again.await.unwrap().succeeded());
 }
 
 #[tokio::test]

@@ -41,7 +41,8 @@
 //!
 //! # The tables
 //!
-//! In the schema the URL names (`?schema=NAME`, default `public`):
+//! In the database the URL names (it must name one) and the schema it names
+//! (`?schema=NAME`, default `public`):
 //! `runs`, a row per run (its summary, the sequence number its journal goes
 //! on from, and its `owner`, `epoch` and `lease_until`); `journal`, a row
 //! per run per append holding that append's records as a JSON array in a

@@ -119,7 +119,8 @@ pub(crate) struct Url {
     pub(crate) display: String,
 }
 
-/// Parses `postgres://user[:password]@host[:port]/db[?schema=NAME&…]`.
+/// Parses `postgres://user[:password]@host[:port]/db[?schema=NAME&…]`; the
+/// database is required.
 pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -156,7 +157,19 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
         })
         .unwrap_or_else(|| "localhost".to_owned());
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config.get_dbname().unwrap_or("postgres").to_owned();
+    // Without a database, the server would pick one named after the user
+    // (`postgres`, usually), and weft's tables would land beside whatever
+    // else lives there: the database is asked for, never guessed.
+    let Some(db) = config.get_dbname().map(str::to_owned) else {
+        let shown = redact(base);
+        return Err(format!(
+            "`{}` names no database: add one after the port, as in {}/DATABASE \
+             (weft does not pick one: it would put its tables in the database named \
+             after the user)",
+            redact(url),
+            shown.trim_end_matches('/')
+        ));
+    };
     Ok(Url {
         config,
         schema,
@@ -210,6 +223,23 @@ mod tests {
         let u = parse_url("postgres://postgres@localhost/test?connect_timeout=3&schema=s").unwrap();
         assert_eq!(u.schema.as_deref(), Some("s"));
         assert!(parse_url("mysql:/x").is_err());
+    }
+
+    #[test]
+    fn a_url_without_a_database_is_refused() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432",
+            "postgres://postgres@127.0.0.1:5432/",
+            "postgres://postgres:secret@127.0.0.1:5432?schema=s",
+        ] {
+            let e = parse_url(url).err().unwrap();
+            assert!(e.contains("names no database"), "{url}: {e}");
+            assert!(
+                e.contains("postgres://postgres@127.0.0.1:5432/DATABASE"),
+                "{url}: {e}"
+            );
+            assert!(!e.contains("secret"), "{e}");
+        }
     }
 
     #[test]

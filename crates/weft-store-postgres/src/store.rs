@@ -83,8 +83,10 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// The URL or the schema name is not valid, the server cannot be
-    /// reached, or the schema was written by a newer weft.
+    /// The URL or the schema name is not valid (a URL must name its
+    /// database: weft does not let the server pick the one named after the
+    /// user), the server cannot be reached, or the schema was written by a
+    /// newer weft.
     ///
     /// # Cancel safety
     ///

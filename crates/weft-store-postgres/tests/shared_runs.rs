@@ -54,11 +54,13 @@ async fn expire_leases(store: &PostgresStore) {
 /// A slow-but-alive owner whose run was taken over cannot write: its
 /// commit is refused (fenced), the new owner's goes in, and the old owner
 /// hears that it lost the run.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_epoch_cannot_write() {
-    let Some(url) = common::url("a_stale_epoch_cannot_write") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "fencing");
     schemas
         .run(async {
@@ -120,11 +122,13 @@ async fn a_stale_epoch_cannot_write() {
 
 /// A process whose renewals fail stops counting on its runs before the
 /// lease ends in the database.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_taken_away_is_reported_lost() {
-    let Some(url) = common::url("a_lease_taken_away_is_reported_lost") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "lost");
     schemas
         .run(async {
@@ -171,12 +175,13 @@ async fn a_lease_taken_away_is_reported_lost() {
 /// connection is held, so a renewal waits for one until it times out)
 /// gives its run up before another process can claim it, even when the
 /// deadline falls while a renewal is waiting.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_that_cannot_renew_stops_before_another_can_claim() {
-    let Some(url) = common::url("a_process_that_cannot_renew_stops_before_another_can_claim")
-    else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "selffence");
     schemas
         .run(async {
@@ -245,11 +250,13 @@ async fn a_process_that_cannot_renew_stops_before_another_can_claim() {
 }
 
 /// Claimers racing for the same submitted runs never get the same run.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claimers_never_share_a_run() {
-    let Some(url) = common::url("concurrent_claimers_never_share_a_run") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "claimers");
     schemas
         .run(async {
@@ -376,11 +383,13 @@ async fn wait_until_ended(store: &PostgresStore, run: RunId, within: Duration) -
 /// A process dies in the middle of a run; another takes the run over once
 /// the lease expires, replays its journal (what was recorded does not run
 /// again) and finishes it.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_process_runs_are_taken_over_by_replay() {
-    let Some(url) = common::url("a_crashed_process_runs_are_taken_over_by_replay") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "takeover");
     schemas
         .run(async {
@@ -492,11 +501,13 @@ async fn a_crashed_process_runs_are_taken_over_by_replay() {
 
 /// Cancel, pause and resume reach a run from a process that does not run
 /// it, through the store.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_reach_a_run_in_another_process() {
-    let Some(url) = common::url("commands_reach_a_run_in_another_process") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "commands");
     schemas
         .run(async {
@@ -559,11 +570,13 @@ async fn commands_reach_a_run_in_another_process() {
 
 /// A worker that stops hands its runs back: another claims them at once
 /// (no lease to wait for) and finishes them.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_worker_hands_its_runs_back() {
-    let Some(url) = common::url("a_stopping_worker_hands_its_runs_back") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "handback");
     schemas
         .run(async {
@@ -624,11 +637,13 @@ async fn a_stopping_worker_hands_its_runs_back() {
 /// on one thread, with an action that keeps that thread busy 30 ms at a
 /// time (so that, had the hand-back come first, the action would still run
 /// there while the other claims).
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[test]
 fn a_stopping_worker_stops_its_runs_before_handing_them_back() {
-    let Some(url) = common::url("a_stopping_worker_stops_its_runs_before_handing_them_back") else {
-        return;
-    };
+    let url = common::url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -721,11 +736,13 @@ fn a_stopping_worker_stops_its_runs_before_handing_them_back() {
 /// A run started in a process that runs no worker (`Executor::start`) is
 /// stopped there when its lease is lost, not left running its actions
 /// beside the process that took it over.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_here_stops_when_its_lease_is_lost() {
-    let Some(url) = common::url("a_run_started_here_stops_when_its_lease_is_lost") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "startlost");
     schemas
         .run(async {
@@ -779,12 +796,13 @@ async fn a_run_started_here_stops_when_its_lease_is_lost() {
 
 /// A command from another process reaches a run started in a process that
 /// runs no worker (`Executor::start`).
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
-    let Some(url) = common::url("commands_reach_a_run_started_in_a_process_without_a_worker")
-    else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "startcmd");
     schemas
         .run(async {
@@ -824,11 +842,13 @@ async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
 /// A worker does not claim a run that is still going in its own process
 /// (whose lease lapsed in the database before a renewal came): it would
 /// run it a second time beside the first, under the same owner.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
-    let Some(url) = common::url("a_worker_does_not_claim_a_run_going_on_in_its_process") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "liveclaim");
     schemas
         .run(async {
@@ -874,11 +894,13 @@ async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
 /// The connection that listens for notices comes back soon after each of
 /// several drops (database restarts, a proxy cutting it): its wait between
 /// attempts grows only while the server cannot be reached.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listening_connection_comes_back_soon_after_every_drop() {
-    let Some(url) = common::url("the_listening_connection_comes_back_soon_after_every_drop") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "relisten");
     schemas
         .run(async {
@@ -939,11 +961,13 @@ async fn the_listening_connection_comes_back_soon_after_every_drop() {
 /// A claimed run whose journal the store cannot give at that moment (the
 /// database restarting) is claimed again once the store answers, not
 /// skipped by that worker for good.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
-    let Some(url) = common::url("a_run_whose_journal_could_not_be_read_is_claimed_again") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "loadfail");
     schemas
         .run(async {
@@ -990,11 +1014,13 @@ async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
 
 /// A paused run is handed back at once when its worker stops (stopping it
 /// first does not wait for a run that waits for a resume).
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_worker_hands_a_paused_run_back_at_once() {
-    let Some(url) = common::url("a_stopping_worker_hands_a_paused_run_back_at_once") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "pausedback");
     schemas
         .run(async {
@@ -1044,11 +1070,13 @@ async fn a_stopping_worker_hands_a_paused_run_back_at_once() {
 /// Two executors on one store (one runs a worker, one starts runs): a run
 /// whose lease is lost stops in the executor it runs in, whichever of the
 /// two hears of the loss first.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
-    let Some(url) = common::url("a_lost_run_stops_in_its_executor_when_two_share_a_store") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "twoexec");
     schemas
         .run(async {
@@ -1111,11 +1139,13 @@ async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
 /// restart alike) fails the run in its process, which lets the lease lapse;
 /// once the database takes writes again a worker resumes the run from its
 /// journal and finishes it.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_commit_failed_is_resumed_after_its_lease() {
-    let Some(url) = common::url("a_run_whose_commit_failed_is_resumed_after_its_lease") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "commitfail");
     schemas
         .run(async {

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use weft_runtime::store::{conformance, Store};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
 
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_the_conformance_suite() {
-    let Some(url) = common::url("postgres_store_passes_the_conformance_suite") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "conformance");
     schemas
         .run(conformance::run_all(|| {
@@ -24,11 +26,13 @@ async fn postgres_store_passes_the_conformance_suite() {
 
 /// Two processes opening a new schema at once: the migrations run once,
 /// and both stores work.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_opening_at_once_migrate_once() {
-    let Some(url) = common::url("stores_opening_at_once_migrate_once") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "migrate");
     schemas
         .run(async {
@@ -57,11 +61,13 @@ async fn stores_opening_at_once_migrate_once() {
         .await;
 }
 
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_schema_is_refused() {
-    let Some(url) = common::url("a_newer_schema_is_refused") else {
-        return;
-    };
+    let url = common::url();
     let schemas = common::Schemas::new(&url, "newer");
     schemas
         .run(async {

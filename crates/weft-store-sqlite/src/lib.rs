@@ -67,8 +67,11 @@
 //! process ends, however it ends), and a second writer fails with "in use
 //! by another process". Any number of [`SqliteStore::open_read_only`]
 //! stores, in any process, read the file meanwhile (to list runs, say).
-//! The directory must be writable: SQLite keeps the write-ahead log
-//! (`<file>-wal`, `<file>-shm`) beside the file.
+//! A writer needs the directory to be writable: SQLite keeps the
+//! write-ahead log (`<file>-wal`, `<file>-shm`) beside the file. A reader
+//! makes no file at all (it reads a file without a log as unchanging, and
+//! one with a log through it), so it reads a read-only copy in a read-only
+//! directory, and leaves nothing a later writer could not use.
 //!
 //! # Durability
 //!

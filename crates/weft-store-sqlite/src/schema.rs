@@ -62,6 +62,34 @@ const AUTOCHECKPOINT_PAGES: i64 = 4096;
 /// Bytes the write-ahead log is cut back to after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
+/// How often, and how long apart, a writer tries again for a lock that is
+/// held (see `lock`).
+const LOCK_TRIES: u32 = 10;
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Whether a process holds the writer's lock of `file` now. `None` when it
+/// cannot be told (the lock file cannot be opened).
+///
+/// The lock is an advisory `flock` the system drops when its holder dies,
+/// however it dies, so no holder means no process writes the file. Asking
+/// takes a shared lock for an instant; a writer that starts at that very
+/// moment waits for it (`lock`).
+pub(crate) fn has_writer(file: &Path) -> Option<bool> {
+    let mut lock_file = file.as_os_str().to_owned();
+    lock_file.push("-lock");
+    let f = match File::open(&lock_file) {
+        Ok(f) => f,
+        // Never written by weft: no writer.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+        Err(_) => return None,
+    };
+    match f.try_lock_shared() {
+        Ok(()) => Some(false),
+        Err(TryLockError::WouldBlock) => Some(true),
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
 /// The lock that makes this store the file's only writer: an exclusive
 /// lock on a file beside it, held while the store is open and released by
 /// the system when the process ends, however it ends.
@@ -85,7 +113,20 @@ pub(crate) fn lock(file: &Path, path: &str) -> Result<File, StoreError> {
                 ),
             )
         })?;
-    match file.try_lock() {
+    // A reader asking whether the file has a writer (`has_writer`) holds a
+    // shared lock for an instant: wait that out before calling the file
+    // taken.
+    let mut tries = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(LOCK_RETRY);
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(error::other(
             path,
@@ -155,12 +196,34 @@ pub(crate) fn open_writer(
     Ok(conn)
 }
 
+/// How a connection that only reads opens the file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReadMode {
+    /// Through the write-ahead log, as SQLite reads a WAL file: it sees
+    /// what a writer commits, and uses (or, when they are missing, makes)
+    /// `<file>-wal` and `<file>-shm`.
+    Live,
+    /// The main file alone, as an unchanging file (SQLite's
+    /// `immutable=1`): no lock, no `-wal` or `-shm` made. Only right while
+    /// no write-ahead log exists; see `SqliteStore::open_read_only`.
+    Immutable,
+}
+
 /// A connection that only reads: the writer's companion, or the whole of a
 /// store opened read-only.
-pub(crate) fn open_reader(file: &Path, path: &str) -> Result<Connection, StoreError> {
+pub(crate) fn open_reader(
+    file: &Path,
+    path: &str,
+    mode: ReadMode,
+) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(file, flags)
-        .map_err(|e| error::sql(path, "cannot open", &e))?;
+    let conn = match mode {
+        ReadMode::Live => Connection::open_with_flags(file, flags),
+        ReadMode::Immutable => {
+            Connection::open_with_flags(immutable_uri(file), flags | OpenFlags::SQLITE_OPEN_URI)
+        }
+    }
+    .map_err(|e| error::sql(path, "cannot open", &e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| error::sql(path, "cannot configure", &e))?;
     let version = check_header(&conn, path)?;
@@ -267,6 +330,35 @@ fn check_tables(conn: &Connection, path: &str) -> Result<(), StoreError> {
         |_| Ok(()),
     )
     .map_err(|e| error::sql(path, "cannot read its tables", &e))
+}
+
+/// `file:PATH?immutable=1`, every byte of the path but the plain ones
+/// percent-encoded (a `?` or `#` in a name would end the path).
+fn immutable_uri(file: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        file.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = file.to_string_lossy().into_owned().into_bytes();
+    let mut uri = String::from("file:");
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Where SQLite keeps `file`'s write-ahead log (`<file>-wal`).
+pub(crate) fn wal_path(file: &Path) -> std::path::PathBuf {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
 }
 
 /// The file's name for messages: the path as given.

@@ -15,7 +15,7 @@ use weft_runtime::RunId;
 use crate::error;
 use crate::options::SqliteOptions;
 use crate::read::Reader;
-use crate::schema;
+use crate::schema::{self, ReadMode};
 use crate::write::{self, Prepared, Writer};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -128,8 +128,9 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], naming the file: the file or its
-    /// directory cannot be written, another store holds the file, the file
-    /// is damaged, is not weft's, or was written by a newer weft.
+    /// directory cannot be written, the disk is full, the path is a
+    /// directory, another store holds the file, the file is damaged, is not
+    /// weft's, or was written by a newer weft.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, &SqliteOptions::default())
     }
@@ -146,12 +147,21 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         let file = path.as_ref().to_path_buf();
         let name = schema::display(&file);
+        if file.is_dir() {
+            return Err(error::is_a_directory(&name));
+        }
         let lock = schema::lock(&file, &name)?;
         let conn = schema::open_writer(&file, &name, options)?;
-        let reader = schema::open_reader(&file, &name)?;
+        let reader = schema::open_reader(&file, &name, ReadMode::Live)?;
         // The reader thread first: if it cannot start, the writer's
         // connection and the lock are dropped here, not in a thread.
-        let reader = spawn_reader(reader, &name)?;
+        let reader = spawn_reader(
+            Source::Live(Reader {
+                conn: reader,
+                path: name.clone(),
+            }),
+            &name,
+        )?;
         let writer_name = name.clone();
         let writer = Worker::spawn("weft-sqlite-writer", &name, move |rx| {
             let mut writer = Writer {
@@ -183,26 +193,50 @@ impl SqliteStore {
     /// Opens the file at `path` to read runs only (`load`, `get`, `list`),
     /// even while another process writes it; `append` and `purge` fail.
     ///
+    /// Reading creates no file, so it works on a read-only file in a
+    /// read-only directory (a copy, a backup) and leaves nothing behind
+    /// that a later writer could not use:
+    ///
+    /// * while the file has no write-ahead log (`<file>-wal`: no process
+    ///   writes it, and the last one closed it), each read opens the file
+    ///   as unchanging (SQLite's `immutable=1`: no lock, no `-wal` or
+    ///   `-shm` made), then checks that the file is still as it was (its
+    ///   size, modification time and inode, and still no write-ahead log);
+    ///   if a writer changed it meanwhile, the read is done again;
+    /// * once a write-ahead log exists (a writer has the file open, or one
+    ///   was killed), reads go through it, as SQLite reads a WAL file:
+    ///   they see every commit. Its index, `<file>-shm`, is read-only to
+    ///   this store when it cannot be written; were it missing beside the
+    ///   log, SQLite would make it.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], naming the file: it does not exist, is
-    /// damaged, is not weft's, or was written by a newer (or older) weft;
-    /// or its directory is read-only and no writer has the file open
-    /// (SQLite reads a WAL file through an index, `<file>-shm`, that it
-    /// must then create).
+    /// a directory, is damaged, is not weft's, or was written by a newer
+    /// (or older) weft.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let file = path.as_ref().to_path_buf();
         let name = schema::display(&file);
-        if let Err(e) = std::fs::metadata(&file) {
-            return Err(error::other(
-                &name,
-                format!("cannot open it to read ({e}): check the path"),
-            ));
+        match std::fs::metadata(&file) {
+            Err(e) => {
+                return Err(error::other(
+                    &name,
+                    format!("cannot open it to read ({e}): check the path"),
+                ))
+            }
+            Ok(m) if m.is_dir() => return Err(error::is_a_directory(&name)),
+            Ok(_) => {}
         }
-        let reader = schema::open_reader(&file, &name)?;
+        let mut source = Source::Detached {
+            file: file.clone(),
+            path: name.clone(),
+            live: None,
+        };
+        // Opened once now, so that a file weft cannot read is refused here.
+        source.with(|_| Ok(()))?;
         Ok(SqliteStore {
             path: file,
-            reader: spawn_reader(reader, &name)?,
+            reader: spawn_reader(source, &name)?,
             name,
             writer: None,
         })
@@ -216,6 +250,26 @@ impl SqliteStore {
     /// True when the store was opened with [`SqliteStore::open_read_only`].
     pub fn is_read_only(&self) -> bool {
         self.writer.is_none()
+    }
+
+    /// Whether a process (this one included) has the file open for
+    /// writing now, that is holds its lock; `None` when it cannot be told
+    /// (the lock file beside it cannot be opened).
+    ///
+    /// A run the file says is going on (`running`, `pausing`, `canceling`)
+    /// while no process writes the file was interrupted: its process
+    /// stopped without ending it (a crash, `kill -9`), and
+    /// [`Executor::resume_run`](weft_runtime::Executor::resume_run)
+    /// continues it. The lock is one the system drops when its holder
+    /// dies, however it dies, so the answer does not depend on the dead
+    /// process having tidied up. On a network file system whose locks are
+    /// not shared between machines, a writer on another machine is not
+    /// seen.
+    pub fn has_writer(&self) -> Option<bool> {
+        if self.writer.is_some() {
+            return Some(true);
+        }
+        schema::has_writer(&self.path)
     }
 
     fn writer(&self) -> Result<&Worker<WriteJob>, StoreError> {
@@ -255,20 +309,92 @@ impl SqliteStore {
     }
 }
 
-fn spawn_reader(conn: rusqlite::Connection, name: &str) -> Result<Worker<ReadJob>, StoreError> {
-    let path = name.to_owned();
+/// Where the reader thread reads.
+enum Source {
+    /// The writer's companion: one connection through the write-ahead log.
+    Live(Reader),
+    /// A store opened read-only: see [`SqliteStore::open_read_only`].
+    Detached {
+        file: PathBuf,
+        path: String,
+        /// Reading through the write-ahead log, once one exists.
+        live: Option<Reader>,
+    },
+}
+
+/// What identifies one state of a file without a write-ahead log: a
+/// checkpoint rewrites pages in place, which moves the modification time.
+#[derive(PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn stamp(file: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(file).ok()?;
+    Some(Stamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&m),
+    })
+}
+
+/// Reads done again, at most, when a writer keeps changing the file
+/// under a reader that found no write-ahead log.
+const REREADS: usize = 3;
+
+impl Source {
+    /// Runs `job` on a connection that reads the file's current state.
+    fn with<T>(&mut self, job: impl Fn(&Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let (file, path, live) = match self {
+            Source::Live(reader) => return job(reader),
+            Source::Detached { file, path, live } => (file, path, live),
+        };
+        for _ in 0..REREADS {
+            if live.is_none() && schema::wal_path(file).exists() {
+                *live = Some(Reader {
+                    conn: schema::open_reader(file, path, ReadMode::Live)?,
+                    path: path.clone(),
+                });
+            }
+            if let Some(reader) = live.as_ref() {
+                return job(reader);
+            }
+            let before = stamp(file);
+            let reader = Reader {
+                conn: schema::open_reader(file, path, ReadMode::Immutable)?,
+                path: path.clone(),
+            };
+            let out = job(&reader);
+            drop(reader);
+            if !schema::wal_path(file).exists() && stamp(file) == before && before.is_some() {
+                return out;
+            }
+            // A writer changed the file while it was read.
+        }
+        Err(error::other(
+            path,
+            "changed every time it was read: a process is writing it without a \
+             write-ahead log; try again",
+        ))
+    }
+}
+
+fn spawn_reader(mut source: Source, name: &str) -> Result<Worker<ReadJob>, StoreError> {
     Worker::spawn("weft-sqlite-reader", name, move |rx| {
-        let reader = Reader { conn, path };
         for job in rx {
             match job {
                 ReadJob::Load(run, reply) => {
-                    let _ = reply.send(reader.load(run));
+                    let _ = reply.send(source.with(|r| r.load(run)));
                 }
                 ReadJob::Get(run, reply) => {
-                    let _ = reply.send(reader.get(run));
+                    let _ = reply.send(source.with(|r| r.get(run)));
                 }
                 ReadJob::List(filter, reply) => {
-                    let _ = reply.send(reader.list(&filter));
+                    let _ = reply.send(source.with(|r| r.list(&filter)));
                 }
             }
         }

@@ -259,3 +259,49 @@ async fn a_full_database_fails_the_run_naming_the_file() {
         out.errors
     );
 }
+
+#[tokio::test]
+async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
+    // The store's file is full before the run's first record (its inputs
+    // are large): the run is not in the store, and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(64 * 1024);
+    let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
+    let world = Arc::new(World::default());
+    let ex = builder(&world).store(store.clone()).build();
+    let plan = Workflow::from_yaml_str(
+        "input: [blob]\ntasks:\n  a: {action: work, input: {n: 1}, next: [{do: b}]}\n  b: {action: work}\n",
+    )
+    .and_then(|w| w.compile(&ex))
+    .unwrap();
+    let run = ex
+        .start(&plan, json!({"blob": "x".repeat(200_000)}))
+        .unwrap();
+    let id = run.id();
+    let e = run.recorded().await.unwrap_err();
+    assert!(e.to_string().contains("full"), "{e}");
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Failed);
+    let file = path.display().to_string();
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.message.contains(&format!("was not kept in {file}"))
+                && e.message.contains("full")
+                && e.message.contains("cannot be resumed")),
+        "{:?}",
+        out.errors
+    );
+    assert_eq!(out.stats.actions_run, 0);
+    assert_eq!(world.calls_of("a"), 0);
+    assert!(store.get(id).await.unwrap().is_none());
+    // A run that fits is kept.
+    let run = ex.start(&plan, json!({"blob": "small"})).unwrap();
+    run.recorded().await.unwrap();
+    assert!(store.get(run.id()).await.unwrap().is_some());
+    assert!(run.await.unwrap().succeeded());
+}

@@ -320,10 +320,126 @@ async fn a_read_only_directory_is_refused() {
     assert!(!new.exists());
     let e = SqliteStore::open(&existing).unwrap_err();
     assert_names_file(&e, &existing, "directory must exist and be writable");
-    // Reading needs the write-ahead log's index beside the file too, and
-    // no writer has made one.
-    let e = SqliteStore::open_read_only(&existing).unwrap_err();
-    assert_names_file(&e, &existing, "directory must exist and be writable");
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_read_only_copy_in_a_read_only_directory_is_read_and_nothing_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journals) = filled(dir.path()).await;
+    let copy_dir = dir.path().join("copy");
+    fs::create_dir(&copy_dir).unwrap();
+    let copy = copy_dir.join("runs.db");
+    fs::copy(&path, &copy).unwrap();
+    let _ro_file = ReadOnly::new(&copy);
+    let _ro_dir = ReadOnly::new(&copy_dir);
+    let store = SqliteStore::open_read_only(&copy).unwrap();
+    assert_eq!(store.list(&RunFilter::all()).await.unwrap().len(), 40);
+    assert_eq!(store.load(journals[5][0].run).await.unwrap(), journals[5]);
+    drop(store);
+    assert_eq!(names_in(&copy_dir), ["runs.db"]);
+}
+
+#[tokio::test]
+async fn reading_a_store_leaves_no_file_that_a_writer_cannot_use() {
+    // Reading a file without a write-ahead log used to make `-wal` and
+    // `-shm` beside it, with the database file's permissions: read-only
+    // ones after reading a 0444 file, which broke the next writer.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journals) = filled(dir.path()).await;
+    let before = names_in(dir.path());
+    assert!(!before
+        .iter()
+        .any(|n| n.ends_with("-wal") || n.ends_with("-shm")));
+    {
+        #[cfg(unix)]
+        let _ro = ReadOnly::new(&path);
+        let store = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(store.list(&RunFilter::all()).await.unwrap().len(), 40);
+        assert_eq!(
+            store.get(journals[0][0].run).await.unwrap().unwrap().status,
+            RunStatus::Succeeded
+        );
+    }
+    assert_eq!(names_in(dir.path()), before, "reading made files");
+    let writer = SqliteStore::open(&path).unwrap();
+    let run = RunId::new();
+    writer
+        .append(&entries(run, 0, vec![started("after", None, 1)]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reader_that_found_no_writer_sees_one_that_starts_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = filled(dir.path()).await;
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(reader.list(&RunFilter::all()).await.unwrap().len(), 40);
+    let writer = SqliteStore::open(&path).unwrap();
+    let run = RunId::new();
+    writer
+        .append(&entries(run, 0, vec![started("later", None, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        reader.get(run).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    writer
+        .append(&entries(run, 1, vec![ended(RunStatus::Succeeded, 5)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        reader.get(run).await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+    // The writer closes and folds its log into the file; the reader still
+    // reads it all.
+    drop(writer);
+    assert_eq!(reader.list(&RunFilter::all()).await.unwrap().len(), 41);
+    let fresh = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(
+        fresh.get(run).await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn a_directory_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = SqliteStore::open_read_only(dir.path()).unwrap_err();
+    assert_names_file(&e, dir.path(), "is a directory");
+    let e = SqliteStore::open(dir.path()).unwrap_err();
+    assert_names_file(&e, dir.path(), "is a directory");
+}
+
+#[tokio::test]
+async fn a_reader_tells_whether_a_process_writes_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let writer = SqliteStore::open(&path).unwrap();
+    assert_eq!(writer.has_writer(), Some(true));
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(reader.has_writer(), Some(true));
+    // Asking does not stop a writer from opening the file the moment the
+    // last one is gone.
+    drop(writer);
+    assert_eq!(reader.has_writer(), Some(false));
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(reader.has_writer(), Some(true));
+    drop(again);
+    assert_eq!(reader.has_writer(), Some(false));
 }
 
 #[tokio::test]

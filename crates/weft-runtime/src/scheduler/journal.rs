@@ -25,8 +25,12 @@
 //! (before the loop waits or yields). With `sync` durability the attempts
 //! the turn launched are held until the writer says the records are
 //! committed: no task starts before what caused it is on disk. Whatever
-//! the durability, the first turn waits for its `Started` record: a run
-//! whose id was handed out is in the store before any action of it runs.
+//! the durability, the first turn waits for its `Started` record, and
+//! `Run::recorded` is told how its commit went: a run is in the store
+//! before any action of it runs, and a caller hands its id out once
+//! `recorded` says so. Should that first commit fail, the run fails with
+//! an error saying that it was not kept (nothing of it can be resumed),
+//! and the attempts the turn launched never start.
 //!
 //! # Replay
 //!
@@ -48,7 +52,7 @@ use super::{Done, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
 use crate::action::ActionError;
 use crate::journal::Journal;
 use crate::store::{
-    from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd,
+    from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
 };
 
 /// A durable run's journal state.
@@ -64,6 +68,8 @@ pub(crate) struct RunJournal {
     /// before it is (whatever the durability), so a run whose id was handed
     /// out is in the store before any of its actions ran.
     unrecorded: bool,
+    /// Told how the commit of the `Started` record went (`Run::recorded`).
+    recorded: Option<tokio::sync::watch::Sender<Option<Result<(), StoreError>>>>,
     /// Launches of this turn waiting for its records to be committed.
     held: Vec<Launch>,
     /// While the run is being rebuilt from its records.
@@ -87,6 +93,7 @@ impl RunJournal {
         sync: bool,
         run: crate::RunId,
         start: Record,
+        recorded: tokio::sync::watch::Sender<Option<Result<(), StoreError>>>,
     ) -> RunJournal {
         RunJournal {
             journal,
@@ -98,6 +105,7 @@ impl RunJournal {
             }],
             sync,
             unrecorded: true,
+            recorded: Some(recorded),
             held: Vec::new(),
             replay: None,
             broken: None,
@@ -114,6 +122,7 @@ impl RunJournal {
             buf: Vec::new(),
             sync,
             unrecorded: false,
+            recorded: None,
             held: Vec::new(),
             replay: Some(Box::new(Replay {
                 records: entries
@@ -230,17 +239,35 @@ impl Scheduler {
         }
         let entries = std::mem::take(&mut j.buf);
         let mut failed = None;
+        let mut first_failed = None;
         if !entries.is_empty() {
             if j.sync || j.unrecorded {
-                j.unrecorded = false;
+                let first = std::mem::replace(&mut j.unrecorded, false);
                 let (ack, done) = tokio::sync::oneshot::channel();
                 j.journal
                     .send(self.run_id, entries, Some(ack), self.tx.clone())
                     .await;
-                match done.await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => failed = Some(e.to_string()),
-                    Err(_) => failed = Some("the journal writer stopped".to_owned()),
+                let result = match done.await {
+                    Ok(result) => result,
+                    Err(_) => Err(StoreError::Unavailable(
+                        "the journal writer stopped".to_owned(),
+                    )),
+                };
+                if first {
+                    if let Some(tx) = j.recorded.take() {
+                        tx.send_replace(Some(result.clone()));
+                    }
+                }
+                if let Err(e) = result {
+                    if first {
+                        first_failed = Some(format!(
+                            "the run was not kept in {}: its first record could not be \
+                             committed ({e}); nothing of it was recorded, so it cannot be \
+                             resumed: start it again once the store can be written",
+                            j.journal.store.describe()
+                        ));
+                    }
+                    failed = Some(e.to_string());
                 }
             } else {
                 j.journal
@@ -251,7 +278,13 @@ impl Scheduler {
         let held = std::mem::take(&mut j.held);
         if failed.is_some() {
             // Not committed: what the turn launched never starts (the run
-            // is failing; see `journal_failed`).
+            // is failing; see `journal_failed`), and is not counted as run.
+            self.actions_run = self.actions_run.saturating_sub(held.len());
+            if let Some(why) = first_failed {
+                // Said now, in the words of a run the store never had
+                // (the writer's own report of the failure comes after).
+                self.journal_failed_unkept(why);
+            }
             for launch in held {
                 self.queue.push_back(Work::Completed(Box::new(Done {
                     slot: launch.slot,
@@ -288,18 +321,29 @@ impl Scheduler {
     /// The journal could not be written: the run cannot go on being
     /// recorded, so it fails, and stops the actions running now.
     pub(super) fn journal_failed(&mut self, why: String) {
+        self.stop_recording(format!(
+            "{why}; the run stops here, and can be resumed from its last recorded step"
+        ));
+    }
+
+    /// The first commit failed: the run fails with `why`, which says the
+    /// store does not have it.
+    fn journal_failed_unkept(&mut self, why: String) {
+        self.stop_recording(why);
+    }
+
+    /// Nothing more is recorded; the run fails with `message` and stops the
+    /// actions running now. Only the first failure counts.
+    fn stop_recording(&mut self, message: String) {
         let Some(j) = self.journal.as_deref_mut() else {
             return;
         };
         if j.broken.is_some() {
             return;
         }
-        j.broken = Some(why.clone());
+        j.broken = Some(message.clone());
         j.buf.clear();
-        self.fail_run(
-            None,
-            format!("{why}; the run stops here, and can be resumed from its last recorded step"),
-        );
+        self.fail_run(None, message);
         self.cancel(true);
     }
 

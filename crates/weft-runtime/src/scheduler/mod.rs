@@ -509,6 +509,7 @@ impl Scheduler {
             },
             outcome: outcome_rx,
             events,
+            recorded: crate::run::Recorded::InMemory,
         };
         let secrets = Secrets::of(&plan, ctx.parameters());
         let s = Scheduler {
