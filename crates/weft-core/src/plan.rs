@@ -42,6 +42,15 @@ pub trait ActionCatalog {
         let _ = name;
         None
     }
+    /// Why action `name` cannot be used although it is registered, or
+    /// `None` (the default) when it can. Compiling a task that uses such
+    /// an action fails with this reason, at the task's `action`: an action
+    /// whose implementation is not available here, say, is refused before
+    /// a run starts rather than when the task is reached.
+    fn unavailable(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }
 
 /// One input field an action declares (see [`ActionCatalog::input_fields`]).
@@ -52,6 +61,8 @@ pub struct InputField {
     pub name: String,
     /// Whether every task must give it.
     pub required: bool,
+    /// Whether the action sets it itself: a task may not give it.
+    pub immutable: bool,
 }
 
 impl InputField {
@@ -60,6 +71,7 @@ impl InputField {
         InputField {
             name: name.into(),
             required: true,
+            immutable: false,
         }
     }
 
@@ -68,6 +80,18 @@ impl InputField {
         InputField {
             name: name.into(),
             required: false,
+            immutable: false,
+        }
+    }
+
+    /// A field the action sets itself: compiling rejects a task that
+    /// gives it, naming the field. It is still one of the action's fields
+    /// (a task that gives it is told it is fixed, not that it is unknown).
+    pub fn immutable(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: false,
+            immutable: true,
         }
     }
 }
@@ -115,6 +139,15 @@ impl ActionCatalog for Vec<String> {
     fn action_names(&self) -> Vec<String> {
         self.clone()
     }
+}
+
+/// What the catalog says about one action: the fields it declares, and
+/// why it cannot be used, if it cannot.
+type Declared = (Option<Vec<InputField>>, Option<String>);
+
+/// The message for a task that gives an input its action sets itself.
+fn immutable_message(action: &str, field: &str) -> String {
+    format!("`{action}` sets its input `{field}` itself (it is immutable): remove it from the task")
 }
 
 /// A number given as a constant or as an expression.
@@ -1093,7 +1126,16 @@ impl Compiler<'_> {
                 let path = format!("{base}.action");
                 for p in &pairs {
                     given.push(&p.name);
-                    if fields.iter().any(|f| f.name == p.name) {
+                    if let Some(f) = fields.iter().find(|f| f.name == p.name) {
+                        if f.immutable && !self.full() {
+                            self.error_in_scalar(
+                                ErrorKind::Validation,
+                                &path,
+                                text,
+                                from + p.at,
+                                immutable_message(action, &p.name),
+                            );
+                        }
                         continue;
                     }
                     if self.full() {
@@ -1119,7 +1161,15 @@ impl Compiler<'_> {
             (None, Some(m)) => {
                 for key in m.keys() {
                     given.push(key);
-                    if fields.iter().any(|f| &f.name == key) {
+                    if let Some(f) = fields.iter().find(|f| &f.name == key) {
+                        if f.immutable && !self.full() {
+                            let path = crate::load::join_key(&format!("{base}.input"), key);
+                            self.error(
+                                ErrorKind::Validation,
+                                &path,
+                                immutable_message(action, key),
+                            );
+                        }
                         continue;
                     }
                     if self.full() {
@@ -1320,8 +1370,9 @@ impl Workflow {
 
         // Asked of the catalog once, when the first unknown action is found.
         let mut action_names: Option<Vec<String>> = None;
-        // The fields each action declares, asked of the catalog once.
-        let mut declared: HashMap<Arc<str>, Option<Vec<InputField>>> = HashMap::new();
+        // The fields each action declares, and why it cannot be used (if
+        // it cannot), asked of the catalog once.
+        let mut declared: HashMap<Arc<str>, Declared> = HashMap::new();
         // Neighbouring tasks usually share an action.
         let mut last_action: Option<Arc<str>> = None;
         let mut last_known = false;
@@ -1373,10 +1424,17 @@ impl Workflow {
                 }
                 None => None,
             };
-            if let Some(a) = action.as_ref().filter(|_| c.checks) {
-                let fields = declared
+            if let Some(a) = action.as_ref().filter(|_| c.checks && last_known) {
+                let (fields, unavailable) = declared
                     .entry(a.clone())
-                    .or_insert_with(|| catalog.input_fields(a));
+                    .or_insert_with(|| (catalog.input_fields(a), catalog.unavailable(a)));
+                if let Some(reason) = unavailable {
+                    c.error(
+                        ErrorKind::Validation,
+                        &format!("{}.action", base()),
+                        format!("action `{a}` cannot be used: {reason}"),
+                    );
+                }
                 if let Some(fields) = fields {
                     c.input_keys(a, fields, inline, t.input.as_ref(), base());
                 }
