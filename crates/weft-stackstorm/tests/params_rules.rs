@@ -98,6 +98,15 @@ fn a_workflow_that_does_not_compile_makes_its_action_and_its_users_unusable() {
 async fn types(input: &str) -> (RunStatus, String) {
     let ex = common::executor();
     let out = common::call(&ex, "demo.types", input).await;
+    if out.status == RunStatus::Failed {
+        // The run's error names the task.
+        assert_eq!(out.errors[0].task.as_deref(), Some("t"), "{:?}", out.errors);
+        assert!(
+            out.errors[0].to_string().starts_with("task `t`"),
+            "{:?}",
+            out.errors
+        );
+    }
     (out.status, common::error(&out))
 }
 
@@ -135,7 +144,7 @@ async fn values_are_checked_when_the_action_runs() {
     ] {
         let (status, error) = types(input).await;
         assert_eq!(status, RunStatus::Failed, "{input}");
-        assert!(error.starts_with("task `t`: `demo.types`: "), "{error}");
+        assert!(error.starts_with("`demo.types`: parameter `"), "{error}");
         assert!(error.contains("actions/types.yaml:"), "{error}");
         assert!(error.contains(message), "{input}: {error}");
     }

@@ -30,7 +30,7 @@ async fn an_orquesta_actions_parameters_are_checked_before_its_child_starts() {
     assert_eq!(out.status, RunStatus::Failed);
     let error = common::error(&out);
     assert!(
-        error.starts_with("task `t`: `demo.hello`: parameter `punctuation`"),
+        error.starts_with("`demo.hello`: parameter `punctuation`"),
         "{error}"
     );
     assert!(error.contains("must be one of"), "{error}");

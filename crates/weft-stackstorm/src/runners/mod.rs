@@ -160,12 +160,8 @@ impl PackAction {
 
     /// The action's values for one call, or the error that fails the task.
     pub(crate) fn resolve(&self, input: &ActionInput) -> Result<Map<String, Value>, ActionError> {
-        resolve(&self.meta, &self.pack, &input.input, Some(input)).map_err(|e| {
-            ActionError::new(format!(
-                "task `{}`: `{}`: {}",
-                input.task, self.meta.reference, e.message
-            ))
-        })
+        resolve(&self.meta, &self.pack, &input.input, Some(input))
+            .map_err(|e| ActionError::new(format!("`{}`: {}", self.meta.reference, e.message)))
     }
 }
 
@@ -246,8 +242,8 @@ impl Action for PackAction {
         async move {
             if let Some(problem) = this.problem() {
                 return Err(ActionError::new(format!(
-                    "task `{}`: `{}` cannot be used: {problem}",
-                    input.task, this.meta.reference
+                    "`{}` cannot be used: {problem}",
+                    this.meta.reference
                 )));
             }
             let params = this.resolve(&input)?;
@@ -263,13 +259,12 @@ impl Action for PackAction {
                 Runner::HttpRequest => http::run(call).await,
                 Runner::Noop => Ok(json!({"failed": false, "succeeded": true, "return_code": 0})),
                 Runner::Inquirer => Err(ActionError::new(format!(
-                    "task `{}`: `{}` (runner `inquirer`, StackStorm's inquiries) is not implemented in weft yet: a workflow that asks a person cannot run until it is",
-                    input.task, this.meta.reference
+                    "`{}` (runner `inquirer`, StackStorm's inquiries) is not implemented in weft yet: a workflow that asks a person cannot run until it is",
+                    this.meta.reference
                 ))),
                 // Registered as sub-workflows, or refused by `problem`.
                 other => Err(ActionError::new(format!(
-                    "task `{}`: `{}`: runner `{}` cannot run here",
-                    input.task,
+                    "`{}`: runner `{}` cannot run here",
                     this.meta.reference,
                     other.name()
                 ))),
@@ -287,16 +282,13 @@ pub(crate) struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// `task `t`: `pack.action`: ` + message.
+    /// `` `pack.action`: `` + message (the run names the task).
     pub(crate) fn error(&self, message: impl std::fmt::Display) -> ActionError {
         ActionError::new(self.message(message))
     }
 
     pub(crate) fn message(&self, message: impl std::fmt::Display) -> String {
-        format!(
-            "task `{}`: `{}`: {message}",
-            self.input.task, self.action.meta.reference
-        )
+        format!("`{}`: {message}", self.action.meta.reference)
     }
 
     /// A parameter's value, `None` when it has none.

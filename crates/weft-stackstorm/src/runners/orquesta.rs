@@ -44,12 +44,8 @@ impl WorkflowAdapter for OrquestaAdapter {
     }
 
     fn prepare(&self, input: &ActionInput) -> Result<Value, ActionError> {
-        let values = resolve(&self.meta, &self.pack, &input.input, Some(input)).map_err(|e| {
-            ActionError::new(format!(
-                "task `{}`: `{}`: {}",
-                input.task, self.meta.reference, e.message
-            ))
-        })?;
+        let values = resolve(&self.meta, &self.pack, &input.input, Some(input))
+            .map_err(|e| ActionError::new(format!("`{}`: {}", self.meta.reference, e.message)))?;
         let given_null = |name: &str| input.input.get(name).is_some_and(Value::is_null);
         let mut out = Map::new();
         for name in &self.inputs {
