@@ -19,6 +19,7 @@ mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod packs;
 mod progress;
 mod report;
 mod run;
@@ -91,6 +92,8 @@ enum Command {
         /// sub-workflows: DIR/NAME.yaml (or .yml, .json) is the action NAME.
         #[arg(long, value_name = "DIR")]
         workflows: Option<PathBuf>,
+        #[command(flatten)]
+        packs: packs::PackArgs,
     },
     /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
     Graph {
@@ -101,8 +104,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
-    /// List the built-in actions, their input fields and result shape.
-    Actions,
+    /// List the built-in actions, their input fields and result shape; with
+    /// --pack, the packs' actions and their parameters.
+    Actions {
+        #[command(flatten)]
+        packs: packs::PackArgs,
+    },
     /// List the runs kept in a store (`weft run --db`).
     Runs(durable::RunsArgs),
     /// Show one run kept in a store: status, tasks, output, errors.
@@ -137,9 +144,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files, workflows } => validate(&files, workflows.as_deref()),
+        Command::Validate {
+            files,
+            workflows,
+            packs,
+        } => validate(&files, workflows.as_deref(), &packs),
         Command::Graph { file, format } => graph::graph(&file, format),
-        Command::Actions => actions::actions(),
+        Command::Actions { packs } if !packs.packs.is_empty() => packs::actions(&packs),
+        Command::Actions { .. } => actions::actions(),
         Command::Runs(args) => durable::runs(args),
         Command::Show(args) => durable::show_run(args),
         Command::Resume(args) => durable::resume(args),
@@ -151,9 +163,13 @@ fn main() -> ExitCode {
     exit.into()
 }
 
-fn validate(files: &[PathBuf], workflows: Option<&std::path::Path>) -> Exit {
-    let executor = match report::executor(workflows) {
-        Ok(executor) => executor,
+fn validate(
+    files: &[PathBuf],
+    workflows: Option<&std::path::Path>,
+    packs: &packs::PackArgs,
+) -> Exit {
+    let executor = match packs::builder(workflows, packs) {
+        Ok(builder) => builder.build(),
         Err(lines) => {
             for line in lines {
                 eprintln!("{line}");

@@ -19,7 +19,8 @@ use crate::Exit;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    /// The workflow file (YAML, or JSON when the name ends in .json).
+    /// The workflow file (YAML, or JSON when the name ends in .json); with
+    /// --pack, also PACK.ACTION: that action once, -i giving its parameters.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// An input of the workflow. VALUE is JSON when it is valid JSON (3,
@@ -60,6 +61,8 @@ pub(crate) struct RunArgs {
     /// it is committed).
     #[arg(long, value_enum, requires = "db", default_value_t = DurabilityArg::WriteBehind)]
     durability: DurabilityArg,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 /// `--durability`.
@@ -126,7 +129,7 @@ pub(crate) enum Mode {
 }
 
 pub(crate) fn run(args: RunArgs) -> Exit {
-    let mut builder = match report::executor_builder(args.workflows.as_deref()) {
+    let mut builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(builder) => builder,
         Err(lines) => {
             for line in lines {
@@ -155,11 +158,20 @@ pub(crate) fn run(args: RunArgs) -> Exit {
         }
     }
     let executor = builder.build();
-    let (plan, inputs) =
-        match plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor) {
-            Ok(found) => found,
-            Err(exit) => return exit,
-        };
+    let by_reference = crate::packs::action_plan(
+        &args.packs,
+        &args.file,
+        args.inputs.as_deref(),
+        &args.input,
+        &executor,
+    );
+    let found = by_reference.unwrap_or_else(|| {
+        plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor)
+    });
+    let (plan, inputs) = match found {
+        Ok(found) => found,
+        Err(exit) => return exit,
+    };
     let mode = Mode::of(args.json, args.quiet);
     let live = mode == Mode::Human && std::io::stderr().is_terminal();
 

@@ -41,6 +41,9 @@ pub(crate) struct SubmitArgs {
     /// commits its records.
     #[arg(long, value_enum, default_value_t = DurabilityArg::WriteBehind)]
     durability: DurabilityArg,
+    /// StackStorm packs (the workers need the same).
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 /// `weft worker`.
@@ -66,6 +69,8 @@ pub(crate) struct WorkerArgs {
     /// A directory of workflow files that tasks run as sub-workflows.
     #[arg(long, value_name = "DIR")]
     workflows: Option<PathBuf>,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {
@@ -87,7 +92,7 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match report::executor_builder(args.workflows.as_deref()) {
+    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(b) => b,
         Err(lines) => {
             for line in lines {
@@ -138,7 +143,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match report::executor_builder(args.workflows.as_deref()) {
+    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(b) => b,
         Err(lines) => {
             for line in lines {
