@@ -54,6 +54,8 @@ pub struct Pack {
 pub struct ActionMeta {
     pub(crate) reference: String,
     pub(crate) name: String,
+    /// Where `name` is written.
+    pub(crate) name_at: (u32, u32),
     pub(crate) file: Arc<PathBuf>,
     pub(crate) description: Option<String>,
     pub(crate) runner: Runner,
@@ -151,7 +153,7 @@ impl Pack {
                             PackError::at(
                                 PackErrorKind::Duplicate,
                                 &meta.file,
-                                Some((1, 1)),
+                                Some(meta.name_at),
                                 format!(
                                     "a second action named `{}` in pack `{reference}` (the first is in {}): rename one",
                                     meta.name,
@@ -539,7 +541,7 @@ fn read_action(
             true
         }
     };
-    let Some((name, _)) = name else {
+    let Some((name, name_at)) = name else {
         if root.get("name").is_none() {
             errors.push(err(
                 root.pos,
@@ -644,6 +646,7 @@ fn read_action(
     Some(ActionMeta {
         reference,
         name,
+        name_at,
         file,
         description,
         runner,

@@ -323,6 +323,10 @@ fn two_actions_of_one_name_are_refused_naming_both_files() {
         .as_deref()
         .unwrap()
         .ends_with("actions/b.yaml"));
+    assert_eq!(
+        (err.location().line, err.location().column),
+        (Some(1), Some(7))
+    );
     assert!(err.message().contains("actions/a.yaml"), "{err}");
 }
 
