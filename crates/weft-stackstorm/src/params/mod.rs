@@ -673,12 +673,16 @@ mod tests {
                 "flag",
                 json!({"type": "boolean", "default": "{{ count > 2 }}"}),
             ),
+            param(
+                "steps",
+                json!({"type": "array", "default": "{{ range(count) | list }}"}),
+            ),
         ];
         let config = json!({"name": "ada", "word": "hi", "count": "3"});
         let out = resolve(&params, &json!({}), &ctx(&config)).unwrap();
         assert_eq!(
             Value::Object(out),
-            json!({"greeting": "HI, ada!", "word": "HI", "count": 3, "tags": ["HI", 3], "flag": true})
+            json!({"greeting": "HI, ada!", "word": "HI", "count": 3, "tags": ["HI", 3], "flag": true, "steps": [0, 1, 2]})
         );
     }
 

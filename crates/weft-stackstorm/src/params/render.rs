@@ -181,6 +181,8 @@ fn visit(
 fn names_used(v: &Value) -> Option<Vec<String>> {
     let mut names = Vec::new();
     collect_names(v, &mut names)?;
+    // minijinja's own globals (`range`, `dict`, ...) are no dependencies.
+    names.retain(|n| !ENV.globals().any(|(g, _)| g == n));
     names.sort();
     names.dedup();
     Some(names)
