@@ -112,12 +112,32 @@ fn plan_for(
         values.insert(name.clone(), value);
     }
     let keys: Vec<&str> = values.keys().map(String::as_str).collect();
-    let shown = Path::new(meta.reference());
     let plan = packs
         .action_workflow(meta.reference(), &keys)
         .and_then(|w| w.compile(executor))
-        .map_err(|e| print(report::error_lines(&e, shown)))?;
+        .map_err(|e| print(lines_of(&e, meta.reference())))?;
     Ok((plan, Value::Object(values)))
+}
+
+/// One line per error, named after the action: the workflow that runs it
+/// is made here, and a line and column in it would mean nothing.
+fn lines_of(error: &weft_core::Error, reference: &str) -> Vec<String> {
+    let file = Some(std::sync::Arc::new(PathBuf::from(reference)));
+    error
+        .all()
+        .map(|e| {
+            let mut one =
+                weft_core::Error::new(e.kind(), e.message()).with_location(weft_core::Location {
+                    file: file.clone(),
+                    line: None,
+                    column: None,
+                });
+            if let Some(field) = e.field() {
+                one = one.with_field(field);
+            }
+            one.to_string()
+        })
+        .collect()
 }
 
 fn print(lines: Vec<String>) -> Exit {

@@ -88,6 +88,17 @@ fn run_by_reference_checks_the_parameters_first() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("immutable"));
+    // An action that cannot be used is named, without a place in the
+    // workflow made to run it.
+    weft()
+        .args(["run", "--pack"])
+        .arg(demo())
+        .args(["demo.remote", "-i", "hosts=a"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "demo.remote: invalid workflow in `action`: action `demo.remote` cannot be used: its runner `remote-shell-cmd`",
+        ));
     // A value of the wrong type fails the run, naming the parameter.
     weft()
         .args(["run", "-q", "--pack"])
