@@ -149,7 +149,7 @@ impl Packs {
                     let workflow = match &meta.entry_point {
                         Some(path) => Workflow::from_file(path)
                             .map(|w| w.with_name(meta.reference.clone()))
-                            .map_err(|e| lines(&e)),
+                            .map_err(|e| e.to_string()),
                         None => Err("the action has no entry point".to_owned()),
                     };
                     pending.push(Pending {
@@ -170,7 +170,7 @@ impl Packs {
                     continue;
                 }
                 let compiled = match &p.workflow {
-                    Ok(w) => w.compile(&builder).map_err(|e| lines(&e)),
+                    Ok(w) => w.compile(&builder).map_err(|e| e.to_string()),
                     Err(e) => Err(e.clone()),
                 };
                 match compiled {
@@ -306,32 +306,6 @@ impl Packs {
             "output": [{"result": format!("{{{{ task.{task} }}}}")}],
         });
         Workflow::from_json_str(&text.to_string()).map(|w| w.with_name(reference.to_owned()))
-    }
-}
-
-/// An error and the others found with it, one per line.
-fn lines(e: &Error) -> String {
-    let mut out = e.to_string();
-    let more = e.others().len() + e.omitted();
-    if more > 0 {
-        // `to_string` says "(and N more)"; the first one is enough here.
-        out = e
-            .all()
-            .next()
-            .map(|first| {
-                let mut one = first.clone();
-                let _ = &mut one;
-                format!("{} (and {more} more)", strip_more(&first.to_string()))
-            })
-            .unwrap_or(out);
-    }
-    out
-}
-
-fn strip_more(s: &str) -> &str {
-    match s.rfind(" (and ") {
-        Some(i) if s.ends_with(" more)") => &s[..i],
-        _ => s,
     }
 }
 

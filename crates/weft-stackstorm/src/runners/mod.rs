@@ -92,21 +92,28 @@ impl Runner {
 }
 
 /// `runners.yaml`, read once.
-static RUNNER_PARAMETERS: LazyLock<HashMap<String, Vec<RawParam>>> = LazyLock::new(|| {
+static RUNNER_PARAMETERS: LazyLock<HashMap<String, Vec<RawParam>>> =
+    LazyLock::new(|| read_runner_parameters().0);
+
+/// The runners' parameters from `runners.yaml`, and any mistake in it (a
+/// unit test keeps the file free of them).
+fn read_runner_parameters() -> (HashMap<String, Vec<RawParam>>, Vec<crate::PackError>) {
     let file = Arc::new(PathBuf::from("runners.yaml"));
     let mut out = HashMap::new();
-    let Ok(root) = crate::yaml::parse(include_str!("runners.yaml"), &file) else {
-        return out;
-    };
-    if let crate::yaml::Yaml::Map(runners) = &root.value {
-        for (name, _, params) in runners {
-            let mut errors = Vec::new();
-            let raw = params::read_raw(params, &file, name, &mut errors);
-            out.insert(name.clone(), raw);
+    let mut errors = Vec::new();
+    match crate::yaml::parse(include_str!("runners.yaml"), &file) {
+        Ok(root) => {
+            if let crate::yaml::Yaml::Map(runners) = &root.value {
+                for (name, _, params) in runners {
+                    let raw = params::read_raw(params, &file, name, &mut errors);
+                    out.insert(name.clone(), raw);
+                }
+            }
         }
+        Err(e) => errors.push(e),
     }
-    out
-});
+    (out, errors)
+}
 
 /// What every action of one pack shares.
 #[derive(Debug)]
@@ -406,4 +413,44 @@ impl Call<'_> {
 /// A failure that keeps StackStorm's result.
 pub(crate) fn failed(message: String, result: Value) -> ActionError {
     ActionError::with_result(message, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_runner_weft_has_declares_its_parameters() {
+        let (runners, errors) = read_runner_parameters();
+        assert!(errors.is_empty(), "{errors:?}");
+        for r in [
+            Runner::LocalShellCmd,
+            Runner::LocalShellScript,
+            Runner::PythonScript,
+            Runner::Orquesta,
+            Runner::HttpRequest,
+            Runner::Noop,
+            Runner::Inquirer,
+        ] {
+            assert!(runners.contains_key(r.name()), "{}", r.name());
+            assert!(r.parameters().is_some(), "{}", r.name());
+        }
+        let cmd: Vec<&str> = runners["local-shell-cmd"]
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            cmd,
+            [
+                "cmd",
+                "cwd",
+                "env",
+                "kwarg_op",
+                "sudo",
+                "sudo_password",
+                "timeout"
+            ]
+        );
+        assert!(Runner::parse("remote-shell-cmd").parameters().is_none());
+    }
 }
