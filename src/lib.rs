@@ -15,6 +15,10 @@
 //! * `postgres` (off by default): `weft::postgres`, the Postgres store that
 //!   several executor processes share (`weft-store-postgres`; see
 //!   docs/scale-out.md).
+//! * `stackstorm` (off by default): `weft::stackstorm`, StackStorm packs as
+//!   a source of actions (`weft-stackstorm`; see docs/stackstorm.md):
+//!   `Executor::builder().pack(dir)?` with `weft::stackstorm::PackExt` in
+//!   scope.
 //!
 //! # The surface
 //!
@@ -70,6 +74,11 @@ pub use weft_store_sqlite as sqlite;
 /// (feature `postgres`). See `weft_store_postgres`.
 #[cfg(feature = "postgres")]
 pub use weft_store_postgres as postgres;
+
+/// StackStorm packs as actions (feature `stackstorm`): load a pack and
+/// register its actions as `PACK.NAME`. See `weft_stackstorm`.
+#[cfg(feature = "stackstorm")]
+pub use weft_stackstorm as stackstorm;
 
 /// The names most programs need.
 pub mod prelude {

@@ -10,7 +10,6 @@ use weft_runtime::{Executor, ResumeError, RunId, RunOutcome, RunStatus};
 
 use crate::limits::LimitArgs;
 use crate::observe::ObserveArgs;
-use crate::report;
 use crate::run::{drive, finish, outcome_json, show, show_as, Mode};
 use crate::store::{self, Access};
 use crate::Exit;
@@ -72,6 +71,8 @@ pub(crate) struct ResumeArgs {
     /// for `weft run`.
     #[arg(long, value_name = "DIR")]
     workflows: Option<PathBuf>,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
     /// Print JSON: the run's object as `weft run --json` does, or a list of
     /// them without RUN_ID.
     #[arg(long)]
@@ -99,6 +100,8 @@ pub(crate) struct RerunArgs {
     /// A directory of workflow files that tasks run as sub-workflows.
     #[arg(long, value_name = "DIR")]
     workflows: Option<PathBuf>,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
     /// Print exactly one JSON object, as `weft run --json` does.
     #[arg(long)]
     json: bool,
@@ -138,15 +141,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
         })
 }
 
-/// An executor on the store `db`, with the built-in actions and the
-/// workflows of `workflows`.
+/// An executor on the store `db`, with the built-in actions, the packs'
+/// and the workflows of `workflows`.
 fn executor(
     rt: &tokio::runtime::Runtime,
     db: &str,
     access: Access,
     workflows: Option<&std::path::Path>,
+    packs: &crate::packs::PackArgs,
 ) -> Result<Executor, Exit> {
-    let builder = report::executor_builder(workflows).map_err(|lines| {
+    let builder = crate::packs::builder(workflows, packs).map_err(|lines| {
         for line in lines {
             eprintln!("{line}");
         }
@@ -296,7 +300,7 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&rt, &args.db, Access::Read, None) {
+    let ex = match executor(&rt, &args.db, Access::Read, None, &Default::default()) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
@@ -395,7 +399,13 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&rt, &args.db, Access::Write, args.workflows.as_deref()) {
+    let ex = match executor(
+        &rt,
+        &args.db,
+        Access::Write,
+        args.workflows.as_deref(),
+        &args.packs,
+    ) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
@@ -541,7 +551,13 @@ pub(crate) fn rerun(args: RerunArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&rt, &args.db, Access::Write, args.workflows.as_deref()) {
+    let ex = match executor(
+        &rt,
+        &args.db,
+        Access::Write,
+        args.workflows.as_deref(),
+        &args.packs,
+    ) {
         Ok(ex) => ex,
         Err(e) => return e,
     };

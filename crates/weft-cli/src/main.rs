@@ -24,6 +24,7 @@ mod graph;
 mod inputs;
 mod limits;
 mod observe;
+mod packs;
 mod progress;
 mod report;
 mod run;
@@ -102,6 +103,8 @@ enum Command {
         workflows: Option<PathBuf>,
         #[command(flatten)]
         limits: limits::LimitArgs,
+        #[command(flatten)]
+        packs: packs::PackArgs,
     },
     /// Print a workflow's task graph as Mermaid or Graphviz DOT text.
     Graph {
@@ -114,8 +117,12 @@ enum Command {
         #[command(flatten)]
         limits: limits::LimitArgs,
     },
-    /// List the built-in actions, their input fields and result shape.
-    Actions,
+    /// List the built-in actions, their input fields and result shape; with
+    /// --pack, the packs' actions and their parameters.
+    Actions {
+        #[command(flatten)]
+        packs: packs::PackArgs,
+    },
     /// List the runs kept in a store (`weft run --db`).
     Runs(durable::RunsArgs),
     /// Show one run kept in a store: status, tasks, output, errors.
@@ -157,7 +164,7 @@ fn main() -> ExitCode {
         Command::Rerun(a) => a.limits.install(),
         Command::Submit(a) => a.limits.install(),
         Command::Worker(a) => a.limits.install(),
-        Command::Actions | Command::Runs(_) | Command::Purge(_) => {}
+        Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) => {}
     }
     // Logs and metrics, before any run starts.
     let observe = match &cli.command {
@@ -174,10 +181,14 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate {
-            files, workflows, ..
-        } => validate(&files, workflows.as_deref()),
+            files,
+            workflows,
+            packs,
+            ..
+        } => validate(&files, workflows.as_deref(), &packs),
         Command::Graph { file, format, .. } => graph::graph(&file, format),
-        Command::Actions => actions::actions(),
+        Command::Actions { packs } if !packs.packs.is_empty() => packs::actions(&packs),
+        Command::Actions { .. } => actions::actions(),
         Command::Runs(args) => durable::runs(args),
         Command::Show(args) => durable::show_run(args),
         Command::Resume(args) => durable::resume(args),
@@ -189,9 +200,13 @@ fn main() -> ExitCode {
     exit.into()
 }
 
-fn validate(files: &[PathBuf], workflows: Option<&std::path::Path>) -> Exit {
-    let executor = match report::executor(workflows) {
-        Ok(executor) => executor,
+fn validate(
+    files: &[PathBuf],
+    workflows: Option<&std::path::Path>,
+    packs: &packs::PackArgs,
+) -> Exit {
+    let executor = match packs::builder(workflows, packs) {
+        Ok(builder) => builder.build(),
         Err(lines) => {
             for line in lines {
                 eprintln!("{line}");

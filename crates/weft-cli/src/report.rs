@@ -11,22 +11,21 @@ pub(crate) fn compile(file: &Path) -> Result<Plan, Error> {
     Workflow::from_file(file)?.compile(&Executor::new())
 }
 
-/// The executor of a command: the built-in actions, and each workflow file
-/// in `workflows` (`NAME.yaml`, `NAME.yml` or `NAME.json`) as the action
-/// `NAME`, for tasks to run as a sub-workflow.
+/// `builder` (the built-in actions, and those of `--pack`) with each
+/// workflow file in `workflows` (`NAME.yaml`, `NAME.yml` or `NAME.json`) as
+/// the action `NAME`, for tasks to run as a sub-workflow. The workflows may
+/// use the actions already on `builder`, and not take their names.
 ///
 /// # Errors
 ///
-/// The lines to print: a directory that cannot be read, a name taken by a
-/// built-in action or by two files, and every mistake in those files.
-pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>> {
-    executor_builder(workflows).map(ExecutorBuilder::build)
-}
-
-/// As [`executor`], unbuilt: a store may be added.
-pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuilder, Vec<String>> {
+/// The lines to print: a directory that cannot be read, a name taken by an
+/// action or by two files, and every mistake in those files.
+pub(crate) fn executor_builder_on(
+    builder: ExecutorBuilder,
+    workflows: Option<&Path>,
+) -> Result<ExecutorBuilder, Vec<String>> {
     let Some(dir) = workflows else {
-        return Ok(Executor::builder().limits(crate::limits::run_limits()));
+        return Ok(builder.limits(crate::limits::run_limits()));
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -45,7 +44,7 @@ pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuild
         })
         .collect();
     files.sort();
-    let builtins: Vec<String> = Executor::new().action_names();
+    let builtins: Vec<String> = weft_core::ActionCatalog::action_names(&builder);
     let mut names: Vec<String> = builtins.clone();
     let mut errors = Vec::new();
     let mut named: Vec<(String, PathBuf)> = Vec::new();
@@ -55,7 +54,7 @@ pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuild
         };
         if builtins.contains(&name) {
             errors.push(format!(
-                "{}: a workflow may not be named `{name}`: it is a built-in action; rename the file",
+                "{}: a workflow may not be named `{name}`: it is a built-in action (or a pack's); rename the file",
                 file.display()
             ));
         } else if let Some((_, other)) = named.iter().find(|(n, _)| *n == name) {
@@ -71,7 +70,7 @@ pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuild
     }
     // Workflows may call each other (or themselves): each compiles against
     // every name, and the executor checks again when a run starts.
-    let mut builder = Executor::builder().limits(crate::limits::run_limits());
+    let mut builder = builder.limits(crate::limits::run_limits());
     for (name, file) in named {
         match Workflow::from_file(&file).and_then(|w| w.compile(&names)) {
             Ok(plan) => builder = builder.workflow(name, plan),

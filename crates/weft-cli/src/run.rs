@@ -21,7 +21,8 @@ use crate::Exit;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    /// The workflow file (YAML, or JSON when the name ends in .json).
+    /// The workflow file (YAML, or JSON when the name ends in .json); with
+    /// --pack, also PACK.ACTION: that action once, -i giving its parameters.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// An input of the workflow. VALUE is JSON when it is valid JSON (3,
@@ -66,6 +67,8 @@ pub(crate) struct RunArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 /// `--durability`.
@@ -132,7 +135,7 @@ pub(crate) enum Mode {
 }
 
 pub(crate) fn run(args: RunArgs) -> Exit {
-    let mut builder = match report::executor_builder(args.workflows.as_deref()) {
+    let mut builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(builder) => builder,
         Err(lines) => {
             for line in lines {
@@ -161,11 +164,20 @@ pub(crate) fn run(args: RunArgs) -> Exit {
         }
     }
     let executor = builder.build();
-    let (plan, inputs) =
-        match plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor) {
-            Ok(found) => found,
-            Err(exit) => return exit,
-        };
+    let by_reference = crate::packs::action_plan(
+        &args.packs,
+        &args.file,
+        args.inputs.as_deref(),
+        &args.input,
+        &executor,
+    );
+    let found = by_reference.unwrap_or_else(|| {
+        plan_and_inputs(&args.file, args.inputs.as_deref(), &args.input, &executor)
+    });
+    let (plan, inputs) = match found {
+        Ok(found) => found,
+        Err(exit) => return exit,
+    };
     let mode = Mode::of(args.json, args.quiet);
     let live = mode == Mode::Human && std::io::stderr().is_terminal();
 

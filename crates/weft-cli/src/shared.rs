@@ -45,6 +45,9 @@ pub(crate) struct SubmitArgs {
     durability: DurabilityArg,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    /// StackStorm packs (the workers need the same).
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 /// `weft worker`.
@@ -74,6 +77,8 @@ pub(crate) struct WorkerArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    packs: crate::packs::PackArgs,
 }
 
 fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {
@@ -95,7 +100,7 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match report::executor_builder(args.workflows.as_deref()) {
+    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(b) => b,
         Err(lines) => {
             for line in lines {
@@ -146,7 +151,7 @@ pub(crate) fn worker(args: WorkerArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match report::executor_builder(args.workflows.as_deref()) {
+    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
         Ok(b) => b,
         Err(lines) => {
             for line in lines {

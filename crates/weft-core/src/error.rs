@@ -17,6 +17,12 @@ pub struct Location {
 }
 
 impl Location {
+    /// A location: the file the text came from (if any), and a 1-based
+    /// line and column (if known).
+    pub fn new(file: Option<Arc<PathBuf>>, line: Option<usize>, column: Option<usize>) -> Location {
+        Location { file, line, column }
+    }
+
     /// True when neither a file nor a position is known.
     pub fn is_empty(&self) -> bool {
         self.file.is_none() && self.line.is_none()

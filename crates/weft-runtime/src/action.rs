@@ -371,6 +371,28 @@ pub trait Action: Send + Sync + 'static {
     fn input_fields(&self) -> Option<Vec<InputField>> {
         None
     }
+
+    /// Why the action cannot be used, or `None` (the default) when it can.
+    /// Compiling a workflow against the executor rejects every task that
+    /// uses an action that says why not (see
+    /// [`ActionCatalog::unavailable`](weft_core::ActionCatalog::unavailable)),
+    /// so that the reason is told before a run starts; [`Action::call`]
+    /// should fail with the same reason for a plan compiled elsewhere.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    /// The values in a task's rendered `input` that are secret: the run
+    /// masks them wherever it hands something back, as it masks the values
+    /// of the workflow's `secret: true` inputs (event texts, errors, task
+    /// results, the output). The action itself gets them unmasked.
+    ///
+    /// Called once per attempt, when the attempt is dispatched; the
+    /// default, no secrets, allocates nothing.
+    fn secret_values(&self, input: &Value) -> Vec<Value> {
+        let _ = input;
+        Vec::new()
+    }
 }
 
 impl<T: Action + ?Sized> Action for Arc<T> {
@@ -381,6 +403,14 @@ impl<T: Action + ?Sized> Action for Arc<T> {
     fn input_fields(&self) -> Option<Vec<InputField>> {
         (**self).input_fields()
     }
+
+    fn unavailable(&self) -> Option<String> {
+        (**self).unavailable()
+    }
+
+    fn secret_values(&self, input: &Value) -> Vec<Value> {
+        (**self).secret_values(input)
+    }
 }
 
 impl<T: Action + ?Sized> Action for Box<T> {
@@ -390,6 +420,14 @@ impl<T: Action + ?Sized> Action for Box<T> {
 
     fn input_fields(&self) -> Option<Vec<InputField>> {
         (**self).input_fields()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        (**self).unavailable()
+    }
+
+    fn secret_values(&self, input: &Value) -> Vec<Value> {
+        (**self).secret_values(input)
     }
 }
 

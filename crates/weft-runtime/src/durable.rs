@@ -404,6 +404,7 @@ impl Executor {
         let inner = Arc::new(ExecutorInner {
             actions: self.inner.actions.clone(),
             workflows: self.inner.workflows.clone(),
+            adapters: self.inner.adapters.clone(),
             limit: None,
             limits: self.inner.limits.clone(),
             live: Default::default(),

@@ -21,6 +21,7 @@ use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
 use crate::store::{Durability, JournalConfig, Store};
+use crate::subworkflow::WorkflowAdapter;
 use crate::typed::TypedAction;
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
@@ -59,6 +60,8 @@ pub(crate) struct ExecutorInner {
     pub(crate) actions: HashMap<Arc<str>, Arc<dyn Action>>,
     /// Workflows that tasks can run as their action (sub-workflows).
     pub(crate) workflows: HashMap<Arc<str>, Plan>,
+    /// How tasks call the workflows registered with an adapter.
+    pub(crate) adapters: HashMap<Arc<str>, Arc<dyn WorkflowAdapter>>,
     pub(crate) limit: Option<Arc<Semaphore>>,
     pub(crate) limits: Limits,
     /// The runs that have not ended; each removes itself when it ends.
@@ -271,22 +274,35 @@ impl ActionCatalog for Executor {
     }
 
     fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
-        fields_of(&self.inner.actions, &self.inner.workflows, name)
+        fields_of(
+            &self.inner.actions,
+            &self.inner.workflows,
+            &self.inner.adapters,
+            name,
+        )
+    }
+
+    fn unavailable(&self, name: &str) -> Option<String> {
+        self.inner.actions.get(name)?.unavailable()
     }
 }
 
 /// The input fields of an action or workflow registered as `name`: those
-/// the action declares, or a workflow's inputs (required unless they have
-/// a default).
+/// the action declares, those its adapter declares, or a workflow's
+/// inputs (required unless they have a default).
 fn fields_of(
     actions: &HashMap<Arc<str>, Arc<dyn Action>>,
     workflows: &HashMap<Arc<str>, Plan>,
+    adapters: &HashMap<Arc<str>, Arc<dyn WorkflowAdapter>>,
     name: &str,
 ) -> Option<Vec<InputField>> {
     if let Some(action) = actions.get(name) {
         return action.input_fields();
     }
     let plan = workflows.get(name)?;
+    if let Some(fields) = adapters.get(name).and_then(|a| a.input_fields()) {
+        return Some(fields);
+    }
     Some(
         plan.inputs()
             .iter()
@@ -303,6 +319,7 @@ fn fields_of(
 pub struct ExecutorBuilder {
     actions: HashMap<Arc<str>, Arc<dyn Action>>,
     workflows: HashMap<Arc<str>, Plan>,
+    adapters: HashMap<Arc<str>, Arc<dyn WorkflowAdapter>>,
     store: Option<Arc<dyn Store>>,
     durability: Durability,
     journal: JournalConfig,
@@ -315,25 +332,18 @@ impl ExecutorBuilder {
         let mut b = ExecutorBuilder {
             actions: HashMap::new(),
             workflows: HashMap::new(),
+            adapters: HashMap::new(),
             store: None,
             durability: Durability::default(),
             journal: JournalConfig::default(),
             max_in_flight: None,
             limits: Limits::default(),
         };
-        b.actions
-            .insert(Arc::from("core.noop"), Arc::new(builtins::Noop));
-        b.actions
-            .insert(Arc::from("core.echo"), Arc::new(builtins::Echo));
-        b.actions
-            .insert(Arc::from("core.sleep"), Arc::new(builtins::Sleep));
-        b.actions
-            .insert(Arc::from("core.fail"), Arc::new(builtins::Fail));
-        b.actions
-            .insert(Arc::from("core.local"), Arc::new(builtins::Local));
-        #[cfg(feature = "http")]
-        b.actions
-            .insert(Arc::from("core.http"), Arc::new(crate::http::Http::new()));
+        for name in builtins::NAMES {
+            if let Some(action) = builtins::builtin_action(name) {
+                b.actions.insert(Arc::from(*name), action);
+            }
+        }
         b
     }
 
@@ -428,6 +438,7 @@ impl ExecutorBuilder {
     ) -> ExecutorBuilder {
         let name = name.into();
         self.workflows.remove(&name);
+        self.adapters.remove(&name);
         self.actions.insert(name, action);
         self
     }
@@ -477,7 +488,28 @@ impl ExecutorBuilder {
     pub fn workflow(mut self, name: impl Into<Arc<str>>, plan: Plan) -> ExecutorBuilder {
         let name = name.into();
         self.actions.remove(&name);
+        self.adapters.remove(&name);
         self.workflows.insert(name, plan);
+        self
+    }
+
+    /// Registers a workflow as the action `name`, as
+    /// [`ExecutorBuilder::workflow`] does, with an adapter between the
+    /// task and the child run: the adapter declares the fields a task may
+    /// give, makes the child's inputs from the task's input (an error
+    /// fails the attempt) and the task's result from the child's output
+    /// (a child that does not succeed fails the task as with
+    /// [`ExecutorBuilder::workflow`]). See [`WorkflowAdapter`].
+    pub fn workflow_adapted(
+        mut self,
+        name: impl Into<Arc<str>>,
+        plan: Plan,
+        adapter: Arc<dyn WorkflowAdapter>,
+    ) -> ExecutorBuilder {
+        let name = name.into();
+        self.actions.remove(&name);
+        self.workflows.insert(name.clone(), plan);
+        self.adapters.insert(name, adapter);
         self
     }
 
@@ -533,6 +565,7 @@ impl ExecutorBuilder {
             inner: Arc::new(ExecutorInner {
                 actions: self.actions,
                 workflows: self.workflows,
+                adapters: self.adapters,
                 limit: self
                     .max_in_flight
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
@@ -566,6 +599,10 @@ impl ActionCatalog for ExecutorBuilder {
     }
 
     fn input_fields(&self, name: &str) -> Option<Vec<InputField>> {
-        fields_of(&self.actions, &self.workflows, name)
+        fields_of(&self.actions, &self.workflows, &self.adapters, name)
+    }
+
+    fn unavailable(&self, name: &str) -> Option<String> {
+        self.actions.get(name)?.unavailable()
     }
 }

@@ -27,6 +27,7 @@ mod limits;
 
 mod local;
 mod outcome;
+pub mod process;
 mod run;
 mod scheduler;
 mod secrets;
@@ -37,7 +38,7 @@ mod typed;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
-pub use builtins::{builtin_actions, ActionInfo, FieldInfo};
+pub use builtins::{builtin_action, builtin_actions, ActionInfo, FieldInfo};
 pub use durable::{Recovered, ResumeError};
 pub use event::{Event, EventKind, EventStream};
 pub use executor::{Executor, ExecutorBuilder, RunOptions, UnknownRun};
@@ -48,4 +49,5 @@ pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{NotRecorded, Run, RunHandle, RunLost};
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
+pub use subworkflow::WorkflowAdapter;
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};

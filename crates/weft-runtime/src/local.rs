@@ -124,7 +124,7 @@ impl Program {
 /// Writes `word` so that a reader sees where it starts and ends: bare when
 /// it holds only characters no shell treats specially, single-quoted
 /// otherwise. For messages only; nothing runs it.
-fn push_display_word(out: &mut String, word: &str) {
+pub(crate) fn push_display_word(out: &mut String, word: &str) {
     let plain = !word.is_empty()
         && word
             .bytes()
@@ -376,14 +376,14 @@ fn parse_args(args: &Value) -> Result<Vec<String>, ActionError> {
 /// signalled while the leader is not yet reaped (its id cannot have been
 /// reused); then `child` drops, and tokio kills the leader
 /// (`kill_on_drop`) and reaps it in the background.
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     #[cfg(unix)]
     group: Option<rustix::process::Pid>,
 }
 
 impl Running {
-    fn new(child: Child) -> Running {
+    pub(crate) fn new(child: Child) -> Running {
         Running {
             // The leader's pid is the group's id (`process_group(0)`).
             #[cfg(unix)]
@@ -396,7 +396,7 @@ impl Running {
     }
 
     /// The command has exited and been reaped: leave its group alone.
-    fn finished(&mut self) {
+    pub(crate) fn finished(&mut self) {
         #[cfg(unix)]
         {
             self.group = None;
@@ -416,27 +416,27 @@ impl Drop for Running {
 
 /// Which end of an oversized stream to keep.
 #[derive(Clone, Copy)]
-enum Keep {
+pub(crate) enum Keep {
     Head,
     Tail,
 }
 
 /// What was kept of one output stream.
-struct Captured {
+pub(crate) struct Captured {
     kept: Vec<u8>,
     /// Every byte the command wrote to the stream.
-    total: u64,
+    pub(crate) total: u64,
     keep: Keep,
 }
 
 impl Captured {
-    fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.total > self.kept.len() as u64
     }
 
     /// The kept bytes as text. A cut can fall inside a UTF-8 character; the
     /// partial character at the cut is left out rather than shown as U+FFFD.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let bytes = if self.truncated() {
             match self.keep {
                 Keep::Head => without_partial_end(&self.kept),
@@ -450,7 +450,7 @@ impl Captured {
 }
 
 /// Reads `stream` to its end, keeping at most `cap` bytes of it.
-async fn capture<R: AsyncRead + Unpin>(
+pub(crate) async fn capture<R: AsyncRead + Unpin>(
     stream: Option<R>,
     cap: usize,
     keep: Keep,

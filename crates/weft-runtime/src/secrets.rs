@@ -41,6 +41,27 @@ impl Secrets {
         Some(Box::new(Secrets { words }))
     }
 
+    /// Adds the texts of `values` (secrets an action named at dispatch,
+    /// see `Action::secret_values`) to the run's secrets, making them if
+    /// the run had none.
+    pub(crate) fn learn(secrets: &mut Option<Box<Secrets>>, values: &[Value]) {
+        let mut words = Vec::new();
+        for v in values {
+            collect(v, &mut words);
+        }
+        if words.is_empty() {
+            return;
+        }
+        let s = secrets.get_or_insert_with(|| Box::new(Secrets { words: Vec::new() }));
+        if words.iter().all(|w| s.words.contains(w)) {
+            return;
+        }
+        s.words.extend(words);
+        s.words
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        s.words.dedup();
+    }
+
     /// `text` with every secret in it masked.
     pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
@@ -155,6 +176,21 @@ mod tests {
             Some(json!({"a": ["ok", "pw=********"], "pin": "********", "n": 7, "********": 1}))
         );
         assert_eq!(s.value(&json!({"a": [1, 2]})), None);
+    }
+
+    #[test]
+    fn learned_secrets_are_masked_longest_first() {
+        let mut s = None;
+        Secrets::learn(&mut s, &[json!("abc")]);
+        assert!(s.is_none(), "too short to mask");
+        Secrets::learn(
+            &mut s,
+            &[json!({"k": "hunter22"}), json!(["hunter22-admin"])],
+        );
+        Secrets::learn(&mut s, &[json!("hunter22")]);
+        let s = s.unwrap();
+        assert_eq!(s.words, ["hunter22-admin", "hunter22"]);
+        assert_eq!(s.text("x hunter22-admin hunter22"), "x ******** ********");
     }
 
     #[test]

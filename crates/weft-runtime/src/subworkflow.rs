@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde_json::json;
-use weft_core::Plan;
+use serde_json::{json, Value};
+use weft_core::{InputField, Plan};
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
 use crate::executor::{ExecutorInner, RunOptions};
@@ -90,10 +90,53 @@ fn apply(child: &RunHandle, state: u8) {
     }
 }
 
+/// How tasks call a workflow registered with
+/// [`ExecutorBuilder::workflow_adapted`](crate::ExecutorBuilder::workflow_adapted):
+/// the input fields they may give, the child run's inputs made from what
+/// they give, and the task's result made from the child's output.
+///
+/// A layer that runs workflows written for another system uses it to keep
+/// that system's contract: its own parameter declarations, defaults and
+/// checks in front of the workflow's `input` section, and its own shape
+/// of result.
+pub trait WorkflowAdapter: Send + Sync + 'static {
+    /// The input fields a task may give, checked when compiling (see
+    /// [`Action::input_fields`]); `None` (the default) means the
+    /// workflow's own inputs.
+    fn input_fields(&self) -> Option<Vec<InputField>> {
+        None
+    }
+
+    /// The child run's inputs, from the attempt's input (its `input` is
+    /// the task's rendered input). Called when the attempt starts, not by
+    /// the scheduler.
+    ///
+    /// # Errors
+    ///
+    /// An error fails the attempt as an action's error would, before any
+    /// child run is made.
+    fn prepare(&self, input: &ActionInput) -> Result<Value, ActionError>;
+
+    /// The task's result when the child succeeded, from the child's
+    /// output; the default is the output itself.
+    fn result(&self, output: Value) -> Value {
+        output
+    }
+
+    /// The secret values in a task's rendered input (see
+    /// [`Action::secret_values`]); none by default.
+    fn secret_values(&self, input: &Value) -> Vec<Value> {
+        let _ = input;
+        Vec::new()
+    }
+}
+
 /// The action of a task whose action names a workflow, for one parent run.
 pub(crate) struct SubWorkflow {
     pub(crate) name: Arc<str>,
     pub(crate) plan: Plan,
+    /// How tasks call it, if it was registered with an adapter.
+    pub(crate) adapter: Option<Arc<dyn WorkflowAdapter>>,
     pub(crate) exec: Arc<ExecutorInner>,
     pub(crate) children: Arc<Children>,
     /// The child's depth: 1 for a child of a top-level run.
@@ -122,9 +165,17 @@ impl Drop for AbortOnDrop<'_> {
 }
 
 impl Action for SubWorkflow {
+    fn secret_values(&self, input: &Value) -> Vec<Value> {
+        match &self.adapter {
+            Some(a) => a.secret_values(input),
+            None => Vec::new(),
+        }
+    }
+
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         let name = self.name.clone();
         let plan = self.plan.clone();
+        let adapter = self.adapter.clone();
         let exec = self.exec.clone();
         let children = self.children.clone();
         let depth = self.depth;
@@ -138,8 +189,12 @@ impl Action for SubWorkflow {
                 )));
             }
             let id = RunId::child(input.run_id, input.instance, input.index, input.attempt);
+            let given = match &adapter {
+                Some(a) => a.prepare(&input)?,
+                None => input.input,
+            };
             let parameters = plan
-                .bind_inputs(input.input)
+                .bind_inputs(given)
                 .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {}", e.message())))?;
             // A parent being resumed runs again an attempt whose child is
             // in the store: the child is resumed (or, if it ended, its end
@@ -159,7 +214,8 @@ impl Action for SubWorkflow {
             let (scheduler, run) = match stored {
                 Some(entries) => {
                     if let Some(Record::Ended(end)) = entries.last().map(|e| &e.record) {
-                        return ended(&name, id, end.status, &end.output, &end.errors);
+                        return ended(&name, id, end.status, &end.output, &end.errors)
+                            .map(|out| adapted(adapter.as_deref(), out));
                     }
                     // On a shared store the child may still be leased to the
                     // process its parent was taken over from.
@@ -203,8 +259,17 @@ impl Action for SubWorkflow {
             guard.done = true;
             drop(guard);
             ended(&name, id, out.status, &out.output, &out.errors)
+                .map(|out| adapted(adapter.as_deref(), out))
         }
         .boxed()
+    }
+}
+
+/// The task's result from a child's output.
+fn adapted(adapter: Option<&dyn WorkflowAdapter>, output: Value) -> Value {
+    match adapter {
+        Some(a) => a.result(output),
+        None => output,
     }
 }
 

@@ -13,6 +13,7 @@ use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, Stat
 use crate::action::{ActionError, ActionInput};
 use crate::event::EventKind;
 use crate::id::RunId;
+use crate::secrets::Secrets;
 
 impl Scheduler {
     pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32, cause: Option<Instant>) {
@@ -174,6 +175,10 @@ impl Scheduler {
                 return;
             }
         };
+        let secret = action.secret_values(&input);
+        if !secret.is_empty() {
+            Secrets::learn(&mut self.secrets, &secret);
+        }
         let delay = match retry_delay {
             Some(d) => Some(d),
             None if attempt == 1 => match task.delay.as_ref().map(|d| d.eval(&ctx)) {

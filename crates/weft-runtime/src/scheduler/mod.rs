@@ -424,6 +424,7 @@ impl Scheduler {
                             Arc::new(SubWorkflow {
                                 name: Arc::from(name),
                                 plan: plan.clone(),
+                                adapter: exec.adapters.get(name).cloned(),
                                 exec: exec.clone(),
                                 children: children.get_or_insert_with(Default::default).clone(),
                                 depth: options.depth + 1,

@@ -24,6 +24,15 @@ pub trait ActionCatalog {
         let _ = name;
         None
     }
+    /// Why action `name` cannot be used although it is registered, or
+    /// `None` (the default) when it can. Compiling a task that uses such
+    /// an action fails with this reason, at the task's `action`: an action
+    /// whose implementation is not available here, say, is refused before
+    /// a run starts rather than when the task is reached.
+    fn unavailable(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }
 
 /// One input field an action declares (see [`ActionCatalog::input_fields`]).
@@ -34,6 +43,8 @@ pub struct InputField {
     pub name: String,
     /// Whether every task must give it.
     pub required: bool,
+    /// Whether the action sets it itself: a task may not give it.
+    pub immutable: bool,
 }
 
 impl InputField {
@@ -42,6 +53,7 @@ impl InputField {
         InputField {
             name: name.into(),
             required: true,
+            immutable: false,
         }
     }
 
@@ -50,6 +62,18 @@ impl InputField {
         InputField {
             name: name.into(),
             required: false,
+            immutable: false,
+        }
+    }
+
+    /// A field the action sets itself: compiling rejects a task that
+    /// gives it, naming the field. It is still one of the action's fields
+    /// (a task that gives it is told it is fixed, not that it is unknown).
+    pub fn immutable(name: impl Into<String>) -> InputField {
+        InputField {
+            name: name.into(),
+            required: false,
+            immutable: true,
         }
     }
 }

@@ -18,13 +18,23 @@ use crate::plan::{Join, NameMap, TaskId, TaskPlan, ENGINE_COMMANDS};
 use super::transitions::Edges;
 use super::{task_id, ActionCatalog, Compiler, InputField, Mode, TaskPath};
 
+/// What the catalog says about one action: the fields it declares, and
+/// why it cannot be used, if it cannot.
+type Declared = (Option<Vec<InputField>>, Option<String>);
+
+/// The message for a task that gives an input its action sets itself.
+fn immutable_message(action: &str, field: &str) -> String {
+    format!("`{action}` sets its input `{field}` itself (it is immutable): remove it from the task")
+}
+
 /// The catalog's answers, each asked for once.
 struct Actions<'c, C: ?Sized> {
     catalog: &'c C,
     /// Every name, asked for when the first unknown action is found.
     names: Option<Vec<String>>,
-    /// The fields each action declares.
-    fields: HashMap<Arc<str>, Option<Vec<InputField>>>,
+    /// The fields each action declares, and why it cannot be used (if it
+    /// cannot).
+    fields: HashMap<Arc<str>, Declared>,
     /// The last action looked up, and whether it is known: neighbouring
     /// tasks usually share an action, and then one `Arc`.
     last: Option<Arc<str>>,
@@ -105,11 +115,23 @@ impl Compiler<'_> {
             None => (None, None),
         };
         let action = action_name.and_then(|a| self.action(a, &base, actions));
-        if let Some(a) = action.as_ref().filter(|_| self.mode == Mode::New) {
-            let fields = actions
-                .fields
-                .entry(a.clone())
-                .or_insert_with(|| actions.catalog.input_fields(a));
+        if let Some(a) = action
+            .as_ref()
+            .filter(|_| self.mode == Mode::New && actions.last_known)
+        {
+            let (fields, unavailable) = actions.fields.entry(a.clone()).or_insert_with(|| {
+                (
+                    actions.catalog.input_fields(a),
+                    actions.catalog.unavailable(a),
+                )
+            });
+            if let Some(reason) = unavailable {
+                self.error(
+                    ErrorKind::Validation,
+                    &format!("{}.action", base.get()),
+                    format!("action `{a}` cannot be used: {reason}"),
+                );
+            }
             if let Some(fields) = fields {
                 self.input_keys(a, fields, inline, t.input.as_ref(), base.get());
             }
@@ -241,7 +263,16 @@ impl Compiler<'_> {
                 let path = format!("{base}.action");
                 for p in &pairs {
                     given.push(&p.name);
-                    if fields.iter().any(|f| f.name == p.name) {
+                    if let Some(f) = fields.iter().find(|f| f.name == p.name) {
+                        if f.immutable && !self.full() {
+                            self.error_in_scalar(
+                                ErrorKind::Validation,
+                                &path,
+                                text,
+                                from + p.at,
+                                immutable_message(action, &p.name),
+                            );
+                        }
                         continue;
                     }
                     if self.full() {
@@ -267,7 +298,15 @@ impl Compiler<'_> {
             (None, Some(m)) => {
                 for key in m.keys() {
                     given.push(key);
-                    if fields.iter().any(|f| &f.name == key) {
+                    if let Some(f) = fields.iter().find(|f| &f.name == key) {
+                        if f.immutable && !self.full() {
+                            let path = join_key(&format!("{base}.input"), key);
+                            self.error(
+                                ErrorKind::Validation,
+                                &path,
+                                immutable_message(action, key),
+                            );
+                        }
                         continue;
                     }
                     if self.full() {

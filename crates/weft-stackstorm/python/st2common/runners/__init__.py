@@ -1,0 +1,1 @@
+"""weft's stand-in for ``st2common.runners``."""

@@ -1,0 +1,4 @@
+#!/bin/sh
+for a in "$@"; do
+  printf '[%s]\n' "$a"
+done

@@ -1,0 +1,3 @@
+#!/bin/bash
+ n=$RANDOM
+ echo "Generate random number $n."

@@ -1,0 +1,3 @@
+#!/bin/bash
+
+echo ${ST2_ACTION_AUTH_TOKEN}

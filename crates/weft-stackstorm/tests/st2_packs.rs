@@ -1,0 +1,147 @@
+//! StackStorm's own `core` and `examples` packs, unchanged (see
+//! tests/st2/README.md): they load, their actions run with StackStorm's
+//! results, and every workflow action that cannot be used says why.
+mod common;
+
+use serde_json::json;
+use weft_core::ActionCatalog;
+use weft_runtime::{Executor, RunStatus};
+use weft_stackstorm::{PackExt, Packs};
+
+fn packs() -> Packs {
+    Packs::new()
+        .load(common::st2("core"))
+        .and_then(|p| p.load(common::st2("examples")))
+        .unwrap_or_else(|e| panic!("StackStorm's packs do not load: {e}"))
+}
+
+fn executor() -> Executor {
+    Executor::builder().packs(&packs()).build()
+}
+
+#[test]
+fn the_core_and_examples_packs_load() {
+    let packs = packs();
+    assert_eq!(packs.packs()[0].reference(), "core");
+    assert_eq!(packs.packs()[1].reference(), "examples");
+    assert!(packs.action("core.local").is_some());
+    assert!(packs.action("examples.orquesta-sequential").is_some());
+    // The remote and Windows actions load, and say why they cannot run.
+    let remote = packs.action("core.remote").unwrap();
+    assert!(remote.unavailable().unwrap().contains("`remote-shell-cmd`"));
+}
+
+#[tokio::test]
+async fn core_echo_is_stackstorms_and_gives_stdout() {
+    let ex = executor();
+    let out = common::call(&ex, "core.echo", "{message: hello}").await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(
+        common::result(&out),
+        json!({"failed": false, "succeeded": true, "return_code": 0, "stdout": "hello", "stderr": ""})
+    );
+    // Its `cmd` is immutable in StackStorm's metadata.
+    let err = common::compile_error(
+        &ex,
+        "tasks:\n  t:\n    action: core.echo\n    input: {message: x, cmd: ls}\n",
+    );
+    assert!(err.message().contains("immutable"), "{err}");
+}
+
+#[tokio::test]
+async fn core_local_runs_a_command_with_its_timeout() {
+    let ex = executor();
+    let out = common::call(
+        &ex,
+        "core.local",
+        "{cmd: \"echo a; echo b >&2\", timeout: 5}",
+    )
+    .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(common::result(&out)["stdout"], "a");
+    assert_eq!(common::result(&out)["stderr"], "b");
+}
+
+#[tokio::test]
+async fn python_actions_of_the_packs_run() {
+    let ex = executor();
+    let out = common::call(&ex, "core.uuid", "{}").await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    let uuid = common::result(&out)["result"].as_str().unwrap().to_owned();
+    assert_eq!(uuid.len(), 36, "{uuid}");
+    let out = common::call(&ex, "core.uuid", "{uuid_type: uuid7}").await;
+    assert!(
+        common::error(&out).contains("must be one of"),
+        "{}",
+        common::error(&out)
+    );
+    // isprime imports from the pack's lib/.
+    let out = common::call(&ex, "examples.isprime", "{value: 13}").await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(common::result(&out)["result"], true);
+}
+
+#[tokio::test]
+async fn a_shell_script_gets_its_positional_parameters() {
+    let ex = executor();
+    let out = common::call(
+        &ex,
+        "examples.local_script_runner_print_to_stdout_and_stderr",
+        "{count: 3, sleep_delay: 0}",
+    )
+    .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(common::result(&out)["stdout"], "stdout line 2");
+    assert_eq!(
+        common::result(&out)["stderr"],
+        "stderr line 1\nstderr line 3"
+    );
+}
+
+/// `orquesta-test-field-escaping`: vars, publishes and outputs with dots
+/// in their names, through a Python action. StackStorm's own integration
+/// test expects this output.
+#[tokio::test]
+async fn an_examples_workflow_runs_to_stackstorms_result() {
+    let ex = executor();
+    let out = common::call(&ex, "examples.orquesta-test-field-escaping", "{}").await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    assert_eq!(
+        common::result(&out),
+        json!({"output": {
+            "wf.hostname.with.periods": {
+                "hostname.domain.tld": "vars.value.with.periods",
+                "hostname2.domain.tld": {"stdout": "vars.nested.value.with.periods"}
+            },
+            "wf.output.with.periods": "vars.nested.value.with.periods"
+        }})
+    );
+}
+
+#[test]
+fn every_workflow_action_compiles_or_says_why_not() {
+    let packs = packs();
+    let ex = Executor::builder().packs(&packs).build();
+    let mut compiled = Vec::new();
+    let mut refused = Vec::new();
+    for a in packs.actions().filter(|a| a.runner() == "orquesta") {
+        match ex.unavailable(a.reference()) {
+            None => compiled.push(a.reference().to_owned()),
+            Some(why) => {
+                // The reason names the workflow file and a place in it.
+                let file = a.entry_point().unwrap().display().to_string();
+                assert!(why.contains(&file), "{}: {why}", a.reference());
+                refused.push((a.reference().to_owned(), why));
+            }
+        }
+    }
+    assert_eq!(compiled.len() + refused.len(), 66);
+    assert!(compiled.contains(&"examples.orquesta-test-field-escaping".to_owned()));
+    eprintln!(
+        "{} of 66 workflow actions compile: {compiled:?}",
+        compiled.len()
+    );
+    for (name, why) in &refused {
+        eprintln!("{name}: {why}");
+    }
+}
