@@ -71,6 +71,10 @@ const BP_INDEX: u8 = 10;
 const BP_UNARY: u8 = 9;
 const BP_NOT: u8 = 4;
 
+/// What one bracket (`(…)`, `[…]`, `{…}`, `x[…]`) or call costs, in
+/// levels of [`ExpressionLimits::max_depth`](crate::ExpressionLimits).
+const BRACKET_LEVELS: u32 = 2;
+
 fn binary_bp(op: Op) -> Option<u8> {
     Some(match op {
         Op::Dot | Op::Elvis => BP_DOT,
@@ -137,64 +141,86 @@ impl Parser {
 
     /// A node over children of depth `child`.
     fn node(&self, kind: ExprKind, span: Span, child: u32) -> Result<Parsed, ParseError> {
-        let depth = child.saturating_add(1);
+        // A bracket or a call costs more stack to parse, compile and
+        // evaluate than an operator (a few more frames each): it counts
+        // as two levels.
+        let own = match kind {
+            ExprKind::Paren(_)
+            | ExprKind::List(_)
+            | ExprKind::Map(_)
+            | ExprKind::Index(..)
+            | ExprKind::Call(..) => BRACKET_LEVELS,
+            _ => 1,
+        };
+        let depth = child.saturating_add(own);
         if depth > self.max_depth {
             return self.too_deep(span);
         }
         Ok((Expr::new(kind, span), depth))
     }
 
+    /// An expression binding at least as tightly as `min_bp`. Each level
+    /// of nesting recurses here once: the work of each construct is in a
+    /// function of its own, to keep this frame small.
     fn expr(&mut self, min_bp: u8) -> Result<Parsed, ParseError> {
         self.depth += 1;
         if self.depth > self.max_depth {
             return self.too_deep(self.span_here());
         }
-        let r = self.expr_inner(min_bp);
-        self.depth -= 1;
-        r
-    }
-
-    fn expr_inner(&mut self, min_bp: u8) -> Result<Parsed, ParseError> {
         let (mut lhs, mut depth) = self.prefix()?;
         loop {
             let op = match self.peek() {
                 Some(Tok::Op(op)) => *op,
-                Some(Tok::LBracket) => {
-                    if BP_INDEX < min_bp {
-                        break;
-                    }
-                    let open_span = self.span_here();
-                    self.pos += 1;
-                    let (args, args_depth, close) = self.args(Tok::RBracket, open_span)?;
-                    let span = lhs.span.to(close);
-                    (lhs, depth) = self.node(
-                        ExprKind::Index(Box::new(lhs), args),
-                        span,
-                        depth.max(args_depth),
-                    )?;
+                Some(Tok::LBracket) if BP_INDEX >= min_bp => {
+                    (lhs, depth) = self.index(lhs, depth)?;
                     continue;
                 }
                 _ => break,
             };
-            let Some(bp) = binary_bp(op) else { break };
-            if bp < min_bp {
-                break;
+            match binary_bp(op) {
+                Some(bp) if bp >= min_bp => (lhs, depth) = self.binary(op, bp, lhs, depth)?,
+                _ => break,
             }
-            let op_span = self.span_here();
-            self.pos += 1;
-            let next_min = if op == Op::Arrow { bp } else { bp + 1 };
-            if self.peek().is_none() {
-                return self.error(format!("`{}` needs a right-hand side", op.text()), op_span);
-            }
-            let (rhs, rhs_depth) = self.expr(next_min)?;
-            let span = lhs.span.to(rhs.span);
-            (lhs, depth) = self.node(
-                ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-                depth.max(rhs_depth),
-            )?;
         }
+        self.depth -= 1;
         Ok((lhs, depth))
+    }
+
+    /// `lhs[args]`, the `[` next.
+    fn index(&mut self, lhs: Expr, depth: u32) -> Result<Parsed, ParseError> {
+        self.depth += BRACKET_LEVELS - 1;
+        let r = self.index_inner(lhs, depth);
+        self.depth -= BRACKET_LEVELS - 1;
+        r
+    }
+
+    fn index_inner(&mut self, lhs: Expr, depth: u32) -> Result<Parsed, ParseError> {
+        let open = self.span_here();
+        self.pos += 1;
+        let (args, args_depth, close) = self.args(Tok::RBracket, open)?;
+        let span = lhs.span.to(close);
+        self.node(
+            ExprKind::Index(Box::new(lhs), args),
+            span,
+            depth.max(args_depth),
+        )
+    }
+
+    /// `lhs op rhs`, the operator next.
+    fn binary(&mut self, op: Op, bp: u8, lhs: Expr, depth: u32) -> Result<Parsed, ParseError> {
+        let op_span = self.span_here();
+        self.pos += 1;
+        let next_min = if op == Op::Arrow { bp } else { bp + 1 };
+        if self.peek().is_none() {
+            return Err(lacks(op, "a right-hand side", op_span));
+        }
+        let (rhs, rhs_depth) = self.expr(next_min)?;
+        let span = lhs.span.to(rhs.span);
+        self.node(
+            ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            span,
+            depth.max(rhs_depth),
+        )
     }
 
     fn prefix(&mut self) -> Result<Parsed, ParseError> {
@@ -214,40 +240,62 @@ impl Parser {
             Tok::Null => leaf(ExprKind::Null),
             Tok::Name(n) => leaf(ExprKind::Keyword(n)),
             Tok::Dollar(n) => leaf(ExprKind::Var(n)),
-            Tok::Op(op @ (Op::Plus | Op::Minus | Op::Not)) => {
-                let bp = if op == Op::Not { BP_NOT } else { BP_UNARY };
-                if self.peek().is_none() {
-                    return self.error(format!("`{}` needs an operand", op.text()), span);
-                }
-                let (operand, d) = self.expr(bp)?;
-                let full = span.to(operand.span);
-                self.node(ExprKind::Unary(op, Box::new(operand)), full, d)
-            }
-            Tok::LParen => {
-                if self.peek() == Some(&Tok::RParen) {
-                    return self.error("`()` holds no expression", span.to(self.span_here()));
-                }
-                let (inner, d) = self.expr(0)?;
-                let close = self.expect(Tok::RParen, span)?;
-                self.node(ExprKind::Paren(Box::new(inner)), span.to(close), d)
-            }
-            Tok::LBracket => {
-                let (args, d, close) = self.args(Tok::RBracket, span)?;
-                self.node(ExprKind::List(args), span.to(close), d)
-            }
-            Tok::LBrace => {
-                let (args, d, close) = self.args(Tok::RBrace, span)?;
-                self.node(ExprKind::Map(args), span.to(close), d)
-            }
-            Tok::Func(name) => {
-                let (args, d, close) = self.args(Tok::RParen, span)?;
-                self.node(ExprKind::Call(name, args), span.to(close), d)
-            }
-            other => self.error(
-                format!("unexpected {} where a value was expected", other.describe()),
-                span,
-            ),
+            Tok::Op(op @ (Op::Plus | Op::Minus | Op::Not)) => self.unary(op, span),
+            Tok::LParen => self.paren(span),
+            Tok::LBracket | Tok::LBrace | Tok::Func(_) => self.bracketed(tok, span),
+            other => Err(unexpected(&other, span)),
         }
+    }
+
+    fn unary(&mut self, op: Op, span: Span) -> Result<Parsed, ParseError> {
+        let bp = if op == Op::Not { BP_NOT } else { BP_UNARY };
+        if self.peek().is_none() {
+            return Err(lacks(op, "an operand", span));
+        }
+        let (operand, d) = self.expr(bp)?;
+        let full = span.to(operand.span);
+        self.node(ExprKind::Unary(op, Box::new(operand)), full, d)
+    }
+
+    fn paren(&mut self, span: Span) -> Result<Parsed, ParseError> {
+        self.depth += BRACKET_LEVELS - 1;
+        let r = self.paren_inner(span);
+        self.depth -= BRACKET_LEVELS - 1;
+        r
+    }
+
+    fn paren_inner(&mut self, span: Span) -> Result<Parsed, ParseError> {
+        if self.peek() == Some(&Tok::RParen) {
+            return self.error("`()` holds no expression", span.to(self.span_here()));
+        }
+        let (inner, d) = self.expr(0)?;
+        let close = self.expect(Tok::RParen, span)?;
+        self.node(ExprKind::Paren(Box::new(inner)), span.to(close), d)
+    }
+
+    /// `[…]`, `{…}` or `name(…)`: `open` was just read.
+    fn bracketed(&mut self, open: Tok, span: Span) -> Result<Parsed, ParseError> {
+        // Counted as its node is (see `node`), before recursing.
+        self.depth += BRACKET_LEVELS - 1;
+        let r = self.bracketed_inner(open, span);
+        self.depth -= BRACKET_LEVELS - 1;
+        r
+    }
+
+    fn bracketed_inner(&mut self, open: Tok, span: Span) -> Result<Parsed, ParseError> {
+        let close = match &open {
+            Tok::LBracket => Tok::RBracket,
+            Tok::LBrace => Tok::RBrace,
+            _ => Tok::RParen,
+        };
+        let (args, d, end) = self.args(close, span)?;
+        let kind = match open {
+            Tok::LBracket => ExprKind::List(args),
+            Tok::LBrace => ExprKind::Map(args),
+            Tok::Func(name) => ExprKind::Call(name, args),
+            _ => return Err(unexpected(&open, span)),
+        };
+        self.node(kind, span.to(end), d)
     }
 
     fn expect(&mut self, want: Tok, open: Span) -> Result<Span, ParseError> {
@@ -316,26 +364,50 @@ impl Parser {
             match self.next() {
                 Some((Tok::Comma, s)) => {
                     if self.peek() == Some(&close) {
-                        return self.error(
-                            format!("a trailing comma before {}: remove it", close.describe()),
-                            s,
-                        );
+                        return Err(trailing_comma(&close, s));
                     }
                 }
                 Some((t, s)) if t == close => return Ok((args, depth, s)),
-                Some((t, s)) => {
-                    return self.error(
-                        format!(
-                            "expected `,` or {} but found {}",
-                            close.describe(),
-                            t.describe()
-                        ),
-                        s,
-                    )
-                }
+                Some((t, s)) => return Err(not_a_separator(&close, &t, s)),
                 None => return self.expect(close, open).map(|_| (args, depth, open)),
             }
         }
+    }
+}
+
+#[cold]
+fn trailing_comma(close: &Tok, span: Span) -> ParseError {
+    ParseError {
+        message: format!("a trailing comma before {}: remove it", close.describe()),
+        span,
+    }
+}
+
+#[cold]
+fn not_a_separator(close: &Tok, found: &Tok, span: Span) -> ParseError {
+    ParseError {
+        message: format!(
+            "expected `,` or {} but found {}",
+            close.describe(),
+            found.describe()
+        ),
+        span,
+    }
+}
+
+#[cold]
+fn lacks(op: Op, what: &str, span: Span) -> ParseError {
+    ParseError {
+        message: format!("`{}` needs {what}", op.text()),
+        span,
+    }
+}
+
+#[cold]
+fn unexpected(tok: &Tok, span: Span) -> ParseError {
+    ParseError {
+        message: format!("unexpected {} where a value was expected", tok.describe()),
+        span,
     }
 }
 
