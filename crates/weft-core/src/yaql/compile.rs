@@ -697,6 +697,9 @@ mod tests {
     fn calls_are_checked_when_compiling() {
         for (text, part) in [
             ("foo()", "unknown function `foo`"),
+            ("$.x.selct($)", "did you mean `select`"),
+            ("$.x.select()", "needs its `selector` argument"),
+            ("$.x.first(1, 2)", "takes at most 1 argument"),
             ("ctx().x.switch(1)", "is a YAQL function, not a method"),
             ("switchCase(1)", "is a YAQL method, not a function"),
             ("task_status(a, 1)", "takes at most 1 argument"),

@@ -20,8 +20,10 @@ use super::eval::{Lambda, State, R};
 use super::value::{DynIter, Iter, Val, ValIter};
 use super::YErr;
 
+mod collections;
 mod logic;
 mod orquesta;
+mod queries;
 
 /// What a builtin runs: the state, and its evaluated arguments.
 pub(crate) type Impl = for<'a> fn(&'a State<'a>, Args<'a>) -> R<Val<'a>>;
@@ -215,7 +217,12 @@ pub(crate) fn adapt<'a>(
 /// Every builtin, by name.
 static REGISTRY: LazyLock<HashMap<&'static str, Vec<&'static Builtin>>> = LazyLock::new(|| {
     let mut map: HashMap<&'static str, Vec<&'static Builtin>> = HashMap::new();
-    for table in [logic::BUILTINS, orquesta::BUILTINS] {
+    for table in [
+        queries::BUILTINS,
+        collections::BUILTINS,
+        logic::BUILTINS,
+        orquesta::BUILTINS,
+    ] {
         for b in table {
             map.entry(b.name).or_default().push(b);
         }
