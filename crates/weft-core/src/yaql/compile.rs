@@ -697,21 +697,24 @@ mod tests {
     fn calls_are_checked_when_compiling() {
         for (text, part) in [
             ("foo()", "unknown function `foo`"),
-            ("$.x.selct($)", "did you mean `select`"),
-            ("$.x.select()", "needs its `selector` argument"),
-            ("$.x.first(1, 2)", "takes at most 1 argument"),
             ("ctx().x.switch(1)", "is a YAQL function, not a method"),
             ("switchCase(1)", "is a YAQL method, not a function"),
             ("task_status(a, 1)", "takes at most 1 argument"),
             ("item(nme => a)", "has no parameter `nme`"),
             ("task_status()", "needs its `task_id` argument"),
+            ("$.x.selct($)", "did you mean `select`"),
+            ("toUpper('a')", "is a YAQL method, not a function"),
+            ("'a'.abs()", "is a YAQL function, not a method"),
             ("now()", "weft does not support yet"),
             ("'a' =~ 'b'", "weft does not support yet"),
+            ("$.x.select()", "needs its `selector` argument"),
+            ("$.s.split(sep => ',')", "has no parameter `sep`"),
             ("let(a => 1)", "only used before `->`"),
             ("$.x -> $", "must be `let(…)`"),
             ("$.a.(b)", "after `.` comes a name"),
             ("[a => 1]", "holds values"),
             ("{1, 2}", "holds `key => value` pairs"),
+            ("$.x.first(1, 2)", "takes at most 1 argument"),
         ] {
             let e = compile_text(text).unwrap_err();
             assert!(e.message.contains(part), "{text}: {}", e.message);

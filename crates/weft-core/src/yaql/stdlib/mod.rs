@@ -22,8 +22,10 @@ use super::YErr;
 
 mod collections;
 mod logic;
+mod math;
 mod orquesta;
 mod queries;
+mod strings;
 
 /// What a builtin runs: the state, and its evaluated arguments.
 pub(crate) type Impl = for<'a> fn(&'a State<'a>, Args<'a>) -> R<Val<'a>>;
@@ -220,6 +222,8 @@ static REGISTRY: LazyLock<HashMap<&'static str, Vec<&'static Builtin>>> = LazyLo
     for table in [
         queries::BUILTINS,
         collections::BUILTINS,
+        strings::BUILTINS,
+        math::BUILTINS,
         logic::BUILTINS,
         orquesta::BUILTINS,
     ] {
