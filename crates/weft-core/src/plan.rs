@@ -740,7 +740,11 @@ impl Compiler<'_> {
             (None, None) => None,
         };
         let location = named
-            .map(|p| self.wf.location_of(&p))
+            .map(|p| match e.text_offset() {
+                // The exact column of a mistake inside the field's text.
+                Some((text, offset)) => self.wf.location_in_scalar(&p, text, offset),
+                None => self.wf.location_of(&p),
+            })
             .filter(|l| l.line.is_some())
             .unwrap_or_else(|| self.wf.location_of(path));
         e.set_location_if_missing(location);
@@ -749,10 +753,6 @@ impl Compiler<'_> {
 
     fn template(&mut self, source: &str, path: &str) -> Option<Template> {
         self.status_used |= source.contains("task_status");
-        if is_yaql(source) {
-            self.yaql_error(source, path);
-            return None;
-        }
         match Template::compile_at(source, Some(Arc::from(path))) {
             Ok(t) => {
                 if !t.is_literal() {
@@ -787,10 +787,6 @@ impl Compiler<'_> {
 
     fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
         self.status_used |= mentions(value, "task_status");
-        if let Some((s, at)) = find_yaql(value, path.to_owned()) {
-            self.yaql_error(s, &at);
-            return None;
-        }
         match ValueTemplate::compile(value, path) {
             Ok(t) => {
                 if !t.is_static() {
@@ -804,10 +800,6 @@ impl Compiler<'_> {
                 None
             }
         }
-    }
-
-    fn yaql_error(&mut self, source: &str, path: &str) {
-        self.error(ErrorKind::TemplateSyntax, path, yaql_message(source));
     }
 
     /// An error about the character at byte `offset` of `scalar`, the
@@ -860,17 +852,6 @@ impl Compiler<'_> {
     ) -> Option<ValueTemplate> {
         let value = &pair.value;
         self.status_used |= mentions(value, "task_status");
-        if let Some((source, _)) = find_yaql(value, String::new()) {
-            let message = yaql_message(source);
-            self.error_in_scalar(
-                ErrorKind::TemplateSyntax,
-                path,
-                scalar,
-                pair.value_at,
-                message,
-            );
-            return None;
-        }
         match ValueTemplate::compile(value, path) {
             Ok(t) => {
                 if !t.is_static() {
@@ -1556,7 +1537,9 @@ impl Workflow {
                     );
                     return None;
                 }
-                if !expr.starts_with("{{") || !expr.ends_with("}}") {
+                let jinja = expr.starts_with("{{") && expr.ends_with("}}");
+                let yaql = expr.starts_with("<%") && expr.ends_with("%>");
+                if !jinja && !yaql {
                     c.error(
                         ErrorKind::Validation,
                         &format!("{wpath}.items"),
@@ -1949,13 +1932,17 @@ fn preview(names: &[&str]) -> String {
     s
 }
 
-/// Splits `x, y in {{ expr }}` into the names before `in` and the
-/// expression. The names are `None` when no `in` comes before the first
-/// `{{` (the text is then the expression, to be checked as one), and
-/// empty when `in` has no names before it.
+/// Splits `x, y in {{ expr }}` (or `<% expr %>`) into the names before
+/// `in` and the expression. The names are `None` when no `in` comes
+/// before the first `{{` or `<%` (the text is then the expression, to be
+/// checked as one), and empty when `in` has no names before it.
 fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
     let trimmed = items.trim();
-    let head_end = trimmed.find("{{").unwrap_or(trimmed.len());
+    let head_end = [trimmed.find("{{"), trimmed.find("<%")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(trimmed.len());
     let head = trimmed[..head_end].trim_end();
     match head.strip_suffix("in") {
         Some(names) if names.is_empty() || names.ends_with(char::is_whitespace) => {
@@ -1971,13 +1958,6 @@ fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
     }
 }
 
-fn yaql_message(source: &str) -> String {
-    format!(
-        "`{source}` is a YAQL expression (`<% %>`), which weft does not support: \
-         write it in Jinja, e.g. `{{{{ ctx('x') }}}}` for `<% ctx(x) %>`"
-    )
-}
-
 /// `e` naming the task and field of `path` (replacing what it named).
 fn at_path(mut e: Error, path: &str) -> Error {
     let (task, field) = crate::load::split_path(path);
@@ -1988,26 +1968,6 @@ fn at_path(mut e: Error, path: &str) -> Error {
         e = e.with_field(f);
     }
     e
-}
-
-/// True when a string holds an Orquesta YAQL expression (`<% ... %>`).
-fn is_yaql(s: &str) -> bool {
-    s.find("<%").is_some_and(|i| s[i + 2..].contains("%>"))
-}
-
-/// The first string inside `value` that holds a YAQL expression, with its path.
-fn find_yaql(value: &Value, path: String) -> Option<(&str, String)> {
-    match value {
-        Value::String(s) => is_yaql(s).then_some((s.as_str(), path)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| find_yaql(v, format!("{path}[{i}]"))),
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(k, v)| find_yaql(v, format!("{path}.{k}"))),
-        _ => None,
-    }
 }
 
 /// True when some string inside `value` contains `needle`.
@@ -2037,6 +1997,10 @@ mod tests {
         assert_eq!(split_items("x in"), (names(&["x"]), ""));
         assert_eq!(split_items("main {{ xs }}"), (None, "main {{ xs }}"));
         assert_eq!(split_items("parameters.hosts"), (None, "parameters.hosts"));
+        assert_eq!(
+            split_items("x in <% ctx(xs) %>"),
+            (names(&["x"]), "<% ctx(xs) %>")
+        );
     }
 
     #[test]

@@ -18,13 +18,15 @@
 //!   [`ExpressionLimits`](crate::ExpressionLimits); `value.rs` holds the
 //!   values it works with, with Python's equality, hashing, truth and
 //!   printing;
+//! * `template.rs` reads a workflow string as Orquesta does (where its
+//!   expressions are, whether it keeps the value's type) and turns a
+//!   result into JSON or text. Plain paths (`ctx().a.b`, `result().x`,
+//!   `succeeded()`) are recognised there and resolved directly, with the
+//!   Jinja side's `FastPath`.
 //!
 //! The reference for what an expression gives is the `yaql` Python
 //! library as Orquesta sets it up; where weft differs on purpose, the
 //! language reference (`docs/workflow-language.md`) says so.
-
-// Templates do not call the evaluator yet.
-#![allow(dead_code)]
 
 mod ast;
 mod compile;
@@ -32,7 +34,10 @@ mod eval;
 mod lexer;
 mod parser;
 mod stdlib;
+mod template;
 mod value;
+
+pub(crate) use template::{has_yaql, mixes_dialects, scan_names, Failure, Program, YaqlTemplate};
 
 /// An error while evaluating: what went wrong, and in which part of the
 /// expression.
