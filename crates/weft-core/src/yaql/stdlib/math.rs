@@ -202,11 +202,12 @@ fn round_int(i: i128, k: u32) -> Option<i128> {
     let unit = 10i128.checked_pow(k)?;
     let q = i.div_euclid(unit);
     let r = i.rem_euclid(unit);
-    let twice = r * 2;
-    let q = if twice > unit || (twice == unit && q % 2 != 0) {
-        q + 1
-    } else {
-        q
+    // `r` against half of `unit`, without doubling `r` (which could
+    // overflow).
+    let q = match r.cmp(&(unit - r)) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal if q % 2 != 0 => q + 1,
+        _ => q,
     };
     q.checked_mul(unit)
 }
@@ -245,21 +246,19 @@ fn round_float(x: f64, n: i64) -> f64 {
     };
     let r = whole.rem_euclid(unit);
     let base = whole - r;
-    let twice = r * 2;
-    // A tie on the integer part is broken by the fraction, if any.
-    let up = if twice > unit {
-        true
-    } else if twice < unit {
-        // Below half, unless the fraction pushes a negative value's
-        // remainder over (rem_euclid made the remainder positive).
-        false
-    } else if frac != 0.0 {
-        frac > 0.0
-    } else {
-        (base / unit) % 2 != 0
+    // `r` against half of `unit` (without doubling `r`, which could
+    // overflow); a tie on the integer part is broken by the fraction, if
+    // any (rem_euclid made the remainder of a negative value positive, so
+    // a negative fraction lowers it).
+    let up = match r.cmp(&(unit - r)) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal if frac != 0.0 => frac > 0.0,
+        std::cmp::Ordering::Equal => (base / unit) % 2 != 0,
     };
     let rounded = if up { base + unit } else { base };
-    rounded as f64
+    // Python keeps the sign of a zero.
+    (rounded as f64).copysign(x)
 }
 
 fn round<'a>(_: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
@@ -276,8 +275,9 @@ fn round<'a>(_: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
     Ok(match x {
         Val::Int(i) if n >= 0 => Val::Int(i),
         Val::Int(i) => {
+            // Beyond 10^19, every 64-bit integer rounds to 0.
             let k = u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX);
-            let r = if k > 38 {
+            let r = if k > 19 {
                 Some(0)
             } else {
                 round_int(i128::from(i), k)
@@ -519,6 +519,15 @@ mod tests {
         assert_eq!(round_float(-1250.0, -2), -1200.0);
         assert_eq!(round_int(1250, 2), Some(1200));
         assert_eq!(round_int(-1350, 2), Some(-1400));
+        // Large counts of digits neither overflow nor panic.
+        assert_eq!(round_int(-5, 19), Some(0));
+        assert_eq!(
+            round_int(i128::from(i64::MIN), 19),
+            Some(-10_000_000_000_000_000_000)
+        );
+        assert!(round_float(-5.0, -38).is_sign_negative());
+        assert_eq!(round_float(-1e37, -38), 0.0);
+        assert_eq!(round_float(-1250.0, -2), -1200.0);
         assert_eq!(mod_pow(3, 2, 5).unwrap(), 4);
         assert_eq!(mod_pow(3, -1, 7).unwrap(), 5);
         assert_eq!(mod_pow(3, 2, -5).unwrap(), -1);

@@ -501,10 +501,10 @@ fn index_of_impl<'a>(st: &'a State<'a>, mut a: Args<'a>, last: bool) -> R<Val<'a
         Some(mut length) => {
             let len = text.chars().count() as i64;
             if start < 0 {
-                start += len;
+                start = start.saturating_add(len);
             }
             if length < 0 {
-                length = len - start;
+                length = len.saturating_sub(start);
             }
             Some(start.saturating_add(length))
         }
@@ -603,5 +603,6 @@ mod tests {
         assert_eq!(find("abc", "", 3, None, false), 3);
         assert_eq!(find("abcabc", "b", -2, None, false), 4);
         assert_eq!(find("abcabc", "b", 2, None, false), 4);
+        assert_eq!(find("abc", "b", i64::MIN, None, false), 1);
     }
 }
