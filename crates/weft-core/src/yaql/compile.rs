@@ -251,7 +251,7 @@ fn function(name: &Arc<str>, args: &[Arg], span: Span) -> Result<Node, CompileEr
     if matches!(&**name, "let" | "with") {
         return Err(let_alone(name, span));
     }
-    call(name, None, false, args, span)
+    call(name, None, false, args, span, span)
 }
 
 #[cold]
@@ -352,7 +352,7 @@ fn dot(op: Op, lhs: &Expr, rhs: &Expr, span: Span) -> Result<Node, CompileError>
         }
         ExprKind::Call(name, args) => {
             let recv = compile(lhs)?;
-            call(name, Some(recv), elvis, args, span)
+            call(name, Some(recv), elvis, args, span, rhs.span)
         }
         _ => err(
             "after `.` comes a name or a method call (`x.key`, `x.len()`)",
@@ -407,27 +407,30 @@ fn arrow(lhs: &Expr, rhs: &Expr) -> Result<Node, CompileError> {
 }
 
 /// Resolves and binds a call of `name`: a method when `recv` is given.
+/// `span` is the whole call (`x.f(…)`), `at` the function's own part
+/// (`f(…)`), which compile errors point at.
 fn call(
     name: &Arc<str>,
     recv: Option<Node>,
     elvis: bool,
     args: &[Arg],
     span: Span,
+    at: Span,
 ) -> Result<Node, CompileError> {
     // yaql ignores trailing underscores of a called name.
     let name = name.trim_end_matches('_');
     let method = recv.is_some();
-    let f = resolve(name, method, args, span)?;
+    let f = resolve(name, method, args, at)?;
     let (recv, args) = match recv {
         Some(r) => (Some(r), args),
         // `len(x)` is `x.len()`.
         None if f.form == Form::Both => match args.split_first() {
             Some((Arg::Value(first), rest)) => (Some(compile(first)?), rest),
-            _ => return Err(needs_value(name, span)),
+            _ => return Err(needs_value(name, at)),
         },
         None => (None, args),
     };
-    let args = bind(f, args, span)?.into();
+    let args = bind(f, args, at)?.into();
     Ok(Node::Call(Box::new(CallNode {
         f,
         recv,
