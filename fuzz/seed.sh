@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 root=..
 load=corpus/load_compile
 expr=corpus/expr_eval
-mkdir -p "$load" "$expr"
+yaql=corpus/yaql_eval
+mkdir -p "$load" "$expr" "$yaql"
 
 files=$(ls "$root"/crates/weft-core/tests/fixtures/valid/* \
            "$root"/crates/weft-core/tests/fixtures/invalid/* \
@@ -35,4 +36,17 @@ done
     printf '%s' "$line" > "$expr/$sum"
 done
 
-echo "seeded $(ls "$load" | wc -l) workflows and $(ls "$expr" | wc -l) expressions"
+# YAQL: the differential suite's strings and the `<% %>` expressions of the
+# StackStorm workflows, each as the text inside `<% %>` (a leading byte
+# that is not a multiple of 4 asks the target to add the delimiters).
+{
+    grep -v '^#' "$root"/crates/weft-core/tests/yaql/expressions.txt \
+        | grep -oE '<%.*%>' | sed -E 's/^<% *//; s/ *%>$//' || true
+    grep -rhoE '<%[^%]*%>' "$root"/crates/weft-core/tests/stackstorm 2>/dev/null \
+        | sed -E 's/^<% *//; s/ *%>$//' || true
+} | sort -u | while IFS= read -r line; do
+    sum=$(printf '%s' "$line" | cksum | cut -d' ' -f1)
+    printf '\001%s' "$line" > "$yaql/$sum"
+done
+
+echo "seeded $(ls "$load" | wc -l) workflows, $(ls "$expr" | wc -l) expressions and $(ls "$yaql" | wc -l) YAQL expressions"

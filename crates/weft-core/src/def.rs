@@ -355,7 +355,7 @@ impl<'de> Deserialize<'de> for Publish {
     }
 }
 
-/// A number, or a `{{ }}` expression evaluated at run time.
+/// A number, or an expression (`{{ }}` or `<% %>`) evaluated at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NumberOrExpr {
     /// A literal number.
@@ -394,7 +394,7 @@ impl<'de> Deserialize<'de> for NumberOrExpr {
                 Ok(NumberOrExpr::Number(v as f64))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberOrExpr, E> {
-                if v.contains("{{") {
+                if v.contains("{{") || crate::yaql::has_yaql(v) {
                     return Ok(NumberOrExpr::Expr(v.to_owned()));
                 }
                 match v.trim().parse::<f64>() {

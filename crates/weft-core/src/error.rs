@@ -112,6 +112,9 @@ struct Inner {
     others: Vec<Error>,
     /// Errors found with this one but not kept (beyond [`Error::MAX_KEPT`]).
     omitted: usize,
+    /// The text of the field the error is in, and the byte of it the
+    /// error is at, so that a compile can point at the exact column.
+    text_offset: Option<(Arc<str>, usize)>,
 }
 
 impl Error {
@@ -127,8 +130,22 @@ impl Error {
                 source: None,
                 others: Vec::new(),
                 omitted: 0,
+                text_offset: None,
             }),
         }
+    }
+
+    /// Records that the error is at byte `offset` of `text`, the value of
+    /// the field it names.
+    #[must_use]
+    pub(crate) fn with_text_offset(mut self, text: &str, offset: usize) -> Error {
+        self.inner.text_offset = Some((Arc::from(text), offset));
+        self
+    }
+
+    /// The field's text and the byte of it the error is at, if known.
+    pub(crate) fn text_offset(&self) -> Option<(&str, usize)> {
+        self.inner.text_offset.as_ref().map(|(t, o)| (&**t, *o))
     }
 
     /// Sets the task the error concerns.

@@ -8,7 +8,10 @@
 //!   `parameters.url` or `task.fetch.body[0]` are recognised here and resolved
 //!   directly against the context; everything else is evaluated by minijinja;
 //! * text with expressions in it: rendered to a string;
-//! * anything with `{% %}` statements: a full minijinja template.
+//! * anything with `{% %}` statements: a full minijinja template;
+//! * `<% %>` anywhere: YAQL (see the `yaql` module), with the same rules
+//!   for one expression and for text. A string with both dialects is an
+//!   error, as in Orquesta.
 //!
 //! The direct path and minijinja must agree; a shared corpus of expressions
 //! in the tests checks that they do.
@@ -361,6 +364,7 @@ enum Kind {
     Expr(Compiled),
     Concat(Vec<Piece>),
     Full(Box<LazyTemplate>),
+    Yaql(Box<crate::yaql::YaqlTemplate>),
 }
 
 impl std::fmt::Debug for Kind {
@@ -371,6 +375,7 @@ impl std::fmt::Debug for Kind {
             Kind::Expr(_) => f.write_str("Expr"),
             Kind::Concat(p) => write!(f, "Concat({})", p.len()),
             Kind::Full(_) => f.write_str("Full"),
+            Kind::Yaql(t) => write!(f, "Yaql({t:?})"),
         }
     }
 }
@@ -443,6 +448,8 @@ impl LazyTemplate {
 /// What one `Workflow::compile` has compiled so far on this thread.
 struct CacheState {
     exprs: std::collections::HashMap<String, Compiled>,
+    /// YAQL expressions, by text.
+    yaql: std::collections::HashMap<String, Arc<crate::yaql::Program>>,
     /// Distinct expressions and statement templates, for
     /// [`ExpressionLimits::max_expressions`].
     count: usize,
@@ -469,6 +476,7 @@ impl ExprCache {
         EXPR_CACHE.with(|c| {
             *c.borrow_mut() = Some(CacheState {
                 exprs: std::collections::HashMap::new(),
+                yaql: std::collections::HashMap::new(),
                 count: 0,
             })
         });
@@ -613,6 +621,41 @@ fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Com
     Ok(compiled)
 }
 
+/// Compiles one YAQL expression (`text`, at byte `at` of `whole`), or
+/// finds it compiled already in the running compile.
+fn compile_yaql(
+    text: &str,
+    whole: &str,
+    at: usize,
+    place: &Option<Arc<str>>,
+) -> Result<Arc<crate::yaql::Program>> {
+    let cached = EXPR_CACHE.with(|c| {
+        c.borrow()
+            .as_ref()
+            .and_then(|state| state.yaql.get(text).cloned())
+    });
+    if let Some(p) = cached {
+        return Ok(p);
+    }
+    count_expression(place)?;
+    let max_depth = ExpressionLimits::current().max_depth;
+    let program = crate::yaql::Program::compile(text, max_depth).map_err(|(message, offset)| {
+        place_error(
+            place,
+            ErrorKind::TemplateSyntax,
+            format!("in `{}`: {message}", excerpt(whole)),
+        )
+        .with_text_offset(whole, at + offset)
+    })?;
+    let program = Arc::new(program);
+    EXPR_CACHE.with(|c| {
+        if let Some(state) = c.borrow_mut().as_mut() {
+            state.yaql.insert(text.to_owned(), program.clone());
+        }
+    });
+    Ok(program)
+}
+
 /// Refuses text whose syntax tree could be deep enough to overflow the
 /// stack while minijinja parses, compiles or drops it.
 fn check_depth(text: &str, mode: Mode, place: &Option<Arc<str>>) -> Result<()> {
@@ -696,6 +739,29 @@ impl Template {
             ));
         }
         let fast_path = |expr: &str| if fast { FastPath::parse(expr) } else { None };
+        if crate::yaql::has_yaql(source) {
+            if crate::yaql::mixes_dialects(source) {
+                return Err(place_error(
+                    &place,
+                    ErrorKind::TemplateSyntax,
+                    format!(
+                        "`{}` mixes YAQL `<% %>` and Jinja `{{{{ }}}}` expressions, which Orquesta does not support in one string: write it in one of them",
+                        excerpt(source)
+                    ),
+                ));
+            }
+            let t = crate::yaql::YaqlTemplate::compile(source, |text, at| {
+                compile_yaql(text, source, at, &place)
+            })?;
+            let t = if fast { t } else { t.without_fast_path() };
+            return Ok(Template {
+                inner: Arc::new(Inner {
+                    source: source.to_owned(),
+                    place,
+                    kind: Kind::Yaql(Box::new(t)),
+                }),
+            });
+        }
         let kind = match split(source) {
             Split::Literal => Kind::Literal(Value::String(source.to_owned())),
             Split::Single(expr) => {
@@ -765,9 +831,14 @@ impl Template {
         matches!(self.inner.kind, Kind::Literal(_))
     }
 
-    /// True when the template is a plain path resolved without minijinja.
+    /// True when the template is a plain path resolved without minijinja
+    /// (or without YAQL's evaluator).
     pub fn is_fast_path(&self) -> bool {
-        matches!(self.inner.kind, Kind::Fast(..))
+        match &self.inner.kind {
+            Kind::Fast(..) => true,
+            Kind::Yaql(t) => t.fast().is_some(),
+            _ => false,
+        }
     }
 
     /// For a template that is only a status function — `{{ succeeded() }}`,
@@ -780,6 +851,7 @@ impl Template {
     pub fn status_test(&self, status: TaskStatus) -> Option<bool> {
         match &self.inner.kind {
             Kind::Fast(path, _) => path.status_test(status),
+            Kind::Yaql(t) => t.fast()?.status_test(status),
             _ => None,
         }
     }
@@ -799,6 +871,7 @@ impl Template {
             },
             Kind::Expr(expr) => self.eval_expr(expr, ctx),
             Kind::Concat(_) | Kind::Full(_) => self.render_string(ctx).map(Value::String),
+            Kind::Yaql(t) => t.eval(ctx).map_err(|f| self.yaql_error(f)),
         }
     }
 
@@ -820,6 +893,7 @@ impl Template {
                 let s = self.render_string(ctx)?;
                 Ok(!s.is_empty() && s != "false" && s != "False")
             }
+            Kind::Yaql(t) => t.eval_bool(ctx).map_err(|f| self.yaql_error(f)),
         }
     }
 
@@ -877,7 +951,31 @@ impl Template {
                     Err(e) => Err(self.eval_error(&e)),
                 }
             }
+            Kind::Yaql(t) => t.render(ctx).map_err(|f| self.yaql_error(f)),
         }
+    }
+
+    /// A YAQL evaluation error, worded as the Jinja side words the same
+    /// kind of failure.
+    fn yaql_error(&self, f: crate::yaql::Failure) -> Error {
+        use crate::yaql::YErrKind;
+        let limits = ExpressionLimits::current();
+        let message = match f.kind {
+            YErrKind::Fuel => format!(
+                "`{}` ran out of fuel: it took more than {} steps (loops, filters, data made): make it do less, or raise ExpressionLimits::fuel",
+                excerpt(&self.inner.source),
+                limits.fuel
+            ),
+            YErrKind::TooLarge => return self.too_large_error(limits.max_value_bytes),
+            YErrKind::Eval | YErrKind::Limit => {
+                let whole = match (&f.expr, self.inner.source.len() > 60) {
+                    (Some(e), true) => format!("<% {} %>", excerpt(e)),
+                    _ => excerpt(&self.inner.source).into_owned(),
+                };
+                format!("in `{whole}`: {}", f.message)
+            }
+        };
+        place_error(&self.inner.place, ErrorKind::Evaluation, message)
     }
 
     fn too_large_error(&self, max: usize) -> Error {
@@ -1158,6 +1256,8 @@ pub(crate) struct FastPath {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FastRoot {
+    /// Orquesta's `ctx()`: a variable, or else an input.
+    Ctx,
     Parameters,
     Workflow,
     Task,
@@ -1257,6 +1357,30 @@ impl FastPath {
         Some(FastPath { root, steps })
     }
 
+    /// The plain path of a YAQL expression: `root` is the function it
+    /// starts with (`ctx` with the variable's name as the first step,
+    /// `result`, `item`, or a status function without steps).
+    pub(crate) fn yaql(root: &str, steps: Vec<Step>) -> Option<FastPath> {
+        let root = match root {
+            "ctx" if matches!(steps.first(), Some(Step::Key(_))) => FastRoot::Ctx,
+            "result" => FastRoot::Result,
+            "item" => FastRoot::Item,
+            "succeeded" => FastRoot::Succeeded,
+            "failed" => FastRoot::Failed,
+            "completed" => FastRoot::Completed,
+            "timed_out" => FastRoot::TimedOut,
+            _ => return None,
+        };
+        let status = matches!(
+            root,
+            FastRoot::Succeeded | FastRoot::Failed | FastRoot::TimedOut | FastRoot::Completed
+        );
+        if status && !steps.is_empty() {
+            return None;
+        }
+        Some(FastPath { root, steps })
+    }
+
     /// See [`Template::status_test`].
     pub(crate) fn status_test(&self, status: TaskStatus) -> Option<bool> {
         let test: fn(TaskStatus) -> bool = match self.root {
@@ -1286,6 +1410,15 @@ impl FastPath {
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
         match self.root {
+            FastRoot::Ctx => {
+                let (Step::Key(first), rest) = self.steps.split_first()? else {
+                    return None;
+                };
+                match ctx.shared.variables().get(&**first) {
+                    Some(entry) => walk(entry.value(), rest).map(f),
+                    None => walk(&ctx.shared.parameters, &self.steps).map(f),
+                }
+            }
             FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).map(f),
             FastRoot::Workflow => map_lookup(ctx.shared.variables(), &self.steps, f),
             FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),

@@ -29,6 +29,7 @@ mod render;
 mod shell;
 mod source_map;
 mod view;
+mod yaql;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};

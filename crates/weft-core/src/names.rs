@@ -162,6 +162,9 @@ pub(crate) enum Found<'a> {
 /// The names `source` (a template as written, with its `{{ }}`) uses, each
 /// with its byte offset in `source`.
 pub(crate) fn scan(source: &str) -> Vec<(Found<'_>, usize)> {
+    if crate::yaql::has_yaql(source) {
+        return crate::yaql::scan_names(source);
+    }
     let mut found = Vec::new();
     if !source.contains("{{") && !source.contains("{%") {
         return found;

@@ -1,8 +1,9 @@
-//! Inputs that fuzzing (`fuzz/`, target `load_compile`) found to crash
-//! loading or compiling, kept inline so that they stay fixed. Each must
-//! give an error with a line, never a panic.
+//! Inputs that fuzzing (`fuzz/`) found to crash or hang loading,
+//! compiling or evaluating, kept inline so that they stay fixed. Each must
+//! give an error with a line (or its value), never a panic or a hang.
 
-use weft_core::Workflow;
+use serde_json::json;
+use weft_core::{Template, Workflow, WorkflowContext};
 
 const CATALOG: [&str; 2] = ["core.noop", "core.echo"];
 
@@ -43,4 +44,19 @@ fn a_syntax_error_before_long_multibyte_text_is_cut_on_a_char_boundary() {
     let e = Workflow::from_yaml_str(&text).expect_err("a syntax error");
     assert_eq!(e.line(), Some(1), "{e}");
     must_fail_cleanly(&text);
+}
+
+/// An empty list (or string) repeated 4e14 times looped 4e14 times to
+/// make nothing (found by `yaql_eval`: `[]* 43333336333333` and CRs).
+#[test]
+fn repeating_nothing_many_times_is_quick() {
+    let ctx = WorkflowContext::new(json!({}), []);
+    for (source, expected) in [
+        ("<% []* 433333363333333\r\r\r %>", json!([])),
+        ("<% '' * 433333363333333 %>", json!("")),
+        ("<% 433333363333333 * [] %>", json!([])),
+    ] {
+        let t = Template::compile(source).expect("compiles");
+        assert_eq!(t.eval(&ctx).expect(source), expected, "{source}");
+    }
 }

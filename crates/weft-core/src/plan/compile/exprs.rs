@@ -82,10 +82,6 @@ impl Compiler<'_> {
     /// The template `source`, written at `path`, compiled.
     pub(super) fn template(&mut self, source: &str, path: &str) -> Option<Template> {
         self.status_used |= source.contains("task_status");
-        if is_yaql(source) {
-            self.yaql_error(source, path);
-            return None;
-        }
         match Template::compile_at(source, Some(Arc::from(path))) {
             Ok(t) => {
                 if !t.is_literal() {
@@ -122,10 +118,6 @@ impl Compiler<'_> {
     /// written at `path`, compiled.
     pub(super) fn value(&mut self, value: &Value, path: &str) -> Option<ValueTemplate> {
         self.status_used |= mentions(value, "task_status");
-        if let Some((s, at)) = find_yaql(value, path.to_owned()) {
-            self.yaql_error(s, &at);
-            return None;
-        }
         match ValueTemplate::compile(value, path) {
             Ok(t) => {
                 if !t.is_static() {
@@ -151,15 +143,15 @@ impl Compiler<'_> {
             (None, None) => None,
         };
         let location = named
-            .map(|p| self.wf.location_of(&p))
+            .map(|p| match e.text_offset() {
+                // The exact column of a mistake inside the field's text.
+                Some((text, offset)) => self.wf.location_in_scalar(&p, text, offset),
+                None => self.wf.location_of(&p),
+            })
             .filter(|l| l.line.is_some())
             .unwrap_or_else(|| self.wf.location_of(path));
         e.set_location_if_missing(location);
         e
-    }
-
-    fn yaql_error(&mut self, source: &str, path: &str) {
-        self.error(ErrorKind::TemplateSyntax, path, yaql_message(source));
     }
 
     /// Checks the strings of `value` (at `path`) with
@@ -261,34 +253,6 @@ impl Compiler<'_> {
                 format!("unknown function `{n}()`: {hint}")
             }
         }
-    }
-}
-
-/// The message for a YAQL expression, which weft does not read.
-pub(super) fn yaql_message(source: &str) -> String {
-    format!(
-        "`{source}` is a YAQL expression (`<% %>`), which weft does not support: \
-         write it in Jinja, e.g. `{{{{ ctx('x') }}}}` for `<% ctx(x) %>`"
-    )
-}
-
-/// True when a string holds an Orquesta YAQL expression (`<% ... %>`).
-fn is_yaql(s: &str) -> bool {
-    s.find("<%").is_some_and(|i| s[i + 2..].contains("%>"))
-}
-
-/// The first string inside `value` that holds a YAQL expression, with its path.
-pub(super) fn find_yaql(value: &Value, path: String) -> Option<(&str, String)> {
-    match value {
-        Value::String(s) => is_yaql(s).then_some((s.as_str(), path)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| find_yaql(v, format!("{path}[{i}]"))),
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(k, v)| find_yaql(v, format!("{path}.{k}"))),
-        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::error::ErrorKind;
 use crate::expr::ValueTemplate;
 use crate::inline::Pair;
 
-use super::exprs::{find_yaql, mentions, strings_in, yaql_message};
+use super::exprs::{mentions, strings_in};
 use super::Compiler;
 
 impl Compiler<'_> {
@@ -35,17 +35,6 @@ impl Compiler<'_> {
     fn inline_value(&mut self, pair: &Pair, scalar: &str, path: &str) -> Option<ValueTemplate> {
         let value = &pair.value;
         self.status_used |= mentions(value, "task_status");
-        if let Some((source, _)) = find_yaql(value, String::new()) {
-            let message = yaql_message(source);
-            self.error_in_scalar(
-                ErrorKind::TemplateSyntax,
-                path,
-                scalar,
-                pair.value_at,
-                message,
-            );
-            return None;
-        }
         match ValueTemplate::compile(value, path) {
             Ok(t) => {
                 if !t.is_static() {

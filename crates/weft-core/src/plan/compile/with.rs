@@ -52,7 +52,9 @@ impl Compiler<'_> {
             );
             return None;
         }
-        if !expr.starts_with("{{") || !expr.ends_with("}}") {
+        let jinja = expr.starts_with("{{") && expr.ends_with("}}");
+        let yaql = expr.starts_with("<%") && expr.ends_with("%>");
+        if !jinja && !yaql {
             self.error(
                 ErrorKind::Validation,
                 &format!("{wpath}.items"),
@@ -75,13 +77,17 @@ impl Compiler<'_> {
     }
 }
 
-/// Splits `x, y in {{ expr }}` into the names before `in` and the
-/// expression. The names are `None` when no `in` comes before the first
-/// `{{` (the text is then the expression, to be checked as one), and
-/// empty when `in` has no names before it.
+/// Splits `x, y in {{ expr }}` (or `<% expr %>`) into the names before
+/// `in` and the expression. The names are `None` when no `in` comes
+/// before the first `{{` or `<%` (the text is then the expression, to be
+/// checked as one), and empty when `in` has no names before it.
 fn split_items(items: &str) -> (Option<Vec<String>>, &str) {
     let trimmed = items.trim();
-    let head_end = trimmed.find("{{").unwrap_or(trimmed.len());
+    let head_end = [trimmed.find("{{"), trimmed.find("<%")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(trimmed.len());
     let head = trimmed[..head_end].trim_end();
     match head.strip_suffix("in") {
         Some(names) if names.is_empty() || names.ends_with(char::is_whitespace) => {
@@ -114,5 +120,9 @@ mod tests {
         assert_eq!(split_items("x in"), (names(&["x"]), ""));
         assert_eq!(split_items("main {{ xs }}"), (None, "main {{ xs }}"));
         assert_eq!(split_items("parameters.hosts"), (None, "parameters.hosts"));
+        assert_eq!(
+            split_items("x in <% ctx(xs) %>"),
+            (names(&["x"]), "<% ctx(xs) %>")
+        );
     }
 }
