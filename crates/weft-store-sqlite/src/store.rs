@@ -27,6 +27,7 @@ enum WriteJob {
 
 enum ReadJob {
     Load(RunId, Reply<Vec<Entry>>),
+    LoadFrom(RunId, u64, Reply<Vec<Entry>>),
     Get(RunId, Reply<Option<RunSummary>>),
     List(RunFilter, Reply<Vec<RunSummary>>),
 }
@@ -264,6 +265,9 @@ fn spawn_reader(conn: rusqlite::Connection, name: &str) -> Result<Worker<ReadJob
                 ReadJob::Load(run, reply) => {
                     let _ = reply.send(reader.load(run));
                 }
+                ReadJob::LoadFrom(run, from, reply) => {
+                    let _ = reply.send(reader.load_from(run, from));
+                }
                 ReadJob::Get(run, reply) => {
                     let _ = reply.send(reader.get(run));
                 }
@@ -297,6 +301,11 @@ impl Store for SqliteStore {
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         self.read(move |reply| ReadJob::Load(run, reply)).boxed()
+    }
+
+    fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.read(move |reply| ReadJob::LoadFrom(run, from, reply))
+            .boxed()
     }
 
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
