@@ -47,5 +47,6 @@ pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{Run, RunHandle, RunLost};
+pub use secrets::SecretMask;
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};
