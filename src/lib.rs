@@ -15,6 +15,9 @@
 //! * `postgres` (off by default): `weft::postgres`, the Postgres store that
 //!   several executor processes share (`weft-store-postgres`; see
 //!   docs/scale-out.md).
+//! * `server` (off by default): `weft::server`, the HTTP API and the live
+//!   web dashboard over a store, as an `axum::Router` to serve or mount
+//!   (`weft-server`; see docs/server.md).
 //!
 //! # The surface
 //!
@@ -57,8 +60,8 @@ pub use weft_runtime::{
     builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
     Limits, MemoryStore, ParseRunIdError, Recovered, ResumeError, Run, RunError, RunHandle, RunId,
-    RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SharedError, SharedStore, Store,
-    TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
+    RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SecretMask, SharedError, SharedStore,
+    Store, TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
 /// server. See `weft_store_sqlite`.
@@ -69,6 +72,12 @@ pub use weft_store_sqlite as sqlite;
 /// (feature `postgres`). See `weft_store_postgres`.
 #[cfg(feature = "postgres")]
 pub use weft_store_postgres as postgres;
+
+/// The HTTP API and the web dashboard over a store (feature `server`):
+/// `weft::server::router(ServerConfig::new(executor))` is an
+/// `axum::Router`. See `weft_server` and docs/server.md.
+#[cfg(feature = "server")]
+pub use weft_server as server;
 
 /// The names most programs need.
 pub mod prelude {

@@ -8,6 +8,7 @@
 //! weft show --wait --json --db postgres://postgres@127.0.0.1/test \
 //!     "$(weft submit deploy.yaml --db postgres://postgres@127.0.0.1/test)"
 //! weft actions
+//! weft serve --db runs.db --workflows workflows/
 //! ```
 //!
 //! Exit codes: 0 the command succeeded (for `run`: the workflow succeeded);
@@ -22,6 +23,7 @@ mod inputs;
 mod progress;
 mod report;
 mod run;
+mod serve;
 mod shared;
 mod store;
 
@@ -120,6 +122,9 @@ enum Command {
     /// Claim runs from a Postgres database and run them until SIGTERM or
     /// Ctrl-C, then hand them back.
     Worker(shared::WorkerArgs),
+    /// Serve the HTTP API and the web dashboard over a store (loopback
+    /// only, unless given a token).
+    Serve(serve::ServeArgs),
 }
 
 /// The text format of `weft graph`.
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
         Command::Purge(args) => durable::purge(args),
         Command::Submit(args) => shared::submit(args),
         Command::Worker(args) => shared::worker(args),
+        Command::Serve(args) => serve::serve(args),
     };
     exit.into()
 }

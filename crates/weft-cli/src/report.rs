@@ -25,8 +25,22 @@ pub(crate) fn executor(workflows: Option<&Path>) -> Result<Executor, Vec<String>
 
 /// As [`executor`], unbuilt: a store may be added.
 pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuilder, Vec<String>> {
+    let mut builder = Executor::builder();
+    for (name, plan) in workflow_plans(workflows)? {
+        builder = builder.workflow(name, plan);
+    }
+    Ok(builder)
+}
+
+/// The workflow files in `workflows` (`NAME.yaml`, `NAME.yml` or
+/// `NAME.json`), each compiled, with its name; none without a directory.
+///
+/// # Errors
+///
+/// As for [`executor`].
+pub(crate) fn workflow_plans(workflows: Option<&Path>) -> Result<Vec<(String, Plan)>, Vec<String>> {
     let Some(dir) = workflows else {
-        return Ok(Executor::builder());
+        return Ok(Vec::new());
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -71,15 +85,15 @@ pub(crate) fn executor_builder(workflows: Option<&Path>) -> Result<ExecutorBuild
     }
     // Workflows may call each other (or themselves): each compiles against
     // every name, and the executor checks again when a run starts.
-    let mut builder = Executor::builder();
+    let mut plans = Vec::new();
     for (name, file) in named {
         match Workflow::from_file(&file).and_then(|w| w.compile(&names)) {
-            Ok(plan) => builder = builder.workflow(name, plan),
+            Ok(plan) => plans.push((name, plan)),
             Err(e) => errors.extend(error_lines(&e, &file)),
         }
     }
     if errors.is_empty() {
-        Ok(builder)
+        Ok(plans)
     } else {
         Err(errors)
     }
