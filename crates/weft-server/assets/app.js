@@ -2,7 +2,7 @@
 // one run), changed without reloading.
 
 import { api, setSession, signedIn, signOut, ApiError } from "weft/api.js";
-import { h, clear } from "weft/util.js";
+import { h, clear, fill } from "weft/util.js";
 import { runsPage } from "weft/runs.js";
 import { runPage } from "weft/run.js";
 
@@ -108,7 +108,7 @@ async function openNewRun() {
       navigate("/runs/" + r.run_id);
     } catch (err) {
       error.hidden = false;
-      clear(error).append(
+      fill(error, 
         h("strong", null, err.message),
         err instanceof ApiError && err.details.length > 1
           ? h("ul", null, err.details.map((d) => h("li", null, d.text)))

@@ -113,7 +113,7 @@ export function drawGraph(root, graph, { onSelect }) {
   const zoomOut = h("button.ghost.small", { type: "button", title: "Zoom out" }, "−");
   const frame = h("div.graph-frame", null, svg, h("div.graph-tools", null, zoomOut, zoomIn, fitButton));
   // Tall enough for most graphs at full size; a big one is fitted.
-  frame.style.height = Math.round(Math.min(620, Math.max(280, graph.height + 24))) + "px";
+  frame.style.minHeight = Math.round(Math.min(620, Math.max(280, graph.height + 24))) + "px";
   root.append(frame);
 
   function apply() {

@@ -4,7 +4,7 @@
 // comes from the run's event stream.
 
 import { api, query } from "weft/api.js";
-import { h, clear, pill, when, duration, runDuration, json, copyButton, throttle, shortId } from "weft/util.js";
+import { h, clear, fill, pill, when, duration, runDuration, json, copyButton, throttle, shortId } from "weft/util.js";
 import { follow } from "weft/events.js";
 import { drawGraph } from "weft/graph.js";
 import { drawTimeline } from "weft/timeline.js";
@@ -80,20 +80,26 @@ export function runPage(root, id, { caps }) {
   }
 
   function renderHead() {
-    clear(title).append(run.workflow);
-    clear(status).append(pill(run.status));
+    fill(title, run.workflow);
+    fill(status, pill(run.status));
     document.title = `${run.workflow} · ${run.status} · weft`;
+    renderMeta();
+    renderButtons();
+  }
+
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  function renderMeta() {
     const items = [
       ["Started", when(run.started_at)],
       ["Duration", duration(runDuration(run))],
       ["Ended", run.ended_at ? when(run.ended_at) : "—"],
-      ["Tasks", `${run.instances} instance${run.instances === 1 ? "" : "s"}, ${run.stats.actions_run} action${run.stats.actions_run === 1 ? "" : "s"}`],
-      ["Journal", `${run.records} records`],
+      ["Tasks", plural(run.instances, "instance")],
+      ["Journal", plural(run.records, "record")],
     ];
     if (run.parent) items.push(["Parent", h("a.mono", { href: "/runs/" + run.parent, "data-link": true }, shortId(run.parent))]);
     if (run.children_total) items.push(["Sub-workflows", String(run.children_total)]);
-    clear(meta).append(...items.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", { dataset: { field: k.toLowerCase() } }, v))));
-    renderButtons();
+    fill(meta, items.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", { dataset: { field: k.toLowerCase() } }, v))));
   }
 
   function renderButtons() {
@@ -114,7 +120,7 @@ export function runPage(root, id, { caps }) {
       }
       command("cancel");
     });
-    clear(buttons).append(
+    fill(buttons, 
       h("button.ghost#cmd-pause", { type: "button", disabled: !a.pause, onclick: () => command("pause") }, "Pause"),
       h("button.ghost#cmd-resume", { type: "button", disabled: !a.resume, onclick: () => command("resume") }, "Resume"),
       h("button.ghost#cmd-rerun", { type: "button", disabled: !a.rerun, title: "Run again from the tasks that failed or were canceled", onclick: () => command("rerun") }, "Re-run"),
@@ -140,9 +146,13 @@ export function runPage(root, id, { caps }) {
 
   // ---- live ---------------------------------------------------------------
 
+  // The side panel is drawn again only when its task changed, so that
+  // what the reader opened in it stays open.
+  let sideShown = null;
   const refresh = throttle(() => {
+    renderMeta();
     renderTab();
-    if (selected) renderSide();
+    if (selected && JSON.stringify(groups.get(selected) ?? null) !== sideShown) renderSide();
   }, 600);
 
   function connect() {
@@ -152,14 +162,14 @@ export function runPage(root, id, { caps }) {
       lastId,
       onStatus(st) {
         live.classList.toggle("off", st !== "live");
-        clear(live).append(h("i"), st === "live" ? "live" : st === "ended" ? "ended" : st);
+        fill(live, h("i"), st === "live" ? "live" : st === "ended" ? "ended" : st);
       },
       onEvent(kind, data) {
         if (stopped) return;
         if (kind === "state") onState(data);
         else if (kind === "record") onRecord(data);
         else if (kind === "end") {
-          clear(live).append(h("i"), "ended");
+          fill(live, h("i"), "ended");
           live.classList.add("off");
           load();
         } else if (kind === "gone") say("This run is no longer in the store (purged).", "error");
@@ -177,7 +187,7 @@ export function runPage(root, id, { caps }) {
     run.instances = [...groups.values()].reduce((n, g) => n + g.instances, 0);
     if (graphView) graphView.update(groups);
     if (changed) {
-      clear(status).append(pill(run.status));
+      fill(status, pill(run.status));
       // What can be done changed too.
       load();
     }
@@ -203,6 +213,7 @@ export function runPage(root, id, { caps }) {
   let sideKey = null;
   async function renderSide() {
     const g = groups.get(selected);
+    sideShown = JSON.stringify(g ?? null);
     const key = selected;
     if (sideKey !== key) sideCursor = 0;
     sideKey = key;
@@ -216,7 +227,7 @@ export function runPage(root, id, { caps }) {
       close,
     );
     if (!g) {
-      clear(side).append(head, h("p.muted", null, "This task has not run (yet)."));
+      fill(side, head, h("p.muted", null, "This task has not run (yet)."));
       return;
     }
     const counts = Object.entries(g.counts).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ");
@@ -232,16 +243,16 @@ export function runPage(root, id, { caps }) {
       h("dd", null, g.started_at ? duration(((g.ended_at ?? Date.now() / 1000) - g.started_at) * 1000) : "—"),
     );
     const list = h("div.instances", null, h("p.muted.small", null, "Loading instances…"));
-    clear(side).append(head, facts, g.error ? h("div.error-box", null, g.error) : null, list);
+    fill(side, head, facts, g.error ? h("div.error-box", null, g.error) : null, list);
     let page;
     try {
       page = await api.get(`/api/v1/runs/${id}/instances` + query({ task: key, cursor: sideCursor || "", limit: INSTANCES }));
     } catch (e) {
-      clear(list).append(h("p.error", null, e.message));
+      fill(list, h("p.error", null, e.message));
       return;
     }
     if (selected !== key) return;
-    clear(list).append(
+    fill(list, 
       h("h3", null, `Instances${page.total > INSTANCES ? ` (${page.total})` : ""}`),
       page.instances.map(instanceRow),
       h(
@@ -369,7 +380,7 @@ export function runPage(root, id, { caps }) {
   ];
 
   function renderTabs() {
-    clear(tabBar).append(
+    fill(tabBar, 
       ...TABS.map(([key, label]) =>
         h(
           "button.tab" + (tab === key ? ".active" : ""),
@@ -390,7 +401,7 @@ export function runPage(root, id, { caps }) {
 
   function renderTasks() {
     const rows = [...groups.values()];
-    clear(tabBody).append(
+    fill(tabBody, 
       rows.length
         ? h(
             "table.tasks",
@@ -419,7 +430,7 @@ export function runPage(root, id, { caps }) {
   }
 
   function renderData() {
-    clear(tabBody).append(
+    fill(tabBody, 
       h(
         "div.data",
         null,
@@ -445,10 +456,10 @@ export function runPage(root, id, { caps }) {
 
   function renderLog() {
     if (!log.length) {
-      clear(tabBody).append(h("div.empty", null, "Journal records appear here as the run goes on."));
+      fill(tabBody, h("div.empty", null, "Journal records appear here as the run goes on."));
       return;
     }
-    clear(tabBody).append(
+    fill(tabBody, 
       h(
         "table.log",
         null,
@@ -494,7 +505,7 @@ export function runPage(root, id, { caps }) {
     }
     if (!TERMINAL.has(run.status)) connect();
     else {
-      clear(live).append(h("i"), "ended");
+      fill(live, h("i"), "ended");
     }
   })();
 

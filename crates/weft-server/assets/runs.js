@@ -3,7 +3,7 @@
 // screen is fetched again every two seconds while the tab is visible.
 
 import { api, query } from "weft/api.js";
-import { h, clear, pill, when, ago, duration, runDuration, shortId } from "weft/util.js";
+import { h, clear, fill, pill, when, ago, duration, runDuration, shortId } from "weft/util.js";
 
 const STATUSES = ["running", "paused", "canceling", "succeeded", "failed", "canceled"];
 const SINCE = [
@@ -161,7 +161,7 @@ export function runsPage(root, { caps }) {
     where.textContent = `page ${state.back.length + 1}` + (page.runs.length ? ` · ${page.runs.length} runs` : "");
     empty.hidden = page.runs.length > 0;
     empty.textContent = state.status || state.workflow || state.since ? "No run matches these filters." : "No runs in this store yet.";
-    clear(body).append(
+    fill(body, 
       ...page.runs.map((r) =>
         h(
           "tr",

@@ -47,6 +47,13 @@ export function clear(el) {
   return el;
 }
 
+// Replaces the children of `el` (arrays flattened, empty values left out).
+export function fill(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
 // A status as a coloured pill.
 export function pill(status) {
   return h("span.pill.st-" + status, null, status.replace("_", " "));
