@@ -183,6 +183,7 @@ export function runPage(root, id, { caps }) {
     const changed = run.status !== st.status;
     run.status = st.status;
     run.records = st.records;
+    run.tasks_total = st.tasks_total;
     run.ended_at = st.ended_at ?? run.ended_at;
     run.instances = [...groups.values()].reduce((n, g) => n + g.instances, 0);
     if (graphView) graphView.update(groups);
@@ -401,7 +402,8 @@ export function runPage(root, id, { caps }) {
 
   function renderTasks() {
     const rows = [...groups.values()];
-    fill(tabBody, 
+    const more = (run.tasks_total ?? rows.length) - rows.length;
+    fill(tabBody, more > 0 ? h("p.muted.small", null, `The first ${rows.length} tasks of ${run.tasks_total}; select a task in the graph, or page its instances.`) : null,
       rows.length
         ? h(
             "table.tasks",

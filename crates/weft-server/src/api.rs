@@ -17,7 +17,7 @@ use weft_runtime::{RunId, RunStatus};
 use crate::config::Mode;
 use crate::error::{ApiError, ErrorBody};
 use crate::model::*;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, MAX_GROUPS};
 use crate::state::App;
 
 /// Results larger than this (as JSON text) are left out of pages.
@@ -247,7 +247,8 @@ pub(crate) async fn get_run(
             },
         },
         routes: s.outcome.routes.clone(),
-        tasks: s.groups.clone(),
+        tasks: s.groups.iter().take(MAX_GROUPS).cloned().collect(),
+        tasks_total: s.groups.len(),
         instances: s.outcome.tasks.len(),
         children,
         children_total,
@@ -581,6 +582,9 @@ pub(crate) async fn submit_run(
             let run = ex
                 .start(&plan, inputs)
                 .map_err(|e| ApiError::workflow(&e, &source))?;
+            // The run is in the store before its id is handed out, so that
+            // a client can show it at once.
+            ex.flush().await?;
             Accepted {
                 run_id: run.id().to_string(),
                 status: "running".to_owned(),

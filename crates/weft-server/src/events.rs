@@ -47,7 +47,7 @@ use weft_runtime::RunId;
 
 use crate::error::ApiError;
 use crate::model::{seconds, RunErrorJson, TaskGroupJson};
-use crate::snapshot::{Snapshot, Snapshots};
+use crate::snapshot::{Snapshot, Snapshots, MAX_GROUPS};
 
 /// Updates a watch keeps for followers that fall behind; one that falls
 /// further is caught up from the store.
@@ -85,6 +85,7 @@ pub(crate) struct StateEvent {
     records: u64,
     full: bool,
     tasks: Vec<TaskGroupJson>,
+    tasks_total: usize,
     errors: Vec<RunErrorJson>,
     ended_at: Option<f64>,
 }
@@ -316,16 +317,23 @@ impl Hub {
             };
             last_state = Some(Instant::now());
             let full = state_of(snapshot, true);
-            // The first state this watch sends has every task.
+            // The first state this watch sends has every task (up to the
+            // cap); later ones, those that changed.
             let whole = shown.is_empty();
-            let changed: Vec<TaskGroupJson> = full
-                .tasks
-                .iter()
-                .filter(|g| shown.get(&g.name) != Some(*g))
-                .cloned()
-                .collect();
-            for g in &full.tasks {
-                shown.insert(g.name.clone(), g.clone());
+            let changed: Vec<TaskGroupJson> = if whole {
+                full.tasks.clone()
+            } else {
+                snapshot
+                    .groups
+                    .iter()
+                    .filter(|g| shown.get(&g.name) != Some(*g))
+                    .cloned()
+                    .collect()
+            };
+            for g in &snapshot.groups {
+                if shown.get(&g.name) != Some(g) {
+                    shown.insert(g.name.clone(), g.clone());
+                }
             }
             let diff = StateEvent {
                 full: whole,
@@ -375,7 +383,8 @@ fn state_of(s: &Snapshot, full: bool) -> Arc<StateEvent> {
         status: s.status().as_str().to_owned(),
         records: s.records,
         full,
-        tasks: s.groups.clone(),
+        tasks: s.groups.iter().take(MAX_GROUPS).cloned().collect(),
+        tasks_total: s.groups.len(),
         errors: s.errors(),
         ended_at: s.summary.ended_at.map(seconds),
     })

@@ -185,8 +185,11 @@ pub struct RunDetail {
     /// The routes, by number (see `weft show --json`).
     pub routes: Vec<Vec<String>>,
     /// Its tasks, each with its instances taken together, in the order
-    /// they first ran.
+    /// they first ran: the first 2,000 (see `tasks_total`; the instances
+    /// of every task are paged by `GET /api/v1/runs/{id}/instances`).
     pub tasks: Vec<TaskGroupJson>,
+    /// Tasks that ran, in all.
+    pub tasks_total: usize,
     /// Task instances in all (`GET /api/v1/runs/{id}/instances` pages
     /// through them).
     pub instances: usize,

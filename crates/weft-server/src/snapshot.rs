@@ -35,6 +35,9 @@ const MAX_PLANS: usize = 256;
 /// Spans per task on the timeline.
 pub(crate) const MAX_SPANS: usize = 200;
 
+/// Tasks listed with a run (and in the first state of its event stream).
+pub(crate) const MAX_GROUPS: usize = 2000;
+
 /// Sub-workflow runs listed with a run.
 pub(crate) const MAX_CHILDREN: usize = 200;
 
