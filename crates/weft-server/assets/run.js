@@ -155,9 +155,13 @@ export function runPage(root, id, { caps }) {
     if (selected && JSON.stringify(groups.get(selected) ?? null) !== sideShown) renderSide();
   }, 600);
 
+  // Follows the run from the last LOG records of its journal (so the
+  // Events tab has the run's latest records, ended or not); the stream
+  // closes by itself once the run has ended and everything was sent.
   function connect() {
     if (stream) stream.stop();
-    const lastId = run.records > 0 ? run.records - 1 : null;
+    const from = run.records - LOG;
+    const lastId = from > 0 ? from - 1 : null;
     stream = follow(`/api/v1/runs/${id}/events`, {
       lastId,
       onStatus(st) {
@@ -505,10 +509,7 @@ export function runPage(root, id, { caps }) {
     } catch (e) {
       graphArea.append(h("p.error", null, e.message));
     }
-    if (!TERMINAL.has(run.status)) connect();
-    else {
-      fill(live, h("i"), "ended");
-    }
+    connect();
   })();
 
   return {
