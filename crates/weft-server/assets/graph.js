@@ -45,7 +45,7 @@ export function drawGraph(root, graph, { onSelect }) {
       h(
         "div.empty",
         null,
-        `This workflow has ${graph.nodes.length - 1} tasks: too many to draw here. The Tasks tab lists them, with their instances.`,
+        `This workflow has ${(graph.nodes.length - 1).toLocaleString("en-US")} tasks: too many to draw here. The Tasks tab lists them and finds any by name.`,
       ),
     );
     return { update() {}, select() {} };

@@ -4,7 +4,7 @@
 // comes from the run's event stream.
 
 import { api, query } from "weft/api.js";
-import { h, clear, fill, pill, when, duration, runDuration, json, copyButton, throttle, shortId } from "weft/util.js";
+import { h, clear, fill, pill, when, duration, runDuration, json, copyButton, throttle, shortId, count } from "weft/util.js";
 import { follow } from "weft/events.js";
 import { drawGraph } from "weft/graph.js";
 import { drawTimeline } from "weft/timeline.js";
@@ -87,7 +87,7 @@ export function runPage(root, id, { caps }) {
     renderButtons();
   }
 
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const plural = (n, word) => `${count(n)} ${word}${n === 1 ? "" : "s"}`;
 
   function renderMeta() {
     const items = [
@@ -227,16 +227,12 @@ export function runPage(root, id, { caps }) {
       "div.side-head",
       null,
       h("h2", null, selected),
-      g ? pill(g.status) : h("span.pill.st-none", null, "not run"),
+      g ? pill(g.status) : null,
       h("div.spacer"),
       close,
     );
-    if (!g) {
-      fill(side, head, h("p.muted", null, "This task has not run (yet)."));
-      return;
-    }
-    const counts = Object.entries(g.counts).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ");
-    const facts = h(
+    const counts = g ? Object.entries(g.counts).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ") : "";
+    const facts = !g ? null : h(
       "dl.facts",
       null,
       h("dt", null, "Instances"),
@@ -248,7 +244,7 @@ export function runPage(root, id, { caps }) {
       h("dd", null, g.started_at ? duration(((g.ended_at ?? Date.now() / 1000) - g.started_at) * 1000) : "—"),
     );
     const list = h("div.instances", null, h("p.muted.small", null, "Loading instances…"));
-    fill(side, head, facts, g.error ? h("div.error-box", null, g.error) : null, list);
+    fill(side, head, facts, g && g.error ? h("div.error-box", null, g.error) : null, list);
     let page;
     try {
       page = await api.get(`/api/v1/runs/${id}/instances` + query({ task: key, cursor: sideCursor || "", limit: INSTANCES }));
@@ -257,6 +253,10 @@ export function runPage(root, id, { caps }) {
       return;
     }
     if (selected !== key) return;
+    if (!page.total) {
+      fill(list, h("p.muted", null, "This task has not run (yet)."));
+      return;
+    }
     fill(list, 
       h("h3", null, `Instances${page.total > INSTANCES ? ` (${page.total})` : ""}`),
       page.instances.map(instanceRow),
@@ -404,10 +404,25 @@ export function runPage(root, id, { caps }) {
     else renderLog();
   }
 
+  // Any task by its name, in the side panel (its instances are paged
+  // there): the way to the tasks past the first ones listed.
+  const find = h("input#task-find", { type: "search", placeholder: "task name", "aria-label": "Show a task" });
+  find.addEventListener("change", () => find.value.trim() && select(find.value.trim()));
+
   function renderTasks() {
+    // Not while the reader types in it.
+    if (document.activeElement === find && tabBody.contains(find)) return;
     const rows = [...groups.values()];
     const more = (run.tasks_total ?? rows.length) - rows.length;
-    fill(tabBody, more > 0 ? h("p.muted.small", null, `The first ${rows.length} tasks of ${run.tasks_total}; select a task in the graph, or page its instances.`) : null,
+    fill(
+      tabBody,
+      h(
+        "div.task-find",
+        null,
+        more > 0 ? `The first ${count(rows.length)} of ${count(run.tasks_total)} tasks. ` : null,
+        "Show a task:",
+        find,
+      ),
       rows.length
         ? h(
             "table.tasks",

@@ -96,6 +96,11 @@ export function runDuration(run) {
   return (end - run.started_at) * 1000;
 }
 
+// 10,002 rather than 10002.
+export function count(n) {
+  return Number(n).toLocaleString("en-US");
+}
+
 export function shortId(id) {
   return id.slice(0, 8) + "…" + id.slice(-4);
 }
