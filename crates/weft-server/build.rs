@@ -11,11 +11,22 @@ fn main() {
         std::env::var("WEFT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     let driver =
         std::env::var("WEFT_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
-    // Looked at again when either appears or changes (a path that does not
-    // exist makes Cargo run this script at every build: it is cheap).
-    println!("cargo::rerun-if-changed={chromium}");
-    println!("cargo::rerun-if-changed={driver}");
-    if Path::new(&chromium).is_file() && Path::new(&driver).is_file() {
+    let mut found = true;
+    for program in [&chromium, &driver] {
+        let path = Path::new(program);
+        if path.is_file() {
+            println!("cargo::rerun-if-changed={program}");
+        } else {
+            found = false;
+            // Looked at again when something is installed beside it (a
+            // path that does not exist would make Cargo run this script,
+            // and rebuild the crate, at every build).
+            if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+                println!("cargo::rerun-if-changed={}", dir.display());
+            }
+        }
+    }
+    if found {
         println!("cargo::rustc-cfg=weft_browser");
     }
 }
