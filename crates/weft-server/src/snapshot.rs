@@ -6,7 +6,8 @@
 //! instances takes tens of milliseconds; so each run's latest
 //! [`Snapshot`] is kept (the most recently used [`MAX_SNAPSHOTS`]), and a
 //! request first asks the store for records past the ones it was built
-//! from (one indexed read). A snapshot younger than its own build time
+//! from (one indexed read). At most [`MAX_SNAPSHOTS`] runs, and
+//! [`MAX_INSTANCES`] task instances over all of them, are kept. A snapshot younger than its own build time
 //! (at least [`FRESH`]) is served without asking, so that many clients of
 //! a busy run do not rebuild it one after another.
 
@@ -25,6 +26,11 @@ use crate::model::{ChildJson, RunErrorJson, SpanTuple, TaskGroupJson};
 
 /// Snapshots kept at most.
 pub(crate) const MAX_SNAPSHOTS: usize = 64;
+
+/// Task instances kept at most, over all snapshots (a snapshot of a run of
+/// 10,000 instances holds all their results): past it, the least recently
+/// used are let go.
+pub(crate) const MAX_INSTANCES: usize = 200_000;
 
 /// A snapshot at most this old is served without looking for new records.
 pub(crate) const FRESH: Duration = Duration::from_millis(100);
@@ -126,6 +132,8 @@ impl weft_core::ActionCatalog for AnyAction {
 struct Slot {
     current: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
     used: AtomicU64,
+    /// Task instances its snapshot holds.
+    weight: std::sync::atomic::AtomicUsize,
 }
 
 /// The snapshots of runs, and the compiled workflows they use.
@@ -172,10 +180,33 @@ impl Snapshots {
             Arc::new(Slot {
                 current: tokio::sync::Mutex::new(None),
                 used: AtomicU64::new(now),
+                weight: std::sync::atomic::AtomicUsize::new(0),
             })
         });
         slot.used.store(now, Ordering::Relaxed);
         slot.clone()
+    }
+
+    /// Lets the least recently used snapshots go (but `keep`'s) while they
+    /// hold more than [`MAX_INSTANCES`] instances in all.
+    fn trim(&self, keep: RunId) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let weight = |s: &Slot| s.weight.load(Ordering::Relaxed);
+        let mut total: usize = slots.values().map(|s| weight(s)).sum();
+        while total > MAX_INSTANCES {
+            let oldest = slots
+                .iter()
+                .filter(|(k, _)| **k != keep)
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(k, s)| (*k, weight(s)));
+            match oldest {
+                Some((k, w)) => {
+                    slots.remove(&k);
+                    total -= w;
+                }
+                None => break,
+            }
+        }
     }
 
     fn forget(&self, id: RunId) {
@@ -211,7 +242,11 @@ impl Snapshots {
         match self.build(id).await {
             Ok(s) => {
                 let s = Arc::new(s);
+                slot.weight
+                    .store(s.outcome.tasks.len().max(1), Ordering::Relaxed);
                 *current = Some(s.clone());
+                drop(current);
+                self.trim(id);
                 Ok(s)
             }
             Err(e) => {
@@ -375,4 +410,29 @@ pub(crate) fn groups(outcome: &RunOutcome) -> Vec<TaskGroupJson> {
         }
     }
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_go_first_when_too_many_instances_are_kept() {
+        let snapshots = Snapshots::new(Executor::new());
+        let ids: Vec<RunId> = (0..4).map(|_| RunId::new()).collect();
+        for id in &ids {
+            snapshots
+                .slot(*id)
+                .weight
+                .store(MAX_INSTANCES / 3, Ordering::Relaxed);
+        }
+        // The first is used again: the second is now the oldest.
+        snapshots.slot(ids[0]);
+        snapshots.trim(ids[3]);
+        let kept = snapshots.slots.lock().unwrap();
+        assert!(!kept.contains_key(&ids[1]), "the oldest went");
+        assert!(kept.contains_key(&ids[0]) && kept.contains_key(&ids[2]));
+        assert!(kept.contains_key(&ids[3]), "the one just built stays");
+        assert_eq!(kept.len(), 3);
+    }
 }
