@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
 use serde_json::{json, Value};
 use weft_runtime::Executor;
 use weft_server::ServerConfig;
@@ -141,6 +142,20 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
         .expect("a Chromium session")
 }
 
+/// Runs `body` with the browser, then ends the session whatever happened
+/// (a session left open when an assertion fails would leave Chromium
+/// running after chromedriver is stopped).
+async fn with_browser<F>(c: Client, body: F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let result = std::panic::AssertUnwindSafe(body).catch_unwind().await;
+    let _ = c.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Serves `config` on a free loopback port; returns its base URL.
 async fn serve(config: ServerConfig) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -228,6 +243,7 @@ async fn the_dashboard_follows_runs_live_and_cancels_one() {
 
     let driver = start_driver().await;
     let c = browser(&driver, &dir.path().join("profile")).await;
+    with_browser(c.clone(), async {
 
     // The runs, newest first, with their status.
     c.goto(&format!("{base}/")).await.unwrap();
@@ -440,7 +456,8 @@ async fn the_dashboard_follows_runs_live_and_cancels_one() {
         ),
     )
     .await;
-    let _ = c.close().await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -460,58 +477,60 @@ async fn with_a_token_the_dashboard_asks_for_it_and_loads_with_it() {
 
     let driver = start_driver().await;
     let c = browser(&driver, &dir.path().join("profile")).await;
-    c.goto(&format!("{base}/")).await.unwrap();
-    until(
-        &c,
-        "the sign-in form",
-        "!document.querySelector('#login').hidden",
-    )
+    with_browser(c.clone(), async {
+        c.goto(&format!("{base}/")).await.unwrap();
+        until(
+            &c,
+            "the sign-in form",
+            "!document.querySelector('#login').hidden",
+        )
+        .await;
+        shot(&c, "sign-in.png").await;
+        let field = c.find(Locator::Id("token")).await.unwrap();
+        field.send_keys("wrong").await.unwrap();
+        c.find(Locator::Id("sign-in"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &c,
+            "the refusal",
+            "!document.querySelector('#login-error').hidden",
+        )
+        .await;
+        field.clear().await.unwrap();
+        field.send_keys("correct-horse-battery").await.unwrap();
+        c.find(Locator::Id("sign-in"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // Every module and the stylesheet came with the token.
+        until(
+            &c,
+            "the runs",
+            "document.querySelectorAll('tr[data-run]').length === 1",
+        )
+        .await;
+        until(
+            &c,
+            "the stylesheet applied",
+            "getComputedStyle(document.querySelector('header.top')).position === 'sticky'",
+        )
+        .await;
+        let cookies = c.get_all_cookies().await.unwrap();
+        assert!(cookies.is_empty(), "no cookie is set: {cookies:?}");
+        // A reload in the same tab keeps the token (session storage).
+        c.refresh().await.unwrap();
+        until(
+            &c,
+            "the runs again",
+            "document.querySelectorAll('tr[data-run]').length === 1",
+        )
+        .await;
+    })
     .await;
-    shot(&c, "sign-in.png").await;
-    let field = c.find(Locator::Id("token")).await.unwrap();
-    field.send_keys("wrong").await.unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "the refusal",
-        "!document.querySelector('#login-error').hidden",
-    )
-    .await;
-    field.clear().await.unwrap();
-    field.send_keys("correct-horse-battery").await.unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // Every module and the stylesheet came with the token.
-    until(
-        &c,
-        "the runs",
-        "document.querySelectorAll('tr[data-run]').length === 1",
-    )
-    .await;
-    until(
-        &c,
-        "the stylesheet applied",
-        "getComputedStyle(document.querySelector('header.top')).position === 'sticky'",
-    )
-    .await;
-    let cookies = c.get_all_cookies().await.unwrap();
-    assert!(cookies.is_empty(), "no cookie is set: {cookies:?}");
-    // A reload in the same tab keeps the token (session storage).
-    c.refresh().await.unwrap();
-    until(
-        &c,
-        "the runs again",
-        "document.querySelectorAll('tr[data-run]').length === 1",
-    )
-    .await;
-    let _ = c.close().await;
 }
