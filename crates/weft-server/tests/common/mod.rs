@@ -211,6 +211,40 @@ impl Stores {
     }
 }
 
+impl Drop for Stores {
+    /// Drops the schemas a test that failed before `clean` left behind.
+    fn drop(&mut self) {
+        if self.schemas.lock().map_or(true, |s| s.is_empty()) {
+            return;
+        }
+        let names = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|p| p.into_inner()));
+        let Some(base) = self.url.clone() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(store) = weft_store_postgres::PostgresStore::connect(&base).await else {
+                    return;
+                };
+                if let Ok(client) = store.pool().get().await {
+                    for n in names {
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {n} CASCADE"))
+                            .await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A response: status, headers, body as JSON (or text as a JSON string).
 pub struct Got {
     pub status: StatusCode,
