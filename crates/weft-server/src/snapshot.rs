@@ -209,6 +209,12 @@ impl Snapshots {
         }
     }
 
+    /// Forgets every snapshot (after a purge here: the runs it deleted
+    /// must not be served from memory).
+    pub(crate) fn clear(&self) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn forget(&self, id: RunId) {
         self.slots
             .lock()

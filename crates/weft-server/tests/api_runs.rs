@@ -342,6 +342,22 @@ async fn runs_are_listed_newest_first_and_paged_by_cursor(kind: Kind) {
         .as_str()
         .unwrap()
         .contains("is not a run id"));
+
+    // Purge: the runs that ended (the failed ones) go, the others stay.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let purged = call(
+        &s.app,
+        "POST",
+        "/api/v1/purge",
+        Some(json!({"older_than_seconds": 0})),
+    )
+    .await;
+    assert_eq!(purged.status, StatusCode::OK, "{}", purged.text);
+    assert_eq!(purged.body["purged"], 3);
+    let left = call(&s.app, "GET", "/api/v1/runs", None).await;
+    assert_eq!(left.body["runs"].as_array().unwrap().len(), 4);
+    let gone = call(&s.app, "GET", &format!("/api/v1/runs/{}", failing[0]), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
     s.finish().await;
 }
 

@@ -307,5 +307,6 @@ pub(crate) async fn purge(
         .checked_sub(Duration::from_secs(req.older_than_seconds))
         .unwrap_or(UNIX_EPOCH);
     let purged = app.snapshots.store()?.purge(before).await?;
+    app.snapshots.clear();
     Ok(Json(PurgeResult { purged }))
 }
