@@ -19,6 +19,9 @@
 //!   a source of actions (`weft-stackstorm`; see docs/stackstorm.md):
 //!   `Executor::builder().pack(dir)?` with `weft::stackstorm::PackExt` in
 //!   scope.
+//! * `server` (off by default): `weft::server`, the HTTP API and the live
+//!   web dashboard over a store, as an `axum::Router` to serve or mount
+//!   (`weft-server`; see docs/server.md).
 //!
 //! # The surface
 //!
@@ -61,8 +64,8 @@ pub use weft_runtime::{
     builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
     Limits, MemoryStore, NotRecorded, ParseRunIdError, Recovered, ResumeError, Run, RunError,
-    RunHandle, RunId, RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SharedError,
-    SharedStore, Store, TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport,
+    RunHandle, RunId, RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SecretMask,
+    SharedError, SharedStore, Store, TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport,
     DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
@@ -79,6 +82,12 @@ pub use weft_store_postgres as postgres;
 /// register its actions as `PACK.NAME`. See `weft_stackstorm`.
 #[cfg(feature = "stackstorm")]
 pub use weft_stackstorm as stackstorm;
+
+/// The HTTP API and the web dashboard over a store (feature `server`):
+/// `weft::server::router(ServerConfig::new(executor))` is an
+/// `axum::Router`. See `weft_server` and docs/server.md.
+#[cfg(feature = "server")]
+pub use weft_server as server;
 
 /// The names most programs need.
 pub mod prelude {

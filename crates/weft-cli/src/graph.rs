@@ -1,4 +1,5 @@
-//! `weft graph`: a workflow's task graph as Mermaid or Graphviz DOT text.
+//! `weft graph`: a workflow's task graph as Mermaid or Graphviz DOT text,
+//! written from the same [`Diagram`] that `weft serve` draws.
 //!
 //! Every task is a node, marked `(join: all)` / `(join: N)` and
 //! `(with items)` where that applies; every target of a transition is an
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use weft_core::engine::{Join, Target, TaskPlan};
+use weft_core::diagram::{Diagram, EngineCommand, NodeKind};
 use weft_core::Plan;
 
 use crate::{report, Exit, GraphFormat};
@@ -39,75 +40,6 @@ pub(crate) fn render(plan: &Plan, format: GraphFormat) -> String {
     }
 }
 
-/// The node label of a task: its name and what is special about it.
-fn label(task: &TaskPlan) -> String {
-    let mut marks = Vec::new();
-    match task.join {
-        Some(Join::All) => marks.push("join: all".to_owned()),
-        Some(Join::Count(n)) => marks.push(format!("join: {n}")),
-        None => {}
-    }
-    if task.with.is_some() {
-        marks.push("with items".to_owned());
-    }
-    if marks.is_empty() {
-        task.name.to_string()
-    } else {
-        format!("{} ({})", task.name, marks.join(", "))
-    }
-}
-
-/// The label of the node that points at the start tasks: `start`, unless
-/// a task is named so; task names hold no spaces, so the other cannot be
-/// one. (Engine commands are never task names.)
-fn start_label(plan: &Plan) -> &'static str {
-    if plan.task_id("start").is_some() {
-        "workflow start"
-    } else {
-        "start"
-    }
-}
-
-/// One edge: from a task to a target, labelled with `when` if any.
-struct Edge<'p> {
-    from: usize,
-    to: Target,
-    when: Option<&'p str>,
-}
-
-fn edges(plan: &Plan) -> Vec<Edge<'_>> {
-    let mut out = Vec::new();
-    for (from, task) in plan.tasks().iter().enumerate() {
-        for tr in &task.next {
-            for &to in &tr.targets {
-                out.push(Edge {
-                    from,
-                    to,
-                    when: tr.when.as_ref().map(|w| w.source()),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The engine commands the plan uses, in a fixed order.
-fn commands(edges: &[Edge<'_>]) -> Vec<Target> {
-    [Target::Fail, Target::Noop, Target::Continue]
-        .into_iter()
-        .filter(|c| edges.iter().any(|e| e.to == *c))
-        .collect()
-}
-
-fn command_name(t: Target) -> &'static str {
-    match t {
-        Target::Fail => "fail",
-        Target::Noop => "noop",
-        Target::Continue => "continue",
-        Target::Task(_) => "task",
-    }
-}
-
 // ---- Mermaid ------------------------------------------------------------
 
 const MERMAID_START: &str = "weft_start";
@@ -127,16 +59,29 @@ const MERMAID_RESERVED: &[&str] = &[
     "default",
 ];
 
-/// Readable Mermaid ids: the task name where it is a plain word, else a
-/// cleaned-up name made unique with the task's number.
-fn mermaid_ids(plan: &Plan) -> Vec<String> {
+/// Readable Mermaid ids per node: the task name where it is a plain
+/// word, else a cleaned-up name made unique with the task's number; fixed
+/// ids for the start node and the commands.
+fn mermaid_ids(diagram: &Diagram) -> Vec<String> {
     let mut used: HashSet<String> = [MERMAID_START, "cmd_fail", "cmd_noop", "cmd_continue"]
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let mut ids = Vec::with_capacity(plan.tasks().len());
-    for (i, task) in plan.tasks().iter().enumerate() {
-        let clean: String = task
+    let mut ids = Vec::with_capacity(diagram.nodes().len());
+    for node in diagram.nodes() {
+        let i = match node.kind {
+            NodeKind::Start => {
+                ids.push(MERMAID_START.to_owned());
+                continue;
+            }
+            NodeKind::Command(c) => {
+                ids.push(format!("cmd_{}", c.name()));
+                continue;
+            }
+            NodeKind::Task { id, .. } => id,
+            _ => continue,
+        };
+        let clean: String = node
             .name
             .chars()
             .map(|c| {
@@ -147,7 +92,7 @@ fn mermaid_ids(plan: &Plan) -> Vec<String> {
                 }
             })
             .collect();
-        let plain = clean == *task.name
+        let plain = clean == node.name
             && !MERMAID_RESERVED.contains(&clean.to_ascii_lowercase().as_str())
             && !clean.starts_with(|c: char| c.is_ascii_digit());
         let mut id = if plain {
@@ -182,59 +127,48 @@ fn mermaid_text(text: &str) -> String {
 }
 
 fn mermaid(plan: &Plan) -> String {
-    let ids = mermaid_ids(plan);
-    let edges = edges(plan);
+    let diagram = Diagram::of(plan);
+    let ids = mermaid_ids(&diagram);
     let mut s = String::from("flowchart TD\n");
-    let _ = writeln!(
-        s,
-        "    {MERMAID_START}(({}))",
-        mermaid_text(start_label(plan))
-    );
-    for (task, id) in plan.tasks().iter().zip(&ids) {
-        let text = mermaid_text(&label(task));
-        // Joins wait for several branches: a double border says so.
-        if task.join.is_some() {
-            let _ = writeln!(s, "    {id}[[{text}]]");
-        } else {
-            let _ = writeln!(s, "    {id}[{text}]");
+    let mut commands = Vec::new();
+    for (node, id) in diagram.nodes().iter().zip(&ids) {
+        let text = mermaid_text(&node.label());
+        match &node.kind {
+            NodeKind::Start => {
+                let _ = writeln!(s, "    {id}(({text}))");
+            }
+            // Joins wait for several branches: a double border says so.
+            NodeKind::Task { join: Some(_), .. } => {
+                let _ = writeln!(s, "    {id}[[{text}]]");
+            }
+            NodeKind::Task { .. } => {
+                let _ = writeln!(s, "    {id}[{text}]");
+            }
+            NodeKind::Command(EngineCommand::Fail) => {
+                commands.push(id.as_str());
+                let _ = writeln!(s, "    {id}{{{{\"{}\"}}}}", node.name);
+            }
+            NodeKind::Command(_) => {
+                commands.push(id.as_str());
+                let _ = writeln!(s, "    {id}([\"{}\"])", node.name);
+            }
+            _ => {}
         }
     }
-    let commands = commands(&edges);
-    for &c in &commands {
-        let name = command_name(c);
-        match c {
-            Target::Fail => {
-                let _ = writeln!(s, "    cmd_{name}{{{{\"{name}\"}}}}");
-            }
-            _ => {
-                let _ = writeln!(s, "    cmd_{name}([\"{name}\"])");
-            }
-        }
-    }
-    for &start in plan.starts() {
-        let _ = writeln!(s, "    {MERMAID_START} --> {}", ids[start as usize]);
-    }
-    for e in &edges {
-        let to = match e.to {
-            Target::Task(t) => ids[t as usize].clone(),
-            c => format!("cmd_{}", command_name(c)),
-        };
-        match e.when {
+    for e in diagram.edges() {
+        let (from, to) = (&ids[e.from], &ids[e.to]);
+        match &e.when {
             Some(w) => {
-                let _ = writeln!(s, "    {} -->|{}| {to}", ids[e.from], mermaid_text(w));
+                let _ = writeln!(s, "    {from} -->|{}| {to}", mermaid_text(w));
             }
             None => {
-                let _ = writeln!(s, "    {} --> {to}", ids[e.from]);
+                let _ = writeln!(s, "    {from} --> {to}");
             }
         }
     }
     if !commands.is_empty() {
-        let list: Vec<String> = commands
-            .iter()
-            .map(|&c| format!("cmd_{}", command_name(c)))
-            .collect();
         let _ = writeln!(s, "    classDef engine stroke-dasharray: 4 3");
-        let _ = writeln!(s, "    class {} engine", list.join(","));
+        let _ = writeln!(s, "    class {} engine", commands.join(","));
     }
     s
 }
@@ -261,48 +195,53 @@ fn dot_text(text: &str) -> String {
 }
 
 fn dot(plan: &Plan) -> String {
-    let edges = edges(plan);
+    let diagram = Diagram::of(plan);
+    let ids: Vec<String> = diagram
+        .nodes()
+        .iter()
+        .map(|node| match node.kind {
+            NodeKind::Start => DOT_START.to_owned(),
+            NodeKind::Command(c) => c.name().to_owned(),
+            _ => dot_text(&node.name),
+        })
+        .collect();
     let mut s = String::new();
     let _ = writeln!(s, "digraph {} {{", dot_text(plan.name()));
     let _ = writeln!(s, "    node [shape=box, style=rounded];");
-    let _ = writeln!(
-        s,
-        "    {DOT_START} [label={}, shape=circle, style=solid];",
-        dot_text(start_label(plan))
-    );
-    for task in plan.tasks() {
-        let mut attrs = vec![format!("label={}", dot_text(&label(task)))];
-        if task.join.is_some() {
-            attrs.push("peripheries=2".to_owned());
+    for (node, id) in diagram.nodes().iter().zip(&ids) {
+        match &node.kind {
+            NodeKind::Start => {
+                let _ = writeln!(
+                    s,
+                    "    {id} [label={}, shape=circle, style=solid];",
+                    dot_text(&node.name)
+                );
+            }
+            NodeKind::Task { join, .. } => {
+                let mut attrs = vec![format!("label={}", dot_text(&node.label()))];
+                if join.is_some() {
+                    attrs.push("peripheries=2".to_owned());
+                }
+                let _ = writeln!(s, "    {id} [{}];", attrs.join(", "));
+            }
+            NodeKind::Command(c) => {
+                let shape = if *c == EngineCommand::Fail {
+                    "octagon"
+                } else {
+                    "ellipse"
+                };
+                let _ = writeln!(
+                    s,
+                    "    {id} [label=\"{}\", shape={shape}, style=dashed];",
+                    node.name
+                );
+            }
+            _ => {}
         }
-        let _ = writeln!(s, "    {} [{}];", dot_text(&task.name), attrs.join(", "));
     }
-    for c in commands(&edges) {
-        let name = command_name(c);
-        let shape = if c == Target::Fail {
-            "octagon"
-        } else {
-            "ellipse"
-        };
-        let _ = writeln!(
-            s,
-            "    {name} [label=\"{name}\", shape={shape}, style=dashed];"
-        );
-    }
-    for &start in plan.starts() {
-        let _ = writeln!(
-            s,
-            "    {DOT_START} -> {};",
-            dot_text(&plan.task(start).name)
-        );
-    }
-    for e in &edges {
-        let from = dot_text(&plan.tasks()[e.from].name);
-        let to = match e.to {
-            Target::Task(t) => dot_text(&plan.task(t).name),
-            c => command_name(c).to_owned(),
-        };
-        match e.when {
+    for e in diagram.edges() {
+        let (from, to) = (&ids[e.from], &ids[e.to]);
+        match &e.when {
             Some(w) => {
                 let _ = writeln!(s, "    {from} -> {to} [label={}];", dot_text(w));
             }

@@ -8,6 +8,7 @@
 //! weft show --wait --json --db postgres://postgres@127.0.0.1/test \
 //!     "$(weft submit deploy.yaml --db postgres://postgres@127.0.0.1/test)"
 //! weft actions
+//! weft serve --db runs.db --workflows workflows/
 //! ```
 //!
 //! Exit codes: 0 the command succeeded (for `run`: the workflow succeeded);
@@ -28,6 +29,7 @@ mod packs;
 mod progress;
 mod report;
 mod run;
+mod serve;
 mod shared;
 mod store;
 
@@ -140,6 +142,9 @@ enum Command {
     /// Claim runs from a Postgres database and run them until SIGTERM or
     /// Ctrl-C, then hand them back.
     Worker(shared::WorkerArgs),
+    /// Serve the HTTP API and the web dashboard over a store (loopback
+    /// only, unless given a token).
+    Serve(serve::ServeArgs),
 }
 
 /// The text format of `weft graph`.
@@ -164,7 +169,7 @@ fn main() -> ExitCode {
         Command::Rerun(a) => a.limits.install(),
         Command::Submit(a) => a.limits.install(),
         Command::Worker(a) => a.limits.install(),
-        Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) => {}
+        Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) | Command::Serve(_) => {}
     }
     // Logs and metrics, before any run starts.
     let observe = match &cli.command {
@@ -196,6 +201,7 @@ fn main() -> ExitCode {
         Command::Purge(args) => durable::purge(args),
         Command::Submit(args) => shared::submit(args),
         Command::Worker(args) => shared::worker(args),
+        Command::Serve(args) => serve::serve(args),
     };
     exit.into()
 }

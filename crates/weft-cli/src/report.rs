@@ -13,8 +13,9 @@ pub(crate) fn compile(file: &Path) -> Result<Plan, Error> {
 
 /// `builder` (the built-in actions, and those of `--pack`) with each
 /// workflow file in `workflows` (`NAME.yaml`, `NAME.yml` or `NAME.json`) as
-/// the action `NAME`, for tasks to run as a sub-workflow. The workflows may
-/// use the actions already on `builder`, and not take their names.
+/// the action `NAME`, for tasks to run as a sub-workflow, and the command
+/// line's `--limit`s. The workflows may use the actions already on
+/// `builder`, and not take their names.
 ///
 /// # Errors
 ///
@@ -24,8 +25,32 @@ pub(crate) fn executor_builder_on(
     builder: ExecutorBuilder,
     workflows: Option<&Path>,
 ) -> Result<ExecutorBuilder, Vec<String>> {
+    let mut builder = builder.limits(crate::limits::run_limits());
+    for (name, plan) in workflow_plans_on(&builder, workflows)? {
+        builder = builder.workflow(name, plan);
+    }
+    Ok(builder)
+}
+
+/// The workflow files in `workflows`, each compiled against the built-in
+/// actions and the other workflows, with its name; none without a
+/// directory.
+///
+/// # Errors
+///
+/// As for [`executor_builder_on`].
+pub(crate) fn workflow_plans(workflows: Option<&Path>) -> Result<Vec<(String, Plan)>, Vec<String>> {
+    workflow_plans_on(&Executor::builder(), workflows)
+}
+
+/// The workflow files in `workflows`, each compiled against the actions of
+/// `builder` and the other workflows, with its name.
+fn workflow_plans_on(
+    builder: &ExecutorBuilder,
+    workflows: Option<&Path>,
+) -> Result<Vec<(String, Plan)>, Vec<String>> {
     let Some(dir) = workflows else {
-        return Ok(builder.limits(crate::limits::run_limits()));
+        return Ok(Vec::new());
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -44,7 +69,7 @@ pub(crate) fn executor_builder_on(
         })
         .collect();
     files.sort();
-    let builtins: Vec<String> = weft_core::ActionCatalog::action_names(&builder);
+    let builtins: Vec<String> = weft_core::ActionCatalog::action_names(builder);
     let mut names: Vec<String> = builtins.clone();
     let mut errors = Vec::new();
     let mut named: Vec<(String, PathBuf)> = Vec::new();
@@ -70,15 +95,15 @@ pub(crate) fn executor_builder_on(
     }
     // Workflows may call each other (or themselves): each compiles against
     // every name, and the executor checks again when a run starts.
-    let mut builder = builder.limits(crate::limits::run_limits());
+    let mut plans = Vec::new();
     for (name, file) in named {
         match Workflow::from_file(&file).and_then(|w| w.compile(&names)) {
-            Ok(plan) => builder = builder.workflow(name, plan),
+            Ok(plan) => plans.push((name, plan)),
             Err(e) => errors.extend(error_lines(&e, &file)),
         }
     }
     if errors.is_empty() {
-        Ok(builder)
+        Ok(plans)
     } else {
         Err(errors)
     }

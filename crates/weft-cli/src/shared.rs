@@ -208,7 +208,7 @@ fn describe_owner(store: &std::sync::Arc<dyn weft_runtime::Store>) -> String {
 }
 
 /// Completes at the first SIGTERM or Ctrl-C.
-async fn stopped() {
+pub(crate) async fn stopped() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -15,6 +15,7 @@ mod builder;
 mod context;
 pub mod def;
 mod diag;
+pub mod diagram;
 pub mod engine;
 mod error;
 mod expr;

@@ -48,6 +48,7 @@ pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{NotRecorded, Run, RunHandle, RunLost};
+pub use secrets::SecretMask;
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
 pub use subworkflow::WorkflowAdapter;
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};

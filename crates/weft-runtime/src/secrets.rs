@@ -135,6 +135,89 @@ impl Secrets {
     }
 }
 
+/// Masks a run's secret inputs in what it hands out, by the rules the run
+/// itself applies to its events, errors, output and task records: for
+/// whoever shows a run from outside it (its journal, which keeps the
+/// values as given, for a resume to use them).
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+/// use weft_core::Workflow;
+/// use weft_runtime::{Executor, SecretMask};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let plan = Workflow::from_yaml_str(
+///     "input: [{name: token, secret: true}, user]\ntasks:\n  a: {action: core.noop}\n",
+/// )?
+/// .compile(&Executor::new())?;
+/// let inputs = json!({"token": "hunter22", "user": "ada"});
+/// let mask = SecretMask::of(&plan, &inputs);
+/// assert_eq!(mask.text("curl -u ada:hunter22"), "curl -u ada:********");
+/// assert_eq!(mask.inputs(&plan, &inputs), json!({"token": "********", "user": "ada"}));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct SecretMask {
+    secrets: Option<Box<Secrets>>,
+}
+
+impl SecretMask {
+    /// The mask of a run of `plan` with `inputs` (with defaults applied, as
+    /// a run's `started` record holds them).
+    pub fn of(plan: &Plan, inputs: &Value) -> SecretMask {
+        SecretMask {
+            secrets: Secrets::of(plan, inputs),
+        }
+    }
+
+    /// True when there is nothing to mask.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_none()
+    }
+
+    /// `text` with every secret in it masked (`********`).
+    pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match &self.secrets {
+            Some(s) => s.text(text),
+            None => Cow::Borrowed(text),
+        }
+    }
+
+    /// A copy of `value` with every secret in its strings (and keys, and
+    /// numbers equal to one) masked.
+    pub fn value(&self, value: &Value) -> Value {
+        self.secrets
+            .as_ref()
+            .and_then(|s| s.value(value))
+            .unwrap_or_else(|| value.clone())
+    }
+
+    /// A run's inputs as they may be shown: each input declared secret
+    /// replaced whole by `********` (whatever its type), and secrets masked
+    /// in the others.
+    pub fn inputs(&self, plan: &Plan, inputs: &Value) -> Value {
+        let Value::Object(map) = inputs else {
+            return self.value(inputs);
+        };
+        let out = map
+            .iter()
+            .map(|(k, v)| {
+                let secret = plan.inputs().iter().any(|i| i.secret && i.name == *k);
+                let shown = if secret {
+                    Value::String(MASK.to_owned())
+                } else {
+                    self.value(v)
+                };
+                (k.clone(), shown)
+            })
+            .collect();
+        Value::Object(out)
+    }
+}
+
 fn collect(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if s.chars().count() >= SHORTEST => out.push(s.clone()),

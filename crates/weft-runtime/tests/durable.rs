@@ -790,3 +790,24 @@ async fn a_commit_that_fails_after_the_run_ended_is_reported_by_flush() {
     store.fail_appends(None);
     ex.flush().await.unwrap();
 }
+
+#[tokio::test]
+async fn inspect_gives_a_with_items_instance_the_end_its_last_item_recorded() {
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder().store(store.clone()).build();
+    let p = plan(
+        &ex,
+        "tasks:\n  fan:\n    with: {items: '{{ [1, 2, 3] }}'}\n    action: core.echo\n    input: {message: '{{ item }}'}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    ex.flush().await.unwrap();
+    let ran = out.tasks[0].ended_at.unwrap();
+    // Shown later, the instance still ended when its items did, not when
+    // it was replayed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = ex.inspect(out.run_id).await.unwrap();
+    let shown = seen.tasks[0].ended_at.unwrap();
+    let apart = shown.duration_since(ran).unwrap_or_else(|e| e.duration());
+    assert!(apart < Duration::from_millis(100), "ended {apart:?} apart");
+    assert!(seen.tasks[0].duration().unwrap() < Duration::from_millis(100));
+}

@@ -40,6 +40,17 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<RunSummary, String> {
 
 impl Inner {
     pub(crate) async fn load(&self, run: RunId) -> Result<Vec<Entry>, StoreError> {
+        let out = self.load_from(run, 0).await?;
+        if out.is_empty() {
+            return Err(StoreError::NotFound(run));
+        }
+        Ok(out)
+    }
+
+    /// The journal from record `from` on: the rows from the one that holds
+    /// `from` (found on the primary key), cut to start there; an empty list
+    /// when nothing is there yet, `NotFound` when the run is not.
+    pub(crate) async fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let at = self.at.as_str();
         let doing = format!("cannot load run {run}");
         let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
@@ -50,24 +61,44 @@ impl Inner {
             .map_err(|e| error::pool(at, &doing, &e))?;
         let stmt = conn
             .prepare_cached(&format!(
-                "SELECT first_seq, last_seq, records FROM {}.journal
-                 WHERE run = $1 ORDER BY first_seq",
-                self.schema
+                "SELECT first_seq, last_seq, records FROM {s}.journal
+                 WHERE run = $1 AND first_seq >= coalesce(
+                     (SELECT max(first_seq) FROM {s}.journal WHERE run = $1 AND first_seq <= $2), 0)
+                 ORDER BY first_seq",
+                s = self.schema
             ))
             .await
             .map_err(fail)?;
-        let rows = conn.query(&stmt, &[run.as_uuid()]).await.map_err(fail)?;
+        let from_i = i64::try_from(from).unwrap_or(i64::MAX);
+        let rows = conn
+            .query(&stmt, &[run.as_uuid(), &from_i])
+            .await
+            .map_err(fail)?;
         let mut out: Vec<Entry> = Vec::new();
         for row in rows {
             let first: i64 = row.get(0);
             let last: i64 = row.get(1);
+            if last < from_i {
+                continue;
+            }
             let bytes: &[u8] = row.get(2);
-            store::extend_journal(&mut out, run, first, last, bytes)
-                .map_err(|what| error::damaged(at, what))?;
+            let extended = if from == 0 {
+                store::extend_journal(&mut out, run, first, last, bytes)
+            } else {
+                store::extend_journal_from(&mut out, run, first, last, bytes)
+            };
+            extended.map_err(|what| error::damaged(at, what))?;
         }
         if out.is_empty() {
-            return Err(StoreError::NotFound(run));
+            drop(conn);
+            // Nothing new, or no such run.
+            if self.get(run).await?.is_none() {
+                return Err(StoreError::NotFound(run));
+            }
+            return Ok(out);
         }
+        let skip = out.iter().take_while(|e| e.seq < from).count();
+        out.drain(..skip);
         Ok(out)
     }
 
@@ -109,6 +140,9 @@ impl Inner {
         );
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         let limit = filter.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let after = filter.started_after.map(millis_i64);
+        let before_time = filter.started_before.map(millis_i64);
+        let before = filter.before.map(|id| *id.as_uuid());
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
         if !statuses.is_empty() {
             params.push(&statuses);
@@ -121,6 +155,18 @@ impl Inner {
         if filter.top_level {
             sql.push_str(" AND parent IS NULL");
         }
+        if let Some(t) = &after {
+            params.push(t);
+            sql.push_str(&format!(" AND started_at >= ${}", params.len()));
+        }
+        if let Some(t) = &before_time {
+            params.push(t);
+            sql.push_str(&format!(" AND started_at < ${}", params.len()));
+        }
+        if let Some(id) = &before {
+            params.push(id);
+            sql.push_str(&format!(" AND id < ${}", params.len()));
+        }
         sql.push_str(" ORDER BY id DESC");
         if let Some(n) = &limit {
             params.push(n);
@@ -131,4 +177,8 @@ impl Inner {
             .map(|r| summary_from_row(r).map_err(|w| error::damaged(at, w)))
             .collect()
     }
+}
+
+fn millis_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }

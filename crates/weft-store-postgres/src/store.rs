@@ -266,6 +266,10 @@ impl Store for PostgresStore {
         self.inner.load(run).boxed()
     }
 
+    fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load_from(run, from).boxed()
+    }
+
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
         self.inner.get(run).boxed()
     }

@@ -63,20 +63,40 @@ pub(crate) struct Reader {
 impl Reader {
     /// One run's journal, in sequence order.
     pub(crate) fn load(&self, run: RunId) -> Result<Vec<Entry>, StoreError> {
+        let out = self.load_from(run, 0)?;
+        if out.is_empty() {
+            return Err(StoreError::NotFound(run));
+        }
+        Ok(out)
+    }
+
+    /// One run's journal from the record `from` on: the rows from the one
+    /// that holds `from` (found on the primary key), cut to start there.
+    /// An empty list when the run has no record from `from` on, an error
+    /// when the store has no such run.
+    pub(crate) fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), &e);
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT first_seq, last_seq, records, checksum FROM journal
-                 WHERE run = ?1 ORDER BY first_seq",
+                 WHERE run = ?1 AND first_seq >= coalesce(
+                     (SELECT max(first_seq) FROM journal WHERE run = ?1 AND first_seq <= ?2), 0)
+                 ORDER BY first_seq",
             )
             .map_err(fail)?;
-        let mut rows = stmt.query([&id_bytes(run)[..]]).map_err(fail)?;
+        let id = id_bytes(run);
+        let mut rows = stmt
+            .query(rusqlite::params![&id[..], int(from)])
+            .map_err(fail)?;
         let mut out: Vec<Entry> = Vec::new();
         while let Some(row) = rows.next().map_err(fail)? {
             let first: i64 = row.get(0).map_err(fail)?;
             let last: i64 = row.get(1).map_err(fail)?;
+            if last < int(from) {
+                continue;
+            }
             let text = row.get_ref(2).map_err(fail)?;
             let bytes = match text {
                 rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
@@ -94,12 +114,22 @@ impl Reader {
                     format!("run {run}: records {first}..={last} do not match their checksum"),
                 ));
             }
-            store::extend_journal(&mut out, run, first, last, bytes)
-                .map_err(|what| error::damaged(path, what))?;
+            let extended = if from == 0 {
+                store::extend_journal(&mut out, run, first, last, bytes)
+            } else {
+                store::extend_journal_from(&mut out, run, first, last, bytes)
+            };
+            extended.map_err(|what| error::damaged(path, what))?;
         }
         if out.is_empty() {
-            return Err(StoreError::NotFound(run));
+            // Nothing new, or no such run.
+            if self.get(run)?.is_none() {
+                return Err(StoreError::NotFound(run));
+            }
+            return Ok(out);
         }
+        let skip = out.iter().take_while(|e| e.seq < from).count();
+        out.drain(..skip);
         Ok(out)
     }
 
@@ -140,6 +170,18 @@ impl Reader {
         }
         if filter.top_level {
             sql.push_str(" AND parent IS NULL");
+        }
+        if let Some(t) = filter.started_after {
+            sql.push_str(" AND started_at >= ?");
+            args.push(SqlValue::Integer(int(t)));
+        }
+        if let Some(t) = filter.started_before {
+            sql.push_str(" AND started_at < ?");
+            args.push(SqlValue::Integer(int(t)));
+        }
+        if let Some(last) = filter.before {
+            sql.push_str(" AND id < ?");
+            args.push(SqlValue::Blob(id_bytes(last).to_vec()));
         }
         sql.push_str(" ORDER BY id DESC");
         if let Some(n) = filter.limit {

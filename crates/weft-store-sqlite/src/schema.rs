@@ -18,7 +18,7 @@ use crate::error;
 use crate::options::SqliteOptions;
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a weft file: "weft" in ASCII.
 const APPLICATION_ID: i64 = 0x7765_6674;
@@ -51,6 +51,11 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         checksum INTEGER NOT NULL,
         PRIMARY KEY (run, first_seq)
     );",
+    // 2: lists that page through many runs (`RunFilter::before`, newest
+    // first) by workflow, or through top-level runs only, read an index in
+    // id order instead of sorting every matching run.
+    "CREATE INDEX runs_by_workflow ON runs (workflow, id);
+    CREATE INDEX runs_top_level ON runs (id) WHERE parent IS NULL;",
 ];
 
 /// How long a connection waits for another's lock before it fails.

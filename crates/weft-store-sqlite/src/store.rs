@@ -27,6 +27,7 @@ enum WriteJob {
 
 enum ReadJob {
     Load(RunId, Reply<Vec<Entry>>),
+    LoadFrom(RunId, u64, Reply<Vec<Entry>>),
     Get(RunId, Reply<Option<RunSummary>>),
     List(RunFilter, Reply<Vec<RunSummary>>),
 }
@@ -390,6 +391,9 @@ fn spawn_reader(mut source: Source, name: &str) -> Result<Worker<ReadJob>, Store
                 ReadJob::Load(run, reply) => {
                     let _ = reply.send(source.with(|r| r.load(run)));
                 }
+                ReadJob::LoadFrom(run, from, reply) => {
+                    let _ = reply.send(source.with(|r| r.load_from(run, from)));
+                }
                 ReadJob::Get(run, reply) => {
                     let _ = reply.send(source.with(|r| r.get(run)));
                 }
@@ -423,6 +427,11 @@ impl Store for SqliteStore {
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         self.read(move |reply| ReadJob::Load(run, reply)).boxed()
+    }
+
+    fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.read(move |reply| ReadJob::LoadFrom(run, from, reply))
+            .boxed()
     }
 
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {

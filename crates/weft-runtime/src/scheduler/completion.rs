@@ -234,6 +234,7 @@ impl Scheduler {
         };
         items.running -= 1;
         items.results[item as usize] = result;
+        items.last_end = Some(items.last_end.map_or(ended, |e| e.max(ended)));
         if status != TaskStatus::Succeeded && items.failure.is_none() {
             let msg = error.unwrap_or_else(|| status.to_string());
             items.failure = Some((status, format!("item {item}: {msg}")));

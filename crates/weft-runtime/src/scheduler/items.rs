@@ -106,6 +106,7 @@ impl Scheduler {
             concurrency,
             failure: None,
             fill_queued: false,
+            last_end: None,
         }));
         self.instances[id as usize].status = TaskStatus::Running;
         self.fill_items(id);
@@ -153,6 +154,7 @@ impl Scheduler {
                 let not_run = total - items.next;
                 let failure = items.failure.take();
                 let results = std::mem::take(&mut items.results);
+                let ended = items.last_end.unwrap_or_else(Instant::now);
                 // The items themselves are no longer needed; the count stays.
                 items.list = Vec::new();
                 let inst = &mut self.instances[id as usize];
@@ -174,7 +176,7 @@ impl Scheduler {
                     .map(|r| Arc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
                     .collect();
                 inst.result = Some(Arc::new(Value::Array(results)));
-                inst.ended = Some(Instant::now());
+                inst.ended = Some(ended);
                 self.queue.push_back(Work::Finish(id));
             }
             return;

@@ -131,6 +131,9 @@ struct Items {
     failure: Option<(TaskStatus, String)>,
     /// A `Work::Fill` for this instance is queued.
     fill_queued: bool,
+    /// When the latest item ended: the instance's end once all have (a
+    /// replayed item ends when its record says, not when it is replayed).
+    last_end: Option<Instant>,
 }
 
 struct Instance {

@@ -121,13 +121,42 @@ pub fn extend_journal(
     last: i64,
     json: &[u8],
 ) -> Result<(), String> {
+    let expected = out.len() as i64;
+    extend_checked(out, run, expected, first, last, json)
+}
+
+/// As [`extend_journal`], for a journal read from a record on
+/// ([`Store::load_from`](super::Store::load_from)): the first row may start
+/// anywhere, and each later row must follow on from the one before.
+///
+/// # Errors
+///
+/// As [`extend_journal`].
+pub fn extend_journal_from(
+    out: &mut Vec<Entry>,
+    run: RunId,
+    first: i64,
+    last: i64,
+    json: &[u8],
+) -> Result<(), String> {
+    let expected = out.last().map_or(first, |e| e.seq as i64 + 1);
+    extend_checked(out, run, expected, first, last, json)
+}
+
+fn extend_checked(
+    out: &mut Vec<Entry>,
+    run: RunId,
+    expected: i64,
+    first: i64,
+    last: i64,
+    json: &[u8],
+) -> Result<(), String> {
     let records: Vec<Record> = serde_json::from_slice(json)
         .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
-    if first != out.len() as i64 || last - first + 1 != records.len() as i64 {
+    if first != expected || first < 0 || last - first + 1 != records.len() as i64 {
         return Err(format!(
             "run {run}: the journal skips or repeats records (rows for \
-             {first}..={last} after {} records)",
-            out.len()
+             {first}..={last} after {expected} records)"
         ));
     }
     out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {

@@ -62,6 +62,9 @@ where
     summary_follows_records(&*make().await).await;
     updated_at_advances(&*make().await).await;
     list_filters_and_orders(&*make().await).await;
+    list_pages_by_cursor(&*make().await).await;
+    list_filters_by_start_time(&*make().await).await;
+    load_from_reads_what_follows(&*make().await).await;
     purge_deletes_runs_ended_before_the_cutoff(&*make().await).await;
     large_values_round_trip(&*make().await).await;
     unicode_round_trips(&*make().await).await;
@@ -729,6 +732,190 @@ pub async fn list_filters_and_orders(store: &dyn Store) {
             }
         }
         Err(e) => fail(store, P, format!("list failed: {e}")),
+    }
+}
+
+/// `list` pages by cursor: with [`RunFilter::before`] set to the last run
+/// of a page, the next page holds the runs that follow it in the store's
+/// order, under the same filter, and the pages together are the whole list
+/// without a run twice; a cursor whose run is gone still pages.
+pub async fn list_pages_by_cursor(store: &dyn Store) {
+    const P: &str = "list_pages_by_cursor";
+    let ids: Vec<RunId> = (0..23).map(|_| RunId::new()).collect();
+    let mut batch = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let workflow = if i % 3 == 0 { "odd" } else { "even" };
+        let parent = (i % 5 == 4).then(|| ids[0]);
+        let mut records = vec![started(workflow, parent, 1_000 + i as u64)];
+        if i % 2 == 0 {
+            records.push(ended(RunStatus::Succeeded, 2_000 + i as u64));
+        }
+        batch.extend(entries(id, 0, records));
+    }
+    append_ok(store, P, &batch).await;
+    let filters: Vec<(&str, RunFilter)> = vec![
+        ("all", RunFilter::all()),
+        ("top-level", RunFilter::all().top_level()),
+        ("a workflow", RunFilter::all().workflow("even")),
+        (
+            "a status",
+            RunFilter::all().statuses([RunStatus::Succeeded]),
+        ),
+        (
+            "two statuses, top-level, one workflow",
+            RunFilter::all()
+                .statuses([RunStatus::Succeeded, RunStatus::Running])
+                .top_level()
+                .workflow("even"),
+        ),
+    ];
+    for (name, filter) in filters {
+        let whole = list_ok(store, P, &filter).await;
+        for size in [1, 4, 7, 50] {
+            let mut paged: Vec<RunId> = Vec::new();
+            let mut page_filter = filter.clone().limit(size);
+            for _ in 0..=ids.len() {
+                let page = list_ok(store, P, &page_filter).await;
+                if page.len() > size {
+                    fail(
+                        store,
+                        P,
+                        format!("{name}: a page of {size} held {}", page.len()),
+                    );
+                }
+                paged.extend(&page);
+                match page.last() {
+                    Some(&last) if page.len() == size => page_filter = page_filter.before(last),
+                    _ => break,
+                }
+            }
+            if paged != whole {
+                fail(
+                    store,
+                    P,
+                    format!("{name}: pages of {size} gave {paged:?}, the whole list is {whole:?}"),
+                );
+            }
+        }
+    }
+    // The run a cursor names may be gone: the page still starts after it.
+    let gone = RunId::new();
+    let newer = RunId::new();
+    append_ok(
+        store,
+        P,
+        &entries(newer, 0, vec![started("late", None, 9_000)]),
+    )
+    .await;
+    let page = list_ok(store, P, &RunFilter::all().before(gone).limit(3)).await;
+    let want: Vec<RunId> = ids.iter().rev().take(3).copied().collect();
+    if page != want {
+        fail(
+            store,
+            P,
+            format!("a page before a run that does not exist gave {page:?}, expected {want:?}"),
+        );
+    }
+}
+
+/// `list` keeps the runs that started in a time range: at or after
+/// `started_after`, before `started_before`.
+pub async fn list_filters_by_start_time(store: &dyn Store) {
+    const P: &str = "list_filters_by_start_time";
+    let ids: Vec<RunId> = (0..6).map(|_| RunId::new()).collect();
+    let mut batch = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        batch.extend(entries(
+            id,
+            0,
+            vec![started("timed", None, 1_000 * (i as u64 + 1))],
+        ));
+    }
+    append_ok(store, P, &batch).await;
+    let cases: Vec<(&str, RunFilter, Vec<RunId>)> = vec![
+        (
+            "from 3000",
+            RunFilter::all().started_between(Some(3_000), None),
+            vec![ids[5], ids[4], ids[3], ids[2]],
+        ),
+        (
+            "before 3000",
+            RunFilter::all().started_between(None, Some(3_000)),
+            vec![ids[1], ids[0]],
+        ),
+        (
+            "2000 to 5000",
+            RunFilter::all().started_between(Some(2_000), Some(5_000)),
+            vec![ids[3], ids[2], ids[1]],
+        ),
+        (
+            "an empty range",
+            RunFilter::all().started_between(Some(5_000), Some(5_000)),
+            vec![],
+        ),
+        (
+            "2000 to 5000, after a cursor, at most 2",
+            RunFilter::all()
+                .started_between(Some(2_000), Some(5_000))
+                .before(ids[3])
+                .limit(2),
+            vec![ids[2], ids[1]],
+        ),
+    ];
+    for (name, filter, want) in cases {
+        let got = list_ok(store, P, &filter).await;
+        if got != want {
+            fail(
+                store,
+                P,
+                format!("list of {name} gave {got:?}, expected {want:?}"),
+            );
+        }
+    }
+}
+
+/// `load_from` gives the journal from a record on, whichever append wrote
+/// it (a record in the middle of an append included); nothing past the
+/// end; `NotFound` for an unknown run.
+pub async fn load_from_reads_what_follows(store: &dyn Store) {
+    const P: &str = "load_from_reads_what_follows";
+    let run = RunId::new();
+    let mut all = entries(run, 0, vec![started("tail", None, 5), ok(1), ok(2)]);
+    append_ok(store, P, &all).await;
+    for round in 0..4u64 {
+        let first = all.len() as u64;
+        let more = entries(run, first, (first..first + round + 2).map(ok).collect());
+        append_ok(store, P, &more).await;
+        all.extend(more);
+    }
+    for from in 0..=all.len() as u64 + 2 {
+        let got = match store.load_from(run, from).await {
+            Ok(v) => v,
+            Err(e) => fail(store, P, format!("load_from {from} failed: {e}")),
+        };
+        let want: Vec<Entry> = all.iter().filter(|e| e.seq >= from).cloned().collect();
+        if got != want {
+            fail(
+                store,
+                P,
+                format!(
+                    "load_from {from} gave records {:?}, expected {:?}",
+                    got.iter().map(|e| e.seq).collect::<Vec<_>>(),
+                    want.iter().map(|e| e.seq).collect::<Vec<_>>()
+                ),
+            );
+        }
+    }
+    let unknown = RunId::new();
+    for from in [0, 3] {
+        match store.load_from(unknown, from).await {
+            Err(StoreError::NotFound(r)) if r == unknown => {}
+            other => fail(
+                store,
+                P,
+                format!("load_from {from} of an unknown run gave {other:?}"),
+            ),
+        }
     }
 }
 

@@ -119,6 +119,19 @@ impl Store for MemoryStore {
         futures::future::ready(r).boxed()
     }
 
+    fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        let r = match runs.get(&run) {
+            Some(s) => Ok(s
+                .entries
+                .get(usize::try_from(from).unwrap_or(usize::MAX)..)
+                .map(<[Entry]>::to_vec)
+                .unwrap_or_default()),
+            None => Err(StoreError::NotFound(run)),
+        };
+        futures::future::ready(r).boxed()
+    }
+
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         futures::future::ready(Ok(runs.get(&run).map(|s| s.summary.clone()))).boxed()

@@ -39,7 +39,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use batch::{extend_journal, group_batch, out_of_sequence, second_start, RunBatch};
+pub use batch::{
+    extend_journal, extend_journal_from, group_batch, out_of_sequence, second_start, RunBatch,
+};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 
@@ -320,7 +322,9 @@ impl RunSummary {
     }
 }
 
-/// Which runs [`Store::list`] returns.
+/// Which runs [`Store::list`] returns, and from where: a page of a list
+/// is the runs that pass the filter and sort after the last run of the page
+/// before it ([`RunFilter::before`], keyset paging on the store's order).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunFilter {
@@ -330,6 +334,14 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     /// Only top-level runs (no sub-workflows).
     pub top_level: bool,
+    /// Only runs that started at or after this time.
+    pub started_after: Option<Millis>,
+    /// Only runs that started before this time.
+    pub started_before: Option<Millis>,
+    /// Only runs whose id sorts before this one: the next page after a
+    /// page that ended with this run. The run itself need not exist any
+    /// more (a page stays valid across a purge).
+    pub before: Option<RunId>,
     /// At most this many, newest first (all, when `None`).
     pub limit: Option<usize>,
 }
@@ -347,11 +359,51 @@ impl RunFilter {
         self
     }
 
-    /// Whether `run` passes.
+    /// Runs of the workflow `name`.
+    #[must_use]
+    pub fn workflow(mut self, name: impl Into<String>) -> RunFilter {
+        self.workflow = Some(name.into());
+        self
+    }
+
+    /// Top-level runs only (no sub-workflows).
+    #[must_use]
+    pub fn top_level(mut self) -> RunFilter {
+        self.top_level = true;
+        self
+    }
+
+    /// Runs that started at or after `after` (when given) and before
+    /// `before` (when given), in milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn started_between(mut self, after: Option<Millis>, before: Option<Millis>) -> RunFilter {
+        self.started_after = after;
+        self.started_before = before;
+        self
+    }
+
+    /// The page after the run `last`: runs whose id sorts before it.
+    #[must_use]
+    pub fn before(mut self, last: RunId) -> RunFilter {
+        self.before = Some(last);
+        self
+    }
+
+    /// At most `n` runs.
+    #[must_use]
+    pub fn limit(mut self, n: usize) -> RunFilter {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Whether `run` passes (every condition but `limit`).
     pub fn matches(&self, run: &RunSummary) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&run.status))
             && self.workflow.as_ref().is_none_or(|w| *w == run.workflow)
             && (!self.top_level || run.parent.is_none())
+            && self.started_after.is_none_or(|t| run.started_at >= t)
+            && self.started_before.is_none_or(|t| run.started_at < t)
+            && self.before.is_none_or(|b| run.id < b)
     }
 }
 
@@ -426,6 +478,24 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::NotFound`], or the store cannot be read.
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
 
+    /// One run's journal from the record numbered `from` on, in sequence
+    /// order: what was appended since a reader last looked (an empty list
+    /// when nothing was). A store should answer this without reading the
+    /// records before `from`; this default loads the whole journal.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the store has no such run, or the
+    /// store cannot be read.
+    fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        let all = self.load(run);
+        Box::pin(async move {
+            let mut entries = all.await?;
+            entries.retain(|e| e.seq >= from);
+            Ok(entries)
+        })
+    }
+
     /// One run's summary, if the store has the run.
     ///
     /// # Errors
@@ -433,7 +503,11 @@ pub trait Store: Send + Sync + 'static {
     /// The store cannot be read.
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>>;
 
-    /// Runs that pass `filter`, newest first.
+    /// Runs that pass `filter`, newest first: in descending order of
+    /// their ids, which sort by creation time (a sub-workflow's id is
+    /// derived from its parent's, so sub-workflows sort apart from their
+    /// time). A store pages with [`RunFilter::before`] on that order
+    /// (keyset paging), so a page costs the same however deep it is.
     ///
     /// # Errors
     ///
