@@ -18,6 +18,7 @@ mod diag;
 pub mod engine;
 mod error;
 mod expr;
+pub mod functions;
 mod graph;
 mod inline;
 mod json_text;
