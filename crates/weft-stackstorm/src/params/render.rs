@@ -15,9 +15,7 @@ use crate::pyrepr;
 /// The work one render may do (minijinja's fuel).
 const FUEL: u64 = 100_000;
 
-/// A magic string StackStorm's `use_none` filter turns `None` into, and
-/// casting turns back into `None`.
-const NONE_MAGIC: &str = "%*****__%NONE%__*****%";
+use crate::functions::NONE_MAGIC;
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
