@@ -128,6 +128,7 @@ pub(super) fn regex_replace(args: &Args<'_>, call: &Call<'_>) -> Result<Value, F
         for piece in &template {
             match piece {
                 Piece::Text(t) => out.push_str(t),
+                Piece::Group(0) => out.push_str(&text[m.start..m.end]),
                 Piece::Group(g) => {
                     if let Some(Some((s, e))) = m.groups.get(g - 1) {
                         out.push_str(&text[*s..*e]);
