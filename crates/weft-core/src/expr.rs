@@ -76,8 +76,9 @@ fn new_environment() -> Environment<'static> {
     env.add_function("zip", fn_zip);
     env.add_filter("shell_quote", crate::shell::shell_quote);
     // Python's methods on strings, lists and maps (`'a b'.split()`,
-    // `d.items()`, `d.get('k', 0)`), as in Orquesta's Jinja.
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    // `d.items()`, `d.get('k', 0)`), Jinja2's `tojson` and the filters
+    // minijinja lacks, as in Orquesta's Jinja.
+    crate::jinja_compat::install(&mut env);
     add_registered_functions(&mut env);
     env
 }
@@ -313,26 +314,56 @@ fn fn_json(state: &State, text: &str) -> std::result::Result<MjValue, minijinja:
         })
 }
 
-fn fn_zip(state: &State, lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error> {
+/// Orquesta's `zip(a, b, ..., pad=None)`: Python's `zip_longest`, the
+/// shorter lists padded with `pad`; a `none` argument is an empty list,
+/// and one argument is given back as it is.
+fn fn_zip(
+    state: &State,
+    args: Rest<ValueOrKwargs>,
+) -> std::result::Result<MjValue, minijinja::Error> {
+    let mut lists = Vec::with_capacity(args.len());
+    let mut pad = MjValue::from(());
+    for a in args.iter() {
+        if a.is_kwargs() {
+            let kwargs = minijinja::value::Kwargs::try_from((**a).clone())?;
+            if let Some(p) = kwargs.get::<Option<MjValue>>("pad")? {
+                pad = p;
+            }
+            kwargs.assert_all_used()?;
+        } else {
+            lists.push((**a).clone());
+        }
+    }
+    if lists.len() == 1 && !lists[0].is_none() {
+        return Ok(lists.swap_remove(0));
+    }
     let mut iters = Vec::with_capacity(lists.len());
-    for l in lists.iter() {
-        iters.push(l.try_iter()?);
+    for l in &lists {
+        iters.push(if l.is_none() {
+            None
+        } else {
+            Some(l.try_iter()?)
+        });
     }
     // Each row costs its slots and the outer list's, charged before it is
     // made (a slot costs half a fuel in minijinja's accounting).
     let row_fuel = (iters.len() as u64 + 1).div_ceil(2);
     let mut out = Vec::new();
-    if iters.is_empty() {
-        return Ok(MjValue::from(out));
-    }
-    'outer: loop {
+    loop {
         state.consume_fuel(row_fuel)?;
         let mut row = Vec::with_capacity(iters.len());
+        let mut any = false;
         for it in &mut iters {
-            match it.next() {
-                Some(v) => row.push(v),
-                None => break 'outer,
+            match it.as_mut().and_then(Iterator::next) {
+                Some(v) => {
+                    any = true;
+                    row.push(v);
+                }
+                None => row.push(pad.clone()),
             }
+        }
+        if !any {
+            break;
         }
         out.push(MjValue::from(row));
     }

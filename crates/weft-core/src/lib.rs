@@ -21,6 +21,7 @@ mod expr;
 pub mod functions;
 mod graph;
 mod inline;
+mod jinja_compat;
 mod json_text;
 mod limits;
 mod load;

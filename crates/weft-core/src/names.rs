@@ -11,7 +11,8 @@
 
 use crate::limits::{Lexer, Mode, Tok};
 
-/// The filters minijinja provides with weft's features, and weft's own;
+/// The filters minijinja provides with weft's features, those weft takes
+/// from minijinja-contrib (`jinja_compat`), and weft's own;
 /// the names offered when one is misspelt. Whether a name exists is asked of
 /// the environment itself (see `expr::filter_exists`).
 pub(crate) const FILTERS: &[&str] = &[
@@ -27,6 +28,7 @@ pub(crate) const FILTERS: &[&str] = &[
     "dictsort",
     "e",
     "escape",
+    "filesizeformat",
     "first",
     "float",
     "format",
@@ -56,13 +58,16 @@ pub(crate) const FILTERS: &[&str] = &[
     "slice",
     "sort",
     "split",
+    "striptags",
     "string",
     "sum",
     "title",
     "tojson",
     "trim",
+    "truncate",
     "unique",
     "upper",
+    "wordcount",
     "zip",
 ];
 

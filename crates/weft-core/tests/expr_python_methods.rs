@@ -101,3 +101,40 @@ fn an_unknown_method_is_an_error_that_names_it() {
         .unwrap_err();
     assert!(err.message().contains("nope"), "{err}");
 }
+
+#[test]
+fn list_index_as_python() {
+    assert_eq!(eval("{{ ctx('xs').index(1) }}"), json!(1));
+    let ctx = context();
+    let err = Template::compile("{{ ctx('xs').index(7) }}")
+        .unwrap()
+        .eval(&ctx)
+        .unwrap_err();
+    assert!(err.message().contains("7 is not in list"), "{err}");
+}
+
+#[test]
+fn zip_pads_as_orquesta_does() {
+    assert_eq!(
+        eval("{{ zip([1, 2, 3], ['a']) }}"),
+        json!([[1, "a"], [2, null], [3, null]])
+    );
+    assert_eq!(
+        eval("{{ zip([1, 2], ['a'], pad='-') }}"),
+        json!([[1, "a"], [2, "-"]])
+    );
+    assert_eq!(eval("{{ zip(ctx('xs')) }}"), json!([3, 1, 3]));
+    assert_eq!(eval("{{ zip([1], none) }}"), json!([[1, null]]));
+}
+
+#[test]
+fn tojson_writes_as_jinja2() {
+    assert_eq!(
+        eval("{{ {'b': 'é<', 'a': [{'d': 1, 'c': 2}]} | tojson }}"),
+        json!(r#"{"a": [{"c": 2, "d": 1}], "b": "\u00e9\u003c"}"#)
+    );
+    assert_eq!(
+        eval("{{ 'the quick brown fox jumps' | truncate(13) }}"),
+        json!("the quick...")
+    );
+}
