@@ -119,6 +119,76 @@ pub fn install_functions() -> Result<(), RegisterError> {
         .clone()
 }
 
+/// The filters StackStorm's Jinja environment for action parameters has
+/// (`st2common.util.jinja.get_filters`): the same functions, as filters only
+/// (`decrypt_kv` reads the datastore, which weft does not have).
+const PARAMETER_FILTERS: &[&str] = &[
+    "from_json_string",
+    "from_yaml_string",
+    "json_escape",
+    "jsonpath_query",
+    "to_complex",
+    "to_json_string",
+    "to_yaml_string",
+    "regex_match",
+    "regex_replace",
+    "regex_search",
+    "regex_substring",
+    "to_human_time_from_seconds",
+    "version_compare",
+    "version_more_than",
+    "version_less_than",
+    "version_equal",
+    "version_match",
+    "version_bump_major",
+    "version_bump_minor",
+    "version_bump_patch",
+    "version_strip_patch",
+    "use_none",
+    "basename",
+    "dirname",
+];
+
+/// Adds StackStorm's parameter filters to `env` (the environment that
+/// renders action parameters' defaults, apart from workflows').
+pub(crate) fn add_parameter_filters(env: &mut minijinja::Environment<'static>) {
+    for name in PARAMETER_FILTERS {
+        let Some((_, imp)) = FUNCTIONS.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let imp = *imp;
+        env.add_filter(
+            *name,
+            move |value: minijinja::Value,
+                  rest: minijinja::value::Rest<minijinja::value::ValueOrKwargs>|
+                  -> Result<minijinja::Value, minijinja::Error> {
+                let fail = |m: String| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("{name}: {m}"),
+                    )
+                };
+                let json =
+                    |v: &minijinja::Value| serde_json::to_value(v).map_err(|e| fail(e.to_string()));
+                let mut args = Args::new().arg(json(&value)?);
+                for a in rest.iter() {
+                    if a.is_kwargs() {
+                        let kwargs = minijinja::value::Kwargs::try_from((**a).clone())?;
+                        for k in kwargs.args() {
+                            args = args
+                                .kwarg(k.to_owned(), json(&kwargs.peek::<minijinja::Value>(k)?)?);
+                        }
+                    } else {
+                        args = args.arg(json(a)?);
+                    }
+                }
+                let out = imp(&args, &Call::new(name)).map_err(|e| fail(e.message().to_owned()))?;
+                Ok(minijinja::Value::from(minijinja::value::Serde(out)))
+            },
+        );
+    }
+}
+
 /// Python's `str(value)`, which StackStorm's functions apply to what is not
 /// a string.
 fn python_str(value: &Value) -> String {
