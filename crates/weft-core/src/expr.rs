@@ -83,23 +83,43 @@ fn new_environment() -> Environment<'static> {
     env
 }
 
-/// The functions registered through [`crate::functions::register`], each as
-/// a global function and as a filter. Registering closes here.
+/// The functions registered through [`crate::functions::register`]:
+/// calls and filters of them are routed, when compiling, through one
+/// global function and one filter that take the name first (see
+/// [`crate::functions::route_registered`]), so the environment's own
+/// tables do not grow. Registering closes here.
 fn add_registered_functions(env: &mut Environment<'static>) {
-    for (name, function) in &crate::functions::freeze().functions {
-        let global = crate::functions::global_name(name).into_owned();
-        let (n, f) = (name.clone(), function.clone());
-        env.add_function(global, move |state: &State, args: Rest<ValueOrKwargs>| {
-            call_registered(state, &n, &f, None, &args)
-        });
-        let (n, f) = (name.clone(), function.clone());
-        env.add_filter(
-            name.to_string(),
-            move |state: &State, value: MjValue, args: Rest<ValueOrKwargs>| {
-                call_registered(state, &n, &f, Some(value), &args)
-            },
-        );
+    let frozen = crate::functions::freeze();
+    if frozen.functions.is_empty() {
+        return;
     }
+    env.add_function(
+        crate::functions::CALL,
+        |state: &State, name: &str, args: Rest<ValueOrKwargs>| {
+            let f = registered(name)?;
+            call_registered(state, name, f, None, &args)
+        },
+    );
+    env.add_filter(
+        crate::functions::FILTER,
+        |state: &State, value: MjValue, name: &str, args: Rest<ValueOrKwargs>| {
+            let f = registered(name)?;
+            call_registered(state, name, f, Some(value), &args)
+        },
+    );
+}
+
+/// The registered function `name` (always there: only registered names
+/// are routed to it).
+fn registered(
+    name: &str,
+) -> std::result::Result<&'static crate::functions::Function, minijinja::Error> {
+    crate::functions::freeze().get(name).ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::UnknownFunction,
+            format!("no function `{name}` is registered"),
+        )
+    })
 }
 
 /// Calls a registered function from an expression: its arguments become
@@ -175,6 +195,7 @@ fn call_registered(
 /// True when the shared environment has a filter of this name.
 pub(crate) fn filter_exists(name: &str) -> bool {
     crate::names::FILTERS.contains(&name)
+        || crate::functions::frozen_names().any(|n| n == name)
         || probe(
             &format!("none | {name}"),
             minijinja::ErrorKind::UnknownFilter,
@@ -195,8 +216,9 @@ pub(crate) fn test_exists(name: &str) -> bool {
 pub(crate) fn function_names() -> Vec<&'static str> {
     let env: &'static Environment<'static> = &ENV;
     env.globals()
-        .map(|(name, _)| crate::functions::public_name(name))
-        .filter(|n| *n != ITEM_FN)
+        .map(|(name, _)| name)
+        .filter(|n| *n != ITEM_FN && *n != crate::functions::CALL)
+        .chain(crate::functions::frozen_names())
         .collect()
 }
 
@@ -771,9 +793,10 @@ fn arg_json<'v>(
     }
 }
 
-/// `text` with calls of registered functions that share a namespace's name
-/// renamed (see [`crate::functions::global_name`]); notes in the running
-/// compile whether it calls a function that reads task statuses.
+/// `text` with calls and filters of registered functions routed through
+/// their dispatchers (see [`crate::functions::route_registered`]); notes
+/// in the running compile whether it calls a function that reads task
+/// statuses.
 fn registered_calls(text: std::borrow::Cow<'_, str>, mode: Mode) -> std::borrow::Cow<'_, str> {
     // The environment fixes the registered functions.
     LazyLock::force(&ENV);
@@ -784,7 +807,7 @@ fn registered_calls(text: std::borrow::Cow<'_, str>, mode: Mode) -> std::borrow:
             }
         });
     }
-    match crate::functions::rename_shadowed(&text, mode) {
+    match crate::functions::route_registered(&text, mode) {
         std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s),
         std::borrow::Cow::Borrowed(_) => text,
     }

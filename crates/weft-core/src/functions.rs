@@ -19,8 +19,10 @@
 //! The names an expression calls are checked when a workflow compiles, and
 //! registered names count as known.
 //!
-//! An expression that calls none of them pays nothing for them: they are
-//! looked up by name only when called.
+//! An expression that calls none of them pays nothing for them: calls
+//! and filters of registered functions are routed, when compiling,
+//! through one dispatching function and filter, so the environment's
+//! tables, where every other name is looked up, do not grow.
 //!
 //! # Examples
 //!
@@ -493,22 +495,15 @@ const RESERVED: &[&str] = &[
     "None",
 ];
 
-/// The context's namespaces (see `view::Root`): a function may take one of
-/// these names, and is then reached by calls only (`task('x')` calls, and
-/// `task.x` still reads the namespace).
-const NAMESPACES: &[&str] = &[
-    "parameters",
-    "workflow",
-    "vars",
-    "task",
-    "tasks",
-    "system",
-    "index",
-];
+/// The global function through which every call of a registered function
+/// goes: `f(a, k=v)` is compiled as `zzweft_call('f', a, k=v)`. Its name
+/// sorts after every other, so that looking up any other name in the
+/// environment's table never compares it.
+pub(crate) const CALL: &str = "zzweft_call";
 
-/// The prefix of the global under which a function named like a namespace
-/// is reached; calls to it are renamed when compiling.
-const SHADOWED_PREFIX: &str = "__weft_call_";
+/// The filter through which every registered function used as a filter
+/// goes: `x | f(a)` is compiled as `x | zzweft_filter('f', a)`.
+pub(crate) const FILTER: &str = "zzweft_filter";
 
 struct Registry {
     functions: BTreeMap<String, Function>,
@@ -542,11 +537,12 @@ pub fn register(name: &str, function: Function) -> Result<(), RegisterError> {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__weft");
+        && !name.starts_with("__weft")
+        && !name.starts_with("zzweft");
     if !valid {
         return Err(RegisterError::new(
             RegisterErrorKind::InvalidName,
-            format!("`{name}` cannot be a function name: use letters, digits and `_`, not starting with a digit (nor `__weft`)"),
+            format!("`{name}` cannot be a function name: use letters, digits and `_`, not starting with a digit (nor `__weft` or `zzweft`, which weft uses)"),
         ));
     }
     if RESERVED.contains(&name) || crate::names::FILTERS.contains(&name) {
@@ -646,37 +642,83 @@ pub(crate) fn frozen_names() -> impl Iterator<Item = &'static str> {
         .flat_map(|f| f.functions.iter().map(|(n, _)| &**n))
 }
 
-/// The global name under which the function `name` is reached: its own,
-/// or a private one for a name the context's namespaces shadow.
-pub(crate) fn global_name(name: &str) -> Cow<'_, str> {
-    if NAMESPACES.contains(&name) {
-        Cow::Owned(format!("{SHADOWED_PREFIX}{name}"))
-    } else {
-        Cow::Borrowed(name)
+/// `source` with every call of a registered function routed through
+/// [`CALL`] and every use as a filter through [`FILTER`], the name passed
+/// first: the environment's own tables of functions and filters stay as
+/// they are, so an expression that calls none of them looks names up as
+/// fast as without them. A name the template defines itself (a macro, a
+/// `set`) is left alone, as is a method (`x.f()`).
+pub(crate) fn route_registered<'s>(source: &'s str, mode: Mode) -> Cow<'s, str> {
+    match FROZEN.get().filter(|f| !f.functions.is_empty()) {
+        Some(frozen) => route(frozen, source, mode),
+        None => Cow::Borrowed(source),
     }
 }
 
-/// The registered function a global name of the environment stands for.
-pub(crate) fn public_name(global: &str) -> &str {
-    global.strip_prefix(SHADOWED_PREFIX).unwrap_or(global)
-}
-
-/// `source` with calls of registered functions named like a namespace
-/// renamed to their private global (`task(` to `__weft_call_task(`).
-pub(crate) fn rename_shadowed<'s>(source: &'s str, mode: Mode) -> Cow<'s, str> {
-    let Some(frozen) = FROZEN.get() else {
-        return Cow::Borrowed(source);
-    };
-    let mut out = Cow::Borrowed(source);
-    for (name, _) in &frozen.functions {
-        if NAMESPACES.contains(&&**name) {
-            let global = global_name(name);
-            if let Cow::Owned(s) = crate::limits::rename_calls(&out, mode, name, &global) {
-                out = Cow::Owned(s);
-            }
+fn route<'s>(frozen: &Frozen, source: &'s str, mode: Mode) -> Cow<'s, str> {
+    let toks: Vec<(Tok<'_>, usize, usize)> = Lexer::new(source, mode).collect();
+    let sig: Vec<usize> = (0..toks.len())
+        .filter(|&i| !matches!(toks[i].0, Tok::Space))
+        .collect();
+    let text = |k: usize| &source[toks[sig[k]].1..toks[sig[k]].2];
+    let is =
+        |k: usize, tok: Tok<'_>, t: &str| k < sig.len() && toks[sig[k]].0 == tok && text(k) == t;
+    let mut defined: Vec<&str> = Vec::new();
+    for k in 1..sig.len() {
+        if let (Tok::Ident("macro" | "set" | "for" | "import" | "as"), Tok::Ident(n)) =
+            (toks[sig[k - 1]].0, toks[sig[k]].0)
+        {
+            defined.push(n);
         }
     }
-    out
+    // (byte offset, byte length replaced, text put there)
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for k in 0..sig.len() {
+        let Tok::Ident(name) = toks[sig[k]].0 else {
+            continue;
+        };
+        if frozen.get(name).is_none() || defined.contains(&name) {
+            continue;
+        }
+        let prev = k.checked_sub(1).map(|j| toks[sig[j]].0);
+        if prev == Some(Tok::Dot) {
+            continue;
+        }
+        let (start, end) = (toks[sig[k]].1, toks[sig[k]].2);
+        let filter = (k >= 1 && is(k - 1, Tok::Op, "|"))
+            || (k >= 2
+                && matches!(prev, Some(Tok::Ident("filter")))
+                && matches!(toks[sig[k - 2]].0, Tok::TagStart { block: true }));
+        let opens = is(k + 1, Tok::Open, "(");
+        let empty = opens && is(k + 2, Tok::Close, ")");
+        if filter {
+            if opens {
+                let open_end = toks[sig[k + 1]].2;
+                let sep = if empty { "" } else { ", " };
+                edits.push((start, end - start, FILTER.to_owned()));
+                edits.push((open_end, 0, format!("'{name}'{sep}")));
+            } else {
+                edits.push((start, end - start, format!("{FILTER}('{name}')")));
+            }
+        } else if opens {
+            let open_end = toks[sig[k + 1]].2;
+            let sep = if empty { "" } else { ", " };
+            edits.push((start, end - start, CALL.to_owned()));
+            edits.push((open_end, 0, format!("'{name}'{sep}")));
+        }
+    }
+    if edits.is_empty() {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + edits.len() * 16);
+    let mut at = 0;
+    for (offset, len, text) in edits {
+        out.push_str(&source[at..offset]);
+        out.push_str(&text);
+        at = offset + len;
+    }
+    out.push_str(&source[at..]);
+    Cow::Owned(out)
 }
 
 /// True when `source` calls (or filters through) a registered function
@@ -755,6 +797,40 @@ mod tests {
                 .unwrap_err()
                 .message(),
             "takes from 1 to 2 positional arguments but 3 were given"
+        );
+    }
+
+    #[test]
+    fn calls_and_filters_are_routed_through_one_function_each() {
+        let frozen = Frozen {
+            functions: ["f", "task"]
+                .iter()
+                .map(|n| {
+                    (
+                        Arc::from(*n),
+                        Function::new(|_: &Args<'_>, _: &Call<'_>| Ok(Value::Null)),
+                    )
+                })
+                .collect(),
+        };
+        let e = |s| route(&frozen, s, Mode::Expression).into_owned();
+        assert_eq!(e("f(1, k=2)"), "zzweft_call('f', 1, k=2)");
+        assert_eq!(e("f()"), "zzweft_call('f')");
+        assert_eq!(e("x | f"), "x | zzweft_filter('f')");
+        assert_eq!(e("x | f(2) | upper"), "x | zzweft_filter('f', 2) | upper");
+        assert_eq!(
+            e("task('a').x + task.a"),
+            "zzweft_call('task', 'a').x + task.a"
+        );
+        assert_eq!(e("x.f() ~ 'f(1)' ~ g(1)"), "x.f() ~ 'f(1)' ~ g(1)");
+        let t = |s| route(&frozen, s, Mode::Template).into_owned();
+        assert_eq!(
+            t("{% filter f %}x{% endfilter %}{{ f ( 1 ) }}"),
+            "{% filter zzweft_filter('f') %}x{% endfilter %}{{ zzweft_call ('f',  1 ) }}"
+        );
+        assert_eq!(
+            t("{% macro f() %}{% endmacro %}{{ f() }}"),
+            "{% macro f() %}{% endmacro %}{{ f() }}"
         );
     }
 
