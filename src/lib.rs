@@ -38,7 +38,8 @@
 //!   [`Worker`] shares runs between processes. [`store`] has the records
 //!   and commands, [`telemetry`] the metrics' names.
 //! * **Expressions and errors**: [`Template`] and [`WorkflowContext`] for
-//!   evaluating `{{ }}` outside a run, [`ExpressionLimits`]; every error of
+//!   evaluating `{{ }}` outside a run, [`ExpressionLimits`], and
+//!   [`functions`] for expression functions of one's own; every error of
 //!   the language is an [`Error`] with an [`ErrorKind`] and a [`Location`].
 //!
 //! [`prelude`] has the names most programs need. The crates behind the
@@ -51,6 +52,7 @@ pub use weft_core as core;
 // The compiled plan's internals stay at `weft::core::engine` (not covered
 // by semver).
 pub use weft_core::def;
+pub use weft_core::functions;
 pub use weft_core::{
     json_from_str, ActionCatalog, ContextState, CurrentTask, Error, ErrorKind, ExpressionLimits,
     Format, InputField, InputSpec, Location, ObjectTemplate, Plan, Result, RetryBuilder,

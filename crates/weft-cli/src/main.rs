@@ -171,6 +171,14 @@ fn main() -> ExitCode {
         Command::Worker(a) => a.limits.install(),
         Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) | Command::Serve(_) => {}
     }
+    // StackStorm's expression functions (`to_json_string`, `regex_match`,
+    // `task()`, ...), also before anything compiles: the `weft` command
+    // speaks StackStorm's dialect. Registering fails only if expressions
+    // were compiled already, which nothing above does.
+    if let Err(e) = weft_stackstorm::install_functions() {
+        eprintln!("weft: {e}");
+        return Exit::Invalid.into();
+    }
     // Logs and metrics, before any run starts.
     let observe = match &cli.command {
         Command::Run(a) => Some(&a.observe),

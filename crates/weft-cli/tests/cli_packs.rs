@@ -254,3 +254,49 @@ fn a_durable_run_by_reference_resumes_with_the_pack() {
         json!({"result": {"output": {"said": "Hello, ada!"}}})
     );
 }
+
+/// The `weft` command speaks StackStorm's expression functions without
+/// being asked: `task()`, `to_yaml_string`, `regex_match`, `version_*` as
+/// functions and filters.
+#[test]
+fn stackstorm_functions_are_there_without_a_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("functions.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1.0
+input:
+  - version: "0.10.1"
+tasks:
+  first:
+    action: core.echo
+    input:
+      message: '{{ ctx("version") | version_bump_minor }}'
+    next:
+      - publish:
+          - me: '{{ task().task_id }}'
+          - status: '{{ task("first").status }}'
+          - echoed: '{{ task("first").result }}'
+output:
+  - yaml: '{{ to_yaml_string({"b": [1, 2], "a": ctx("version")}) }}'
+  - matched: '{{ regex_match(ctx("version"), "^\d+\.\d+\.\d+$") }}'
+  - me: '{{ ctx("me") }}'
+  - status: '{{ ctx("status") }}'
+  - echoed: '{{ ctx("echoed") }}'
+"#,
+    )
+    .unwrap();
+    let out = weft().args(["run", "--json"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v = stdout_json(&out);
+    assert_eq!(
+        v["output"],
+        json!({
+            "yaml": "a: 0.10.1\nb:\n- 1\n- 2\n",
+            "matched": true,
+            "me": "first",
+            "status": "succeeded",
+            "echoed": {"message": "0.11.0"}
+        })
+    );
+}

@@ -317,6 +317,11 @@ impl WorkflowContext {
         self.current_task = Some(Arc::new(task));
     }
 
+    /// The task whose completion is being evaluated, if any.
+    pub fn current_task(&self) -> Option<&CurrentTask> {
+        self.current_task.as_deref()
+    }
+
     /// A clone for evaluating `task`'s transitions.
     #[must_use]
     pub fn with_current_task(&self, task: CurrentTask) -> WorkflowContext {

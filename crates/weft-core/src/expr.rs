@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, OnceLock};
 
-use minijinja::value::{Object, ObjectRepr, Rest, ValueKind};
+use minijinja::value::{Object, ObjectRepr, Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjValue};
 use serde_json::{Map, Value};
 
@@ -78,12 +78,127 @@ fn new_environment() -> Environment<'static> {
     env.add_function("json", fn_json);
     env.add_function("zip", fn_zip);
     env.add_filter("shell_quote", crate::shell::shell_quote);
+    // Python's methods on strings, lists and maps (`'a b'.split()`,
+    // `d.items()`, `d.get('k', 0)`), Jinja2's `tojson` and the filters
+    // minijinja lacks, as in Orquesta's Jinja.
+    crate::jinja_compat::install(&mut env);
+    add_registered_functions(&mut env);
     env
+}
+
+/// The functions registered through [`crate::functions::register`]:
+/// calls and filters of them are routed, when compiling, through one
+/// global function and one filter that take the name first (see
+/// [`crate::functions::route_registered`]), so the environment's own
+/// tables do not grow. Registering closes here.
+fn add_registered_functions(env: &mut Environment<'static>) {
+    let frozen = crate::functions::freeze();
+    if frozen.functions.is_empty() {
+        return;
+    }
+    env.add_function(
+        crate::functions::CALL,
+        |state: &State, name: &str, args: Rest<ValueOrKwargs>| {
+            let f = registered(name)?;
+            call_registered(state, name, f, None, &args)
+        },
+    );
+    env.add_filter(
+        crate::functions::FILTER,
+        |state: &State, value: MjValue, name: &str, args: Rest<ValueOrKwargs>| {
+            let f = registered(name)?;
+            call_registered(state, name, f, Some(value), &args)
+        },
+    );
+}
+
+/// The registered function `name` (always there: only registered names
+/// are routed to it).
+fn registered(
+    name: &str,
+) -> std::result::Result<&'static crate::functions::Function, minijinja::Error> {
+    crate::functions::freeze().get(name).ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::UnknownFunction,
+            format!("no function `{name}` is registered"),
+        )
+    })
+}
+
+/// Calls a registered function from an expression: its arguments become
+/// JSON (values from the context are borrowed, not copied), its fuel is the
+/// evaluation's, and what it returns is measured against
+/// [`ExpressionLimits::max_value_bytes`] and paid for like any value made.
+fn call_registered(
+    state: &State,
+    name: &str,
+    function: &crate::functions::Function,
+    piped: Option<MjValue>,
+    args: &[ValueOrKwargs],
+) -> std::result::Result<MjValue, minijinja::Error> {
+    use crate::functions::{Args, Call};
+
+    let fail = |message: String| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{name}(): {message}"),
+        )
+    };
+    let max = ExpressionLimits::current().max_value_bytes;
+    // The minijinja values the JSON arguments borrow from.
+    let mut positional: Vec<MjValue> = Vec::with_capacity(args.len() + 1);
+    let mut keyword: Vec<(String, MjValue)> = Vec::new();
+    positional.extend(piped);
+    for a in args {
+        if a.is_kwargs() {
+            let kwargs = minijinja::value::Kwargs::try_from((**a).clone())?;
+            for key in kwargs.args() {
+                keyword.push((key.to_owned(), kwargs.peek::<MjValue>(key)?));
+            }
+        } else {
+            positional.push((**a).clone());
+        }
+    }
+    let mut budget = max;
+    let mut call_args = Args::new();
+    for v in &positional {
+        call_args = call_args.arg(arg_json(v, &mut budget, name)?);
+    }
+    for (k, v) in &keyword {
+        call_args = call_args.kwarg(k.as_str(), arg_json(v, &mut budget, name)?);
+    }
+    let fuel_error = std::cell::RefCell::new(None);
+    let meter = |units: u64| match state.consume_fuel(units) {
+        Ok(()) => true,
+        Err(e) => {
+            *fuel_error.borrow_mut() = Some(e);
+            false
+        }
+    };
+    let ctx = root(state).ok();
+    let mut call = Call::new(name).with_meter(&meter);
+    if let Some(root) = &ctx {
+        call = call.with_context(&root.0);
+    }
+    let out = match function.call(&call_args, &call) {
+        Ok(v) => v,
+        Err(e) if e.is_out_of_fuel() => {
+            return Err(fuel_error.borrow_mut().take().unwrap_or_else(|| {
+                minijinja::Error::new(minijinja::ErrorKind::OutOfFuel, "out of fuel")
+            }))
+        }
+        Err(e) => return Err(fail(e.message().to_owned())),
+    };
+    let size =
+        json_size_within(&out, max).ok_or_else(|| too_large(&format!("{name}()"), max, max))?;
+    state.consume_fuel((size / crate::functions::BYTES_PER_FUEL) as u64)?;
+    Ok(json_to_mj(out))
 }
 
 /// True when the shared environment has a filter of this name.
 pub(crate) fn filter_exists(name: &str) -> bool {
     crate::names::FILTERS.contains(&name)
+        || crate::functions::frozen_names().any(|n| n == name)
         || probe(
             &format!("none | {name}"),
             minijinja::ErrorKind::UnknownFilter,
@@ -105,7 +220,8 @@ pub(crate) fn function_names() -> Vec<&'static str> {
     let env: &'static Environment<'static> = &ENV;
     env.globals()
         .map(|(name, _)| name)
-        .filter(|n| *n != ITEM_FN)
+        .filter(|n| *n != ITEM_FN && *n != crate::functions::CALL)
+        .chain(crate::functions::frozen_names())
         .collect()
 }
 
@@ -223,26 +339,56 @@ fn fn_json(state: &State, text: &str) -> std::result::Result<MjValue, minijinja:
         })
 }
 
-fn fn_zip(state: &State, lists: Rest<MjValue>) -> std::result::Result<MjValue, minijinja::Error> {
+/// Orquesta's `zip(a, b, ..., pad=None)`: Python's `zip_longest`, the
+/// shorter lists padded with `pad`; a `none` argument is an empty list,
+/// and one argument is given back as it is.
+fn fn_zip(
+    state: &State,
+    args: Rest<ValueOrKwargs>,
+) -> std::result::Result<MjValue, minijinja::Error> {
+    let mut lists = Vec::with_capacity(args.len());
+    let mut pad = MjValue::from(());
+    for a in args.iter() {
+        if a.is_kwargs() {
+            let kwargs = minijinja::value::Kwargs::try_from((**a).clone())?;
+            if let Some(p) = kwargs.get::<Option<MjValue>>("pad")? {
+                pad = p;
+            }
+            kwargs.assert_all_used()?;
+        } else {
+            lists.push((**a).clone());
+        }
+    }
+    if lists.len() == 1 && !lists[0].is_none() {
+        return Ok(lists.swap_remove(0));
+    }
     let mut iters = Vec::with_capacity(lists.len());
-    for l in lists.iter() {
-        iters.push(l.try_iter()?);
+    for l in &lists {
+        iters.push(if l.is_none() {
+            None
+        } else {
+            Some(l.try_iter()?)
+        });
     }
     // Each row costs its slots and the outer list's, charged before it is
     // made (a slot costs half a fuel in minijinja's accounting).
     let row_fuel = (iters.len() as u64 + 1).div_ceil(2);
     let mut out = Vec::new();
-    if iters.is_empty() {
-        return Ok(MjValue::from(out));
-    }
-    'outer: loop {
+    loop {
         state.consume_fuel(row_fuel)?;
         let mut row = Vec::with_capacity(iters.len());
+        let mut any = false;
         for it in &mut iters {
-            match it.next() {
-                Some(v) => row.push(v),
-                None => break 'outer,
+            match it.as_mut().and_then(Iterator::next) {
+                Some(v) => {
+                    any = true;
+                    row.push(v);
+                }
+                None => row.push(pad.clone()),
             }
+        }
+        if !any {
+            break;
         }
         out.push(MjValue::from(row));
     }
@@ -453,6 +599,9 @@ struct CacheState {
     /// Distinct expressions and statement templates, for
     /// [`ExpressionLimits::max_expressions`].
     count: usize,
+    /// Whether some expression calls a registered function that reads
+    /// task statuses.
+    reads_task_statuses: bool,
 }
 
 thread_local! {
@@ -478,11 +627,20 @@ impl ExprCache {
                 exprs: std::collections::HashMap::new(),
                 yaql: std::collections::HashMap::new(),
                 count: 0,
+                reads_task_statuses: false,
             })
         });
         ExprCache {
             _not_send: std::marker::PhantomData,
         }
+    }
+}
+
+impl ExprCache {
+    /// Whether an expression compiled so far calls a registered function
+    /// that reads task statuses ([`crate::functions::Function::reads_task_statuses`]).
+    pub(crate) fn reads_task_statuses(&self) -> bool {
+        EXPR_CACHE.with(|c| c.borrow().as_ref().is_some_and(|s| s.reads_task_statuses))
     }
 }
 
@@ -600,6 +758,7 @@ fn compile_expr(expr: &str, whole: &str, place: &Option<Arc<str>>) -> Result<Com
     check_depth(expr, Mode::Expression, place)?;
     count_expression(place)?;
     let text = rename_calls(expr, Mode::Expression, "item", ITEM_FN);
+    let text = registered_calls(text, Mode::Expression);
     // Parsed now, so syntax errors are found when compiling; the
     // instructions are made again on first use (see `LazyExpr`).
     ENV.compile_expression(&text).map_err(|e| {
@@ -654,6 +813,47 @@ fn compile_yaql(
         }
     });
     Ok(program)
+}
+
+/// An argument of a registered function as JSON: a view's value borrowed
+/// where it sits, anything else converted (spending `budget`).
+fn arg_json<'v>(
+    v: &'v MjValue,
+    budget: &mut usize,
+    name: &str,
+) -> std::result::Result<std::borrow::Cow<'v, Value>, minijinja::Error> {
+    if let Some(view) = v.downcast_object_ref::<JsonView>() {
+        return Ok(std::borrow::Cow::Borrowed(view.node()));
+    }
+    let max = ExpressionLimits::current().max_value_bytes;
+    match mj_to_json(v, budget) {
+        Ok(j) => Ok(std::borrow::Cow::Owned(j)),
+        Err(Convert::TooLarge) => Err(too_large(&format!("the arguments of {name}()"), max, max)),
+        Err(Convert::Failed(m)) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{name}(): an argument has no JSON value: {m}"),
+        )),
+    }
+}
+
+/// `text` with calls and filters of registered functions routed through
+/// their dispatchers (see [`crate::functions::route_registered`]); notes
+/// in the running compile whether it calls a function that reads task
+/// statuses.
+fn registered_calls(text: std::borrow::Cow<'_, str>, mode: Mode) -> std::borrow::Cow<'_, str> {
+    // The environment fixes the registered functions.
+    LazyLock::force(&ENV);
+    if crate::functions::reads_task_statuses(&text, mode) {
+        EXPR_CACHE.with(|c| {
+            if let Some(state) = c.borrow_mut().as_mut() {
+                state.reads_task_statuses = true;
+            }
+        });
+    }
+    match crate::functions::route_registered(&text, mode) {
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s),
+        std::borrow::Cow::Borrowed(_) => text,
+    }
 }
 
 /// Refuses text whose syntax tree could be deep enough to overflow the
@@ -787,6 +987,7 @@ impl Template {
                 check_depth(source, Mode::Template, &place)?;
                 count_expression(&place)?;
                 let text = rename_calls(source, Mode::Template, "item", ITEM_FN);
+                let text = registered_calls(text, Mode::Template);
                 let env: &Environment<'_> = &ENV;
                 env.template_from_str(&text).map_err(|e| {
                     place_error(
@@ -1144,7 +1345,7 @@ fn spend(budget: &mut usize, bytes: usize) -> std::result::Result<(), Convert> {
 /// About how many bytes `v` takes as JSON text, if that is at most
 /// `limit`; `None` as soon as it is more. Stops early, so measuring a huge
 /// value costs no more than `limit`.
-fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
     let mut size = 0usize;
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {

@@ -11,7 +11,8 @@
 
 use crate::limits::{Lexer, Mode, Tok};
 
-/// The filters minijinja provides with weft's features, and weft's own;
+/// The filters minijinja provides with weft's features, those weft takes
+/// from minijinja-contrib (`jinja_compat`), and weft's own;
 /// the names offered when one is misspelt. Whether a name exists is asked of
 /// the environment itself (see `expr::filter_exists`).
 pub(crate) const FILTERS: &[&str] = &[
@@ -27,6 +28,7 @@ pub(crate) const FILTERS: &[&str] = &[
     "dictsort",
     "e",
     "escape",
+    "filesizeformat",
     "first",
     "float",
     "format",
@@ -56,15 +58,27 @@ pub(crate) const FILTERS: &[&str] = &[
     "slice",
     "sort",
     "split",
+    "striptags",
     "string",
     "sum",
     "title",
     "tojson",
     "trim",
+    "truncate",
     "unique",
     "upper",
+    "wordcount",
     "zip",
 ];
+
+/// Every filter's name, for suggestions: minijinja's, weft's own, and the
+/// registered functions' (see [`crate::functions`]).
+pub(crate) fn filter_names() -> impl Iterator<Item = &'static str> {
+    FILTERS
+        .iter()
+        .copied()
+        .chain(crate::functions::frozen_names())
+}
 
 /// The tests minijinja provides (`x is defined`), for suggestions.
 pub(crate) const TESTS: &[&str] = &[

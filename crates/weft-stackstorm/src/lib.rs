@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod functions;
 mod pack;
 mod params;
 mod pyrepr;
@@ -72,6 +73,7 @@ mod runners;
 mod yaml;
 
 pub use error::{PackError, PackErrorKind};
+pub use functions::{function_names, install_functions};
 pub use pack::{ActionMeta, Pack};
 pub use params::{ParamType, Parameter};
 pub use register::{PackExt, Packs};

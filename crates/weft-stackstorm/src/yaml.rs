@@ -114,12 +114,33 @@ pub(crate) fn read_file(path: &Path, what: &str) -> Result<(Arc<PathBuf>, Node),
 
 /// Parses the one document of `text`; an empty text is `null`.
 pub(crate) fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, PackError> {
+    parse_with(text, file, false)
+}
+
+/// Parses a YAML text given to an expression (StackStorm's
+/// `from_yaml_string`) as PyYAML's `yaml.load` with the safe loader reads
+/// it: as [`parse`] does, except that a key written twice keeps its last
+/// value, as Python's dict does. The error is a message with the line and
+/// column in it.
+pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
+    let file = Arc::new(PathBuf::from("the text"));
+    match parse_with(text, &file, true) {
+        Ok(node) => Ok(node.to_json()),
+        Err(e) => Err(match (e.location().line, e.location().column) {
+            (Some(l), Some(c)) => format!("line {l}, column {c}: {}", e.message()),
+            _ => e.message().to_owned(),
+        }),
+    }
+}
+
+fn parse_with(text: &str, file: &Arc<PathBuf>, lenient: bool) -> Result<Node, PackError> {
     let mut b = Builder {
         file,
         stack: Vec::new(),
         anchors: HashMap::new(),
         copied: 0,
         root: None,
+        lenient,
     };
     let mut parser = Parser::new_from_str(text);
     let mut documents = 0;
@@ -138,11 +159,12 @@ pub(crate) fn parse(text: &str, file: &Arc<PathBuf>) -> Result<Node, PackError> 
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(b.error(
-                        PackErrorKind::Syntax,
-                        mark,
-                        "a second YAML document: a metadata file holds one",
-                    ));
+                    let message = if lenient {
+                        "expected a single document in the stream, but found another"
+                    } else {
+                        "a second YAML document: a metadata file holds one"
+                    };
+                    return Err(b.error(PackErrorKind::Syntax, mark, message));
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -213,6 +235,8 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     copied: usize,
     root: Option<Node>,
+    /// A repeated key keeps its last value instead of being an error.
+    lenient: bool,
 }
 
 impl Builder<'_> {
@@ -285,7 +309,10 @@ impl Builder<'_> {
                             ))
                         }
                     };
-                    if entries.iter().any(|(k, _, _)| *k == key) {
+                    // Leniently, a repeated key stays in the list: the
+                    // JSON map keeps its first place and its last value,
+                    // as Python's dict does.
+                    if !self.lenient && entries.iter().any(|(k, _, _)| *k == key) {
                         return Err(PackError::at(
                             PackErrorKind::Syntax,
                             &file,

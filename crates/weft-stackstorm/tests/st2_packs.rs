@@ -9,6 +9,9 @@ use weft_runtime::{Executor, RunStatus};
 use weft_stackstorm::{PackExt, Packs};
 
 fn packs() -> Packs {
+    // StackStorm's expression functions, as the `weft` command has them:
+    // before anything in this test binary compiles.
+    weft_stackstorm::install_functions().expect("functions install first");
     Packs::new()
         .load(common::st2("core"))
         .and_then(|p| p.load(common::st2("examples")))
@@ -118,6 +121,63 @@ async fn an_examples_workflow_runs_to_stackstorms_result() {
     );
 }
 
+/// StackStorm's workflows that test its expression functions run to the
+/// outputs its integration tests expect (`test_wiring_functions.py`).
+#[tokio::test]
+async fn the_function_workflows_run_to_stackstorms_results() {
+    let ex = executor();
+    for (name, output) in [
+        (
+            "path",
+            json!({"basename": "file.txt", "dirname": "/path/to/some"}),
+        ),
+        (
+            "regex",
+            json!({"match": true, "replace": "wxyz", "search": true, "substring": "668 Infinite Dr"}),
+        ),
+        ("time", json!({"time": "3h25m45s"})),
+        (
+            "version",
+            json!({
+                "compare_equal": 0,
+                "compare_more_than": -1,
+                "compare_less_than": 1,
+                "equal": true,
+                "more_than": false,
+                "less_than": false,
+                "match": true,
+                "bump_major": "1.0.0",
+                "bump_minor": "0.11.0",
+                "bump_patch": "0.10.1",
+                "strip_patch": "0.10"
+            }),
+        ),
+    ] {
+        let reference = format!("examples.orquesta-test-jinja-{name}-functions");
+        let out = common::call(&ex, &reference, "{}").await;
+        assert_eq!(
+            out.status,
+            RunStatus::Succeeded,
+            "{reference}: {:?}",
+            out.errors
+        );
+        assert_eq!(
+            common::result(&out),
+            json!({ "output": output }),
+            "{reference}"
+        );
+    }
+    // `task("task0")` of a task that never ran fails the run with
+    // StackStorm's message.
+    let out = common::call(&ex, "examples.orquesta-test-jinja-task-nonexistent", "{}").await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert!(
+        format!("{:?}", out.errors).contains("Unable to find task execution for \\\"task0\\\"."),
+        "{:?}",
+        out.errors
+    );
+}
+
 #[test]
 fn every_workflow_action_compiles_or_says_why_not() {
     let packs = packs();
@@ -136,7 +196,21 @@ fn every_workflow_action_compiles_or_says_why_not() {
         }
     }
     assert_eq!(compiled.len() + refused.len(), 66);
-    assert!(compiled.contains(&"examples.orquesta-test-field-escaping".to_owned()));
+    for name in [
+        "field-escaping",
+        "jinja-path-functions",
+        "jinja-regex-functions",
+        "jinja-task-functions",
+        "jinja-task-nonexistent",
+        "jinja-time-functions",
+        "jinja-version-functions",
+    ] {
+        let reference = format!("examples.orquesta-test-{name}");
+        assert!(
+            compiled.contains(&reference),
+            "{reference} does not compile"
+        );
+    }
     eprintln!(
         "{} of 66 workflow actions compile: {compiled:?}",
         compiled.len()

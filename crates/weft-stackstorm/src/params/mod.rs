@@ -730,6 +730,53 @@ mod tests {
     }
 
     #[test]
+    fn use_none_gives_a_typed_parameter_null() {
+        let config = json!({});
+        let params = [
+            param("s", json!({"type": "string"})),
+            param("n", json!({"type": "integer"})),
+            param("raw", json!({})),
+        ];
+        let magic = crate::functions::NONE_MAGIC;
+        let out = resolve(
+            &params,
+            &json!({"s": magic, "n": magic, "raw": magic}),
+            &ctx(&config),
+        )
+        .unwrap();
+        // As StackStorm's casts: a typed parameter gets None, an untyped
+        // one keeps the text.
+        assert_eq!(
+            Value::Object(out),
+            json!({"s": null, "n": null, "raw": magic})
+        );
+    }
+
+    #[test]
+    fn defaults_use_stackstorms_filters() {
+        let config = json!({"obj": {"a": 1, "b": [2]}, "v": "1.2.3"});
+        let params = [
+            param(
+                "json",
+                json!({"type": "string", "default": "{{ config_context.obj | to_json_string }}"}),
+            ),
+            param(
+                "next",
+                json!({"type": "string", "default": "{{ config_context.v | version_bump_minor }}"}),
+            ),
+            param(
+                "gone",
+                json!({"type": "string", "default": "{{ none | use_none }}"}),
+            ),
+        ];
+        let out = resolve(&params, &json!({}), &ctx(&config)).unwrap();
+        assert_eq!(
+            Value::Object(out),
+            json!({"json": "{\"a\": 1,\"b\": [2]}", "next": "1.3.0", "gone": null})
+        );
+    }
+
+    #[test]
     fn a_secret_value_is_never_shown() {
         let config = json!({});
         let params = [param(

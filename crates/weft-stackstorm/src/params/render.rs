@@ -15,10 +15,6 @@ use crate::pyrepr;
 /// The work one render may do (minijinja's fuel).
 const FUEL: u64 = 100_000;
 
-/// A magic string StackStorm's `use_none` filter turns `None` into, and
-/// casting turns back into `None`.
-const NONE_MAGIC: &str = "%*****__%NONE%__*****%";
-
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -41,33 +37,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         out.write_str(&pyrepr::str_of(&v))
             .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
     });
-    let to_json = |v: minijinja::Value| -> Result<String, minijinja::Error> {
-        serde_json::to_string(&v).map_err(|e| {
-            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
-        })
-    };
-    env.add_filter("to_complex", to_json);
-    env.add_filter("to_json_string", to_json);
-    env.add_filter(
-        "from_json_string",
-        |s: &str| -> Result<minijinja::Value, minijinja::Error> {
-            serde_json::from_str::<Value>(s)
-                .map(|v| minijinja::Value::from(minijinja::value::Serde(v)))
-                .map_err(|e| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::InvalidOperation,
-                        format!("not JSON: {e}"),
-                    )
-                })
-        },
-    );
-    env.add_filter("use_none", |v: minijinja::Value| {
-        if v.is_none() {
-            minijinja::Value::from(NONE_MAGIC)
-        } else {
-            v
-        }
-    });
+    // StackStorm's filters for parameters: `to_json_string`, `use_none`,
+    // `regex_replace`, ... as in workflows.
+    crate::functions::add_parameter_filters(&mut env);
     env
 });
 

@@ -160,6 +160,11 @@ pub(super) fn cast(p: &Parameter, v: Value) -> Result<Value, ParamError> {
     if v.is_null() {
         return Ok(v);
     }
+    // StackStorm's `use_none` gives this text for `None`, and every cast of
+    // a typed parameter turns it back into `None`.
+    if kind != ParamType::Null && v.as_str() == Some(crate::functions::NONE_MAGIC) {
+        return Ok(Value::Null);
+    }
     let bad = |what: &str| {
         problem(
             p,

@@ -225,8 +225,7 @@ impl Compiler<'_> {
                 )
             }
             Found::Filter(n) => {
-                let hint = match suggester.suggest_unique(n, crate::names::FILTERS.iter().copied())
-                {
+                let hint = match suggester.suggest_unique(n, crate::names::filter_names()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "see the filters in docs/workflow-language.md".to_owned(),
                 };

@@ -128,7 +128,7 @@ impl<'w> Compiler<'w> {
     /// every error found.
     fn run<C: ActionCatalog + ?Sized>(wf: &'w Workflow, catalog: &C, mode: Mode) -> Result<Plan> {
         // Equal expression texts are parsed once in this compile.
-        let _cache = crate::expr::ExprCache::enter();
+        let cache = crate::expr::ExprCache::enter();
         let def = wf.def();
         let mut c = Compiler {
             wf,
@@ -167,7 +167,7 @@ impl<'w> Compiler<'w> {
                 tasks,
                 by_name,
                 starts,
-                status_used: c.status_used,
+                status_used: c.status_used || cache.reads_task_statuses(),
                 output,
                 text: wf.text_shared(),
                 file: wf.file().map(|f| Arc::new(f.to_path_buf())),
