@@ -47,7 +47,7 @@ fn data_context() -> WorkflowContext {
 /// and the output its test expects (`test_functions_common.py`).
 #[test]
 fn stackstorm_data_functions_workflow() {
-    let ctx = data_context();
+    let mut ctx = data_context();
     let mut out = serde_json::Map::new();
     // Each output sees the ones before it, as Orquesta's output does.
     for (name, expr) in [
