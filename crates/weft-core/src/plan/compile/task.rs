@@ -108,6 +108,17 @@ impl Compiler<'_> {
         let base = TaskPath::new(&name);
         // Orquesta's inline parameters follow the name: `core.echo x=1`.
         let (action_name, inline) = match t.action.as_deref() {
+            Some(a) if a.contains("{{") || a.contains("<%") => {
+                // Orquesta renders such an `action` when the task starts.
+                self.error(
+                    ErrorKind::Validation,
+                    &base.key("action"),
+                    format!(
+                        "`{a}`: an expression as the action's name (Orquesta's dynamic action) is not supported by weft yet: name the action, or choose between actions with `when` on the transitions that lead to them"
+                    ),
+                );
+                (None, None)
+            }
             Some(a) => {
                 let (name, params) = crate::inline::split_action(a);
                 (Some(name), params.map(|(from, _)| (a, from)))
@@ -176,6 +187,7 @@ impl Compiler<'_> {
             );
             return None;
         }
+
         // A run of tasks with the same action shares one `Arc` and one
         // catalog lookup (each still reports an unknown action).
         if actions.last.as_deref() != Some(a) {
