@@ -108,7 +108,12 @@ impl Compiler<'_> {
         let base = TaskPath::new(&name);
         // Orquesta's inline parameters follow the name: `core.echo x=1`.
         let (action_name, inline) = match t.action.as_deref() {
-            Some(a) if a.contains("{{") || a.contains("<%") => {
+            Some(a)
+                if {
+                    let name = crate::inline::split_action(a).0;
+                    name.contains("{{") || name.contains("<%")
+                } =>
+            {
                 // Orquesta renders such an `action` when the task starts.
                 self.error(
                     ErrorKind::Validation,
