@@ -63,6 +63,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod context;
 mod error;
 mod functions;
 mod pack;
@@ -72,6 +73,7 @@ mod register;
 mod runners;
 mod yaml;
 
+pub use context::St2Context;
 pub use error::{PackError, PackErrorKind};
 pub use functions::{function_names, install_functions};
 pub use pack::{ActionMeta, Pack};
