@@ -35,7 +35,7 @@ mod view;
 mod yaql;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
-pub use context::{ContextState, CurrentTask, TaskStatus, WorkflowContext};
+pub use context::{ContextState, CurrentTask, TaskRun, TaskStatus, WorkflowContext};
 pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};

@@ -301,8 +301,13 @@ fn task_reads_the_run() {
             "task_id": "task4",
             "task_name": "task4",
             "workflow_execution_id": "run-1",
+            "route": 0,
             "result": {"stdout": "False\n", "return_code": 0},
-            "status": "succeeded"
+            "status": "succeeded",
+            // A context without instance records (weft's scheduler
+            // records them): no times.
+            "start_timestamp": "None",
+            "end_timestamp": "None",
         })
     );
     // `task.x` is still the results namespace.
@@ -318,9 +323,12 @@ fn task_reads_the_run() {
     );
     let err = eval("{{ task('task9', route=1).result.stdout }}", &ctx).unwrap_err();
     assert!(
-        err.message().contains("`route` is not supported yet"),
+        err.message()
+            .contains("Unable to find task execution for \"task9\"."),
         "{err}"
     );
+    let err = eval("{{ task('task4', route='x') }}", &ctx).unwrap_err();
+    assert!(err.message().contains("must be a route number"), "{err}");
     let err = eval("{{ task() }}", &ctx).unwrap_err();
     assert!(err.message().contains("name a task here"), "{err}");
 }
