@@ -23,6 +23,7 @@ mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod kv;
 mod limits;
 mod observe;
 mod packs;
@@ -136,6 +137,9 @@ enum Command {
     Rerun(durable::RerunArgs),
     /// Delete the runs that ended before a time.
     Purge(durable::PurgeArgs),
+    /// Set, read, list and delete keys of the datastore workflows read with
+    /// st2kv.
+    Kv(kv::KvArgs),
     /// Store a run in a Postgres database for a `weft worker` to run;
     /// print its id.
     Submit(shared::SubmitArgs),
@@ -169,7 +173,11 @@ fn main() -> ExitCode {
         Command::Rerun(a) => a.limits.install(),
         Command::Submit(a) => a.limits.install(),
         Command::Worker(a) => a.limits.install(),
-        Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) | Command::Serve(_) => {}
+        Command::Actions { .. }
+        | Command::Runs(_)
+        | Command::Purge(_)
+        | Command::Serve(_)
+        | Command::Kv(_) => {}
     }
     // StackStorm's expression functions (`to_json_string`, `regex_match`,
     // `task()`, ...), also before anything compiles: the `weft` command
@@ -207,6 +215,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => durable::resume(args),
         Command::Rerun(args) => durable::rerun(args),
         Command::Purge(args) => durable::purge(args),
+        Command::Kv(args) => kv::kv(args),
         Command::Submit(args) => shared::submit(args),
         Command::Worker(args) => shared::worker(args),
         Command::Serve(args) => serve::serve(args),

@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod datastore;
 mod error;
 mod functions;
 mod pack;
@@ -74,6 +75,7 @@ mod runners;
 mod yaml;
 
 pub use context::St2Context;
+pub use datastore::{load_datastore, use_datastore};
 pub use error::{PackError, PackErrorKind};
 pub use functions::{function_names, install_functions};
 pub use pack::{ActionMeta, Pack};

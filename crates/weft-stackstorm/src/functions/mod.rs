@@ -12,7 +12,7 @@
 //! | versions ([`version`]) | `version_compare`, `version_more_than`, `version_less_than`, `version_equal`, `version_match`, `version_bump_major`, `version_bump_minor`, `version_bump_patch`, `version_strip_patch` |
 //! | time ([`time`]) | `to_human_time_from_seconds` |
 //! | paths ([`path`]) | `basename`, `dirname` |
-//! | the run ([`runtime`]) | `task(name)`; `st2kv(key)` is known but not available yet |
+//! | the run ([`runtime`]) | `task(name, route)`, `st2kv(key, decrypt, default)` (the datastore [`crate::load_datastore`] loaded) |
 
 mod data;
 mod jsonpath;

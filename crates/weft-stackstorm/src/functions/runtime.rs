@@ -136,17 +136,58 @@ fn python_utc(t: SystemTime) -> String {
     )
 }
 
-/// `st2kv(key, decrypt=False, default=...)`: StackStorm's datastore,
-/// which weft does not have yet. Known, so that a workflow that uses it
-/// compiles; a call is an error that says so.
-pub(super) fn st2kv(args: &Args<'_>, _: &Call<'_>) -> Result<Value, FunctionError> {
+/// `st2kv(key, decrypt=False, default=...)`: StackStorm's datastore (see
+/// [`crate::load_datastore`]). `system.NAME` is a key of the `system`
+/// scope; any other key is one of the run's user's own (`ctx().st2.user`),
+/// as in StackStorm. A key that is not set is the `default` when one is
+/// given, else an error naming it, with StackStorm's message. weft keeps
+/// values in plain text: a secret key is read with `decrypt=true`, and
+/// refused without it (StackStorm would give its encrypted text).
+pub(super) fn st2kv(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionError> {
     let key = match args.get(0).or_else(|| args.keyword("key")) {
-        Some(Value::String(k)) => format!(" (`{k}`)"),
-        _ => String::new(),
+        Some(Value::String(k)) => k.as_str(),
+        Some(_) => return Err("Given key is not typeof string.".into()),
+        None => return Err("missing required argument 'key'".into()),
     };
-    Err(FunctionError::new(format!(
-        "the StackStorm datastore{key} is not available yet: weft has no key-value store; pass the value as an input, or put it in the pack's config"
-    )))
+    for (name, _) in args.keywords() {
+        if !matches!(name, "key" | "decrypt" | "default") {
+            return Err(FunctionError::new(format!(
+                "got an unexpected keyword argument '{name}' (it takes key, decrypt, default)"
+            )));
+        }
+    }
+    let decrypt = match args.keyword("decrypt") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("Decrypt parameter is not typeof bool.".into()),
+    };
+    let (scope, name) = match key.strip_prefix("system.") {
+        Some(name) => ("system", name.to_owned()),
+        None => {
+            let user = call
+                .context()
+                .and_then(|c| c.get_var("st2"))
+                .and_then(|st2| st2.get("user").and_then(Value::as_str).map(str::to_owned))
+                .ok_or("Could not get user from context: a user's key (one not named `system.…`) needs `ctx().st2.user`; name a system key as `system.NAME`")?;
+            ("user", format!("{user}:{key}"))
+        }
+    };
+    let found = super::super::datastore::get(scope, &name).map_err(|()| {
+        FunctionError::new(format!(
+            "no datastore is loaded to read `{key}` from: run with `--db`, or load one with weft_stackstorm::load_datastore"
+        ))
+    });
+    match (found, args.keyword("default")) {
+        (Ok(Some(e)), _) if e.secret && !decrypt => Err(FunctionError::new(format!(
+            "the key \"{name}\" is secret: read it with decrypt=true"
+        ))),
+        (Ok(Some(e)), _) => Ok(Value::String(e.value)),
+        (_, Some(default)) => Ok(default.clone()),
+        (Ok(None), None) => Err(FunctionError::new(format!(
+            "The key \"{name}\" does not exist in the StackStorm datastore."
+        ))),
+        (Err(e), None) => Err(e),
+    }
 }
 
 #[cfg(test)]
