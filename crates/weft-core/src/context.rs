@@ -155,6 +155,9 @@ pub struct TaskRun {
     pub status: TaskStatus,
     /// Its result.
     pub result: Arc<Value>,
+    /// It ran an action per item (`with`): its result is the list of the
+    /// items' results.
+    pub itemized: bool,
 }
 
 impl TaskRun {
@@ -174,7 +177,15 @@ impl TaskRun {
             ended,
             status,
             result,
+            itemized: false,
         }
+    }
+
+    /// The same record, of a task that ran an action per item.
+    #[must_use]
+    pub fn with_items(mut self, itemized: bool) -> TaskRun {
+        self.itemized = itemized;
+        self
     }
 
     fn to_json(&self) -> Value {
@@ -188,6 +199,7 @@ impl TaskRun {
             "started_us": micros(self.started),
             "ended_us": micros(self.ended),
             "status": self.status.as_str(),
+            "itemized": self.itemized,
         })
     }
 
@@ -207,6 +219,7 @@ impl TaskRun {
                 .and_then(Value::as_str)
                 .and_then(TaskStatus::from_str)?,
             result,
+            itemized: v.get("itemized").and_then(Value::as_bool).unwrap_or(false),
         })
     }
 }

@@ -105,3 +105,119 @@ tasks:
     }
     assert!(rec["start_timestamp"].as_str() <= rec["end_timestamp"].as_str());
 }
+
+/// `test_wiring.py`, `test_wiring_data_flow.py`, `test_wiring_with_items.py`:
+/// the basic examples give StackStorm's outputs.
+#[tokio::test]
+async fn the_basic_examples_give_stackstorms_outputs() {
+    let ex = executor();
+    for (reference, input, expected) in [
+        (
+            "examples.orquesta-sequential",
+            "{name: Thanos}",
+            json!({"greeting": "Thanos, All your base are belong to us!"}),
+        ),
+        (
+            "examples.orquesta-sequential",
+            "{name: 薩諾斯}",
+            json!({"greeting": "薩諾斯, All your base are belong to us!"}),
+        ),
+        (
+            "examples.orquesta-basic",
+            "{cmd: 'echo hello; echo oops >&2'}",
+            json!({"stdout": "hello"}),
+        ),
+        (
+            "examples.orquesta-data-flow",
+            "{a1: fee fi fo fum}",
+            json!({"a5": "fee fi fo fum", "b5": "fee fi fo fum"}),
+        ),
+        (
+            "examples.orquesta-data-flow",
+            "{a1: 床前明月光 疑是地上霜 舉頭望明月 低頭思故鄉}",
+            json!({"a5": "床前明月光 疑是地上霜 舉頭望明月 低頭思故鄉", "b5": "床前明月光 疑是地上霜 舉頭望明月 低頭思故鄉"}),
+        ),
+        (
+            "examples.orquesta-with-items",
+            "{members: [Lakshmi, Lindsay, Tomaz, Matt, Drew]}",
+            json!({"items": [
+                "Lakshmi, resistance is futile!",
+                "Lindsay, resistance is futile!",
+                "Tomaz, resistance is futile!",
+                "Matt, resistance is futile!",
+                "Drew, resistance is futile!",
+            ]}),
+        ),
+        (
+            "examples.orquesta-join",
+            "{}",
+            json!({"messages": [
+                "Fee fi fo fum",
+                "I smell the blood of an English man",
+                "Be alive, or be he dead",
+                "I'll grind his bones to make my bread",
+            ]}),
+        ),
+    ] {
+        let out = run(&ex, reference, input).await;
+        assert_eq!(
+            out.status,
+            RunStatus::Succeeded,
+            "{reference}: {:?}",
+            out.errors
+        );
+        assert_eq!(output(&out), expected, "{reference} {input}");
+    }
+    // A sub-workflow runs its tasks and the parent goes on.
+    let out = run(&ex, "examples.orquesta-subworkflow", "{}").await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+}
+
+/// `test_wiring_error_handling.py`: a failed task handled by `continue`
+/// (the run fails, with the publish done), by `noop` (the run succeeds),
+/// and by a `fail` after remediation.
+#[tokio::test]
+async fn the_error_handling_examples_end_as_in_stackstorm() {
+    let ex = executor();
+    for (reference, status) in [
+        (
+            "examples.orquesta-error-handling-continue",
+            RunStatus::Failed,
+        ),
+        (
+            "examples.orquesta-error-handling-noop",
+            RunStatus::Succeeded,
+        ),
+        (
+            "examples.orquesta-error-handling-fail-manually",
+            RunStatus::Failed,
+        ),
+    ] {
+        let out = run(&ex, reference, "{cmd: exit 1}").await;
+        assert_eq!(out.status, status, "{reference}: {:?}", out.errors);
+        // StackStorm's output, published from the failed task's handler.
+        assert_eq!(
+            output(&out),
+            json!({"message": "$%#&@#$!!!"}),
+            "{reference}"
+        );
+        let errors = common::result(&out)["errors"].clone();
+        match reference {
+            "examples.orquesta-error-handling-continue" => {
+                assert_eq!(errors[0]["task"], "task1", "{errors}");
+                assert!(
+                    errors[0]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("exited with code 1"),
+                    "{errors}"
+                );
+            }
+            "examples.orquesta-error-handling-fail-manually" => {
+                assert_eq!(errors[0]["task"], "task3", "{errors}");
+                assert_eq!(errors[0]["message"], "transitioned to `fail`", "{errors}");
+            }
+            _ => assert_eq!(errors, Value::Null),
+        }
+    }
+}

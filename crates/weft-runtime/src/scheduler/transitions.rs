@@ -36,7 +36,8 @@ impl Scheduler {
                 Some(to_sys(inst.ended.unwrap_or_else(Instant::now))),
                 status,
                 result.clone(),
-            );
+            )
+            .with_items(inst.items.is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
         let name = task.name.clone();

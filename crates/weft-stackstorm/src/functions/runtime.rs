@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use weft_core::functions::{Args, Call, FunctionError};
-use weft_core::TaskRun;
+use weft_core::{TaskRun, TaskStatus};
 
 /// `task(task_id=None, route=None)`: the record of a task that has run,
 /// as StackStorm's `task()` gives it, with what weft knows of it:
@@ -98,7 +98,24 @@ pub(super) fn task(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionEr
     record.insert("task_id".into(), Value::from(name));
     record.insert("route".into(), Value::from(run.route));
     call.charge_bytes(super::json_size_within(&run.result, usize::MAX).unwrap_or(0))?;
-    record.insert("result".into(), (*run.result).clone());
+    let result = match (&*run.result, run.itemized) {
+        // StackStorm's record of a `with` task: each item's status and
+        // result. weft keeps the items' statuses only as the task's: all
+        // succeeded when it did, else not known (null).
+        (Value::Array(items), true) => {
+            let status = match run.status {
+                TaskStatus::Succeeded => Value::from("succeeded"),
+                _ => Value::Null,
+            };
+            let items = items
+                .iter()
+                .map(|r| serde_json::json!({"status": status, "result": r}))
+                .collect();
+            serde_json::json!({ "items": Value::Array(items) })
+        }
+        (r, _) => r.clone(),
+    };
+    record.insert("result".into(), result);
     record.insert("status".into(), Value::from(run.status.as_str()));
     let time = |t: Option<SystemTime>| Value::from(t.map_or("None".to_owned(), python_utc));
     record.insert("start_timestamp".into(), time(run.started));
