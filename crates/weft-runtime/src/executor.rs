@@ -331,12 +331,12 @@ pub struct ExecutorBuilder {
 }
 
 /// Makes a value of a run's context from the run that starts.
-pub(crate) type RunContextFn = Arc<dyn Fn(&RunStart<'_>) -> Value + Send + Sync>;
+pub(crate) type RunContextFn = Arc<dyn Fn(&StartingRun<'_>) -> Value + Send + Sync>;
 
 /// The run a value of [`ExecutorBuilder::run_context`] is made for.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
-pub struct RunStart<'a> {
+pub struct StartingRun<'a> {
     /// The run's id (a sub-workflow's run has its own).
     pub run_id: RunId,
     /// The name of the run's workflow.
@@ -597,7 +597,7 @@ impl ExecutorBuilder {
     /// ```
     pub fn run_context<F>(mut self, name: impl Into<Arc<str>>, make: F) -> ExecutorBuilder
     where
-        F: Fn(&RunStart<'_>) -> Value + Send + Sync + 'static,
+        F: Fn(&StartingRun<'_>) -> Value + Send + Sync + 'static,
     {
         let name = name.into();
         self.run_context.retain(|(n, _)| *n != name);

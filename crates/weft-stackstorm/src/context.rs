@@ -1,7 +1,7 @@
 //! `ctx().st2`: the run's StackStorm context.
 
 use serde_json::{Map, Value};
-use weft_runtime::RunStart;
+use weft_runtime::StartingRun;
 
 /// What StackStorm's Orquesta runner puts in every workflow's context under
 /// `st2`, as weft fills it for a run (see [`St2Context::value`]). The
@@ -78,7 +78,7 @@ impl St2Context {
     ///   pack's workflow action), `pack`: its part before the first `.`
     ///   (null when it has none), `runner`: `orquesta`;
     /// * `user`, `api_url` (null unless set) and `api_user` (when set).
-    pub fn value(&self, run: &RunStart<'_>) -> Value {
+    pub fn value(&self, run: &StartingRun<'_>) -> Value {
         let id = Value::String(run.run_id.to_string());
         let pack = match run.workflow.split_once('.') {
             Some((pack, _)) if !pack.is_empty() => Value::from(pack),

@@ -140,6 +140,7 @@ mod send_sync {
         assert_send_sync::<crate::Packs>();
         assert_send_sync::<crate::PackError>();
         assert_send_sync::<crate::ActionMeta>();
+        assert_send_sync::<crate::St2Context>();
     }
 
     #[test]

@@ -500,7 +500,7 @@ impl Scheduler {
             Value::String(plan.name().to_string()),
         );
         for (name, make) in &exec.run_context {
-            let start = crate::executor::RunStart {
+            let start = crate::executor::StartingRun {
                 run_id,
                 workflow: plan.name(),
             };
