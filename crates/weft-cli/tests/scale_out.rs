@@ -7,6 +7,9 @@
 //! lost its lease (at least once, as docs/scale-out.md promises), and the killed
 //! worker's runs must be taken over within the lease plus one second.
 //!
+//! A parent whose sub-workflow runs in a worker killed mid-child is taken
+//! over, with its child, by another worker.
+//!
 //! Needs `WEFT_TEST_POSTGRES_URL` (`.ci/run` sets it); without it the tests
 //! are ignored (`build.rs`).
 
@@ -63,6 +66,11 @@ impl Worker {
 }
 
 fn start_worker(db: &str) -> Worker {
+    start_worker_with(db, &[])
+}
+
+/// [`start_worker`], with more arguments.
+fn start_worker_with(db: &str, more: &[&str]) -> Worker {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args([
             "worker",
@@ -74,6 +82,7 @@ fn start_worker(db: &str) -> Worker {
             "5",
         ])
         .args(["--lease", "2s", "--heartbeat", "500ms"])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -630,6 +639,168 @@ fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
         let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(resumed["status"], "succeeded");
         assert_eq!(resumed["output"]["said"], "done orphan");
+    }));
+    rt.block_on(async {
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    });
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A parent whose sub-workflow runs on worker A; A is killed with SIGKILL
+/// in the middle of the child's second task. Worker B takes both over
+/// (the child goes with its parent) and finishes them: what A completed
+/// and committed does not run again, and each run ends once.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[test]
+fn a_sub_workflow_is_taken_over_with_its_parent_after_a_kill() {
+    let url = url();
+    let schema = format!(
+        "wt_clisub_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}schema={schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("executions.log");
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let logged = |t: &str, sleep: &str, next: &str| {
+        format!(
+            "  {t}:\n    action: core.local\n    input:\n      cmd: >-\n        echo \"start {t} $PPID\" >> {log};\n        sleep {sleep};\n        echo \"end {t} $PPID\" >> {log};\n        echo {t}\n{next}",
+            log = log.display()
+        )
+    };
+    std::fs::write(
+        lib.join("child.yaml"),
+        format!(
+            "tasks:\n{}{}{}",
+            logged("c1", "0.2", "    next: [{do: c2}]\n"),
+            logged("c2", "3", "    next: [{do: c3}]\n"),
+            logged("c3", "0.1", ""),
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("parent.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "tasks:\n{}  sub:\n    action: child\n    next: [{{do: p2}}]\n{}",
+            logged("p1", "0.1", "    next: [{do: sub}]\n"),
+            logged("p2", "0.1", ""),
+        ),
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let lib_arg = lib.to_str().unwrap().to_owned();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut a = start_worker_with(&db, &["--workflows", &lib_arg]);
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["submit", "--db", &db, "--workflows", &lib_arg])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let parent: RunId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // Wait until A is in the middle of the child's second task.
+        let began = Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("start c2")
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the child's second task did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = a.child.id();
+        a.child.kill().unwrap();
+        a.child.wait().unwrap();
+        let mut b = start_worker_with(&db, &["--workflows", &lib_arg]);
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["show", "--wait", "--json", "--db", &db, &parent.to_string()])
+            .output()
+            .unwrap();
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(shown["status"], "succeeded", "{shown}");
+        rt.block_on(async {
+            let all = store
+                .list(&weft_runtime::store::RunFilter::all())
+                .await
+                .unwrap();
+            let children: Vec<_> = all.iter().filter(|r| r.parent == Some(parent)).collect();
+            assert_eq!(children.len(), 1, "{all:?}");
+            assert_eq!(children[0].status, RunStatus::Succeeded);
+            for id in [parent, children[0].id] {
+                let journal = store.load(id).await.unwrap();
+                let ends = journal
+                    .iter()
+                    .filter(|e| matches!(e.record, Record::Ended(_)))
+                    .count();
+                assert_eq!(ends, 1, "run {id} ended {ends} times");
+                let mut attempts = HashSet::new();
+                for e in &journal {
+                    if let Record::Attempt(at) = &e.record {
+                        assert!(
+                            attempts.insert((at.instance, at.item, at.attempt)),
+                            "run {id}: an attempt recorded twice"
+                        );
+                    }
+                }
+            }
+        });
+        let status = Command::new("kill")
+            .args(["-TERM", &b.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(b.child.wait().unwrap().success());
+        // Executions: what A completed (p1, c1) once; c2 was in flight in
+        // A, and runs again in B; the rest once, in B.
+        let text = std::fs::read_to_string(&log).unwrap();
+        let starts = |t: &str| -> Vec<u32> {
+            text.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.len() == 3 && f[0] == "start" && f[1] == t).then(|| f[2].parse().unwrap())
+                })
+                .collect()
+        };
+        assert_eq!(starts("p1"), [killed], "{text}");
+        assert_eq!(starts("c1"), [killed], "{text}");
+        let c2 = starts("c2");
+        assert_eq!(c2.len(), 2, "{text}");
+        assert_eq!(c2[0], killed, "{text}");
+        assert_ne!(c2[1], killed, "{text}");
+        for t in ["c3", "p2"] {
+            let s = starts(t);
+            assert_eq!(s.len(), 1, "{t}: {text}");
+            assert_ne!(s[0], killed, "{t}: {text}");
+        }
+        // A's copy of c2 died with A (its parent-death signal).
+        assert!(!text.contains(&format!("end c2 {killed}")), "{text}");
     }));
     rt.block_on(async {
         let conn = store.pool().get().await.unwrap();
