@@ -349,10 +349,21 @@ impl Inner {
             .map_err(|e| error::pool(at, "cannot purge", &e))?;
         let row = conn
             .query_one(
+                // The rows are locked in id order, as an append and a
+                // renewal lock them, before any is deleted: a purge that
+                // took them in the order it found them could hold one
+                // that a re-run's append waits for while waiting for one
+                // that append holds (a deadlock, which Postgres breaks by
+                // failing one of the two). A run re-run meanwhile no longer
+                // matches once its lock is had, and is left.
                 &format!(
-                    "WITH d AS (
-                        DELETE FROM {s}.runs
+                    "WITH l AS (
+                        SELECT id FROM {s}.runs
                         WHERE ended_at IS NOT NULL AND ended_at < $1 AND status IN {ENDED}
+                        ORDER BY id
+                        FOR UPDATE),
+                     d AS (
+                        DELETE FROM {s}.runs WHERE id IN (SELECT id FROM l)
                         RETURNING id),
                      j AS (DELETE FROM {s}.journal WHERE run IN (SELECT id FROM d)),
                      c AS (DELETE FROM {s}.commands WHERE run IN (SELECT id FROM d))
