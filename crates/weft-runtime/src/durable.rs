@@ -61,6 +61,9 @@ pub struct Recovered {
     pub runs: Vec<Run>,
     /// Runs that could not be resumed, and why.
     pub failed: Vec<(RunId, ResumeError)>,
+    /// Runs left alone because [`Executor::recover_at_most`] had resumed
+    /// as many as it was allowed; oldest first.
+    pub left: Vec<RunId>,
 }
 
 impl ExecutorInner {
@@ -221,6 +224,25 @@ impl Executor {
     ///
     /// Dropping the future part-way leaves the runs resumed so far going.
     pub async fn recover(&self) -> Result<Recovered, ResumeError> {
+        self.recover_at_most(usize::MAX).await
+    }
+
+    /// [`Executor::recover`], resuming at most `max_runs` runs that are not
+    /// paused, oldest first; the others are listed in [`Recovered::left`]
+    /// and left as they are (a worker of a shared store, or a later call,
+    /// takes them). Paused runs do not count, as they do not for a
+    /// worker's [`WorkerConfig::max_runs`](crate::WorkerConfig::max_runs).
+    /// Submitted runs that no process has claimed yet (`queued`) are left
+    /// to workers.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Executor::recover`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future part-way leaves the runs resumed so far going.
+    pub async fn recover_at_most(&self, max_runs: usize) -> Result<Recovered, ResumeError> {
         let journal = self.inner.journal()?;
         let filter = RunFilter::all().statuses([
             RunStatus::Running,
@@ -234,12 +256,21 @@ impl Executor {
         // Oldest first, as they were started.
         listed.sort_by_key(|r| r.id);
         let mut out = Recovered::default();
+        let mut going = 0;
         for summary in listed {
             if self.inner.live.contains_key(&summary.id) {
                 continue;
             }
+            let paused = crate::run::is_paused(summary.status);
+            if !paused && going >= max_runs {
+                out.left.push(summary.id);
+                continue;
+            }
             match self.acquire_and_spawn(summary.id, None).await {
-                Ok(run) => out.runs.push(run),
+                Ok(run) => {
+                    going += usize::from(!paused);
+                    out.runs.push(run);
+                }
                 // Going on in another process that shares the store.
                 Err(ResumeError::Store(StoreError::Fenced(_))) => {}
                 Err(e) => out.failed.push((summary.id, e)),

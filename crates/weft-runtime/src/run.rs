@@ -28,22 +28,33 @@ pub(crate) enum Control {
     Subscribe(flume::Sender<Event>),
 }
 
-/// The status a run's scheduler publishes for its handles to read.
+/// The status a run's scheduler publishes for its handles to read, and
+/// whom to tell when the run becomes paused or stops being so (a worker,
+/// whose paused runs leave their slot free).
 #[derive(Debug)]
-pub(crate) struct SharedStatus(AtomicU8);
+pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>);
 
 impl SharedStatus {
-    pub(crate) fn new(status: RunStatus) -> SharedStatus {
-        SharedStatus(AtomicU8::new(status.to_u8()))
+    pub(crate) fn new(status: RunStatus, pauses: Arc<tokio::sync::Notify>) -> SharedStatus {
+        SharedStatus(AtomicU8::new(status.to_u8()), pauses)
     }
 
     pub(crate) fn set(&self, status: RunStatus) {
-        self.0.store(status.to_u8(), Ordering::Release);
+        let was = RunStatus::from_u8(self.0.swap(status.to_u8(), Ordering::AcqRel));
+        if is_paused(was) != is_paused(status) {
+            self.1.notify_one();
+        }
     }
 
     pub(crate) fn get(&self) -> RunStatus {
         RunStatus::from_u8(self.0.load(Ordering::Acquire))
     }
+}
+
+/// Paused, or pausing (nothing new starts; what runs finishes): a worker
+/// does not count such a run toward its `max_runs`.
+pub(crate) fn is_paused(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Paused | RunStatus::Pausing)
 }
 
 /// A cheap, cloneable handle to a run: its id, its status, and the commands

@@ -54,7 +54,10 @@ pub enum SharedError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerConfig {
-    /// Runs this process runs at once, at most. Default 64.
+    /// Runs this process runs at once, at most. Default 64. Paused runs
+    /// (and pausing ones, whose running actions finish but start nothing
+    /// new) do not count: a worker claims more while some of its runs are
+    /// paused, so resuming them may take it over this number for a while.
     pub max_runs: usize,
     /// Runs one claim takes, at most. Default 16: a bigger batch takes a
     /// burst of submissions in fewer queries, and leaves less for other
@@ -263,9 +266,10 @@ impl Worker {
                     claim_due = true;
                 }
             }
-            if claim_due && mine.len() < config.max_runs {
+            let busy = running(&executor.inner, &mine);
+            if claim_due && busy < config.max_runs {
                 claim_due = false;
-                let room = (config.max_runs - mine.len()).min(config.claim_batch);
+                let room = (config.max_runs - busy).min(config.claim_batch);
                 // Nor a run still going here (its lease lapsed before a
                 // renewal came, or it is being stopped): a second scheduler
                 // of it would run beside the first under the same owner.
@@ -336,7 +340,7 @@ impl Worker {
                     }
                 }
             }
-            if claim_due && mine.len() < config.max_runs {
+            if claim_due && running(&executor.inner, &mine) < config.max_runs {
                 continue;
             }
             tokio::select! {
@@ -366,6 +370,9 @@ impl Worker {
                     }
                     claim_due = true;
                 }
+                // A run of this process paused (its slot is free) or
+                // resumed.
+                () = executor.inner.lost.pauses.notified() => claim_due = true,
                 () = tokio::time::sleep_until(next_look) => {
                     next_look = Instant::now() + config.poll_interval;
                     claim_due = true;
@@ -408,6 +415,18 @@ impl Worker {
     }
 }
 
+/// How many of `mine` take a slot: those going on here and not paused.
+fn running(executor: &ExecutorInner, mine: &HashSet<RunId>) -> usize {
+    mine.iter()
+        .filter(|id| {
+            !executor
+                .live
+                .get(id)
+                .is_some_and(|h| crate::run::is_paused(h.value().status()))
+        })
+        .count()
+}
+
 /// How long a stopping worker waits for its runs to stop before it hands
 /// them back; one still going after that keeps its lease until it lapses.
 const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
@@ -421,6 +440,9 @@ pub(crate) struct LostRuns {
     /// lost runs are not kept for them to count.
     workers: AtomicUsize,
     seen: Mutex<Vec<RunId>>,
+    /// Told when a run of the executor becomes paused or is resumed: a
+    /// worker's paused runs leave their slot free.
+    pub(crate) pauses: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for LostRuns {

@@ -21,8 +21,9 @@ pub struct RunSummaryJson {
     pub run_id: String,
     /// The workflow's name.
     pub workflow: String,
-    /// `running`, `pausing`, `paused`, `canceling`, `succeeded`, `failed`
-    /// or `canceled`, as the journal last recorded it.
+    /// `queued` (submitted, not yet claimed by a worker), `running`,
+    /// `pausing`, `paused`, `canceling`, `succeeded`, `failed` or
+    /// `canceled`, as the journal last recorded it.
     pub status: String,
     /// For a sub-workflow: the run whose task started it.
     pub parent: Option<String>,

@@ -69,9 +69,14 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// The run's status as its journal has it.
+    /// The run's status as its journal has it; `queued` for a submitted
+    /// run no worker has claimed yet (its journal alone says `running`).
     pub(crate) fn status(&self) -> RunStatus {
-        self.outcome.status
+        if self.summary.status == RunStatus::Queued && !self.outcome.status.is_terminal() {
+            RunStatus::Queued
+        } else {
+            self.outcome.status
+        }
     }
 
     /// The errors, as the list of the run shows them.
@@ -236,7 +241,10 @@ impl Snapshots {
                 return Ok(s.clone());
             }
             match self.store()?.load_from(id, s.records).await {
-                Ok(more) if more.is_empty() => return Ok(s.clone()),
+                // A queued run is claimed without a record: look again.
+                Ok(more) if more.is_empty() && s.summary.status != RunStatus::Queued => {
+                    return Ok(s.clone())
+                }
                 Ok(_) => {}
                 Err(e) => {
                     drop(current);

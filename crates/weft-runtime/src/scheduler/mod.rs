@@ -504,7 +504,10 @@ impl Scheduler {
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
         let limit = exec.limit.clone();
-        let status = Arc::new(SharedStatus::new(RunStatus::Running));
+        let status = Arc::new(SharedStatus::new(
+            RunStatus::Running,
+            exec.lost.pauses.clone(),
+        ));
         let run = Run {
             handle: RunHandle {
                 id: run_id,

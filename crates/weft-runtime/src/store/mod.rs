@@ -290,6 +290,12 @@ pub struct RunSummary {
     pub updated_at: Millis,
     /// When it ended, if it has.
     pub ended_at: Option<Millis>,
+    /// The process that holds the run's lease now, in a store several
+    /// processes share ([`SharedStore::owner_name`]); `None` when no
+    /// process holds one that has not run out (a queued or ended run, a run
+    /// whose owner died), and always in a store of one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl RunSummary {
@@ -304,6 +310,7 @@ impl RunSummary {
             started_at: start.started_at,
             updated_at: now,
             ended_at: None,
+            owner: None,
         }
     }
 
