@@ -51,22 +51,26 @@ impl Gates {
     }
 
     /// An executor builder with `test.gate` (returns `{"gate": name}`,
-    /// or fails when `fail` is true) and the built-in actions.
+    /// or fails when `fail` is true), the built-in actions, and the tests'
+    /// secret key (their runs have secret inputs).
     pub fn builder(&self) -> ExecutorBuilder {
         let gates = self.clone();
-        Executor::builder().action("test.gate", move |input: ActionInput| {
-            let gates = gates.clone();
-            async move {
-                let name = input.require_str("name")?.to_owned();
-                gates.wait(&name).await;
-                if input.get("fail").and_then(Value::as_bool) == Some(true) {
-                    return Err(weft_runtime::ActionError::new(format!(
-                        "gate {name} failed as asked"
-                    )));
+        let key = weft_runtime::SecretKey::from_bytes([5; 32]);
+        Executor::builder()
+            .secret_key(key)
+            .action("test.gate", move |input: ActionInput| {
+                let gates = gates.clone();
+                async move {
+                    let name = input.require_str("name")?.to_owned();
+                    gates.wait(&name).await;
+                    if input.get("fail").and_then(Value::as_bool) == Some(true) {
+                        return Err(weft_runtime::ActionError::new(format!(
+                            "gate {name} failed as asked"
+                        )));
+                    }
+                    Ok(json!({"gate": name, "echo": input.get("echo").cloned()}))
                 }
-                Ok(json!({"gate": name, "echo": input.get("echo").cloned()}))
-            }
-        })
+            })
     }
 }
 
