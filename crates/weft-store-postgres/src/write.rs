@@ -526,3 +526,70 @@ impl Inner {
         Ok(Appended::fenced(fenced))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use weft_runtime::store::{conformance, Appended, Entry, SharedStore};
+    use weft_runtime::RunId;
+
+    use super::Try;
+    use crate::{PostgresOptions, PostgresStore};
+
+    fn entry(run: RunId, seq: u64, record: weft_runtime::store::Record) -> Entry {
+        Entry { run, seq, record }
+    }
+
+    /// A commit whose answer was lost: the next try finds it written (and
+    /// takes note that this process holds the run), or finds nothing
+    /// written and appends.
+    #[cfg_attr(
+        not(weft_postgres_tests),
+        ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+    )]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_answer_was_lost_is_found_written_or_not() {
+        let url = std::env::var("WEFT_TEST_POSTGRES_URL").expect("WEFT_TEST_POSTGRES_URL");
+        let schema = format!(
+            "wt_unsure_{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let store = PostgresStore::connect_with(&url, &PostgresOptions::new().schema(&schema))
+            .await
+            .unwrap();
+        let inner = store.inner();
+        let run = RunId::new();
+        let first = vec![
+            entry(run, 0, conformance::started("w", None, 1)),
+            entry(run, 1, conformance::ok(1)),
+        ];
+        let began = Instant::now();
+        assert_eq!(
+            inner.append_once(&first, &Try::default()).await.unwrap(),
+            Appended::all()
+        );
+        // As if its answer had been lost: the process forgets it holds it.
+        inner.owned().clear();
+        let found = inner
+            .written_before(&first, began, &Try::default())
+            .await
+            .unwrap();
+        assert_eq!(found, Some(Appended::all()));
+        assert_eq!(SharedStore::owned(&store), vec![run]);
+        // The next batch was not written: nothing found, and it appends.
+        let next = vec![entry(run, 2, conformance::ok(2))];
+        assert_eq!(
+            inner
+                .written_before(&next, Instant::now(), &Try::default())
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(inner.append(&next).await.unwrap(), Appended::all());
+        let conn = inner.pool.get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+    }
+}
