@@ -55,22 +55,20 @@ impl Gates {
     /// secret key (their runs have secret inputs).
     pub fn builder(&self) -> ExecutorBuilder {
         let gates = self.clone();
-        let key = weft_runtime::SecretKey::from_bytes([5; 32]);
-        Executor::builder()
-            .secret_key(key)
-            .action("test.gate", move |input: ActionInput| {
-                let gates = gates.clone();
-                async move {
-                    let name = input.require_str("name")?.to_owned();
-                    gates.wait(&name).await;
-                    if input.get("fail").and_then(Value::as_bool) == Some(true) {
-                        return Err(weft_runtime::ActionError::new(format!(
-                            "gate {name} failed as asked"
-                        )));
-                    }
-                    Ok(json!({"gate": name, "echo": input.get("echo").cloned()}))
+        let builder = Executor::builder().action("test.gate", move |input: ActionInput| {
+            let gates = gates.clone();
+            async move {
+                let name = input.require_str("name")?.to_owned();
+                gates.wait(&name).await;
+                if input.get("fail").and_then(Value::as_bool) == Some(true) {
+                    return Err(weft_runtime::ActionError::new(format!(
+                        "gate {name} failed as asked"
+                    )));
                 }
-            })
+                Ok(json!({"gate": name, "echo": input.get("echo").cloned()}))
+            }
+        });
+        builder.secret_key(weft_runtime::SecretKey::from_bytes([5; 32]))
     }
 }
 
