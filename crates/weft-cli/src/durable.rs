@@ -55,6 +55,8 @@ pub(crate) struct ShowArgs {
     json: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft resume`.
@@ -89,6 +91,8 @@ pub(crate) struct ResumeArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft rerun`.
@@ -117,6 +121,8 @@ pub(crate) struct RerunArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft purge`.
@@ -157,11 +163,16 @@ fn executor(
     access: Access,
     workflows: Option<&std::path::Path>,
     packs: &crate::packs::PackArgs,
+    secret: &crate::secret_key::SecretKeyArgs,
 ) -> Result<Executor, Exit> {
     let builder = crate::packs::builder(workflows, packs).map_err(|lines| {
         for line in lines {
             eprintln!("{line}");
         }
+        Exit::Invalid
+    })?;
+    let builder = secret.apply(builder).map_err(|e| {
+        eprintln!("{e}");
         Exit::Invalid
     })?;
     let store = store::open(rt, db, access).map_err(|e| {
@@ -322,7 +333,14 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&rt, &args.db, Access::Read, None, &Default::default()) {
+    let ex = match executor(
+        &rt,
+        &args.db,
+        Access::Read,
+        None,
+        &Default::default(),
+        &args.secret,
+    ) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
@@ -452,6 +470,7 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         Access::Write,
         args.workflows.as_deref(),
         &args.packs,
+        &args.secret,
     ) {
         Ok(ex) => ex,
         Err(e) => return e,
@@ -618,6 +637,7 @@ pub(crate) fn rerun(args: RerunArgs) -> Exit {
         Access::Write,
         args.workflows.as_deref(),
         &args.packs,
+        &args.secret,
     ) {
         Ok(ex) => ex,
         Err(e) => return e,

@@ -29,6 +29,7 @@ mod packs;
 mod progress;
 mod report;
 mod run;
+mod secret_key;
 mod serve;
 mod shared;
 mod store;

@@ -69,6 +69,8 @@ pub(crate) struct RunArgs {
     pub(crate) observe: ObserveArgs,
     #[command(flatten)]
     packs: crate::packs::PackArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `--durability`.
@@ -154,6 +156,15 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Failed;
         }
     };
+    if args.db.is_some() {
+        builder = match args.secret.apply(builder) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{e}");
+                return Exit::Invalid;
+            }
+        };
+    }
     if let Some(db) = &args.db {
         match store::open(&runtime, db, Access::Write) {
             Ok(s) => builder = builder.store(s).durability(args.durability.into()),

@@ -14,6 +14,7 @@ use crate::journal::Journal;
 use crate::outcome::RunStatus;
 use crate::run::{Control, Recorded, Run};
 use crate::scheduler::{Msg, RunJournal, Scheduler};
+use crate::sealing::SecretKey;
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
     StoreError,
@@ -51,6 +52,11 @@ pub enum ResumeError {
     /// is recorded, so the run is left as it was.
     #[error("run {0} was not re-run: {1}; the run is unchanged")]
     Rerun(RunId, String),
+    /// The run's secret values are encrypted in the store, and the
+    /// executor has no key, or not the key they were encrypted with
+    /// ([`ExecutorBuilder::secret_key`](crate::ExecutorBuilder::secret_key)).
+    #[error("run {0} cannot be read: {1}")]
+    SecretKey(RunId, String),
 }
 
 /// What [`Executor::recover`] brought back.
@@ -83,7 +89,14 @@ impl ExecutorInner {
             .filter(|_| !options.in_memory)
             .cloned();
         let start = match &journal {
-            Some(_) => Some(start_record(plan, &parameters, &options, durability)?),
+            Some(j) => Some(start_record(
+                plan,
+                &parameters,
+                &options,
+                durability,
+                id,
+                j.key.as_ref(),
+            )?),
             None => None,
         };
         let (scheduler, mut run) =
@@ -130,9 +143,11 @@ impl ExecutorInner {
     pub(crate) fn resumed_run(
         self: &Arc<Self>,
         id: RunId,
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
     ) -> Result<(Scheduler, Run), ResumeError> {
         let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
+        crate::sealing::open_entries(journal.key.as_ref(), &mut entries)
+            .map_err(|(_, e)| ResumeError::SecretKey(id, e.to_string()))?;
         let Some(Record::Started(start)) = entries.first().map(|e| &e.record) else {
             return Err(ResumeError::Unusable(
                 id,
@@ -370,6 +385,23 @@ impl Executor {
         self.inspect_entries(id, entries).await
     }
 
+    /// Decrypts, in place, the secret values in `entries` read from this
+    /// executor's store (see [`ExecutorBuilder::secret_key`](crate::ExecutorBuilder::secret_key)),
+    /// for whoever reads a journal directly: a result in which a secret
+    /// appeared is stored encrypted, and reads back whole here (mask it
+    /// with [`SecretMask`](crate::SecretMask) before showing it). Entries
+    /// without secrets are left as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`ResumeError::SecretKey`]: the entries hold encrypted values and
+    /// the executor has no key, or not the one they were encrypted with.
+    pub fn open_secrets(&self, entries: &mut [Entry]) -> Result<(), ResumeError> {
+        let key = self.inner.journal.as_ref().and_then(|j| j.key.as_ref());
+        crate::sealing::open_entries(key, entries)
+            .map_err(|(run, e)| ResumeError::SecretKey(run, e.to_string()))
+    }
+
     /// Refuses a re-run of `id` from `tasks` that could not be carried
     /// out, before anything is recorded.
     async fn check_rerun(&self, id: RunId, tasks: &[&str]) -> Result<(), ResumeError> {
@@ -486,13 +518,42 @@ impl Executor {
     }
 }
 
-/// The `Started` record of a new run of `plan`.
+/// The `Started` record of a new run `id` of `plan`, its secret inputs
+/// sealed with `key`. A run with secret inputs and no key is refused: its
+/// journal would keep them in plain text.
 pub(crate) fn start_record(
     plan: &Plan,
     parameters: &Value,
     options: &RunOptions,
     durability: Durability,
+    id: RunId,
+    key: Option<&SecretKey>,
 ) -> Result<Record, Error> {
+    let mut inputs = parameters.clone();
+    match key {
+        Some(key) => crate::sealing::seal_inputs(key, id, plan, &mut inputs),
+        None => {
+            let secret = crate::sealing::secret_inputs(plan, parameters);
+            if !secret.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Input,
+                    format!(
+                        "the run has secret inputs ({}), and a durable run keeps its inputs in \
+                         the store, which encrypts secret values with a key that was not given: \
+                         give a secret key of 32 bytes (in the CLI, the WEFT_SECRET_KEY \
+                         environment variable or --secret-key-file PATH, holding 64 hex digits \
+                         or base64: make one with `head -c 32 /dev/urandom | base64`; in code, \
+                         ExecutorBuilder::secret_key), or run it without a store",
+                        secret
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let Some((text, format)) = plan.source() else {
         return Err(Error::new(
             ErrorKind::Input,
@@ -510,7 +571,7 @@ pub(crate) fn start_record(
             _ => "yaml".to_owned(),
         },
         hash: source_hash(text),
-        inputs: parameters.clone(),
+        inputs,
         parent: options.parent,
         depth: options.depth,
         durability,

@@ -31,6 +31,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::id::RunId;
 use crate::run::Control;
 use crate::scheduler::Msg;
+use crate::sealing::SecretKey;
 use crate::store::{Entry, JournalConfig, Store, StoreError};
 use crate::telemetry::JournalMetrics;
 
@@ -38,6 +39,8 @@ use crate::telemetry::JournalMetrics;
 /// use, inside the runtime of the first durable run).
 pub(crate) struct Journal {
     pub(crate) store: Arc<dyn Store>,
+    /// Encrypts the secret values of its runs (see `sealing.rs`).
+    pub(crate) key: Option<SecretKey>,
     config: JournalConfig,
     writer: OnceLock<Writer>,
 }
@@ -67,9 +70,14 @@ struct Batch {
 }
 
 impl Journal {
-    pub(crate) fn new(store: Arc<dyn Store>, config: JournalConfig) -> Journal {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        config: JournalConfig,
+        key: Option<SecretKey>,
+    ) -> Journal {
         Journal {
             store,
+            key,
             config,
             writer: OnceLock::new(),
         }

@@ -152,6 +152,8 @@ impl Executor {
             &parameters,
             &RunOptions::default(),
             self.inner.durability,
+            id,
+            self.inner.journal.as_ref().and_then(|j| j.key.as_ref()),
         )?;
         shared
             .submit(&Entry {

@@ -194,6 +194,11 @@ impl From<ResumeError> for ApiError {
             ResumeError::Unusable(..) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unusable", e.to_string())
             }
+            ResumeError::SecretKey(..) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "secret_key",
+                e.to_string(),
+            ),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         }
     }

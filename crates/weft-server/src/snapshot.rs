@@ -159,6 +159,15 @@ impl Snapshots {
         }
     }
 
+    /// Decrypts the secret values of `entries` read from the store
+    /// (see `Executor::open_secrets`).
+    pub(crate) fn open_secrets(
+        &self,
+        entries: &mut [weft_runtime::store::Entry],
+    ) -> Result<(), ApiError> {
+        Ok(self.executor.open_secrets(entries)?)
+    }
+
     pub(crate) fn store(&self) -> Result<&Arc<dyn Store>, ApiError> {
         self.executor.store().ok_or_else(|| {
             ApiError::new(
@@ -278,7 +287,8 @@ impl Snapshots {
         // The first record, for the workflow and the inputs; the count,
         // for knowing later whether anything was added. Records added
         // between this read and the replay's are seen as new next time.
-        let head = store.load(id).await?;
+        let mut head = store.load(id).await?;
+        self.executor.open_secrets(&mut head)?;
         let records = head.len() as u64;
         let Some(Record::Started(start)) = head.into_iter().next().map(|e| e.record) else {
             return Err(ApiError::new(

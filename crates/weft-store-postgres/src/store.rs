@@ -59,6 +59,14 @@ pub struct PostgresStore {
     heartbeat: JoinHandle<()>,
 }
 
+#[cfg(test)]
+impl PostgresStore {
+    /// What the crate's own tests reach into.
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         self.heartbeat.abort();

@@ -168,10 +168,16 @@ impl Scheduler {
         if j.replay.is_some() || j.broken.is_some() {
             return;
         }
+        let mut record = record();
+        if let (Record::Attempt(a), Some(key), Some(secrets)) =
+            (&mut record, j.journal.key.as_ref(), self.secrets.as_deref())
+        {
+            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut a.outcome);
+        }
         j.buf.push(Entry {
             run: self.run_id,
             seq: j.seq,
-            record: record(),
+            record,
         });
         j.seq += 1;
     }
