@@ -444,6 +444,38 @@ impl crate::Executor {
         Ok(())
     }
 
+    /// The tasks of run `run` that wait for an answer: asked of the run
+    /// when it goes on in this executor, else read from its journal.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be read; [`StoreError::NotFound`](crate::store::StoreError::NotFound)
+    /// for a run that is neither here nor in the store.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn inquiries_of(
+        &self,
+        run: RunId,
+    ) -> Result<Vec<PendingWait>, crate::store::StoreError> {
+        let live = self.inner.live.get(&run).map(|h| h.value().clone());
+        if let Some(handle) = live {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            handle.waits(tx);
+            if let Ok(waits) = rx.await {
+                return Ok(waits);
+            }
+        }
+        match self.inner.journal.as_ref() {
+            Some(journal) => {
+                journal.barrier().await;
+                Ok(pending_waits(&journal.store.load(run).await?))
+            }
+            None => Err(crate::store::StoreError::NotFound(run)),
+        }
+    }
+
     /// The tasks waiting for an answer: in this executor's runs, and in
     /// the runs its store has that have not ended (their journals are read,
     /// so this costs a journal load per run going on).
