@@ -314,3 +314,51 @@ fn a_resumed_wait_is_still_pending_and_answered_live() {
         assert_eq!(task(&shown, "ask").status, TaskStatus::Succeeded);
     });
 }
+
+#[test]
+fn a_deadline_that_passed_while_nobody_ran_the_run_expires_at_once_on_resume() {
+    let text = r#"
+version: 1.0
+tasks:
+  hold:
+    action: core.wait_event
+    input: {key: callback, timeout: 2}
+"#;
+    let store = Arc::new(MemoryStore::new());
+    let mut run_id = None;
+    on_doomed_runtime(async {
+        let ex = Executor::builder().store(store.clone()).build();
+        let p = plan(&ex, text);
+        let run = ex.start(&p, json!({})).unwrap();
+        run_id = Some(run.id());
+        wait_for(|| run.status() == RunStatus::Paused).await;
+        ex.flush().await.unwrap();
+    });
+    let id = run_id.unwrap();
+    // The deadline passes while no process runs the run.
+    std::thread::sleep(Duration::from_millis(2100));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ex = Executor::builder().store(store.clone()).build();
+        let began = std::time::Instant::now();
+        let run = ex.resume_run(id).await.unwrap();
+        let out = finish(run).await;
+        // The journaled deadline counts, not a new one from the resume.
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            began.elapsed()
+        );
+        assert_eq!(out.status, RunStatus::Failed);
+        assert_eq!(task(&out, "hold").status, TaskStatus::TimedOut);
+        ex.flush().await.unwrap();
+        let journal = store.load(id).await.unwrap();
+        assert!(journal.iter().any(|e| matches!(
+            &e.record,
+            weft_runtime::store::Record::Command {
+                command: weft_runtime::store::Command::Expire { .. },
+                ..
+            }
+        )));
+    });
+}
