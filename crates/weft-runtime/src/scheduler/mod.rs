@@ -12,7 +12,8 @@
 //!   their actions — all in the same turn.
 //! * `Started` — an attempt began (sent only while someone listens to events).
 //! * `Control` — cancel, abort, pause, resume, re-run, a journal failure,
-//!   or a new event subscriber.
+//!   a new event subscriber, an answer to a waiting task, or a request for
+//!   the tasks that wait.
 //!
 //! Work that completes without an action (a task with no `action`, an input
 //! that fails to render) goes on a local queue, so long chains of such tasks
@@ -22,7 +23,9 @@
 //!
 //! `Pending` (created; delay, join or concurrency slot pending) → `Running`
 //! (attempt spawned) → `Succeeded` | `Failed` | `TimedOut` | `Canceled`. A
-//! retry keeps the instance `Running`.
+//! retry keeps the instance `Running`. An attempt that ends in a wait puts
+//! the instance back to `Pending` until an answer or its deadline
+//! (`waits.rs`).
 //!
 //! # Run states
 //!
@@ -35,7 +38,8 @@
 //! # Invariants
 //!
 //! * `in_flight` counts spawned attempts whose `Done` has not been handled;
-//!   the run ends exactly when it reaches zero and the local queue is empty.
+//!   the run ends exactly when it reaches zero, the local queue is empty,
+//!   and nothing is held by a pause or waits for an answer.
 //! * Every instance is created by one satisfied transition (or as a start
 //!   task, or by a join firing once), and spawns at most `retry.count + 1`
 //!   attempts per item.
