@@ -372,11 +372,11 @@ impl crate::Executor {
     }
 
     /// Answers the oldest wait with key `key` in run `run` (a signal, as
-    /// `core.wait_event` waits for); otherwise as [`Executor::respond`].
+    /// `core.wait_event` waits for); otherwise as [`Executor::respond`](crate::Executor::respond).
     ///
     /// # Errors
     ///
-    /// As [`Executor::respond`].
+    /// As [`Executor::respond`](crate::Executor::respond).
     ///
     /// # Cancel safety
     ///
