@@ -187,7 +187,7 @@ fn seconds(ms: u64) -> f64 {
 }
 
 /// A time as people read it, in UTC: `2026-11-29 16:04:05`.
-fn when(ms: u64) -> String {
+pub(crate) fn when(ms: u64) -> String {
     let secs = (ms / 1000) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -549,6 +549,13 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
                     exit = Exit::Failed;
                 }
                 outcomes.push(outcome);
+            }
+            Err(crate::run::Stop::Waiting(id)) => {
+                eprintln!(
+                    "run {id} waits for an answer: `weft respond --db {db} {id} TASK --data JSON`, \
+                     then `weft resume --db {db} {id}`"
+                );
+                exit = Exit::Failed;
             }
             Err(_) => exit = Exit::Failed,
         }

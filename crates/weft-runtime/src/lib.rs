@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod action;
+mod ask;
 mod attempt;
 mod builtins;
 mod durable;
@@ -36,6 +37,7 @@ pub mod store;
 mod subworkflow;
 pub mod telemetry;
 mod typed;
+mod wait;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
@@ -53,4 +55,5 @@ pub use sealing::{KeyError, SecretKey};
 pub use secrets::SecretMask;
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
 pub use subworkflow::WorkflowAdapter;
+pub use wait::{pending_waits, PendingWait, RespondError, Wait};
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};

@@ -25,6 +25,14 @@ pub(crate) enum Control {
     Rerun(Vec<String>),
     /// The journal writer could not commit this run's records.
     JournalFailed(String),
+    /// An answer for a waiting task (a `Respond` or `Signal` command), and
+    /// where to say whether it was taken.
+    Answer(
+        crate::store::Command,
+        Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
+    ),
+    /// The run's pending waits, now.
+    Waits(oneshot::Sender<Vec<crate::wait::PendingWait>>),
     Subscribe(flume::Sender<Event>),
 }
 
@@ -112,6 +120,21 @@ impl RunHandle {
         let (tx, rx) = flume::unbounded();
         self.send(Control::Subscribe(tx));
         EventStream::new(rx)
+    }
+
+    /// Hands an answer (a `Respond` or `Signal` command) to the run; with
+    /// `reply`, says whether it was taken.
+    pub(crate) fn answer(
+        &self,
+        command: crate::store::Command,
+        reply: Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
+    ) {
+        self.send(Control::Answer(command, reply));
+    }
+
+    /// The run's pending waits, on `reply`.
+    pub(crate) fn waits(&self, reply: oneshot::Sender<Vec<crate::wait::PendingWait>>) {
+        self.send(Control::Waits(reply));
     }
 
     fn send(&self, c: Control) {

@@ -219,7 +219,9 @@ fn deliver(h: &crate::RunHandle, command: &Command) {
         Command::Abort => h.abort(),
         Command::Pause => h.pause(),
         Command::Resume => h.resume(),
-        Command::Rerun { .. } => {}
+        Command::Respond { .. } | Command::Signal { .. } => h.answer(command.clone(), None),
+        // Recorded by the run itself; never sent.
+        Command::Rerun { .. } | Command::Expire { .. } => {}
     }
 }
 

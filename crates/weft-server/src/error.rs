@@ -36,7 +36,7 @@ pub struct ErrorBody {
 pub struct ErrorObject {
     /// A word a program can match on: `not_found`, `bad_request`,
     /// `unauthorized`, `invalid_workflow`, `invalid_inputs`, `conflict`,
-    /// `read_only`, `forbidden`, `not_implemented`, `too_large`,
+    /// `read_only`, `forbidden`, `answer_rejected`, `too_large`,
     /// `store_unavailable`, `internal`.
     pub code: String,
     /// What went wrong and what to do, as the `weft` command says it.

@@ -39,7 +39,7 @@ pub(crate) async fn capabilities(State(app): State<App>) -> Json<Capabilities> {
         commands: writable,
         rerun: writable,
         purge: writable,
-        inquiries: false,
+        inquiries: writable,
         workflows: app.config.workflows.keys().cloned().collect(),
     })
 }
