@@ -30,9 +30,11 @@ mod packs;
 mod progress;
 mod report;
 mod run;
+mod secret_key;
 mod serve;
 mod shared;
 mod store;
+mod waits;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -140,6 +142,13 @@ enum Command {
     /// Set, read, list and delete keys of the datastore workflows read with
     /// st2kv.
     Kv(kv::KvArgs),
+    /// Answer a task that waits (`core.ask`): the answer is checked
+    /// against its schema, and the run goes on.
+    Respond(waits::RespondArgs),
+    /// Send a signal to a `core.wait_event` task by its key.
+    Signal(waits::SignalArgs),
+    /// List the tasks that wait for an answer.
+    Inquiries(waits::InquiriesArgs),
     /// Store a run in a Postgres database for a `weft worker` to run;
     /// print its id.
     Submit(shared::SubmitArgs),
@@ -177,7 +186,10 @@ fn main() -> ExitCode {
         | Command::Runs(_)
         | Command::Purge(_)
         | Command::Serve(_)
-        | Command::Kv(_) => {}
+        | Command::Kv(_)
+        | Command::Respond(_)
+        | Command::Signal(_)
+        | Command::Inquiries(_) => {}
     }
     // StackStorm's expression functions (`to_json_string`, `regex_match`,
     // `task()`, ...), also before anything compiles: the `weft` command
@@ -216,6 +228,9 @@ fn main() -> ExitCode {
         Command::Rerun(args) => durable::rerun(args),
         Command::Purge(args) => durable::purge(args),
         Command::Kv(args) => kv::kv(args),
+        Command::Respond(args) => waits::respond(args),
+        Command::Signal(args) => waits::signal(args),
+        Command::Inquiries(args) => waits::inquiries(args),
         Command::Submit(args) => shared::submit(args),
         Command::Worker(args) => shared::worker(args),
         Command::Serve(args) => serve::serve(args),

@@ -20,6 +20,7 @@ use crate::journal::Journal;
 use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
+use crate::sealing::SecretKey;
 use crate::store::{Durability, JournalConfig, Store};
 use crate::subworkflow::WorkflowAdapter;
 use crate::typed::TypedAction;
@@ -327,6 +328,7 @@ pub struct ExecutorBuilder {
     journal: JournalConfig,
     max_in_flight: Option<usize>,
     limits: Limits,
+    secret_key: Option<SecretKey>,
     run_context: Vec<(Arc<str>, RunContextFn)>,
 }
 
@@ -355,6 +357,7 @@ impl ExecutorBuilder {
             max_in_flight: None,
             limits: Limits::default(),
             run_context: Vec::new(),
+            secret_key: None,
         };
         for name in builtins::NAMES {
             if let Some(action) = builtins::builtin_action(name) {
@@ -563,6 +566,17 @@ impl ExecutorBuilder {
         self
     }
 
+    /// The key that encrypts the secret values of durable runs in the
+    /// store (see [`SecretKey`]): the values of inputs declared
+    /// `secret: true`, and the results and errors in which they appear.
+    /// Without a key, a durable run with secret inputs is refused; runs
+    /// without secrets need none. Runs are resumed, re-run and inspected
+    /// with the key they were started with.
+    pub fn secret_key(mut self, key: SecretKey) -> ExecutorBuilder {
+        self.secret_key = Some(key);
+        self
+    }
+
     /// How the journal writer batches records (see [`JournalConfig`]).
     pub fn journal_config(mut self, config: JournalConfig) -> ExecutorBuilder {
         self.journal = config;
@@ -619,7 +633,7 @@ impl ExecutorBuilder {
                 live: DashMap::new(),
                 journal: self
                     .store
-                    .map(|store| Arc::new(Journal::new(store, self.journal))),
+                    .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
                 inspecting: false,
                 metrics: Default::default(),

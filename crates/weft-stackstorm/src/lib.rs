@@ -14,7 +14,8 @@
 //! * `python-script` actions run their Python class through a small shim
 //!   this crate carries (`st2common.runners.base_action.Action`);
 //! * `http-request` actions go through weft's `core.http` (feature `http`);
-//! * `noop` does nothing; `inquirer` compiles but does not run yet.
+//! * `noop` does nothing; `inquirer` is weft's `core.ask`: the task waits
+//!   for an answer (`Executor::respond`).
 //!
 //! Parameters are checked when a workflow compiles (an unknown key, with
 //! the closest name; a required one left out; an immutable one given) and
