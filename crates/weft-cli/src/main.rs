@@ -23,6 +23,7 @@ mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod kv;
 mod limits;
 mod observe;
 mod packs;
@@ -138,6 +139,9 @@ enum Command {
     Rerun(durable::RerunArgs),
     /// Delete the runs that ended before a time.
     Purge(durable::PurgeArgs),
+    /// Set, read, list and delete keys of the datastore workflows read with
+    /// st2kv.
+    Kv(kv::KvArgs),
     /// Answer a task that waits (`core.ask`): the answer is checked
     /// against its schema, and the run goes on.
     Respond(waits::RespondArgs),
@@ -182,6 +186,7 @@ fn main() -> ExitCode {
         | Command::Runs(_)
         | Command::Purge(_)
         | Command::Serve(_)
+        | Command::Kv(_)
         | Command::Respond(_)
         | Command::Signal(_)
         | Command::Inquiries(_) => {}
@@ -222,6 +227,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => durable::resume(args),
         Command::Rerun(args) => durable::rerun(args),
         Command::Purge(args) => durable::purge(args),
+        Command::Kv(args) => kv::kv(args),
         Command::Respond(args) => waits::respond(args),
         Command::Signal(args) => waits::signal(args),
         Command::Inquiries(args) => waits::inquiries(args),

@@ -476,6 +476,7 @@ impl Executor {
             inspecting: true,
             metrics: Default::default(),
             lost: Default::default(),
+            run_context: self.inner.run_context.clone(),
         });
         let (scheduler, _run) = inner.resumed_run(id, entries)?;
         scheduler

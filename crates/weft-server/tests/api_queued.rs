@@ -18,6 +18,10 @@ tasks:
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "needs a Postgres server: set WEFT_TEST_POSTGRES_URL"
+)]
 async fn a_submitted_run_is_queued_until_a_worker_claims_it() {
     let Some(stores) = Stores::new(Kind::Postgres, "queued") else {
         return;

@@ -111,6 +111,10 @@ macro_rules! on_both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(weft_postgres_tests),
+                ignore = "needs a Postgres server: set WEFT_TEST_POSTGRES_URL"
+            )]
             async fn postgres() {
                 super::$name(Kind::Postgres).await;
             }

@@ -64,6 +64,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod context;
+mod datastore;
 mod error;
 mod functions;
 mod pack;
@@ -73,6 +75,8 @@ mod register;
 mod runners;
 mod yaml;
 
+pub use context::St2Context;
+pub use datastore::{load_datastore, use_datastore};
 pub use error::{PackError, PackErrorKind};
 pub use functions::{function_names, install_functions};
 pub use pack::{ActionMeta, Pack};
@@ -137,6 +141,7 @@ mod send_sync {
         assert_send_sync::<crate::Packs>();
         assert_send_sync::<crate::PackError>();
         assert_send_sync::<crate::ActionMeta>();
+        assert_send_sync::<crate::St2Context>();
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(crate) struct Inner {
 ///
 /// See the [crate docs](crate) for the tables, the leases and the costs.
 pub struct PostgresStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     heartbeat: JoinHandle<()>,
 }
 
@@ -371,6 +371,10 @@ impl Store for PostgresStore {
     }
 
     fn shared(&self) -> Option<&dyn SharedStore> {
+        Some(self)
+    }
+
+    fn kv(&self) -> Option<&dyn weft_runtime::store::KvStore> {
         Some(self)
     }
 }

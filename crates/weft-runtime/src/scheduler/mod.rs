@@ -518,6 +518,13 @@ impl Scheduler {
             static_key(&WORKFLOW, "workflow"),
             Value::String(plan.name().to_string()),
         );
+        for (name, make) in &exec.run_context {
+            let start = crate::executor::StartingRun {
+                run_id,
+                workflow: plan.name(),
+            };
+            ctx.set_var(name.clone(), make(&start));
+        }
         let max_instances = exec
             .limits
             .max_task_instances

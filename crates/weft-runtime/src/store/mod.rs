@@ -28,6 +28,7 @@
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod kv;
 mod memory;
 mod shared;
 
@@ -42,6 +43,7 @@ use serde_json::Value;
 pub use batch::{
     extend_journal, extend_journal_from, group_batch, out_of_sequence, second_start, RunBatch,
 };
+pub use kv::{check_key, KvEntry, KvStore, KV_SCOPES};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 
@@ -571,6 +573,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The store as a [`SharedStore`], if several processes can share it.
     fn shared(&self) -> Option<&dyn SharedStore> {
+        None
+    }
+
+    /// The store's key–value datastore, if it has one.
+    fn kv(&self) -> Option<&dyn KvStore> {
         None
     }
 }

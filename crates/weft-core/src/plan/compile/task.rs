@@ -108,6 +108,20 @@ impl Compiler<'_> {
         let base = TaskPath::new(&name);
         // Orquesta's inline parameters follow the name: `core.echo x=1`.
         let (action_name, inline) = match t.action.as_deref() {
+            // Orquesta evaluates an action name that is an expression when
+            // the task starts; weft binds every task to its action when
+            // the workflow compiles.
+            Some(a) if a.trim_start().starts_with("<%") || a.trim_start().starts_with("{{") => {
+                self.error(
+                    ErrorKind::Validation,
+                    &base.key("action"),
+                    format!(
+                        "`{}`: an expression as the action's name is not supported: weft binds each task to its action when the workflow compiles; name the action (branch with `when` to choose between actions)",
+                        a.trim()
+                    ),
+                );
+                (None, None)
+            }
             Some(a) => {
                 let (name, params) = crate::inline::split_action(a);
                 (Some(name), params.map(|(from, _)| (a, from)))
