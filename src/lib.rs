@@ -65,10 +65,10 @@ pub use weft_runtime::telemetry;
 pub use weft_runtime::{
     builtin_actions, Action, ActionError, ActionInfo, ActionInput, ActionResult, BoxFuture,
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
-    Limits, MemoryStore, NotRecorded, ParseRunIdError, Recovered, ResumeError, Run, RunError,
-    RunHandle, RunId, RunLost, RunOptions, RunOutcome, RunStats, RunStatus, SecretMask,
-    SharedError, SharedStore, Store, TaskRecord, UnknownRun, Worker, WorkerConfig, WorkerReport,
-    DEFAULT_EXTRA_INSTANCES,
+    KeyError, Limits, MemoryStore, NotRecorded, ParseRunIdError, PendingWait, Recovered,
+    RespondError, ResumeError, Run, RunError, RunHandle, RunId, RunLost, RunOptions, RunOutcome,
+    RunStats, RunStatus, SecretKey, SecretMask, SharedError, SharedStore, Store, TaskRecord,
+    UnknownRun, Wait, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
 /// server. See `weft_store_sqlite`.

@@ -131,44 +131,82 @@ output:
     );
 }
 
-// Orquesta accepts `concurrency: 0` (and an expression giving 0) and then
-// never dispatches an item: the workflow stays running for ever. weft
-// fails the task instead, naming the value.
+// Orquesta accepts `concurrency: 0` (its schema's minimum) and, as the
+// value of an expression, anything: below 1 it dispatches one item at a time
+// (`test_basic_items_list_with_zero_concurrency`). A negative constant is
+// refused by its schema, and by weft's compiler.
 #[tokio::test]
-async fn a_concurrency_expression_below_one_fails_the_task() {
+async fn concurrency_below_one_runs_one_item_at_a_time() {
     let text = r#"
 input:
   - width: 0
 tasks:
   each:
-    with: {items: "{{ [1, 2, 3] }}", concurrency: "{{ parameters.width }}"}
-    action: core.noop
+    with: {items: "{{ [1, 2, 3, 4] }}", concurrency: "{{ parameters.width }}"}
+    action: probe
+    input: {n: "{{ item }}"}
 "#;
-    let executor = Executor::new();
+    // How many items are in flight now, and the most seen at once.
+    let gauge = Arc::new(Mutex::new((0usize, 0usize)));
+    let g = gauge.clone();
+    let executor = Executor::builder()
+        .action("probe", move |input: ActionInput| {
+            let g = g.clone();
+            async move {
+                {
+                    let mut g = g.lock().unwrap();
+                    g.0 += 1;
+                    g.1 = g.1.max(g.0);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                g.lock().unwrap().0 -= 1;
+                Ok(input.input["n"].clone())
+            }
+        })
+        .build();
     let plan = Workflow::from_yaml_str(text)
         .and_then(|wf| wf.compile(&executor))
         .unwrap_or_else(|e| panic!("{e}"));
-    for width in [0, -2] {
+    let constant = Workflow::from_yaml_str(&text.replace("\"{{ parameters.width }}\"", "0"))
+        .and_then(|wf| wf.compile(&executor))
+        .unwrap_or_else(|e| panic!("a constant 0 compiles: {e}"));
+    let runs = [
+        (&plan, json!(0), 1),
+        (&plan, json!(-2), 1),
+        (&constant, json!(0), 1),
+        (&plan, json!(3), 3),
+    ];
+    for (plan, width, most) in runs {
+        *gauge.lock().unwrap() = (0, 0);
         let outcome = executor
-            .start(&plan, json!({"width": width}))
+            .start(plan, json!({"width": width}))
             .unwrap_or_else(|e| panic!("{e}"))
             .await
             .expect("the run reports an outcome");
-        assert_eq!(outcome.status, RunStatus::Failed, "width {width}");
+        assert_eq!(
+            outcome.status,
+            RunStatus::Succeeded,
+            "width {width}: {:?}",
+            outcome.errors
+        );
         let each = outcome.task("each").next().expect("the task ran");
-        assert_eq!(each.status, TaskStatus::Failed);
-        let error = each.error.as_deref().unwrap_or_default();
-        assert!(
-            error.contains("with.concurrency: must be 1 or more"),
-            "{error}"
+        assert_eq!(
+            each.result.as_deref(),
+            Some(&json!([1, 2, 3, 4])),
+            "width {width}"
+        );
+        assert_eq!(
+            gauge.lock().unwrap().1,
+            most,
+            "items in flight at width {width}"
         );
     }
-    let e = Workflow::from_yaml_str(&text.replace("\"{{ parameters.width }}\"", "0"))
+    let e = Workflow::from_yaml_str(&text.replace("\"{{ parameters.width }}\"", "-1"))
         .and_then(|wf| wf.compile(&executor))
-        .expect_err("a constant below 1");
+        .expect_err("a negative constant");
     assert!(
         e.message()
-            .contains("concurrency must be a whole number of at least 1"),
+            .contains("concurrency must be a whole number of at least 0, not -1"),
         "{e}"
     );
 }

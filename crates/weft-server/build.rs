@@ -1,10 +1,17 @@
 //! Sets `cfg(weft_browser)` when Chromium and its WebDriver are installed,
-//! so that the browser test runs there and shows as ignored elsewhere.
+//! so that the browser test runs there and shows as ignored elsewhere, and
+//! `cfg(weft_postgres_tests)` when `WEFT_TEST_POSTGRES_URL` is set, so that
+//! the tests on a Postgres store show as ignored without a server.
 
 use std::path::Path;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(weft_browser)");
+    println!("cargo::rustc-check-cfg=cfg(weft_postgres_tests)");
+    println!("cargo::rerun-if-env-changed=WEFT_TEST_POSTGRES_URL");
+    if std::env::var_os("WEFT_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=weft_postgres_tests");
+    }
     println!("cargo::rerun-if-env-changed=WEFT_CHROMIUM");
     println!("cargo::rerun-if-env-changed=WEFT_CHROMEDRIVER");
     let chromium =

@@ -21,8 +21,9 @@ pub(crate) struct RunsArgs {
     /// (postgres://USER@HOST:PORT/DB[?schema=NAME]).
     #[arg(long, value_name = "PATH|URL")]
     db: String,
-    /// Only runs with this status (repeat for more): running, paused,
-    /// canceling, succeeded, failed, canceled.
+    /// Only runs with this status (repeat for more): queued (submitted, not
+    /// yet claimed by a worker), running, pausing, paused, canceling,
+    /// succeeded, failed, canceled.
     #[arg(long, value_name = "STATUS", value_parser = parse_status)]
     status: Vec<RunStatus>,
     /// Only runs of this workflow.
@@ -54,6 +55,8 @@ pub(crate) struct ShowArgs {
     json: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft resume`.
@@ -64,9 +67,16 @@ pub(crate) struct ResumeArgs {
     #[arg(long, value_name = "PATH|URL")]
     db: String,
     /// The run to resume (interrupted or paused); without it, every run
-    /// that was interrupted (paused ones stay paused).
+    /// that was interrupted (paused ones stay paused), up to --max-runs.
     #[arg(value_name = "RUN_ID", value_parser = parse_id)]
     id: Option<RunId>,
+    /// Without RUN_ID: resume at most this many runs, oldest first (paused
+    /// ones do not count); the others are left for a worker or a later
+    /// `weft resume`. Runs submitted and not yet claimed (queued) are left
+    /// to workers.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_runs: u64,
     /// A directory of workflow files that tasks run as sub-workflows, as
     /// for `weft run`.
     #[arg(long, value_name = "DIR")]
@@ -81,6 +91,8 @@ pub(crate) struct ResumeArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft rerun`.
@@ -109,6 +121,8 @@ pub(crate) struct RerunArgs {
     pub(crate) limits: LimitArgs,
     #[command(flatten)]
     pub(crate) observe: ObserveArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft purge`.
@@ -149,11 +163,16 @@ fn executor(
     access: Access,
     workflows: Option<&std::path::Path>,
     packs: &crate::packs::PackArgs,
+    secret: &crate::secret_key::SecretKeyArgs,
 ) -> Result<Executor, Exit> {
     let builder = crate::packs::builder(workflows, packs).map_err(|lines| {
         for line in lines {
             eprintln!("{line}");
         }
+        Exit::Invalid
+    })?;
+    let builder = secret.apply(builder).map_err(|e| {
+        eprintln!("{e}");
         Exit::Invalid
     })?;
     let store = store::open(rt, db, access).map_err(|e| {
@@ -168,7 +187,7 @@ fn seconds(ms: u64) -> f64 {
 }
 
 /// A time as people read it, in UTC: `2026-11-29 16:04:05`.
-fn when(ms: u64) -> String {
+pub(crate) fn when(ms: u64) -> String {
     let secs = (ms / 1000) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -199,6 +218,7 @@ fn summary_json(r: &RunSummary, writer: Option<bool>) -> Value {
         "started_at": seconds(r.started_at),
         "updated_at": seconds(r.updated_at),
         "ended_at": r.ended_at.map(seconds),
+        "owner": r.owner,
     })
 }
 
@@ -260,12 +280,23 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
         eprintln!("no runs in {}", args.db);
         return Exit::Ok;
     }
+    // A shared store says which process holds each run.
+    let shared = store.shared().is_some();
+    let owner_of = |r: &RunSummary| {
+        if shared {
+            format!("  {}", r.owner.as_deref().unwrap_or("-"))
+        } else {
+            String::new()
+        }
+    };
     crate::out!(
-        "{:<36}  {:<11}  {:<20}  {:<19}  ENDED",
+        "{:<36}  {:<11}  {:<20}  {:<19}  {:<19}{}",
         "RUN",
         "STATUS",
         "WORKFLOW",
-        "STARTED"
+        "STARTED",
+        "ENDED",
+        if shared { "  OWNER" } else { "" }
     );
     let mut any_interrupted = false;
     for r in &listed {
@@ -275,14 +306,16 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
         } else {
             r.status.as_str()
         };
-        crate::out!(
-            "{:<36}  {:<11}  {:<20}  {:<19}  {}",
+        let line = format!(
+            "{:<36}  {:<11}  {:<20}  {:<19}  {:<19}{}",
             r.id.to_string(),
             status,
             r.workflow,
             when(r.started_at),
-            r.ended_at.map(when).unwrap_or_else(|| "-".to_owned())
+            r.ended_at.map(when).unwrap_or_else(|| "-".to_owned()),
+            owner_of(r)
         );
+        crate::out!("{}", line.trim_end());
     }
     if any_interrupted {
         eprintln!(
@@ -300,7 +333,14 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let ex = match executor(&rt, &args.db, Access::Read, None, &Default::default()) {
+    let ex = match executor(
+        &rt,
+        &args.db,
+        Access::Read,
+        None,
+        &Default::default(),
+        &args.secret,
+    ) {
         Ok(ex) => ex,
         Err(e) => return e,
     };
@@ -309,11 +349,12 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
     let mut writer = probe.has_writer();
     let seen = rt.block_on(watch(&ex, args.id, args.wait, &mut writer, &probe));
     match seen {
-        Ok(outcome) => {
+        Ok((outcome, owner)) => {
             let stopped = interrupted(outcome.status, writer);
             if mode == Mode::Json {
                 let mut shown = outcome_json(&outcome);
                 shown["interrupted"] = json!(stopped);
+                shown["owner"] = json!(owner);
                 crate::out!(
                     "{}",
                     serde_json::to_string_pretty(&shown).unwrap_or_default()
@@ -333,8 +374,19 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
                     status = outcome.status,
                     db = args.db
                 );
+            } else if outcome.status == RunStatus::Queued {
+                eprintln!(
+                    "run {} is queued: submitted, and no worker has claimed it yet",
+                    outcome.run_id
+                );
             } else if !outcome.status.is_terminal() {
-                eprintln!("run {} is {}", outcome.run_id, outcome.status);
+                match &owner {
+                    Some(owner) => eprintln!(
+                        "run {} is {}, owned by {owner}",
+                        outcome.run_id, outcome.status
+                    ),
+                    None => eprintln!("run {} is {}", outcome.run_id, outcome.status),
+                }
             }
             show_as(&outcome, mode, stopped == Some(true))
         }
@@ -345,23 +397,36 @@ pub(crate) fn show_run(args: ShowArgs) -> Exit {
     }
 }
 
-/// The run as its journal has it; with `wait`, once it has ended (or, on
-/// a SQLite file, once no process runs it: an interrupted run does not
-/// end by itself). `writer` is asked again before each look.
+/// The run as its journal has it, and the process that holds it (on a
+/// shared store); with `wait`, once it has ended (or, on a SQLite file,
+/// once no process runs it: an interrupted run does not end by itself).
+/// `writer` is asked again before each look. A submitted run that no
+/// worker has claimed is `queued`, as the store lists it (its journal
+/// alone would say `running`).
 async fn watch(
     ex: &Executor,
     id: RunId,
     wait: bool,
     writer: &mut Option<bool>,
     probe: &store::WriterProbe,
-) -> Result<RunOutcome, ResumeError> {
+) -> Result<(RunOutcome, Option<String>), ResumeError> {
     // A shared store says when a run ends; a SQLite file is looked at
     // five times a second.
+    let shared = ex.store().filter(|s| s.shared().is_some());
     let mut notices = ex.store().and_then(|s| s.shared()).map(|s| s.notices());
     loop {
-        let seen = ex.inspect(id).await?;
+        let mut seen = ex.inspect(id).await?;
+        let mut owner = None;
+        if let Some(store) = shared {
+            if let Some(summary) = store.get(id).await? {
+                if summary.status == RunStatus::Queued && !seen.status.is_terminal() {
+                    seen.status = RunStatus::Queued;
+                }
+                owner = summary.owner;
+            }
+        }
         if !wait || seen.status.is_terminal() || interrupted(seen.status, *writer) == Some(true) {
-            return Ok(seen);
+            return Ok((seen, owner));
         }
         match notices.as_mut() {
             Some(rx) => wait_for_end(rx, id).await,
@@ -405,6 +470,7 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         Access::Write,
         args.workflows.as_deref(),
         &args.packs,
+        &args.secret,
     ) {
         Ok(ex) => ex,
         Err(e) => return e,
@@ -428,8 +494,9 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
         };
         return finish(&rt, &ex, result, mode);
     }
-    // Every interrupted run.
-    let recovered = match rt.block_on(ex.recover()) {
+    // Every interrupted run, up to --max-runs.
+    let max_runs = usize::try_from(args.max_runs).unwrap_or(usize::MAX);
+    let recovered = match rt.block_on(ex.recover_at_most(max_runs)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -445,6 +512,19 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
     } else {
         Exit::Failed
     };
+    if !recovered.left.is_empty() {
+        eprintln!(
+            "{n} more interrupted run{s} left as they are (--max-runs {max_runs}): \
+             `weft resume --db {db}` again{worker} takes them",
+            n = recovered.left.len(),
+            s = if recovered.left.len() == 1 { "" } else { "s" },
+            worker = if ex.store().is_some_and(|s| s.shared().is_some()) {
+                ", or a `weft worker`,"
+            } else {
+                ""
+            },
+        );
+    }
     let runs = recovered.runs;
     if runs.is_empty() && recovered.failed.is_empty() && mode != Mode::Json {
         eprintln!("no interrupted runs in {db}");
@@ -469,6 +549,13 @@ pub(crate) fn resume(args: ResumeArgs) -> Exit {
                     exit = Exit::Failed;
                 }
                 outcomes.push(outcome);
+            }
+            Err(crate::run::Stop::Waiting(id)) => {
+                eprintln!(
+                    "run {id} waits for an answer: `weft respond --db {db} {id} TASK --data JSON`, \
+                     then `weft resume --db {db} {id}`"
+                );
+                exit = Exit::Failed;
             }
             Err(_) => exit = Exit::Failed,
         }
@@ -557,6 +644,7 @@ pub(crate) fn rerun(args: RerunArgs) -> Exit {
         Access::Write,
         args.workflows.as_deref(),
         &args.packs,
+        &args.secret,
     ) {
         Ok(ex) => ex,
         Err(e) => return e,

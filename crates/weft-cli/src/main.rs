@@ -23,15 +23,18 @@ mod actions;
 mod durable;
 mod graph;
 mod inputs;
+mod kv;
 mod limits;
 mod observe;
 mod packs;
 mod progress;
 mod report;
 mod run;
+mod secret_key;
 mod serve;
 mod shared;
 mod store;
+mod waits;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,6 +139,16 @@ enum Command {
     Rerun(durable::RerunArgs),
     /// Delete the runs that ended before a time.
     Purge(durable::PurgeArgs),
+    /// Set, read, list and delete keys of the datastore workflows read with
+    /// st2kv.
+    Kv(kv::KvArgs),
+    /// Answer a task that waits (`core.ask`): the answer is checked
+    /// against its schema, and the run goes on.
+    Respond(waits::RespondArgs),
+    /// Send a signal to a `core.wait_event` task by its key.
+    Signal(waits::SignalArgs),
+    /// List the tasks that wait for an answer.
+    Inquiries(waits::InquiriesArgs),
     /// Store a run in a Postgres database for a `weft worker` to run;
     /// print its id.
     Submit(shared::SubmitArgs),
@@ -169,7 +182,14 @@ fn main() -> ExitCode {
         Command::Rerun(a) => a.limits.install(),
         Command::Submit(a) => a.limits.install(),
         Command::Worker(a) => a.limits.install(),
-        Command::Actions { .. } | Command::Runs(_) | Command::Purge(_) | Command::Serve(_) => {}
+        Command::Actions { .. }
+        | Command::Runs(_)
+        | Command::Purge(_)
+        | Command::Serve(_)
+        | Command::Kv(_)
+        | Command::Respond(_)
+        | Command::Signal(_)
+        | Command::Inquiries(_) => {}
     }
     // StackStorm's expression functions (`to_json_string`, `regex_match`,
     // `task()`, ...), also before anything compiles: the `weft` command
@@ -207,6 +227,10 @@ fn main() -> ExitCode {
         Command::Resume(args) => durable::resume(args),
         Command::Rerun(args) => durable::rerun(args),
         Command::Purge(args) => durable::purge(args),
+        Command::Kv(args) => kv::kv(args),
+        Command::Respond(args) => waits::respond(args),
+        Command::Signal(args) => waits::signal(args),
+        Command::Inquiries(args) => waits::inquiries(args),
         Command::Submit(args) => shared::submit(args),
         Command::Worker(args) => shared::worker(args),
         Command::Serve(args) => serve::serve(args),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use weft_core::{ActionCatalog, Plan};
 use weft_runtime::{Executor, ExecutorBuilder};
-use weft_stackstorm::{ActionMeta, PackExt, Packs, ParamType, Parameter};
+use weft_stackstorm::{ActionMeta, PackExt, Packs, ParamType, Parameter, St2Context};
 
 use crate::{inputs, report, Exit};
 
@@ -25,6 +25,13 @@ pub(crate) struct PackArgs {
     /// /opt/stackstorm/configs (else each pack's own config.yaml).
     #[arg(long, value_name = "DIR", requires = "packs")]
     pub(crate) pack_configs: Option<PathBuf>,
+    /// The API URL workflows read as `ctx().st2.api_url` (StackStorm's
+    /// public API URL); null unless given.
+    #[arg(long, value_name = "URL")]
+    pub(crate) st2_api_url: Option<String>,
+    /// The user workflows read as `ctx().st2.user`.
+    #[arg(long, value_name = "USER", default_value = "stanley")]
+    pub(crate) st2_user: String,
 }
 
 impl PackArgs {
@@ -47,6 +54,15 @@ impl PackArgs {
         }
         Ok(Some(packs))
     }
+
+    /// `ctx().st2` as the flags set it.
+    pub(crate) fn st2_context(&self) -> St2Context {
+        let context = St2Context::new().user(self.st2_user.clone());
+        match &self.st2_api_url {
+            Some(url) => context.api_url(url.clone()),
+            None => context,
+        }
+    }
 }
 
 /// The executor of a command: the built-in actions, the packs' actions,
@@ -55,9 +71,10 @@ pub(crate) fn builder(
     workflows: Option<&Path>,
     packs: &PackArgs,
 ) -> Result<ExecutorBuilder, Vec<String>> {
+    let start = Executor::builder().st2_context(packs.st2_context());
     let start = match packs.load()? {
-        Some(packs) => Executor::builder().packs(&packs),
-        None => Executor::builder(),
+        Some(packs) => start.packs(&packs),
+        None => start,
     };
     report::executor_builder_on(start, workflows)
 }

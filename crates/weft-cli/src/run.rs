@@ -69,6 +69,8 @@ pub(crate) struct RunArgs {
     pub(crate) observe: ObserveArgs,
     #[command(flatten)]
     packs: crate::packs::PackArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `--durability`.
@@ -154,6 +156,15 @@ pub(crate) fn run(args: RunArgs) -> Exit {
             return Exit::Failed;
         }
     };
+    if args.db.is_some() {
+        builder = match args.secret.apply(builder) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{e}");
+                return Exit::Invalid;
+            }
+        };
+    }
     if let Some(db) = &args.db {
         match store::open(&runtime, db, Access::Write) {
             Ok(s) => builder = builder.store(s).durability(args.durability.into()),
@@ -272,6 +283,21 @@ fn finish_kept(
             }
             Exit::Failed
         }
+        Err(Stop::Waiting(id)) => {
+            let db = db_of(executor);
+            eprintln!(
+                "run {id} waits for an answer: `weft inquiries --db {db}` lists what waits, \
+                 `weft respond --db {db} {id} TASK --data JSON` answers, and \
+                 `weft resume --db {db} {id}` continues it"
+            );
+            match runtime.block_on(executor.inspect(id)) {
+                Ok(now) => {
+                    show(&now, mode);
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
+            Exit::Failed
+        }
         Err(Stop::Paused(id)) => {
             // The run stays in the store, paused: show it as it is now.
             match runtime.block_on(executor.inspect(id)) {
@@ -289,6 +315,14 @@ fn finish_kept(
         return Exit::Failed;
     }
     exit
+}
+
+/// The store's name as `--db` gave it, for the commands a message suggests.
+fn db_of(executor: &Executor) -> String {
+    executor
+        .store()
+        .map(|s| s.describe())
+        .unwrap_or_else(|| "DB".to_owned())
 }
 
 /// Shows an outcome (or a run as its journal has it) as `mode` says; the
@@ -344,6 +378,9 @@ pub(crate) enum Stop {
     Lost(String),
     /// Interrupted, a durable run was paused and stays in its store.
     Paused(RunId),
+    /// A run kept in a SQLite file has nothing to do but wait for answers:
+    /// it stays in the file, for `weft respond` and `weft resume`.
+    Waiting(RunId),
 }
 
 /// Drives a run to its end: progress (when `display` gives the plan to
@@ -364,8 +401,16 @@ pub(crate) async fn drive(
         None => eprintln!("{line}"),
     };
     let mut pausing = false;
+    // A SQLite file has one writer, this process: another cannot answer a
+    // run that waits while it holds the file, so it lets go of the run.
+    let sqlite = db.is_some_and(|d| !crate::store::is_postgres(d));
     let result = loop {
-        let poll = tokio::time::sleep(Duration::from_millis(if pausing { 20 } else { 3_600_000 }));
+        let every = match (pausing, sqlite) {
+            (true, _) => 20,
+            (false, true) => 100,
+            (false, false) => 3_600_000,
+        };
+        let poll = tokio::time::sleep(Duration::from_millis(every));
         tokio::select! {
             result = &mut run => break result,
             Some(()) = interrupts.recv() => {
@@ -414,6 +459,13 @@ pub(crate) async fn drive(
                         p.finish_and_clear();
                     }
                     return Err(Stop::Paused(run.id()));
+                }
+                // Paused without a Ctrl-C: only waits are left.
+                if sqlite && !pausing && run.status() == RunStatus::Paused {
+                    if let Some(p) = progress.as_mut() {
+                        p.finish_and_clear();
+                    }
+                    return Err(Stop::Waiting(run.id()));
                 }
             }
         }

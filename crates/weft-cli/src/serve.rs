@@ -43,6 +43,8 @@ pub(crate) struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = weft_server::DEFAULT_MAX_BODY_BYTES)]
     max_body: usize,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Exit {
@@ -110,7 +112,13 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             return Exit::Invalid;
         }
     };
-    let mut builder = weft_runtime::Executor::builder();
+    let mut builder = match args.secret.apply(weft_runtime::Executor::builder()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Invalid;
+        }
+    };
     for (name, plan) in &plans {
         builder = builder.workflow(name.clone(), plan.clone());
     }

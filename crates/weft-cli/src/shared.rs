@@ -48,6 +48,8 @@ pub(crate) struct SubmitArgs {
     /// StackStorm packs (the workers need the same).
     #[command(flatten)]
     packs: crate::packs::PackArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 /// `weft worker`.
@@ -79,6 +81,8 @@ pub(crate) struct WorkerArgs {
     pub(crate) observe: ObserveArgs,
     #[command(flatten)]
     packs: crate::packs::PackArgs,
+    #[command(flatten)]
+    pub(crate) secret: crate::secret_key::SecretKeyArgs,
 }
 
 fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {
@@ -106,6 +110,13 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
             for line in lines {
                 eprintln!("{line}");
             }
+            return Exit::Invalid;
+        }
+    };
+    let builder = match args.secret.apply(builder) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
             return Exit::Invalid;
         }
     };
@@ -157,6 +168,13 @@ pub(crate) fn worker(args: WorkerArgs) -> Exit {
             for line in lines {
                 eprintln!("{line}");
             }
+            return Exit::Invalid;
+        }
+    };
+    let builder = match args.secret.apply(builder) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
             return Exit::Invalid;
         }
     };

@@ -40,7 +40,24 @@ pub(crate) fn open(
 }
 
 /// As [`open`], with the options of a Postgres store.
+/// As [`open`], with the options of a Postgres store. A store opened to
+/// run workflows (for writing) has its datastore loaded for `st2kv`.
 pub(crate) fn open_with(
+    runtime: &tokio::runtime::Runtime,
+    db: &str,
+    access: Access,
+    options: &PostgresOptions,
+) -> Result<Arc<dyn Store>, String> {
+    let store = open_store(runtime, db, access, options)?;
+    if access == Access::Write {
+        if let Some(kv) = store.kv() {
+            crate::kv::load(runtime, kv)?;
+        }
+    }
+    Ok(store)
+}
+
+fn open_store(
     runtime: &tokio::runtime::Runtime,
     db: &str,
     access: Access,

@@ -1,7 +1,8 @@
 //! The workflow context: what expressions read.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,97 @@ fn new_map(capacity: usize) -> ValueMap {
 pub(crate) type ValueMap = DashMap<Arc<str>, Arc<Value>, foldhash::fast::RandomState>;
 
 const STATUS_PREFIX: &str = "task_status.";
+const RUN_PREFIX: &str = "task_run.";
+const RESULT_PREFIX: &str = "task_result.";
+const ROUTE_PREFIX: &str = "route_parent.";
+
+/// Where and when a task's latest instance ran, for functions that report
+/// it (StackStorm's `task()`). A runtime records it, with the statuses,
+/// for plans that read task statuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskRun {
+    /// The instance's number in the run.
+    pub instance: u32,
+    /// The route it ran in (0: the run's first; Orquesta's splits make
+    /// others).
+    pub route: u32,
+    /// When its first attempt started, if it ran an action.
+    pub started: Option<SystemTime>,
+    /// When it ended.
+    pub ended: Option<SystemTime>,
+    /// How it ended.
+    pub status: TaskStatus,
+    /// Its result.
+    pub result: Arc<Value>,
+    /// It ran an action per item (`with`): its result is the list of the
+    /// items' results.
+    pub itemized: bool,
+}
+
+impl TaskRun {
+    /// A record of instance `instance` in route `route`.
+    pub fn new(
+        instance: u32,
+        route: u32,
+        started: Option<SystemTime>,
+        ended: Option<SystemTime>,
+        status: TaskStatus,
+        result: Arc<Value>,
+    ) -> TaskRun {
+        TaskRun {
+            instance,
+            route,
+            started,
+            ended,
+            status,
+            result,
+            itemized: false,
+        }
+    }
+
+    /// The same record, of a task that ran an action per item.
+    #[must_use]
+    pub fn with_items(mut self, itemized: bool) -> TaskRun {
+        self.itemized = itemized;
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let micros = |t: Option<SystemTime>| {
+            t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(Value::Null, |d| Value::from(d.as_micros() as u64))
+        };
+        serde_json::json!({
+            "instance": self.instance,
+            "route": self.route,
+            "started_us": micros(self.started),
+            "ended_us": micros(self.ended),
+            "status": self.status.as_str(),
+            "itemized": self.itemized,
+        })
+    }
+
+    fn from_json(v: &Value, result: Arc<Value>) -> Option<TaskRun> {
+        let time = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .map(|us| UNIX_EPOCH + Duration::from_micros(us))
+        };
+        Some(TaskRun {
+            instance: u32::try_from(v.get("instance")?.as_u64()?).ok()?,
+            route: u32::try_from(v.get("route")?.as_u64()?).ok()?,
+            started: time("started_us"),
+            ended: time("ended_us"),
+            status: v
+                .get("status")
+                .and_then(Value::as_str)
+                .and_then(TaskStatus::from_str)?,
+            result,
+            itemized: v.get("itemized").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
 
 /// The persistent map behind [`Variables`].
 type VarMap = rpds::HashTrieMapSync<Arc<str>, Arc<Value>, foldhash::fast::RandomState>;
@@ -272,6 +364,7 @@ pub struct WorkflowContext {
     pub(crate) current_item: Option<Arc<Value>>,
     pub(crate) current_index: Option<usize>,
     pub(crate) current_task: Option<Arc<CurrentTask>>,
+    pub(crate) current_route: u32,
 }
 
 /// What every clone of a context sees. One `Arc` around all of it keeps a
@@ -334,6 +427,7 @@ impl WorkflowContext {
             current_item: None,
             current_index: None,
             current_task: None,
+            current_route: 0,
         }
     }
 
@@ -401,6 +495,73 @@ impl WorkflowContext {
         let key = format!("{STATUS_PREFIX}{task}");
         let v = self.shared.system.get(key.as_str())?;
         v.value().as_str().and_then(TaskStatus::from_str)
+    }
+
+    /// Records where and when `task`'s latest instance in `run.route` ran
+    /// (see [`TaskRun`]). Kept with the system values (its result is
+    /// shared, not copied), so it is exported and imported with them.
+    pub fn set_task_run(&self, task: &str, run: &TaskRun) {
+        let key = |prefix: &str| Arc::<str>::from(format!("{prefix}{task}@{}", run.route));
+        self.shared
+            .system
+            .insert(key(RESULT_PREFIX), run.result.clone());
+        self.shared
+            .system
+            .insert(key(RUN_PREFIX), Arc::new(run.to_json()));
+    }
+
+    /// Records that route `route` continues route `parent` (Orquesta's
+    /// splits), so that [`WorkflowContext::task_run`] finds a task that ran
+    /// before the split.
+    pub fn set_route_parent(&self, route: u32, parent: u32) {
+        self.shared.system.insert(
+            Arc::from(format!("{ROUTE_PREFIX}{route}")),
+            Arc::new(Value::from(parent)),
+        );
+    }
+
+    /// The latest instance of `task` in `route`, or else in the route it
+    /// continues (and so on back to route 0), if one was recorded.
+    pub fn task_run(&self, task: &str, route: u32) -> Option<TaskRun> {
+        let mut r = route;
+        // Each route's parent was made before it: a bounded walk.
+        for _ in 0..=route {
+            let found = self
+                .shared
+                .system
+                .get(format!("{RUN_PREFIX}{task}@{r}").as_str())
+                .map(|v| v.value().clone());
+            if let Some(v) = found {
+                let result = self
+                    .shared
+                    .system
+                    .get(format!("{RESULT_PREFIX}{task}@{r}").as_str())
+                    .map_or_else(|| Arc::new(Value::Null), |v| v.value().clone());
+                return TaskRun::from_json(&v, result);
+            }
+            if r == 0 {
+                return None;
+            }
+            r = self
+                .shared
+                .system
+                .get(format!("{ROUTE_PREFIX}{r}").as_str())
+                .and_then(|v| v.value().as_u64())
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|&p| p < r)?;
+        }
+        None
+    }
+
+    /// Makes this clone evaluate in route `route` (Orquesta's splits; 0 is
+    /// the run's first route).
+    pub fn set_current_route(&mut self, route: u32) {
+        self.current_route = route;
+    }
+
+    /// The route this clone evaluates in.
+    pub fn current_route(&self) -> u32 {
+        self.current_route
     }
 
     /// Sets a system value (`system.<key>` in expressions).
@@ -495,6 +656,7 @@ impl WorkflowContext {
             current_item: state.current_item.map(Arc::new),
             current_index: state.current_index,
             current_task: None,
+            current_route: 0,
         }
     }
 

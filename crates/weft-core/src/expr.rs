@@ -788,6 +788,17 @@ fn compile_yaql(
     at: usize,
     place: &Option<Arc<str>>,
 ) -> Result<Arc<crate::yaql::Program>> {
+    // YAQL calls registered functions as Jinja does: the registry is fixed
+    // from here on, and a call of one that reads task statuses makes the
+    // run record them.
+    crate::functions::freeze();
+    if crate::functions::reads_task_statuses(text, Mode::Expression) {
+        EXPR_CACHE.with(|c| {
+            if let Some(state) = c.borrow_mut().as_mut() {
+                state.reads_task_statuses = true;
+            }
+        });
+    }
     let cached = EXPR_CACHE.with(|c| {
         c.borrow()
             .as_ref()

@@ -507,11 +507,13 @@ pub(crate) const FILTER: &str = "zzweft_filter";
 
 struct Registry {
     functions: BTreeMap<String, Function>,
+    context_names: Vec<String>,
     frozen: bool,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     functions: BTreeMap::new(),
+    context_names: Vec::new(),
     frozen: false,
 });
 
@@ -519,6 +521,8 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 pub(crate) struct Frozen {
     /// By name, sorted.
     pub(crate) functions: Vec<(Arc<str>, Function)>,
+    /// Names of the context every run has, sorted.
+    pub(crate) context_names: Vec<String>,
 }
 
 static FROZEN: OnceLock<Frozen> = OnceLock::new();
@@ -566,6 +570,62 @@ pub fn register(name: &str, function: Function) -> Result<(), RegisterError> {
     }
     registry.functions.insert(name.to_owned(), function);
     Ok(())
+}
+
+/// Declares `name` a value of every run's context, which the program that
+/// runs the workflows sets when a run starts (weft's StackStorm layer
+/// declares `st2`, and its runtime sets it with
+/// `ExecutorBuilder::run_context`): `ctx().name` and `ctx('name')` then
+/// count as declared when a workflow compiles, in both dialects.
+///
+/// Like functions, names are fixed from the first compile on.
+///
+/// # Errors
+///
+/// The name is not an identifier, or expressions were already compiled.
+/// Declaring a name twice is no error.
+pub fn declare_context_name(name: &str) -> Result<(), RegisterError> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__");
+    if !valid {
+        return Err(RegisterError::new(
+            RegisterErrorKind::InvalidName,
+            format!("`{name}` cannot be a context name: use letters, digits and `_`, not starting with a digit or `__`"),
+        ));
+    }
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    if registry.context_names.iter().any(|n| n == name) {
+        return Ok(());
+    }
+    if registry.frozen {
+        return Err(RegisterError::new(
+            RegisterErrorKind::TooLate,
+            format!("cannot declare the context name `{name}`: expressions were already compiled: declare it at startup, before the first workflow or template is compiled"),
+        ));
+    }
+    registry.context_names.push(name.to_owned());
+    Ok(())
+}
+
+/// True when `name` was declared with [`declare_context_name`] (once
+/// expressions are compiled; before, whether it is declared so far).
+pub fn is_context_name(name: &str) -> bool {
+    match FROZEN.get() {
+        Some(f) => f
+            .context_names
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok(),
+        None => REGISTRY
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .context_names
+            .iter()
+            .any(|n| n == name),
+    }
 }
 
 /// True when a function `name` is registered.
@@ -629,6 +689,11 @@ pub(crate) fn freeze() -> &'static Frozen {
                 .iter()
                 .map(|(n, f)| (Arc::from(n.as_str()), f.clone()))
                 .collect(),
+            context_names: {
+                let mut names = registry.context_names.clone();
+                names.sort_unstable();
+                names
+            },
         }
     })
 }
@@ -812,6 +877,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            context_names: Vec::new(),
         };
         let e = |s| route(&frozen, s, Mode::Expression).into_owned();
         assert_eq!(e("f(1, k=2)"), "zzweft_call('f', 1, k=2)");

@@ -32,10 +32,11 @@ mod render;
 mod shell;
 mod source_map;
 mod view;
+mod yaml_quirks;
 mod yaql;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
-pub use context::{ContextState, CurrentTask, TaskStatus, Variables, WorkflowContext};
+pub use context::{ContextState, CurrentTask, TaskRun, TaskStatus, Variables, WorkflowContext};
 pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};
@@ -43,6 +44,8 @@ pub use json_text::json_from_str;
 pub use limits::ExpressionLimits;
 pub use load::{Format, Workflow};
 pub use plan::{ActionCatalog, InputField, InputSpec, Plan, TaskId};
+#[doc(hidden)]
+pub use yaml_quirks::pad_quoted_scalar;
 
 #[cfg(test)]
 mod send_sync {

@@ -124,6 +124,40 @@ impl SourceMap {
                     )),
                 }
             }
+            Err(Scan::Unreadable {
+                line,
+                column,
+                message,
+                checked,
+            }) if message == crate::yaml_quirks::UNDER_INDENTED => {
+                // Quoted scalars with lines indented less than libyaml
+                // allows (see `yaml_quirks`): read with those lines padded.
+                let mut padded = text.to_owned();
+                let (mut line, mut column) = (line, column);
+                for _ in 0..crate::yaml_quirks::MAX_PADDED {
+                    let Some(next) =
+                        crate::yaml_quirks::pad_quoted_scalar(&padded, line, column - 1)
+                    else {
+                        break;
+                    };
+                    padded = next;
+                    match Self::read(&padded) {
+                        Err(Scan::Unreadable {
+                            line: l,
+                            column: c,
+                            message: m,
+                            ..
+                        }) if m == crate::yaml_quirks::UNDER_INDENTED => (line, column) = (l, c),
+                        other => return other,
+                    }
+                }
+                Err(Scan::Unreadable {
+                    line,
+                    column,
+                    message,
+                    checked,
+                })
+            }
             other => other,
         }
     }

@@ -184,6 +184,8 @@ struct ErrorInner {
     /// The action stopped because it was canceled (a sub-workflow whose
     /// run was canceled): its task ends `canceled`, not `failed`.
     canceled: bool,
+    /// Not a failure: the task waits for an answer (see `wait.rs`).
+    wait: Option<Box<crate::wait::Wait>>,
 }
 
 impl ActionError {
@@ -195,8 +197,21 @@ impl ActionError {
                 result: None,
                 source: None,
                 canceled: false,
+                wait: None,
             }),
         }
+    }
+
+    /// The attempt ended, and its task waits for an answer.
+    pub(crate) fn waiting(wait: crate::wait::Wait) -> ActionError {
+        let mut e = ActionError::new(format!("waiting for an answer to `{}`", wait.key));
+        e.inner.wait = Some(Box::new(wait));
+        e
+    }
+
+    /// What the task waits for, when this is no failure but a wait.
+    pub fn wait(&self) -> Option<&crate::wait::Wait> {
+        self.inner.wait.as_deref()
     }
 
     /// A failure with a message; the same as [`ActionError::new`], under

@@ -48,11 +48,13 @@ pub(crate) const NAMES: &[&str] = &[
     "core.fail",
     "core.local",
     "core.http",
+    "core.ask",
+    "core.wait_event",
 ];
 
 /// A new instance of the built-in action `name` (`core.noop`,
-/// `core.echo`, `core.sleep`, `core.fail`, `core.local`, and `core.http`
-/// with the `http` feature), or `None` when there is no such built-in.
+/// `core.echo`, `core.sleep`, `core.fail`, `core.local`, `core.ask`,
+/// `core.wait_event`, and `core.http` with the `http` feature), or `None` when there is no such built-in.
 ///
 /// For an action of one's own that does its work through a built-in, under
 /// a name that may shadow the built-in's (a StackStorm pack's own
@@ -65,6 +67,8 @@ pub fn builtin_action(name: &str) -> Option<std::sync::Arc<dyn Action>> {
         "core.sleep" => Arc::new(Sleep),
         "core.fail" => Arc::new(Fail),
         "core.local" => Arc::new(Local),
+        "core.ask" => Arc::new(crate::ask::Ask),
+        "core.wait_event" => Arc::new(crate::ask::WaitEvent),
         #[cfg(feature = "http")]
         "core.http" => Arc::new(crate::http::Http::new()),
         _ => return None,
@@ -160,6 +164,22 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
                           whole process group is killed",
             inputs: LOCAL,
             result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool, "stdout_truncated": bool, "stderr_truncated": bool, "stdout_total_bytes": number, "stderr_total_bytes": number}"#,
+        },
+        ActionInfo {
+            name: "core.ask",
+            description: "asks for an answer (StackStorm's inquiry): the task waits, the run \
+                          shows as paused when nothing else runs; an answer that passes the \
+                          schema (Executor::respond, weft respond) succeeds it; `ttl` running \
+                          out times it out",
+            inputs: crate::ask::ASK_INPUTS,
+            result: r#"{"response": <the answer>, "schema": map, "route": string, "users": [string], "roles": [string], "ttl": number}"#,
+        },
+        ActionInfo {
+            name: "core.wait_event",
+            description: "waits for a signal by key (Executor::signal, weft signal); `timeout` \
+                          running out times the task out",
+            inputs: crate::ask::WAIT_EVENT_INPUTS,
+            result: r#"{"response": <the signal's value>, "key": string}"#,
         },
         #[cfg(feature = "http")]
         crate::http::INFO,

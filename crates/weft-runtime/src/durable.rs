@@ -14,6 +14,7 @@ use crate::journal::Journal;
 use crate::outcome::RunStatus;
 use crate::run::{Control, Recorded, Run};
 use crate::scheduler::{Msg, RunJournal, Scheduler};
+use crate::sealing::SecretKey;
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
     StoreError,
@@ -51,6 +52,11 @@ pub enum ResumeError {
     /// is recorded, so the run is left as it was.
     #[error("run {0} was not re-run: {1}; the run is unchanged")]
     Rerun(RunId, String),
+    /// The run's secret values are encrypted in the store, and the
+    /// executor has no key, or not the key they were encrypted with
+    /// ([`ExecutorBuilder::secret_key`](crate::ExecutorBuilder::secret_key)).
+    #[error("run {0} cannot be read: {1}")]
+    SecretKey(RunId, String),
 }
 
 /// What [`Executor::recover`] brought back.
@@ -61,6 +67,9 @@ pub struct Recovered {
     pub runs: Vec<Run>,
     /// Runs that could not be resumed, and why.
     pub failed: Vec<(RunId, ResumeError)>,
+    /// Runs left alone because [`Executor::recover_at_most`] had resumed
+    /// as many as it was allowed; oldest first.
+    pub left: Vec<RunId>,
 }
 
 impl ExecutorInner {
@@ -80,7 +89,14 @@ impl ExecutorInner {
             .filter(|_| !options.in_memory)
             .cloned();
         let start = match &journal {
-            Some(_) => Some(start_record(plan, &parameters, &options, durability)?),
+            Some(j) => Some(start_record(
+                plan,
+                &parameters,
+                &options,
+                durability,
+                id,
+                j.key.as_ref(),
+            )?),
             None => None,
         };
         let (scheduler, mut run) =
@@ -127,9 +143,11 @@ impl ExecutorInner {
     pub(crate) fn resumed_run(
         self: &Arc<Self>,
         id: RunId,
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
     ) -> Result<(Scheduler, Run), ResumeError> {
         let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
+        crate::sealing::open_entries(journal.key.as_ref(), &mut entries)
+            .map_err(|(_, e)| ResumeError::SecretKey(id, e.to_string()))?;
         let Some(Record::Started(start)) = entries.first().map(|e| &e.record) else {
             return Err(ResumeError::Unusable(
                 id,
@@ -221,6 +239,25 @@ impl Executor {
     ///
     /// Dropping the future part-way leaves the runs resumed so far going.
     pub async fn recover(&self) -> Result<Recovered, ResumeError> {
+        self.recover_at_most(usize::MAX).await
+    }
+
+    /// [`Executor::recover`], resuming at most `max_runs` runs that are not
+    /// paused, oldest first; the others are listed in [`Recovered::left`]
+    /// and left as they are (a worker of a shared store, or a later call,
+    /// takes them). Paused runs do not count, as they do not for a
+    /// worker's [`WorkerConfig::max_runs`](crate::WorkerConfig::max_runs).
+    /// Submitted runs that no process has claimed yet (`queued`) are left
+    /// to workers.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Executor::recover`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future part-way leaves the runs resumed so far going.
+    pub async fn recover_at_most(&self, max_runs: usize) -> Result<Recovered, ResumeError> {
         let journal = self.inner.journal()?;
         let filter = RunFilter::all().statuses([
             RunStatus::Running,
@@ -234,12 +271,21 @@ impl Executor {
         // Oldest first, as they were started.
         listed.sort_by_key(|r| r.id);
         let mut out = Recovered::default();
+        let mut going = 0;
         for summary in listed {
             if self.inner.live.contains_key(&summary.id) {
                 continue;
             }
+            let paused = crate::run::is_paused(summary.status);
+            if !paused && going >= max_runs {
+                out.left.push(summary.id);
+                continue;
+            }
             match self.acquire_and_spawn(summary.id, None).await {
-                Ok(run) => out.runs.push(run),
+                Ok(run) => {
+                    going += usize::from(!paused);
+                    out.runs.push(run);
+                }
                 // Going on in another process that shares the store.
                 Err(ResumeError::Store(StoreError::Fenced(_))) => {}
                 Err(e) => out.failed.push((summary.id, e)),
@@ -339,6 +385,23 @@ impl Executor {
         self.inspect_entries(id, entries).await
     }
 
+    /// Decrypts, in place, the secret values in `entries` read from this
+    /// executor's store (see [`ExecutorBuilder::secret_key`](crate::ExecutorBuilder::secret_key)),
+    /// for whoever reads a journal directly: a result in which a secret
+    /// appeared is stored encrypted, and reads back whole here (mask it
+    /// with [`SecretMask`](crate::SecretMask) before showing it). Entries
+    /// without secrets are left as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`ResumeError::SecretKey`]: the entries hold encrypted values and
+    /// the executor has no key, or not the one they were encrypted with.
+    pub fn open_secrets(&self, entries: &mut [Entry]) -> Result<(), ResumeError> {
+        let key = self.inner.journal.as_ref().and_then(|j| j.key.as_ref());
+        crate::sealing::open_entries(key, entries)
+            .map_err(|(run, e)| ResumeError::SecretKey(run, e.to_string()))
+    }
+
     /// Refuses a re-run of `id` from `tasks` that could not be carried
     /// out, before anything is recorded.
     async fn check_rerun(&self, id: RunId, tasks: &[&str]) -> Result<(), ResumeError> {
@@ -413,6 +476,7 @@ impl Executor {
             inspecting: true,
             metrics: Default::default(),
             lost: Default::default(),
+            run_context: self.inner.run_context.clone(),
         });
         let (scheduler, _run) = inner.resumed_run(id, entries)?;
         scheduler
@@ -455,13 +519,42 @@ impl Executor {
     }
 }
 
-/// The `Started` record of a new run of `plan`.
+/// The `Started` record of a new run `id` of `plan`, its secret inputs
+/// sealed with `key`. A run with secret inputs and no key is refused: its
+/// journal would keep them in plain text.
 pub(crate) fn start_record(
     plan: &Plan,
     parameters: &Value,
     options: &RunOptions,
     durability: Durability,
+    id: RunId,
+    key: Option<&SecretKey>,
 ) -> Result<Record, Error> {
+    let mut inputs = parameters.clone();
+    match key {
+        Some(key) => crate::sealing::seal_inputs(key, id, plan, &mut inputs),
+        None => {
+            let secret = crate::sealing::secret_inputs(plan, parameters);
+            if !secret.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Input,
+                    format!(
+                        "the run has secret inputs ({}), and a durable run keeps its inputs in \
+                         the store, which encrypts secret values with a key that was not given: \
+                         give a secret key of 32 bytes (in the CLI, the WEFT_SECRET_KEY \
+                         environment variable or --secret-key-file PATH, holding 64 hex digits \
+                         or base64: make one with `head -c 32 /dev/urandom | base64`; in code, \
+                         ExecutorBuilder::secret_key), or run it without a store",
+                        secret
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let Some((text, format)) = plan.source() else {
         return Err(Error::new(
             ErrorKind::Input,
@@ -479,7 +572,7 @@ pub(crate) fn start_record(
             _ => "yaml".to_owned(),
         },
         hash: source_hash(text),
-        inputs: parameters.clone(),
+        inputs,
         parent: options.parent,
         depth: options.depth,
         durability,

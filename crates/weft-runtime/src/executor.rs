@@ -20,6 +20,7 @@ use crate::journal::Journal;
 use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
+use crate::sealing::SecretKey;
 use crate::store::{Durability, JournalConfig, Store};
 use crate::subworkflow::WorkflowAdapter;
 use crate::typed::TypedAction;
@@ -78,6 +79,8 @@ pub(crate) struct ExecutorInner {
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
     pub(crate) lost: crate::worker::LostRuns,
+    /// Values every run's context gets when it starts.
+    pub(crate) run_context: Vec<(Arc<str>, RunContextFn)>,
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -325,6 +328,21 @@ pub struct ExecutorBuilder {
     journal: JournalConfig,
     max_in_flight: Option<usize>,
     limits: Limits,
+    secret_key: Option<SecretKey>,
+    run_context: Vec<(Arc<str>, RunContextFn)>,
+}
+
+/// Makes a value of a run's context from the run that starts.
+pub(crate) type RunContextFn = Arc<dyn Fn(&StartingRun<'_>) -> Value + Send + Sync>;
+
+/// The run a value of [`ExecutorBuilder::run_context`] is made for.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct StartingRun<'a> {
+    /// The run's id (a sub-workflow's run has its own).
+    pub run_id: RunId,
+    /// The name of the run's workflow.
+    pub workflow: &'a str,
 }
 
 impl ExecutorBuilder {
@@ -338,6 +356,8 @@ impl ExecutorBuilder {
             journal: JournalConfig::default(),
             max_in_flight: None,
             limits: Limits::default(),
+            run_context: Vec::new(),
+            secret_key: None,
         };
         for name in builtins::NAMES {
             if let Some(action) = builtins::builtin_action(name) {
@@ -546,6 +566,17 @@ impl ExecutorBuilder {
         self
     }
 
+    /// The key that encrypts the secret values of durable runs in the
+    /// store (see [`SecretKey`]): the values of inputs declared
+    /// `secret: true`, and the results and errors in which they appear.
+    /// Without a key, a durable run with secret inputs is refused; runs
+    /// without secrets need none. Runs are resumed, re-run and inspected
+    /// with the key they were started with.
+    pub fn secret_key(mut self, key: SecretKey) -> ExecutorBuilder {
+        self.secret_key = Some(key);
+        self
+    }
+
     /// How the journal writer batches records (see [`JournalConfig`]).
     pub fn journal_config(mut self, config: JournalConfig) -> ExecutorBuilder {
         self.journal = config;
@@ -556,6 +587,35 @@ impl ExecutorBuilder {
     /// [`Limits`] for each one and its default).
     pub fn limits(mut self, limits: Limits) -> ExecutorBuilder {
         self.limits = limits;
+        self
+    }
+
+    /// Gives every run a value `name` in its context, made by `make` when
+    /// the run starts (and again when it resumes): expressions read it as
+    /// `ctx().name` or `ctx('name')`, as they read a variable. Declare the
+    /// name with [`weft_core::functions::declare_context_name`] before
+    /// workflows compile, so that the compile-time name checks know it.
+    /// Input defaults do not see it: they are bound before the run has an
+    /// id. Setting a name again replaces its maker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use weft_runtime::Executor;
+    ///
+    /// let executor = Executor::builder()
+    ///     .run_context("run", |run| json!({"id": run.run_id.to_string(), "workflow": run.workflow}))
+    ///     .build();
+    /// # let _ = executor;
+    /// ```
+    pub fn run_context<F>(mut self, name: impl Into<Arc<str>>, make: F) -> ExecutorBuilder
+    where
+        F: Fn(&StartingRun<'_>) -> Value + Send + Sync + 'static,
+    {
+        let name = name.into();
+        self.run_context.retain(|(n, _)| *n != name);
+        self.run_context.push((name, Arc::new(make)));
         self
     }
 
@@ -573,11 +633,12 @@ impl ExecutorBuilder {
                 live: DashMap::new(),
                 journal: self
                     .store
-                    .map(|store| Arc::new(Journal::new(store, self.journal))),
+                    .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
                 inspecting: false,
                 metrics: Default::default(),
                 lost: Default::default(),
+                run_context: self.run_context,
             }),
         }
     }

@@ -14,9 +14,12 @@
 //! and the permits come back when the batch is committed; a run that would
 //! go over the backlog waits at the end of its turn.
 //!
-//! A commit that fails is reported to every run that had records in it,
-//! which then fails (its records after the last commit are lost, so it
-//! cannot go on being journaled; it can be resumed from its journal). On a
+//! A commit of several runs that fails is tried again run by run, so that
+//! one run's bad records (a store that refuses them) fail that run only;
+//! should the first two runs tried fail too, the store is failing as a
+//! whole, and the rest are not tried. A run whose commit fails is told,
+//! and fails (its records after the last commit are lost, so it cannot go
+//! on being journaled; it can be resumed from its journal). On a
 //! shared store such a run is also given up (its lease is no longer
 //! renewed), so that a worker resumes it once the lease has lapsed.
 
@@ -28,6 +31,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::id::RunId;
 use crate::run::Control;
 use crate::scheduler::Msg;
+use crate::sealing::SecretKey;
 use crate::store::{Entry, JournalConfig, Store, StoreError};
 use crate::telemetry::JournalMetrics;
 
@@ -35,6 +39,8 @@ use crate::telemetry::JournalMetrics;
 /// use, inside the runtime of the first durable run).
 pub(crate) struct Journal {
     pub(crate) store: Arc<dyn Store>,
+    /// Encrypts the secret values of its runs (see `sealing.rs`).
+    pub(crate) key: Option<SecretKey>,
     config: JournalConfig,
     writer: OnceLock<Writer>,
 }
@@ -64,9 +70,14 @@ struct Batch {
 }
 
 impl Journal {
-    pub(crate) fn new(store: Arc<dyn Store>, config: JournalConfig) -> Journal {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        config: JournalConfig,
+        key: Option<SecretKey>,
+    ) -> Journal {
         Journal {
             store,
+            key,
             config,
             writer: OnceLock::new(),
         }
@@ -290,11 +301,29 @@ async fn commit(
             .collect()
     };
     let result = store.append(&entries).await;
+    // One bad run must not fail the others: a commit of several runs that
+    // failed is tried again run by run, and only the runs whose own
+    // commit fails are failed.
+    let alone = match &result {
+        Err(e) if pending.iter().any(|b| b.run != pending[0].run) => {
+            Some(commit_each(store, entries, e).await)
+        }
+        _ => None,
+    };
+    // What the next flush hears: the first run's own failure.
+    let first_failure = alone.as_ref().map(|each| {
+        pending
+            .iter()
+            .find_map(|b| each.get(&b.run).and_then(|r| r.clone().err()))
+            .filter(|e| !matches!(e, StoreError::Fenced(_)))
+            .map_or(Ok(()), Err)
+    });
     for b in pending.drain(..) {
-        let this = match &result {
-            Ok(done) if done.fenced.contains(&b.run) => Err(StoreError::Fenced(b.run)),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.clone()),
+        let this = match (&alone, &result) {
+            (Some(each), _) => each.get(&b.run).cloned().unwrap_or(Ok(())),
+            (None, Ok(done)) if done.fenced.contains(&b.run) => Err(StoreError::Fenced(b.run)),
+            (None, Ok(_)) => Ok(()),
+            (None, Err(e)) => Err(e.clone()),
         };
         if let Err(e) = &this {
             if !matches!(e, StoreError::Fenced(_)) {
@@ -310,5 +339,53 @@ async fn commit(
             let _ = ack.send(this);
         }
     }
-    (result.map(|_| ()), broken)
+    (first_failure.unwrap_or(result.map(|_| ())), broken)
+}
+
+/// After a commit of several runs failed with `error`: appends each run's
+/// entries on its own, in the order the runs first appear, and says how
+/// each went (`Fenced` for a run another process owns now). A store that
+/// is failing as a whole (down, full) would refuse every run: once two
+/// runs in a row have failed before any succeeded, the rest are failed
+/// with `error` without being tried.
+async fn commit_each(
+    store: &dyn Store,
+    entries: Vec<Entry>,
+    error: &StoreError,
+) -> std::collections::HashMap<RunId, Result<(), StoreError>> {
+    let mut order: Vec<RunId> = Vec::new();
+    let mut by_run: std::collections::HashMap<RunId, Vec<Entry>> = std::collections::HashMap::new();
+    for e in entries {
+        let run = e.run;
+        by_run
+            .entry(run)
+            .or_insert_with(|| {
+                order.push(run);
+                Vec::new()
+            })
+            .push(e);
+    }
+    let mut out = std::collections::HashMap::with_capacity(order.len());
+    let (mut succeeded, mut failed_in_a_row) = (false, 0);
+    for run in order {
+        let this = if !succeeded && failed_in_a_row >= 2 {
+            Err(error.clone())
+        } else {
+            let one = by_run.remove(&run).unwrap_or_default();
+            match store.append(&one).await {
+                Ok(done) if done.fenced.contains(&run) => Err(StoreError::Fenced(run)),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+        };
+        match &this {
+            Ok(()) | Err(StoreError::Fenced(_)) => {
+                succeeded = true;
+                failed_in_a_row = 0;
+            }
+            Err(_) => failed_in_a_row += 1,
+        }
+        out.insert(run, this);
+    }
+    out
 }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod action;
+mod ask;
 mod attempt;
 mod builtins;
 mod durable;
@@ -30,25 +31,29 @@ mod outcome;
 pub mod process;
 mod run;
 mod scheduler;
+mod sealing;
 mod secrets;
 pub mod store;
 mod subworkflow;
 pub mod telemetry;
 mod typed;
+mod wait;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_action, builtin_actions, ActionInfo, FieldInfo};
 pub use durable::{Recovered, ResumeError};
 pub use event::{Event, EventKind, EventStream};
-pub use executor::{Executor, ExecutorBuilder, RunOptions, UnknownRun};
+pub use executor::{Executor, ExecutorBuilder, RunOptions, StartingRun, UnknownRun};
 /// The boxed future an [`Action`] returns.
 pub use futures::future::BoxFuture;
 pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 pub use run::{NotRecorded, Run, RunHandle, RunLost};
+pub use sealing::{KeyError, SecretKey};
 pub use secrets::SecretMask;
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
 pub use subworkflow::WorkflowAdapter;
+pub use wait::{pending_waits, PendingWait, RespondError, Wait};
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};

@@ -9,14 +9,19 @@ use weft_core::TaskStatus;
 
 use crate::id::RunId;
 
-/// Where a run is: going (`Running`, `Pausing`, `Paused`, `Canceling`), or
-/// how it ended (`Succeeded`, `Failed`, `Canceled`).
+/// Where a run is: waiting for a worker (`Queued`), going (`Running`,
+/// `Pausing`, `Paused`, `Canceling`), or how it ended (`Succeeded`,
+/// `Failed`, `Canceled`).
 ///
 /// A [`RunOutcome`] always holds one of the three ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum RunStatus {
+    /// Submitted to a shared store ([`Executor::submit`](crate::Executor::submit))
+    /// and not yet claimed by a worker: nothing of it has run. A store lists
+    /// it so; once a worker claims it, it is `Running`.
+    Queued,
     /// Tasks are being started and finishing.
     Running,
     /// Paused: no new task starts; tasks already running are finishing.
@@ -39,6 +44,7 @@ impl RunStatus {
     /// The status as lowercase text: `running`, `paused`, `succeeded`, ...
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Pausing => "pausing",
             RunStatus::Paused => "paused",
@@ -58,7 +64,8 @@ impl RunStatus {
     }
 
     /// Every status, in lifecycle order.
-    pub const ALL: [RunStatus; 7] = [
+    pub const ALL: [RunStatus; 8] = [
+        RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Pausing,
         RunStatus::Paused,

@@ -25,25 +25,44 @@ pub(crate) enum Control {
     Rerun(Vec<String>),
     /// The journal writer could not commit this run's records.
     JournalFailed(String),
+    /// An answer for a waiting task (a `Respond` or `Signal` command), and
+    /// where to say whether it was taken.
+    Answer(
+        crate::store::Command,
+        Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
+    ),
+    /// The run's pending waits, now.
+    Waits(oneshot::Sender<Vec<crate::wait::PendingWait>>),
     Subscribe(flume::Sender<Event>),
 }
 
-/// The status a run's scheduler publishes for its handles to read.
+/// The status a run's scheduler publishes for its handles to read, and
+/// whom to tell when the run becomes paused or stops being so (a worker,
+/// whose paused runs leave their slot free).
 #[derive(Debug)]
-pub(crate) struct SharedStatus(AtomicU8);
+pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>);
 
 impl SharedStatus {
-    pub(crate) fn new(status: RunStatus) -> SharedStatus {
-        SharedStatus(AtomicU8::new(status.to_u8()))
+    pub(crate) fn new(status: RunStatus, pauses: Arc<tokio::sync::Notify>) -> SharedStatus {
+        SharedStatus(AtomicU8::new(status.to_u8()), pauses)
     }
 
     pub(crate) fn set(&self, status: RunStatus) {
-        self.0.store(status.to_u8(), Ordering::Release);
+        let was = RunStatus::from_u8(self.0.swap(status.to_u8(), Ordering::AcqRel));
+        if is_paused(was) != is_paused(status) {
+            self.1.notify_one();
+        }
     }
 
     pub(crate) fn get(&self) -> RunStatus {
         RunStatus::from_u8(self.0.load(Ordering::Acquire))
     }
+}
+
+/// Paused, or pausing (nothing new starts; what runs finishes): a worker
+/// does not count such a run toward its `max_runs`.
+pub(crate) fn is_paused(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Paused | RunStatus::Pausing)
 }
 
 /// A cheap, cloneable handle to a run: its id, its status, and the commands
@@ -101,6 +120,21 @@ impl RunHandle {
         let (tx, rx) = flume::unbounded();
         self.send(Control::Subscribe(tx));
         EventStream::new(rx)
+    }
+
+    /// Hands an answer (a `Respond` or `Signal` command) to the run; with
+    /// `reply`, says whether it was taken.
+    pub(crate) fn answer(
+        &self,
+        command: crate::store::Command,
+        reply: Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
+    ) {
+        self.send(Control::Answer(command, reply));
+    }
+
+    /// The run's pending waits, on `reply`.
+    pub(crate) fn waits(&self, reply: oneshot::Sender<Vec<crate::wait::PendingWait>>) {
+        self.send(Control::Waits(reply));
     }
 
     fn send(&self, c: Control) {

@@ -54,7 +54,10 @@ pub enum SharedError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerConfig {
-    /// Runs this process runs at once, at most. Default 64.
+    /// Runs this process runs at once, at most. Default 64. Paused runs
+    /// (and pausing ones, whose running actions finish but start nothing
+    /// new) do not count: a worker claims more while some of its runs are
+    /// paused, so resuming them may take it over this number for a while.
     pub max_runs: usize,
     /// Runs one claim takes, at most. Default 16: a bigger batch takes a
     /// burst of submissions in fewer queries, and leaves less for other
@@ -149,6 +152,8 @@ impl Executor {
             &parameters,
             &RunOptions::default(),
             self.inner.durability,
+            id,
+            self.inner.journal.as_ref().and_then(|j| j.key.as_ref()),
         )?;
         shared
             .submit(&Entry {
@@ -214,7 +219,9 @@ fn deliver(h: &crate::RunHandle, command: &Command) {
         Command::Abort => h.abort(),
         Command::Pause => h.pause(),
         Command::Resume => h.resume(),
-        Command::Rerun { .. } => {}
+        Command::Respond { .. } | Command::Signal { .. } => h.answer(command.clone(), None),
+        // Recorded by the run itself; never sent.
+        Command::Rerun { .. } | Command::Expire { .. } => {}
     }
 }
 
@@ -263,9 +270,10 @@ impl Worker {
                     claim_due = true;
                 }
             }
-            if claim_due && mine.len() < config.max_runs {
+            let busy = running(&executor.inner, &mine);
+            if claim_due && busy < config.max_runs {
                 claim_due = false;
-                let room = (config.max_runs - mine.len()).min(config.claim_batch);
+                let room = (config.max_runs - busy).min(config.claim_batch);
                 // Nor a run still going here (its lease lapsed before a
                 // renewal came, or it is being stopped): a second scheduler
                 // of it would run beside the first under the same owner.
@@ -336,7 +344,7 @@ impl Worker {
                     }
                 }
             }
-            if claim_due && mine.len() < config.max_runs {
+            if claim_due && running(&executor.inner, &mine) < config.max_runs {
                 continue;
             }
             tokio::select! {
@@ -366,6 +374,9 @@ impl Worker {
                     }
                     claim_due = true;
                 }
+                // A run of this process paused (its slot is free) or
+                // resumed.
+                () = executor.inner.lost.pauses.notified() => claim_due = true,
                 () = tokio::time::sleep_until(next_look) => {
                     next_look = Instant::now() + config.poll_interval;
                     claim_due = true;
@@ -408,6 +419,18 @@ impl Worker {
     }
 }
 
+/// How many of `mine` take a slot: those going on here and not paused.
+fn running(executor: &ExecutorInner, mine: &HashSet<RunId>) -> usize {
+    mine.iter()
+        .filter(|id| {
+            !executor
+                .live
+                .get(id)
+                .is_some_and(|h| crate::run::is_paused(h.value().status()))
+        })
+        .count()
+}
+
 /// How long a stopping worker waits for its runs to stop before it hands
 /// them back; one still going after that keeps its lease until it lapses.
 const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
@@ -421,6 +444,9 @@ pub(crate) struct LostRuns {
     /// lost runs are not kept for them to count.
     workers: AtomicUsize,
     seen: Mutex<Vec<RunId>>,
+    /// Told when a run of the executor becomes paused or is resumed: a
+    /// worker's paused runs leave their slot free.
+    pub(crate) pauses: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for LostRuns {

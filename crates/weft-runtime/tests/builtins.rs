@@ -164,6 +164,8 @@ fn every_builtin_is_described() {
         "core.sleep",
         "core.fail",
         "core.local",
+        "core.ask",
+        "core.wait_event",
     ];
     if cfg!(feature = "http") {
         expected.push("core.http");

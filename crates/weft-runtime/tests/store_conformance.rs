@@ -15,6 +15,17 @@ async fn memory_store_passes_the_conformance_suite() {
     conformance::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
 }
 
+#[tokio::test]
+async fn memory_store_passes_the_datastore_conformance_suite() {
+    conformance::kv_run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "has no key-value datastore")]
+async fn the_datastore_suite_needs_a_datastore() {
+    conformance::kv_set_then_get(&PerRunStore(MemoryStore::new())).await;
+}
+
 /// A store that commits each run's entries on their own: not atomic.
 struct PerRunStore(MemoryStore);
 

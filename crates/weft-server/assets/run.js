@@ -28,6 +28,7 @@ export function runPage(root, id, { caps }) {
   const meta = h("dl.meta");
   const buttons = h("div.commands");
   const notice = h("div.notice", { hidden: true });
+  const inquiries = h("div.inquiries#inquiries", { hidden: true });
   const live = h("span.live.off#live", { title: "Following the run's journal" }, h("i"), "connecting");
   const graphArea = h("div.graph-area#graph");
   const side = h("aside.side#task-panel", { hidden: true });
@@ -43,6 +44,7 @@ export function runPage(root, id, { caps }) {
       h("div.id-row.mono.small", null, id, " ", copyButton(id, "Copy id")),
       meta,
       notice,
+      inquiries,
     ),
     h("section.card.graph-card", null, h("div.graph-wrap", null, graphArea, side), legend()),
     h("section.card", null, tabBar, tabBody),
@@ -73,6 +75,7 @@ export function runPage(root, id, { caps }) {
     }
     groups = new Map(run.tasks.map((t) => [t.name, t]));
     renderHead();
+    renderInquiries();
     renderTab();
     if (graphView) graphView.update(groups);
     if (selected) renderSide();
@@ -266,7 +269,6 @@ export function runPage(root, id, { caps }) {
         h("button.ghost.small", { type: "button", disabled: !sideCursor, onclick: () => ((sideCursor = 0), renderSide()) }, "First"),
         h("button.ghost.small", { type: "button", disabled: page.next_cursor == null, onclick: () => ((sideCursor = page.next_cursor), renderSide()) }, "Next"),
       ),
-      caps.inquiries ? inquiryForm(key) : null,
     );
   }
 
@@ -352,25 +354,78 @@ export function runPage(root, id, { caps }) {
 
   // Answering a task that waits for a response: shown only when the server
   // says it can (GET /api/v1 `inquiries`).
-  function inquiryForm(task) {
-    const answer = h("textarea", { rows: 4, spellcheck: "false", placeholder: '{"approved": true}' });
-    const out = h("p.small");
+  // ---- inquiries: tasks that wait for an answer ---------------------------
+
+  async function renderInquiries() {
+    if (!caps.inquiries || TERMINAL.has(run.status)) {
+      inquiries.hidden = true;
+      return;
+    }
+    let waits;
+    try {
+      waits = await api.get(`/api/v1/runs/${id}/inquiries`);
+    } catch (e) {
+      waits = [];
+    }
+    inquiries.hidden = !waits.length;
+    if (!waits.length) return clear(inquiries);
+    fill(
+      inquiries,
+      h("h2", null, waits.length === 1 ? "Waiting for an answer" : `Waiting for ${waits.length} answers`),
+      waits.map((w) =>
+        h(
+          "div.inquiry-item",
+          { dataset: { task: w.task } },
+          h("div.inquiry-head", null, h("strong", null, w.task), h("span.muted.small", null, w.deadline_at ? `times out ${when(w.deadline_at)}` : "no time limit")),
+          w.schema ? h("details", null, h("summary.small", null, "The answer must match this schema"), json(w.schema)) : null,
+          inquiryForm(w.task, w.schema),
+        ),
+      ),
+    );
+  }
+
+  // A first answer to edit: the schema's properties with a value of their type.
+  function skeleton(schema) {
+    if (!schema || schema.type !== "object" || !schema.properties) return null;
+    const out = {};
+    for (const [k, p] of Object.entries(schema.properties)) {
+      out[k] = p.type === "boolean" ? true : p.type === "number" || p.type === "integer" ? 0 : p.type === "array" ? [] : p.type === "object" ? {} : "";
+    }
+    return out;
+  }
+
+  function inquiryForm(task, schema) {
+    const first = skeleton(schema);
+    const answer = h("textarea", { rows: 3, spellcheck: "false", name: "response", placeholder: '{"approved": true}' });
+    if (first) answer.value = JSON.stringify(first);
+    const out = h("p.small.inquiry-result");
     return h(
       "form.inquiry",
       {
+        dataset: { task },
         onsubmit: async (e) => {
           e.preventDefault();
+          let response;
           try {
-            await api.post(`/api/v1/runs/${id}/tasks/${encodeURIComponent(task)}/respond`, { response: JSON.parse(answer.value || "null") });
-            out.textContent = "Sent.";
+            response = JSON.parse(answer.value || "null");
           } catch (err) {
+            out.className = "small inquiry-result error";
+            out.textContent = "Not JSON: " + err.message;
+            return;
+          }
+          try {
+            await api.post(`/api/v1/runs/${id}/tasks/${encodeURIComponent(task)}/respond`, { response });
+            out.className = "small inquiry-result ok";
+            out.textContent = "Answered.";
+            setTimeout(load, 300);
+          } catch (err) {
+            out.className = "small inquiry-result error";
             out.textContent = err.message;
           }
         },
       },
-      h("h3", null, "Respond"),
       answer,
-      h("button.primary", { type: "submit" }, "Send"),
+      h("button.primary", { type: "submit" }, "Answer"),
       out,
     );
   }

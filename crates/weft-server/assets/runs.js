@@ -5,7 +5,7 @@
 import { api, query } from "weft/api.js";
 import { h, clear, fill, pill, when, ago, duration, runDuration, shortId } from "weft/util.js";
 
-const STATUSES = ["running", "paused", "canceling", "succeeded", "failed", "canceled"];
+const STATUSES = ["queued", "running", "paused", "canceling", "succeeded", "failed", "canceled"];
 const SINCE = [
   ["", "any time"],
   ["3600", "last hour"],

@@ -36,7 +36,7 @@ pub struct ErrorBody {
 pub struct ErrorObject {
     /// A word a program can match on: `not_found`, `bad_request`,
     /// `unauthorized`, `invalid_workflow`, `invalid_inputs`, `conflict`,
-    /// `read_only`, `forbidden`, `not_implemented`, `too_large`,
+    /// `read_only`, `forbidden`, `answer_rejected`, `too_large`,
     /// `store_unavailable`, `internal`.
     pub code: String,
     /// What went wrong and what to do, as the `weft` command says it.
@@ -194,6 +194,11 @@ impl From<ResumeError> for ApiError {
             ResumeError::Unusable(..) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unusable", e.to_string())
             }
+            ResumeError::SecretKey(..) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "secret_key",
+                e.to_string(),
+            ),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         }
     }

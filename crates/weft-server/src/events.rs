@@ -199,7 +199,12 @@ impl Hub {
                 let snapshot = self.snapshots.get(watch.id).await.ok();
                 let store = self.snapshots.store().map_err(|_| ())?;
                 let records = match store.load_from(watch.id, from).await {
-                    Ok(r) => r,
+                    Ok(mut r) => {
+                        // Errors are masked before they are sent; one that
+                        // will not decrypt is sent as stored (encrypted).
+                        let _ = self.snapshots.open_secrets(&mut r);
+                        r
+                    }
                     Err(StoreError::NotFound(_)) => {
                         send(out, gone_event()).await?;
                         return Err(());

@@ -17,7 +17,8 @@
 //! | `GET /api/v1/runs/{id}/graph` | its task graph, laid out |
 //! | `GET /api/v1/runs/{id}/events` | its events, live (SSE), resumable with `Last-Event-ID` |
 //! | `POST /api/v1/runs/{id}/cancel`, `pause`, `resume`, `rerun` | commands |
-//! | `POST /api/v1/runs/{id}/tasks/{task}/respond` | answer an inquiry: 501 until weft has them |
+//! | `GET /api/v1/runs/{id}/inquiries` | its tasks that wait for an answer, with their schemas |
+//! | `POST /api/v1/runs/{id}/tasks/{task}/respond` | answer one (`{"response": ...}`): 422 when the schema refuses it |
 //! | `POST /api/v1/purge` | delete runs that ended long enough ago |
 //! | `GET /api/v1/openapi.json` | the OpenAPI document of all of this |
 //! | `GET /`, `GET /runs/{id}` | the dashboard |
@@ -129,6 +130,7 @@ fn api_router() -> OpenApiRouter<App> {
         .routes(routes!(api::commands::resume_run))
         .routes(routes!(api::commands::rerun_run))
         .routes(routes!(api::commands::respond))
+        .routes(routes!(api::commands::run_inquiries))
         .routes(routes!(api::commands::purge))
 }
 

@@ -21,8 +21,9 @@ pub struct RunSummaryJson {
     pub run_id: String,
     /// The workflow's name.
     pub workflow: String,
-    /// `running`, `pausing`, `paused`, `canceling`, `succeeded`, `failed`
-    /// or `canceled`, as the journal last recorded it.
+    /// `queued` (submitted, not yet claimed by a worker), `running`,
+    /// `pausing`, `paused`, `canceling`, `succeeded`, `failed` or
+    /// `canceled`, as the journal last recorded it.
     pub status: String,
     /// For a sub-workflow: the run whose task started it.
     pub parent: Option<String>,
@@ -387,7 +388,7 @@ pub struct Capabilities {
     pub rerun: bool,
     /// Purge.
     pub purge: bool,
-    /// Answering inquiries (`POST .../respond`): not available yet.
+    /// Answering inquiries (`POST .../respond`).
     pub inquiries: bool,
     /// The workflows that can be submitted by name.
     pub workflows: Vec<String>,
@@ -457,7 +458,7 @@ pub struct RerunRequest {
 pub struct CommandAccepted {
     /// The run.
     pub run_id: String,
-    /// `cancel`, `pause`, `resume` or `rerun`.
+    /// `cancel`, `pause`, `resume`, `rerun` or `respond`.
     pub command: String,
     /// `here` (the run goes on in this process) or `store` (recorded for
     /// the process that holds the run, through the shared store).
@@ -484,4 +485,28 @@ pub struct PurgeResult {
 pub struct RespondRequest {
     /// The answer.
     pub response: Value,
+}
+
+/// A task that waits for an answer (`GET /api/v1/runs/{id}/inquiries`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct InquiryJson {
+    /// The run.
+    pub run_id: String,
+    /// The waiting task: answer it at `POST /api/v1/runs/{id}/tasks/{task}/respond`.
+    pub task: String,
+    /// Its instance.
+    pub instance: u32,
+    /// Its item, for a task with `with` items.
+    pub item: Option<u32>,
+    /// The key a signal names it by.
+    pub key: String,
+    /// The JSON Schema an answer must match (any answer when null).
+    pub schema: Option<Value>,
+    /// What the task keeps beside the answer (for `core.ask`: schema,
+    /// route, users, roles, ttl).
+    pub details: Value,
+    /// When it began to wait (seconds since the Unix epoch).
+    pub since: f64,
+    /// When it times out, if it does.
+    pub deadline_at: Option<f64>,
 }

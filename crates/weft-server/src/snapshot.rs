@@ -69,9 +69,14 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// The run's status as its journal has it.
+    /// The run's status as its journal has it; `queued` for a submitted
+    /// run no worker has claimed yet (its journal alone says `running`).
     pub(crate) fn status(&self) -> RunStatus {
-        self.outcome.status
+        if self.summary.status == RunStatus::Queued && !self.outcome.status.is_terminal() {
+            RunStatus::Queued
+        } else {
+            self.outcome.status
+        }
     }
 
     /// The errors, as the list of the run shows them.
@@ -152,6 +157,15 @@ impl Snapshots {
             plans: Mutex::new(HashMap::new()),
             tick: AtomicU64::new(0),
         }
+    }
+
+    /// Decrypts the secret values of `entries` read from the store
+    /// (see `Executor::open_secrets`).
+    pub(crate) fn open_secrets(
+        &self,
+        entries: &mut [weft_runtime::store::Entry],
+    ) -> Result<(), ApiError> {
+        Ok(self.executor.open_secrets(entries)?)
     }
 
     pub(crate) fn store(&self) -> Result<&Arc<dyn Store>, ApiError> {
@@ -236,7 +250,10 @@ impl Snapshots {
                 return Ok(s.clone());
             }
             match self.store()?.load_from(id, s.records).await {
-                Ok(more) if more.is_empty() => return Ok(s.clone()),
+                // A queued run is claimed without a record: look again.
+                Ok(more) if more.is_empty() && s.summary.status != RunStatus::Queued => {
+                    return Ok(s.clone())
+                }
                 Ok(_) => {}
                 Err(e) => {
                     drop(current);
@@ -270,7 +287,8 @@ impl Snapshots {
         // The first record, for the workflow and the inputs; the count,
         // for knowing later whether anything was added. Records added
         // between this read and the replay's are seen as new next time.
-        let head = store.load(id).await?;
+        let mut head = store.load(id).await?;
+        self.executor.open_secrets(&mut head)?;
         let records = head.len() as u64;
         let Some(Record::Started(start)) = head.into_iter().next().map(|e| e.record) else {
             return Err(ApiError::new(

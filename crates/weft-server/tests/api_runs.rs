@@ -111,6 +111,10 @@ macro_rules! on_both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(weft_postgres_tests),
+                ignore = "needs a Postgres server: set WEFT_TEST_POSTGRES_URL"
+            )]
             async fn postgres() {
                 super::$name(Kind::Postgres).await;
             }
@@ -123,6 +127,86 @@ on_both_stores!(runs_are_listed_newest_first_and_paged_by_cursor);
 on_both_stores!(the_event_stream_follows_a_run_to_its_end_and_resumes);
 on_both_stores!(cancel_pause_resume_and_rerun_go_through_the_executor);
 on_both_stores!(errors_are_json_with_the_cli_text);
+on_both_stores!(an_inquiry_is_listed_refused_and_answered);
+
+const ASKING: &str = r#"
+version: 1.0
+tasks:
+  ask:
+    action: core.ask
+    input:
+      schema:
+        type: object
+        properties:
+          approved: {type: boolean, required: true}
+    next:
+      - when: "{{ succeeded() }}"
+        publish: [{approved: "{{ result().response.approved }}"}]
+output:
+  - approved: "{{ ctx().approved }}"
+"#;
+
+/// On Postgres the run goes on in the worker of another executor: the
+/// answer reaches it through the store.
+async fn an_inquiry_is_listed_refused_and_answered(kind: Kind) {
+    let Some(s) = Setup::new(kind, "inquiry", |c| {
+        c.workflow("asking", plan(ASKING, "asking", &Executor::new()))
+    })
+    .await
+    else {
+        return;
+    };
+    let id = s.submit("asking").await;
+    wait_status(&s.app, &id, "paused").await;
+    let listed = call(&s.app, "GET", &format!("/api/v1/runs/{id}/inquiries"), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body[0]["task"], "ask", "{}", listed.text);
+    assert_eq!(
+        listed.body[0]["schema"]["properties"]["approved"]["type"],
+        "boolean"
+    );
+    let respond = format!("/api/v1/runs/{id}/tasks/ask/respond");
+    let got = call(
+        &s.app,
+        "POST",
+        &respond,
+        Some(json!({"response": {"approved": "yes"}})),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.text);
+    assert_eq!(got.body["error"]["code"], "answer_rejected");
+    assert!(got.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not match the schema"));
+    let got = call(
+        &s.app,
+        "POST",
+        &format!("/api/v1/runs/{id}/tasks/other/respond"),
+        Some(json!({"response": {}})),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::CONFLICT, "{}", got.text);
+    let got = call(&s.app, "POST", &respond, Some(json!({"nope": 1}))).await;
+    assert_eq!(got.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.text);
+    assert_eq!(got.body["error"]["code"], "bad_request");
+    // Still waiting after all that.
+    let listed = call(&s.app, "GET", &format!("/api/v1/runs/{id}/inquiries"), None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+    let got = call(
+        &s.app,
+        "POST",
+        &respond,
+        Some(json!({"response": {"approved": true}})),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::ACCEPTED, "{}", got.text);
+    assert_eq!(got.body["command"], "respond");
+    let run = wait_status(&s.app, &id, "succeeded").await;
+    assert_eq!(run["output"], json!({"approved": true}));
+    s.finish().await;
+}
 
 async fn a_run_is_shown_with_its_tasks_graph_and_masked_secrets(kind: Kind) {
     let Some(s) = Setup::new(kind, "show", |c| c).await else {
@@ -543,21 +627,8 @@ async fn cancel_pause_resume_and_rerun_go_through_the_executor(kind: Kind) {
         .unwrap()
         .contains("re-run it"));
 
-    // Answering an inquiry is not there yet.
-    let got = call(
-        &s.app,
-        "POST",
-        &format!("/api/v1/runs/{id}/tasks/first/respond"),
-        Some(json!({"response": {"ok": true}})),
-    )
-    .await;
-    assert_eq!(got.status, StatusCode::NOT_IMPLEMENTED);
-    assert!(got.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("inquiries are not available yet"));
     let caps = call(&s.app, "GET", "/api/v1", None).await;
-    assert_eq!(caps.body["inquiries"], false);
+    assert_eq!(caps.body["inquiries"], true);
     assert_eq!(
         caps.body["mode"],
         if kind == Kind::Postgres {
@@ -897,6 +968,7 @@ async fn the_openapi_document_names_every_path() {
         "/api/v1/runs/{id}/resume",
         "/api/v1/runs/{id}/rerun",
         "/api/v1/runs/{id}/tasks/{task}/respond",
+        "/api/v1/runs/{id}/inquiries",
         "/api/v1/purge",
     ] {
         assert!(

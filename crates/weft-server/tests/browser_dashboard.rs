@@ -2,9 +2,9 @@
 //! chromedriver (WebDriver). A server over a fresh SQLite store runs
 //! workflows whose tasks end when the test says; the browser opens the
 //! runs, opens a running run, sees its graph's nodes change colour as the
-//! tasks end, cancels another run and sees it canceled, and signs in to a
-//! server with a token. Screenshots go to `target/screenshots/` (the docs
-//! use them).
+//! tasks end, cancels another run and sees it canceled, answers a task
+//! that waits (`core.ask`), and signs in to a server with a token.
+//! Screenshots go to `target/screenshots/` (the docs use them).
 //!
 //! It needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
 //! `chromium` and `chromium-driver`; other paths with `WEFT_CHROMIUM` and
@@ -533,4 +533,129 @@ async fn with_a_token_the_dashboard_asks_for_it_and_loads_with_it() {
         .await;
     })
     .await;
+}
+
+/// A deploy that asks before it goes on (`core.ask`).
+const APPROVAL: &str = r#"
+description: build, then ask a person before deploying
+tasks:
+  build:
+    action: core.echo
+    input: {message: built}
+    next: [{do: approve}]
+  approve:
+    action: core.ask
+    input:
+      route: release-managers
+      schema:
+        type: object
+        properties:
+          approved: {type: boolean, required: true}
+          note: {type: string}
+    next:
+      - when: "{{ succeeded() and result().response.approved }}"
+        do: deploy
+  deploy:
+    action: core.echo
+    input: {message: deployed}
+output:
+  - approved: "{{ task.approve.response.approved }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(weft_browser),
+    ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver)"
+)]
+async fn the_dashboard_answers_an_inquiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = weft_store_sqlite::SqliteStore::open(dir.path().join("runs.db")).unwrap();
+    let executor = Executor::builder()
+        .store(std::sync::Arc::new(store))
+        .build();
+    let approval = plan(APPROVAL, "deploy", &executor);
+    let base =
+        serve(ServerConfig::new(executor.clone()).workflow("deploy", approval.clone())).await;
+    let id = executor
+        .start(&approval, json!({}))
+        .unwrap()
+        .id()
+        .to_string();
+    executor.flush().await.unwrap();
+
+    let driver = start_driver().await;
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    with_browser(c.clone(), async {
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        until(
+            &c,
+            "the run paused with its question",
+            "document.querySelector('.title-row .pill')?.textContent === 'paused' \
+             && document.querySelector('form.inquiry[data-task=\"approve\"]')",
+        )
+        .await;
+        until(
+            &c,
+            "approve pending in the graph",
+            &format!("{} === 'pending'", node_status("approve")),
+        )
+        .await;
+        // An answer the schema refuses: the server's message, still waiting.
+        let answer = c
+            .find(Locator::Css("form.inquiry[data-task=\"approve\"] textarea"))
+            .await
+            .unwrap();
+        answer.clear().await.unwrap();
+        answer.send_keys(r#"{"approved": "yes"}"#).await.unwrap();
+        c.find(Locator::Css("form.inquiry[data-task=\"approve\"] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &c,
+            "the refusal",
+            "document.querySelector('.inquiry-result.error')?.textContent.includes('does not match the schema')",
+        )
+        .await;
+        let answer = c
+            .find(Locator::Css("form.inquiry[data-task=\"approve\"] textarea"))
+            .await
+            .unwrap();
+        answer.clear().await.unwrap();
+        answer
+            .send_keys(r#"{"approved": true, "note": "ship it"}"#)
+            .await
+            .unwrap();
+        shot(&c, "run-inquiry.png").await;
+        c.find(Locator::Css("form.inquiry[data-task=\"approve\"] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &c,
+            "the run succeeded",
+            "document.querySelector('.title-row .pill')?.textContent === 'succeeded'",
+        )
+        .await;
+        until(
+            &c,
+            "deploy succeeded",
+            &format!("{} === 'succeeded'", node_status("deploy")),
+        )
+        .await;
+        until(
+            &c,
+            "the question gone",
+            "document.querySelector('#inquiries').hidden",
+        )
+        .await;
+        shot(&c, "run-inquiry-answered.png").await;
+    })
+    .await;
+    let shown = executor.inspect(id.parse().unwrap()).await.unwrap();
+    assert_eq!(shown.output, json!({"approved": true}));
 }

@@ -14,7 +14,8 @@
 //! * `python-script` actions run their Python class through a small shim
 //!   this crate carries (`st2common.runners.base_action.Action`);
 //! * `http-request` actions go through weft's `core.http` (feature `http`);
-//! * `noop` does nothing; `inquirer` compiles but does not run yet.
+//! * `noop` does nothing; `inquirer` is weft's `core.ask`: the task waits
+//!   for an answer (`Executor::respond`).
 //!
 //! Parameters are checked when a workflow compiles (an unknown key, with
 //! the closest name; a required one left out; an immutable one given) and
@@ -63,6 +64,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod context;
+mod datastore;
 mod error;
 mod functions;
 mod pack;
@@ -72,6 +75,8 @@ mod register;
 mod runners;
 mod yaml;
 
+pub use context::St2Context;
+pub use datastore::{load_datastore, use_datastore};
 pub use error::{PackError, PackErrorKind};
 pub use functions::{function_names, install_functions};
 pub use pack::{ActionMeta, Pack};
@@ -136,6 +141,7 @@ mod send_sync {
         assert_send_sync::<crate::Packs>();
         assert_send_sync::<crate::PackError>();
         assert_send_sync::<crate::ActionMeta>();
+        assert_send_sync::<crate::St2Context>();
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use weft_core::{Error, ErrorKind, Plan, Workflow};
 use weft_runtime::ExecutorBuilder;
 
+use crate::context::St2Context;
 use crate::error::{PackError, PackErrorKind};
 use crate::pack::{ActionMeta, Pack};
 use crate::runners::{OrquestaAdapter, PackAction, PackShared, Runner, Runtime, Shim};
@@ -323,6 +324,11 @@ pub trait PackExt: Sized {
 
     /// Registers the actions of `packs` (see [`Packs::register`]).
     fn packs(self, packs: &Packs) -> ExecutorBuilder;
+
+    /// Gives every run StackStorm's context, `ctx().st2` (see
+    /// [`St2Context::value`]). Expressions know the name once
+    /// [`install_functions`](crate::install_functions) has run.
+    fn st2_context(self, context: St2Context) -> ExecutorBuilder;
 }
 
 impl PackExt for ExecutorBuilder {
@@ -332,5 +338,9 @@ impl PackExt for ExecutorBuilder {
 
     fn packs(self, packs: &Packs) -> ExecutorBuilder {
         packs.register(self)
+    }
+
+    fn st2_context(self, context: St2Context) -> ExecutorBuilder {
+        self.run_context("st2", move |run| context.value(run))
     }
 }

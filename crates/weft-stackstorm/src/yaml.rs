@@ -133,7 +133,38 @@ pub(crate) fn parse_value(text: &str) -> Result<Value, String> {
     }
 }
 
+/// yaml-rust2 refuses quoted scalars whose lines are indented less than
+/// the block they are in, which PyYAML reads (StackStorm's examples have
+/// them): such a text is read again with those lines padded, which leaves
+/// the values as they are (see `weft_core::pad_quoted_scalar`).
 fn parse_with(text: &str, file: &Arc<PathBuf>, lenient: bool) -> Result<Node, PackError> {
+    const UNDER_INDENTED: &str = "invalid indentation in quoted scalar";
+    let mut padded: Option<String> = None;
+    let mut first_error = None;
+    for _ in 0..1_000 {
+        let current = padded.as_deref().unwrap_or(text);
+        match parse_once(current, file, lenient) {
+            Err(e) if e.message() == UNDER_INDENTED => {
+                let (Some(line), Some(column)) = (e.location().line, e.location().column) else {
+                    return Err(e);
+                };
+                let next = weft_core::pad_quoted_scalar(current, line, column - 1);
+                let first = first_error.get_or_insert(e);
+                match next {
+                    Some(t) => padded = Some(t),
+                    None => return Err(first.clone()),
+                }
+            }
+            other => return other,
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => parse_once(text, file, lenient),
+    }
+}
+
+fn parse_once(text: &str, file: &Arc<PathBuf>, lenient: bool) -> Result<Node, PackError> {
     let mut b = Builder {
         file,
         stack: Vec::new(),
@@ -539,5 +570,25 @@ mod tests {
         }
         let err = parse(&laughs, &file).unwrap_err();
         assert_eq!(err.kind(), PackErrorKind::Limit, "{err}");
+    }
+}
+
+#[cfg(test)]
+mod quoted_lines {
+    use serde_json::json;
+
+    /// StackStorm's `orquesta-test-jinja-data-functions.yaml` writes a
+    /// quoted string whose last line is indented as its key is; PyYAML
+    /// reads it as one line, and so does weft.
+    #[test]
+    fn quoted_lines_indented_as_their_key_read_as_pyyaml_reads_them() {
+        let text =
+            "output:\n  - pipe: '{{\n        x |\n        y\n    }}'\n  - other: \"a\n  b\"\n";
+        assert_eq!(
+            super::parse_value(text).unwrap(),
+            json!({"output": [{"pipe": "{{ x | y }}"}, {"other": "a b"}]})
+        );
+        // Not closed: the scanner's own error.
+        assert!(super::parse_value("k: 'a\n").is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use serde_json::{json, Value};
 use weft_core::functions::{self, Args, Call};
 use weft_core::{CurrentTask, TaskStatus, Template, Workflow, WorkflowContext};
+use weft_runtime::store::KvEntry;
 
 static INSTALLED: LazyLock<()> = LazyLock::new(|| {
     weft_stackstorm::install_functions().expect("the functions install before any compile");
@@ -301,8 +302,13 @@ fn task_reads_the_run() {
             "task_id": "task4",
             "task_name": "task4",
             "workflow_execution_id": "run-1",
+            "route": 0,
             "result": {"stdout": "False\n", "return_code": 0},
-            "status": "succeeded"
+            "status": "succeeded",
+            // A context without instance records (weft's scheduler
+            // records them): no times.
+            "start_timestamp": "None",
+            "end_timestamp": "None",
         })
     );
     // `task.x` is still the results namespace.
@@ -318,17 +324,21 @@ fn task_reads_the_run() {
     );
     let err = eval("{{ task('task9', route=1).result.stdout }}", &ctx).unwrap_err();
     assert!(
-        err.message().contains("`route` is not supported yet"),
+        err.message()
+            .contains("Unable to find task execution for \"task9\"."),
         "{err}"
     );
+    let err = eval("{{ task('task4', route='x') }}", &ctx).unwrap_err();
+    assert!(err.message().contains("must be a route number"), "{err}");
     let err = eval("{{ task() }}", &ctx).unwrap_err();
     assert!(err.message().contains("name a task here"), "{err}");
 }
 
 /// A workflow that uses `st2kv` and `task()` compiles (and `task()` makes
-/// the run record statuses); calling `st2kv` says what is missing.
+/// the run record statuses); `st2kv` reads the datastore loaded, in both
+/// dialects, with StackStorm's rules for scopes, defaults and secrets.
 #[test]
-fn st2kv_compiles_and_says_it_is_not_there_yet() {
+fn st2kv_reads_the_datastore() {
     setup();
     let text = r#"
 input: [key_name]
@@ -345,13 +355,53 @@ tasks:
         .compile(&["core.noop"][..])
         .unwrap();
     assert!(plan.uses_task_status());
+    weft_stackstorm::use_datastore([
+        KvEntry::new("system", "k", "v1"),
+        KvEntry::new("system", "token", "s3cret").secret(true),
+        KvEntry::new("user", "ops:mine", "m"),
+    ]);
     let ctx = WorkflowContext::new(json!({"key_name": "system.k"}), []);
-    let err = eval("{{ st2kv(ctx().key_name) }}", &ctx).unwrap_err();
-    assert!(
-        err.message()
-            .contains("st2kv(): the StackStorm datastore (`system.k`) is not available yet"),
-        "{err}"
-    );
+    ctx.set_var("st2", json!({"user": "ops"}));
+    for (expr, want) in [
+        ("{{ st2kv(ctx().key_name) }}", json!("v1")),
+        ("<% st2kv(ctx().key_name) %>", json!("v1")),
+        ("{{ st2kv('system.token', decrypt=true) }}", json!("s3cret")),
+        (
+            "<% st2kv('system.token', decrypt => true) %>",
+            json!("s3cret"),
+        ),
+        ("{{ st2kv('mine') }}", json!("m")),
+        ("<% st2kv('system.nope', default => null) %>", json!(null)),
+        ("{{ st2kv('system.nope', default='d') }}", json!("d")),
+    ] {
+        assert_eq!(eval(expr, &ctx).unwrap(), want, "{expr}");
+    }
+    for (expr, message) in [
+        (
+            "{{ st2kv('system.nope') }}",
+            "st2kv(): The key \"nope\" does not exist in the StackStorm datastore.",
+        ),
+        (
+            "<% st2kv('nope') %>",
+            "st2kv(): The key \"ops:nope\" does not exist in the StackStorm datastore.",
+        ),
+        (
+            "{{ st2kv('system.token') }}",
+            "is secret: read it with decrypt=true",
+        ),
+        ("{{ st2kv(1) }}", "Given key is not typeof string."),
+        (
+            "{{ st2kv('system.k', decrypt='yes') }}",
+            "Decrypt parameter is not typeof bool.",
+        ),
+    ] {
+        let err = eval(expr, &ctx).unwrap_err();
+        assert!(err.message().contains(message), "{expr}: {err}");
+    }
+    // A user's key needs the run's user.
+    let bare = WorkflowContext::new(json!({}), []);
+    let err = eval("{{ st2kv('mine') }}", &bare).unwrap_err();
+    assert!(err.message().contains("ctx().st2.user"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `orquesta` actions as sub-workflows, and the small runners: `noop` and
-//! `inquirer`.
+//! `inquirer` (a task that waits for an answer).
 mod common;
 
 use serde_json::json;
@@ -58,13 +58,43 @@ async fn noop_succeeds_with_stackstorms_result() {
 }
 
 #[tokio::test]
-async fn an_inquiry_compiles_but_says_it_cannot_run_yet() {
+async fn an_inquiry_waits_and_is_answered_with_stackstorms_result() {
     let ex = common::executor();
-    let out = common::call(&ex, "demo.ask", "{ttl: 5}").await;
-    assert_eq!(out.status, RunStatus::Failed);
-    assert!(
-        common::error(&out).contains("not implemented in weft yet"),
-        "{}",
-        common::error(&out)
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t:\n    action: demo.ask\n    input: {ttl: 5}\n",
+    );
+    let run = ex.start(&plan, json!({})).unwrap();
+    let id = run.id();
+    let mut waits = Vec::new();
+    for _ in 0..2500 {
+        waits = ex.inquiries().await.unwrap();
+        if !waits.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    assert_eq!(waits.len(), 1);
+    assert_eq!(run.status(), RunStatus::Paused);
+    // The runner's defaults: StackStorm's schema, `continue` required.
+    let e = ex.respond(id, "t", json!({})).await.unwrap_err();
+    assert!(e.to_string().contains("continue"), "{e}");
+    ex.respond(id, "t", json!({"continue": true}))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    let result = common::result(&out);
+    assert_eq!(result["response"], json!({"continue": true}));
+    assert_eq!(result["ttl"], json!(5.0));
+    assert_eq!(result["route"], json!(""));
+    assert_eq!(result["users"], json!([]));
+    assert_eq!(result["roles"], json!([]));
+    assert_eq!(
+        result["schema"]["properties"]["continue"]["type"],
+        json!("boolean")
     );
 }

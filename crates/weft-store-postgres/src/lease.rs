@@ -10,12 +10,17 @@ use std::time::Instant;
 
 use uuid::Uuid;
 use weft_runtime::store::{Claimed, Command, Entry, Record, RunSummary, StoreError};
-use weft_runtime::RunId;
+use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
 use crate::schema::{ACTIVE, ENDED};
 use crate::store::{Held, Inner};
 use crate::write::{int, millis_now, one_start};
+
+/// The status of a run a process claims or takes over: a queued run is
+/// running from then on.
+const CLAIMED_STATUS: &str = "CASE WHEN r.status = 'queued' THEN 'running' ELSE r.status END";
+const CLAIMED_STATUS_C: &str = "CASE WHEN c.status = 'queued' THEN 'running' ELSE c.status END";
 
 impl Inner {
     fn lease_ms(&self) -> f64 {
@@ -31,7 +36,8 @@ impl Inner {
         if entry.seq != 0 {
             return Err(one_start(at, entry.run));
         }
-        let summary = RunSummary::started(entry.run, start, millis_now());
+        let mut summary = RunSummary::started(entry.run, start, millis_now());
+        summary.status = RunStatus::Queued;
         let json = serde_json::to_vec(&[&entry.record])
             .map_err(|e| error::other(at, format!("cannot submit run {}: {e}", entry.run)))?;
         let fail = |e: tokio_postgres::Error| error::sql(at, "cannot submit a run", &e);
@@ -90,8 +96,10 @@ impl Inner {
         let claim = conn
             .prepare_cached(&format!(
                 // Runs whose owner died go first, oldest lease first; then
-                // submitted and handed-back runs, oldest first (ids sort by
-                // creation time). Both read the (lease_until, id) index.
+                // submitted (`queued`, read on the (status, id) index) and
+                // handed-back runs (on the (lease_until, id) index), oldest
+                // first (ids sort by creation time). A queued run claimed
+                // is running from now on.
                 "WITH expired AS (
                     SELECT id FROM {s}.runs
                     WHERE parent IS NULL AND status IN {ACTIVE}
@@ -100,7 +108,7 @@ impl Inner {
                     ORDER BY lease_until, id
                     LIMIT $1
                     FOR UPDATE SKIP LOCKED),
-                 waiting AS (
+                 handed AS (
                     SELECT id FROM {s}.runs
                     WHERE parent IS NULL AND status IN {ACTIVE}
                       AND lease_until = '-infinity'
@@ -108,14 +116,23 @@ impl Inner {
                     ORDER BY lease_until, id
                     LIMIT $1
                     FOR UPDATE SKIP LOCKED),
+                 queued AS (
+                    SELECT id FROM {s}.runs
+                    WHERE status = 'queued' AND parent IS NULL
+                      AND NOT (id = ANY($2))
+                    ORDER BY status, id
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED),
                  c AS (
                     SELECT id FROM (
                         SELECT id, 0 AS k FROM expired
-                        UNION ALL SELECT id, 1 AS k FROM waiting) x
-                    ORDER BY k
+                        UNION ALL SELECT id, 1 AS k FROM handed
+                        UNION ALL SELECT id, 1 AS k FROM queued) x
+                    ORDER BY k, id
                     LIMIT $1)
                  UPDATE {s}.runs r SET owner = $3, epoch = r.epoch + 1,
-                        lease_until = now() + $4 * interval '1 millisecond'
+                        lease_until = now() + $4 * interval '1 millisecond',
+                        status = {CLAIMED_STATUS}
                  FROM c WHERE r.id = c.id
                  RETURNING r.id, r.epoch"
             ))
@@ -180,7 +197,8 @@ impl Inner {
             .query_opt(
                 &format!(
                     "UPDATE {s}.runs c SET owner = $2, epoch = c.epoch + 1,
-                            lease_until = now() + $3 * interval '1 millisecond'
+                            lease_until = now() + $3 * interval '1 millisecond',
+                            status = {CLAIMED_STATUS_C}
                      WHERE c.id = $1 AND (c.owner IS NULL OR c.owner = $2
                         OR c.lease_until < now()
                         OR (c.parent IS NOT NULL AND EXISTS (
@@ -234,8 +252,12 @@ impl Inner {
             .map_err(|e| error::pool(at, &doing, &e))?;
         conn.execute(
             &format!(
+                // A run handed back before anything of it was recorded
+                // (only its start is in the journal) is queued again.
                 "WITH r AS (
-                    UPDATE {s}.runs SET owner = NULL, lease_until = '-infinity'
+                    UPDATE {s}.runs SET owner = NULL, lease_until = '-infinity',
+                        status = CASE WHEN status = 'running' AND next_seq = 1 AND parent IS NULL
+                                      THEN 'queued' ELSE status END
                     WHERE id = $1 AND owner = $2 AND epoch = $3
                     RETURNING id)
                  SELECT pg_notify($4, 'claim') FROM r"
@@ -327,10 +349,21 @@ impl Inner {
             .map_err(|e| error::pool(at, "cannot purge", &e))?;
         let row = conn
             .query_one(
+                // The rows are locked in id order, as an append and a
+                // renewal lock them, before any is deleted: a purge that
+                // took them in the order it found them could hold one
+                // that a re-run's append waits for while waiting for one
+                // that append holds (a deadlock, which Postgres breaks by
+                // failing one of the two). A run re-run meanwhile no longer
+                // matches once its lock is had, and is left.
                 &format!(
-                    "WITH d AS (
-                        DELETE FROM {s}.runs
+                    "WITH l AS (
+                        SELECT id FROM {s}.runs
                         WHERE ended_at IS NOT NULL AND ended_at < $1 AND status IN {ENDED}
+                        ORDER BY id
+                        FOR UPDATE),
+                     d AS (
+                        DELETE FROM {s}.runs WHERE id IN (SELECT id FROM l)
                         RETURNING id),
                      j AS (DELETE FROM {s}.journal WHERE run IN (SELECT id FROM d)),
                      c AS (DELETE FROM {s}.commands WHERE run IN (SELECT id FROM d))

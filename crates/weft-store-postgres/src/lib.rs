@@ -105,6 +105,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod kv;
 mod lease;
 mod listen;
 mod options;

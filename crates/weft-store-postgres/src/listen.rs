@@ -24,13 +24,17 @@ pub(crate) fn parse(payload: &str) -> Notice {
 
 pub(crate) async fn listen_loop(
     config: tokio_postgres::Config,
+    patience: Duration,
     channel: String,
     tx: broadcast::Sender<Notice>,
 ) {
     // While the server cannot be reached, try again less and less often.
     let mut pause = Duration::from_millis(250);
     loop {
-        if let Ok((client, mut connection)) = config.connect(NoTls).await {
+        // A server that accepts and never answers must not hold this up:
+        // `connect_timeout` bounds only the TCP connection.
+        let connected = tokio::time::timeout(patience, config.connect(NoTls)).await;
+        if let Ok(Ok((client, mut connection))) = connected {
             let forward = tx.clone();
             let driver = tokio::spawn(async move {
                 let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -40,11 +44,10 @@ pub(crate) async fn listen_loop(
                     }
                 }
             });
-            if client
-                .batch_execute(&format!("LISTEN {channel}"))
-                .await
-                .is_ok()
-            {
+            let listening =
+                tokio::time::timeout(patience, client.batch_execute(&format!("LISTEN {channel}")))
+                    .await;
+            if matches!(listening, Ok(Ok(()))) {
                 let _ = tx.send(Notice::Missed);
                 // It was listening: the next drop starts the waits over.
                 pause = Duration::from_millis(250);

@@ -36,8 +36,20 @@ pub struct PostgresOptions {
     /// `public`.
     pub schema: Option<String>,
     /// How long a statement may take before it fails (and its connection
-    /// is dropped). Default 30 s.
+    /// is dropped). Default 30 s; a URL's `statement_timeout=SECONDS`
+    /// takes precedence.
     pub statement_timeout: Duration,
+    /// How long making a connection may take: the TCP connection, the
+    /// server's greeting and the login. Default 10 s; a URL's
+    /// `connect_timeout=SECONDS` takes precedence.
+    ///
+    /// Every call of the store also waits at most `connect_timeout +
+    /// statement_timeout` for the database to answer (it may need a new
+    /// connection, then a statement), so a connection cut without a word
+    /// (a network gone, a server frozen) fails the call with an error
+    /// saying so instead of waiting until TCP gives up. Connections send
+    /// TCP keepalives, so an idle connection that was cut is noticed too.
+    pub connect_timeout: Duration,
 }
 
 impl Default for PostgresOptions {
@@ -48,6 +60,7 @@ impl Default for PostgresOptions {
             pool_size: 8,
             schema: None,
             statement_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -93,6 +106,13 @@ impl PostgresOptions {
         self
     }
 
+    /// Sets [`PostgresOptions::connect_timeout`].
+    #[must_use]
+    pub fn connect_timeout(mut self, d: Duration) -> PostgresOptions {
+        self.connect_timeout = d;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.lease < Duration::from_millis(100) {
             return Err(format!(
@@ -115,6 +135,8 @@ impl PostgresOptions {
 pub(crate) struct Url {
     pub(crate) config: tokio_postgres::Config,
     pub(crate) schema: Option<String>,
+    /// weft's `statement_timeout=SECONDS`, if given.
+    pub(crate) statement_timeout: Option<Duration>,
     /// `host:port/db`, without credentials, for messages.
     pub(crate) display: String,
 }
@@ -127,10 +149,25 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
         None => (url, None),
     };
     let mut schema = None;
+    let mut statement_timeout = None;
     let mut rest = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         match pair.split_once('=') {
             Some(("schema", name)) => schema = Some(name.to_owned()),
+            Some(("statement_timeout", secs)) => {
+                let secs: f64 = secs
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .ok_or_else(|| {
+                        format!(
+                            "`statement_timeout={secs}` in `{}` is not a number of seconds: \
+                             write statement_timeout=30",
+                            redact(url)
+                        )
+                    })?;
+                statement_timeout = Some(Duration::from_secs_f64(secs));
+            }
             _ if pair.is_empty() => {}
             _ => rest.push(pair),
         }
@@ -173,6 +210,7 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
     Ok(Url {
         config,
         schema,
+        statement_timeout,
         display: format!("{host}:{port}/{db}"),
     })
 }
@@ -222,6 +260,18 @@ mod tests {
         assert_eq!(u.config.get_dbname(), Some("test"));
         let u = parse_url("postgres://postgres@localhost/test?connect_timeout=3&schema=s").unwrap();
         assert_eq!(u.schema.as_deref(), Some("s"));
+        assert_eq!(u.statement_timeout, None);
+        let u = parse_url("postgres://u@h/test?statement_timeout=2.5&connect_timeout=1").unwrap();
+        assert_eq!(u.statement_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            u.config.get_connect_timeout(),
+            Some(&Duration::from_secs(1))
+        );
+        let e = parse_url("postgres://u:secret@h/test?statement_timeout=soon")
+            .err()
+            .unwrap();
+        assert!(e.contains("not a number of seconds"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
         assert!(parse_url("mysql:/x").is_err());
     }
 

@@ -9,7 +9,6 @@ use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
 use crate::store::Inner;
-use crate::write::SUMMARY_COLUMNS;
 
 /// A summary from the row of a `SELECT {SUMMARY_COLUMNS}`; `Err` says what
 /// in the row cannot be read.
@@ -35,7 +34,22 @@ pub(crate) fn summary_from_row(row: &Row) -> Result<RunSummary, String> {
         started_at: time(4)?,
         updated_at: time(5)?,
         ended_at: ended_at.map(|t| t.max(0) as u64),
+        owner: None,
     })
+}
+
+/// [`SUMMARY_COLUMNS`](crate::write::SUMMARY_COLUMNS) and the process holding the run's lease, if one
+/// holds a lease that has not run out.
+const LISTED_COLUMNS: &str = "id, workflow, status, parent, started_at, updated_at, ended_at, \
+     CASE WHEN lease_until >= now() THEN owner END";
+
+/// A summary from the row of a `SELECT {LISTED_COLUMNS}`, with its owner.
+fn listed_from_row(row: &Row) -> Result<RunSummary, String> {
+    let mut summary = summary_from_row(row)?;
+    summary.owner = row
+        .try_get(7)
+        .map_err(|e| format!("a run's owner cannot be read ({e})"))?;
+    Ok(summary)
 }
 
 impl Inner {
@@ -113,7 +127,7 @@ impl Inner {
             .map_err(|e| error::pool(at, &doing, &e))?;
         let stmt = conn
             .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM {}.runs WHERE id = $1",
+                "SELECT {LISTED_COLUMNS} FROM {}.runs WHERE id = $1",
                 self.schema
             ))
             .await
@@ -122,7 +136,7 @@ impl Inner {
             .query_opt(&stmt, &[run.as_uuid()])
             .await
             .map_err(fail)?;
-        row.map(|r| summary_from_row(&r).map_err(|w| error::damaged(at, w)))
+        row.map(|r| listed_from_row(&r).map_err(|w| error::damaged(at, w)))
             .transpose()
     }
 
@@ -135,7 +149,7 @@ impl Inner {
             .await
             .map_err(|e| error::pool(at, "cannot list runs", &e))?;
         let mut sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM {}.runs WHERE true",
+            "SELECT {LISTED_COLUMNS} FROM {}.runs WHERE true",
             self.schema
         );
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
@@ -174,7 +188,7 @@ impl Inner {
         }
         let rows = conn.query(&sql, &params).await.map_err(fail)?;
         rows.iter()
-            .map(|r| summary_from_row(r).map_err(|w| error::damaged(at, w)))
+            .map(|r| listed_from_row(r).map_err(|w| error::damaged(at, w)))
             .collect()
     }
 }

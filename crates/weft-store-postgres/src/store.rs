@@ -37,6 +37,9 @@ pub(crate) struct Inner {
     /// This store's name as an owner of leases: unique per store.
     pub(crate) me: String,
     pub(crate) options: PostgresOptions,
+    /// The longest any call waits for the database: the connect timeout
+    /// plus the statement timeout.
+    pub(crate) patience: Duration,
     /// The notification channel of the schema.
     pub(crate) channel: String,
     owned: Mutex<HashMap<RunId, Held>>,
@@ -52,8 +55,16 @@ pub(crate) struct Inner {
 ///
 /// See the [crate docs](crate) for the tables, the leases and the costs.
 pub struct PostgresStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     heartbeat: JoinHandle<()>,
+}
+
+#[cfg(test)]
+impl PostgresStore {
+    /// What the crate's own tests reach into.
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
 }
 
 impl Drop for PostgresStore {
@@ -127,25 +138,48 @@ impl PostgresStore {
             )
         })?;
         let mut config = parsed.config;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(options.connect_timeout);
+        let statement_timeout = parsed
+            .statement_timeout
+            .unwrap_or(options.statement_timeout);
+        config.connect_timeout(connect_timeout);
+        // A connection cut while idle (the listening one, most of all) is
+        // noticed within about 20 s by its keepalives.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(3))
+            .keepalives_retries(3);
         config.options(format!(
             "-c statement_timeout={}",
-            options.statement_timeout.as_millis().max(1)
+            statement_timeout.as_millis().max(1)
         ));
         config.application_name("weft");
+        let patience = connect_timeout + statement_timeout;
+        // Linux: a connection whose data goes unacknowledged that long is
+        // closed, so the pool drops it rather than handing it out again.
+        config.tcp_user_timeout(patience);
         // The first connection migrates; it also shows a bad address early,
-        // with the server's own words.
-        let (mut client, connection) = config
-            .connect(NoTls)
+        // with the server's own words. `connect_timeout` bounds only the
+        // TCP connection: a server that accepts and never answers is
+        // bounded here.
+        let first = async {
+            let (mut client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| error::sql(&at, "cannot connect", &e))?;
+            let driver = tokio::spawn(connection);
+            let migrated = schema::migrate(&mut client, &schema, &at).await;
+            drop(client);
+            let _ = driver.await;
+            migrated
+        };
+        tokio::time::timeout(patience, first)
             .await
-            .map_err(|e| error::sql(&at, "cannot connect", &e))?;
-        let driver = tokio::spawn(connection);
-        let migrated = schema::migrate(&mut client, &schema, &at).await;
-        drop(client);
-        let _ = driver.await;
-        migrated?;
+            .map_err(|_| no_answer(&at, "cannot connect", patience))??;
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -170,7 +204,12 @@ impl PostgresStore {
             schema,
             at,
             me,
-            options: options.clone(),
+            options: PostgresOptions {
+                statement_timeout,
+                connect_timeout,
+                ..options.clone()
+            },
+            patience,
             owned: Mutex::new(HashMap::new()),
             lost: Mutex::new(Vec::new()),
             notices,
@@ -198,6 +237,20 @@ impl PostgresStore {
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
     }
+}
+
+/// The database did not answer `doing` within `patience`.
+fn no_answer(at: &str, doing: &str, patience: Duration) -> StoreError {
+    error::other(
+        at,
+        format!(
+            "{doing}: no answer from the database within {:.1} s (its connect timeout \
+             plus its statement timeout): the server, or the network to it, is down or \
+             cut; check it and try again (`?connect_timeout=SECONDS` and \
+             `?statement_timeout=SECONDS` in the URL set the two)",
+            patience.as_secs_f64()
+        ),
+    )
 }
 
 fn hostname() -> String {
@@ -244,11 +297,24 @@ impl Inner {
         let _ = self.notices.send(Notice::Lost);
     }
 
+    /// `op`, or an error saying the database did not answer, should it
+    /// take longer than [`Inner::patience`].
+    async fn bounded<T>(
+        &self,
+        doing: &str,
+        op: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.patience, op)
+            .await
+            .unwrap_or_else(|_| Err(no_answer(&self.at, doing, self.patience)))
+    }
+
     fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Notice> {
         let rx = self.notices.subscribe();
         self.listener.get_or_init(|| {
             self.runtime.spawn(crate::listen::listen_loop(
                 self.config.clone(),
+                self.patience,
                 self.channel.clone(),
                 self.notices.clone(),
             ))
@@ -259,33 +325,45 @@ impl Inner {
 
 impl Store for PostgresStore {
     fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
-        self.inner.append(entries).boxed()
+        self.inner
+            .bounded("cannot append", self.inner.append(entries))
+            .boxed()
     }
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load(run).boxed()
+        self.inner
+            .bounded("cannot load a run", self.inner.load(run))
+            .boxed()
     }
 
     fn load_from(&self, run: RunId, from: u64) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load_from(run, from).boxed()
+        self.inner
+            .bounded("cannot load a run", self.inner.load_from(run, from))
+            .boxed()
     }
 
     fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
-        self.inner.get(run).boxed()
+        self.inner
+            .bounded("cannot read a run", self.inner.get(run))
+            .boxed()
     }
 
     fn list<'a>(
         &'a self,
         filter: &'a RunFilter,
     ) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
-        self.inner.list(filter).boxed()
+        self.inner
+            .bounded("cannot list runs", self.inner.list(filter))
+            .boxed()
     }
 
     fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
         let cutoff = before
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        self.inner.purge(cutoff).boxed()
+        self.inner
+            .bounded("cannot purge", self.inner.purge(cutoff))
+            .boxed()
     }
 
     fn describe(&self) -> String {
@@ -295,11 +373,17 @@ impl Store for PostgresStore {
     fn shared(&self) -> Option<&dyn SharedStore> {
         Some(self)
     }
+
+    fn kv(&self) -> Option<&dyn weft_runtime::store::KvStore> {
+        Some(self)
+    }
 }
 
 impl SharedStore for PostgresStore {
     fn submit<'a>(&'a self, entry: &'a Entry) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.submit(entry).boxed()
+        self.inner
+            .bounded("cannot submit a run", self.inner.submit(entry))
+            .boxed()
     }
 
     fn claim<'a>(
@@ -307,15 +391,21 @@ impl SharedStore for PostgresStore {
         limit: usize,
         skip: &'a [RunId],
     ) -> BoxFuture<'a, Result<Claimed, StoreError>> {
-        self.inner.claim(limit, skip).boxed()
+        self.inner
+            .bounded("cannot claim runs", self.inner.claim(limit, skip))
+            .boxed()
     }
 
     fn acquire(&self, run: RunId) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.acquire(run).boxed()
+        self.inner
+            .bounded("cannot take a run over", self.inner.acquire(run))
+            .boxed()
     }
 
     fn release(&self, run: RunId) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.release(run).boxed()
+        self.inner
+            .bounded("cannot hand a run back", self.inner.release(run))
+            .boxed()
     }
 
     fn abandon(&self, run: RunId) {
@@ -323,11 +413,17 @@ impl SharedStore for PostgresStore {
     }
 
     fn send_command(&self, run: RunId, command: Command) -> BoxFuture<'_, Result<(), StoreError>> {
-        async move { self.inner.send_command(run, &command).await }.boxed()
+        async move {
+            let sending = self.inner.send_command(run, &command);
+            self.inner.bounded("cannot send a command", sending).await
+        }
+        .boxed()
     }
 
     fn take_commands(&self) -> BoxFuture<'_, Result<Vec<(RunId, Command)>, StoreError>> {
-        self.inner.take_commands().boxed()
+        self.inner
+            .bounded("cannot read commands", self.inner.take_commands())
+            .boxed()
     }
 
     fn notices(&self) -> broadcast::Receiver<Notice> {

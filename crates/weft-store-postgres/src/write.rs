@@ -8,9 +8,22 @@
 //! each other in a cycle) and checked: the sequence must follow on, and
 //! this process must hold the run's current epoch; a run whose epoch moved
 //! on is left out and reported as fenced.
+//!
+//! A connection lost during an append (the server restarted, a proxy cut
+//! it, an administrator ended the backend) does not fail the batch at once:
+//! the append is tried again on a new connection, for up to half the
+//! lease, each try checking the epochs and the local leases afresh, so a
+//! holder whose lease ran out meanwhile is fenced and never writes. When
+//! the connection was lost while the commit itself was on its way, the
+//! next try first looks whether that commit went through (the runs it
+//! wrote are at the sequence it left them at, still owned here) and
+//! appends nothing again if it did.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_postgres::error::SqlState;
 
 use uuid::Uuid;
 use weft_runtime::store::{
@@ -50,20 +63,174 @@ pub(crate) fn millis_now() -> Millis {
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, workflow, status, parent, started_at, updated_at, ended_at";
 
+/// Whether `e` means the connection is gone (nothing more can be sent on
+/// it), as opposed to the server refusing what was sent.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(db) = e.as_db_error() {
+        return [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .contains(db.code());
+    }
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+/// How one try of an append failed.
+#[derive(Default)]
+struct Try {
+    /// The connection was lost.
+    lost: AtomicBool,
+    /// The commit had been sent (so it may have gone through).
+    committing: AtomicBool,
+}
+
+/// The first wait before an append is tried again; it doubles up to
+/// [`RETRY_WAIT_MAX`].
+const RETRY_WAIT: Duration = Duration::from_millis(20);
+const RETRY_WAIT_MAX: Duration = Duration::from_millis(500);
+
 impl Inner {
+    /// Appends `entries`, trying again on a new connection when the one in
+    /// use is lost (see the module's docs).
     pub(crate) async fn append(&self, entries: &[Entry]) -> Result<Appended, StoreError> {
         if entries.is_empty() {
             return Ok(Appended::all());
         }
+        let began = Instant::now();
+        let budget = self.local_lease() / 2;
+        let mut wait = RETRY_WAIT;
+        // When the last try lost its connection with the commit on its
+        // way: when that try began.
+        let mut unsure: Option<Instant> = None;
+        loop {
+            let this = Try::default();
+            let started = Instant::now();
+            let result = match unsure {
+                Some(then) => match self.written_before(entries, then, &this).await {
+                    Ok(Some(done)) => Ok(done),
+                    Ok(None) => {
+                        unsure = None;
+                        self.append_once(entries, &this).await
+                    }
+                    Err(e) => Err(e),
+                },
+                None => self.append_once(entries, &this).await,
+            };
+            let e = match result {
+                Ok(done) => return Ok(done),
+                Err(e) if this.lost.load(Ordering::Relaxed) => e,
+                Err(e) => return Err(e),
+            };
+            if this.committing.load(Ordering::Relaxed) {
+                unsure = Some(started);
+            }
+            if began.elapsed() + wait > budget {
+                return Err(e);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_WAIT_MAX);
+        }
+    }
+
+    /// After a try that lost its connection while committing (it began at
+    /// `began`): whether that commit went through. If it did, this process
+    /// takes note of what it wrote, as the try would have, and the answer
+    /// is what it appended; `None` when nothing of it was written.
+    async fn written_before(
+        &self,
+        entries: &[Entry],
+        began: Instant,
+        this: &Try,
+    ) -> Result<Option<Appended>, StoreError> {
         let at = self.at.as_str();
         let s = self.schema.as_str();
         let batch = group_batch(&store_name(at), entries)?;
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot append", &e);
-        let mut conn = self
-            .pool
-            .get()
+        let fail = |e: tokio_postgres::Error| {
+            if connection_lost(&e) {
+                this.lost.store(true, Ordering::Relaxed);
+            }
+            error::sql(at, "cannot append", &e)
+        };
+        let conn = self.pool.get().await.map_err(|e| {
+            this.lost.store(true, Ordering::Relaxed);
+            error::pool(at, "cannot append", &e)
+        })?;
+        let ids: Vec<Uuid> = batch.iter().map(|rb| *rb.run.as_uuid()).collect();
+        let rows = conn
+            .query(
+                &format!(
+                    "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
+                     WHERE id = ANY($1)"
+                ),
+                &[&ids],
+            )
             .await
-            .map_err(|e| error::pool(at, "cannot append", &e))?;
+            .map_err(fail)?;
+        drop(conn);
+        // The runs the commit wrote: at the sequence it left them at, and
+        // still this process's (a commit is all or nothing).
+        let mut written: HashMap<RunId, (bool, i64)> = HashMap::new();
+        for row in &rows {
+            let summary = crate::read::summary_from_row(row).map_err(|w| error::damaged(at, w))?;
+            let next: i64 = row.get(7);
+            let owner: Option<String> = row.get(8);
+            let Some(rb) = batch.iter().find(|rb| rb.run == summary.id) else {
+                continue;
+            };
+            if owner.as_deref() == Some(self.me.as_str()) && next == int(rb.last).saturating_add(1)
+            {
+                written.insert(summary.id, (summary.status.is_terminal(), row.get(9)));
+            }
+        }
+        if written.is_empty() {
+            return Ok(None);
+        }
+        let mut owned = self.owned();
+        let mut fenced = Vec::new();
+        for rb in &batch {
+            match written.get(&rb.run) {
+                None => {
+                    fenced.push(rb.run);
+                    owned.remove(&rb.run);
+                }
+                Some((true, _)) => {
+                    owned.remove(&rb.run);
+                }
+                Some((false, epoch)) => {
+                    if rb.start.is_some() || !owned.contains_key(&rb.run) {
+                        owned.insert(
+                            rb.run,
+                            Held {
+                                epoch: *epoch,
+                                deadline: began + self.local_lease(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(Some(Appended::fenced(fenced)))
+    }
+
+    async fn append_once(&self, entries: &[Entry], this: &Try) -> Result<Appended, StoreError> {
+        let at = self.at.as_str();
+        let s = self.schema.as_str();
+        let batch = group_batch(&store_name(at), entries)?;
+        let fail = |e: tokio_postgres::Error| {
+            if connection_lost(&e) {
+                this.lost.store(true, Ordering::Relaxed);
+            }
+            error::sql(at, "cannot append", &e)
+        };
+        let mut conn = self.pool.get().await.map_err(|e| {
+            this.lost.store(true, Ordering::Relaxed);
+            error::pool(at, "cannot append", &e)
+        })?;
         let tx = conn.transaction().await.map_err(fail)?;
         let now = millis_now();
         let sent = Instant::now();
@@ -324,6 +491,7 @@ impl Inner {
         };
         // Pipelined: the statements go out together, one round trip.
         futures::try_join!(insert_runs, insert_journal, update_runs, notify)?;
+        this.committing.store(true, Ordering::Relaxed);
         tx.commit().await.map_err(fail)?;
         drop(conn);
         // What this process owns now.
@@ -356,5 +524,72 @@ impl Inner {
         }
         drop(owned);
         Ok(Appended::fenced(fenced))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use weft_runtime::store::{conformance, Appended, Entry, SharedStore};
+    use weft_runtime::RunId;
+
+    use super::Try;
+    use crate::{PostgresOptions, PostgresStore};
+
+    fn entry(run: RunId, seq: u64, record: weft_runtime::store::Record) -> Entry {
+        Entry { run, seq, record }
+    }
+
+    /// A commit whose answer was lost: the next try finds it written (and
+    /// takes note that this process holds the run), or finds nothing
+    /// written and appends.
+    #[cfg_attr(
+        not(weft_postgres_tests),
+        ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+    )]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_answer_was_lost_is_found_written_or_not() {
+        let url = std::env::var("WEFT_TEST_POSTGRES_URL").expect("WEFT_TEST_POSTGRES_URL");
+        let schema = format!(
+            "wt_unsure_{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let store = PostgresStore::connect_with(&url, &PostgresOptions::new().schema(&schema))
+            .await
+            .unwrap();
+        let inner = store.inner();
+        let run = RunId::new();
+        let first = vec![
+            entry(run, 0, conformance::started("w", None, 1)),
+            entry(run, 1, conformance::ok(1)),
+        ];
+        let began = Instant::now();
+        assert_eq!(
+            inner.append_once(&first, &Try::default()).await.unwrap(),
+            Appended::all()
+        );
+        // As if its answer had been lost: the process forgets it holds it.
+        inner.owned().clear();
+        let found = inner
+            .written_before(&first, began, &Try::default())
+            .await
+            .unwrap();
+        assert_eq!(found, Some(Appended::all()));
+        assert_eq!(SharedStore::owned(&store), vec![run]);
+        // The next batch was not written: nothing found, and it appends.
+        let next = vec![entry(run, 2, conformance::ok(2))];
+        assert_eq!(
+            inner
+                .written_before(&next, Instant::now(), &Try::default())
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(inner.append(&next).await.unwrap(), Appended::all());
+        let conn = inner.pool.get().await.unwrap();
+        conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
     }
 }

@@ -24,6 +24,22 @@ async fn postgres_store_passes_the_conformance_suite() {
         .await;
 }
 
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_passes_the_datastore_conformance_suite() {
+    let url = common::url();
+    let schemas = common::Schemas::new(&url, "kv");
+    schemas
+        .run(conformance::kv_run_all(|| {
+            let url = schemas.fresh_url();
+            async move { Arc::new(PostgresStore::connect(&url).await.unwrap()) as Arc<dyn Store> }
+        }))
+        .await;
+}
+
 /// Two processes opening a new schema at once: the migrations run once,
 /// and both stores work.
 #[cfg_attr(

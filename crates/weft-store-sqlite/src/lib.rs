@@ -117,6 +117,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod kv;
 mod options;
 mod read;
 mod schema;

@@ -51,6 +51,7 @@ pub(crate) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, String> {
         started_at: time(4)?,
         updated_at: time(5)?,
         ended_at: ended_at.map(|t| t.max(0) as u64),
+        owner: None,
     })
 }
 

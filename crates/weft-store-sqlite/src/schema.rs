@@ -185,6 +185,9 @@ pub(crate) fn open_writer(
             .map_err(|e| error::sql(path, &format!("cannot set {name}"), &e))
     };
     set("synchronous", &options.synchronous.pragma())?;
+    // What is deleted (a purge) is overwritten, not left readable in free
+    // pages; the purge then checkpoints the log, so no copy stays there.
+    set("secure_delete", &true)?;
     set("wal_autocheckpoint", &AUTOCHECKPOINT_PAGES)?;
     set("journal_size_limit", &WAL_SIZE_LIMIT)?;
     if let Some(bytes) = options.max_size {

@@ -273,6 +273,11 @@ impl SqliteStore {
         schema::has_writer(&self.path)
     }
 
+    /// The file's name, for messages.
+    pub(crate) fn describe_path(&self) -> String {
+        self.name.clone()
+    }
+
     fn writer(&self) -> Result<&Worker<WriteJob>, StoreError> {
         self.writer.as_ref().ok_or_else(|| {
             error::other(
@@ -457,5 +462,9 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn kv(&self) -> Option<&dyn weft_runtime::store::KvStore> {
+        Some(self)
     }
 }

@@ -169,6 +169,15 @@ impl Writer {
     pub(crate) fn purge(&mut self, before: Millis) -> Result<usize, StoreError> {
         let result = self.purge_in_transaction(before);
         self.settle();
+        if matches!(result, Ok(n) if n > 0) {
+            // The deleted pages were overwritten (`secure_delete`), but the
+            // log still holds their earlier copies: copy it back into the
+            // file and empty it. Best effort: a reader that holds an old
+            // snapshot keeps the log until a later checkpoint.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
         result
     }
 

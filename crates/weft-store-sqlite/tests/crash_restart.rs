@@ -157,10 +157,22 @@ fn child(dir: &Path, gen: u32) {
 }
 
 /// The keys of every attempt whose outcome the store's journals hold.
-fn journaled(dir: &Path) -> BTreeSet<String> {
+///
+/// A generation killed before its process made the store (a slow start
+/// on a loaded machine) leaves no file, or one not set up yet: nothing
+/// is journaled then. Once a store has been read (`seen`), it must open.
+fn journaled(dir: &Path, seen: &mut bool) -> BTreeSet<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = SqliteStore::open_read_only(dir.join("runs.db")).unwrap();
+        let store = match SqliteStore::open_read_only(dir.join("runs.db")) {
+            Ok(store) => store,
+            Err(e) if !*seen => {
+                eprintln!("no store yet at this kill ({e})");
+                return BTreeSet::new();
+            }
+            Err(e) => panic!("the store no longer opens: {e}"),
+        };
+        *seen = true;
         let mut keys = BTreeSet::new();
         for r in store.list(&RunFilter::all()).await.unwrap() {
             for e in store.load(r.id).await.unwrap() {
@@ -194,6 +206,7 @@ fn fifty_runs_survive_twenty_kills_without_losing_or_repeating_recorded_work() {
     let mut kills = 0usize;
     // After the kill of generation g, the attempts journaled by then.
     let mut journaled_at_kill: Vec<BTreeSet<String>> = Vec::new();
+    let mut store_seen = false;
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let t0 = Instant::now();
     let mut gen = 0u32;
@@ -222,7 +235,7 @@ fn fifty_runs_survive_twenty_kills_without_losing_or_repeating_recorded_work() {
                 c.kill().unwrap();
                 c.wait().unwrap();
                 kills += 1;
-                journaled_at_kill.push(journaled(dir.path()));
+                journaled_at_kill.push(journaled(dir.path(), &mut store_seen));
                 gen += 1;
                 continue;
             }
@@ -313,7 +326,7 @@ fn fifty_runs_survive_twenty_kills_without_losing_or_repeating_recorded_work() {
         }
     }
     // Every journaled attempt ran at least once.
-    let finally = journaled(dir.path());
+    let finally = journaled(dir.path(), &mut true);
     for key in &finally {
         assert!(ran.contains_key(key), "{key} is journaled but never ran");
     }

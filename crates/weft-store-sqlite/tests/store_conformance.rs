@@ -24,6 +24,43 @@ async fn sqlite_store_passes_the_conformance_suite() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_passes_the_datastore_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    conformance::kv_run_all(|| {
+        let path = new_file(&dir, &n);
+        async move { Arc::new(SqliteStore::open(&path).unwrap()) as Arc<dyn Store> }
+    })
+    .await;
+}
+
+/// A file without the datastore's table (no key was ever set) reads as
+/// empty, also opened read-only; a read-only store refuses to set keys.
+#[tokio::test]
+async fn the_datastore_table_is_made_when_first_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let kv = store.kv().unwrap();
+    assert_eq!(kv.kv_get("system", "a").await.unwrap(), None);
+    assert!(kv.kv_list("system", "").await.unwrap().is_empty());
+    assert!(!kv.kv_delete("system", "a").await.unwrap());
+    kv.kv_set(&weft_runtime::store::KvEntry::new("system", "a", "1"))
+        .await
+        .unwrap();
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    let got = reader.kv().unwrap().kv_get("system", "a").await.unwrap();
+    assert_eq!(got.map(|e| e.value), Some("1".to_owned()));
+    let err = reader
+        .kv()
+        .unwrap()
+        .kv_set(&weft_runtime::store::KvEntry::new("system", "b", "2"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
 /// `synchronous = NORMAL` changes when SQLite syncs, nothing else: a few
 /// properties show that such a store works.
 #[tokio::test]

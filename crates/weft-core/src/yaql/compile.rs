@@ -114,6 +114,9 @@ pub(crate) enum Node {
         span: Span,
     },
     Call(Box<CallNode>),
+    /// A call of a function registered through
+    /// [`crate::functions::register`].
+    Registered(Box<RegisteredCall>),
     /// `let(…) -> body` and `with(…) -> body`.
     Let(Box<LetNode>),
     /// `ctx().name` or `ctx(name)`: an input or variable of the workflow.
@@ -133,6 +136,16 @@ pub(crate) struct CallNode {
     /// Written as a method (`x.f()`), not as `f(x)`.
     pub(crate) method: bool,
     pub(crate) args: Box<[ArgNode]>,
+    pub(crate) span: Span,
+}
+
+/// A call of a registered function: its arguments in order, each with
+/// its keyword when given as `name => value`.
+#[derive(Debug)]
+pub(crate) struct RegisteredCall {
+    pub(crate) name: Arc<str>,
+    pub(crate) f: &'static crate::functions::Function,
+    pub(crate) args: Box<[(Option<Arc<str>>, Node)]>,
     pub(crate) span: Span,
 }
 
@@ -420,6 +433,19 @@ fn call(
     // yaql ignores trailing underscores of a called name.
     let name = name.trim_end_matches('_');
     let method = recv.is_some();
+    // yaql's own functions come first; a registered function is found
+    // where yaql has none of that form.
+    let library = stdlib::lookup(name);
+    if !library.iter().any(|b| b.function() && !method) {
+        if let Some(f) = crate::functions::freeze().get(name) {
+            if !method {
+                return registered(name, f, args, span);
+            }
+            if library.is_empty() {
+                return Err(registered_method(name, at));
+            }
+        }
+    }
     let f = resolve(name, method, args, at)?;
     let (recv, args) = match recv {
         Some(r) => (Some(r), args),
@@ -439,6 +465,49 @@ fn call(
         args,
         span,
     })))
+}
+
+/// A call of the registered function `name`. Orquesta registers its
+/// functions (and StackStorm's) with yaql as functions only: `f(x)`, never
+/// `x.f()`.
+fn registered(
+    name: &str,
+    f: &'static crate::functions::Function,
+    args: &[Arg],
+    span: Span,
+) -> Result<Node, CompileError> {
+    let mut bound = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Arg::Value(v) => bound.push((None, compile(v)?)),
+            Arg::Mapping(k, v) => match &k.kind {
+                ExprKind::Keyword(key) | ExprKind::Str(key) => {
+                    bound.push((Some(key.clone()), compile(v)?))
+                }
+                _ => {
+                    return err(
+                        format!("a keyword argument of `{name}` is a bare name before `=>`: `{name}(x, key => value)`"),
+                        k.span,
+                    )
+                }
+            },
+            Arg::Empty(s) => return err("an argument is missing between two commas", *s),
+        }
+    }
+    Ok(Node::Registered(Box::new(RegisteredCall {
+        name: Arc::from(name),
+        f,
+        args: bound.into(),
+        span,
+    })))
+}
+
+#[cold]
+fn registered_method(name: &str, span: Span) -> CompileError {
+    CompileError {
+        message: format!("`{name}` is a function, not a method (Orquesta registers it with YAQL as a function): write `{name}(x, …)` instead of `x.{name}(…)`"),
+        span,
+    }
 }
 
 /// The builtin a call of `name` means: of the right form, and among

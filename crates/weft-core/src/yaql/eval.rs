@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::compile::{ArgNode, BinOp, CallNode, Node, VarName};
+use super::compile::{ArgNode, BinOp, CallNode, Node, RegisteredCall, VarName};
 use super::lexer::Span;
 use super::stdlib::{ArgVal, Args};
 use super::value::{
@@ -255,6 +255,7 @@ pub(crate) fn eval<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, node: &'a Node)
             span,
         } => index_node(st, scope, recv, key, default.as_deref()).map_err(|e| e.at(*span)),
         Node::Call(c) => call(st, scope, c),
+        Node::Registered(c) => registered(st, scope, c).map_err(|e| e.at(c.span)),
         Node::Let(l) => let_(st, scope, l),
         Node::CtxVar { name, span } => ctx_var(st, name).map_err(|e| e.at(*span)),
     }
@@ -401,6 +402,41 @@ fn call<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, c: &'a CallNode) -> R<Val<
         },
     )
     .map_err(|e| e.at(c.span))
+}
+
+/// Calls a registered function: its arguments become JSON (values of the
+/// context are lent where they sit), it spends the evaluation's fuel, and
+/// what it returns is measured and paid for like any value made.
+fn registered<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, c: &'a RegisteredCall) -> R<Val<'a>> {
+    use crate::functions::{ArgValue, Args as FnArgs, Call};
+
+    let mut values = Vec::with_capacity(c.args.len());
+    for (key, node) in c.args.iter() {
+        values.push((key.as_deref(), eval(st, scope, node)?));
+    }
+    let mut budget = st.max_bytes;
+    let mut args = FnArgs::new();
+    for (key, v) in &values {
+        let json: ArgValue<'_> = match v {
+            Val::Json(j) => (*j).into(),
+            other => value::to_json(st, other, &mut budget)?.into(),
+        };
+        args = match key {
+            Some(k) => args.kwarg(*k, json),
+            None => args.arg(json),
+        };
+    }
+    let meter = |units: u64| st.spend(units).is_ok();
+    let call = Call::new(&c.name).with_context(st.ctx).with_meter(&meter);
+    let out = match c.f.call(&args, &call) {
+        Ok(v) => v,
+        Err(e) if e.is_out_of_fuel() => return Err(YErr::fuel()),
+        Err(e) => return Err(YErr::eval(format!("{}(): {}", c.name, e.message()))),
+    };
+    let size = crate::expr::json_size_within(&out, st.max_bytes)
+        .ok_or_else(|| YErr::too_large(st.max_bytes))?;
+    st.spend((size / crate::functions::BYTES_PER_FUEL) as u64)?;
+    Ok(from_json(st.pin(Arc::new(out))))
 }
 
 /// `recv.name`: a dict's key, or the key of every item of a collection.
@@ -765,6 +801,7 @@ pub(crate) fn span_of(node: &Node) -> Option<Span> {
     match node {
         Node::Bin(_, _, s) | Node::Member { span: s, .. } | Node::Index { span: s, .. } => Some(*s),
         Node::Call(c) => Some(c.span),
+        Node::Registered(c) => Some(c.span),
         _ => None,
     }
 }

@@ -36,7 +36,7 @@ impl Scheduler {
             if let Some(m) = self.metrics.as_deref_mut() {
                 let outcome = match &done.outcome {
                     Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
-                    Outcome::Err(e) if e.is_canceled() => None,
+                    Outcome::Err(e) if e.is_canceled() || e.wait().is_some() => None,
                     Outcome::Err(_) => Some(AttemptOutcome::Failed),
                     Outcome::TimedOut(_) => Some(AttemptOutcome::TimedOut),
                     Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
@@ -63,6 +63,13 @@ impl Scheduler {
             let inst = &mut self.instances[id as usize];
             if inst.started.is_none() {
                 inst.started = Some(at);
+            }
+        }
+        if let Outcome::Err(e) = &done.outcome {
+            if let Some(wait) = e.wait() {
+                // Not an end: the task waits for an answer (waits.rs).
+                let wait = wait.clone();
+                return self.begin_wait(&done, wait);
             }
         }
         let (status, result, error) = match done.outcome {

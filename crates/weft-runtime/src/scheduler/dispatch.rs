@@ -152,6 +152,7 @@ impl Scheduler {
                 ctx.set_current_item(items.list[item as usize].clone(), item as usize);
             }
         }
+        ctx.set_current_route(inst.route);
         let immediate = |outcome| {
             Box::new(Done {
                 slot: u32::MAX,

@@ -77,10 +77,12 @@ impl Scheduler {
         };
         let concurrency = match with.concurrency.as_ref().map(|c| c.eval(&ctx)) {
             None => usize::MAX,
-            Some(Ok(c)) if c >= 1.0 => c as usize,
+            // Below 1 (0, or an expression giving 0 or less) runs one item
+            // at a time, as Orquesta does.
+            Some(Ok(c)) if !c.is_nan() => (c as usize).max(1),
             Some(Ok(c)) => {
                 return self
-                    .fail_instance(id, format!("with.concurrency: must be 1 or more, not {c}"))
+                    .fail_instance(id, format!("with.concurrency: must be a number, not {c}"))
             }
             Some(Err(e)) => {
                 let msg = self.plan.describe_error(&e, "with.concurrency");

@@ -169,10 +169,16 @@ impl Scheduler {
         if j.replay.is_some() || j.broken.is_some() {
             return;
         }
+        let mut record = record();
+        if let (Record::Attempt(a), Some(key), Some(secrets)) =
+            (&mut record, j.journal.key.as_ref(), self.secrets.as_deref())
+        {
+            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut a.outcome);
+        }
         j.buf.push(Entry {
             run: self.run_id,
             seq: j.seq,
-            record: record(),
+            record,
         });
         j.seq += 1;
     }
@@ -183,6 +189,16 @@ impl Scheduler {
         let started_sys = self.started_sys;
         let started = self.started;
         let to_ms = |at: Instant| millis(started_sys + at.saturating_duration_since(started));
+        // Only a wait's record names its task (for listing waits).
+        let task = match &done.outcome {
+            Outcome::Err(e) if e.wait().is_some() => Some(
+                self.plan
+                    .task(self.instances[done.instance as usize].task)
+                    .name
+                    .clone(),
+            ),
+            _ => None,
+        };
         self.record(|| {
             Record::Attempt(Box::new(AttemptRecord {
                 step,
@@ -191,7 +207,7 @@ impl Scheduler {
                 attempt: done.attempt,
                 outcome: match &done.outcome {
                     Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
-                    Outcome::Err(e) => AttemptOutcome::Err {
+                    Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
                         message: e.message().to_owned(),
                         result: e.result().cloned(),
                         canceled: e.is_canceled(),
@@ -199,6 +215,16 @@ impl Scheduler {
                     Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
                         seconds: d.as_secs_f64(),
                     },
+                    Outcome::Err(e) => {
+                        let wait = e.wait().cloned().unwrap_or_else(|| crate::Wait::new(""));
+                        let deadline_at =
+                            wait.timeout_ms.map(|t| to_ms(done.ended).saturating_add(t));
+                        AttemptOutcome::Waiting {
+                            task: task.as_deref().unwrap_or_default().to_owned(),
+                            wait,
+                            deadline_at,
+                        }
+                    }
                     Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
                     Outcome::Dropped => AttemptOutcome::Dropped,
                 },
@@ -494,6 +520,7 @@ impl Scheduler {
             }
             AttemptOutcome::Panicked { message } => Outcome::Panicked(message),
             AttemptOutcome::Dropped => Outcome::Dropped,
+            AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
         };
         let done = Done {
             slot: launch.slot,
@@ -518,6 +545,10 @@ impl Scheduler {
             Command::Pause => self.pause(),
             Command::Resume => self.resume(),
             Command::Rerun { tasks } => self.rerun(tasks)?,
+            Command::Respond { .. } | Command::Signal { .. } => self.apply_answer(command)?,
+            Command::Expire { instance, item } => {
+                self.apply_expire(*instance, item.unwrap_or(NO_ITEM));
+            }
         }
         Ok(())
     }

@@ -12,7 +12,8 @@
 //!   their actions — all in the same turn.
 //! * `Started` — an attempt began (sent only while someone listens to events).
 //! * `Control` — cancel, abort, pause, resume, re-run, a journal failure,
-//!   or a new event subscriber.
+//!   a new event subscriber, an answer to a waiting task, or a request for
+//!   the tasks that wait.
 //!
 //! Work that completes without an action (a task with no `action`, an input
 //! that fails to render) goes on a local queue, so long chains of such tasks
@@ -22,7 +23,9 @@
 //!
 //! `Pending` (created; delay, join or concurrency slot pending) → `Running`
 //! (attempt spawned) → `Succeeded` | `Failed` | `TimedOut` | `Canceled`. A
-//! retry keeps the instance `Running`.
+//! retry keeps the instance `Running`. An attempt that ends in a wait puts
+//! the instance back to `Pending` until an answer or its deadline
+//! (`waits.rs`).
 //!
 //! # Run states
 //!
@@ -35,7 +38,8 @@
 //! # Invariants
 //!
 //! * `in_flight` counts spawned attempts whose `Done` has not been handled;
-//!   the run ends exactly when it reaches zero and the local queue is empty.
+//!   the run ends exactly when it reaches zero, the local queue is empty,
+//!   and nothing is held by a pause or waits for an answer.
 //! * Every instance is created by one satisfied transition (or as a start
 //!   task, or by a join firing once), and spawns at most `retry.count + 1`
 //!   attempts per item.
@@ -52,6 +56,7 @@ mod launch;
 mod scope;
 mod state;
 mod transitions;
+mod waits;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -272,6 +277,18 @@ enum Skipped {
     },
 }
 
+/// A task instance (or item) waiting for an answer; see `waits.rs`.
+struct Waiting {
+    instance: u32,
+    item: u32,
+    attempt: u32,
+    wait: Box<crate::wait::Wait>,
+    /// When it began to wait.
+    since: Instant,
+    /// When its timeout runs out.
+    deadline: Option<Instant>,
+}
+
 /// An attempt held back while the run is paused.
 struct Held {
     instance: u32,
@@ -354,6 +371,8 @@ pub(crate) struct Scheduler {
     /// Paused: attempts about to start are held back in `held` instead.
     paused: bool,
     held: Vec<Held>,
+    /// Tasks waiting for an answer, oldest first.
+    waits: Vec<Waiting>,
     rx: flume::Receiver<Msg>,
     tx: flume::Sender<Msg>,
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
@@ -550,12 +569,22 @@ impl Scheduler {
             static_key(&WORKFLOW, "workflow"),
             Value::String(plan.name().to_string()),
         );
+        for (name, make) in &exec.run_context {
+            let start = crate::executor::StartingRun {
+                run_id,
+                workflow: plan.name(),
+            };
+            ctx.set_var(name.clone(), make(&start));
+        }
         let max_instances = exec
             .limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
         let limit = exec.limit.clone();
-        let status = Arc::new(SharedStatus::new(RunStatus::Running));
+        let status = Arc::new(SharedStatus::new(
+            RunStatus::Running,
+            exec.lost.pauses.clone(),
+        ));
         let run = Run {
             handle: RunHandle {
                 id: run_id,
@@ -579,6 +608,7 @@ impl Scheduler {
             status,
             paused: false,
             held: Vec::new(),
+            waits: Vec::new(),
             rx,
             tx,
             outcome_tx: Some(outcome_tx),
@@ -704,14 +734,31 @@ impl Scheduler {
                     continue;
                 }
                 if self.in_flight == 0 {
-                    if self.held.is_empty() {
+                    if self.held.is_empty() && self.waits.is_empty() {
                         break;
                     }
-                    // Paused with work held back: wait for resume or cancel.
+                    // Paused with work held back, or waiting for answers:
+                    // wait for them, a resume or a cancel.
                     self.status.set(RunStatus::Paused);
                 }
                 self.end_turn().await;
-                let Ok(msg) = self.rx.recv_async().await else {
+                // A wait's deadline is the only timer the loop keeps.
+                let msg = match self.next_deadline() {
+                    None => Some(self.rx.recv_async().await),
+                    Some(at) => {
+                        let recv = self.rx.recv_async();
+                        tokio::select! {
+                            msg = recv => Some(msg),
+                            () = tokio::time::sleep_until(at.into()) => None,
+                        }
+                    }
+                };
+                let Some(msg) = msg else {
+                    self.new_turn();
+                    self.expire_due();
+                    continue;
+                };
+                let Ok(msg) = msg else {
                     break;
                 };
                 self.new_turn();
@@ -825,6 +872,22 @@ impl Scheduler {
             Msg::Control(Control::Resume) => self.command(Command::Resume),
             Msg::Control(Control::Rerun(tasks)) => self.command(Command::Rerun { tasks }),
             Msg::Control(Control::JournalFailed(why)) => self.journal_failed(why),
+            Msg::Control(Control::Answer(command, reply)) => {
+                let taken = self.answer(command);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(taken);
+                    }
+                    None => {
+                        if let Err(e) = taken {
+                            tracing::warn!(run_id = %self.run_id, error = %e, "an answer was not taken");
+                        }
+                    }
+                }
+            }
+            Msg::Control(Control::Waits(reply)) => {
+                let _ = reply.send(self.pending_waits());
+            }
         }
     }
 
@@ -832,6 +895,11 @@ impl Scheduler {
     fn command(&mut self, command: Command) {
         if matches!(command, Command::Rerun { .. }) && !self.ended_before {
             // Only a run that had ended is re-run (see `Executor::rerun`).
+            return;
+        }
+        if matches!(command, Command::Resume) && !self.paused && !self.replaying() {
+            // Nothing to resume (a run resumed from the store that only
+            // waits for answers): not recorded, so its summary stays paused.
             return;
         }
         self.record_command(command.clone());

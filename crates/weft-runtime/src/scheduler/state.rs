@@ -74,6 +74,7 @@ impl Scheduler {
                 stop.raise();
             }
             self.drop_held();
+            self.drop_waits();
         }
     }
 
@@ -84,6 +85,7 @@ impl Scheduler {
         }
         self.canceled = true;
         self.drop_held();
+        self.drop_waits();
         if let Some(children) = &self.children {
             children.cancel(abort);
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use weft_core::engine::{Target, TaskPlan};
-use weft_core::{CurrentTask, TaskId, TaskStatus, WorkflowContext};
+use weft_core::{CurrentTask, TaskId, TaskRun, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
 use super::scope::{Published, Scope};
@@ -29,6 +29,18 @@ impl Scheduler {
         self.ctx.set_task_result(task.name.clone(), result.clone());
         if plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
+            let to_sys =
+                |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
+            let run = TaskRun::new(
+                id,
+                route,
+                inst.started.map(to_sys),
+                Some(to_sys(inst.ended.unwrap_or_else(Instant::now))),
+                status,
+                result.clone(),
+            )
+            .with_items(inst.items.is_some());
+            self.ctx.set_task_run(&task.name, &run);
         }
         let name = task.name.clone();
         // Terminal events carry the moment the instance ended (taken in the
@@ -84,11 +96,13 @@ impl Scheduler {
         // the status (`{{ succeeded() }}` is decided without it).
         let mut cur: Option<WorkflowContext> = None;
         let current = |ctx: &WorkflowContext| {
-            ctx.with_current_task(CurrentTask {
+            let mut c = ctx.with_current_task(CurrentTask {
                 name: task.name.clone(),
                 status,
                 result: result.clone(),
-            })
+            });
+            c.set_current_route(route);
+            c
         };
         // Every `when` is evaluated first, against the context as the task
         // left it; only then are the matching transitions' publishes applied
@@ -366,6 +380,10 @@ impl Scheduler {
         }
         let mut path = self.routes[route as usize].path.to_vec();
         path.push(format!("{}__t{key}", self.plan.task(from).name));
+        if self.plan.uses_task_status() {
+            let new = self.routes.len() as u32;
+            self.ctx.set_route_parent(new, route);
+        }
         self.routes.push(RouteStep {
             parent: route,
             from,

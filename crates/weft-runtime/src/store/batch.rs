@@ -21,8 +21,8 @@ pub struct RunBatch {
     pub json: Vec<u8>,
     /// The run's summary, when the batch starts its journal.
     pub start: Option<RunSummary>,
-    /// The records that change the summary (commands and ends, without
-    /// their payloads), in order.
+    /// The records that change the summary (commands, waits and ends,
+    /// without the payloads of ends), in order.
     pub effects: Vec<Record>,
 }
 
@@ -76,6 +76,9 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
                 errors: Vec::new(),
                 ended_at: end.ended_at,
             }))),
+            Record::Attempt(a) if matches!(a.outcome, super::AttemptOutcome::Waiting { .. }) => {
+                rb.effects.push(e.record.clone())
+            }
             _ => {}
         }
         serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {

@@ -1218,3 +1218,160 @@ pub async fn ten_thousand_records_in_one_append(store: &dyn Store) {
         same_journal(store, P, &load_ok(store, P, run).await, &want);
     }
 }
+
+/// Runs every property of the key–value datastore ([`KvStore`]), each on a
+/// new store from `make`; a store without a datastore ([`Store::kv`] is
+/// `None`) fails.
+///
+/// # Panics
+///
+/// When a property does not hold: the message names it and the store.
+pub async fn kv_run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    kv_set_then_get(&*make().await).await;
+    kv_set_replaces(&*make().await).await;
+    kv_scopes_are_apart(&*make().await).await;
+    kv_list_by_prefix(&*make().await).await;
+    kv_delete_removes(&*make().await).await;
+    kv_bad_keys_are_refused(&*make().await).await;
+}
+
+fn kv_of<'s>(store: &'s dyn Store, property: &str) -> &'s dyn super::KvStore {
+    store.kv().unwrap_or_else(|| {
+        panic!(
+            "{property}: store {} has no key-value datastore",
+            store.describe()
+        )
+    })
+}
+
+/// A key set reads back with its value, its secret mark and a time.
+pub async fn kv_set_then_get(store: &dyn Store) {
+    let p = "kv_set_then_get";
+    let kv = kv_of(store, p);
+    let before = millis(SystemTime::now());
+    assert_eq!(kv.kv_get("system", "a").await.unwrap(), None, "{p}");
+    kv.kv_set(&super::KvEntry::new("system", "a", "1 é\n\"x\""))
+        .await
+        .unwrap();
+    kv.kv_set(&super::KvEntry::new("system", "token", "s").secret(true))
+        .await
+        .unwrap();
+    let a = kv.kv_get("system", "a").await.unwrap().expect(p);
+    assert_eq!(
+        (
+            a.scope.as_str(),
+            a.name.as_str(),
+            a.value.as_str(),
+            a.secret
+        ),
+        ("system", "a", "1 é\n\"x\"", false),
+        "{p}: {}",
+        store.describe()
+    );
+    assert!(a.updated_at >= before, "{p}: {}", store.describe());
+    let t = kv.kv_get("system", "token").await.unwrap().expect(p);
+    assert!(t.secret, "{p}: {}", store.describe());
+}
+
+/// Setting a key again replaces its value and its mark.
+pub async fn kv_set_replaces(store: &dyn Store) {
+    let p = "kv_set_replaces";
+    let kv = kv_of(store, p);
+    kv.kv_set(&super::KvEntry::new("system", "a", "1").secret(true))
+        .await
+        .unwrap();
+    kv.kv_set(&super::KvEntry::new("system", "a", "2"))
+        .await
+        .unwrap();
+    let a = kv.kv_get("system", "a").await.unwrap().expect(p);
+    assert_eq!(
+        (a.value.as_str(), a.secret),
+        ("2", false),
+        "{p}: {}",
+        store.describe()
+    );
+    assert_eq!(kv.kv_list("system", "").await.unwrap().len(), 1, "{p}");
+}
+
+/// The same name in `system` and `user` is two keys.
+pub async fn kv_scopes_are_apart(store: &dyn Store) {
+    let p = "kv_scopes_are_apart";
+    let kv = kv_of(store, p);
+    kv.kv_set(&super::KvEntry::new("system", "k", "sys"))
+        .await
+        .unwrap();
+    kv.kv_set(&super::KvEntry::new("user", "k", "usr"))
+        .await
+        .unwrap();
+    let s = kv.kv_get("system", "k").await.unwrap().expect(p);
+    let u = kv.kv_get("user", "k").await.unwrap().expect(p);
+    assert_eq!(
+        (s.value.as_str(), u.value.as_str()),
+        ("sys", "usr"),
+        "{p}: {}",
+        store.describe()
+    );
+}
+
+/// `kv_list` gives the keys of one scope under a prefix, by name.
+pub async fn kv_list_by_prefix(store: &dyn Store) {
+    let p = "kv_list_by_prefix";
+    let kv = kv_of(store, p);
+    for name in ["app.b", "app.a", "other", "app_c", "ap"] {
+        kv.kv_set(&super::KvEntry::new("system", name, name))
+            .await
+            .unwrap();
+    }
+    kv.kv_set(&super::KvEntry::new("user", "app.z", "z"))
+        .await
+        .unwrap();
+    let names = |v: Vec<super::KvEntry>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(kv.kv_list("system", "app.").await.unwrap()),
+        ["app.a", "app.b"],
+        "{p}: {}",
+        store.describe()
+    );
+    // `_` and `%` are no wildcards.
+    assert_eq!(
+        names(kv.kv_list("system", "app_").await.unwrap()),
+        ["app_c"],
+        "{p}: {}",
+        store.describe()
+    );
+    assert_eq!(kv.kv_list("system", "").await.unwrap().len(), 5, "{p}");
+    assert_eq!(kv.kv_list("system", "%").await.unwrap().len(), 0, "{p}");
+}
+
+/// A deleted key is gone; deleting a missing key says so.
+pub async fn kv_delete_removes(store: &dyn Store) {
+    let p = "kv_delete_removes";
+    let kv = kv_of(store, p);
+    kv.kv_set(&super::KvEntry::new("system", "a", "1"))
+        .await
+        .unwrap();
+    assert!(kv.kv_delete("system", "a").await.unwrap(), "{p}");
+    assert!(!kv.kv_delete("system", "a").await.unwrap(), "{p}");
+    assert_eq!(kv.kv_get("system", "a").await.unwrap(), None, "{p}");
+}
+
+/// A scope other than `system` and `user`, or an empty name, is refused.
+pub async fn kv_bad_keys_are_refused(store: &dyn Store) {
+    let p = "kv_bad_keys_are_refused";
+    let kv = kv_of(store, p);
+    let e = kv
+        .kv_set(&super::KvEntry::new("global", "a", "1"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("`global`"), "{p}: {e}");
+    assert!(
+        kv.kv_set(&super::KvEntry::new("system", "", "1"))
+            .await
+            .is_err(),
+        "{p}"
+    );
+}

@@ -1,14 +1,17 @@
 //! A [`Store`] in memory: for tests, and as the reference the conformance
 //! suite checks every store against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{millis, Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError};
+use super::{
+    check_key, millis, Appended, Entry, KvEntry, KvStore, Record, RunFilter, RunSummary, Store,
+    StoreError,
+};
 use crate::id::RunId;
 
 /// Keeps journals in memory; they live as long as the store.
@@ -28,6 +31,8 @@ pub struct MemoryStore {
     runs: Mutex<HashMap<RunId, Stored>>,
     /// Fails every append with this message (to test a full disk).
     failing: Mutex<Option<String>>,
+    /// The key–value datastore, by scope and name.
+    kv: Mutex<BTreeMap<(String, String), KvEntry>>,
 }
 
 struct Stored {
@@ -167,5 +172,57 @@ impl Store for MemoryStore {
 
     fn describe(&self) -> String {
         "memory".to_owned()
+    }
+
+    fn kv(&self) -> Option<&dyn KvStore> {
+        Some(self)
+    }
+}
+
+impl KvStore for MemoryStore {
+    fn kv_set<'a>(&'a self, entry: &'a KvEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        let done = check_key(&entry.scope, &entry.name).map(|()| {
+            let mut stored = entry.clone();
+            stored.updated_at = millis(SystemTime::now());
+            self.kv
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((entry.scope.clone(), entry.name.clone()), stored);
+        });
+        async move { done }.boxed()
+    }
+
+    fn kv_get<'a>(
+        &'a self,
+        scope: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<KvEntry>, StoreError>> {
+        let kv = self.kv.lock().unwrap_or_else(|p| p.into_inner());
+        let found = kv.get(&(scope.to_owned(), name.to_owned())).cloned();
+        async move { Ok(found) }.boxed()
+    }
+
+    fn kv_list<'a>(
+        &'a self,
+        scope: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<KvEntry>, StoreError>> {
+        let kv = self.kv.lock().unwrap_or_else(|p| p.into_inner());
+        let found = kv
+            .values()
+            .filter(|e| e.scope == scope && e.name.starts_with(prefix))
+            .cloned()
+            .collect();
+        async move { Ok(found) }.boxed()
+    }
+
+    fn kv_delete<'a>(
+        &'a self,
+        scope: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut kv = self.kv.lock().unwrap_or_else(|p| p.into_inner());
+        let removed = kv.remove(&(scope.to_owned(), name.to_owned())).is_some();
+        async move { Ok(removed) }.boxed()
     }
 }

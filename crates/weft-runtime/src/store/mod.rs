@@ -28,6 +28,7 @@
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod kv;
 mod memory;
 mod shared;
 
@@ -42,6 +43,7 @@ use serde_json::Value;
 pub use batch::{
     extend_journal, extend_journal_from, group_batch, out_of_sequence, second_start, RunBatch,
 };
+pub use kv::{check_key, KvEntry, KvStore, KV_SCOPES};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 
@@ -236,6 +238,18 @@ pub enum AttemptOutcome {
     },
     /// The run stopped before the attempt started its action.
     Dropped,
+    /// The action made its task wait for an answer (see
+    /// [`Wait`](crate::Wait)); a `Respond`, `Signal` or `Expire` command
+    /// ends the wait.
+    Waiting {
+        /// The task's name (for listing waits without the workflow).
+        task: String,
+        /// What it waits for.
+        wait: crate::wait::Wait,
+        /// When its timeout runs out, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_at: Option<Millis>,
+    },
 }
 
 /// A command a run handled.
@@ -256,6 +270,28 @@ pub enum Command {
     Rerun {
         /// Task names.
         tasks: Vec<String>,
+    },
+    /// An answer for the oldest task named `task` that waits (see
+    /// [`Wait`](crate::Wait)).
+    Respond {
+        /// The waiting task's name.
+        task: String,
+        /// The answer.
+        response: Value,
+    },
+    /// An answer for the oldest wait with this key.
+    Signal {
+        /// The wait's key.
+        key: String,
+        /// The answer.
+        response: Value,
+    },
+    /// A wait's timeout ran out (recorded by the run itself).
+    Expire {
+        /// The waiting instance.
+        instance: u32,
+        /// Its item, for a task with `with` items.
+        item: Option<u32>,
     },
 }
 
@@ -290,6 +326,12 @@ pub struct RunSummary {
     pub updated_at: Millis,
     /// When it ended, if it has.
     pub ended_at: Option<Millis>,
+    /// The process that holds the run's lease now, in a store several
+    /// processes share ([`SharedStore::owner_name`]); `None` when no
+    /// process holds one that has not run out (a queued or ended run, a run
+    /// whose owner died), and always in a store of one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl RunSummary {
@@ -304,6 +346,7 @@ impl RunSummary {
             started_at: start.started_at,
             updated_at: now,
             ended_at: None,
+            owner: None,
         }
     }
 
@@ -532,6 +575,11 @@ pub trait Store: Send + Sync + 'static {
     fn shared(&self) -> Option<&dyn SharedStore> {
         None
     }
+
+    /// The store's key–value datastore, if it has one.
+    fn kv(&self) -> Option<&dyn KvStore> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Store {
@@ -549,9 +597,22 @@ pub fn status_after(status: RunStatus, record: &Record) -> RunStatus {
             Command::Resume if !status.is_terminal() => RunStatus::Running,
             Command::Cancel | Command::Abort if !status.is_terminal() => RunStatus::Canceling,
             Command::Rerun { .. } => RunStatus::Running,
+            Command::Respond { .. } | Command::Signal { .. } | Command::Expire { .. }
+                if status == RunStatus::Paused =>
+            {
+                RunStatus::Running
+            }
             _ => status,
         },
         Record::Ended(end) => end.status,
+        // A task waits for an answer: the run shows as paused (as a
+        // StackStorm workflow with a pending inquiry does), though other
+        // branches may still run.
+        Record::Attempt(a)
+            if matches!(a.outcome, AttemptOutcome::Waiting { .. }) && !status.is_terminal() =>
+        {
+            RunStatus::Paused
+        }
         Record::Attempt(_) => status,
     }
 }

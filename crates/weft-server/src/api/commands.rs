@@ -1,5 +1,5 @@
 //! Starting and steering runs: submit, cancel, pause, resume, re-run,
-//! respond (not yet), purge.
+//! respond to an inquiry, purge.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::Value;
 use weft_core::{Plan, Workflow};
 use weft_runtime::store::Command;
-use weft_runtime::{RunId, RunStatus};
+use weft_runtime::{RespondError, RunId, RunStatus};
 
 use super::{body, read_only, run_id};
 use crate::config::Mode;
@@ -269,22 +269,80 @@ pub(crate) async fn rerun_run(
     Ok(accepted(id, "rerun", "here"))
 }
 
-/// Answers a task that waits for a response (an inquiry). Not available
-/// yet: weft has no durable waits; this answers 501 until it does.
+/// Answers a task that waits for a response (`core.ask`, an inquiry):
+/// the answer is checked against the task's JSON Schema; accepted, the
+/// task succeeds with `{"response": ...}` and the run goes on. A run that
+/// no process runs (on SQLite) keeps the answer in its journal, applied
+/// when it is resumed.
 #[utoipa::path(post, path = "/api/v1/runs/{id}/tasks/{task}/respond", tag = "commands",
     params(("id" = String, Path, description = "The run's id"),
            ("task" = String, Path, description = "The task that waits")),
     request_body = RespondRequest,
-    responses((status = 501, description = "Inquiries are not available yet", body = ErrorBody)))]
+    responses(
+        (status = 202, description = "Taken", body = CommandAccepted),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "No such task waits, or the server is read-only", body = ErrorBody),
+        (status = 422, description = "The answer does not match the schema; the task keeps waiting", body = ErrorBody),
+    ))]
 pub(crate) async fn respond(
-    Path((id, _task)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    run_id(&id)?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "inquiries are not available yet: weft has no tasks that wait for a response \
-         (GET /api/v1 says `inquiries: false`)",
+    State(app): State<App>,
+    Path((id, task)): Path<(String, String)>,
+    b: Result<Json<RespondRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<CommandAccepted>), ApiError> {
+    let id = run_id(&id)?;
+    let req = body(b)?;
+    if app.mode == Mode::ReadOnly {
+        return Err(read_only());
+    }
+    let ex = &app.config.executor;
+    let delivered = if ex.run(id).is_some() {
+        "here"
+    } else {
+        "store"
+    };
+    ex.respond(id, &task, req.response)
+        .await
+        .map_err(|e| match e {
+            RespondError::Rejected(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "answer_rejected", m)
+            }
+            RespondError::NotWaiting(m) => ApiError::conflict(m),
+            RespondError::UnknownRun(id) => ApiError::no_run(id),
+            RespondError::Store(e) => e.into(),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
+    Ok(accepted(id, "respond", delivered))
+}
+
+/// The tasks of a run that wait for an answer, with what they wait for
+/// (the schema an answer must match).
+#[utoipa::path(get, path = "/api/v1/runs/{id}/inquiries", tag = "runs",
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "What waits", body = Vec<InquiryJson>),
+        (status = 404, description = "No such run", body = ErrorBody),
+    ))]
+pub(crate) async fn run_inquiries(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<InquiryJson>>, ApiError> {
+    let id = run_id(&id)?;
+    let waits = app.config.executor.inquiries_of(id).await?;
+    Ok(Json(
+        waits
+            .into_iter()
+            .map(|w| InquiryJson {
+                run_id: w.run.to_string(),
+                task: w.task,
+                instance: w.instance,
+                item: w.item,
+                key: w.wait.key,
+                schema: w.wait.schema,
+                details: Value::Object(w.wait.details),
+                since: w.since as f64 / 1000.0,
+                deadline_at: w.deadline_at.map(|d| d as f64 / 1000.0),
+            })
+            .collect(),
     ))
 }
 

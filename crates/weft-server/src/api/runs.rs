@@ -39,7 +39,7 @@ pub(crate) async fn capabilities(State(app): State<App>) -> Json<Capabilities> {
         commands: writable,
         rerun: writable,
         purge: writable,
-        inquiries: false,
+        inquiries: writable,
         workflows: app.config.workflows.keys().cloned().collect(),
     })
 }
@@ -321,11 +321,12 @@ pub(crate) async fn list_attempts(
     if instance as usize >= s.outcome.tasks.len() {
         return Err(no_instance(id, instance, s.outcome.tasks.len()));
     }
-    let entries = app
+    let mut entries = app
         .snapshots
         .store()?
         .load_from(id, q.cursor.unwrap_or(0))
         .await?;
+    app.snapshots.open_secrets(&mut entries)?;
     let mut attempts = Vec::new();
     let mut next_cursor = None;
     for e in &entries {

@@ -12,7 +12,7 @@
 //! | versions ([`version`]) | `version_compare`, `version_more_than`, `version_less_than`, `version_equal`, `version_match`, `version_bump_major`, `version_bump_minor`, `version_bump_patch`, `version_strip_patch` |
 //! | time ([`time`]) | `to_human_time_from_seconds` |
 //! | paths ([`path`]) | `basename`, `dirname` |
-//! | the run ([`runtime`]) | `task(name)`; `st2kv(key)` is known but not available yet |
+//! | the run ([`runtime`]) | `task(name, route)`, `st2kv(key, decrypt, default)` (the datastore [`crate::load_datastore`] loaded) |
 
 mod data;
 mod jsonpath;
@@ -80,8 +80,10 @@ pub fn function_names() -> Vec<&'static str> {
 }
 
 /// Registers StackStorm's expression functions (see the module docs) for
-/// every workflow this process compiles, in both their forms:
-/// `{{ to_json_string(x) }}` and `{{ x | to_json_string }}`.
+/// every workflow this process compiles, in both dialects and both their
+/// forms: `{{ to_json_string(x) }}`, `{{ x | to_json_string }}` and
+/// `<% to_json_string(ctx().x) %>`; and declares the context name `st2`
+/// (`ctx().st2`, set on runs by [`PackExt::st2_context`](crate::PackExt::st2_context)).
 ///
 /// Call it once at startup, before the first workflow or template is
 /// compiled (the `weft` command does); calling it again does nothing and
@@ -114,7 +116,9 @@ pub fn install_functions() -> Result<(), RegisterError> {
             for (name, imp) in FUNCTIONS {
                 functions::register(name, Function::new(*imp))?;
             }
-            functions::register("task", Function::new(runtime::task).reads_task_statuses())
+            functions::register("task", Function::new(runtime::task).reads_task_statuses())?;
+            // `ctx().st2`, which `PackExt::st2_context` sets on each run.
+            functions::declare_context_name("st2")
         })
         .clone()
 }

@@ -700,9 +700,33 @@ mod tests {
         let params = [param("a", json!({"default": "{{ nope }}"}))];
         let e = resolve(&params, &json!({}), &ctx(&config)).unwrap_err();
         assert!(e.message.contains("`nope`"), "{}", e.message);
-        let params = [param("a", json!({"default": "{{ st2kv.system.x }}"}))];
-        let e = resolve(&params, &json!({}), &ctx(&config)).unwrap_err();
-        assert!(e.message.contains("st2kv"), "{}", e.message);
+        // The datastore, as StackStorm's templates read it.
+        crate::use_datastore([
+            weft_runtime::store::KvEntry::new("system", "x", "42"),
+            weft_runtime::store::KvEntry::new("system", "app.port", "8080"),
+            weft_runtime::store::KvEntry::new("user", "weft:mine", "m").secret(true),
+        ]);
+        let params = [
+            param(
+                "a",
+                json!({"type": "integer", "default": "{{ st2kv.system.x }}"}),
+            ),
+            param("b", json!({"default": "{{ st2kv.system.app.port }}"})),
+            param(
+                "c",
+                json!({"default": "{{ st2kv.user.mine | decrypt_kv }}"}),
+            ),
+        ];
+        let out = resolve(&params, &json!({}), &ctx(&config)).unwrap();
+        assert_eq!(
+            (&out["a"], &out["b"], &out["c"]),
+            (&json!(42), &json!("8080"), &json!("m"))
+        );
+        // A key that is not set reads as nothing (StackStorm prints it as
+        // an empty string).
+        let params = [param("d", json!({"default": "{{ st2kv.system.missing }}"}))];
+        let out = resolve(&params, &json!({}), &ctx(&config)).unwrap();
+        assert_eq!(out["d"], Value::Null);
         // Not a template after all: the text is the value.
         let params = [param(
             "a",

@@ -40,6 +40,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     // StackStorm's filters for parameters: `to_json_string`, `use_none`,
     // `regex_replace`, ... as in workflows.
     crate::functions::add_parameter_filters(&mut env);
+    // weft keeps datastore values in plain text: there is nothing to
+    // decrypt (see `st2kv`).
+    env.add_filter("decrypt_kv", |v: minijinja::Value| v);
     env
 });
 
@@ -66,12 +69,6 @@ pub(super) fn render_defaults(
         match names_used(default) {
             Some(names) => {
                 for n in &names {
-                    if n == "st2kv" {
-                        return Err(problem(
-                            p,
-                            "has a default that reads the datastore (`st2kv`), which weft does not have yet: give the parameter a value, or put the value in the pack's config and read `config_context`",
-                        ));
-                    }
                     if !CONTEXT_NAMES.contains(&n.as_str()) && !params.iter().any(|q| &q.name == n)
                     {
                         return Err(problem(
@@ -191,6 +188,14 @@ fn render(v: &Value, values: &Map<String, Value>, ctx: &Context<'_>) -> Result<V
             let mut scope = values.clone();
             scope.insert("config_context".into(), ctx.config.clone());
             scope.insert("action_context".into(), ctx.action.clone());
+            if s.contains("st2kv") {
+                let user = ctx
+                    .action
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .unwrap_or("stanley");
+                scope.insert("st2kv".into(), crate::datastore::template_view(user));
+            }
             let scope = minijinja::Value::from(minijinja::value::Serde(&scope));
             if let Some(expr) = whole_expression(s) {
                 if let Ok(e) = ENV.compile_expression(expr) {

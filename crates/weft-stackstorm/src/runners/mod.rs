@@ -265,10 +265,7 @@ impl Action for PackAction {
                 #[cfg(feature = "http")]
                 Runner::HttpRequest => http::run(call).await,
                 Runner::Noop => Ok(json!({"failed": false, "succeeded": true, "return_code": 0})),
-                Runner::Inquirer => Err(ActionError::new(format!(
-                    "`{}` (runner `inquirer`, StackStorm's inquiries) is not implemented in weft yet: a workflow that asks a person cannot run until it is",
-                    this.meta.reference
-                ))),
+                Runner::Inquirer => inquirer(call).await,
                 // Registered as sub-workflows, or refused by `problem`.
                 other => Err(ActionError::new(format!(
                     "`{}`: runner `{}` cannot run here",
@@ -279,6 +276,26 @@ impl Action for PackAction {
         }
         .boxed()
     }
+}
+
+/// An `inquirer` action: weft's `core.ask` with the runner's parameters
+/// (`schema`, `route`, `users`, `roles`, `ttl`, defaults applied): the task
+/// waits for an answer.
+async fn inquirer(call: Call<'_>) -> ActionResult {
+    let Some(ask) = weft_runtime::builtin_action("core.ask") else {
+        return Err(call.error("weft's `core.ask` is missing"));
+    };
+    let mut input = call.input.clone();
+    input.input = Value::Object(
+        call.params
+            .iter()
+            .filter(|(k, v)| {
+                matches!(k.as_str(), "schema" | "route" | "users" | "roles" | "ttl") && !v.is_null()
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
+    ask.call(input).await
 }
 
 /// One call of a pack action, its parameters resolved.

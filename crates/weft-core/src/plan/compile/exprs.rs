@@ -70,7 +70,10 @@ impl Declared {
         match *found {
             // Both lists are sorted.
             Found::Parameter(n) => self.inputs.binary_search_by(|i| i.as_str().cmp(n)).is_ok(),
-            Found::Ctx(n) => self.ctx.binary_search_by(|i| i.as_str().cmp(n)).is_ok(),
+            Found::Ctx(n) => {
+                self.ctx.binary_search_by(|i| i.as_str().cmp(n)).is_ok()
+                    || crate::functions::is_context_name(n)
+            }
             Found::Filter(n) => crate::expr::filter_exists(n),
             Found::Test(n) => crate::expr::test_exists(n),
             Found::Function(n) => self.functions().contains(&n),

@@ -119,7 +119,7 @@ impl Compiler<'_> {
                     ErrorKind::Validation,
                     &base.key("action"),
                     format!(
-                        "`{a}`: an expression as the action's name (Orquesta's dynamic action) is not supported by weft yet: name the action, or choose between actions with `when` on the transitions that lead to them"
+                        "`{a}`: an expression as the action's name is not supported by weft yet (Orquesta's dynamic action): name the action, or choose between actions with `when` on the transitions that lead to them"
                     ),
                 );
                 (None, None)

@@ -63,9 +63,11 @@ impl Compiler<'_> {
             return None;
         }
         let items = self.template(expr, &format!("{wpath}.items"))?;
+        // As Orquesta: 0 is accepted (its schema's minimum) and runs one item
+        // at a time; a negative constant is refused.
         let concurrency = match &w.concurrency {
             Some(n) => {
-                Some(self.num(n, &format!("{wpath}.concurrency"), "concurrency", 1.0, true)?)
+                Some(self.num(n, &format!("{wpath}.concurrency"), "concurrency", 0.0, true)?)
             }
             None => None,
         };

@@ -1,0 +1,152 @@
+//! One run whose records a store refuses fails alone: the runs that shared
+//! its commit are committed on their own and go on.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Value};
+use weft_core::Workflow;
+use weft_runtime::store::{
+    Appended, AttemptOutcome, Entry, JournalConfig, MemoryStore, Record, RunFilter, RunSummary,
+    Store, StoreError,
+};
+use weft_runtime::{ActionInput, Executor, RunId, RunStatus};
+
+/// A memory store that refuses every append holding a record of a run
+/// once an action of that run returned `poison: true` (as a store refuses
+/// a value it cannot keep), and notes the runs of each append.
+#[derive(Default)]
+struct PoisonStore {
+    inner: MemoryStore,
+    poisoned: Mutex<Vec<RunId>>,
+    /// The runs of each append.
+    appends: Mutex<Vec<Vec<RunId>>>,
+}
+
+impl Store for PoisonStore {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        async move {
+            let mut runs: Vec<RunId> = entries.iter().map(|e| e.run).collect();
+            runs.dedup();
+            self.appends.lock().unwrap().push(runs);
+            let refused = {
+                let mut poisoned = self.poisoned.lock().unwrap();
+                for e in entries {
+                    if let Record::Attempt(a) = &e.record {
+                        if let AttemptOutcome::Ok { result } = &a.outcome {
+                            if result["poison"] == json!(true) {
+                                poisoned.push(e.run);
+                            }
+                        }
+                    }
+                }
+                entries.iter().any(|e| poisoned.contains(&e.run))
+            };
+            if refused {
+                return Err(StoreError::Unavailable(
+                    "this store cannot keep a poisoned run".into(),
+                ));
+            }
+            self.inner.append(entries).await
+        }
+        .boxed()
+    }
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load(run)
+    }
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.inner.get(run)
+    }
+    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        self.inner.list(f)
+    }
+    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.inner.purge(before)
+    }
+    fn describe(&self) -> String {
+        "poison".into()
+    }
+}
+
+const FLOW: &str = "
+input: [{poison: false}]
+tasks:
+  a: {action: work, input: {poison: '{{ parameters.poison }}'}, next: [{do: b}]}
+  b: {action: core.sleep, input: {seconds: 0.5}}
+output:
+  - done: '{{ task.a.done }}'
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_run_in_a_commit_fails_alone() {
+    let store = Arc::new(PoisonStore::default());
+    // The four runs' first tasks end together, once all four have started.
+    let together = Arc::new(tokio::sync::Barrier::new(4));
+    // Commits gather for 200 ms, so that the ends of the runs' first tasks
+    // share a commit; the second task keeps the runs going until that
+    // commit is done.
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_millis(200)))
+        .action("work", move |input: ActionInput| {
+            let together = together.clone();
+            let poison = input.get("poison").is_some_and(|v| {
+                *v == json!(true) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+            });
+            async move {
+                together.wait().await;
+                Ok::<Value, weft_runtime::ActionError>(json!({"done": true, "poison": poison}))
+            }
+        })
+        .build();
+    let plan = Workflow::from_yaml_str(FLOW)
+        .and_then(|w| w.compile(&ex))
+        .unwrap();
+    let good: Vec<_> = (0..3)
+        .map(|_| ex.start(&plan, json!({})).unwrap())
+        .collect();
+    let bad = ex.start(&plan, json!({"poison": true})).unwrap();
+    let bad_id = bad.id();
+    let ids: Vec<RunId> = good.iter().map(|r| r.id()).collect();
+
+    let bad = tokio::time::timeout(Duration::from_secs(10), bad)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bad.status, RunStatus::Failed);
+    assert!(
+        bad.errors
+            .iter()
+            .any(|e| e.message.contains("cannot keep a poisoned run")),
+        "{:?}",
+        bad.errors
+    );
+    for run in good {
+        let out = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        assert_eq!(out.output["done"], json!(true));
+    }
+    ex.flush().await.ok();
+    // Good runs did share a commit with the bad run, and are in the store.
+    let appends = store.appends.lock().unwrap().clone();
+    assert!(
+        appends
+            .iter()
+            .any(|runs| runs.contains(&bad_id) && runs.iter().any(|r| ids.contains(r))),
+        "no commit held the bad run with another: {appends:?}"
+    );
+    for id in ids {
+        let summary = store.get(id).await.unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Succeeded);
+    }
+    // The bad run's journal ends where its store refused it.
+    assert_ne!(
+        store.get(bad_id).await.unwrap().map(|s| s.status),
+        Some(RunStatus::Succeeded)
+    );
+}
