@@ -360,7 +360,7 @@ tasks:
         KvEntry::new("system", "token", "s3cret").secret(true),
         KvEntry::new("user", "ops:mine", "m"),
     ]);
-    let ctx = WorkflowContext::new(json!({"key_name": "system.k"}), []);
+    let mut ctx = WorkflowContext::new(json!({"key_name": "system.k"}), []);
     ctx.set_var("st2", json!({"user": "ops"}));
     for (expr, want) in [
         ("{{ st2kv(ctx().key_name) }}", json!("v1")),

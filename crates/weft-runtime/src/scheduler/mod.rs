@@ -560,7 +560,7 @@ impl Scheduler {
                 ));
             }
         }
-        let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
+        let mut ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
         ctx.set_system(
             static_key(&RUN_ID, "run_id"),
             Value::String(run_id.to_string()),
