@@ -1,7 +1,7 @@
 //! The workflow context: what expressions read.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
@@ -118,14 +118,6 @@ fn new_map(capacity: usize) -> ValueMap {
     DashMap::with_capacity_and_hasher_and_shard_amount(capacity, Default::default(), 2)
 }
 
-impl Shared {
-    /// The workflow variables (an empty map before the first is set).
-    pub(crate) fn variables(&self) -> &ValueMap {
-        static EMPTY: LazyLock<ValueMap> = LazyLock::new(|| new_map(0));
-        self.variables.get().unwrap_or(&EMPTY)
-    }
-}
-
 /// A context map. Keys are task and variable names from the workflow
 /// itself, not outside input, so a fast hasher (foldhash, seeded per map)
 /// replaces SipHash: one insert per finished task is on the hot path.
@@ -224,15 +216,134 @@ impl TaskRun {
     }
 }
 
+/// The persistent map behind [`Variables`].
+type VarMap = rpds::HashTrieMapSync<Arc<str>, Arc<Value>, foldhash::fast::RandomState>;
+
+/// The workflow variables one branch of a run sees (Orquesta's branch
+/// scope): a persistent map shared between the branches that descend from
+/// it. A clone costs one reference count, whatever it holds; setting a
+/// variable copies the path to it (O(log n)) and leaves every other clone
+/// as it was.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use weft_core::Variables;
+///
+/// let mut a = Variables::new();
+/// a.set("x", json!(1));
+/// let mut b = a.clone();
+/// b.set("x", json!(2));
+/// assert_eq!(**a.get("x").unwrap(), json!(1));
+/// assert_eq!(**b.get("x").unwrap(), json!(2));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Variables(Option<Arc<VarMap>>);
+
+impl Variables {
+    /// No variables.
+    pub fn new() -> Variables {
+        Variables(None)
+    }
+
+    /// The variable `name`: a pointer, not a copy.
+    pub fn get(&self, name: &str) -> Option<&Arc<Value>> {
+        self.0.as_deref()?.get(name)
+    }
+
+    /// Whether `name` is set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// How many variables are set.
+    pub fn len(&self) -> usize {
+        self.0.as_deref().map_or(0, VarMap::size)
+    }
+
+    /// Whether none is set.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every variable, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<Value>)> {
+        self.0.as_deref().into_iter().flat_map(|m| m.iter())
+    }
+
+    fn map_mut(&mut self) -> &mut VarMap {
+        let arc = self.0.get_or_insert_with(|| {
+            Arc::new(VarMap::new_with_hasher_and_ptr_kind(Default::default()))
+        });
+        Arc::make_mut(arc)
+    }
+
+    /// Sets `name` to `value` in this map only.
+    pub fn set(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
+        self.map_mut().insert_mut(name.into(), value.into());
+    }
+
+    /// Sets `name` the way Orquesta merges a published context into a
+    /// task's: where the old and the new value are both maps, the new one
+    /// is merged into the old one key by key (recursively); otherwise the
+    /// new value replaces the old one.
+    pub fn merge(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
+        let name = name.into();
+        let value = value.into();
+        let merged = match self.get(&name) {
+            Some(old) if old.is_object() && value.is_object() => {
+                let mut old = old.clone();
+                merge_value(Arc::make_mut(&mut old), &value);
+                old
+            }
+            _ => value,
+        };
+        self.set(name, merged);
+    }
+
+    /// Whether both share one map (a clone that nothing was set in since).
+    pub fn ptr_eq(&self, other: &Variables) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Orquesta's `merge_dicts(left, right, overwrite=True)`.
+fn merge_value(left: &mut Value, right: &Value) {
+    match (left, right) {
+        (Value::Object(l), Value::Object(r)) => {
+            for (k, v) in r {
+                match l.get_mut(k) {
+                    Some(old) if old.is_object() && v.is_object() => merge_value(old, v),
+                    Some(old) => *old = v.clone(),
+                    None => {
+                        l.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (left, right) => *left = right.clone(),
+    }
+}
+
 /// The context of one run: what expressions read.
 ///
-/// The shared state (parameters, variables, task results, system values)
-/// lives behind one `Arc`, so cloning a context copies pointers only and
-/// costs the same whether it holds nothing or megabytes of task results: one
-/// reference count to bump instead of four. Values are stored as
-/// `Arc<Value>`: reading one hands out a pointer, never a deep copy. The
-/// per-item parts (`item`, `index`) and the task being evaluated (for
-/// `result()`, `succeeded()`, ...) belong to one clone only.
+/// The shared state (parameters, task results, system values) lives behind
+/// one `Arc`, so cloning a context copies pointers only and costs the same
+/// whether it holds nothing or megabytes of task results. Values are stored
+/// as `Arc<Value>`: reading one hands out a pointer, never a deep copy.
+///
+/// The workflow variables are [`Variables`], a persistent map that belongs
+/// to the clone: a variable set through one clone is not seen by the
+/// others (Orquesta's branch scope: each task instance of a run sees the
+/// variables of the branch that led to it). Cloning them costs one more
+/// reference count. The per-item parts (`item`, `index`) and the task being
+/// evaluated (for `result()`, `succeeded()`, ...) belong to one clone too.
 ///
 /// # Examples
 ///
@@ -249,6 +360,7 @@ impl TaskRun {
 #[derive(Clone, Debug)]
 pub struct WorkflowContext {
     pub(crate) shared: Arc<Shared>,
+    pub(crate) vars: Variables,
     pub(crate) current_item: Option<Arc<Value>>,
     pub(crate) current_index: Option<usize>,
     pub(crate) current_task: Option<Arc<CurrentTask>>,
@@ -261,9 +373,6 @@ pub struct WorkflowContext {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
-    /// Made on the first write: most runs publish nothing, and a map costs
-    /// a few allocations to make and drop.
-    pub(crate) variables: OnceLock<ValueMap>,
     pub(crate) task_results: ValueMap,
     pub(crate) system: ValueMap,
 }
@@ -302,21 +411,19 @@ impl WorkflowContext {
         vars: impl IntoIterator<Item = (String, Value)>,
         tasks: usize,
     ) -> Self {
-        let variables = OnceLock::new();
+        let mut variables = Variables::new();
         for (k, v) in vars {
-            variables
-                .get_or_init(|| new_map(0))
-                .insert(Arc::from(k), Arc::new(v));
+            variables.set(k, v);
         }
         WorkflowContext {
             shared: Arc::new(Shared {
                 parameters: Arc::new(parameters),
-                variables,
                 task_results: new_map(tasks),
                 // `run_id`, `workflow`, and statuses only for plans that
                 // read them: grown on demand.
                 system: new_map(0),
             }),
+            vars: variables,
             current_item: None,
             current_index: None,
             current_task: None,
@@ -329,17 +436,33 @@ impl WorkflowContext {
         &self.shared.parameters
     }
 
-    /// Sets a workflow variable (visible to every clone).
-    pub fn set_var(&self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
-        self.shared
-            .variables
-            .get_or_init(|| new_map(0))
-            .insert(name.into(), value.into());
+    /// Sets a workflow variable in this context (not in other clones).
+    pub fn set_var(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
+        self.vars.set(name, value);
     }
 
     /// A workflow variable: a pointer, not a copy.
     pub fn get_var(&self, name: &str) -> Option<Arc<Value>> {
-        self.shared.variables().get(name).map(|v| v.value().clone())
+        self.vars.get(name).cloned()
+    }
+
+    /// The workflow variables this context sees.
+    pub fn variables(&self) -> &Variables {
+        &self.vars
+    }
+
+    /// Replaces the workflow variables this context sees (an O(1) clone
+    /// of another branch's, say).
+    pub fn set_variables(&mut self, vars: Variables) {
+        self.vars = vars;
+    }
+
+    /// A clone that sees `vars` as its workflow variables.
+    #[must_use]
+    pub fn with_variables(&self, vars: Variables) -> WorkflowContext {
+        let mut c = self.clone();
+        c.vars = vars;
+        c
     }
 
     /// Records a task's result (visible to every clone).
@@ -500,7 +623,11 @@ impl WorkflowContext {
         }
         ContextState {
             parameters: (*self.shared.parameters).clone(),
-            variables: dump(self.shared.variables()),
+            variables: self
+                .vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), (**v).clone()))
+                .collect(),
             task_results: dump(&self.shared.task_results),
             system: dump(&self.shared.system),
             current_item: self.current_item.as_ref().map(|v| (**v).clone()),
@@ -515,13 +642,17 @@ impl WorkflowContext {
                 .map(|(k, v)| (Arc::from(k), Arc::new(v)))
                 .collect()
         }
+        let mut vars = Variables::new();
+        for (k, v) in state.variables {
+            vars.set(k, v);
+        }
         WorkflowContext {
             shared: Arc::new(Shared {
                 parameters: Arc::new(state.parameters),
-                variables: OnceLock::from(load(state.variables)),
                 task_results: load(state.task_results),
                 system: load(state.system),
             }),
+            vars,
             current_item: state.current_item.map(Arc::new),
             current_index: state.current_index,
             current_task: None,
@@ -590,11 +721,16 @@ mod tests {
         let c = ctx();
         assert_eq!(*c.get_var("greeting").unwrap(), json!("hello"));
         assert!(c.get_var("missing").is_none());
-        let clone = c.clone();
+        let mut clone = c.clone();
+        assert!(clone.variables().ptr_eq(c.variables()));
         clone.set_var("later", json!([1, 2]));
-        // Variables are shared between clones.
-        assert_eq!(*c.get_var("later").unwrap(), json!([1, 2]));
-        assert_eq!(c.render_template("{{ vars.later[1] }}").unwrap(), "2");
+        // Variables belong to the clone (a branch): the original does not
+        // see what the clone set.
+        assert!(c.get_var("later").is_none());
+        assert_eq!(*clone.get_var("greeting").unwrap(), json!("hello"));
+        assert_eq!(clone.render_template("{{ vars.later[1] }}").unwrap(), "2");
+        assert_eq!(clone.render_template("{{ ctx('later')[0] }}").unwrap(), "1");
+        assert!(c.render_template("{{ ctx('later') }}").is_err());
         assert_eq!(c.render_template("{{ ctx('greeting') }}").unwrap(), "hello");
     }
 
@@ -714,7 +850,7 @@ mod tests {
 
     #[test]
     fn test_publish_variables() {
-        let c = ctx();
+        let mut c = ctx();
         let publish: Assignments = serde_json::from_value(json!([
             {"first": "{{ parameters.count }}"},
             {"second": "{{ workflow.first * 10 }}"},
@@ -746,6 +882,25 @@ mod tests {
         assert_eq!(back.task_status("t1"), Some(TaskStatus::Succeeded));
         assert_eq!(back.render_template("{{ item }}{{ index }}").unwrap(), "x4");
         assert!(WorkflowContext::import_json("{\"parameters\": 1, \"variables\": 2}").is_err());
+    }
+
+    #[test]
+    fn merge_is_orquestas_deep_merge() {
+        let mut v = Variables::new();
+        v.merge("m", json!({"a": 1, "n": {"x": 1}}));
+        let before = v.clone();
+        v.merge("m", json!({"b": 2, "n": {"y": 2}}));
+        assert_eq!(
+            **v.get("m").unwrap(),
+            json!({"a": 1, "n": {"x": 1, "y": 2}, "b": 2})
+        );
+        // The clone taken before is untouched.
+        assert_eq!(**before.get("m").unwrap(), json!({"a": 1, "n": {"x": 1}}));
+        v.merge("m", json!(3));
+        assert_eq!(**v.get("m").unwrap(), json!(3));
+        v.merge("m", json!({"c": 1}));
+        assert_eq!(**v.get("m").unwrap(), json!({"c": 1}));
+        assert_eq!(v.len(), 1);
     }
 
     #[test]

@@ -277,8 +277,8 @@ fn status_fn(
 fn fn_ctx(state: &State, name: Option<&str>) -> std::result::Result<MjValue, minijinja::Error> {
     let root = root(state)?;
     match name {
-        None => Ok(MapView::value(&root.0.shared, MapKind::Ctx)),
-        Some(name) => ctx_lookup(&root.0.shared, name).ok_or_else(|| {
+        None => Ok(MapView::value(&root.0, MapKind::Ctx)),
+        Some(name) => ctx_lookup(&root.0, name).ok_or_else(|| {
             minijinja::Error::new(
                 minijinja::ErrorKind::UndefinedError,
                 format!("ctx(\"{name}\"): no input or variable `{name}`"),
@@ -1626,13 +1626,18 @@ impl FastPath {
                 let (Step::Key(first), rest) = self.steps.split_first()? else {
                     return None;
                 };
-                match ctx.shared.variables().get(&**first) {
-                    Some(entry) => walk(entry.value(), rest).map(f),
+                match ctx.vars.get(first) {
+                    Some(value) => walk(value, rest).map(f),
                     None => walk(&ctx.shared.parameters, &self.steps).map(f),
                 }
             }
             FastRoot::Parameters => walk(&ctx.shared.parameters, &self.steps).map(f),
-            FastRoot::Workflow => map_lookup(ctx.shared.variables(), &self.steps, f),
+            FastRoot::Workflow => {
+                let (Step::Key(first), rest) = self.steps.split_first()? else {
+                    return None;
+                };
+                walk(ctx.vars.get(first)?, rest).map(f)
+            }
             FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),
             FastRoot::System => map_lookup(&ctx.shared.system, &self.steps, f),
             FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).map(f),

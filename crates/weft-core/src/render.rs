@@ -50,7 +50,7 @@ impl WorkflowContext {
     ///
     /// The first failing entry, named in the message. Entries before it stay
     /// published.
-    pub fn publish_variables(&self, publish: &Assignments) -> Result<()> {
+    pub fn publish_variables(&mut self, publish: &Assignments) -> Result<()> {
         for (name, value) in publish.iter() {
             let v = self.render_json(value).map_err(|e| {
                 Error::new(e.kind(), format!("publishing `{name}`: {}", e.message()))
@@ -66,7 +66,7 @@ impl WorkflowContext {
     /// # Errors
     ///
     /// As for [`WorkflowContext::publish_variables`].
-    pub fn publish_compiled(&self, publish: &[(String, ValueTemplate)]) -> Result<()> {
+    pub fn publish_compiled(&mut self, publish: &[(String, ValueTemplate)]) -> Result<()> {
         for (name, value) in publish {
             let v = value.render(self)?;
             self.set_var(name.clone(), v);

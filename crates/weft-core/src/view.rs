@@ -11,7 +11,7 @@ use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr};
 use minijinja::Value as MjValue;
 use serde_json::{Map, Value};
 
-use crate::context::{Shared, WorkflowContext};
+use crate::context::{Shared, Variables, WorkflowContext};
 
 /// One step of a path into a JSON value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,47 +168,76 @@ pub(crate) enum MapKind {
 #[derive(Debug)]
 pub(crate) struct MapView {
     shared: Arc<Shared>,
+    /// The variables of the context the view was made from (`workflow`,
+    /// `ctx()`): they belong to that context, not to `shared`.
+    vars: Variables,
     kind: MapKind,
 }
 
 impl MapView {
-    pub(crate) fn value(shared: &Arc<Shared>, kind: MapKind) -> MjValue {
+    pub(crate) fn value(ctx: &WorkflowContext, kind: MapKind) -> MjValue {
         MjValue::from_object(MapView {
-            shared: shared.clone(),
+            shared: ctx.shared.clone(),
+            vars: match kind {
+                MapKind::Variables | MapKind::Ctx => ctx.vars.clone(),
+                MapKind::TaskResults | MapKind::System => Variables::new(),
+            },
             kind,
         })
     }
 
-    fn map(&self) -> &crate::context::ValueMap {
+    fn shared_map(&self) -> Option<&crate::context::ValueMap> {
         match self.kind {
-            MapKind::Variables | MapKind::Ctx => self.shared.variables(),
-            MapKind::TaskResults => &self.shared.task_results,
-            MapKind::System => &self.shared.system,
+            MapKind::Variables | MapKind::Ctx => None,
+            MapKind::TaskResults => Some(&self.shared.task_results),
+            MapKind::System => Some(&self.shared.system),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        match self.shared_map() {
+            Some(map) => map.get(key).map(|v| v.value().clone()),
+            None => self.vars.get(key).cloned(),
+        }
+    }
+
+    fn keys(&self) -> Vec<Arc<str>> {
+        match self.shared_map() {
+            Some(map) => map.iter().map(|e| e.key().clone()).collect(),
+            None => self.vars.iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self.shared_map() {
+            Some(map) => map.len(),
+            None => self.vars.len(),
         }
     }
 
     /// The input `key`, for `ctx()`.
     fn input(&self, key: &str) -> Option<MjValue> {
-        match &*self.shared.parameters {
-            Value::Object(m) if m.contains_key(key) => arc_to_mj(&self.shared.parameters)
-                .get_attr(key)
-                .ok()
-                .filter(|v| !v.is_undefined()),
-            _ => None,
-        }
+        input_of(&self.shared, key)
+    }
+}
+
+/// The input `key` of a run, for `ctx()`.
+fn input_of(shared: &Arc<Shared>, key: &str) -> Option<MjValue> {
+    match &*shared.parameters {
+        Value::Object(m) if m.contains_key(key) => arc_to_mj(&shared.parameters)
+            .get_attr(key)
+            .ok()
+            .filter(|v| !v.is_undefined()),
+        _ => None,
     }
 }
 
 /// `ctx(name)`: the variable `name`, or else the input `name`.
-pub(crate) fn ctx_lookup(shared: &Arc<Shared>, name: &str) -> Option<MjValue> {
-    if let Some(v) = shared.variables().get(name) {
-        return Some(arc_to_mj(v.value()));
+pub(crate) fn ctx_lookup(ctx: &WorkflowContext, name: &str) -> Option<MjValue> {
+    if let Some(v) = ctx.vars.get(name) {
+        return Some(arc_to_mj(v));
     }
-    MapView {
-        shared: shared.clone(),
-        kind: MapKind::Ctx,
-    }
-    .input(name)
+    input_of(&ctx.shared, name)
 }
 
 impl Object for MapView {
@@ -218,15 +247,15 @@ impl Object for MapView {
 
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let k = key.as_str()?;
-        match self.map().get(k) {
-            Some(v) => Some(arc_to_mj(v.value())),
+        match self.get(k) {
+            Some(v) => Some(arc_to_mj(&v)),
             None if self.kind == MapKind::Ctx => self.input(k),
             None => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Arc<str>> = self.map().iter().map(|e| e.key().clone()).collect();
+        let mut keys = self.keys();
         if self.kind == MapKind::Ctx {
             if let Value::Object(m) = &*self.shared.parameters {
                 keys.extend(m.keys().map(|k| Arc::from(k.as_str())));
@@ -242,10 +271,9 @@ impl Object for MapView {
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
         match (self.kind, &*self.shared.parameters) {
             (MapKind::Ctx, Value::Object(m)) => {
-                let vars = self.map();
-                Some(vars.len() + m.keys().filter(|k| !vars.contains_key(k.as_str())).count())
+                Some(self.vars.len() + m.keys().filter(|k| !self.vars.contains(k)).count())
             }
-            _ => Some(self.map().len()),
+            _ => Some(self.len()),
         }
     }
 }
@@ -266,9 +294,9 @@ impl Object for Root {
         let ctx = &self.0;
         match key.as_str()? {
             "parameters" => Some(arc_to_mj(&ctx.shared.parameters)),
-            "workflow" | "vars" => Some(MapView::value(&ctx.shared, MapKind::Variables)),
-            "task" | "tasks" => Some(MapView::value(&ctx.shared, MapKind::TaskResults)),
-            "system" => Some(MapView::value(&ctx.shared, MapKind::System)),
+            "workflow" | "vars" => Some(MapView::value(ctx, MapKind::Variables)),
+            "task" | "tasks" => Some(MapView::value(ctx, MapKind::TaskResults)),
+            "system" => Some(MapView::value(ctx, MapKind::System)),
             "item" => Some(match &ctx.current_item {
                 Some(item) => arc_to_mj(item),
                 None => MjValue::UNDEFINED,

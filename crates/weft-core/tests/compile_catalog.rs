@@ -84,3 +84,42 @@ fn an_unavailable_action_is_refused_at_each_task_that_uses_it() {
         "action `ops.remote` cannot be used: its runner `remote-shell-cmd` is not supported"
     );
 }
+
+#[test]
+fn an_expression_as_the_action_is_refused_as_not_supported_yet() {
+    for action in [
+        "\"{{ ctx().dynamic_action }}\"",
+        "\"<% ctx().dynamic_action %>\"",
+    ] {
+        let text = format!(
+            "vars:\n  - dynamic_action: ops.echo\ntasks:\n  say:\n    action: {action}\n    input: {{message: hi}}\n"
+        );
+        let err = Workflow::from_yaml_str(&text)
+            .unwrap()
+            .compile(&Catalog)
+            .unwrap_err();
+        assert_eq!(err.line(), Some(5), "{err}");
+        assert_eq!(err.task(), Some("say"));
+        assert!(
+            err.message().contains("ctx().dynamic_action")
+                && err.message().contains("not supported by weft yet"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn one_expression_as_the_whole_input_is_refused_as_not_supported_yet() {
+    let text = "tasks:\n  say:\n    action: ops.echo\n    input: \"{{ ctx().dynamic_input }}\"\n";
+    let err = Workflow::from_yaml_str(text).unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    assert!(
+        err.message().contains("dynamic input")
+            && err.message().contains("not supported by weft yet"),
+        "{err}"
+    );
+    // Any other text is the usual shape error.
+    let text = "tasks:\n  say:\n    action: ops.echo\n    input: hello\n";
+    let err = Workflow::from_yaml_str(text).unwrap_err();
+    assert!(err.message().contains("write `input` as a map"), "{err}");
+}

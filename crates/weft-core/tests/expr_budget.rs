@@ -81,7 +81,7 @@ fn loops_that_build_strings_run_out_of_fuel() {
 fn our_functions_pay_for_their_work() {
     // `json()` of a large text, `zip()` of long lists.
     let big_json = format!("[{}1]", "1,".repeat(1_000_000));
-    let c = ctx();
+    let mut c = ctx();
     c.set_var("text", json!(big_json));
     for source in [
         "{{ json(ctx('text')) | length }}",

@@ -75,7 +75,7 @@ fn orquesta_case_compiles_to_the_values_orquesta_reads() {
     assert_eq!(t1.action.as_deref(), Some("core.echo"));
     // The input is rendered when the task starts: with n = 41 the
     // expression gives 42, the rest is as Orquesta parsed it.
-    let ctx = WorkflowContext::new(json!({"n": 41}), []);
+    let mut ctx = WorkflowContext::new(json!({"n": 41}), []);
     let input = t1.input.render(&ctx).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         input,

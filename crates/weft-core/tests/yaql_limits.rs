@@ -140,7 +140,7 @@ fn long_templates_are_refused() {
 }
 
 fn ctx() -> WorkflowContext {
-    let ctx = WorkflowContext::new(json!({"n": 3, "list": [1, 2, 3]}), []);
+    let mut ctx = WorkflowContext::new(json!({"n": 3, "list": [1, 2, 3]}), []);
     ctx.set_var(
         "big",
         json!({"blob": "x".repeat(5 << 20), "list": [1, 2, 3]}),
@@ -260,7 +260,7 @@ fn built_values_cannot_nest_deeper_than_the_limit() {
 
 #[test]
 fn ordinary_expressions_fit_the_budget() {
-    let c = ctx();
+    let mut c = ctx();
     let hosts: Vec<String> = (0..1000).map(|i| format!("host-{i}")).collect();
     c.set_var("hosts", json!(hosts));
     for (source, expected) in [

@@ -48,7 +48,7 @@ fn data_context() -> WorkflowContext {
 /// and the output its test expects (`test_functions_common.py`).
 #[test]
 fn stackstorm_data_functions_workflow() {
-    let ctx = data_context();
+    let mut ctx = data_context();
     let mut out = serde_json::Map::new();
     // Each output sees the ones before it, as Orquesta's output does.
     for (name, expr) in [
@@ -360,7 +360,7 @@ tasks:
         KvEntry::new("system", "token", "s3cret").secret(true),
         KvEntry::new("user", "ops:mine", "m"),
     ]);
-    let ctx = WorkflowContext::new(json!({"key_name": "system.k"}), []);
+    let mut ctx = WorkflowContext::new(json!({"key_name": "system.k"}), []);
     ctx.set_var("st2", json!({"user": "ops"}));
     for (expr, want) in [
         ("{{ st2kv(ctx().key_name) }}", json!("v1")),

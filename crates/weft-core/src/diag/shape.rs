@@ -223,7 +223,14 @@ pub(crate) fn explain_shape(
                 let found = describe_unexpected(found);
                 let expected = expected.replace("a sequence", "a list");
                 let mut m = format!("expected {expected}, found {found}");
-                if prefix == "invalid type: " {
+                let (task, field) = split_path(path);
+                let expression =
+                    found.starts_with("the text") && (found.contains("{{") || found.contains("<%"));
+                if task.is_some() && field.as_deref() == Some("input") && expression {
+                    m = format!(
+                        "{m}: one expression as the whole `input` (Orquesta's dynamic input) is not supported by weft yet: write `input` as a map whose values may be expressions, `{{name: \"{{{{ expr }}}}\"}}`"
+                    );
+                } else if prefix == "invalid type: " {
                     if let Some(h) = shape_hint(path) {
                         m = format!("{m}: {h}");
                     }

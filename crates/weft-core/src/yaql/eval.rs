@@ -345,8 +345,8 @@ fn let_<'a>(
 /// the same name, as in `ctx()`).
 pub(crate) fn ctx_var<'a>(st: &'a State<'a>, name: &str) -> R<Val<'a>> {
     let shared = &st.ctx.shared;
-    if let Some(v) = shared.variables().get(name) {
-        let pinned = st.pin(v.value().clone());
+    if let Some(v) = st.ctx.vars.get(name) {
+        let pinned = st.pin(v.clone());
         return Ok(from_json(pinned));
     }
     if let Value::Object(m) = &*shared.parameters {

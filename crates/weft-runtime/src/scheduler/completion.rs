@@ -161,9 +161,10 @@ impl Scheduler {
         result: &Arc<Value>,
         item: u32,
     ) -> Result<Option<Duration>, String> {
+        let base_ctx = self.ctx_of(id);
         let count = retry
             .count
-            .eval(&self.ctx)
+            .eval(&base_ctx)
             .map_err(|e| self.plan.describe_error(&e, "retry.count"))?;
         if count > f64::from(self.limits.max_retries) {
             return Err(format!(
@@ -175,7 +176,7 @@ impl Scheduler {
             return Ok(None);
         }
         let inst = &self.instances[id as usize];
-        let mut ctx = self.ctx.with_current_task(CurrentTask {
+        let mut ctx = base_ctx.with_current_task(CurrentTask {
             name: self.plan.task(inst.task).name.clone(),
             status,
             result: result.clone(),

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use weft_core::{TaskId, TaskStatus, ValueTemplate};
 
 use super::launch::Launch;
+use super::scope::Scope;
 use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
 use crate::action::{ActionError, ActionInput};
 use crate::event::EventKind;
@@ -16,13 +17,22 @@ use crate::id::RunId;
 use crate::secrets::Secrets;
 
 impl Scheduler {
-    pub(super) fn dispatch(&mut self, t: TaskId, route: u32, level: u32, cause: Option<Instant>) {
+    pub(super) fn dispatch(
+        &mut self,
+        t: TaskId,
+        route: u32,
+        level: u32,
+        cause: Option<Instant>,
+        scope: Scope,
+        batch: u32,
+    ) {
         if self.state != State::Running {
             self.skip(t);
             self.skipped.push(Skipped::Dispatch {
                 task: t,
                 route,
                 level,
+                scope,
             });
             return;
         }
@@ -67,6 +77,8 @@ impl Scheduler {
             child_runs: Vec::new(),
             unremediated: false,
             cause,
+            scope,
+            batch,
         });
         let path = &self.routes[route as usize].path;
         if !self.subscribers.is_empty() {
@@ -78,7 +90,7 @@ impl Scheduler {
             });
         }
 
-        match task.timeout.as_ref().map(|n| n.eval(&self.ctx)) {
+        match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
                 self.instances[id as usize].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
             }
@@ -131,7 +143,7 @@ impl Scheduler {
         let inst = &self.instances[id as usize];
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
-        let mut ctx = self.ctx.clone();
+        let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
         }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use weft_core::{TaskStatus, WorkflowContext};
 
-use super::{JoinState, Scheduler, State};
+use super::scope::Scope;
+use super::{JoinState, Scheduler, State, Terminal};
 use crate::event::EventKind;
 use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 
@@ -60,12 +61,14 @@ impl Scheduler {
         };
         let mut output = Map::new();
         // Orquesta's rolling context: each entry is rendered with the ones
-        // before it in `ctx()` (an entry may shadow a variable of the run).
+        // before it in `ctx()` (an entry may shadow a variable of the run),
+        // over the merge of the terminal entries' scopes.
         let plan = self.plan.clone();
+        let mut ctx = self.terminal_context();
         for (name, value) in plan.output() {
-            match value.render(&self.ctx) {
+            match value.render(&ctx) {
                 Ok(v) => {
-                    self.ctx.set_var(name.as_str(), v.clone());
+                    ctx.set_var(name.as_str(), v.clone());
                     output.insert(name.clone(), v);
                 }
                 Err(e) if status == RunStatus::Succeeded => {
@@ -100,6 +103,7 @@ impl Scheduler {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
         self.joins = Vec::new();
+        self.terminal = Vec::new();
         self.route_joins = Default::default();
         self.join_slot = Vec::new();
         self.slots = Vec::new();
@@ -121,6 +125,31 @@ impl Scheduler {
                 actions_run: self.actions_run,
                 duration: self.started.elapsed(),
             },
+        }
+    }
+
+    /// The context `output` is rendered in: Orquesta's
+    /// `get_workflow_terminal_context`, the terminal entries' scopes merged
+    /// in the order Orquesta made the entries (see `Terminal`). The run's
+    /// initial context when there is none.
+    fn terminal_context(&mut self) -> WorkflowContext {
+        if !self.canceled {
+            if let Some(id) = self.last_open.take() {
+                // The completion that ended the run.
+                self.mark_terminal(id);
+            }
+        }
+        let plan = &self.plan;
+        let mut entries: Vec<&Terminal> = self.terminal.iter().collect();
+        entries.sort_by(|a, b| {
+            (a.batch, a.phase)
+                .cmp(&(b.batch, b.phase))
+                .then_with(|| plan.task(a.task).name.cmp(&plan.task(b.task).name))
+                .then((a.route, a.order).cmp(&(b.route, b.order)))
+        });
+        match Scope::terminal(entries.into_iter().map(|t| &t.scope)) {
+            Some(vars) => self.ctx.with_variables(vars),
+            None => self.ctx.clone(),
         }
     }
 

@@ -19,7 +19,8 @@ use crate::event::EventKind;
 impl Scheduler {
     /// Evaluates the items of instance `id` and starts the first of them.
     pub(super) fn start_items(&mut self, id: u32, with: &WithItems) {
-        let items = match with.items.eval(&self.ctx) {
+        let ctx = self.ctx_of(id);
+        let items = match with.items.eval(&ctx) {
             Ok(Value::Array(list)) => list,
             Ok(other) => {
                 return self.fail_instance(
@@ -74,7 +75,7 @@ impl Scheduler {
             }
             out
         };
-        let concurrency = match with.concurrency.as_ref().map(|c| c.eval(&self.ctx)) {
+        let concurrency = match with.concurrency.as_ref().map(|c| c.eval(&ctx)) {
             None => usize::MAX,
             // Below 1 (0, or an expression giving 0 or less) runs one item
             // at a time, as Orquesta does.

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::launch::Launch;
+use super::scope::Scope;
 use super::{Done, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
 use crate::action::ActionError;
 use crate::journal::Journal;
@@ -628,20 +629,29 @@ impl Scheduler {
     /// that failed it or were canceled: each gets a new instance in the
     /// route it ran in; results and variables of everything else stay.
     pub(super) fn rerun(&mut self, tasks: &[String]) -> Result<(), String> {
-        let mut again: Vec<(u32, u32, u32)> = Vec::new();
+        let mut again: Vec<(u32, u32, u32, Scope)> = Vec::new();
         let mut arrivals: Vec<Skipped> = Vec::new();
+        // The instances run again: their terminal entries go (Orquesta
+        // resets them), their new instances make their own.
+        let mut replaced: Vec<u32> = Vec::new();
         if tasks.is_empty() {
-            for inst in &self.instances {
+            for (i, inst) in self.instances.iter().enumerate() {
                 let failed_it = inst.unremediated;
                 let stopped = inst.status == weft_core::TaskStatus::Canceled;
                 if failed_it || stopped {
-                    again.push((inst.task, inst.route, inst.level));
+                    replaced.push(i as u32);
+                    again.push((inst.task, inst.route, inst.level, inst.scope.clone()));
                 }
             }
             for s in &self.skipped {
-                match *s {
-                    Skipped::Dispatch { task, route, level } => again.push((task, route, level)),
-                    arrival => arrivals.push(arrival),
+                match s {
+                    Skipped::Dispatch {
+                        task,
+                        route,
+                        level,
+                        scope,
+                    } => again.push((*task, *route, *level, scope.clone())),
+                    arrival => arrivals.push(arrival.clone()),
                 }
             }
             if again.is_empty() && arrivals.is_empty() {
@@ -654,21 +664,25 @@ impl Scheduler {
                         "cannot re-run `{name}`: the workflow has no such task"
                     ));
                 };
-                // The latest instance in each route it ran in.
-                let mut latest: HashMap<u32, (u32, u32)> = HashMap::new();
-                for inst in self.instances.iter().filter(|i| i.task == t) {
-                    latest.insert(inst.route, (inst.route, inst.level));
+                // The latest instance in each route it ran in, in the
+                // scope it ran in.
+                let mut latest: HashMap<u32, (u32, u32, Scope)> = HashMap::new();
+                for (i, inst) in self.instances.iter().enumerate() {
+                    if inst.task == t {
+                        latest.insert(inst.route, (inst.route, inst.level, inst.scope.clone()));
+                        replaced.push(i as u32);
+                    }
                 }
                 if latest.is_empty() {
                     return Err(format!("cannot re-run `{name}`: it never ran"));
                 }
-                let mut routes: Vec<(u32, u32)> = latest.into_values().collect();
-                routes.sort_unstable();
-                again.extend(routes.into_iter().map(|(r, l)| (t, r, l)));
+                let mut routes: Vec<(u32, u32, Scope)> = latest.into_values().collect();
+                routes.sort_unstable_by_key(|&(r, l, _)| (r, l));
+                again.extend(routes.into_iter().map(|(r, l, s)| (t, r, l, s)));
             }
         }
-        again.sort_unstable_by_key(|&(t, r, _)| (r, t));
-        again.dedup_by_key(|&mut (t, r, _)| (t, r));
+        again.sort_by_key(|&(t, r, _, _)| (r, t));
+        again.dedup_by_key(|&mut (t, r, _, _)| (t, r));
         // The run goes on as if it had not stopped; old errors stay in the
         // journal's earlier `Ended` record.
         self.state = State::Running;
@@ -677,12 +691,15 @@ impl Scheduler {
         self.errors.clear();
         self.stop = None;
         self.skipped.clear();
+        self.terminal
+            .retain(|t| t.instance == u32::MAX || !replaced.contains(&t.instance));
+        self.last_open = None;
         for inst in &mut self.instances {
             inst.unremediated = false;
         }
         self.status.set(crate::RunStatus::Running);
-        for (task, route, level) in again {
-            self.queue_dispatch(task, route, level);
+        for (task, route, level, scope) in again {
+            self.queue_dispatch(task, route, level, scope);
         }
         let plan = self.plan.clone();
         for a in arrivals {
@@ -692,9 +709,10 @@ impl Scheduler {
                 ti,
                 route,
                 level,
+                scope,
             } = a
             {
-                self.arrive(target, plan.task(from), ti as usize, route, level);
+                self.arrive(target, plan.task(from), ti as usize, route, level, scope);
             }
         }
         Ok(())

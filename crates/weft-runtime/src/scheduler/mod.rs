@@ -53,6 +53,7 @@ mod finish;
 mod items;
 mod journal;
 mod launch;
+mod scope;
 mod state;
 mod transitions;
 mod waits;
@@ -83,6 +84,7 @@ use crate::subworkflow::{Children, SubWorkflow};
 use crate::telemetry::RunMetrics;
 use bits::Bits;
 pub(crate) use journal::RunJournal;
+use scope::Scope;
 
 const NO_ITEM: u32 = u32::MAX;
 
@@ -164,6 +166,32 @@ struct Instance {
     /// Its failure failed the run (nothing remediated it): a re-run starts
     /// it again.
     unremediated: bool,
+    /// The variables it sees: the scope of the branch that led to it.
+    scope: Scope,
+    /// The completion after which it was dispatched (0: a start task), for
+    /// Orquesta's order of task entries (see [`Terminal`]).
+    batch: u32,
+}
+
+/// A terminal entry of Orquesta's task sequence: `output` is rendered from
+/// the merge of their scopes, in Orquesta's order. In Orquesta a task's
+/// entry is made when the task starts, and the tasks that one completion
+/// makes ready start together, by name and route; the entries of the
+/// engine commands (`continue`, `noop`, `fail`) a completion takes are made
+/// during that completion, before those tasks, by command name.
+struct Terminal {
+    /// The completion it belongs to (0: before the first).
+    batch: u32,
+    /// 0: an engine command, 1: a task.
+    phase: u8,
+    /// The task (for an engine command: the one whose completion took it).
+    task: TaskId,
+    route: u32,
+    /// For engine commands of one completion: their order.
+    order: u32,
+    /// The task instance (`u32::MAX`: an engine command).
+    instance: u32,
+    scope: Scope,
 }
 
 /// The state of one join task in a run. Branch `i` is the task's
@@ -177,6 +205,13 @@ struct JoinState {
     fired: bool,
     /// The highest level of the instances that arrived.
     level: u32,
+    /// The scopes of the branches that arrived, merged in arrival order;
+    /// taken when the join's instance is made.
+    scope: Option<Scope>,
+    /// The completion whose arrival made it fire: later arrivals of that
+    /// completion still reach its scope (Orquesta extends the staged join
+    /// with every edge of a completion before the join starts).
+    fired_batch: u32,
 }
 
 impl JoinState {
@@ -189,6 +224,8 @@ impl JoinState {
             need,
             fired: false,
             level: 0,
+            scope: None,
+            fired_batch: 0,
         }
     }
 
@@ -219,21 +256,24 @@ struct RouteStep {
 type Slot = (Option<JoinHandle<()>>, u32, u32);
 
 /// Work a failing or canceled run did not do.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Skipped {
-    /// Transition `ti` of `from`, in `route` at `level`, to `target`.
+    /// Transition `ti` of `from`, in `route` at `level`, to `target`,
+    /// carrying `scope`.
     Arrival {
         target: TaskId,
         from: TaskId,
         ti: u32,
         route: u32,
         level: u32,
+        scope: Scope,
     },
-    /// An instance of `task` in `route` at `level`.
+    /// An instance of `task` in `route` at `level`, in `scope`.
     Dispatch {
         task: TaskId,
         route: u32,
         level: u32,
+        scope: Scope,
     },
 }
 
@@ -401,6 +441,17 @@ pub(crate) struct Scheduler {
     causes: VecDeque<Option<Instant>>,
     /// What enables the dispatches being queued now.
     cause: Option<Instant>,
+    /// The scope of each dispatch in the queue, and the completion after
+    /// which it was queued, in their order (kept beside the queue so that
+    /// `Work` stays small).
+    scopes: VecDeque<(Scope, u32)>,
+    /// Completions of task instances so far.
+    batch: u32,
+    /// The terminal entries so far (see [`Terminal`]).
+    terminal: Vec<Terminal>,
+    /// The instance whose completion was handled last, if it was not
+    /// terminal then: it is, if the run ends after it.
+    last_open: Option<u32>,
 }
 
 impl Scheduler {
@@ -509,7 +560,7 @@ impl Scheduler {
                 ));
             }
         }
-        let ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
+        let mut ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
         ctx.set_system(
             static_key(&RUN_ID, "run_id"),
             Value::String(run_id.to_string()),
@@ -604,6 +655,10 @@ impl Scheduler {
             action_of: Vec::new(),
             causes: VecDeque::new(),
             cause: None,
+            scopes: VecDeque::new(),
+            batch: 0,
+            terminal: Vec::new(),
+            last_open: None,
         };
         Ok((s, run))
     }
@@ -746,10 +801,12 @@ impl Scheduler {
         let workflow = self.plan.name().clone();
         self.emit(|| EventKind::RunStarted { workflow });
         let plan = self.plan.clone();
+        // Each var sees the inputs and the vars before it.
         for (name, value) in plan.vars() {
             let set = match value.render(&self.ctx) {
                 Ok(v) => self
-                    .set_var(name, v)
+                    .count_var(name, &v)
+                    .map(|()| self.ctx.set_var(name.as_str(), v))
                     .map_err(|e| format!("vars.{name}: {e}")),
                 Err(e) => Err(plan.describe_error(&e, &format!("vars.{name}"))),
             };
@@ -758,8 +815,9 @@ impl Scheduler {
                 return;
             }
         }
+        let initial = Scope::initial(self.ctx.variables().clone());
         for &t in plan.starts() {
-            self.queue_dispatch(t, 0, 0);
+            self.queue_dispatch(t, 0, 0, initial.clone());
         }
     }
 
@@ -767,11 +825,19 @@ impl Scheduler {
     /// enabled it ended, for the dispatch latency metric — goes into a
     /// queue of its own, in step with the dispatches (which are all queued
     /// at the back and taken from the front), so that `Work` stays small.
-    fn queue_dispatch(&mut self, task: TaskId, route: u32, level: u32) {
+    fn queue_dispatch(&mut self, task: TaskId, route: u32, level: u32, scope: Scope) {
         if self.metrics.is_some() {
             self.causes.push_back(self.cause);
         }
+        self.scopes.push_back((scope, self.batch));
         self.queue.push_back(Work::Dispatch { task, route, level });
+    }
+
+    /// The context instance `id` sees: the run's, with its branch's
+    /// variables.
+    fn ctx_of(&self, id: u32) -> WorkflowContext {
+        self.ctx
+            .with_variables(self.instances[id as usize].scope.vars.clone())
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -876,7 +942,13 @@ impl Scheduler {
                     Some(_) => self.causes.pop_front().flatten(),
                     None => None,
                 };
-                self.dispatch(task, route, level, cause);
+                let (mut scope, batch) = self.scopes.pop_front().unwrap_or_default();
+                if let Some(js) = self.fired_join(task, route) {
+                    if let Some(merged) = js.scope.take() {
+                        scope = merged;
+                    }
+                }
+                self.dispatch(task, route, level, cause, scope, batch);
             }
             Work::Completed(done) => self.completed(*done),
             Work::Finish(i) => self.finish_instance(i),

@@ -181,15 +181,17 @@ impl Scheduler {
         });
     }
 
-    /// Sets a workflow variable, counting its size against the limits.
+    /// Counts a value about to be set as a workflow variable against the
+    /// limits (a variable's latest value replaces the size counted for its
+    /// name, whatever branch set it).
     ///
     /// # Errors
     ///
-    /// The value is over [`Limits::max_value_bytes`](crate::Limits); the
-    /// variable keeps its old value.
-    pub(super) fn set_var(&mut self, name: &str, value: Value) -> Result<(), String> {
+    /// The value is over [`Limits::max_value_bytes`](crate::Limits); it
+    /// must not be set.
+    pub(super) fn count_var(&mut self, name: &str, value: &Value) -> Result<(), String> {
         let max = self.limits.max_value_bytes;
-        let size = json_bytes(&value, max);
+        let size = json_bytes(value, max);
         if size > max {
             return Err(format!(
                 "the value is over the limit of {} for one value: publish less, or raise Limits::max_value_bytes",
@@ -199,7 +201,6 @@ impl Scheduler {
         let key: Arc<str> = Arc::from(name);
         let freed = self.var_bytes.insert(key.clone(), size);
         self.hold_bytes(size, freed);
-        self.ctx.set_var(key, value);
         Ok(())
     }
 }

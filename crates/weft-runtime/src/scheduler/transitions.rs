@@ -1,7 +1,8 @@
 //! Transitions and joins: when an instance is complete its `next` entries
 //! are evaluated (every `when` first, then the publishes of the taken ones,
-//! in order), targets are started or counted at their join, and joins that
-//! can no longer be satisfied fail the run by name.
+//! in order, each entry's against the instance's own context), targets are
+//! started in the scope the transition gives them or counted at their join,
+//! and joins that can no longer be satisfied fail the run by name.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +11,8 @@ use weft_core::engine::{Target, TaskPlan};
 use weft_core::{CurrentTask, TaskId, TaskRun, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
-use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Work};
+use super::scope::{Published, Scope};
+use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Terminal, Work};
 use crate::event::EventKind;
 
 impl Scheduler {
@@ -73,14 +75,22 @@ impl Scheduler {
         if status == TaskStatus::Canceled {
             return;
         }
+        // This completion's number: the tasks it makes ready, and the
+        // engine commands it takes, are ordered by it (see `Terminal`).
+        self.batch += 1;
+        let batch = self.batch;
 
         if task.next.is_empty() {
             if status.is_failure() {
                 let msg = error.unwrap_or_else(|| status.to_string());
                 self.fail_run(Some(&task.name), msg);
             }
+            // No transition at all: a terminal entry in Orquesta.
+            self.mark_terminal(id);
             return;
         }
+        let scope = self.instances[id as usize].scope.clone();
+        let base = self.ctx.with_variables(scope.vars.clone());
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
         // the status (`{{ succeeded() }}` is decided without it).
@@ -106,7 +116,7 @@ impl Scheduler {
                 Some(w) => match w.status_test(status) {
                     Some(b) => b,
                     None => {
-                        let c = cur.get_or_insert_with(|| current(&self.ctx));
+                        let c = cur.get_or_insert_with(|| current(&base));
                         match w.eval_bool(c) {
                             Ok(b) => b,
                             Err(e) => {
@@ -138,32 +148,58 @@ impl Scheduler {
             });
         // What the dispatches below were enabled by (see `queue_dispatch`).
         self.cause = Some(at);
+        // The engine commands taken (`continue`, also for a transition
+        // without `do`; `noop`; `fail`), each with the scope it was given:
+        // terminal entries in Orquesta.
+        let mut commands: Vec<(&'static str, Scope)> = Vec::new();
+        let mut goes_to_fail = false;
         'transitions: for ti in 0..task.next.len() {
             if when_failed || !taken.get(ti) {
                 continue;
             }
             let tr = &task.next[ti];
+            // Orquesta's `finalize_context`: each entry's publishes are
+            // evaluated in order against the instance's context (never
+            // another entry's publishes), each seeing the ones before it.
+            let mut published: Option<Published> = None;
             if !tr.publish.is_empty() {
-                let cur = cur.get_or_insert_with(|| current(&self.ctx));
+                let mut rolling = cur.get_or_insert_with(|| current(&base)).clone();
+                let mut entry = Vec::with_capacity(tr.publish.len());
                 for (k, v) in &tr.publish {
-                    let set = match v.render(cur) {
+                    let set = match v.render(&rolling) {
                         Ok(value) => self
-                            .set_var(k, value)
+                            .count_var(k, &value)
+                            .map(|()| value)
                             .map_err(|e| format!("next[{ti}].publish.{k}: {e}")),
                         Err(e) => Err(self
                             .plan
                             .describe_error(&e, &format!("next[{ti}].publish.{k}"))),
                     };
-                    if let Err(message) = set {
-                        self.fail_run(Some(&task.name), message);
-                        break 'transitions;
+                    match set {
+                        Ok(value) => {
+                            let key: Arc<str> = Arc::from(k.as_str());
+                            let value = Arc::new(value);
+                            rolling.set_var(key.clone(), value.clone());
+                            entry.push((key, value));
+                        }
+                        Err(message) => {
+                            self.fail_run(Some(&task.name), message);
+                            break 'transitions;
+                        }
                     }
                 }
+                published = Some(entry.into());
+            }
+            let out = scope.with(published.as_ref());
+            if tr.targets.is_empty() {
+                commands.push(("continue", out.clone()));
             }
             for target in &tr.targets {
                 match *target {
-                    Target::Task(n) => self.arrive(n, task, ti, route, level),
+                    Target::Task(n) => self.arrive(n, task, ti, route, level, out.clone()),
                     Target::Fail => {
+                        goes_to_fail = true;
+                        commands.push(("fail", out.clone()));
                         let why = match &error {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
                             None => "transitioned to `fail`".to_owned(),
@@ -172,11 +208,26 @@ impl Scheduler {
                         self.queue
                             .push_back(Work::Fail(Box::new((task.name.clone(), why))));
                     }
-                    Target::Noop | Target::Continue => {}
+                    Target::Noop => commands.push(("noop", out.clone())),
+                    Target::Continue => commands.push(("continue", out.clone())),
                 }
             }
         }
         self.cause = None;
+        // Orquesta makes the commands' entries in the order of its edges,
+        // which is by target name.
+        commands.sort_by_key(|&(name, _)| name);
+        for (order, (_, scope)) in commands.into_iter().enumerate() {
+            self.terminal.push(Terminal {
+                batch,
+                phase: 0,
+                task: task.id,
+                route,
+                order: order as u32,
+                instance: u32::MAX,
+                scope,
+            });
+        }
         if status.is_failure() && !handled {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.instances[id as usize].unremediated = true;
@@ -193,6 +244,29 @@ impl Scheduler {
                 }
             }
         }
+        // A task that completes once the run is over (it failed, or it is
+        // still running when the run fails) is a terminal entry in Orquesta;
+        // so is the one whose completion ends the run (see `finish`).
+        if goes_to_fail || self.state != State::Running {
+            self.mark_terminal(id);
+        } else {
+            self.last_open = Some(id);
+        }
+    }
+
+    /// Instance `id`'s entry is terminal: its scope goes into `output`'s.
+    pub(super) fn mark_terminal(&mut self, id: u32) {
+        let inst = &self.instances[id as usize];
+        self.terminal.push(Terminal {
+            batch: inst.batch,
+            phase: 1,
+            task: inst.task,
+            route: inst.route,
+            order: 0,
+            instance: id,
+            scope: inst.scope.clone(),
+        });
+        self.last_open = None;
     }
 
     pub(super) fn join_of(&self, task: TaskId) -> Option<usize> {
@@ -203,8 +277,9 @@ impl Scheduler {
     }
 
     /// Transition `ti` of `from` (an instance in `route`, at `level`) was
-    /// taken to `target`: a join counts the arrival in that route; a split
-    /// task starts in a new route; any other task starts in the same route.
+    /// taken to `target`, giving it `scope`: a join counts the arrival in
+    /// that route and merges the scope into its own; a split task starts in
+    /// a new route; any other task starts in the same route.
     pub(super) fn arrive(
         &mut self,
         target: TaskId,
@@ -212,6 +287,7 @@ impl Scheduler {
         ti: usize,
         route: u32,
         level: u32,
+        scope: Scope,
     ) {
         if self.state != State::Running {
             self.skip(target);
@@ -221,6 +297,7 @@ impl Scheduler {
                 ti: ti as u32,
                 route,
                 level,
+                scope,
             });
             return;
         }
@@ -236,16 +313,28 @@ impl Scheduler {
             } else {
                 route
             };
-            self.queue_dispatch(target, route, level + 1);
+            self.queue_dispatch(target, route, level + 1, scope);
             return;
         };
         let branches = self.plan.task(target).inbound.len();
         let pos = self.plan.task(target).inbound.binary_search(&from.id);
+        let batch = self.batch;
         let js = self.join_state(j, route, branches);
         if js.fired {
+            if js.fired_batch == batch {
+                if let Some(merged) = js.scope.as_mut() {
+                    merged.join(&scope);
+                }
+            }
             return;
         }
         js.level = js.level.max(level);
+        // Orquesta's staged join: the first branch's list, then each later
+        // one's appended (less the initial context), in arrival order.
+        match js.scope.as_mut() {
+            None => js.scope = Some(scope),
+            Some(merged) => merged.join(&scope),
+        }
         if let Ok(pos) = pos {
             if !js.arrived.get(pos) {
                 js.arrived.set(pos);
@@ -255,11 +344,27 @@ impl Scheduler {
         }
         if js.arrived_count >= js.need {
             js.fired = true;
+            js.fired_batch = batch;
             let level = js.level + 1;
-            self.queue_dispatch(target, route, level);
+            // The scope stays with the join until its instance is made
+            // (see `fired_join`): this completion's later edges to it may
+            // still add to it.
+            self.queue_dispatch(target, route, level, Scope::default());
         } else {
             self.check_join(j, route);
         }
+    }
+
+    /// The state of join `task` in `route` once it fired, if `task` is a
+    /// join.
+    pub(super) fn fired_join(&mut self, task: TaskId, route: u32) -> Option<&mut JoinState> {
+        let j = self.join_of(task)?;
+        let js = if route == 0 {
+            &mut self.joins[j]
+        } else {
+            self.route_joins.get_mut(&(j as u32, route))?
+        };
+        js.fired.then_some(js)
     }
 
     /// The route that continues `route` through edge `key` of `from` into

@@ -108,16 +108,18 @@ impl Compiler<'_> {
         let base = TaskPath::new(&name);
         // Orquesta's inline parameters follow the name: `core.echo x=1`.
         let (action_name, inline) = match t.action.as_deref() {
-            // Orquesta evaluates an action name that is an expression when
-            // the task starts; weft binds every task to its action when
-            // the workflow compiles.
-            Some(a) if a.trim_start().starts_with("<%") || a.trim_start().starts_with("{{") => {
+            Some(a)
+                if {
+                    let name = crate::inline::split_action(a).0;
+                    name.contains("{{") || name.contains("<%")
+                } =>
+            {
+                // Orquesta renders such an `action` when the task starts.
                 self.error(
                     ErrorKind::Validation,
                     &base.key("action"),
                     format!(
-                        "`{}`: an expression as the action's name is not supported: weft binds each task to its action when the workflow compiles; name the action (branch with `when` to choose between actions)",
-                        a.trim()
+                        "`{a}`: an expression as the action's name is not supported by weft yet (Orquesta's dynamic action): name the action, or choose between actions with `when` on the transitions that lead to them"
                     ),
                 );
                 (None, None)
@@ -190,6 +192,7 @@ impl Compiler<'_> {
             );
             return None;
         }
+
         // A run of tasks with the same action shares one `Arc` and one
         // catalog lookup (each still reports an unknown action).
         if actions.last.as_deref() != Some(a) {

@@ -56,9 +56,9 @@ fn ctx<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
             pairs.push((k.clone(), from_json(v)));
         }
     }
-    for entry in shared.variables().iter() {
-        let v = from_json(st.pin(entry.value().clone()));
-        let k = entry.key().to_string();
+    for (key, value) in st.ctx.vars.iter() {
+        let v = from_json(st.pin(value.clone()));
+        let k = key.to_string();
         match pairs.iter_mut().find(|(n, _)| *n == k) {
             Some(slot) => slot.1 = v,
             None => pairs.push((k, v)),
