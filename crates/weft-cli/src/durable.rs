@@ -188,24 +188,13 @@ fn seconds(ms: u64) -> f64 {
 
 /// A time as people read it, in UTC: `2026-11-29 16:04:05`.
 pub(crate) fn when(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH);
+    // From `2026-11-29T16:04:05.000000Z`.
+    let text = weft_runtime::Rfc3339(t).to_string();
+    let seconds = text.split('.').next().unwrap_or(&text);
+    seconds.replacen('T', " ", 1)
 }
 
 fn summary_json(r: &RunSummary, writer: Option<bool>) -> Value {
@@ -696,5 +685,15 @@ pub(crate) fn purge(args: PurgeArgs) -> Exit {
             eprintln!("error: {e}");
             Exit::Failed
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn when_prints_a_utc_time_to_the_second() {
+        assert_eq!(super::when(1_772_357_412_345), "2026-03-01 09:30:12");
+        assert_eq!(super::when(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(super::when(0), "1970-01-01 00:00:00");
     }
 }

@@ -48,9 +48,16 @@ fn ser_rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&Rfc3339(*t))
 }
 
-/// A system time written as RFC 3339 in UTC (`2026-03-01T09:30:12.345678Z`);
-/// a time before 1970 is written as 1970's start.
-pub(crate) struct Rfc3339(pub(crate) SystemTime);
+/// A system time written as RFC 3339 in UTC (`2026-03-01T09:30:12.345678Z`),
+/// as events are; a time before 1970 is written as 1970's start.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_micros(1_772_357_412_345_678);
+/// assert_eq!(weft_runtime::Rfc3339(t).to_string(), "2026-03-01T09:30:12.345678Z");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Rfc3339(pub SystemTime);
 
 impl std::fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -43,7 +43,7 @@ mod worker;
 pub use action::{Action, ActionError, ActionInput, ActionResult};
 pub use builtins::{builtin_action, builtin_actions, ActionInfo, FieldInfo};
 pub use durable::{Recovered, ResumeError};
-pub use event::{Event, EventKind, EventStream};
+pub use event::{Event, EventKind, EventStream, Rfc3339};
 pub use executor::{Executor, ExecutorBuilder, RunOptions, StartingRun, UnknownRun};
 /// The boxed future an [`Action`] returns.
 pub use futures::future::BoxFuture;

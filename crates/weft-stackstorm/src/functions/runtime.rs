@@ -1,6 +1,6 @@
 //! Functions that read the run: `task()` and `st2kv()`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 use weft_core::functions::{Args, Call, FunctionError};
@@ -126,31 +126,11 @@ pub(super) fn task(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionEr
 /// A UTC time as Python's `str()` prints an aware `datetime`:
 /// `2026-03-01 09:30:12.345678+00:00` (no fraction when it is zero).
 fn python_utc(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 as a civil date (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let micros = since.subsec_micros();
-    let fraction = if micros == 0 {
-        String::new()
-    } else {
-        format!(".{micros:06}")
-    };
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}{fraction}+00:00",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
+    // From `2026-03-01T09:30:12.345678Z`.
+    let text = weft_runtime::Rfc3339(t).to_string();
+    let text = text.trim_end_matches('Z');
+    let text = text.strip_suffix(".000000").unwrap_or(text);
+    format!("{}+00:00", text.replacen('T', " ", 1))
 }
 
 /// `st2kv(key, decrypt=False, default=...)`: StackStorm's datastore (see
@@ -210,7 +190,7 @@ pub(super) fn st2kv(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn times_print_as_python_prints_an_aware_datetime() {
