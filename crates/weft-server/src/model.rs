@@ -438,8 +438,8 @@ pub struct SubmitRequest {
 pub struct Accepted {
     /// Its id.
     pub run_id: String,
-    /// `running` (it runs in this process) or `submitted` (a worker of
-    /// the shared store will take it).
+    /// `running` (it runs in this process) or `queued` (submitted to the
+    /// shared store: a worker will take it), as the run's own status says.
     pub status: String,
 }
 

@@ -40,6 +40,8 @@ async fn a_submitted_run_is_queued_until_a_worker_claims_it() {
         Some(json!({"workflow": "one"})),
     )
     .await;
+    assert_eq!(got.status, 202, "{}", got.body);
+    assert_eq!(got.body["status"], "queued", "{}", got.body);
     let id = got.body["run_id"].as_str().unwrap().to_owned();
 
     let shown = wait_status(&app, &id, "queued").await;

@@ -87,7 +87,7 @@ pub(crate) async fn submit_run(
             })?;
             Accepted {
                 run_id: id.to_string(),
-                status: "submitted".to_owned(),
+                status: "queued".to_owned(),
             }
         }
         _ => {
