@@ -411,7 +411,7 @@ fn check_no_datastore(config: &Value, file: &Arc<PathBuf>, node: &Node) -> Resul
             file,
             Some(at.pos),
             format!(
-                "config value `{}` reads the datastore (`st2kv`), which weft does not have yet: write the value itself",
+                "config value `{}` reads the datastore (`st2kv`): weft reads a pack's config once, when it loads the pack, not per run against the datastore; write the value itself (parameter defaults may read the datastore)",
                 path.join(".")
             ),
         ));

@@ -125,7 +125,7 @@ pub fn install_functions() -> Result<(), RegisterError> {
 
 /// The filters StackStorm's Jinja environment for action parameters has
 /// (`st2common.util.jinja.get_filters`): the same functions, as filters only
-/// (`decrypt_kv` reads the datastore, which weft does not have).
+/// (not `decrypt_kv`: weft's datastore keeps values in plain text).
 const PARAMETER_FILTERS: &[&str] = &[
     "from_json_string",
     "from_yaml_string",
