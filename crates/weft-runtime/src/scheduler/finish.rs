@@ -142,8 +142,8 @@ impl Scheduler {
         let plan = &self.plan;
         let mut entries: Vec<&Terminal> = self.terminal.iter().collect();
         entries.sort_by(|a, b| {
-            (a.batch, a.phase)
-                .cmp(&(b.batch, b.phase))
+            (a.batch, a.instance.is_some())
+                .cmp(&(b.batch, b.instance.is_some()))
                 .then_with(|| plan.task(a.task).name.cmp(&plan.task(b.task).name))
                 .then((a.route, a.order).cmp(&(b.route, b.order)))
         });

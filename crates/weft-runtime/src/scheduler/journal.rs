@@ -692,7 +692,7 @@ impl Scheduler {
         self.stop = None;
         self.skipped.clear();
         self.terminal
-            .retain(|t| t.instance == u32::MAX || !replaced.contains(&t.instance));
+            .retain(|t| t.instance.is_none_or(|i| !replaced.contains(&i)));
         self.last_open = None;
         for inst in &mut self.instances {
             inst.unremediated = false;

@@ -182,15 +182,14 @@ struct Instance {
 struct Terminal {
     /// The completion it belongs to (0: before the first).
     batch: u32,
-    /// 0: an engine command, 1: a task.
-    phase: u8,
     /// The task (for an engine command: the one whose completion took it).
     task: TaskId,
     route: u32,
     /// For engine commands of one completion: their order.
     order: u32,
-    /// The task instance (`u32::MAX`: an engine command).
-    instance: u32,
+    /// The task instance; `None` for an engine command, whose entries come
+    /// before the tasks' of the same completion.
+    instance: Option<u32>,
     scope: Scope,
 }
 

@@ -220,11 +220,10 @@ impl Scheduler {
         for (order, (_, scope)) in commands.into_iter().enumerate() {
             self.terminal.push(Terminal {
                 batch,
-                phase: 0,
                 task: task.id,
                 route,
                 order: order as u32,
-                instance: u32::MAX,
+                instance: None,
                 scope,
             });
         }
@@ -259,11 +258,10 @@ impl Scheduler {
         let inst = &self.instances[id as usize];
         self.terminal.push(Terminal {
             batch: inst.batch,
-            phase: 1,
             task: inst.task,
             route: inst.route,
             order: 0,
-            instance: id,
+            instance: Some(id),
             scope: inst.scope.clone(),
         });
         self.last_open = None;
