@@ -458,3 +458,10 @@ where
         Box::pin((self.0)(input))
     }
 }
+
+impl From<crate::wait::Wait> for ActionError {
+    /// The attempt ends and its task waits (see [`Wait`](crate::Wait)).
+    fn from(wait: crate::wait::Wait) -> ActionError {
+        ActionError::waiting(wait)
+    }
+}

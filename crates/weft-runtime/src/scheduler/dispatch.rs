@@ -10,10 +10,11 @@ use weft_core::{TaskId, TaskStatus, ValueTemplate};
 
 use super::launch::Launch;
 use super::scope::Scope;
-use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
+use super::{null_result, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{ActionError, ActionInput};
 use crate::event::EventKind;
 use crate::id::RunId;
+use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::secrets::Secrets;
 
 impl Scheduler {
@@ -61,7 +62,7 @@ impl Scheduler {
             });
             return;
         }
-        let id = self.instances.len() as u32;
+        let id = InstanceId(self.instances.len() as u32);
         self.instances.push(Instance {
             task: t,
             route,
@@ -85,14 +86,14 @@ impl Scheduler {
             let route = path.clone();
             self.emit(|| EventKind::TaskScheduled {
                 task: task.name.clone(),
-                instance: id,
+                instance: id.0,
                 route,
             });
         }
 
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
-                self.instances[id as usize].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
+                self.instances[id.index()].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
             }
             Some(Ok(s)) => {
                 return self
@@ -106,14 +107,14 @@ impl Scheduler {
         }
 
         let Some(with) = &task.with else {
-            self.start_attempt(id, NO_ITEM, 1, None);
+            self.start_attempt(id, None, 1, None);
             return;
         };
         self.start_items(id, with);
     }
 
-    pub(super) fn fail_instance(&mut self, id: u32, message: String) {
-        let inst = &mut self.instances[id as usize];
+    pub(super) fn fail_instance(&mut self, id: InstanceId, message: String) {
+        let inst = &mut self.instances[id.index()];
         inst.status = TaskStatus::Failed;
         inst.result = Some(Arc::new(serde_json::json!({ "error": message })));
         inst.error = Some(message);
@@ -125,40 +126,39 @@ impl Scheduler {
     /// the attempt at once as a failure.
     pub(super) fn start_attempt(
         &mut self,
-        id: u32,
-        item: u32,
+        id: InstanceId,
+        item: Option<ItemIndex>,
         attempt: u32,
         retry_delay: Option<Duration>,
     ) {
+        let key = AttemptKey {
+            instance: id,
+            item,
+            attempt,
+        };
         if self.paused {
             self.held.push(Held {
-                instance: id,
-                item,
-                attempt,
+                key,
                 delay: retry_delay,
             });
             return;
         }
         let plan = self.plan.clone();
-        let inst = &self.instances[id as usize];
+        let inst = &self.instances[id.index()];
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
         }
-        if item != NO_ITEM {
-            if let Some(items) = &inst.items {
-                ctx.set_current_item(items.list[item as usize].clone(), item as usize);
-            }
+        if let (Some(item), Some(items)) = (item, &inst.items) {
+            ctx.set_current_item(items.list[item.index()].clone(), item.index());
         }
         ctx.set_current_route(inst.route);
         let immediate = |outcome| {
             Box::new(Done {
-                slot: u32::MAX,
-                instance: id,
-                item,
-                attempt,
+                slot: None,
+                key,
                 outcome,
                 started: None,
                 ended: Instant::now(),
@@ -222,20 +222,20 @@ impl Scheduler {
             Some(s) => s,
             None => {
                 self.slots.push(None);
-                (self.slots.len() - 1) as u32
+                SlotId((self.slots.len() - 1) as u32)
             }
         };
         let workflow = self
             .workflow_tasks
             .get(task.id as usize)
             .is_some_and(|&w| w);
-        let inst = &mut self.instances[id as usize];
+        let inst = &mut self.instances[id.index()];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
+        let (instance, index, _) = key.parts();
         if workflow {
-            let index = (item != NO_ITEM).then_some(item as usize);
             inst.child_runs
-                .push(RunId::child(self.run_id, id, index, attempt));
+                .push(RunId::child(self.run_id, instance, index, attempt));
         }
         self.in_flight += 1;
         self.actions_run += 1;
@@ -244,8 +244,8 @@ impl Scheduler {
             input,
             context: ctx,
             task: task.name.clone(),
-            instance: id,
-            index: (item != NO_ITEM).then_some(item as usize),
+            instance,
+            index,
             attempt,
             run_id: self.run_id,
         };
@@ -260,15 +260,17 @@ impl Scheduler {
             attempt,
             outcome = tracing::field::Empty
         );
-        if item != NO_ITEM {
-            span.record("index", item);
+        if let Some(item) = item {
+            span.record("index", item.0);
         }
-        self.slots[slot as usize] = Some((None, id, item));
-        let launch = Launch {
-            slot,
+        self.slots[slot.index()] = Some(InFlight {
+            task: None,
             instance: id,
             item,
-            attempt,
+        });
+        let launch = Launch {
+            slot,
+            key,
             action,
             input,
             delay,
@@ -291,10 +293,10 @@ impl Scheduler {
                 return;
             }
         }
-        let slot = launch.slot as usize;
+        let slot = launch.slot.index();
         let handle = launch.spawn(&self.tx);
         if let Some(s) = self.slots[slot].as_mut() {
-            s.0 = handle;
+            s.task = handle;
         }
     }
 }

@@ -11,6 +11,7 @@ use weft_core::engine::WithItems;
 use weft_core::TaskStatus;
 
 use super::{null_result, Items, Scheduler, State, Work};
+use crate::run::msg::{InstanceId, ItemIndex};
 
 /// Items one work item starts at most; see `fill_items`.
 const FILL_CHUNK: u32 = 64;
@@ -18,7 +19,7 @@ use crate::event::EventKind;
 
 impl Scheduler {
     /// Evaluates the items of instance `id` and starts the first of them.
-    pub(super) fn start_items(&mut self, id: u32, with: &WithItems) {
+    pub(super) fn start_items(&mut self, id: InstanceId, with: &WithItems) {
         let ctx = self.ctx_of(id);
         let items = match with.items.eval(&ctx) {
             Ok(Value::Array(list)) => list,
@@ -90,17 +91,13 @@ impl Scheduler {
             }
         };
         let n = list.len();
-        let name = self
-            .plan
-            .task(self.instances[id as usize].task)
-            .name
-            .clone();
+        let name = self.plan.task(self.instances[id.index()].task).name.clone();
         self.emit(|| EventKind::ItemsScheduled {
             task: name,
-            instance: id,
+            instance: id.0,
             total: n,
         });
-        self.instances[id as usize].items = Some(Box::new(Items {
+        self.instances[id.index()].items = Some(Box::new(Items {
             total: n,
             list,
             results: vec![null_result(); n],
@@ -111,20 +108,20 @@ impl Scheduler {
             fill_queued: false,
             last_end: None,
         }));
-        self.instances[id as usize].status = TaskStatus::Running;
+        self.instances[id.index()].status = TaskStatus::Running;
         self.fill_items(id);
     }
 
     /// Starts items while there are slots; finishes the instance when all
     /// that will run have run.
-    pub(super) fn fill_items(&mut self, id: u32) {
-        if self.instances[id as usize].status.is_terminal() {
+    pub(super) fn fill_items(&mut self, id: InstanceId) {
+        if self.instances[id.index()].status.is_terminal() {
             // Finished already (a `Fill` queued before the last items ended).
             return;
         }
         let mut started = 0;
         loop {
-            let Some(items) = self.instances[id as usize].items.as_mut() else {
+            let Some(items) = self.instances[id.index()].items.as_mut() else {
                 return;
             };
             let more = self.state == State::Running
@@ -149,7 +146,7 @@ impl Scheduler {
                 items.next += 1;
                 items.running += 1;
                 started += 1;
-                self.start_attempt(id, k as u32, 1, None);
+                self.start_attempt(id, Some(ItemIndex(k as u32)), 1, None);
                 continue;
             }
             if items.running == 0 {
@@ -160,7 +157,7 @@ impl Scheduler {
                 let ended = items.last_end.unwrap_or_else(Instant::now);
                 // The items themselves are no longer needed; the count stays.
                 items.list = Vec::new();
-                let inst = &mut self.instances[id as usize];
+                let inst = &mut self.instances[id.index()];
                 if let Some((status, err)) = failure {
                     inst.status = status;
                     inst.error = Some(err);

@@ -49,9 +49,10 @@ use serde_json::Value;
 
 use super::launch::Launch;
 use super::scope::Scope;
-use super::{Done, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
+use super::{Scheduler, Skipped, State, Work};
 use crate::action::ActionError;
 use crate::journal::Journal;
+use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
 };
@@ -81,8 +82,8 @@ pub(crate) struct RunJournal {
 
 struct Replay {
     records: VecDeque<(u64, Record)>,
-    /// Launches waiting to learn their outcome, by (instance, item, attempt).
-    pending: HashMap<(u32, u32, u32), Launch>,
+    /// Launches waiting to learn their outcome, by attempt.
+    pending: HashMap<AttemptKey, Launch>,
     /// The run had ended (a re-run follows).
     ended: bool,
 }
@@ -146,8 +147,7 @@ impl RunJournal {
     pub(super) fn hold(&mut self, launch: Launch) {
         match &mut self.replay {
             Some(r) => {
-                r.pending
-                    .insert((launch.instance, launch.item, launch.attempt), launch);
+                r.pending.insert(launch.key, launch);
             }
             None => self.held.push(launch),
         }
@@ -193,7 +193,7 @@ impl Scheduler {
         let task = match &done.outcome {
             Outcome::Err(e) if e.wait().is_some() => Some(
                 self.plan
-                    .task(self.instances[done.instance as usize].task)
+                    .task(self.instances[done.key.instance.index()].task)
                     .name
                     .clone(),
             ),
@@ -202,9 +202,9 @@ impl Scheduler {
         self.record(|| {
             Record::Attempt(Box::new(AttemptRecord {
                 step,
-                instance: done.instance,
-                item: (done.item != NO_ITEM).then_some(done.item),
-                attempt: done.attempt,
+                instance: done.key.instance.0,
+                item: done.key.item.map(|i| i.0),
+                attempt: done.key.attempt,
                 outcome: match &done.outcome {
                     Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
                     Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
@@ -314,10 +314,8 @@ impl Scheduler {
             }
             for launch in held {
                 self.queue.push_back(Work::Completed(Box::new(Done {
-                    slot: launch.slot,
-                    instance: launch.instance,
-                    item: launch.item,
-                    attempt: launch.attempt,
+                    slot: Some(launch.slot),
+                    key: launch.key,
                     outcome: Outcome::Dropped,
                     started: None,
                     ended: Instant::now(),
@@ -326,10 +324,10 @@ impl Scheduler {
             return;
         }
         for launch in held {
-            let slot = launch.slot as usize;
+            let slot = launch.slot.index();
             let handle = launch.spawn(&self.tx);
             if let Some(s) = self.slots[slot].as_mut() {
-                s.0 = handle;
+                s.task = handle;
             }
         }
     }
@@ -348,6 +346,16 @@ impl Scheduler {
     /// The journal could not be written: the run cannot go on being
     /// recorded, so it fails, and stops the actions running now.
     pub(super) fn journal_failed(&mut self, why: String) {
+        self.stop_recording(format!(
+            "{why}; the run stops here, and can be resumed from its last recorded step"
+        ));
+    }
+
+    /// The shared store gave the run to another process (its lease was
+    /// lost or taken over): nothing more is recorded here, and the run
+    /// stops here as it does when its journal fails (the process that owns
+    /// it now goes on from its last recorded step).
+    pub(super) fn lease_lost(&mut self, why: String) {
         self.stop_recording(format!(
             "{why}; the run stops here, and can be resumed from its last recorded step"
         ));
@@ -487,12 +495,16 @@ impl Scheduler {
     }
 
     fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), String> {
-        let item = a.item.unwrap_or(NO_ITEM);
+        let key = AttemptKey {
+            instance: InstanceId(a.instance),
+            item: a.item.map(ItemIndex),
+            attempt: a.attempt,
+        };
         let launch = self
             .journal
             .as_deref_mut()
             .and_then(|j| j.replay.as_mut())
-            .and_then(|r| r.pending.remove(&(a.instance, item, a.attempt)))
+            .and_then(|r| r.pending.remove(&key))
             .ok_or_else(|| {
                 format!(
                     "the journal names attempt {} of instance {}{} at step {}, which the run did not start there",
@@ -523,10 +535,8 @@ impl Scheduler {
             AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
         };
         let done = Done {
-            slot: launch.slot,
-            instance: a.instance,
-            item,
-            attempt: a.attempt,
+            slot: Some(launch.slot),
+            key,
             outcome,
             started: a.started_at.map(|ms| self.instant_of(ms)),
             ended: self.instant_of(a.ended_at),
@@ -547,14 +557,14 @@ impl Scheduler {
             Command::Rerun { tasks } => self.rerun(tasks)?,
             Command::Respond { .. } | Command::Signal { .. } => self.apply_answer(command)?,
             Command::Expire { instance, item } => {
-                self.apply_expire(*instance, item.unwrap_or(NO_ITEM));
+                self.apply_expire(InstanceId(*instance), item.map(ItemIndex));
             }
         }
         Ok(())
     }
 
     /// The slots of the launches a replay holds, which are given up.
-    pub(super) fn take_pending(&mut self) -> Vec<u32> {
+    pub(super) fn take_pending(&mut self) -> Vec<SlotId> {
         match self.journal.as_deref_mut().and_then(|j| j.replay.take()) {
             Some(r) => r.pending.into_values().map(|l| l.slot).collect(),
             None => Vec::new(),
@@ -562,7 +572,7 @@ impl Scheduler {
     }
 
     /// In replay, an abort drops the launches of the attempts it stops.
-    pub(super) fn forget_pending(&mut self, slot: u32) {
+    pub(super) fn forget_pending(&mut self, slot: SlotId) {
         if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
             r.pending.retain(|_, l| l.slot != slot);
         }
@@ -633,13 +643,13 @@ impl Scheduler {
         let mut arrivals: Vec<Skipped> = Vec::new();
         // The instances run again: their terminal entries go (Orquesta
         // resets them), their new instances make their own.
-        let mut replaced: Vec<u32> = Vec::new();
+        let mut replaced: Vec<InstanceId> = Vec::new();
         if tasks.is_empty() {
             for (i, inst) in self.instances.iter().enumerate() {
                 let failed_it = inst.unremediated;
                 let stopped = inst.status == weft_core::TaskStatus::Canceled;
                 if failed_it || stopped {
-                    replaced.push(i as u32);
+                    replaced.push(InstanceId(i as u32));
                     again.push((inst.task, inst.route, inst.level, inst.scope.clone()));
                 }
             }
@@ -670,7 +680,7 @@ impl Scheduler {
                 for (i, inst) in self.instances.iter().enumerate() {
                     if inst.task == t {
                         latest.insert(inst.route, (inst.route, inst.level, inst.scope.clone()));
-                        replaced.push(i as u32);
+                        replaced.push(InstanceId(i as u32));
                     }
                 }
                 if latest.is_empty() {

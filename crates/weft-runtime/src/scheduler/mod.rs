@@ -49,6 +49,7 @@
 mod bits;
 mod completion;
 mod dispatch;
+mod env;
 mod finish;
 mod items;
 mod journal;
@@ -69,57 +70,23 @@ use tracing::Instrument;
 use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
-use crate::action::{Action, ActionError};
+use crate::action::Action;
 use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
-use crate::executor::{ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
-use crate::run::{Control, Run, RunHandle, SharedStatus};
+use crate::run::children::Children;
+use crate::run::msg::{AttemptKey, Control, Done, InstanceId, ItemIndex, Msg, SlotId};
+use crate::run::{Run, RunHandle, RunOptions, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
-use crate::subworkflow::{Children, SubWorkflow};
 use crate::telemetry::RunMetrics;
 use bits::Bits;
+pub(crate) use env::{RunEnv, RunHost};
 pub(crate) use journal::RunJournal;
 use scope::Scope;
-
-const NO_ITEM: u32 = u32::MAX;
-
-pub(crate) enum Msg {
-    Started {
-        instance: u32,
-        item: u32,
-        attempt: u32,
-        at: Instant,
-    },
-    /// Boxed: completions can queue up by the thousand, and a small
-    /// message keeps the channel's buffer small.
-    Done(Box<Done>),
-    Control(Control),
-}
-
-pub(crate) struct Done {
-    pub(crate) slot: u32,
-    pub(crate) instance: u32,
-    pub(crate) item: u32,
-    pub(crate) attempt: u32,
-    pub(crate) outcome: Outcome,
-    pub(crate) started: Option<Instant>,
-    /// When the attempt ended, taken in the attempt's task.
-    pub(crate) ended: Instant,
-}
-
-pub(crate) enum Outcome {
-    Ok(Arc<Value>),
-    Err(ActionError),
-    TimedOut(Duration),
-    Panicked(String),
-    /// The run stopped before the attempt's delay was over.
-    Dropped,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -189,7 +156,7 @@ struct Terminal {
     order: u32,
     /// The task instance; `None` for an engine command, whose entries come
     /// before the tasks' of the same completion.
-    instance: Option<u32>,
+    instance: Option<InstanceId>,
     scope: Scope,
 }
 
@@ -250,9 +217,13 @@ struct RouteStep {
     path: Arc<[String]>,
 }
 
-/// An attempt in flight: its task (none while its launch is held), and
-/// its instance and item.
-type Slot = (Option<JoinHandle<()>>, u32, u32);
+/// An attempt in flight: its tokio task (none while its launch is held),
+/// and which instance and item it runs.
+struct InFlight {
+    task: Option<JoinHandle<()>>,
+    instance: InstanceId,
+    item: Option<ItemIndex>,
+}
 
 /// Work a failing or canceled run did not do.
 #[derive(Clone)]
@@ -278,9 +249,7 @@ enum Skipped {
 
 /// A task instance (or item) waiting for an answer; see `waits.rs`.
 struct Waiting {
-    instance: u32,
-    item: u32,
-    attempt: u32,
+    key: AttemptKey,
     wait: Box<crate::wait::Wait>,
     /// When it began to wait.
     since: Instant,
@@ -290,9 +259,7 @@ struct Waiting {
 
 /// An attempt held back while the run is paused.
 struct Held {
-    instance: u32,
-    item: u32,
-    attempt: u32,
+    key: AttemptKey,
     delay: Option<Duration>,
 }
 
@@ -306,13 +273,13 @@ enum Work {
         level: u32,
     },
     Completed(Box<Done>),
-    Finish(u32),
+    Finish(InstanceId),
     /// The `fail` command, queued behind the dispatches of its transition so
     /// that `do: [notify, fail]` still starts `notify`.
     Fail(Box<(Arc<str>, String)>),
     /// Start more items of an instance: queued after each `FILL_CHUNK` items
     /// (items.rs), so how many start per step never depends on time.
-    Fill(u32),
+    Fill(InstanceId),
 }
 
 /// Work one turn may do before the loop yields to the runtime: each queued
@@ -364,7 +331,8 @@ pub(crate) struct Scheduler {
     /// The sub-workflow runs started by this run's attempts, for commands
     /// to reach them; `None` when no task runs a workflow.
     children: Option<Arc<Children>>,
-    exec: Arc<ExecutorInner>,
+    /// Whom the run tells about itself (the executor).
+    host: Arc<dyn RunHost>,
     /// What the run's handles read as its status.
     status: Arc<SharedStatus>,
     /// Paused: attempts about to start are held back in `held` instead.
@@ -388,8 +356,8 @@ pub(crate) struct Scheduler {
     join_slot: Vec<u32>,
     instances: Vec<Instance>,
     /// Attempts in flight, by slot.
-    slots: Vec<Option<Slot>>,
-    free_slots: Vec<u32>,
+    slots: Vec<Option<InFlight>>,
+    free_slots: Vec<SlotId>,
     in_flight: usize,
     state: State,
     failed: bool,
@@ -450,17 +418,29 @@ pub(crate) struct Scheduler {
     terminal: Vec<Terminal>,
     /// The instance whose completion was handled last, if it was not
     /// terminal then: it is, if the run ends after it.
-    last_open: Option<u32>,
+    last_open: Option<InstanceId>,
 }
 
 impl Scheduler {
+    /// A run of `env.plan` with `parameters`, and its handle; nothing
+    /// happens until [`Scheduler::run`] is spawned.
     pub(crate) fn new(
-        exec: Arc<ExecutorInner>,
-        plan: Plan,
+        env: RunEnv,
         parameters: Value,
         run_id: RunId,
-        options: RunOptions,
-    ) -> Result<(Scheduler, Run), weft_core::Error> {
+        options: &RunOptions,
+    ) -> (Scheduler, Run) {
+        let RunEnv {
+            plan,
+            actions,
+            workflow_tasks,
+            children,
+            limits,
+            permits,
+            pauses,
+            context,
+            host,
+        } = env;
         let (tx, rx) = flume::unbounded();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let mut subscribers = Vec::new();
@@ -473,74 +453,6 @@ impl Scheduler {
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
-        // Neighbouring tasks usually share an action: remember the last one
-        // instead of hashing every name.
-        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
-        let mut last: Option<(&str, Arc<dyn Action>)> = None;
-        // Per task, whether its action is a workflow (empty: none is).
-        let mut workflow_tasks: Vec<bool> = Vec::new();
-        let mut children: Option<Arc<Children>> = None;
-        for t in tasks {
-            let Some(name) = t.action.as_deref() else {
-                actions.push(None);
-                continue;
-            };
-            let found = match &last {
-                Some((n, a)) if *n == name => a.clone(),
-                _ => {
-                    let found = match (exec.actions.get(name), exec.workflows.get(name)) {
-                        (Some(a), _) => a.clone(),
-                        (None, Some(plan)) => {
-                            workflow_tasks.resize(tasks.len(), false);
-                            workflow_tasks[t.id as usize] = true;
-                            Arc::new(SubWorkflow {
-                                name: Arc::from(name),
-                                plan: plan.clone(),
-                                adapter: exec.adapters.get(name).cloned(),
-                                exec: exec.clone(),
-                                children: children.get_or_insert_with(Default::default).clone(),
-                                depth: options.depth + 1,
-                                durability: options.durability,
-                                in_memory: options.in_memory,
-                            })
-                        }
-                        (None, None) if exec.inspecting => Arc::new(crate::action::FnAction(
-                            |_: crate::ActionInput| async {
-                                Err(crate::ActionError::new("this run is only being inspected"))
-                            },
-                        )),
-                        (None, None) => {
-                            return Err(weft_core::Error::new(
-                                weft_core::ErrorKind::Validation,
-                                format!(
-                                    "unknown action `{name}`: this plan was compiled for another executor"
-                                ),
-                            )
-                            .with_task(&*t.name)
-                            .with_field("action"))
-                        }
-                    };
-                    last = Some((name, found.clone()));
-                    found
-                }
-            };
-            if !workflow_tasks.is_empty() && exec.workflows.contains_key(name) {
-                workflow_tasks[t.id as usize] = true;
-            }
-            actions.push(Some(found));
-            // A constant retry count over the limit is refused before the
-            // run starts; one from an expression fails its task when read.
-            if let Some(weft_core::engine::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
-                if *count > f64::from(exec.limits.max_retries) {
-                    return Err(weft_core::Error::new(
-                        weft_core::ErrorKind::Validation,
-                        retries_over_limit(*count, exec.limits.max_retries),
-                    )
-                    .with_task(&*t.name)
-                    .with_field("retry.count"));
-                }
-            }
-        }
         let mut joins = Vec::new();
         let mut join_slot = Vec::new();
         if tasks.iter().any(|t| t.join.is_some()) {
@@ -568,22 +480,13 @@ impl Scheduler {
             static_key(&WORKFLOW, "workflow"),
             Value::String(plan.name().to_string()),
         );
-        for (name, make) in &exec.run_context {
-            let start = crate::executor::StartingRun {
-                run_id,
-                workflow: plan.name(),
-            };
-            ctx.set_var(name.clone(), make(&start));
+        for (name, value) in context {
+            ctx.set_var(name, value);
         }
-        let max_instances = exec
-            .limits
+        let max_instances = limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
-        let limit = exec.limit.clone();
-        let status = Arc::new(SharedStatus::new(
-            RunStatus::Running,
-            exec.lost.pauses.clone(),
-        ));
+        let status = Arc::new(SharedStatus::new(RunStatus::Running, pauses));
         let run = Run {
             handle: RunHandle {
                 id: run_id,
@@ -603,7 +506,7 @@ impl Scheduler {
             parent: options.parent,
             workflow_tasks,
             children,
-            exec: exec.clone(),
+            host,
             status,
             paused: false,
             held: Vec::new(),
@@ -645,11 +548,11 @@ impl Scheduler {
             started: Instant::now(),
             started_sys: SystemTime::now(),
             max_instances,
-            limits: exec.limits.clone(),
+            limits,
             held_bytes: 0,
             var_bytes: HashMap::new(),
             actions_run: 0,
-            limit,
+            limit: permits,
             metrics: None,
             action_of: Vec::new(),
             causes: VecDeque::new(),
@@ -659,7 +562,7 @@ impl Scheduler {
             terminal: Vec::new(),
             last_open: None,
         };
-        Ok((s, run))
+        (s, run)
     }
 
     /// Makes the run durable: it records into `journal` (or, for a resumed
@@ -682,7 +585,7 @@ impl Scheduler {
     fn replay_failed(&mut self, why: String) {
         let pending = self.take_pending();
         for slot in pending {
-            self.slots[slot as usize] = None;
+            self.slots[slot.index()] = None;
             self.free_slots.push(slot);
             self.in_flight -= 1;
         }
@@ -704,7 +607,7 @@ impl Scheduler {
                 let (action_of, distinct) = number_actions(&self.plan);
                 self.action_of = action_of;
                 self.metrics = Some(Box::new(RunMetrics::start(
-                    &self.exec.metrics,
+                    self.host.metrics(),
                     self.plan.name(),
                     distinct,
                 )));
@@ -779,7 +682,7 @@ impl Scheduler {
             self.flush_journal().await;
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
-            self.exec.live.remove(&self.run_id);
+            self.host.run_ended(self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
             }
@@ -834,23 +737,18 @@ impl Scheduler {
 
     /// The context instance `id` sees: the run's, with its branch's
     /// variables.
-    fn ctx_of(&self, id: u32) -> WorkflowContext {
+    fn ctx_of(&self, id: InstanceId) -> WorkflowContext {
         self.ctx
-            .with_variables(self.instances[id as usize].scope.vars.clone())
+            .with_variables(self.instances[id.index()].scope.vars.clone())
     }
 
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Done(done) => self.queue.push_back(Work::Completed(done)),
-            Msg::Started {
-                instance,
-                item,
-                attempt,
-                at,
-            } => {
-                let t = self.instances[instance as usize].task;
+            Msg::Started { key, at } => {
+                let t = self.instances[key.instance.index()].task;
                 let task = self.plan.task(t).name.clone();
-                let item = (item != NO_ITEM).then_some(item as usize);
+                let (instance, item, attempt) = key.parts();
                 let child_run = self
                     .workflow_tasks
                     .get(t as usize)
@@ -871,6 +769,7 @@ impl Scheduler {
             Msg::Control(Control::Resume) => self.command(Command::Resume),
             Msg::Control(Control::Rerun(tasks)) => self.command(Command::Rerun { tasks }),
             Msg::Control(Control::JournalFailed(why)) => self.journal_failed(why),
+            Msg::Control(Control::LeaseLost(why)) => self.lease_lost(why),
             Msg::Control(Control::Answer(command, reply)) => {
                 let taken = self.answer(command);
                 match reply {
@@ -957,7 +856,7 @@ impl Scheduler {
                 self.fail_run(Some(&task), message);
             }
             Work::Fill(i) => {
-                if let Some(items) = self.instances[i as usize].items.as_mut() {
+                if let Some(items) = self.instances[i.index()].items.as_mut() {
                     items.fill_queued = false;
                 }
                 self.fill_items(i);
@@ -1019,7 +918,7 @@ fn number_actions(plan: &Plan) -> (Vec<u32>, usize) {
 }
 
 /// The error for a retry count above [`Limits::max_retries`].
-fn retries_over_limit(count: f64, max: u32) -> String {
+pub(crate) fn retries_over_limit(count: f64, max: u32) -> String {
     format!(
         "{count} retries is over the limit of {max}: lower `retry.count`, or raise Limits::max_retries"
     )

@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use weft_core::TaskId;
 
-use super::{Done, Outcome, Scheduler, State, Work};
+use super::{InFlight, Scheduler, State, Work};
 use crate::event::{Event, EventKind};
 use crate::limits::{human_bytes, json_bytes};
 use crate::outcome::{RunError, RunStatus};
+use crate::run::msg::{AttemptKey, Done, Outcome, SlotId};
 
 impl Scheduler {
     pub(super) fn emit(&mut self, kind: impl FnOnce() -> EventKind) {
@@ -94,18 +95,26 @@ impl Scheduler {
         }
         if abort {
             for slot in 0..self.slots.len() {
-                if let Some((handle, instance, item)) = self.slots[slot].take() {
-                    if let Some(handle) = handle {
-                        handle.abort();
+                if let Some(InFlight {
+                    task,
+                    instance,
+                    item,
+                }) = self.slots[slot].take()
+                {
+                    if let Some(task) = task {
+                        task.abort();
                     }
-                    self.forget_pending(slot as u32);
-                    self.free_slots.push(slot as u32);
+                    let slot = SlotId(slot as u32);
+                    self.forget_pending(slot);
+                    self.free_slots.push(slot);
                     self.in_flight -= 1;
                     self.queue.push_back(Work::Completed(Box::new(Done {
-                        slot: u32::MAX,
-                        instance,
-                        item,
-                        attempt: 0,
+                        slot: None,
+                        key: AttemptKey {
+                            instance,
+                            item,
+                            attempt: 0,
+                        },
                         outcome: Outcome::Dropped,
                         started: None,
                         ended: Instant::now(),
@@ -147,7 +156,7 @@ impl Scheduler {
         }
         self.emit(|| EventKind::RunResumed);
         for h in std::mem::take(&mut self.held) {
-            self.start_attempt(h.instance, h.item, h.attempt, h.delay);
+            self.start_attempt(h.key.instance, h.key.item, h.key.attempt, h.delay);
         }
     }
 
@@ -157,10 +166,8 @@ impl Scheduler {
         self.paused = false;
         for h in std::mem::take(&mut self.held) {
             self.queue.push_back(Work::Completed(Box::new(Done {
-                slot: u32::MAX,
-                instance: h.instance,
-                item: h.item,
-                attempt: h.attempt,
+                slot: None,
+                key: h.key,
                 outcome: Outcome::Dropped,
                 started: None,
                 ended: Instant::now(),

@@ -14,12 +14,13 @@ use super::bits::Bits;
 use super::scope::{Published, Scope};
 use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Terminal, Work};
 use crate::event::EventKind;
+use crate::run::msg::InstanceId;
 
 impl Scheduler {
     /// A task instance is complete: record it, evaluate its transitions.
-    pub(super) fn finish_instance(&mut self, id: u32) {
+    pub(super) fn finish_instance(&mut self, id: InstanceId) {
         let plan = self.plan.clone();
-        let inst = &self.instances[id as usize];
+        let inst = &self.instances[id.index()];
         let task = plan.task(inst.task);
         let status = inst.status;
         let route = inst.route;
@@ -32,7 +33,7 @@ impl Scheduler {
             let to_sys =
                 |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
             let run = TaskRun::new(
-                id,
+                id.0,
                 route,
                 inst.started.map(to_sys),
                 Some(to_sys(inst.ended.unwrap_or_else(Instant::now))),
@@ -49,17 +50,17 @@ impl Scheduler {
         match status {
             TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
                 task: name,
-                instance: id,
+                instance: id.0,
             }),
             TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
                 task: name,
-                instance: id,
+                instance: id.0,
             }),
             TaskStatus::Canceled => {
                 let reason = error.clone().unwrap_or_default();
                 self.emit_at(at, || EventKind::TaskSkipped {
                     task: name,
-                    instance: Some(id),
+                    instance: Some(id.0),
                     reason,
                 })
             }
@@ -67,7 +68,7 @@ impl Scheduler {
                 let e = error.clone().unwrap_or_default();
                 self.emit_at(at, || EventKind::TaskFailed {
                     task: name,
-                    instance: id,
+                    instance: id.0,
                     error: e,
                 })
             }
@@ -89,7 +90,7 @@ impl Scheduler {
             self.mark_terminal(id);
             return;
         }
-        let scope = self.instances[id as usize].scope.clone();
+        let scope = self.instances[id.index()].scope.clone();
         let base = self.ctx.with_variables(scope.vars.clone());
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
@@ -229,7 +230,7 @@ impl Scheduler {
         }
         if status.is_failure() && !handled {
             let msg = error.unwrap_or_else(|| status.to_string());
-            self.instances[id as usize].unremediated = true;
+            self.instances[id.index()].unremediated = true;
             self.fail_run(Some(&task.name), msg);
         }
         // Every join this task leads to and did not arrive at is declined
@@ -254,8 +255,8 @@ impl Scheduler {
     }
 
     /// Instance `id`'s entry is terminal: its scope goes into `output`'s.
-    pub(super) fn mark_terminal(&mut self, id: u32) {
-        let inst = &self.instances[id as usize];
+    pub(super) fn mark_terminal(&mut self, id: InstanceId) {
+        let inst = &self.instances[id.index()];
         self.terminal.push(Terminal {
             batch: inst.batch,
             task: inst.task,

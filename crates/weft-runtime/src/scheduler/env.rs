@@ -1,0 +1,47 @@
+//! What a run is made from: [`RunEnv`], which the executor makes and the
+//! scheduler only reads, and [`RunHost`], what the scheduler tells the one
+//! that made it. The scheduler knows nothing else of the executor.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore};
+use weft_core::Plan;
+
+use crate::action::Action;
+use crate::id::RunId;
+use crate::limits::Limits;
+use crate::run::children::Children;
+use crate::telemetry::MetricsCache;
+
+/// The part of a run that does not change while it runs.
+pub(crate) struct RunEnv {
+    pub(crate) plan: Plan,
+    /// Per task, its action, resolved (`None`: the task has no action).
+    pub(crate) actions: Vec<Option<Arc<dyn Action>>>,
+    /// Per task, whether its action is a workflow (empty: none is).
+    pub(crate) workflow_tasks: Vec<bool>,
+    /// The sub-workflow runs started by this run's attempts, for commands
+    /// to reach them; `None` when no task runs a workflow.
+    pub(crate) children: Option<Arc<Children>>,
+    pub(crate) limits: Limits,
+    /// The executor's cap on actions in flight, shared by its runs.
+    pub(crate) permits: Option<Arc<Semaphore>>,
+    /// Told when the run becomes paused or stops being so.
+    pub(crate) pauses: Arc<Notify>,
+    /// Variables the run's context gets before its own `vars`.
+    pub(crate) context: Vec<(Arc<str>, Value)>,
+    /// Whom the run tells about itself.
+    pub(crate) host: Arc<dyn RunHost>,
+}
+
+/// What a run tells the one that made it (the executor): tokio's
+/// `Schedule` trait in spirit, so that the scheduler never names the
+/// executor.
+pub(crate) trait RunHost: Send + Sync + 'static {
+    /// The metrics handles of the workflows run so far, shared by runs.
+    fn metrics(&self) -> &MetricsCache;
+
+    /// The run ended: it is no longer going on here.
+    fn run_ended(&self, id: RunId);
+}
