@@ -20,6 +20,7 @@ mod builtins;
 mod durable;
 mod event;
 mod executor;
+mod fields;
 #[cfg(feature = "http")]
 mod http;
 mod id;
@@ -41,10 +42,11 @@ mod wait;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
-pub use builtins::{builtin_action, builtin_actions, ActionInfo, FieldInfo};
+pub use builtins::{builtin_action, builtin_actions};
 pub use durable::{Recovered, ResumeError};
 pub use event::{Event, EventKind, EventStream, Rfc3339};
 pub use executor::{Executor, ExecutorBuilder, StartingRun, UnknownRun};
+pub use fields::{ActionInfo, FieldInfo};
 /// The boxed future an [`Action`] returns.
 pub use futures::future::BoxFuture;
 pub use id::{ParseRunIdError, RunId};
