@@ -80,6 +80,40 @@ pub(crate) struct RunJournal {
     broken: Option<String>,
 }
 
+/// Why a journal cannot be replayed: a record does not fit the run the
+/// workflow makes now (it behaves differently from when it was recorded).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayError {
+    /// Record `seq` does not fit.
+    #[error("record {seq}: {mismatch}")]
+    Record { seq: u64, mismatch: Mismatch },
+    /// A `started` record after the first.
+    #[error("record {0}: a second `started` record")]
+    SecondStart(u64),
+}
+
+/// How a record does not fit the run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Mismatch {
+    /// The record is at a step the run never gets to.
+    #[error(
+        "the journal says step {step}, but the run has nothing left to do after step {done}: \
+         the workflow (or weft) behaves differently from when it was recorded"
+    )]
+    NothingLeft { step: u64, done: u64 },
+    /// The record ends an attempt the run did not start at that step.
+    #[error(
+        "the journal names attempt {} of instance {}{} at step {step}, which the run did not start there",
+        key.attempt,
+        key.instance.0,
+        key.item.map(|i| format!(" item {}", i.0)).unwrap_or_default()
+    )]
+    NotStarted { key: AttemptKey, step: u64 },
+    /// A command record cannot be applied (its error says why).
+    #[error("{0}")]
+    Command(String),
+}
+
 struct Replay {
     records: VecDeque<(u64, Record)>,
     /// Launches waiting to learn their outcome, by attempt.
@@ -401,7 +435,7 @@ impl Scheduler {
     ///
     /// The records do not fit the run: the workflow behaves differently
     /// from when they were written.
-    pub(super) async fn replay(&mut self) -> Result<(), String> {
+    pub(super) async fn replay(&mut self) -> Result<(), ReplayError> {
         self.replay_records().await?;
         // The records end here: what they do not say happens live.
         let Some(j) = self.journal.as_deref_mut() else {
@@ -420,7 +454,7 @@ impl Scheduler {
     }
 
     /// Replays every record, leaving held what they do not say.
-    async fn replay_records(&mut self) -> Result<(), String> {
+    async fn replay_records(&mut self) -> Result<(), ReplayError> {
         let mut handled = 0u32;
         loop {
             let next = match self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
@@ -435,11 +469,10 @@ impl Scheduler {
             }
             match record {
                 Record::Attempt(a) => {
-                    self.replay_until(a.step - 1)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    let at = |mismatch| ReplayError::Record { seq, mismatch };
+                    self.replay_until(a.step - 1).map_err(at)?;
                     self.step += 1;
-                    self.replay_attempt(*a)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    self.replay_attempt(*a).map_err(at)?;
                 }
                 Record::Ended(_) => {
                     // Work the queue to its end, as the run did before it
@@ -466,35 +499,32 @@ impl Scheduler {
                     }
                 }
                 Record::Command { step, command } => {
-                    self.replay_until(step)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    let at = |mismatch| ReplayError::Record { seq, mismatch };
+                    self.replay_until(step).map_err(at)?;
                     self.apply_command(&command)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                        .map_err(|e| at(Mismatch::Command(e)))?;
                 }
-                Record::Started(_) => {
-                    return Err(format!("record {seq}: a second `started` record"))
-                }
+                Record::Started(_) => return Err(ReplayError::SecondStart(seq)),
             }
         }
         Ok(())
     }
 
     /// Works the queue until `step` work items have been done.
-    fn replay_until(&mut self, step: u64) -> Result<(), String> {
+    fn replay_until(&mut self, step: u64) -> Result<(), Mismatch> {
         while self.step < step {
             let Some(work) = self.queue.pop_front() else {
-                return Err(format!(
-                    "the journal says step {step}, but the run has nothing left to do after step {}: \
-                     the workflow (or weft) behaves differently from when it was recorded",
-                    self.step
-                ));
+                return Err(Mismatch::NothingLeft {
+                    step,
+                    done: self.step,
+                });
             };
             self.process(work);
         }
         Ok(())
     }
 
-    fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), String> {
+    fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), Mismatch> {
         let key = AttemptKey {
             instance: InstanceId(a.instance),
             item: a.item.map(ItemIndex),
@@ -505,15 +535,7 @@ impl Scheduler {
             .as_deref_mut()
             .and_then(|j| j.replay.as_mut())
             .and_then(|r| r.pending.remove(&key))
-            .ok_or_else(|| {
-                format!(
-                    "the journal names attempt {} of instance {}{} at step {}, which the run did not start there",
-                    a.attempt,
-                    a.instance,
-                    a.item.map(|i| format!(" item {i}")).unwrap_or_default(),
-                    a.step
-                )
-            })?;
+            .ok_or(Mismatch::NotStarted { key, step: a.step })?;
         let outcome = match a.outcome {
             AttemptOutcome::Ok { result } => Outcome::Ok(result),
             AttemptOutcome::Err {
@@ -594,7 +616,7 @@ impl Scheduler {
         mut self,
         status: crate::RunStatus,
         end: Option<RunEnd>,
-    ) -> Result<crate::RunOutcome, String> {
+    ) -> Result<crate::RunOutcome, ReplayError> {
         self.begin();
         self.replay_records().await?;
         // What the run did after its last record follows from it: work the

@@ -85,6 +85,7 @@ use crate::store::Command;
 use crate::telemetry::RunMetrics;
 use bits::Bits;
 pub(crate) use env::{RunEnv, RunHost};
+use journal::ReplayError;
 pub(crate) use journal::RunJournal;
 use scope::Scope;
 
@@ -582,7 +583,7 @@ impl Scheduler {
 
     /// The replay could not go on: the run fails, and what the replay held
     /// never runs.
-    fn replay_failed(&mut self, why: String) {
+    fn replay_failed(&mut self, why: ReplayError) {
         let pending = self.take_pending();
         for slot in pending {
             self.slots[slot.index()] = None;
