@@ -5,9 +5,13 @@ mod common;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{json, Value};
 use weft_core::TaskStatus;
-use weft_runtime::{ActionInput, Executor, MemoryStore, RunOutcome, RunStatus};
+use weft_runtime::{
+    Action, ActionInput, ActionResult, Executor, MemoryStore, RunOutcome, RunStatus,
+};
 
 /// `echo` returns its input; `shout` returns its `message` in capitals.
 fn executor_with(store: Option<Arc<MemoryStore>>) -> Executor {
@@ -226,6 +230,33 @@ tasks:
     assert_eq!(
         results,
         vec![json!({"message": "FROM-B"}), json!({"message": "from-a"})]
+    );
+}
+
+/// An action whose runner is missing here: compiling refuses it by name.
+struct Remote;
+
+impl Action for Remote {
+    fn call(&self, _: ActionInput) -> BoxFuture<'static, ActionResult> {
+        async { Ok(json!("ran anyway")) }.boxed()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        Some("remote runs are not supported".into())
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_action_named_by_an_expression_fails_the_task() {
+    let ex = Executor::builder()
+        .register("ops.remote", Arc::new(Remote))
+        .build();
+    let text = "version: 1.0\ntasks:\n  call:\n    action: \"{{ 'ops.remote' }}\"\n";
+    let out = run(&ex, text, json!({})).await;
+    let err = task_error(&out, "call");
+    assert!(
+        err.contains("action `ops.remote` cannot be used: remote runs are not supported"),
+        "{err}"
     );
 }
 

@@ -321,6 +321,12 @@ impl Scheduler {
             Err(e) => return Err(self.plan.describe_error(&e, "action")),
         };
         if let Some(action) = self.exec.actions.get(name.trim()) {
+            // What compiling refuses for a static name fails the task here.
+            if let Some(reason) = action.unavailable() {
+                return Ok(failing(located(format!(
+                    "action `{name}` cannot be used: {reason}"
+                ))));
+            }
             return Ok(action.clone());
         }
         if self.exec.inspecting {
