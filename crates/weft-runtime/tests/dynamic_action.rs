@@ -351,3 +351,36 @@ async fn stackstorm_fixtures_with_a_dynamic_action_fail_when_the_task_starts() {
         );
     }
 }
+
+/// The builder takes the same forms: a string that holds an expression is
+/// an input expression, and `arg` cannot be added to one.
+#[tokio::test]
+async fn the_builder_writes_dynamic_actions_and_inputs() {
+    let ex = executor();
+    let workflow = weft_core::WorkflowBuilder::new("dyn")
+        .var("which", json!("shout"))
+        .var("args", json!({"message": "built"}))
+        .task("say", |t| {
+            t.action("{{ ctx().which }}")
+                .input(json!("<% ctx().args %>"))
+        })
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = workflow.compile(&ex).unwrap_or_else(|e| panic!("{e}"));
+    let out = common::run(&ex, &p, json!({})).await;
+    assert_eq!(common::result(&out, "say"), json!({"message": "BUILT"}));
+
+    let err = weft_core::WorkflowBuilder::new("dyn")
+        .var("args", json!({"message": "built"}))
+        .task("say", |t| {
+            t.action("echo")
+                .input(json!("{{ ctx().args }}"))
+                .arg("extra", 1)
+        })
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("after an `input` expression"),
+        "{err}"
+    );
+}
