@@ -8,13 +8,13 @@ use std::time::SystemTime;
 use serde_json::Value;
 use weft_core::{Error, ErrorKind, Format, Plan, Workflow};
 
-use crate::executor::{Actions, Executor, ExecutorInner};
+use crate::executor::{Executor, ExecutorInner};
 use crate::id::RunId;
 use crate::journal::Journal;
 use crate::outcome::RunStatus;
 use crate::run::msg::{Control, Msg};
 use crate::run::{Recorded, Run, RunOptions};
-use crate::scheduler::{RunJournal, Scheduler};
+use crate::scheduler::{Actions, RunJournal, Scheduler};
 use crate::sealing::SecretKey;
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,

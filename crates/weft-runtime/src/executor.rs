@@ -22,7 +22,7 @@ use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::children::Children;
 use crate::run::{Run, RunHandle, RunOptions};
-use crate::scheduler::{retries_over_limit, RunEnv, RunHost, Scheduler};
+use crate::scheduler::{retries_over_limit, Actions, RunEnv, RunHost, Scheduler};
 use crate::sealing::SecretKey;
 use crate::store::{Durability, Entry, JournalConfig, Store};
 use crate::subworkflow::{ChildRuns, SubWorkflow, WorkflowAdapter};
@@ -82,17 +82,6 @@ pub(crate) struct ExecutorInner {
     pub(crate) lost: LostRuns,
     /// Values every run's context gets when it starts.
     pub(crate) run_context: Vec<(Arc<str>, RunContextFn)>,
-}
-
-/// What a run's actions are when it is made.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Actions {
-    /// Its actions, all of which this executor must have.
-    Run,
-    /// It is only inspected (see `Executor::inspect`): actions this
-    /// executor does not have are stand-ins that never run, and it takes
-    /// no share of the executor's cap on actions in flight.
-    Inspect,
 }
 
 impl ExecutorInner {
@@ -203,6 +192,7 @@ impl ExecutorInner {
             pauses: self.lost.pauses.clone(),
             context,
             host: self.clone(),
+            mode,
         })
     }
 }
@@ -214,6 +204,14 @@ impl RunHost for ExecutorInner {
 
     fn run_ended(&self, id: RunId) {
         self.live.remove(&id);
+    }
+
+    fn action(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+
+    fn is_workflow(&self, name: &str) -> bool {
+        self.workflows.contains_key(name)
     }
 }
 

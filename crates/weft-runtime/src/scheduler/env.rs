@@ -31,8 +31,22 @@ pub(crate) struct RunEnv {
     pub(crate) pauses: Arc<Notify>,
     /// Variables the run's context gets before its own `vars`.
     pub(crate) context: Vec<(Arc<str>, Value)>,
-    /// Whom the run tells about itself.
+    /// Whom the run tells about itself, and asks for the actions a task
+    /// names by an expression.
     pub(crate) host: Arc<dyn RunHost>,
+    /// Whether the run runs, or is only inspected.
+    pub(crate) mode: Actions,
+}
+
+/// What a run's actions are when it is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Actions {
+    /// Its actions, all of which the executor must have.
+    Run,
+    /// It is only inspected (see `Executor::inspect`): actions the
+    /// executor does not have are stand-ins that never run, and it takes
+    /// no share of the executor's cap on actions in flight.
+    Inspect,
 }
 
 /// What a run tells the one that made it (the executor): tokio's
@@ -44,4 +58,11 @@ pub(crate) trait RunHost: Send + Sync + 'static {
 
     /// The run ended: it is no longer going on here.
     fn run_ended(&self, id: RunId);
+
+    /// The action registered under `name`, for a task whose action is an
+    /// expression (a name that is a workflow is not one).
+    fn action(&self, name: &str) -> Option<Arc<dyn Action>>;
+
+    /// Whether `name` is a workflow registered as an action.
+    fn is_workflow(&self, name: &str) -> bool;
 }

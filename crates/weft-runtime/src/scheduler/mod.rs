@@ -84,7 +84,7 @@ use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::telemetry::RunMetrics;
 use bits::Bits;
-pub(crate) use env::{RunEnv, RunHost};
+pub(crate) use env::{Actions, RunEnv, RunHost};
 use journal::ReplayError;
 pub(crate) use journal::RunJournal;
 use scope::Scope;
@@ -334,6 +334,8 @@ pub(crate) struct Scheduler {
     children: Option<Arc<Children>>,
     /// Whom the run tells about itself (the executor).
     host: Arc<dyn RunHost>,
+    /// Whether the run runs, or is only inspected.
+    mode: Actions,
     /// What the run's handles read as its status.
     status: Arc<SharedStatus>,
     /// Paused: attempts about to start are held back in `held` instead.
@@ -441,6 +443,7 @@ impl Scheduler {
             pauses,
             context,
             host,
+            mode,
         } = env;
         let (tx, rx) = flume::unbounded();
         let (outcome_tx, outcome_rx) = oneshot::channel();
@@ -508,6 +511,7 @@ impl Scheduler {
             workflow_tasks,
             children,
             host,
+            mode,
             status,
             paused: false,
             held: Vec::new(),
