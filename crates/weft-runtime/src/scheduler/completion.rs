@@ -31,8 +31,8 @@ impl Scheduler {
             }
         }
         let id = done.key.instance;
-        let plan = self.plan.clone();
-        let task = plan.task(self.instances[id.index()].task);
+        let plan = self.env.plan.clone();
+        let task = plan.task(self.graph.instances[id.index()].task);
         if done.slot.is_some() {
             if let Some(m) = self.metrics.as_deref_mut() {
                 let outcome = match &done.outcome {
@@ -43,17 +43,18 @@ impl Scheduler {
                     Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
                     Outcome::Dropped => None,
                 };
-                if let (Some(outcome), Some(name)) = (outcome, &task.action) {
+                if let (Some(outcome), Some(name), Some(&Some(action))) =
+                    (outcome, &task.action, self.action_of.get(task.id as usize))
+                {
                     let took = done
                         .started
                         .map(|s| done.ended.saturating_duration_since(s));
-                    let action = self.action_of[task.id as usize] as usize;
-                    m.attempt(action, name, outcome, took);
+                    m.attempt(action as usize, name, outcome, took);
                 }
                 // The task's start: its first attempt (its first item's).
                 if done.key.attempt == 1 && done.key.item.is_none_or(|i| i.0 == 0) {
                     if let (Some(cause), Some(started)) =
-                        (self.instances[id.index()].cause, done.started)
+                        (self.graph.instances[id.index()].cause, done.started)
                     {
                         m.dispatched(started.saturating_duration_since(cause));
                     }
@@ -61,7 +62,7 @@ impl Scheduler {
             }
         }
         if let Some(at) = done.started {
-            let inst = &mut self.instances[id.index()];
+            let inst = &mut self.graph.instances[id.index()];
             if inst.started.is_none() {
                 inst.started = Some(at);
             }
@@ -167,19 +168,19 @@ impl Scheduler {
         let count = retry
             .count
             .eval(&base_ctx)
-            .map_err(|e| self.plan.describe_error(&e, "retry.count"))?;
-        if count > f64::from(self.limits.max_retries) {
+            .map_err(|e| self.env.plan.describe_error(&e, "retry.count"))?;
+        if count > f64::from(self.env.limits.max_retries) {
             return Err(format!(
                 "retry.count: {}",
-                retries_over_limit(count, self.limits.max_retries)
+                retries_over_limit(count, self.env.limits.max_retries)
             ));
         }
         if f64::from(attempt) > count {
             return Ok(None);
         }
-        let inst = &self.instances[id.index()];
+        let inst = &self.graph.instances[id.index()];
         let mut ctx = base_ctx.with_current_task(CurrentTask {
-            name: self.plan.task(inst.task).name.clone(),
+            name: self.env.plan.task(inst.task).name.clone(),
             status,
             result: result.clone(),
         });
@@ -192,20 +193,20 @@ impl Scheduler {
         let again = retry
             .when
             .eval_bool(&ctx)
-            .map_err(|e| self.plan.describe_error(&e, "retry.when"))?;
+            .map_err(|e| self.env.plan.describe_error(&e, "retry.when"))?;
         if !again {
             return Ok(None);
         }
         let base = match &retry.delay {
             Some(d) => d
                 .eval(&ctx)
-                .map_err(|e| self.plan.describe_error(&e, "retry.delay"))?,
+                .map_err(|e| self.env.plan.describe_error(&e, "retry.delay"))?,
             None => 0.0,
         };
         let max = match &retry.max_delay {
             Some(d) => Some(
                 d.eval(&ctx)
-                    .map_err(|e| self.plan.describe_error(&e, "retry.max_delay"))?,
+                    .map_err(|e| self.env.plan.describe_error(&e, "retry.max_delay"))?,
             ),
             None => None,
         };
@@ -225,16 +226,21 @@ impl Scheduler {
     ) {
         let (status, result, error) = self.hold(status, result, error);
         let Some(item) = item else {
-            let inst = &mut self.instances[id.index()];
+            let inst = &mut self.graph.instances[id.index()];
             inst.status = status;
             inst.result = Some(result);
             inst.error = error;
             inst.ended = Some(ended);
-            self.queue.push_back(Work::Finish(id));
+            self.turn.queue.push_back(Work::Finish(id));
             return;
         };
-        let task_name = self.plan.task(self.instances[id.index()].task).name.clone();
-        let Some(items) = self.instances[id.index()].items.as_mut() else {
+        let task_name = self
+            .env
+            .plan
+            .task(self.graph.instances[id.index()].task)
+            .name
+            .clone();
+        let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
             return;
         };
         items.running -= 1;
@@ -263,7 +269,7 @@ impl Scheduler {
         result: Arc<Value>,
         error: Option<String>,
     ) -> (TaskStatus, Arc<Value>, Option<String>) {
-        let max = self.limits.max_value_bytes;
+        let max = self.env.limits.max_value_bytes;
         let size = json_bytes(&result, max);
         if size > max {
             let msg = format!(
@@ -283,7 +289,7 @@ impl Scheduler {
     pub(super) fn hold_bytes(&mut self, size: usize, freed: Option<usize>) {
         let before = self.held_bytes;
         self.held_bytes = (before + size).saturating_sub(freed.unwrap_or(0));
-        let max = self.limits.max_run_bytes;
+        let max = self.env.limits.max_run_bytes;
         // Reported once, when the total first goes over.
         if self.held_bytes > max && before <= max {
             self.fail_run(

@@ -31,7 +31,7 @@ impl Scheduler {
     ) {
         if self.state != State::Running {
             self.skip(t);
-            self.skipped.push(Skipped::Dispatch {
+            self.graph.skipped.push(Skipped::Dispatch {
                 task: t,
                 route,
                 level,
@@ -39,15 +39,15 @@ impl Scheduler {
             });
             return;
         }
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         let task = plan.task(t);
-        if self.instances.len() >= self.max_instances {
+        if self.graph.instances.len() >= self.max_instances {
             self.fail_run(
                 Some(&task.name),
                 format!(
                     "would start task instance number {} but the limit is {}: a loop that never ends? \
                      Raise it with ExecutorBuilder::max_task_instances",
-                    self.instances.len() + 1,
+                    self.graph.instances.len() + 1,
                     self.max_instances
                 ),
             );
@@ -64,8 +64,8 @@ impl Scheduler {
             });
             return;
         }
-        let id = InstanceId(self.instances.len() as u32);
-        self.instances.push(Instance {
+        let id = InstanceId(self.graph.instances.len() as u32);
+        self.graph.instances.push(Instance {
             task: t,
             route,
             level,
@@ -83,7 +83,7 @@ impl Scheduler {
             scope,
             batch,
         });
-        let path = &self.routes[route as usize].path;
+        let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
             let route = path.clone();
             self.emit(|| EventKind::TaskScheduled {
@@ -95,14 +95,15 @@ impl Scheduler {
 
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
-                self.instances[id.index()].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
+                self.graph.instances[id.index()].timeout =
+                    Some(Duration::from_secs_f64(s.min(1e9)));
             }
             Some(Ok(s)) => {
                 return self
                     .fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"))
             }
             Some(Err(e)) => {
-                let msg = self.plan.describe_error(&e, "timeout");
+                let msg = self.env.plan.describe_error(&e, "timeout");
                 return self.fail_instance(id, msg);
             }
             None => {}
@@ -116,12 +117,12 @@ impl Scheduler {
     }
 
     pub(super) fn fail_instance(&mut self, id: InstanceId, message: String) {
-        let inst = &mut self.instances[id.index()];
+        let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Failed;
         inst.result = Some(Arc::new(serde_json::json!({ "error": message })));
         inst.error = Some(message);
         inst.ended = Some(Instant::now());
-        self.queue.push_back(Work::Finish(id));
+        self.turn.queue.push_back(Work::Finish(id));
     }
 
     /// Renders the input and spawns one attempt; a render error completes
@@ -145,8 +146,8 @@ impl Scheduler {
             });
             return;
         }
-        let plan = self.plan.clone();
-        let inst = &self.instances[id.index()];
+        let plan = self.env.plan.clone();
+        let inst = &self.graph.instances[id.index()];
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
@@ -166,20 +167,23 @@ impl Scheduler {
                 ended: Instant::now(),
             })
         };
-        let action = match (&self.actions[task.id as usize], &task.dynamic_action) {
+        let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
             (Some(action), _) => action.clone(),
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
                 Ok(action) => action,
                 Err(msg) => {
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
             },
             (None, None) => {
                 // A task without an action routes only: it succeeds with null.
-                self.queue
+                self.turn
+                    .queue
                     .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
                 return;
             }
@@ -194,8 +198,9 @@ impl Scheduler {
         let input = match input {
             Ok(v) => v,
             Err(e) => {
-                let msg = self.plan.describe_error(&e, "input");
-                self.queue
+                let msg = self.env.plan.describe_error(&e, "input");
+                self.turn
+                    .queue
                     .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
                         msg,
                     )))));
@@ -215,16 +220,20 @@ impl Scheduler {
                 }
                 Some(Ok(s)) => {
                     let msg = format!("delay: must be 0 or more seconds, not {s}");
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
                 Some(Err(e)) => {
-                    let msg = self.plan.describe_error(&e, "delay");
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    let msg = self.env.plan.describe_error(&e, "delay");
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
             },
@@ -240,10 +249,11 @@ impl Scheduler {
             }
         };
         let workflow = self
+            .env
             .workflow_tasks
             .get(task.id as usize)
             .is_some_and(|&w| w);
-        let inst = &mut self.instances[id.index()];
+        let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
         let (instance, index, _) = key.parts();
@@ -253,7 +263,7 @@ impl Scheduler {
         }
         self.in_flight += 1;
         self.actions_run += 1;
-        self.budget = self.budget.saturating_sub(1);
+        self.turn.budget = self.turn.budget.saturating_sub(1);
         let input = ActionInput {
             input,
             context: ctx,
@@ -264,7 +274,7 @@ impl Scheduler {
             run_id: self.run_id,
         };
         let notify = !self.subscribers.is_empty();
-        let limit = self.limit.clone();
+        let limit = self.env.permits.clone();
         let stop = (delay.is_some() || limit.is_some())
             .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let span = tracing::info_span!(
@@ -310,7 +320,7 @@ impl Scheduler {
             let e = weft_core::Error::new(weft_core::ErrorKind::Validation, message)
                 .with_task(&*task.name)
                 .with_field("action");
-            self.plan.describe_error(&e, "action")
+            self.env.plan.describe_error(&e, "action")
         };
         let name = match expr.render(ctx) {
             Ok(Value::String(name)) => name,
@@ -320,9 +330,9 @@ impl Scheduler {
                     json_type_name(&other)
                 )))
             }
-            Err(e) => return Err(self.plan.describe_error(&e, "action")),
+            Err(e) => return Err(self.env.plan.describe_error(&e, "action")),
         };
-        if let Some(action) = self.host.action(name.trim()) {
+        if let Some(action) = self.env.host.action(name.trim()) {
             // What compiling refuses for a static name fails the task here.
             if let Some(reason) = action.unavailable() {
                 return Ok(failing(located(format!(
@@ -331,14 +341,14 @@ impl Scheduler {
             }
             return Ok(action);
         }
-        if self.mode == Actions::Inspect {
+        if self.env.mode == Actions::Inspect {
             // The journal says how the attempt ended, whatever it ran.
             return Ok(failing("this run is only being inspected".to_owned()));
         }
         // A name that resolves to nothing fails in an attempt of its own, so
         // that the journal records the outcome: a replay by an executor
         // without these actions reads it there instead of looking again.
-        let message = if self.host.is_workflow(name.trim()) {
+        let message = if self.env.host.is_workflow(name.trim()) {
             format!(
                 "`{name}` is a workflow, and a workflow named by an expression is not supported by weft yet: name it in `action` without an expression"
             )

@@ -1,6 +1,7 @@
 //! What a run is made from: [`RunEnv`], which the executor makes and the
-//! scheduler only reads, and [`RunHost`], what the scheduler tells the one
-//! that made it. The scheduler knows nothing else of the executor.
+//! scheduler only reads (it frees the actions at the end), and
+//! [`RunHost`], what the scheduler tells and asks the one that made it.
+//! The scheduler knows nothing else of the executor.
 
 use std::sync::Arc;
 

@@ -34,17 +34,17 @@ impl Scheduler {
                 )
             }
             Err(e) => {
-                let msg = self.plan.describe_error(&e, "with.items");
+                let msg = self.env.plan.describe_error(&e, "with.items");
                 return self.fail_instance(id, msg);
             }
         };
-        if items.len() > self.limits.max_items {
+        if items.len() > self.env.limits.max_items {
             return self.fail_instance(
                 id,
                 format!(
                     "with.items: {} items is over the limit of {} for one task: split the list, or raise Limits::max_items",
                     items.len(),
-                    self.limits.max_items
+                    self.env.limits.max_items
                 ),
             );
         }
@@ -86,18 +86,23 @@ impl Scheduler {
                     .fail_instance(id, format!("with.concurrency: must be a number, not {c}"))
             }
             Some(Err(e)) => {
-                let msg = self.plan.describe_error(&e, "with.concurrency");
+                let msg = self.env.plan.describe_error(&e, "with.concurrency");
                 return self.fail_instance(id, msg);
             }
         };
         let n = list.len();
-        let name = self.plan.task(self.instances[id.index()].task).name.clone();
+        let name = self
+            .env
+            .plan
+            .task(self.graph.instances[id.index()].task)
+            .name
+            .clone();
         self.emit(|| EventKind::ItemsScheduled {
             task: name,
             instance: id.0,
             total: n,
         });
-        self.instances[id.index()].items = Some(Box::new(Items {
+        self.graph.instances[id.index()].items = Some(Box::new(Items {
             total: n,
             list,
             results: vec![null_result(); n],
@@ -108,20 +113,20 @@ impl Scheduler {
             fill_queued: false,
             last_end: None,
         }));
-        self.instances[id.index()].status = TaskStatus::Running;
+        self.graph.instances[id.index()].status = TaskStatus::Running;
         self.fill_items(id);
     }
 
     /// Starts items while there are slots; finishes the instance when all
     /// that will run have run.
     pub(super) fn fill_items(&mut self, id: InstanceId) {
-        if self.instances[id.index()].status.is_terminal() {
+        if self.graph.instances[id.index()].status.is_terminal() {
             // Finished already (a `Fill` queued before the last items ended).
             return;
         }
         let mut started = 0;
         loop {
-            let Some(items) = self.instances[id.index()].items.as_mut() else {
+            let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
                 return;
             };
             let more = self.state == State::Running
@@ -137,7 +142,7 @@ impl Scheduler {
                 // timing, or a journal could not be replayed.
                 if !items.fill_queued {
                     items.fill_queued = true;
-                    self.queue.push_front(Work::Fill(id));
+                    self.turn.queue.push_front(Work::Fill(id));
                 }
                 return;
             }
@@ -157,7 +162,7 @@ impl Scheduler {
                 let ended = items.last_end.unwrap_or_else(Instant::now);
                 // The items themselves are no longer needed; the count stays.
                 items.list = Vec::new();
-                let inst = &mut self.instances[id.index()];
+                let inst = &mut self.graph.instances[id.index()];
                 if let Some((status, err)) = failure {
                     inst.status = status;
                     inst.error = Some(err);
@@ -177,7 +182,7 @@ impl Scheduler {
                     .collect();
                 inst.result = Some(Arc::new(Value::Array(results)));
                 inst.ended = Some(ended);
-                self.queue.push_back(Work::Finish(id));
+                self.turn.queue.push_back(Work::Finish(id));
             }
             return;
         }

@@ -226,8 +226,9 @@ impl Scheduler {
         // Only a wait's record names its task (for listing waits).
         let task = match &done.outcome {
             Outcome::Err(e) if e.wait().is_some() => Some(
-                self.plan
-                    .task(self.instances[done.key.instance.index()].task)
+                self.env
+                    .plan
+                    .task(self.graph.instances[done.key.instance.index()].task)
                     .name
                     .clone(),
             ),
@@ -284,10 +285,10 @@ impl Scheduler {
     /// commit before starting the attempts the turn launched.
     pub(super) async fn end_turn(&mut self) {
         if let Some(m) = self.metrics.as_deref_mut() {
-            if m.due(self.turn_started) {
+            if m.due(self.turn.started) {
                 m.turn(
                     self.in_flight,
-                    self.queue.len() + self.rx.len(),
+                    self.turn.queue.len() + self.rx.len(),
                     self.held_bytes,
                 );
             }
@@ -347,7 +348,7 @@ impl Scheduler {
                 self.journal_failed_unkept(why);
             }
             for launch in held {
-                self.queue.push_back(Work::Completed(Box::new(Done {
+                self.turn.queue.push_back(Work::Completed(Box::new(Done {
                     slot: Some(launch.slot),
                     key: launch.key,
                     outcome: Outcome::Dropped,
@@ -477,7 +478,7 @@ impl Scheduler {
                 Record::Ended(_) => {
                     // Work the queue to its end, as the run did before it
                     // ended; a re-run may follow.
-                    while let Some(work) = self.queue.pop_front() {
+                    while let Some(work) = self.turn.queue.pop_front() {
                         self.process(work);
                     }
                     if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
@@ -513,7 +514,7 @@ impl Scheduler {
     /// Works the queue until `step` work items have been done.
     fn replay_until(&mut self, step: u64) -> Result<(), Mismatch> {
         while self.step < step {
-            let Some(work) = self.queue.pop_front() else {
+            let Some(work) = self.turn.queue.pop_front() else {
                 return Err(Mismatch::NothingLeft {
                     step,
                     done: self.step,
@@ -621,10 +622,10 @@ impl Scheduler {
         self.replay_records().await?;
         // What the run did after its last record follows from it: work the
         // queue too (launches stay held; nothing runs).
-        while let Some(work) = self.queue.pop_front() {
+        while let Some(work) = self.turn.queue.pop_front() {
             self.process(work);
         }
-        let tasks_run = self.instances.len();
+        let tasks_run = self.graph.instances.len();
         let (tasks, routes) = self.records(false);
         let (output, errors) = match end {
             Some(end) if status.is_terminal() => (end.output, end.errors),
@@ -636,7 +637,7 @@ impl Scheduler {
         Ok(crate::RunOutcome {
             run_id: self.run_id,
             parent: self.parent,
-            workflow: self.plan.name().clone(),
+            workflow: self.env.plan.name().clone(),
             status,
             output,
             tasks,
@@ -667,7 +668,7 @@ impl Scheduler {
         // resets them), their new instances make their own.
         let mut replaced: Vec<InstanceId> = Vec::new();
         if tasks.is_empty() {
-            for (i, inst) in self.instances.iter().enumerate() {
+            for (i, inst) in self.graph.instances.iter().enumerate() {
                 let failed_it = inst.unremediated;
                 let stopped = inst.status == weft_core::TaskStatus::Canceled;
                 if failed_it || stopped {
@@ -675,7 +676,7 @@ impl Scheduler {
                     again.push((inst.task, inst.route, inst.level, inst.scope.clone()));
                 }
             }
-            for s in &self.skipped {
+            for s in &self.graph.skipped {
                 match s {
                     Skipped::Dispatch {
                         task,
@@ -691,7 +692,7 @@ impl Scheduler {
             }
         } else {
             for name in tasks {
-                let Some(t) = self.plan.task_id(name) else {
+                let Some(t) = self.env.plan.task_id(name) else {
                     return Err(format!(
                         "cannot re-run `{name}`: the workflow has no such task"
                     ));
@@ -699,7 +700,7 @@ impl Scheduler {
                 // The latest instance in each route it ran in, in the
                 // scope it ran in.
                 let mut latest: HashMap<u32, (u32, u32, Scope)> = HashMap::new();
-                for (i, inst) in self.instances.iter().enumerate() {
+                for (i, inst) in self.graph.instances.iter().enumerate() {
                     if inst.task == t {
                         latest.insert(inst.route, (inst.route, inst.level, inst.scope.clone()));
                         replaced.push(InstanceId(i as u32));
@@ -718,22 +719,21 @@ impl Scheduler {
         // The run goes on as if it had not stopped; old errors stay in the
         // journal's earlier `Ended` record.
         self.state = State::Running;
-        self.failed = false;
-        self.canceled = false;
         self.errors.clear();
         self.stop = None;
-        self.skipped.clear();
-        self.terminal
+        self.graph.skipped.clear();
+        self.graph
+            .terminal
             .retain(|t| t.instance.is_none_or(|i| !replaced.contains(&i)));
-        self.last_open = None;
-        for inst in &mut self.instances {
+        self.graph.last_open = None;
+        for inst in &mut self.graph.instances {
             inst.unremediated = false;
         }
         self.status.set(crate::RunStatus::Running);
         for (task, route, level, scope) in again {
             self.queue_dispatch(task, route, level, scope);
         }
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         for a in arrivals {
             if let Skipped::Arrival {
                 target,

@@ -25,7 +25,7 @@ impl Scheduler {
     /// An attempt ended in a wait: its task waits (unless the run already
     /// stopped, when the wait ends at once).
     pub(super) fn begin_wait(&mut self, done: &Done, wait: Wait) {
-        let inst = &mut self.instances[done.key.instance.index()];
+        let inst = &mut self.graph.instances[done.key.instance.index()];
         if done.key.item.is_none() {
             inst.status = TaskStatus::Pending;
         }
@@ -49,8 +49,8 @@ impl Scheduler {
             return Ok(());
         };
         let Some(i) = self.find_wait(&target) else {
-            let plan = self.plan.clone();
-            let instances = &self.instances;
+            let plan = self.env.plan.clone();
+            let instances = &self.graph.instances;
             return Err(target.not_waiting(
                 self.run_id,
                 self.waits.iter().map(|w| {
@@ -79,8 +79,9 @@ impl Scheduler {
     fn find_wait(&self, target: &Target<'_>) -> Option<usize> {
         self.waits.iter().position(|w| {
             let task = &self
+                .env
                 .plan
-                .task(self.instances[w.key.instance.index()].task)
+                .task(self.graph.instances[w.key.instance.index()].task)
                 .name;
             target.matches(task, &w.wait)
         })
@@ -126,7 +127,7 @@ impl Scheduler {
         if self.state == State::Running && !self.paused {
             self.status.set(RunStatus::Running);
         }
-        self.queue.push_back(Work::Completed(Box::new(Done {
+        self.turn.queue.push_back(Work::Completed(Box::new(Done {
             slot: None,
             key: w.key,
             outcome,
@@ -175,8 +176,9 @@ impl Scheduler {
             .map(|w| PendingWait {
                 run: self.run_id,
                 task: self
+                    .env
                     .plan
-                    .task(self.instances[w.key.instance.index()].task)
+                    .task(self.graph.instances[w.key.instance.index()].task)
                     .name
                     .to_string(),
                 instance: w.key.instance.0,
