@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use weft_core::Workflow;
-use weft_runtime::store::driver::conformance;
+use weft_runtime::store::driver::conformance::{self, entries};
 use weft_runtime::store::{Appended, Command, Entry, SharedStore, Store};
 use weft_runtime::{ActionInput, Executor, RunId, RunStatus, WorkerConfig};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
@@ -24,18 +24,6 @@ fn short(schema: &str) -> PostgresOptions {
         .schema(schema)
         .lease(Duration::from_millis(1000))
         .heartbeat(Duration::from_millis(250))
-}
-
-fn entries(run: RunId, first: u64, records: Vec<weft_runtime::store::Record>) -> Vec<Entry> {
-    records
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| Entry {
-            run,
-            seq: first + i as u64,
-            record,
-        })
-        .collect()
 }
 
 async fn expire_leases(store: &PostgresStore) {
