@@ -1219,9 +1219,9 @@ pub async fn ten_thousand_records_in_one_append(store: &dyn Store) {
     }
 }
 
-/// Runs every property of the key–value datastore ([`KvStore`]), each on a
-/// new store from `make`; a store without a datastore ([`Store::kv`] is
-/// `None`) fails.
+/// Runs every property of the key–value datastore
+/// ([`KvStore`](crate::store::KvStore)), each on a new store from `make`; a
+/// store without a datastore ([`Store::kv`] is `None`) fails.
 ///
 /// # Panics
 ///
