@@ -340,6 +340,20 @@ fn executor(store: Arc<dyn Store>, counts: &Counts, hold_for: Duration) -> Execu
         .build()
 }
 
+/// Waits, 5 s at the most, until `b` of the run whose input `k` is `k` has
+/// started (as `counts` saw it) and `store` owns that run, `id`.
+async fn wait_until_b_runs_here(counts: &Counts, store: &PostgresStore, k: &str, id: RunId) {
+    let key = format!("\"{k}\"\"b\"");
+    let began = Instant::now();
+    while !counts.lock().unwrap().contains_key(&key) || !SharedStore::owned(store).contains(&id) {
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "`b` did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn wait_until_ended(store: &PostgresStore, run: RunId, within: Duration) -> RunStatus {
     let began = Instant::now();
     loop {
@@ -719,16 +733,7 @@ async fn a_run_started_here_stops_when_its_lease_is_lost() {
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.start(&plan, json!({"k": "s"})).unwrap();
         let id = run.id();
-        let began = Instant::now();
-        while !counts.lock().unwrap().contains_key("\"s\"\"b\"")
-            || !SharedStore::owned(&*store).contains(&id)
-        {
-            assert!(
-                began.elapsed() < Duration::from_secs(5),
-                "`b` did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_b_runs_here(&counts, &store, "s", id).await;
         // All it recorded is committed: the run waits for `b` and has
         // nothing more to write (no commit of it will be refused).
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -773,16 +778,7 @@ async fn commands_reach_a_run_started_in_a_process_without_a_worker() {
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.start(&plan, json!({"k": "c"})).unwrap();
         let id = run.id();
-        let began = Instant::now();
-        while !counts.lock().unwrap().contains_key("\"c\"\"b\"")
-            || !SharedStore::owned(&*store).contains(&id)
-        {
-            assert!(
-                began.elapsed() < Duration::from_secs(5),
-                "`b` did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_b_runs_here(&counts, &store, "c", id).await;
         let other = Arc::new(PostgresStore::connect_with(url, &options).await.unwrap());
         let ex_other = executor(other.clone(), &counts, Duration::from_secs(3600));
         ex_other.command(id, Command::Abort).await.unwrap();
@@ -819,16 +815,7 @@ async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.start(&plan, json!({"k": "l"})).unwrap();
         let id = run.id();
-        let began = Instant::now();
-        while !counts.lock().unwrap().contains_key("\"l\"\"b\"")
-            || !SharedStore::owned(&*store).contains(&id)
-        {
-            assert!(
-                began.elapsed() < Duration::from_secs(5),
-                "`b` did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_b_runs_here(&counts, &store, "l", id).await;
         expire_leases(&store).await;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
@@ -1042,17 +1029,7 @@ async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
             let k = format!("r{round}");
             let run = ex.start(&plan, json!({ "k": k })).unwrap();
             let id = run.id();
-            let key = format!("\"{k}\"\"b\"");
-            let began = Instant::now();
-            while !counts.lock().unwrap().contains_key(&key)
-                || !SharedStore::owned(&*store).contains(&id)
-            {
-                assert!(
-                    began.elapsed() < Duration::from_secs(5),
-                    "`b` did not start"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            wait_until_b_runs_here(&counts, &store, &k, id).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
             ex.flush().await.unwrap();
             let conn = store.pool().get().await.unwrap();
