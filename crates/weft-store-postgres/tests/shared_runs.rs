@@ -26,6 +26,13 @@ fn short(schema: &str) -> PostgresOptions {
         .heartbeat(Duration::from_millis(250))
 }
 
+/// A store on `schema` with the short lease of [`short`].
+async fn short_store(url: &str, schema: &str) -> PostgresStore {
+    PostgresStore::connect_with(url, &short(schema))
+        .await
+        .unwrap()
+}
+
 async fn expire_leases(store: &PostgresStore) {
     let conn = store.pool().get().await.unwrap();
     conn.execute(
@@ -50,12 +57,8 @@ async fn expire_leases(store: &PostgresStore) {
 async fn a_stale_epoch_cannot_write() {
     with_postgres_schemas("fencing", async |url, schemas| {
         let schema = schemas.fresh();
-        let a = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
-        let b = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
+        let a = short_store(url, &schema).await;
+        let b = short_store(url, &schema).await;
         let run = RunId::new();
         let first = entries(
             run,
@@ -115,9 +118,7 @@ async fn a_stale_epoch_cannot_write() {
 async fn a_lease_taken_away_is_reported_lost() {
     with_postgres_schemas("lost", async |url, schemas| {
         let schema = schemas.fresh();
-        let a = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
+        let a = short_store(url, &schema).await;
         let run = RunId::new();
         a.append(&entries(run, 0, vec![conformance::started("w", None, 1)]))
             .await
@@ -172,9 +173,7 @@ async fn a_process_that_cannot_renew_stops_before_another_can_claim() {
             .heartbeat(Duration::from_millis(400))
             .pool_size(1);
         let a = PostgresStore::connect_with(url, &options).await.unwrap();
-        let b = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
+        let b = short_store(url, &schema).await;
         let mut notices = a.notices();
         let run = RunId::new();
         let began = Instant::now();
@@ -391,11 +390,7 @@ async fn a_crashed_process_runs_are_taken_over_by_replay() {
         let (url_a, schema_a, counts_a) = (url.to_owned(), schema.clone(), counts.clone());
         let (run, store_a_owner) = rt_a
             .spawn(async move {
-                let store = Arc::new(
-                    PostgresStore::connect_with(&url_a, &short(&schema_a))
-                        .await
-                        .unwrap(),
-                );
+                let store = Arc::new(short_store(&url_a, &schema_a).await);
                 let owner = store.owner().to_owned();
                 let ex = executor(store.clone(), &counts_a, Duration::from_secs(3600));
                 let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
@@ -410,9 +405,7 @@ async fn a_crashed_process_runs_are_taken_over_by_replay() {
             })
             .await
             .unwrap();
-        let observer = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
+        let observer = short_store(url, &schema).await;
         // A has run `a` (recorded) and is in `b` when it dies.
         let began = Instant::now();
         loop {
@@ -429,11 +422,7 @@ async fn a_crashed_process_runs_are_taken_over_by_replay() {
         let killed = Instant::now();
         rt_a.shutdown_background();
         // Process B takes over.
-        let store_b = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store_b = Arc::new(short_store(url, &schema).await);
         let ex_b = executor(store_b.clone(), &counts, Duration::from_millis(10));
         let worker = ex_b.worker(WorkerConfig::new());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -497,11 +486,7 @@ async fn commands_reach_a_run_in_another_process() {
     with_postgres_schemas("commands", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store_w = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store_w = Arc::new(short_store(url, &schema).await);
         let ex_w = executor(store_w.clone(), &counts, Duration::from_millis(300));
         let worker = ex_w.worker(WorkerConfig::new());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -509,11 +494,7 @@ async fn commands_reach_a_run_in_another_process() {
             let _ = stop_rx.await;
         }));
         // Another process submits and steers.
-        let store_c = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store_c = Arc::new(short_store(url, &schema).await);
         let ex_c = executor(store_c.clone(), &counts, Duration::from_millis(300));
         let plan = Workflow::from_yaml_str(FLOW)
             .unwrap()
@@ -724,11 +705,7 @@ async fn a_run_started_here_stops_when_its_lease_is_lost() {
     with_postgres_schemas("startlost", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(short_store(url, &schema).await);
         let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.start(&plan, json!({"k": "s"})).unwrap();
@@ -806,11 +783,7 @@ async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
     with_postgres_schemas("liveclaim", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(short_store(url, &schema).await);
         let ex = executor(store.clone(), &counts, Duration::from_secs(3600));
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.start(&plan, json!({"k": "l"})).unwrap();
@@ -845,9 +818,7 @@ async fn a_worker_does_not_claim_a_run_going_on_in_its_process() {
 async fn the_listening_connection_comes_back_soon_after_every_drop() {
     with_postgres_schemas("relisten", async |url, schemas| {
         let schema = schemas.fresh();
-        let store = PostgresStore::connect_with(url, &short(&schema))
-            .await
-            .unwrap();
+        let store = short_store(url, &schema).await;
         let mut notices = store.notices();
         let missed = |n: &mut tokio::sync::broadcast::Receiver<weft_runtime::store::Notice>| {
             let mut n = n.resubscribe();
@@ -910,11 +881,7 @@ async fn a_run_whose_journal_could_not_be_read_is_claimed_again() {
     with_postgres_schemas("loadfail", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(short_store(url, &schema).await);
         let ex = executor(store.clone(), &counts, Duration::from_millis(10));
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.submit(&plan, json!({"k": "j"})).await.unwrap();
@@ -1013,11 +980,7 @@ async fn a_lost_run_stops_in_its_executor_when_two_share_a_store() {
     with_postgres_schemas("twoexec", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(short_store(url, &schema).await);
         let ex_worker = executor(store.clone(), &counts, Duration::from_secs(3600));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(ex_worker.worker(WorkerConfig::new()).run(async {
@@ -1069,11 +1032,7 @@ async fn a_run_whose_commit_failed_is_resumed_after_its_lease() {
     with_postgres_schemas("commitfail", async |url, schemas| {
         let schema = schemas.fresh();
         let counts: Counts = Arc::default();
-        let store = Arc::new(
-            PostgresStore::connect_with(url, &short(&schema))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(short_store(url, &schema).await);
         let ex = executor(store.clone(), &counts, Duration::from_millis(400));
         let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
         let run = ex.submit(&plan, json!({"k": "f"})).await.unwrap();
