@@ -24,6 +24,7 @@ use crate::run::children::Children;
 use crate::run::{Run, RunHandle, RunOptions};
 use crate::scheduler::{retries_over_limit, Actions, RunEnv, RunHost, Scheduler};
 use crate::sealing::SecretKey;
+use crate::start_error::StartError;
 use crate::store::{Durability, Entry, JournalConfig, Store};
 use crate::subworkflow::{ChildRuns, SubWorkflow, WorkflowAdapter};
 use crate::telemetry::MetricsCache;
@@ -278,10 +279,10 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The inputs do not match the workflow's `input` section
-    /// ([`ErrorKind::Input`], naming the input), or there is no tokio
-    /// runtime to run on ([`ErrorKind::NoRuntime`]).
-    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
+    /// [`StartError::Workflow`] when the inputs do not match the workflow's
+    /// `input` section (naming the input), [`StartError::NoRuntime`] when
+    /// there is no tokio runtime to run on.
+    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, StartError> {
         self.start_with(plan, inputs, RunOptions::default())
     }
 
@@ -295,14 +296,8 @@ impl Executor {
         plan: &Plan,
         inputs: Value,
         options: RunOptions,
-    ) -> Result<Run, Error> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::NoRuntime,
-                "Executor::start must be called from within a tokio runtime: \
-                 call it in an async fn run by one (#[tokio::main], Runtime::block_on)",
-            )
-        })?;
+    ) -> Result<Run, StartError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let parameters = plan.bind_inputs(inputs)?;
         let run_id = RunId::new();
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
