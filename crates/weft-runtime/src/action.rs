@@ -184,7 +184,7 @@ struct ErrorInner {
     /// The action stopped because it was canceled (a sub-workflow whose
     /// run was canceled): its task ends `canceled`, not `failed`.
     canceled: bool,
-    /// Not a failure: the task waits for an answer (see `wait.rs`).
+    /// Not a failure: the task waits for an answer (see `wait/mod.rs`).
     wait: Option<Box<crate::wait::Wait>>,
 }
 

@@ -1,6 +1,6 @@
 //! The built-in actions that wait: `core.ask` (StackStorm's inquiries) and
 //! `core.wait_event` (a signal by key). Both return a [`Wait`]; see
-//! `wait.rs` for what the run does with it.
+//! `wait/mod.rs` for what the run does with it.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Waits: a task whose action returned a [`Wait`](crate::Wait) stays
 //! `pending` until an answer (`Respond` by task, `Signal` by key) or its
-//! deadline (`Expire`) ends it; see `wait.rs` for the whole story.
+//! deadline (`Expire`) ends it; see `wait/mod.rs` for the whole story.
 //!
 //! A wait holds no slot and is not counted in `in_flight`: the run ends
 //! when nothing is in flight, nothing is held and nothing waits. Its
