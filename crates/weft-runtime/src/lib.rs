@@ -20,6 +20,7 @@ mod builtins;
 mod durable;
 mod event;
 mod executor;
+mod fields;
 #[cfg(feature = "http")]
 mod http;
 mod id;
@@ -42,20 +43,22 @@ mod wait;
 mod worker;
 
 pub use action::{Action, ActionError, ActionInput, ActionResult};
-pub use builtins::{builtin_action, builtin_actions, ActionInfo, FieldInfo};
+pub use builtins::{builtin_action, builtin_actions};
 pub use durable::{Recovered, ResumeError};
 pub use event::{Event, EventKind, EventStream, Rfc3339};
-pub use executor::{Executor, ExecutorBuilder, RunOptions, StartingRun, UnknownRun};
+pub use executor::{Executor, ExecutorBuilder, StartingRun, UnknownRun};
+pub use fields::{ActionInfo, FieldInfo};
 /// The boxed future an [`Action`] returns.
 pub use futures::future::BoxFuture;
 pub use id::{ParseRunIdError, RunId};
 pub use limits::{Limits, DEFAULT_EXTRA_INSTANCES};
 pub use outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
-pub use run::{NotRecorded, Run, RunHandle, RunLost};
+pub use run::{NotRecorded, Run, RunHandle, RunLost, RunOptions};
 pub use sealing::{KeyError, SecretKey};
 pub use secrets::SecretMask;
 pub use start_error::StartError;
 pub use store::{Durability, JournalConfig, MemoryStore, SharedStore, Store};
 pub use subworkflow::WorkflowAdapter;
-pub use wait::{pending_waits, PendingWait, RespondError, Wait};
+pub use wait::pending::{pending_waits, PendingWait, RespondError};
+pub use wait::Wait;
 pub use worker::{SharedError, Worker, WorkerConfig, WorkerReport};
