@@ -20,6 +20,15 @@
 //! * `bytes`: bytes requested per task (new blocks, and what reallocations
 //!   grew by).
 //!
+//! Then one more table: replaying a journal, per record. A run of one
+//! with-items task over 10,000 items (a journal of 10,002 records) is
+//! written to a SQLite file in a temporary directory; `load` is
+//! `Store::load` of its journal (read, check, decode), `replay` is
+//! `Executor::inspect` (load, then the scheduler re-handles every record),
+//! as `recover/*` in `benches/durable.rs` times them; 5 counted after one
+//! uncounted, on the multi_thread runtime. The store's threads are counted
+//! too.
+//!
 //! The floor spawns one tokio task per task and sends its completion on a
 //! flume channel: its figure is tokio's task cell plus what the channel
 //! takes, the least an event-driven executor allocates. `weft − floor` is
@@ -31,11 +40,15 @@
 mod common;
 
 use std::alloc::System;
+use std::sync::Arc;
 
 use common::{noop_executor, runtime_ct, runtime_mt, weft_plan, weft_run, Floor, Shape};
-use serde_json::Value;
+use serde_json::{json, Value};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::runtime::Runtime;
+use weft::store::Store;
+use weft::{ActionInput, Executor, Workflow};
+use weft_store_sqlite::SqliteStore;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -78,6 +91,40 @@ fn floor(shape: &Shape, rt: &Runtime, runs: u32) -> PerTask {
     count(shape.len(), runs, || rt.block_on(floor.run()))
 }
 
+/// Allocations per record of loading and of replaying a journal of
+/// `items + 2` records (see the module's docs).
+fn replay(
+    rt: &Runtime,
+    items: usize,
+) -> Result<(usize, PerTask, PerTask), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(SqliteStore::open(dir.path().join("replay.db"))?);
+    let executor = Executor::builder()
+        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+        .store(store.clone())
+        .build();
+    let plan = Workflow::from_yaml_str(
+        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: bench.noop}\n",
+    )?
+    .compile(&executor)?;
+    let xs: Vec<usize> = (0..items).collect();
+    let id = rt.block_on(async {
+        let out = executor.start(&plan, json!({ "xs": xs }))?.await?;
+        executor.flush().await?;
+        Ok::<_, Box<dyn std::error::Error>>(out.run_id)
+    })?;
+    let records = rt.block_on(store.load(id))?.len();
+    let load = count(records, 5, || {
+        let journal = rt.block_on(store.load(id)).expect("load");
+        assert_eq!(journal.len(), records);
+    });
+    let replay = count(records, 5, || {
+        let seen = rt.block_on(executor.inspect(id)).expect("inspect");
+        assert_eq!(seen.tasks[0].items, Some(items));
+    });
+    Ok((records, load, replay))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: u32 = std::env::args().nth(1).map_or(Ok(20), |s| s.parse())?;
     if runs == 0 {
@@ -108,6 +155,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 w.allocs - f.allocs,
             );
         }
+    }
+    let (records, load, replayed) = replay(&mt, 10_000)?;
+    println!();
+    println!("replaying a journal of {records} records from SQLite, per record");
+    println!();
+    println!("| step | allocs | reallocs | bytes |");
+    println!("|---|---:|---:|---:|");
+    for (step, c) in [("load", load), ("replay (load + scheduler)", replayed)] {
+        println!(
+            "| {step} | {:.2} | {:.2} | {:.0} |",
+            c.allocs, c.reallocs, c.bytes
+        );
     }
     Ok(())
 }
