@@ -21,8 +21,8 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::def::{
-    Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskList, TransitionDef,
-    Version, WithDef, WorkflowDef,
+    Backoff, InputDef, JoinDef, NumberOrExpr, Publish, RetryDef, TaskDef, TaskInput, TaskList,
+    TransitionDef, Version, WithDef, WorkflowDef,
 };
 use crate::diag::suggest::suggest;
 use crate::error::{Error, ErrorKind, Result};
@@ -388,11 +388,18 @@ impl TaskBuilder {
     /// Sets the whole `input` map, usually written with `json!({...})`.
     /// Strings may hold `{{ }}` expressions at any depth.
     ///
-    /// Anything but a map (or `null`, meaning no input) is reported by
+    /// A string that holds an expression, `"{{ ctx().args }}"`, is one
+    /// expression that yields the whole map when the task starts. Anything
+    /// else but a map (or `null`, meaning no input) is reported by
     /// [`WorkflowBuilder::build`].
     pub fn input(mut self, input: impl Into<Value>) -> TaskBuilder {
         match input.into() {
-            Value::Object(m) => self.def.input = Some(m.into_iter().collect::<IndexMap<_, _>>()),
+            Value::Object(m) => {
+                self.def.input = Some(TaskInput::Map(m.into_iter().collect::<IndexMap<_, _>>()))
+            }
+            Value::String(e) if crate::def::holds_expression(&e) => {
+                self.def.input = Some(TaskInput::Expr(e))
+            }
             Value::Null => self.def.input = None,
             other => self.errors.push((
                 "input".to_owned(),
@@ -407,10 +414,22 @@ impl TaskBuilder {
     /// Sets one field of `input` (adding to what [`input`](TaskBuilder::input)
     /// set).
     pub fn arg(mut self, name: impl Into<String>, value: impl Into<Value>) -> TaskBuilder {
-        self.def
+        match self
+            .def
             .input
-            .get_or_insert_with(IndexMap::new)
-            .insert(name.into(), value.into());
+            .get_or_insert_with(|| TaskInput::Map(IndexMap::new()))
+        {
+            TaskInput::Map(m) => {
+                m.insert(name.into(), value.into());
+            }
+            TaskInput::Expr(_) => self.errors.push((
+                "input".to_owned(),
+                format!(
+                    "`arg(\"{}\", ...)` after an `input` expression: the expression yields the whole map; put the field in it, or pass a map to `input`",
+                    name.into()
+                ),
+            )),
+        }
         self
     }
 

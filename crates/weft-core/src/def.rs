@@ -425,9 +425,10 @@ pub struct TaskDef {
         skip_serializing_if = "Option::is_none"
     )]
     pub action: Option<String>,
-    /// The action's input; strings may hold `{{ }}` expressions at any depth.
+    /// The action's input: a map whose strings may hold expressions at any
+    /// depth, or one expression that yields the whole map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<IndexMap<String, Value>>,
+    pub input: Option<TaskInput>,
     /// Transitions, evaluated in order when the task completes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<TransitionDef>,
@@ -446,6 +447,64 @@ pub struct TaskDef {
     /// Seconds one attempt of the action may take before it is timed out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<NumberOrExpr>,
+}
+
+/// A task's `input`, as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskInput {
+    /// A map of name to value; strings may hold expressions at any depth.
+    Map(IndexMap<String, Value>),
+    /// One expression (`"{{ ctx().args }}"` or `"<% ctx().args %>"`) that
+    /// yields the whole map when the task starts (Orquesta's dynamic input).
+    Expr(String),
+}
+
+impl TaskInput {
+    /// The map, when the input is written as one.
+    pub fn as_map(&self) -> Option<&IndexMap<String, Value>> {
+        match self {
+            TaskInput::Map(m) => Some(m),
+            TaskInput::Expr(_) => None,
+        }
+    }
+}
+
+/// Whether `text` holds a Jinja or YAQL expression.
+pub(crate) fn holds_expression(text: &str) -> bool {
+    text.contains("{{") || crate::yaql::has_yaql(text)
+}
+
+impl Serialize for TaskInput {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TaskInput::Map(m) => m.serialize(s),
+            TaskInput::Expr(e) => s.serialize_str(e),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TaskInput, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TaskInput;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map, or one expression that yields the map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TaskInput, A::Error> {
+                IndexMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(TaskInput::Map)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TaskInput, E> {
+                if holds_expression(v) {
+                    Ok(TaskInput::Expr(v.to_owned()))
+                } else {
+                    Err(E::invalid_type(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `action:` written without a name is a mistake, not a task without an

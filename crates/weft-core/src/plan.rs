@@ -153,6 +153,10 @@ pub struct TaskPlan {
     pub name: Arc<str>,
     /// The action; `None` for a task that only routes (succeeds with `null`).
     pub action: Option<Arc<str>>,
+    /// An expression that names the action when the task starts (Orquesta's
+    /// dynamic action), with `action` then `None`; boxed, as most tasks
+    /// have none.
+    pub dynamic_action: Option<Box<ValueTemplate>>,
     /// The action's input.
     pub input: ValueTemplate,
     /// Transitions, in order.

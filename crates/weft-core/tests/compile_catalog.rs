@@ -86,7 +86,7 @@ fn an_unavailable_action_is_refused_at_each_task_that_uses_it() {
 }
 
 #[test]
-fn an_expression_as_the_action_is_refused_as_not_supported_yet() {
+fn an_expression_as_the_action_compiles_and_is_resolved_when_the_task_starts() {
     for action in [
         "\"{{ ctx().dynamic_action }}\"",
         "\"<% ctx().dynamic_action %>\"",
@@ -94,32 +94,55 @@ fn an_expression_as_the_action_is_refused_as_not_supported_yet() {
         let text = format!(
             "vars:\n  - dynamic_action: ops.echo\ntasks:\n  say:\n    action: {action}\n    input: {{message: hi}}\n"
         );
-        let err = Workflow::from_yaml_str(&text)
+        let plan = Workflow::from_yaml_str(&text)
             .unwrap()
             .compile(&Catalog)
-            .unwrap_err();
-        assert_eq!(err.line(), Some(5), "{err}");
-        assert_eq!(err.task(), Some("say"));
-        assert!(
-            err.message().contains("ctx().dynamic_action")
-                && err.message().contains("not supported by weft yet"),
-            "{err}"
-        );
+            .unwrap_or_else(|e| panic!("{e}"));
+        let say = plan.task(0);
+        assert!(say.action.is_none() && say.dynamic_action.is_some());
     }
+    // The expression's names are checked as any expression's are.
+    let text = "tasks:\n  say:\n    action: \"{{ ctx().nothing }}\"\n";
+    let err = Workflow::from_yaml_str(text)
+        .unwrap()
+        .compile(&Catalog)
+        .unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(err.message().contains("nothing"), "{err}");
+    // A static name keeps its checks.
+    let text = "tasks:\n  say:\n    action: ops.echoo\n";
+    let err = Workflow::from_yaml_str(text)
+        .unwrap()
+        .compile(&Catalog)
+        .unwrap_err();
+    assert!(err.message().contains("ops.echoo"), "{err}");
 }
 
 #[test]
-fn one_expression_as_the_whole_input_is_refused_as_not_supported_yet() {
-    let text = "tasks:\n  say:\n    action: ops.echo\n    input: \"{{ ctx().dynamic_input }}\"\n";
-    let err = Workflow::from_yaml_str(text).unwrap_err();
-    assert_eq!(err.line(), Some(4), "{err}");
-    assert!(
-        err.message().contains("dynamic input")
-            && err.message().contains("not supported by weft yet"),
-        "{err}"
-    );
+fn one_expression_as_the_whole_input_compiles_without_checking_its_keys() {
+    // `ops.echo` needs `message`: which keys the expression yields is known
+    // only when it is rendered.
+    let text = "vars:\n  - args: {message: hi}\ntasks:\n  say:\n    action: ops.echo\n    input: \"{{ ctx().args }}\"\n";
+    Workflow::from_yaml_str(text)
+        .unwrap()
+        .compile(&Catalog)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Beside inline parameters, it is one input too many.
+    let text = "vars:\n  - args: {message: hi}\ntasks:\n  say:\n    action: ops.echo message=\"hi\"\n    input: \"{{ ctx().args }}\"\n";
+    let err = Workflow::from_yaml_str(text)
+        .unwrap()
+        .compile(&Catalog)
+        .unwrap_err();
+    assert_eq!(err.line(), Some(6), "{err}");
+    assert!(err.message().contains("keep one"), "{err}");
     // Any other text is the usual shape error.
     let text = "tasks:\n  say:\n    action: ops.echo\n    input: hello\n";
     let err = Workflow::from_yaml_str(text).unwrap_err();
-    assert!(err.message().contains("write `input` as a map"), "{err}");
+    assert_eq!(err.line(), Some(4), "{err}");
+    assert!(
+        err.message().contains(
+            "expected a map, or one expression that yields the map, found the text \"hello\""
+        ) && err.message().contains("write `input` as a map"),
+        "{err}"
+    );
 }

@@ -8,7 +8,7 @@ use dashmap::DashMap;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use weft_core::{ActionCatalog, Error, ErrorKind, InputField, Plan};
+use weft_core::{ActionCatalog, InputField, Plan};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,6 +21,7 @@ use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::{Run, RunHandle};
 use crate::sealing::SecretKey;
+use crate::start_error::StartError;
 use crate::store::{Durability, JournalConfig, Store};
 use crate::subworkflow::WorkflowAdapter;
 use crate::typed::TypedAction;
@@ -161,10 +162,10 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The inputs do not match the workflow's `input` section
-    /// ([`ErrorKind::Input`], naming the input), or there is no tokio
-    /// runtime to run on ([`ErrorKind::NoRuntime`]).
-    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
+    /// [`StartError::Workflow`] when the inputs do not match the workflow's
+    /// `input` section (naming the input), [`StartError::NoRuntime`] when
+    /// there is no tokio runtime to run on.
+    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, StartError> {
         self.start_with(plan, inputs, RunOptions::default())
     }
 
@@ -178,14 +179,8 @@ impl Executor {
         plan: &Plan,
         inputs: Value,
         options: RunOptions,
-    ) -> Result<Run, Error> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::NoRuntime,
-                "Executor::start must be called from within a tokio runtime: \
-                 call it in an async fn run by one (#[tokio::main], Runtime::block_on)",
-            )
-        })?;
+    ) -> Result<Run, StartError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let parameters = plan.bind_inputs(inputs)?;
         let run_id = RunId::new();
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;

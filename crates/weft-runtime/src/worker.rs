@@ -305,7 +305,7 @@ impl Worker {
                                 // run's fault. Its lease, no longer
                                 // renewed, lapses, and it is claimed again
                                 // (here or elsewhere) once the store answers.
-                                Err(ResumeError::Store(e @ StoreError::Unavailable(_))) => {
+                                Err(ResumeError::Store(e @ StoreError::Unavailable { .. })) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run's journal cannot be read; it is claimed again once its lease lapses");
                                     shared.abandon(id);
                                 }

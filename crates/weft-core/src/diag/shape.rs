@@ -147,7 +147,9 @@ fn shape_hint(path: &str) -> Option<&'static str> {
     Some(match (task.is_some(), field.as_str(), last) {
         (false, "tasks", _) => "write `tasks` as a map of task name to task",
         (false, "input", _) => "write `input` as a list: `[name, {name: default}]`",
-        (true, "input", _) => "write `input` as a map: `{name: value}`",
+        (true, "input", _) => {
+            "write `input` as a map, `{name: value}`, or as one expression that yields the map, `\"{{ ctx().args }}\"`"
+        }
         (true, "next", _) => "write `next` as a list of transitions: `[{when: ..., do: [task]}]`",
         (true, f, "next") if f.starts_with("next[") => {
             "write each transition as a map, such as `- do: [task]`"
@@ -223,14 +225,7 @@ pub(crate) fn explain_shape(
                 let found = describe_unexpected(found);
                 let expected = expected.replace("a sequence", "a list");
                 let mut m = format!("expected {expected}, found {found}");
-                let (task, field) = split_path(path);
-                let expression =
-                    found.starts_with("the text") && (found.contains("{{") || found.contains("<%"));
-                if task.is_some() && field.as_deref() == Some("input") && expression {
-                    m = format!(
-                        "{m}: one expression as the whole `input` (Orquesta's dynamic input) is not supported by weft yet: write `input` as a map whose values may be expressions, `{{name: \"{{{{ expr }}}}\"}}`"
-                    );
-                } else if prefix == "invalid type: " {
+                if prefix == "invalid type: " {
                     if let Some(h) = shape_hint(path) {
                         m = format!("{m}: {h}");
                     }

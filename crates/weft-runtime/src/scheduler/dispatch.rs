@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use weft_core::{TaskId, TaskStatus, ValueTemplate};
+use weft_core::engine::json_type_name;
+use weft_core::engine::TaskPlan;
+use weft_core::{TaskId, TaskStatus, ValueTemplate, WorkflowContext};
 
 use super::launch::Launch;
 use super::scope::Scope;
 use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
-use crate::action::{ActionError, ActionInput};
+use crate::action::{Action, ActionError, ActionInput};
 use crate::event::EventKind;
 use crate::id::RunId;
 use crate::secrets::Secrets;
@@ -164,18 +166,30 @@ impl Scheduler {
                 ended: Instant::now(),
             })
         };
-        let Some(action) = self.actions[task.id as usize].clone() else {
-            // A task without an action routes only: it succeeds with null.
-            self.queue
-                .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
-            return;
+        let action = match (&self.actions[task.id as usize], &task.dynamic_action) {
+            (Some(action), _) => action.clone(),
+            (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
+                Ok(action) => action,
+                Err(msg) => {
+                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
+                        ActionError::new(msg),
+                    ))));
+                    return;
+                }
+            },
+            (None, None) => {
+                // A task without an action routes only: it succeeds with null.
+                self.queue
+                    .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
+                return;
+            }
         };
         let input = match &task.input {
             // Cloning an empty map still costs; most tasks without `input` land here.
             ValueTemplate::Static(Value::Object(m)) if m.is_empty() => {
                 Ok(Value::Object(Map::new()))
             }
-            other => other.render(&ctx),
+            other => other.render(&ctx).and_then(|v| input_map(task, v)),
         };
         let input = match input {
             Ok(v) => v,
@@ -281,6 +295,59 @@ impl Scheduler {
         self.launch(launch);
     }
 
+    /// The action a dynamic `action:` names, rendered against the
+    /// instance's context and resolved as a static name is when the run
+    /// starts; or the task's error.
+    fn dynamic_action(
+        &self,
+        task: &TaskPlan,
+        expr: &ValueTemplate,
+        ctx: &WorkflowContext,
+    ) -> Result<Arc<dyn Action>, String> {
+        let located = |message: String| {
+            let e = weft_core::Error::new(weft_core::ErrorKind::Validation, message)
+                .with_task(&*task.name)
+                .with_field("action");
+            self.plan.describe_error(&e, "action")
+        };
+        let name = match expr.render(ctx) {
+            Ok(Value::String(name)) => name,
+            Ok(other) => {
+                return Err(located(format!(
+                    "the expression yields {} `{other}`, not an action's name: make it yield a string such as `core.echo`",
+                    json_type_name(&other)
+                )))
+            }
+            Err(e) => return Err(self.plan.describe_error(&e, "action")),
+        };
+        if let Some(action) = self.exec.actions.get(name.trim()) {
+            // What compiling refuses for a static name fails the task here.
+            if let Some(reason) = action.unavailable() {
+                return Ok(failing(located(format!(
+                    "action `{name}` cannot be used: {reason}"
+                ))));
+            }
+            return Ok(action.clone());
+        }
+        if self.exec.inspecting {
+            // The journal says how the attempt ended, whatever it ran.
+            return Ok(failing("this run is only being inspected".to_owned()));
+        }
+        // A name that resolves to nothing fails in an attempt of its own, so
+        // that the journal records the outcome: a replay by an executor
+        // without these actions reads it there instead of looking again.
+        let message = if self.exec.workflows.contains_key(name.trim()) {
+            format!(
+                "`{name}` is a workflow, and a workflow named by an expression is not supported by weft yet: name it in `action` without an expression"
+            )
+        } else {
+            format!(
+                "unknown action `{name}` (the value of the expression): register it with the executor, or correct the expression"
+            )
+        };
+        Ok(failing(located(message)))
+    }
+
     /// Spawns a launch now, or holds it: until the turn's journal records
     /// are committed (sync durability), or until the journal being
     /// replayed says how it ended.
@@ -297,4 +364,29 @@ impl Scheduler {
             s.0 = handle;
         }
     }
+}
+
+/// A rendered input is a map: a static one always is; one expression that
+/// yields the whole input (Orquesta's dynamic input) must be.
+fn input_map(task: &TaskPlan, v: Value) -> Result<Value, weft_core::Error> {
+    if v.is_object() {
+        return Ok(v);
+    }
+    Err(weft_core::Error::new(
+        weft_core::ErrorKind::Validation,
+        format!(
+            "the expression yields {}, not a map of name to value: make it yield a map such as `{{\"message\": \"hi\"}}`",
+            json_type_name(&v)
+        ),
+    )
+    .with_task(&*task.name)
+    .with_field("input"))
+}
+
+/// An action that fails with `message` when it runs.
+fn failing(message: String) -> Arc<dyn Action> {
+    Arc::new(crate::action::FnAction(move |_: ActionInput| {
+        let e = ActionError::new(message.clone());
+        async move { Err(e) }
+    }))
 }

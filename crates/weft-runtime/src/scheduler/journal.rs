@@ -276,9 +276,7 @@ impl Scheduler {
                     .await;
                 let result = match done.await {
                     Ok(result) => result,
-                    Err(_) => Err(StoreError::Unavailable(
-                        "the journal writer stopped".to_owned(),
-                    )),
+                    Err(_) => Err(StoreError::unavailable("the journal writer stopped")),
                 };
                 if first {
                     if let Some(tx) = j.recorded.take() {

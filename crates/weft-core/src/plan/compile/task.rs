@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::def::{JoinDef, TaskDef, WorkflowDef};
+use crate::def::{JoinDef, TaskDef, TaskInput, WorkflowDef};
 use crate::diag::path::{join_key, task_path};
 use crate::diag::suggest::Suggester;
 use crate::error::ErrorKind;
@@ -107,6 +107,7 @@ impl Compiler<'_> {
     ) -> TaskPlan {
         let base = TaskPath::new(&name);
         // Orquesta's inline parameters follow the name: `core.echo x=1`.
+        let mut dynamic_action = None;
         let (action_name, inline) = match t.action.as_deref() {
             Some(a)
                 if {
@@ -114,14 +115,11 @@ impl Compiler<'_> {
                     name.contains("{{") || name.contains("<%")
                 } =>
             {
-                // Orquesta renders such an `action` when the task starts.
-                self.error(
-                    ErrorKind::Validation,
-                    &base.key("action"),
-                    format!(
-                        "`{a}`: an expression as the action's name is not supported by weft yet (Orquesta's dynamic action): name the action, or choose between actions with `when` on the transitions that lead to them"
-                    ),
-                );
+                // Orquesta's dynamic action: the name is rendered when the
+                // task starts, and resolved then (inline parameters cannot
+                // follow it: the whole text is the expression).
+                let text = Value::String(a.to_owned());
+                dynamic_action = self.value(&text, &base.key("action")).map(Box::new);
                 (None, None)
             }
             Some(a) => {
@@ -130,6 +128,8 @@ impl Compiler<'_> {
             }
             None => (None, None),
         };
+        let map = t.input.as_ref().and_then(TaskInput::as_map);
+        let input_expr = matches!(t.input, Some(TaskInput::Expr(_)));
         let action = action_name.and_then(|a| self.action(a, &base, actions));
         if let Some(a) = action
             .as_ref()
@@ -148,8 +148,9 @@ impl Compiler<'_> {
                     format!("action `{a}` cannot be used: {reason}"),
                 );
             }
-            if let Some(fields) = fields {
-                self.input_keys(a, fields, inline, t.input.as_ref(), base.get());
+            // The keys of an input expression are known when it is rendered.
+            if let Some(fields) = fields.as_ref().filter(|_| !input_expr) {
+                self.input_keys(a, fields, inline, map, base.get());
             }
         }
         let input = self.input(inline, t.input.as_ref(), &base);
@@ -161,6 +162,7 @@ impl Compiler<'_> {
             id,
             name: name.clone(),
             action,
+            dynamic_action,
             input: input.unwrap_or(ValueTemplate::Static(Value::Null)),
             next,
             join: t.join.map(|j| match j {
@@ -222,7 +224,7 @@ impl Compiler<'_> {
     fn input(
         &mut self,
         inline: Option<(&str, usize)>,
-        map: Option<&indexmap::IndexMap<String, Value>>,
+        map: Option<&TaskInput>,
         base: &TaskPath<'_>,
     ) -> Option<ValueTemplate> {
         match (inline, map) {
@@ -239,9 +241,13 @@ impl Compiler<'_> {
                 }
                 input
             }
-            (None, Some(m)) => {
+            (None, Some(TaskInput::Map(m))) => {
                 let v = Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
                 self.value(&v, &base.key("input"))
+            }
+            // Checked for a map when rendered (see the runtime's dispatch).
+            (None, Some(TaskInput::Expr(e))) => {
+                self.value(&Value::String(e.clone()), &base.key("input"))
             }
             (None, None) => Some(ValueTemplate::Static(Value::Object(Map::new()))),
         }
