@@ -209,6 +209,7 @@ pub enum AttemptOutcome {
     /// The action returned a result.
     Ok {
         /// The result.
+        #[serde(deserialize_with = "arc_value")]
         result: Arc<Value>,
     },
     /// The action returned an error.
@@ -246,6 +247,13 @@ pub enum AttemptOutcome {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline_at: Option<Millis>,
     },
+}
+
+/// Decodes a result into its `Arc` directly: serde's own `Arc<T>` decodes
+/// a `Box<T>` and moves it into a new allocation, one more per record read
+/// back.
+fn arc_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+    Value::deserialize(d).map(Arc::new)
 }
 
 /// A command a run handled.
