@@ -81,13 +81,13 @@ impl Report {
     }
 
     fn deliver(&self, outcome: Outcome, started: Option<Instant>) {
-        let _ = self.tx.send(Msg::Done(Box::new(Done {
+        let _ = self.tx.send(Msg::Done(Done {
             slot: Some(self.slot),
             key: self.key,
             outcome,
             started,
             ended: Instant::now(),
-        })));
+        }));
     }
 }
 
