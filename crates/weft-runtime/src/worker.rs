@@ -267,6 +267,11 @@ impl Worker {
         let mut next_look = Instant::now() + config.poll_interval;
         tokio::pin!(shutdown);
         loop {
+            // Lost runs are counted before anything is claimed: a run lost
+            // here may be claimed here again once its lease lapses.
+            let wake = take_notices(&mut notices, &mut mine, &mut report);
+            claim_due |= wake.claim;
+            commands_due |= wake.commands;
             // Stopped already (see `ExecutorInner::watch_shared`).
             for id in executor.inner.lost.take_seen() {
                 report.lost += lose(&mut mine, id);
@@ -393,8 +398,8 @@ impl Worker {
                     let wake = take_notices(&mut notices, &mut mine, &mut report);
                     commands_due |= wake.commands;
                     for id in executor.inner.lost.take_seen() {
-                report.lost += lose(&mut mine, id);
-            }
+                        report.lost += lose(&mut mine, id);
+                    }
                     if let Ok(id) = id {
                         if mine.remove(&id) {
                             report.ended += 1;
