@@ -217,6 +217,10 @@ impl Scheduler {
         // Orquesta makes the commands' entries in the order of its edges,
         // which is by target name.
         commands.sort_by_key(|&(name, _)| name);
+        // Only `output` reads the terminal entries.
+        if self.plan.output().is_empty() {
+            commands.clear();
+        }
         for (order, (_, scope)) in commands.into_iter().enumerate() {
             self.terminal.push(Terminal {
                 batch,
@@ -253,8 +257,13 @@ impl Scheduler {
         }
     }
 
-    /// Instance `id`'s entry is terminal: its scope goes into `output`'s.
+    /// Instance `id`'s entry is terminal: its scope goes into `output`'s
+    /// (not recorded for a workflow without `output`, which never reads it).
     pub(super) fn mark_terminal(&mut self, id: u32) {
+        self.last_open = None;
+        if self.plan.output().is_empty() {
+            return;
+        }
         let inst = &self.instances[id as usize];
         self.terminal.push(Terminal {
             batch: inst.batch,
@@ -264,7 +273,6 @@ impl Scheduler {
             instance: Some(id),
             scope: inst.scope.clone(),
         });
-        self.last_open = None;
     }
 
     pub(super) fn join_of(&self, task: TaskId) -> Option<usize> {
