@@ -90,13 +90,13 @@ impl Scheduler {
             return;
         }
         let scope = self.instances[id as usize].scope.clone();
-        let base = self.ctx.with_variables(scope.vars.clone());
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
         // the status (`{{ succeeded() }}` is decided without it).
         let mut cur: Option<WorkflowContext> = None;
         let current = |ctx: &WorkflowContext| {
-            let mut c = ctx.with_current_task(CurrentTask {
+            let mut c = ctx.with_variables(scope.vars.clone());
+            c.set_current_task(CurrentTask {
                 name: task.name.clone(),
                 status,
                 result: result.clone(),
@@ -116,7 +116,7 @@ impl Scheduler {
                 Some(w) => match w.status_test(status) {
                     Some(b) => b,
                     None => {
-                        let c = cur.get_or_insert_with(|| current(&base));
+                        let c = cur.get_or_insert_with(|| current(&self.ctx));
                         match w.eval_bool(c) {
                             Ok(b) => b,
                             Err(e) => {
@@ -163,7 +163,7 @@ impl Scheduler {
             // another entry's publishes), each seeing the ones before it.
             let mut published: Option<Published> = None;
             if !tr.publish.is_empty() {
-                let mut rolling = cur.get_or_insert_with(|| current(&base)).clone();
+                let mut rolling = cur.get_or_insert_with(|| current(&self.ctx)).clone();
                 let mut entry = Vec::with_capacity(tr.publish.len());
                 for (k, v) in &tr.publish {
                     let set = match v.render(&rolling) {
