@@ -95,10 +95,15 @@ impl Scope {
 
     /// The scope a taken transition gives its target: this one, plus what
     /// it published (the same scope when it published nothing).
+    #[inline]
     pub(super) fn with(&self, published: Option<&Published>) -> Scope {
-        let Some(entry) = published else {
-            return self.clone();
-        };
+        match published {
+            None => self.clone(),
+            Some(entry) => self.with_entry(entry),
+        }
+    }
+
+    fn with_entry(&self, entry: &Published) -> Scope {
         let mut vars = self.vars.clone();
         fold(&mut vars, entry);
         Scope {

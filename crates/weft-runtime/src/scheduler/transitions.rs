@@ -216,10 +216,11 @@ impl Scheduler {
         self.cause = None;
         // Orquesta makes the commands' entries in the order of its edges,
         // which is by target name.
-        commands.sort_by_key(|&(name, _)| name);
         // Only `output` reads the terminal entries.
-        if self.plan.output().is_empty() {
+        if commands.is_empty() || self.plan.output().is_empty() {
             commands.clear();
+        } else {
+            commands.sort_by_key(|&(name, _)| name);
         }
         for (order, (_, scope)) in commands.into_iter().enumerate() {
             self.terminal.push(Terminal {
