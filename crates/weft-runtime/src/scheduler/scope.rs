@@ -129,6 +129,10 @@ impl Scope {
     pub(super) fn terminal<'a>(mut entries: impl Iterator<Item = &'a Scope>) -> Option<Variables> {
         let mut acc = entries.next()?.vars.clone();
         for scope in entries {
+            if scope.path.0.is_none() {
+                // Nothing published on its path: it brings nothing.
+                continue;
+            }
             let mut delta = Variables::new();
             for entry in scope.path.entries() {
                 fold(&mut delta, &entry);
