@@ -1,7 +1,10 @@
 //! weft against the floor and against the DAG executors a user would pick
 //! instead, one criterion group per graph shape, every task a no-op.
 //!
-//! `cargo bench --bench peers` (filter with e.g. `-- chain_100`).
+//! `cargo bench --bench peers` (filter with e.g. `-- chain_100`). Heap
+//! allocations per task for the same shapes, weft beside the floor, come
+//! from `cargo run --release -p weft-benches --example alloc_per_task`
+//! (a counting allocator there only, so these times are not touched).
 //!
 //! In each group: `weft_ct`, `floor_ct`, `dagx_ct`, `dagrs_ct` on a
 //! current_thread runtime, and the same with `_mt` on a multi_thread runtime

@@ -110,7 +110,7 @@ impl Service {
     /// Starts a run for one order and returns at once. A driver task
     /// forwards the run's events to `tracing`, and sends the outcome to
     /// `done` when the run ends.
-    pub(crate) fn submit(&self, order_id: &str, skus: &[&str]) -> Result<Ticket, weft::Error> {
+    pub(crate) fn submit(&self, order_id: &str, skus: &[&str]) -> Result<Ticket, weft::StartError> {
         let inputs = json!({ "order_id": order_id, "skus": skus });
         let mut run =
             self.executor

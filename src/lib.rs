@@ -67,8 +67,8 @@ pub use weft_runtime::{
     Durability, Event, EventKind, EventStream, Executor, ExecutorBuilder, FieldInfo, JournalConfig,
     KeyError, Limits, MemoryStore, NotRecorded, ParseRunIdError, PendingWait, Recovered,
     RespondError, ResumeError, Run, RunError, RunHandle, RunId, RunLost, RunOptions, RunOutcome,
-    RunStats, RunStatus, SecretKey, SecretMask, SharedError, SharedStore, Store, TaskRecord,
-    UnknownRun, Wait, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
+    RunStats, RunStatus, SecretKey, SecretMask, SharedError, SharedStore, StartError, Store,
+    TaskRecord, UnknownRun, Wait, Worker, WorkerConfig, WorkerReport, DEFAULT_EXTRA_INSTANCES,
 };
 /// The SQLite store for durable runs (feature `sqlite`): one file, no
 /// server. See `weft_store_sqlite`.

@@ -229,7 +229,7 @@ fn interrupted(status: RunStatus, writer: Option<bool>) -> Option<bool> {
 /// here, a task it does not have).
 fn exit_for(e: &ResumeError) -> Exit {
     match e {
-        ResumeError::Store(StoreError::Unavailable(_)) | ResumeError::NoRuntime => Exit::Failed,
+        ResumeError::Store(StoreError::Unavailable { .. }) | ResumeError::NoRuntime => Exit::Failed,
         _ => Exit::Invalid,
     }
 }

@@ -196,11 +196,14 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     let result = runtime.block_on(async {
         let started = executor
             .start_with(&plan, inputs, options(live))
-            .map_err(|e| {
-                for line in report::error_lines(&e, &args.file) {
-                    eprintln!("{line}");
+            .map_err(|e| match e.workflow() {
+                Some(w) => {
+                    for line in report::error_lines(w, &args.file) {
+                        eprintln!("{line}");
+                    }
+                    Stop::Invalid
                 }
-                Stop::Invalid
+                None => Stop::Lost(e.to_string()),
             });
         match started {
             Ok(run) => {

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use weft_store_postgres::{PostgresOptions, PostgresStore};
+use weft_test_support::postgres::{url, Schemas};
 
 const ASK: &str = r#"
 version: 1.0
@@ -42,13 +42,8 @@ fn weft(args: &[&str]) -> std::process::Output {
 )]
 #[test]
 fn an_inquiry_is_answered_from_another_process_through_the_database() {
-    let url = std::env::var("WEFT_TEST_POSTGRES_URL").expect("WEFT_TEST_POSTGRES_URL");
-    let schema = format!(
-        "wt_ask_{}",
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}schema={schema}");
+    let schemas = Schemas::new(&url(), "ask");
+    let db = schemas.fresh_url();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ask.yaml");
     std::fs::write(&file, ASK).unwrap();
@@ -122,15 +117,7 @@ fn an_inquiry_is_answered_from_another_process_through_the_database() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let store = PostgresStore::connect_with(&db, &PostgresOptions::new())
-            .await
-            .unwrap();
-        let conn = store.pool().get().await.unwrap();
-        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    rt.block_on(schemas.drop_all());
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

@@ -25,21 +25,10 @@ use weft_core::Workflow;
 use weft_runtime::store::Record;
 use weft_runtime::{Executor, RunId, RunStatus, Store};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
+use weft_test_support::postgres::{url, with_schema, Schemas};
 
 const RUNS: usize = 200;
 const LEASE: Duration = Duration::from_secs(2);
-
-/// The test server's URL. The tests that call it are ignored unless
-/// `WEFT_TEST_POSTGRES_URL` was set when they were built (see `build.rs`).
-fn url() -> String {
-    match std::env::var("WEFT_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!(
-            "WEFT_TEST_POSTGRES_URL is not set: set it to a server's URL, such as \
-             postgres://postgres@127.0.0.1:5432/test, to run the Postgres tests"
-        ),
-    }
-}
 
 /// A worker process, its name as the owner of leases, and the line it
 /// prints when it stops (with what it claimed and lost).
@@ -170,13 +159,8 @@ async fn active(store: &PostgresStore) -> i64 {
 )]
 #[test]
 fn workers_killed_mid_run_lose_nothing_and_finish_nothing_twice() {
-    let url = url();
-    let schema = format!(
-        "wt_scaleout_{}",
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}schema={schema}");
+    let schemas = Schemas::new(&url(), "scaleout");
+    let db = schemas.fresh_url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -195,12 +179,7 @@ fn workers_killed_mid_run_lose_nothing_and_finish_nothing_twice() {
         scenario(&rt, &store, &db, &file, &log)
     }));
     // Drop the schema whatever happened.
-    rt.block_on(async {
-        let conn = store.pool().get().await.unwrap();
-        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    rt.block_on(schemas.drop_all());
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -412,13 +391,8 @@ fn scenario(
 )]
 #[test]
 fn submit_worker_show_wait_and_resume_through_the_database() {
-    let url = url();
-    let schema = format!(
-        "wt_cliflow_{}",
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}schema={schema}");
+    let schemas = Schemas::new(&url(), "cliflow");
+    let db = schemas.fresh_url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -545,12 +519,7 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
         assert!(status.success());
         assert!(worker.child.wait().unwrap().success());
     }));
-    rt.block_on(async {
-        let conn = store.pool().get().await.unwrap();
-        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    rt.block_on(schemas.drop_all());
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -565,13 +534,9 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
 )]
 #[test]
 fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
-    let url = url();
-    let schema = format!(
-        "wt_cliorphan_{}",
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}schema={schema}");
+    let schemas = Schemas::new(&url(), "cliorphan");
+    let schema = schemas.fresh();
+    let db = with_schema(schemas.url(), &schema);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -640,12 +605,7 @@ fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
         assert_eq!(resumed["status"], "succeeded");
         assert_eq!(resumed["output"]["said"], "done orphan");
     }));
-    rt.block_on(async {
-        let conn = store.pool().get().await.unwrap();
-        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    rt.block_on(schemas.drop_all());
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -661,13 +621,8 @@ fn resume_of_a_run_whose_holder_died_runs_it_once_the_lease_lapses() {
 )]
 #[test]
 fn a_sub_workflow_is_taken_over_with_its_parent_after_a_kill() {
-    let url = url();
-    let schema = format!(
-        "wt_clisub_{}",
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}schema={schema}");
+    let schemas = Schemas::new(&url(), "clisub");
+    let db = schemas.fresh_url();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -802,12 +757,7 @@ fn a_sub_workflow_is_taken_over_with_its_parent_after_a_kill() {
         // A's copy of c2 died with A (its parent-death signal).
         assert!(!text.contains(&format!("end c2 {killed}")), "{text}");
     }));
-    rt.block_on(async {
-        let conn = store.pool().get().await.unwrap();
-        conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    rt.block_on(schemas.drop_all());
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

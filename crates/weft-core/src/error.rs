@@ -68,9 +68,6 @@ pub enum ErrorKind {
     /// The text goes beyond a limit of loading: too large, nested too
     /// deeply, or aliases that expand too far (see `docs/limits.md`).
     Limit,
-    /// A run was started outside a tokio runtime: start it from within one
-    /// (`#[tokio::main]`, `Runtime::block_on`, or a task spawned on one).
-    NoRuntime,
 }
 
 impl ErrorKind {
@@ -85,7 +82,6 @@ impl ErrorKind {
             ErrorKind::Input => "invalid input",
             ErrorKind::State => "invalid context state",
             ErrorKind::Limit => "limit exceeded",
-            ErrorKind::NoRuntime => "no tokio runtime",
         }
     }
 }

@@ -184,7 +184,7 @@ struct ErrorInner {
     /// The action stopped because it was canceled (a sub-workflow whose
     /// run was canceled): its task ends `canceled`, not `failed`.
     canceled: bool,
-    /// Not a failure: the task waits for an answer (see `wait.rs`).
+    /// Not a failure: the task waits for an answer (see `wait/mod.rs`).
     wait: Option<Box<crate::wait::Wait>>,
 }
 
@@ -456,5 +456,12 @@ where
 {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         Box::pin((self.0)(input))
+    }
+}
+
+impl From<crate::wait::Wait> for ActionError {
+    /// The attempt ends and its task waits (see [`Wait`](crate::Wait)).
+    fn from(wait: crate::wait::Wait) -> ActionError {
+        ActionError::waiting(wait)
     }
 }

@@ -1,6 +1,6 @@
 //! The built-in actions that wait: `core.ask` (StackStorm's inquiries) and
 //! `core.wait_event` (a signal by key). Both return a [`Wait`]; see
-//! `wait.rs` for what the run does with it.
+//! `wait/mod.rs` for what the run does with it.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use weft_core::engine::json_type_name;
 use weft_core::InputField;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
-use crate::builtins::{check_fields, declared_fields, FieldInfo};
+use crate::fields::{self, FieldInfo};
 use crate::wait::Wait;
 
 pub(crate) const ASK_INPUTS: &[FieldInfo] = &[
@@ -148,7 +148,7 @@ fn number(name: &str, field_name: &str, v: Option<&Value>) -> Result<Option<f64>
 impl Ask {
     fn wait(input: &ActionInput) -> Result<Wait, ActionError> {
         const NAME: &str = "core.ask";
-        check_fields(NAME, &input.input)?;
+        fields::check(NAME, ASK_INPUTS, &input.input)?;
         let i = &input.input;
         let schema = schema_of(NAME, field(i, "schema"))?.unwrap_or_else(default_schema);
         let route = match field(i, "route") {
@@ -182,7 +182,7 @@ impl Ask {
 
 impl Action for Ask {
     fn input_fields(&self) -> Option<Vec<InputField>> {
-        declared_fields("core.ask")
+        Some(fields::declared(ASK_INPUTS))
     }
 
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
@@ -194,7 +194,7 @@ impl Action for Ask {
 impl WaitEvent {
     fn wait(input: &ActionInput) -> Result<Wait, ActionError> {
         const NAME: &str = "core.wait_event";
-        check_fields(NAME, &input.input)?;
+        fields::check(NAME, WAIT_EVENT_INPUTS, &input.input)?;
         let key = match field(&input.input, "key") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::String(_)) => {
@@ -232,7 +232,7 @@ impl WaitEvent {
 
 impl Action for WaitEvent {
     fn input_fields(&self) -> Option<Vec<InputField>> {
-        declared_fields("core.wait_event")
+        Some(fields::declared(WAIT_EVENT_INPUTS))
     }
 
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {

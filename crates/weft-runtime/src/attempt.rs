@@ -21,7 +21,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 
 use crate::action::{Action, ActionInput, ActionResult};
-use crate::scheduler::{Done, Msg, Outcome};
+use crate::run::msg::{AttemptKey, Done, Msg, Outcome, SlotId};
 
 /// Raised once when the run stops; attempts still waiting for a delay or a
 /// slot watch it.
@@ -52,39 +52,24 @@ impl StopSignal {
 
 /// Which attempt a report is about, and where to send it.
 pub(crate) struct Report {
-    pub(crate) slot: u32,
-    pub(crate) instance: u32,
-    pub(crate) item: u32,
-    pub(crate) attempt: u32,
-    pub(crate) tx: flume::Sender<Msg>,
+    slot: SlotId,
+    key: AttemptKey,
+    tx: flume::Sender<Msg>,
     sent: bool,
 }
 
 impl Report {
-    pub(crate) fn new(
-        slot: u32,
-        instance: u32,
-        item: u32,
-        attempt: u32,
-        tx: flume::Sender<Msg>,
-    ) -> Report {
+    pub(crate) fn new(slot: SlotId, key: AttemptKey, tx: flume::Sender<Msg>) -> Report {
         Report {
             slot,
-            instance,
-            item,
-            attempt,
+            key,
             tx,
             sent: false,
         }
     }
 
     fn started(&self, at: Instant) {
-        let _ = self.tx.send(Msg::Started {
-            instance: self.instance,
-            item: self.item,
-            attempt: self.attempt,
-            at,
-        });
+        let _ = self.tx.send(Msg::Started { key: self.key, at });
     }
 
     /// Sends the attempt's outcome; the only message this report sends.
@@ -95,10 +80,8 @@ impl Report {
 
     fn deliver(&self, outcome: Outcome, started: Option<Instant>) {
         let _ = self.tx.send(Msg::Done(Box::new(Done {
-            slot: self.slot,
-            instance: self.instance,
-            item: self.item,
-            attempt: self.attempt,
+            slot: Some(self.slot),
+            key: self.key,
             outcome,
             started,
             ended: Instant::now(),

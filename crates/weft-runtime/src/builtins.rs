@@ -4,40 +4,14 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use weft_core::engine::json_type_name;
 use weft_core::InputField;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
+use crate::fields::{self, ActionInfo, FieldInfo};
 pub(crate) use crate::local::Local;
-
-/// A description of an action's input and result, for `weft actions` and
-/// documentation.
-#[derive(Clone, Debug)]
-pub struct ActionInfo {
-    /// The action's name.
-    pub name: &'static str,
-    /// What it does.
-    pub description: &'static str,
-    /// Its input fields.
-    pub inputs: &'static [FieldInfo],
-    /// The shape of its result.
-    pub result: &'static str,
-}
-
-/// One input field of an action.
-#[derive(Clone, Debug)]
-pub struct FieldInfo {
-    /// The field's name.
-    pub name: &'static str,
-    /// Its JSON type.
-    pub kind: &'static str,
-    /// Whether it must be given.
-    pub required: bool,
-    /// What it means.
-    pub description: &'static str,
-}
 
 /// The names of the built-in actions, in the order `builtin_action` knows
 /// them (`core.http` only has an instance with the `http` feature).
@@ -96,42 +70,6 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
         required: false,
         description: "the failure's message",
     }];
-    const LOCAL: &[FieldInfo] = &[
-        FieldInfo {
-            name: "args",
-            kind: "list of strings",
-            required: false,
-            description: "program (found in PATH) and its arguments, run without a shell; \
-                          numbers and booleans become strings; give this or `cmd`",
-        },
-        FieldInfo {
-            name: "cmd",
-            kind: "string",
-            required: false,
-            description: "command line run by `sh -c`; quote templated values with \
-                          `| shell_quote` or pass them in `env`; give this or `args`",
-        },
-        FieldInfo {
-            name: "cwd",
-            kind: "string",
-            required: false,
-            description: "working directory",
-        },
-        FieldInfo {
-            name: "env",
-            kind: "map of strings",
-            required: false,
-            description: "extra environment variables; the safe way to hand values to `cmd` \
-                          (write \"$NAME\" in it)",
-        },
-        FieldInfo {
-            name: "max_output_bytes",
-            kind: "number",
-            required: false,
-            description: "bytes of stdout (its first) and of stderr (its last) kept in the \
-                          result, each; default 1048576; the rest is read and counted",
-        },
-    ];
     const ALL: &[ActionInfo] = &[
         ActionInfo {
             name: "core.noop",
@@ -162,7 +100,7 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
             description: "runs a program (`args`) or a shell command (`cmd`); a non-zero exit \
                           fails the task with the result attached; on timeout or abort its \
                           whole process group is killed",
-            inputs: LOCAL,
+            inputs: crate::local::INPUTS,
             result: r#"{"stdout": string, "stderr": string, "return_code": number, "succeeded": bool, "stdout_truncated": bool, "stderr_truncated": bool, "stdout_total_bytes": number, "stderr_total_bytes": number}"#,
         },
         ActionInfo {
@@ -188,56 +126,17 @@ pub fn builtin_actions() -> &'static [ActionInfo] {
 }
 
 /// The declared input fields of built-in action `name`.
-pub(crate) fn declared_fields(name: &str) -> Option<Vec<InputField>> {
+fn declared_fields(name: &str) -> Option<Vec<InputField>> {
     let info = builtin_actions().iter().find(|a| a.name == name)?;
-    Some(
-        info.inputs
-            .iter()
-            .map(|f| match f.required {
-                true => InputField::required(f.name),
-                false => InputField::optional(f.name),
-            })
-            .collect(),
-    )
+    Some(fields::declared(info.inputs))
 }
 
-/// Checks that `input` is a map with only the fields `info` declares and
-/// every required one present.
-pub(crate) fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
-    let info = builtin_actions().iter().find(|a| a.name == name);
-    let Some(info) = info else { return Ok(()) };
-    let map = match input {
-        Value::Object(m) => m,
-        Value::Null => &Map::new(),
-        other => {
-            return Err(ActionError::new(format!(
-                "{name}: input must be a map, not {}",
-                json_type_name(other)
-            )))
-        }
-    };
-    for key in map.keys() {
-        if !info.inputs.iter().any(|f| f.name == key) {
-            let known: Vec<&str> = info.inputs.iter().map(|f| f.name).collect();
-            let known = if known.is_empty() {
-                "it takes none".to_owned()
-            } else {
-                format!("it takes: {}", known.join(", "))
-            };
-            return Err(ActionError::new(format!(
-                "{name}: unknown input `{key}` ({known})"
-            )));
-        }
+/// Checks `input` against the fields built-in action `name` declares.
+fn check_fields(name: &str, input: &Value) -> Result<(), ActionError> {
+    match builtin_actions().iter().find(|a| a.name == name) {
+        Some(info) => fields::check(name, info.inputs, input),
+        None => Ok(()),
     }
-    for f in info.inputs {
-        if f.required && !map.contains_key(f.name) {
-            return Err(ActionError::new(format!(
-                "{name}: missing input `{}` ({}: {})",
-                f.name, f.kind, f.description
-            )));
-        }
-    }
-    Ok(())
 }
 
 pub(crate) struct Noop;

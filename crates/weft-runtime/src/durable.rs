@@ -8,12 +8,13 @@ use std::time::SystemTime;
 use serde_json::Value;
 use weft_core::{Error, ErrorKind, Format, Plan, Workflow};
 
-use crate::executor::{Executor, ExecutorInner, RunOptions};
+use crate::executor::{Executor, ExecutorInner};
 use crate::id::RunId;
 use crate::journal::Journal;
 use crate::outcome::RunStatus;
-use crate::run::{Control, Recorded, Run};
-use crate::scheduler::{Msg, RunJournal, Scheduler};
+use crate::run::msg::{Control, Msg};
+use crate::run::{Recorded, Run, RunOptions};
+use crate::scheduler::{Actions, RunJournal, Scheduler};
 use crate::sealing::SecretKey;
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
@@ -99,8 +100,8 @@ impl ExecutorInner {
             )?),
             None => None,
         };
-        let (scheduler, mut run) =
-            Scheduler::new(self.clone(), plan.clone(), parameters, id, options)?;
+        let env = self.run_env(plan, id, &options, Actions::Run)?;
+        let (scheduler, mut run) = Scheduler::new(env, parameters, id, &options);
         let scheduler = match (journal, start) {
             (Some(journal), Some(start)) => {
                 let (recorded, rx) = tokio::sync::watch::channel(None);
@@ -126,7 +127,7 @@ impl ExecutorInner {
     ) -> Result<Run, ResumeError> {
         let journal = self.journal()?;
         let entries = journal.store.load(id).await?;
-        let (scheduler, run) = self.resumed_run(id, entries)?;
+        let (scheduler, run) = self.resumed_run(id, entries, Actions::Run)?;
         if let Some(c) = then {
             // Taken after the replay, before anything else.
             let _ = run.handle.control.send(Msg::Control(c));
@@ -139,11 +140,12 @@ impl ExecutorInner {
     }
 
     /// A run rebuilt from its journal (`entries`, `Started` first), not yet
-    /// spawned.
+    /// spawned; with [`Actions::Inspect`], to be inspected only.
     pub(crate) fn resumed_run(
         self: &Arc<Self>,
         id: RunId,
         mut entries: Vec<Entry>,
+        mode: Actions,
     ) -> Result<(Scheduler, Run), ResumeError> {
         let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
         crate::sealing::open_entries(journal.key.as_ref(), &mut entries)
@@ -155,16 +157,17 @@ impl ExecutorInner {
             ));
         };
         let start = start.clone();
-        let plan = self.recorded_plan(id, &start, self.inspecting)?;
+        let plan = self.recorded_plan(id, &start, mode == Actions::Inspect)?;
         let options = RunOptions {
             depth: start.depth,
             parent: start.parent,
             durability: Some(start.durability),
             ..RunOptions::default()
         };
-        let (scheduler, mut run) =
-            Scheduler::new(self.clone(), plan, start.inputs.clone(), id, options)
-                .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
+        let env = self
+            .run_env(&plan, id, &options, mode)
+            .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
+        let (scheduler, mut run) = Scheduler::new(env, start.inputs.clone(), id, &options);
         run.recorded = Recorded::Stored;
         let scheduler = scheduler
             .began_at(from_millis(start.started_at))
@@ -464,21 +467,7 @@ impl Executor {
                 end = Some((**x).clone());
             }
         }
-        let inner = Arc::new(ExecutorInner {
-            actions: self.inner.actions.clone(),
-            workflows: self.inner.workflows.clone(),
-            adapters: self.inner.adapters.clone(),
-            limit: None,
-            limits: self.inner.limits.clone(),
-            live: Default::default(),
-            journal: self.inner.journal.clone(),
-            durability: self.inner.durability,
-            inspecting: true,
-            metrics: Default::default(),
-            lost: Default::default(),
-            run_context: self.inner.run_context.clone(),
-        });
-        let (scheduler, _run) = inner.resumed_run(id, entries)?;
+        let (scheduler, _run) = self.inner.resumed_run(id, entries, Actions::Inspect)?;
         scheduler
             .inspect(status, end)
             .await

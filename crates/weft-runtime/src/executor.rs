@@ -1,8 +1,9 @@
 //! The executor: registered actions, limits, and the way to start runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dashmap::DashMap;
 
@@ -19,10 +20,14 @@ use crate::id::RunId;
 use crate::journal::Journal;
 use crate::limits::Limits;
 use crate::outcome::RunStatus;
-use crate::run::{Run, RunHandle};
+use crate::run::children::Children;
+use crate::run::{Run, RunHandle, RunOptions};
+use crate::scheduler::{retries_over_limit, Actions, RunEnv, RunHost, Scheduler};
 use crate::sealing::SecretKey;
-use crate::store::{Durability, JournalConfig, Store};
-use crate::subworkflow::WorkflowAdapter;
+use crate::start_error::StartError;
+use crate::store::{Durability, Entry, JournalConfig, Store};
+use crate::subworkflow::{ChildRuns, SubWorkflow, WorkflowAdapter};
+use crate::telemetry::MetricsCache;
 use crate::typed::TypedAction;
 
 /// Runs plans. Cheap to clone; many runs may share one executor at once.
@@ -71,16 +76,176 @@ pub(crate) struct ExecutorInner {
     pub(crate) journal: Option<Arc<Journal>>,
     /// The durability of runs that do not choose.
     pub(crate) durability: Durability,
-    /// Only inspects runs from the store: actions it does not have are
-    /// stand-ins that never run (see `Executor::inspect`).
-    pub(crate) inspecting: bool,
     /// The metrics handles of the workflows it ran.
-    pub(crate) metrics: crate::telemetry::MetricsCache,
+    pub(crate) metrics: MetricsCache,
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
-    pub(crate) lost: crate::worker::LostRuns,
+    pub(crate) lost: LostRuns,
     /// Values every run's context gets when it starts.
     pub(crate) run_context: Vec<(Arc<str>, RunContextFn)>,
+}
+
+impl ExecutorInner {
+    /// What a run of `plan` is made from: its tasks' actions resolved
+    /// (sub-workflows made into actions that start child runs), and the
+    /// executor's limits, permits and context.
+    ///
+    /// # Errors
+    ///
+    /// A task names an action this executor does not have (the plan was
+    /// compiled for another one), or a constant retry count is over the
+    /// limit.
+    pub(crate) fn run_env(
+        self: &Arc<Self>,
+        plan: &Plan,
+        run_id: RunId,
+        options: &RunOptions,
+        mode: Actions,
+    ) -> Result<RunEnv, Error> {
+        let tasks = plan.tasks();
+        // Neighbouring tasks usually share an action: remember the last one
+        // instead of hashing every name.
+        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
+        let mut last: Option<(&str, Arc<dyn Action>)> = None;
+        // Per task, whether its action is a workflow (empty: none is).
+        let mut workflow_tasks: Vec<bool> = Vec::new();
+        let mut children: Option<Arc<Children>> = None;
+        for t in tasks {
+            let Some(name) = t.action.as_deref() else {
+                actions.push(None);
+                continue;
+            };
+            let found = match &last {
+                Some((n, a)) if *n == name => a.clone(),
+                _ => {
+                    let found = match (self.actions.get(name), self.workflows.get(name)) {
+                        (Some(a), _) => a.clone(),
+                        (None, Some(plan)) => {
+                            workflow_tasks.resize(tasks.len(), false);
+                            workflow_tasks[t.id as usize] = true;
+                            Arc::new(SubWorkflow {
+                                name: Arc::from(name),
+                                plan: plan.clone(),
+                                adapter: self.adapters.get(name).cloned(),
+                                runs: self.clone(),
+                                children: children.get_or_insert_with(Default::default).clone(),
+                                depth: options.depth + 1,
+                                durability: options.durability,
+                                in_memory: options.in_memory,
+                            })
+                        }
+                        (None, None) if mode == Actions::Inspect => Arc::new(FnAction(
+                            |_: ActionInput| async {
+                                Err(ActionError::new("this run is only being inspected"))
+                            },
+                        )),
+                        (None, None) => {
+                            return Err(Error::new(
+                                ErrorKind::Validation,
+                                format!(
+                                    "unknown action `{name}`: this plan was compiled for another executor"
+                                ),
+                            )
+                            .with_task(&*t.name)
+                            .with_field("action"))
+                        }
+                    };
+                    last = Some((name, found.clone()));
+                    found
+                }
+            };
+            if !workflow_tasks.is_empty() && self.workflows.contains_key(name) {
+                workflow_tasks[t.id as usize] = true;
+            }
+            actions.push(Some(found));
+            // A constant retry count over the limit is refused before the
+            // run starts; one from an expression fails its task when read.
+            if let Some(weft_core::engine::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
+                if *count > f64::from(self.limits.max_retries) {
+                    return Err(Error::new(
+                        ErrorKind::Validation,
+                        retries_over_limit(*count, self.limits.max_retries),
+                    )
+                    .with_task(&*t.name)
+                    .with_field("retry.count"));
+                }
+            }
+        }
+        let start = StartingRun {
+            run_id,
+            workflow: plan.name(),
+        };
+        let context = self
+            .run_context
+            .iter()
+            .map(|(name, make)| (name.clone(), make(&start)))
+            .collect();
+        Ok(RunEnv {
+            plan: plan.clone(),
+            actions,
+            workflow_tasks,
+            children,
+            limits: self.limits.clone(),
+            permits: match mode {
+                Actions::Run => self.limit.clone(),
+                Actions::Inspect => None,
+            },
+            pauses: self.lost.pauses.clone(),
+            context,
+            host: self.clone(),
+            mode,
+        })
+    }
+}
+
+impl RunHost for ExecutorInner {
+    fn metrics(&self) -> &MetricsCache {
+        &self.metrics
+    }
+
+    fn run_ended(&self, id: RunId) {
+        self.live.remove(&id);
+    }
+
+    fn action(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+
+    fn is_workflow(&self, name: &str) -> bool {
+        self.workflows.contains_key(name)
+    }
+}
+
+impl ChildRuns for ExecutorInner {
+    fn max_workflow_depth(&self) -> u32 {
+        self.limits.max_workflow_depth
+    }
+
+    fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.journal.as_ref().map(|j| &j.store)
+    }
+
+    fn start_child(
+        self: Arc<Self>,
+        plan: &Plan,
+        parameters: Value,
+        id: RunId,
+        options: RunOptions,
+    ) -> Result<(Scheduler, Run), String> {
+        ExecutorInner::new_run(&self, plan, parameters, id, options).map_err(|e| e.to_string())
+    }
+
+    fn resume_child(
+        self: Arc<Self>,
+        id: RunId,
+        entries: Vec<Entry>,
+    ) -> Result<(Scheduler, Run), String> {
+        ExecutorInner::resumed_run(&self, id, entries, Actions::Run).map_err(|e| e.to_string())
+    }
+
+    fn track(&self, id: RunId, handle: RunHandle) {
+        self.live.insert(id, handle);
+    }
 }
 
 /// A run id that no run of this executor has (it never ran here, or it
@@ -94,53 +259,6 @@ impl std::fmt::Debug for Executor {
         let mut names: Vec<&str> = self.inner.actions.keys().map(|k| &**k).collect();
         names.sort_unstable();
         f.debug_struct("Executor").field("actions", &names).finish()
-    }
-}
-
-/// Options of one run.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct RunOptions {
-    /// Record events from the very start, for [`Run::events`] to return.
-    pub events: bool,
-    /// How deep in sub-workflows the run is: 0 for a run started by the
-    /// caller.
-    pub(crate) depth: u32,
-    /// The run whose task started this one, for a sub-workflow.
-    pub(crate) parent: Option<RunId>,
-    /// This run's durability, on an executor with a store (its default
-    /// otherwise).
-    pub(crate) durability: Option<Durability>,
-    /// Not journaled, although the executor has a store.
-    pub(crate) in_memory: bool,
-}
-
-impl RunOptions {
-    /// Default options.
-    pub fn new() -> RunOptions {
-        RunOptions::default()
-    }
-
-    /// Record every event from the start of the run.
-    #[must_use]
-    pub fn with_events(mut self) -> RunOptions {
-        self.events = true;
-        self
-    }
-
-    /// On an executor with a store: this run's durability, instead of the
-    /// executor's ([`ExecutorBuilder::durability`]).
-    #[must_use]
-    pub fn durability(mut self, durability: Durability) -> RunOptions {
-        self.durability = Some(durability);
-        self
-    }
-
-    /// On an executor with a store: keep this run in memory only.
-    #[must_use]
-    pub fn in_memory(mut self) -> RunOptions {
-        self.in_memory = true;
-        self
     }
 }
 
@@ -161,10 +279,10 @@ impl Executor {
     ///
     /// # Errors
     ///
-    /// The inputs do not match the workflow's `input` section
-    /// ([`ErrorKind::Input`], naming the input), or there is no tokio
-    /// runtime to run on ([`ErrorKind::NoRuntime`]).
-    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, Error> {
+    /// [`StartError::Workflow`] when the inputs do not match the workflow's
+    /// `input` section (naming the input), [`StartError::NoRuntime`] when
+    /// there is no tokio runtime to run on.
+    pub fn start(&self, plan: &Plan, inputs: Value) -> Result<Run, StartError> {
         self.start_with(plan, inputs, RunOptions::default())
     }
 
@@ -178,14 +296,8 @@ impl Executor {
         plan: &Plan,
         inputs: Value,
         options: RunOptions,
-    ) -> Result<Run, Error> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::NoRuntime,
-                "Executor::start must be called from within a tokio runtime: \
-                 call it in an async fn run by one (#[tokio::main], Runtime::block_on)",
-            )
-        })?;
+    ) -> Result<Run, StartError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let parameters = plan.bind_inputs(inputs)?;
         let run_id = RunId::new();
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
@@ -635,7 +747,6 @@ impl ExecutorBuilder {
                     .store
                     .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
-                inspecting: false,
                 metrics: Default::default(),
                 lost: Default::default(),
                 run_context: self.run_context,
@@ -665,5 +776,47 @@ impl ActionCatalog for ExecutorBuilder {
 
     fn unavailable(&self, name: &str) -> Option<String> {
         self.actions.get(name)?.unavailable()
+    }
+}
+
+/// The runs a shared store took from an executor (a lease lost or taken
+/// over), which are stopped here whether or not a worker runs them.
+#[derive(Default)]
+pub(crate) struct LostRuns {
+    pub(crate) watching: OnceLock<()>,
+    /// Workers of the executor running now: while there are none, the
+    /// lost runs are not kept for them to count.
+    pub(crate) workers: AtomicUsize,
+    pub(crate) seen: Mutex<Vec<RunId>>,
+    /// Told when a run of the executor becomes paused or is resumed: a
+    /// worker's paused runs leave their slot free.
+    pub(crate) pauses: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for LostRuns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LostRuns").finish_non_exhaustive()
+    }
+}
+
+/// Counts a worker in [`LostRuns::workers`] while it lives.
+pub(crate) struct Counting<'a>(&'a AtomicUsize);
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl LostRuns {
+    pub(crate) fn count_for_worker(&self) -> Counting<'_> {
+        self.workers.fetch_add(1, Ordering::SeqCst);
+        Counting(&self.workers)
+    }
+
+    /// Takes the lost runs seen so far out of `mine`; how many were there.
+    pub(crate) fn drain_from(&self, mine: &mut HashSet<RunId>) -> usize {
+        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        seen.iter().filter(|id| mine.remove(id)).count()
     }
 }

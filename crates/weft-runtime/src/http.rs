@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use weft_core::engine::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
-use crate::builtins::{check_fields, ActionInfo, FieldInfo};
+use crate::fields::{self, ActionInfo, FieldInfo};
 
 const NAME: &str = "core.http";
 const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
@@ -131,11 +131,12 @@ impl Http {
 
 impl Action for Http {
     fn input_fields(&self) -> Option<Vec<weft_core::InputField>> {
-        crate::builtins::declared_fields(NAME)
+        Some(fields::declared(INPUTS))
     }
 
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
-        let request = check_fields(NAME, &input.input).and_then(|()| Request::parse(&input.input));
+        let request =
+            fields::check(NAME, INPUTS, &input.input).and_then(|()| Request::parse(&input.input));
         let clients = Arc::clone(&self.clients);
         async move { request?.send(&clients).await }.boxed()
     }

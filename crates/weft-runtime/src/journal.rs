@@ -29,8 +29,7 @@ use std::time::Instant;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::id::RunId;
-use crate::run::Control;
-use crate::scheduler::Msg;
+use crate::run::msg::{Control, Msg};
 use crate::sealing::SecretKey;
 use crate::store::{Entry, JournalConfig, Store, StoreError};
 use crate::telemetry::JournalMetrics;
@@ -333,7 +332,13 @@ async fn commit(
                 "the journal could not be written to {}: {e}",
                 store.describe()
             );
-            let _ = b.run_tx.send(Msg::Control(Control::JournalFailed(why)));
+            // Fenced: the shared store gave the run to another process.
+            let control = if matches!(e, StoreError::Fenced(_)) {
+                Control::LeaseLost(why)
+            } else {
+                Control::JournalFailed(why)
+            };
+            let _ = b.run_tx.send(Msg::Control(control));
         }
         if let Some(ack) = b.ack {
             let _ = ack.send(this);

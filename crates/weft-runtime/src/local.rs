@@ -56,10 +56,10 @@ use tokio::process::{Child, Command};
 use weft_core::engine::json_type_name;
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
-use crate::builtins::check_fields;
+use crate::fields::{self, FieldInfo};
 
 /// Bytes of stdout, and of stderr, kept in the result unless the task's
-/// `max_output_bytes` says otherwise. `builtin_actions()` states the same
+/// `max_output_bytes` says otherwise. [`INPUTS`] states the same
 /// number; a test keeps the two together.
 pub(crate) const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
 
@@ -68,13 +68,52 @@ const CHUNK: usize = 64 * 1024;
 
 pub(crate) struct Local;
 
+/// The input fields of `core.local`, as `builtin_actions()` describes them.
+pub(crate) const INPUTS: &[FieldInfo] = &[
+    FieldInfo {
+        name: "args",
+        kind: "list of strings",
+        required: false,
+        description: "program (found in PATH) and its arguments, run without a shell; \
+                      numbers and booleans become strings; give this or `cmd`",
+    },
+    FieldInfo {
+        name: "cmd",
+        kind: "string",
+        required: false,
+        description: "command line run by `sh -c`; quote templated values with \
+                      `| shell_quote` or pass them in `env`; give this or `args`",
+    },
+    FieldInfo {
+        name: "cwd",
+        kind: "string",
+        required: false,
+        description: "working directory",
+    },
+    FieldInfo {
+        name: "env",
+        kind: "map of strings",
+        required: false,
+        description: "extra environment variables; the safe way to hand values to `cmd` \
+                      (write \"$NAME\" in it)",
+    },
+    FieldInfo {
+        name: "max_output_bytes",
+        kind: "number",
+        required: false,
+        description: "bytes of stdout (its first) and of stderr (its last) kept in the \
+                      result, each; default 1048576; the rest is read and counted",
+    },
+];
+
 impl Action for Local {
     fn input_fields(&self) -> Option<Vec<weft_core::InputField>> {
-        crate::builtins::declared_fields("core.local")
+        Some(fields::declared(INPUTS))
     }
 
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
-        let spec = check_fields("core.local", &input.input).and_then(|()| Spec::parse(&input));
+        let spec =
+            fields::check("core.local", INPUTS, &input.input).and_then(|()| Spec::parse(&input));
         async move { spec?.run().await }.boxed()
     }
 }
@@ -563,12 +602,7 @@ mod tests {
 
     #[test]
     fn the_description_states_the_default_cap() {
-        let local = crate::builtin_actions()
-            .iter()
-            .find(|a| a.name == "core.local")
-            .unwrap();
-        let cap = local
-            .inputs
+        let cap = INPUTS
             .iter()
             .find(|f| f.name == "max_output_bytes")
             .unwrap();

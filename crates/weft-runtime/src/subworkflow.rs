@@ -13,9 +13,7 @@
 //! resuming the parent does the same to every child it has running. An
 //! attempt that is dropped (its timeout, an abort) aborts its child.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -23,71 +21,49 @@ use serde_json::{json, Value};
 use weft_core::{InputField, Plan};
 
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
-use crate::executor::{ExecutorInner, RunOptions};
 use crate::id::RunId;
 use crate::outcome::RunStatus;
-use crate::run::RunHandle;
-use crate::store::{Durability, Record, StoreError};
+use crate::run::children::{ChildCommand, Children};
+use crate::run::{Run, RunHandle, RunOptions};
+use crate::scheduler::Scheduler;
+use crate::store::{Durability, Entry, Record, Store, StoreError};
 
-/// What a run tells the children its attempts start: the command it last
-/// received, and the children running now.
-#[derive(Default)]
-pub(crate) struct Children {
-    state: AtomicU8,
-    running: Mutex<HashMap<RunId, RunHandle>>,
-}
+/// What a sub-workflow needs of the executor that runs its parent: where
+/// runs are kept, and making and tracking a child run. The executor
+/// implements it; this module never names the executor.
+pub(crate) trait ChildRuns: Send + Sync + 'static {
+    /// How deep sub-workflows may go.
+    fn max_workflow_depth(&self) -> u32;
 
-const RUNNING: u8 = 0;
-const PAUSED: u8 = 1;
-const CANCELED: u8 = 2;
-const ABORTED: u8 = 3;
+    /// The store runs are journaled in, if any.
+    fn store(&self) -> Option<&Arc<dyn Store>>;
 
-impl Children {
-    /// Passes a command to every running child, and to those about to
-    /// start.
-    pub(crate) fn command(&self, state: u8) {
-        // The state first, then the list: a child that registers after the
-        // list was read reads the state after registering (see `call`).
-        self.state.store(state, Ordering::SeqCst);
-        let running: Vec<RunHandle> = match self.running.lock() {
-            Ok(m) => m.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        };
-        for child in running {
-            apply(&child, state);
-        }
-    }
+    /// A new child run, not yet spawned.
+    ///
+    /// # Errors
+    ///
+    /// Why the run cannot be made (its text is the one the executor gives).
+    fn start_child(
+        self: Arc<Self>,
+        plan: &Plan,
+        parameters: Value,
+        id: RunId,
+        options: RunOptions,
+    ) -> Result<(Scheduler, Run), String>;
 
-    pub(crate) fn pause(&self) {
-        self.command(PAUSED);
-    }
+    /// A child run rebuilt from its journal, not yet spawned.
+    ///
+    /// # Errors
+    ///
+    /// Why the run cannot be resumed.
+    fn resume_child(
+        self: Arc<Self>,
+        id: RunId,
+        entries: Vec<Entry>,
+    ) -> Result<(Scheduler, Run), String>;
 
-    pub(crate) fn resume(&self) {
-        self.command(RUNNING);
-    }
-
-    pub(crate) fn cancel(&self, abort: bool) {
-        self.command(if abort { ABORTED } else { CANCELED });
-    }
-
-    fn register(&self, child: &RunHandle) {
-        let mut m = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        m.insert(child.id(), child.clone());
-    }
-
-    fn unregister(&self, id: RunId) {
-        let mut m = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        m.remove(&id);
-    }
-}
-
-fn apply(child: &RunHandle, state: u8) {
-    match state {
-        PAUSED => child.pause(),
-        CANCELED => child.cancel(),
-        ABORTED => child.abort(),
-        _ => child.resume(),
-    }
+    /// The child run is going on: it can be found by id until it ends.
+    fn track(&self, id: RunId, handle: RunHandle);
 }
 
 /// How tasks call a workflow registered with
@@ -137,7 +113,7 @@ pub(crate) struct SubWorkflow {
     pub(crate) plan: Plan,
     /// How tasks call it, if it was registered with an adapter.
     pub(crate) adapter: Option<Arc<dyn WorkflowAdapter>>,
-    pub(crate) exec: Arc<ExecutorInner>,
+    pub(crate) runs: Arc<dyn ChildRuns>,
     pub(crate) children: Arc<Children>,
     /// The child's depth: 1 for a child of a top-level run.
     pub(crate) depth: u32,
@@ -176,12 +152,12 @@ impl Action for SubWorkflow {
         let name = self.name.clone();
         let plan = self.plan.clone();
         let adapter = self.adapter.clone();
-        let exec = self.exec.clone();
+        let runs = self.runs.clone();
         let children = self.children.clone();
         let depth = self.depth;
         let (durability, in_memory) = (self.durability, self.in_memory);
         async move {
-            let max = exec.limits.max_workflow_depth;
+            let max = runs.max_workflow_depth();
             if depth > max {
                 return Err(ActionError::new(format!(
                     "sub-workflow `{name}` would run {depth} levels deep, over the limit of {max}: \
@@ -199,8 +175,8 @@ impl Action for SubWorkflow {
             // A parent being resumed runs again an attempt whose child is
             // in the store: the child is resumed (or, if it ended, its end
             // is the attempt's outcome) rather than started again.
-            let stored = match &exec.journal {
-                Some(journal) if !in_memory => match journal.store.load(id).await {
+            let stored = match runs.store() {
+                Some(store) if !in_memory => match store.load(id).await {
                     Ok(entries) => Some(entries),
                     Err(StoreError::NotFound(_)) => None,
                     Err(e) => {
@@ -219,12 +195,13 @@ impl Action for SubWorkflow {
                     }
                     // On a shared store the child may still be leased to the
                     // process its parent was taken over from.
-                    if let Some(shared) = exec.journal.as_ref().and_then(|j| j.store.shared()) {
+                    if let Some(shared) = runs.store().and_then(|s| s.shared()) {
                         shared.acquire(id).await.map_err(|e| {
                             ActionError::new(format!("sub-workflow `{name}` (run {id}): {e}"))
                         })?;
                     }
-                    exec.resumed_run(id, entries)
+                    runs.clone()
+                        .resume_child(id, entries)
                         .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?
                 }
                 None => {
@@ -235,12 +212,13 @@ impl Action for SubWorkflow {
                         in_memory,
                         ..RunOptions::default()
                     };
-                    exec.new_run(&plan, parameters, id, options)
+                    runs.clone()
+                        .start_child(&plan, parameters, id, options)
                         .map_err(|e| ActionError::new(format!("sub-workflow `{name}`: {e}")))?
                 }
             };
             let handle = run.handle();
-            exec.live.insert(id, handle.clone());
+            runs.track(id, handle.clone());
             children.register(&handle);
             let mut guard = AbortOnDrop {
                 child: handle.clone(),
@@ -248,9 +226,9 @@ impl Action for SubWorkflow {
                 done: false,
             };
             // A command the parent got while this child was being made.
-            match children.state.load(Ordering::SeqCst) {
-                RUNNING => {}
-                state => apply(&handle, state),
+            match children.last_command() {
+                ChildCommand::Run => {}
+                command => command.apply(&handle),
             }
             tokio::spawn(scheduler.run());
             let out = run

@@ -12,8 +12,8 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,10 +22,10 @@ use tokio::time::Instant;
 use weft_core::{Error, Plan};
 
 use crate::durable::{start_record, ResumeError};
-use crate::executor::{Executor, ExecutorInner, RunOptions};
+use crate::executor::{Executor, ExecutorInner};
 use crate::id::RunId;
-use crate::run::Control;
-use crate::scheduler::Msg;
+use crate::run::msg::{Control, Msg};
+use crate::run::RunOptions;
 use crate::store::{Command, Entry, Notice, SharedStore, StoreError};
 
 /// Why [`Executor::submit`] or [`Executor::command`] failed.
@@ -305,7 +305,7 @@ impl Worker {
                                 // run's fault. Its lease, no longer
                                 // renewed, lapses, and it is claimed again
                                 // (here or elsewhere) once the store answers.
-                                Err(ResumeError::Store(e @ StoreError::Unavailable(_))) => {
+                                Err(ResumeError::Store(e @ StoreError::Unavailable { .. })) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run's journal cannot be read; it is claimed again once its lease lapses");
                                     shared.abandon(id);
                                 }
@@ -435,48 +435,6 @@ fn running(executor: &ExecutorInner, mine: &HashSet<RunId>) -> usize {
 /// them back; one still going after that keeps its lease until it lapses.
 const HAND_BACK_WAIT: Duration = Duration::from_secs(5);
 
-/// The runs a shared store took from an executor (a lease lost or taken
-/// over), which are stopped here whether or not a worker runs them.
-#[derive(Default)]
-pub(crate) struct LostRuns {
-    watching: OnceLock<()>,
-    /// Workers of the executor running now: while there are none, the
-    /// lost runs are not kept for them to count.
-    workers: AtomicUsize,
-    seen: Mutex<Vec<RunId>>,
-    /// Told when a run of the executor becomes paused or is resumed: a
-    /// worker's paused runs leave their slot free.
-    pub(crate) pauses: Arc<tokio::sync::Notify>,
-}
-
-impl std::fmt::Debug for LostRuns {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LostRuns").finish_non_exhaustive()
-    }
-}
-
-/// Counts a worker in [`LostRuns::workers`] while it lives.
-struct Counting<'a>(&'a AtomicUsize);
-
-impl Drop for Counting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl LostRuns {
-    fn count_for_worker(&self) -> Counting<'_> {
-        self.workers.fetch_add(1, Ordering::SeqCst);
-        Counting(&self.workers)
-    }
-
-    /// Takes the lost runs seen so far out of `mine`; how many were there.
-    fn drain_from(&self, mine: &mut HashSet<RunId>) -> usize {
-        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
-        seen.iter().filter(|id| mine.remove(id)).count()
-    }
-}
-
 impl ExecutorInner {
     /// Starts, once, the task that stops the runs this executor's shared
     /// store says it lost, and delivers the commands other processes send
@@ -564,6 +522,6 @@ fn stop(executor: &ExecutorInner, id: RunId, why: &str) {
         let _ = h
             .value()
             .control
-            .send(Msg::Control(Control::JournalFailed(why.to_owned())));
+            .send(Msg::Control(Control::LeaseLost(why.to_owned())));
     }
 }

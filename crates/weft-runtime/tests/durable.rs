@@ -3,7 +3,6 @@
 //! pause across a restart, re-run, sync durability, and a store that fails.
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,119 +13,15 @@ use serde_json::{json, Value};
 use weft_core::{TaskStatus, Workflow};
 use weft_runtime::store::{Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError};
 use weft_runtime::{
-    ActionError, ActionInput, Durability, Executor, ExecutorBuilder, JournalConfig, MemoryStore,
-    RunId, RunStatus,
+    ActionInput, Durability, Executor, JournalConfig, MemoryStore, RunId, RunStatus,
 };
-
-/// Counts executions per idempotency key; `gate` tasks wait until opened.
-#[derive(Default)]
-struct World {
-    calls: Mutex<HashMap<String, usize>>,
-    gate: tokio::sync::Notify,
-    gate_open: std::sync::atomic::AtomicBool,
-    /// Fail the first attempt of tasks named in `flaky` once.
-    flaky_failed: Mutex<Vec<String>>,
-}
-
-impl World {
-    fn calls_of(&self, task: &str) -> usize {
-        let calls = self.calls.lock().unwrap();
-        calls
-            .iter()
-            .filter(|(k, _)| k.split('/').nth(1) == Some(task))
-            .map(|(_, n)| *n)
-            .sum()
-    }
-
-    fn executions_over_one(&self) -> usize {
-        let calls = self.calls.lock().unwrap();
-        calls.values().map(|n| n - 1).sum()
-    }
-}
-
-fn builder(world: &Arc<World>) -> ExecutorBuilder {
-    let (w1, w2, w3) = (world.clone(), world.clone(), world.clone());
-    Executor::builder()
-        .action("work", move |input: ActionInput| {
-            let w = w1.clone();
-            async move {
-                *w.calls
-                    .lock()
-                    .unwrap()
-                    .entry(input.idempotency_key())
-                    .or_default() += 1;
-                Ok(json!({"task": &*input.task, "n": input.get("n").cloned().unwrap_or(Value::Null)}))
-            }
-        })
-        .action("gate", move |input: ActionInput| {
-            let w = w2.clone();
-            async move {
-                *w.calls
-                    .lock()
-                    .unwrap()
-                    .entry(input.idempotency_key())
-                    .or_default() += 1;
-                while !w.gate_open.load(Ordering::SeqCst) {
-                    let notified = w.gate.notified();
-                    if w.gate_open.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    notified.await;
-                }
-                Ok(json!("opened"))
-            }
-        })
-        .action("flaky", move |input: ActionInput| {
-            let w = w3.clone();
-            async move {
-                *w.calls
-                    .lock()
-                    .unwrap()
-                    .entry(input.idempotency_key())
-                    .or_default() += 1;
-                let mut failed = w.flaky_failed.lock().unwrap();
-                if !failed.contains(&input.task.to_string()) {
-                    failed.push(input.task.to_string());
-                    return Err(ActionError::new("first time fails"));
-                }
-                Ok(json!("fine now"))
-            }
-        })
-}
-
-const FLOW: &str = "
-input: [{n: 3}]
-tasks:
-  a:
-    action: work
-    input: {n: '{{ parameters.n }}'}
-    next: [{publish: [{seen: '{{ result().n }}'}], do: [b, fan]}]
-  fan:
-    with: '{{ range(parameters.n) | list }}'
-    action: work
-    input: {n: '{{ item }}'}
-  b: {action: gate, next: [{do: c}]}
-  c: {action: work, input: {n: '{{ ctx(\"seen\") }}'}}
-output:
-  - seen: '{{ ctx(\"seen\") }}'
-  - fan: '{{ task.fan | length }}'
-  - c: '{{ task.c.n }}'
-";
+use weft_test_support::durable::{builder, World, FLOW};
+use weft_test_support::wait_for;
 
 fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
     Workflow::from_yaml_str(text)
         .and_then(|w| w.compile(ex))
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..2500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("condition not reached within 5 s");
 }
 
 #[tokio::test]
@@ -723,6 +618,7 @@ async fn a_plan_without_text_cannot_run_durably_but_can_in_memory() {
         .into_def();
     let p = def.compile(&ex).unwrap();
     let err = ex.start(&p, json!({})).unwrap_err();
+    let err = err.workflow().expect("a workflow error");
     assert!(err.message().contains("workflow's text"), "{err}");
     let out = ex
         .start_with(&p, json!({}), weft_runtime::RunOptions::new().in_memory())

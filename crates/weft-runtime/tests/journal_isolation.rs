@@ -45,8 +45,8 @@ impl Store for PoisonStore {
                 entries.iter().any(|e| poisoned.contains(&e.run))
             };
             if refused {
-                return Err(StoreError::Unavailable(
-                    "this store cannot keep a poisoned run".into(),
+                return Err(StoreError::unavailable(
+                    "this store cannot keep a poisoned run",
                 ));
             }
             self.inner.append(entries).await

@@ -163,6 +163,7 @@ async fn a_constant_retry_count_over_the_limit_is_refused_at_start() {
         "tasks:\n  t: {action: core.fail, retry: {count: 1e300}}\n",
     );
     let err = ex.start(&plan, json!({})).unwrap_err();
+    let err = err.workflow().expect("a workflow error");
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert_eq!(err.task(), Some("t"));
     assert_eq!(err.field(), Some("retry.count"));

@@ -922,7 +922,10 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     let ex = Executor::new();
     let p = plan(&ex, "tasks:\n  a: {action: core.noop}\n");
     let err = ex.start(&p, json!({})).unwrap_err();
-    assert_eq!(err.kind(), weft_core::ErrorKind::NoRuntime);
+    assert!(
+        matches!(err, weft_runtime::StartError::NoRuntime),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
 

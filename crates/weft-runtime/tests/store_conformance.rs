@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use weft_runtime::store::{conformance, Appended, Entry, RunFilter, RunSummary, Store, StoreError};
+use weft_runtime::store::driver::conformance;
+use weft_runtime::store::{Appended, Entry, RunFilter, RunSummary, Store, StoreError};
 use weft_runtime::{MemoryStore, RunId};
 
 #[tokio::test]

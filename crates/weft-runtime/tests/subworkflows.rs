@@ -192,14 +192,9 @@ fn gated() -> (Executor, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
     (ex, open, started)
 }
 
-async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("condition not reached within 2 s");
+/// Waits until `cond` holds, 2 s at the most.
+async fn wait_for(cond: impl FnMut() -> bool) {
+    weft_test_support::wait_for_within(Duration::from_secs(2), cond).await;
 }
 
 #[tokio::test]

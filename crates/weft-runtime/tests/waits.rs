@@ -11,6 +11,7 @@ use weft_runtime::store::Store;
 use weft_runtime::{
     Executor, JournalConfig, MemoryStore, RespondError, RunId, RunOutcome, RunStatus,
 };
+use weft_test_support::wait_for;
 
 const ASK: &str = r#"
 version: 1.0
@@ -49,16 +50,6 @@ fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
     Workflow::from_yaml_str(text)
         .and_then(|w| w.compile(ex))
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..2500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("condition not reached within 5 s");
 }
 
 async fn finish(run: weft_runtime::Run) -> RunOutcome {

@@ -3,8 +3,9 @@
 
 use weft_runtime::store::StoreError;
 
-/// `error` while `doing` something with the store at `at`.
-pub(crate) fn sql(at: &str, doing: &str, error: &tokio_postgres::Error) -> StoreError {
+/// `error` while `doing` something with the store at `at`; `error` is kept
+/// as the source.
+pub(crate) fn sql(at: &str, doing: &str, error: tokio_postgres::Error) -> StoreError {
     let detail = match error.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => error.to_string(),
@@ -14,19 +15,26 @@ pub(crate) fn sql(at: &str, doing: &str, error: &tokio_postgres::Error) -> Store
     } else {
         ""
     };
-    StoreError::Unavailable(format!("postgres store {at}: {doing}: {detail}{hint}"))
+    StoreError::unavailable_from(
+        format!("postgres store {at}: {doing}: {detail}{hint}"),
+        error,
+    )
 }
 
-/// A connection could not be had from the pool.
-pub(crate) fn pool(at: &str, doing: &str, error: &deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Unavailable(format!(
-        "postgres store {at}: {doing}: no connection ({error}): is the server up and reachable?"
-    ))
+/// A connection could not be had from the pool; `error` is kept as the
+/// source.
+pub(crate) fn pool(at: &str, doing: &str, error: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::unavailable_from(
+        format!(
+            "postgres store {at}: {doing}: no connection ({error}): is the server up and reachable?"
+        ),
+        error,
+    )
 }
 
 /// Anything else, at `at`.
 pub(crate) fn other(at: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("postgres store {at}: {what}"))
+    StoreError::unavailable(format!("postgres store {at}: {what}"))
 }
 
 /// What is stored cannot be read back.

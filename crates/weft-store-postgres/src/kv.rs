@@ -7,9 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio_postgres::Row;
-use weft_runtime::store::{check_key, KvEntry, KvStore, StoreError};
+use weft_runtime::store::driver::check_key;
+use weft_runtime::store::{KvEntry, KvStore, StoreError};
 
-use crate::error;
 use crate::store::{Inner, PostgresStore};
 
 /// True when `e` says the `kv` table is not there (no key was ever set).
@@ -31,14 +31,9 @@ fn entry(row: &Row) -> KvEntry {
 impl Inner {
     async fn kv_set(&self, e: KvEntry) -> Result<(), StoreError> {
         check_key(&e.scope, &e.name)?;
-        let at = self.at.as_str();
         let doing = "cannot set a key";
-        let fail = |x: tokio_postgres::Error| error::sql(at, doing, &x);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|x| error::pool(at, doing, &x))?;
+        let fail = self.fail(doing);
+        let conn = self.conn(doing).await?;
         let s = &self.schema;
         conn.batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {s}.kv (
@@ -75,27 +70,17 @@ impl Inner {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<KvEntry>, StoreError> {
-        let at = self.at.as_str();
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|x| error::pool(at, doing, &x))?;
+        let conn = self.conn(doing).await?;
         match conn.query(sql, params).await {
             Ok(rows) => Ok(rows.iter().map(entry).collect()),
             Err(e) if no_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(error::sql(at, doing, &e)),
+            Err(e) => Err(self.fail(doing)(e)),
         }
     }
 
     async fn kv_delete(&self, scope: &str, name: &str) -> Result<bool, StoreError> {
-        let at = self.at.as_str();
         let doing = "cannot delete a key";
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|x| error::pool(at, doing, &x))?;
+        let conn = self.conn(doing).await?;
         let sql = format!(
             "DELETE FROM {s}.kv WHERE scope = $1 AND name = $2",
             s = self.schema
@@ -103,7 +88,7 @@ impl Inner {
         match conn.execute(&sql, &[&scope, &name]).await {
             Ok(n) => Ok(n > 0),
             Err(e) if no_table(&e) => Ok(false),
-            Err(e) => Err(error::sql(at, doing, &e)),
+            Err(e) => Err(self.fail(doing)(e)),
         }
     }
 }

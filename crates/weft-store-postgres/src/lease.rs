@@ -40,12 +40,8 @@ impl Inner {
         summary.status = RunStatus::Queued;
         let json = serde_json::to_vec(&[&entry.record])
             .map_err(|e| error::other(at, format!("cannot submit run {}: {e}", entry.run)))?;
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot submit a run", &e);
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, "cannot submit a run", &e))?;
+        let fail = self.fail("cannot submit a run");
+        let mut conn = self.conn("cannot submit a run").await?;
         let tx = conn.transaction().await.map_err(fail)?;
         let inserted = tx
             .execute(
@@ -83,14 +79,9 @@ impl Inner {
     }
 
     pub(crate) async fn claim(&self, limit: usize, skip: &[RunId]) -> Result<Claimed, StoreError> {
-        let at = self.at.as_str();
         let s = self.schema.as_str();
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot claim runs", &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, "cannot claim runs", &e))?;
+        let fail = self.fail("cannot claim runs");
+        let conn = self.conn("cannot claim runs").await?;
         let skip: Vec<Uuid> = skip.iter().map(|r| *r.as_uuid()).collect();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let claim = conn
@@ -181,15 +172,10 @@ impl Inner {
     }
 
     pub(crate) async fn acquire(&self, run: RunId) -> Result<(), StoreError> {
-        let at = self.at.as_str();
         let s = self.schema.as_str();
         let doing = format!("cannot take run {run} over");
-        let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, &doing, &e))?;
+        let fail = self.fail(&doing);
+        let conn = self.conn(&doing).await?;
         let sent = Instant::now();
         // A sub-workflow goes with its parent: whoever owns the parent may
         // take the child over at once.
@@ -241,15 +227,10 @@ impl Inner {
         let Some(held) = self.owned().remove(&run) else {
             return Ok(());
         };
-        let at = self.at.as_str();
         let s = self.schema.as_str();
         let doing = format!("cannot hand run {run} back");
-        let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, &doing, &e))?;
+        let fail = self.fail(&doing);
+        let conn = self.conn(&doing).await?;
         conn.execute(
             &format!(
                 // A run handed back before anything of it was recorded
@@ -277,13 +258,9 @@ impl Inner {
         let at = self.at.as_str();
         let s = self.schema.as_str();
         let doing = format!("cannot send a command to run {run}");
-        let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
+        let fail = self.fail(&doing);
         let text = serde_json::to_string(command).map_err(|e| error::other(at, e))?;
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, &doing, &e))?;
+        let conn = self.conn(&doing).await?;
         let rows = conn
             .query(
                 &format!(
@@ -309,12 +286,8 @@ impl Inner {
         }
         let at = self.at.as_str();
         let s = self.schema.as_str();
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot read commands", &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, "cannot read commands", &e))?;
+        let fail = self.fail("cannot read commands");
+        let conn = self.conn("cannot read commands").await?;
         let mut rows = conn
             .query(
                 &format!(
@@ -339,14 +312,9 @@ impl Inner {
     }
 
     pub(crate) async fn purge(&self, before: u64) -> Result<usize, StoreError> {
-        let at = self.at.as_str();
         let s = self.schema.as_str();
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot purge", &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, "cannot purge", &e))?;
+        let fail = self.fail("cannot purge");
+        let conn = self.conn("cannot purge").await?;
         let row = conn
             .query_one(
                 // The rows are locked in id order, as an append and a

@@ -4,7 +4,8 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use weft_runtime::store::{self, Entry, RunFilter, RunSummary, StoreError};
+use weft_runtime::store::driver;
+use weft_runtime::store::{Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -67,12 +68,8 @@ impl Inner {
     pub(crate) async fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let at = self.at.as_str();
         let doing = format!("cannot load run {run}");
-        let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, &doing, &e))?;
+        let fail = self.fail(&doing);
+        let conn = self.conn(&doing).await?;
         let stmt = conn
             .prepare_cached(&format!(
                 "SELECT first_seq, last_seq, records FROM {s}.journal
@@ -97,9 +94,9 @@ impl Inner {
             }
             let bytes: &[u8] = row.get(2);
             let extended = if from == 0 {
-                store::extend_journal(&mut out, run, first, last, bytes)
+                driver::extend_journal(&mut out, run, first, last, bytes)
             } else {
-                store::extend_journal_from(&mut out, run, first, last, bytes)
+                driver::extend_journal_from(&mut out, run, first, last, bytes)
             };
             extended.map_err(|what| error::damaged(at, what))?;
         }
@@ -119,12 +116,8 @@ impl Inner {
     pub(crate) async fn get(&self, run: RunId) -> Result<Option<RunSummary>, StoreError> {
         let at = self.at.as_str();
         let doing = format!("cannot read run {run}");
-        let fail = |e: tokio_postgres::Error| error::sql(at, &doing, &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, &doing, &e))?;
+        let fail = self.fail(&doing);
+        let conn = self.conn(&doing).await?;
         let stmt = conn
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM {}.runs WHERE id = $1",
@@ -142,12 +135,8 @@ impl Inner {
 
     pub(crate) async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let at = self.at.as_str();
-        let fail = |e: tokio_postgres::Error| error::sql(at, "cannot list runs", &e);
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| error::pool(at, "cannot list runs", &e))?;
+        let fail = self.fail("cannot list runs");
+        let conn = self.conn("cannot list runs").await?;
         let mut sql = format!(
             "SELECT {LISTED_COLUMNS} FROM {}.runs WHERE true",
             self.schema

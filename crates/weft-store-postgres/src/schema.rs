@@ -74,7 +74,7 @@ pub(crate) async fn migrate(
     s: &str,
     at: &str,
 ) -> Result<(), weft_runtime::store::StoreError> {
-    let fail = |e: tokio_postgres::Error| error::sql(at, "cannot prepare its tables", &e);
+    let fail = |e: tokio_postgres::Error| error::sql(at, "cannot prepare its tables", e);
     let tx = client.transaction().await.map_err(fail)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",

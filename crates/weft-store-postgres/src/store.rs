@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::broadcast;
@@ -122,7 +122,7 @@ impl PostgresStore {
         options: &PostgresOptions,
     ) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
-        let parsed = parse_url(url).map_err(StoreError::Unavailable)?;
+        let parsed = parse_url(url).map_err(StoreError::unavailable)?;
         let schema = options
             .schema
             .clone()
@@ -170,7 +170,7 @@ impl PostgresStore {
             let (mut client, connection) = config
                 .connect(NoTls)
                 .await
-                .map_err(|e| error::sql(&at, "cannot connect", &e))?;
+                .map_err(|e| error::sql(&at, "cannot connect", e))?;
             let driver = tokio::spawn(connection);
             let migrated = schema::migrate(&mut client, &schema, &at).await;
             drop(client);
@@ -263,6 +263,24 @@ fn hostname() -> String {
 }
 
 impl Inner {
+    /// A connection from the pool, for `doing` (the error says what the
+    /// store was doing, and keeps the pool's error as its source).
+    pub(crate) async fn conn(&self, doing: &str) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| error::pool(&self.at, doing, e))
+    }
+
+    /// What a query's error becomes while `doing` something (the error is
+    /// kept as the source).
+    pub(crate) fn fail<'a>(
+        &'a self,
+        doing: &'a str,
+    ) -> impl Fn(tokio_postgres::Error) -> StoreError + Copy + 'a {
+        move |e| error::sql(&self.at, doing, e)
+    }
+
     pub(crate) fn owned(&self) -> MutexGuard<'_, HashMap<RunId, Held>> {
         self.owned.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -26,9 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_postgres::error::SqlState;
 
 use uuid::Uuid;
-use weft_runtime::store::{
-    self, group_batch, Appended, Entry, Millis, RunBatch, RunSummary, StoreError,
-};
+use weft_runtime::store::driver::{self, group_batch, RunBatch};
+use weft_runtime::store::{Appended, Entry, Millis, RunSummary, StoreError};
 use weft_runtime::RunId;
 
 use crate::error;
@@ -41,11 +40,11 @@ fn store_name(at: &str) -> String {
 }
 
 pub(crate) fn out_of_sequence(at: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
-    store::out_of_sequence(&store_name(at), run, seq, previous)
+    driver::out_of_sequence(&store_name(at), run, seq, previous)
 }
 
 pub(crate) fn one_start(at: &str, run: RunId) -> StoreError {
-    store::second_start(&store_name(at), run)
+    driver::second_start(&store_name(at), run)
 }
 
 pub(crate) fn int(n: u64) -> i64 {
@@ -154,11 +153,11 @@ impl Inner {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
             }
-            error::sql(at, "cannot append", &e)
+            error::sql(at, "cannot append", e)
         };
         let conn = self.pool.get().await.map_err(|e| {
             this.lost.store(true, Ordering::Relaxed);
-            error::pool(at, "cannot append", &e)
+            error::pool(at, "cannot append", e)
         })?;
         let ids: Vec<Uuid> = batch.iter().map(|rb| *rb.run.as_uuid()).collect();
         let rows = conn
@@ -225,11 +224,11 @@ impl Inner {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
             }
-            error::sql(at, "cannot append", &e)
+            error::sql(at, "cannot append", e)
         };
         let mut conn = self.pool.get().await.map_err(|e| {
             this.lost.store(true, Ordering::Relaxed);
-            error::pool(at, "cannot append", &e)
+            error::pool(at, "cannot append", e)
         })?;
         let tx = conn.transaction().await.map_err(fail)?;
         let now = millis_now();
@@ -531,7 +530,8 @@ impl Inner {
 mod tests {
     use std::time::Instant;
 
-    use weft_runtime::store::{conformance, Appended, Entry, SharedStore};
+    use weft_runtime::store::driver::conformance;
+    use weft_runtime::store::{Appended, Entry, SharedStore};
     use weft_runtime::RunId;
 
     use super::Try;

@@ -2,8 +2,6 @@
 //! run, paused runs and a worker's `max_runs`, and how many runs
 //! `Executor::recover_at_most` takes.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +11,7 @@ use weft_core::Workflow;
 use weft_runtime::store::{Command, RunFilter, SharedStore, Store};
 use weft_runtime::{ActionInput, Executor, RunId, RunStatus, WorkerConfig};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
+use weft_test_support::postgres::with_postgres_schemas;
 
 const FLOW: &str = "
 input: [k]
@@ -65,50 +64,47 @@ async fn wait_for(store: &PostgresStore, run: RunId, status: RunStatus, within: 
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submitted_run_is_queued_until_a_worker_claims_it() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "queued");
-    schemas
-        .run(async {
-            let options = PostgresOptions::new().schema(schemas.fresh());
-            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
-            let gate = Arc::new(Semaphore::new(0));
-            let ex = executor(store.clone(), &gate);
-            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
-            let run = ex.submit(&plan, json!({"k": "q"})).await.unwrap();
+    with_postgres_schemas("queued", async |url, schemas| {
+        let options = PostgresOptions::new().schema(schemas.fresh());
+        let store = Arc::new(PostgresStore::connect_with(url, &options).await.unwrap());
+        let gate = Arc::new(Semaphore::new(0));
+        let ex = executor(store.clone(), &gate);
+        let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+        let run = ex.submit(&plan, json!({"k": "q"})).await.unwrap();
 
-            let summary = store.get(run).await.unwrap().unwrap();
-            assert_eq!(summary.status, RunStatus::Queued);
-            assert_eq!(summary.owner, None);
-            let queued = store
-                .list(&RunFilter::all().statuses([RunStatus::Queued]))
-                .await
-                .unwrap();
-            assert_eq!(queued.iter().map(|s| s.id).collect::<Vec<_>>(), [run]);
-            let running = store
-                .list(&RunFilter::all().statuses([RunStatus::Running]))
-                .await
-                .unwrap();
-            assert!(running.is_empty(), "{running:?}");
-            // Nothing of it has run: the journal alone says `running`.
-            assert_eq!(ex.inspect(run).await.unwrap().status, RunStatus::Running);
+        let summary = store.get(run).await.unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Queued);
+        assert_eq!(summary.owner, None);
+        let queued = store
+            .list(&RunFilter::all().statuses([RunStatus::Queued]))
+            .await
+            .unwrap();
+        assert_eq!(queued.iter().map(|s| s.id).collect::<Vec<_>>(), [run]);
+        let running = store
+            .list(&RunFilter::all().statuses([RunStatus::Running]))
+            .await
+            .unwrap();
+        assert!(running.is_empty(), "{running:?}");
+        // Nothing of it has run: the journal alone says `running`.
+        assert_eq!(ex.inspect(run).await.unwrap().status, RunStatus::Running);
 
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
-                let _ = stop_rx.await;
-            }));
-            wait_for(&store, run, RunStatus::Running, Duration::from_secs(10)).await;
-            let summary = store.get(run).await.unwrap().unwrap();
-            assert_eq!(summary.owner, Some(store.owner_name()));
-            let listed = store.list(&RunFilter::all()).await.unwrap();
-            assert_eq!(listed[0].owner, Some(store.owner_name()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(ex.worker(WorkerConfig::new()).run(async {
+            let _ = stop_rx.await;
+        }));
+        wait_for(&store, run, RunStatus::Running, Duration::from_secs(10)).await;
+        let summary = store.get(run).await.unwrap().unwrap();
+        assert_eq!(summary.owner, Some(store.owner_name()));
+        let listed = store.list(&RunFilter::all()).await.unwrap();
+        assert_eq!(listed[0].owner, Some(store.owner_name()));
 
-            gate.add_permits(1);
-            wait_for(&store, run, RunStatus::Succeeded, Duration::from_secs(10)).await;
-            assert_eq!(store.get(run).await.unwrap().unwrap().owner, None);
-            let _ = stop_tx.send(());
-            worker.await.unwrap().unwrap();
-        })
-        .await;
+        gate.add_permits(1);
+        wait_for(&store, run, RunStatus::Succeeded, Duration::from_secs(10)).await;
+        assert_eq!(store.get(run).await.unwrap().unwrap().owner, None);
+        let _ = stop_tx.send(());
+        worker.await.unwrap().unwrap();
+    })
+    .await;
 }
 
 /// A worker that hands a claimed run back before anything of it was
@@ -119,28 +115,25 @@ async fn a_submitted_run_is_queued_until_a_worker_claims_it() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_handed_back_before_it_recorded_anything_is_queued_again() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "requeued");
-    schemas
-        .run(async {
-            let options = PostgresOptions::new().schema(schemas.fresh());
-            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
-            let gate = Arc::new(Semaphore::new(0));
-            let ex = executor(store.clone(), &gate);
-            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
-            let run = ex.submit(&plan, json!({"k": "r"})).await.unwrap();
-            let claimed = store.claim(1, &[]).await.unwrap();
-            assert_eq!(claimed.runs, [run]);
-            assert_eq!(
-                store.get(run).await.unwrap().unwrap().status,
-                RunStatus::Running
-            );
-            store.release(run).await.unwrap();
-            let summary = store.get(run).await.unwrap().unwrap();
-            assert_eq!(summary.status, RunStatus::Queued);
-            assert_eq!(summary.owner, None);
-        })
-        .await;
+    with_postgres_schemas("requeued", async |url, schemas| {
+        let options = PostgresOptions::new().schema(schemas.fresh());
+        let store = Arc::new(PostgresStore::connect_with(url, &options).await.unwrap());
+        let gate = Arc::new(Semaphore::new(0));
+        let ex = executor(store.clone(), &gate);
+        let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+        let run = ex.submit(&plan, json!({"k": "r"})).await.unwrap();
+        let claimed = store.claim(1, &[]).await.unwrap();
+        assert_eq!(claimed.runs, [run]);
+        assert_eq!(
+            store.get(run).await.unwrap().unwrap().status,
+            RunStatus::Running
+        );
+        store.release(run).await.unwrap();
+        let summary = store.get(run).await.unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Queued);
+        assert_eq!(summary.owner, None);
+    })
+    .await;
 }
 
 /// With `max_runs` 1, a worker whose one run is paused claims the next
@@ -151,51 +144,48 @@ async fn a_run_handed_back_before_it_recorded_anything_is_queued_again() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_runs_do_not_count_toward_max_runs() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "pausedmax");
-    schemas
-        .run(async {
-            let options = PostgresOptions::new().schema(schemas.fresh());
-            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
-            let gate = Arc::new(Semaphore::new(0));
-            let ex = executor(store.clone(), &gate);
-            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            // A long poll: only the pause may wake the worker to claim.
-            let config = WorkerConfig::new()
-                .max_runs(1)
-                .poll_interval(Duration::from_secs(60));
-            let worker = tokio::spawn(ex.worker(config).run(async {
-                let _ = stop_rx.await;
-            }));
-            let first = ex.submit(&plan, json!({"k": "1"})).await.unwrap();
-            wait_for(&store, first, RunStatus::Running, Duration::from_secs(10)).await;
-            let second = ex.submit(&plan, json!({"k": "2"})).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            assert_eq!(
-                store.get(second).await.unwrap().unwrap().status,
-                RunStatus::Queued,
-                "the worker is full"
-            );
-            ex.command(first, Command::Pause).await.unwrap();
-            // `first` is pausing (its gate still waits): its slot is free.
-            wait_for(&store, second, RunStatus::Running, Duration::from_secs(10)).await;
-            gate.add_permits(2);
-            wait_for(
-                &store,
-                second,
-                RunStatus::Succeeded,
-                Duration::from_secs(10),
-            )
-            .await;
-            wait_for(&store, first, RunStatus::Paused, Duration::from_secs(10)).await;
-            ex.command(first, Command::Resume).await.unwrap();
-            wait_for(&store, first, RunStatus::Succeeded, Duration::from_secs(10)).await;
-            let _ = stop_tx.send(());
-            let report = worker.await.unwrap().unwrap();
-            assert_eq!(report.claimed, 2);
-        })
+    with_postgres_schemas("pausedmax", async |url, schemas| {
+        let options = PostgresOptions::new().schema(schemas.fresh());
+        let store = Arc::new(PostgresStore::connect_with(url, &options).await.unwrap());
+        let gate = Arc::new(Semaphore::new(0));
+        let ex = executor(store.clone(), &gate);
+        let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        // A long poll: only the pause may wake the worker to claim.
+        let config = WorkerConfig::new()
+            .max_runs(1)
+            .poll_interval(Duration::from_secs(60));
+        let worker = tokio::spawn(ex.worker(config).run(async {
+            let _ = stop_rx.await;
+        }));
+        let first = ex.submit(&plan, json!({"k": "1"})).await.unwrap();
+        wait_for(&store, first, RunStatus::Running, Duration::from_secs(10)).await;
+        let second = ex.submit(&plan, json!({"k": "2"})).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            store.get(second).await.unwrap().unwrap().status,
+            RunStatus::Queued,
+            "the worker is full"
+        );
+        ex.command(first, Command::Pause).await.unwrap();
+        // `first` is pausing (its gate still waits): its slot is free.
+        wait_for(&store, second, RunStatus::Running, Duration::from_secs(10)).await;
+        gate.add_permits(2);
+        wait_for(
+            &store,
+            second,
+            RunStatus::Succeeded,
+            Duration::from_secs(10),
+        )
         .await;
+        wait_for(&store, first, RunStatus::Paused, Duration::from_secs(10)).await;
+        ex.command(first, Command::Resume).await.unwrap();
+        wait_for(&store, first, RunStatus::Succeeded, Duration::from_secs(10)).await;
+        let _ = stop_tx.send(());
+        let report = worker.await.unwrap().unwrap();
+        assert_eq!(report.claimed, 2);
+    })
+    .await;
 }
 
 /// `recover_at_most` resumes that many interrupted runs, oldest first,
@@ -206,48 +196,45 @@ async fn paused_runs_do_not_count_toward_max_runs() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recover_at_most_takes_that_many_and_no_queued_run() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "recoverat");
-    schemas
-        .run(async {
-            let options = PostgresOptions::new().schema(schemas.fresh());
-            let store = Arc::new(PostgresStore::connect_with(&url, &options).await.unwrap());
-            let gate = Arc::new(Semaphore::new(0));
-            let ex = executor(store.clone(), &gate);
-            let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
-            let mut interrupted = Vec::new();
-            for k in 0..3 {
-                interrupted.push(ex.submit(&plan, json!({"k": k})).await.unwrap());
-            }
-            // Claimed by a process that died: their leases lapsed.
-            let dead = PostgresStore::connect_with(&url, &options).await.unwrap();
-            assert_eq!(dead.claim(3, &[]).await.unwrap().runs.len(), 3);
-            drop(dead);
-            let conn = store.pool().get().await.unwrap();
-            conn.execute(
-                &format!(
-                    "UPDATE {}.runs SET lease_until = now() - interval '1 second'",
-                    store.schema()
-                ),
-                &[],
-            )
-            .await
-            .unwrap();
-            let queued = ex.submit(&plan, json!({"k": "q"})).await.unwrap();
+    with_postgres_schemas("recoverat", async |url, schemas| {
+        let options = PostgresOptions::new().schema(schemas.fresh());
+        let store = Arc::new(PostgresStore::connect_with(url, &options).await.unwrap());
+        let gate = Arc::new(Semaphore::new(0));
+        let ex = executor(store.clone(), &gate);
+        let plan = Workflow::from_yaml_str(FLOW).unwrap().compile(&ex).unwrap();
+        let mut interrupted = Vec::new();
+        for k in 0..3 {
+            interrupted.push(ex.submit(&plan, json!({"k": k})).await.unwrap());
+        }
+        // Claimed by a process that died: their leases lapsed.
+        let dead = PostgresStore::connect_with(url, &options).await.unwrap();
+        assert_eq!(dead.claim(3, &[]).await.unwrap().runs.len(), 3);
+        drop(dead);
+        let conn = store.pool().get().await.unwrap();
+        conn.execute(
+            &format!(
+                "UPDATE {}.runs SET lease_until = now() - interval '1 second'",
+                store.schema()
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+        let queued = ex.submit(&plan, json!({"k": "q"})).await.unwrap();
 
-            let recovered = ex.recover_at_most(2).await.unwrap();
-            let ids: Vec<RunId> = recovered.runs.iter().map(|r| r.id()).collect();
-            assert_eq!(ids, interrupted[..2]);
-            assert_eq!(recovered.left, interrupted[2..]);
-            assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
-            assert_eq!(
-                store.get(queued).await.unwrap().unwrap().status,
-                RunStatus::Queued
-            );
-            gate.add_permits(2);
-            for run in recovered.runs {
-                assert_eq!(run.await.unwrap().status, RunStatus::Succeeded);
-            }
-        })
-        .await;
+        let recovered = ex.recover_at_most(2).await.unwrap();
+        let ids: Vec<RunId> = recovered.runs.iter().map(|r| r.id()).collect();
+        assert_eq!(ids, interrupted[..2]);
+        assert_eq!(recovered.left, interrupted[2..]);
+        assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
+        assert_eq!(
+            store.get(queued).await.unwrap().unwrap().status,
+            RunStatus::Queued
+        );
+        gate.add_permits(2);
+        for run in recovered.runs {
+            assert_eq!(run.await.unwrap().status, RunStatus::Succeeded);
+        }
+    })
+    .await;
 }

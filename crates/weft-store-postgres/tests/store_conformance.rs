@@ -1,12 +1,12 @@
 //! The store conformance suite against `PostgresStore`, each property in a
 //! schema of its own (dropped afterwards).
 
-mod common;
-
 use std::sync::Arc;
 
-use weft_runtime::store::{conformance, Store};
+use weft_runtime::store::driver::conformance;
+use weft_runtime::store::{Store, StoreError};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
+use weft_test_support::postgres::with_postgres_schemas;
 
 #[cfg_attr(
     not(weft_postgres_tests),
@@ -14,14 +14,14 @@ use weft_store_postgres::{PostgresOptions, PostgresStore};
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_the_conformance_suite() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "conformance");
-    schemas
-        .run(conformance::run_all(|| {
+    with_postgres_schemas("conformance", async |_, schemas| {
+        conformance::run_all(|| {
             let url = schemas.fresh_url();
             async move { Arc::new(PostgresStore::connect(&url).await.unwrap()) as Arc<dyn Store> }
-        }))
+        })
         .await;
+    })
+    .await;
 }
 
 #[cfg_attr(
@@ -30,14 +30,14 @@ async fn postgres_store_passes_the_conformance_suite() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_the_datastore_conformance_suite() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "kv");
-    schemas
-        .run(conformance::kv_run_all(|| {
+    with_postgres_schemas("kv", async |_, schemas| {
+        conformance::kv_run_all(|| {
             let url = schemas.fresh_url();
             async move { Arc::new(PostgresStore::connect(&url).await.unwrap()) as Arc<dyn Store> }
-        }))
+        })
         .await;
+    })
+    .await;
 }
 
 /// Two processes opening a new schema at once: the migrations run once,
@@ -48,33 +48,30 @@ async fn postgres_store_passes_the_datastore_conformance_suite() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_opening_at_once_migrate_once() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "migrate");
-    schemas
-        .run(async {
-            let schema = schemas.fresh();
-            let options = PostgresOptions::new().schema(schema.clone());
-            let opens = (0..4).map(|_| PostgresStore::connect_with(&url, &options));
-            let stores = futures::future::join_all(opens).await;
-            for s in &stores {
-                assert!(s.is_ok(), "{:?}", s.as_ref().err());
-            }
-            let store = stores.into_iter().next().unwrap().unwrap();
-            conformance::append_then_load_interleaved_runs(&store).await;
-            let conn = store.pool().get().await.unwrap();
-            let v: i32 = conn
-                .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
-                .await
-                .unwrap()
-                .get(0);
-            assert_eq!(v, weft_store_postgres::SCHEMA_VERSION);
-            let rows = conn
-                .query(&format!("SELECT version FROM {schema}.weft_schema"), &[])
-                .await
-                .unwrap();
-            assert_eq!(rows.len(), 1, "one version row");
-        })
-        .await;
+    with_postgres_schemas("migrate", async |url, schemas| {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let opens = (0..4).map(|_| PostgresStore::connect_with(url, &options));
+        let stores = futures::future::join_all(opens).await;
+        for s in &stores {
+            assert!(s.is_ok(), "{:?}", s.as_ref().err());
+        }
+        let store = stores.into_iter().next().unwrap().unwrap();
+        conformance::append_then_load_interleaved_runs(&store).await;
+        let conn = store.pool().get().await.unwrap();
+        let v: i32 = conn
+            .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, weft_store_postgres::SCHEMA_VERSION);
+        let rows = conn
+            .query(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "one version row");
+    })
+    .await;
 }
 
 #[cfg_attr(
@@ -83,27 +80,24 @@ async fn stores_opening_at_once_migrate_once() {
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_schema_is_refused() {
-    let url = common::url();
-    let schemas = common::Schemas::new(&url, "newer");
-    schemas
-        .run(async {
-            let schema = schemas.fresh();
-            let options = PostgresOptions::new().schema(schema.clone());
-            let store = PostgresStore::connect_with(&url, &options).await.unwrap();
-            let conn = store.pool().get().await.unwrap();
-            conn.execute(
-                &format!("UPDATE {schema}.weft_schema SET version = 99"),
-                &[],
-            )
+    with_postgres_schemas("newer", async |url, schemas| {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let conn = store.pool().get().await.unwrap();
+        conn.execute(
+            &format!("UPDATE {schema}.weft_schema SET version = 99"),
+            &[],
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        let e = PostgresStore::connect_with(url, &options)
             .await
-            .unwrap();
-            drop(conn);
-            let e = PostgresStore::connect_with(&url, &options)
-                .await
-                .unwrap_err();
-            assert!(e.to_string().contains("newer weft"), "{e}");
-        })
-        .await;
+            .unwrap_err();
+        assert!(e.to_string().contains("newer weft"), "{e}");
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -121,6 +115,27 @@ async fn a_bad_url_or_schema_is_refused_with_a_message() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("schema name"), "{e}");
+}
+
+/// A server that cannot be reached: the error says so, naming the
+/// address, and keeps tokio-postgres's error as its source. Needs no
+/// server (nothing listens on port 1).
+#[tokio::test]
+async fn an_unreachable_server_keeps_the_drivers_error_as_the_source() {
+    let options = PostgresOptions::new().connect_timeout(std::time::Duration::from_secs(5));
+    let e = PostgresStore::connect_with("postgres://u@127.0.0.1:1/db", &options)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("127.0.0.1:1") && e.to_string().contains("cannot connect"),
+        "{e}"
+    );
+    let source = std::error::Error::source(&e).unwrap_or_else(|| panic!("no source behind {e:?}"));
+    assert!(
+        source.downcast_ref::<tokio_postgres::Error>().is_some(),
+        "the source is not tokio-postgres's error: {source:?}"
+    );
 }
 
 #[test]

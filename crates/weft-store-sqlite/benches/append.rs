@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rusqlite::{params, Connection};
-use weft_runtime::store::conformance::{ok, started};
+use weft_runtime::store::driver::conformance::{ok, started};
 use weft_runtime::store::{Entry, Store};
 use weft_runtime::{MemoryStore, RunId};
 use weft_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use weft_runtime::store::conformance::{ok, started};
+use weft_runtime::store::driver::conformance::{ok, started};
 use weft_runtime::store::{Entry, Store};
 use weft_runtime::RunId;
 use weft_store_sqlite::SqliteStore;

@@ -4,8 +4,9 @@
 use rusqlite::ErrorCode;
 use weft_runtime::store::StoreError;
 
-/// `error` while `doing` something with the store at `path`.
-pub(crate) fn sql(path: &str, doing: &str, error: &rusqlite::Error) -> StoreError {
+/// `error` while `doing` something with the store at `path`; `error` is
+/// kept as the source.
+pub(crate) fn sql(path: &str, doing: &str, error: rusqlite::Error) -> StoreError {
     // SQLite reports a full disk as `SQLITE_FULL` only where it writes
     // pages; elsewhere (making the write-ahead log's index, say) it is a
     // plain i/o error or a file that cannot be opened, so the disk is
@@ -22,9 +23,9 @@ pub(crate) fn sql(path: &str, doing: &str, error: &rusqlite::Error) -> StoreErro
             "the disk is full ({error}; {free} bytes are free where the file is): \
              free space, then try again"
         ),
-        None => explain(error),
+        None => explain(&error),
     };
-    StoreError::Unavailable(format!("sqlite store {path}: {doing}: {why}"))
+    StoreError::unavailable_from(format!("sqlite store {path}: {doing}: {why}"), error)
 }
 
 /// Free bytes below which a disk counts as full for SQLite: the index of
@@ -55,7 +56,7 @@ fn free_bytes(_path: &str) -> Option<u64> {
 
 /// A failure that is not SQLite's (a file, a thread), at `path`.
 pub(crate) fn other(path: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("sqlite store {path}: {what}"))
+    StoreError::unavailable(format!("sqlite store {path}: {what}"))
 }
 
 /// The path names a directory, not a database file.

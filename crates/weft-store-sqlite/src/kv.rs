@@ -11,7 +11,8 @@ use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use weft_runtime::store::{check_key, KvEntry, KvStore, StoreError};
+use weft_runtime::store::driver::check_key;
+use weft_runtime::store::{KvEntry, KvStore, StoreError};
 
 use crate::error;
 use crate::store::SqliteStore;
@@ -42,18 +43,19 @@ fn on_connection<T: Send + 'static>(
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
             };
             let result = Connection::open_with_flags(&path, flags)
-                .map_err(|e| error::sql(&name, "cannot open the datastore", &e))
+                .map_err(|e| error::sql(&name, "cannot open the datastore", e))
                 .and_then(|mut conn| {
                     conn.busy_timeout(Duration::from_secs(10))
-                        .map_err(|e| error::sql(&name, "cannot open the datastore", &e))?;
+                        .map_err(|e| error::sql(&name, "cannot open the datastore", e))?;
                     job(&mut conn, &name)
                 });
             let _ = tx.send(result);
         });
     async move {
-        spawned.map_err(|e| StoreError::Unavailable(format!("cannot start a thread: {e}")))?;
+        spawned
+            .map_err(|e| StoreError::unavailable_from(format!("cannot start a thread: {e}"), e))?;
         rx.await
-            .map_err(|_| StoreError::Unavailable("the datastore thread stopped".to_owned()))?
+            .map_err(|_| StoreError::unavailable("the datastore thread stopped"))?
     }
     .boxed()
 }
@@ -100,18 +102,18 @@ impl KvStore for SqliteStore {
             move |conn, name| {
                 let tx = conn
                     .transaction()
-                    .map_err(|x| error::sql(name, "cannot set a key", &x))?;
+                    .map_err(|x| error::sql(name, "cannot set a key", x))?;
                 tx.execute(CREATE, [])
-                    .map_err(|x| error::sql(name, "cannot make the datastore's table", &x))?;
+                    .map_err(|x| error::sql(name, "cannot make the datastore's table", x))?;
                 tx.execute(
                 "INSERT INTO kv (scope, name, value, secret, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value,
                      secret = excluded.secret, updated_at = excluded.updated_at",
                 params![e.scope, e.name, e.value, i64::from(e.secret), now],
             )
-            .map_err(|x| error::sql(name, "cannot set a key", &x))?;
+            .map_err(|x| error::sql(name, "cannot set a key", x))?;
                 tx.commit()
-                    .map_err(|x| error::sql(name, "cannot set a key", &x))
+                    .map_err(|x| error::sql(name, "cannot set a key", x))
             },
         )
     }
@@ -137,7 +139,7 @@ impl KvStore for SqliteStore {
             {
                 Ok(found) => Ok(found),
                 Err(e) if no_table(&e) => Ok(None),
-                Err(e) => Err(error::sql(name, "cannot read a key", &e)),
+                Err(e) => Err(error::sql(name, "cannot read a key", e)),
             }
             },
         )
@@ -166,7 +168,7 @@ impl KvStore for SqliteStore {
                 match read() {
                     Ok(v) => Ok(v),
                     Err(e) if no_table(&e) => Ok(Vec::new()),
-                    Err(e) => Err(error::sql(name, "cannot list keys", &e)),
+                    Err(e) => Err(error::sql(name, "cannot list keys", e)),
                 }
             },
         )
@@ -198,7 +200,7 @@ impl KvStore for SqliteStore {
             ) {
                 Ok(n) => Ok(n > 0),
                 Err(e) if no_table(&e) => Ok(false),
-                Err(e) => Err(error::sql(name, "cannot delete a key", &e)),
+                Err(e) => Err(error::sql(name, "cannot delete a key", e)),
             },
         )
     }

@@ -5,7 +5,8 @@
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
-use weft_runtime::store::{self, Entry, RunFilter, RunSummary, StoreError};
+use weft_runtime::store::driver;
+use weft_runtime::store::{Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -77,7 +78,7 @@ impl Reader {
     /// when the store has no such run.
     pub(crate) fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let path = self.path.as_str();
-        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), &e);
+        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), e);
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -116,9 +117,9 @@ impl Reader {
                 ));
             }
             let extended = if from == 0 {
-                store::extend_journal(&mut out, run, first, last, bytes)
+                driver::extend_journal(&mut out, run, first, last, bytes)
             } else {
-                store::extend_journal_from(&mut out, run, first, last, bytes)
+                driver::extend_journal_from(&mut out, run, first, last, bytes)
             };
             extended.map_err(|what| error::damaged(path, what))?;
         }
@@ -137,7 +138,7 @@ impl Reader {
     /// One run's summary.
     pub(crate) fn get(&self, run: RunId) -> Result<Option<RunSummary>, StoreError> {
         let path = self.path.as_str();
-        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), &e);
+        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
         let mut stmt = self
             .conn
             .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1"))
@@ -152,7 +153,7 @@ impl Reader {
     /// The runs that pass `filter`, newest first.
     pub(crate) fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let path = self.path.as_str();
-        let fail = |e: rusqlite::Error| error::sql(path, "cannot list runs", &e);
+        let fail = |e: rusqlite::Error| error::sql(path, "cannot list runs", e);
         let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1");
         let mut args: Vec<SqlValue> = Vec::new();
         if !filter.statuses.is_empty() {

@@ -155,8 +155,8 @@ pub(crate) fn open_writer(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(file, flags)
-        .map_err(|e| error::sql(path, "cannot open", &e))?;
+    let mut conn =
+        Connection::open_with_flags(file, flags).map_err(|e| error::sql(path, "cannot open", e))?;
     // SQLite opens a file it may not write read-only, without a word.
     if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
         return Err(error::other(
@@ -166,11 +166,11 @@ pub(crate) fn open_writer(
         ));
     }
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| error::sql(path, "cannot configure", &e))?;
+        .map_err(|e| error::sql(path, "cannot configure", e))?;
     let version = check_header(&conn, path)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(|e| error::sql(path, "cannot switch to write-ahead logging", &e))?;
+        .map_err(|e| error::sql(path, "cannot switch to write-ahead logging", e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(error::other(
             path,
@@ -182,7 +182,7 @@ pub(crate) fn open_writer(
     }
     let set = |name: &str, value: &dyn rusqlite::ToSql| {
         conn.pragma_update(None, name, value)
-            .map_err(|e| error::sql(path, &format!("cannot set {name}"), &e))
+            .map_err(|e| error::sql(path, &format!("cannot set {name}"), e))
     };
     set("synchronous", &options.synchronous.pragma())?;
     // What is deleted (a purge) is overwritten, not left readable in free
@@ -193,7 +193,7 @@ pub(crate) fn open_writer(
     if let Some(bytes) = options.max_size {
         let page: i64 = conn
             .pragma_query_value(None, "page_size", |row| row.get(0))
-            .map_err(|e| error::sql(path, "cannot read the page size", &e))?;
+            .map_err(|e| error::sql(path, "cannot read the page size", e))?;
         let pages = (bytes / page.max(512) as u64).clamp(1, i64::MAX as u64) as i64;
         set("max_page_count", &pages)?;
     }
@@ -231,9 +231,9 @@ pub(crate) fn open_reader(
             Connection::open_with_flags(immutable_uri(file), flags | OpenFlags::SQLITE_OPEN_URI)
         }
     }
-    .map_err(|e| error::sql(path, "cannot open", &e))?;
+    .map_err(|e| error::sql(path, "cannot open", e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| error::sql(path, "cannot configure", &e))?;
+        .map_err(|e| error::sql(path, "cannot configure", e))?;
     let version = check_header(&conn, path)?;
     if version < SCHEMA_VERSION {
         return Err(error::other(
@@ -260,14 +260,14 @@ pub(crate) fn open_reader(
 fn check_header(conn: &Connection, path: &str) -> Result<i64, StoreError> {
     let read = |name: &str| -> Result<i64, StoreError> {
         conn.pragma_query_value(None, name, |row| row.get(0))
-            .map_err(|e| error::sql(path, "cannot read it", &e))
+            .map_err(|e| error::sql(path, "cannot read it", e))
     };
     let app = read("application_id")?;
     let version = read("user_version")?;
     if app == 0 && version == 0 {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-            .map_err(|e| error::sql(path, "cannot read the schema", &e))?;
+            .map_err(|e| error::sql(path, "cannot read the schema", e))?;
         // A new file, or one that is not weft's.
         return if tables == 0 {
             Ok(0)
@@ -301,7 +301,7 @@ fn not_weft(path: &str) -> StoreError {
 /// Applies the migrations the file lacks, in one transaction: a crash
 /// part-way leaves the file as it was.
 fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
-    let fail = |e: rusqlite::Error| error::sql(path, "cannot migrate the schema", &e);
+    let fail = |e: rusqlite::Error| error::sql(path, "cannot migrate the schema", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail)?;
@@ -337,7 +337,7 @@ fn check_tables(conn: &Connection, path: &str) -> Result<(), StoreError> {
         [],
         |_| Ok(()),
     )
-    .map_err(|e| error::sql(path, "cannot read its tables", &e))
+    .map_err(|e| error::sql(path, "cannot read its tables", e))
 }
 
 /// `file:PATH?immutable=1`, every byte of the path but the plain ones

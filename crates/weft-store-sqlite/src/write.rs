@@ -12,7 +12,8 @@ use std::time::SystemTime;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use weft_runtime::store::{self, group_batch, Entry, Millis, RunBatch, StoreError};
+use weft_runtime::store::driver::{self, group_batch, RunBatch};
+use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -50,11 +51,11 @@ fn store_name(path: &str) -> String {
 }
 
 fn out_of_sequence(path: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
-    store::out_of_sequence(&store_name(path), run, seq, previous)
+    driver::out_of_sequence(&store_name(path), run, seq, previous)
 }
 
 fn one_start(path: &str, run: RunId) -> StoreError {
-    store::second_start(&store_name(path), run)
+    driver::second_start(&store_name(path), run)
 }
 
 /// SQLite's integers are signed; sequence numbers and times never come
@@ -79,7 +80,7 @@ impl Writer {
 
     fn append_in_transaction(&mut self, batch: Prepared) -> Result<(), StoreError> {
         let path = self.path.as_str();
-        let fail = |e: rusqlite::Error| error::sql(path, "cannot append", &e);
+        let fail = |e: rusqlite::Error| error::sql(path, "cannot append", e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -183,7 +184,7 @@ impl Writer {
 
     fn purge_in_transaction(&mut self, before: Millis) -> Result<usize, StoreError> {
         let path = self.path.as_str();
-        let fail = |e: rusqlite::Error| error::sql(path, "cannot purge", &e);
+        let fail = |e: rusqlite::Error| error::sql(path, "cannot purge", e);
         let ended: Vec<String> = RunStatus::ALL
             .iter()
             .filter(|s| s.is_terminal())

@@ -2,101 +2,19 @@
 //! runtime dropped, or its process killed), and a new store opened on the
 //! same file resumes it without running the recorded attempts again.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use weft_core::Workflow;
 use weft_runtime::store::{Record, Store};
-use weft_runtime::{ActionInput, Executor, ExecutorBuilder, JournalConfig, RunId, RunStatus};
+use weft_runtime::{ActionInput, Executor, JournalConfig, RunId, RunStatus};
 use weft_store_sqlite::SqliteStore;
-
-/// Counts executions per task; `gate` tasks wait until it is opened.
-#[derive(Default)]
-struct World {
-    calls: Mutex<HashMap<String, usize>>,
-    gate: tokio::sync::Notify,
-    gate_open: AtomicBool,
-}
-
-impl World {
-    fn count(&self, input: &ActionInput) {
-        *self
-            .calls
-            .lock()
-            .unwrap()
-            .entry(input.idempotency_key())
-            .or_default() += 1;
-    }
-
-    fn calls_of(&self, task: &str) -> usize {
-        let calls = self.calls.lock().unwrap();
-        calls
-            .iter()
-            .filter(|(k, _)| k.split('/').nth(1) == Some(task))
-            .map(|(_, n)| *n)
-            .sum()
-    }
-}
-
-fn builder(world: &Arc<World>) -> ExecutorBuilder {
-    let (w1, w2) = (world.clone(), world.clone());
-    Executor::builder()
-        .action("work", move |input: ActionInput| {
-            let w = w1.clone();
-            async move {
-                w.count(&input);
-                Ok(json!({"n": input.get("n").cloned().unwrap_or(Value::Null)}))
-            }
-        })
-        .action("gate", move |input: ActionInput| {
-            let w = w2.clone();
-            async move {
-                w.count(&input);
-                while !w.gate_open.load(Ordering::SeqCst) {
-                    let notified = w.gate.notified();
-                    if w.gate_open.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    notified.await;
-                }
-                Ok(json!("opened"))
-            }
-        })
-}
-
-const FLOW: &str = "
-input: [{n: 3}]
-tasks:
-  a:
-    action: work
-    input: {n: '{{ parameters.n }}'}
-    next: [{publish: [{seen: '{{ result().n }}'}], do: [b, fan]}]
-  fan:
-    with: '{{ range(parameters.n) | list }}'
-    action: work
-    input: {n: '{{ item }}'}
-  b: {action: gate, next: [{do: c}]}
-  c: {action: work, input: {n: '{{ ctx(\"seen\") }}'}}
-output:
-  - seen: '{{ ctx(\"seen\") }}'
-  - fan: '{{ task.fan | length }}'
-  - c: '{{ task.c.n }}'
-";
-
-async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..2500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("condition not reached within 5 s");
-}
+use weft_test_support::durable::{builder, World, FLOW};
+use weft_test_support::wait_for;
 
 /// Starts FLOW on a store in `path` and returns once `a` and the items are
 /// done and committed, with `b` waiting at the gate.

@@ -175,6 +175,7 @@ async fn runs_without_secrets_need_no_key_and_runs_with_them_are_refused_without
     let e = ex
         .start(&plan, json!({"token": SECRET}))
         .expect_err("no key");
+    let e = e.workflow().expect("a workflow error");
     assert!(e.message().contains("ExecutorBuilder::secret_key"), "{e}");
     assert!(e.message().contains("WEFT_SECRET_KEY"), "{e}");
     assert!(seen.inputs.lock().unwrap().is_empty());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
-use weft_runtime::store::conformance::{attempt, ended, entries, ok, started};
+use weft_runtime::store::driver::conformance::{attempt, ended, entries, ok, started};
 use weft_runtime::store::{AttemptOutcome, Entry, RunFilter, Store, StoreError};
 use weft_runtime::{RunId, RunStatus};
 use weft_store_sqlite::{SqliteOptions, SqliteStore, SCHEMA_VERSION};
@@ -87,7 +87,7 @@ async fn read_all(path: &Path, journals: &[Vec<Entry>]) -> Option<StoreError> {
 fn assert_names_file(e: &StoreError, path: &Path, says: &str) {
     let msg = e.to_string();
     assert!(
-        matches!(e, StoreError::Unavailable(_)),
+        matches!(e, StoreError::Unavailable { .. }),
         "expected Unavailable: {e:?}"
     );
     assert!(
@@ -220,6 +220,25 @@ async fn a_text_file_is_refused() {
     let e = SqliteStore::open(&path).unwrap_err();
     assert_names_file(&e, &path, "not a database");
     assert!(fs::read_to_string(&path).unwrap().starts_with("these are"));
+}
+
+#[tokio::test]
+async fn an_unavailable_store_keeps_sqlites_error_as_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, "not a database\n".repeat(400)).unwrap();
+    let e = SqliteStore::open(&path).unwrap_err();
+    let source = std::error::Error::source(&e).unwrap_or_else(|| panic!("no source behind {e:?}"));
+    let sqlite = source
+        .downcast_ref::<rusqlite::Error>()
+        .unwrap_or_else(|| panic!("the source is not SQLite's error: {source:?}"));
+    assert_eq!(
+        sqlite.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase),
+        "{sqlite}"
+    );
+    // The message still says it all, for those who show only it.
+    assert!(e.to_string().contains(&sqlite.to_string()), "{e}");
 }
 
 /// Makes a file or directory read-only to this process, root included

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use weft_runtime::store::{conformance, Store};
+use weft_runtime::store::driver::conformance;
+use weft_runtime::store::Store;
 use weft_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 fn new_file(dir: &tempfile::TempDir, n: &AtomicUsize) -> PathBuf {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use weft_runtime::store::conformance::{entries, ok, started};
+use weft_runtime::store::driver::conformance::{entries, ok, started};
 use weft_runtime::store::{RunFilter, Store};
 use weft_runtime::RunId;
 use weft_store_sqlite::{SqliteStore, SCHEMA_VERSION};

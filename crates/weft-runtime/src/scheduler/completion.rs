@@ -8,20 +8,21 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weft_core::{CurrentTask, TaskStatus};
 
-use super::{null_result, retries_over_limit, Done, Outcome, Scheduler, State, Work, NO_ITEM};
+use super::{null_result, retries_over_limit, Scheduler, State, Work};
 use crate::attempt::shared;
 use crate::event::EventKind;
 use crate::limits::{human_bytes, json_bytes};
+use crate::run::msg::{Done, InstanceId, ItemIndex, Outcome};
 use crate::telemetry::AttemptOutcome;
 
 impl Scheduler {
     pub(super) fn completed(&mut self, done: Done) {
-        if done.slot != u32::MAX {
-            if self.slots[done.slot as usize].take().is_none() {
+        if let Some(slot) = done.slot {
+            if self.slots[slot.index()].take().is_none() {
                 // Aborted already; its cancellation was recorded then.
                 return;
             }
-            self.free_slots.push(done.slot);
+            self.free_slots.push(slot);
             self.in_flight -= 1;
             // An outcome from an attempt's own task: the journal records it
             // at the step it is handled.
@@ -29,10 +30,10 @@ impl Scheduler {
                 self.record_attempt(&done);
             }
         }
-        let id = done.instance;
-        let plan = self.plan.clone();
-        let task = plan.task(self.instances[id as usize].task);
-        if done.slot != u32::MAX {
+        let id = done.key.instance;
+        let plan = self.env.plan.clone();
+        let task = plan.task(self.graph.instances[id.index()].task);
+        if done.slot.is_some() {
             if let Some(m) = self.metrics.as_deref_mut() {
                 let outcome = match &done.outcome {
                     Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
@@ -42,17 +43,18 @@ impl Scheduler {
                     Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
                     Outcome::Dropped => None,
                 };
-                if let (Some(outcome), Some(name)) = (outcome, &task.action) {
+                if let (Some(outcome), Some(name), Some(&Some(action))) =
+                    (outcome, &task.action, self.action_of.get(task.id as usize))
+                {
                     let took = done
                         .started
                         .map(|s| done.ended.saturating_duration_since(s));
-                    let action = self.action_of[task.id as usize] as usize;
-                    m.attempt(action, name, outcome, took);
+                    m.attempt(action as usize, name, outcome, took);
                 }
                 // The task's start: its first attempt (its first item's).
-                if done.attempt == 1 && (done.item == NO_ITEM || done.item == 0) {
+                if done.key.attempt == 1 && done.key.item.is_none_or(|i| i.0 == 0) {
                     if let (Some(cause), Some(started)) =
-                        (self.instances[id as usize].cause, done.started)
+                        (self.graph.instances[id.index()].cause, done.started)
                     {
                         m.dispatched(started.saturating_duration_since(cause));
                     }
@@ -60,7 +62,7 @@ impl Scheduler {
             }
         }
         if let Some(at) = done.started {
-            let inst = &mut self.instances[id as usize];
+            let inst = &mut self.graph.instances[id.index()];
             if inst.started.is_none() {
                 inst.started = Some(at);
             }
@@ -118,26 +120,27 @@ impl Scheduler {
         if status != TaskStatus::Canceled {
             if let Some(retry) = &task.retry {
                 if self.state == State::Running {
-                    match self.retry_delay(id, retry, done.attempt, status, &result, done.item) {
+                    let key = done.key;
+                    match self.retry_delay(id, retry, key.attempt, status, &result, key.item) {
                         Ok(Some(delay)) => {
                             let name = task.name.clone();
-                            let item = (done.item != NO_ITEM).then_some(done.item as usize);
+                            let (instance, item, attempt) = key.parts();
                             self.emit(|| EventKind::TaskRetrying {
                                 task: name,
-                                instance: id,
+                                instance,
                                 item,
-                                attempt: done.attempt + 1,
+                                attempt: attempt + 1,
                                 delay,
                                 error: error.clone(),
                             });
-                            self.start_attempt(id, done.item, done.attempt + 1, Some(delay));
+                            self.start_attempt(id, key.item, attempt + 1, Some(delay));
                             return;
                         }
                         Ok(None) => {}
                         Err(msg) => {
                             return self.attempt_final(
                                 id,
-                                done.item,
+                                done.key.item,
                                 TaskStatus::Failed,
                                 Arc::new(serde_json::json!({ "error": msg })),
                                 Some(msg),
@@ -148,63 +151,62 @@ impl Scheduler {
                 }
             }
         }
-        self.attempt_final(id, done.item, status, result, error, done.ended);
+        self.attempt_final(id, done.key.item, status, result, error, done.ended);
     }
 
     /// `Some(delay)` when the attempt should be retried.
     pub(super) fn retry_delay(
         &self,
-        id: u32,
+        id: InstanceId,
         retry: &weft_core::engine::Retry,
         attempt: u32,
         status: TaskStatus,
         result: &Arc<Value>,
-        item: u32,
+        item: Option<ItemIndex>,
     ) -> Result<Option<Duration>, String> {
         let base_ctx = self.ctx_of(id);
         let count = retry
             .count
             .eval(&base_ctx)
-            .map_err(|e| self.plan.describe_error(&e, "retry.count"))?;
-        if count > f64::from(self.limits.max_retries) {
+            .map_err(|e| self.env.plan.describe_error(&e, "retry.count"))?;
+        if count > f64::from(self.env.limits.max_retries) {
             return Err(format!(
                 "retry.count: {}",
-                retries_over_limit(count, self.limits.max_retries)
+                retries_over_limit(count, self.env.limits.max_retries)
             ));
         }
         if f64::from(attempt) > count {
             return Ok(None);
         }
-        let inst = &self.instances[id as usize];
+        let inst = &self.graph.instances[id.index()];
         let mut ctx = base_ctx.with_current_task(CurrentTask {
-            name: self.plan.task(inst.task).name.clone(),
+            name: self.env.plan.task(inst.task).name.clone(),
             status,
             result: result.clone(),
         });
-        if let Some(v) = inst
-            .items
-            .as_ref()
-            .and_then(|items| items.list.get(item as usize))
-        {
-            ctx.set_current_item(v.clone(), item as usize);
+        if let Some((item, v)) = item.and_then(|item| {
+            let items = inst.items.as_ref()?;
+            Some((item, items.list.get(item.index())?))
+        }) {
+            ctx.set_current_item(v.clone(), item.index());
         }
         let again = retry
             .when
             .eval_bool(&ctx)
-            .map_err(|e| self.plan.describe_error(&e, "retry.when"))?;
+            .map_err(|e| self.env.plan.describe_error(&e, "retry.when"))?;
         if !again {
             return Ok(None);
         }
         let base = match &retry.delay {
             Some(d) => d
                 .eval(&ctx)
-                .map_err(|e| self.plan.describe_error(&e, "retry.delay"))?,
+                .map_err(|e| self.env.plan.describe_error(&e, "retry.delay"))?,
             None => 0.0,
         };
         let max = match &retry.max_delay {
             Some(d) => Some(
                 d.eval(&ctx)
-                    .map_err(|e| self.plan.describe_error(&e, "retry.max_delay"))?,
+                    .map_err(|e| self.env.plan.describe_error(&e, "retry.max_delay"))?,
             ),
             None => None,
         };
@@ -215,42 +217,43 @@ impl Scheduler {
     /// Records the last attempt of an instance or of one item.
     pub(super) fn attempt_final(
         &mut self,
-        id: u32,
-        item: u32,
+        id: InstanceId,
+        item: Option<ItemIndex>,
         status: TaskStatus,
         result: Arc<Value>,
         error: Option<String>,
         ended: Instant,
     ) {
         let (status, result, error) = self.hold(status, result, error);
-        if item == NO_ITEM {
-            let inst = &mut self.instances[id as usize];
+        let Some(item) = item else {
+            let inst = &mut self.graph.instances[id.index()];
             inst.status = status;
             inst.result = Some(result);
             inst.error = error;
             inst.ended = Some(ended);
-            self.queue.push_back(Work::Finish(id));
+            self.turn.queue.push_back(Work::Finish(id));
             return;
-        }
+        };
         let task_name = self
+            .env
             .plan
-            .task(self.instances[id as usize].task)
+            .task(self.graph.instances[id.index()].task)
             .name
             .clone();
-        let Some(items) = self.instances[id as usize].items.as_mut() else {
+        let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
             return;
         };
         items.running -= 1;
-        items.results[item as usize] = result;
+        items.results[item.index()] = result;
         items.last_end = Some(items.last_end.map_or(ended, |e| e.max(ended)));
         if status != TaskStatus::Succeeded && items.failure.is_none() {
             let msg = error.unwrap_or_else(|| status.to_string());
-            items.failure = Some((status, format!("item {item}: {msg}")));
+            items.failure = Some((status, format!("item {}: {msg}", item.0)));
         }
         self.emit(|| EventKind::ItemDone {
             task: task_name,
-            instance: id,
-            index: item as usize,
+            instance: id.0,
+            index: item.index(),
             succeeded: status == TaskStatus::Succeeded,
         });
         self.fill_items(id);
@@ -266,7 +269,7 @@ impl Scheduler {
         result: Arc<Value>,
         error: Option<String>,
     ) -> (TaskStatus, Arc<Value>, Option<String>) {
-        let max = self.limits.max_value_bytes;
+        let max = self.env.limits.max_value_bytes;
         let size = json_bytes(&result, max);
         if size > max {
             let msg = format!(
@@ -286,7 +289,7 @@ impl Scheduler {
     pub(super) fn hold_bytes(&mut self, size: usize, freed: Option<usize>) {
         let before = self.held_bytes;
         self.held_bytes = (before + size).saturating_sub(freed.unwrap_or(0));
-        let max = self.limits.max_run_bytes;
+        let max = self.env.limits.max_run_bytes;
         // Reported once, when the total first goes over.
         if self.held_bytes > max && before <= max {
             self.fail_run(

@@ -12,10 +12,11 @@ use weft_core::{TaskId, TaskStatus, ValueTemplate, WorkflowContext};
 
 use super::launch::Launch;
 use super::scope::Scope;
-use super::{null_result, Done, Held, Instance, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
+use super::{null_result, Actions, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{Action, ActionError, ActionInput};
 use crate::event::EventKind;
 use crate::id::RunId;
+use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::secrets::Secrets;
 
 impl Scheduler {
@@ -30,7 +31,7 @@ impl Scheduler {
     ) {
         if self.state != State::Running {
             self.skip(t);
-            self.skipped.push(Skipped::Dispatch {
+            self.graph.skipped.push(Skipped::Dispatch {
                 task: t,
                 route,
                 level,
@@ -38,15 +39,15 @@ impl Scheduler {
             });
             return;
         }
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         let task = plan.task(t);
-        if self.instances.len() >= self.max_instances {
+        if self.graph.instances.len() >= self.max_instances {
             self.fail_run(
                 Some(&task.name),
                 format!(
                     "would start task instance number {} but the limit is {}: a loop that never ends? \
                      Raise it with ExecutorBuilder::max_task_instances",
-                    self.instances.len() + 1,
+                    self.graph.instances.len() + 1,
                     self.max_instances
                 ),
             );
@@ -63,8 +64,8 @@ impl Scheduler {
             });
             return;
         }
-        let id = self.instances.len() as u32;
-        self.instances.push(Instance {
+        let id = InstanceId(self.graph.instances.len() as u32);
+        self.graph.instances.push(Instance {
             task: t,
             route,
             level,
@@ -82,104 +83,107 @@ impl Scheduler {
             scope,
             batch,
         });
-        let path = &self.routes[route as usize].path;
+        let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
             let route = path.clone();
             self.emit(|| EventKind::TaskScheduled {
                 task: task.name.clone(),
-                instance: id,
+                instance: id.0,
                 route,
             });
         }
 
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
-                self.instances[id as usize].timeout = Some(Duration::from_secs_f64(s.min(1e9)));
+                self.graph.instances[id.index()].timeout =
+                    Some(Duration::from_secs_f64(s.min(1e9)));
             }
             Some(Ok(s)) => {
                 return self
                     .fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"))
             }
             Some(Err(e)) => {
-                let msg = self.plan.describe_error(&e, "timeout");
+                let msg = self.env.plan.describe_error(&e, "timeout");
                 return self.fail_instance(id, msg);
             }
             None => {}
         }
 
         let Some(with) = &task.with else {
-            self.start_attempt(id, NO_ITEM, 1, None);
+            self.start_attempt(id, None, 1, None);
             return;
         };
         self.start_items(id, with);
     }
 
-    pub(super) fn fail_instance(&mut self, id: u32, message: String) {
-        let inst = &mut self.instances[id as usize];
+    pub(super) fn fail_instance(&mut self, id: InstanceId, message: String) {
+        let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Failed;
         inst.result = Some(Arc::new(serde_json::json!({ "error": message })));
         inst.error = Some(message);
         inst.ended = Some(Instant::now());
-        self.queue.push_back(Work::Finish(id));
+        self.turn.queue.push_back(Work::Finish(id));
     }
 
     /// Renders the input and spawns one attempt; a render error completes
     /// the attempt at once as a failure.
     pub(super) fn start_attempt(
         &mut self,
-        id: u32,
-        item: u32,
+        id: InstanceId,
+        item: Option<ItemIndex>,
         attempt: u32,
         retry_delay: Option<Duration>,
     ) {
+        let key = AttemptKey {
+            instance: id,
+            item,
+            attempt,
+        };
         if self.paused {
             self.held.push(Held {
-                instance: id,
-                item,
-                attempt,
+                key,
                 delay: retry_delay,
             });
             return;
         }
-        let plan = self.plan.clone();
-        let inst = &self.instances[id as usize];
+        let plan = self.env.plan.clone();
+        let inst = &self.graph.instances[id.index()];
         let task = plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
         }
-        if item != NO_ITEM {
-            if let Some(items) = &inst.items {
-                ctx.set_current_item(items.list[item as usize].clone(), item as usize);
-            }
+        if let (Some(item), Some(items)) = (item, &inst.items) {
+            ctx.set_current_item(items.list[item.index()].clone(), item.index());
         }
         ctx.set_current_route(inst.route);
         let immediate = |outcome| {
             Box::new(Done {
-                slot: u32::MAX,
-                instance: id,
-                item,
-                attempt,
+                slot: None,
+                key,
                 outcome,
                 started: None,
                 ended: Instant::now(),
             })
         };
-        let action = match (&self.actions[task.id as usize], &task.dynamic_action) {
+        let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
             (Some(action), _) => action.clone(),
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
                 Ok(action) => action,
                 Err(msg) => {
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
             },
             (None, None) => {
                 // A task without an action routes only: it succeeds with null.
-                self.queue
+                self.turn
+                    .queue
                     .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
                 return;
             }
@@ -194,8 +198,9 @@ impl Scheduler {
         let input = match input {
             Ok(v) => v,
             Err(e) => {
-                let msg = self.plan.describe_error(&e, "input");
-                self.queue
+                let msg = self.env.plan.describe_error(&e, "input");
+                self.turn
+                    .queue
                     .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
                         msg,
                     )))));
@@ -215,16 +220,20 @@ impl Scheduler {
                 }
                 Some(Ok(s)) => {
                     let msg = format!("delay: must be 0 or more seconds, not {s}");
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
                 Some(Err(e)) => {
-                    let msg = self.plan.describe_error(&e, "delay");
-                    self.queue.push_back(Work::Completed(immediate(Outcome::Err(
-                        ActionError::new(msg),
-                    ))));
+                    let msg = self.env.plan.describe_error(&e, "delay");
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
                     return;
                 }
             },
@@ -236,35 +245,36 @@ impl Scheduler {
             Some(s) => s,
             None => {
                 self.slots.push(None);
-                (self.slots.len() - 1) as u32
+                SlotId((self.slots.len() - 1) as u32)
             }
         };
         let workflow = self
+            .env
             .workflow_tasks
             .get(task.id as usize)
             .is_some_and(|&w| w);
-        let inst = &mut self.instances[id as usize];
+        let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
+        let (instance, index, _) = key.parts();
         if workflow {
-            let index = (item != NO_ITEM).then_some(item as usize);
             inst.child_runs
-                .push(RunId::child(self.run_id, id, index, attempt));
+                .push(RunId::child(self.run_id, instance, index, attempt));
         }
         self.in_flight += 1;
         self.actions_run += 1;
-        self.budget = self.budget.saturating_sub(1);
+        self.turn.budget = self.turn.budget.saturating_sub(1);
         let input = ActionInput {
             input,
             context: ctx,
             task: task.name.clone(),
-            instance: id,
-            index: (item != NO_ITEM).then_some(item as usize),
+            instance,
+            index,
             attempt,
             run_id: self.run_id,
         };
         let notify = !self.subscribers.is_empty();
-        let limit = self.limit.clone();
+        let limit = self.env.permits.clone();
         let stop = (delay.is_some() || limit.is_some())
             .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let span = tracing::info_span!(
@@ -274,15 +284,17 @@ impl Scheduler {
             attempt,
             outcome = tracing::field::Empty
         );
-        if item != NO_ITEM {
-            span.record("index", item);
+        if let Some(item) = item {
+            span.record("index", item.0);
         }
-        self.slots[slot as usize] = Some((None, id, item));
-        let launch = Launch {
-            slot,
+        self.slots[slot.index()] = Some(InFlight {
+            task: None,
             instance: id,
             item,
-            attempt,
+        });
+        let launch = Launch {
+            slot,
+            key,
             action,
             input,
             delay,
@@ -308,7 +320,7 @@ impl Scheduler {
             let e = weft_core::Error::new(weft_core::ErrorKind::Validation, message)
                 .with_task(&*task.name)
                 .with_field("action");
-            self.plan.describe_error(&e, "action")
+            self.env.plan.describe_error(&e, "action")
         };
         let name = match expr.render(ctx) {
             Ok(Value::String(name)) => name,
@@ -318,25 +330,25 @@ impl Scheduler {
                     json_type_name(&other)
                 )))
             }
-            Err(e) => return Err(self.plan.describe_error(&e, "action")),
+            Err(e) => return Err(self.env.plan.describe_error(&e, "action")),
         };
-        if let Some(action) = self.exec.actions.get(name.trim()) {
+        if let Some(action) = self.env.host.action(name.trim()) {
             // What compiling refuses for a static name fails the task here.
             if let Some(reason) = action.unavailable() {
                 return Ok(failing(located(format!(
                     "action `{name}` cannot be used: {reason}"
                 ))));
             }
-            return Ok(action.clone());
+            return Ok(action);
         }
-        if self.exec.inspecting {
+        if self.env.mode == Actions::Inspect {
             // The journal says how the attempt ended, whatever it ran.
             return Ok(failing("this run is only being inspected".to_owned()));
         }
         // A name that resolves to nothing fails in an attempt of its own, so
         // that the journal records the outcome: a replay by an executor
         // without these actions reads it there instead of looking again.
-        let message = if self.exec.workflows.contains_key(name.trim()) {
+        let message = if self.env.host.is_workflow(name.trim()) {
             format!(
                 "`{name}` is a workflow, and a workflow named by an expression is not supported by weft yet: name it in `action` without an expression"
             )
@@ -358,10 +370,10 @@ impl Scheduler {
                 return;
             }
         }
-        let slot = launch.slot as usize;
+        let slot = launch.slot.index();
         let handle = launch.spawn(&self.tx);
         if let Some(s) = self.slots[slot].as_mut() {
-            s.0 = handle;
+            s.task = handle;
         }
     }
 }

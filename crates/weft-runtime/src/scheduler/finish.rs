@@ -18,8 +18,10 @@ impl Scheduler {
         if self.state == State::Running {
             // Joins that some branch reached but that never fired, in route
             // order (route 0 first).
-            let mut waiting: Vec<(u32, &JoinState)> = self.joins.iter().map(|js| (0, js)).collect();
+            let mut waiting: Vec<(u32, &JoinState)> =
+                self.graph.joins.iter().map(|js| (0, js)).collect();
             let mut others: Vec<(u32, u32, &JoinState)> = self
+                .graph
                 .route_joins
                 .iter()
                 .map(|(&(j, r), js)| (r, j, js))
@@ -31,13 +33,13 @@ impl Scheduler {
                 if js.fired || js.arrived_count == 0 {
                     continue;
                 }
-                let inbound = &self.plan.task(js.task).inbound;
+                let inbound = &self.env.plan.task(js.task).inbound;
                 let missing: Vec<String> = (0..inbound.len())
                     .filter(|&i| !js.arrived.get(i))
-                    .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
+                    .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
                     .collect();
                 errors.push(RunError {
-                    task: Some(self.plan.task(js.task).name.to_string()),
+                    task: Some(self.env.plan.task(js.task).name.to_string()),
                     message: format!(
                         "join can never be satisfied{}: it needs {} of {} branches, and {} never arrived",
                         self.in_route(route),
@@ -49,12 +51,12 @@ impl Scheduler {
             }
             if !errors.is_empty() {
                 self.errors.extend(errors);
-                self.failed = true;
+                self.state = State::Failing { canceled: false };
             }
         }
-        let mut status = if self.failed {
+        let mut status = if self.state.failed() {
             RunStatus::Failed
-        } else if self.canceled {
+        } else if self.state.canceled() {
             RunStatus::Canceled
         } else {
             RunStatus::Succeeded
@@ -63,7 +65,7 @@ impl Scheduler {
         // Orquesta's rolling context: each entry is rendered with the ones
         // before it in `ctx()` (an entry may shadow a variable of the run),
         // over the merge of the terminal entries' scopes.
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         let mut ctx = self.terminal_context();
         for (name, value) in plan.output() {
             match value.render(&ctx) {
@@ -99,22 +101,22 @@ impl Scheduler {
         // made, so a run of a million tasks does not hold both at its end.
         // (A small run skips the context: a fresh one costs more than it
         // frees.)
-        if self.instances.len() >= 4096 {
+        if self.graph.instances.len() >= 4096 {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
-        self.joins = Vec::new();
-        self.terminal = Vec::new();
-        self.route_joins = Default::default();
-        self.join_slot = Vec::new();
+        self.graph.joins = Vec::new();
+        self.graph.terminal = Vec::new();
+        self.graph.route_joins = Default::default();
+        self.graph.join_slot = Vec::new();
         self.slots = Vec::new();
-        self.actions = Vec::new();
-        self.queue = VecDeque::new();
-        let tasks_run = self.instances.len();
+        self.env.actions = Vec::new();
+        self.turn.queue = VecDeque::new();
+        let tasks_run = self.graph.instances.len();
         let (tasks, routes) = self.records(true);
         RunOutcome {
             run_id: self.run_id,
             parent: self.parent,
-            workflow: self.plan.name().clone(),
+            workflow: self.env.plan.name().clone(),
             status,
             output,
             tasks,
@@ -133,14 +135,14 @@ impl Scheduler {
     /// in the order Orquesta made the entries (see `Terminal`). The run's
     /// initial context when there is none.
     fn terminal_context(&mut self) -> WorkflowContext {
-        if !self.canceled {
-            if let Some(id) = self.last_open.take() {
+        if !self.state.canceled() {
+            if let Some(id) = self.graph.last_open.take() {
                 // The completion that ended the run.
                 self.mark_terminal(id);
             }
         }
-        let plan = &self.plan;
-        let mut entries: Vec<&Terminal> = self.terminal.iter().collect();
+        let plan = &self.env.plan;
+        let mut entries: Vec<&Terminal> = self.graph.terminal.iter().collect();
         // By name: compared as ranks, numbers in the plan, not as strings.
         entries.sort_by_key(|t| {
             let rank = plan.name_rank(t.task);
@@ -157,14 +159,14 @@ impl Scheduler {
     /// `canceled`; otherwise (a snapshot) it keeps its status.
     pub(super) fn records(&mut self, ended: bool) -> (Vec<TaskRecord>, Vec<Vec<String>>) {
         let rank = self.route_ranks();
-        let mut routes = vec![Vec::new(); self.routes.len()];
-        for (r, step) in self.routes.iter().enumerate() {
+        let mut routes = vec![Vec::new(); self.graph.routes.len()];
+        for (r, step) in self.graph.routes.iter().enumerate() {
             routes[rank[r] as usize] = step.path.to_vec();
         }
         let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
-        let plan = &self.plan;
+        let plan = &self.env.plan;
         let secrets = self.secrets.as_deref();
-        let tasks = std::mem::take(&mut self.instances)
+        let tasks = std::mem::take(&mut self.graph.instances)
             .into_iter()
             .enumerate()
             .map(|(i, inst)| {
@@ -210,33 +212,38 @@ impl Scheduler {
     /// route, then the name of its task, the number of the route it ran
     /// in, the name of the split task, and the transition.
     fn route_ranks(&self) -> Vec<u32> {
-        let n = self.routes.len();
+        let n = self.graph.routes.len();
         let mut rank = vec![0u32; n];
         let mut order: Vec<u32> = (1..n as u32).collect();
         // A route's parent was made at a lower level, so it is ranked by
         // the time its children are sorted.
-        order.sort_by_key(|&r| self.routes[r as usize].level);
+        order.sort_by_key(|&r| self.graph.routes[r as usize].level);
         let mut next = 1u32;
         let mut i = 0;
         while i < order.len() {
-            let level = self.routes[order[i] as usize].level;
+            let level = self.graph.routes[order[i] as usize].level;
             let end = i + order[i..]
                 .iter()
-                .take_while(|&&r| self.routes[r as usize].level == level)
+                .take_while(|&&r| self.graph.routes[r as usize].level == level)
                 .count();
             let group = &mut order[i..end];
             group.sort_by(|&a, &b| {
-                let (sa, sb) = (&self.routes[a as usize], &self.routes[b as usize]);
-                self.plan
+                let (sa, sb) = (
+                    &self.graph.routes[a as usize],
+                    &self.graph.routes[b as usize],
+                );
+                self.env
+                    .plan
                     .task(sa.from)
                     .name
-                    .cmp(&self.plan.task(sb.from).name)
+                    .cmp(&self.env.plan.task(sb.from).name)
                     .then(rank[sa.parent as usize].cmp(&rank[sb.parent as usize]))
                     .then(
-                        self.plan
+                        self.env
+                            .plan
                             .task(sa.target)
                             .name
-                            .cmp(&self.plan.task(sb.target).name),
+                            .cmp(&self.env.plan.task(sb.target).name),
                     )
                     .then(sa.key.cmp(&sb.key))
                     .then(a.cmp(&b))

@@ -11,6 +11,7 @@ use weft_core::engine::WithItems;
 use weft_core::TaskStatus;
 
 use super::{null_result, Items, Scheduler, State, Work};
+use crate::run::msg::{InstanceId, ItemIndex};
 
 /// Items one work item starts at most; see `fill_items`.
 const FILL_CHUNK: u32 = 64;
@@ -18,7 +19,7 @@ use crate::event::EventKind;
 
 impl Scheduler {
     /// Evaluates the items of instance `id` and starts the first of them.
-    pub(super) fn start_items(&mut self, id: u32, with: &WithItems) {
+    pub(super) fn start_items(&mut self, id: InstanceId, with: &WithItems) {
         let ctx = self.ctx_of(id);
         let items = match with.items.eval(&ctx) {
             Ok(Value::Array(list)) => list,
@@ -33,17 +34,17 @@ impl Scheduler {
                 )
             }
             Err(e) => {
-                let msg = self.plan.describe_error(&e, "with.items");
+                let msg = self.env.plan.describe_error(&e, "with.items");
                 return self.fail_instance(id, msg);
             }
         };
-        if items.len() > self.limits.max_items {
+        if items.len() > self.env.limits.max_items {
             return self.fail_instance(
                 id,
                 format!(
                     "with.items: {} items is over the limit of {} for one task: split the list, or raise Limits::max_items",
                     items.len(),
-                    self.limits.max_items
+                    self.env.limits.max_items
                 ),
             );
         }
@@ -85,22 +86,23 @@ impl Scheduler {
                     .fail_instance(id, format!("with.concurrency: must be a number, not {c}"))
             }
             Some(Err(e)) => {
-                let msg = self.plan.describe_error(&e, "with.concurrency");
+                let msg = self.env.plan.describe_error(&e, "with.concurrency");
                 return self.fail_instance(id, msg);
             }
         };
         let n = list.len();
         let name = self
+            .env
             .plan
-            .task(self.instances[id as usize].task)
+            .task(self.graph.instances[id.index()].task)
             .name
             .clone();
         self.emit(|| EventKind::ItemsScheduled {
             task: name,
-            instance: id,
+            instance: id.0,
             total: n,
         });
-        self.instances[id as usize].items = Some(Box::new(Items {
+        self.graph.instances[id.index()].items = Some(Box::new(Items {
             total: n,
             list,
             results: vec![null_result(); n],
@@ -111,20 +113,20 @@ impl Scheduler {
             fill_queued: false,
             last_end: None,
         }));
-        self.instances[id as usize].status = TaskStatus::Running;
+        self.graph.instances[id.index()].status = TaskStatus::Running;
         self.fill_items(id);
     }
 
     /// Starts items while there are slots; finishes the instance when all
     /// that will run have run.
-    pub(super) fn fill_items(&mut self, id: u32) {
-        if self.instances[id as usize].status.is_terminal() {
+    pub(super) fn fill_items(&mut self, id: InstanceId) {
+        if self.graph.instances[id.index()].status.is_terminal() {
             // Finished already (a `Fill` queued before the last items ended).
             return;
         }
         let mut started = 0;
         loop {
-            let Some(items) = self.instances[id as usize].items.as_mut() else {
+            let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
                 return;
             };
             let more = self.state == State::Running
@@ -140,7 +142,7 @@ impl Scheduler {
                 // timing, or a journal could not be replayed.
                 if !items.fill_queued {
                     items.fill_queued = true;
-                    self.queue.push_front(Work::Fill(id));
+                    self.turn.queue.push_front(Work::Fill(id));
                 }
                 return;
             }
@@ -149,7 +151,7 @@ impl Scheduler {
                 items.next += 1;
                 items.running += 1;
                 started += 1;
-                self.start_attempt(id, k as u32, 1, None);
+                self.start_attempt(id, Some(ItemIndex(k as u32)), 1, None);
                 continue;
             }
             if items.running == 0 {
@@ -160,7 +162,7 @@ impl Scheduler {
                 let ended = items.last_end.unwrap_or_else(Instant::now);
                 // The items themselves are no longer needed; the count stays.
                 items.list = Vec::new();
-                let inst = &mut self.instances[id as usize];
+                let inst = &mut self.graph.instances[id.index()];
                 if let Some((status, err)) = failure {
                     inst.status = status;
                     inst.error = Some(err);
@@ -180,7 +182,7 @@ impl Scheduler {
                     .collect();
                 inst.result = Some(Arc::new(Value::Array(results)));
                 inst.ended = Some(ended);
-                self.queue.push_back(Work::Finish(id));
+                self.turn.queue.push_back(Work::Finish(id));
             }
             return;
         }

@@ -49,9 +49,10 @@ use serde_json::Value;
 
 use super::launch::Launch;
 use super::scope::Scope;
-use super::{Done, Outcome, Scheduler, Skipped, State, Work, NO_ITEM};
+use super::{Scheduler, Skipped, State, Work};
 use crate::action::ActionError;
 use crate::journal::Journal;
+use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
 };
@@ -79,10 +80,44 @@ pub(crate) struct RunJournal {
     broken: Option<String>,
 }
 
+/// Why a journal cannot be replayed: a record does not fit the run the
+/// workflow makes now (it behaves differently from when it was recorded).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayError {
+    /// Record `seq` does not fit.
+    #[error("record {seq}: {mismatch}")]
+    Record { seq: u64, mismatch: Mismatch },
+    /// A `started` record after the first.
+    #[error("record {0}: a second `started` record")]
+    SecondStart(u64),
+}
+
+/// How a record does not fit the run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Mismatch {
+    /// The record is at a step the run never gets to.
+    #[error(
+        "the journal says step {step}, but the run has nothing left to do after step {done}: \
+         the workflow (or weft) behaves differently from when it was recorded"
+    )]
+    NothingLeft { step: u64, done: u64 },
+    /// The record ends an attempt the run did not start at that step.
+    #[error(
+        "the journal names attempt {} of instance {}{} at step {step}, which the run did not start there",
+        key.attempt,
+        key.instance.0,
+        key.item.map(|i| format!(" item {}", i.0)).unwrap_or_default()
+    )]
+    NotStarted { key: AttemptKey, step: u64 },
+    /// A command record cannot be applied (its error says why).
+    #[error("{0}")]
+    Command(String),
+}
+
 struct Replay {
     records: VecDeque<(u64, Record)>,
-    /// Launches waiting to learn their outcome, by (instance, item, attempt).
-    pending: HashMap<(u32, u32, u32), Launch>,
+    /// Launches waiting to learn their outcome, by attempt.
+    pending: HashMap<AttemptKey, Launch>,
     /// The run had ended (a re-run follows).
     ended: bool,
 }
@@ -146,8 +181,7 @@ impl RunJournal {
     pub(super) fn hold(&mut self, launch: Launch) {
         match &mut self.replay {
             Some(r) => {
-                r.pending
-                    .insert((launch.instance, launch.item, launch.attempt), launch);
+                r.pending.insert(launch.key, launch);
             }
             None => self.held.push(launch),
         }
@@ -192,8 +226,9 @@ impl Scheduler {
         // Only a wait's record names its task (for listing waits).
         let task = match &done.outcome {
             Outcome::Err(e) if e.wait().is_some() => Some(
-                self.plan
-                    .task(self.instances[done.instance as usize].task)
+                self.env
+                    .plan
+                    .task(self.graph.instances[done.key.instance.index()].task)
                     .name
                     .clone(),
             ),
@@ -202,9 +237,9 @@ impl Scheduler {
         self.record(|| {
             Record::Attempt(Box::new(AttemptRecord {
                 step,
-                instance: done.instance,
-                item: (done.item != NO_ITEM).then_some(done.item),
-                attempt: done.attempt,
+                instance: done.key.instance.0,
+                item: done.key.item.map(|i| i.0),
+                attempt: done.key.attempt,
                 outcome: match &done.outcome {
                     Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
                     Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
@@ -250,10 +285,10 @@ impl Scheduler {
     /// commit before starting the attempts the turn launched.
     pub(super) async fn end_turn(&mut self) {
         if let Some(m) = self.metrics.as_deref_mut() {
-            if m.due(self.turn_started) {
+            if m.due(self.turn.started) {
                 m.turn(
                     self.in_flight,
-                    self.queue.len() + self.rx.len(),
+                    self.turn.queue.len() + self.rx.len(),
                     self.held_bytes,
                 );
             }
@@ -276,9 +311,7 @@ impl Scheduler {
                     .await;
                 let result = match done.await {
                     Ok(result) => result,
-                    Err(_) => Err(StoreError::Unavailable(
-                        "the journal writer stopped".to_owned(),
-                    )),
+                    Err(_) => Err(StoreError::unavailable("the journal writer stopped")),
                 };
                 if first {
                     if let Some(tx) = j.recorded.take() {
@@ -313,11 +346,9 @@ impl Scheduler {
                 self.journal_failed_unkept(why);
             }
             for launch in held {
-                self.queue.push_back(Work::Completed(Box::new(Done {
-                    slot: launch.slot,
-                    instance: launch.instance,
-                    item: launch.item,
-                    attempt: launch.attempt,
+                self.turn.queue.push_back(Work::Completed(Box::new(Done {
+                    slot: Some(launch.slot),
+                    key: launch.key,
                     outcome: Outcome::Dropped,
                     started: None,
                     ended: Instant::now(),
@@ -326,10 +357,10 @@ impl Scheduler {
             return;
         }
         for launch in held {
-            let slot = launch.slot as usize;
+            let slot = launch.slot.index();
             let handle = launch.spawn(&self.tx);
             if let Some(s) = self.slots[slot].as_mut() {
-                s.0 = handle;
+                s.task = handle;
             }
         }
     }
@@ -348,6 +379,16 @@ impl Scheduler {
     /// The journal could not be written: the run cannot go on being
     /// recorded, so it fails, and stops the actions running now.
     pub(super) fn journal_failed(&mut self, why: String) {
+        self.stop_recording(format!(
+            "{why}; the run stops here, and can be resumed from its last recorded step"
+        ));
+    }
+
+    /// The shared store gave the run to another process (its lease was
+    /// lost or taken over): nothing more is recorded here, and the run
+    /// stops here as it does when its journal fails (the process that owns
+    /// it now goes on from its last recorded step).
+    pub(super) fn lease_lost(&mut self, why: String) {
         self.stop_recording(format!(
             "{why}; the run stops here, and can be resumed from its last recorded step"
         ));
@@ -393,7 +434,7 @@ impl Scheduler {
     ///
     /// The records do not fit the run: the workflow behaves differently
     /// from when they were written.
-    pub(super) async fn replay(&mut self) -> Result<(), String> {
+    pub(super) async fn replay(&mut self) -> Result<(), ReplayError> {
         self.replay_records().await?;
         // The records end here: what they do not say happens live.
         let Some(j) = self.journal.as_deref_mut() else {
@@ -412,7 +453,7 @@ impl Scheduler {
     }
 
     /// Replays every record, leaving held what they do not say.
-    async fn replay_records(&mut self) -> Result<(), String> {
+    async fn replay_records(&mut self) -> Result<(), ReplayError> {
         let mut handled = 0u32;
         loop {
             let next = match self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
@@ -427,16 +468,15 @@ impl Scheduler {
             }
             match record {
                 Record::Attempt(a) => {
-                    self.replay_until(a.step - 1)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    let at = |mismatch| ReplayError::Record { seq, mismatch };
+                    self.replay_until(a.step - 1).map_err(at)?;
                     self.step += 1;
-                    self.replay_attempt(*a)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    self.replay_attempt(*a).map_err(at)?;
                 }
                 Record::Ended(_) => {
                     // Work the queue to its end, as the run did before it
                     // ended; a re-run may follow.
-                    while let Some(work) = self.queue.pop_front() {
+                    while let Some(work) = self.turn.queue.pop_front() {
                         self.process(work);
                     }
                     if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
@@ -458,50 +498,43 @@ impl Scheduler {
                     }
                 }
                 Record::Command { step, command } => {
-                    self.replay_until(step)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                    let at = |mismatch| ReplayError::Record { seq, mismatch };
+                    self.replay_until(step).map_err(at)?;
                     self.apply_command(&command)
-                        .map_err(|e| format!("record {seq}: {e}"))?;
+                        .map_err(|e| at(Mismatch::Command(e)))?;
                 }
-                Record::Started(_) => {
-                    return Err(format!("record {seq}: a second `started` record"))
-                }
+                Record::Started(_) => return Err(ReplayError::SecondStart(seq)),
             }
         }
         Ok(())
     }
 
     /// Works the queue until `step` work items have been done.
-    fn replay_until(&mut self, step: u64) -> Result<(), String> {
+    fn replay_until(&mut self, step: u64) -> Result<(), Mismatch> {
         while self.step < step {
-            let Some(work) = self.queue.pop_front() else {
-                return Err(format!(
-                    "the journal says step {step}, but the run has nothing left to do after step {}: \
-                     the workflow (or weft) behaves differently from when it was recorded",
-                    self.step
-                ));
+            let Some(work) = self.turn.queue.pop_front() else {
+                return Err(Mismatch::NothingLeft {
+                    step,
+                    done: self.step,
+                });
             };
             self.process(work);
         }
         Ok(())
     }
 
-    fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), String> {
-        let item = a.item.unwrap_or(NO_ITEM);
+    fn replay_attempt(&mut self, a: AttemptRecord) -> Result<(), Mismatch> {
+        let key = AttemptKey {
+            instance: InstanceId(a.instance),
+            item: a.item.map(ItemIndex),
+            attempt: a.attempt,
+        };
         let launch = self
             .journal
             .as_deref_mut()
             .and_then(|j| j.replay.as_mut())
-            .and_then(|r| r.pending.remove(&(a.instance, item, a.attempt)))
-            .ok_or_else(|| {
-                format!(
-                    "the journal names attempt {} of instance {}{} at step {}, which the run did not start there",
-                    a.attempt,
-                    a.instance,
-                    a.item.map(|i| format!(" item {i}")).unwrap_or_default(),
-                    a.step
-                )
-            })?;
+            .and_then(|r| r.pending.remove(&key))
+            .ok_or(Mismatch::NotStarted { key, step: a.step })?;
         let outcome = match a.outcome {
             AttemptOutcome::Ok { result } => Outcome::Ok(result),
             AttemptOutcome::Err {
@@ -523,10 +556,8 @@ impl Scheduler {
             AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
         };
         let done = Done {
-            slot: launch.slot,
-            instance: a.instance,
-            item,
-            attempt: a.attempt,
+            slot: Some(launch.slot),
+            key,
             outcome,
             started: a.started_at.map(|ms| self.instant_of(ms)),
             ended: self.instant_of(a.ended_at),
@@ -547,14 +578,14 @@ impl Scheduler {
             Command::Rerun { tasks } => self.rerun(tasks)?,
             Command::Respond { .. } | Command::Signal { .. } => self.apply_answer(command)?,
             Command::Expire { instance, item } => {
-                self.apply_expire(*instance, item.unwrap_or(NO_ITEM));
+                self.apply_expire(InstanceId(*instance), item.map(ItemIndex));
             }
         }
         Ok(())
     }
 
     /// The slots of the launches a replay holds, which are given up.
-    pub(super) fn take_pending(&mut self) -> Vec<u32> {
+    pub(super) fn take_pending(&mut self) -> Vec<SlotId> {
         match self.journal.as_deref_mut().and_then(|j| j.replay.take()) {
             Some(r) => r.pending.into_values().map(|l| l.slot).collect(),
             None => Vec::new(),
@@ -562,7 +593,7 @@ impl Scheduler {
     }
 
     /// In replay, an abort drops the launches of the attempts it stops.
-    pub(super) fn forget_pending(&mut self, slot: u32) {
+    pub(super) fn forget_pending(&mut self, slot: SlotId) {
         if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
             r.pending.retain(|_, l| l.slot != slot);
         }
@@ -584,15 +615,15 @@ impl Scheduler {
         mut self,
         status: crate::RunStatus,
         end: Option<RunEnd>,
-    ) -> Result<crate::RunOutcome, String> {
+    ) -> Result<crate::RunOutcome, ReplayError> {
         self.begin();
         self.replay_records().await?;
         // What the run did after its last record follows from it: work the
         // queue too (launches stay held; nothing runs).
-        while let Some(work) = self.queue.pop_front() {
+        while let Some(work) = self.turn.queue.pop_front() {
             self.process(work);
         }
-        let tasks_run = self.instances.len();
+        let tasks_run = self.graph.instances.len();
         let (tasks, routes) = self.records(false);
         let (output, errors) = match end {
             Some(end) if status.is_terminal() => (end.output, end.errors),
@@ -604,7 +635,7 @@ impl Scheduler {
         Ok(crate::RunOutcome {
             run_id: self.run_id,
             parent: self.parent,
-            workflow: self.plan.name().clone(),
+            workflow: self.env.plan.name().clone(),
             status,
             output,
             tasks,
@@ -633,17 +664,17 @@ impl Scheduler {
         let mut arrivals: Vec<Skipped> = Vec::new();
         // The instances run again: their terminal entries go (Orquesta
         // resets them), their new instances make their own.
-        let mut replaced: Vec<u32> = Vec::new();
+        let mut replaced: Vec<InstanceId> = Vec::new();
         if tasks.is_empty() {
-            for (i, inst) in self.instances.iter().enumerate() {
+            for (i, inst) in self.graph.instances.iter().enumerate() {
                 let failed_it = inst.unremediated;
                 let stopped = inst.status == weft_core::TaskStatus::Canceled;
                 if failed_it || stopped {
-                    replaced.push(i as u32);
+                    replaced.push(InstanceId(i as u32));
                     again.push((inst.task, inst.route, inst.level, inst.scope.clone()));
                 }
             }
-            for s in &self.skipped {
+            for s in &self.graph.skipped {
                 match s {
                     Skipped::Dispatch {
                         task,
@@ -659,7 +690,7 @@ impl Scheduler {
             }
         } else {
             for name in tasks {
-                let Some(t) = self.plan.task_id(name) else {
+                let Some(t) = self.env.plan.task_id(name) else {
                     return Err(format!(
                         "cannot re-run `{name}`: the workflow has no such task"
                     ));
@@ -667,10 +698,10 @@ impl Scheduler {
                 // The latest instance in each route it ran in, in the
                 // scope it ran in.
                 let mut latest: HashMap<u32, (u32, u32, Scope)> = HashMap::new();
-                for (i, inst) in self.instances.iter().enumerate() {
+                for (i, inst) in self.graph.instances.iter().enumerate() {
                     if inst.task == t {
                         latest.insert(inst.route, (inst.route, inst.level, inst.scope.clone()));
-                        replaced.push(i as u32);
+                        replaced.push(InstanceId(i as u32));
                     }
                 }
                 if latest.is_empty() {
@@ -686,22 +717,21 @@ impl Scheduler {
         // The run goes on as if it had not stopped; old errors stay in the
         // journal's earlier `Ended` record.
         self.state = State::Running;
-        self.failed = false;
-        self.canceled = false;
         self.errors.clear();
         self.stop = None;
-        self.skipped.clear();
-        self.terminal
+        self.graph.skipped.clear();
+        self.graph
+            .terminal
             .retain(|t| t.instance.is_none_or(|i| !replaced.contains(&i)));
-        self.last_open = None;
-        for inst in &mut self.instances {
+        self.graph.last_open = None;
+        for inst in &mut self.graph.instances {
             inst.unremediated = false;
         }
         self.status.set(crate::RunStatus::Running);
         for (task, route, level, scope) in again {
             self.queue_dispatch(task, route, level, scope);
         }
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         for a in arrivals {
             if let Skipped::Arrival {
                 target,

@@ -15,18 +15,16 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::{Msg, Outcome};
 use crate::action::{Action, ActionInput};
 use crate::attempt::{
     panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report, StopSignal,
 };
+use crate::run::msg::{AttemptKey, Msg, Outcome, SlotId};
 
 /// An attempt ready to run.
 pub(crate) struct Launch {
-    pub(super) slot: u32,
-    pub(super) instance: u32,
-    pub(super) item: u32,
-    pub(super) attempt: u32,
+    pub(super) slot: SlotId,
+    pub(super) key: AttemptKey,
     pub(super) action: Arc<dyn Action>,
     pub(super) input: ActionInput,
     pub(super) delay: Option<Duration>,
@@ -43,13 +41,7 @@ impl Launch {
     /// was reported at once (on `tx`, like any other, so that a journal
     /// records it).
     pub(super) fn spawn(self, tx: &flume::Sender<Msg>) -> Option<JoinHandle<()>> {
-        let report = Report::new(
-            self.slot,
-            self.instance,
-            self.item,
-            self.attempt,
-            tx.clone(),
-        );
+        let report = Report::new(self.slot, self.key, tx.clone());
         // Most attempts have no delay, timeout or global cap. For those the
         // action's future is made here (`call` only builds it) and the
         // spawned task holds just that future and a few ids: a small task

@@ -49,6 +49,7 @@
 mod bits;
 mod completion;
 mod dispatch;
+mod env;
 mod finish;
 mod items;
 mod journal;
@@ -63,69 +64,56 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
-use crate::action::{Action, ActionError};
 use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
-use crate::executor::{ExecutorInner, RunOptions};
 use crate::id::RunId;
-use crate::limits::{Limits, DEFAULT_EXTRA_INSTANCES};
+use crate::limits::DEFAULT_EXTRA_INSTANCES;
 use crate::outcome::RunStatus;
 use crate::outcome::{RunError, RunOutcome};
-use crate::run::{Control, Run, RunHandle, SharedStatus};
+use crate::run::msg::{AttemptKey, Control, Done, InstanceId, ItemIndex, Msg, SlotId};
+use crate::run::{Run, RunHandle, RunOptions, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
-use crate::subworkflow::{Children, SubWorkflow};
 use crate::telemetry::RunMetrics;
 use bits::Bits;
+pub(crate) use env::{Actions, RunEnv, RunHost};
+use journal::ReplayError;
 pub(crate) use journal::RunJournal;
 use scope::Scope;
 
-const NO_ITEM: u32 = u32::MAX;
-
-pub(crate) enum Msg {
-    Started {
-        instance: u32,
-        item: u32,
-        attempt: u32,
-        at: Instant,
-    },
-    /// Boxed: completions can queue up by the thousand, and a small
-    /// message keeps the channel's buffer small.
-    Done(Box<Done>),
-    Control(Control),
-}
-
-pub(crate) struct Done {
-    pub(crate) slot: u32,
-    pub(crate) instance: u32,
-    pub(crate) item: u32,
-    pub(crate) attempt: u32,
-    pub(crate) outcome: Outcome,
-    pub(crate) started: Option<Instant>,
-    /// When the attempt ended, taken in the attempt's task.
-    pub(crate) ended: Instant,
-}
-
-pub(crate) enum Outcome {
-    Ok(Arc<Value>),
-    Err(ActionError),
-    TimedOut(Duration),
-    Panicked(String),
-    /// The run stopped before the attempt's delay was over.
-    Dropped,
-}
-
+/// Where the run is: going on, or stopping because it failed or was
+/// canceled first (and whether the other happened since). Nothing new
+/// starts once it is not `Running`; the run's status is `failed` if it
+/// ever failed, else `canceled` if it was canceled.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Running,
-    Failing,
-    Canceling,
+    Failing { canceled: bool },
+    Canceling { failed: bool },
+}
+
+impl State {
+    /// The run failed (first, or after a cancel).
+    fn failed(self) -> bool {
+        matches!(
+            self,
+            State::Failing { .. } | State::Canceling { failed: true }
+        )
+    }
+
+    /// The run was canceled (first, or after it began to fail).
+    fn canceled(self) -> bool {
+        matches!(
+            self,
+            State::Canceling { .. } | State::Failing { canceled: true }
+        )
+    }
 }
 
 struct Items {
@@ -189,7 +177,7 @@ struct Terminal {
     order: u32,
     /// The task instance; `None` for an engine command, whose entries come
     /// before the tasks' of the same completion.
-    instance: Option<u32>,
+    instance: Option<InstanceId>,
     scope: Scope,
 }
 
@@ -250,9 +238,13 @@ struct RouteStep {
     path: Arc<[String]>,
 }
 
-/// An attempt in flight: its task (none while its launch is held), and
-/// its instance and item.
-type Slot = (Option<JoinHandle<()>>, u32, u32);
+/// An attempt in flight: its tokio task (none while its launch is held),
+/// and which instance and item it runs.
+struct InFlight {
+    task: Option<JoinHandle<()>>,
+    instance: InstanceId,
+    item: Option<ItemIndex>,
+}
 
 /// Work a failing or canceled run did not do.
 #[derive(Clone)]
@@ -278,9 +270,7 @@ enum Skipped {
 
 /// A task instance (or item) waiting for an answer; see `waits.rs`.
 struct Waiting {
-    instance: u32,
-    item: u32,
-    attempt: u32,
+    key: AttemptKey,
     wait: Box<crate::wait::Wait>,
     /// When it began to wait.
     since: Instant,
@@ -290,9 +280,7 @@ struct Waiting {
 
 /// An attempt held back while the run is paused.
 struct Held {
-    instance: u32,
-    item: u32,
-    attempt: u32,
+    key: AttemptKey,
     delay: Option<Duration>,
 }
 
@@ -306,13 +294,13 @@ enum Work {
         level: u32,
     },
     Completed(Box<Done>),
-    Finish(u32),
+    Finish(InstanceId),
     /// The `fail` command, queued behind the dispatches of its transition so
     /// that `do: [notify, fail]` still starts `notify`.
     Fail(Box<(Arc<str>, String)>),
     /// Start more items of an instance: queued after each `FILL_CHUNK` items
     /// (items.rs), so how many start per step never depends on time.
-    Fill(u32),
+    Fill(InstanceId),
 }
 
 /// Work one turn may do before the loop yields to the runtime: each queued
@@ -351,20 +339,68 @@ fn null_result() -> Arc<Value> {
     crate::attempt::shared(Value::Null)
 }
 
+/// The run's task graph as it unfolds: the instances made, the joins'
+/// and routes' states, and Orquesta's terminal entries. Only the scheduler
+/// writes it; a replay rebuilds it from the plan and the records.
+struct Graph {
+    /// The task instances, by [`InstanceId`].
+    instances: Vec<Instance>,
+    /// The join tasks' states in route 0, in task order.
+    joins: Vec<JoinState>,
+    /// The join tasks' states in other routes, by (index in `joins`, route).
+    route_joins: HashMap<(u32, u32), JoinState>,
+    /// The run's routes; see [`RouteStep`].
+    routes: Vec<RouteStep>,
+    /// Per task, its index in `joins` (`None`: it is no join); empty for a
+    /// plan without joins.
+    join_slot: Vec<Option<u32>>,
+    /// The terminal entries so far (see [`Terminal`]).
+    terminal: Vec<Terminal>,
+    /// The instance whose completion was handled last, if it was not
+    /// terminal then: it is, if the run ends after it.
+    last_open: Option<InstanceId>,
+    /// Completions of task instances so far.
+    batch: u32,
+    /// Work not done because the run was failing or canceled, for a
+    /// re-run to do.
+    skipped: Vec<Skipped>,
+}
+
+/// The work of the current turn: the local queue and what rides beside it,
+/// and the turn's budget (see [`TURN_BUDGET`]).
+struct Turn {
+    queue: VecDeque<Work>,
+    /// Work left in this turn; see [`TURN_BUDGET`].
+    budget: u32,
+    /// When this turn began; see [`TURN_TIME`].
+    started: Instant,
+    /// `Work::Fail` entries in the queue.
+    fails_queued: usize,
+    /// Completions taken from the channel after a yield (buffer reused).
+    /// They stay boxed as they came: they move into `Work` unchanged.
+    #[allow(clippy::vec_box)]
+    arrived: Vec<Box<Done>>,
+    /// What enabled the dispatches in the queue, in their order; see
+    /// `queue_dispatch`.
+    causes: VecDeque<Option<Instant>>,
+    /// What enables the dispatches being queued now.
+    cause: Option<Instant>,
+    /// The scope of each dispatch in the queue, and the completion after
+    /// which it was queued, in their order (kept beside the queue so that
+    /// `Work` stays small).
+    scopes: VecDeque<(Scope, u32)>,
+}
+
 pub(crate) struct Scheduler {
-    plan: Plan,
+    /// What the run is made from (see [`RunEnv`]): read, never changed,
+    /// while it runs (its actions are freed at the end).
+    env: RunEnv,
     ctx: WorkflowContext,
     run_id: RunId,
     /// The run whose task started this one, for a sub-workflow.
     parent: Option<RunId>,
     /// The values of secret inputs, masked in all the run emits.
     secrets: Option<Box<Secrets>>,
-    /// Per task, whether its action is a workflow (empty: none is).
-    workflow_tasks: Vec<bool>,
-    /// The sub-workflow runs started by this run's attempts, for commands
-    /// to reach them; `None` when no task runs a workflow.
-    children: Option<Arc<Children>>,
-    exec: Arc<ExecutorInner>,
     /// What the run's handles read as its status.
     status: Arc<SharedStatus>,
     /// Paused: attempts about to start are held back in `held` instead.
@@ -376,31 +412,15 @@ pub(crate) struct Scheduler {
     tx: flume::Sender<Msg>,
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
     subscribers: Vec<flume::Sender<Event>>,
-    actions: Vec<Option<Arc<dyn Action>>>,
-    /// The join tasks' states in route 0, in task order.
-    joins: Vec<JoinState>,
-    /// The join tasks' states in other routes, by (index in `joins`, route).
-    route_joins: HashMap<(u32, u32), JoinState>,
-    /// The run's routes; see [`RouteStep`].
-    routes: Vec<RouteStep>,
-    /// Per task, its index in `joins` (`u32::MAX` if it is no join); empty
-    /// for a plan without joins.
-    join_slot: Vec<u32>,
-    instances: Vec<Instance>,
     /// Attempts in flight, by slot.
-    slots: Vec<Option<Slot>>,
-    free_slots: Vec<u32>,
+    slots: Vec<Option<InFlight>>,
+    free_slots: Vec<SlotId>,
     in_flight: usize,
     state: State,
-    failed: bool,
-    canceled: bool,
     /// Watched by attempts that wait (a delay, a global slot); made for the
     /// first of them. Once the run stops, nothing new waits.
     stop: Option<Arc<StopSignal>>,
     errors: Vec<RunError>,
-    queue: VecDeque<Work>,
-    /// Work left in this turn; see [`TURN_BUDGET`].
-    budget: u32,
     /// Work items done since the run began: where the journal places
     /// outcomes and commands (see `journal.rs`).
     step: u64,
@@ -408,59 +428,38 @@ pub(crate) struct Scheduler {
     journal: Option<Box<RunJournal>>,
     /// The records of this run said it had ended (it is being re-run).
     ended_before: bool,
-    /// Work not done because the run was failing or canceled, for a
-    /// re-run to do.
-    skipped: Vec<Skipped>,
-    /// When this turn began; see [`TURN_TIME`].
-    turn_started: Instant,
-    /// `Work::Fail` entries in the queue.
-    fails_queued: usize,
-    /// Completions taken from the channel after a yield (buffer reused).
-    /// They stay boxed as they came: they move into `Work` unchanged.
-    #[allow(clippy::vec_box)]
-    arrived: Vec<Box<Done>>,
     started: Instant,
     started_sys: SystemTime,
     max_instances: usize,
-    limits: Limits,
     /// Bytes of results and variables the run holds (see `Limits`).
     held_bytes: usize,
     /// The size counted for each variable's current value.
     var_bytes: HashMap<Arc<str>, usize>,
     actions_run: usize,
-    limit: Option<Arc<Semaphore>>,
     /// The run's metrics; `None` while it is only inspected, and when no
     /// recorder is installed (see `telemetry::recorder_installed`).
     metrics: Option<Box<RunMetrics>>,
     /// Per task, the number of its action among the run's distinct actions
-    /// (`u32::MAX`: no action), for per-action metrics.
-    action_of: Vec<u32>,
-    /// What enabled the dispatches in the queue, in their order; see
-    /// `queue_dispatch`.
-    causes: VecDeque<Option<Instant>>,
-    /// What enables the dispatches being queued now.
-    cause: Option<Instant>,
-    /// The scope of each dispatch in the queue, and the completion after
-    /// which it was queued, in their order (kept beside the queue so that
-    /// `Work` stays small).
-    scopes: VecDeque<(Scope, u32)>,
-    /// Completions of task instances so far.
-    batch: u32,
-    /// The terminal entries so far (see [`Terminal`]).
-    terminal: Vec<Terminal>,
-    /// The instance whose completion was handled last, if it was not
-    /// terminal then: it is, if the run ends after it.
-    last_open: Option<u32>,
+    /// (`None`: no action), for per-action metrics.
+    action_of: Vec<Option<u32>>,
+    /// The task graph as it unfolds.
+    graph: Graph,
+    /// The work of this turn.
+    turn: Turn,
 }
 
 impl Scheduler {
+    /// A run of `env.plan` with `parameters`, and its handle; nothing
+    /// happens until [`Scheduler::run`] is spawned.
     pub(crate) fn new(
-        exec: Arc<ExecutorInner>,
-        plan: Plan,
+        env: RunEnv,
         parameters: Value,
         run_id: RunId,
-        options: RunOptions,
-    ) -> Result<(Scheduler, Run), weft_core::Error> {
+        options: &RunOptions,
+    ) -> (Scheduler, Run) {
+        let mut env = env;
+        let context = std::mem::take(&mut env.context);
+        let plan = &env.plan;
         let (tx, rx) = flume::unbounded();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let mut subscribers = Vec::new();
@@ -473,82 +472,14 @@ impl Scheduler {
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
-        // Neighbouring tasks usually share an action: remember the last one
-        // instead of hashing every name.
-        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
-        let mut last: Option<(&str, Arc<dyn Action>)> = None;
-        // Per task, whether its action is a workflow (empty: none is).
-        let mut workflow_tasks: Vec<bool> = Vec::new();
-        let mut children: Option<Arc<Children>> = None;
-        for t in tasks {
-            let Some(name) = t.action.as_deref() else {
-                actions.push(None);
-                continue;
-            };
-            let found = match &last {
-                Some((n, a)) if *n == name => a.clone(),
-                _ => {
-                    let found = match (exec.actions.get(name), exec.workflows.get(name)) {
-                        (Some(a), _) => a.clone(),
-                        (None, Some(plan)) => {
-                            workflow_tasks.resize(tasks.len(), false);
-                            workflow_tasks[t.id as usize] = true;
-                            Arc::new(SubWorkflow {
-                                name: Arc::from(name),
-                                plan: plan.clone(),
-                                adapter: exec.adapters.get(name).cloned(),
-                                exec: exec.clone(),
-                                children: children.get_or_insert_with(Default::default).clone(),
-                                depth: options.depth + 1,
-                                durability: options.durability,
-                                in_memory: options.in_memory,
-                            })
-                        }
-                        (None, None) if exec.inspecting => Arc::new(crate::action::FnAction(
-                            |_: crate::ActionInput| async {
-                                Err(crate::ActionError::new("this run is only being inspected"))
-                            },
-                        )),
-                        (None, None) => {
-                            return Err(weft_core::Error::new(
-                                weft_core::ErrorKind::Validation,
-                                format!(
-                                    "unknown action `{name}`: this plan was compiled for another executor"
-                                ),
-                            )
-                            .with_task(&*t.name)
-                            .with_field("action"))
-                        }
-                    };
-                    last = Some((name, found.clone()));
-                    found
-                }
-            };
-            if !workflow_tasks.is_empty() && exec.workflows.contains_key(name) {
-                workflow_tasks[t.id as usize] = true;
-            }
-            actions.push(Some(found));
-            // A constant retry count over the limit is refused before the
-            // run starts; one from an expression fails its task when read.
-            if let Some(weft_core::engine::Num::Const(count)) = t.retry.as_ref().map(|r| &r.count) {
-                if *count > f64::from(exec.limits.max_retries) {
-                    return Err(weft_core::Error::new(
-                        weft_core::ErrorKind::Validation,
-                        retries_over_limit(*count, exec.limits.max_retries),
-                    )
-                    .with_task(&*t.name)
-                    .with_field("retry.count"));
-                }
-            }
-        }
         let mut joins = Vec::new();
         let mut join_slot = Vec::new();
         if tasks.iter().any(|t| t.join.is_some()) {
-            join_slot = vec![u32::MAX; tasks.len()];
+            join_slot = vec![None; tasks.len()];
             for t in tasks {
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
-                join_slot[t.id as usize] = joins.len() as u32;
+                join_slot[t.id as usize] = Some(joins.len() as u32);
                 joins.push(JoinState::new(
                     t.id,
                     n,
@@ -568,22 +499,14 @@ impl Scheduler {
             static_key(&WORKFLOW, "workflow"),
             Value::String(plan.name().to_string()),
         );
-        for (name, make) in &exec.run_context {
-            let start = crate::executor::StartingRun {
-                run_id,
-                workflow: plan.name(),
-            };
-            ctx.set_var(name.clone(), make(&start));
+        for (name, value) in context {
+            ctx.set_var(name, value);
         }
-        let max_instances = exec
+        let max_instances = env
             .limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
-        let limit = exec.limit.clone();
-        let status = Arc::new(SharedStatus::new(
-            RunStatus::Running,
-            exec.lost.pauses.clone(),
-        ));
+        let status = Arc::new(SharedStatus::new(RunStatus::Running, env.pauses.clone()));
         let run = Run {
             handle: RunHandle {
                 id: run_id,
@@ -594,16 +517,13 @@ impl Scheduler {
             events,
             recorded: crate::run::Recorded::InMemory,
         };
-        let secrets = Secrets::of(&plan, ctx.parameters());
+        let secrets = Secrets::of(plan, ctx.parameters());
         let s = Scheduler {
-            plan,
+            env,
             ctx,
             run_id,
             secrets,
             parent: options.parent,
-            workflow_tasks,
-            children,
-            exec: exec.clone(),
             status,
             paused: false,
             held: Vec::new(),
@@ -612,54 +532,53 @@ impl Scheduler {
             tx,
             outcome_tx: Some(outcome_tx),
             subscribers,
-            actions,
-            joins,
-            route_joins: HashMap::new(),
-            routes: vec![RouteStep {
-                parent: 0,
-                from: 0,
-                key: 0,
-                target: 0,
-                level: 0,
-                path: Arc::from(Vec::new()),
-            }],
-            join_slot,
-            instances: Vec::with_capacity(n_tasks),
             slots: Vec::with_capacity(n_tasks.min(1 << 16)),
             free_slots: Vec::new(),
             in_flight: 0,
             state: State::Running,
-            failed: false,
-            canceled: false,
             stop: None,
             errors: Vec::new(),
-            queue: VecDeque::new(),
-            budget: TURN_BUDGET,
             step: 0,
             journal: None,
             ended_before: false,
-            skipped: Vec::new(),
-            turn_started: Instant::now(),
-            fails_queued: 0,
-            arrived: Vec::new(),
             started: Instant::now(),
             started_sys: SystemTime::now(),
             max_instances,
-            limits: exec.limits.clone(),
             held_bytes: 0,
             var_bytes: HashMap::new(),
             actions_run: 0,
-            limit,
             metrics: None,
             action_of: Vec::new(),
-            causes: VecDeque::new(),
-            cause: None,
-            scopes: VecDeque::new(),
-            batch: 0,
-            terminal: Vec::new(),
-            last_open: None,
+            graph: Graph {
+                instances: Vec::with_capacity(n_tasks),
+                joins,
+                route_joins: HashMap::new(),
+                routes: vec![RouteStep {
+                    parent: 0,
+                    from: 0,
+                    key: 0,
+                    target: 0,
+                    level: 0,
+                    path: Arc::from(Vec::new()),
+                }],
+                join_slot,
+                terminal: Vec::new(),
+                last_open: None,
+                batch: 0,
+                skipped: Vec::new(),
+            },
+            turn: Turn {
+                queue: VecDeque::new(),
+                budget: TURN_BUDGET,
+                started: Instant::now(),
+                fails_queued: 0,
+                arrived: Vec::new(),
+                causes: VecDeque::new(),
+                cause: None,
+                scopes: VecDeque::new(),
+            },
         };
-        Ok((s, run))
+        (s, run)
     }
 
     /// Makes the run durable: it records into `journal` (or, for a resumed
@@ -679,10 +598,10 @@ impl Scheduler {
 
     /// The replay could not go on: the run fails, and what the replay held
     /// never runs.
-    fn replay_failed(&mut self, why: String) {
+    fn replay_failed(&mut self, why: ReplayError) {
         let pending = self.take_pending();
         for slot in pending {
-            self.slots[slot as usize] = None;
+            self.slots[slot.index()] = None;
             self.free_slots.push(slot);
             self.in_flight -= 1;
         }
@@ -693,7 +612,7 @@ impl Scheduler {
         let span = tracing::info_span!(
             "run",
             run_id = %self.run_id,
-            workflow = %self.plan.name(),
+            workflow = %self.env.plan.name(),
             status = tracing::field::Empty
         );
         let span2 = span.clone();
@@ -701,11 +620,11 @@ impl Scheduler {
             // Without a recorder the run keeps no metrics state at all: no
             // handles, no dispatch causes, no per-action table.
             if crate::telemetry::recorder_installed() {
-                let (action_of, distinct) = number_actions(&self.plan);
+                let (action_of, distinct) = number_actions(&self.env.plan);
                 self.action_of = action_of;
                 self.metrics = Some(Box::new(RunMetrics::start(
-                    &self.exec.metrics,
-                    self.plan.name(),
+                    self.env.host.metrics(),
+                    self.env.plan.name(),
                     distinct,
                 )));
             }
@@ -722,7 +641,7 @@ impl Scheduler {
             }
             loop {
                 self.drain_queue();
-                if !self.queue.is_empty() {
+                if !self.turn.queue.is_empty() {
                     // Out of budget: let what was spawned run, then handle
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
@@ -764,7 +683,7 @@ impl Scheduler {
                 self.handle(msg);
                 // Handle whatever else is already queued before waiting again
                 // (what the budget leaves is taken after the yield).
-                while self.budget > 0 {
+                while self.turn.budget > 0 {
                     let Ok(msg) = self.rx.try_recv() else { break };
                     self.handle(msg);
                     self.drain_queue();
@@ -779,7 +698,7 @@ impl Scheduler {
             self.flush_journal().await;
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
-            self.exec.live.remove(&self.run_id);
+            self.env.host.run_ended(self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
             }
@@ -797,9 +716,9 @@ impl Scheduler {
                 self.handle(msg);
             }
         }
-        let workflow = self.plan.name().clone();
+        let workflow = self.env.plan.name().clone();
         self.emit(|| EventKind::RunStarted { workflow });
-        let plan = self.plan.clone();
+        let plan = self.env.plan.clone();
         // Each var sees the inputs and the vars before it.
         for (name, value) in plan.vars() {
             let set = match value.render(&self.ctx) {
@@ -826,32 +745,30 @@ impl Scheduler {
     /// at the back and taken from the front), so that `Work` stays small.
     fn queue_dispatch(&mut self, task: TaskId, route: u32, level: u32, scope: Scope) {
         if self.metrics.is_some() {
-            self.causes.push_back(self.cause);
+            self.turn.causes.push_back(self.turn.cause);
         }
-        self.scopes.push_back((scope, self.batch));
-        self.queue.push_back(Work::Dispatch { task, route, level });
+        self.turn.scopes.push_back((scope, self.graph.batch));
+        self.turn
+            .queue
+            .push_back(Work::Dispatch { task, route, level });
     }
 
     /// The context instance `id` sees: the run's, with its branch's
     /// variables.
-    fn ctx_of(&self, id: u32) -> WorkflowContext {
+    fn ctx_of(&self, id: InstanceId) -> WorkflowContext {
         self.ctx
-            .with_variables(self.instances[id as usize].scope.vars.clone())
+            .with_variables(self.graph.instances[id.index()].scope.vars.clone())
     }
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Done(done) => self.queue.push_back(Work::Completed(done)),
-            Msg::Started {
-                instance,
-                item,
-                attempt,
-                at,
-            } => {
-                let t = self.instances[instance as usize].task;
-                let task = self.plan.task(t).name.clone();
-                let item = (item != NO_ITEM).then_some(item as usize);
+            Msg::Done(done) => self.turn.queue.push_back(Work::Completed(done)),
+            Msg::Started { key, at } => {
+                let t = self.graph.instances[key.instance.index()].task;
+                let task = self.env.plan.task(t).name.clone();
+                let (instance, item, attempt) = key.parts();
                 let child_run = self
+                    .env
                     .workflow_tasks
                     .get(t as usize)
                     .is_some_and(|&w| w)
@@ -871,6 +788,7 @@ impl Scheduler {
             Msg::Control(Control::Resume) => self.command(Command::Resume),
             Msg::Control(Control::Rerun(tasks)) => self.command(Command::Rerun { tasks }),
             Msg::Control(Control::JournalFailed(why)) => self.journal_failed(why),
+            Msg::Control(Control::LeaseLost(why)) => self.lease_lost(why),
             Msg::Control(Control::Answer(command, reply)) => {
                 let taken = self.answer(command);
                 match reply {
@@ -911,23 +829,23 @@ impl Scheduler {
     }
 
     fn new_turn(&mut self) {
-        self.budget = TURN_BUDGET;
-        self.turn_started = Instant::now();
+        self.turn.budget = TURN_BUDGET;
+        self.turn.started = Instant::now();
     }
 
     /// Does queued work until the queue is empty or the turn's budget or
     /// time is spent.
     fn drain_queue(&mut self) {
         let mut done = 0u32;
-        while self.budget > 0 {
-            let Some(work) = self.queue.pop_front() else {
+        while self.turn.budget > 0 {
+            let Some(work) = self.turn.queue.pop_front() else {
                 return;
             };
-            self.budget -= 1;
+            self.turn.budget -= 1;
             self.process(work);
             done += 1;
-            if done.is_multiple_of(CLOCK_EVERY) && self.turn_started.elapsed() >= TURN_TIME {
-                self.budget = 0;
+            if done.is_multiple_of(CLOCK_EVERY) && self.turn.started.elapsed() >= TURN_TIME {
+                self.turn.budget = 0;
             }
         }
     }
@@ -938,10 +856,10 @@ impl Scheduler {
         match work {
             Work::Dispatch { task, route, level } => {
                 let cause = match self.metrics {
-                    Some(_) => self.causes.pop_front().flatten(),
+                    Some(_) => self.turn.causes.pop_front().flatten(),
                     None => None,
                 };
-                let (mut scope, batch) = self.scopes.pop_front().unwrap_or_default();
+                let (mut scope, batch) = self.turn.scopes.pop_front().unwrap_or_default();
                 if let Some(js) = self.fired_join(task, route) {
                     if let Some(merged) = js.scope.take() {
                         scope = merged;
@@ -952,12 +870,12 @@ impl Scheduler {
             Work::Completed(done) => self.completed(*done),
             Work::Finish(i) => self.finish_instance(i),
             Work::Fail(fail) => {
-                self.fails_queued -= 1;
+                self.turn.fails_queued -= 1;
                 let (task, message) = *fail;
                 self.fail_run(Some(&task), message);
             }
             Work::Fill(i) => {
-                if let Some(items) = self.instances[i as usize].items.as_mut() {
+                if let Some(items) = self.graph.instances[i.index()].items.as_mut() {
                     items.fill_queued = false;
                 }
                 self.fill_items(i);
@@ -972,13 +890,13 @@ impl Scheduler {
     /// run must fail before anything that finished after it is handled
     /// (which could start new work).
     fn take_arrived(&mut self) {
-        if self.fails_queued > 0 {
+        if self.turn.fails_queued > 0 {
             while let Ok(msg) = self.rx.try_recv() {
                 self.handle(msg);
             }
             return;
         }
-        let mut arrived = std::mem::take(&mut self.arrived);
+        let mut arrived = std::mem::take(&mut self.turn.arrived);
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Done(done) => arrived.push(done),
@@ -986,40 +904,38 @@ impl Scheduler {
             }
         }
         for done in arrived.drain(..).rev() {
-            self.queue.push_front(Work::Completed(done));
+            self.turn.queue.push_front(Work::Completed(done));
         }
-        self.arrived = arrived;
+        self.turn.arrived = arrived;
     }
 }
 
 /// Numbers the distinct actions of `plan`'s tasks: per task, the number of
-/// its action (`u32::MAX` for none), and how many there are.
-fn number_actions(plan: &Plan) -> (Vec<u32>, usize) {
+/// its action (`None` for none), and how many there are.
+fn number_actions(plan: &Plan) -> (Vec<Option<u32>>, usize) {
     let mut seen: HashMap<&str, u32> = HashMap::new();
     let mut last: Option<(&str, u32)> = None;
     let of = plan
         .tasks()
         .iter()
         .map(|t| {
-            let Some(name) = t.action.as_deref() else {
-                return u32::MAX;
-            };
+            let name = t.action.as_deref()?;
             if let Some((n, k)) = last {
                 if n == name {
-                    return k;
+                    return Some(k);
                 }
             }
             let next = seen.len() as u32;
             let k = *seen.entry(name).or_insert(next);
             last = Some((name, k));
-            k
+            Some(k)
         })
         .collect();
     (of, seen.len())
 }
 
 /// The error for a retry count above [`Limits::max_retries`].
-fn retries_over_limit(count: f64, max: u32) -> String {
+pub(crate) fn retries_over_limit(count: f64, max: u32) -> String {
     format!(
         "{count} retries is over the limit of {max}: lower `retry.count`, or raise Limits::max_retries"
     )

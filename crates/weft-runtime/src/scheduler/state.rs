@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use weft_core::TaskId;
 
-use super::{Done, Outcome, Scheduler, State, Work};
+use super::{InFlight, Scheduler, State, Work};
 use crate::event::{Event, EventKind};
 use crate::limits::{human_bytes, json_bytes};
 use crate::outcome::{RunError, RunStatus};
+use crate::run::msg::{AttemptKey, Done, Outcome, SlotId};
 
 impl Scheduler {
     pub(super) fn emit(&mut self, kind: impl FnOnce() -> EventKind) {
@@ -66,27 +67,35 @@ impl Scheduler {
             task: task.map(str::to_owned),
             message,
         });
-        self.failed = true;
-        if self.state == State::Running {
-            self.state = State::Failing;
-            self.status.set(RunStatus::Canceling);
-            if let Some(stop) = &self.stop {
-                stop.raise();
+        match &mut self.state {
+            State::Running => {}
+            State::Failing { .. } => return,
+            State::Canceling { failed } => {
+                *failed = true;
+                return;
             }
-            self.drop_held();
-            self.drop_waits();
         }
+        self.state = State::Failing { canceled: false };
+        self.status.set(RunStatus::Canceling);
+        if let Some(stop) = &self.stop {
+            stop.raise();
+        }
+        self.drop_held();
+        self.drop_waits();
     }
 
     pub(super) fn cancel(&mut self, abort: bool) {
-        if self.state == State::Running {
-            self.state = State::Canceling;
-            self.status.set(RunStatus::Canceling);
+        match &mut self.state {
+            State::Running => {
+                self.state = State::Canceling { failed: false };
+                self.status.set(RunStatus::Canceling);
+            }
+            State::Failing { canceled } => *canceled = true,
+            State::Canceling { .. } => {}
         }
-        self.canceled = true;
         self.drop_held();
         self.drop_waits();
-        if let Some(children) = &self.children {
+        if let Some(children) = &self.env.children {
             children.cancel(abort);
         }
         if let Some(stop) = &self.stop {
@@ -94,18 +103,26 @@ impl Scheduler {
         }
         if abort {
             for slot in 0..self.slots.len() {
-                if let Some((handle, instance, item)) = self.slots[slot].take() {
-                    if let Some(handle) = handle {
-                        handle.abort();
+                if let Some(InFlight {
+                    task,
+                    instance,
+                    item,
+                }) = self.slots[slot].take()
+                {
+                    if let Some(task) = task {
+                        task.abort();
                     }
-                    self.forget_pending(slot as u32);
-                    self.free_slots.push(slot as u32);
+                    let slot = SlotId(slot as u32);
+                    self.forget_pending(slot);
+                    self.free_slots.push(slot);
                     self.in_flight -= 1;
-                    self.queue.push_back(Work::Completed(Box::new(Done {
-                        slot: u32::MAX,
-                        instance,
-                        item,
-                        attempt: 0,
+                    self.turn.queue.push_back(Work::Completed(Box::new(Done {
+                        slot: None,
+                        key: AttemptKey {
+                            instance,
+                            item,
+                            attempt: 0,
+                        },
                         outcome: Outcome::Dropped,
                         started: None,
                         ended: Instant::now(),
@@ -121,7 +138,7 @@ impl Scheduler {
             return;
         }
         self.paused = true;
-        if let Some(children) = &self.children {
+        if let Some(children) = &self.env.children {
             children.pause();
         }
         self.status.set(if self.in_flight == 0 {
@@ -142,12 +159,12 @@ impl Scheduler {
         if self.state == State::Running {
             self.status.set(RunStatus::Running);
         }
-        if let Some(children) = &self.children {
+        if let Some(children) = &self.env.children {
             children.resume();
         }
         self.emit(|| EventKind::RunResumed);
         for h in std::mem::take(&mut self.held) {
-            self.start_attempt(h.instance, h.item, h.attempt, h.delay);
+            self.start_attempt(h.key.instance, h.key.item, h.key.attempt, h.delay);
         }
     }
 
@@ -156,11 +173,9 @@ impl Scheduler {
     fn drop_held(&mut self) {
         self.paused = false;
         for h in std::mem::take(&mut self.held) {
-            self.queue.push_back(Work::Completed(Box::new(Done {
-                slot: u32::MAX,
-                instance: h.instance,
-                item: h.item,
-                attempt: h.attempt,
+            self.turn.queue.push_back(Work::Completed(Box::new(Done {
+                slot: None,
+                key: h.key,
                 outcome: Outcome::Dropped,
                 started: None,
                 ended: Instant::now(),
@@ -170,10 +185,10 @@ impl Scheduler {
 
     pub(super) fn skip(&mut self, task: TaskId) {
         let reason = match self.state {
-            State::Canceling => "the run was canceled",
+            State::Canceling { .. } => "the run was canceled",
             _ => "the run is failing",
         };
-        let name = self.plan.task(task).name.clone();
+        let name = self.env.plan.task(task).name.clone();
         self.emit(|| EventKind::TaskSkipped {
             task: name,
             instance: None,
@@ -190,7 +205,7 @@ impl Scheduler {
     /// The value is over [`Limits::max_value_bytes`](crate::Limits); it
     /// must not be set.
     pub(super) fn count_var(&mut self, name: &str, value: &Value) -> Result<(), String> {
-        let max = self.limits.max_value_bytes;
+        let max = self.env.limits.max_value_bytes;
         let size = json_bytes(value, max);
         if size > max {
             return Err(format!(

@@ -14,12 +14,13 @@ use super::bits::Bits;
 use super::scope::{Published, Scope};
 use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Terminal, Work};
 use crate::event::EventKind;
+use crate::run::msg::InstanceId;
 
 impl Scheduler {
     /// A task instance is complete: record it, evaluate its transitions.
-    pub(super) fn finish_instance(&mut self, id: u32) {
-        let plan = self.plan.clone();
-        let inst = &self.instances[id as usize];
+    pub(super) fn finish_instance(&mut self, id: InstanceId) {
+        let plan = self.env.plan.clone();
+        let inst = &self.graph.instances[id.index()];
         let task = plan.task(inst.task);
         let status = inst.status;
         let route = inst.route;
@@ -32,7 +33,7 @@ impl Scheduler {
             let to_sys =
                 |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
             let run = TaskRun::new(
-                id,
+                id.0,
                 route,
                 inst.started.map(to_sys),
                 Some(to_sys(inst.ended.unwrap_or_else(Instant::now))),
@@ -49,17 +50,17 @@ impl Scheduler {
         match status {
             TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
                 task: name,
-                instance: id,
+                instance: id.0,
             }),
             TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
                 task: name,
-                instance: id,
+                instance: id.0,
             }),
             TaskStatus::Canceled => {
                 let reason = error.clone().unwrap_or_default();
                 self.emit_at(at, || EventKind::TaskSkipped {
                     task: name,
-                    instance: Some(id),
+                    instance: Some(id.0),
                     reason,
                 })
             }
@@ -67,7 +68,7 @@ impl Scheduler {
                 let e = error.clone().unwrap_or_default();
                 self.emit_at(at, || EventKind::TaskFailed {
                     task: name,
-                    instance: id,
+                    instance: id.0,
                     error: e,
                 })
             }
@@ -77,8 +78,8 @@ impl Scheduler {
         }
         // This completion's number: the tasks it makes ready, and the
         // engine commands it takes, are ordered by it (see `Terminal`).
-        self.batch += 1;
-        let batch = self.batch;
+        self.graph.batch += 1;
+        let batch = self.graph.batch;
 
         if task.next.is_empty() {
             if status.is_failure() {
@@ -89,7 +90,7 @@ impl Scheduler {
             self.mark_terminal(id);
             return;
         }
-        let scope = self.instances[id as usize].scope.clone();
+        let scope = self.graph.instances[id.index()].scope.clone();
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
         // the status (`{{ succeeded() }}` is decided without it).
@@ -123,7 +124,9 @@ impl Scheduler {
                                 when_failed = true;
                                 self.fail_run(
                                     Some(&task.name),
-                                    self.plan.describe_error(&e, &format!("next[{ti}].when")),
+                                    self.env
+                                        .plan
+                                        .describe_error(&e, &format!("next[{ti}].when")),
                                 );
                                 break;
                             }
@@ -147,7 +150,7 @@ impl Scheduler {
                         .any(|t| matches!(t, Target::Task(_) | Target::Noop))
             });
         // What the dispatches below were enabled by (see `queue_dispatch`).
-        self.cause = Some(at);
+        self.turn.cause = Some(at);
         // The engine commands taken (`continue`, also for a transition
         // without `do`; `noop`; `fail`), each with the scope it was given:
         // terminal entries in Orquesta.
@@ -172,6 +175,7 @@ impl Scheduler {
                             .map(|()| value)
                             .map_err(|e| format!("next[{ti}].publish.{k}: {e}")),
                         Err(e) => Err(self
+                            .env
                             .plan
                             .describe_error(&e, &format!("next[{ti}].publish.{k}"))),
                     };
@@ -204,8 +208,9 @@ impl Scheduler {
                             Some(e) => format!("transitioned to `fail` after: {e}"),
                             None => "transitioned to `fail`".to_owned(),
                         };
-                        self.fails_queued += 1;
-                        self.queue
+                        self.turn.fails_queued += 1;
+                        self.turn
+                            .queue
                             .push_back(Work::Fail(Box::new((task.name.clone(), why))));
                     }
                     Target::Noop => commands.push(("noop", out.clone())),
@@ -213,17 +218,17 @@ impl Scheduler {
                 }
             }
         }
-        self.cause = None;
+        self.turn.cause = None;
         // Orquesta makes the commands' entries in the order of its edges,
         // which is by target name.
         // Only `output` reads the terminal entries.
-        if commands.is_empty() || self.plan.output().is_empty() {
+        if commands.is_empty() || self.env.plan.output().is_empty() {
             commands.clear();
         } else {
             commands.sort_by_key(|&(name, _)| name);
         }
         for (order, (_, scope)) in commands.into_iter().enumerate() {
-            self.terminal.push(Terminal {
+            self.graph.terminal.push(Terminal {
                 batch,
                 task: task.id,
                 route,
@@ -234,12 +239,12 @@ impl Scheduler {
         }
         if status.is_failure() && !handled {
             let msg = error.unwrap_or_else(|| status.to_string());
-            self.instances[id as usize].unremediated = true;
+            self.graph.instances[id.index()].unremediated = true;
             self.fail_run(Some(&task.name), msg);
         }
         // Every join this task leads to and did not arrive at is declined
         // (`decline` leaves the ones it arrived at alone).
-        if !self.join_slot.is_empty() {
+        if !self.graph.join_slot.is_empty() {
             for tr in &task.next {
                 for target in &tr.targets {
                     if let Target::Task(n) = *target {
@@ -254,19 +259,19 @@ impl Scheduler {
         if goes_to_fail || self.state != State::Running {
             self.mark_terminal(id);
         } else {
-            self.last_open = Some(id);
+            self.graph.last_open = Some(id);
         }
     }
 
     /// Instance `id`'s entry is terminal: its scope goes into `output`'s
     /// (not recorded for a workflow without `output`, which never reads it).
-    pub(super) fn mark_terminal(&mut self, id: u32) {
-        self.last_open = None;
-        if self.plan.output().is_empty() {
+    pub(super) fn mark_terminal(&mut self, id: InstanceId) {
+        self.graph.last_open = None;
+        if self.env.plan.output().is_empty() {
             return;
         }
-        let inst = &self.instances[id as usize];
-        self.terminal.push(Terminal {
+        let inst = &self.graph.instances[id.index()];
+        self.graph.terminal.push(Terminal {
             batch: inst.batch,
             task: inst.task,
             route: inst.route,
@@ -277,8 +282,8 @@ impl Scheduler {
     }
 
     pub(super) fn join_of(&self, task: TaskId) -> Option<usize> {
-        match self.join_slot.get(task as usize) {
-            Some(&j) if j != u32::MAX => Some(j as usize),
+        match self.graph.join_slot.get(task as usize) {
+            Some(&Some(j)) => Some(j as usize),
             _ => None,
         }
     }
@@ -298,7 +303,7 @@ impl Scheduler {
     ) {
         if self.state != State::Running {
             self.skip(target);
-            self.skipped.push(Skipped::Arrival {
+            self.graph.skipped.push(Skipped::Arrival {
                 target,
                 from: from.id,
                 ti: ti as u32,
@@ -309,7 +314,7 @@ impl Scheduler {
             return;
         }
         let Some(j) = self.join_of(target) else {
-            let route = if self.plan.task(target).split {
+            let route = if self.env.plan.task(target).split {
                 // Orquesta numbers a transition's edges to one target: the
                 // first transition of `from` that names it is key 0.
                 let key = from.next[..ti]
@@ -323,9 +328,9 @@ impl Scheduler {
             self.queue_dispatch(target, route, level + 1, scope);
             return;
         };
-        let branches = self.plan.task(target).inbound.len();
-        let pos = self.plan.task(target).inbound.binary_search(&from.id);
-        let batch = self.batch;
+        let branches = self.env.plan.task(target).inbound.len();
+        let pos = self.env.plan.task(target).inbound.binary_search(&from.id);
+        let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
         if js.fired {
             if js.fired_batch == batch {
@@ -367,9 +372,9 @@ impl Scheduler {
     pub(super) fn fired_join(&mut self, task: TaskId, route: u32) -> Option<&mut JoinState> {
         let j = self.join_of(task)?;
         let js = if route == 0 {
-            &mut self.joins[j]
+            &mut self.graph.joins[j]
         } else {
-            self.route_joins.get_mut(&(j as u32, route))?
+            self.graph.route_joins.get_mut(&(j as u32, route))?
         };
         js.fired.then_some(js)
     }
@@ -379,19 +384,19 @@ impl Scheduler {
     fn new_route(&mut self, route: u32, from: TaskId, key: u32, target: TaskId, level: u32) -> u32 {
         let mut r = route;
         while r != 0 {
-            let step = &self.routes[r as usize];
+            let step = &self.graph.routes[r as usize];
             if step.from == from && step.key == key {
                 return route;
             }
             r = step.parent;
         }
-        let mut path = self.routes[route as usize].path.to_vec();
-        path.push(format!("{}__t{key}", self.plan.task(from).name));
-        if self.plan.uses_task_status() {
-            let new = self.routes.len() as u32;
+        let mut path = self.graph.routes[route as usize].path.to_vec();
+        path.push(format!("{}__t{key}", self.env.plan.task(from).name));
+        if self.env.plan.uses_task_status() {
+            let new = self.graph.routes.len() as u32;
             self.ctx.set_route_parent(new, route);
         }
-        self.routes.push(RouteStep {
+        self.graph.routes.push(RouteStep {
             parent: route,
             from,
             key,
@@ -399,16 +404,17 @@ impl Scheduler {
             level,
             path: Arc::from(path),
         });
-        (self.routes.len() - 1) as u32
+        (self.graph.routes.len() - 1) as u32
     }
 
     /// The state of join `j` in `route`, made on the route's first use.
     fn join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
         if route == 0 {
-            return &mut self.joins[j];
+            return &mut self.graph.joins[j];
         }
-        let base = &self.joins[j];
-        self.route_joins
+        let base = &self.graph.joins[j];
+        self.graph
+            .route_joins
             .entry((j as u32, route))
             .or_insert_with(|| base.fresh(branches))
     }
@@ -419,8 +425,8 @@ impl Scheduler {
         let Some(j) = self.join_of(target) else {
             return;
         };
-        let branches = self.plan.task(target).inbound.len();
-        let pos = self.plan.task(target).inbound.binary_search(&from);
+        let branches = self.env.plan.task(target).inbound.len();
+        let pos = self.env.plan.task(target).inbound.binary_search(&from);
         let js = self.join_state(j, route, branches);
         if js.fired {
             return;
@@ -436,8 +442,8 @@ impl Scheduler {
 
     pub(super) fn check_join(&mut self, j: usize, route: u32) {
         let js = match route {
-            0 => &self.joins[j],
-            _ => match self.route_joins.get(&(j as u32, route)) {
+            0 => &self.graph.joins[j],
+            _ => match self.graph.route_joins.get(&(j as u32, route)) {
                 Some(js) => js,
                 None => return,
             },
@@ -445,7 +451,7 @@ impl Scheduler {
         if js.fired || js.arrived_count == 0 || self.state != State::Running {
             return;
         }
-        let inbound = &self.plan.task(js.task).inbound;
+        let inbound = &self.env.plan.task(js.task).inbound;
         let open = (0..inbound.len())
             .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))
             .count();
@@ -454,7 +460,7 @@ impl Scheduler {
         }
         let declined: Vec<String> = (0..inbound.len())
             .filter(|&i| js.declined.get(i))
-            .map(|i| format!("`{}`", self.plan.task(inbound[i]).name))
+            .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
             .collect();
         let msg = format!(
             "join can never be satisfied{}: it needs {} of {} branches, and {} finished without a transition to it",
@@ -463,7 +469,7 @@ impl Scheduler {
             inbound.len(),
             declined.join(", ")
         );
-        let name = self.plan.task(js.task).name.clone();
+        let name = self.env.plan.task(js.task).name.clone();
         self.fail_run(Some(&name), msg);
     }
 
@@ -474,7 +480,7 @@ impl Scheduler {
         } else {
             format!(
                 " in route ({})",
-                self.routes[route as usize].path.join(", ")
+                self.graph.routes[route as usize].path.join(", ")
             )
         }
     }

@@ -1,6 +1,6 @@
 //! Waits: a task whose action returned a [`Wait`](crate::Wait) stays
 //! `pending` until an answer (`Respond` by task, `Signal` by key) or its
-//! deadline (`Expire`) ends it; see `wait.rs` for the whole story.
+//! deadline (`Expire`) ends it; see `wait/mod.rs` for the whole story.
 //!
 //! A wait holds no slot and is not counted in `in_flight`: the run ends
 //! when nothing is in flight, nothing is held and nothing waits. Its
@@ -13,27 +13,27 @@ use std::time::{Duration, Instant};
 
 use weft_core::TaskStatus;
 
-use super::{Done, Outcome, Scheduler, State, Waiting, Work, NO_ITEM};
+use super::{Scheduler, State, Waiting, Work};
 use crate::attempt::shared;
+use crate::run::msg::{Done, InstanceId, ItemIndex, Outcome};
 use crate::store::{millis, Command};
-use crate::wait::{PendingWait, RespondError, Target, Wait};
+use crate::wait::pending::{PendingWait, RespondError, Target};
+use crate::wait::Wait;
 use crate::RunStatus;
 
 impl Scheduler {
     /// An attempt ended in a wait: its task waits (unless the run already
     /// stopped, when the wait ends at once).
     pub(super) fn begin_wait(&mut self, done: &Done, wait: Wait) {
-        let inst = &mut self.instances[done.instance as usize];
-        if done.item == NO_ITEM {
+        let inst = &mut self.graph.instances[done.key.instance.index()];
+        if done.key.item.is_none() {
             inst.status = TaskStatus::Pending;
         }
         let deadline = wait
             .timeout_ms
             .map(|ms| done.ended + Duration::from_millis(ms.min(1 << 45)));
         self.waits.push(Waiting {
-            instance: done.instance,
-            item: done.item,
-            attempt: done.attempt,
+            key: done.key,
             wait: Box::new(wait),
             since: done.ended,
             deadline,
@@ -49,13 +49,13 @@ impl Scheduler {
             return Ok(());
         };
         let Some(i) = self.find_wait(&target) else {
-            let plan = self.plan.clone();
-            let instances = &self.instances;
+            let plan = self.env.plan.clone();
+            let instances = &self.graph.instances;
             return Err(target.not_waiting(
                 self.run_id,
                 self.waits.iter().map(|w| {
                     (
-                        &*plan.task(instances[w.instance as usize].task).name,
+                        &*plan.task(instances[w.key.instance.index()].task).name,
                         &*w.wait,
                     )
                 }),
@@ -79,8 +79,9 @@ impl Scheduler {
     fn find_wait(&self, target: &Target<'_>) -> Option<usize> {
         self.waits.iter().position(|w| {
             let task = &self
+                .env
                 .plan
-                .task(self.instances[w.instance as usize].task)
+                .task(self.graph.instances[w.key.instance.index()].task)
                 .name;
             target.matches(task, &w.wait)
         })
@@ -109,11 +110,11 @@ impl Scheduler {
 
     /// Ends the wait of `instance`/`item`, if it still waits: its task
     /// times out.
-    pub(super) fn apply_expire(&mut self, instance: u32, item: u32) {
+    pub(super) fn apply_expire(&mut self, instance: InstanceId, item: Option<ItemIndex>) {
         let Some(i) = self
             .waits
             .iter()
-            .position(|w| w.instance == instance && w.item == item)
+            .position(|w| w.key.instance == instance && w.key.item == item)
         else {
             return;
         };
@@ -126,11 +127,9 @@ impl Scheduler {
         if self.state == State::Running && !self.paused {
             self.status.set(RunStatus::Running);
         }
-        self.queue.push_back(Work::Completed(Box::new(Done {
-            slot: u32::MAX,
-            instance: w.instance,
-            item: w.item,
-            attempt: w.attempt,
+        self.turn.queue.push_back(Work::Completed(Box::new(Done {
+            slot: None,
+            key: w.key,
             outcome,
             started: None,
             ended: Instant::now(),
@@ -152,16 +151,16 @@ impl Scheduler {
     /// Records and applies the expiry of every wait whose deadline passed.
     pub(super) fn expire_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<(u32, u32)> = self
+        let due: Vec<(InstanceId, Option<ItemIndex>)> = self
             .waits
             .iter()
             .filter(|w| w.deadline.is_some_and(|d| d <= now))
-            .map(|w| (w.instance, w.item))
+            .map(|w| (w.key.instance, w.key.item))
             .collect();
         for (instance, item) in due {
             let command = Command::Expire {
-                instance,
-                item: (item != NO_ITEM).then_some(item),
+                instance: instance.0,
+                item: item.map(|i| i.0),
             };
             self.record_command(command);
             self.apply_expire(instance, item);
@@ -177,12 +176,13 @@ impl Scheduler {
             .map(|w| PendingWait {
                 run: self.run_id,
                 task: self
+                    .env
                     .plan
-                    .task(self.instances[w.instance as usize].task)
+                    .task(self.graph.instances[w.key.instance.index()].task)
                     .name
                     .to_string(),
-                instance: w.instance,
-                item: (w.item != NO_ITEM).then_some(w.item),
+                instance: w.key.instance.0,
+                item: w.key.item.map(|i| i.0),
                 wait: (*w.wait).clone(),
                 since: to_ms(w.since),
                 deadline_at: w.deadline.map(to_ms),

@@ -96,7 +96,7 @@ pub fn check_key(scope: &str, name: &str) -> Result<(), StoreError> {
 
 /// A key–value datastore (see the module docs). The same conformance
 /// tests run against every store that has one
-/// (`conformance::kv_run_all`, feature `conformance`).
+/// (`driver::conformance::kv_run_all`, feature `conformance`).
 pub trait KvStore: Send + Sync {
     /// Sets `entry` (its scope and name), replacing a value there, and
     /// stamps it with the time.
@@ -104,7 +104,8 @@ pub trait KvStore: Send + Sync {
     /// # Errors
     ///
     /// [`StoreError::Conflict`] for a bad scope or name (see
-    /// [`check_key`]); [`StoreError::Unavailable`] when the store cannot be
+    /// [`check_key`](super::driver::check_key));
+    /// [`StoreError::Unavailable`] when the store cannot be
     /// written.
     fn kv_set<'a>(&'a self, entry: &'a KvEntry) -> BoxFuture<'a, Result<(), StoreError>>;
 

@@ -8,9 +8,9 @@ use std::time::SystemTime;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+use super::driver::check_key;
 use super::{
-    check_key, millis, Appended, Entry, KvEntry, KvStore, Record, RunFilter, RunSummary, Store,
-    StoreError,
+    millis, Appended, Entry, KvEntry, KvStore, Record, RunFilter, RunSummary, Store, StoreError,
 };
 use crate::id::RunId;
 
@@ -65,7 +65,7 @@ impl MemoryStore {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            return Err(StoreError::Unavailable(m));
+            return Err(StoreError::unavailable(m));
         }
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         // Check everything first: all or nothing.

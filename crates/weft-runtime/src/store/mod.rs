@@ -21,13 +21,12 @@
 //! every store against); the SQLite store lives in the `weft-store-sqlite`
 //! crate, the Postgres store in `weft-store-postgres`. A store that several
 //! processes share implements [`SharedStore`] as well (leases, fencing,
-//! submitted runs, commands across processes). With the `conformance`
-//! feature, `conformance` holds the tests
-//! every store must pass.
+//! submitted runs, commands across processes). What only a store's
+//! implementation needs (the helpers the SQLite and Postgres stores are
+//! written on and, with the `conformance` feature, the tests every store
+//! must pass) is in [`driver`].
 
-mod batch;
-#[cfg(feature = "conformance")]
-pub mod conformance;
+pub mod driver;
 mod kv;
 mod memory;
 mod shared;
@@ -40,10 +39,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use batch::{
-    extend_journal, extend_journal_from, group_batch, out_of_sequence, second_start, RunBatch,
-};
-pub use kv::{check_key, KvEntry, KvStore, KV_SCOPES};
+pub use kv::{KvEntry, KvStore, KV_SCOPES};
 pub use memory::MemoryStore;
 pub use shared::{Claimed, Notice, SharedStore};
 
@@ -213,6 +209,7 @@ pub enum AttemptOutcome {
     /// The action returned a result.
     Ok {
         /// The result.
+        #[serde(deserialize_with = "arc_value")]
         result: Arc<Value>,
     },
     /// The action returned an error.
@@ -250,6 +247,13 @@ pub enum AttemptOutcome {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline_at: Option<Millis>,
     },
+}
+
+/// Decodes a result into its `Arc` directly: serde's own `Arc<T>` decodes
+/// a `Box<T>` and moves it into a new allocation, one more per record read
+/// back.
+fn arc_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+    Value::deserialize(d).map(Arc::new)
 }
 
 /// A command a run handled.
@@ -450,26 +454,103 @@ impl RunFilter {
     }
 }
 
+/// The error a store's driver reported, kept as the
+/// [`source`](std::error::Error::source) of a [`StoreError::Unavailable`].
+pub type DriverError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a store failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Two errors are equal when they are the same variant with the same
+/// message and run: the driver's error behind an
+/// [`Unavailable`](StoreError::Unavailable) is not compared.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be opened or used (I/O, corruption, a newer schema);
-    /// the message names the file or address.
-    #[error("{0}")]
-    Unavailable(String),
+    /// the message names the file or address. Made with
+    /// [`StoreError::unavailable`] or, keeping the driver's error as the
+    /// [`source`](std::error::Error::source), [`StoreError::unavailable_from`].
+    Unavailable {
+        /// What failed, naming the file or address, and what to do.
+        message: String,
+        /// The driver's error, when there was one: the error's `source()`.
+        source: Option<DriverError>,
+    },
     /// Entries do not follow on from the journal (a sequence number out of
     /// place), or break its rules (a first record that is not `Started`).
-    #[error("{0}")]
     Conflict(String),
     /// This process no longer owns the run: another took it over (a store
     /// shared by several processes).
-    #[error("run {0} is owned by another process now")]
     Fenced(RunId),
     /// No such run.
-    #[error("no run `{0}` in the store")]
     NotFound(RunId),
 }
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable { message, .. } => f.write_str(message),
+            StoreError::Conflict(message) => f.write_str(message),
+            StoreError::Fenced(run) => write!(f, "run {run} is owned by another process now"),
+            StoreError::NotFound(run) => write!(f, "no run `{run}` in the store"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    /// The driver's own error behind an [`StoreError::Unavailable`] (so
+    /// that it can be downcast to its type), if there is one.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Unavailable {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+impl StoreError {
+    /// The store cannot be used, for a reason `message` gives (naming the
+    /// file or address); no driver error lies behind it.
+    pub fn unavailable(message: impl Into<String>) -> StoreError {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store cannot be used because its driver failed with `source`;
+    /// `message` says what the store was doing (and usually repeats the
+    /// driver's words, since many callers show only the message).
+    pub fn unavailable_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &StoreError) -> bool {
+        match (self, other) {
+            (
+                StoreError::Unavailable { message: a, .. },
+                StoreError::Unavailable { message: b, .. },
+            )
+            | (StoreError::Conflict(a), StoreError::Conflict(b)) => a == b,
+            (StoreError::Fenced(a), StoreError::Fenced(b))
+            | (StoreError::NotFound(a), StoreError::NotFound(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for StoreError {}
 
 /// What [`Store::append`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -91,9 +91,10 @@ pub(crate) async fn submit_run(
             }
         }
         _ => {
-            let run = ex
-                .start(&plan, inputs)
-                .map_err(|e| ApiError::workflow(&e, &source))?;
+            let run = ex.start(&plan, inputs).map_err(|e| match e.workflow() {
+                Some(w) => ApiError::workflow(w, &source),
+                None => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+            })?;
             // The run is in the store before its id is handed out, so that
             // a client can show it at once.
             ex.flush().await?;

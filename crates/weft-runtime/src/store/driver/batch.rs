@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::{Entry, Record, RunEnd, RunSummary, StoreError};
 use crate::id::RunId;
+use crate::store::{AttemptOutcome, Entry, Record, RunEnd, RunSummary, StoreError};
 
 /// One run's part of a batch, ready to write.
 #[derive(Debug)]
@@ -76,16 +76,19 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
                 errors: Vec::new(),
                 ended_at: end.ended_at,
             }))),
-            Record::Attempt(a) if matches!(a.outcome, super::AttemptOutcome::Waiting { .. }) => {
+            Record::Attempt(a) if matches!(a.outcome, AttemptOutcome::Waiting { .. }) => {
                 rb.effects.push(e.record.clone())
             }
             _ => {}
         }
         serde_json::to_writer(&mut rb.json, &e.record).map_err(|err| {
-            StoreError::Unavailable(format!(
-                "{store}: cannot append: record {} of run {} cannot be written as JSON ({err})",
-                e.seq, e.run
-            ))
+            StoreError::unavailable_from(
+                format!(
+                    "{store}: cannot append: record {} of run {} cannot be written as JSON ({err})",
+                    e.seq, e.run
+                ),
+                err,
+            )
         })?;
     }
     for rb in &mut runs {
@@ -129,7 +132,7 @@ pub fn extend_journal(
 }
 
 /// As [`extend_journal`], for a journal read from a record on
-/// ([`Store::load_from`](super::Store::load_from)): the first row may start
+/// ([`Store::load_from`](crate::store::Store::load_from)): the first row may start
 /// anywhere, and each later row must follow on from the one before.
 ///
 /// # Errors

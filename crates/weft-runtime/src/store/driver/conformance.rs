@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use weft_runtime::store::{conformance, Store};
+//! use weft_runtime::store::{driver::conformance, Store};
 //! use weft_runtime::MemoryStore;
 //!
 //! # futures::executor::block_on(async {
@@ -34,12 +34,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
-use super::{
+use crate::id::RunId;
+use crate::outcome::{RunError, RunStatus};
+use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Durability, Entry, Millis, Record,
     RunEnd, RunFilter, RunStart, RunSummary, Store, StoreError,
 };
-use crate::id::RunId;
-use crate::outcome::{RunError, RunStatus};
 
 /// Runs every property of this module, each on a new store from `make`.
 ///
@@ -78,7 +78,7 @@ pub fn started(workflow: &str, parent: Option<RunId>, started_at: Millis) -> Rec
         workflow: workflow.to_owned(),
         source: format!("tasks:\n  a: {{action: core.noop}}\n# {workflow}\n"),
         format: "yaml".to_owned(),
-        hash: super::source_hash(workflow),
+        hash: crate::store::source_hash(workflow),
         inputs: json!({"n": 3, "name": workflow}),
         parent,
         depth: u32::from(parent.is_some()),
@@ -1219,9 +1219,9 @@ pub async fn ten_thousand_records_in_one_append(store: &dyn Store) {
     }
 }
 
-/// Runs every property of the key–value datastore ([`KvStore`]), each on a
-/// new store from `make`; a store without a datastore ([`Store::kv`] is
-/// `None`) fails.
+/// Runs every property of the key–value datastore
+/// ([`KvStore`](crate::store::KvStore)), each on a new store from `make`; a
+/// store without a datastore ([`Store::kv`] is `None`) fails.
 ///
 /// # Panics
 ///
@@ -1239,7 +1239,7 @@ where
     kv_bad_keys_are_refused(&*make().await).await;
 }
 
-fn kv_of<'s>(store: &'s dyn Store, property: &str) -> &'s dyn super::KvStore {
+fn kv_of<'s>(store: &'s dyn Store, property: &str) -> &'s dyn crate::store::KvStore {
     store.kv().unwrap_or_else(|| {
         panic!(
             "{property}: store {} has no key-value datastore",
@@ -1254,10 +1254,10 @@ pub async fn kv_set_then_get(store: &dyn Store) {
     let kv = kv_of(store, p);
     let before = millis(SystemTime::now());
     assert_eq!(kv.kv_get("system", "a").await.unwrap(), None, "{p}");
-    kv.kv_set(&super::KvEntry::new("system", "a", "1 é\n\"x\""))
+    kv.kv_set(&crate::store::KvEntry::new("system", "a", "1 é\n\"x\""))
         .await
         .unwrap();
-    kv.kv_set(&super::KvEntry::new("system", "token", "s").secret(true))
+    kv.kv_set(&crate::store::KvEntry::new("system", "token", "s").secret(true))
         .await
         .unwrap();
     let a = kv.kv_get("system", "a").await.unwrap().expect(p);
@@ -1281,10 +1281,10 @@ pub async fn kv_set_then_get(store: &dyn Store) {
 pub async fn kv_set_replaces(store: &dyn Store) {
     let p = "kv_set_replaces";
     let kv = kv_of(store, p);
-    kv.kv_set(&super::KvEntry::new("system", "a", "1").secret(true))
+    kv.kv_set(&crate::store::KvEntry::new("system", "a", "1").secret(true))
         .await
         .unwrap();
-    kv.kv_set(&super::KvEntry::new("system", "a", "2"))
+    kv.kv_set(&crate::store::KvEntry::new("system", "a", "2"))
         .await
         .unwrap();
     let a = kv.kv_get("system", "a").await.unwrap().expect(p);
@@ -1301,10 +1301,10 @@ pub async fn kv_set_replaces(store: &dyn Store) {
 pub async fn kv_scopes_are_apart(store: &dyn Store) {
     let p = "kv_scopes_are_apart";
     let kv = kv_of(store, p);
-    kv.kv_set(&super::KvEntry::new("system", "k", "sys"))
+    kv.kv_set(&crate::store::KvEntry::new("system", "k", "sys"))
         .await
         .unwrap();
-    kv.kv_set(&super::KvEntry::new("user", "k", "usr"))
+    kv.kv_set(&crate::store::KvEntry::new("user", "k", "usr"))
         .await
         .unwrap();
     let s = kv.kv_get("system", "k").await.unwrap().expect(p);
@@ -1322,14 +1322,14 @@ pub async fn kv_list_by_prefix(store: &dyn Store) {
     let p = "kv_list_by_prefix";
     let kv = kv_of(store, p);
     for name in ["app.b", "app.a", "other", "app_c", "ap"] {
-        kv.kv_set(&super::KvEntry::new("system", name, name))
+        kv.kv_set(&crate::store::KvEntry::new("system", name, name))
             .await
             .unwrap();
     }
-    kv.kv_set(&super::KvEntry::new("user", "app.z", "z"))
+    kv.kv_set(&crate::store::KvEntry::new("user", "app.z", "z"))
         .await
         .unwrap();
-    let names = |v: Vec<super::KvEntry>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    let names = |v: Vec<crate::store::KvEntry>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
     assert_eq!(
         names(kv.kv_list("system", "app.").await.unwrap()),
         ["app.a", "app.b"],
@@ -1351,7 +1351,7 @@ pub async fn kv_list_by_prefix(store: &dyn Store) {
 pub async fn kv_delete_removes(store: &dyn Store) {
     let p = "kv_delete_removes";
     let kv = kv_of(store, p);
-    kv.kv_set(&super::KvEntry::new("system", "a", "1"))
+    kv.kv_set(&crate::store::KvEntry::new("system", "a", "1"))
         .await
         .unwrap();
     assert!(kv.kv_delete("system", "a").await.unwrap(), "{p}");
@@ -1364,12 +1364,12 @@ pub async fn kv_bad_keys_are_refused(store: &dyn Store) {
     let p = "kv_bad_keys_are_refused";
     let kv = kv_of(store, p);
     let e = kv
-        .kv_set(&super::KvEntry::new("global", "a", "1"))
+        .kv_set(&crate::store::KvEntry::new("global", "a", "1"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("`global`"), "{p}: {e}");
     assert!(
-        kv.kv_set(&super::KvEntry::new("system", "", "1"))
+        kv.kv_set(&crate::store::KvEntry::new("system", "", "1"))
             .await
             .is_err(),
         "{p}"

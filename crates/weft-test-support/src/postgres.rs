@@ -1,6 +1,11 @@
-//! What the Postgres tests share: the server's URL, a schema per test, and
-//! dropping the schemas afterwards.
-#![allow(dead_code, unreachable_pub)]
+//! The Postgres tests' server and schemas: the server's URL, a schema per
+//! test, and dropping the schemas afterwards, whether the test passed or
+//! not.
+//!
+//! A test that needs the server is ignored, not passed, when
+//! `WEFT_TEST_POSTGRES_URL` was not set as it was built: its crate's
+//! `build.rs` sets `cfg(weft_postgres_tests)` then, and the test carries
+//! `#[cfg_attr(not(weft_postgres_tests), ignore = "…")]`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,9 +13,12 @@ use std::sync::Mutex;
 
 use futures::FutureExt;
 
-/// The test server's URL. The tests that call it are ignored unless
-/// `WEFT_TEST_POSTGRES_URL` was set when they were built (see `build.rs`),
-/// so it is missing here only when they are run with `--ignored`.
+/// The test server's URL, from `WEFT_TEST_POSTGRES_URL`.
+///
+/// # Panics
+///
+/// When it is not set (the tests that call it are ignored then, unless run
+/// with `--ignored`).
 pub fn url() -> String {
     match std::env::var("WEFT_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => u,
@@ -30,6 +38,8 @@ pub struct Schemas {
 }
 
 impl Schemas {
+    /// Schemas on the server at `url` for the test `test`: their names
+    /// start with `wt_`, a part of the test's name and a tag of this call.
     pub fn new(url: &str, test: &str) -> Schemas {
         let tag: String = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
         let test: String = test
@@ -46,6 +56,11 @@ impl Schemas {
         }
     }
 
+    /// The server's URL (without a schema).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A new schema name, remembered to be dropped.
     pub fn fresh(&self) -> String {
         let name = format!("{}_{}", self.tag, self.n.fetch_add(1, Ordering::SeqCst));
@@ -55,12 +70,14 @@ impl Schemas {
 
     /// A URL with a new schema.
     pub fn fresh_url(&self) -> String {
-        let s = self.fresh();
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}schema={s}", self.url)
+        with_schema(&self.url, &self.fresh())
     }
 
     /// Drops every schema handed out.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or a schema cannot be dropped.
     pub async fn drop_all(&self) {
         let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
             .await
@@ -85,4 +102,25 @@ impl Schemas {
             std::panic::resume_unwind(panic);
         }
     }
+}
+
+/// `url` with `?schema=NAME` (or `&schema=NAME`) added.
+pub fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
+/// Runs the Postgres test `name`: `test` gets the server's URL and the
+/// test's [`Schemas`] (a new schema from [`Schemas::fresh`] or
+/// [`Schemas::fresh_url`]); the schemas are dropped afterwards, whether the
+/// test passed or not.
+///
+/// # Panics
+///
+/// When `WEFT_TEST_POSTGRES_URL` is not set (see [`url`]), and when `test`
+/// panics (after the schemas are dropped).
+pub async fn with_postgres_schemas(name: &str, test: impl AsyncFnOnce(&str, &Schemas)) {
+    let url = url();
+    let schemas = Schemas::new(&url, name);
+    schemas.run(test(&url, &schemas)).await;
 }

@@ -12,29 +12,12 @@ use tokio::sync::oneshot;
 use crate::event::{Event, EventStream};
 use crate::id::RunId;
 use crate::outcome::{RunOutcome, RunStatus};
-use crate::scheduler::Msg;
-use crate::store::StoreError;
+use crate::store::{Durability, StoreError};
 
-/// A message from a handle to its run's scheduler.
-pub(crate) enum Control {
-    Cancel,
-    Abort,
-    Pause,
-    Resume,
-    /// Run an ended run again from these tasks (see `Executor::rerun`).
-    Rerun(Vec<String>),
-    /// The journal writer could not commit this run's records.
-    JournalFailed(String),
-    /// An answer for a waiting task (a `Respond` or `Signal` command), and
-    /// where to say whether it was taken.
-    Answer(
-        crate::store::Command,
-        Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
-    ),
-    /// The run's pending waits, now.
-    Waits(oneshot::Sender<Vec<crate::wait::PendingWait>>),
-    Subscribe(flume::Sender<Event>),
-}
+pub(crate) mod children;
+pub(crate) mod msg;
+
+use msg::{Control, Msg};
 
 /// The status a run's scheduler publishes for its handles to read, and
 /// whom to tell when the run becomes paused or stops being so (a worker,
@@ -127,13 +110,13 @@ impl RunHandle {
     pub(crate) fn answer(
         &self,
         command: crate::store::Command,
-        reply: Option<oneshot::Sender<Result<(), crate::wait::RespondError>>>,
+        reply: Option<oneshot::Sender<Result<(), crate::wait::pending::RespondError>>>,
     ) {
         self.send(Control::Answer(command, reply));
     }
 
     /// The run's pending waits, on `reply`.
-    pub(crate) fn waits(&self, reply: oneshot::Sender<Vec<crate::wait::PendingWait>>) {
+    pub(crate) fn waits(&self, reply: oneshot::Sender<Vec<crate::wait::pending::PendingWait>>) {
         self.send(Control::Waits(reply));
     }
 
@@ -308,5 +291,52 @@ impl std::fmt::Debug for Run {
             .field("id", &self.handle.id)
             .field("status", &self.handle.status())
             .finish()
+    }
+}
+
+/// Options of one run.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Record events from the very start, for [`Run::events`] to return.
+    pub events: bool,
+    /// How deep in sub-workflows the run is: 0 for a run started by the
+    /// caller.
+    pub(crate) depth: u32,
+    /// The run whose task started this one, for a sub-workflow.
+    pub(crate) parent: Option<RunId>,
+    /// This run's durability, on an executor with a store (its default
+    /// otherwise).
+    pub(crate) durability: Option<Durability>,
+    /// Not journaled, although the executor has a store.
+    pub(crate) in_memory: bool,
+}
+
+impl RunOptions {
+    /// Default options.
+    pub fn new() -> RunOptions {
+        RunOptions::default()
+    }
+
+    /// Record every event from the start of the run.
+    #[must_use]
+    pub fn with_events(mut self) -> RunOptions {
+        self.events = true;
+        self
+    }
+
+    /// On an executor with a store: this run's durability, instead of the
+    /// executor's ([`ExecutorBuilder::durability`](crate::ExecutorBuilder::durability)).
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> RunOptions {
+        self.durability = Some(durability);
+        self
+    }
+
+    /// On an executor with a store: keep this run in memory only.
+    #[must_use]
+    pub fn in_memory(mut self) -> RunOptions {
+        self.in_memory = true;
+        self
     }
 }

@@ -1,0 +1,41 @@
+//! What weft's own tests share (a dev-dependency of the workspace's crates,
+//! not published): [`wait_for`] a condition, the [`durable`] test world
+//! (actions that count their executions and a gate that holds a run), and
+//! with the `postgres` feature a schema per test on a Postgres server
+//! ([`postgres`]).
+
+use std::time::Duration;
+
+pub mod durable;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+/// How often [`wait_for`] looks again.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Waits until `cond` holds, looking every 2 ms.
+///
+/// # Panics
+///
+/// When it does not hold within 5 s.
+pub async fn wait_for(cond: impl FnMut() -> bool) {
+    wait_for_within(Duration::from_secs(5), cond).await;
+}
+
+/// Waits until `cond` holds, looking every 2 ms, `limit / 2 ms` times at
+/// the most (on tokio's clock, so a test whose time is paused does not
+/// wait for real).
+///
+/// # Panics
+///
+/// When it does not hold within `limit`.
+pub async fn wait_for_within(limit: Duration, mut cond: impl FnMut() -> bool) {
+    let looks = limit.as_millis() / POLL.as_millis();
+    for _ in 0..looks {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!("condition not reached within {limit:?}");
+}
