@@ -14,9 +14,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::compile::{compile, Node};
-use super::eval::{eval, Pins, Scope, State};
+use super::compile::compile;
+use super::eval::eval;
+use super::node::{ArgNode, Node};
 use super::parser::parse;
+use super::state::{Pins, State};
+use super::value::Scope;
 use super::value::{is_space, py_str, to_json, Out, Style, Val};
 use super::{YErr, YErrKind};
 use crate::context::WorkflowContext;
@@ -154,10 +157,7 @@ fn fast_path(node: &Node) -> Option<FastPath> {
             FastPath::yaql("ctx", steps)
         }
         Node::Call(c)
-            if c.recv.is_none()
-                && c.args
-                    .iter()
-                    .all(|a| matches!(a, super::compile::ArgNode::Missing)) =>
+            if c.recv.is_none() && c.args.iter().all(|a| matches!(a, ArgNode::Missing)) =>
         {
             FastPath::yaql(c.f.name, steps)
         }

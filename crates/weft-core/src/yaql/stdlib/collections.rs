@@ -6,12 +6,15 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use super::queries::{bound, collection, int_arg};
-use super::{adapt, lazy, p, ArgVal, Args, Builtin, Form};
-use crate::yaql::eval::{contains, describe, State, R};
+use crate::yaql::builtin::{adapt, lazy, p, ArgVal, Args, Builtin, Form};
+use crate::yaql::eval::contains;
+use crate::yaql::state::State;
+use crate::yaql::value::describe;
 use crate::yaql::value::{
     self, map_get, map_pairs, py_eq, Dict, HKey, Iter, KeyHasher, SetVal, Val, View, ViewKind,
 };
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::{Function, Method};
 
