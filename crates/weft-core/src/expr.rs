@@ -24,6 +24,7 @@ use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjVa
 use serde_json::{Map, Value};
 
 use crate::context::{TaskStatus, WorkflowContext};
+use crate::diag::excerpt;
 use crate::diag::path::split_path;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{self, json_size_within, rename_calls, ExpressionLimits, Mode};
@@ -840,19 +841,6 @@ fn check_depth(text: &str, mode: Mode, place: &Option<Arc<str>>) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The start of a long text, for an error message.
-fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
-    const MAX: usize = 60;
-    if text.len() <= MAX {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
 }
 
 fn mj_detail(e: &minijinja::Error) -> String {

@@ -23,6 +23,7 @@ use super::value::Scope;
 use super::value::{is_space, py_str, to_json, Out, Style, Val};
 use super::{YErr, YErrKind};
 use crate::context::WorkflowContext;
+use crate::diag::excerpt;
 use crate::expr::FastPath;
 use crate::names::Found;
 use crate::view::Step;
@@ -104,19 +105,6 @@ impl Program {
     pub(crate) fn text(&self) -> &str {
         &self.text
     }
-}
-
-/// The start of a long text, for a message.
-fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
-    const MAX: usize = 60;
-    if text.len() <= MAX {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
 }
 
 /// The plain path a node is, if it is one.

@@ -95,8 +95,9 @@ fn mapping<'a>(a: &mut Args<'a>) -> R<Val<'a>> {
     }
 }
 
-/// yaql's `list(…)`: its arguments, with iterators among them spread.
-fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
+/// The rest arguments of `list(…)` and `set(…)`, with the items of the
+/// iterators among them in their place.
+fn spread<'a>(st: &'a State<'a>, a: &mut Args<'a>) -> R<Vec<Val<'a>>> {
     let mut out = Vec::new();
     for v in a.rest(0) {
         if let Val::Iter(_) = v {
@@ -107,6 +108,12 @@ fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
             out.push(v);
         }
     }
+    Ok(out)
+}
+
+/// yaql's `list(…)`: its arguments, with iterators among them spread.
+fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
+    let out = spread(st, &mut a)?;
     st.spend(out.len() as u64 / 8)?;
     value::tuple(out)
 }
@@ -263,16 +270,7 @@ fn set_keys<'a>(_: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
 
 /// `set(…)`: a set of the arguments, with iterators among them spread.
 fn set<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
-    let mut out = Vec::new();
-    for v in a.rest(0) {
-        if let Val::Iter(_) = v {
-            for item in st.iter(&v)? {
-                out.push(item?);
-            }
-        } else {
-            out.push(v);
-        }
-    }
+    let out = spread(st, &mut a)?;
     SetVal::from_items(out)
 }
 
