@@ -165,16 +165,7 @@ fn executor(
     packs: &crate::packs::PackArgs,
     secret: &crate::secret_key::SecretKeyArgs,
 ) -> Result<Executor, Exit> {
-    let builder = crate::packs::builder(workflows, packs).map_err(|lines| {
-        for line in lines {
-            eprintln!("{line}");
-        }
-        Exit::Invalid
-    })?;
-    let builder = secret.apply(builder).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })?;
+    let builder = crate::packs::builder_with_secret(workflows, packs, secret)?;
     let store = store::open(rt, db, access).map_err(|e| {
         eprintln!("{e}");
         Exit::Invalid

@@ -104,21 +104,13 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
+    let builder = match crate::packs::builder_with_secret(
+        args.workflows.as_deref(),
+        &args.packs,
+        &args.secret,
+    ) {
         Ok(b) => b,
-        Err(lines) => {
-            for line in lines {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let builder = match args.secret.apply(builder) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return e,
     };
     let store = match store::open(&rt, &args.db, Access::Write) {
         Ok(s) => s,
@@ -162,21 +154,13 @@ pub(crate) fn worker(args: WorkerArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return e,
     };
-    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
+    let builder = match crate::packs::builder_with_secret(
+        args.workflows.as_deref(),
+        &args.packs,
+        &args.secret,
+    ) {
         Ok(b) => b,
-        Err(lines) => {
-            for line in lines {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let builder = match args.secret.apply(builder) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return e,
     };
     let options = PostgresOptions::new()
         .lease(args.lease)
