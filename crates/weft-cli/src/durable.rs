@@ -166,10 +166,7 @@ fn executor(
     secret: &crate::secret_key::SecretKeyArgs,
 ) -> Result<Executor, Exit> {
     let builder = crate::packs::builder_with_secret(workflows, packs, secret)?;
-    let store = store::open(rt, db, access).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })?;
+    let store = store::open(rt, db, access).map_err(Exit::invalid)?;
     Ok(builder.store(store).build())
 }
 
@@ -232,10 +229,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
     };
     let store = match store::open(&rt, &args.db, Access::Read) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let mut filter = RunFilter::all().statuses(args.status.iter().copied());
     filter.workflow = args.workflow.clone();
@@ -651,10 +645,7 @@ pub(crate) fn purge(args: PurgeArgs) -> Exit {
     };
     let store = match store::open(&rt, &args.db, Access::Write) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let before = SystemTime::now()
         .checked_sub(args.older_than)

@@ -130,10 +130,7 @@ pub(crate) fn kv(args: KvArgs) -> Exit {
     let access = if writes { Access::Write } else { Access::Read };
     let store = match store::open(&rt, &place.db, access) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let Some(kv) = store.kv() else {
         eprintln!("error: the store {} has no datastore", store.describe());

@@ -78,10 +78,7 @@ pub(crate) fn builder_with_secret(
         }
         Exit::Invalid
     })?;
-    secret.apply(builder).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })
+    secret.apply(builder).map_err(Exit::invalid)
 }
 
 /// The executor of a command: the built-in actions, the packs' actions,
