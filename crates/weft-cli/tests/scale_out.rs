@@ -254,10 +254,21 @@ fn scenario(
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(if round == 0 { 1500 } else { 500 }));
         let victim = &mut workers[0];
-        let owned_at_kill = rt.block_on(active_owned_by(store, &victim.owner));
+        // A worker just started (rounds 1 and 2) may not have claimed yet
+        // on a loaded machine: wait for it to hold a run, within bounds.
+        let owned_at_kill = rt.block_on(async {
+            let waiting = Instant::now();
+            loop {
+                let owned = active_owned_by(store, &victim.owner).await;
+                if owned > 0 || waiting.elapsed() > Duration::from_secs(5) {
+                    return owned;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
         assert!(
             owned_at_kill > 0,
-            "round {round}: the victim owns no run to lose; the scenario is too short"
+            "round {round}: the victim owned no run to lose within 5 s; the scenario is too short"
         );
         killed_pids.insert(victim.child.id());
         victim.child.kill().unwrap();
