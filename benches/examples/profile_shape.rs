@@ -13,7 +13,9 @@
 //! `--toggle-collect` counts only what runs inside `block_on`: the runs,
 //! not building and compiling the plan. Arguments: engine (`weft`,
 //! `weft_metrics` — weft with a Prometheus recorder installed, its upkeep
-//! run after each run — or `floor`), shape (`chain`, `independent`, `fanout`, `diamond`, `tree`,
+//! run after each run —, `weft_output` — weft, the workflow with an
+//! `output`, so that the run merges its terminal tasks' variables — or
+//! `floor`), shape (`chain`, `independent`, `fanout`, `diamond`, `tree`,
 //! `wavefront`), size (tasks; levels for `tree`, side for `wavefront`;
 //! ignored for `diamond`), runs. docs/performance.md quotes its counts.
 
@@ -40,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let rt = runtime_ct();
     match engine {
-        "weft" | "weft_metrics" => {
+        "weft" | "weft_metrics" | "weft_output" => {
             let prometheus = (engine == "weft_metrics").then(|| {
                 let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
                     .set_buckets_for_metric(
@@ -54,7 +56,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 handle
             });
             let executor = noop_executor();
-            let plan = weft_plan(&shape, &executor);
+            let plan = if engine == "weft_output" {
+                common::weft_builder(&shape)
+                    .output("done", true)
+                    .compile(&executor)?
+            } else {
+                weft_plan(&shape, &executor)
+            };
             for _ in 0..runs {
                 rt.block_on(weft_run(&executor, &plan, Value::Null));
                 if let Some(p) = &prometheus {
@@ -69,7 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         other => {
-            return Err(format!("unknown engine `{other}`: weft, weft_metrics or floor").into())
+            return Err(format!(
+                "unknown engine `{other}`: weft, weft_metrics, weft_output or floor"
+            )
+            .into())
         }
     }
     println!("{engine} {shape_name}: {} tasks, {runs} runs", shape.len());

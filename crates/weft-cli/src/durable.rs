@@ -165,20 +165,8 @@ fn executor(
     packs: &crate::packs::PackArgs,
     secret: &crate::secret_key::SecretKeyArgs,
 ) -> Result<Executor, Exit> {
-    let builder = crate::packs::builder(workflows, packs).map_err(|lines| {
-        for line in lines {
-            eprintln!("{line}");
-        }
-        Exit::Invalid
-    })?;
-    let builder = secret.apply(builder).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })?;
-    let store = store::open(rt, db, access).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })?;
+    let builder = crate::packs::builder_with_secret(workflows, packs, secret)?;
+    let store = store::open(rt, db, access).map_err(Exit::invalid)?;
     Ok(builder.store(store).build())
 }
 
@@ -241,10 +229,7 @@ pub(crate) fn runs(args: RunsArgs) -> Exit {
     };
     let store = match store::open(&rt, &args.db, Access::Read) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let mut filter = RunFilter::all().statuses(args.status.iter().copied());
     filter.workflow = args.workflow.clone();
@@ -660,10 +645,7 @@ pub(crate) fn purge(args: PurgeArgs) -> Exit {
     };
     let store = match store::open(&rt, &args.db, Access::Write) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let before = SystemTime::now()
         .checked_sub(args.older_than)

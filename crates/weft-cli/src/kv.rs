@@ -2,7 +2,7 @@
 //! workflows read with `st2kv`, kept in the store.
 
 use serde_json::{json, Value};
-use weft_runtime::store::{KvEntry, KvStore};
+use weft_runtime::store::KvEntry;
 
 use crate::store::{self, Access};
 use crate::Exit;
@@ -130,10 +130,7 @@ pub(crate) fn kv(args: KvArgs) -> Exit {
     let access = if writes { Access::Write } else { Access::Read };
     let store = match store::open(&rt, &place.db, access) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let Some(kv) = store.kv() else {
         eprintln!("error: the store {} has no datastore", store.describe());
@@ -221,11 +218,4 @@ pub(crate) fn kv(args: KvArgs) -> Exit {
             }
         }
     }
-}
-
-/// Loads the datastore of `kv` for `st2kv`.
-pub(crate) fn load(rt: &tokio::runtime::Runtime, kv: &dyn KvStore) -> Result<(), String> {
-    rt.block_on(weft_stackstorm::load_datastore(kv))
-        .map(|_| ())
-        .map_err(|e| format!("error: cannot read the datastore: {e}"))
 }

@@ -68,6 +68,15 @@ pub(crate) enum Exit {
     Invalid,
 }
 
+impl Exit {
+    /// An invalid request: `message` (which says what is wrong) printed on
+    /// stderr.
+    pub(crate) fn invalid(message: impl std::fmt::Display) -> Exit {
+        eprintln!("{message}");
+        Exit::Invalid
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         match e {

@@ -65,6 +65,22 @@ impl PackArgs {
     }
 }
 
+/// [`builder`] with `--secret-key` applied, for a command on a store; a
+/// problem is printed, and is the command's exit.
+pub(crate) fn builder_with_secret(
+    workflows: Option<&Path>,
+    packs: &PackArgs,
+    secret: &crate::secret_key::SecretKeyArgs,
+) -> Result<ExecutorBuilder, Exit> {
+    let builder = builder(workflows, packs).map_err(|lines| {
+        for line in lines {
+            eprintln!("{line}");
+        }
+        Exit::Invalid
+    })?;
+    secret.apply(builder).map_err(Exit::invalid)
+}
+
 /// The executor of a command: the built-in actions, the packs' actions,
 /// then the workflows of `--workflows` (which may use them).
 pub(crate) fn builder(

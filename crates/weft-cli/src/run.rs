@@ -159,10 +159,7 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     if args.db.is_some() {
         builder = match args.secret.apply(builder) {
             Ok(b) => b,
-            Err(e) => {
-                eprintln!("{e}");
-                return Exit::Invalid;
-            }
+            Err(e) => return Exit::invalid(e),
         };
     }
     if let Some(db) = &args.db {

@@ -96,36 +96,35 @@ fn postgres_only(db: &str, command: &str) -> Result<(), Exit> {
     Err(Exit::Invalid)
 }
 
+/// What `submit` and `worker` start from: the database checked to be
+/// Postgres, a tokio runtime, and the executor's builder.
+fn prepare(
+    db: &str,
+    command: &str,
+    workflows: Option<&std::path::Path>,
+    packs: &crate::packs::PackArgs,
+    secret: &crate::secret_key::SecretKeyArgs,
+) -> Result<(tokio::runtime::Runtime, weft_runtime::ExecutorBuilder), Exit> {
+    postgres_only(db, command)?;
+    let rt = runtime()?;
+    let builder = crate::packs::builder_with_secret(workflows, packs, secret)?;
+    Ok((rt, builder))
+}
+
 pub(crate) fn submit(args: SubmitArgs) -> Exit {
-    if let Err(e) = postgres_only(&args.db, "submit") {
-        return e;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let (rt, builder) = match prepare(
+        &args.db,
+        "submit",
+        args.workflows.as_deref(),
+        &args.packs,
+        &args.secret,
+    ) {
+        Ok(p) => p,
         Err(e) => return e,
-    };
-    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
-        Ok(b) => b,
-        Err(lines) => {
-            for line in lines {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let builder = match args.secret.apply(builder) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
     };
     let store = match store::open(&rt, &args.db, Access::Write) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let executor = builder
         .store(store)
@@ -155,38 +154,22 @@ pub(crate) fn submit(args: SubmitArgs) -> Exit {
 }
 
 pub(crate) fn worker(args: WorkerArgs) -> Exit {
-    if let Err(e) = postgres_only(&args.db, "worker") {
-        return e;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let (rt, builder) = match prepare(
+        &args.db,
+        "worker",
+        args.workflows.as_deref(),
+        &args.packs,
+        &args.secret,
+    ) {
+        Ok(p) => p,
         Err(e) => return e,
-    };
-    let builder = match crate::packs::builder(args.workflows.as_deref(), &args.packs) {
-        Ok(b) => b,
-        Err(lines) => {
-            for line in lines {
-                eprintln!("{line}");
-            }
-            return Exit::Invalid;
-        }
-    };
-    let builder = match args.secret.apply(builder) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
     };
     let options = PostgresOptions::new()
         .lease(args.lease)
         .heartbeat(args.heartbeat);
     let store = match store::open_with(&rt, &args.db, Access::Write, &options) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Exit::Invalid;
-        }
+        Err(e) => return Exit::invalid(e),
     };
     let owner = describe_owner(&store);
     let executor = builder.store(store).build();

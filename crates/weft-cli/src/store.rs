@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use weft_runtime::store::KvStore;
 use weft_runtime::Store;
 use weft_store_postgres::{PostgresOptions, PostgresStore};
 use weft_store_sqlite::SqliteStore;
@@ -51,10 +52,17 @@ pub(crate) fn open_with(
     let store = open_store(runtime, db, access, options)?;
     if access == Access::Write {
         if let Some(kv) = store.kv() {
-            crate::kv::load(runtime, kv)?;
+            load_datastore(runtime, kv)?;
         }
     }
     Ok(store)
+}
+
+/// Loads the datastore of `kv` for `st2kv`.
+fn load_datastore(rt: &tokio::runtime::Runtime, kv: &dyn KvStore) -> Result<(), String> {
+    rt.block_on(weft_stackstorm::load_datastore(kv))
+        .map(|_| ())
+        .map_err(|e| format!("error: cannot read the datastore: {e}"))
 }
 
 fn open_store(

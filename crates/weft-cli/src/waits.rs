@@ -67,10 +67,7 @@ fn parse_json(s: &str) -> Result<Value, String> {
 }
 
 fn open(rt: &tokio::runtime::Runtime, db: &str, access: Access) -> Result<Executor, Exit> {
-    let store = store::open(rt, db, access).map_err(|e| {
-        eprintln!("{e}");
-        Exit::Invalid
-    })?;
+    let store = store::open(rt, db, access).map_err(Exit::invalid)?;
     Ok(Executor::builder().store(store).build())
 }
 

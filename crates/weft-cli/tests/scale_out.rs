@@ -30,15 +30,22 @@ use weft_test_support::postgres::{url, with_schema, Schemas};
 const RUNS: usize = 200;
 const LEASE: Duration = Duration::from_secs(2);
 
-/// A worker process, its name as the owner of leases, and the line it
-/// prints when it stops (with what it claimed and lost).
+/// A worker process, its name as the owner of leases, the line it prints
+/// when it stops (with what it claimed and lost), and the runs it said it
+/// lost as it lost them.
 struct Worker {
     child: Child,
     owner: String,
     stopped: mpsc::Receiver<String>,
+    lost_runs: mpsc::Receiver<String>,
 }
 
 impl Worker {
+    /// The runs the worker said it lost (once it has stopped).
+    fn lost_runs(&self) -> HashSet<String> {
+        self.lost_runs.try_iter().collect()
+    }
+
     /// How many runs the worker lost (taken over, or a lease it could not
     /// renew in time), from the line it printed as it stopped.
     fn lost(&self) -> usize {
@@ -79,6 +86,7 @@ fn start_worker_with(db: &str, more: &[&str]) -> Worker {
     let stderr = child.stderr.take().expect("the worker's stderr");
     let (tx, rx) = mpsc::channel();
     let (stopped_tx, stopped) = mpsc::channel();
+    let (lost_tx, lost_runs) = mpsc::channel();
     std::thread::spawn(move || {
         let mut first = true;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -87,6 +95,14 @@ fn start_worker_with(db: &str, more: &[&str]) -> Worker {
                 first = false;
             } else if line.contains(": stopped; ") {
                 let _ = stopped_tx.send(line);
+            } else if line.contains("lost the run") {
+                // "… WARN weft_runtime::worker: lost the run: … run_id=ID"
+                let id = line
+                    .split("run_id=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .unwrap_or_else(|| panic!("no run id in: {line}"));
+                let _ = lost_tx.send(id.to_owned());
             } else if line.contains("error") || line.contains("panicked") {
                 eprintln!("worker: {line}");
             }
@@ -105,6 +121,7 @@ fn start_worker_with(db: &str, more: &[&str]) -> Worker {
         child,
         owner,
         stopped,
+        lost_runs,
     }
 }
 
@@ -237,10 +254,21 @@ fn scenario(
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(if round == 0 { 1500 } else { 500 }));
         let victim = &mut workers[0];
-        let owned_at_kill = rt.block_on(active_owned_by(store, &victim.owner));
+        // A worker just started (rounds 1 and 2) may not have claimed yet
+        // on a loaded machine: wait for it to hold a run, within bounds.
+        let owned_at_kill = rt.block_on(async {
+            let waiting = Instant::now();
+            loop {
+                let owned = active_owned_by(store, &victim.owner).await;
+                if owned > 0 || waiting.elapsed() > Duration::from_secs(5) {
+                    return owned;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
         assert!(
             owned_at_kill > 0,
-            "round {round}: the victim owns no run to lose; the scenario is too short"
+            "round {round}: the victim owned no run to lose within 5 s; the scenario is too short"
         );
         killed_pids.insert(victim.child.id());
         victim.child.kill().unwrap();
@@ -280,16 +308,29 @@ fn scenario(
             .unwrap();
         assert!(status.success());
     }
-    // The pids of the workers that were not killed and lost runs all the
-    // same (a lease they could not renew in time on a loaded machine).
-    let mut lost_leases: HashSet<u32> = HashSet::new();
+    // The runs that the workers that were not killed lost all the same (a
+    // lease they could not renew in time on a loaded machine, a commit
+    // refused because another worker had taken the run over), by pid: each
+    // says so as it loses one, and counts them in the line it prints as it
+    // stops.
+    let mut lost_by: HashMap<u32, HashSet<String>> = HashMap::new();
     for w in &mut workers {
         let status = w.child.wait().unwrap();
         assert!(status.success(), "a worker stopped with {status}");
-        if w.lost() > 0 {
-            lost_leases.insert(w.child.id());
-        }
+        let counted = w.lost();
+        let named = w.lost_runs();
+        assert!(
+            named.len() <= counted,
+            "worker {} named {} lost runs, and counted {counted}",
+            w.owner,
+            named.len()
+        );
+        lost_by.insert(w.child.id(), named);
     }
+    let run_of: HashMap<String, String> = runs
+        .iter()
+        .map(|(id, k)| (k.to_string(), id.to_string()))
+        .collect();
 
     // Every run ended once, with the reference output; its journal has
     // one record per attempt (a fenced owner's write would repeat one).
@@ -331,7 +372,7 @@ fn scenario(
     // renew; what the journal recorded never runs again (checked above:
     // no attempt is recorded twice, and replay skips recorded ones). So a
     // task runs twice in workers that were not killed only when the
-    // earlier of them lost a lease.
+    // earlier of them lost that run.
     let text = std::fs::read_to_string(log).unwrap();
     let mut starts: HashMap<(String, String), Vec<u32>> = HashMap::new();
     for line in text.lines() {
@@ -351,28 +392,29 @@ fn scenario(
             .copied()
             .filter(|p| !killed_pids.contains(p))
             .collect();
-        // Every execution by a survivor but the last was cut short by a
-        // lost lease.
-        let unexplained = survivors
+        // Every execution by a survivor but the last was cut short by the
+        // run's loss in that worker.
+        let run = &run_of[k];
+        let unexplained: Vec<u32> = survivors
             .iter()
             .take(survivors.len().saturating_sub(1))
-            .filter(|p| !lost_leases.contains(p))
-            .count();
-        assert_eq!(
-            unexplained,
-            0,
-            "task {t} of run k={k} ran {} times in workers that were not killed \
-             (pids {survivors:?}), though none of the earlier ones lost a lease",
+            .copied()
+            .filter(|p| !lost_by.get(p).is_some_and(|lost| lost.contains(run)))
+            .collect();
+        assert!(
+            unexplained.is_empty(),
+            "task {t} of run k={k} ({run}) ran {} times in workers that were not killed \
+             (pids {survivors:?}), though {unexplained:?} did not lose the run",
             survivors.len()
         );
         again += pids.len() - 1;
     }
     eprintln!(
-        "{} runs in {:?}; {again} actions ran again after kills and lost leases \
-         ({} live workers lost one); takeovers {takeovers:?}",
+        "{} runs in {:?}; {again} actions ran again after kills and lost runs \
+         (live workers lost {} runs); takeovers {takeovers:?}",
         runs.len(),
         began.elapsed(),
-        lost_leases.len()
+        lost_by.values().map(HashSet::len).sum::<usize>()
     );
     for t in &takeovers {
         assert!(
@@ -756,6 +798,114 @@ fn a_sub_workflow_is_taken_over_with_its_parent_after_a_kill() {
         }
         // A's copy of c2 died with A (its parent-death signal).
         assert!(!text.contains(&format!("end c2 {killed}")), "{text}");
+    }));
+    rt.block_on(schemas.drop_all());
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A worker stopped (SIGSTOP) past its lease while its action runs, then
+/// continued (SIGCONT): another worker has taken the run over meanwhile and
+/// runs the action again. The stalled worker must count the run as lost
+/// (and say which), whichever it hears of first as it wakes: its deadline,
+/// a renewal that finds the run taken over, or a commit refused as fenced.
+#[cfg(unix)]
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[test]
+fn a_worker_stalled_past_its_lease_counts_the_run_it_lost() {
+    let schemas = Schemas::new(&url(), "clistall");
+    let db = schemas.fresh_url();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("executions.log");
+    let file = dir.path().join("flow.yaml");
+    std::fs::write(&file, flow(&log)).unwrap();
+    let store = std::sync::Arc::new(
+        rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
+            .unwrap(),
+    );
+    let signal = |sig: &str, pid: u32| {
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut a = start_worker(&db);
+        let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["submit", "--db", &db, "-i", "k=7"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run: RunId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let began = Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("start 7 a")
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "task a did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A stalls (its action goes on and ends meanwhile); B takes the run
+        // over once A's lease lapses in the database, and runs a again.
+        signal("-STOP", a.child.id());
+        let mut b = start_worker(&db);
+        let b_pid = b.child.id().to_string();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(&format!("start 7 a {b_pid}"))
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(30),
+                "B did not take the run over"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signal("-CONT", a.child.id());
+        rt.block_on(async {
+            loop {
+                let s = store.get(run).await.unwrap().unwrap().status;
+                if s.is_terminal() {
+                    assert_eq!(s, RunStatus::Succeeded);
+                    break;
+                }
+                assert!(began.elapsed() < Duration::from_secs(60), "not ended: {s}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        // Let A hear of it, whichever way, before it stops.
+        std::thread::sleep(Duration::from_millis(1000));
+        for w in [&mut a, &mut b] {
+            signal("-TERM", w.child.id());
+            assert!(w.child.wait().unwrap().success());
+        }
+        assert!(a.lost() >= 1, "A lost the run and did not count it");
+        assert_eq!(a.lost_runs(), HashSet::from([run.to_string()]));
+        assert_eq!(b.lost(), 0);
+        assert!(b.lost_runs().is_empty());
+        let journal = rt.block_on(store.load(run)).unwrap();
+        let ends = journal
+            .iter()
+            .filter(|e| matches!(e.record, Record::Ended(_)))
+            .count();
+        assert_eq!(ends, 1);
     }));
     rt.block_on(schemas.drop_all());
     if let Err(panic) = result {

@@ -460,9 +460,16 @@ impl WorkflowContext {
     /// A clone that sees `vars` as its workflow variables.
     #[must_use]
     pub fn with_variables(&self, vars: Variables) -> WorkflowContext {
-        let mut c = self.clone();
-        c.vars = vars;
-        c
+        // Field by field: a clone would copy this context's variables only
+        // to drop them (one reference count up and down, on every dispatch).
+        WorkflowContext {
+            shared: self.shared.clone(),
+            vars,
+            current_item: self.current_item.clone(),
+            current_index: self.current_index,
+            current_task: self.current_task.clone(),
+            current_route: self.current_route,
+        }
     }
 
     /// Records a task's result (visible to every clone).

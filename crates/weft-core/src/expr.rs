@@ -19,17 +19,18 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, OnceLock};
 
-use minijinja::value::{Object, ObjectRepr, Rest, ValueKind, ValueOrKwargs};
+use minijinja::value::{Object, Rest, ValueOrKwargs};
 use minijinja::{Environment, Expression, State, UndefinedBehavior, Value as MjValue};
 use serde_json::{Map, Value};
 
 use crate::context::{TaskStatus, WorkflowContext};
+use crate::diag::excerpt;
 use crate::diag::path::split_path;
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::{self, rename_calls, ExpressionLimits, Mode};
+use crate::limits::{self, json_size_within, rename_calls, ExpressionLimits, Mode};
 use crate::view::{
-    arc_to_mj, ctx_lookup, get_key, json_to_mj, scalar_to_mj, JsonView, MapKind, MapView, Root,
-    Step, ROOT_KEY,
+    arc_to_mj, ctx_lookup, get_key, json_to_mj, mj_to_json, scalar_to_mj, Bounded, Convert,
+    JsonView, MapKind, MapView, Root, Step, ROOT_KEY,
 };
 
 /// The shared environment: our functions, strict undefined values, no HTML
@@ -400,49 +401,6 @@ fn too_large(what: &str, bytes: usize, max: usize) -> minijinja::Error {
         minijinja::ErrorKind::InvalidOperation,
         format!("{what} would produce {bytes} bytes or more, over the limit of {max} (ExpressionLimits::max_value_bytes): work on smaller parts"),
     )
-}
-
-/// A string that refuses to grow past `max` bytes: formatting into it stops
-/// with an error at the limit, so printing a value made of many references
-/// to one big value (`[x] * 100000`) never builds the whole text.
-struct Bounded {
-    out: String,
-    max: usize,
-    over: bool,
-}
-
-impl Bounded {
-    fn new(max: usize) -> Bounded {
-        Bounded {
-            out: String::new(),
-            max,
-            over: false,
-        }
-    }
-}
-
-impl std::fmt::Write for Bounded {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        if self.out.len().saturating_add(s.len()) > self.max {
-            self.over = true;
-            return Err(std::fmt::Error);
-        }
-        self.out.push_str(s);
-        Ok(())
-    }
-}
-
-impl std::io::Write for Bounded {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // minijinja writes whole UTF-8 strings.
-        let s = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
-        std::fmt::Write::write_str(self, s)
-            .map_err(|_| std::io::Error::other("value too large"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Prints a value into a template's output. Strings and numbers as
@@ -885,19 +843,6 @@ fn check_depth(text: &str, mode: Mode, place: &Option<Arc<str>>) -> Result<()> {
     Ok(())
 }
 
-/// The start of a long text, for an error message.
-fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
-    const MAX: usize = 60;
-    if text.len() <= MAX {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
-}
-
 fn mj_detail(e: &minijinja::Error) -> String {
     match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
@@ -1335,127 +1280,6 @@ fn push_display(out: &mut String, v: &Value) {
             let _ = write!(out, "{}", scalar_to_mj(scalar));
         }
     }
-}
-
-/// Why a value could not be converted to JSON.
-pub(crate) enum Convert {
-    /// It is larger than the budget.
-    TooLarge,
-    /// It has no JSON form (the message says why).
-    Failed(String),
-}
-
-fn spend(budget: &mut usize, bytes: usize) -> std::result::Result<(), Convert> {
-    if *budget == usize::MAX {
-        return Ok(());
-    }
-    *budget = budget.checked_sub(bytes).ok_or(Convert::TooLarge)?;
-    Ok(())
-}
-
-/// About how many bytes `v` takes as JSON text, if that is at most
-/// `limit`; `None` as soon as it is more. Stops early, so measuring a huge
-/// value costs no more than `limit`.
-pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
-    let mut size = 0usize;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        size += match v {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
-            }
-            Value::Object(m) => {
-                stack.extend(m.values());
-                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-        if size > limit {
-            return None;
-        }
-    }
-    Some(size)
-}
-
-/// Converts a minijinja value back to JSON, spending `budget` bytes on
-/// what it copies (`usize::MAX`: no limit). Views hand back the JSON they
-/// show; other values go through serde.
-pub(crate) fn mj_to_json(v: &MjValue, budget: &mut usize) -> std::result::Result<Value, Convert> {
-    if let Some(view) = v.downcast_object_ref::<JsonView>() {
-        let node = view.node();
-        if *budget != usize::MAX {
-            let size = json_size_within(node, *budget).ok_or(Convert::TooLarge)?;
-            spend(budget, size)?;
-        }
-        return Ok(node.clone());
-    }
-    // The common leaves, without a trip through serde.
-    match v.kind() {
-        ValueKind::String => {
-            if let Some(s) = v.as_str() {
-                spend(budget, s.len() + 2)?;
-                return Ok(Value::String(s.to_owned()));
-            }
-        }
-        ValueKind::Bool => return Ok(Value::Bool(v.is_true())),
-        ValueKind::None => return Ok(Value::Null),
-        ValueKind::Number => {
-            // JSON has no infinity and no NaN: serde would quietly make them
-            // null, changing what the expression said.
-            if let Ok(f) = f64::try_from(v.clone()) {
-                if !f.is_finite() {
-                    return Err(Convert::Failed(format!(
-                        "the result is {f}, which JSON cannot hold: keep numbers within ±1.8e308"
-                    )));
-                }
-            }
-        }
-        _ => {}
-    }
-    if v.is_undefined() {
-        return Err(Convert::Failed("the value is undefined".to_owned()));
-    }
-    let failed = |e: minijinja::Error| Convert::Failed(e.to_string());
-    if let Some(obj) = v.as_object() {
-        // Maps and lists built by expressions may hold views; walk them so
-        // each view is copied directly.
-        match obj.repr() {
-            ObjectRepr::Seq | ObjectRepr::Iterable => {
-                let mut out = Vec::new();
-                for item in v.try_iter().map_err(failed)? {
-                    spend(budget, 1)?;
-                    out.push(mj_to_json(&item, budget)?);
-                }
-                return Ok(Value::Array(out));
-            }
-            ObjectRepr::Map => {
-                let mut out = Map::new();
-                for key in v.try_iter().map_err(failed)? {
-                    let val = v.get_item(&key).map_err(failed)?;
-                    let k = match key.as_str() {
-                        Some(s) => s.to_owned(),
-                        None => key.to_string(),
-                    };
-                    spend(budget, k.len() + 4)?;
-                    out.insert(k, mj_to_json(&val, budget)?);
-                }
-                return Ok(Value::Object(out));
-            }
-            _ => {
-                let mut b = Bounded::new(*budget);
-                if write!(b, "{v}").is_err() && b.over {
-                    return Err(Convert::TooLarge);
-                }
-                spend(budget, b.out.len())?;
-                return Ok(Value::String(b.out));
-            }
-        }
-    }
-    spend(budget, 8)?;
-    serde_json::to_value(v).map_err(|e| Convert::Failed(e.to_string()))
 }
 
 /// A plain path: a namespace followed by `.name`, `[n]` or `['name']` steps,

@@ -707,6 +707,12 @@ pub(crate) fn frozen_names() -> impl Iterator<Item = &'static str> {
         .flat_map(|f| f.functions.iter().map(|(n, _)| &**n))
 }
 
+/// Every filter's name, for suggestions: minijinja's, weft's own (the list
+/// in [`crate::names`]), and the registered functions'.
+pub(crate) fn filter_names() -> impl Iterator<Item = &'static str> {
+    crate::names::FILTERS.iter().copied().chain(frozen_names())
+}
+
 /// `source` with every call of a registered function routed through
 /// [`CALL`] and every use as a filter through [`FILTER`], the name passed
 /// first: the environment's own tables of functions and filters stay as

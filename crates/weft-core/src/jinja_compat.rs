@@ -16,9 +16,8 @@ use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value as MjValue};
 use serde_json::Value;
 
-use crate::expr::{mj_to_json, Convert};
 use crate::limits::ExpressionLimits;
-use crate::view::json_to_mj;
+use crate::view::{json_to_mj, mj_to_json, Convert};
 
 /// Installs the methods and filters on the shared environment.
 pub(crate) fn install(env: &mut Environment<'static>) {

@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use serde_json::Value;
+
 /// The largest workflow file `Workflow::from_file` reads: 16 MiB.
 pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -571,6 +573,33 @@ pub(crate) fn rename_calls<'s>(
     } else {
         std::borrow::Cow::Borrowed(source)
     }
+}
+
+/// About how many bytes `v` takes as JSON text, if that is at most
+/// `limit`; `None` as soon as it is more. Stops early, so measuring a huge
+/// value costs no more than `limit`.
+pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        size += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+        };
+        if size > limit {
+            return None;
+        }
+    }
+    Some(size)
 }
 
 #[cfg(test)]

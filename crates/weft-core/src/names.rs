@@ -71,15 +71,6 @@ pub(crate) const FILTERS: &[&str] = &[
     "zip",
 ];
 
-/// Every filter's name, for suggestions: minijinja's, weft's own, and the
-/// registered functions' (see [`crate::functions`]).
-pub(crate) fn filter_names() -> impl Iterator<Item = &'static str> {
-    FILTERS
-        .iter()
-        .copied()
-        .chain(crate::functions::frozen_names())
-}
-
 /// The tests minijinja provides (`x is defined`), for suggestions.
 pub(crate) const TESTS: &[&str] = &[
     "boolean",

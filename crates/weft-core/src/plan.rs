@@ -200,6 +200,8 @@ struct PlanInner {
     vars: Vec<(String, ValueTemplate)>,
     tasks: Vec<TaskPlan>,
     by_name: NameMap,
+    /// Per task, its place among the tasks ordered by name.
+    name_rank: Vec<u32>,
     starts: Vec<TaskId>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
@@ -279,6 +281,27 @@ impl Plan {
     /// A task's id by name.
     pub fn task_id(&self, name: &str) -> Option<TaskId> {
         self.inner.by_name.get(name).copied()
+    }
+
+    /// A task's place among the plan's tasks ordered by name: comparing
+    /// two tasks' ranks is comparing their names (an engine internal, see
+    /// [`crate::engine`]).
+    ///
+    /// ```
+    /// use weft_core::Workflow;
+    ///
+    /// let text = "version: 1.0\ntasks:\n  b: {action: core.noop}\n  a: {action: core.noop}\n";
+    /// let plan = Workflow::from_yaml_str(text)?.compile(&["core.noop"])?;
+    /// let (a, b) = (plan.task_id("a").unwrap(), plan.task_id("b").unwrap());
+    /// assert!(b < a && plan.name_rank(a) < plan.name_rank(b));
+    /// # Ok::<(), weft_core::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not an id of this plan.
+    pub fn name_rank(&self, id: TaskId) -> u32 {
+        self.inner.name_rank[id as usize]
     }
 
     /// Tasks that no transition targets: they start the run.

@@ -17,8 +17,8 @@ use crate::run::{Recorded, Run, RunOptions};
 use crate::scheduler::{Actions, RunJournal, Scheduler};
 use crate::sealing::SecretKey;
 use crate::store::{
-    from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, Store,
-    StoreError,
+    from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, RunSummary,
+    Store, StoreError,
 };
 
 /// Why a run could not be brought back from the store.
@@ -309,6 +309,20 @@ impl Executor {
     ///
     /// Dropping the future before it ends resumes nothing.
     pub async fn resume_run(&self, id: RunId) -> Result<Run, ResumeError> {
+        let summary = self.settled_summary(id).await?;
+        if summary.status.is_terminal() {
+            return Err(ResumeError::Ended(id, summary.status));
+        }
+        let paused = matches!(summary.status, RunStatus::Paused | RunStatus::Pausing);
+        self.acquire_and_spawn(id, paused.then_some(Control::Resume))
+            .await
+    }
+
+    /// The summary of a run that is not going on here, read once every
+    /// record this executor sent for it is in the store (a run that just
+    /// ended may still have some on their way): what resuming and
+    /// re-running check first.
+    async fn settled_summary(&self, id: RunId) -> Result<RunSummary, ResumeError> {
         if self.inner.live.contains_key(&id) {
             return Err(ResumeError::Live(id));
         }
@@ -321,12 +335,7 @@ impl Executor {
             .get(id)
             .await?
             .ok_or(StoreError::NotFound(id))?;
-        if summary.status.is_terminal() {
-            return Err(ResumeError::Ended(id, summary.status));
-        }
-        let paused = matches!(summary.status, RunStatus::Paused | RunStatus::Pausing);
-        self.acquire_and_spawn(id, paused.then_some(Control::Resume))
-            .await
+        Ok(summary)
     }
 
     /// Runs an ended run again (Orquesta's re-run): from `tasks`, by name,
@@ -348,18 +357,7 @@ impl Executor {
     ///
     /// Dropping the future before it ends re-runs nothing.
     pub async fn rerun(&self, id: RunId, tasks: &[&str]) -> Result<Run, ResumeError> {
-        if self.inner.live.contains_key(&id) {
-            return Err(ResumeError::Live(id));
-        }
-        let journal = self.inner.journal()?;
-        // A run of this executor that just ended may still have records on
-        // their way to the store: load what it recorded, not less.
-        journal.barrier().await;
-        let summary = journal
-            .store
-            .get(id)
-            .await?
-            .ok_or(StoreError::NotFound(id))?;
+        let summary = self.settled_summary(id).await?;
         if !summary.status.is_terminal() {
             return Err(ResumeError::NotEnded(id, summary.status));
         }

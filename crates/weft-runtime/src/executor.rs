@@ -1,6 +1,6 @@
 //! The executor: registered actions, limits, and the way to start runs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -814,9 +814,8 @@ impl LostRuns {
         Counting(&self.workers)
     }
 
-    /// Takes the lost runs seen so far out of `mine`; how many were there.
-    pub(crate) fn drain_from(&self, mine: &mut HashSet<RunId>) -> usize {
-        let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
-        seen.iter().filter(|id| mine.remove(id)).count()
+    /// Takes the lost runs seen so far.
+    pub(crate) fn take_seen(&self) -> Vec<RunId> {
+        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }

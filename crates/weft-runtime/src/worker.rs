@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 use weft_core::{Error, Plan};
 
@@ -113,9 +113,14 @@ impl WorkerConfig {
 pub struct WorkerReport {
     /// Runs it claimed.
     pub claimed: usize,
-    /// Runs that ended while it ran them.
+    /// Runs that ended while it ran them, their end committed by it.
     pub ended: usize,
-    /// Runs it lost (taken over, or a lease it could not renew).
+    /// Runs it stopped holding before their end was committed by it: taken
+    /// over, a lease it could not renew in time, a commit the store
+    /// refused because the run was no longer this process's (fenced), or
+    /// given up because their journal could not be written (their lease
+    /// then lapses), or because they did not stop in time to be handed
+    /// back. The actions they had in flight run again in their next owner.
     pub lost: usize,
     /// Runs it handed back when it stopped.
     pub released: usize,
@@ -262,9 +267,20 @@ impl Worker {
         let mut next_look = Instant::now() + config.poll_interval;
         tokio::pin!(shutdown);
         loop {
+            // Lost runs are counted before anything is claimed: a run lost
+            // here may be claimed here again once its lease lapses.
+            let wake = take_notices(&mut notices, &mut mine, &mut report);
+            claim_due |= wake.claim;
+            commands_due |= wake.commands;
             // Stopped already (see `ExecutorInner::watch_shared`).
-            report.lost += executor.inner.lost.drain_from(&mut mine);
+            for id in executor.inner.lost.take_seen() {
+                report.lost += lose(&mut mine, id);
+            }
             while let Ok(id) = ended_rx.try_recv() {
+                // A run lost before it was said to end was told lost first.
+                let wake = take_notices(&mut notices, &mut mine, &mut report);
+                claim_due |= wake.claim;
+                commands_due |= wake.commands;
                 if mine.remove(&id) {
                     report.ended += 1;
                     claim_due = true;
@@ -295,8 +311,16 @@ impl Worker {
                                 Ok(run) => {
                                     mine.insert(id);
                                     let tx = ended_tx.clone();
+                                    let journal = executor.inner.journal.clone();
                                     tokio::spawn(async move {
                                         let _ = run.await;
+                                        // Its last records (write-behind)
+                                        // through a commit: a run whose end
+                                        // the store refused is lost, and
+                                        // told so, before it is said to end.
+                                        if let Some(j) = journal {
+                                            j.barrier().await;
+                                        }
                                         let _ = tx.send(id);
                                     });
                                 }
@@ -308,6 +332,7 @@ impl Worker {
                                 Err(ResumeError::Store(e @ StoreError::Unavailable { .. })) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run's journal cannot be read; it is claimed again once its lease lapses");
                                     shared.abandon(id);
+                                    report.lost += 1;
                                 }
                                 Err(e) => {
                                     tracing::warn!(run_id = %id, error = %e, "a claimed run cannot run here; handing it back");
@@ -352,7 +377,10 @@ impl Worker {
                 notice = notices.recv() => match notice {
                     Ok(Notice::Claimable) => claim_due = true,
                     Ok(Notice::Command(id)) => commands_due |= mine.contains(&id),
-                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) | Ok(Notice::RunLost(_)) => {}
+                    Ok(Notice::RunLost(id)) => {
+                        report.lost += lose(&mut mine, id);
+                    }
+                    Ok(Notice::Ended(_)) | Ok(Notice::Lost) => {}
                     Ok(_) | Err(RecvError::Lagged(_)) => {
                         claim_due = true;
                         commands_due = true;
@@ -365,8 +393,13 @@ impl Worker {
                     }
                 },
                 id = ended_rx.recv_async() => {
-                    // A lost run ends once stopped: it counts as lost.
-                    report.lost += executor.inner.lost.drain_from(&mut mine);
+                    // A lost run ends once stopped: it counts as lost. The
+                    // store told it lost before it was said to end.
+                    let wake = take_notices(&mut notices, &mut mine, &mut report);
+                    commands_due |= wake.commands;
+                    for id in executor.inner.lost.take_seen() {
+                        report.lost += lose(&mut mine, id);
+                    }
                     if let Ok(id) = id {
                         if mine.remove(&id) {
                             report.ended += 1;
@@ -406,6 +439,7 @@ impl Worker {
                 // renewed, rather than handed to another process now.
                 tracing::warn!(run_id = %id, "the run did not stop in time to be handed back; its lease will expire");
                 shared.abandon(id);
+                report.lost += usize::from(mine.remove(&id));
                 continue;
             }
             match shared.release(id).await {
@@ -416,6 +450,46 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+}
+
+/// Takes `id` out of `mine` when the store says it was lost; 1 if it was
+/// there.
+fn lose(mine: &mut HashSet<RunId>, id: RunId) -> usize {
+    let lost = mine.remove(&id);
+    if lost {
+        tracing::warn!(run_id = %id, "lost the run: another process may run it now, and runs again the actions it had in flight here");
+    }
+    usize::from(lost)
+}
+
+/// What the notices already waiting ask the worker to do.
+#[derive(Default)]
+struct Wake {
+    claim: bool,
+    commands: bool,
+}
+
+/// Takes the notices already waiting, counting the runs of `mine` they say
+/// were lost; says what else they ask for.
+fn take_notices(
+    notices: &mut tokio::sync::broadcast::Receiver<Notice>,
+    mine: &mut HashSet<RunId>,
+    report: &mut WorkerReport,
+) -> Wake {
+    let mut wake = Wake::default();
+    loop {
+        match notices.try_recv() {
+            Ok(Notice::RunLost(id)) => report.lost += lose(mine, id),
+            Ok(Notice::Claimable) => wake.claim = true,
+            Ok(Notice::Command(id)) => wake.commands |= mine.contains(&id),
+            Ok(Notice::Ended(_) | Notice::Lost) => {}
+            Ok(_) | Err(TryRecvError::Lagged(_)) => {
+                wake.claim = true;
+                wake.commands = true;
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => return wake,
+        }
     }
 }
 

@@ -61,7 +61,8 @@ struct Inner {
 }
 
 impl PackError {
-    /// At most this many errors are kept by [`PackError::combine`].
+    /// At most this many errors are kept when a load's errors are combined
+    /// into one; the rest are dropped.
     pub const MAX_KEPT: usize = 50;
 
     pub(crate) fn new(kind: PackErrorKind, message: impl Into<String>) -> PackError {

@@ -14,7 +14,7 @@ use weft_core::Location;
 
 use crate::error::{PackError, PackErrorKind};
 use crate::params::{self, Parameter};
-use crate::runners::Runner;
+use crate::runners::kind::Runner;
 use crate::yaml::{self, Node, Yaml};
 
 /// The keys of an action metadata file (StackStorm's `ActionAPI` schema).

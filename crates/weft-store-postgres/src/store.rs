@@ -427,7 +427,11 @@ impl SharedStore for PostgresStore {
     }
 
     fn abandon(&self, run: RunId) {
-        self.inner.owned().remove(&run);
+        // Given up: lost from here on, as a run whose lease lapsed is.
+        let held = self.inner.owned().remove(&run).is_some();
+        if held {
+            self.inner.lose(&[run]);
+        }
     }
 
     fn send_command(&self, run: RunId, command: Command) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -191,11 +191,14 @@ impl Inner {
         }
         let mut owned = self.owned();
         let mut fenced = Vec::new();
+        let mut lost = Vec::new();
         for rb in &batch {
             match written.get(&rb.run) {
                 None => {
                     fenced.push(rb.run);
-                    owned.remove(&rb.run);
+                    if owned.remove(&rb.run).is_some() {
+                        lost.push(rb.run);
+                    }
                 }
                 Some((true, _)) => {
                     owned.remove(&rb.run);
@@ -213,6 +216,8 @@ impl Inner {
                 }
             }
         }
+        drop(owned);
+        self.lose(&lost);
         Ok(Some(Appended::fenced(fenced)))
     }
 
@@ -518,10 +523,17 @@ impl Inner {
         for run in &ended_runs {
             owned.remove(run);
         }
-        for run in &fenced {
-            owned.remove(run);
-        }
+        // A run held here until this append found it fenced (its local
+        // lease ran out before the renewal or the deadline saw it, or
+        // another process took it over first) is lost, as if a renewal had
+        // found it so: told, so that whoever counts lost runs counts it.
+        let lost: Vec<RunId> = fenced
+            .iter()
+            .copied()
+            .filter(|run| owned.remove(run).is_some())
+            .collect();
         drop(owned);
+        self.lose(&lost);
         Ok(Appended::fenced(fenced))
     }
 }

@@ -90,6 +90,7 @@ async fn a_stale_epoch_cannot_write() {
         );
         // A no longer counts the run as its own, and so it is told.
         assert!(SharedStore::owned(&a).is_empty());
+        assert_eq!(a.take_lost(), vec![run]);
         // A cannot take it back while B's lease holds.
         assert!(matches!(
             a.acquire(run).await,
@@ -104,6 +105,78 @@ async fn a_stale_epoch_cannot_write() {
                 .unwrap(),
             Appended::all()
         );
+    })
+    .await;
+}
+
+/// The notices of lost runs waiting in `rx` (the listener may add others).
+fn losses(
+    rx: &mut tokio::sync::broadcast::Receiver<weft_runtime::store::Notice>,
+) -> Vec<weft_runtime::store::Notice> {
+    use weft_runtime::store::Notice;
+    std::iter::from_fn(|| rx.try_recv().ok())
+        .filter(|n| matches!(n, Notice::RunLost(_) | Notice::Lost))
+        .collect()
+}
+
+/// A run this process held until a commit of it was refused (fenced:
+/// another process took it over before a renewal or the local deadline
+/// saw it) is lost, and told so, as one a renewal finds taken over is; a
+/// run given up (`abandon`) too. A worker counts its lost runs from these
+/// notices: untold, an action that ran again elsewhere would look
+/// unexplained.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_fenced_at_a_commit_or_given_up_is_told_lost() {
+    use weft_runtime::store::Notice;
+    with_postgres_schemas("fencedlost", async |url, schemas| {
+        let schema = schemas.fresh();
+        // Renewals and the local deadline are seconds away: only the
+        // commit can find the run gone.
+        let options = PostgresOptions::new()
+            .schema(schema.clone())
+            .lease(Duration::from_secs(20))
+            .heartbeat(Duration::from_secs(8));
+        let a = PostgresStore::connect_with(url, &options).await.unwrap();
+        let (run, other) = (RunId::new(), RunId::new());
+        for r in [run, other] {
+            a.append(&entries(r, 0, vec![conformance::started("w", None, 1)]))
+                .await
+                .unwrap();
+        }
+        let mut notices = a.notices();
+        // Someone else takes `run` over (as a claim after a stall does).
+        let conn = a.pool().get().await.unwrap();
+        conn.execute(
+            &format!("UPDATE {schema}.runs SET epoch = epoch + 1, owner = 'other' WHERE id = $1"),
+            &[run.as_uuid()],
+        )
+        .await
+        .unwrap();
+        let done = a
+            .append(&entries(run, 1, vec![conformance::ok(1)]))
+            .await
+            .unwrap();
+        assert_eq!(done.fenced, vec![run]);
+        assert_eq!(a.take_lost(), vec![run], "the fenced run is lost");
+        assert_eq!(losses(&mut notices), [Notice::RunLost(run), Notice::Lost]);
+        // Fenced again: lost once only.
+        let done = a
+            .append(&entries(run, 1, vec![conformance::ok(1)]))
+            .await
+            .unwrap();
+        assert_eq!(done.fenced, vec![run]);
+        assert!(a.take_lost().is_empty());
+        assert!(losses(&mut notices).is_empty());
+        // Given up: lost too; a run not held is not.
+        a.abandon(other);
+        a.abandon(other);
+        assert_eq!(a.take_lost(), vec![other]);
+        assert_eq!(losses(&mut notices), [Notice::RunLost(other), Notice::Lost]);
+        assert!(SharedStore::owned(&a).is_empty());
     })
     .await;
 }

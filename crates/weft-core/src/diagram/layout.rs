@@ -383,17 +383,22 @@ impl Layered {
         (keep, swap)
     }
 
+    /// The slots next to `s` in the row above (`from_above`) or below.
+    fn neighbours(&self, s: usize, from_above: bool) -> &[usize] {
+        if from_above {
+            &self.up[s]
+        } else {
+            &self.down[s]
+        }
+    }
+
     /// Orders row `l` by the mean place of each slot's neighbours above
     /// (`from_above`) or below; a slot without any keeps its place.
     fn sort_row(&mut self, l: usize, from_above: bool) {
         let mut keyed: Vec<(f64, usize)> = self.rows[l]
             .iter()
             .map(|&s| {
-                let near = if from_above {
-                    &self.up[s]
-                } else {
-                    &self.down[s]
-                };
+                let near = self.neighbours(s, from_above);
                 let key = if near.is_empty() {
                     self.pos[s] as f64
                 } else {
@@ -486,11 +491,7 @@ impl Layered {
         let want: Vec<f64> = row
             .iter()
             .map(|&s| {
-                let near = if from_above {
-                    &self.up[s]
-                } else {
-                    &self.down[s]
-                };
+                let near = self.neighbours(s, from_above);
                 if near.is_empty() {
                     self.x[s]
                 } else {

@@ -89,3 +89,57 @@ impl Expr {
         }
     }
 }
+
+/// A variable: `$` and `$1` are `Pos(1)`, `$name` is `Named`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum VarName {
+    Pos(u32),
+    Named(Arc<str>),
+}
+
+impl VarName {
+    pub(crate) fn parse(text: &str) -> VarName {
+        if text.is_empty() {
+            return VarName::Pos(1);
+        }
+        match text.parse::<u32>() {
+            Ok(n) if n.to_string() == text => VarName::Pos(n),
+            _ => VarName::Named(Arc::from(text)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+}
+
+impl BinOp {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "mod",
+            BinOp::Eq => "=",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::In => "in",
+        }
+    }
+}

@@ -10,9 +10,11 @@
 
 use std::sync::Arc;
 
-use super::ast::{Arg, Expr, ExprKind};
+use super::ast::{Arg, BinOp, Expr, ExprKind, VarName};
+use super::builtin::{Builtin, Form};
 use super::lexer::{Op, Span};
-use super::stdlib::{self, Builtin, Form};
+use super::node::{ArgNode, CallNode, LetNode, Node, RegisteredCall};
+use super::stdlib;
 
 /// A compile error: what is wrong, and where in the expression.
 #[derive(Debug, PartialEq)]
@@ -26,144 +28,6 @@ fn err<T>(message: impl Into<String>, span: Span) -> Result<T, CompileError> {
         message: message.into(),
         span,
     })
-}
-
-/// A variable: `$` and `$1` are `Pos(1)`, `$name` is `Named`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum VarName {
-    Pos(u32),
-    Named(Arc<str>),
-}
-
-impl VarName {
-    fn parse(text: &str) -> VarName {
-        if text.is_empty() {
-            return VarName::Pos(1);
-        }
-        match text.parse::<u32>() {
-            Ok(n) if n.to_string() == text => VarName::Pos(n),
-            _ => VarName::Named(Arc::from(text)),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    In,
-}
-
-impl BinOp {
-    pub(crate) fn text(self) -> &'static str {
-        match self {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Mod => "mod",
-            BinOp::Eq => "=",
-            BinOp::Ne => "!=",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::In => "in",
-        }
-    }
-}
-
-/// A compiled expression.
-#[derive(Debug)]
-pub(crate) enum Node {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Arc<str>),
-    Var(VarName),
-    List(Box<[Node]>),
-    Dict(Box<[(Node, Node)]>, Span),
-    Neg(Box<Node>, Span),
-    Pos(Box<Node>, Span),
-    Not(Box<Node>),
-    Bin(BinOp, Box<(Node, Node)>, Span),
-    And(Box<(Node, Node)>),
-    Or(Box<(Node, Node)>),
-    /// `recv.name` (`recv?.name` when `elvis`).
-    Member {
-        recv: Box<Node>,
-        name: Arc<str>,
-        elvis: bool,
-        span: Span,
-    },
-    /// `recv[key]` or `recv[key, default]`.
-    Index {
-        recv: Box<Node>,
-        key: Box<Node>,
-        default: Option<Box<Node>>,
-        span: Span,
-    },
-    Call(Box<CallNode>),
-    /// A call of a function registered through
-    /// [`crate::functions::register`].
-    Registered(Box<RegisteredCall>),
-    /// `let(…) -> body` and `with(…) -> body`.
-    Let(Box<LetNode>),
-    /// `ctx().name` or `ctx(name)`: an input or variable of the workflow.
-    CtxVar {
-        name: Arc<str>,
-        span: Span,
-    },
-}
-
-/// A call of a builtin, bound.
-#[derive(Debug)]
-pub(crate) struct CallNode {
-    pub(crate) f: &'static Builtin,
-    pub(crate) recv: Option<Node>,
-    /// `recv?.f()`: null when the receiver is.
-    pub(crate) elvis: bool,
-    /// Written as a method (`x.f()`), not as `f(x)`.
-    pub(crate) method: bool,
-    pub(crate) args: Box<[ArgNode]>,
-    pub(crate) span: Span,
-}
-
-/// A call of a registered function: its arguments in order, each with
-/// its keyword when given as `name => value`.
-#[derive(Debug)]
-pub(crate) struct RegisteredCall {
-    pub(crate) name: Arc<str>,
-    pub(crate) f: &'static crate::functions::Function,
-    pub(crate) args: Box<[(Option<Arc<str>>, Node)]>,
-    pub(crate) span: Span,
-}
-
-/// One argument slot of a call.
-#[derive(Debug)]
-pub(crate) enum ArgNode {
-    Missing,
-    Eager(Node),
-    Lazy(Node),
-    Pair(Node, Node),
-    LazyPair(Node, Node),
-}
-
-#[derive(Debug)]
-pub(crate) struct LetNode {
-    pub(crate) pos: Box<[Node]>,
-    pub(crate) named: Box<[(Arc<str>, Node)]>,
-    pub(crate) body: Node,
 }
 
 /// Compiles a parsed expression.

@@ -16,198 +16,26 @@
 //! made: an evaluation stops with [`YErrKind::Fuel`] when the budget of
 //! [`ExpressionLimits::fuel`] is spent.
 
-use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::compile::{ArgNode, BinOp, CallNode, Node, RegisteredCall, VarName};
+use super::ast::{BinOp, VarName};
+use super::builtin::{ArgVal, Args};
 use super::lexer::Span;
-use super::stdlib::{ArgVal, Args};
+use super::node::{ArgNode, CallNode, LetNode, Node, RegisteredCall};
+use super::state::State;
 use super::value::{
-    self, from_json, int_float_cmp, map_get, num_parts, py_eq, Dict, Num, Ordered, Seq, SeqKind,
-    SetVal, Str, Val, ValIter, ViewKind,
+    self, compare, describe, from_json, map_get, num_parts, py_eq, Body, Dict, Lambda, Num, Scope,
+    Seq, SeqKind, SetVal, Str, Val,
 };
-use super::{YErr, YErrKind};
-use crate::context::WorkflowContext;
-use crate::limits::ExpressionLimits;
+use super::{YErr, YErrKind, R};
 
-/// The result of evaluating.
-pub(crate) type R<T> = Result<T, Box<YErr>>;
-
-/// The `Arc`s an evaluation pins, so that it can borrow their values.
-pub(crate) type Pins = OnceCell<typed_arena::Arena<Arc<Value>>>;
-
-/// What one evaluation reads and spends.
-pub(crate) struct State<'a> {
-    pub(crate) ctx: &'a WorkflowContext,
-    pins: &'a Pins,
-    fuel: Cell<u64>,
-    pub(crate) max_bytes: usize,
-}
-
-impl<'a> State<'a> {
-    pub(crate) fn new(ctx: &'a WorkflowContext, pins: &'a Pins) -> State<'a> {
-        let limits = ExpressionLimits::current();
-        State {
-            ctx,
-            pins,
-            fuel: Cell::new(limits.fuel),
-            max_bytes: limits.max_value_bytes,
-        }
-    }
-
-    /// Keeps `v` alive for the evaluation, and lends it.
-    pub(crate) fn pin(&self, v: Arc<Value>) -> &'a Value {
-        let arena = self
-            .pins
-            .get_or_init(|| typed_arena::Arena::with_capacity(4));
-        arena.alloc(v)
-    }
-
-    /// Spends `n` fuel.
-    pub(crate) fn spend(&self, n: u64) -> R<()> {
-        let left = self.fuel.get();
-        if left < n {
-            self.fuel.set(0);
-            return Err(YErr::fuel());
-        }
-        self.fuel.set(left - n);
-        Ok(())
-    }
-
-    /// Pays for a string of `len` bytes about to be made, and refuses one
-    /// over `max_value_bytes`.
-    pub(crate) fn text(&self, len: usize) -> R<()> {
-        if len > self.max_bytes {
-            return Err(YErr::too_large(self.max_bytes));
-        }
-        self.spend(len as u64 / 64)
-    }
-
-    /// Pays for reading `len` bytes of text (a scan, a search).
-    pub(crate) fn read(&self, len: usize) -> R<()> {
-        self.spend(len as u64 / 64)
-    }
-
-    /// The items of an iterable value (yaql's `Iterable`: not strings or
-    /// dicts).
-    pub(crate) fn iter(&'a self, v: &Val<'a>) -> R<ValIter<'a>> {
-        Ok(match v {
-            Val::Json(Value::Array(a)) => ValIter::Json(a.iter()),
-            Val::Seq(s) => ValIter::Seq(s.clone(), 0),
-            Val::Set(s) => ValIter::Set(s.clone(), 0),
-            Val::Iter(i) => ValIter::Lazy(i.clone()),
-            Val::Ordered(o) => ValIter::Seq(sorted(self, o)?, 0),
-            Val::View(view) => match (&view.dict, view.kind) {
-                (Val::Json(Value::Object(m)), ViewKind::Keys) => ValIter::JsonKeys(m.keys()),
-                (Val::Json(Value::Object(m)), ViewKind::Values) => ValIter::JsonValues(m.values()),
-                (Val::Json(Value::Object(m)), ViewKind::Items) => ValIter::JsonItems(m.iter()),
-                (Val::Dict(d), ViewKind::Keys) => ValIter::DictKeys(d.clone(), 0),
-                (Val::Dict(d), ViewKind::Values) => ValIter::DictValues(d.clone(), 0),
-                (Val::Dict(d), ViewKind::Items) => ValIter::DictItems(d.clone(), 0),
-                _ => ValIter::Empty,
-            },
-            other => {
-                return Err(YErr::eval(format!(
-                    "{} is not a collection",
-                    describe(other)
-                )))
-            }
-        })
-    }
-
-    /// Every item of an iterable value.
-    pub(crate) fn collect(&'a self, v: &Val<'a>) -> R<Vec<Val<'a>>> {
-        let it = self.iter(v)?;
-        let mut out = Vec::with_capacity(it.size_hint().0);
-        for item in it {
-            out.push(item?);
-        }
-        Ok(out)
-    }
-}
-
-/// A value named in a message: its type, and its text when short.
-pub(crate) fn describe(v: &Val<'_>) -> String {
-    let shown = match v {
-        Val::Null => return "null".to_owned(),
-        Val::Bool(b) => Some(b.to_string()),
-        Val::Int(i) => Some(i.to_string()),
-        Val::Float(f) => Some(value::float_repr(*f)),
-        Val::Str(s) if s.as_str().chars().count() <= 30 => Some(value::str_repr(s.as_str())),
-        _ => None,
-    };
-    match shown {
-        Some(s) => format!("{} ({s})", v.type_name()),
-        None => v.type_name().to_owned(),
-    }
-}
-
-/// A chain of scopes, innermost first.
-pub(crate) struct Scope<'a> {
-    parent: Option<Rc<Scope<'a>>>,
-    vars: Vec<(VarName, Val<'a>)>,
-}
-
-impl<'a> Scope<'a> {
-    pub(crate) fn root() -> Rc<Scope<'a>> {
-        Rc::new(Scope {
-            parent: None,
-            vars: Vec::new(),
-        })
-    }
-
-    fn lookup(self: &Rc<Self>, name: &VarName) -> Val<'a> {
-        let mut scope = Some(self);
-        while let Some(s) = scope {
-            if let Some((_, v)) = s.vars.iter().rev().find(|(n, _)| n == name) {
-                return v.clone();
-            }
-            scope = s.parent.as_ref();
-        }
-        Val::Null
-    }
-}
-
-/// An argument evaluated by the function it is given to, once per item.
-#[derive(Clone)]
-pub(crate) struct Lambda<'a> {
-    node: &'a Node,
-    scope: Rc<Scope<'a>>,
-}
-
-impl<'a> Lambda<'a> {
-    /// Evaluates the lambda with `args` as `$1`, `$2`…
-    pub(crate) fn call(&self, st: &'a State<'a>, args: &[Val<'a>]) -> R<Val<'a>> {
-        if args.is_empty() {
-            return eval(st, &self.scope, self.node);
-        }
-        let scope = Rc::new(Scope {
-            parent: Some(self.scope.clone()),
-            vars: args
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (VarName::Pos(i as u32 + 1), v.clone()))
-                .collect(),
-        });
-        eval(st, &scope, self.node)
-    }
-
-    /// Calls the lambda with one argument.
-    pub(crate) fn call1(&self, st: &'a State<'a>, arg: Val<'a>) -> R<Val<'a>> {
-        let scope = Rc::new(Scope {
-            parent: Some(self.scope.clone()),
-            vars: vec![(VarName::Pos(1), arg)],
-        });
-        eval(st, &scope, self.node)
-    }
-}
-
-impl std::fmt::Debug for Lambda<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Lambda")
+/// A lambda's body is a compiled node.
+impl Body for Node {
+    fn run<'a>(&'a self, st: &'a State<'a>, scope: &Rc<Scope<'a>>) -> R<Val<'a>> {
+        eval(st, scope, self)
     }
 }
 
@@ -322,11 +150,7 @@ fn index_node<'a>(
     index(r, k, d)
 }
 
-fn let_<'a>(
-    st: &'a State<'a>,
-    scope: &Rc<Scope<'a>>,
-    l: &'a super::compile::LetNode,
-) -> R<Val<'a>> {
+fn let_<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, l: &'a LetNode) -> R<Val<'a>> {
     let mut vars = Vec::with_capacity(l.pos.len() + l.named.len());
     for (i, n) in l.pos.iter().enumerate() {
         vars.push((VarName::Pos(i as u32 + 1), eval(st, scope, n)?));
@@ -375,21 +199,11 @@ fn call<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, c: &'a CallNode) -> R<Val<
         args.push(match a {
             ArgNode::Missing => ArgVal::Missing,
             ArgNode::Eager(n) => ArgVal::Val(eval(st, scope, n)?),
-            ArgNode::Lazy(n) => ArgVal::Lambda(Lambda {
-                node: n,
-                scope: scope.clone(),
-            }),
+            ArgNode::Lazy(n) => ArgVal::Lambda(Lambda::new(n, scope.clone())),
             ArgNode::Pair(k, v) => ArgVal::Pair(eval(st, scope, k)?, eval(st, scope, v)?),
-            ArgNode::LazyPair(k, v) => ArgVal::LazyPair(
-                Lambda {
-                    node: k,
-                    scope: scope.clone(),
-                },
-                Lambda {
-                    node: v,
-                    scope: scope.clone(),
-                },
-            ),
+            ArgNode::LazyPair(k, v) => {
+                ArgVal::LazyPair(Lambda::new(k, scope.clone()), Lambda::new(v, scope.clone()))
+            }
         });
     }
     (c.f.imp)(
@@ -433,7 +247,7 @@ fn registered<'a>(st: &'a State<'a>, scope: &Rc<Scope<'a>>, c: &'a RegisteredCal
         Err(e) if e.is_out_of_fuel() => return Err(YErr::fuel()),
         Err(e) => return Err(YErr::eval(format!("{}(): {}", c.name, e.message()))),
     };
-    let size = crate::expr::json_size_within(&out, st.max_bytes)
+    let size = crate::limits::json_size_within(&out, st.max_bytes)
         .ok_or_else(|| YErr::too_large(st.max_bytes))?;
     st.spend((size / crate::functions::BYTES_PER_FUEL) as u64)?;
     Ok(from_json(st.pin(Arc::new(out))))
@@ -750,45 +564,6 @@ pub(crate) fn contains<'a>(st: &'a State<'a>, haystack: &Val<'a>, needle: &Val<'
     )))
 }
 
-/// Python's ordering of two numbers.
-fn num_cmp(a: &Val<'_>, b: &Val<'_>) -> Option<std::cmp::Ordering> {
-    match (num_parts(a), num_parts(b)) {
-        (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
-        (Num::F(x), Num::F(y)) => x.partial_cmp(&y),
-        (Num::I(i), Num::F(f)) => int_float_cmp(i, f),
-        (Num::F(f), Num::I(i)) => int_float_cmp(i, f).map(std::cmp::Ordering::reverse),
-    }
-}
-
-/// `<`, `<=`, `>`, `>=` as yaql defines them: numbers, strings, sets,
-/// and null below everything else.
-pub(crate) fn compare(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> R<bool> {
-    use std::cmp::Ordering::*;
-    let holds = |o: Option<std::cmp::Ordering>| match (op, o) {
-        (_, None) => false,
-        (BinOp::Lt, Some(o)) => o == Less,
-        (BinOp::Le, Some(o)) => o != Greater,
-        (BinOp::Gt, Some(o)) => o == Greater,
-        _ => o != Some(Less),
-    };
-    match (a, b) {
-        (Val::Null, Val::Null) => Ok(matches!(op, BinOp::Le | BinOp::Ge)),
-        (Val::Null, _) => Ok(matches!(op, BinOp::Lt | BinOp::Le)),
-        (_, Val::Null) => Ok(matches!(op, BinOp::Gt | BinOp::Ge)),
-        (Val::Str(x), Val::Str(y)) => Ok(holds(Some(x.as_str().cmp(y.as_str())))),
-        _ if a.is_number() && b.is_number() => Ok(holds(num_cmp(a, b))),
-        _ if a.is_set() && b.is_set() => Err(YErr::eval(
-            "comparing sets (subsets) is not supported in weft: use `all()` over one of them",
-        )),
-        _ => Err(YErr::eval(format!(
-            "`{}` cannot compare {} with {}",
-            op.text(),
-            describe(a),
-            describe(b)
-        ))),
-    }
-}
-
 /// The kind of an error from a lambda or a nested call, kept as it is.
 #[allow(dead_code)]
 pub(crate) fn is_fuel(e: &YErr) -> bool {
@@ -804,46 +579,4 @@ pub(crate) fn span_of(node: &Node) -> Option<Span> {
         Node::Registered(c) => Some(c.span),
         _ => None,
     }
-}
-
-/// Sorts an `orderBy` result once: by each key in turn, stable, with
-/// yaql's `<` and `>`.
-pub(crate) fn sorted<'a>(st: &'a State<'a>, o: &Ordered<'a>) -> R<Rc<Seq<'a>>> {
-    if let Some(s) = o.sorted.get() {
-        return Ok(s.clone());
-    }
-    let items = st.collect(&o.source)?;
-    let keys = o.keys.borrow().clone();
-    let mut keyed = Vec::with_capacity(items.len());
-    for item in items {
-        let mut ks = Vec::with_capacity(keys.len());
-        for (f, _) in &keys {
-            ks.push(f.call1(st, item.clone())?);
-        }
-        keyed.push((ks, item));
-    }
-    let mut failure: Option<Box<YErr>> = None;
-    keyed.sort_by(|(x, _), (y, _)| {
-        for (i, (_, ascending)) in keys.iter().enumerate() {
-            let order = match (
-                compare(BinOp::Lt, &x[i], &y[i]),
-                compare(BinOp::Gt, &x[i], &y[i]),
-            ) {
-                (Ok(true), _) => std::cmp::Ordering::Less,
-                (Ok(false), Ok(true)) => std::cmp::Ordering::Greater,
-                (Ok(false), Ok(false)) => continue,
-                (Err(e), _) | (_, Err(e)) => {
-                    failure.get_or_insert(e);
-                    return std::cmp::Ordering::Equal;
-                }
-            };
-            return if *ascending { order } else { order.reverse() };
-        }
-        std::cmp::Ordering::Equal
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let seq = Seq::new(keyed.into_iter().map(|(_, v)| v).collect(), SeqKind::Tuple)?;
-    Ok(o.sorted.get_or_init(|| seq).clone())
 }

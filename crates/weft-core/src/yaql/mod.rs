@@ -29,15 +29,21 @@
 //! language reference (`docs/workflow-language.md`) says so.
 
 mod ast;
+mod builtin;
 mod compile;
 mod eval;
 mod lexer;
+mod node;
 mod parser;
+mod state;
 mod stdlib;
 mod template;
 mod value;
 
 pub(crate) use template::{has_yaql, mixes_dialects, scan_names, Failure, Program, YaqlTemplate};
+
+/// The result of evaluating.
+pub(crate) type R<T> = Result<T, Box<YErr>>;
 
 /// An error while evaluating: what went wrong, and in which part of the
 /// expression.

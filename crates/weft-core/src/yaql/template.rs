@@ -14,12 +14,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::compile::{compile, Node};
-use super::eval::{eval, Pins, Scope, State};
+use super::compile::compile;
+use super::eval::eval;
+use super::node::{ArgNode, Node};
 use super::parser::parse;
+use super::state::{Pins, State};
+use super::value::Scope;
 use super::value::{is_space, py_str, to_json, Out, Style, Val};
 use super::{YErr, YErrKind};
 use crate::context::WorkflowContext;
+use crate::diag::excerpt;
 use crate::expr::FastPath;
 use crate::names::Found;
 use crate::view::Step;
@@ -103,19 +107,6 @@ impl Program {
     }
 }
 
-/// The start of a long text, for a message.
-fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
-    const MAX: usize = 60;
-    if text.len() <= MAX {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!("{}...", &text[..end]))
-}
-
 /// The plain path a node is, if it is one.
 fn fast_path(node: &Node) -> Option<FastPath> {
     let mut steps = Vec::new();
@@ -154,10 +145,7 @@ fn fast_path(node: &Node) -> Option<FastPath> {
             FastPath::yaql("ctx", steps)
         }
         Node::Call(c)
-            if c.recv.is_none()
-                && c.args
-                    .iter()
-                    .all(|a| matches!(a, super::compile::ArgNode::Missing)) =>
+            if c.recv.is_none() && c.args.iter().all(|a| matches!(a, ArgNode::Missing)) =>
         {
             FastPath::yaql(c.f.name, steps)
         }

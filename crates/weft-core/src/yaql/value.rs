@@ -27,8 +27,10 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::eval::{Lambda, State, R};
-use super::YErr;
+use super::ast::{BinOp, VarName};
+use super::state::State;
+use super::{YErr, R};
+use crate::limits::json_size_within;
 
 /// A string: borrowed from the context, or made by the expression.
 #[derive(Clone, Debug)]
@@ -1184,29 +1186,219 @@ fn json_key(k: &Val<'_>) -> R<String> {
     })
 }
 
-/// About how many bytes `v` takes as JSON text, if at most `limit`.
-fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
-    let mut size = 0usize;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        size += match v {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
+impl<'a> State<'a> {
+    /// The items of an iterable value (yaql's `Iterable`: not strings or
+    /// dicts).
+    pub(crate) fn iter(&'a self, v: &Val<'a>) -> R<ValIter<'a>> {
+        Ok(match v {
+            Val::Json(Value::Array(a)) => ValIter::Json(a.iter()),
+            Val::Seq(s) => ValIter::Seq(s.clone(), 0),
+            Val::Set(s) => ValIter::Set(s.clone(), 0),
+            Val::Iter(i) => ValIter::Lazy(i.clone()),
+            Val::Ordered(o) => ValIter::Seq(sorted(self, o)?, 0),
+            Val::View(view) => match (&view.dict, view.kind) {
+                (Val::Json(Value::Object(m)), ViewKind::Keys) => ValIter::JsonKeys(m.keys()),
+                (Val::Json(Value::Object(m)), ViewKind::Values) => ValIter::JsonValues(m.values()),
+                (Val::Json(Value::Object(m)), ViewKind::Items) => ValIter::JsonItems(m.iter()),
+                (Val::Dict(d), ViewKind::Keys) => ValIter::DictKeys(d.clone(), 0),
+                (Val::Dict(d), ViewKind::Values) => ValIter::DictValues(d.clone(), 0),
+                (Val::Dict(d), ViewKind::Items) => ValIter::DictItems(d.clone(), 0),
+                _ => ValIter::Empty,
+            },
+            other => {
+                return Err(YErr::eval(format!(
+                    "{} is not a collection",
+                    describe(other)
+                )))
             }
-            Value::Object(m) => {
-                stack.extend(m.values());
-                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-        if size > limit {
-            return None;
-        }
+        })
     }
-    Some(size)
+
+    /// Every item of an iterable value.
+    pub(crate) fn collect(&'a self, v: &Val<'a>) -> R<Vec<Val<'a>>> {
+        let it = self.iter(v)?;
+        let mut out = Vec::with_capacity(it.size_hint().0);
+        for item in it {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+/// A value named in a message: its type, and its text when short.
+pub(crate) fn describe(v: &Val<'_>) -> String {
+    let shown = match v {
+        Val::Null => return "null".to_owned(),
+        Val::Bool(b) => Some(b.to_string()),
+        Val::Int(i) => Some(i.to_string()),
+        Val::Float(f) => Some(float_repr(*f)),
+        Val::Str(s) if s.as_str().chars().count() <= 30 => Some(str_repr(s.as_str())),
+        _ => None,
+    };
+    match shown {
+        Some(s) => format!("{} ({s})", v.type_name()),
+        None => v.type_name().to_owned(),
+    }
+}
+
+/// A chain of scopes, innermost first.
+pub(crate) struct Scope<'a> {
+    pub(crate) parent: Option<Rc<Scope<'a>>>,
+    pub(crate) vars: Vec<(VarName, Val<'a>)>,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn root() -> Rc<Scope<'a>> {
+        Rc::new(Scope {
+            parent: None,
+            vars: Vec::new(),
+        })
+    }
+
+    pub(crate) fn lookup(self: &Rc<Self>, name: &VarName) -> Val<'a> {
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            if let Some((_, v)) = s.vars.iter().rev().find(|(n, _)| n == name) {
+                return v.clone();
+            }
+            scope = s.parent.as_ref();
+        }
+        Val::Null
+    }
+}
+
+/// What a lambda runs: a compiled node, which the evaluator runs
+/// (`eval.rs`). A trait here, so that values, which hold lambdas, need not
+/// know the compiled tree.
+pub(crate) trait Body {
+    /// Evaluates the body in `scope`.
+    fn run<'a>(&'a self, st: &'a State<'a>, scope: &Rc<Scope<'a>>) -> R<Val<'a>>;
+}
+
+/// An argument evaluated by the function it is given to, once per item.
+#[derive(Clone)]
+pub(crate) struct Lambda<'a> {
+    body: &'a dyn Body,
+    scope: Rc<Scope<'a>>,
+}
+
+impl<'a> Lambda<'a> {
+    /// `body`, evaluated in `scope` with the arguments it is called with.
+    pub(crate) fn new(body: &'a dyn Body, scope: Rc<Scope<'a>>) -> Lambda<'a> {
+        Lambda { body, scope }
+    }
+
+    /// Evaluates the lambda with `args` as `$1`, `$2`…
+    pub(crate) fn call(&self, st: &'a State<'a>, args: &[Val<'a>]) -> R<Val<'a>> {
+        if args.is_empty() {
+            return self.body.run(st, &self.scope);
+        }
+        let scope = Rc::new(Scope {
+            parent: Some(self.scope.clone()),
+            vars: args
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (VarName::Pos(i as u32 + 1), v.clone()))
+                .collect(),
+        });
+        self.body.run(st, &scope)
+    }
+
+    /// Calls the lambda with one argument.
+    pub(crate) fn call1(&self, st: &'a State<'a>, arg: Val<'a>) -> R<Val<'a>> {
+        let scope = Rc::new(Scope {
+            parent: Some(self.scope.clone()),
+            vars: vec![(VarName::Pos(1), arg)],
+        });
+        self.body.run(st, &scope)
+    }
+}
+
+impl std::fmt::Debug for Lambda<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lambda")
+    }
+}
+
+/// Python's ordering of two numbers.
+fn num_cmp(a: &Val<'_>, b: &Val<'_>) -> Option<std::cmp::Ordering> {
+    match (num_parts(a), num_parts(b)) {
+        (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
+        (Num::F(x), Num::F(y)) => x.partial_cmp(&y),
+        (Num::I(i), Num::F(f)) => int_float_cmp(i, f),
+        (Num::F(f), Num::I(i)) => int_float_cmp(i, f).map(std::cmp::Ordering::reverse),
+    }
+}
+
+/// `<`, `<=`, `>`, `>=` as yaql defines them: numbers, strings, sets,
+/// and null below everything else.
+pub(crate) fn compare(op: BinOp, a: &Val<'_>, b: &Val<'_>) -> R<bool> {
+    use std::cmp::Ordering::*;
+    let holds = |o: Option<std::cmp::Ordering>| match (op, o) {
+        (_, None) => false,
+        (BinOp::Lt, Some(o)) => o == Less,
+        (BinOp::Le, Some(o)) => o != Greater,
+        (BinOp::Gt, Some(o)) => o == Greater,
+        _ => o != Some(Less),
+    };
+    match (a, b) {
+        (Val::Null, Val::Null) => Ok(matches!(op, BinOp::Le | BinOp::Ge)),
+        (Val::Null, _) => Ok(matches!(op, BinOp::Lt | BinOp::Le)),
+        (_, Val::Null) => Ok(matches!(op, BinOp::Gt | BinOp::Ge)),
+        (Val::Str(x), Val::Str(y)) => Ok(holds(Some(x.as_str().cmp(y.as_str())))),
+        _ if a.is_number() && b.is_number() => Ok(holds(num_cmp(a, b))),
+        _ if a.is_set() && b.is_set() => Err(YErr::eval(
+            "comparing sets (subsets) is not supported in weft: use `all()` over one of them",
+        )),
+        _ => Err(YErr::eval(format!(
+            "`{}` cannot compare {} with {}",
+            op.text(),
+            describe(a),
+            describe(b)
+        ))),
+    }
+}
+
+/// Sorts an `orderBy` result once: by each key in turn, stable, with
+/// yaql's `<` and `>`.
+pub(crate) fn sorted<'a>(st: &'a State<'a>, o: &Ordered<'a>) -> R<Rc<Seq<'a>>> {
+    if let Some(s) = o.sorted.get() {
+        return Ok(s.clone());
+    }
+    let items = st.collect(&o.source)?;
+    let keys = o.keys.borrow().clone();
+    let mut keyed = Vec::with_capacity(items.len());
+    for item in items {
+        let mut ks = Vec::with_capacity(keys.len());
+        for (f, _) in &keys {
+            ks.push(f.call1(st, item.clone())?);
+        }
+        keyed.push((ks, item));
+    }
+    let mut failure: Option<Box<YErr>> = None;
+    keyed.sort_by(|(x, _), (y, _)| {
+        for (i, (_, ascending)) in keys.iter().enumerate() {
+            let order = match (
+                compare(BinOp::Lt, &x[i], &y[i]),
+                compare(BinOp::Gt, &x[i], &y[i]),
+            ) {
+                (Ok(true), _) => std::cmp::Ordering::Less,
+                (Ok(false), Ok(true)) => std::cmp::Ordering::Greater,
+                (Ok(false), Ok(false)) => continue,
+                (Err(e), _) | (_, Err(e)) => {
+                    failure.get_or_insert(e);
+                    return std::cmp::Ordering::Equal;
+                }
+            };
+            return if *ascending { order } else { order.reverse() };
+        }
+        std::cmp::Ordering::Equal
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let seq = Seq::new(keyed.into_iter().map(|(_, v)| v).collect(), SeqKind::Tuple)?;
+    Ok(o.sorted.get_or_init(|| seq).clone())
 }
 
 #[cfg(test)]

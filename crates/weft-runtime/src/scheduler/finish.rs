@@ -143,11 +143,10 @@ impl Scheduler {
         }
         let plan = &self.env.plan;
         let mut entries: Vec<&Terminal> = self.graph.terminal.iter().collect();
-        entries.sort_by(|a, b| {
-            (a.batch, a.instance.is_some())
-                .cmp(&(b.batch, b.instance.is_some()))
-                .then_with(|| plan.task(a.task).name.cmp(&plan.task(b.task).name))
-                .then((a.route, a.order).cmp(&(b.route, b.order)))
+        // By name: compared as ranks, numbers in the plan, not as strings.
+        entries.sort_by_key(|t| {
+            let rank = plan.name_rank(t.task);
+            (t.batch, t.instance.is_some(), rank, t.route, t.order)
         });
         match Scope::terminal(entries.into_iter().map(|t| &t.scope)) {
             Some(vars) => self.ctx.with_variables(vars),

@@ -54,13 +54,22 @@ impl Path {
 impl Drop for Path {
     /// Frees a long list (a loop that published at every turn) one node at
     /// a time instead of recursively.
+    #[inline]
     fn drop(&mut self) {
-        let mut next = self.0.take();
-        while let Some(node) = next {
-            match Arc::try_unwrap(node) {
-                Ok(mut node) => next = node.parent.0.take(),
-                Err(_) => break,
-            }
+        // Most scopes have no list (nothing was published on their path):
+        // inlined, that case costs one test.
+        if let Some(node) = self.0.take() {
+            drop_path(node);
+        }
+    }
+}
+
+fn drop_path(node: Arc<PathNode>) {
+    let mut next = Some(node);
+    while let Some(node) = next {
+        match Arc::try_unwrap(node) {
+            Ok(mut node) => next = node.parent.0.take(),
+            Err(_) => break,
         }
     }
 }
@@ -86,10 +95,15 @@ impl Scope {
 
     /// The scope a taken transition gives its target: this one, plus what
     /// it published (the same scope when it published nothing).
+    #[inline]
     pub(super) fn with(&self, published: Option<&Published>) -> Scope {
-        let Some(entry) = published else {
-            return self.clone();
-        };
+        match published {
+            None => self.clone(),
+            Some(entry) => self.with_entry(entry),
+        }
+    }
+
+    fn with_entry(&self, entry: &Published) -> Scope {
         let mut vars = self.vars.clone();
         fold(&mut vars, entry);
         Scope {
@@ -115,6 +129,10 @@ impl Scope {
     pub(super) fn terminal<'a>(mut entries: impl Iterator<Item = &'a Scope>) -> Option<Variables> {
         let mut acc = entries.next()?.vars.clone();
         for scope in entries {
+            if scope.path.0.is_none() {
+                // Nothing published on its path: it brings nothing.
+                continue;
+            }
             let mut delta = Variables::new();
             for entry in scope.path.entries() {
                 fold(&mut delta, &entry);

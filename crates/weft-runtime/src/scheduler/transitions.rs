@@ -91,13 +91,13 @@ impl Scheduler {
             return;
         }
         let scope = self.graph.instances[id.index()].scope.clone();
-        let base = self.ctx.with_variables(scope.vars.clone());
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
         // the status (`{{ succeeded() }}` is decided without it).
         let mut cur: Option<WorkflowContext> = None;
         let current = |ctx: &WorkflowContext| {
-            let mut c = ctx.with_current_task(CurrentTask {
+            let mut c = ctx.with_variables(scope.vars.clone());
+            c.set_current_task(CurrentTask {
                 name: task.name.clone(),
                 status,
                 result: result.clone(),
@@ -117,7 +117,7 @@ impl Scheduler {
                 Some(w) => match w.status_test(status) {
                     Some(b) => b,
                     None => {
-                        let c = cur.get_or_insert_with(|| current(&base));
+                        let c = cur.get_or_insert_with(|| current(&self.ctx));
                         match w.eval_bool(c) {
                             Ok(b) => b,
                             Err(e) => {
@@ -166,7 +166,7 @@ impl Scheduler {
             // another entry's publishes), each seeing the ones before it.
             let mut published: Option<Published> = None;
             if !tr.publish.is_empty() {
-                let mut rolling = cur.get_or_insert_with(|| current(&base)).clone();
+                let mut rolling = cur.get_or_insert_with(|| current(&self.ctx)).clone();
                 let mut entry = Vec::with_capacity(tr.publish.len());
                 for (k, v) in &tr.publish {
                     let set = match v.render(&rolling) {
@@ -221,7 +221,12 @@ impl Scheduler {
         self.turn.cause = None;
         // Orquesta makes the commands' entries in the order of its edges,
         // which is by target name.
-        commands.sort_by_key(|&(name, _)| name);
+        // Only `output` reads the terminal entries.
+        if commands.is_empty() || self.env.plan.output().is_empty() {
+            commands.clear();
+        } else {
+            commands.sort_by_key(|&(name, _)| name);
+        }
         for (order, (_, scope)) in commands.into_iter().enumerate() {
             self.graph.terminal.push(Terminal {
                 batch,
@@ -258,8 +263,13 @@ impl Scheduler {
         }
     }
 
-    /// Instance `id`'s entry is terminal: its scope goes into `output`'s.
+    /// Instance `id`'s entry is terminal: its scope goes into `output`'s
+    /// (not recorded for a workflow without `output`, which never reads it).
     pub(super) fn mark_terminal(&mut self, id: InstanceId) {
+        self.graph.last_open = None;
+        if self.env.plan.output().is_empty() {
+            return;
+        }
         let inst = &self.graph.instances[id.index()];
         self.graph.terminal.push(Terminal {
             batch: inst.batch,
@@ -269,7 +279,6 @@ impl Scheduler {
             instance: Some(id),
             scope: inst.scope.clone(),
         });
-        self.graph.last_open = None;
     }
 
     pub(super) fn join_of(&self, task: TaskId) -> Option<usize> {

@@ -34,9 +34,11 @@ pub enum Notice {
     /// This process lost runs (see [`SharedStore::take_lost`]); each was
     /// announced by a [`Notice::RunLost`] just before.
     Lost,
-    /// This process lost this run: taken over, or its lease could not be
-    /// renewed in time. Every receiver hears it, so each executor that
-    /// shares the store stops the run if the run is going on in it.
+    /// This process lost this run: taken over (found by a renewal, or by a
+    /// commit the store refused as fenced), its lease could not be renewed
+    /// in time, or it was given up ([`SharedStore::abandon`]). Every
+    /// receiver hears it, so each executor that shares the store stops the
+    /// run if the run is going on in it, and a worker counts it lost.
     RunLost(RunId),
     /// Notices may have been missed (the connection that listens was
     /// re-established, or a reader fell behind): look again at everything.
@@ -101,6 +103,9 @@ pub trait SharedStore: Store {
     /// after which any process may claim the run. For a run whose records
     /// could not be committed: the store is failing, so the retry waits for
     /// the lease rather than coming back at once.
+    ///
+    /// A run this process held is lost from then on: it is told as one
+    /// taken over is ([`Notice::RunLost`], [`SharedStore::take_lost`]).
     fn abandon(&self, run: RunId);
 
     /// Records a command (cancel, abort, pause, resume) for the process
@@ -123,8 +128,9 @@ pub trait SharedStore: Store {
     fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice>;
 
     /// The runs this process owned and has lost since the last call: taken
-    /// over, or their lease could not be renewed in time. Their journal
-    /// is no longer written from here; they must stop.
+    /// over (found by a renewal or a fenced commit), their lease could not
+    /// be renewed in time, or given up ([`SharedStore::abandon`]). Their
+    /// journal is no longer written from here; they must stop.
     fn take_lost(&self) -> Vec<RunId>;
 
     /// The runs this process owns now.

@@ -92,22 +92,23 @@ pub(super) fn json_escape(args: &Args<'_>, call: &Call<'_>) -> Result<Value, Fun
     Ok(Value::from(text.trim_matches('"')))
 }
 
+/// A value as text: a string as it is, anything else as Python's `str()`
+/// writes it.
+fn text_of(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(python_str(other)),
+    }
+}
+
 /// `from_json_string(value)`, also `json_parse`: the JSON text parsed (a
 /// value that is not a string is read as Python's `str()` of it).
 pub(super) fn from_json_string(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionError> {
     let [value] = args.bind(["value"], 1)?;
-    let value = value.unwrap_or(&Value::Null);
-    let owned;
-    let text = match value {
-        Value::String(s) => s.as_str(),
-        other => {
-            owned = python_str(other);
-            owned.as_str()
-        }
-    };
+    let text = text_of(value.unwrap_or(&Value::Null));
     // Parsing costs about what writing does.
     call.charge_bytes(text.len())?;
-    serde_json::from_str::<Value>(text)
+    serde_json::from_str::<Value>(&text)
         .map_err(|e| FunctionError::new(format!("not valid JSON: {e}")))
 }
 
@@ -115,17 +116,9 @@ pub(super) fn from_json_string(args: &Args<'_>, call: &Call<'_>) -> Result<Value
 /// PyYAML's safe loader reads it (YAML 1.1: `yes` is true, `010` is 8).
 pub(super) fn from_yaml_string(args: &Args<'_>, call: &Call<'_>) -> Result<Value, FunctionError> {
     let [value] = args.bind(["value"], 1)?;
-    let value = value.unwrap_or(&Value::Null);
-    let owned;
-    let text = match value {
-        Value::String(s) => s.as_str(),
-        other => {
-            owned = python_str(other);
-            owned.as_str()
-        }
-    };
+    let text = text_of(value.unwrap_or(&Value::Null));
     call.charge_bytes(text.len())?;
-    crate::yaml::parse_value(text).map_err(|e| FunctionError::new(format!("not valid YAML: {e}")))
+    crate::yaml::parse_value(&text).map_err(|e| FunctionError::new(format!("not valid YAML: {e}")))
 }
 
 /// `to_yaml_string(value, indent=None, allow_unicode=True)`, also

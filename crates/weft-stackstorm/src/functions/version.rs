@@ -219,6 +219,11 @@ fn increment(n: &str) -> String {
 
 fn parse_arg(args: &Args<'_>, names: [&str; 1]) -> Result<Version, FunctionError> {
     let [value] = args.bind(names, 1)?;
+    version_of(value)
+}
+
+/// The version a `value` argument gives: it must be a string.
+fn version_of(value: Option<&Value>) -> Result<Version, FunctionError> {
     match value {
         Some(Value::String(s)) => Version::parse(s),
         Some(other) => Err(FunctionError::new(format!(
@@ -231,16 +236,7 @@ fn parse_arg(args: &Args<'_>, names: [&str; 1]) -> Result<Version, FunctionError
 
 fn compare_args(args: &Args<'_>) -> Result<i64, FunctionError> {
     let [value, pattern] = args.bind(["value", "pattern"], 2)?;
-    let v = match value {
-        Some(Value::String(s)) => Version::parse(s)?,
-        Some(other) => {
-            return Err(FunctionError::new(format!(
-                "not expecting type '<class '{}'>'",
-                python_type(other)
-            )))
-        }
-        None => return Err(FunctionError::new("missing required argument 'value'")),
-    };
+    let v = version_of(value)?;
     let other = Version::from_value(pattern.unwrap_or(&Value::Null))?;
     Ok(v.compare(&other))
 }
@@ -269,16 +265,7 @@ pub(super) fn equal(args: &Args<'_>, _: &Call<'_>) -> Result<Value, FunctionErro
 /// `<=`, `>=`, `==`, `!=`, or none for `==` before a digit) and a version.
 pub(super) fn matches(args: &Args<'_>, _: &Call<'_>) -> Result<Value, FunctionError> {
     let [value, pattern] = args.bind(["value", "pattern"], 2)?;
-    let v = match value {
-        Some(Value::String(s)) => Version::parse(s)?,
-        Some(other) => {
-            return Err(FunctionError::new(format!(
-                "not expecting type '<class '{}'>'",
-                python_type(other)
-            )))
-        }
-        None => return Err(FunctionError::new("missing required argument 'value'")),
-    };
+    let v = version_of(value)?;
     let expr = super::want_str(pattern, "pattern")?;
     let two = expr.get(..2).unwrap_or("");
     let (ok, rest): (&[i64], &str) = match two {

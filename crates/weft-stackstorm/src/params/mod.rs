@@ -20,6 +20,7 @@
 //! Each mistake names the parameter and where it is declared; the value of
 //! a `secret` parameter is never shown.
 
+mod cast;
 mod render;
 mod resolve;
 
@@ -34,7 +35,8 @@ use weft_core::{InputField, Location};
 use crate::error::{PackError, PackErrorKind};
 use crate::yaml::{Node, Yaml};
 
-pub(crate) use resolve::{resolve, Context, ParamError};
+pub(crate) use cast::{Context, ParamError};
+pub(crate) use resolve::resolve;
 
 /// The JSON types a parameter may declare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use super::resolve::{cast, problem, Context, ParamError};
-use super::Parameter;
+use super::cast::{cast, problem};
+use super::{Context, ParamError, Parameter};
 use crate::pyrepr;
 
 /// The work one render may do (minijinja's fuel).

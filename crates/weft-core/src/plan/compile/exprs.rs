@@ -228,7 +228,7 @@ impl Compiler<'_> {
                 )
             }
             Found::Filter(n) => {
-                let hint = match suggester.suggest_unique(n, crate::names::filter_names()) {
+                let hint = match suggester.suggest_unique(n, crate::functions::filter_names()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "see the filters in docs/workflow-language.md".to_owned(),
                 };

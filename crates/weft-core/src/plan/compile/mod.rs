@@ -158,6 +158,12 @@ impl<'w> Compiler<'w> {
             e.add_omitted(c.omitted);
             return Err(e);
         }
+        let mut by_rank: Vec<usize> = (0..tasks.len()).collect();
+        by_rank.sort_unstable_by(|&a, &b| tasks[a].name.cmp(&tasks[b].name));
+        let mut name_rank = vec![0; tasks.len()];
+        for (rank, &t) in by_rank.iter().enumerate() {
+            name_rank[t] = rank as u32;
+        }
         Ok(Plan {
             inner: Arc::new(PlanInner {
                 name: Arc::from(wf.name().unwrap_or("workflow")),
@@ -166,6 +172,7 @@ impl<'w> Compiler<'w> {
                 vars,
                 tasks,
                 by_name,
+                name_rank,
                 starts,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,

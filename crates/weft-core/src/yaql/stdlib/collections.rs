@@ -6,12 +6,15 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use super::queries::{bound, collection, int_arg};
-use super::{adapt, lazy, p, ArgVal, Args, Builtin, Form};
-use crate::yaql::eval::{contains, describe, State, R};
+use crate::yaql::builtin::{adapt, lazy, p, ArgVal, Args, Builtin, Form};
+use crate::yaql::eval::contains;
+use crate::yaql::state::State;
+use crate::yaql::value::describe;
 use crate::yaql::value::{
     self, map_get, map_pairs, py_eq, Dict, HKey, Iter, KeyHasher, SetVal, Val, View, ViewKind,
 };
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::{Function, Method};
 
@@ -92,8 +95,9 @@ fn mapping<'a>(a: &mut Args<'a>) -> R<Val<'a>> {
     }
 }
 
-/// yaql's `list(…)`: its arguments, with iterators among them spread.
-fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
+/// The rest arguments of `list(…)` and `set(…)`, with the items of the
+/// iterators among them in their place.
+fn spread<'a>(st: &'a State<'a>, a: &mut Args<'a>) -> R<Vec<Val<'a>>> {
     let mut out = Vec::new();
     for v in a.rest(0) {
         if let Val::Iter(_) = v {
@@ -104,6 +108,12 @@ fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
             out.push(v);
         }
     }
+    Ok(out)
+}
+
+/// yaql's `list(…)`: its arguments, with iterators among them spread.
+fn list<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
+    let out = spread(st, &mut a)?;
     st.spend(out.len() as u64 / 8)?;
     value::tuple(out)
 }
@@ -260,16 +270,7 @@ fn set_keys<'a>(_: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
 
 /// `set(…)`: a set of the arguments, with iterators among them spread.
 fn set<'a>(st: &'a State<'a>, mut a: Args<'a>) -> R<Val<'a>> {
-    let mut out = Vec::new();
-    for v in a.rest(0) {
-        if let Val::Iter(_) = v {
-            for item in st.iter(&v)? {
-                out.push(item?);
-            }
-        } else {
-            out.push(v);
-        }
-    }
+    let out = spread(st, &mut a)?;
     SetVal::from_items(out)
 }
 

@@ -1,9 +1,11 @@
 //! Truth and branching: `bool`, `switch`, `coalesce`, `selectCase`…
 
-use super::{lazy, p, ArgVal, Args, Builtin, Form};
-use crate::yaql::eval::{describe, State, R};
+use crate::yaql::builtin::{lazy, p, ArgVal, Args, Builtin, Form};
+use crate::yaql::state::State;
+use crate::yaql::value::{describe, Lambda};
 use crate::yaql::value::{Iter, Val};
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::{Function, Method};
 
@@ -57,7 +59,7 @@ fn switch<'a>(st: &'a State<'a>, a: Args<'a>) -> R<Val<'a>> {
     Ok(Val::Null)
 }
 
-fn lambdas<'a>(a: &Args<'a>) -> Vec<crate::yaql::eval::Lambda<'a>> {
+fn lambdas<'a>(a: &Args<'a>) -> Vec<Lambda<'a>> {
     a.args
         .iter()
         .filter_map(|x| match x {

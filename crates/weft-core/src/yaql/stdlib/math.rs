@@ -7,10 +7,12 @@ use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 
 use super::queries::{max2, min2};
-use super::{p, Args, Builtin, Form};
-use crate::yaql::eval::{describe, State, R};
+use crate::yaql::builtin::{p, Args, Builtin, Form};
+use crate::yaql::state::State;
+use crate::yaql::value::describe;
 use crate::yaql::value::{float_repr, is_space, Val};
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::Function;
 

@@ -9,11 +9,14 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{p, Args, Builtin, Form};
 use crate::context::TaskStatus;
-use crate::yaql::eval::{ctx_var, describe, State, R};
+use crate::yaql::builtin::{p, Args, Builtin, Form};
+use crate::yaql::eval::ctx_var;
+use crate::yaql::state::State;
+use crate::yaql::value::describe;
 use crate::yaql::value::{self, from_json, map_get, Dict, HKey, KeyHasher, Str, Val};
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::Function;
 

@@ -9,11 +9,14 @@ use std::rc::Rc;
 
 use indexmap::IndexMap;
 
-use super::{adapt, lazy, p, Args, Builtin, Form};
-use crate::yaql::compile::BinOp;
-use crate::yaql::eval::{binary, compare, describe, Lambda, State, R};
+use crate::yaql::ast::BinOp;
+use crate::yaql::builtin::{adapt, lazy, p, Args, Builtin, Form};
+use crate::yaql::eval::binary;
+use crate::yaql::state::State;
 use crate::yaql::value::{self, py_eq, HKey, Iter, KeyHasher, Ordered, Val, ValIter};
+use crate::yaql::value::{compare, describe, Lambda};
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::{Both, Function, Method};
 

@@ -5,10 +5,12 @@
 
 use super::collections::replace_items;
 use super::queries::int_arg;
-use super::{p, Args, Builtin, Form};
-use crate::yaql::eval::{describe, State, R};
+use crate::yaql::builtin::{p, Args, Builtin, Form};
+use crate::yaql::state::State;
+use crate::yaql::value::describe;
 use crate::yaql::value::{self, is_space, map_pairs, py_str, Out, Style, Val};
 use crate::yaql::YErr;
+use crate::yaql::R;
 
 use Form::{Both, Function, Method};
 
