@@ -7,9 +7,11 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio::task::JoinHandle;
 use weft_core::engine::json_type_name;
 use weft_core::{InputField, WorkflowContext};
 
+use crate::attempt::PlainAttempt;
 use crate::id::RunId;
 
 /// What an action is called with.
@@ -408,11 +410,27 @@ pub trait Action: Send + Sync + 'static {
         let _ = input;
         Vec::new()
     }
+
+    /// Spawns an attempt that has no delay, timeout or concurrency cap: by
+    /// default the future [`Action::call`] makes, boxed. Not for
+    /// implementors (its argument cannot be named outside weft): the
+    /// closure actions of [`ExecutorBuilder::action`](crate::ExecutorBuilder::action)
+    /// and [`ExecutorBuilder::action_typed`](crate::ExecutorBuilder::action_typed)
+    /// spawn their own future unboxed with it, so that such an attempt
+    /// allocates nothing but its tokio task.
+    #[doc(hidden)]
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+        attempt.spawn(|| self.call(input))
+    }
 }
 
 impl<T: Action + ?Sized> Action for Arc<T> {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         (**self).call(input)
+    }
+
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+        (**self).spawn_plain(input, attempt)
     }
 
     fn input_fields(&self) -> Option<Vec<InputField>> {
@@ -431,6 +449,10 @@ impl<T: Action + ?Sized> Action for Arc<T> {
 impl<T: Action + ?Sized> Action for Box<T> {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         (**self).call(input)
+    }
+
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+        (**self).spawn_plain(input, attempt)
     }
 
     fn input_fields(&self) -> Option<Vec<InputField>> {
@@ -456,6 +478,10 @@ where
 {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
         Box::pin((self.0)(input))
+    }
+
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+        attempt.spawn(|| (self.0)(input))
     }
 }
 

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::action::{Action, ActionInput, ActionResult};
 use crate::run::msg::{AttemptKey, Done, Msg, Outcome, SlotId};
@@ -79,13 +81,13 @@ impl Report {
     }
 
     fn deliver(&self, outcome: Outcome, started: Option<Instant>) {
-        let _ = self.tx.send(Msg::Done(Box::new(Done {
+        let _ = self.tx.send(Msg::Done(Done {
             slot: Some(self.slot),
             key: self.key,
             outcome,
             started,
             ended: Instant::now(),
-        })));
+        }));
     }
 }
 
@@ -182,15 +184,22 @@ where
     ended(fut, result, timeout)
 }
 
-/// As [`call`] without a timeout: without the timer in its state, the
-/// future (and the task it is spawned in) is smaller.
+/// As [`call`] without a timeout, for a future of any type (an unboxed
+/// one need not be `Unpin`): without the timer in its state, the future
+/// (and the task it is spawned in) is smaller.
 async fn call_untimed<F>(fut: F) -> Outcome
 where
-    F: Future<Output = ActionResult> + Unpin,
+    F: Future<Output = ActionResult>,
 {
-    let mut fut = AssertUnwindSafe(fut).catch_unwind();
-    let result = Some((&mut fut).await);
-    ended(fut, result, None)
+    // Pinned in place inside an `Option`, so that it can be dropped here,
+    // where a panic in its `Drop` is caught, before the outcome is sent.
+    let mut slot = std::pin::pin!(Some(AssertUnwindSafe(fut).catch_unwind()));
+    let result = match slot.as_mut().as_pin_mut() {
+        Some(fut) => fut.await,
+        None => return Outcome::Dropped,
+    };
+    let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None)));
+    outcome_of(Some(result), dropped, None)
 }
 
 /// The outcome of a call: `result` is `None` when it timed out. The action's
@@ -201,6 +210,16 @@ fn ended<F>(
     timeout: Option<Duration>,
 ) -> Outcome {
     let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut)));
+    outcome_of(result, dropped, timeout)
+}
+
+/// The outcome of a call from its result (`None` when it timed out) and
+/// how dropping its future went.
+fn outcome_of(
+    result: Option<Result<ActionResult, Box<dyn std::any::Any + Send>>>,
+    dropped: std::thread::Result<()>,
+    timeout: Option<Duration>,
+) -> Outcome {
     match (result, dropped) {
         (_, Err(panic)) => Outcome::Panicked(format!(
             "{} (while its future was dropped)",
@@ -213,13 +232,56 @@ fn ended<F>(
     }
 }
 
+/// An attempt without delay, timeout or global cap, ready to be spawned
+/// with its action's future: what [`Action::spawn_plain`] is given.
+///
+/// Public only because that method names it; it cannot be named or made
+/// outside this crate, so the method cannot be overridden there.
+pub struct PlainAttempt {
+    pub(crate) report: Report,
+    pub(crate) notify: bool,
+    /// The attempt's span, `None` when no subscriber wants it.
+    pub(crate) span: Option<tracing::Span>,
+}
+
+impl PlainAttempt {
+    /// Makes the action's future with `call` (a panic there is the
+    /// attempt's outcome, reported at once) and spawns it, unboxed, in a
+    /// task of its own; `None` when no task was spawned.
+    pub(crate) fn spawn<F, C>(self, call: C) -> Option<JoinHandle<()>>
+    where
+        C: FnOnce() -> F,
+        F: Future<Output = ActionResult> + Send + 'static,
+    {
+        let PlainAttempt {
+            report,
+            notify,
+            span,
+        } = self;
+        match std::panic::catch_unwind(AssertUnwindSafe(call)) {
+            Ok(fut) => {
+                let traced = span.is_some();
+                let attempt = run_plain_attempt(fut, report, notify, traced);
+                // Without a subscriber that wants the span, the task goes
+                // without it: a smaller future, and no enter/exit per poll.
+                Some(match span {
+                    Some(span) => tokio::spawn(attempt.instrument(span)),
+                    None => tokio::spawn(attempt),
+                })
+            }
+            Err(panic) => {
+                report.send(Outcome::Panicked(panic_message(&*panic)), None);
+                None
+            }
+        }
+    }
+}
+
 /// An attempt without delay, timeout or global cap, its future already made.
-pub(crate) async fn run_plain_attempt(
-    fut: futures::future::BoxFuture<'static, ActionResult>,
-    report: Report,
-    notify: bool,
-    traced: bool,
-) {
+async fn run_plain_attempt<F>(fut: F, report: Report, notify: bool, traced: bool)
+where
+    F: Future<Output = ActionResult>,
+{
     let started = Instant::now();
     if notify {
         report.started(started);

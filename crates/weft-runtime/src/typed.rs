@@ -16,7 +16,10 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Serialize;
 use weft_core::InputField;
 
+use tokio::task::JoinHandle;
+
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
+use crate::attempt::PlainAttempt;
 
 /// An async closure over a typed input, as an [`Action`]; see
 /// [`ExecutorBuilder::action_typed`](crate::ExecutorBuilder::action_typed).
@@ -45,6 +48,26 @@ where
     }
 }
 
+impl<In, Out, F, Fut> TypedAction<In, Out, F>
+where
+    In: DeserializeOwned + Send + 'static,
+    Out: Serialize + 'static,
+    F: Fn(In, ActionInput) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Out, ActionError>> + Send + 'static,
+{
+    /// The future of one call: the input parsed, the closure run, its
+    /// result serialized.
+    fn future(&self, input: ActionInput) -> impl Future<Output = ActionResult> + Send + 'static {
+        let parsed: Result<In, ActionError> = input.parse();
+        let fut = parsed.map(|typed| (self.f)(typed, input));
+        async move {
+            let out = fut?.await?;
+            serde_json::to_value(&out)
+                .map_err(|e| ActionError::new(format!("the action's result is not JSON: {e}")))
+        }
+    }
+}
+
 impl<In, Out, F, Fut> Action for TypedAction<In, Out, F>
 where
     In: DeserializeOwned + Send + 'static,
@@ -53,13 +76,11 @@ where
     Fut: Future<Output = Result<Out, ActionError>> + Send + 'static,
 {
     fn call(&self, input: ActionInput) -> BoxFuture<'static, ActionResult> {
-        let parsed: Result<In, ActionError> = input.parse();
-        let fut = parsed.map(|typed| (self.f)(typed, input));
-        Box::pin(async move {
-            let out = fut?.await?;
-            serde_json::to_value(&out)
-                .map_err(|e| ActionError::new(format!("the action's result is not JSON: {e}")))
-        })
+        Box::pin(self.future(input))
+    }
+
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+        attempt.spawn(|| self.future(input))
     }
 
     fn input_fields(&self) -> Option<Vec<InputField>> {

@@ -102,6 +102,46 @@ async fn a_panic_while_dropping_under_a_delay_and_the_global_cap_is_reported() {
     assert_eq!(out.status, RunStatus::Failed);
 }
 
+#[tokio::test]
+async fn a_panic_while_a_closure_actions_finished_future_is_dropped_fails_the_task() {
+    // A closure action's attempt without delay or timeout is spawned with
+    // the closure's own future, unboxed: its drop is guarded all the same.
+    let ex = Executor::builder()
+        .action("drop.panics", |_: ActionInput| PanicOnDrop { ready: true })
+        .build();
+    let plan = common::plan(&ex, "tasks:\n  t: {action: drop.panics}\n");
+    let out = within(5, ex.start(&plan, json!({})).unwrap()).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let err = out.task("t").next().unwrap().error.clone().unwrap();
+    assert!(
+        err.contains("boom in drop") && err.contains("while its future was dropped"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_closure_that_panics_before_making_its_future_fails_the_task() {
+    let ex = Executor::builder()
+        .action("call.panics", |_: ActionInput| {
+            if true {
+                panic!("no future today");
+            }
+            std::future::ready(Ok(Value::Null))
+        })
+        .build();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t: {action: call.panics, next: [{when: '{{ failed() }}', do: after}]}\n  after: {action: core.noop}\n",
+    );
+    let out = within(5, ex.start(&plan, json!({})).unwrap()).await;
+    let t = out.task("t").next().unwrap();
+    assert_eq!(t.status, TaskStatus::Failed);
+    let err = t.error.as_deref().unwrap();
+    assert!(err.contains("no future today"), "{err}");
+    assert_eq!(out.task("after").count(), 1);
+    assert_eq!(out.status, RunStatus::Succeeded);
+}
+
 const ENDLESS: &str = "
 tasks:
   start: {next: [{do: a}]}

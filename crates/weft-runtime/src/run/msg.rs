@@ -63,9 +63,10 @@ pub(crate) enum Msg {
         key: AttemptKey,
         at: Instant,
     },
-    /// Boxed: completions can queue up by the thousand, and a small
-    /// message keeps the channel's buffer small.
-    Done(Box<Done>),
+    /// By value: a `Done` (80 bytes) is smaller than a `Control` (120),
+    /// so it does not make the message bigger, and a box would cost an
+    /// allocation per attempt.
+    Done(Done),
     Control(Control),
 }
 

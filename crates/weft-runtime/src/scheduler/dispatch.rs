@@ -158,14 +158,12 @@ impl Scheduler {
             ctx.set_current_item(items.list[item.index()].clone(), item.index());
         }
         ctx.set_current_route(inst.route);
-        let immediate = |outcome| {
-            Box::new(Done {
-                slot: None,
-                key,
-                outcome,
-                started: None,
-                ended: Instant::now(),
-            })
+        let immediate = |outcome| Done {
+            slot: None,
+            key,
+            outcome,
+            started: None,
+            ended: Instant::now(),
         };
         let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
             (Some(action), _) => action.clone(),

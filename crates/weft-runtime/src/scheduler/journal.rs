@@ -346,13 +346,13 @@ impl Scheduler {
                 self.journal_failed_unkept(why);
             }
             for launch in held {
-                self.turn.queue.push_back(Work::Completed(Box::new(Done {
+                self.turn.queue.push_back(Work::Completed(Done {
                     slot: Some(launch.slot),
                     key: launch.key,
                     outcome: Outcome::Dropped,
                     started: None,
                     ended: Instant::now(),
-                })));
+                }));
             }
             return;
         }

@@ -7,7 +7,6 @@
 //! being replayed holds them until the journal says how they ended, and
 //! spawns only those it does not say (they were in flight at the crash).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +15,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::action::{Action, ActionInput};
-use crate::attempt::{
-    panic_message, run_attempt, run_plain_attempt, AttemptSpec, Report, StopSignal,
-};
-use crate::run::msg::{AttemptKey, Msg, Outcome, SlotId};
+use crate::attempt::{run_attempt, AttemptSpec, PlainAttempt, Report, StopSignal};
+use crate::run::msg::{AttemptKey, Msg, SlotId};
 
 /// An attempt ready to run.
 pub(crate) struct Launch {
@@ -45,27 +42,15 @@ impl Launch {
         // Most attempts have no delay, timeout or global cap. For those the
         // action's future is made here (`call` only builds it) and the
         // spawned task holds just that future and a few ids: a small task
-        // is cheaper to spawn.
+        // is cheaper to spawn. A closure action spawns its own future
+        // unboxed (see `Action::spawn_plain`).
         if self.delay.is_none() && self.timeout.is_none() && self.limit.is_none() {
-            let traced = !self.span.is_disabled();
-            let action = self.action;
-            let input = self.input;
-            return match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
-                Ok(fut) => {
-                    let attempt = run_plain_attempt(fut, report, self.notify, traced);
-                    // Without a subscriber that wants the span, the task goes
-                    // without it: a smaller future, and no enter/exit per poll.
-                    Some(if traced {
-                        tokio::spawn(attempt.instrument(self.span))
-                    } else {
-                        tokio::spawn(attempt)
-                    })
-                }
-                Err(panic) => {
-                    report.send(Outcome::Panicked(panic_message(&*panic)), None);
-                    None
-                }
+            let plain = PlainAttempt {
+                report,
+                notify: self.notify,
+                span: (!self.span.is_disabled()).then_some(self.span),
             };
+            return self.action.spawn_plain(self.input, plain);
         }
         let spec = AttemptSpec {
             report,

@@ -293,7 +293,9 @@ enum Work {
         route: u32,
         level: u32,
     },
-    Completed(Box<Done>),
+    /// By value, as it came in its message: a box would cost an
+    /// allocation per attempt.
+    Completed(Done),
     Finish(InstanceId),
     /// The `fail` command, queued behind the dispatches of its transition so
     /// that `do: [notify, fail]` still starts `notify`.
@@ -377,9 +379,7 @@ struct Turn {
     /// `Work::Fail` entries in the queue.
     fails_queued: usize,
     /// Completions taken from the channel after a yield (buffer reused).
-    /// They stay boxed as they came: they move into `Work` unchanged.
-    #[allow(clippy::vec_box)]
-    arrived: Vec<Box<Done>>,
+    arrived: Vec<Done>,
     /// What enabled the dispatches in the queue, in their order; see
     /// `queue_dispatch`.
     causes: VecDeque<Option<Instant>>,
@@ -867,7 +867,7 @@ impl Scheduler {
                 }
                 self.dispatch(task, route, level, cause, scope, batch);
             }
-            Work::Completed(done) => self.completed(*done),
+            Work::Completed(done) => self.completed(done),
             Work::Finish(i) => self.finish_instance(i),
             Work::Fail(fail) => {
                 self.turn.fails_queued -= 1;

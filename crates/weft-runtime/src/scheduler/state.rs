@@ -116,7 +116,7 @@ impl Scheduler {
                     self.forget_pending(slot);
                     self.free_slots.push(slot);
                     self.in_flight -= 1;
-                    self.turn.queue.push_back(Work::Completed(Box::new(Done {
+                    self.turn.queue.push_back(Work::Completed(Done {
                         slot: None,
                         key: AttemptKey {
                             instance,
@@ -126,7 +126,7 @@ impl Scheduler {
                         outcome: Outcome::Dropped,
                         started: None,
                         ended: Instant::now(),
-                    })));
+                    }));
                 }
             }
         }
@@ -173,13 +173,13 @@ impl Scheduler {
     fn drop_held(&mut self) {
         self.paused = false;
         for h in std::mem::take(&mut self.held) {
-            self.turn.queue.push_back(Work::Completed(Box::new(Done {
+            self.turn.queue.push_back(Work::Completed(Done {
                 slot: None,
                 key: h.key,
                 outcome: Outcome::Dropped,
                 started: None,
                 ended: Instant::now(),
-            })));
+            }));
         }
     }
 

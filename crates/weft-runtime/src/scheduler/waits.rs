@@ -127,13 +127,13 @@ impl Scheduler {
         if self.state == State::Running && !self.paused {
             self.status.set(RunStatus::Running);
         }
-        self.turn.queue.push_back(Work::Completed(Box::new(Done {
+        self.turn.queue.push_back(Work::Completed(Done {
             slot: None,
             key: w.key,
             outcome,
             started: None,
             ended: Instant::now(),
-        })));
+        }));
     }
 
     /// The run stops: its waits end as canceled.
