@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::action::{Action, ActionInput, ActionResult};
+use crate::action_error::ActionResult;
 use crate::run::msg::{AttemptKey, Done, Msg, Outcome, SlotId};
 
 /// Raised once when the run stops; attempts still waiting for a delay or a
@@ -117,8 +117,12 @@ pub(crate) struct AttemptSpec {
 }
 
 /// One attempt, in its own tokio task: delay, concurrency slot, the action
-/// (with its timeout, panics caught), then one message to the scheduler.
-pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spec: AttemptSpec) {
+/// (`call` makes its future; with its timeout, panics caught), then one
+/// message to the scheduler.
+pub(crate) async fn run_attempt<C>(call_action: C, spec: AttemptSpec)
+where
+    C: FnOnce() -> futures::future::BoxFuture<'static, ActionResult>,
+{
     let AttemptSpec {
         report,
         delay,
@@ -155,7 +159,7 @@ pub(crate) async fn run_attempt(action: Arc<dyn Action>, input: ActionInput, spe
     if notify {
         report.started(started);
     }
-    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| action.call(input))) {
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(call_action)) {
         Ok(fut) => call(fut, timeout).await,
         Err(panic) => Outcome::Panicked(panic_message(&*panic)),
     };

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod action;
+mod action_error;
 mod ask;
 mod attempt;
 mod builtins;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::action::ActionError;
+use crate::action_error::ActionError;
 use crate::event::Event;
 use crate::store::Command;
 use crate::wait::pending::{PendingWait, RespondError};

@@ -60,8 +60,9 @@ impl Launch {
             stop: self.stop,
             notify: self.notify,
         };
+        let (action, input) = (self.action, self.input);
         Some(tokio::spawn(
-            run_attempt(self.action, self.input, spec).instrument(self.span),
+            run_attempt(move || action.call(input), spec).instrument(self.span),
         ))
     }
 }
