@@ -11,6 +11,7 @@
 //! declares ([`Plan::inputs`](crate::Plan::inputs),
 //! [`Plan::name`](crate::Plan::name), …).
 
+pub use crate::limits::json_size_within;
 pub use crate::plan::{
     json_type_name, Join, Num, Retry, Target, TaskPlan, Transition, WithItems, ENGINE_COMMANDS,
 };

@@ -578,7 +578,7 @@ pub(crate) fn rename_calls<'s>(
 /// About how many bytes `v` takes as JSON text, if that is at most
 /// `limit`; `None` as soon as it is more. Stops early, so measuring a huge
 /// value costs no more than `limit`.
-pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+pub fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
     let mut size = 0usize;
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {

@@ -248,29 +248,4 @@ fn charge(call: &Call<'_>, bytes: usize) -> Result<(), FunctionError> {
     call.charge_bytes(bytes)
 }
 
-/// About how many bytes `v` takes as JSON text, if that is at most
-/// `limit`; `None` as soon as it is more, so that measuring a huge value
-/// costs no more than `limit`.
-fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
-    let mut size = 0usize;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        size += match v {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
-            }
-            Value::Object(m) => {
-                stack.extend(m.values());
-                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-        if size > limit {
-            return None;
-        }
-    }
-    Some(size)
-}
+use weft_core::engine::json_size_within;
