@@ -168,11 +168,16 @@ fn extend_checked(
     }
     // Decoded straight into `out`, each record given its place as it is
     // read: no list of the row's records in between.
+    // The row's text is checked to be UTF-8 once, as a whole: read from
+    // bytes, serde_json would check every string in it again, each key of
+    // each record.
+    let text = std::str::from_utf8(json)
+        .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
     let before = out.len();
     // A record is more than 8 bytes of JSON: a damaged row's numbers do
     // not reserve more than its text could hold.
     out.reserve(((last - first + 1) as usize).min(json.len() / 8));
-    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut de = serde_json::Deserializer::from_str(text);
     let read = serde::de::DeserializeSeed::deserialize(
         Records {
             out,
