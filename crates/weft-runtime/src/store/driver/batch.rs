@@ -38,13 +38,17 @@ pub struct RunBatch {
 pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, StoreError> {
     let mut runs: Vec<RunBatch> = Vec::new();
     let mut index: HashMap<RunId, usize> = HashMap::new();
+    // A batch of one run (the most common) has its text sized up front
+    // for records of a few hundred bytes, not grown from small.
+    let one_run = entries.first().map(|e| e.run) == entries.last().map(|e| e.run);
+    let capacity = if one_run { entries.len() * 192 } else { 256 };
     for e in entries {
         let i = *index.entry(e.run).or_insert_with(|| {
             runs.push(RunBatch {
                 run: e.run,
                 first: e.seq,
                 last: e.seq,
-                json: Vec::with_capacity(256),
+                json: Vec::with_capacity(capacity),
                 start: None,
                 effects: Vec::new(),
             });
@@ -62,6 +66,7 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
         rb.last = e.seq;
         match &e.record {
             Record::Started(start) if e.seq == 0 => {
+                rb.json.reserve(start.source.len() + 512);
                 rb.start = Some(RunSummary::started(e.run, start, 0));
             }
             Record::Started(_) => return Err(second_start(store, e.run)),
