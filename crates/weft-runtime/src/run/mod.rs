@@ -112,7 +112,7 @@ impl RunHandle {
         command: crate::store::Command,
         reply: Option<oneshot::Sender<Result<(), crate::wait::pending::RespondError>>>,
     ) {
-        self.send(Control::Answer(command, reply));
+        self.send(Control::Answer(Box::new((command, reply))));
     }
 
     /// The run's pending waits, on `reply`.

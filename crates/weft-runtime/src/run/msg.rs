@@ -63,9 +63,8 @@ pub(crate) enum Msg {
         key: AttemptKey,
         at: Instant,
     },
-    /// By value: a `Done` (80 bytes) is smaller than a `Control` (120),
-    /// so it does not make the message bigger, and a box would cost an
-    /// allocation per attempt.
+    /// By value: a box would cost an allocation per attempt. A `Done`
+    /// (80 bytes) is the biggest variant, so the message is 88 bytes.
     Done(Done),
     Control(Control),
 }
@@ -93,6 +92,9 @@ pub(crate) enum Outcome {
     Dropped,
 }
 
+/// An answer for a waiting task, and where to say whether it was taken.
+pub(crate) type Answer = (Command, Option<oneshot::Sender<Result<(), RespondError>>>);
+
 /// A message from a handle (or the executor) to its run's scheduler.
 pub(crate) enum Control {
     Cancel,
@@ -107,8 +109,9 @@ pub(crate) enum Control {
     /// lost or taken over): it stops here, recording nothing more.
     LeaseLost(String),
     /// An answer for a waiting task (a `Respond` or `Signal` command), and
-    /// where to say whether it was taken.
-    Answer(Command, Option<oneshot::Sender<Result<(), RespondError>>>),
+    /// where to say whether it was taken. Boxed: rare, and by value it
+    /// would make every message (one per attempt) 120 bytes instead of 88.
+    Answer(Box<Answer>),
     /// The run's pending waits, now.
     Waits(oneshot::Sender<Vec<PendingWait>>),
     Subscribe(flume::Sender<Event>),
@@ -122,5 +125,26 @@ impl AttemptKey {
             self.item.map(ItemIndex::index),
             self.attempt,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One message per attempt goes through the channel, and a `Work`
+    /// holds a `Done` by value: their size is copied on every hop.
+    #[test]
+    fn messages_stay_small() {
+        assert!(
+            std::mem::size_of::<Msg>() <= 88,
+            "{}",
+            std::mem::size_of::<Msg>()
+        );
+        assert!(
+            std::mem::size_of::<Done>() <= 80,
+            "{}",
+            std::mem::size_of::<Done>()
+        );
     }
 }

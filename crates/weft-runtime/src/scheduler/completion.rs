@@ -31,10 +31,12 @@ impl Scheduler {
             }
         }
         let id = done.key.instance;
-        let plan = self.env.plan.clone();
-        let task = plan.task(self.graph.instances[id.index()].task);
+        // The plan is borrowed afresh where it is read, not cloned: a
+        // reference count up and down on every completion costs more.
+        let t = self.graph.instances[id.index()].task;
         if done.slot.is_some() {
             if let Some(m) = self.metrics.as_deref_mut() {
+                let task = self.env.plan.task(t);
                 let outcome = match &done.outcome {
                     Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
                     Outcome::Err(e) if e.is_canceled() || e.wait().is_some() => None,
@@ -118,6 +120,7 @@ impl Scheduler {
         };
 
         if status != TaskStatus::Canceled {
+            let task = self.env.plan.task(t);
             if let Some(retry) = &task.retry {
                 if self.state == State::Running {
                     let key = done.key;

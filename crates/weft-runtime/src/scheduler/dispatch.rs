@@ -39,11 +39,10 @@ impl Scheduler {
             });
             return;
         }
-        let plan = self.env.plan.clone();
-        let task = plan.task(t);
         if self.graph.instances.len() >= self.max_instances {
+            let task = self.env.plan.task(t).name.clone();
             self.fail_run(
-                Some(&task.name),
+                Some(&task),
                 format!(
                     "would start task instance number {} but the limit is {}: a loop that never ends? \
                      Raise it with ExecutorBuilder::max_task_instances",
@@ -58,7 +57,7 @@ impl Scheduler {
                 self.max_instances
             );
             self.emit(|| EventKind::TaskSkipped {
-                task: task.name.clone(),
+                task,
                 instance: None,
                 reason,
             });
@@ -86,13 +85,17 @@ impl Scheduler {
         let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
             let route = path.clone();
+            let task = self.env.plan.task(t).name.clone();
             self.emit(|| EventKind::TaskScheduled {
-                task: task.name.clone(),
+                task,
                 instance: id.0,
                 route,
             });
         }
 
+        // The plan is borrowed where only fields are written, and cloned
+        // (a reference count) only for a task with items.
+        let task = self.env.plan.task(t);
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
                 self.graph.instances[id.index()].timeout =
@@ -109,11 +112,14 @@ impl Scheduler {
             None => {}
         }
 
-        let Some(with) = &task.with else {
+        if task.with.is_none() {
             self.start_attempt(id, None, 1, None);
             return;
-        };
-        self.start_items(id, with);
+        }
+        let plan = self.env.plan.clone();
+        if let Some(with) = &plan.task(t).with {
+            self.start_items(id, with);
+        }
     }
 
     pub(super) fn fail_instance(&mut self, id: InstanceId, message: String) {
@@ -146,9 +152,10 @@ impl Scheduler {
             });
             return;
         }
-        let plan = self.env.plan.clone();
+        // Borrowed, not cloned: only fields are written below until the
+        // launch, so the plan's reference count is left alone.
         let inst = &self.graph.instances[id.index()];
-        let task = plan.task(inst.task);
+        let task = self.env.plan.task(inst.task);
         let timeout = inst.timeout;
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
@@ -361,6 +368,9 @@ impl Scheduler {
     /// Spawns a launch now, or holds it: until the turn's journal records
     /// are committed (sync durability), or until the journal being
     /// replayed says how it ended.
+    // Inlined into `start_attempt`, so that the launch is built where it
+    // is spawned instead of copied (300 bytes) on the way.
+    #[inline]
     pub(super) fn launch(&mut self, launch: Launch) {
         if let Some(j) = self.journal.as_mut() {
             if j.holds_launches() {

@@ -37,6 +37,7 @@ impl Launch {
     /// no task was needed: the action's `call` panicked, and that outcome
     /// was reported at once (on `tx`, like any other, so that a journal
     /// records it).
+    #[inline]
     pub(super) fn spawn(self, tx: &flume::Sender<Msg>) -> Option<JoinHandle<()>> {
         let report = Report::new(self.slot, self.key, tx.clone());
         // Most attempts have no delay, timeout or global cap. For those the

@@ -789,7 +789,8 @@ impl Scheduler {
             Msg::Control(Control::Rerun(tasks)) => self.command(Command::Rerun { tasks }),
             Msg::Control(Control::JournalFailed(why)) => self.journal_failed(why),
             Msg::Control(Control::LeaseLost(why)) => self.lease_lost(why),
-            Msg::Control(Control::Answer(command, reply)) => {
+            Msg::Control(Control::Answer(answer)) => {
+                let (command, reply) = *answer;
                 let taken = self.answer(command);
                 match reply {
                     Some(reply) => {

@@ -19,16 +19,18 @@ use crate::run::msg::InstanceId;
 impl Scheduler {
     /// A task instance is complete: record it, evaluate its transitions.
     pub(super) fn finish_instance(&mut self, id: InstanceId) {
-        let plan = self.env.plan.clone();
+        // The plan is borrowed until the transitions, and cloned (a
+        // reference count) only for a task that has some.
         let inst = &self.graph.instances[id.index()];
-        let task = plan.task(inst.task);
+        let t = inst.task;
+        let task = self.env.plan.task(t);
         let status = inst.status;
         let route = inst.route;
         let level = inst.level;
         let result = inst.result.clone().unwrap_or_else(null_result);
         let error = inst.error.clone();
         self.ctx.set_task_result(task.name.clone(), result.clone());
-        if plan.uses_task_status() {
+        if self.env.plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
             let to_sys =
                 |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
@@ -43,35 +45,12 @@ impl Scheduler {
             .with_items(inst.items.is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
-        let name = task.name.clone();
         // Terminal events carry the moment the instance ended (taken in the
         // attempt's task), not the moment the scheduler got to it.
         let at = inst.ended.unwrap_or_else(Instant::now);
-        match status {
-            TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
-                task: name,
-                instance: id.0,
-            }),
-            TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
-                task: name,
-                instance: id.0,
-            }),
-            TaskStatus::Canceled => {
-                let reason = error.clone().unwrap_or_default();
-                self.emit_at(at, || EventKind::TaskSkipped {
-                    task: name,
-                    instance: Some(id.0),
-                    reason,
-                })
-            }
-            _ => {
-                let e = error.clone().unwrap_or_default();
-                self.emit_at(at, || EventKind::TaskFailed {
-                    task: name,
-                    instance: id.0,
-                    error: e,
-                })
-            }
+        let no_next = task.next.is_empty();
+        if !self.subscribers.is_empty() {
+            self.emit_finished(t, id, status, at, error.as_deref());
         }
         if status == TaskStatus::Canceled {
             return;
@@ -81,15 +60,18 @@ impl Scheduler {
         self.graph.batch += 1;
         let batch = self.graph.batch;
 
-        if task.next.is_empty() {
+        if no_next {
             if status.is_failure() {
                 let msg = error.unwrap_or_else(|| status.to_string());
-                self.fail_run(Some(&task.name), msg);
+                let name = self.env.plan.task(t).name.clone();
+                self.fail_run(Some(&name), msg);
             }
             // No transition at all: a terminal entry in Orquesta.
             self.mark_terminal(id);
             return;
         }
+        let plan = self.env.plan.clone();
+        let task = plan.task(t);
         let scope = self.graph.instances[id.index()].scope.clone();
         // The context with this task as `result()` and the status functions'
         // subject; made only when some `when` or publish needs more than
@@ -260,6 +242,45 @@ impl Scheduler {
             self.mark_terminal(id);
         } else {
             self.graph.last_open = Some(id);
+        }
+    }
+
+    /// The event that says how instance `id` of task `t` ended.
+    fn emit_finished(
+        &mut self,
+        t: TaskId,
+        id: InstanceId,
+        status: TaskStatus,
+        at: Instant,
+        error: Option<&str>,
+    ) {
+        let name = self.env.plan.task(t).name.clone();
+        let error = error.map(str::to_owned);
+        match status {
+            TaskStatus::Succeeded => self.emit_at(at, || EventKind::TaskSucceeded {
+                task: name,
+                instance: id.0,
+            }),
+            TaskStatus::TimedOut => self.emit_at(at, || EventKind::TaskTimedOut {
+                task: name,
+                instance: id.0,
+            }),
+            TaskStatus::Canceled => {
+                let reason = error.unwrap_or_default();
+                self.emit_at(at, || EventKind::TaskSkipped {
+                    task: name,
+                    instance: Some(id.0),
+                    reason,
+                })
+            }
+            _ => {
+                let e = error.unwrap_or_default();
+                self.emit_at(at, || EventKind::TaskFailed {
+                    task: name,
+                    instance: id.0,
+                    error: e,
+                })
+            }
         }
     }
 
