@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use deadpool_postgres::Object;
 use tokio_postgres::error::SqlState;
 
 use uuid::Uuid;
@@ -86,6 +87,36 @@ struct Try {
     lost: AtomicBool,
     /// The commit had been sent (so it may have gone through).
     committing: AtomicBool,
+}
+
+/// A pooled connection on which a transaction may be open: unless it is
+/// [finished](Open::finished) (the transaction committed or rolled back),
+/// it is not handed back to the pool but closed, and the server rolls the
+/// transaction back (an append given up half way, as when its future is
+/// dropped on a timeout).
+struct Open(Option<Object>);
+
+impl Open {
+    /// The transaction is over: back to the pool.
+    fn finished(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl std::ops::Deref for Open {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        self.0.as_ref().expect("an open connection until finished")
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
 }
 
 /// The first wait before an append is tried again; it doubles up to
@@ -223,19 +254,44 @@ impl Inner {
 
     async fn append_once(&self, entries: &[Entry], this: &Try) -> Result<Appended, StoreError> {
         let at = self.at.as_str();
-        let s = self.schema.as_str();
         let batch = group_batch(&store_name(at), entries)?;
+        let conn = self.pool.get().await.map_err(|e| {
+            this.lost.store(true, Ordering::Relaxed);
+            error::pool(at, "cannot append", e)
+        })?;
+        let conn = Open(Some(conn));
+        let result = self.append_on(&conn, batch, this).await;
+        match &result {
+            Ok(_) => conn.finished(),
+            // Back to the pool only once the transaction is rolled back.
+            Err(_) if !this.lost.load(Ordering::Relaxed) => {
+                if conn.batch_execute("ROLLBACK").await.is_ok() {
+                    conn.finished();
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// One try of an append on `conn`, in a transaction it begins.
+    async fn append_on(
+        &self,
+        conn: &Object,
+        batch: Vec<RunBatch>,
+        this: &Try,
+    ) -> Result<Appended, StoreError> {
+        let at = self.at.as_str();
+        let s = self.schema.as_str();
         let fail = |e: tokio_postgres::Error| {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
             }
             error::sql(at, "cannot append", e)
         };
-        let mut conn = self.pool.get().await.map_err(|e| {
-            this.lost.store(true, Ordering::Relaxed);
-            error::pool(at, "cannot append", e)
-        })?;
-        let tx = conn.transaction().await.map_err(fail)?;
+        // `BEGIN` is not waited for on its own: it goes out with the first
+        // statements of the transaction, in the same round trip.
+        let mut begun = false;
         let now = millis_now();
         let sent = Instant::now();
         let held: HashMap<RunId, Held> = {
@@ -254,14 +310,19 @@ impl Inner {
         if !stored.is_empty() {
             let mut ids: Vec<Uuid> = stored.iter().map(|rb| *rb.run.as_uuid()).collect();
             ids.sort_unstable();
-            let select = tx
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
-                     WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-                ))
-                .await
-                .map_err(fail)?;
-            for row in tx.query(&select, &[&ids]).await.map_err(fail)? {
+            let lock = async {
+                let select = conn
+                    .prepare_cached(&format!(
+                        "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
+                         WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                    ))
+                    .await?;
+                conn.query(&select, &[&ids]).await
+            };
+            let ((), found) =
+                futures::try_join!(conn.batch_execute("BEGIN"), lock).map_err(fail)?;
+            begun = true;
+            for row in found {
                 let summary =
                     crate::read::summary_from_row(&row).map_err(|w| error::damaged(at, w))?;
                 rows.insert(summary.id, (summary, row.get(7), row.get(8), row.get(9)));
@@ -376,11 +437,17 @@ impl Inner {
             fresh_summaries.push(summary);
         }
         let lease_ms = self.options.lease.as_millis() as f64;
+        let begin = async {
+            if !begun {
+                conn.batch_execute("BEGIN").await.map_err(fail)?;
+            }
+            Ok::<(), StoreError>(())
+        };
         let insert_runs = async {
             if n_id.is_empty() {
                 return Ok(());
             }
-            let stmt = tx
+            let stmt = conn
                 .prepare_cached(&format!(
                     "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
                                            ended_at, next_seq, owner, epoch, lease_until)
@@ -396,7 +463,7 @@ impl Inner {
                 ))
                 .await
                 .map_err(fail)?;
-            let inserted = tx
+            let inserted = conn
                 .query(
                     &stmt,
                     &[
@@ -430,14 +497,14 @@ impl Inner {
             if journal_ids.is_empty() {
                 return Ok(());
             }
-            let stmt = tx
+            let stmt = conn
                 .prepare_cached(&format!(
                     "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
                      SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
                 ))
                 .await
                 .map_err(fail)?;
-            tx.execute(
+            conn.execute(
                 &stmt,
                 &[
                     &journal_ids,
@@ -454,7 +521,7 @@ impl Inner {
             if u_id.is_empty() {
                 return Ok(());
             }
-            let stmt = tx
+            let stmt = conn
                 .prepare_cached(&format!(
                     "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
                         ended_at = u.ended_at, next_seq = u.next_seq,
@@ -469,7 +536,7 @@ impl Inner {
                 ))
                 .await
                 .map_err(fail)?;
-            tx.execute(
+            conn.execute(
                 &stmt,
                 &[
                     &u_id, &u_status, &u_updated, &u_ended, &u_next, &u_release, &lease_ms,
@@ -484,20 +551,19 @@ impl Inner {
                 return Ok(());
             }
             let payloads: Vec<String> = ended_runs.iter().map(|r| format!("end:{r}")).collect();
-            let stmt = tx
+            let stmt = conn
                 .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
                 .await
                 .map_err(fail)?;
-            tx.execute(&stmt, &[&self.channel, &payloads])
+            conn.execute(&stmt, &[&self.channel, &payloads])
                 .await
                 .map_err(fail)?;
             Ok::<(), StoreError>(())
         };
         // Pipelined: the statements go out together, one round trip.
-        futures::try_join!(insert_runs, insert_journal, update_runs, notify)?;
+        futures::try_join!(begin, insert_runs, insert_journal, update_runs, notify)?;
         this.committing.store(true, Ordering::Relaxed);
-        tx.commit().await.map_err(fail)?;
-        drop(conn);
+        conn.batch_execute("COMMIT").await.map_err(fail)?;
         // What this process owns now.
         let mut owned = self.owned();
         for summary in &fresh_summaries {
