@@ -89,6 +89,23 @@ struct Try {
     committing: AtomicBool,
 }
 
+/// The run of `fresh` whose insert `e` refused because it is stored
+/// already (a second start).
+fn stored_already(e: &tokio_postgres::Error, fresh: &[Uuid]) -> Option<RunId> {
+    let db = e.as_db_error()?;
+    if db.code() != &SqlState::UNIQUE_VIOLATION || db.constraint() != Some("runs_pkey") {
+        return None;
+    }
+    // "Key (id)=(…) already exists."
+    let named = db
+        .detail()
+        .and_then(|d| d.split_once("=(")?.1.split_once(')'))
+        .and_then(|(id, _)| Uuid::parse_str(id).ok());
+    named
+        .or_else(|| fresh.first().copied())
+        .map(RunId::from_uuid)
+}
+
 /// A pooled connection on which a transaction may be open: unless it is
 /// [finished](Open::finished) (the transaction committed or rolled back),
 /// it is not handed back to the pool but closed, and the server rolls the
@@ -437,6 +454,44 @@ impl Inner {
             fresh_summaries.push(summary);
         }
         let lease_ms = self.options.lease.as_millis() as f64;
+        // Prepared first (after a connection's first append, from its
+        // cache, without a round trip), so that the statements below are
+        // sent in the order they are first polled, `COMMIT` last.
+        let insert_runs_sql = format!(
+            "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
+                                           ended_at, next_seq, owner, epoch, lease_until)
+                     SELECT u.id, u.workflow, u.status, u.parent, u.started_at, $9, u.ended_at,
+                            u.next_seq, u.owner, 1,
+                            CASE WHEN u.status IN {ENDED} THEN '-infinity'::timestamptz
+                                 ELSE now() + $10 * interval '1 millisecond' END
+                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int8[],
+                                 $6::int8[], $7::int8[], $8::text[])
+                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq, owner)"
+        );
+        let insert_journal_sql = format!(
+            "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
+                     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
+        );
+        let update_runs_sql = format!(
+            "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
+                        ended_at = u.ended_at, next_seq = u.next_seq,
+                        lease_until = CASE WHEN u.release THEN '-infinity'::timestamptz
+                                           WHEN r.lease_until < now()
+                                           THEN now() + $7 * interval '1 millisecond'
+                                           ELSE r.lease_until END
+                     FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
+                                 $6::bool[])
+                          AS u(id, status, updated_at, ended_at, next_seq, release)
+                     WHERE r.id = u.id"
+        );
+        let (insert_runs_stmt, insert_journal_stmt, update_runs_stmt, notify_stmt) =
+            futures::try_join!(
+                conn.prepare_cached(&insert_runs_sql),
+                conn.prepare_cached(&insert_journal_sql),
+                conn.prepare_cached(&update_runs_sql),
+                conn.prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p"),
+            )
+            .map_err(fail)?;
         let begin = async {
             if !begun {
                 conn.batch_execute("BEGIN").await.map_err(fail)?;
@@ -447,65 +502,35 @@ impl Inner {
             if n_id.is_empty() {
                 return Ok(());
             }
-            let stmt = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
-                                           ended_at, next_seq, owner, epoch, lease_until)
-                     SELECT u.id, u.workflow, u.status, u.parent, u.started_at, $9, u.ended_at,
-                            u.next_seq, u.owner, 1,
-                            CASE WHEN u.status IN {ENDED} THEN '-infinity'::timestamptz
-                                 ELSE now() + $10 * interval '1 millisecond' END
-                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int8[],
-                                 $6::int8[], $7::int8[], $8::text[])
-                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq, owner)
-                     ON CONFLICT (id) DO NOTHING
-                     RETURNING id"
-                ))
-                .await
-                .map_err(fail)?;
-            let inserted = conn
-                .query(
-                    &stmt,
-                    &[
-                        &n_id,
-                        &n_workflow,
-                        &n_status,
-                        &n_parent,
-                        &n_started,
-                        &n_ended,
-                        &n_next,
-                        &n_owner,
-                        &int(now),
-                        &lease_ms,
-                    ],
-                )
-                .await
-                .map_err(fail)?;
-            if inserted.len() != n_id.len() {
-                let got: Vec<Uuid> = inserted.iter().map(|r| r.get(0)).collect();
-                let run = n_id
-                    .iter()
-                    .find(|id| !got.contains(id))
-                    .map(|id| RunId::from_uuid(*id));
-                if let Some(run) = run {
-                    return Err(one_start(at, run));
-                }
-            }
+            // A run already stored fails the insert, and so the commit.
+            conn.execute(
+                &insert_runs_stmt,
+                &[
+                    &n_id,
+                    &n_workflow,
+                    &n_status,
+                    &n_parent,
+                    &n_started,
+                    &n_ended,
+                    &n_next,
+                    &n_owner,
+                    &int(now),
+                    &lease_ms,
+                ],
+            )
+            .await
+            .map_err(|e| match stored_already(&e, &n_id) {
+                Some(run) => one_start(at, run),
+                None => fail(e),
+            })?;
             Ok(())
         };
         let insert_journal = async {
             if journal_ids.is_empty() {
                 return Ok(());
             }
-            let stmt = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
-                     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
-                ))
-                .await
-                .map_err(fail)?;
             conn.execute(
-                &stmt,
+                &insert_journal_stmt,
                 &[
                     &journal_ids,
                     &journal_first,
@@ -521,23 +546,8 @@ impl Inner {
             if u_id.is_empty() {
                 return Ok(());
             }
-            let stmt = conn
-                .prepare_cached(&format!(
-                    "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
-                        ended_at = u.ended_at, next_seq = u.next_seq,
-                        lease_until = CASE WHEN u.release THEN '-infinity'::timestamptz
-                                           WHEN r.lease_until < now()
-                                           THEN now() + $7 * interval '1 millisecond'
-                                           ELSE r.lease_until END
-                     FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
-                                 $6::bool[])
-                          AS u(id, status, updated_at, ended_at, next_seq, release)
-                     WHERE r.id = u.id"
-                ))
-                .await
-                .map_err(fail)?;
             conn.execute(
-                &stmt,
+                &update_runs_stmt,
                 &[
                     &u_id, &u_status, &u_updated, &u_ended, &u_next, &u_release, &lease_ms,
                 ],
@@ -551,19 +561,28 @@ impl Inner {
                 return Ok(());
             }
             let payloads: Vec<String> = ended_runs.iter().map(|r| format!("end:{r}")).collect();
-            let stmt = conn
-                .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
-                .await
-                .map_err(fail)?;
-            conn.execute(&stmt, &[&self.channel, &payloads])
+            conn.execute(&notify_stmt, &[&self.channel, &payloads])
                 .await
                 .map_err(fail)?;
             Ok::<(), StoreError>(())
         };
-        // Pipelined: the statements go out together, one round trip.
-        futures::try_join!(begin, insert_runs, insert_journal, update_runs, notify)?;
-        this.committing.store(true, Ordering::Relaxed);
-        conn.batch_execute("COMMIT").await.map_err(fail)?;
+        // `COMMIT` goes out behind the statements; should one of them fail,
+        // the server rolls the transaction back instead (and the error is
+        // the failed statement's).
+        let commit = async {
+            this.committing.store(true, Ordering::Relaxed);
+            conn.batch_execute("COMMIT").await.map_err(fail)
+        };
+        // Pipelined: the statements and the commit go out together, one
+        // round trip.
+        futures::try_join!(
+            begin,
+            insert_runs,
+            insert_journal,
+            update_runs,
+            notify,
+            commit
+        )?;
         // What this process owns now.
         let mut owned = self.owned();
         for summary in &fresh_summaries {
