@@ -95,9 +95,9 @@ fn append_layouts(rt: &Runtime, store: &PostgresStore) {
     let s = store.schema().to_owned();
     rt.block_on(async {
         let conn = store.pool().get().await.expect("connection");
+        // As the store's journal table is (its compression included).
         conn.batch_execute(&format!(
-            "CREATE TABLE {s}.bench_journal (run uuid NOT NULL, first_seq bigint NOT NULL,
-                last_seq bigint NOT NULL, records bytea NOT NULL, PRIMARY KEY (run, first_seq))"
+            "CREATE TABLE {s}.bench_journal (LIKE {s}.journal INCLUDING ALL)"
         ))
         .await
         .expect("scratch table");
