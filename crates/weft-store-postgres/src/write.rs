@@ -7,7 +7,8 @@
 //! (`SELECT … FOR UPDATE`, in id order so that two appenders never wait on
 //! each other in a cycle) and checked: the sequence must follow on, and
 //! this process must hold the run's current epoch; a run whose epoch moved
-//! on is left out and reported as fenced.
+//! on is left out and reported as fenced. Round trips: `BEGIN` with the
+//! lock, then the inserts, the updates, the notices and `COMMIT` together.
 //!
 //! A connection lost during an append (the server restarted, a proxy cut
 //! it, an administrator ended the backend) does not fail the batch at once:
