@@ -327,14 +327,6 @@ const TURN_TIME: Duration = Duration::from_millis(2);
 /// Work items between two reads of the clock in a turn.
 const CLOCK_EVERY: u32 = 16;
 
-static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-
-/// A context key made once per process instead of once per run.
-fn static_key(cell: &'static std::sync::OnceLock<Arc<str>>, key: &str) -> Arc<str> {
-    cell.get_or_init(|| Arc::from(key)).clone()
-}
-
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
@@ -490,15 +482,15 @@ impl Scheduler {
                 ));
             }
         }
+        let status = Arc::new(SharedStatus::new(
+            RunStatus::Running,
+            env.pauses.clone(),
+            run_id,
+            plan.name().clone(),
+        ));
         let mut ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
-        ctx.set_system(
-            static_key(&RUN_ID, "run_id"),
-            Value::String(run_id.to_string()),
-        );
-        ctx.set_system(
-            static_key(&WORKFLOW, "workflow"),
-            Value::String(plan.name().to_string()),
-        );
+        // `system.run_id` and `system.workflow`, made only if read.
+        ctx.defer_system(status.clone());
         for (name, value) in context {
             ctx.set_var(name, value);
         }
@@ -506,7 +498,6 @@ impl Scheduler {
             .limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
-        let status = Arc::new(SharedStatus::new(RunStatus::Running, env.pauses.clone()));
         let run = Run {
             handle: RunHandle {
                 id: run_id,
