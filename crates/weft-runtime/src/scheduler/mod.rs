@@ -599,7 +599,16 @@ impl Scheduler {
         self.journal_failed(format!("the journal cannot be replayed: {why}"));
     }
 
-    pub(crate) async fn run(mut self) {
+    /// The run, to spawn. The scheduler goes on the heap first: the future
+    /// then holds a pointer, not the scheduler itself, so that spawning it
+    /// and each of tokio's moves of the task's stage copy a few words
+    /// instead of kilobytes (once per run, but a short run's largest cost
+    /// after its tasks).
+    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        Box::new(self).run_boxed()
+    }
+
+    async fn run_boxed(mut self: Box<Self>) {
         let span = tracing::info_span!(
             "run",
             run_id = %self.run_id,
