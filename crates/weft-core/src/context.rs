@@ -420,6 +420,20 @@ impl Shared {
     }
 }
 
+/// The maps of a context that ended, empty, for a new context to reuse
+/// (see [`WorkflowContext::into_maps`]): a runtime that starts many small
+/// runs keeps a few instead of allocating them for each.
+pub struct ContextMaps {
+    task_results: ValueMap,
+    system: ValueMap,
+}
+
+impl std::fmt::Debug for ContextMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextMaps").finish_non_exhaustive()
+    }
+}
+
 /// System values a context makes only when one of them is first read (an
 /// expression reads `system`, [`WorkflowContext::get_system`],
 /// [`WorkflowContext::export`], ...): a runtime's run facts such as its
@@ -482,6 +496,47 @@ impl WorkflowContext {
             current_task: None,
             current_route: 0,
         }
+    }
+
+    /// Like [`WorkflowContext::with_capacity`], in the maps of a context
+    /// that ended (see [`WorkflowContext::into_maps`]): no new tables.
+    pub fn with_maps(maps: ContextMaps, parameters: Value, tasks: usize) -> Self {
+        let ContextMaps {
+            task_results,
+            system,
+        } = maps;
+        let task_results = if task_results.capacity() >= tasks {
+            task_results
+        } else {
+            new_map(tasks)
+        };
+        WorkflowContext {
+            shared: Arc::new(Shared::new(Arc::new(parameters), task_results, system)),
+            vars: Variables::new(),
+            current_item: None,
+            current_index: None,
+            current_task: None,
+            current_route: 0,
+        }
+    }
+
+    /// This context's maps, emptied with their room kept, for another
+    /// context to reuse ([`WorkflowContext::with_maps`]); `None` while a
+    /// clone still holds them, or when either has room for more than
+    /// `max_entries` (one big run does not pin its memory for good).
+    pub fn into_maps(self, max_entries: usize) -> Option<ContextMaps> {
+        let shared = Arc::into_inner(self.shared)?;
+        if shared.task_results.capacity() > max_entries
+            || shared.system_map.capacity() > max_entries
+        {
+            return None;
+        }
+        shared.task_results.clear();
+        shared.system_map.clear();
+        Some(ContextMaps {
+            task_results: shared.task_results,
+            system: shared.system_map,
+        })
     }
 
     /// The run's inputs.
@@ -818,6 +873,22 @@ mod tests {
         let clone = d.clone();
         d.defer_system(Arc::new(Facts("r-3")));
         assert_eq!(clone.get_system("run_id"), Some(Arc::new(json!("r-3"))));
+    }
+
+    #[test]
+    fn a_context_in_reused_maps_sees_nothing_of_the_last_one() {
+        let c = ctx();
+        c.set_task_result("a", json!(1));
+        c.set_system("k", json!(2));
+        let clone = c.clone();
+        assert!(c.into_maps(1 << 10).is_none(), "a clone still holds them");
+        let big = WorkflowContext::with_capacity(json!({}), [], 5000);
+        assert!(big.into_maps(1 << 10).is_none(), "too big to keep");
+        let maps = clone.into_maps(1 << 10).expect("the only holder");
+        let d = WorkflowContext::with_maps(maps, json!({"x": 1}), 4);
+        assert_eq!(d.get_task_result("a"), None);
+        assert_eq!(d.get_system("k"), None);
+        assert_eq!(d.render_template("{{ parameters.x }}").unwrap(), "1");
     }
 
     #[test]

@@ -327,6 +327,10 @@ const TURN_TIME: Duration = Duration::from_millis(2);
 /// Work items between two reads of the clock in a turn.
 const CLOCK_EVERY: u32 = 16;
 
+/// The most entries a run's context maps may have room for and still be
+/// kept for another run (see `RunHost::keep_context_maps`).
+const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
+
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
@@ -488,7 +492,10 @@ impl Scheduler {
             run_id,
             plan.name().clone(),
         ));
-        let mut ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
+        let mut ctx = match env.host.context_maps() {
+            Some(maps) => WorkflowContext::with_maps(maps, parameters, tasks.len()),
+            None => WorkflowContext::with_capacity(parameters, [], tasks.len()),
+        };
         // `system.run_id` and `system.workflow`, made only if read.
         ctx.defer_system(status.clone());
         for (name, value) in context {
@@ -701,6 +708,12 @@ impl Scheduler {
             self.env.host.run_ended(self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
+            }
+            // The context's maps, emptied, for the executor's next run
+            // (unless something still holds a clone, or they grew big).
+            let Scheduler { ctx, env, .. } = *self;
+            if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
+                env.host.keep_context_maps(maps);
             }
         }
         .instrument(span)
