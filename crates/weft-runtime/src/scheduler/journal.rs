@@ -116,8 +116,10 @@ pub(crate) enum Mismatch {
 
 struct Replay {
     records: VecDeque<(u64, Record)>,
-    /// Launches waiting to learn their outcome, by attempt.
-    pending: HashMap<AttemptKey, Launch>,
+    /// Launches waiting to learn their outcome, by attempt: one insert and
+    /// one removal per attempt record, so a fast hasher (the keys are the
+    /// run's own counters, not outside input).
+    pending: HashMap<AttemptKey, Launch, foldhash::fast::RandomState>,
     /// The run had ended (a re-run follows).
     ended: bool,
 }
@@ -152,6 +154,10 @@ impl RunJournal {
     /// journal, `Started` first).
     pub(crate) fn resumed(journal: Arc<Journal>, sync: bool, entries: Vec<Entry>) -> RunJournal {
         let seq = entries.len() as u64;
+        // Every launch of the replay waits here until its record comes: as
+        // many at once as a with-items chunk or a fan-out starts, at most
+        // one per record.
+        let waiting = entries.len().min(1 << 12);
         RunJournal {
             journal,
             seq,
@@ -166,7 +172,7 @@ impl RunJournal {
                     .skip(1)
                     .map(|e| (e.seq, e.record))
                     .collect(),
-                pending: HashMap::new(),
+                pending: HashMap::with_capacity_and_hasher(waiting, Default::default()),
                 ended: false,
             })),
             broken: None,

@@ -251,9 +251,17 @@ pub enum AttemptOutcome {
 
 /// Decodes a result into its `Arc` directly: serde's own `Arc<T>` decodes
 /// a `Box<T>` and moves it into a new allocation, one more per record read
-/// back.
+/// back. A `null` result (an action that returns nothing) shares one `Arc`
+/// per thread instead of allocating its own.
 fn arc_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
-    Value::deserialize(d).map(Arc::new)
+    thread_local! {
+        static NULL: Arc<Value> = Arc::new(Value::Null);
+    }
+    let value = Value::deserialize(d)?;
+    Ok(match value {
+        Value::Null => NULL.with(Arc::clone),
+        value => Arc::new(value),
+    })
 }
 
 /// A command a run handled.

@@ -157,18 +157,198 @@ fn extend_checked(
     last: i64,
     json: &[u8],
 ) -> Result<(), String> {
-    let records: Vec<Record> = serde_json::from_slice(json)
-        .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
-    if first != expected || first < 0 || last - first + 1 != records.len() as i64 {
-        return Err(format!(
+    let skips = || {
+        format!(
             "run {run}: the journal skips or repeats records (rows for \
              {first}..={last} after {expected} records)"
-        ));
+        )
+    };
+    if first != expected || first < 0 || last < first {
+        return Err(skips());
     }
-    out.extend(records.into_iter().enumerate().map(|(i, record)| Entry {
-        run,
-        seq: first as u64 + i as u64,
-        record,
-    }));
-    Ok(())
+    // Decoded straight into `out`, each record given its place as it is
+    // read: no list of the row's records in between.
+    // The row's text is checked to be UTF-8 once, as a whole: read from
+    // bytes, serde_json would check every string in it again, each key of
+    // each record.
+    let text = std::str::from_utf8(json)
+        .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
+    let before = out.len();
+    // A record is more than 8 bytes of JSON: a damaged row's numbers do
+    // not reserve more than its text could hold.
+    out.reserve(((last - first + 1) as usize).min(json.len() / 8));
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = serde::de::DeserializeSeed::deserialize(
+        Records {
+            out,
+            run,
+            first: first as u64,
+        },
+        &mut de,
+    )
+    .and_then(|n| de.end().map(|()| n));
+    match read {
+        Ok(n) if n as i64 == last - first + 1 => Ok(()),
+        Ok(_) => {
+            out.truncate(before);
+            Err(skips())
+        }
+        Err(e) => {
+            out.truncate(before);
+            Err(format!(
+                "run {run}: records {first}..={last} cannot be read ({e})"
+            ))
+        }
+    }
+}
+
+/// Decodes a row's JSON array of records onto the end of a journal,
+/// numbering them from `first`; gives how many it read.
+struct Records<'o> {
+    out: &'o mut Vec<Entry>,
+    run: RunId,
+    first: u64,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records<'_> {
+    type Value = u64;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Records<'_> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of journal records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(record) = seq.next_element::<Record>()? {
+            self.out.push(Entry {
+                run: self.run,
+                seq: self.first + n,
+                record,
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::store::{AttemptRecord, Command, Durability, RunStart};
+
+    fn attempt(step: u64, result: Value) -> Record {
+        Record::Attempt(Box::new(AttemptRecord {
+            step,
+            instance: 0,
+            item: Some(step as u32),
+            attempt: 1,
+            outcome: AttemptOutcome::Ok {
+                result: Arc::new(result),
+            },
+            started_at: Some(10),
+            ended_at: 11,
+        }))
+    }
+
+    fn journal(run: RunId) -> Vec<Entry> {
+        let start = Record::Started(Box::new(RunStart {
+            workflow: "w".into(),
+            source: "tasks: {}".into(),
+            format: "yaml".into(),
+            hash: String::new(),
+            inputs: json!({"xs": [1, 2]}),
+            parent: None,
+            depth: 0,
+            durability: Durability::WriteBehind,
+            started_at: 5,
+        }));
+        let records = vec![
+            start,
+            attempt(1, Value::Null),
+            attempt(2, json!({"out": "two"})),
+            Record::Command {
+                step: 2,
+                command: Command::Pause,
+            },
+            attempt(3, Value::Null),
+        ];
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| Entry {
+                run,
+                seq: i as u64,
+                record,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_read_back_as_they_were_written() {
+        let run = RunId::new();
+        let all = journal(run);
+        // Written in two appends: two rows.
+        let rows: Vec<RunBatch> = [&all[..2], &all[2..]]
+            .iter()
+            .flat_map(|part| group_batch("test", part).expect("grouped"))
+            .collect();
+        let mut out = Vec::new();
+        for rb in &rows {
+            extend_journal(&mut out, run, rb.first as i64, rb.last as i64, &rb.json)
+                .expect("read back");
+        }
+        assert_eq!(out, all);
+        // From a record on: the row that holds it, then the rest.
+        let mut from = Vec::new();
+        for rb in &rows[1..] {
+            extend_journal_from(&mut from, run, rb.first as i64, rb.last as i64, &rb.json)
+                .expect("read back");
+        }
+        assert_eq!(from, all[2..]);
+    }
+
+    #[test]
+    fn a_damaged_row_is_refused_and_adds_nothing() {
+        let run = RunId::new();
+        let all = journal(run);
+        let rb = group_batch("test", &all).expect("grouped").remove(0);
+        let (first, last) = (rb.first as i64, rb.last as i64);
+        let mut out = Vec::new();
+        // Fewer records than the row's numbers say, or more.
+        for wrong_last in [last + 1, last - 1] {
+            let e = extend_journal(&mut out, run, first, wrong_last, &rb.json).unwrap_err();
+            assert!(e.contains("skips or repeats"), "{e}");
+            assert!(out.is_empty());
+        }
+        // Cut short, not JSON, or text after the array.
+        let mut trailing = rb.json.clone();
+        trailing.extend_from_slice(b" []");
+        for bad in [
+            &rb.json[..rb.json.len() - 9],
+            b"{not json",
+            &trailing[..],
+            b"[\"\xff\"]",
+        ] {
+            let e = extend_journal(&mut out, run, first, last, bad).unwrap_err();
+            assert!(e.contains("cannot be read"), "{e}");
+            assert!(out.is_empty());
+        }
+        // A row that does not follow on from what was read.
+        extend_journal(&mut out, run, first, last, &rb.json).expect("read");
+        let e = extend_journal(&mut out, run, first, last, &rb.json).unwrap_err();
+        assert!(e.contains("skips or repeats"), "{e}");
+        assert_eq!(out, all);
+    }
 }
