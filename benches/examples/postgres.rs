@@ -5,6 +5,9 @@
 //!     cargo run --release -p weft-benches --example postgres
 //! ```
 //!
+//! Name sections to run only those: `layouts`, `completions`, `runs`,
+//! `takeover` (after `--`, e.g. `… --example postgres -- completions`).
+//!
 //! (`WEFT_TEST_POSTGRES_URL` is used when `WEFT_BENCH_POSTGRES_URL` is not
 //! set.) Everything happens in a schema of its own, dropped at the end. The
 //! worker processes are this program again (`--worker`), each on a
@@ -52,10 +55,21 @@ fn main() {
             .expect("connect to the benchmark database"),
     );
     println!("# weft Postgres store, {}", store_describe(&store));
-    append_layouts(&rt, &store);
-    completions(&rt, &store);
-    runs_per_second(&rt, &store, &db);
-    takeover(&rt, &store, &db);
+    // Sections named on the command line, or all of them.
+    let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let wanted = |name: &str| only.is_empty() || only.contains(&name);
+    if wanted("layouts") {
+        append_layouts(&rt, &store);
+    }
+    if wanted("completions") {
+        completions(&rt, &store);
+    }
+    if wanted("runs") {
+        runs_per_second(&rt, &store, &db);
+    }
+    if wanted("takeover") {
+        takeover(&rt, &store, &db);
+    }
     rt.block_on(async {
         let conn = store.pool().get().await.expect("connection");
         conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
@@ -81,9 +95,9 @@ fn append_layouts(rt: &Runtime, store: &PostgresStore) {
     let s = store.schema().to_owned();
     rt.block_on(async {
         let conn = store.pool().get().await.expect("connection");
+        // As the store's journal table is (its compression included).
         conn.batch_execute(&format!(
-            "CREATE TABLE {s}.bench_journal (run uuid NOT NULL, first_seq bigint NOT NULL,
-                last_seq bigint NOT NULL, records bytea NOT NULL, PRIMARY KEY (run, first_seq))"
+            "CREATE TABLE {s}.bench_journal (LIKE {s}.journal INCLUDING ALL)"
         ))
         .await
         .expect("scratch table");
@@ -300,7 +314,7 @@ async fn count_active(store: &PostgresStore) -> i64 {
     let conn = store.pool().get().await.expect("connection");
     conn.query_one(
         &format!(
-            "SELECT count(*) FROM {}.runs WHERE status IN ('running','pausing','paused','canceling')",
+            "SELECT count(*) FROM {}.runs WHERE status IN ('queued','running','pausing','paused','canceling')",
             store.schema()
         ),
         &[],

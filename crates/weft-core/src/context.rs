@@ -370,11 +370,78 @@ pub struct WorkflowContext {
 /// What every clone of a context sees. One `Arc` around all of it keeps a
 /// clone (and its drop) to a single atomic operation; the maps are
 /// concurrent, so writes through one clone are visible to all.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
     pub(crate) task_results: ValueMap,
-    pub(crate) system: ValueMap,
+    /// Read through [`Shared::system`], which adds the deferred values
+    /// first.
+    system_map: ValueMap,
+    /// System values made on the first read of the system map (see
+    /// [`DeferredSystem`]).
+    deferred: Option<Arc<dyn DeferredSystem>>,
+    deferred_added: std::sync::Once,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("parameters", &self.parameters)
+            .field("task_results", &self.task_results)
+            .field("system", self.system())
+            .finish()
+    }
+}
+
+impl Shared {
+    fn new(parameters: Arc<Value>, task_results: ValueMap, system: ValueMap) -> Shared {
+        Shared {
+            parameters,
+            task_results,
+            system_map: system,
+            deferred: None,
+            deferred_added: std::sync::Once::new(),
+        }
+    }
+
+    /// The system values, the deferred ones included: what every read
+    /// goes through. A value set before the deferred ones were added is
+    /// kept (as if they had been set first).
+    pub(crate) fn system(&self) -> &ValueMap {
+        if let Some(deferred) = &self.deferred {
+            self.deferred_added.call_once(|| {
+                for (key, value) in deferred.system_values() {
+                    self.system_map
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(value));
+                }
+            });
+        }
+        &self.system_map
+    }
+}
+
+/// The maps of a context that ended, empty, for a new context to reuse
+/// (see [`WorkflowContext::into_maps`]): a runtime that starts many small
+/// runs keeps a few instead of allocating them for each.
+pub struct ContextMaps {
+    task_results: ValueMap,
+    system: ValueMap,
+}
+
+impl std::fmt::Debug for ContextMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextMaps").finish_non_exhaustive()
+    }
+}
+
+/// System values a context makes only when one of them is first read (an
+/// expression reads `system`, [`WorkflowContext::get_system`],
+/// [`WorkflowContext::export`], ...): a runtime's run facts such as its
+/// id, which most runs never read, cost nothing until then. See
+/// [`WorkflowContext::defer_system`].
+pub trait DeferredSystem: Send + Sync {
+    /// The values, with their keys (`system.<key>` in expressions).
+    fn system_values(&self) -> Vec<(Arc<str>, Value)>;
 }
 
 /// Everything a context holds, as plain data: what [`WorkflowContext::export`]
@@ -416,19 +483,60 @@ impl WorkflowContext {
             variables.set(k, v);
         }
         WorkflowContext {
-            shared: Arc::new(Shared {
-                parameters: Arc::new(parameters),
-                task_results: new_map(tasks),
-                // `run_id`, `workflow`, and statuses only for plans that
-                // read them: grown on demand.
-                system: new_map(0),
-            }),
+            // System values (statuses) only for plans that read them:
+            // grown on demand.
+            shared: Arc::new(Shared::new(
+                Arc::new(parameters),
+                new_map(tasks),
+                new_map(0),
+            )),
             vars: variables,
             current_item: None,
             current_index: None,
             current_task: None,
             current_route: 0,
         }
+    }
+
+    /// Like [`WorkflowContext::with_capacity`], in the maps of a context
+    /// that ended (see [`WorkflowContext::into_maps`]): no new tables.
+    pub fn with_maps(maps: ContextMaps, parameters: Value, tasks: usize) -> Self {
+        let ContextMaps {
+            task_results,
+            system,
+        } = maps;
+        let task_results = if task_results.capacity() >= tasks {
+            task_results
+        } else {
+            new_map(tasks)
+        };
+        WorkflowContext {
+            shared: Arc::new(Shared::new(Arc::new(parameters), task_results, system)),
+            vars: Variables::new(),
+            current_item: None,
+            current_index: None,
+            current_task: None,
+            current_route: 0,
+        }
+    }
+
+    /// This context's maps, emptied with their room kept, for another
+    /// context to reuse ([`WorkflowContext::with_maps`]); `None` while a
+    /// clone still holds them, or when either has room for more than
+    /// `max_entries` (one big run does not pin its memory for good).
+    pub fn into_maps(self, max_entries: usize) -> Option<ContextMaps> {
+        let shared = Arc::into_inner(self.shared)?;
+        if shared.task_results.capacity() > max_entries
+            || shared.system_map.capacity() > max_entries
+        {
+            return None;
+        }
+        shared.task_results.clear();
+        shared.system_map.clear();
+        Some(ContextMaps {
+            task_results: shared.task_results,
+            system: shared.system_map,
+        })
     }
 
     /// The run's inputs.
@@ -493,14 +601,14 @@ impl WorkflowContext {
         key.push_str(STATUS_PREFIX);
         key.push_str(task);
         self.shared
-            .system
+            .system_map
             .insert(Arc::from(key), status.shared_value());
     }
 
     /// A task's status, if it has one.
     pub fn task_status(&self, task: &str) -> Option<TaskStatus> {
         let key = format!("{STATUS_PREFIX}{task}");
-        let v = self.shared.system.get(key.as_str())?;
+        let v = self.shared.system().get(key.as_str())?;
         v.value().as_str().and_then(TaskStatus::from_str)
     }
 
@@ -510,10 +618,10 @@ impl WorkflowContext {
     pub fn set_task_run(&self, task: &str, run: &TaskRun) {
         let key = |prefix: &str| Arc::<str>::from(format!("{prefix}{task}@{}", run.route));
         self.shared
-            .system
+            .system_map
             .insert(key(RESULT_PREFIX), run.result.clone());
         self.shared
-            .system
+            .system_map
             .insert(key(RUN_PREFIX), Arc::new(run.to_json()));
     }
 
@@ -521,7 +629,7 @@ impl WorkflowContext {
     /// splits), so that [`WorkflowContext::task_run`] finds a task that ran
     /// before the split.
     pub fn set_route_parent(&self, route: u32, parent: u32) {
-        self.shared.system.insert(
+        self.shared.system_map.insert(
             Arc::from(format!("{ROUTE_PREFIX}{route}")),
             Arc::new(Value::from(parent)),
         );
@@ -535,13 +643,13 @@ impl WorkflowContext {
         for _ in 0..=route {
             let found = self
                 .shared
-                .system
+                .system()
                 .get(format!("{RUN_PREFIX}{task}@{r}").as_str())
                 .map(|v| v.value().clone());
             if let Some(v) = found {
                 let result = self
                     .shared
-                    .system
+                    .system()
                     .get(format!("{RESULT_PREFIX}{task}@{r}").as_str())
                     .map_or_else(|| Arc::new(Value::Null), |v| v.value().clone());
                 return TaskRun::from_json(&v, result);
@@ -551,7 +659,7 @@ impl WorkflowContext {
             }
             r = self
                 .shared
-                .system
+                .system()
                 .get(format!("{ROUTE_PREFIX}{r}").as_str())
                 .and_then(|v| v.value().as_u64())
                 .and_then(|p| u32::try_from(p).ok())
@@ -573,12 +681,28 @@ impl WorkflowContext {
 
     /// Sets a system value (`system.<key>` in expressions).
     pub fn set_system(&self, key: impl Into<Arc<str>>, value: impl Into<Arc<Value>>) {
-        self.shared.system.insert(key.into(), value.into());
+        self.shared.system_map.insert(key.into(), value.into());
+    }
+
+    /// Makes `deferred`'s values system values of this context (and of
+    /// its clones), made when the system values are first read rather than
+    /// now. A value set with [`WorkflowContext::set_system`] under the same
+    /// key before they are made is kept.
+    pub fn defer_system(&mut self, deferred: Arc<dyn DeferredSystem>) {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) if shared.deferred.is_none() => shared.deferred = Some(deferred),
+            // Shared with clones already, or deferring twice: made now.
+            _ => {
+                for (key, value) in deferred.system_values() {
+                    self.shared.system_map.insert(key, Arc::new(value));
+                }
+            }
+        }
     }
 
     /// A system value.
     pub fn get_system(&self, key: &str) -> Option<Arc<Value>> {
-        self.shared.system.get(key).map(|v| v.value().clone())
+        self.shared.system().get(key).map(|v| v.value().clone())
     }
 
     /// Makes this clone an item's context: `item` and `index` resolve to these.
@@ -636,7 +760,7 @@ impl WorkflowContext {
                 .map(|(k, v)| (k.to_string(), (**v).clone()))
                 .collect(),
             task_results: dump(&self.shared.task_results),
-            system: dump(&self.shared.system),
+            system: dump(self.shared.system()),
             current_item: self.current_item.as_ref().map(|v| (**v).clone()),
             current_index: self.current_index,
         }
@@ -654,11 +778,11 @@ impl WorkflowContext {
             vars.set(k, v);
         }
         WorkflowContext {
-            shared: Arc::new(Shared {
-                parameters: Arc::new(state.parameters),
-                task_results: load(state.task_results),
-                system: load(state.system),
-            }),
+            shared: Arc::new(Shared::new(
+                Arc::new(state.parameters),
+                load(state.task_results),
+                load(state.system),
+            )),
             vars,
             current_item: state.current_item.map(Arc::new),
             current_index: state.current_index,
@@ -700,6 +824,71 @@ mod tests {
             json!({"name": "weft", "count": 3, "hosts": ["a", "b"]}),
             [("greeting".to_owned(), json!("hello"))],
         )
+    }
+
+    struct Facts(&'static str);
+
+    impl DeferredSystem for Facts {
+        fn system_values(&self) -> Vec<(Arc<str>, Value)> {
+            vec![
+                (Arc::from("run_id"), json!(self.0)),
+                (Arc::from("workflow"), json!("wf")),
+            ]
+        }
+    }
+
+    #[test]
+    fn deferred_system_values_read_as_set_ones() {
+        let mut c = ctx();
+        c.defer_system(Arc::new(Facts("r-1")));
+        let clone = c.clone();
+        assert_eq!(
+            clone
+                .render_template("{{ system.run_id }} of {{ system.workflow }}")
+                .unwrap(),
+            "r-1 of wf"
+        );
+        assert_eq!(c.get_system("run_id"), Some(Arc::new(json!("r-1"))));
+        let state = c.export();
+        assert_eq!(state.system.get("workflow"), Some(&json!("wf")));
+        assert_eq!(
+            c.render_template("{{ system | length }}").unwrap(),
+            "2",
+            "enumerated with the map"
+        );
+    }
+
+    #[test]
+    fn a_system_value_set_before_the_first_read_wins_over_a_deferred_one() {
+        let mut c = ctx();
+        c.defer_system(Arc::new(Facts("r-1")));
+        c.set_system("run_id", json!("r-2"));
+        c.set_task_status("a", TaskStatus::Succeeded);
+        assert_eq!(c.render_template("{{ system.run_id }}").unwrap(), "r-2");
+        assert_eq!(c.render_template("{{ system.workflow }}").unwrap(), "wf");
+        assert_eq!(c.task_status("a"), Some(TaskStatus::Succeeded));
+        // Deferred into a context already shared: made at once, seen by
+        // the clones.
+        let mut d = ctx();
+        let clone = d.clone();
+        d.defer_system(Arc::new(Facts("r-3")));
+        assert_eq!(clone.get_system("run_id"), Some(Arc::new(json!("r-3"))));
+    }
+
+    #[test]
+    fn a_context_in_reused_maps_sees_nothing_of_the_last_one() {
+        let c = ctx();
+        c.set_task_result("a", json!(1));
+        c.set_system("k", json!(2));
+        let clone = c.clone();
+        assert!(c.into_maps(1 << 10).is_none(), "a clone still holds them");
+        let big = WorkflowContext::with_capacity(json!({}), [], 5000);
+        assert!(big.into_maps(1 << 10).is_none(), "too big to keep");
+        let maps = clone.into_maps(1 << 10).expect("the only holder");
+        let d = WorkflowContext::with_maps(maps, json!({"x": 1}), 4);
+        assert_eq!(d.get_task_result("a"), None);
+        assert_eq!(d.get_system("k"), None);
+        assert_eq!(d.render_template("{{ parameters.x }}").unwrap(), "1");
     }
 
     #[test]

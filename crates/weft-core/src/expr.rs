@@ -1463,7 +1463,7 @@ impl FastPath {
                 walk(ctx.vars.get(first)?, rest).map(f)
             }
             FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),
-            FastRoot::System => map_lookup(&ctx.shared.system, &self.steps, f),
+            FastRoot::System => map_lookup(ctx.shared.system(), &self.steps, f),
             FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).map(f),
             FastRoot::Index => Some(f(&Value::from(ctx.current_index?))),
             FastRoot::Result => walk(&ctx.current_task.as_ref()?.result, &self.steps).map(f),

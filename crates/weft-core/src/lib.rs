@@ -36,7 +36,10 @@ mod yaml_quirks;
 mod yaql;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
-pub use context::{ContextState, CurrentTask, TaskRun, TaskStatus, Variables, WorkflowContext};
+pub use context::{
+    ContextMaps, ContextState, CurrentTask, DeferredSystem, TaskRun, TaskStatus, Variables,
+    WorkflowContext,
+};
 pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use expr::{ObjectTemplate, Template, ValueTemplate};

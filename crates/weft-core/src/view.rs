@@ -192,7 +192,7 @@ impl MapView {
         match self.kind {
             MapKind::Variables | MapKind::Ctx => None,
             MapKind::TaskResults => Some(&self.shared.task_results),
-            MapKind::System => Some(&self.shared.system),
+            MapKind::System => Some(self.shared.system()),
         }
     }
 

@@ -78,6 +78,8 @@ pub(crate) struct ExecutorInner {
     pub(crate) durability: Durability,
     /// The metrics handles of the workflows it ran.
     pub(crate) metrics: MetricsCache,
+    /// The context maps of runs that ended, for the next runs to reuse.
+    pub(crate) contexts: std::sync::Mutex<Vec<weft_core::ContextMaps>>,
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
     pub(crate) lost: LostRuns,
@@ -198,6 +200,10 @@ impl ExecutorInner {
     }
 }
 
+/// The context maps of ended runs an executor keeps for new runs: as many
+/// as runs usually go on at once in a busy executor's turn, not more.
+const KEPT_CONTEXTS: usize = 16;
+
 impl RunHost for ExecutorInner {
     fn metrics(&self) -> &MetricsCache {
         &self.metrics
@@ -205,6 +211,18 @@ impl RunHost for ExecutorInner {
 
     fn run_ended(&self, id: RunId) {
         self.live.remove(&id);
+    }
+
+    fn context_maps(&self) -> Option<weft_core::ContextMaps> {
+        self.contexts.lock().ok()?.pop()
+    }
+
+    fn keep_context_maps(&self, maps: weft_core::ContextMaps) {
+        if let Ok(mut kept) = self.contexts.lock() {
+            if kept.len() < KEPT_CONTEXTS {
+                kept.push(maps);
+            }
+        }
     }
 
     fn action(&self, name: &str) -> Option<Arc<dyn Action>> {
@@ -748,6 +766,7 @@ impl ExecutorBuilder {
                     .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
                 metrics: Default::default(),
+                contexts: Default::default(),
                 lost: Default::default(),
                 run_context: self.run_context,
             }),

@@ -61,6 +61,23 @@ async fn run_ids_are_uuids_that_name_the_run_everywhere() {
 }
 
 #[tokio::test]
+async fn system_values_name_the_run_and_its_workflow() {
+    let ex = Executor::new();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  t:\n    action: core.echo\n    input: {message: '{{ system.workflow }} {{ system.run_id }} {{ system | length }}'}\n",
+    );
+    assert!(!plan.name().is_empty());
+    let run = ex.start(&plan, json!({})).unwrap();
+    let id = run.id();
+    let out = run.await.unwrap();
+    assert_eq!(
+        common::result(&out, "t"),
+        json!({"message": format!("{} {id} 2", plan.name())})
+    );
+}
+
+#[tokio::test]
 async fn a_cloned_handle_and_the_executor_steer_a_run_by_id() {
     let (ex, open, started) = gated();
     let plan = common::plan(

@@ -46,7 +46,8 @@
 //! `runs`, a row per run (its summary, the sequence number its journal goes
 //! on from, and its `owner`, `epoch` and `lease_until`); `journal`, a row
 //! per run per append holding that append's records as a JSON array in a
-//! `bytea` (`convert_from(records, 'UTF8')::jsonb` reads it); `commands`,
+//! `bytea` (`convert_from(records, 'UTF8')::jsonb` reads it; compressed
+//! with LZ4 where the server has it, since schema version 3); `commands`,
 //! commands sent to runs that another process owns; and `weft_schema`, the
 //! schema's version. Opening a store applies the missing migrations in one
 //! transaction under a transaction-scoped advisory lock, so processes that
@@ -61,7 +62,9 @@
 //! has not run out on this process's clock), then the journal rows go in
 //! with one multi-row `INSERT … SELECT FROM unnest(…)`, the summaries are
 //! updated the same way, and a notice is sent for each run that ended.
-//! These statements are pipelined: one round trip. A run whose epoch moved
+//! `BEGIN` goes out with the lock, and these statements with `COMMIT`
+//! (a statement that fails makes the server roll back instead): two round
+//! trips, one for a batch of new runs only. A run whose epoch moved
 //! on (another process took it over) is left out of the commit and
 //! reported in [`Appended::fenced`](weft_runtime::store::Appended); its
 //! run stops in this process.

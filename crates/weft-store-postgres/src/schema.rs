@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 use crate::error;
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i32 = 2;
+pub(crate) const SCHEMA_VERSION: i32 = 3;
 
 /// The statuses of a run that has not ended, as SQL text.
 pub(crate) const ACTIVE: &str = "('running', 'pausing', 'paused', 'canceling')";
@@ -63,6 +63,19 @@ fn migration(version: i32, s: &str) -> Option<String> {
             "CREATE INDEX runs_by_status ON {s}.runs (status, id);
             CREATE INDEX runs_by_workflow ON {s}.runs (workflow, id);
             CREATE INDEX runs_top_level ON {s}.runs (id) WHERE parent IS NULL;"
+        )),
+        // A journal row holds a batch's records of a run (up to a megabyte
+        // or more of JSON), which the server compresses before it stores
+        // it out of line. LZ4 does that in a third to a half of the time
+        // of the default (pglz), which was the largest part of an append
+        // of a big batch. Rows written before keep their compression and
+        // read as before. A server built without LZ4, or older than
+        // PostgreSQL 14 (no per-column compression), keeps the default.
+        3 => Some(format!(
+            "DO $$ BEGIN
+                EXECUTE 'ALTER TABLE {s}.journal ALTER COLUMN records SET COMPRESSION lz4';
+             EXCEPTION WHEN feature_not_supported OR syntax_error THEN NULL;
+             END $$;"
         )),
         _ => None,
     }

@@ -7,7 +7,8 @@
 //! (`SELECT … FOR UPDATE`, in id order so that two appenders never wait on
 //! each other in a cycle) and checked: the sequence must follow on, and
 //! this process must hold the run's current epoch; a run whose epoch moved
-//! on is left out and reported as fenced.
+//! on is left out and reported as fenced. Round trips: `BEGIN` with the
+//! lock, then the inserts, the updates, the notices and `COMMIT` together.
 //!
 //! A connection lost during an append (the server restarted, a proxy cut
 //! it, an administrator ended the backend) does not fail the batch at once:
@@ -23,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use deadpool_postgres::Object;
 use tokio_postgres::error::SqlState;
 
 use uuid::Uuid;
@@ -86,6 +88,53 @@ struct Try {
     lost: AtomicBool,
     /// The commit had been sent (so it may have gone through).
     committing: AtomicBool,
+}
+
+/// The run of `fresh` whose insert `e` refused because it is stored
+/// already (a second start).
+fn stored_already(e: &tokio_postgres::Error, fresh: &[Uuid]) -> Option<RunId> {
+    let db = e.as_db_error()?;
+    if db.code() != &SqlState::UNIQUE_VIOLATION || db.constraint() != Some("runs_pkey") {
+        return None;
+    }
+    // "Key (id)=(…) already exists."
+    let named = db
+        .detail()
+        .and_then(|d| d.split_once("=(")?.1.split_once(')'))
+        .and_then(|(id, _)| Uuid::parse_str(id).ok());
+    named
+        .or_else(|| fresh.first().copied())
+        .map(RunId::from_uuid)
+}
+
+/// A pooled connection on which a transaction may be open: unless it is
+/// [finished](Open::finished) (the transaction committed or rolled back),
+/// it is not handed back to the pool but closed, and the server rolls the
+/// transaction back (an append given up half way, as when its future is
+/// dropped on a timeout).
+struct Open(Option<Object>);
+
+impl Open {
+    /// The transaction is over: back to the pool.
+    fn finished(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl std::ops::Deref for Open {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        self.0.as_ref().expect("an open connection until finished")
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
 }
 
 /// The first wait before an append is tried again; it doubles up to
@@ -223,19 +272,44 @@ impl Inner {
 
     async fn append_once(&self, entries: &[Entry], this: &Try) -> Result<Appended, StoreError> {
         let at = self.at.as_str();
-        let s = self.schema.as_str();
         let batch = group_batch(&store_name(at), entries)?;
+        let conn = self.pool.get().await.map_err(|e| {
+            this.lost.store(true, Ordering::Relaxed);
+            error::pool(at, "cannot append", e)
+        })?;
+        let conn = Open(Some(conn));
+        let result = self.append_on(&conn, batch, this).await;
+        match &result {
+            Ok(_) => conn.finished(),
+            // Back to the pool only once the transaction is rolled back.
+            Err(_) if !this.lost.load(Ordering::Relaxed) => {
+                if conn.batch_execute("ROLLBACK").await.is_ok() {
+                    conn.finished();
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// One try of an append on `conn`, in a transaction it begins.
+    async fn append_on(
+        &self,
+        conn: &Object,
+        batch: Vec<RunBatch>,
+        this: &Try,
+    ) -> Result<Appended, StoreError> {
+        let at = self.at.as_str();
+        let s = self.schema.as_str();
         let fail = |e: tokio_postgres::Error| {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
             }
             error::sql(at, "cannot append", e)
         };
-        let mut conn = self.pool.get().await.map_err(|e| {
-            this.lost.store(true, Ordering::Relaxed);
-            error::pool(at, "cannot append", e)
-        })?;
-        let tx = conn.transaction().await.map_err(fail)?;
+        // `BEGIN` is not waited for on its own: it goes out with the first
+        // statements of the transaction, in the same round trip.
+        let mut begun = false;
         let now = millis_now();
         let sent = Instant::now();
         let held: HashMap<RunId, Held> = {
@@ -254,14 +328,19 @@ impl Inner {
         if !stored.is_empty() {
             let mut ids: Vec<Uuid> = stored.iter().map(|rb| *rb.run.as_uuid()).collect();
             ids.sort_unstable();
-            let select = tx
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
-                     WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-                ))
-                .await
-                .map_err(fail)?;
-            for row in tx.query(&select, &[&ids]).await.map_err(fail)? {
+            let lock = async {
+                let select = conn
+                    .prepare_cached(&format!(
+                        "SELECT {SUMMARY_COLUMNS}, next_seq, owner, epoch FROM {s}.runs
+                         WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                    ))
+                    .await?;
+                conn.query(&select, &[&ids]).await
+            };
+            let ((), found) =
+                futures::try_join!(conn.batch_execute("BEGIN"), lock).map_err(fail)?;
+            begun = true;
+            for row in found {
                 let summary =
                     crate::read::summary_from_row(&row).map_err(|w| error::damaged(at, w))?;
                 rows.insert(summary.id, (summary, row.get(7), row.get(8), row.get(9)));
@@ -376,13 +455,11 @@ impl Inner {
             fresh_summaries.push(summary);
         }
         let lease_ms = self.options.lease.as_millis() as f64;
-        let insert_runs = async {
-            if n_id.is_empty() {
-                return Ok(());
-            }
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
+        // Prepared first (after a connection's first append, from its
+        // cache, without a round trip), so that the statements below are
+        // sent in the order they are first polled, `COMMIT` last.
+        let insert_runs_sql = format!(
+            "INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
                                            ended_at, next_seq, owner, epoch, lease_until)
                      SELECT u.id, u.workflow, u.status, u.parent, u.started_at, $9, u.ended_at,
                             u.next_seq, u.owner, 1,
@@ -390,55 +467,71 @@ impl Inner {
                                  ELSE now() + $10 * interval '1 millisecond' END
                      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int8[],
                                  $6::int8[], $7::int8[], $8::text[])
-                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq, owner)
-                     ON CONFLICT (id) DO NOTHING
-                     RETURNING id"
-                ))
-                .await
-                .map_err(fail)?;
-            let inserted = tx
-                .query(
-                    &stmt,
-                    &[
-                        &n_id,
-                        &n_workflow,
-                        &n_status,
-                        &n_parent,
-                        &n_started,
-                        &n_ended,
-                        &n_next,
-                        &n_owner,
-                        &int(now),
-                        &lease_ms,
-                    ],
-                )
-                .await
-                .map_err(fail)?;
-            if inserted.len() != n_id.len() {
-                let got: Vec<Uuid> = inserted.iter().map(|r| r.get(0)).collect();
-                let run = n_id
-                    .iter()
-                    .find(|id| !got.contains(id))
-                    .map(|id| RunId::from_uuid(*id));
-                if let Some(run) = run {
-                    return Err(one_start(at, run));
-                }
+                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq, owner)"
+        );
+        let insert_journal_sql = format!(
+            "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
+                     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
+        );
+        let update_runs_sql = format!(
+            "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
+                        ended_at = u.ended_at, next_seq = u.next_seq,
+                        lease_until = CASE WHEN u.release THEN '-infinity'::timestamptz
+                                           WHEN r.lease_until < now()
+                                           THEN now() + $7 * interval '1 millisecond'
+                                           ELSE r.lease_until END
+                     FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
+                                 $6::bool[])
+                          AS u(id, status, updated_at, ended_at, next_seq, release)
+                     WHERE r.id = u.id"
+        );
+        let (insert_runs_stmt, insert_journal_stmt, update_runs_stmt, notify_stmt) =
+            futures::try_join!(
+                conn.prepare_cached(&insert_runs_sql),
+                conn.prepare_cached(&insert_journal_sql),
+                conn.prepare_cached(&update_runs_sql),
+                conn.prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p"),
+            )
+            .map_err(fail)?;
+        let begin = async {
+            if !begun {
+                conn.batch_execute("BEGIN").await.map_err(fail)?;
             }
+            Ok::<(), StoreError>(())
+        };
+        let insert_runs = async {
+            if n_id.is_empty() {
+                return Ok(());
+            }
+            // A run already stored fails the insert, and so the commit.
+            conn.execute(
+                &insert_runs_stmt,
+                &[
+                    &n_id,
+                    &n_workflow,
+                    &n_status,
+                    &n_parent,
+                    &n_started,
+                    &n_ended,
+                    &n_next,
+                    &n_owner,
+                    &int(now),
+                    &lease_ms,
+                ],
+            )
+            .await
+            .map_err(|e| match stored_already(&e, &n_id) {
+                Some(run) => one_start(at, run),
+                None => fail(e),
+            })?;
             Ok(())
         };
         let insert_journal = async {
             if journal_ids.is_empty() {
                 return Ok(());
             }
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO {s}.journal (run, first_seq, last_seq, records)
-                     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
-                ))
-                .await
-                .map_err(fail)?;
-            tx.execute(
-                &stmt,
+            conn.execute(
+                &insert_journal_stmt,
                 &[
                     &journal_ids,
                     &journal_first,
@@ -454,23 +547,8 @@ impl Inner {
             if u_id.is_empty() {
                 return Ok(());
             }
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "UPDATE {s}.runs r SET status = u.status, updated_at = u.updated_at,
-                        ended_at = u.ended_at, next_seq = u.next_seq,
-                        lease_until = CASE WHEN u.release THEN '-infinity'::timestamptz
-                                           WHEN r.lease_until < now()
-                                           THEN now() + $7 * interval '1 millisecond'
-                                           ELSE r.lease_until END
-                     FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
-                                 $6::bool[])
-                          AS u(id, status, updated_at, ended_at, next_seq, release)
-                     WHERE r.id = u.id"
-                ))
-                .await
-                .map_err(fail)?;
-            tx.execute(
-                &stmt,
+            conn.execute(
+                &update_runs_stmt,
                 &[
                     &u_id, &u_status, &u_updated, &u_ended, &u_next, &u_release, &lease_ms,
                 ],
@@ -484,20 +562,28 @@ impl Inner {
                 return Ok(());
             }
             let payloads: Vec<String> = ended_runs.iter().map(|r| format!("end:{r}")).collect();
-            let stmt = tx
-                .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
-                .await
-                .map_err(fail)?;
-            tx.execute(&stmt, &[&self.channel, &payloads])
+            conn.execute(&notify_stmt, &[&self.channel, &payloads])
                 .await
                 .map_err(fail)?;
             Ok::<(), StoreError>(())
         };
-        // Pipelined: the statements go out together, one round trip.
-        futures::try_join!(insert_runs, insert_journal, update_runs, notify)?;
-        this.committing.store(true, Ordering::Relaxed);
-        tx.commit().await.map_err(fail)?;
-        drop(conn);
+        // `COMMIT` goes out behind the statements; should one of them fail,
+        // the server rolls the transaction back instead (and the error is
+        // the failed statement's).
+        let commit = async {
+            this.committing.store(true, Ordering::Relaxed);
+            conn.batch_execute("COMMIT").await.map_err(fail)
+        };
+        // Pipelined: the statements and the commit go out together, one
+        // round trip.
+        futures::try_join!(
+            begin,
+            insert_runs,
+            insert_journal,
+            update_runs,
+            notify,
+            commit
+        )?;
         // What this process owns now.
         let mut owned = self.owned();
         for summary in &fresh_summaries {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use weft_runtime::store::driver::conformance;
 use weft_runtime::store::{Store, StoreError};
+use weft_runtime::RunId;
 use weft_store_postgres::{PostgresOptions, PostgresStore};
 use weft_test_support::postgres::with_postgres_schemas;
 
@@ -96,6 +97,91 @@ async fn a_newer_schema_is_refused() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("newer weft"), "{e}");
+    })
+    .await;
+}
+
+/// A schema written at version 2 (journal rows compressed the server's
+/// default way): opening it brings it to the current version, its rows
+/// read as before, and rows written from then on are compressed with LZ4
+/// when the server has it.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_schema_is_upgraded_and_its_journal_still_reads() {
+    with_postgres_schemas("upgrade", async |url, schemas| {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        // As version 2 left it.
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!(
+            "ALTER TABLE {schema}.journal ALTER COLUMN records SET COMPRESSION default;
+             UPDATE {schema}.weft_schema SET version = 2;"
+        ))
+        .await
+        .unwrap();
+        drop(conn);
+        // Big enough to be compressed and stored out of line.
+        let old = RunId::new();
+        let mut records = vec![conformance::started("w", None, 1)];
+        records.extend((1..=2000).map(conformance::ok));
+        let written = conformance::entries(old, 0, records);
+        store.append(&written).await.unwrap();
+        drop(store);
+
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let conn = store.pool().get().await.unwrap();
+        let version: i32 = conn
+            .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, weft_store_postgres::SCHEMA_VERSION);
+        let loaded = store.load(old).await.unwrap();
+        assert_eq!(loaded, written);
+        // Rows written now: LZ4 where the server has it.
+        let new = RunId::new();
+        let mut records = vec![conformance::started("w", None, 1)];
+        records.extend((1..=2000).map(conformance::ok));
+        store
+            .append(&conformance::entries(new, 0, records))
+            .await
+            .unwrap();
+        let methods: Vec<Option<String>> = conn
+            .query(
+                &format!(
+                    "SELECT pg_column_compression(records) FROM {schema}.journal
+                     WHERE run = ANY($1) ORDER BY run = $2"
+                ),
+                &[&vec![*old.as_uuid(), *new.as_uuid()], new.as_uuid()],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(methods.len(), 2, "{methods:?}");
+        assert_eq!(methods[0].as_deref(), Some("pglz"), "{methods:?}");
+        // The server has LZ4 when its setting can name it.
+        let has_lz4: bool = conn
+            .query_one(
+                "SELECT coalesce(bool_or('lz4' = ANY(enumvals)), false) FROM pg_settings
+                 WHERE name = 'default_toast_compression'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let expected = if has_lz4 { "lz4" } else { "pglz" };
+        assert_eq!(methods[1].as_deref(), Some(expected), "{methods:?}");
+        assert_eq!(
+            store.load(new).await.unwrap().len(),
+            2001,
+            "the new run reads back"
+        );
     })
     .await;
 }

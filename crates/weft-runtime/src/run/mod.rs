@@ -23,11 +23,20 @@ use msg::{Control, Msg};
 /// whom to tell when the run becomes paused or stops being so (a worker,
 /// whose paused runs leave their slot free).
 #[derive(Debug)]
-pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>);
+///
+/// It also names the run, for the run's context: `system.run_id` and
+/// `system.workflow` are made from it when an expression first reads
+/// them, not for every run.
+pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>, RunId, Arc<str>);
 
 impl SharedStatus {
-    pub(crate) fn new(status: RunStatus, pauses: Arc<tokio::sync::Notify>) -> SharedStatus {
-        SharedStatus(AtomicU8::new(status.to_u8()), pauses)
+    pub(crate) fn new(
+        status: RunStatus,
+        pauses: Arc<tokio::sync::Notify>,
+        run_id: RunId,
+        workflow: Arc<str>,
+    ) -> SharedStatus {
+        SharedStatus(AtomicU8::new(status.to_u8()), pauses, run_id, workflow)
     }
 
     pub(crate) fn set(&self, status: RunStatus) {
@@ -39,6 +48,20 @@ impl SharedStatus {
 
     pub(crate) fn get(&self) -> RunStatus {
         RunStatus::from_u8(self.0.load(Ordering::Acquire))
+    }
+}
+
+impl weft_core::DeferredSystem for SharedStatus {
+    fn system_values(&self) -> Vec<(Arc<str>, serde_json::Value)> {
+        static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        let key = |cell: &'static std::sync::OnceLock<Arc<str>>, key: &str| {
+            cell.get_or_init(|| Arc::from(key)).clone()
+        };
+        vec![
+            (key(&RUN_ID, "run_id"), self.2.to_string().into()),
+            (key(&WORKFLOW, "workflow"), self.3.to_string().into()),
+        ]
     }
 }
 

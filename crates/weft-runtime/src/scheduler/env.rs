@@ -60,6 +60,12 @@ pub(crate) trait RunHost: Send + Sync + 'static {
     /// The run ended: it is no longer going on here.
     fn run_ended(&self, id: RunId);
 
+    /// The maps of an ended run's context, to make a new run's in.
+    fn context_maps(&self) -> Option<weft_core::ContextMaps>;
+
+    /// A run ended and its context's maps are free (emptied).
+    fn keep_context_maps(&self, maps: weft_core::ContextMaps);
+
     /// The action registered under `name`, for a task whose action is an
     /// expression (a name that is a workflow is not one).
     fn action(&self, name: &str) -> Option<Arc<dyn Action>>;

@@ -327,13 +327,9 @@ const TURN_TIME: Duration = Duration::from_millis(2);
 /// Work items between two reads of the clock in a turn.
 const CLOCK_EVERY: u32 = 16;
 
-static RUN_ID: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-static WORKFLOW: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-
-/// A context key made once per process instead of once per run.
-fn static_key(cell: &'static std::sync::OnceLock<Arc<str>>, key: &str) -> Arc<str> {
-    cell.get_or_init(|| Arc::from(key)).clone()
-}
+/// The most entries a run's context maps may have room for and still be
+/// kept for another run (see `RunHost::keep_context_maps`).
+const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
 
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
@@ -490,15 +486,18 @@ impl Scheduler {
                 ));
             }
         }
-        let mut ctx = WorkflowContext::with_capacity(parameters, [], tasks.len());
-        ctx.set_system(
-            static_key(&RUN_ID, "run_id"),
-            Value::String(run_id.to_string()),
-        );
-        ctx.set_system(
-            static_key(&WORKFLOW, "workflow"),
-            Value::String(plan.name().to_string()),
-        );
+        let status = Arc::new(SharedStatus::new(
+            RunStatus::Running,
+            env.pauses.clone(),
+            run_id,
+            plan.name().clone(),
+        ));
+        let mut ctx = match env.host.context_maps() {
+            Some(maps) => WorkflowContext::with_maps(maps, parameters, tasks.len()),
+            None => WorkflowContext::with_capacity(parameters, [], tasks.len()),
+        };
+        // `system.run_id` and `system.workflow`, made only if read.
+        ctx.defer_system(status.clone());
         for (name, value) in context {
             ctx.set_var(name, value);
         }
@@ -506,7 +505,6 @@ impl Scheduler {
             .limits
             .max_task_instances
             .unwrap_or(tasks.len().saturating_add(DEFAULT_EXTRA_INSTANCES));
-        let status = Arc::new(SharedStatus::new(RunStatus::Running, env.pauses.clone()));
         let run = Run {
             handle: RunHandle {
                 id: run_id,
@@ -608,7 +606,16 @@ impl Scheduler {
         self.journal_failed(format!("the journal cannot be replayed: {why}"));
     }
 
-    pub(crate) async fn run(mut self) {
+    /// The run, to spawn. The scheduler goes on the heap first: the future
+    /// then holds a pointer, not the scheduler itself, so that spawning it
+    /// and each of tokio's moves of the task's stage copy a few words
+    /// instead of kilobytes (once per run, but a short run's largest cost
+    /// after its tasks).
+    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        Box::new(self).run_boxed()
+    }
+
+    async fn run_boxed(mut self: Box<Self>) {
         let span = tracing::info_span!(
             "run",
             run_id = %self.run_id,
@@ -701,6 +708,12 @@ impl Scheduler {
             self.env.host.run_ended(self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
+            }
+            // The context's maps, emptied, for the executor's next run
+            // (unless something still holds a clone, or they grew big).
+            let Scheduler { ctx, env, .. } = *self;
+            if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
+                env.host.keep_context_maps(maps);
             }
         }
         .instrument(span)
