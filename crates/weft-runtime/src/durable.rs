@@ -15,7 +15,6 @@ use crate::outcome::RunStatus;
 use crate::run::msg::{Control, Msg};
 use crate::run::{Recorded, Run, RunOptions};
 use crate::scheduler::{Actions, RunJournal, Scheduler};
-use crate::sealing::SecretKey;
 use crate::store::{
     from_millis, millis, source_hash, Durability, Entry, Record, RunFilter, RunStart, RunSummary,
     Store, StoreError,
@@ -96,7 +95,7 @@ impl ExecutorInner {
                 &options,
                 durability,
                 id,
-                j.key.as_ref(),
+                Some(j),
             )?),
             None => None,
         };
@@ -507,16 +506,17 @@ impl Executor {
 }
 
 /// The `Started` record of a new run `id` of `plan`, its secret inputs
-/// sealed with `key`. A run with secret inputs and no key is refused: its
-/// journal would keep them in plain text.
+/// sealed with the key of `journal`. A run with secret inputs and no key
+/// is refused: its journal would keep them in plain text.
 pub(crate) fn start_record(
     plan: &Plan,
     parameters: &Value,
     options: &RunOptions,
     durability: Durability,
     id: RunId,
-    key: Option<&SecretKey>,
+    journal: Option<&Journal>,
 ) -> Result<Record, Error> {
+    let key = journal.and_then(|j| j.key.as_ref());
     let mut inputs = parameters.clone();
     match key {
         Some(key) => crate::sealing::seal_inputs(key, id, plan, &mut inputs),
@@ -558,7 +558,10 @@ pub(crate) fn start_record(
             Format::Json => "json".to_owned(),
             _ => "yaml".to_owned(),
         },
-        hash: source_hash(text),
+        hash: match journal {
+            Some(j) => j.source_hash(plan, text),
+            None => source_hash(text),
+        },
         inputs,
         parent: options.parent,
         depth: options.depth,

@@ -23,10 +23,11 @@
 //! shared store such a run is also given up (its lease is no longer
 //! renewed), so that a worker resumes it once the lease has lapsed.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use weft_core::Plan;
 
 use crate::id::RunId;
 use crate::run::msg::{Control, Msg};
@@ -42,6 +43,10 @@ pub(crate) struct Journal {
     pub(crate) key: Option<SecretKey>,
     config: JournalConfig,
     writer: OnceLock<Writer>,
+    /// The plan whose run started last, with the hash of its text: the
+    /// runs of one plan hash its text once, not once each (a large
+    /// workflow's text costs more to hash than its run of no-op tasks).
+    last_hash: Mutex<Option<(Plan, String)>>,
 }
 
 struct Writer {
@@ -79,7 +84,24 @@ impl Journal {
             key,
             config,
             writer: OnceLock::new(),
+            last_hash: Mutex::new(None),
         }
+    }
+
+    /// [`source_hash`](crate::store::source_hash) of `text`, the text of
+    /// `plan`, as the last call for the same plan found it.
+    pub(crate) fn source_hash(&self, plan: &Plan, text: &str) -> String {
+        let mut last = self.last_hash.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((kept, hash)) = last.as_ref() {
+            // The kept plan holds its text: the same address and length
+            // are the same text, unchanged.
+            if kept.source().is_some_and(|(t, _)| std::ptr::eq(t, text)) {
+                return hash.clone();
+            }
+        }
+        let hash = crate::store::source_hash(text);
+        *last = Some((plan.clone(), hash.clone()));
+        hash
     }
 
     fn writer(&self) -> &Writer {

@@ -158,7 +158,7 @@ impl Executor {
             &RunOptions::default(),
             self.inner.durability,
             id,
-            self.inner.journal.as_ref().and_then(|j| j.key.as_ref()),
+            self.inner.journal.as_deref(),
         )?;
         shared
             .submit(&Entry {

@@ -60,6 +60,36 @@ async fn a_durable_run_journals_what_it_handled() {
     assert_eq!(summary.workflow, "workflow");
 }
 
+/// The `Started` record of each run holds the hash of its own workflow's
+/// text, whichever plan ran before it on the same executor.
+#[tokio::test]
+async fn each_run_records_the_hash_of_its_own_workflow() {
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .action("noop", |_: ActionInput| async { Ok(Value::Null) })
+        .store(store.clone())
+        .build();
+    let a_text = "tasks:\n  a: {action: noop}\n";
+    let b_text = "tasks:\n  b: {action: noop}\n";
+    let (a, b) = (plan(&ex, a_text), plan(&ex, b_text));
+    let mut hashes = Vec::new();
+    for p in [&a, &a, &b, &a] {
+        let out = ex.start(p, json!({})).unwrap().await.unwrap();
+        ex.flush().await.unwrap();
+        let entries = store.load(out.run_id).await.unwrap();
+        let Record::Started(start) = &entries[0].record else {
+            panic!("first record {:?}", entries[0].record)
+        };
+        assert_eq!(start.hash, weft_runtime::store::source_hash(&start.source));
+        hashes.push((start.source.clone(), start.hash.clone()));
+    }
+    assert_eq!(hashes[0].0, a_text);
+    assert_eq!(hashes[2].0, b_text);
+    assert_eq!(hashes[0], hashes[1]);
+    assert_eq!(hashes[0], hashes[3]);
+    assert_ne!(hashes[0].1, hashes[2].1);
+}
+
 /// Runs `f` on a runtime of its own and drops the runtime after it: the
 /// tasks it spawned die with it, as they would with the process.
 fn on_doomed_runtime<F: std::future::Future<Output = ()>>(f: F) {

@@ -305,7 +305,10 @@ impl Scheduler {
         if j.buf.is_empty() && j.held.is_empty() {
             return;
         }
-        let entries = std::mem::take(&mut j.buf);
+        // The next turn's buffer starts at this one's size: a turn of many
+        // completions does not grow it from nothing again.
+        let size = j.buf.len();
+        let entries = std::mem::replace(&mut j.buf, Vec::with_capacity(size));
         let mut failed = None;
         let mut first_failed = None;
         if !entries.is_empty() {
