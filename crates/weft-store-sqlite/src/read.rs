@@ -10,7 +10,6 @@ use weft_runtime::store::{Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
-use crate::write::int;
 
 /// The columns [`summary_from_row`] reads, in its order.
 pub(crate) const SUMMARY_COLUMNS: &str =
@@ -205,4 +204,10 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+/// SQLite's integers are signed; sequence numbers and times never come
+/// near the difference.
+pub(crate) fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

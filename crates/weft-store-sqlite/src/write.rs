@@ -17,7 +17,7 @@ use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
-use crate::read::{id_bytes, summary_from_row, SUMMARY_COLUMNS};
+use crate::read::{id_bytes, int, summary_from_row, SUMMARY_COLUMNS};
 
 /// A batch, grouped by run in the order each run first appears, with the
 /// CRC-32 of each run's records (computed here, off the writer thread).
@@ -56,12 +56,6 @@ fn out_of_sequence(path: &str, run: RunId, seq: u64, previous: i128) -> StoreErr
 
 fn one_start(path: &str, run: RunId) -> StoreError {
     driver::second_start(&store_name(path), run)
-}
-
-/// SQLite's integers are signed; sequence numbers and times never come
-/// near the difference.
-pub(crate) fn int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The connection that writes, owned by the writer thread.
