@@ -140,23 +140,11 @@ fn recover(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut group = c.benchmark_group("recover");
     group.sample_size(10);
-    // One with-items task over `n` items: a journal of n + 2 records, and a
-    // workflow whose compile costs next to nothing, so the figure is the
-    // journal's (load, decode, replay).
-    const ITEMS: &str =
-        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: bench.noop}\n";
     for n in [10_000usize, 100_000] {
-        let store = sqlite(&dir, &format!("recover-{n}.db"));
-        let ex = builder().store(store.clone()).build();
-        let p = Workflow::from_yaml_str(ITEMS)
-            .and_then(|w| w.compile(&ex))
-            .expect("compiles");
-        let xs: Vec<usize> = (0..n).collect();
-        let id = rt.block_on(async {
-            let out = ex.start(&p, json!({ "xs": xs })).unwrap().await.unwrap();
-            ex.flush().await.unwrap();
-            out.run_id
-        });
+        // One with-items task over `n` items: a journal of n + 2 records.
+        let (ex, store, id) =
+            common::journaled_with_items(&rt, &dir.path().join(format!("recover-{n}.db")), n)
+                .expect("a journal to recover");
         let records = rt.block_on(store.load(id)).unwrap().len();
         group.throughput(Throughput::Elements(records as u64));
         group.bench_function(format!("replay_{n}"), |b| {

@@ -233,3 +233,36 @@ pub(crate) async fn weft_run(executor: &Executor, plan: &Plan, inputs: Value) {
         .expect("run ends");
     assert!(outcome.succeeded(), "{:?}", outcome.errors);
 }
+
+// ---- journals -----------------------------------------------------------------
+
+/// A run of one with-items task over `items` items (`items + 2` records),
+/// written to the SQLite file at `path` and flushed: the journal that the
+/// recover benchmarks load and replay. The workflow compiles in next to no
+/// time, so what they measure is the journal's. Returns the executor that
+/// ran it (its store is `store`), the store and the run's id.
+pub(crate) fn journaled_with_items(
+    rt: &Runtime,
+    path: &std::path::Path,
+    items: usize,
+) -> Result<(Executor, Arc<weft_store_sqlite::SqliteStore>, weft::RunId), Box<dyn std::error::Error>>
+{
+    let store = Arc::new(weft_store_sqlite::SqliteStore::open(path)?);
+    let executor = Executor::builder()
+        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+        .store(store.clone())
+        .build();
+    let plan = weft::Workflow::from_yaml_str(
+        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: bench.noop}\n",
+    )?
+    .compile(&executor)?;
+    let xs: Vec<usize> = (0..items).collect();
+    let id = rt.block_on(async {
+        let out = executor
+            .start(&plan, serde_json::json!({ "xs": xs }))?
+            .await?;
+        executor.flush().await?;
+        Ok::<_, Box<dyn std::error::Error>>(out.run_id)
+    })?;
+    Ok((executor, store, id))
+}

@@ -40,15 +40,12 @@
 mod common;
 
 use std::alloc::System;
-use std::sync::Arc;
 
 use common::{noop_executor, runtime_ct, runtime_mt, weft_plan, weft_run, Floor, Shape};
-use serde_json::{json, Value};
+use serde_json::Value;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::runtime::Runtime;
 use weft::store::Store;
-use weft::{ActionInput, Executor, Workflow};
-use weft_store_sqlite::SqliteStore;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -98,21 +95,8 @@ fn replay(
     items: usize,
 ) -> Result<(usize, PerTask, PerTask), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(dir.path().join("replay.db"))?);
-    let executor = Executor::builder()
-        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
-        .store(store.clone())
-        .build();
-    let plan = Workflow::from_yaml_str(
-        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: bench.noop}\n",
-    )?
-    .compile(&executor)?;
-    let xs: Vec<usize> = (0..items).collect();
-    let id = rt.block_on(async {
-        let out = executor.start(&plan, json!({ "xs": xs }))?.await?;
-        executor.flush().await?;
-        Ok::<_, Box<dyn std::error::Error>>(out.run_id)
-    })?;
+    let (executor, store, id) =
+        common::journaled_with_items(rt, &dir.path().join("replay.db"), items)?;
     let records = rt.block_on(store.load(id))?.len();
     let load = count(records, 5, || {
         let journal = rt.block_on(store.load(id)).expect("load");

@@ -16,11 +16,11 @@
 //! writes the journal. Instructions per record = total / ((items + 2) ×
 //! runs).
 
-use std::sync::Arc;
+#[path = "../common/mod.rs"]
+mod common;
 
-use serde_json::{json, Value};
 use weft::store::Store;
-use weft::{ActionInput, Executor, RunId, Workflow};
+use weft::{Executor, RunId};
 use weft_store_sqlite::SqliteStore;
 
 /// The measured part: `runs` loads or replays of run `id`.
@@ -59,21 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(dir.path().join("recover.db"))?);
-    let executor = Executor::builder()
-        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
-        .store(store.clone())
-        .build();
-    let plan = Workflow::from_yaml_str(
-        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: bench.noop}\n",
-    )?
-    .compile(&executor)?;
-    let xs: Vec<usize> = (0..items).collect();
-    let id = rt.block_on(async {
-        let out = executor.start(&plan, json!({ "xs": xs }))?.await?;
-        executor.flush().await?;
-        Ok::<_, Box<dyn std::error::Error>>(out.run_id)
-    })?;
+    let (executor, store, id) =
+        common::journaled_with_items(&rt, &dir.path().join("recover.db"), items)?;
     let seen = measured(&rt, &executor, &store, id, replay, runs);
     println!("{what}: {seen} over {runs} runs");
     Ok(())
