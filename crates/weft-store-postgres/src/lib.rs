@@ -108,6 +108,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod inner;
 mod kv;
 mod lease;
 mod listen;

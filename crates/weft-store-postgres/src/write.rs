@@ -22,43 +22,19 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
 use tokio_postgres::error::SqlState;
 
 use uuid::Uuid;
-use weft_runtime::store::driver::{self, group_batch, RunBatch};
-use weft_runtime::store::{Appended, Entry, Millis, RunSummary, StoreError};
+use weft_runtime::store::driver::{group_batch, RunBatch};
+use weft_runtime::store::{Appended, Entry, RunSummary, StoreError};
 use weft_runtime::RunId;
 
-use crate::error;
+use crate::error::{self, one_start, out_of_sequence, store_name};
+use crate::inner::{int, millis_now, Held, Inner};
 use crate::schema::ENDED;
-use crate::store::{Held, Inner};
-
-/// How errors name the store at `at`.
-fn store_name(at: &str) -> String {
-    format!("postgres store {at}")
-}
-
-pub(crate) fn out_of_sequence(at: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
-    driver::out_of_sequence(&store_name(at), run, seq, previous)
-}
-
-pub(crate) fn one_start(at: &str, run: RunId) -> StoreError {
-    driver::second_start(&store_name(at), run)
-}
-
-pub(crate) fn int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn millis_now() -> Millis {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// The columns [`summary_from_row`](crate::read::summary_from_row) reads.
 pub(crate) const SUMMARY_COLUMNS: &str =
