@@ -1,7 +1,6 @@
 //! The end of a run: joins left waiting are reported, the output is
 //! evaluated in order, and the outcome with every task record is made.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -108,9 +107,9 @@ impl Scheduler {
         self.graph.terminal = Vec::new();
         self.graph.route_joins = Default::default();
         self.graph.join_slot = Vec::new();
-        self.slots = Vec::new();
         self.env.actions = Vec::new();
-        self.turn.queue = VecDeque::new();
+        // The buffers an executor keeps for its next run stay (empty).
+        self.free_big_buffers();
         let tasks_run = self.graph.instances.len();
         let (tasks, routes) = self.records(true);
         RunOutcome {

@@ -1,0 +1,73 @@
+//! The scheduler's working buffers, kept from one run to the next.
+//!
+//! A run grows a few queues and tables as it goes: the turn's work queue
+//! and what rides beside it, the attempts in flight and their free slots.
+//! A short run pays more for allocating them (and for growing them, which
+//! copies what they hold) than for using them. So when a run ends, its
+//! buffers, emptied, go back to the executor (`RunHost::keep_run_buffers`),
+//! as its context maps do, and the executor's next run starts with them.
+//! Buffers that grew past [`KEPT_ENTRIES`] are freed instead: one big run
+//! does not pin its memory for good.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::scope::Scope;
+use super::{InFlight, Scheduler, Work};
+use crate::run::msg::{Done, SlotId};
+
+/// The most entries any one buffer may have room for and still be kept.
+const KEPT_ENTRIES: usize = 1 << 12;
+
+/// The buffers of a run that ended, empty, with their room kept.
+#[derive(Default)]
+pub(crate) struct RunBuffers {
+    pub(super) queue: VecDeque<Work>,
+    pub(super) scopes: VecDeque<(Scope, u32)>,
+    pub(super) causes: VecDeque<Option<Instant>>,
+    pub(super) arrived: Vec<Done>,
+    pub(super) slots: Vec<Option<InFlight>>,
+    pub(super) free_slots: Vec<SlotId>,
+}
+
+impl Scheduler {
+    /// Frees the largest buffers that will not be kept, so that a run of a
+    /// million tasks does not hold them while its outcome is made.
+    pub(super) fn free_big_buffers(&mut self) {
+        if self.slots.capacity() > KEPT_ENTRIES {
+            self.slots = Vec::new();
+        }
+        if self.turn.queue.capacity() > KEPT_ENTRIES {
+            self.turn.queue = VecDeque::new();
+        }
+    }
+
+    /// The buffers, emptied, for another run; `None` when one of them grew
+    /// past [`KEPT_ENTRIES`] (they are freed with the scheduler).
+    pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
+        let small = self.turn.queue.capacity() <= KEPT_ENTRIES
+            && self.turn.scopes.capacity() <= KEPT_ENTRIES
+            && self.turn.causes.capacity() <= KEPT_ENTRIES
+            && self.turn.arrived.capacity() <= KEPT_ENTRIES
+            && self.slots.capacity() <= KEPT_ENTRIES
+            && self.free_slots.capacity() <= KEPT_ENTRIES;
+        if !small {
+            return None;
+        }
+        let mut b = RunBuffers {
+            queue: std::mem::take(&mut self.turn.queue),
+            scopes: std::mem::take(&mut self.turn.scopes),
+            causes: std::mem::take(&mut self.turn.causes),
+            arrived: std::mem::take(&mut self.turn.arrived),
+            slots: std::mem::take(&mut self.slots),
+            free_slots: std::mem::take(&mut self.free_slots),
+        };
+        b.queue.clear();
+        b.scopes.clear();
+        b.causes.clear();
+        b.arrived.clear();
+        b.slots.clear();
+        b.free_slots.clear();
+        Some(b)
+    }
+}
