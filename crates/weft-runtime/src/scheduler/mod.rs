@@ -333,6 +333,13 @@ const CLOCK_EVERY: u32 = 16;
 /// kept for another run (see `RunHost::keep_context_maps`).
 const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
 
+/// The path of the run's first route (no split edges), shared instead of
+/// allocated once per run.
+fn empty_path() -> Arc<[String]> {
+    static EMPTY: std::sync::OnceLock<Arc<[String]>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
@@ -470,10 +477,12 @@ impl Scheduler {
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
-        let mut joins = Vec::new();
-        let mut join_slot = Vec::new();
+        let mut buffers = env.host.run_buffers().unwrap_or_default();
+        buffers.slots.reserve(n_tasks.min(1 << 16));
+        let mut joins = std::mem::take(&mut buffers.joins);
+        let mut join_slot = std::mem::take(&mut buffers.join_slot);
         if tasks.iter().any(|t| t.join.is_some()) {
-            join_slot = vec![None; tasks.len()];
+            join_slot.resize(tasks.len(), None);
             for t in tasks {
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
@@ -488,8 +497,6 @@ impl Scheduler {
                 ));
             }
         }
-        let mut buffers = env.host.run_buffers().unwrap_or_default();
-        buffers.slots.reserve(n_tasks.min(1 << 16));
         let status = Arc::new(SharedStatus::new(
             RunStatus::Running,
             env.pauses.clone(),
@@ -561,7 +568,7 @@ impl Scheduler {
                     key: 0,
                     target: 0,
                     level: 0,
-                    path: Arc::from(Vec::new()),
+                    path: empty_path(),
                 }],
                 join_slot,
                 terminal: Vec::new(),

@@ -1,7 +1,8 @@
 //! The scheduler's working buffers, kept from one run to the next.
 //!
 //! A run grows a few queues and tables as it goes: the turn's work queue
-//! and what rides beside it, the attempts in flight and their free slots.
+//! and what rides beside it, the attempts in flight and their free slots,
+//! the joins' states and the table that finds them.
 //! A short run pays more for allocating them (and for growing them, which
 //! copies what they hold) than for using them. So when a run ends, its
 //! buffers, emptied, go back to the executor (`RunHost::keep_run_buffers`),
@@ -13,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::scope::Scope;
-use super::{InFlight, Scheduler, Work};
+use super::{InFlight, JoinState, Scheduler, Work};
 use crate::run::msg::{Done, SlotId};
 
 /// The most entries any one buffer may have room for and still be kept.
@@ -28,6 +29,8 @@ pub(crate) struct RunBuffers {
     pub(super) arrived: Vec<Done>,
     pub(super) slots: Vec<Option<InFlight>>,
     pub(super) free_slots: Vec<SlotId>,
+    pub(super) joins: Vec<JoinState>,
+    pub(super) join_slot: Vec<Option<u32>>,
 }
 
 impl Scheduler {
@@ -50,7 +53,9 @@ impl Scheduler {
             && self.turn.causes.capacity() <= KEPT_ENTRIES
             && self.turn.arrived.capacity() <= KEPT_ENTRIES
             && self.slots.capacity() <= KEPT_ENTRIES
-            && self.free_slots.capacity() <= KEPT_ENTRIES;
+            && self.free_slots.capacity() <= KEPT_ENTRIES
+            && self.graph.joins.capacity() <= KEPT_ENTRIES
+            && self.graph.join_slot.capacity() <= KEPT_ENTRIES;
         if !small {
             return None;
         }
@@ -61,6 +66,8 @@ impl Scheduler {
             arrived: std::mem::take(&mut self.turn.arrived),
             slots: std::mem::take(&mut self.slots),
             free_slots: std::mem::take(&mut self.free_slots),
+            joins: std::mem::take(&mut self.graph.joins),
+            join_slot: std::mem::take(&mut self.graph.join_slot),
         };
         b.queue.clear();
         b.scopes.clear();
@@ -68,6 +75,8 @@ impl Scheduler {
         b.arrived.clear();
         b.slots.clear();
         b.free_slots.clear();
+        b.joins.clear();
+        b.join_slot.clear();
         Some(b)
     }
 }
