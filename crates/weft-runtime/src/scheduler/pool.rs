@@ -2,13 +2,13 @@
 //!
 //! A run grows a few queues and tables as it goes: the turn's work queue
 //! and what rides beside it, the attempts in flight and their free slots,
-//! the joins' states and the table that finds them.
-//! A short run pays more for allocating them (and for growing them, which
-//! copies what they hold) than for using them. So when a run ends, its
-//! buffers, emptied, go back to the executor (`RunHost::keep_run_buffers`),
-//! as its context maps do, and the executor's next run starts with them.
-//! Buffers that grew past [`KEPT_ENTRIES`] are freed instead: one big run
-//! does not pin its memory for good.
+//! the joins' states and the table that finds them. A short run pays more
+//! for allocating them (and for growing them, which copies what they hold)
+//! than for using them. So when a run ends, its buffers, emptied, go back
+//! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
+//! and the executor's next run starts with them.
+//! Buffers that grew past [`KEPT_BYTES`] in all are freed instead: one big
+//! run does not pin its memory for good.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -17,7 +17,12 @@ use super::scope::Scope;
 use super::{InFlight, JoinState, Scheduler, Work};
 use crate::run::msg::{Done, SlotId};
 
-/// The most entries any one buffer may have room for and still be kept.
+/// The most room (in bytes) a run's buffers may hold in all and still be
+/// kept: an executor keeps at most 16 sets, so at most 4 MiB.
+const KEPT_BYTES: usize = 256 << 10;
+
+/// Over this many entries, the two largest buffers are freed before the
+/// outcome is made (they will not be kept).
 const KEPT_ENTRIES: usize = 1 << 12;
 
 /// The buffers of a run that ended, empty, with their room kept.
@@ -45,18 +50,22 @@ impl Scheduler {
         }
     }
 
-    /// The buffers, emptied, for another run; `None` when one of them grew
-    /// past [`KEPT_ENTRIES`] (they are freed with the scheduler).
+    /// The buffers, emptied, for another run; `None` when they hold room
+    /// for more than [`KEPT_BYTES`] in all (they are freed with the
+    /// scheduler).
     pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
-        let small = self.turn.queue.capacity() <= KEPT_ENTRIES
-            && self.turn.scopes.capacity() <= KEPT_ENTRIES
-            && self.turn.causes.capacity() <= KEPT_ENTRIES
-            && self.turn.arrived.capacity() <= KEPT_ENTRIES
-            && self.slots.capacity() <= KEPT_ENTRIES
-            && self.free_slots.capacity() <= KEPT_ENTRIES
-            && self.graph.joins.capacity() <= KEPT_ENTRIES
-            && self.graph.join_slot.capacity() <= KEPT_ENTRIES;
-        if !small {
+        fn bytes<T>(capacity: usize) -> usize {
+            capacity.saturating_mul(std::mem::size_of::<T>())
+        }
+        let room = bytes::<Work>(self.turn.queue.capacity())
+            + bytes::<(Scope, u32)>(self.turn.scopes.capacity())
+            + bytes::<Option<Instant>>(self.turn.causes.capacity())
+            + bytes::<Done>(self.turn.arrived.capacity())
+            + bytes::<Option<InFlight>>(self.slots.capacity())
+            + bytes::<SlotId>(self.free_slots.capacity())
+            + bytes::<JoinState>(self.graph.joins.capacity())
+            + bytes::<Option<u32>>(self.graph.join_slot.capacity());
+        if room > KEPT_BYTES {
             return None;
         }
         let mut b = RunBuffers {
