@@ -153,6 +153,9 @@ struct KnownAttempts {
     sparse: HashMap<AttemptKey, Known, foldhash::fast::RandomState>,
     /// The table length no table grows to: a few times the records.
     dense: usize,
+    /// The group looked up last, and its table: consecutive records are
+    /// nearly always of one instance and attempt number.
+    last: Option<((u32, u32), usize)>,
 }
 
 impl KnownAttempts {
@@ -162,7 +165,28 @@ impl KnownAttempts {
             tables: Vec::new(),
             sparse: HashMap::default(),
             dense: records.saturating_mul(4).saturating_add(4096),
+            last: None,
         }
+    }
+
+    /// The table of `group`, made if `make` and it has none.
+    fn table(&mut self, group: (u32, u32), make: bool) -> Option<usize> {
+        if let Some((g, t)) = self.last {
+            if g == group {
+                return Some(t);
+            }
+        }
+        let t = match self.groups.get(&group) {
+            Some(&t) => t,
+            None if make => {
+                self.tables.push(Vec::new());
+                self.groups.insert(group, self.tables.len() - 1);
+                self.tables.len() - 1
+            }
+            None => return None,
+        };
+        self.last = Some((group, t));
+        Some(t)
     }
 
     fn place(key: &AttemptKey) -> ((u32, u32), usize) {
@@ -177,11 +201,9 @@ impl KnownAttempts {
             self.sparse.insert(key, Known::Waiting);
             return;
         }
-        let tables = &mut self.tables;
-        let t = *self.groups.entry(group).or_insert_with(|| {
-            tables.push(Vec::new());
-            tables.len() - 1
-        });
+        let Some(t) = self.table(group, true) else {
+            return;
+        };
         let table = &mut self.tables[t];
         if table.len() <= index {
             table.resize(index + 1, Known::Absent);
@@ -195,7 +217,7 @@ impl KnownAttempts {
         let known = if index >= self.dense {
             self.sparse.get_mut(key)?
         } else {
-            let t = *self.groups.get(&group)?;
+            let t = self.table(group, false)?;
             self.tables[t].get_mut(index)?
         };
         (!matches!(known, Known::Absent)).then_some(known)
