@@ -15,7 +15,7 @@ use weft_runtime::store::{Appended, Entry, Record, RunFilter, RunSummary, Store,
 use weft_runtime::{
     ActionInput, Durability, Executor, JournalConfig, MemoryStore, RunId, RunStatus,
 };
-use weft_test_support::durable::{builder, World, FLOW};
+use weft_test_support::durable::{builder, reach_the_gate, World, FLOW};
 use weft_test_support::wait_for;
 
 fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
@@ -117,8 +117,7 @@ fn a_run_resumes_after_a_crash_without_running_recorded_attempts_again() {
         let run = ex.start(&p, json!({})).unwrap();
         run_id = Some(run.id());
         // `b` waits at the gate; everything before it is done.
-        wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
-        ex.flush().await.unwrap();
+        reach_the_gate(&world, &ex, &*store, run.id()).await;
         // The process dies here.
     });
     let id = run_id.unwrap();
@@ -666,8 +665,7 @@ async fn inspect_rebuilds_a_run_from_its_journal_without_running_it() {
     let p = plan(&ex, FLOW);
     let run = ex.start(&p, json!({})).unwrap();
     let id = run.id();
-    wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
-    ex.flush().await.unwrap();
+    reach_the_gate(&world, &ex, &*store, id).await;
     // Mid-run, from an executor that has none of its actions.
     let other = Executor::builder().store(store.clone()).build();
     let seen = other.inspect(id).await.unwrap();

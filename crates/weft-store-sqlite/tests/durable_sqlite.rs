@@ -13,23 +13,21 @@ use weft_core::Workflow;
 use weft_runtime::store::{Record, Store};
 use weft_runtime::{ActionInput, Executor, JournalConfig, RunId, RunStatus};
 use weft_store_sqlite::SqliteStore;
-use weft_test_support::durable::{builder, World, FLOW};
-use weft_test_support::wait_for;
+use weft_test_support::durable::{builder, reach_the_gate, World, FLOW};
 
 /// Starts FLOW on a store in `path` and returns once `a` and the items are
 /// done and committed, with `b` waiting at the gate.
 async fn start_and_stop_at_the_gate(world: &Arc<World>, path: &Path) -> RunId {
     let store = Arc::new(SqliteStore::open(path).unwrap());
     let ex = builder(world)
-        .store(store)
+        .store(store.clone())
         .journal_config(JournalConfig::new().batch_interval(Duration::from_millis(1)))
         .build();
     let plan = Workflow::from_yaml_str(FLOW)
         .and_then(|w| w.compile(&ex))
         .unwrap();
     let run = ex.start(&plan, json!({})).unwrap();
-    wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
-    ex.flush().await.unwrap();
+    reach_the_gate(world, &ex, &*store, run.id()).await;
     run.id()
 }
 

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use weft_runtime::{ActionError, ActionInput, Executor, ExecutorBuilder};
+use weft_runtime::store::{Record, Store};
+use weft_runtime::{ActionError, ActionInput, Executor, ExecutorBuilder, RunId};
 
 /// Counts executions per idempotency key; `gate` tasks wait until the gate
 /// is opened.
@@ -92,6 +93,35 @@ pub fn builder(world: &Arc<World>) -> ExecutorBuilder {
                 Ok(json!("fine now"))
             }
         })
+}
+
+/// Waits until FLOW's run `id` stands at the gate with all that comes
+/// before it in the store: `b` called, and the outcomes of `a` and of the
+/// three items of `fan` committed. An action called is not yet an outcome
+/// recorded (the last item may still be returning, or its outcome on its
+/// way to the writer), so this flushes and reads the journal until it holds
+/// the four. Panics after 10 s.
+pub async fn reach_the_gate(world: &World, ex: &Executor, store: &dyn Store, id: RunId) {
+    crate::wait_for(|| world.calls_of("b") == 1 && world.calls_of("fan") == 3).await;
+    let began = std::time::Instant::now();
+    loop {
+        ex.flush().await.unwrap();
+        let outcomes = store
+            .load(id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.record, Record::Attempt(_)))
+            .count();
+        if outcomes == 4 {
+            return;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(10),
+            "{outcomes} outcomes in the store after 10 s, not 4 (`a` and three items)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// `a`, then three items of `fan` beside `b` (the gate), then `c`; its
