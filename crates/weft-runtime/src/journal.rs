@@ -409,10 +409,13 @@ async fn commit(
     let entries: Vec<Entry> = if pending.len() == 1 {
         std::mem::take(&mut pending[0].entries)
     } else {
-        pending
-            .iter_mut()
-            .flat_map(|b| std::mem::take(&mut b.entries))
-            .collect()
+        // Moved over a batch at a time (a copy of each batch's entries),
+        // not one entry at a time through an iterator.
+        let mut all = Vec::with_capacity(pending.iter().map(|b| b.entries.len()).sum());
+        for b in pending.iter_mut() {
+            all.append(&mut b.entries);
+        }
+        all
     };
     let result = store.append(&entries).await;
     // One bad run must not fail the others: a commit of several runs that

@@ -45,7 +45,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -283,7 +283,20 @@ impl Scheduler {
         let step = self.step;
         let started_sys = self.started_sys;
         let started = self.started;
-        let to_ms = |at: Instant| millis(started_sys + at.saturating_duration_since(started));
+        // The run's start in nanoseconds since the epoch: a time on the
+        // run's clock becomes milliseconds by an addition, the same
+        // milliseconds as through `SystemTime`, which costs twice as much.
+        let base = started_sys
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u64::try_from(d.as_nanos()).ok());
+        let to_ms = |at: Instant| {
+            let d = at.saturating_duration_since(started);
+            match base.and_then(|b| b.checked_add(u64::try_from(d.as_nanos()).ok()?)) {
+                Some(ns) => ns / 1_000_000,
+                None => millis(started_sys + d),
+            }
+        };
         // Only a wait's record names its task (for listing waits).
         let task = match &done.outcome {
             Outcome::Err(e) if e.wait().is_some() => Some(

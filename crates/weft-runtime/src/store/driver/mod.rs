@@ -13,6 +13,7 @@
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod json;
 
 pub use super::kv::check_key;
 pub use batch::{
