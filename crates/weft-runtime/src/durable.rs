@@ -108,6 +108,7 @@ impl ExecutorInner {
                 scheduler.with_new_journal(
                     journal,
                     durability == Durability::Sync,
+                    options.recorded_first,
                     start,
                     recorded,
                     rx,

@@ -678,8 +678,9 @@ async fn a_store_that_fails_fails_the_run_loudly() {
 async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
     // A run is in the store once `recorded` says so; when its first commit
     // fails, `recorded` says why, the run fails with an error that says it
-    // was not kept, and the store has nothing of it. A `sync` run started
-    // nothing; a write-behind run's actions do not wait for that commit.
+    // was not kept, and the store has nothing of it. A `sync` run, or one
+    // started with `recorded_first`, started nothing; a write-behind run's
+    // actions do not wait for that commit.
     let store = Arc::new(MemoryStore::new());
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
@@ -694,16 +695,18 @@ async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
         &ex,
         "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: count}\n",
     );
-    for durability in [Durability::WriteBehind, Durability::Sync] {
+    for (durability, recorded_first) in [
+        (Durability::WriteBehind, false),
+        (Durability::Sync, false),
+        (Durability::WriteBehind, true),
+    ] {
         store.fail_appends(Some("disk full"));
         let calls_before = calls.load(Ordering::SeqCst);
-        let run = ex
-            .start_with(
-                &p,
-                json!({}),
-                weft_runtime::RunOptions::new().durability(durability),
-            )
-            .unwrap();
+        let mut options = weft_runtime::RunOptions::new().durability(durability);
+        if recorded_first {
+            options = options.recorded_first();
+        }
+        let run = ex.start_with(&p, json!({}), options).unwrap();
         let id = run.id();
         match run.recorded().await {
             Err(weft_runtime::NotRecorded::Failed(e)) => {
@@ -722,7 +725,7 @@ async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
         assert!(msg.contains("disk full"), "{msg}");
         assert!(msg.contains("cannot be resumed"), "{msg}");
         assert!(!msg.contains("can be resumed from"), "{msg}");
-        if durability == Durability::Sync {
+        if durability == Durability::Sync || recorded_first {
             assert_eq!(out.stats.actions_run, 0);
             assert_eq!(calls.load(Ordering::SeqCst), calls_before);
         }

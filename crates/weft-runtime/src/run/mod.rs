@@ -344,6 +344,9 @@ pub struct RunOptions {
     pub(crate) durability: Option<Durability>,
     /// Not journaled, although the executor has a store.
     pub(crate) in_memory: bool,
+    /// A write-behind run starts nothing before its first record is
+    /// committed.
+    pub(crate) recorded_first: bool,
 }
 
 impl RunOptions {
@@ -371,6 +374,18 @@ impl RunOptions {
     #[must_use]
     pub fn in_memory(mut self) -> RunOptions {
         self.in_memory = true;
+        self
+    }
+
+    /// On an executor with a store: start none of the run's actions
+    /// before its first record is committed ([`Run::recorded`]), as a
+    /// `Durability::Sync` run does, while its later records are still
+    /// written behind. Without it a write-behind run's actions start at
+    /// once, and its first record goes with its next ones (one commit
+    /// fewer); see `docs/durability.md`, "What survives what".
+    #[must_use]
+    pub fn recorded_first(mut self) -> RunOptions {
+        self.recorded_first = true;
         self
     }
 }

@@ -68,10 +68,11 @@ pub(crate) struct RunJournal {
     buf: Vec<Entry>,
     /// `sync` durability.
     sync: bool,
-    /// A `sync` run's `Started` record is not yet committed: nothing starts
+    /// The `Started` record of a `sync` run (or one started with
+    /// `RunOptions::recorded_first`) is not yet committed: nothing starts
     /// before it is.
     unrecorded: bool,
-    /// Told how the commit of a `sync` run's `Started` record went
+    /// Told how the commit of such a run's `Started` record went
     /// (`Run::recorded`).
     recorded: Option<FirstCommit>,
     /// How the commit of a write-behind run's `Started` record went, as
@@ -131,14 +132,20 @@ struct Replay {
 }
 
 impl RunJournal {
-    /// The journal of a `sync` run, whose `Started` record is `start`: it
-    /// goes with the first turn's records, before anything starts.
-    fn new_sync(journal: Arc<Journal>, start: Entry, recorded: FirstCommit) -> RunJournal {
+    /// The journal of a run (`sync`, or one that asked for its first record
+    /// first) whose `Started` record is `start`: it goes with the first
+    /// turn's records, before anything starts.
+    fn new_held(
+        journal: Arc<Journal>,
+        sync: bool,
+        start: Entry,
+        recorded: FirstCommit,
+    ) -> RunJournal {
         RunJournal {
             journal,
             seq: 1,
             buf: vec![start],
-            sync: true,
+            sync,
             unrecorded: true,
             recorded: Some(recorded),
             first: None,
@@ -232,11 +239,14 @@ impl Scheduler {
     /// `recorded` (whose receiver `seen` is) hears how its commit went.
     /// Write-behind, the record is handed to the writer here, before the
     /// run is spawned: it is on its way before `start` returns, so a flush
-    /// or `Run::recorded` right after commits it.
+    /// or `Run::recorded` right after commits it. `sync`, or with
+    /// `recorded_first`, it goes with the first turn's records, and the
+    /// turn's launches wait for their commit.
     pub(crate) fn with_new_journal(
         self,
         journal: Arc<Journal>,
         sync: bool,
+        recorded_first: bool,
         start: Record,
         recorded: FirstCommit,
         seen: tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>,
@@ -246,8 +256,8 @@ impl Scheduler {
             seq: 0,
             record: start,
         };
-        let j = if sync {
-            RunJournal::new_sync(journal, start, recorded)
+        let j = if sync || recorded_first {
+            RunJournal::new_held(journal, sync, start, recorded)
         } else {
             journal.hand_over_start(start, recorded, self.tx.clone());
             RunJournal::new_write_behind(journal, seen)
