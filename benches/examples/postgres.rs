@@ -1,12 +1,15 @@
-//! Measures the Postgres store: how an append's rows go in (multi-row INSERT from arrays against binary COPY), journaled task completions per second, short runs per second with one and two worker processes, and takeover time after a SIGKILL.
+//! Measures the Postgres store: how an append's rows go in (multi-row INSERTs from arrays, an INSERT per row, binary COPY), journaled task completions per second, short runs per second with one and two worker processes, and takeover time after a SIGKILL.
 //!
 //! ```sh
 //! WEFT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo run --release -p weft-benches --example postgres
 //! ```
 //!
-//! Name sections to run only those: `layouts`, `completions`, `runs`,
-//! `takeover` (after `--`, e.g. `… --example postgres -- completions`).
+//! Name sections to run only those: `layouts`, `completions`, `appends`,
+//! `runs`, `takeover` (after `--`, e.g. `… --example postgres -- completions`).
+//! `appends` is not run unless named: it profiles where an append's time
+//! goes (a timeline of each append, the server backends' CPU time, the
+//! client's), for `docs/performance.md`.
 //!
 //! (`WEFT_TEST_POSTGRES_URL` is used when `WEFT_BENCH_POSTGRES_URL` is not
 //! set.) Everything happens in a schema of its own, dropped at the end. The
@@ -64,6 +67,9 @@ fn main() {
     if wanted("completions") {
         completions(&rt, &store);
     }
+    if only.contains(&"appends") {
+        appends(&rt, &store);
+    }
     if wanted("runs") {
         runs_per_second(&rt, &store, &db);
     }
@@ -89,9 +95,99 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 // ---- append layouts ----------------------------------------------------------
 
+/// The ways one append's journal rows can go in, each in a transaction of
+/// its own on one connection; `rows` rows of `per_row` records each.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `INSERT … SELECT * FROM unnest($1::uuid[], …)`: a function in
+    /// `FROM`, whose rows the server gathers in a tuple store first.
+    UnnestFrom,
+    /// `INSERT … SELECT unnest($1::uuid[]), …`: the arrays unrolled in the
+    /// select list, row by row.
+    UnnestSelect,
+    /// `INSERT … VALUES ($1, $2, $3, $4)` once per row, pipelined.
+    Values,
+    /// `COPY … FROM STDIN BINARY`.
+    Copy,
+}
+
+impl Layout {
+    const ALL: [Layout; 4] = [
+        Layout::UnnestFrom,
+        Layout::UnnestSelect,
+        Layout::Values,
+        Layout::Copy,
+    ];
+}
+
+/// Inserts the rows by `layout` and commits; the wall time and the CPU
+/// time of the connection's backend (`pid`).
+#[allow(clippy::too_many_arguments)]
+async fn insert_rows(
+    conn: &mut tokio_postgres::Client,
+    pid: i32,
+    s: &str,
+    stmts: &[tokio_postgres::Statement; 3],
+    layout: Layout,
+    rows: usize,
+    last: i64,
+    body: &[u8],
+) -> (Duration, Duration) {
+    let ids: Vec<uuid::Uuid> = (0..rows).map(|_| *RunId::new().as_uuid()).collect();
+    let firsts: Vec<i64> = vec![0; rows];
+    let lasts: Vec<i64> = vec![last; rows];
+    let bodies: Vec<&[u8]> = vec![body; rows];
+    let cpu0 = cpu_ns(&format!("/proc/{pid}/schedstat"));
+    let began = Instant::now();
+    let tx = conn.transaction().await.expect("begin");
+    match layout {
+        Layout::UnnestFrom | Layout::UnnestSelect => {
+            let stmt = &stmts[matches!(layout, Layout::UnnestSelect) as usize];
+            tx.execute(stmt, &[&ids, &firsts, &lasts, &bodies])
+                .await
+                .expect("insert");
+        }
+        Layout::Values => {
+            let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 4]> = ids
+                .iter()
+                .map(|id| [id as _, &0i64 as _, &last as _, &body as _])
+                .collect();
+            let inserts = params.iter().map(|p| tx.execute(&stmts[2], p));
+            futures::future::try_join_all(inserts)
+                .await
+                .expect("insert");
+        }
+        Layout::Copy => {
+            let sink = tx
+                .copy_in(&format!(
+                    "COPY {s}.bench_journal (run, first_seq, last_seq, records) FROM STDIN BINARY"
+                ))
+                .await
+                .expect("copy");
+            let writer =
+                BinaryCopyInWriter::new(sink, &[Type::UUID, Type::INT8, Type::INT8, Type::BYTEA]);
+            futures::pin_mut!(writer);
+            for id in &ids {
+                writer
+                    .as_mut()
+                    .write(&[id, &0i64, &last, &body])
+                    .await
+                    .expect("row");
+            }
+            writer.finish().await.expect("finish");
+        }
+    }
+    tx.commit().await.expect("commit");
+    let wall = began.elapsed();
+    let cpu = cpu_ns(&format!("/proc/{pid}/schedstat")).saturating_sub(cpu0);
+    (wall, Duration::from_nanos(cpu))
+}
+
 /// Journal rows the way an append writes them (one per run per batch),
-/// through the two ways Postgres takes many rows in one statement.
+/// through the ways Postgres takes many rows in one transaction, taken in
+/// turn so that each sees the same machine.
 fn append_layouts(rt: &Runtime, store: &PostgresStore) {
+    const ITERS: usize = 15;
     let s = store.schema().to_owned();
     rt.block_on(async {
         let conn = store.pool().get().await.expect("connection");
@@ -103,14 +199,24 @@ fn append_layouts(rt: &Runtime, store: &PostgresStore) {
         .expect("scratch table");
     });
     println!();
-    println!("## One append's journal rows: unnest arrays vs binary COPY (median of 9)");
-    println!("| rows × records per row | unnest rows/s | COPY rows/s | unnest records/s | COPY records/s |");
+    println!(
+        "## One append's journal rows, four ways (median of {ITERS}; CPU: the server backend's)"
+    );
+    println!(
+        "| rows × records per row | unnest in FROM | unnest in SELECT | VALUES per row | COPY |"
+    );
     println!("|---|---|---|---|---|");
     let record = serde_json::to_vec(&json!({"attempt": {"step": 1, "instance": 1, "item": null,
         "attempt": 1, "outcome": {"ok": {"result": null}}, "started_at": 1_700_000_000_000u64,
         "ended_at": 1_700_000_000_001u64}}))
     .expect("json");
-    for (rows, per_row) in [(1usize, 8192usize), (64, 128), (1000, 1), (8192, 1)] {
+    for (rows, per_row) in [
+        (1usize, 8192usize),
+        (1, 2048),
+        (64, 128),
+        (1000, 1),
+        (8192, 1),
+    ] {
         let mut body = vec![b'['];
         for i in 0..per_row {
             if i > 0 {
@@ -119,65 +225,57 @@ fn append_layouts(rt: &Runtime, store: &PostgresStore) {
             body.extend_from_slice(&record);
         }
         body.push(b']');
-        let mut unnest = Vec::new();
-        let mut copy = Vec::new();
-        for _ in 0..9 {
-            let ids: Vec<uuid::Uuid> = (0..rows).map(|_| *RunId::new().as_uuid()).collect();
-            let firsts: Vec<i64> = vec![0; rows];
-            let lasts: Vec<i64> = vec![per_row as i64 - 1; rows];
-            let bodies: Vec<&[u8]> = vec![&body; rows];
-            unnest.push(rt.block_on(async {
-                let mut conn = store.pool().get().await.expect("connection");
-                let began = Instant::now();
-                let tx = conn.transaction().await.expect("begin");
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {s}.bench_journal (run, first_seq, last_seq, records)
-                         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
-                    ),
-                    &[&ids, &firsts, &lasts, &bodies],
-                )
+        let mut walls = vec![Vec::new(); Layout::ALL.len()];
+        let mut cpus = vec![Vec::new(); Layout::ALL.len()];
+        rt.block_on(async {
+            let mut conn = store.pool().get().await.expect("connection");
+            let pid: i32 = conn
+                .query_one("SELECT pg_backend_pid()", &[])
                 .await
-                .expect("insert");
-                tx.commit().await.expect("commit");
-                began.elapsed()
-            }));
-            let ids: Vec<uuid::Uuid> = (0..rows).map(|_| *RunId::new().as_uuid()).collect();
-            copy.push(rt.block_on(async {
-                let mut conn = store.pool().get().await.expect("connection");
-                let began = Instant::now();
-                let tx = conn.transaction().await.expect("begin");
-                let sink = tx
-                    .copy_in(&format!(
-                        "COPY {s}.bench_journal (run, first_seq, last_seq, records) FROM STDIN BINARY"
-                    ))
-                    .await
-                    .expect("copy");
-                let writer =
-                    BinaryCopyInWriter::new(sink, &[Type::UUID, Type::INT8, Type::INT8, Type::BYTEA]);
-                futures::pin_mut!(writer);
-                let last = per_row as i64 - 1;
-                for id in &ids {
-                    writer
-                        .as_mut()
-                        .write(&[id, &0i64, &last, &body.as_slice()])
-                        .await
-                        .expect("row");
+                .expect("pid")
+                .get(0);
+            let insert =
+                format!("INSERT INTO {s}.bench_journal (run, first_seq, last_seq, records)");
+            let stmts = [
+                format!(
+                    "{insert} SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::bytea[])"
+                ),
+                format!(
+                    "{insert} SELECT unnest($1::uuid[]), unnest($2::int8[]), unnest($3::int8[]), \
+                     unnest($4::bytea[])"
+                ),
+                format!("{insert} VALUES ($1, $2, $3, $4)"),
+            ];
+            let mut prepared = Vec::new();
+            for sql in &stmts {
+                prepared.push(conn.prepare(sql).await.expect("prepare"));
+            }
+            let stmts: [tokio_postgres::Statement; 3] =
+                prepared.try_into().expect("three statements");
+            let last = per_row as i64 - 1;
+            for _ in 0..ITERS {
+                for (i, layout) in Layout::ALL.into_iter().enumerate() {
+                    let (wall, cpu) =
+                        insert_rows(&mut conn, pid, &s, &stmts, layout, rows, last, &body).await;
+                    walls[i].push(wall);
+                    cpus[i].push(cpu);
                 }
-                writer.finish().await.expect("finish");
-                tx.commit().await.expect("commit");
-                began.elapsed()
-            }));
-        }
-        let (u, c) = (median(unnest), median(copy));
-        let per = |d: Duration, n: usize| n as f64 / d.as_secs_f64();
-        println!(
-            "| {rows} × {per_row} | {:.0} | {:.0} | {:.0} | {:.0} |",
-            per(u, rows),
-            per(c, rows),
-            per(u, rows * per_row),
-            per(c, rows * per_row)
-        );
+            }
+        });
+        let cells: Vec<String> = walls
+            .into_iter()
+            .zip(cpus)
+            .map(|(w, c)| {
+                let (w, c) = (median(w), median(c));
+                format!(
+                    "{:.0} records/s ({:.2} ms, CPU {:.2} ms)",
+                    (rows * per_row) as f64 / w.as_secs_f64(),
+                    w.as_secs_f64() * 1e3,
+                    c.as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        println!("| {rows} × {per_row} | {} |", cells.join(" | "));
     }
     // Keep the server's cache for what follows.
     rt.block_on(async {
@@ -251,6 +349,207 @@ fn completions(rt: &Runtime, store: &Arc<PostgresStore>) {
             shape.name, cells[0], cells[1], cells[2]
         );
     }
+}
+
+// ---- where an append's time goes ---------------------------------------
+
+/// A store that times each append of the store it wraps.
+struct Timed {
+    inner: Arc<PostgresStore>,
+    /// Each append: when it began, how long it took, its records and the
+    /// bytes of their JSON.
+    log: std::sync::Mutex<Vec<(Instant, Duration, usize)>>,
+}
+
+impl weft::Store for Timed {
+    fn append<'a>(
+        &'a self,
+        entries: &'a [weft::store::Entry],
+    ) -> futures::future::BoxFuture<'a, Result<weft::store::Appended, weft::store::StoreError>>
+    {
+        Box::pin(async move {
+            let began = Instant::now();
+            let out = self.inner.append(entries).await;
+            self.log
+                .lock()
+                .expect("log")
+                .push((began, began.elapsed(), entries.len()));
+            out
+        })
+    }
+
+    fn load(
+        &self,
+        run: RunId,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<weft::store::Entry>, weft::store::StoreError>>
+    {
+        self.inner.load(run)
+    }
+
+    fn get(
+        &self,
+        run: RunId,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<Option<weft::store::RunSummary>, weft::store::StoreError>,
+    > {
+        self.inner.get(run)
+    }
+
+    fn list<'a>(
+        &'a self,
+        filter: &'a weft::store::RunFilter,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<weft::store::RunSummary>, weft::store::StoreError>>
+    {
+        self.inner.list(filter)
+    }
+
+    fn purge(
+        &self,
+        before: std::time::SystemTime,
+    ) -> futures::future::BoxFuture<'_, Result<usize, weft::store::StoreError>> {
+        self.inner.purge(before)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn shared(&self) -> Option<&dyn weft::store::SharedStore> {
+        self.inner.shared()
+    }
+}
+
+/// Nanoseconds a process (or thread) has run on a CPU, from
+/// `/proc/…/schedstat` (0 when it cannot be read).
+fn cpu_ns(schedstat: &str) -> u64 {
+    std::fs::read_to_string(schedstat)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of this process's threads, in ns.
+fn client_cpu_ns() -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.flatten()
+                .map(|t| cpu_ns(&format!("{}/schedstat", t.path().display())))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `independent_10k` write-behind through a store that times its appends:
+/// per run, the timeline (the appends, the run's end, the flush), the CPU
+/// time the server's backends of the store's pool spent (the server is on
+/// this machine: `/proc/<pid>/schedstat` of each backend), and the
+/// client's; then the medians over the runs.
+fn appends(rt: &Runtime, store: &Arc<PostgresStore>) {
+    const ITERS: usize = 9;
+    // Every connection of the pool, so that every backend an append can
+    // use is counted.
+    let backends: Vec<i32> = rt.block_on(async {
+        let mut conns = Vec::new();
+        for _ in 0..store.pool().status().max_size {
+            conns.push(store.pool().get().await.expect("connection"));
+        }
+        let mut pids = Vec::new();
+        for c in &conns {
+            pids.push(
+                c.query_one("SELECT pg_backend_pid()", &[])
+                    .await
+                    .expect("pid")
+                    .get(0),
+            );
+        }
+        pids
+    });
+    let server_ns = || -> u64 {
+        backends
+            .iter()
+            .map(|pid| cpu_ns(&format!("/proc/{pid}/schedstat")))
+            .sum()
+    };
+    let timed = Arc::new(Timed {
+        inner: store.clone(),
+        log: std::sync::Mutex::new(Vec::new()),
+    });
+    let ex = noop_builder().store(timed.clone()).build();
+    let memory = noop_builder().build();
+    let shape = Shape::independent("independent_10k", 10_000);
+    let p = plan(&shape, &ex);
+    let pm = plan(&shape, &memory);
+    println!();
+    println!(
+        "## Where an independent_10k write-behind run's time goes ({ITERS} runs; {} backends)",
+        backends.len()
+    );
+    println!("| run | appends: start+time ms (records) | run ended ms | flushed ms | server CPU ms | client CPU ms | memory run: wall / client CPU ms |");
+    println!("|---|---|---|---|---|---|---|");
+    let (mut walls, mut servers, mut clients, mut mem_clients) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..ITERS {
+        let (mem_wall, mem_cpu) = rt.block_on(async {
+            let c0 = client_cpu_ns();
+            let began = Instant::now();
+            let out = memory
+                .start(&pm, json!({}))
+                .expect("start")
+                .await
+                .expect("run");
+            assert!(out.succeeded());
+            (began.elapsed(), client_cpu_ns() - c0)
+        });
+        timed.log.lock().expect("log").clear();
+        let (s0, c0) = (server_ns(), client_cpu_ns());
+        let (began, ended, flushed) = rt.block_on(async {
+            let began = Instant::now();
+            let out = ex.start(&p, json!({})).expect("start").await.expect("run");
+            let ended = began.elapsed();
+            assert!(out.succeeded(), "{:?}", out.errors);
+            ex.flush().await.expect("journal committed");
+            (began, ended, began.elapsed())
+        });
+        let (server, client) = (server_ns() - s0, client_cpu_ns() - c0);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let shown: Vec<String> = timed
+            .log
+            .lock()
+            .expect("log")
+            .iter()
+            .map(|(at, took, n)| {
+                format!(
+                    "{:.1}+{:.1} ({n})",
+                    ms(at.saturating_duration_since(began)),
+                    ms(*took)
+                )
+            })
+            .collect();
+        println!(
+            "| {i} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} |",
+            shown.join(", "),
+            ms(ended),
+            ms(flushed),
+            server as f64 / 1e6,
+            client as f64 / 1e6,
+            ms(mem_wall),
+            mem_cpu as f64 / 1e6
+        );
+        walls.push(flushed);
+        servers.push(Duration::from_nanos(server));
+        clients.push(Duration::from_nanos(client));
+        mem_clients.push(Duration::from_nanos(mem_cpu));
+    }
+    let m = |v: Vec<Duration>| median(v).as_secs_f64() * 1e3;
+    let wall = m(walls);
+    println!(
+        "median: flushed {wall:.1} ms ({:.0} tasks/s), server CPU {:.1} ms, client CPU {:.1} ms (memory run {:.1} ms)",
+        shape.len() as f64 / (wall / 1e3),
+        m(servers),
+        m(clients),
+        m(mem_clients)
+    );
 }
 
 // ---- worker processes -------------------------------------------------------

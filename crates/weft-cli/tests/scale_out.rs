@@ -234,6 +234,10 @@ fn scenario(
         runs.push((id, k));
     }
     let mut workers: Vec<Worker> = (0..3).map(|_| start_worker(db)).collect();
+    // Every worker's pid, to tell a shell's parent: a worker killed between
+    // starting a task's shell and the shell reading its parent leaves an
+    // orphan, whose `$PPID` is init's (or a subreaper's), no worker's.
+    let mut worker_pids: HashSet<u32> = workers.iter().map(|w| w.child.id()).collect();
     // The rest arrive at 20 a second, under what the workers can run, so
     // that a takeover measures the lease and the claim, not a queue.
     let submitting = {
@@ -276,6 +280,7 @@ fn scenario(
         let killed_at = Instant::now();
         let owner = victim.owner.clone();
         workers[0] = start_worker(db);
+        worker_pids.insert(workers[0].child.id());
         let taken = rt.block_on(async {
             loop {
                 if active_owned_by(store, &owner).await == 0 {
@@ -387,10 +392,11 @@ fn scenario(
     assert_eq!(starts.len(), RUNS * 3, "every task of every run ran");
     let mut again = 0;
     for ((k, t), pids) in &starts {
+        // A pid that is no worker's is an orphan's: its worker was killed.
         let survivors: Vec<u32> = pids
             .iter()
             .copied()
-            .filter(|p| !killed_pids.contains(p))
+            .filter(|p| worker_pids.contains(p) && !killed_pids.contains(p))
             .collect();
         // Every execution by a survivor but the last was cut short by the
         // run's loss in that worker.

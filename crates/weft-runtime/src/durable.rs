@@ -150,13 +150,15 @@ impl ExecutorInner {
         let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
         crate::sealing::open_entries(journal.key.as_ref(), &mut entries)
             .map_err(|(_, e)| ResumeError::SecretKey(id, e.to_string()))?;
-        let Some(Record::Started(start)) = entries.first().map(|e| &e.record) else {
+        // The `Started` record is taken out, not copied: its inputs may be
+        // as long as the journal (a with-items list).
+        let mut records = entries.into_iter();
+        let Some(Record::Started(start)) = records.next().map(|e| e.record) else {
             return Err(ResumeError::Unusable(
                 id,
                 "its journal does not begin with a `started` record".to_owned(),
             ));
         };
-        let start = start.clone();
         let plan = self.recorded_plan(id, &start, mode == Actions::Inspect)?;
         let options = RunOptions {
             depth: start.depth,
@@ -167,15 +169,12 @@ impl ExecutorInner {
         let env = self
             .run_env(&plan, id, &options, mode)
             .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
-        let (scheduler, mut run) = Scheduler::new(env, start.inputs.clone(), id, &options);
+        let (sync, started_at) = (start.durability == Durability::Sync, start.started_at);
+        let (scheduler, mut run) = Scheduler::new(env, start.inputs, id, &options);
         run.recorded = Recorded::Stored;
         let scheduler = scheduler
-            .began_at(from_millis(start.started_at))
-            .with_journal(RunJournal::resumed(
-                journal,
-                start.durability == Durability::Sync,
-                entries,
-            ));
+            .began_at(from_millis(started_at))
+            .with_journal(RunJournal::resumed(journal, sync, records));
         Ok((scheduler, run))
     }
 

@@ -80,6 +80,8 @@ pub(crate) struct ExecutorInner {
     pub(crate) metrics: MetricsCache,
     /// The context maps of runs that ended, for the next runs to reuse.
     pub(crate) contexts: std::sync::Mutex<Vec<weft_core::ContextMaps>>,
+    /// The scheduler buffers of runs that ended, for the next runs to reuse.
+    pub(crate) buffers: std::sync::Mutex<Vec<crate::scheduler::RunBuffers>>,
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
     pub(crate) lost: LostRuns,
@@ -200,8 +202,9 @@ impl ExecutorInner {
     }
 }
 
-/// The context maps of ended runs an executor keeps for new runs: as many
-/// as runs usually go on at once in a busy executor's turn, not more.
+/// The context maps (and scheduler buffers) of ended runs an executor
+/// keeps for new runs: as many as runs usually go on at once in a busy
+/// executor's turn, not more.
 const KEPT_CONTEXTS: usize = 16;
 
 impl RunHost for ExecutorInner {
@@ -221,6 +224,18 @@ impl RunHost for ExecutorInner {
         if let Ok(mut kept) = self.contexts.lock() {
             if kept.len() < KEPT_CONTEXTS {
                 kept.push(maps);
+            }
+        }
+    }
+
+    fn run_buffers(&self) -> Option<crate::scheduler::RunBuffers> {
+        self.buffers.lock().ok()?.pop()
+    }
+
+    fn keep_run_buffers(&self, buffers: crate::scheduler::RunBuffers) {
+        if let Ok(mut kept) = self.buffers.lock() {
+            if kept.len() < KEPT_CONTEXTS {
+                kept.push(buffers);
             }
         }
     }
@@ -767,6 +782,7 @@ impl ExecutorBuilder {
                 durability: self.durability,
                 metrics: Default::default(),
                 contexts: Default::default(),
+                buffers: Default::default(),
                 lost: Default::default(),
                 run_context: self.run_context,
             }),

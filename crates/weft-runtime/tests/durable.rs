@@ -857,3 +857,96 @@ async fn inspect_gives_a_with_items_instance_the_end_its_last_item_recorded() {
     assert!(apart < Duration::from_millis(100), "ended {apart:?} apart");
     assert!(seen.tasks[0].duration().unwrap() < Duration::from_millis(100));
 }
+
+/// Items of one with-items task, some recorded and some in flight at the
+/// crash, interleaved: a replay finishes the recorded ones from their
+/// records without running them, and runs the others again, each once.
+#[test]
+fn a_with_items_run_resumes_with_only_the_items_in_flight_run_again() {
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let config = JournalConfig::new().batch_interval(Duration::from_millis(1));
+    let builder = |world: &Arc<World>| {
+        let w = world.clone();
+        builder(world).action("odd_at_gate", move |input: ActionInput| {
+            let w = w.clone();
+            async move {
+                w.count(&input);
+                let n = input.get("n").and_then(Value::as_u64).unwrap_or(0);
+                while n % 2 == 1 && !w.gate_open.load(Ordering::SeqCst) {
+                    let notified = w.gate.notified();
+                    if w.gate_open.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    notified.await;
+                }
+                Ok(json!(n * 10))
+            }
+        })
+    };
+    let flow = "
+tasks:
+  items:
+    with: '{{ range(9) | list }}'
+    action: odd_at_gate
+    input: {n: '{{ item }}'}
+output:
+  - all: '{{ task.items }}'
+";
+    let mut run_id = None;
+    on_doomed_runtime(async {
+        let ex = builder(&world)
+            .store(store.clone())
+            .journal_config(config.clone())
+            .build();
+        let run = ex.start(&plan(&ex, flow), json!({})).unwrap();
+        run_id = Some(run.id());
+        wait_for(|| world.calls_of("items") == 9).await;
+        // The even items end; the odd ones wait at the gate.
+        let id = run.id();
+        let store = store.clone();
+        let recorded = move || {
+            let entries = futures::executor::block_on(store.load(id)).unwrap();
+            entries
+                .iter()
+                .filter(|e| matches!(e.record, Record::Attempt(_)))
+                .count()
+        };
+        wait_for(|| recorded() == 5).await;
+        ex.flush().await.unwrap();
+        // The process dies here.
+    });
+    let id = run_id.unwrap();
+    world.gate_open.store(true, Ordering::SeqCst);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ex = builder(&world).store(store.clone()).build();
+        let seen = ex.inspect(id).await.unwrap();
+        assert_eq!(seen.status, RunStatus::Running);
+        let recovered = ex.recover().await.unwrap();
+        assert!(recovered.failed.is_empty(), "{:?}", recovered.failed);
+        let run = recovered.runs.into_iter().next().unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        assert_eq!(
+            out.output,
+            json!({"all": [0, 10, 20, 30, 40, 50, 60, 70, 80]})
+        );
+        // Each even item ran once; each odd one twice (in flight at the
+        // crash, so run again), and nothing else ran again.
+        let calls = world.calls.lock().unwrap().clone();
+        for n in 0..9 {
+            let runs: usize = calls
+                .iter()
+                .filter(|(k, _)| k.split('/').nth(1) == Some("items"))
+                .filter(|(k, _)| k.split('/').nth(3) == Some(&n.to_string()))
+                .map(|(_, c)| *c)
+                .sum();
+            assert_eq!(runs, if n % 2 == 1 { 2 } else { 1 }, "item {n}: {calls:?}");
+        }
+        assert_eq!(world.executions_over_one(), 4);
+    });
+}

@@ -235,6 +235,50 @@ fn many_runs_share_one_executor_on_a_multi_thread_runtime() {
     }
 }
 
+#[test]
+fn runs_one_after_another_on_one_executor_keep_to_their_own_tasks() {
+    // An executor reuses the buffers of runs that ended for the next runs:
+    // whatever a failed or canceled run left behind must not reach them.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ex = Executor::builder()
+        .action("boom", |_i: ActionInput| async {
+            Err::<serde_json::Value, _>(weft_runtime::ActionError::new("boom"))
+        })
+        .build();
+    let failing = common::plan(
+        &ex,
+        "tasks:\n  f: {action: boom}\n  s: {action: core.sleep, input: {seconds: 0.02}, next: [{do: [x, y]}]}\n  x: {action: core.noop}\n  y: {action: core.noop}\n",
+    );
+    let slow = common::plan(
+        &ex,
+        "tasks:\n  a: {action: core.sleep, input: {seconds: 0.2}}\n",
+    );
+    let good = common::plan(
+        &ex,
+        "input: [n]\ntasks:\n  a: {action: core.echo, input: {message: \"{{ parameters.n }}\"}, next: [{do: [b, c]}]}\n  b: {action: core.echo, input: {message: \"{{ task.a.message + 1 }}\"}, next: [{do: d}]}\n  c: {action: core.echo, input: {message: \"{{ task.a.message + 2 }}\"}, next: [{do: d}]}\n  d: {join: all, action: core.echo, input: {message: \"{{ task.b.message + task.c.message }}\"}}\n",
+    );
+    rt.block_on(async {
+        for n in 0..3 {
+            let out = ex.start(&failing, json!({})).unwrap().await.unwrap();
+            assert_eq!(out.status, RunStatus::Failed);
+            assert_eq!(out.task("x").count(), 0);
+            let run = ex.start(&slow, json!({})).unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            run.cancel();
+            let out = run.await.unwrap();
+            assert_eq!(out.status, RunStatus::Canceled);
+            let out = ex.start(&good, json!({"n": n})).unwrap().await.unwrap();
+            assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+            let names: Vec<&str> = out.tasks.iter().map(|t| &*t.name).collect();
+            assert_eq!(names.len(), 4, "{names:?}");
+            assert_eq!(common::result(&out, "d"), json!({"message": 2 * n + 3}));
+        }
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_global_cap_holds_across_runs() {
     let running = Arc::new(AtomicUsize::new(0));

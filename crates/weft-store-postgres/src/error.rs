@@ -1,7 +1,8 @@
 //! How Postgres's errors become [`StoreError`]s: each names the server and
 //! says what the store was doing.
 
-use weft_runtime::store::StoreError;
+use weft_runtime::store::{driver, StoreError};
+use weft_runtime::RunId;
 
 /// `error` while `doing` something with the store at `at`; `error` is kept
 /// as the source.
@@ -43,4 +44,17 @@ pub(crate) fn damaged(at: &str, what: impl std::fmt::Display) -> StoreError {
         at,
         format!("a stored value cannot be read ({what}): was it written by another program?"),
     )
+}
+
+/// How errors name the store at `at`.
+pub(crate) fn store_name(at: &str) -> String {
+    format!("postgres store {at}")
+}
+
+pub(crate) fn out_of_sequence(at: &str, run: RunId, seq: u64, previous: i128) -> StoreError {
+    driver::out_of_sequence(&store_name(at), run, seq, previous)
+}
+
+pub(crate) fn one_start(at: &str, run: RunId) -> StoreError {
+    driver::second_start(&store_name(at), run)
 }

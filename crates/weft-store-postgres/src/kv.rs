@@ -10,7 +10,8 @@ use tokio_postgres::Row;
 use weft_runtime::store::driver::check_key;
 use weft_runtime::store::{KvEntry, KvStore, StoreError};
 
-use crate::store::{Inner, PostgresStore};
+use crate::inner::Inner;
+use crate::store::PostgresStore;
 
 /// True when `e` says the `kv` table is not there (no key was ever set).
 fn no_table(e: &tokio_postgres::Error) -> bool {

@@ -12,10 +12,9 @@ use uuid::Uuid;
 use weft_runtime::store::{Claimed, Command, Entry, Record, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
-use crate::error;
+use crate::error::{self, one_start};
+use crate::inner::{int, millis_now, Held, Inner};
 use crate::schema::{ACTIVE, ENDED};
-use crate::store::{Held, Inner};
-use crate::write::{int, millis_now, one_start};
 
 /// The status of a run a process claims or takes over: a queued run is
 /// running from then on.

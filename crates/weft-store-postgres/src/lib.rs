@@ -60,8 +60,9 @@
 //! locked (`SELECT … FOR UPDATE`, in id order) and checked (the sequence
 //! follows on; this process holds the run's current epoch and its lease
 //! has not run out on this process's clock), then the journal rows go in
-//! with one multi-row `INSERT … SELECT FROM unnest(…)`, the summaries are
-//! updated the same way, and a notice is sent for each run that ended.
+//! (a row of 16 KB or more by an `INSERT … VALUES` of its own, the others
+//! together by one `INSERT … SELECT unnest(…), …`), the summaries are
+//! updated from arrays too, and a notice is sent for each run that ended.
 //! `BEGIN` goes out with the lock, and these statements with `COMMIT`
 //! (a statement that fails makes the server roll back instead): two round
 //! trips, one for a batch of new runs only. A run whose epoch moved
@@ -69,13 +70,13 @@
 //! reported in [`Appended::fenced`](weft_runtime::store::Appended); its
 //! run stops in this process.
 //!
-//! Binary `COPY` was measured against the `unnest` insert
-//! (`benches/examples/postgres.rs`; figures in docs/performance.md): for
-//! the rows an append writes — one per run per batch, so from one to a few
-//! hundred in practice — the two are within 20% of each other, and `COPY`
-//! pulls ahead (about 1.7×) only when a batch holds thousands of runs. The
-//! `unnest` insert is kept because it is an ordinary statement that
-//! pipelines with the summary update and the notices in the same round
+//! Binary `COPY` was measured against these inserts
+//! (`benches/examples/postgres.rs -- layouts`, the server's CPU time per
+//! insert; figures in docs/performance.md): a big row costs the server
+//! least alone (its records one parameter, no array to read and copy), and
+//! `COPY` is cheapest only when a batch holds thousands of one-record
+//! rows. The inserts are kept because they are ordinary statements that
+//! pipeline with the summary update and the notices in the same round
 //! trip, where `COPY` is a protocol exchange of its own.
 //!
 //! # The client
@@ -108,6 +109,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod inner;
 mod kv;
 mod lease;
 mod listen;

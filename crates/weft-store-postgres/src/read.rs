@@ -9,7 +9,7 @@ use weft_runtime::store::{Entry, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
-use crate::store::Inner;
+use crate::inner::Inner;
 
 /// A summary from the row of a `SELECT {SUMMARY_COLUMNS}`; `Err` says what
 /// in the row cannot be read.

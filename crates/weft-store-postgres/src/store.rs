@@ -2,10 +2,10 @@
 //! notices, and the [`Store`] methods.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::broadcast;
@@ -18,37 +18,9 @@ use weft_runtime::store::{
 use weft_runtime::RunId;
 
 use crate::error;
+use crate::inner::{no_answer, Inner};
 use crate::options::{check_schema, parse_url, redact, PostgresOptions};
 use crate::schema;
-
-/// A run this process owns: the epoch it holds, and the moment (on this
-/// process's clock) after which it must assume the lease is gone.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Held {
-    pub(crate) epoch: i64,
-    pub(crate) deadline: Instant,
-}
-
-pub(crate) struct Inner {
-    pub(crate) pool: Pool,
-    pub(crate) schema: String,
-    /// `host:port/db (schema s)`, for messages.
-    pub(crate) at: String,
-    /// This store's name as an owner of leases: unique per store.
-    pub(crate) me: String,
-    pub(crate) options: PostgresOptions,
-    /// The longest any call waits for the database: the connect timeout
-    /// plus the statement timeout.
-    pub(crate) patience: Duration,
-    /// The notification channel of the schema.
-    pub(crate) channel: String,
-    owned: Mutex<HashMap<RunId, Held>>,
-    lost: Mutex<Vec<RunId>>,
-    pub(crate) notices: broadcast::Sender<Notice>,
-    config: tokio_postgres::Config,
-    listener: OnceLock<JoinHandle<()>>,
-    runtime: tokio::runtime::Handle,
-}
 
 /// A [`Store`] in a Postgres database, which several processes can share
 /// ([`SharedStore`]).
@@ -239,20 +211,6 @@ impl PostgresStore {
     }
 }
 
-/// The database did not answer `doing` within `patience`.
-fn no_answer(at: &str, doing: &str, patience: Duration) -> StoreError {
-    error::other(
-        at,
-        format!(
-            "{doing}: no answer from the database within {:.1} s (its connect timeout \
-             plus its statement timeout): the server, or the network to it, is down or \
-             cut; check it and try again (`?connect_timeout=SECONDS` and \
-             `?statement_timeout=SECONDS` in the URL set the two)",
-            patience.as_secs_f64()
-        ),
-    )
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -260,85 +218,6 @@ fn hostname() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "host".to_owned())
-}
-
-impl Inner {
-    /// A connection from the pool, for `doing` (the error says what the
-    /// store was doing, and keeps the pool's error as its source).
-    pub(crate) async fn conn(&self, doing: &str) -> Result<Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| error::pool(&self.at, doing, e))
-    }
-
-    /// What a query's error becomes while `doing` something (the error is
-    /// kept as the source).
-    pub(crate) fn fail<'a>(
-        &'a self,
-        doing: &'a str,
-    ) -> impl Fn(tokio_postgres::Error) -> StoreError + Copy + 'a {
-        move |e| error::sql(&self.at, doing, e)
-    }
-
-    pub(crate) fn owned(&self) -> MutexGuard<'_, HashMap<RunId, Held>> {
-        self.owned.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// How long after a renewal was sent this process still counts on its
-    /// lease: half a heartbeat less than the lease, so that it stops before
-    /// the database lets another process take over.
-    pub(crate) fn local_lease(&self) -> Duration {
-        self.options
-            .lease
-            .saturating_sub(self.options.heartbeat / 2)
-    }
-
-    /// Forgets runs this process owned, and tells.
-    pub(crate) fn lose(&self, runs: &[RunId]) {
-        if runs.is_empty() {
-            return;
-        }
-        {
-            let mut owned = self.owned();
-            for r in runs {
-                owned.remove(r);
-            }
-        }
-        self.lost
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(runs);
-        for r in runs {
-            let _ = self.notices.send(Notice::RunLost(*r));
-        }
-        let _ = self.notices.send(Notice::Lost);
-    }
-
-    /// `op`, or an error saying the database did not answer, should it
-    /// take longer than [`Inner::patience`].
-    async fn bounded<T>(
-        &self,
-        doing: &str,
-        op: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.patience, op)
-            .await
-            .unwrap_or_else(|_| Err(no_answer(&self.at, doing, self.patience)))
-    }
-
-    fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Notice> {
-        let rx = self.notices.subscribe();
-        self.listener.get_or_init(|| {
-            self.runtime.spawn(crate::listen::listen_loop(
-                self.config.clone(),
-                self.patience,
-                self.channel.clone(),
-                self.notices.clone(),
-            ))
-        });
-        rx
-    }
 }
 
 impl Store for PostgresStore {

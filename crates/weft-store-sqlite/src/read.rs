@@ -88,10 +88,26 @@ impl Reader {
             )
             .map_err(fail)?;
         let id = id_bytes(run);
+        // The journal's length, from the last row's numbers (on the
+        // primary key): the list is made once at its size instead of
+        // growing by doubling, a copy of the whole list each time.
+        let mut size = self
+            .conn
+            .prepare_cached(
+                "SELECT last_seq FROM journal WHERE run = ?1 ORDER BY first_seq DESC LIMIT 1",
+            )
+            .map_err(fail)?;
+        let last: Option<i64> = size
+            .query_row([&id[..]], |row| row.get(0))
+            .optional()
+            .map_err(fail)?;
+        let records = last.map_or(0, |last| (last + 1).saturating_sub(int(from)).max(0));
         let mut rows = stmt
             .query(rusqlite::params![&id[..], int(from)])
             .map_err(fail)?;
-        let mut out: Vec<Entry> = Vec::new();
+        // A damaged number reserves no more than a million records; a
+        // longer journal grows from there.
+        let mut out: Vec<Entry> = Vec::with_capacity((records as usize).min(1 << 20));
         while let Some(row) = rows.next().map_err(fail)? {
             let first: i64 = row.get(0).map_err(fail)?;
             let last: i64 = row.get(1).map_err(fail)?;

@@ -269,6 +269,18 @@ impl Scheduler {
         self.in_flight += 1;
         self.actions_run += 1;
         self.turn.budget = self.turn.budget.saturating_sub(1);
+        self.slots[slot.index()] = Some(InFlight {
+            task: None,
+            instance: id,
+            item,
+        });
+        if let Some(j) = self.journal.as_deref_mut() {
+            if j.recorded_start(key, slot) {
+                // A replay, and the journal says how this attempt ended:
+                // it holds its slot until that record, and never runs.
+                return;
+            }
+        }
         let input = ActionInput {
             input,
             context: ctx,
@@ -292,11 +304,6 @@ impl Scheduler {
         if let Some(item) = item {
             span.record("index", item.0);
         }
-        self.slots[slot.index()] = Some(InFlight {
-            task: None,
-            instance: id,
-            item,
-        });
         let launch = Launch {
             slot,
             key,

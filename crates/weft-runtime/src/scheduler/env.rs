@@ -66,6 +66,12 @@ pub(crate) trait RunHost: Send + Sync + 'static {
     /// A run ended and its context's maps are free (emptied).
     fn keep_context_maps(&self, maps: weft_core::ContextMaps);
 
+    /// The buffers of an ended run's scheduler, to run a new one with.
+    fn run_buffers(&self) -> Option<super::RunBuffers>;
+
+    /// A run ended and its scheduler's buffers are free (emptied).
+    fn keep_run_buffers(&self, buffers: super::RunBuffers);
+
     /// The action registered under `name`, for a task whose action is an
     /// expression (a name that is a workflow is not one).
     fn action(&self, name: &str) -> Option<Arc<dyn Action>>;

@@ -1,7 +1,6 @@
 //! The end of a run: joins left waiting are reported, the output is
 //! evaluated in order, and the outcome with every task record is made.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -104,13 +103,15 @@ impl Scheduler {
         if self.graph.instances.len() >= 4096 {
             self.ctx = WorkflowContext::new(Value::Null, []);
         }
-        self.graph.joins = Vec::new();
+        // (The joins' tables are kept, emptied, for the executor's next
+        // run; see `pool.rs`.)
+        self.graph.joins.clear();
         self.graph.terminal = Vec::new();
         self.graph.route_joins = Default::default();
-        self.graph.join_slot = Vec::new();
-        self.slots = Vec::new();
+        self.graph.join_slot.clear();
         self.env.actions = Vec::new();
-        self.turn.queue = VecDeque::new();
+        // The buffers an executor keeps for its next run stay (empty).
+        self.free_big_buffers();
         let tasks_run = self.graph.instances.len();
         let (tasks, routes) = self.records(true);
         RunOutcome {
@@ -158,10 +159,18 @@ impl Scheduler {
     /// end of a run (`ended`), an instance that never finished is
     /// `canceled`; otherwise (a snapshot) it keeps its status.
     pub(super) fn records(&mut self, ended: bool) -> (Vec<TaskRecord>, Vec<Vec<String>>) {
-        let rank = self.route_ranks();
+        // A run without split tasks has one route, route 0: nothing to rank.
+        let single = self.graph.routes.len() == 1;
+        let rank = if single {
+            Vec::new()
+        } else {
+            self.route_ranks()
+        };
         let mut routes = vec![Vec::new(); self.graph.routes.len()];
-        for (r, step) in self.graph.routes.iter().enumerate() {
-            routes[rank[r] as usize] = step.path.to_vec();
+        if !single {
+            for (r, step) in self.graph.routes.iter().enumerate() {
+                routes[rank[r] as usize] = step.path.to_vec();
+            }
         }
         let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
         let plan = &self.env.plan;
@@ -187,7 +196,7 @@ impl Scheduler {
                 TaskRecord {
                     name: plan.task(inst.task).name.clone(),
                     instance: i as u32,
-                    route: rank[inst.route as usize],
+                    route: if single { 0 } else { rank[inst.route as usize] },
                     status,
                     attempts: inst.attempts,
                     items: inst.items.as_ref().map(|it| it.total),

@@ -39,11 +39,13 @@
 //! A resumed run is rebuilt from the plan and inputs, and fed its records:
 //! the queue is worked until the step an `Attempt` record names, and the
 //! outcome is handled there; commands are applied between steps. Attempts
-//! the replay launches are held, not spawned: those whose outcome a record
-//! gives never run again; those left when the records run out were in
-//! flight when the process stopped, and run now.
+//! the replay launches are not spawned: for those whose outcome a record
+//! gives, no launch is even built (the replay knows their keys from the
+//! start, and keeps only the slot each holds); the others are held, and
+//! were in flight when the process stopped: they run once the records run
+//! out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -122,13 +124,137 @@ pub(crate) enum Mismatch {
 }
 
 struct Replay {
-    records: VecDeque<(u64, Record)>,
-    /// Launches waiting to learn their outcome, by attempt: one insert and
-    /// one removal per attempt record, so a fast hasher (the keys are the
-    /// run's own counters, not outside input).
-    pending: HashMap<AttemptKey, Launch, foldhash::fast::RandomState>,
+    /// The records after `Started`, in order.
+    records: std::vec::IntoIter<Entry>,
+    /// The attempts whose outcome a record gives, and the slot each holds
+    /// once the replay has started it.
+    known: KnownAttempts,
+    /// The attempt whose outcome is known, by the slot it holds.
+    slot_keys: Vec<Option<AttemptKey>>,
+    /// Launches of attempts no record ends (in flight when the process
+    /// stopped), by slot.
+    pending: HashMap<u32, Launch, foldhash::fast::RandomState>,
     /// The run had ended (a re-run follows).
     ended: bool,
+    /// The run's start in milliseconds, the moment it stands for, and
+    /// whether the start is on a whole millisecond (a resumed run's is:
+    /// see `began_at`); set when `instant_of` is first asked.
+    clock: Option<(u64, Instant, bool)>,
+}
+
+/// The attempts a journal ends, and where each stands in the replay: one
+/// insert and two look-ups per attempt record. A table per instance and
+/// attempt number, indexed by item, not one map of every attempt: the
+/// items of a with-items task start and end nearly in order, so each
+/// look-up touches memory next to the one before instead of a random
+/// place in a map as large as the journal (at 100,000 records, most
+/// look-ups of such a map missed the processor's caches). An item too far
+/// beyond the number of records for a table (a damaged journal, or a few
+/// stragglers of a long list) goes to a map of its own.
+struct KnownAttempts {
+    /// The table of each instance and attempt number.
+    groups: HashMap<(u32, u32), usize, foldhash::fast::RandomState>,
+    /// Indexed by item + 1 (0 for an attempt without items).
+    tables: Vec<Vec<Known>>,
+    /// Attempts whose item is at `dense` or beyond.
+    sparse: HashMap<AttemptKey, Known, foldhash::fast::RandomState>,
+    /// The table length no table grows to: a few times the records.
+    dense: usize,
+    /// The group looked up last, and its table: consecutive records are
+    /// nearly always of one instance and attempt number.
+    last: Option<((u32, u32), usize)>,
+}
+
+impl KnownAttempts {
+    fn new(records: usize) -> KnownAttempts {
+        KnownAttempts {
+            groups: HashMap::default(),
+            tables: Vec::new(),
+            sparse: HashMap::default(),
+            dense: records.saturating_mul(4).saturating_add(4096),
+            last: None,
+        }
+    }
+
+    /// The table of `group`, made if `make` and it has none.
+    fn table(&mut self, group: (u32, u32), make: bool) -> Option<usize> {
+        if let Some((g, t)) = self.last {
+            if g == group {
+                return Some(t);
+            }
+        }
+        let t = match self.groups.get(&group) {
+            Some(&t) => t,
+            None if make => {
+                self.tables.push(Vec::new());
+                self.groups.insert(group, self.tables.len() - 1);
+                self.tables.len() - 1
+            }
+            None => return None,
+        };
+        self.last = Some((group, t));
+        Some(t)
+    }
+
+    fn place(key: &AttemptKey) -> ((u32, u32), usize) {
+        let index = key.item.map_or(0, |i| i.index() + 1);
+        ((key.instance.0, key.attempt), index)
+    }
+
+    /// Notes that a record ends `key`.
+    fn insert(&mut self, key: AttemptKey) {
+        let (group, index) = Self::place(&key);
+        if index >= self.dense {
+            self.sparse.insert(key, Known::Waiting);
+            return;
+        }
+        let Some(t) = self.table(group, true) else {
+            return;
+        };
+        let table = &mut self.tables[t];
+        if table.len() <= index {
+            table.resize(index + 1, Known::Absent);
+        }
+        table[index] = Known::Waiting;
+    }
+
+    /// Where `key` stands, if a record ends it.
+    fn get_mut(&mut self, key: &AttemptKey) -> Option<&mut Known> {
+        let (group, index) = Self::place(key);
+        let known = if index >= self.dense {
+            self.sparse.get_mut(key)?
+        } else {
+            let t = self.table(group, false)?;
+            self.tables[t].get_mut(index)?
+        };
+        (!matches!(known, Known::Absent)).then_some(known)
+    }
+}
+
+/// Where an attempt that a record ends stands in the replay.
+#[derive(Clone, Copy)]
+enum Known {
+    /// No record ends it (a hole in a table).
+    Absent,
+    /// Not started yet.
+    Waiting,
+    /// Started, holding this slot until its record.
+    Started(SlotId),
+    /// Its record was handled (or an abort dropped it).
+    Handled,
+}
+
+impl Replay {
+    /// The slots of everything the replay holds, which are given up.
+    fn into_slots(self) -> Vec<SlotId> {
+        let known = self
+            .slot_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.is_some())
+            .map(|(s, _)| SlotId(s as u32));
+        known.chain(self.pending.into_keys().map(SlotId)).collect()
+    }
 }
 
 impl RunJournal {
@@ -184,14 +310,24 @@ impl RunJournal {
         }
     }
 
-    /// The journal of a run being resumed from `entries` (its whole
-    /// journal, `Started` first).
-    pub(crate) fn resumed(journal: Arc<Journal>, sync: bool, entries: Vec<Entry>) -> RunJournal {
-        let seq = entries.len() as u64;
-        // Every launch of the replay waits here until its record comes: as
-        // many at once as a with-items chunk or a fan-out starts, at most
-        // one per record.
-        let waiting = entries.len().min(1 << 12);
+    /// The journal of a run being resumed from `records`: its whole
+    /// journal after its `Started` record.
+    pub(crate) fn resumed(
+        journal: Arc<Journal>,
+        sync: bool,
+        records: std::vec::IntoIter<Entry>,
+    ) -> RunJournal {
+        let seq = records.len() as u64 + 1;
+        let mut known = KnownAttempts::new(records.len());
+        for e in records.as_slice() {
+            if let Record::Attempt(a) = &e.record {
+                known.insert(AttemptKey {
+                    instance: InstanceId(a.instance),
+                    item: a.item.map(ItemIndex),
+                    attempt: a.attempt,
+                });
+            }
+        }
         RunJournal {
             journal,
             seq,
@@ -202,13 +338,12 @@ impl RunJournal {
             first: None,
             held: Vec::new(),
             replay: Some(Box::new(Replay {
-                records: entries
-                    .into_iter()
-                    .skip(1)
-                    .map(|e| (e.seq, e.record))
-                    .collect(),
-                pending: HashMap::with_capacity_and_hasher(waiting, Default::default()),
+                records,
+                known,
+                slot_keys: Vec::new(),
+                pending: HashMap::default(),
                 ended: false,
+                clock: None,
             })),
             broken: None,
         }
@@ -222,10 +357,32 @@ impl RunJournal {
     pub(super) fn hold(&mut self, launch: Launch) {
         match &mut self.replay {
             Some(r) => {
-                r.pending.insert(launch.key, launch);
+                r.pending.insert(launch.slot.0, launch);
             }
             None => self.held.push(launch),
         }
+    }
+
+    /// In replay, the attempt `key` was started in `slot`: if a record
+    /// gives its outcome, the slot is kept for that record and `true`
+    /// says that nothing is to be launched.
+    #[inline]
+    pub(super) fn recorded_start(&mut self, key: AttemptKey, slot: SlotId) -> bool {
+        let Some(r) = self.replay.as_deref_mut() else {
+            return false;
+        };
+        let Some(known @ Known::Waiting) = r.known.get_mut(&key) else {
+            // No record ends it (or it was started before): launched as
+            // any other attempt.
+            return false;
+        };
+        *known = Known::Started(slot);
+        let i = slot.index();
+        if r.slot_keys.len() <= i {
+            r.slot_keys.resize(i + 1, None);
+        }
+        r.slot_keys[i] = Some(key);
+        true
     }
 
     /// Whether the run is being replayed.
@@ -504,7 +661,25 @@ impl Scheduler {
     }
 
     /// The moment a record's time names, on this run's clock.
-    fn instant_of(&self, ms: u64) -> Instant {
+    fn instant_of(&mut self, ms: u64) -> Instant {
+        let (started_sys, started) = (self.started_sys, self.started);
+        if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
+            // In whole milliseconds from the start, when the start is on
+            // one: the same moment, without going through the system
+            // clock's type twice per record.
+            let (base, at, whole) = *r.clock.get_or_insert_with(|| {
+                let base = millis(started_sys);
+                (base, started, from_millis(base) == started_sys)
+            });
+            if whole {
+                return match ms.checked_sub(base) {
+                    Some(d) => at + Duration::from_millis(d),
+                    None => at
+                        .checked_sub(Duration::from_millis(base - ms))
+                        .unwrap_or(at),
+                };
+            }
+        }
         let at: SystemTime = from_millis(ms);
         match at.duration_since(self.started_sys) {
             Ok(d) => self.started + d,
@@ -533,7 +708,7 @@ impl Scheduler {
         };
         self.ended_before = replay.ended;
         let mut pending: Vec<Launch> = replay.pending.into_values().collect();
-        pending.sort_by_key(|l| l.slot);
+        pending.sort_unstable_by_key(|l| l.slot);
         for launch in pending {
             self.launch(launch);
         }
@@ -545,10 +720,12 @@ impl Scheduler {
         let mut handled = 0u32;
         loop {
             let next = match self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
-                Some(r) => r.records.pop_front(),
+                Some(r) => r.records.next(),
                 None => return Ok(()),
             };
-            let Some((seq, record)) = next else { break };
+            let Some(Entry { seq, record, .. }) = next else {
+                break;
+            };
             handled += 1;
             if handled.is_multiple_of(4096) {
                 // A long journal does not hold the runtime's thread.
@@ -617,11 +794,19 @@ impl Scheduler {
             item: a.item.map(ItemIndex),
             attempt: a.attempt,
         };
-        let launch = self
+        let slot = self
             .journal
             .as_deref_mut()
             .and_then(|j| j.replay.as_mut())
-            .and_then(|r| r.pending.remove(&key))
+            .and_then(|r| {
+                let known = r.known.get_mut(&key)?;
+                let Known::Started(slot) = *known else {
+                    return None;
+                };
+                *known = Known::Handled;
+                r.slot_keys[slot.index()] = None;
+                Some(slot)
+            })
             .ok_or(Mismatch::NotStarted { key, step: a.step })?;
         let outcome = match a.outcome {
             AttemptOutcome::Ok { result } => Outcome::Ok(result),
@@ -644,14 +829,12 @@ impl Scheduler {
             AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
         };
         let done = Done {
-            slot: Some(launch.slot),
+            slot: Some(slot),
             key,
             outcome,
             started: a.started_at.map(|ms| self.instant_of(ms)),
             ended: self.instant_of(a.ended_at),
         };
-        // The launch never runs: its outcome is known.
-        drop(launch);
         self.completed(done);
         Ok(())
     }
@@ -675,15 +858,21 @@ impl Scheduler {
     /// The slots of the launches a replay holds, which are given up.
     pub(super) fn take_pending(&mut self) -> Vec<SlotId> {
         match self.journal.as_deref_mut().and_then(|j| j.replay.take()) {
-            Some(r) => r.pending.into_values().map(|l| l.slot).collect(),
+            Some(r) => r.into_slots(),
             None => Vec::new(),
         }
     }
 
-    /// In replay, an abort drops the launches of the attempts it stops.
+    /// In replay, an abort drops the launches of the attempts it stops
+    /// (and a record of one of them no longer finds it started).
     pub(super) fn forget_pending(&mut self, slot: SlotId) {
         if let Some(r) = self.journal.as_deref_mut().and_then(|j| j.replay.as_mut()) {
-            r.pending.retain(|_, l| l.slot != slot);
+            r.pending.remove(&slot.0);
+            if let Some(key) = r.slot_keys.get_mut(slot.index()).and_then(Option::take) {
+                if let Some(known) = r.known.get_mut(&key) {
+                    *known = Known::Handled;
+                }
+            }
         }
     }
 

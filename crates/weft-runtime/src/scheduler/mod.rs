@@ -54,6 +54,7 @@ mod finish;
 mod items;
 mod journal;
 mod launch;
+mod pool;
 mod scope;
 mod state;
 mod transitions;
@@ -85,6 +86,7 @@ use bits::Bits;
 pub(crate) use env::{Actions, RunEnv, RunHost};
 use journal::ReplayError;
 pub(crate) use journal::RunJournal;
+pub(crate) use pool::RunBuffers;
 use scope::Scope;
 
 /// Where the run is: going on, or stopping because it failed or was
@@ -331,6 +333,13 @@ const CLOCK_EVERY: u32 = 16;
 /// kept for another run (see `RunHost::keep_context_maps`).
 const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
 
+/// The path of the run's first route (no split edges), shared instead of
+/// allocated once per run.
+fn empty_path() -> Arc<[String]> {
+    static EMPTY: std::sync::OnceLock<Arc<[String]>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
 /// The result of actions that return nothing, shared instead of allocated
 /// once per task.
 fn null_result() -> Arc<Value> {
@@ -468,10 +477,12 @@ impl Scheduler {
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
-        let mut joins = Vec::new();
-        let mut join_slot = Vec::new();
+        let mut buffers = env.host.run_buffers().unwrap_or_default();
+        buffers.slots.reserve(n_tasks.min(1 << 16));
+        let mut joins = std::mem::take(&mut buffers.joins);
+        let mut join_slot = std::mem::take(&mut buffers.join_slot);
         if tasks.iter().any(|t| t.join.is_some()) {
-            join_slot = vec![None; tasks.len()];
+            join_slot.resize(tasks.len(), None);
             for t in tasks {
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
@@ -530,8 +541,8 @@ impl Scheduler {
             tx,
             outcome_tx: Some(outcome_tx),
             subscribers,
-            slots: Vec::with_capacity(n_tasks.min(1 << 16)),
-            free_slots: Vec::new(),
+            slots: buffers.slots,
+            free_slots: buffers.free_slots,
             in_flight: 0,
             state: State::Running,
             stop: None,
@@ -557,7 +568,7 @@ impl Scheduler {
                     key: 0,
                     target: 0,
                     level: 0,
-                    path: Arc::from(Vec::new()),
+                    path: empty_path(),
                 }],
                 join_slot,
                 terminal: Vec::new(),
@@ -566,14 +577,14 @@ impl Scheduler {
                 skipped: Vec::new(),
             },
             turn: Turn {
-                queue: VecDeque::new(),
+                queue: buffers.queue,
                 budget: TURN_BUDGET,
                 started: Instant::now(),
                 fails_queued: 0,
-                arrived: Vec::new(),
-                causes: VecDeque::new(),
+                arrived: buffers.arrived,
+                causes: buffers.causes,
                 cause: None,
-                scopes: VecDeque::new(),
+                scopes: buffers.scopes,
             },
         };
         (s, run)
@@ -709,8 +720,12 @@ impl Scheduler {
             if let Some(tx) = self.outcome_tx.take() {
                 let _ = tx.send(outcome);
             }
-            // The context's maps, emptied, for the executor's next run
-            // (unless something still holds a clone, or they grew big).
+            // The context's maps and the scheduler's buffers, emptied, for
+            // the executor's next run (unless something still holds a
+            // clone of the context, or they grew big).
+            if let Some(buffers) = self.take_buffers() {
+                self.env.host.keep_run_buffers(buffers);
+            }
             let Scheduler { ctx, env, .. } = *self;
             if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
                 env.host.keep_context_maps(maps);
@@ -747,6 +762,10 @@ impl Scheduler {
             }
         }
         let initial = Scope::initial(self.ctx.variables().clone());
+        // Sized once: a workflow of many start tasks does not grow the
+        // queues (copying what they hold) as it queues them.
+        self.turn.queue.reserve(plan.starts().len());
+        self.turn.scopes.reserve(plan.starts().len());
         for &t in plan.starts() {
             self.queue_dispatch(t, 0, 0, initial.clone());
         }

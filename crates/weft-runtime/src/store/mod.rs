@@ -254,14 +254,19 @@ pub enum AttemptOutcome {
 /// back. A `null` result (an action that returns nothing) shares one `Arc`
 /// per thread instead of allocating its own.
 fn arc_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+    let value = Value::deserialize(d)?;
+    Ok(match value {
+        Value::Null => shared_null(),
+        value => Arc::new(value),
+    })
+}
+
+/// The `null` result that records read back on this thread share.
+pub(crate) fn shared_null() -> Arc<Value> {
     thread_local! {
         static NULL: Arc<Value> = Arc::new(Value::Null);
     }
-    let value = Value::deserialize(d)?;
-    Ok(match value {
-        Value::Null => NULL.with(Arc::clone),
-        value => Arc::new(value),
-    })
+    NULL.with(Arc::clone)
 }
 
 /// A command a run handled.

@@ -249,6 +249,17 @@ fn extend_checked(
     // A record is more than 8 bytes of JSON: a damaged row's numbers do
     // not reserve more than its text could hold.
     out.reserve(((last - first + 1) as usize).min(json.len() / 8));
+    // Attempt records as the store writes them are read without serde's
+    // generic decoding; a row that reader cannot read is read again by
+    // serde, for its error.
+    match super::decode::read_records(out, run, first as u64, text) {
+        Some(n) if n as i64 == last - first + 1 => return Ok(()),
+        Some(_) => {
+            out.truncate(before);
+            return Err(skips());
+        }
+        None => out.truncate(before),
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let read = serde::de::DeserializeSeed::deserialize(
         Records {
