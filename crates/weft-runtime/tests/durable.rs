@@ -718,13 +718,18 @@ async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(out.status, RunStatus::Failed);
-        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
-        let msg = &out.errors[0].message;
-        assert!(msg.contains("was not kept in"), "{msg}");
-        assert!(msg.contains("disk full"), "{msg}");
-        assert!(msg.contains("cannot be resumed"), "{msg}");
-        assert!(!msg.contains("can be resumed from"), "{msg}");
+        // A write-behind run may end before its first commit fails: then
+        // `recorded` (above) and the flush (below) are its report.
+        let held = durability == Durability::Sync || recorded_first;
+        if held || out.status != RunStatus::Succeeded {
+            assert_eq!(out.status, RunStatus::Failed);
+            assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+            let msg = &out.errors[0].message;
+            assert!(msg.contains("was not kept in"), "{msg}");
+            assert!(msg.contains("disk full"), "{msg}");
+            assert!(msg.contains("cannot be resumed"), "{msg}");
+            assert!(!msg.contains("can be resumed from"), "{msg}");
+        }
         if durability == Durability::Sync || recorded_first {
             assert_eq!(out.stats.actions_run, 0);
             assert_eq!(calls.load(Ordering::SeqCst), calls_before);

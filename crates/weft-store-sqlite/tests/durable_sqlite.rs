@@ -213,22 +213,26 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(out.status, RunStatus::Failed);
-        let file = path.display().to_string();
-        assert!(
-            out.errors
-                .iter()
-                .any(|e| e.message.contains(&format!("was not kept in {file}"))
-                    && e.message.contains("full")
-                    && e.message.contains("cannot be resumed")),
-            "{:?}",
-            out.errors
-        );
+        // A write-behind run may end before its first commit fails: then
+        // `recorded` (above) and the flush (below) are its report.
+        if durability == Durability::Sync || out.status != RunStatus::Succeeded {
+            assert_eq!(out.status, RunStatus::Failed);
+            let file = path.display().to_string();
+            assert!(
+                out.errors
+                    .iter()
+                    .any(|e| e.message.contains(&format!("was not kept in {file}"))
+                        && e.message.contains("full")
+                        && e.message.contains("cannot be resumed")),
+                "{:?}",
+                out.errors
+            );
+        }
         if durability == Durability::Sync {
             assert_eq!(out.stats.actions_run, 0);
             assert_eq!(world.calls_of("a"), calls_before);
         }
-        let _ = ex.flush().await;
+        assert!(ex.flush().await.is_err(), "flush reports the failed commit");
         assert!(store.get(id).await.unwrap().is_none());
         assert!(store.load(id).await.is_err());
     }
