@@ -1,18 +1,21 @@
-//! Write-behind runs of many independent tasks, a few times, for
-//! `valgrind --tool=callgrind` with every thread counted: the scheduler's
-//! side and the SQLite store's writer thread. Instruction counts repeat
-//! from run to run where wall-clock times on a shared machine do not.
+//! Write-behind runs of many independent tasks (or a chain), a few times,
+//! for `valgrind --tool=callgrind` with every thread counted: the
+//! scheduler's side and the SQLite store's writer thread. Instruction
+//! counts repeat from run to run where wall-clock times on a shared
+//! machine do not; the commits a run takes are counted and printed.
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example profile_write
 //! for n in 1 4; do valgrind --tool=callgrind --callgrind-out-file=/tmp/pw-$n.cg \
 //!     target/release/examples/profile_write sqlite 10000 $n; done
+//! target/release/examples/profile_write sqlite 100 10 chain   # commits of a short run
 //! ```
 //!
 //! Arguments: store (`sqlite`, a write-behind SQLite journal in a temporary
-//! file, or `memory`, no store), tasks, runs. Each run ends when the run
-//! has ended and its records are committed (`Executor::flush`), as
-//! `durable_independent_10k` in `benches/durable.rs`. Without
+//! file, or `memory`, no store), tasks, runs, shape (`independent`, the
+//! default, or `chain`). Each run ends when the run has ended and its
+//! records are committed (`Executor::flush`), as `durable_independent_10k`
+//! and `durable_chain_100` in `benches/durable.rs`. Without
 //! `--toggle-collect` the count includes building the executor and the
 //! plan: instructions per task = (total of `runs` = 4 − total of `runs` =
 //! 1) / (3 × tasks).
@@ -20,30 +23,71 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use common::{runtime_ct, weft_builder, Shape};
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use weft::{ActionInput, Executor, Workflow};
+use weft::store::{Appended, Entry, RunFilter, RunSummary, Store, StoreError};
+use weft::{ActionInput, Executor, RunId, Workflow};
 use weft_store_sqlite::SqliteStore;
+
+/// A store that counts the commits (appends) it passes on.
+struct Counted {
+    inner: SqliteStore,
+    commits: AtomicUsize,
+}
+
+impl Store for Counted {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.inner.append(entries)
+    }
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load(run)
+    }
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.inner.get(run)
+    }
+    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        self.inner.list(f)
+    }
+    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.inner.purge(before)
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let store = args.first().map_or("sqlite", String::as_str);
     let size: usize = args.get(1).map_or(Ok(10_000), |s| s.parse())?;
     let runs: u32 = args.get(2).map_or(Ok(2), |s| s.parse())?;
+    let shape = match args.get(3).map_or("independent", String::as_str) {
+        "independent" => Shape::independent("independent", size),
+        "chain" => Shape::chain("chain", size),
+        other => return Err(format!("`{other}`: expected `independent` or `chain`").into()),
+    };
     let dir = tempfile::tempdir()?;
     let mut builder =
         Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
-    match store {
+    let counted = match store {
         "sqlite" => {
-            builder = builder.store(Arc::new(SqliteStore::open(dir.path().join("wb.db"))?));
+            let counted = Arc::new(Counted {
+                inner: SqliteStore::open(dir.path().join("wb.db"))?,
+                commits: AtomicUsize::new(0),
+            });
+            builder = builder.store(counted.clone());
+            Some(counted)
         }
-        "memory" => {}
+        "memory" => None,
         other => return Err(format!("`{other}`: expected `sqlite` or `memory`").into()),
-    }
+    };
     let executor = builder.build();
-    let shape = Shape::independent("independent", size);
     let text = weft_builder(&shape).build()?.to_yaml_string()?;
     let plan = Workflow::from_yaml_str(&text)?
         .with_name(shape.name)
@@ -57,6 +101,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, Box<dyn std::error::Error>>(())
         })?;
     }
-    println!("{store}: {runs} runs of {size} tasks");
+    print!("{store}: {runs} runs of {size} tasks ({})", shape.name);
+    match counted {
+        Some(c) => println!(", {} commits", c.commits.load(Ordering::Relaxed)),
+        None => println!(),
+    }
     Ok(())
 }

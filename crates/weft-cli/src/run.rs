@@ -192,7 +192,7 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     let db = args.db.as_deref();
     let result = runtime.block_on(async {
         let started = executor
-            .start_with(&plan, inputs, options(live))
+            .start_with(&plan, inputs, options(live, db.is_some()))
             .map_err(|e| match e.workflow() {
                 Some(w) => {
                     for line in report::error_lines(w, &args.file) {
@@ -228,12 +228,19 @@ pub(crate) fn run(args: RunArgs) -> Exit {
     finish_kept(&runtime, &executor, result, mode, kept)
 }
 
-/// Options of a run started here.
-fn options(live: bool) -> RunOptions {
-    if live {
+/// Options of a run started here. A run kept in a store starts nothing
+/// before the store has it: a run the command does not report as kept has
+/// done nothing.
+fn options(live: bool, kept: bool) -> RunOptions {
+    let options = if live {
         RunOptions::new().with_events()
     } else {
         RunOptions::new()
+    };
+    if kept {
+        options.recorded_first()
+    } else {
+        options
     }
 }
 

@@ -104,14 +104,15 @@ impl ExecutorInner {
         let scheduler = match (journal, start) {
             (Some(journal), Some(start)) => {
                 let (recorded, rx) = tokio::sync::watch::channel(None);
-                run.recorded = Recorded::Pending(rx);
-                scheduler.with_journal(RunJournal::new(
+                run.recorded = Recorded::Pending(rx.clone(), journal.clone());
+                scheduler.with_new_journal(
                     journal,
                     durability == Durability::Sync,
-                    id,
+                    options.recorded_first,
                     start,
                     recorded,
-                ))
+                    rx,
+                )
             }
             _ => scheduler,
         };

@@ -9,6 +9,11 @@
 //! a flush) is committed at once together with everything already waiting,
 //! so runs waiting at the same moment share one commit.
 //!
+//! A write-behind run's `Started` record is handed over by `start` itself
+//! ([`Journal::hand_over_start`]), and committed with whatever comes next:
+//! the run does not wait for it. [`Run::recorded`](crate::Run::recorded)
+//! asks for that commit at once ([`Journal::urge`]) and hears how it went.
+//!
 //! Back-pressure: a run takes one permit per record from a semaphore of
 //! [`JournalConfig::backlog_records`] permits before handing a batch over,
 //! and the permits come back when the batch is committed; a run that would
@@ -62,12 +67,22 @@ enum ToWriter {
     /// Commit everything handed over so far, then answer, leaving a failed
     /// commit's error for the next `Flush`.
     Barrier(oneshot::Sender<()>),
+    /// Commit everything handed over so far, now (someone waits for a
+    /// run's first record); nobody to answer.
+    Urge,
 }
+
+/// Where a write-behind run hears how the commit of its `Started` record
+/// went (`None` until it is done).
+pub(crate) type FirstCommit = tokio::sync::watch::Sender<Option<Result<(), StoreError>>>;
 
 struct Batch {
     run: RunId,
     entries: Vec<Entry>,
     ack: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// The batch of a write-behind run's `Started` record: told how its
+    /// commit went.
+    first: Option<FirstCommit>,
     /// Where to tell the run that its records could not be committed.
     run_tx: flume::Sender<Msg>,
     _permits: Option<OwnedSemaphorePermit>,
@@ -151,9 +166,41 @@ impl Journal {
             run,
             entries,
             ack,
+            first: None,
             run_tx,
             _permits: permits,
         }));
+    }
+
+    /// Hands a new write-behind run's `Started` record over to the writer
+    /// at once, without waiting (it is called by `start`, which does not
+    /// wait): the record takes a permit of the backlog when one is free,
+    /// and goes without one otherwise (the run's next turn waits for room
+    /// anyway). `first` hears how its commit went.
+    pub(crate) fn hand_over_start(
+        &self,
+        start: Entry,
+        first: FirstCommit,
+        run_tx: flume::Sender<Msg>,
+    ) {
+        let writer = self.writer();
+        let permits = writer.permits.clone().try_acquire_owned().ok();
+        let _ = writer.tx.send(ToWriter::Batch(Batch {
+            run: start.run,
+            entries: vec![start],
+            ack: None,
+            first: Some(first),
+            run_tx,
+            _permits: permits,
+        }));
+    }
+
+    /// Asks the writer to commit what it holds now, not at the end of its
+    /// batch interval: someone waits for a run's first record.
+    pub(crate) fn urge(&self) {
+        if let Some(writer) = self.writer.get() {
+            let _ = writer.tx.send(ToWriter::Urge);
+        }
     }
 
     /// Waits until every record handed over so far is committed.
@@ -213,6 +260,57 @@ impl Backlog {
     }
 }
 
+/// What the writer gathered for one commit.
+#[derive(Default)]
+struct Gathered {
+    pending: Vec<Batch>,
+    /// `Flush` and `Barrier` waiters, answered after the commit.
+    flushes: Vec<ToWriter>,
+    /// Records in `pending`.
+    count: usize,
+    /// Commit now: someone waits.
+    urgent: bool,
+}
+
+impl Gathered {
+    /// Takes `msg` into this commit. A batch of a run whose records could
+    /// not be committed before (`lost`, by the channel of the scheduler
+    /// that sent them) is answered with an error and not written: its
+    /// journal has a gap, which a store refuses anyway, and a refused run
+    /// in a commit of several costs the others a retry each.
+    fn take(&mut self, msg: ToWriter, lost: &[(RunId, flume::Sender<Msg>)]) {
+        match msg {
+            ToWriter::Batch(b) => {
+                if !lost.is_empty()
+                    && lost
+                        .iter()
+                        .any(|(run, tx)| *run == b.run && tx.same_channel(&b.run_tx))
+                {
+                    let e = StoreError::unavailable(format!(
+                        "run {}: an earlier commit of its records failed",
+                        b.run
+                    ));
+                    if let Some(first) = b.first {
+                        first.send_replace(Some(Err(e.clone())));
+                    }
+                    if let Some(ack) = b.ack {
+                        let _ = ack.send(Err(e));
+                    }
+                    return;
+                }
+                self.count += b.entries.len();
+                self.urgent |= b.ack.is_some();
+                self.pending.push(b);
+            }
+            ToWriter::Urge => self.urgent = true,
+            waiter @ (ToWriter::Flush(_) | ToWriter::Barrier(_)) => {
+                self.urgent = true;
+                self.flushes.push(waiter);
+            }
+        }
+    }
+}
+
 async fn write_loop(
     store: Arc<dyn Store>,
     config: JournalConfig,
@@ -222,48 +320,41 @@ async fn write_loop(
     // A failed commit is told to its runs, and to the next flush: a run that
     // had already ended (write-behind) has nobody else to hear of it.
     let mut failed: Option<StoreError> = None;
+    // Runs whose records could not be committed, with their scheduler's
+    // channel: until that scheduler is gone, what it still sends is not
+    // written.
+    let mut lost: Vec<(RunId, flume::Sender<Msg>)> = Vec::new();
     while let Ok(first) = rx.recv_async().await {
-        let mut pending = Vec::new();
-        let mut flushes: Vec<ToWriter> = Vec::new();
-        let mut count = 0usize;
-        let mut urgent = false;
-        let take = |msg: ToWriter,
-                    pending: &mut Vec<Batch>,
-                    flushes: &mut Vec<ToWriter>,
-                    count: &mut usize,
-                    urgent: &mut bool| match msg {
-            ToWriter::Batch(b) => {
-                *count += b.entries.len();
-                *urgent |= b.ack.is_some();
-                pending.push(b);
-            }
-            waiter @ (ToWriter::Flush(_) | ToWriter::Barrier(_)) => {
-                *urgent = true;
-                flushes.push(waiter);
-            }
-        };
-        take(first, &mut pending, &mut flushes, &mut count, &mut urgent);
+        lost.retain(|(_, tx)| !tx.is_disconnected());
+        let mut g = Gathered::default();
+        g.take(first, &lost);
         let deadline = Instant::now() + config.batch_interval;
-        while !urgent && count < config.batch_records {
+        while !g.urgent && g.count < config.batch_records {
             let wait = tokio::time::sleep_until(deadline.into());
             tokio::select! {
                 msg = rx.recv_async() => match msg {
-                    Ok(msg) => take(msg, &mut pending, &mut flushes, &mut count, &mut urgent),
+                    Ok(msg) => g.take(msg, &lost),
                     Err(_) => break,
                 },
                 () = wait => break,
             }
         }
         // Whatever else is already waiting shares this commit.
-        while count < config.batch_records.saturating_mul(4) {
+        while g.count < config.batch_records.saturating_mul(4) {
             match rx.try_recv() {
-                Ok(msg) => take(msg, &mut pending, &mut flushes, &mut count, &mut urgent),
+                Ok(msg) => g.take(msg, &lost),
                 Err(_) => break,
             }
         }
+        let Gathered {
+            mut pending,
+            flushes,
+            count,
+            ..
+        } = g;
         backlog.report();
         let began = Instant::now();
-        let (result, broken) = commit(&*store, &mut pending).await;
+        let (result, broken) = commit(&*store, &mut pending, &mut lost).await;
         if let Some(shared) = store.shared() {
             // A shared store's run whose records were lost cannot go on
             // here: let its lease lapse, so that a process (this one or
@@ -297,17 +388,19 @@ async fn write_loop(
                 ToWriter::Barrier(tx) => {
                     let _ = tx.send(());
                 }
-                ToWriter::Batch(_) => {}
+                ToWriter::Batch(_) | ToWriter::Urge => {}
             }
         }
     }
 }
 
 /// Appends the batches in one call; answers their acknowledgements, and
-/// tells the runs of a failed commit (which it also returns).
+/// tells the runs of a failed commit (which it also returns, and adds to
+/// `lost`, with their scheduler's channel).
 async fn commit(
     store: &dyn Store,
     pending: &mut Vec<Batch>,
+    lost: &mut Vec<(RunId, flume::Sender<Msg>)>,
 ) -> (Result<(), StoreError>, Vec<RunId>) {
     let mut broken = Vec::new();
     if pending.is_empty() {
@@ -316,10 +409,13 @@ async fn commit(
     let entries: Vec<Entry> = if pending.len() == 1 {
         std::mem::take(&mut pending[0].entries)
     } else {
-        pending
-            .iter_mut()
-            .flat_map(|b| std::mem::take(&mut b.entries))
-            .collect()
+        // Moved over a batch at a time (a copy of each batch's entries),
+        // not one entry at a time through an iterator.
+        let mut all = Vec::with_capacity(pending.iter().map(|b| b.entries.len()).sum());
+        for b in pending.iter_mut() {
+            all.append(&mut b.entries);
+        }
+        all
     };
     let result = store.append(&entries).await;
     // One bad run must not fail the others: a commit of several runs that
@@ -346,9 +442,20 @@ async fn commit(
             (None, Ok(_)) => Ok(()),
             (None, Err(e)) => Err(e.clone()),
         };
+        // Told before the run hears of a failure: the run tells by it
+        // whether the store ever had it.
+        if let Some(first) = &b.first {
+            first.send_replace(Some(this.clone()));
+        }
         if let Err(e) = &this {
             if !matches!(e, StoreError::Fenced(_)) {
                 broken.push(b.run);
+            }
+            if !lost
+                .iter()
+                .any(|(run, tx)| *run == b.run && tx.same_channel(&b.run_tx))
+            {
+                lost.push((b.run, b.run_tx.clone()));
             }
             let why = format!(
                 "the journal could not be written to {}: {e}",

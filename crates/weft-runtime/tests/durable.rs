@@ -524,6 +524,118 @@ async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
     assert!(matches!(entries.last().unwrap().record, Record::Ended(_)));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_write_behind_run_commits_once() {
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::new(),
+        delay: Duration::ZERO,
+        commits: Mutex::new(Vec::new()),
+    });
+    let ex = Executor::builder()
+        .store(store.clone())
+        .action("noop", |_: ActionInput| async { Ok(Value::Null) })
+        .build();
+    let p = plan(
+        &ex,
+        "tasks:\n  a: {action: noop, next: [{do: b}]}\n  b: {action: noop, next: [{do: c}]}\n  c: {action: noop}\n",
+    );
+    let out = ex.start(&p, json!({})).unwrap().await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    ex.flush().await.unwrap();
+    // `Started`, three attempts and `Ended`, in one commit.
+    let commits = store.commits.lock().unwrap().clone();
+    assert_eq!(
+        commits.iter().map(|c| c.1).collect::<Vec<_>>(),
+        [5],
+        "{commits:?}"
+    );
+    let entries = store.load(out.run_id).await.unwrap();
+    assert_eq!(entries.len(), 5);
+    assert!(matches!(entries[0].record, Record::Started(_)));
+}
+
+#[tokio::test]
+async fn a_run_id_is_in_the_store_once_recorded_says_so_or_after_a_flush() {
+    // The journal's batch interval is a minute: the first record is
+    // committed at once only because someone asks for it.
+    let world = Arc::new(World::default());
+    let store = Arc::new(MemoryStore::new());
+    let ex = builder(&world)
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_secs(60)))
+        .build();
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), run.recorded())
+        .await
+        .expect("`recorded` has the first record committed at once")
+        .unwrap();
+    let summary = store.get(run.id()).await.unwrap().expect("in the store");
+    assert_eq!(summary.status, RunStatus::Running);
+    assert!(matches!(
+        store.load(run.id()).await.unwrap()[0].record,
+        Record::Started(_)
+    ));
+    // A flush right after `start` commits the first record too: it was
+    // handed over before `start` returned.
+    let other = ex.start(&p, json!({})).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), ex.flush())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.get(other.id()).await.unwrap().is_some());
+    world.gate_open.store(true, Ordering::SeqCst);
+    world.gate.notify_waiters();
+    for run in [run, other] {
+        assert!(run.await.unwrap().succeeded());
+    }
+}
+
+#[test]
+fn a_crash_before_the_first_commit_loses_the_run_but_not_what_its_actions_did() {
+    // Write-behind: the actions start before the run's first record is
+    // committed. A process that dies before that commit leaves nothing of
+    // the run in the store (nothing resumes it), and what its actions did
+    // stays done.
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::new(),
+        delay: Duration::from_secs(3600),
+        commits: Mutex::new(Vec::new()),
+    });
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut run_id = None;
+    on_doomed_runtime(async {
+        let c = calls.clone();
+        let ex = Executor::builder()
+            .store(store.clone())
+            .action("count", move |_: ActionInput| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async { Ok(Value::Null) }
+            })
+            .build();
+        let p = plan(
+            &ex,
+            "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: count}\n",
+        );
+        let run = ex.start(&p, json!({})).unwrap();
+        run_id = Some(run.id());
+        wait_for(|| calls.load(Ordering::SeqCst) == 2).await;
+        // The process dies here, its first commit still on its way.
+    });
+    let id = run_id.unwrap();
+    assert!(store.commits.lock().unwrap().is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        assert!(store.inner.get(id).await.unwrap().is_none());
+        // A new process on the same store finds nothing to resume.
+        let ex = Executor::builder().store(store.clone()).build();
+        let recovered = ex.recover().await.unwrap();
+        assert!(recovered.runs.is_empty() && recovered.failed.is_empty());
+        assert!(ex.resume_run(id).await.is_err());
+    });
+}
+
 #[tokio::test]
 async fn a_store_that_fails_fails_the_run_loudly() {
     let store = Arc::new(MemoryStore::new());
@@ -565,7 +677,9 @@ async fn a_store_that_fails_fails_the_run_loudly() {
 async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
     // A run is in the store once `recorded` says so; when its first commit
     // fails, `recorded` says why, the run fails with an error that says it
-    // was not kept, and nothing of it ran.
+    // was not kept, and the store has nothing of it. A `sync` run, or one
+    // started with `recorded_first`, started nothing; a write-behind run's
+    // actions do not wait for that commit.
     let store = Arc::new(MemoryStore::new());
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
@@ -580,15 +694,18 @@ async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
         &ex,
         "tasks:\n  a: {action: count, next: [{do: b}]}\n  b: {action: count}\n",
     );
-    for durability in [Durability::WriteBehind, Durability::Sync] {
+    for (durability, recorded_first) in [
+        (Durability::WriteBehind, false),
+        (Durability::Sync, false),
+        (Durability::WriteBehind, true),
+    ] {
         store.fail_appends(Some("disk full"));
-        let run = ex
-            .start_with(
-                &p,
-                json!({}),
-                weft_runtime::RunOptions::new().durability(durability),
-            )
-            .unwrap();
+        let calls_before = calls.load(Ordering::SeqCst);
+        let mut options = weft_runtime::RunOptions::new().durability(durability);
+        if recorded_first {
+            options = options.recorded_first();
+        }
+        let run = ex.start_with(&p, json!({}), options).unwrap();
         let id = run.id();
         match run.recorded().await {
             Err(weft_runtime::NotRecorded::Failed(e)) => {
@@ -600,23 +717,31 @@ async fn a_run_whose_first_record_fails_is_not_kept_and_says_so() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(out.status, RunStatus::Failed);
-        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
-        let msg = &out.errors[0].message;
-        assert!(msg.contains("was not kept in"), "{msg}");
-        assert!(msg.contains("disk full"), "{msg}");
-        assert!(msg.contains("cannot be resumed"), "{msg}");
-        assert!(!msg.contains("can be resumed from"), "{msg}");
-        assert_eq!(out.stats.actions_run, 0);
-        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        // A write-behind run may end before its first commit fails: then
+        // `recorded` (above) and the flush (below) are its report.
+        let held = durability == Durability::Sync || recorded_first;
+        if held || out.status != RunStatus::Succeeded {
+            assert_eq!(out.status, RunStatus::Failed);
+            assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+            let msg = &out.errors[0].message;
+            assert!(msg.contains("was not kept in"), "{msg}");
+            assert!(msg.contains("disk full"), "{msg}");
+            assert!(msg.contains("cannot be resumed"), "{msg}");
+            assert!(!msg.contains("can be resumed from"), "{msg}");
+        }
+        if durability == Durability::Sync || recorded_first {
+            assert_eq!(out.stats.actions_run, 0);
+            assert_eq!(calls.load(Ordering::SeqCst), calls_before);
+        }
         store.fail_appends(None);
+        // Whatever the run handed over after its first record is not
+        // written either, once the store takes writes again; the flush
+        // reports the failed commit.
+        assert!(ex.flush().await.is_err(), "flush reports the failed commit");
         assert!(store.get(id).await.unwrap().is_none());
+        assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
         assert!(ex.resume_run(id).await.is_err());
     }
-    assert!(
-        ex.flush().await.is_err(),
-        "flush reports the failed commits"
-    );
     // The executor goes on: the next run is kept.
     let run = ex.start(&p, json!({})).unwrap();
     run.recorded().await.unwrap();

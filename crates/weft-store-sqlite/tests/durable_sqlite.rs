@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 use weft_core::Workflow;
 use weft_runtime::store::{Record, Store};
-use weft_runtime::{ActionInput, Executor, JournalConfig, RunId, RunStatus};
+use weft_runtime::{
+    ActionInput, Durability, Executor, JournalConfig, RunId, RunOptions, RunStatus,
+};
 use weft_store_sqlite::SqliteStore;
 use weft_test_support::durable::{builder, reach_the_gate, World, FLOW};
 
@@ -191,30 +193,47 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
     )
     .and_then(|w| w.compile(&ex))
     .unwrap();
-    let run = ex
-        .start(&plan, json!({"blob": "x".repeat(200_000)}))
-        .unwrap();
-    let id = run.id();
-    let e = run.recorded().await.unwrap_err();
-    assert!(e.to_string().contains("full"), "{e}");
-    let out = tokio::time::timeout(Duration::from_secs(5), run)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(out.status, RunStatus::Failed);
-    let file = path.display().to_string();
-    assert!(
-        out.errors
-            .iter()
-            .any(|e| e.message.contains(&format!("was not kept in {file}"))
-                && e.message.contains("full")
-                && e.message.contains("cannot be resumed")),
-        "{:?}",
-        out.errors
-    );
-    assert_eq!(out.stats.actions_run, 0);
-    assert_eq!(world.calls_of("a"), 0);
-    assert!(store.get(id).await.unwrap().is_none());
+    // A `sync` run starts nothing before its first commit; a write-behind
+    // run's actions do not wait for it, but the store keeps nothing of it.
+    for durability in [Durability::Sync, Durability::WriteBehind] {
+        let calls_before = world.calls_of("a");
+        let run = ex
+            .start_with(
+                &plan,
+                json!({"blob": "x".repeat(200_000)}),
+                RunOptions::new().durability(durability),
+            )
+            .unwrap();
+        let id = run.id();
+        let e = run.recorded().await.unwrap_err();
+        assert!(e.to_string().contains("full"), "{e}");
+        let out = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .unwrap()
+            .unwrap();
+        // A write-behind run may end before its first commit fails: then
+        // `recorded` (above) and the flush (below) are its report.
+        if durability == Durability::Sync || out.status != RunStatus::Succeeded {
+            assert_eq!(out.status, RunStatus::Failed);
+            let file = path.display().to_string();
+            assert!(
+                out.errors
+                    .iter()
+                    .any(|e| e.message.contains(&format!("was not kept in {file}"))
+                        && e.message.contains("full")
+                        && e.message.contains("cannot be resumed")),
+                "{:?}",
+                out.errors
+            );
+        }
+        if durability == Durability::Sync {
+            assert_eq!(out.stats.actions_run, 0);
+            assert_eq!(world.calls_of("a"), calls_before);
+        }
+        assert!(ex.flush().await.is_err(), "flush reports the failed commit");
+        assert!(store.get(id).await.unwrap().is_none());
+        assert!(store.load(id).await.is_err());
+    }
     // A run that fits is kept.
     let run = ex.start(&plan, json!({"blob": "small"})).unwrap();
     run.recorded().await.unwrap();

@@ -181,9 +181,12 @@ pub(crate) enum Recorded {
     InMemory,
     /// In the store already (resumed or re-run from it).
     Stored,
-    /// Its first record is on its way: the scheduler says how its commit
-    /// went (`None` until then).
-    Pending(tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>),
+    /// Its first record is on its way: the journal says how its commit
+    /// went (`None` until then); asking the journal hurries the commit.
+    Pending(
+        tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>,
+        std::sync::Arc<crate::journal::Journal>,
+    ),
 }
 
 /// Why a run is not in its executor's store; see [`Run::recorded`].
@@ -235,9 +238,12 @@ impl Run {
     /// happens to this process; hand the id out after this, not before. A
     /// run resumed or re-run from the store is there already.
     ///
-    /// Waiting does not hold the run back: it goes on meanwhile (what may
-    /// start before the first commit is the executor's business; today
-    /// nothing does).
+    /// Waiting does not hold the run back: it goes on meanwhile. A
+    /// write-behind run's actions start at once, before that commit (see
+    /// `docs/durability.md`, "What survives what": a crash before it loses
+    /// the run, and what its actions did stays done); asking here has the
+    /// commit made at once rather than with the journal's next batch. A
+    /// `Durability::Sync` run starts nothing before it.
     ///
     /// # Errors
     ///
@@ -252,7 +258,12 @@ impl Run {
         let mut rx = match &self.recorded {
             Recorded::InMemory => return Err(NotRecorded::InMemory),
             Recorded::Stored => return Ok(()),
-            Recorded::Pending(rx) => rx.clone(),
+            Recorded::Pending(rx, journal) => {
+                if rx.borrow().is_none() {
+                    journal.urge();
+                }
+                rx.clone()
+            }
         };
         let seen = rx.wait_for(Option::is_some).await;
         match seen.as_deref() {
@@ -333,6 +344,9 @@ pub struct RunOptions {
     pub(crate) durability: Option<Durability>,
     /// Not journaled, although the executor has a store.
     pub(crate) in_memory: bool,
+    /// A write-behind run starts nothing before its first record is
+    /// committed.
+    pub(crate) recorded_first: bool,
 }
 
 impl RunOptions {
@@ -360,6 +374,18 @@ impl RunOptions {
     #[must_use]
     pub fn in_memory(mut self) -> RunOptions {
         self.in_memory = true;
+        self
+    }
+
+    /// On an executor with a store: start none of the run's actions
+    /// before its first record is committed ([`Run::recorded`]), as a
+    /// `Durability::Sync` run does, while its later records are still
+    /// written behind. Without it a write-behind run's actions start at
+    /// once, and its first record goes with its next ones (one commit
+    /// fewer); see `docs/durability.md`, "What survives what".
+    #[must_use]
+    pub fn recorded_first(mut self) -> RunOptions {
+        self.recorded_first = true;
         self
     }
 }

@@ -24,13 +24,15 @@
 //! Records of a turn are handed to the journal writer when the turn ends
 //! (before the loop waits or yields). With `sync` durability the attempts
 //! the turn launched are held until the writer says the records are
-//! committed: no task starts before what caused it is on disk. Whatever
-//! the durability, the first turn waits for its `Started` record, and
-//! `Run::recorded` is told how its commit went: a run is in the store
-//! before any action of it runs, and a caller hands its id out once
-//! `recorded` says so. Should that first commit fail, the run fails with
-//! an error saying that it was not kept (nothing of it can be resumed),
-//! and the attempts the turn launched never start.
+//! committed: no task starts before what caused it is on disk, and the
+//! first turn's records go with the `Started` record, in one commit.
+//! Write-behind, the `Started` record is handed to the writer by `start`
+//! itself and the run does not wait for it: a short run commits once.
+//! Either way `Run::recorded` is told how the `Started` record's commit
+//! went, and a caller hands the run's id out once `recorded` says so.
+//! Should that first commit fail, the run fails with an error saying that
+//! it was not kept (nothing of it can be resumed); with `sync` durability
+//! the attempts the first turn launched never start.
 //!
 //! # Replay
 //!
@@ -45,7 +47,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -53,7 +55,7 @@ use super::launch::Launch;
 use super::scope::Scope;
 use super::{Scheduler, Skipped, State, Work};
 use crate::action::ActionError;
-use crate::journal::Journal;
+use crate::journal::{FirstCommit, Journal};
 use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
@@ -68,12 +70,17 @@ pub(crate) struct RunJournal {
     buf: Vec<Entry>,
     /// `sync` durability.
     sync: bool,
-    /// The run's `Started` record is not yet committed: nothing starts
-    /// before it is (whatever the durability), so a run whose id was handed
-    /// out is in the store before any of its actions ran.
+    /// The `Started` record of a `sync` run (or one started with
+    /// `RunOptions::recorded_first`) is not yet committed: nothing starts
+    /// before it is.
     unrecorded: bool,
-    /// Told how the commit of the `Started` record went (`Run::recorded`).
-    recorded: Option<tokio::sync::watch::Sender<Option<Result<(), StoreError>>>>,
+    /// Told how the commit of such a run's `Started` record went
+    /// (`Run::recorded`).
+    recorded: Option<FirstCommit>,
+    /// How the commit of a write-behind run's `Started` record went, as
+    /// the writer tells it: a failure before that commit means the store
+    /// never had the run.
+    first: Option<tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>>,
     /// Launches of this turn waiting for its records to be committed.
     held: Vec<Launch>,
     /// While the run is being rebuilt from its records.
@@ -251,28 +258,55 @@ impl Replay {
 }
 
 impl RunJournal {
-    /// The journal of a new run, whose `Started` record is `start`.
-    pub(crate) fn new(
+    /// The journal of a run (`sync`, or one that asked for its first record
+    /// first) whose `Started` record is `start`: it goes with the first
+    /// turn's records, before anything starts.
+    fn new_held(
         journal: Arc<Journal>,
         sync: bool,
-        run: crate::RunId,
-        start: Record,
-        recorded: tokio::sync::watch::Sender<Option<Result<(), StoreError>>>,
+        start: Entry,
+        recorded: FirstCommit,
     ) -> RunJournal {
         RunJournal {
             journal,
             seq: 1,
-            buf: vec![Entry {
-                run,
-                seq: 0,
-                record: start,
-            }],
+            buf: vec![start],
             sync,
             unrecorded: true,
             recorded: Some(recorded),
+            first: None,
             held: Vec::new(),
             replay: None,
             broken: None,
+        }
+    }
+
+    /// The journal of a write-behind run whose `Started` record has been
+    /// handed over; `first` hears how its commit went.
+    fn new_write_behind(
+        journal: Arc<Journal>,
+        first: tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>,
+    ) -> RunJournal {
+        RunJournal {
+            journal,
+            seq: 1,
+            buf: Vec::new(),
+            sync: false,
+            unrecorded: false,
+            recorded: None,
+            first: Some(first),
+            held: Vec::new(),
+            replay: None,
+            broken: None,
+        }
+    }
+
+    /// The error of a failed commit of the run's `Started` record, which
+    /// the store therefore never had.
+    fn first_failed(&self) -> Option<StoreError> {
+        match &*self.first.as_ref()?.borrow() {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
         }
     }
 
@@ -301,6 +335,7 @@ impl RunJournal {
             sync,
             unrecorded: false,
             recorded: None,
+            first: None,
             held: Vec::new(),
             replay: Some(Box::new(Replay {
                 records,
@@ -357,6 +392,36 @@ impl RunJournal {
 }
 
 impl Scheduler {
+    /// Journals this new run: its `Started` record is `start`, and
+    /// `recorded` (whose receiver `seen` is) hears how its commit went.
+    /// Write-behind, the record is handed to the writer here, before the
+    /// run is spawned: it is on its way before `start` returns, so a flush
+    /// or `Run::recorded` right after commits it. `sync`, or with
+    /// `recorded_first`, it goes with the first turn's records, and the
+    /// turn's launches wait for their commit.
+    pub(crate) fn with_new_journal(
+        self,
+        journal: Arc<Journal>,
+        sync: bool,
+        recorded_first: bool,
+        start: Record,
+        recorded: FirstCommit,
+        seen: tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>,
+    ) -> Scheduler {
+        let start = Entry {
+            run: self.run_id,
+            seq: 0,
+            record: start,
+        };
+        let j = if sync || recorded_first {
+            RunJournal::new_held(journal, sync, start, recorded)
+        } else {
+            journal.hand_over_start(start, recorded, self.tx.clone());
+            RunJournal::new_write_behind(journal, seen)
+        };
+        self.with_journal(j)
+    }
+
     /// Adds a record to this turn's (a no-op without a journal, while
     /// replaying, or once the journal is broken).
     pub(super) fn record(&mut self, record: impl FnOnce() -> Record) {
@@ -385,7 +450,20 @@ impl Scheduler {
         let step = self.step;
         let started_sys = self.started_sys;
         let started = self.started;
-        let to_ms = |at: Instant| millis(started_sys + at.saturating_duration_since(started));
+        // The run's start in nanoseconds since the epoch: a time on the
+        // run's clock becomes milliseconds by an addition, the same
+        // milliseconds as through `SystemTime`, which costs twice as much.
+        let base = started_sys
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u64::try_from(d.as_nanos()).ok());
+        let to_ms = |at: Instant| {
+            let d = at.saturating_duration_since(started);
+            match base.and_then(|b| b.checked_add(u64::try_from(d.as_nanos()).ok()?)) {
+                Some(ns) => ns / 1_000_000,
+                None => millis(started_sys + d),
+            }
+        };
         // Only a wait's record names its task (for listing waits).
         let task = match &done.outcome {
             Outcome::Err(e) if e.wait().is_some() => Some(
@@ -486,12 +564,7 @@ impl Scheduler {
                 }
                 if let Err(e) = result {
                     if first {
-                        first_failed = Some(format!(
-                            "the run was not kept in {}: its first record could not be \
-                             committed ({e}); nothing of it was recorded, so it cannot be \
-                             resumed: start it again once the store can be written",
-                            j.journal.store.describe()
-                        ));
+                        first_failed = Some(not_kept(&j.journal, &e));
                     }
                     failed = Some(e.to_string());
                 }
@@ -545,6 +618,12 @@ impl Scheduler {
     /// The journal could not be written: the run cannot go on being
     /// recorded, so it fails, and stops the actions running now.
     pub(super) fn journal_failed(&mut self, why: String) {
+        if let Some(j) = self.journal.as_deref() {
+            if let Some(e) = j.first_failed() {
+                let why = not_kept(&j.journal, &e);
+                return self.journal_failed_unkept(why);
+            }
+        }
         self.stop_recording(format!(
             "{why}; the run stops here, and can be resumed from its last recorded step"
         ));
@@ -945,4 +1024,15 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// Why a run whose first record could not be committed (`e`) fails: the
+/// store never had it.
+fn not_kept(journal: &Journal, e: &StoreError) -> String {
+    format!(
+        "the run was not kept in {}: its first record could not be committed ({e}); nothing \
+         of it was recorded, so it cannot be resumed: start it again once the store can be \
+         written",
+        journal.store.describe()
+    )
 }

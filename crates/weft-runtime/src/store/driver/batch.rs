@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
+use super::json;
 use crate::id::RunId;
-use crate::store::{AttemptOutcome, Entry, Record, RunEnd, RunSummary, StoreError};
+use crate::store::{AttemptOutcome, Entry, Record, RunEnd, RunStart, RunSummary, StoreError};
 
 /// One run's part of a batch, ready to write.
 #[derive(Debug)]
@@ -42,18 +43,25 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
     // for records of a few hundred bytes, not grown from small.
     let one_run = entries.first().map(|e| e.run) == entries.last().map(|e| e.run);
     let capacity = if one_run { entries.len() * 192 } else { 256 };
+    // A batch's entries come a turn of one run at a time: the run of the
+    // entry before is looked up again only when the run changes.
+    let mut last: Option<(RunId, usize)> = None;
     for e in entries {
-        let i = *index.entry(e.run).or_insert_with(|| {
-            runs.push(RunBatch {
-                run: e.run,
-                first: e.seq,
-                last: e.seq,
-                json: Vec::with_capacity(capacity),
-                start: None,
-                effects: Vec::new(),
-            });
-            runs.len() - 1
-        });
+        let i = match last {
+            Some((run, i)) if run == e.run => i,
+            _ => *index.entry(e.run).or_insert_with(|| {
+                runs.push(RunBatch {
+                    run: e.run,
+                    first: e.seq,
+                    last: e.seq,
+                    json: Vec::with_capacity(capacity),
+                    start: None,
+                    effects: Vec::new(),
+                });
+                runs.len() - 1
+            }),
+        };
+        last = Some((e.run, i));
         let rb = &mut runs[i];
         if rb.json.is_empty() {
             rb.json.push(b'[');
@@ -105,11 +113,16 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
 /// Appends `record` as JSON to `out`: the text serde writes for it. The
 /// record of an attempt that returned a result, nearly every record of a
 /// run, is written here with its keys as constants (serde escapes each
-/// key of each record); `tests::the_attempt_record_is_written_as_serde_writes_it`
-/// holds the two to the same bytes.
+/// key of each record); so is a run's `Started` record, whose workflow
+/// text is escaped eight bytes at a time ([`json::write_str`]).
+/// `tests::the_attempt_record_is_written_as_serde_writes_it` and
+/// `tests::the_started_record_is_written_as_serde_writes_it` hold them to
+/// the same bytes.
 fn write_record(out: &mut Vec<u8>, record: &Record) -> serde_json::Result<()> {
-    let Record::Attempt(a) = record else {
-        return serde_json::to_writer(out, record);
+    let a = match record {
+        Record::Attempt(a) => a,
+        Record::Started(start) => return write_started(out, start),
+        _ => return serde_json::to_writer(out, record),
     };
     let AttemptOutcome::Ok { result } = &a.outcome else {
         return serde_json::to_writer(out, record);
@@ -128,6 +141,30 @@ fn write_record(out: &mut Vec<u8>, record: &Record) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, &a.started_at)?;
     out.extend_from_slice(b",\"ended_at\":");
     serde_json::to_writer(&mut *out, &a.ended_at)?;
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+/// [`write_record`] of a `Started` record.
+fn write_started(out: &mut Vec<u8>, start: &RunStart) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"started\":{\"workflow\":");
+    json::write_str(out, &start.workflow);
+    out.extend_from_slice(b",\"source\":");
+    json::write_str(out, &start.source);
+    out.extend_from_slice(b",\"format\":");
+    json::write_str(out, &start.format);
+    out.extend_from_slice(b",\"hash\":");
+    json::write_str(out, &start.hash);
+    out.extend_from_slice(b",\"inputs\":");
+    serde_json::to_writer(&mut *out, &start.inputs)?;
+    out.extend_from_slice(b",\"parent\":");
+    serde_json::to_writer(&mut *out, &start.parent)?;
+    out.extend_from_slice(b",\"depth\":");
+    serde_json::to_writer(&mut *out, &start.depth)?;
+    out.extend_from_slice(b",\"durability\":");
+    serde_json::to_writer(&mut *out, &start.durability)?;
+    out.extend_from_slice(b",\"started_at\":");
+    serde_json::to_writer(&mut *out, &start.started_at)?;
     out.extend_from_slice(b"}}");
     Ok(())
 }
@@ -329,6 +366,43 @@ mod tests {
             }
         }
         assert_eq!(seen, 45);
+    }
+
+    #[test]
+    fn the_started_record_is_written_as_serde_writes_it() {
+        let mut seen = 0;
+        for (source, parent, durability) in [
+            (
+                "tasks:\n  a: {action: core.noop}\n",
+                None,
+                Durability::WriteBehind,
+            ),
+            (
+                "description: \"a \\\"quoted\\\" \\\\ line\"\r\n\ttasks: {}\u{1} é 漢\n",
+                Some(RunId::new()),
+                Durability::Sync,
+            ),
+        ] {
+            let record = Record::Started(Box::new(RunStart {
+                workflow: "the \"flow\"".into(),
+                source: source.repeat(50),
+                format: "yaml".into(),
+                hash: "ab12".into(),
+                inputs: json!({"s": "x\ny", "n": [1, 2.5, null], "k\"": {}}),
+                parent,
+                depth: 2,
+                durability,
+                started_at: 1_700_000_000_000,
+            }));
+            let mut ours = Vec::new();
+            write_record(&mut ours, &record).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&record).unwrap()
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 2);
     }
 
     fn attempt(step: u64, result: Value) -> Record {

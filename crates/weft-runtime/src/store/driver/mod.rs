@@ -14,6 +14,7 @@ mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod decode;
+mod json;
 
 pub use super::kv::check_key;
 pub use batch::{
