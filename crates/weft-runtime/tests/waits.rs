@@ -353,3 +353,42 @@ tasks:
         )));
     });
 }
+
+/// Asking a run for its waits, or answering it, as it ends gets an answer
+/// (from the run, or that it is gone), not a wait without end: a message
+/// that reaches a run after its scheduler's last read is never read, and
+/// its reply channel lives as long as any handle of the run does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_a_run_as_it_ends_never_hangs() {
+    let ex = Executor::builder().build();
+    let p = plan(
+        &ex,
+        "version: 1.0\ntasks:\n  a: {action: core.noop, next: [{do: b}]}\n  b: {action: core.noop}\n",
+    );
+    for _ in 0..300 {
+        let run = ex.start(&p, json!({})).unwrap();
+        let id = run.id();
+        let asking = {
+            let ex = ex.clone();
+            tokio::spawn(async move {
+                while ex.run(id).is_some() {
+                    let waits = ex.inquiries().await.unwrap();
+                    assert!(waits.is_empty(), "{waits:?}");
+                    let answered = ex.respond(id, "a", json!({})).await;
+                    assert!(
+                        matches!(
+                            answered,
+                            Err(RespondError::NotWaiting { .. } | RespondError::UnknownRun(_))
+                        ),
+                        "{answered:?}"
+                    );
+                }
+            })
+        };
+        assert_eq!(finish(run).await.status, RunStatus::Succeeded);
+        tokio::time::timeout(Duration::from_secs(5), asking)
+            .await
+            .expect("inquiries and respond answered as the run ended")
+            .unwrap();
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -27,7 +27,17 @@ use msg::{Control, Msg};
 /// It also names the run, for the run's context: `system.run_id` and
 /// `system.workflow` are made from it when an expression first reads
 /// them, not for every run.
-pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>, RunId, Arc<str>);
+pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>, RunId, Arc<str>, Closed);
+
+/// Set once the scheduler reads no more control messages. A message sent
+/// after its last read stays unread in the channel for as long as a sender
+/// lives (a handle's, say), and so does a reply sender inside it: whoever
+/// waits for a reply waits for this too.
+#[derive(Debug, Default)]
+pub(crate) struct Closed {
+    done: AtomicBool,
+    notify: tokio::sync::Notify,
+}
 
 impl SharedStatus {
     pub(crate) fn new(
@@ -36,7 +46,32 @@ impl SharedStatus {
         run_id: RunId,
         workflow: Arc<str>,
     ) -> SharedStatus {
-        SharedStatus(AtomicU8::new(status.to_u8()), pauses, run_id, workflow)
+        SharedStatus(
+            AtomicU8::new(status.to_u8()),
+            pauses,
+            run_id,
+            workflow,
+            Closed::default(),
+        )
+    }
+
+    /// The scheduler has read its last control message.
+    pub(crate) fn close(&self) {
+        self.4.done.store(true, Ordering::Release);
+        self.4.notify.notify_waiters();
+    }
+
+    /// Ends once [`SharedStatus::close`] was called.
+    async fn closed(&self) {
+        loop {
+            let notified = self.4.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.4.done.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub(crate) fn set(&self, status: RunStatus) {
@@ -145,6 +180,17 @@ impl RunHandle {
 
     fn send(&self, c: Control) {
         let _ = self.control.send(Msg::Control(c));
+    }
+
+    /// The reply to a message sent to the run, or `None` if the run ended
+    /// without giving one (it had read its last message when this one came).
+    pub(crate) async fn reply<T>(&self, rx: oneshot::Receiver<T>) -> Option<T> {
+        tokio::pin!(rx);
+        tokio::select! {
+            biased;
+            reply = &mut rx => reply.ok(),
+            () = self.status.closed() => rx.try_recv().ok(),
+        }
     }
 }
 

@@ -707,6 +707,9 @@ impl Scheduler {
                     self.drain_queue();
                 }
             }
+            // No control message is read from here on: whoever waits for
+            // a reply to one sent now hears that the run ended.
+            self.status.close();
             let outcome = self.finish();
             // Taken: what follows (the last journal turn) is not the run's
             // any more in the gauges.

@@ -71,7 +71,7 @@ impl crate::Executor {
         if let Some(handle) = live {
             let (tx, rx) = tokio::sync::oneshot::channel();
             handle.answer(command.clone(), Some(tx));
-            if let Ok(taken) = rx.await {
+            if let Some(taken) = handle.reply(rx).await {
                 return taken;
             }
             // It ended meanwhile: the store says what is left.
@@ -137,7 +137,7 @@ impl crate::Executor {
         if let Some(handle) = live {
             let (tx, rx) = tokio::sync::oneshot::channel();
             handle.waits(tx);
-            if let Ok(waits) = rx.await {
+            if let Some(waits) = handle.reply(rx).await {
                 return Ok(waits);
             }
         }
@@ -169,7 +169,7 @@ impl crate::Executor {
         for handle in live {
             let (tx, rx) = tokio::sync::oneshot::channel();
             handle.waits(tx);
-            if let Ok(waits) = rx.await {
+            if let Some(waits) = handle.reply(rx).await {
                 seen.insert(handle.id());
                 out.extend(waits);
             }
