@@ -355,12 +355,7 @@ mod tests {
                         started_at,
                         ended_at: 1_700_000_000_000 + i as u64,
                     }));
-                    let mut ours = Vec::new();
-                    write_record(&mut ours, &record).unwrap();
-                    assert_eq!(
-                        String::from_utf8(ours).unwrap(),
-                        serde_json::to_string(&record).unwrap()
-                    );
+                    assert_written_as_serde_writes(&record);
                     seen += 1;
                 }
             }
@@ -394,15 +389,20 @@ mod tests {
                 durability,
                 started_at: 1_700_000_000_000,
             }));
-            let mut ours = Vec::new();
-            write_record(&mut ours, &record).unwrap();
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                serde_json::to_string(&record).unwrap()
-            );
+            assert_written_as_serde_writes(&record);
             seen += 1;
         }
         assert_eq!(seen, 2);
+    }
+
+    /// Our writer's bytes for `record` are serde_json's.
+    fn assert_written_as_serde_writes(record: &Record) {
+        let mut ours = Vec::new();
+        write_record(&mut ours, record).unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(record).unwrap()
+        );
     }
 
     fn attempt(step: u64, result: Value) -> Record {
