@@ -45,6 +45,13 @@ impl Store for Counted {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.inner.append(entries)
     }
+    fn append_owned(
+        &self,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.inner.append_owned(entries)
+    }
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         self.inner.load(run)
     }

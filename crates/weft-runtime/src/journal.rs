@@ -417,13 +417,19 @@ async fn commit(
         }
         all
     };
-    let result = store.append(&entries).await;
+    // Handed over, not lent: the store may encode and drop them on a
+    // thread of its own, off the runtime's.
+    let (result, back) = match store.append_owned(entries).await {
+        Ok(done) => (Ok(done), Vec::new()),
+        Err((e, back)) => (Err(e), back),
+    };
     // One bad run must not fail the others: a commit of several runs that
     // failed is tried again run by run, and only the runs whose own
     // commit fails are failed.
     let alone = match &result {
         Err(e) if pending.iter().any(|b| b.run != pending[0].run) => {
-            Some(commit_each(store, entries, e).await)
+            let runs = pending.iter().map(|b| b.run);
+            Some(commit_each(store, back, runs, e).await)
         }
         _ => None,
     };
@@ -481,10 +487,13 @@ async fn commit(
 /// each went (`Fenced` for a run another process owns now). A store that
 /// is failing as a whole (down, full) would refuse every run: once two
 /// runs in a row have failed before any succeeded, the rest are failed
-/// with `error` without being tried.
+/// with `error` without being tried. Each of `runs` (the runs of the
+/// commit) whose entries the store did not give back is failed with
+/// `error`.
 async fn commit_each(
     store: &dyn Store,
     entries: Vec<Entry>,
+    runs: impl Iterator<Item = RunId>,
     error: &StoreError,
 ) -> std::collections::HashMap<RunId, Result<(), StoreError>> {
     let mut order: Vec<RunId> = Vec::new();
@@ -520,6 +529,9 @@ async fn commit_each(
             Err(_) => failed_in_a_row += 1,
         }
         out.insert(run, this);
+    }
+    for run in runs {
+        out.entry(run).or_insert_with(|| Err(error.clone()));
     }
     out
 }

@@ -111,6 +111,7 @@ impl Limits {
 /// without going on once it is past `stop` (the result is then some number
 /// above `stop`). Strings count their bytes plus quotes (escapes are not
 /// counted: it is a measure of what is held, not an exact length).
+#[inline]
 pub(crate) fn json_bytes(v: &Value, stop: usize) -> usize {
     fn walk(v: &Value, total: &mut usize, stop: usize) {
         if *total > stop {
@@ -136,9 +137,19 @@ pub(crate) fn json_bytes(v: &Value, stop: usize) -> usize {
             }
         }
     }
-    let mut total = 0;
-    walk(v, &mut total, stop);
-    total
+    // A scalar, what most actions return (`null` above all), is counted
+    // here without the walk.
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => 4 + usize::from(!*b),
+        Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(_) | Value::Object(_) => {
+            let mut total = 0;
+            walk(v, &mut total, stop);
+            total
+        }
+    }
 }
 
 /// `n` bytes in the unit that reads best.
@@ -174,6 +185,24 @@ mod tests {
                 "{v}: {counted} vs {text}"
             );
         }
+    }
+
+    #[test]
+    fn a_scalar_counts_alone_as_it_does_in_a_list() {
+        // A scalar on its own is counted without the walk: the same bytes.
+        for v in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(12.5),
+            json!("héllo"),
+        ] {
+            let alone = json_bytes(&v, usize::MAX);
+            let listed = json_bytes(&json!([v.clone()]), usize::MAX);
+            assert_eq!(listed, alone + 2, "{v}");
+        }
+        assert_eq!(json_bytes(&json!(null), 0), 4);
+        assert_eq!(json_bytes(&json!(false), usize::MAX), 5);
     }
 
     #[test]

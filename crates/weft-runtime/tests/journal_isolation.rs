@@ -150,3 +150,87 @@ async fn one_bad_run_in_a_commit_fails_alone() {
         Some(RunStatus::Succeeded)
     );
 }
+
+/// A memory store that fails every commit of more than one run and, as a
+/// store whose writing thread stopped, gives none of its entries back.
+#[derive(Default)]
+struct LosingStore {
+    inner: MemoryStore,
+}
+
+impl Store for LosingStore {
+    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        self.inner.append(entries)
+    }
+    fn append_owned(
+        &self,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        async move {
+            if entries.iter().any(|e| e.run != entries[0].run) {
+                return Err((
+                    StoreError::unavailable("this store lost a commit of several runs"),
+                    Vec::new(),
+                ));
+            }
+            self.inner.append(&entries).await.map_err(|e| (e, entries))
+        }
+        .boxed()
+    }
+    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.inner.load(run)
+    }
+    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
+        self.inner.get(run)
+    }
+    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
+        self.inner.list(f)
+    }
+    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.inner.purge(before)
+    }
+    fn describe(&self) -> String {
+        "losing".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_whose_entries_the_store_lost_fails_each_of_its_runs() {
+    let store = Arc::new(LosingStore::default());
+    // Commits gather for 200 ms: the two runs' first records share one,
+    // which the store fails without giving the entries back to be tried
+    // run by run.
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_millis(200)))
+        .action("work", |_: ActionInput| async {
+            Ok::<Value, weft_runtime::ActionError>(json!({"done": true, "poison": false}))
+        })
+        .build();
+    let plan = Workflow::from_yaml_str(FLOW)
+        .and_then(|w| w.compile(&ex))
+        .unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|_| ex.start(&plan, json!({})).unwrap())
+        .collect();
+    let ids: Vec<RunId> = runs.iter().map(|r| r.id()).collect();
+    for run in runs {
+        let out = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status, RunStatus::Failed, "{:?}", out.errors);
+        assert!(
+            out.errors
+                .iter()
+                .any(|e| e.message.contains("lost a commit of several runs")),
+            "{:?}",
+            out.errors
+        );
+    }
+    let e = ex.flush().await.unwrap_err();
+    assert!(e.to_string().contains("lost a commit"), "{e}");
+    for id in ids {
+        assert_eq!(store.get(id).await.unwrap(), None);
+    }
+}

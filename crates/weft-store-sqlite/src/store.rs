@@ -22,6 +22,12 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum WriteJob {
     Append(Prepared, Reply<()>),
+    /// Entries to prepare and write on the writer thread, and drop there;
+    /// given back if they cannot be written.
+    AppendOwned(
+        Vec<Entry>,
+        oneshot::Sender<Result<(), (StoreError, Vec<Entry>)>>,
+    ),
     Purge(Millis, Reply<usize>),
 }
 
@@ -173,6 +179,19 @@ impl SqliteStore {
                 match job {
                     WriteJob::Append(batch, reply) => {
                         let _ = reply.send(writer.append(batch));
+                    }
+                    WriteJob::AppendOwned(entries, reply) => {
+                        match writer.append_entries(&entries) {
+                            Ok(()) => {
+                                // Answered first: the entries are dropped
+                                // while the caller goes on.
+                                let _ = reply.send(Ok(()));
+                                drop(entries);
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err((e, entries)));
+                            }
+                        }
                     }
                     WriteJob::Purge(before, reply) => {
                         let _ = reply.send(writer.purge(before));
@@ -426,6 +445,44 @@ impl Store for SqliteStore {
             self.call(writer, |reply| WriteJob::Append(batch, reply))
                 .await?;
             Ok(Appended::all())
+        }
+        .boxed()
+    }
+
+    /// The entries are grouped, serialized and written on the store's
+    /// writer thread, and dropped there: the caller's thread only hands
+    /// them over.
+    fn append_owned(
+        &self,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        async move {
+            let writer = match self.writer() {
+                Ok(writer) => writer,
+                Err(e) => return Err((e, entries)),
+            };
+            let stopped = || {
+                error::other(
+                    &self.name,
+                    "its thread stopped (a bug in weft-store-sqlite): open the store again",
+                )
+            };
+            let (tx, rx) = oneshot::channel();
+            let Some(sender) = writer.tx.as_ref() else {
+                return Err((stopped(), entries));
+            };
+            if let Err(mpsc::SendError(job)) = sender.send(WriteJob::AppendOwned(entries, tx)) {
+                let entries = match job {
+                    WriteJob::AppendOwned(entries, _) => entries,
+                    _ => Vec::new(),
+                };
+                return Err((stopped(), entries));
+            }
+            match rx.await {
+                Ok(Ok(())) => Ok(Appended::all()),
+                Ok(Err(failed)) => Err(failed),
+                Err(_) => Err((stopped(), Vec::new())),
+            }
         }
         .boxed()
     }

@@ -1,9 +1,12 @@
-//! Appending and purging: the writer thread's side, and the preparation of
-//! a batch on the caller's side.
+//! Appending and purging on the writer thread, and the preparation of a
+//! batch.
 //!
-//! A batch is checked and serialized by the caller ([`prepare`]): its
-//! entries are grouped by run, each run's records become one JSON array,
-//! and what changes the run's summary is kept aside. The writer thread then
+//! A batch is checked and serialized first ([`prepare`]): its entries are
+//! grouped by run, each run's records become one JSON array, and what
+//! changes the run's summary is kept aside. That is done on the writer
+//! thread for the journal's commits (`Store::append_owned`: the executor's
+//! runtime only hands the entries over), and by the caller of
+//! `Store::append`, which lends them. The writer thread then
 //! checks each run's first sequence number against the one its summary row
 //! expects, and writes one journal row and one summary row per run, all in
 //! one transaction: a conflict or a failure rolls the whole batch back.
@@ -20,7 +23,7 @@ use crate::error;
 use crate::read::{id_bytes, int, summary_from_row, SUMMARY_COLUMNS};
 
 /// A batch, grouped by run in the order each run first appears, with the
-/// CRC-32 of each run's records (computed here, off the writer thread).
+/// CRC-32 of each run's records.
 pub(crate) struct Prepared {
     runs: Vec<(RunBatch, u32)>,
 }
@@ -65,6 +68,15 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// Prepares `entries` and writes them in one transaction.
+    pub(crate) fn append_entries(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
+        let batch = prepare(&self.path, entries)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.append(batch)
+    }
+
     /// Writes a prepared batch in one transaction.
     pub(crate) fn append(&mut self, batch: Prepared) -> Result<(), StoreError> {
         let result = self.append_in_transaction(batch);

@@ -289,19 +289,25 @@ impl Scheduler {
 
     /// Adds `size` bytes to what the run holds (less `freed`), and fails
     /// the run when the total is over the limit.
+    #[inline]
     pub(super) fn hold_bytes(&mut self, size: usize, freed: Option<usize>) {
         let before = self.held_bytes;
         self.held_bytes = (before + size).saturating_sub(freed.unwrap_or(0));
         let max = self.env.limits.max_run_bytes;
         // Reported once, when the total first goes over.
         if self.held_bytes > max && before <= max {
-            self.fail_run(
-                None,
-                format!(
-                    "the run holds more than {} of results and variables: keep less in the context, or raise Limits::max_run_bytes",
-                    human_bytes(max)
-                ),
-            );
+            self.run_bytes_over(max);
         }
+    }
+
+    #[cold]
+    fn run_bytes_over(&mut self, max: usize) {
+        self.fail_run(
+            None,
+            format!(
+                "the run holds more than {} of results and variables: keep less in the context, or raise Limits::max_run_bytes",
+                human_bytes(max)
+            ),
+        );
     }
 }

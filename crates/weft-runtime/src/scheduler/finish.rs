@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use weft_core::{TaskStatus, WorkflowContext};
 
 use super::scope::Scope;
-use super::{JoinState, Scheduler, State, Terminal};
+use super::{Instance, JoinState, Scheduler, State, Terminal};
 use crate::event::EventKind;
 use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 
@@ -170,9 +170,9 @@ impl Scheduler {
     }
 
     /// The task records and the route table, taking the instances. At the
-    /// end of a run (`ended`), an instance that never finished is
+    /// end of a run (`ended_run`), an instance that never finished is
     /// `canceled`; otherwise (a snapshot) it keeps its status.
-    pub(super) fn records(&mut self, ended: bool) -> (Vec<TaskRecord>, Vec<Vec<String>>) {
+    pub(super) fn records(&mut self, ended_run: bool) -> (Vec<TaskRecord>, Vec<Vec<String>>) {
         // A run without split tasks has one route, route 0: nothing to rank.
         let single = self.graph.routes.len() == 1;
         let rank = if single {
@@ -186,41 +186,61 @@ impl Scheduler {
                 routes[rank[r] as usize] = step.path.to_vec();
             }
         }
-        let to_sys = |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
+        let (started, started_sys) = (self.started, self.started_sys);
+        let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
         let secrets = self.secrets.as_deref();
+        // Field by field out of each instance, in place: the instance
+        // (168 bytes) is not copied whole on the way, and the records take
+        // the instances' buffer.
         let tasks = std::mem::take(&mut self.graph.instances)
             .into_iter()
             .enumerate()
-            .map(|(i, inst)| {
-                let status = if inst.status.is_terminal() || !ended {
-                    inst.status
-                } else {
-                    TaskStatus::Canceled
-                };
-                let (mut result, mut error) = (inst.result, inst.error);
-                if let Some(secrets) = secrets {
-                    if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
-                        result = Some(Arc::new(masked));
+            .map(
+                |(
+                    i,
+                    Instance {
+                        task,
+                        route,
+                        status,
+                        attempts,
+                        started,
+                        ended,
+                        mut result,
+                        mut error,
+                        items,
+                        child_runs,
+                        ..
+                    },
+                )| {
+                    let status = if status.is_terminal() || !ended_run {
+                        status
+                    } else {
+                        TaskStatus::Canceled
+                    };
+                    if let Some(secrets) = secrets {
+                        if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
+                            result = Some(Arc::new(masked));
+                        }
+                        if let Some(e) = error.as_mut() {
+                            secrets.mask(e);
+                        }
                     }
-                    if let Some(e) = error.as_mut() {
-                        secrets.mask(e);
+                    TaskRecord {
+                        name: plan.task(task).name.clone(),
+                        instance: i as u32,
+                        route: if single { 0 } else { rank[route as usize] },
+                        status,
+                        attempts,
+                        items: items.map(|it| it.total),
+                        result,
+                        error,
+                        child_runs,
+                        started_at: started.map(to_sys),
+                        ended_at: ended.map(to_sys),
                     }
-                }
-                TaskRecord {
-                    name: plan.task(inst.task).name.clone(),
-                    instance: i as u32,
-                    route: if single { 0 } else { rank[inst.route as usize] },
-                    status,
-                    attempts: inst.attempts,
-                    items: inst.items.as_ref().map(|it| it.total),
-                    result,
-                    error,
-                    child_runs: inst.child_runs,
-                    started_at: inst.started.map(to_sys),
-                    ended_at: inst.ended.map(to_sys),
-                }
-            })
+                },
+            )
             .collect();
         (tasks, routes)
     }

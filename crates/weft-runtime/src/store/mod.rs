@@ -608,6 +608,29 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Unavailable`] for anything else (the disk is full).
     fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>>;
 
+    /// [`Store::append`], given the entries to keep: the executor's journal
+    /// writer commits through this, so that a store that writes on a
+    /// thread of its own may turn the entries into rows there, and drop
+    /// them there, rather than on the thread of the runs whose records
+    /// they are. This default calls [`Store::append`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::append`], with the entries given back (the journal
+    /// tries each run of a failed commit of several again on its own); a
+    /// store that no longer has them (its thread stopped) gives back none.
+    fn append_owned(
+        &self,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        Box::pin(async move {
+            match self.append(&entries).await {
+                Ok(done) => Ok(done),
+                Err(e) => Err((e, entries)),
+            }
+        })
+    }
+
     /// One run's journal, in sequence order.
     ///
     /// # Errors

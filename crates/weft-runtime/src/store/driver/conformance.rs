@@ -53,6 +53,7 @@ where
 {
     append_then_load_one_run(&*make().await).await;
     append_then_load_interleaved_runs(&*make().await).await;
+    append_owned_keeps_or_gives_back(&*make().await).await;
     appends_continue_a_journal(&*make().await).await;
     empty_append_is_accepted(&*make().await).await;
     first_record_is_started_at_zero(&*make().await).await;
@@ -258,6 +259,52 @@ pub async fn append_then_load_interleaved_runs(store: &dyn Store) {
     for (run, want) in runs.iter().zip(&journals) {
         same_journal(store, P, &load_ok(store, P, *run).await, want);
     }
+}
+
+/// [`Store::append_owned`] (through which the executor's journal
+/// commits) keeps what it is given as [`Store::append`] does, and gives a
+/// batch it refuses back whole, with nothing of it stored.
+pub async fn append_owned_keeps_or_gives_back(store: &dyn Store) {
+    const P: &str = "append_owned_keeps_or_gives_back";
+    let (a, b) = (RunId::new(), RunId::new());
+    let ja = entries(a, 0, vec![started("a", None, 1), ok(1), ok(2)]);
+    let jb = entries(b, 0, vec![started("b", None, 2), ok(1)]);
+    let mut batch = ja.clone();
+    batch.extend(jb.iter().cloned());
+    match store.append_owned(batch).await {
+        Ok(done) if done.fenced.is_empty() => {}
+        Ok(done) => fail(store, P, format!("append fenced runs {:?}", done.fenced)),
+        Err((e, _)) => fail(store, P, format!("append failed: {e}")),
+    }
+    same_journal(store, P, &load_ok(store, P, a).await, &ja);
+    same_journal(store, P, &load_ok(store, P, b).await, &jb);
+    // A new run, then a record of `a` that skips a number.
+    let c = RunId::new();
+    let mut refused = entries(c, 0, vec![started("c", None, 3), ok(1)]);
+    refused.extend(entries(a, 4, vec![ok(4)]));
+    match store.append_owned(refused.clone()).await {
+        Err((StoreError::Conflict(_), back)) if back == refused => {}
+        Err((StoreError::Conflict(_), back)) => fail(
+            store,
+            P,
+            format!(
+                "a refused batch of {} entries came back as {back:?}",
+                refused.len()
+            ),
+        ),
+        other => fail(
+            store,
+            P,
+            format!(
+                "a record that skips a number: expected a conflict, got {:?}",
+                other.map_err(|(e, _)| e)
+            ),
+        ),
+    }
+    if !matches!(store.get(c).await, Ok(None)) {
+        fail(store, P, format!("run {c} of the refused batch exists"));
+    }
+    same_journal(store, P, &load_ok(store, P, a).await, &ja);
 }
 
 /// Later appends continue a journal; loads see every append so far.
