@@ -423,9 +423,12 @@ impl Shared {
 /// The maps of a context that ended, empty, for a new context to reuse
 /// (see [`WorkflowContext::into_maps`]): a runtime that starts many small
 /// runs keeps a few instead of allocating them for each.
+///
+/// It is the ended context's shared part itself, emptied: the maps, the
+/// allocation they live in, and the one of the parameters (when nothing
+/// else held them), so a new context allocates none of them.
 pub struct ContextMaps {
-    task_results: ValueMap,
-    system: ValueMap,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for ContextMaps {
@@ -501,17 +504,28 @@ impl WorkflowContext {
     /// Like [`WorkflowContext::with_capacity`], in the maps of a context
     /// that ended (see [`WorkflowContext::into_maps`]): no new tables.
     pub fn with_maps(maps: ContextMaps, parameters: Value, tasks: usize) -> Self {
-        let ContextMaps {
-            task_results,
-            system,
-        } = maps;
-        let task_results = if task_results.capacity() >= tasks {
-            task_results
-        } else {
-            new_map(tasks)
-        };
+        let mut shared = maps.shared;
+        match Arc::get_mut(&mut shared) {
+            Some(s) => {
+                match Arc::get_mut(&mut s.parameters) {
+                    Some(p) => *p = parameters,
+                    None => s.parameters = Arc::new(parameters),
+                }
+                if s.task_results.capacity() < tasks {
+                    s.task_results = new_map(tasks);
+                }
+            }
+            // Not reached: a `ContextMaps` holds the only reference.
+            None => {
+                shared = Arc::new(Shared::new(
+                    Arc::new(parameters),
+                    new_map(tasks),
+                    new_map(0),
+                ));
+            }
+        }
         WorkflowContext {
-            shared: Arc::new(Shared::new(Arc::new(parameters), task_results, system)),
+            shared,
             vars: Variables::new(),
             current_item: None,
             current_index: None,
@@ -525,18 +539,23 @@ impl WorkflowContext {
     /// clone still holds them, or when either has room for more than
     /// `max_entries` (one big run does not pin its memory for good).
     pub fn into_maps(self, max_entries: usize) -> Option<ContextMaps> {
-        let shared = Arc::into_inner(self.shared)?;
-        if shared.task_results.capacity() > max_entries
-            || shared.system_map.capacity() > max_entries
-        {
+        let mut shared = self.shared;
+        let s = Arc::get_mut(&mut shared)?;
+        if s.task_results.capacity() > max_entries || s.system_map.capacity() > max_entries {
             return None;
         }
-        shared.task_results.clear();
-        shared.system_map.clear();
-        Some(ContextMaps {
-            task_results: shared.task_results,
-            system: shared.system_map,
-        })
+        s.task_results.clear();
+        if !s.system_map.is_empty() {
+            s.system_map.clear();
+        }
+        // The parameters' allocation is kept when nothing else holds it.
+        match Arc::get_mut(&mut s.parameters) {
+            Some(p) => *p = Value::Null,
+            None => s.parameters = Arc::new(Value::Null),
+        }
+        s.deferred = None;
+        s.deferred_added = std::sync::Once::new();
+        Some(ContextMaps { shared })
     }
 
     /// The run's inputs.
@@ -889,6 +908,27 @@ mod tests {
         assert_eq!(d.get_task_result("a"), None);
         assert_eq!(d.get_system("k"), None);
         assert_eq!(d.render_template("{{ parameters.x }}").unwrap(), "1");
+    }
+
+    #[test]
+    fn reused_maps_forget_the_deferred_values_and_leave_held_parameters_alone() {
+        let mut c = WorkflowContext::new(json!({"p": "first"}), []);
+        c.defer_system(Arc::new(Facts("r-1")));
+        assert_eq!(c.get_system("run_id"), Some(Arc::new(json!("r-1"))));
+        // Someone still holds the first run's parameters.
+        let held = c.parameters().clone();
+        let maps = c.into_maps(1 << 10).expect("the only holder");
+        let mut d = WorkflowContext::with_maps(maps, json!({"p": "second"}), 2);
+        assert_eq!(*held, json!({"p": "first"}));
+        assert_eq!(d.render_template("{{ parameters.p }}").unwrap(), "second");
+        assert_eq!(d.get_system("run_id"), None);
+        d.defer_system(Arc::new(Facts("r-2")));
+        assert_eq!(d.get_system("run_id"), Some(Arc::new(json!("r-2"))));
+        // Kept again, with parameters nothing else holds this time.
+        let maps = d.into_maps(1 << 10).expect("the only holder");
+        let e = WorkflowContext::with_maps(maps, json!({"p": "third"}), 2);
+        assert_eq!(e.render_template("{{ parameters.p }}").unwrap(), "third");
+        assert_eq!(e.get_system("run_id"), None);
     }
 
     #[test]

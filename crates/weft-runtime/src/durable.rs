@@ -99,8 +99,8 @@ impl ExecutorInner {
             )?),
             None => None,
         };
-        let env = self.run_env(plan, id, &options, Actions::Run)?;
-        let (scheduler, mut run) = Scheduler::new(env, parameters, id, &options);
+        let (env, buffers) = self.run_env(plan, id, &options, Actions::Run)?;
+        let (scheduler, mut run) = Scheduler::new(env, buffers, parameters, id, &options);
         let scheduler = match (journal, start) {
             (Some(journal), Some(start)) => {
                 let (recorded, rx) = tokio::sync::watch::channel(None);
@@ -166,11 +166,11 @@ impl ExecutorInner {
             durability: Some(start.durability),
             ..RunOptions::default()
         };
-        let env = self
+        let (env, buffers) = self
             .run_env(&plan, id, &options, mode)
             .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
         let (sync, started_at) = (start.durability == Durability::Sync, start.started_at);
-        let (scheduler, mut run) = Scheduler::new(env, start.inputs, id, &options);
+        let (scheduler, mut run) = Scheduler::new(env, buffers, start.inputs, id, &options);
         run.recorded = Recorded::Stored;
         let scheduler = scheduler
             .began_at(from_millis(started_at))

@@ -22,7 +22,7 @@ use crate::limits::Limits;
 use crate::outcome::RunStatus;
 use crate::run::children::Children;
 use crate::run::{Run, RunHandle, RunOptions};
-use crate::scheduler::{retries_over_limit, Actions, RunEnv, RunHost, Scheduler};
+use crate::scheduler::{retries_over_limit, Actions, RunBuffers, RunEnv, RunHost, Scheduler};
 use crate::sealing::SecretKey;
 use crate::start_error::StartError;
 use crate::store::{Durability, Entry, JournalConfig, Store};
@@ -92,7 +92,8 @@ pub(crate) struct ExecutorInner {
 impl ExecutorInner {
     /// What a run of `plan` is made from: its tasks' actions resolved
     /// (sub-workflows made into actions that start child runs), and the
-    /// executor's limits, permits and context.
+    /// executor's limits, permits and context; and the buffers of an ended
+    /// run for its scheduler to start with (the actions' table is one).
     ///
     /// # Errors
     ///
@@ -105,11 +106,14 @@ impl ExecutorInner {
         run_id: RunId,
         options: &RunOptions,
         mode: Actions,
-    ) -> Result<RunEnv, Error> {
+    ) -> Result<(RunEnv, RunBuffers), Error> {
         let tasks = plan.tasks();
         // Neighbouring tasks usually share an action: remember the last one
         // instead of hashing every name.
-        let mut actions: Vec<Option<Arc<dyn Action>>> = Vec::with_capacity(tasks.len());
+        // In the table of an ended run when the executor kept one.
+        let mut buffers = self.run_buffers().unwrap_or_default();
+        let mut actions = buffers.take_actions();
+        actions.reserve(tasks.len());
         let mut last: Option<(&str, Arc<dyn Action>)> = None;
         // Per task, whether its action is a workflow (empty: none is).
         let mut workflow_tasks: Vec<bool> = Vec::new();
@@ -184,7 +188,7 @@ impl ExecutorInner {
             .iter()
             .map(|(name, make)| (name.clone(), make(&start)))
             .collect();
-        Ok(RunEnv {
+        let env = RunEnv {
             plan: plan.clone(),
             actions,
             workflow_tasks,
@@ -198,7 +202,8 @@ impl ExecutorInner {
             context,
             host: self.clone(),
             mode,
-        })
+        };
+        Ok((env, buffers))
     }
 }
 

@@ -260,8 +260,17 @@ fn runs_one_after_another_on_one_executor_keep_to_their_own_tasks() {
         &ex,
         "input: [n]\ntasks:\n  a: {action: core.echo, input: {message: \"{{ parameters.n }}\"}, next: [{do: [b, c]}]}\n  b: {action: core.echo, input: {message: \"{{ task.a.message + 1 }}\"}, next: [{do: d}]}\n  c: {action: core.echo, input: {message: \"{{ task.a.message + 2 }}\"}, next: [{do: d}]}\n  d: {join: all, action: core.echo, input: {message: \"{{ task.b.message + task.c.message }}\"}}\n",
     );
+    // `m` is named by two transitions: a route of its own for each.
+    let split = common::plan(
+        &ex,
+        "tasks:\n  p: {action: core.noop, next: [{do: [q, r]}]}\n  q: {action: core.noop, next: [{do: m}]}\n  r: {action: core.noop, next: [{do: m}]}\n  m: {action: core.noop}\n",
+    );
     rt.block_on(async {
         for n in 0..3 {
+            let out = ex.start(&split, json!({})).unwrap().await.unwrap();
+            assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+            assert_eq!(out.task("m").count(), 2);
+            assert!(out.routes.len() > 1, "{:?}", out.routes);
             let out = ex.start(&failing, json!({})).unwrap().await.unwrap();
             assert_eq!(out.status, RunStatus::Failed);
             assert_eq!(out.task("x").count(), 0);
@@ -275,6 +284,8 @@ fn runs_one_after_another_on_one_executor_keep_to_their_own_tasks() {
             let names: Vec<&str> = out.tasks.iter().map(|t| &*t.name).collect();
             assert_eq!(names.len(), 4, "{names:?}");
             assert_eq!(common::result(&out, "d"), json!({"message": 2 * n + 3}));
+            assert_eq!(out.routes, vec![Vec::<String>::new()]);
+            assert!(out.tasks.iter().all(|t| t.route == 0));
         }
     });
 }

@@ -16,37 +16,27 @@ impl Scheduler {
     pub(super) fn finish(&mut self) -> RunOutcome {
         if self.state == State::Running {
             // Joins that some branch reached but that never fired, in route
-            // order (route 0 first).
-            let mut waiting: Vec<(u32, &JoinState)> =
-                self.graph.joins.iter().map(|js| (0, js)).collect();
-            let mut others: Vec<(u32, u32, &JoinState)> = self
+            // order (route 0 first). No list is made for route 0's: most
+            // runs have joins, and all of them fired.
+            let mut errors: Vec<RunError> = self
                 .graph
-                .route_joins
+                .joins
                 .iter()
-                .map(|(&(j, r), js)| (r, j, js))
+                .filter_map(|js| self.never_satisfied(0, js))
                 .collect();
-            others.sort_unstable_by_key(|&(r, j, _)| (r, j));
-            waiting.extend(others.into_iter().map(|(r, _, js)| (r, js)));
-            let mut errors = Vec::new();
-            for (route, js) in waiting {
-                if js.fired || js.arrived_count == 0 {
-                    continue;
-                }
-                let inbound = &self.env.plan.task(js.task).inbound;
-                let missing: Vec<String> = (0..inbound.len())
-                    .filter(|&i| !js.arrived.get(i))
-                    .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
+            if !self.graph.route_joins.is_empty() {
+                let mut others: Vec<(u32, u32, &JoinState)> = self
+                    .graph
+                    .route_joins
+                    .iter()
+                    .map(|(&(j, r), js)| (r, j, js))
                     .collect();
-                errors.push(RunError {
-                    task: Some(self.env.plan.task(js.task).name.to_string()),
-                    message: format!(
-                        "join can never be satisfied{}: it needs {} of {} branches, and {} never arrived",
-                        self.in_route(route),
-                        js.need,
-                        inbound.len(),
-                        missing.join(", ")
-                    ),
-                });
+                others.sort_unstable_by_key(|&(r, j, _)| (r, j));
+                errors.extend(
+                    others
+                        .into_iter()
+                        .filter_map(|(r, _, js)| self.never_satisfied(r, js)),
+                );
             }
             if !errors.is_empty() {
                 self.errors.extend(errors);
@@ -109,7 +99,8 @@ impl Scheduler {
         self.graph.terminal = Vec::new();
         self.graph.route_joins = Default::default();
         self.graph.join_slot.clear();
-        self.env.actions = Vec::new();
+        // (The actions' table too, emptied.)
+        self.env.actions.clear();
         // The buffers an executor keeps for its next run stay (empty).
         self.free_big_buffers();
         let tasks_run = self.graph.instances.len();
@@ -129,6 +120,29 @@ impl Scheduler {
                 duration: self.started.elapsed(),
             },
         }
+    }
+
+    /// The error of a join in `route` that some branch reached but that
+    /// never fired.
+    fn never_satisfied(&self, route: u32, js: &JoinState) -> Option<RunError> {
+        if js.fired || js.arrived_count == 0 {
+            return None;
+        }
+        let inbound = &self.env.plan.task(js.task).inbound;
+        let missing: Vec<String> = (0..inbound.len())
+            .filter(|&i| !js.arrived.get(i))
+            .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
+            .collect();
+        Some(RunError {
+            task: Some(self.env.plan.task(js.task).name.to_string()),
+            message: format!(
+                "join can never be satisfied{}: it needs {} of {} branches, and {} never arrived",
+                self.in_route(route),
+                js.need,
+                inbound.len(),
+                missing.join(", ")
+            ),
+        })
     }
 
     /// The context `output` is rendered in: Orquesta's

@@ -455,9 +455,11 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
-    /// happens until [`Scheduler::run`] is spawned.
+    /// happens until [`Scheduler::run`] is spawned. Its buffers are
+    /// `buffers` (an ended run's, or new ones).
     pub(crate) fn new(
         env: RunEnv,
+        mut buffers: RunBuffers,
         parameters: Value,
         run_id: RunId,
         options: &RunOptions,
@@ -477,7 +479,6 @@ impl Scheduler {
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
-        let mut buffers = env.host.run_buffers().unwrap_or_default();
         buffers.slots.reserve(n_tasks.min(1 << 16));
         let mut joins = std::mem::take(&mut buffers.joins);
         let mut join_slot = std::mem::take(&mut buffers.join_slot);
@@ -562,14 +563,18 @@ impl Scheduler {
                 instances: Vec::with_capacity(n_tasks),
                 joins,
                 route_joins: HashMap::new(),
-                routes: vec![RouteStep {
-                    parent: 0,
-                    from: 0,
-                    key: 0,
-                    target: 0,
-                    level: 0,
-                    path: empty_path(),
-                }],
+                routes: {
+                    let mut routes = buffers.routes;
+                    routes.push(RouteStep {
+                        parent: 0,
+                        from: 0,
+                        key: 0,
+                        target: 0,
+                        level: 0,
+                        path: empty_path(),
+                    });
+                    routes
+                },
                 join_slot,
                 terminal: Vec::new(),
                 last_open: None,

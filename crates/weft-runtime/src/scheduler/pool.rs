@@ -11,10 +11,12 @@
 //! run does not pin its memory for good.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::scope::Scope;
-use super::{InFlight, JoinState, Scheduler, Work};
+use super::{InFlight, JoinState, RouteStep, Scheduler, Work};
+use crate::action::Action;
 use crate::run::msg::{Done, SlotId};
 
 /// The most room (in bytes) a run's buffers may hold in all and still be
@@ -36,6 +38,16 @@ pub(crate) struct RunBuffers {
     pub(super) free_slots: Vec<SlotId>,
     pub(super) joins: Vec<JoinState>,
     pub(super) join_slot: Vec<Option<u32>>,
+    pub(super) routes: Vec<RouteStep>,
+    /// The run's actions by task (`RunEnv::actions`).
+    actions: Vec<Option<Arc<dyn Action>>>,
+}
+
+impl RunBuffers {
+    /// The table of the run's actions by task, empty.
+    pub(crate) fn take_actions(&mut self) -> Vec<Option<Arc<dyn Action>>> {
+        std::mem::take(&mut self.actions)
+    }
 }
 
 impl Scheduler {
@@ -64,7 +76,9 @@ impl Scheduler {
             + bytes::<Option<InFlight>>(self.slots.capacity())
             + bytes::<SlotId>(self.free_slots.capacity())
             + bytes::<JoinState>(self.graph.joins.capacity())
-            + bytes::<Option<u32>>(self.graph.join_slot.capacity());
+            + bytes::<Option<u32>>(self.graph.join_slot.capacity())
+            + bytes::<RouteStep>(self.graph.routes.capacity())
+            + bytes::<Option<Arc<dyn Action>>>(self.env.actions.capacity());
         if room > KEPT_BYTES {
             return None;
         }
@@ -77,6 +91,8 @@ impl Scheduler {
             free_slots: std::mem::take(&mut self.free_slots),
             joins: std::mem::take(&mut self.graph.joins),
             join_slot: std::mem::take(&mut self.graph.join_slot),
+            routes: std::mem::take(&mut self.graph.routes),
+            actions: std::mem::take(&mut self.env.actions),
         };
         b.queue.clear();
         b.scopes.clear();
@@ -86,6 +102,8 @@ impl Scheduler {
         b.free_slots.clear();
         b.joins.clear();
         b.join_slot.clear();
+        b.routes.clear();
+        b.actions.clear();
         Some(b)
     }
 }
