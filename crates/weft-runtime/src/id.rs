@@ -2,7 +2,6 @@
 //! same thing in every process, in a store and on the command line.
 
 use std::fmt;
-use std::hash::BuildHasher;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -42,8 +41,10 @@ impl RunId {
     #[allow(clippy::new_without_default)]
     pub fn new() -> RunId {
         let seeds = SEEDS.get_or_init(|| {
-            let s = std::collections::hash_map::RandomState::new();
-            (s.hash_one(1u8), s.hash_one(2u8))
+            // The low 64 bits of a version 7 id are the variant's two bits,
+            // then 62 from the operating system's random source.
+            let random = || Uuid::now_v7().as_u64_pair().1 << 2;
+            (random(), random())
         });
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let now = std::time::SystemTime::now()
