@@ -1,5 +1,6 @@
 //! Lifecycle events of a run.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -219,12 +220,22 @@ pub enum EventKind {
 #[must_use = "streams do nothing unless polled"]
 pub struct EventStream {
     inner: flume::r#async::RecvStream<'static, Event>,
+    /// Ends once the run has sent its last event. A subscription sent as
+    /// the run ends can stay unread in its control channel (with the
+    /// sender of this stream inside it) for as long as a handle lives, so
+    /// the channel alone would never say the stream is over.
+    ended: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
 }
 
 impl EventStream {
-    pub(crate) fn new(rx: flume::Receiver<Event>) -> EventStream {
+    /// The events on `rx`, until `ended` is over and nothing is queued.
+    pub(crate) fn new(
+        rx: flume::Receiver<Event>,
+        ended: impl Future<Output = ()> + Send + Sync + 'static,
+    ) -> EventStream {
         EventStream {
             inner: rx.into_stream(),
+            ended: Some(Box::pin(ended)),
         }
     }
 }
@@ -233,7 +244,20 @@ impl Stream for EventStream {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        Pin::new(&mut self.inner).poll_next(cx)
+        let this = &mut *self;
+        if let Poll::Ready(next) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(next);
+        }
+        // Nothing queued: if the run has sent its last event, nothing more
+        // will come (whatever it sent is taken above first).
+        match this.ended.as_mut().map(|ended| ended.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => {
+                this.ended = None;
+                Poll::Ready(None)
+            }
+            Some(Poll::Pending) => Poll::Pending,
+            None => Poll::Ready(None),
+        }
     }
 }
 

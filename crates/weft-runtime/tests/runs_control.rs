@@ -210,3 +210,54 @@ async fn pause_when_nothing_is_left_to_start_lets_the_run_end() {
         .unwrap();
     assert_eq!(out.status, RunStatus::Succeeded);
 }
+
+/// A stream of events asked for as the run ends ends too: with the run's
+/// last event, `RunEnded`, if the run took the subscription, or at once if
+/// the run had read its last message (the subscription then stays unread
+/// in the run's channel while any handle lives, and with it the stream's
+/// sender).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_asked_for_as_a_run_ends_always_end() {
+    let ex = Executor::builder().build();
+    let plan = common::plan(
+        &ex,
+        "version: 1.0\ntasks:\n  a: {action: core.noop, next: [{do: b}]}\n  b: {action: core.noop}\n",
+    );
+    let (mut streams, mut ended_with_run_ended) = (0usize, 0usize);
+    for _ in 0..300 {
+        let run = ex.start(&plan, json!({})).unwrap();
+        // A handle kept while the streams are read, as a caller keeps one.
+        let kept = run.handle();
+        let handle = kept.clone();
+        let asking = tokio::spawn(async move {
+            let mut streams = Vec::new();
+            while !handle.status().is_terminal() {
+                streams.push(handle.events());
+                tokio::task::yield_now().await;
+            }
+            // A few more after the run said it ended.
+            for _ in 0..3 {
+                streams.push(handle.events());
+            }
+            streams
+        });
+        assert_eq!(run.await.unwrap().status, RunStatus::Succeeded);
+        let asked = asking.await.unwrap();
+        streams += asked.len();
+        for stream in asked {
+            let events: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect())
+                .await
+                .expect("the event stream ended with the run");
+            if let Some(last) = events.last() {
+                assert!(
+                    matches!(last.kind, EventKind::RunEnded { .. }),
+                    "a stream that saw the run ends with RunEnded: {events:?}"
+                );
+                ended_with_run_ended += 1;
+            }
+        }
+        drop(kept);
+    }
+    assert!(streams >= 300 * 4, "{streams} streams");
+    assert!(ended_with_run_ended > 0, "no stream saw an event");
+}

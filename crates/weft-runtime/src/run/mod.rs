@@ -29,10 +29,11 @@ use msg::{Control, Msg};
 /// them, not for every run.
 pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>, RunId, Arc<str>, Closed);
 
-/// Set once the scheduler reads no more control messages. A message sent
-/// after its last read stays unread in the channel for as long as a sender
-/// lives (a handle's, say), and so does a reply sender inside it: whoever
-/// waits for a reply waits for this too.
+/// Set once the scheduler reads no more control messages and has sent its
+/// last event. A message sent after its last read stays unread in the
+/// channel for as long as a sender lives (a handle's, say), and so does a
+/// reply sender inside it: whoever waits for a reply, or for the end of
+/// an event stream, waits for this too.
 #[derive(Debug, Default)]
 pub(crate) struct Closed {
     done: AtomicBool,
@@ -62,7 +63,7 @@ impl SharedStatus {
     }
 
     /// Ends once [`SharedStatus::close`] was called.
-    async fn closed(&self) {
+    pub(crate) async fn closed(&self) {
         loop {
             let notified = self.4.notify.notified();
             tokio::pin!(notified);
@@ -160,7 +161,14 @@ impl RunHandle {
     pub fn events(&self) -> EventStream {
         let (tx, rx) = flume::unbounded();
         self.send(Control::Subscribe(tx));
-        EventStream::new(rx)
+        self.event_stream(rx)
+    }
+
+    /// A stream of `rx` that also ends when the run has sent its last
+    /// event, even if its subscription was never read.
+    pub(crate) fn event_stream(&self, rx: flume::Receiver<Event>) -> EventStream {
+        let status = Arc::clone(&self.status);
+        EventStream::new(rx, async move { status.closed().await })
     }
 
     /// Hands an answer (a `Respond` or `Signal` command) to the run; with
@@ -347,7 +355,7 @@ impl Run {
     /// stream ends after `RunEnded`.
     pub fn events(&mut self) -> EventStream {
         if let Some(rx) = self.events.take() {
-            return EventStream::new(rx);
+            return self.handle.event_stream(rx);
         }
         self.handle.events()
     }

@@ -733,10 +733,11 @@ impl Scheduler {
                     next = self.rx.try_recv();
                 }
             }
-            // No control message is read from here on: whoever waits for
-            // a reply to one sent now hears that the run ended.
-            self.status.close();
+            // No control message is read from here on, and `finish` sends
+            // the last event: whoever waits for a reply to a message sent
+            // now, or for more events, hears that the run ended.
             let outcome = self.finish();
+            self.status.close();
             // Taken: what follows (the last journal turn) is not the run's
             // any more in the gauges.
             if let Some(mut m) = self.metrics.take() {
