@@ -318,3 +318,78 @@ async fn the_global_cap_holds_across_runs() {
     }
     assert_eq!(peak.load(Ordering::SeqCst), 3);
 }
+
+/// A chain whose every completion starts the next task (the scheduler's
+/// one receive future, kept from wait to wait, and the completion handled
+/// straight through to the next dispatch), with a wait that has a deadline
+/// in the middle (the scheduler then waits with a future of its own), on
+/// both runtimes: every task runs once, in the chain's order, and the run
+/// ends.
+#[test]
+fn a_long_chain_with_a_wait_in_the_middle_runs_each_task_once_in_order() {
+    const HALF: usize = 150;
+    let mut yaml = String::from("tasks:\n");
+    for i in 0..HALF {
+        yaml.push_str(&format!(
+            "  a{i}: {{action: note, next: [{{do: a{}}}]}}\n",
+            i + 1
+        ));
+    }
+    yaml.push_str(&format!(
+        "  a{HALF}: {{action: core.wait_event, input: {{key: go, timeout: 30}}, next: [{{do: b0}}]}}\n"
+    ));
+    for i in 0..HALF {
+        let next = if i + 1 < HALF {
+            format!(", next: [{{do: b{}}}]", i + 1)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!("  b{i}: {{action: note{next}}}\n"));
+    }
+    let runtimes = [
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    ];
+    for rt in runtimes {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let s = seen.clone();
+        let ex = Executor::builder()
+            .action("note", move |i: ActionInput| {
+                s.lock().unwrap().push(i.task.to_string());
+                async { Ok(json!(null)) }
+            })
+            .build();
+        let p = common::plan(&ex, &yaml);
+        let out = rt.block_on(async {
+            let run = ex.start(&p, json!({})).unwrap();
+            let id = run.id();
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while run.status() != RunStatus::Paused {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+            .await
+            .expect("the chain reaches its wait");
+            ex.signal(id, "go", json!(1)).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .expect("the chain ends")
+                .unwrap()
+        });
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        let expected: Vec<String> = (0..HALF)
+            .map(|i| format!("a{i}"))
+            .chain((0..HALF).map(|i| format!("b{i}")))
+            .collect();
+        assert_eq!(*seen.lock().unwrap(), expected);
+        assert_eq!(out.tasks.len(), 2 * HALF + 1);
+        assert!(out.tasks.iter().all(|t| t.status == TaskStatus::Succeeded));
+    }
+}

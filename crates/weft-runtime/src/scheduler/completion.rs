@@ -234,7 +234,7 @@ impl Scheduler {
             inst.result = Some(result);
             inst.error = error;
             inst.ended = Some(ended);
-            self.turn.queue.push_back(Work::Finish(id));
+            self.queue_finish(id);
             return;
         };
         let task_name = self
@@ -260,6 +260,32 @@ impl Scheduler {
             succeeded: status == TaskStatus::Succeeded,
         });
         self.fill_items(id);
+    }
+
+    /// Queues the finish of instance `id`; or, in a live run, does it at
+    /// once (the step it would have been) when it would be the next work
+    /// of this turn anyway: nothing else is queued and the turn's budget is
+    /// not spent. A replay always queues it: there the queue does not hold
+    /// the completions still to come (their records do), so an empty queue
+    /// does not mean the finish would have been next.
+    fn queue_finish(&mut self, id: InstanceId) {
+        if self.turn.queue.is_empty() && self.turn.budget > 0 && !self.replaying() {
+            self.turn.budget -= 1;
+            self.step += 1;
+            self.finish_instance(id);
+            // What it queued is next: one dispatch alone (a chain's next
+            // task) is done now too.
+            if self.turn.budget > 0 && self.turn.queue.len() == 1 {
+                if let Some(&Work::Dispatch { task, route, level }) = self.turn.queue.front() {
+                    self.turn.queue.pop_front();
+                    self.turn.budget -= 1;
+                    self.step += 1;
+                    self.process_dispatch(task, route, level);
+                }
+            }
+            return;
+        }
+        self.turn.queue.push_back(Work::Finish(id));
     }
 
     /// Counts a result the run is about to keep against the limits: one

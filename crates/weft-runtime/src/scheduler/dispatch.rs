@@ -194,23 +194,21 @@ impl Scheduler {
             }
         };
         let input = match &task.input {
-            // Cloning an empty map still costs; most tasks without `input` land here.
-            ValueTemplate::Static(Value::Object(m)) if m.is_empty() => {
-                Ok(Value::Object(Map::new()))
-            }
-            other => other.render(&ctx).and_then(|v| input_map(task, v)),
-        };
-        let input = match input {
-            Ok(v) => v,
-            Err(e) => {
-                let msg = self.env.plan.describe_error(&e, "input");
-                self.turn
-                    .queue
-                    .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                        msg,
-                    )))));
-                return;
-            }
+            // Cloning an empty map still costs; most tasks without `input`
+            // land here (and build no `Result`, whose error is big).
+            ValueTemplate::Static(Value::Object(m)) if m.is_empty() => Value::Object(Map::new()),
+            other => match other.render(&ctx).and_then(|v| input_map(task, v)) {
+                Ok(v) => v,
+                Err(e) => {
+                    let msg = self.env.plan.describe_error(&e, "input");
+                    self.turn
+                        .queue
+                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
+                            msg,
+                        )))));
+                    return;
+                }
+            },
         };
         let secret = action.secret_values(&input);
         if !secret.is_empty() {

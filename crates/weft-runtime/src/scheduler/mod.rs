@@ -379,8 +379,11 @@ struct Turn {
     queue: VecDeque<Work>,
     /// Work left in this turn; see [`TURN_BUDGET`].
     budget: u32,
-    /// When this turn began; see [`TURN_TIME`].
+    /// When this turn began, or (without metrics) when it began its
+    /// second queued work item; see [`TURN_TIME`].
     started: Instant,
+    /// `started` was read in this turn.
+    timed: bool,
     /// `Work::Fail` entries in the queue.
     fails_queued: usize,
     /// Completions taken from the channel after a yield (buffer reused).
@@ -414,6 +417,9 @@ pub(crate) struct Scheduler {
     /// Tasks waiting for an answer, oldest first.
     waits: Vec<Waiting>,
     rx: flume::Receiver<Msg>,
+    /// The loop's wait for its next message, kept from turn to turn (see
+    /// [`Scheduler::next_message`]).
+    recv: flume::r#async::RecvFut<'static, Msg>,
     tx: flume::Sender<Msg>,
     outcome_tx: Option<oneshot::Sender<RunOutcome>>,
     subscribers: Vec<flume::Sender<Event>>,
@@ -538,6 +544,7 @@ impl Scheduler {
             paused: false,
             held: Vec::new(),
             waits: Vec::new(),
+            recv: rx.clone().into_recv_async(),
             rx,
             tx,
             outcome_tx: Some(outcome_tx),
@@ -585,6 +592,7 @@ impl Scheduler {
                 queue: buffers.queue,
                 budget: TURN_BUDGET,
                 started: Instant::now(),
+                timed: true,
                 fails_queued: 0,
                 arrived: buffers.arrived,
                 causes: buffers.causes,
@@ -668,7 +676,9 @@ impl Scheduler {
                     // Out of budget: let what was spawned run, then handle
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
-                    self.end_turn().await;
+                    if self.turn_has_end() {
+                        self.end_turn().await;
+                    }
                     tokio::task::yield_now().await;
                     self.new_turn();
                     self.take_arrived();
@@ -682,10 +692,12 @@ impl Scheduler {
                     // wait for them, a resume or a cancel.
                     self.status.set(RunStatus::Paused);
                 }
-                self.end_turn().await;
+                if self.turn_has_end() {
+                    self.end_turn().await;
+                }
                 // A wait's deadline is the only timer the loop keeps.
                 let msg = match self.next_deadline() {
-                    None => Some(self.rx.recv_async().await),
+                    None => Some(self.next_message().await),
                     Some(at) => {
                         let recv = self.rx.recv_async();
                         tokio::select! {
@@ -703,13 +715,27 @@ impl Scheduler {
                     break;
                 };
                 self.new_turn();
-                self.handle(msg);
                 // Handle whatever else is already queued before waiting again
                 // (what the budget leaves is taken after the yield).
-                while self.turn.budget > 0 {
-                    let Ok(msg) = self.rx.try_recv() else { break };
+                let mut next = self.rx.try_recv();
+                match (msg, next.is_err()) {
+                    // The turn's only message, a completion, and nothing
+                    // queued: done at once, as the queue would do it next.
+                    (Msg::Done(done), true) if self.turn.queue.is_empty() => {
+                        self.turn.budget -= 1;
+                        self.process_completed(done);
+                    }
+                    (msg, _) => self.handle(msg),
+                }
+                // A message taken is handled: the next one is taken only
+                // while the budget lasts.
+                while let Ok(msg) = next {
                     self.handle(msg);
                     self.drain_queue();
+                    if self.turn.budget == 0 {
+                        break;
+                    }
+                    next = self.rx.try_recv();
                 }
             }
             // No control message is read from here on, and `finish` sends
@@ -870,9 +896,46 @@ impl Scheduler {
         }
     }
 
+    /// The next message, waited for with the receive future the run
+    /// keeps. A fresh `recv_async` per wait registers a new waiter with the
+    /// channel (an allocation and a waker clone) and unregisters it when
+    /// dropped (the channel's lock, a scan of its waiters, a free): about
+    /// 330 instructions a wait, on a chain as much as the rest of the
+    /// loop's turn. The kept future makes its waiter once; a later wait
+    /// puts the same waiter back on the channel's list (the sender that
+    /// woke it took it off). Only the wait without a deadline uses it: the
+    /// wait with one makes a future of its own, dropped with its `select!`.
+    ///
+    /// flume puts a kept waiter back after it looked for a message, not
+    /// under the same lock: a message sent in between (from another
+    /// thread) finds no waiter to wake, and would wait in the channel
+    /// unread. So a wait that is about to sleep looks once more, after its
+    /// waiter is back, and takes such a message at once.
+    ///
+    /// This leans on how flume 0.12 polls a `RecvFut` again after it gave
+    /// a message (it looks at the queue first, then re-registers the kept
+    /// waiter), which its documentation does not promise: on a flume
+    /// upgrade, re-read `RecvFut::poll_inner` and run the multi_thread
+    /// property test (`tests/property.rs`), which lost a message to the
+    /// race above before the second look was added.
+    fn next_message(&mut self) -> NextMessage<'_> {
+        NextMessage {
+            recv: &mut self.recv,
+            rx: &self.rx,
+        }
+    }
+
     fn new_turn(&mut self) {
         self.turn.budget = TURN_BUDGET;
-        self.turn.started = Instant::now();
+        // The metrics' gauges are sampled by the turn's start. Without
+        // them the clock is read only by a turn that does a second queued
+        // work item (see `drain_queue`): a turn of one (a chain's hop) is
+        // over long before `TURN_TIME`, and a clock reading is about 30
+        // instructions, 1 % of a hop.
+        self.turn.timed = self.metrics.is_some();
+        if self.turn.timed {
+            self.turn.started = Instant::now();
+        }
     }
 
     /// Does queued work until the queue is empty or the turn's budget or
@@ -884,6 +947,13 @@ impl Scheduler {
                 return;
             };
             self.turn.budget -= 1;
+            if done == 1 && !self.turn.timed {
+                // A second work item: the turn's time counts from here.
+                // Only the first item is left out of it, where the clock
+                // is read only every `CLOCK_EVERY` items anyway.
+                self.turn.started = Instant::now();
+                self.turn.timed = true;
+            }
             self.process(work);
             done += 1;
             if done.is_multiple_of(CLOCK_EVERY) && self.turn.started.elapsed() >= TURN_TIME {
@@ -892,23 +962,41 @@ impl Scheduler {
         }
     }
 
+    /// A completion taken from the channel and done at once, not queued:
+    /// the step it would have been.
+    fn process_completed(&mut self, done: Done) {
+        self.step += 1;
+        self.completed(done);
+    }
+
+    /// A queued dispatch, taken from the queue: its cause and scope are
+    /// taken from theirs.
+    fn process_dispatch(&mut self, task: TaskId, route: u32, level: u32) {
+        let cause = match self.metrics {
+            Some(_) => self.turn.causes.pop_front().flatten(),
+            None => None,
+        };
+        let (mut scope, batch) = self.turn.scopes.pop_front().unwrap_or_default();
+        if let Some(js) = self.fired_join(task, route) {
+            if let Some(merged) = js.scope.take() {
+                scope = merged;
+            }
+        }
+        self.dispatch(task, route, level, cause, scope, batch);
+    }
+
+    /// Whether `end_turn` has anything to do: it hands the turn's records
+    /// to the journal and updates the gauges. Checked first, so that a run
+    /// with neither does not make and drop its future at every wait.
+    fn turn_has_end(&self) -> bool {
+        self.journal.is_some() || self.metrics.is_some()
+    }
+
     /// One work item: one step.
     fn process(&mut self, work: Work) {
         self.step += 1;
         match work {
-            Work::Dispatch { task, route, level } => {
-                let cause = match self.metrics {
-                    Some(_) => self.turn.causes.pop_front().flatten(),
-                    None => None,
-                };
-                let (mut scope, batch) = self.turn.scopes.pop_front().unwrap_or_default();
-                if let Some(js) = self.fired_join(task, route) {
-                    if let Some(merged) = js.scope.take() {
-                        scope = merged;
-                    }
-                }
-                self.dispatch(task, route, level, cause, scope, batch);
-            }
+            Work::Dispatch { task, route, level } => self.process_dispatch(task, route, level),
             Work::Completed(done) => self.completed(done),
             Work::Finish(i) => self.finish_instance(i),
             Work::Fail(fail) => {
@@ -949,6 +1037,30 @@ impl Scheduler {
             self.turn.queue.push_front(Work::Completed(done));
         }
         self.turn.arrived = arrived;
+    }
+}
+
+/// The wait of [`Scheduler::next_message`].
+struct NextMessage<'a> {
+    recv: &'a mut flume::r#async::RecvFut<'static, Msg>,
+    rx: &'a flume::Receiver<Msg>,
+}
+
+impl std::future::Future for NextMessage<'_> {
+    type Output = Result<Msg, flume::RecvError>;
+
+    #[inline]
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        loop {
+            let polled = std::pin::Pin::new(&mut *self.recv).poll(cx);
+            if polled.is_pending() && !self.rx.is_empty() {
+                continue;
+            }
+            return polled;
+        }
     }
 }
 
