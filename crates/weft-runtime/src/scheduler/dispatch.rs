@@ -165,32 +165,15 @@ impl Scheduler {
             ctx.set_current_item(items.list[item.index()].clone(), item.index());
         }
         ctx.set_current_route(inst.route);
-        let immediate = |outcome| Done {
-            slot: None,
-            key,
-            outcome,
-            started: None,
-            ended: Instant::now(),
-        };
         let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
             (Some(action), _) => action.clone(),
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
                 Ok(action) => action,
-                Err(msg) => {
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
-                }
+                Err(msg) => return self.fail_at_once(key, msg),
             },
             (None, None) => {
                 // A task without an action routes only: it succeeds with null.
-                self.turn
-                    .queue
-                    .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
-                return;
+                return self.complete_at_once(key, Outcome::Ok(null_result()));
             }
         };
         let input = match &task.input {
@@ -201,12 +184,7 @@ impl Scheduler {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = self.env.plan.describe_error(&e, "input");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
             },
         };
@@ -223,21 +201,11 @@ impl Scheduler {
                 }
                 Some(Ok(s)) => {
                     let msg = format!("delay: must be 0 or more seconds, not {s}");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
                 Some(Err(e)) => {
                     let msg = self.env.plan.describe_error(&e, "delay");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
             },
             None => None,
@@ -315,6 +283,25 @@ impl Scheduler {
             span,
         };
         self.launch(launch);
+    }
+
+    /// Ends attempt `key` before it starts, as a failure with `message`
+    /// (an input, a delay or a dynamic action that cannot be made): its
+    /// completion is queued, as if it had come from an attempt's task.
+    #[cold]
+    fn fail_at_once(&mut self, key: AttemptKey, message: String) {
+        self.complete_at_once(key, Outcome::Err(ActionError::new(message)));
+    }
+
+    /// Ends attempt `key` with `outcome` without running anything.
+    fn complete_at_once(&mut self, key: AttemptKey, outcome: Outcome) {
+        self.turn.queue.push_back(Work::Completed(Done {
+            slot: None,
+            key,
+            outcome,
+            started: None,
+            ended: Instant::now(),
+        }));
     }
 
     /// The action a dynamic `action:` names, rendered against the
