@@ -941,3 +941,34 @@ output:
         assert_eq!(world.executions_over_one(), 4);
     });
 }
+
+#[tokio::test]
+async fn a_full_batch_is_committed_without_waiting_for_the_batch_interval() {
+    // The batch interval is a minute and nobody flushes: the run's records
+    // are committed because `batch_records` of them wait.
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(
+            JournalConfig::new()
+                .batch_records(50)
+                .batch_interval(Duration::from_secs(60)),
+        )
+        .build();
+    let p = plan(
+        &ex,
+        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n",
+    );
+    let xs: Vec<u32> = (0..200).collect();
+    let out = ex.start(&p, json!({ "xs": xs })).unwrap().await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    let mut committed = 0;
+    for _ in 0..2500 {
+        committed = store.load(out.run_id).await.map_or(0, |e| e.len());
+        if committed >= 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(committed >= 50, "{committed} records committed");
+}
