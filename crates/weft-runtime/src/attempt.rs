@@ -219,6 +219,7 @@ fn ended<F>(
 
 /// The outcome of a call from its result (`None` when it timed out) and
 /// how dropping its future went.
+#[inline]
 fn outcome_of(
     result: Option<Result<ActionResult, Box<dyn std::any::Any + Send>>>,
     dropped: std::thread::Result<()>,

@@ -393,3 +393,121 @@ fn a_long_chain_with_a_wait_in_the_middle_runs_each_task_once_in_order() {
         assert!(out.tasks.iter().all(|t| t.status == TaskStatus::Succeeded));
     }
 }
+
+/// Sends on its channel when dropped: tells that an action's future was
+/// dropped.
+struct OnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts `task` (its action `forever`, which sleeps for an hour), aborts
+/// the run once the action runs, and checks that the run ends at once and
+/// that the action's future is dropped soon after.
+async fn abort_drops_the_running_action(task: &str, cap: Option<usize>) {
+    let (tx, dropped) = tokio::sync::oneshot::channel::<()>();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    let mut builder = Executor::builder().action("forever", move |_i: ActionInput| {
+        let guard = OnDrop(tx.lock().unwrap().take());
+        let s = s.clone();
+        async move {
+            let _guard = guard;
+            s.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(json!(null))
+        }
+    });
+    if let Some(cap) = cap {
+        builder = builder.max_actions_in_flight(cap);
+    }
+    let ex = builder.build();
+    let p = common::plan(&ex, &format!("tasks:\n  long: {task}\n"));
+    let run = ex.start(&p, json!({})).unwrap();
+    weft_test_support::wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    run.abort();
+    let out = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("abort is prompt")
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(out.tasks[0].status, TaskStatus::Canceled);
+    tokio::time::timeout(Duration::from_secs(2), dropped)
+        .await
+        .expect("the aborted action's future is dropped promptly")
+        .unwrap();
+}
+
+/// Runs `f` to its end on each runtime flavour in turn.
+fn on_both_runtimes<F: std::future::Future<Output = ()>>(f: impl Fn() -> F) {
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    current.block_on(f());
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    multi.block_on(f());
+}
+
+#[test]
+fn abort_drops_a_long_running_action_on_both_runtimes() {
+    on_both_runtimes(|| abort_drops_the_running_action("{action: forever}", None));
+}
+
+#[test]
+fn abort_drops_a_long_running_action_with_a_timeout_or_under_the_global_cap() {
+    on_both_runtimes(|| abort_drops_the_running_action("{action: forever, timeout: 7200}", None));
+    on_both_runtimes(|| abort_drops_the_running_action("{action: forever}", Some(4)));
+}
+
+#[test]
+fn runs_after_an_aborted_or_canceled_run_on_one_executor_run_as_usual() {
+    // An executor hands what an ended run kept to its next run: nothing of
+    // the abort or the cancel may reach the runs after it.
+    on_both_runtimes(|| async {
+        let ex = Executor::new();
+        let waiting = common::plan(
+            &ex,
+            "tasks:\n  first: {action: core.noop, next: [{do: ask}]}\n  ask: {action: core.ask, input: {route: ops}}\n",
+        );
+        let after = common::plan(
+            &ex,
+            "tasks:\n  a: {action: core.echo, input: {message: a}, next: [{do: b}]}\n  b: {action: core.noop, delay: 0.01, timeout: 60}\n",
+        );
+        for abort in [true, false] {
+            let run = ex.start(&waiting, json!({})).unwrap();
+            weft_test_support::wait_for(|| run.status() == RunStatus::Paused).await;
+            if abort {
+                run.abort();
+            } else {
+                run.cancel();
+            }
+            let out = tokio::time::timeout(Duration::from_secs(2), run)
+                .await
+                .expect("the run ends")
+                .unwrap();
+            assert_eq!(out.status, RunStatus::Canceled);
+            for _ in 0..3 {
+                let out = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    ex.start(&after, json!({})).unwrap(),
+                )
+                .await
+                .expect("the run ends")
+                .unwrap();
+                assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+                assert_eq!(common::names(&out), ["a", "b"]);
+            }
+        }
+    });
+}

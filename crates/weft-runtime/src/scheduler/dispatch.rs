@@ -14,6 +14,7 @@ use super::launch::Launch;
 use super::scope::Scope;
 use super::{null_result, Actions, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{Action, ActionError, ActionInput};
+use crate::attempt::{PlainAttempt, Report};
 use crate::event::EventKind;
 use crate::id::RunId;
 use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
@@ -165,32 +166,21 @@ impl Scheduler {
             ctx.set_current_item(items.list[item.index()].clone(), item.index());
         }
         ctx.set_current_route(inst.route);
-        let immediate = |outcome| Done {
-            slot: None,
-            key,
-            outcome,
-            started: None,
-            ended: Instant::now(),
-        };
+        // Borrowed too: the run's own action is cloned only for a launch
+        // that is held (an `Arc` count up and down on every attempt).
+        let dynamic;
         let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
-            (Some(action), _) => action.clone(),
+            (Some(action), _) => action,
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
-                Ok(action) => action,
-                Err(msg) => {
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                Ok(action) => {
+                    dynamic = action;
+                    &dynamic
                 }
+                Err(msg) => return self.fail_at_once(key, msg),
             },
             (None, None) => {
                 // A task without an action routes only: it succeeds with null.
-                self.turn
-                    .queue
-                    .push_back(Work::Completed(immediate(Outcome::Ok(null_result()))));
-                return;
+                return self.complete_at_once(key, Outcome::Ok(null_result()));
             }
         };
         let input = match &task.input {
@@ -201,12 +191,7 @@ impl Scheduler {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = self.env.plan.describe_error(&e, "input");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
             },
         };
@@ -223,21 +208,11 @@ impl Scheduler {
                 }
                 Some(Ok(s)) => {
                     let msg = format!("delay: must be 0 or more seconds, not {s}");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
                 Some(Err(e)) => {
                     let msg = self.env.plan.describe_error(&e, "delay");
-                    self.turn
-                        .queue
-                        .push_back(Work::Completed(immediate(Outcome::Err(ActionError::new(
-                            msg,
-                        )))));
-                    return;
+                    return self.fail_at_once(key, msg);
                 }
             },
             None => None,
@@ -290,8 +265,6 @@ impl Scheduler {
         };
         let notify = !self.subscribers.is_empty();
         let limit = self.env.permits.clone();
-        let stop = (delay.is_some() || limit.is_some())
-            .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let span = tracing::info_span!(
             "task",
             task = %task.name,
@@ -302,10 +275,29 @@ impl Scheduler {
         if let Some(item) = item {
             span.record("index", item.0);
         }
+        let held = self.journal.as_deref().is_some_and(|j| j.holds_launches());
+        if !held && delay.is_none() && timeout.is_none() && limit.is_none() {
+            // Most attempts: spawned here, from the borrowed action, with
+            // no `Launch` built and moved on the way.
+            let plain = PlainAttempt {
+                report: Report::new(slot, key, self.tx.clone()),
+                notify,
+                span: (!span.is_disabled()).then_some(span),
+            };
+            let task = action.spawn_plain(input, plain);
+            self.slots[slot.index()] = Some(InFlight {
+                task,
+                instance: id,
+                item,
+            });
+            return;
+        }
+        let stop = (delay.is_some() || limit.is_some())
+            .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let launch = Launch {
             slot,
             key,
-            action,
+            action: action.clone(),
             input,
             delay,
             timeout,
@@ -315,6 +307,25 @@ impl Scheduler {
             span,
         };
         self.launch(launch);
+    }
+
+    /// Ends attempt `key` before it starts, as a failure with `message`
+    /// (an input, a delay or a dynamic action that cannot be made): its
+    /// completion is queued, as if it had come from an attempt's task.
+    #[cold]
+    fn fail_at_once(&mut self, key: AttemptKey, message: String) {
+        self.complete_at_once(key, Outcome::Err(ActionError::new(message)));
+    }
+
+    /// Ends attempt `key` with `outcome` without running anything.
+    fn complete_at_once(&mut self, key: AttemptKey, outcome: Outcome) {
+        self.turn.queue.push_back(Work::Completed(Done {
+            slot: None,
+            key,
+            outcome,
+            started: None,
+            ended: Instant::now(),
+        }));
     }
 
     /// The action a dynamic `action:` names, rendered against the
@@ -374,7 +385,8 @@ impl Scheduler {
     /// are committed (sync durability), or until the journal being
     /// replayed says how it ended.
     // Inlined into `start_attempt`, so that the launch is built where it
-    // is spawned instead of copied (300 bytes) on the way.
+    // is spawned instead of copied (300 bytes) on the way. (The plain
+    // attempts that nothing holds, most of them, do not come here.)
     #[inline]
     pub(super) fn launch(&mut self, launch: Launch) {
         if let Some(j) = self.journal.as_mut() {

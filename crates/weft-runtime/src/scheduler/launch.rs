@@ -1,7 +1,9 @@
 //! Launching an attempt: everything about it is decided at dispatch
 //! (`start_attempt`), and a [`Launch`] holds it until it is spawned.
 //!
-//! Most launches are spawned at once. A run with `sync` durability holds
+//! Most attempts (no delay, timeout or global cap, nothing held) need no
+//! `Launch`: `start_attempt` spawns them itself. The others are spawned at
+//! once through one, or held in it. A run with `sync` durability holds
 //! the launches of a turn until the journal has committed the records of
 //! that turn (no task starts before what caused it is on disk); a run
 //! being replayed holds them until the journal says how they ended, and
