@@ -11,6 +11,14 @@
 //! goes (a timeline of each append, the server backends' CPU time, the
 //! client's), for `docs/performance.md`.
 //!
+//! `profile TASKS RUNS [ct|mt]` (on its own) runs `RUNS` write-behind runs
+//! of `TASKS` independent no-op tasks, each to its journal committed, on a
+//! current_thread runtime (`ct`, the default: the runtime's thread is the
+//! main thread) or a multi_thread one of 2 workers, and prints the CPU time
+//! of the main thread and of the others; for `valgrind --tool=callgrind
+//! --separate-threads=yes`, the instructions per task of each thread are
+//! (total at `RUNS` = 4 − total at `RUNS` = 1) / (3 × `TASKS`).
+//!
 //! (`WEFT_TEST_POSTGRES_URL` is used when `WEFT_BENCH_POSTGRES_URL` is not
 //! set.) Everything happens in a schema of its own, dropped at the end. The
 //! worker processes are this program again (`--worker`), each on a
@@ -22,14 +30,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use weft::postgres::{PostgresOptions, PostgresStore};
+use weft::store::{Appended, Entry, StoreError};
 use weft::{
     ActionInput, Durability, Executor, Plan, RunId, WorkerConfig, Workflow, WorkflowBuilder,
 };
+use weft_test_support::hooked::{AppendHook, Hooked};
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -52,6 +63,10 @@ fn main() {
     let schema = format!("weft_bench_{}", std::process::id());
     let sep = if url.contains('?') { '&' } else { '?' };
     let db = format!("{url}{sep}schema={schema}");
+    if args.get(1).map(String::as_str) == Some("profile") {
+        profile(&db, &schema, &args[2..]);
+        return;
+    }
     let rt = runtime_mt();
     let store = Arc::new(
         rt.block_on(PostgresStore::connect(&db))
@@ -351,72 +366,101 @@ fn completions(rt: &Runtime, store: &Arc<PostgresStore>) {
     }
 }
 
+// ---- the client's threads, for callgrind ------------------------------------
+
+/// `profile TASKS RUNS [ct|mt]`: see the module's docs.
+fn profile(db: &str, schema: &str, args: &[String]) {
+    let arg = |i: usize, default: usize| {
+        args.get(i)
+            .map_or(default, |a| a.parse().expect("a whole number"))
+    };
+    let (tasks, runs) = (arg(0, 10_000), arg(1, 2));
+    let rt = match args.get(2).map_or("ct", String::as_str) {
+        "ct" => common::runtime_ct(),
+        "mt" => runtime_mt(),
+        other => panic!("`{other}`: expected `ct` or `mt`"),
+    };
+    let store = Arc::new(
+        rt.block_on(PostgresStore::connect(db))
+            .expect("connect to the benchmark database"),
+    );
+    let ex = noop_builder().store(store.clone()).build();
+    let shape = Shape::independent("independent", tasks);
+    let p = plan(&shape, &ex);
+    let main_thread = format!("/proc/self/task/{}/schedstat", std::process::id());
+    let (main0, all0) = (cpu_ns(&main_thread), client_cpu_ns());
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        walls.push(rt.block_on(async {
+            let began = Instant::now();
+            let out = ex.start(&p, json!({})).expect("start").await.expect("run");
+            assert!(out.succeeded(), "{:?}", out.errors);
+            ex.flush().await.expect("journal committed");
+            began.elapsed()
+        }));
+    }
+    let main = cpu_ns(&main_thread) - main0;
+    let others = (client_cpu_ns() - all0).saturating_sub(main);
+    let per_task = |ns: u64| ns as f64 / (runs as f64 * tasks as f64);
+    println!(
+        "{runs} runs of {tasks} tasks: median {:.1} ms; CPU a task: main thread {:.0} ns, \
+         other threads {:.0} ns",
+        median(walls).as_secs_f64() * 1e3,
+        per_task(main),
+        per_task(others)
+    );
+    rt.block_on(async {
+        let conn = store.pool().get().await.expect("connection");
+        conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop the benchmark schema");
+    });
+}
+
 // ---- where an append's time goes ---------------------------------------
 
-/// A store that times each append of the store it wraps.
+/// Times each append of the store it wraps.
+#[derive(Default)]
 struct Timed {
-    inner: Arc<PostgresStore>,
-    /// Each append: when it began, how long it took, its records and the
-    /// bytes of their JSON.
+    /// Each append: when it began, how long it took, its records.
     log: std::sync::Mutex<Vec<(Instant, Duration, usize)>>,
 }
 
-impl weft::Store for Timed {
+impl Timed {
+    fn note(&self, began: Instant, records: usize) {
+        self.log
+            .lock()
+            .expect("log")
+            .push((began, began.elapsed(), records));
+    }
+}
+
+impl AppendHook for Timed {
     fn append<'a>(
         &'a self,
-        entries: &'a [weft::store::Entry],
-    ) -> futures::future::BoxFuture<'a, Result<weft::store::Appended, weft::store::StoreError>>
-    {
+        inner: &'a dyn weft::Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
         Box::pin(async move {
             let began = Instant::now();
-            let out = self.inner.append(entries).await;
-            self.log
-                .lock()
-                .expect("log")
-                .push((began, began.elapsed(), entries.len()));
+            let out = inner.append(entries).await;
+            self.note(began, entries.len());
             out
         })
     }
 
-    fn load(
-        &self,
-        run: RunId,
-    ) -> futures::future::BoxFuture<'_, Result<Vec<weft::store::Entry>, weft::store::StoreError>>
-    {
-        self.inner.load(run)
-    }
-
-    fn get(
-        &self,
-        run: RunId,
-    ) -> futures::future::BoxFuture<
-        '_,
-        Result<Option<weft::store::RunSummary>, weft::store::StoreError>,
-    > {
-        self.inner.get(run)
-    }
-
-    fn list<'a>(
+    /// The journal's commits: the store's own `append_owned`.
+    fn append_owned<'a>(
         &'a self,
-        filter: &'a weft::store::RunFilter,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<weft::store::RunSummary>, weft::store::StoreError>>
-    {
-        self.inner.list(filter)
-    }
-
-    fn purge(
-        &self,
-        before: std::time::SystemTime,
-    ) -> futures::future::BoxFuture<'_, Result<usize, weft::store::StoreError>> {
-        self.inner.purge(before)
-    }
-
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    fn shared(&self) -> Option<&dyn weft::store::SharedStore> {
-        self.inner.shared()
+        inner: &'a dyn weft::Store,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
+        Box::pin(async move {
+            let (began, records) = (Instant::now(), entries.len());
+            let out = inner.append_owned(entries).await;
+            self.note(began, records);
+            out
+        })
     }
 }
 
@@ -471,10 +515,7 @@ fn appends(rt: &Runtime, store: &Arc<PostgresStore>) {
             .map(|pid| cpu_ns(&format!("/proc/{pid}/schedstat")))
             .sum()
     };
-    let timed = Arc::new(Timed {
-        inner: store.clone(),
-        log: std::sync::Mutex::new(Vec::new()),
-    });
+    let timed = Arc::new(Hooked::new(store.clone(), Timed::default()));
     let ex = noop_builder().store(timed.clone()).build();
     let memory = noop_builder().build();
     let shape = Shape::independent("independent_10k", 10_000);
@@ -501,7 +542,7 @@ fn appends(rt: &Runtime, store: &Arc<PostgresStore>) {
             assert!(out.succeeded());
             (began.elapsed(), client_cpu_ns() - c0)
         });
-        timed.log.lock().expect("log").clear();
+        timed.hook.log.lock().expect("log").clear();
         let (s0, c0) = (server_ns(), client_cpu_ns());
         let (began, ended, flushed) = rt.block_on(async {
             let began = Instant::now();
@@ -514,6 +555,7 @@ fn appends(rt: &Runtime, store: &Arc<PostgresStore>) {
         let (server, client) = (server_ns() - s0, client_cpu_ns() - c0);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let shown: Vec<String> = timed
+            .hook
             .log
             .lock()
             .expect("log")

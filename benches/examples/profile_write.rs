@@ -25,47 +25,37 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use common::{runtime_ct, weft_builder, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use weft::store::{Appended, Entry, RunFilter, RunSummary, Store, StoreError};
-use weft::{ActionInput, Executor, RunId, Workflow};
+use weft::store::{Appended, Entry, Store, StoreError};
+use weft::{ActionInput, Executor, Workflow};
 use weft_store_sqlite::SqliteStore;
+use weft_test_support::hooked::{AppendHook, Hooked};
 
-/// A store that counts the commits (appends) it passes on.
+/// Counts the commits (appends) it passes on.
+#[derive(Default)]
 struct Counted {
-    inner: SqliteStore,
     commits: AtomicUsize,
 }
 
-impl Store for Counted {
-    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+impl AppendHook for Counted {
+    fn append<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.inner.append(entries)
+        inner.append(entries)
     }
-    fn append_owned(
-        &self,
+    fn append_owned<'a>(
+        &'a self,
+        inner: &'a dyn Store,
         entries: Vec<Entry>,
-    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.inner.append_owned(entries)
-    }
-    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load(run)
-    }
-    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
-        self.inner.get(run)
-    }
-    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
-        self.inner.list(f)
-    }
-    fn purge(&self, before: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
-        self.inner.purge(before)
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
+        inner.append_owned(entries)
     }
 }
 
@@ -84,10 +74,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
     let counted = match store {
         "sqlite" => {
-            let counted = Arc::new(Counted {
-                inner: SqliteStore::open(dir.path().join("wb.db"))?,
-                commits: AtomicUsize::new(0),
-            });
+            let sqlite = Arc::new(SqliteStore::open(dir.path().join("wb.db"))?);
+            let counted = Arc::new(Hooked::new(sqlite, Counted::default()));
             builder = builder.store(counted.clone());
             Some(counted)
         }
@@ -110,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     print!("{store}: {runs} runs of {size} tasks ({})", shape.name);
     match counted {
-        Some(c) => println!(", {} commits", c.commits.load(Ordering::Relaxed)),
+        Some(c) => println!(", {} commits", c.hook.commits.load(Ordering::Relaxed)),
         None => println!(),
     }
     Ok(())

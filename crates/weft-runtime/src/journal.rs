@@ -28,10 +28,11 @@
 //! shared store such a run is also given up (its lease is no longer
 //! renewed), so that a worker resumes it once the lease has lapsed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use weft_core::Plan;
 
 use crate::id::RunId;
@@ -58,6 +59,39 @@ struct Writer {
     tx: flume::Sender<ToWriter>,
     permits: Arc<Semaphore>,
     capacity: u32,
+    /// Wakes the writer while it gathers a batch: see [`Wake`].
+    wake: Arc<Wake>,
+}
+
+/// How the writer is woken while it gathers a batch. Batches handed over
+/// then go into the channel without waking it (a run of short turns
+/// would otherwise wake it once a turn, on another thread, to take one
+/// record each time): it is woken when a batch asks for an answer, when
+/// someone waits for a commit, or when a full batch of records waits; the
+/// rest it takes at the end of the batch interval. (Idle, it waits on
+/// the channel itself: the first batch wakes it and starts the interval.)
+struct Wake {
+    notify: Notify,
+    /// Records handed over and not yet taken by the writer.
+    records: AtomicUsize,
+    /// [`JournalConfig::batch_records`].
+    full: usize,
+}
+
+impl Wake {
+    /// `n` records were handed over: the writer is woken if they make a
+    /// full batch.
+    fn added(&self, n: usize) {
+        let before = self.records.fetch_add(n, Ordering::Relaxed);
+        if before < self.full && before + n >= self.full {
+            self.notify.notify_one();
+        }
+    }
+
+    /// `n` records were taken by the writer.
+    fn taken(&self, n: usize) {
+        self.records.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 enum ToWriter {
@@ -132,16 +166,23 @@ impl Journal {
                 capacity,
                 metrics: None,
             };
+            let wake = Arc::new(Wake {
+                notify: Notify::new(),
+                records: AtomicUsize::new(0),
+                full: self.config.batch_records.max(1),
+            });
             tokio::spawn(write_loop(
                 self.store.clone(),
                 self.config.clone(),
                 rx,
                 backlog,
+                wake.clone(),
             ));
             Writer {
                 tx,
                 permits,
                 capacity,
+                wake,
             }
         })
     }
@@ -162,6 +203,7 @@ impl Journal {
         let writer = self.writer();
         let n = (entries.len() as u32).clamp(1, writer.capacity);
         let permits = writer.permits.clone().acquire_many_owned(n).await.ok();
+        let (records, urgent) = (entries.len(), ack.is_some());
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
             entries,
@@ -170,6 +212,10 @@ impl Journal {
             run_tx,
             _permits: permits,
         }));
+        writer.wake.added(records);
+        if urgent {
+            writer.wake.notify.notify_one();
+        }
     }
 
     /// Hands a new write-behind run's `Started` record over to the writer
@@ -193,6 +239,7 @@ impl Journal {
             run_tx,
             _permits: permits,
         }));
+        writer.wake.added(1);
     }
 
     /// Asks the writer to commit what it holds now, not at the end of its
@@ -200,6 +247,7 @@ impl Journal {
     pub(crate) fn urge(&self) {
         if let Some(writer) = self.writer.get() {
             let _ = writer.tx.send(ToWriter::Urge);
+            writer.wake.notify.notify_one();
         }
     }
 
@@ -216,6 +264,7 @@ impl Journal {
         if writer.tx.send(ToWriter::Flush(tx)).is_err() {
             return Ok(());
         }
+        writer.wake.notify.notify_one();
         rx.await.unwrap_or(Ok(()))
     }
 
@@ -229,6 +278,7 @@ impl Journal {
         };
         let (tx, rx) = oneshot::channel();
         if writer.tx.send(ToWriter::Barrier(tx)).is_ok() {
+            writer.wake.notify.notify_one();
             let _ = rx.await;
         }
     }
@@ -278,9 +328,10 @@ impl Gathered {
     /// that sent them) is answered with an error and not written: its
     /// journal has a gap, which a store refuses anyway, and a refused run
     /// in a commit of several costs the others a retry each.
-    fn take(&mut self, msg: ToWriter, lost: &[(RunId, flume::Sender<Msg>)]) {
+    fn take(&mut self, msg: ToWriter, lost: &[(RunId, flume::Sender<Msg>)], wake: &Wake) {
         match msg {
             ToWriter::Batch(b) => {
+                wake.taken(b.entries.len());
                 if !lost.is_empty()
                     && lost
                         .iter()
@@ -316,6 +367,7 @@ async fn write_loop(
     config: JournalConfig,
     rx: flume::Receiver<ToWriter>,
     mut backlog: Backlog,
+    wake: Arc<Wake>,
 ) {
     // A failed commit is told to its runs, and to the next flush: a run that
     // had already ended (write-behind) has nobody else to hear of it.
@@ -327,23 +379,32 @@ async fn write_loop(
     while let Ok(first) = rx.recv_async().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
         let mut g = Gathered::default();
-        g.take(first, &lost);
+        g.take(first, &lost, &wake);
         let deadline = Instant::now() + config.batch_interval;
-        while !g.urgent && g.count < config.batch_records {
+        loop {
+            // Whatever waits now (up to four batches) is taken; what comes
+            // later shares this commit if it comes before the commit.
+            while g.count < config.batch_records.saturating_mul(4) {
+                match rx.try_recv() {
+                    Ok(msg) => g.take(msg, &lost, &wake),
+                    Err(_) => break,
+                }
+            }
+            if g.urgent || g.count >= config.batch_records || rx.is_disconnected() {
+                break;
+            }
             let wait = tokio::time::sleep_until(deadline.into());
             tokio::select! {
-                msg = rx.recv_async() => match msg {
-                    Ok(msg) => g.take(msg, &lost),
-                    Err(_) => break,
-                },
-                () = wait => break,
-            }
-        }
-        // Whatever else is already waiting shares this commit.
-        while g.count < config.batch_records.saturating_mul(4) {
-            match rx.try_recv() {
-                Ok(msg) => g.take(msg, &lost),
-                Err(_) => break,
+                () = wake.notify.notified() => {}
+                () = wait => {
+                    while g.count < config.batch_records.saturating_mul(4) {
+                        match rx.try_recv() {
+                            Ok(msg) => g.take(msg, &lost, &wake),
+                            Err(_) => break,
+                        }
+                    }
+                    break;
+                }
             }
         }
         let Gathered {

@@ -11,11 +11,12 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Value};
 use weft_core::{TaskStatus, Workflow};
-use weft_runtime::store::{Appended, Entry, Record, RunFilter, RunSummary, Store, StoreError};
+use weft_runtime::store::{Appended, Entry, Record, Store, StoreError};
 use weft_runtime::{
     ActionInput, Durability, Executor, JournalConfig, MemoryStore, RunId, RunStatus,
 };
 use weft_test_support::durable::{builder, reach_the_gate, World, FLOW};
+use weft_test_support::hooked::{AppendHook, Hooked};
 use weft_test_support::wait_for;
 
 fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
@@ -409,11 +410,7 @@ async fn a_rerun_right_after_the_run_ended_continues_its_whole_journal() {
     // be committed yet. Re-running it at once (no flush in between) must
     // load them, not a journal that stops short and then collides with them.
     let world = Arc::new(World::default());
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::new(),
-        delay: Duration::from_millis(30),
-        commits: Mutex::new(Vec::new()),
-    });
+    let store = slow_store(Duration::from_millis(30));
     let ex = builder(&world).store(store.clone()).build();
     let p = plan(
         &ex,
@@ -438,18 +435,33 @@ async fn a_rerun_right_after_the_run_ended_continues_its_whole_journal() {
     assert_eq!(shown.task("b").count(), 3);
 }
 
-/// A store that delays every append, and notes when each commit ended.
-struct SlowStore {
-    inner: MemoryStore,
+/// A memory store's appends, each delayed, with when each commit ended
+/// noted.
+struct Slow {
     delay: Duration,
     commits: Mutex<Vec<(std::time::Instant, usize)>>,
 }
 
-impl Store for SlowStore {
-    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+type SlowStore = Hooked<Slow>;
+
+/// A memory store whose every append waits `delay` first.
+fn slow_store(delay: Duration) -> Arc<SlowStore> {
+    let slow = Slow {
+        delay,
+        commits: Mutex::new(Vec::new()),
+    };
+    Arc::new(Hooked::new(Arc::new(MemoryStore::new()), slow).named("slow"))
+}
+
+impl AppendHook for Slow {
+    fn append<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
         async move {
             tokio::time::sleep(self.delay).await;
-            let r = self.inner.append(entries).await;
+            let r = inner.append(entries).await;
             self.commits
                 .lock()
                 .unwrap()
@@ -458,30 +470,11 @@ impl Store for SlowStore {
         }
         .boxed()
     }
-    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load(run)
-    }
-    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
-        self.inner.get(run)
-    }
-    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
-        self.inner.list(f)
-    }
-    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
-        self.inner.purge(before)
-    }
-    fn describe(&self) -> String {
-        "slow".into()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::new(),
-        delay: Duration::from_millis(20),
-        commits: Mutex::new(Vec::new()),
-    });
+    let store = slow_store(Duration::from_millis(20));
     let starts: Arc<Mutex<Vec<(String, std::time::Instant)>>> = Arc::default();
     let s = starts.clone();
     let ex = Executor::builder()
@@ -504,7 +497,7 @@ async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
     let out = ex.start(&p, json!({})).unwrap().await.unwrap();
     assert_eq!(out.status, RunStatus::Succeeded);
     let starts = starts.lock().unwrap().clone();
-    let commits = store.commits.lock().unwrap().clone();
+    let commits = store.hook.commits.lock().unwrap().clone();
     // Each task started after a commit that came after the previous task
     // started (the one that recorded its predecessor's outcome).
     assert_eq!(starts.len(), 3);
@@ -526,11 +519,7 @@ async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_write_behind_run_commits_once() {
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::new(),
-        delay: Duration::ZERO,
-        commits: Mutex::new(Vec::new()),
-    });
+    let store = slow_store(Duration::ZERO);
     let ex = Executor::builder()
         .store(store.clone())
         .action("noop", |_: ActionInput| async { Ok(Value::Null) })
@@ -543,7 +532,7 @@ async fn a_short_write_behind_run_commits_once() {
     assert!(out.succeeded(), "{:?}", out.errors);
     ex.flush().await.unwrap();
     // `Started`, three attempts and `Ended`, in one commit.
-    let commits = store.commits.lock().unwrap().clone();
+    let commits = store.hook.commits.lock().unwrap().clone();
     assert_eq!(
         commits.iter().map(|c| c.1).collect::<Vec<_>>(),
         [5],
@@ -597,11 +586,7 @@ fn a_crash_before_the_first_commit_loses_the_run_but_not_what_its_actions_did() 
     // committed. A process that dies before that commit leaves nothing of
     // the run in the store (nothing resumes it), and what its actions did
     // stays done.
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::new(),
-        delay: Duration::from_secs(3600),
-        commits: Mutex::new(Vec::new()),
-    });
+    let store = slow_store(Duration::from_secs(3600));
     let calls = Arc::new(AtomicUsize::new(0));
     let mut run_id = None;
     on_doomed_runtime(async {
@@ -623,7 +608,7 @@ fn a_crash_before_the_first_commit_loses_the_run_but_not_what_its_actions_did() 
         // The process dies here, its first commit still on its way.
     });
     let id = run_id.unwrap();
-    assert!(store.commits.lock().unwrap().is_empty());
+    assert!(store.hook.commits.lock().unwrap().is_empty());
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -955,4 +940,35 @@ output:
         }
         assert_eq!(world.executions_over_one(), 4);
     });
+}
+
+#[tokio::test]
+async fn a_full_batch_is_committed_without_waiting_for_the_batch_interval() {
+    // The batch interval is a minute and nobody flushes: the run's records
+    // are committed because `batch_records` of them wait.
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(
+            JournalConfig::new()
+                .batch_records(50)
+                .batch_interval(Duration::from_secs(60)),
+        )
+        .build();
+    let p = plan(
+        &ex,
+        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n",
+    );
+    let xs: Vec<u32> = (0..200).collect();
+    let out = ex.start(&p, json!({ "xs": xs })).unwrap().await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    let mut committed = 0;
+    for _ in 0..2500 {
+        committed = store.load(out.run_id).await.map_or(0, |e| e.len());
+        if committed >= 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(committed >= 50, "{committed} records committed");
 }

@@ -9,24 +9,29 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 use weft_core::Workflow;
 use weft_runtime::store::{
-    Appended, AttemptOutcome, Entry, JournalConfig, MemoryStore, Record, RunFilter, RunSummary,
-    Store, StoreError,
+    Appended, AttemptOutcome, Entry, JournalConfig, MemoryStore, Record, Store, StoreError,
 };
 use weft_runtime::{ActionInput, Executor, RunId, RunStatus};
+use weft_test_support::hooked::{AppendHook, Hooked};
 
-/// A memory store that refuses every append holding a record of a run
-/// once an action of that run returned `poison: true` (as a store refuses
-/// a value it cannot keep), and notes the runs of each append.
+/// A memory store's appends, refused for every batch holding a record of
+/// a run once an action of that run returned `poison: true` (as a store
+/// refuses a value it cannot keep), with the runs of each append noted.
 #[derive(Default)]
-struct PoisonStore {
-    inner: MemoryStore,
+struct Poison {
     poisoned: Mutex<Vec<RunId>>,
     /// The runs of each append.
     appends: Mutex<Vec<Vec<RunId>>>,
 }
 
-impl Store for PoisonStore {
-    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
+type PoisonStore = Hooked<Poison>;
+
+impl AppendHook for Poison {
+    fn append<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
         async move {
             let mut runs: Vec<RunId> = entries.iter().map(|e| e.run).collect();
             runs.dedup();
@@ -49,24 +54,9 @@ impl Store for PoisonStore {
                     "this store cannot keep a poisoned run",
                 ));
             }
-            self.inner.append(entries).await
+            inner.append(entries).await
         }
         .boxed()
-    }
-    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load(run)
-    }
-    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
-        self.inner.get(run)
-    }
-    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
-        self.inner.list(f)
-    }
-    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
-        self.inner.purge(before)
-    }
-    fn describe(&self) -> String {
-        "poison".into()
     }
 }
 
@@ -81,7 +71,8 @@ output:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_bad_run_in_a_commit_fails_alone() {
-    let store = Arc::new(PoisonStore::default());
+    let store: Arc<PoisonStore> =
+        Arc::new(Hooked::new(Arc::new(MemoryStore::default()), Poison::default()).named("poison"));
     // The four runs' first tasks end together, once all four have started.
     let together = Arc::new(tokio::sync::Barrier::new(4));
     // Commits gather for 200 ms, so that the ends of the runs' first tasks
@@ -133,7 +124,7 @@ async fn one_bad_run_in_a_commit_fails_alone() {
     }
     ex.flush().await.ok();
     // Good runs did share a commit with the bad run, and are in the store.
-    let appends = store.appends.lock().unwrap().clone();
+    let appends = store.hook.appends.lock().unwrap().clone();
     assert!(
         appends
             .iter()
@@ -151,21 +142,17 @@ async fn one_bad_run_in_a_commit_fails_alone() {
     );
 }
 
-/// A memory store that fails every commit of more than one run and, as a
-/// store whose writing thread stopped, gives none of its entries back.
-#[derive(Default)]
-struct LosingStore {
-    inner: MemoryStore,
-}
+/// A memory store's owned appends (the journal's commits), failed for
+/// every commit of more than one run with none of its entries given back,
+/// as by a store whose writing thread stopped.
+struct Losing;
 
-impl Store for LosingStore {
-    fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
-        self.inner.append(entries)
-    }
-    fn append_owned(
-        &self,
+impl AppendHook for Losing {
+    fn append_owned<'a>(
+        &'a self,
+        inner: &'a dyn Store,
         entries: Vec<Entry>,
-    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
         async move {
             if entries.iter().any(|e| e.run != entries[0].run) {
                 return Err((
@@ -173,30 +160,15 @@ impl Store for LosingStore {
                     Vec::new(),
                 ));
             }
-            self.inner.append(&entries).await.map_err(|e| (e, entries))
+            inner.append(&entries).await.map_err(|e| (e, entries))
         }
         .boxed()
-    }
-    fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
-        self.inner.load(run)
-    }
-    fn get(&self, run: RunId) -> BoxFuture<'_, Result<Option<RunSummary>, StoreError>> {
-        self.inner.get(run)
-    }
-    fn list<'a>(&'a self, f: &'a RunFilter) -> BoxFuture<'a, Result<Vec<RunSummary>, StoreError>> {
-        self.inner.list(f)
-    }
-    fn purge(&self, before: std::time::SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
-        self.inner.purge(before)
-    }
-    fn describe(&self) -> String {
-        "losing".into()
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_whose_entries_the_store_lost_fails_each_of_its_runs() {
-    let store = Arc::new(LosingStore::default());
+    let store = Arc::new(Hooked::new(Arc::new(MemoryStore::default()), Losing).named("losing"));
     // Commits gather for 200 ms: the two runs' first records share one,
     // which the store fails without giving the entries back to be tried
     // run by run.

@@ -11,6 +11,7 @@ use futures::FutureExt;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
+use weft_runtime::store::driver::group_batch;
 use weft_runtime::store::{
     Appended, Claimed, Command, Entry, Notice, RunFilter, RunSummary, SharedStore, Store,
     StoreError,
@@ -220,11 +221,66 @@ fn hostname() -> String {
         .unwrap_or_else(|| "host".to_owned())
 }
 
+/// Entries from which [`Store::append_owned`] encodes a commit on a thread
+/// of tokio's blocking pool. Below it (a short run's commit, a sync run's
+/// commit of one step) the encoding, some 800 instructions a record, costs
+/// less than waking a thread to do it and waking the runtime again after.
+const OFF_THREAD: usize = 256;
+
 impl Store for PostgresStore {
     fn append<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Appended, StoreError>> {
         self.inner
             .bounded("cannot append", self.inner.append(entries))
             .boxed()
+    }
+
+    /// A commit of [`OFF_THREAD`] entries or more is grouped and
+    /// serialized on a thread of tokio's blocking pool, and dropped there
+    /// once committed: the runtime's threads, which run the runs whose
+    /// records they are, only send the rows. A smaller one is encoded
+    /// where it is appended, as [`Store::append`] does (the hand-over to
+    /// another thread and back would cost it more than the encoding).
+    fn append_owned(
+        &self,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        async move {
+            if entries.len() < OFF_THREAD {
+                return match self.append(&entries).await {
+                    Ok(done) => Ok(done),
+                    Err(e) => Err((e, entries)),
+                };
+            }
+            let name = error::store_name(&self.inner.at);
+            let grouped = tokio::task::spawn_blocking(move || {
+                let batch = group_batch(&name, &entries);
+                (batch, entries)
+            })
+            .await;
+            let (batch, entries) = match grouped {
+                Ok(done) => done,
+                // It panicked, and took the entries with it.
+                Err(e) => {
+                    return Err((
+                        error::other(&self.inner.at, format!("cannot append: {e}")),
+                        Vec::new(),
+                    ))
+                }
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => return Err((e, entries)),
+            };
+            let appending = self.inner.append_batch(&batch);
+            match self.inner.bounded("cannot append", appending).await {
+                Ok(done) => {
+                    tokio::task::spawn_blocking(move || drop((batch, entries)));
+                    Ok(done)
+                }
+                Err(e) => Err((e, entries)),
+            }
+        }
+        .boxed()
     }
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {

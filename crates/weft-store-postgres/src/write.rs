@@ -169,6 +169,16 @@ impl Inner {
         if entries.is_empty() {
             return Ok(Appended::all());
         }
+        let batch = group_batch(&store_name(&self.at), entries)?;
+        self.append_batch(&batch).await
+    }
+
+    /// Appends a batch [`group_batch`] made, trying again on a new
+    /// connection when the one in use is lost (see the module's docs).
+    pub(crate) async fn append_batch(&self, batch: &[RunBatch]) -> Result<Appended, StoreError> {
+        if batch.is_empty() {
+            return Ok(Appended::all());
+        }
         let began = Instant::now();
         let budget = self.local_lease() / 2;
         let mut wait = RETRY_WAIT;
@@ -179,15 +189,15 @@ impl Inner {
             let this = Try::default();
             let started = Instant::now();
             let result = match unsure {
-                Some(then) => match self.written_before(entries, then, &this).await {
+                Some(then) => match self.written_before(batch, then, &this).await {
                     Ok(Some(done)) => Ok(done),
                     Ok(None) => {
                         unsure = None;
-                        self.append_once(entries, &this).await
+                        self.append_once(batch, &this).await
                     }
                     Err(e) => Err(e),
                 },
-                None => self.append_once(entries, &this).await,
+                None => self.append_once(batch, &this).await,
             };
             let e = match result {
                 Ok(done) => return Ok(done),
@@ -211,13 +221,12 @@ impl Inner {
     /// is what it appended; `None` when nothing of it was written.
     async fn written_before(
         &self,
-        entries: &[Entry],
+        batch: &[RunBatch],
         began: Instant,
         this: &Try,
     ) -> Result<Option<Appended>, StoreError> {
         let at = self.at.as_str();
         let s = self.schema.as_str();
-        let batch = group_batch(&store_name(at), entries)?;
         let fail = |e: tokio_postgres::Error| {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
@@ -261,7 +270,7 @@ impl Inner {
         let mut owned = self.owned();
         let mut fenced = Vec::new();
         let mut lost = Vec::new();
-        for rb in &batch {
+        for rb in batch {
             match written.get(&rb.run) {
                 None => {
                     fenced.push(rb.run);
@@ -290,9 +299,8 @@ impl Inner {
         Ok(Some(Appended::fenced(fenced)))
     }
 
-    async fn append_once(&self, entries: &[Entry], this: &Try) -> Result<Appended, StoreError> {
+    async fn append_once(&self, batch: &[RunBatch], this: &Try) -> Result<Appended, StoreError> {
         let at = self.at.as_str();
-        let batch = group_batch(&store_name(at), entries)?;
         let conn = self.pool.get().await.map_err(|e| {
             this.lost.store(true, Ordering::Relaxed);
             error::pool(at, "cannot append", e)
@@ -316,7 +324,7 @@ impl Inner {
     async fn append_on(
         &self,
         conn: &Object,
-        batch: Vec<RunBatch>,
+        batch: &[RunBatch],
         this: &Try,
     ) -> Result<Appended, StoreError> {
         let at = self.at.as_str();
@@ -339,8 +347,8 @@ impl Inner {
                 .filter_map(|rb| owned.get(&rb.run).map(|h| (rb.run, *h)))
                 .collect()
         };
-        let (fresh, stored): (Vec<RunBatch>, Vec<RunBatch>) =
-            batch.into_iter().partition(|rb| rb.start.is_some());
+        let (fresh, stored): (Vec<&RunBatch>, Vec<&RunBatch>) =
+            batch.iter().partition(|rb| rb.start.is_some());
 
         // Lock and check the runs already stored.
         let mut fenced = Vec::new();
@@ -661,7 +669,7 @@ impl Inner {
 mod tests {
     use std::time::Instant;
 
-    use weft_runtime::store::driver::conformance;
+    use weft_runtime::store::driver::{conformance, group_batch};
     use weft_runtime::store::{Appended, Entry, SharedStore};
     use weft_runtime::RunId;
 
@@ -695,15 +703,19 @@ mod tests {
             entry(run, 0, conformance::started("w", None, 1)),
             entry(run, 1, conformance::ok(1)),
         ];
+        let grouped = |entries: &[Entry]| group_batch("test", entries).unwrap();
         let began = Instant::now();
         assert_eq!(
-            inner.append_once(&first, &Try::default()).await.unwrap(),
+            inner
+                .append_once(&grouped(&first), &Try::default())
+                .await
+                .unwrap(),
             Appended::all()
         );
         // As if its answer had been lost: the process forgets it holds it.
         inner.owned().clear();
         let found = inner
-            .written_before(&first, began, &Try::default())
+            .written_before(&grouped(&first), began, &Try::default())
             .await
             .unwrap();
         assert_eq!(found, Some(Appended::all()));
@@ -712,7 +724,7 @@ mod tests {
         let next = vec![entry(run, 2, conformance::ok(2))];
         assert_eq!(
             inner
-                .written_before(&next, Instant::now(), &Try::default())
+                .written_before(&grouped(&next), Instant::now(), &Try::default())
                 .await
                 .unwrap(),
             None

@@ -2,7 +2,8 @@
 //! of kilobytes or more, which go in by an insert of their own) beside
 //! small ones (which go in together): every record reads back in order,
 //! an append is still all or nothing, and a fenced run's big row is not
-//! written.
+//! written; a big commit of the journal (`append_owned`, encoded off the
+//! runtime's threads) is kept, or given back whole.
 
 use std::time::Duration;
 
@@ -229,6 +230,49 @@ async fn many_big_rows_in_one_batch_all_go_in() {
             assert_eq!(journal.len(), 401, "run {run}");
             assert!(journal.iter().enumerate().all(|(i, e)| e.seq == i as u64));
         }
+    })
+    .await;
+}
+
+/// The journal's commits of many entries (`append_owned`, encoded off the
+/// runtime's threads): a batch is kept as `append` keeps it, and one the
+/// store refuses comes back whole, with nothing of it stored.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_owned_append_is_kept_or_given_back_whole() {
+    with_postgres_schemas("big_owned", async |url, schemas| {
+        let options = PostgresOptions::new().schema(schemas.fresh());
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let (a, b) = (RunId::new(), RunId::new());
+        let mut a_records = vec![conformance::started("a", None, 1)];
+        a_records.extend(oks(1, 600));
+        let mut b_records = vec![conformance::started("b", None, 2)];
+        b_records.extend(oks(1, 3));
+        let ja = entries(a, 0, a_records);
+        let jb = entries(b, 0, b_records);
+        let batch = interleave(vec![ja.clone(), jb.clone()]);
+        assert!(batch.len() >= 600);
+        assert_eq!(store.append_owned(batch).await.unwrap(), Appended::all());
+        assert_eq!(store.load(a).await.unwrap(), ja);
+        assert_eq!(store.load(b).await.unwrap(), jb);
+        // A new run of many records, and a record of `a` that skips a
+        // number: refused, and given back as it was handed over.
+        let c = RunId::new();
+        let mut c_records = vec![conformance::started("c", None, 3)];
+        c_records.extend(oks(1, 600));
+        let mut refused = entries(c, 0, c_records);
+        refused.extend(entries(a, 602, oks(602, 1)));
+        match store.append_owned(refused.clone()).await {
+            Err((StoreError::Conflict(_), back)) => {
+                assert!(back == refused, "not given back whole")
+            }
+            other => panic!("expected a conflict, got {:?}", other.map_err(|(e, _)| e)),
+        }
+        assert_eq!(store.get(c).await.unwrap(), None);
+        assert_eq!(store.load(a).await.unwrap(), ja);
     })
     .await;
 }

@@ -1,12 +1,14 @@
 //! What weft's own tests share (a dev-dependency of the workspace's crates,
 //! not published): [`wait_for`] a condition, the [`durable`] test world
-//! (actions that count their executions and a gate that holds a run), and
+//! (actions that count their executions and a gate that holds a run), a
+//! store whose appends go through a hook of the test's ([`hooked`]), and
 //! with the `postgres` feature a schema per test on a Postgres server
 //! ([`postgres`]).
 
 use std::time::Duration;
 
 pub mod durable;
+pub mod hooked;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 

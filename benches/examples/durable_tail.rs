@@ -1,0 +1,90 @@
+//! Where a write-behind run's end-to-end time goes: for each of many runs
+//! (as `benches/durable.rs` makes them: a multi_thread runtime with 2
+//! workers, a SQLite file in a temporary directory), the time from `start`
+//! until the run's handle resolves (its last action handled) and until
+//! `Executor::flush` returns (its records committed), and the medians.
+//!
+//! ```sh
+//! cargo build --release -p weft-benches --example durable_tail
+//! target/release/examples/durable_tail sqlite independent 10000 50
+//! target/release/examples/durable_tail sqlite chain 100 2000
+//! target/release/examples/durable_tail memory chain 100 2000
+//! ```
+//!
+//! Arguments: store (`sqlite` or `memory`), shape (`independent` or
+//! `chain`), tasks, runs, and optionally `JournalConfig::batch_records`
+//! (the default if not given). The first tenth of the runs is a warm-up,
+//! not counted.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{runtime_mt, weft_builder, Shape};
+use serde_json::{json, Value};
+use weft::{ActionInput, Executor, JournalConfig, Workflow};
+use weft_store_sqlite::SqliteStore;
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let store = args.first().map_or("sqlite", String::as_str);
+    let shape = args.get(1).map_or("independent", String::as_str);
+    let size: usize = args.get(2).map_or(Ok(10_000), |s| s.parse())?;
+    let runs: usize = args.get(3).map_or(Ok(50), |s| s.parse())?;
+    let batch: Option<usize> = args.get(4).map(|s| s.parse()).transpose()?;
+    let shape = match shape {
+        "independent" => Shape::independent("independent", size),
+        "chain" => Shape::chain("chain", size),
+        other => return Err(format!("`{other}`: expected `independent` or `chain`").into()),
+    };
+    let dir = tempfile::tempdir()?;
+    let mut builder =
+        Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
+    if let Some(n) = batch {
+        builder = builder.journal_config(JournalConfig::new().batch_records(n));
+    }
+    match store {
+        "sqlite" => builder = builder.store(Arc::new(SqliteStore::open(dir.path().join("t.db"))?)),
+        "memory" => {}
+        other => return Err(format!("`{other}`: expected `sqlite` or `memory`").into()),
+    }
+    let executor = builder.build();
+    let text = weft_builder(&shape).build()?.to_yaml_string()?;
+    let plan = Workflow::from_yaml_str(&text)?
+        .with_name(shape.name)
+        .compile(&executor)?;
+    let rt = runtime_mt();
+    let warm = runs / 10;
+    let (mut ended, mut flushed, mut tail) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..runs + warm {
+        let (e, f) = rt.block_on(async {
+            let t0 = Instant::now();
+            let out = executor.start(&plan, json!({}))?.await?;
+            let e = t0.elapsed();
+            assert!(out.succeeded(), "{:?}", out.errors);
+            executor.flush().await?;
+            Ok::<_, Box<dyn std::error::Error>>((e, t0.elapsed()))
+        })?;
+        if i >= warm {
+            ended.push(e);
+            flushed.push(f);
+            tail.push(f - e);
+        }
+    }
+    println!(
+        "{store}: {runs} runs of {size} tasks ({}): medians: ended {:?}, flushed {:?}, \
+         tail (flushed - ended) {:?}",
+        shape.name,
+        median(&mut ended),
+        median(&mut flushed),
+        median(&mut tail)
+    );
+    Ok(())
+}
