@@ -261,3 +261,84 @@ async fn events_asked_for_as_a_run_ends_always_end() {
     assert!(streams >= 300 * 4, "{streams} streams");
     assert!(ended_with_run_ended > 0, "no stream saw an event");
 }
+
+/// A run whose runtime shuts down before it ends reports that its outcome
+/// is lost, rather than leaving whoever awaits it waiting for ever.
+#[test]
+fn a_run_whose_runtime_shut_down_reports_its_outcome_lost() {
+    let (ex, _open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  a: {action: gate}\n");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Started from inside the runtime (it needs one), not awaited there.
+    let run = {
+        let _entered = rt.enter();
+        ex.start(&plan, json!({})).unwrap()
+    };
+    let handle = run.handle();
+    rt.block_on(wait_for(|| started.load(Ordering::SeqCst) == 1));
+    // The scheduler and the attempt are dropped with the runtime.
+    drop(rt);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lost = other.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .expect("the Run ends")
+    });
+    let err = lost.expect_err("no outcome");
+    assert!(err.to_string().contains("ended early"), "{err}");
+    // The handles that outlive the run still read its last status.
+    assert_eq!(handle.status(), RunStatus::Running);
+}
+
+/// The outcome goes to the `Run` once the run ends, whether the `Run` was
+/// polled before that or not; a run whose `Run` was dropped still ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outcome_reaches_its_run_polled_or_not_and_a_dropped_run_still_ends() {
+    let (ex, open, started) = gated();
+    let plan = common::plan(&ex, "tasks:\n  a: {action: gate}\n");
+    // Polled while it runs, then woken by the outcome.
+    let run = ex.start(&plan, json!({})).unwrap();
+    wait_for(|| started.load(Ordering::SeqCst) == 1).await;
+    let waiting = tokio::spawn(run);
+    tokio::task::yield_now().await;
+    open.notify_one();
+    let outcome = waiting.await.unwrap().unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    // Not polled until the run has ended.
+    let run = ex.start(&plan, json!({})).unwrap();
+    let id = run.id();
+    wait_for(|| started.load(Ordering::SeqCst) == 2).await;
+    open.notify_one();
+    wait_for(|| ex.run(id).is_none()).await;
+    let outcome = run.await.unwrap();
+    assert_eq!(outcome.tasks[0].status, TaskStatus::Succeeded);
+    // Dropped while it runs: the run goes on to its end.
+    let run = ex.start(&plan, json!({})).unwrap();
+    let handle = run.handle();
+    drop(run);
+    wait_for(|| started.load(Ordering::SeqCst) == 3).await;
+    open.notify_one();
+    wait_for(|| handle.status() == RunStatus::Succeeded).await;
+}
+
+/// A `Run` awaited again after it gave its outcome says the outcome was
+/// taken, rather than panicking.
+#[tokio::test]
+async fn a_run_awaited_again_after_its_outcome_says_it_was_taken() {
+    let ex = Executor::builder()
+        .action("noop", |_: ActionInput| async { Ok(json!(null)) })
+        .build();
+    let plan = common::plan(&ex, "tasks:\n  a: {action: noop}\n");
+    let mut run = ex.start(&plan, json!({})).unwrap();
+    let outcome = (&mut run).await.unwrap();
+    assert!(outcome.succeeded());
+    let again = (&mut run).await.expect_err("taken already");
+    assert!(again.to_string().contains("taken already"), "{again}");
+}

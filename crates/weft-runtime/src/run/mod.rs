@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::oneshot;
 
@@ -26,8 +26,102 @@ use msg::{Control, Msg};
 ///
 /// It also names the run, for the run's context: `system.run_id` and
 /// `system.workflow` are made from it when an expression first reads
-/// them, not for every run.
-pub(crate) struct SharedStatus(AtomicU8, Arc<tokio::sync::Notify>, RunId, Arc<str>, Closed);
+/// them, not for every run; and it carries the run's outcome to the
+/// [`Run`] that awaits it (see [`OutcomeSlot`]).
+pub(crate) struct SharedStatus(
+    AtomicU8,
+    Arc<tokio::sync::Notify>,
+    RunId,
+    Arc<str>,
+    Closed,
+    OutcomeSlot,
+);
+
+/// Where the run's outcome waits for its [`Run`]: in the status the run's
+/// handles share, so that a run does not allocate a channel of its own
+/// for it (one allocation a run fewer; a short run makes about a dozen).
+/// The scheduler puts the outcome in with an [`OutcomeSender`]; the `Run`
+/// takes it when polled. An outcome nobody awaits any more (the `Run` was
+/// dropped) is not kept: the handles that outlive the run hold no outcome.
+#[derive(Debug, Default)]
+pub(crate) struct OutcomeSlot(Mutex<Slot>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    outcome: Option<RunOutcome>,
+    /// The `Run`'s task, woken when the outcome is in or lost.
+    waker: Option<Waker>,
+    state: SlotState,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// The run goes on; the `Run` waits.
+    #[default]
+    Open,
+    /// The outcome is in `outcome`, or was taken by the `Run`.
+    Sent,
+    /// The scheduler stopped without an outcome (a panic, a runtime shut
+    /// down).
+    Lost,
+    /// The `Run` was dropped: an outcome sent now is dropped at once.
+    Unwanted,
+}
+
+impl OutcomeSlot {
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        // A panic while the lock was held left the slot as it was: still
+        // usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The scheduler's end of a run's [`OutcomeSlot`]: it sends the outcome
+/// once; dropped without sending, it tells the `Run` the outcome is lost.
+pub(crate) struct OutcomeSender(Option<Arc<SharedStatus>>);
+
+impl OutcomeSender {
+    pub(crate) fn new(status: Arc<SharedStatus>) -> OutcomeSender {
+        OutcomeSender(Some(status))
+    }
+
+    /// Hands `outcome` to the run's `Run` (dropped if nobody awaits it).
+    pub(crate) fn send(mut self, outcome: RunOutcome) {
+        if let Some(status) = self.0.take() {
+            Self::end(&status, Some(outcome));
+        }
+    }
+
+    fn end(status: &SharedStatus, outcome: Option<RunOutcome>) {
+        let mut slot = status.5.lock();
+        if slot.state != SlotState::Open {
+            // Unwanted: `outcome` is dropped here, after the lock.
+            drop(slot);
+            return;
+        }
+        slot.state = if outcome.is_some() {
+            SlotState::Sent
+        } else {
+            SlotState::Lost
+        };
+        slot.outcome = outcome;
+        let waker = slot.waker.take();
+        drop(slot);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for OutcomeSender {
+    fn drop(&mut self) {
+        if let Some(status) = self.0.take() {
+            Self::end(&status, None);
+        }
+    }
+}
 
 /// Set once the scheduler reads no more control messages and has sent its
 /// last event. A message sent after its last read stays unread in the
@@ -53,6 +147,7 @@ impl SharedStatus {
             run_id,
             workflow,
             Closed::default(),
+            OutcomeSlot::default(),
         )
     }
 
@@ -223,8 +318,8 @@ impl std::fmt::Debug for RunHandle {
 /// delivered.
 #[must_use = "a Run does nothing different when dropped, but its outcome is lost"]
 pub struct Run {
+    /// Its status also carries the outcome (see [`OutcomeSlot`]).
     pub(crate) handle: RunHandle,
-    pub(crate) outcome: oneshot::Receiver<RunOutcome>,
     pub(crate) events: Option<flume::Receiver<Event>>,
     pub(crate) recorded: Recorded,
 }
@@ -364,12 +459,41 @@ impl Run {
 impl Future for Run {
     type Output = Result<RunOutcome, RunLost>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.outcome).poll(cx).map(|r| {
-            r.map_err(|_| {
-                RunLost("the scheduler task ended early (panic or runtime shutdown)".to_owned())
-            })
-        })
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.handle.status.5.lock();
+        match slot.state {
+            SlotState::Open => {
+                match &mut slot.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    w => *w = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            SlotState::Sent => match slot.outcome.take() {
+                Some(outcome) => Poll::Ready(Ok(outcome)),
+                None => Poll::Ready(Err(RunLost(
+                    "the outcome was taken already: this Run was awaited to its end before"
+                        .to_owned(),
+                ))),
+            },
+            SlotState::Lost | SlotState::Unwanted => Poll::Ready(Err(RunLost(
+                "the scheduler task ended early (panic or runtime shutdown)".to_owned(),
+            ))),
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // Nobody awaits the outcome any more: not kept for the handles.
+        let mut slot = self.handle.status.5.lock();
+        if slot.state == SlotState::Open {
+            slot.state = SlotState::Unwanted;
+        }
+        let outcome = slot.outcome.take();
+        slot.waker = None;
+        drop(slot);
+        drop(outcome);
     }
 }
 

@@ -65,7 +65,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 use weft_core::engine::Join;
@@ -75,10 +74,10 @@ use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
 use crate::id::RunId;
 use crate::limits::DEFAULT_EXTRA_INSTANCES;
+use crate::outcome::RunError;
 use crate::outcome::RunStatus;
-use crate::outcome::{RunError, RunOutcome};
 use crate::run::msg::{AttemptKey, Control, Done, InstanceId, ItemIndex, Msg, SlotId};
-use crate::run::{Run, RunHandle, RunOptions, SharedStatus};
+use crate::run::{OutcomeSender, Run, RunHandle, RunOptions, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::telemetry::RunMetrics;
@@ -425,7 +424,8 @@ pub(crate) struct Scheduler {
     /// [`Scheduler::next_message`]).
     recv: flume::r#async::RecvFut<'static, Msg>,
     tx: flume::Sender<Msg>,
-    outcome_tx: Option<oneshot::Sender<RunOutcome>>,
+    /// Where the outcome goes (the run's status carries it to its `Run`).
+    outcome_tx: Option<OutcomeSender>,
     subscribers: Vec<flume::Sender<Event>>,
     /// Attempts in flight, by slot.
     slots: Vec<Option<InFlight>>,
@@ -478,7 +478,6 @@ impl Scheduler {
         let context = std::mem::take(&mut env.context);
         let plan = &env.plan;
         let (tx, rx) = flume::unbounded();
-        let (outcome_tx, outcome_rx) = oneshot::channel();
         let mut subscribers = Vec::new();
         let events = if options.events {
             let (etx, erx) = flume::unbounded();
@@ -533,11 +532,11 @@ impl Scheduler {
                 control: tx.clone(),
                 status: status.clone(),
             },
-            outcome: outcome_rx,
             events,
             recorded: crate::run::Recorded::InMemory,
         };
         let secrets = Secrets::of(plan, ctx.parameters());
+        let outcome_tx = OutcomeSender::new(status.clone());
         let s = Scheduler {
             env,
             ctx,
@@ -757,7 +756,7 @@ impl Scheduler {
             self.status.set(outcome.status);
             self.env.host.run_ended(self.run_id);
             if let Some(tx) = self.outcome_tx.take() {
-                let _ = tx.send(outcome);
+                tx.send(outcome);
             }
             // The context's maps and the scheduler's buffers, emptied, for
             // the executor's next run (unless something still holds a
