@@ -972,3 +972,55 @@ async fn a_full_batch_is_committed_without_waiting_for_the_batch_interval() {
     }
     assert!(committed >= 50, "{committed} records committed");
 }
+
+/// With `sync` durability a turn's launches wait for their records' commit.
+/// An abort handled in the same turn, after a launch was held, must keep
+/// that action from ever starting: spawned after the commit, nothing would
+/// stop it, and it would run after its run had ended.
+#[tokio::test]
+async fn an_abort_in_the_turn_that_holds_a_launch_keeps_its_action_from_starting() {
+    for _ in 0..20 {
+        let store = slow_store(Duration::from_millis(2));
+        let handle: Arc<Mutex<Option<weft_runtime::RunHandle>>> = Arc::default();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (h, r) = (handle.clone(), ran.clone());
+        let ex = Executor::builder()
+            .store(store.clone())
+            .durability(Durability::Sync)
+            .action("abort_after", move |_: ActionInput| {
+                let h = h.lock().unwrap().clone().expect("the run's handle is set");
+                async move {
+                    // Queued behind this task's report and `c`'s: the
+                    // scheduler takes the three in one turn, launches `b`
+                    // (held until its record is committed), then aborts.
+                    tokio::spawn(async move { h.abort() });
+                    Ok(Value::Null)
+                }
+            })
+            .action("noop", |_: ActionInput| async { Ok(Value::Null) })
+            .action("mark", move |_: ActionInput| {
+                let r = r.clone();
+                async move {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    Ok(Value::Null)
+                }
+            })
+            .build();
+        let p = plan(
+            &ex,
+            "tasks:\n  a: {action: abort_after, next: [{do: b}]}\n  b: {action: mark}\n  c: {action: noop}\n",
+        );
+        let run = ex.start(&p, json!({})).unwrap();
+        *handle.lock().unwrap() = Some(run.handle());
+        let out = run.await.unwrap();
+        assert_eq!(out.status, RunStatus::Canceled, "{:?}", out.errors);
+        // Whatever was spawned has had its chance to run.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "b ran after the abort");
+        let records = store.load(out.run_id).await.unwrap();
+        assert!(matches!(records.last().unwrap().record, Record::Ended(_)));
+    }
+}

@@ -596,10 +596,14 @@ impl Scheduler {
             return;
         }
         for launch in held {
-            let slot = launch.slot.index();
-            let handle = launch.spawn(&self.tx);
-            if let Some(s) = self.slots[slot].as_mut() {
-                s.task = handle;
+            // An abort handled in this turn, after the launch was held, took
+            // the attempt's slot and queued its end: its action never starts
+            // (spawned now, nothing could stop it).
+            match self.slots[launch.slot.index()].as_mut() {
+                Some(s) if s.instance == launch.key.instance && s.item == launch.key.item => {
+                    s.task = launch.spawn(&self.tx);
+                }
+                _ => self.actions_run = self.actions_run.saturating_sub(1),
             }
         }
     }
