@@ -17,6 +17,21 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
+    /// A shape named on a profiling program's command line: `chain`,
+    /// `independent`, `fanout`, `diamond` (`size` unused), `tree` (`size`
+    /// levels) or `wavefront` (a `size` × `size` grid).
+    pub(crate) fn by_name(name: &str, size: u32) -> Result<Shape, String> {
+        Ok(match name {
+            "chain" => Shape::chain("chain", size as usize),
+            "independent" => Shape::independent("independent", size as usize),
+            "fanout" => Shape::fanout("fanout", size as usize),
+            "diamond" => Shape::diamond(),
+            "tree" => Shape::binary_tree("tree", size),
+            "wavefront" => Shape::wavefront("wavefront", size),
+            other => return Err(format!("unknown shape `{other}`")),
+        })
+    }
+
     /// `n` tasks, each after the one before.
     pub(crate) fn chain(name: &'static str, n: usize) -> Shape {
         let parents = (0..n as u32)

@@ -33,15 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shape_name = args.get(1).map_or("chain", String::as_str);
     let size: u32 = args.get(2).map_or(Ok(100), |s| s.parse())?;
     let runs: u32 = args.get(3).map_or(Ok(20_000), |s| s.parse())?;
-    let shape = match shape_name {
-        "chain" => Shape::chain("chain", size as usize),
-        "independent" => Shape::independent("independent", size as usize),
-        "fanout" => Shape::fanout("fanout", size as usize),
-        "diamond" => Shape::diamond(),
-        "tree" => Shape::binary_tree("tree", size),
-        "wavefront" => Shape::wavefront("wavefront", size),
-        other => return Err(format!("unknown shape `{other}`").into()),
-    };
+    let shape = Shape::by_name(shape_name, size)?;
     let rt = runtime_mt();
     let mut times = Vec::with_capacity(runs as usize);
     let parks = |rt: &tokio::runtime::Runtime| {
