@@ -250,6 +250,17 @@ pub struct PlainAttempt {
 }
 
 impl PlainAttempt {
+    /// An attempt reporting through `report`; `span` is kept only when a
+    /// subscriber wants it.
+    #[inline]
+    pub(crate) fn new(report: Report, notify: bool, span: tracing::Span) -> PlainAttempt {
+        PlainAttempt {
+            report,
+            notify,
+            span: (!span.is_disabled()).then_some(span),
+        }
+    }
+
     /// Makes the action's future with `call` (a panic there is the
     /// attempt's outcome, reported at once) and spawns it, unboxed, in a
     /// task of its own; `None` when no task was spawned.

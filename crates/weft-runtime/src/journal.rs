@@ -381,6 +381,7 @@ async fn write_loop(
         let mut g = Gathered::default();
         g.take(first, &lost, &wake);
         let deadline = Instant::now() + config.batch_interval;
+        let mut due = false;
         loop {
             // Whatever waits now (up to four batches) is taken; what comes
             // later shares this commit if it comes before the commit.
@@ -390,21 +391,13 @@ async fn write_loop(
                     Err(_) => break,
                 }
             }
-            if g.urgent || g.count >= config.batch_records || rx.is_disconnected() {
+            if due || g.urgent || g.count >= config.batch_records || rx.is_disconnected() {
                 break;
             }
             let wait = tokio::time::sleep_until(deadline.into());
             tokio::select! {
                 () = wake.notify.notified() => {}
-                () = wait => {
-                    while g.count < config.batch_records.saturating_mul(4) {
-                        match rx.try_recv() {
-                            Ok(msg) => g.take(msg, &lost, &wake),
-                            Err(_) => break,
-                        }
-                    }
-                    break;
-                }
+                () = wait => due = true,
             }
         }
         let Gathered {

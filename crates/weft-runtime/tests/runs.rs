@@ -42,6 +42,18 @@ async fn cancel_lets_in_flight_finish_and_starts_nothing_new() {
     assert_eq!(out.task("second").count(), 0);
 }
 
+/// Aborts `run`, whose one task is running: the run ends within 2 s,
+/// canceled, and so does its task.
+async fn aborts_its_one_task_promptly(run: weft_runtime::Run) {
+    run.abort();
+    let out = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("abort is prompt")
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(out.tasks[0].status, TaskStatus::Canceled);
+}
+
 #[tokio::test]
 async fn abort_stops_in_flight_actions() {
     let ex = Executor::new();
@@ -51,13 +63,7 @@ async fn abort_stops_in_flight_actions() {
     );
     let run = ex.start(&p, json!({})).unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    run.abort();
-    let out = tokio::time::timeout(Duration::from_secs(2), run)
-        .await
-        .expect("abort is prompt")
-        .unwrap();
-    assert_eq!(out.status, RunStatus::Canceled);
-    assert_eq!(out.tasks[0].status, TaskStatus::Canceled);
+    aborts_its_one_task_promptly(run).await;
 }
 
 #[tokio::test]
@@ -431,13 +437,7 @@ async fn abort_drops_the_running_action(task: &str, cap: Option<usize>) {
     let p = common::plan(&ex, &format!("tasks:\n  long: {task}\n"));
     let run = ex.start(&p, json!({})).unwrap();
     weft_test_support::wait_for(|| started.load(Ordering::SeqCst) == 1).await;
-    run.abort();
-    let out = tokio::time::timeout(Duration::from_secs(2), run)
-        .await
-        .expect("abort is prompt")
-        .unwrap();
-    assert_eq!(out.status, RunStatus::Canceled);
-    assert_eq!(out.tasks[0].status, TaskStatus::Canceled);
+    aborts_its_one_task_promptly(run).await;
     tokio::time::timeout(Duration::from_secs(2), dropped)
         .await
         .expect("the aborted action's future is dropped promptly")

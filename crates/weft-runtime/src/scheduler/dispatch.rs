@@ -279,11 +279,7 @@ impl Scheduler {
         if !held && delay.is_none() && timeout.is_none() && limit.is_none() {
             // Most attempts: spawned here, from the borrowed action, with
             // no `Launch` built and moved on the way.
-            let plain = PlainAttempt {
-                report: Report::new(slot, key, self.tx.clone()),
-                notify,
-                span: (!span.is_disabled()).then_some(span),
-            };
+            let plain = PlainAttempt::new(Report::new(slot, key, self.tx.clone()), notify, span);
             let task = action.spawn_plain(input, plain);
             self.slots[slot.index()] = Some(InFlight {
                 task,

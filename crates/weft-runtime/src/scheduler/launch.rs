@@ -42,17 +42,13 @@ impl Launch {
     #[inline]
     pub(super) fn spawn(self, tx: &flume::Sender<Msg>) -> Option<JoinHandle<()>> {
         let report = Report::new(self.slot, self.key, tx.clone());
-        // Most attempts have no delay, timeout or global cap. For those the
+        // A held attempt without delay, timeout or global cap is spawned as
+        // `start_attempt` spawns such an attempt that nothing holds: the
         // action's future is made here (`call` only builds it) and the
-        // spawned task holds just that future and a few ids: a small task
-        // is cheaper to spawn. A closure action spawns its own future
-        // unboxed (see `Action::spawn_plain`).
+        // spawned task holds just that future and a few ids. A closure
+        // action spawns its own future unboxed (see `Action::spawn_plain`).
         if self.delay.is_none() && self.timeout.is_none() && self.limit.is_none() {
-            let plain = PlainAttempt {
-                report,
-                notify: self.notify,
-                span: (!self.span.is_disabled()).then_some(self.span),
-            };
+            let plain = PlainAttempt::new(report, self.notify, self.span);
             return self.action.spawn_plain(self.input, plain);
         }
         let spec = AttemptSpec {
