@@ -269,7 +269,7 @@ impl ChildRuns for ExecutorInner {
         parameters: Value,
         id: RunId,
         options: RunOptions,
-    ) -> Result<(Scheduler, Run), String> {
+    ) -> Result<(Box<Scheduler>, Run), String> {
         ExecutorInner::new_run(&self, plan, parameters, id, options).map_err(|e| e.to_string())
     }
 
@@ -277,7 +277,7 @@ impl ChildRuns for ExecutorInner {
         self: Arc<Self>,
         id: RunId,
         entries: Vec<Entry>,
-    ) -> Result<(Scheduler, Run), String> {
+    ) -> Result<(Box<Scheduler>, Run), String> {
         ExecutorInner::resumed_run(&self, id, entries, Actions::Run).map_err(|e| e.to_string())
     }
 
