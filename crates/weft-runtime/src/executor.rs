@@ -71,7 +71,10 @@ pub(crate) struct ExecutorInner {
     pub(crate) limit: Option<Arc<Semaphore>>,
     pub(crate) limits: Limits,
     /// The runs that have not ended; each removes itself when it ends.
-    pub(crate) live: DashMap<RunId, RunHandle>,
+    /// Hashed with foldhash (seeded per map), not SipHash: every run is
+    /// inserted and removed once, and SipHash's two hashes of its id cost
+    /// a 4-task run ≈ 300 instructions more.
+    pub(crate) live: DashMap<RunId, RunHandle, foldhash::fast::RandomState>,
     /// Where durable runs are journaled, if anywhere.
     pub(crate) journal: Option<Arc<Journal>>,
     /// The durability of runs that do not choose.
@@ -780,7 +783,7 @@ impl ExecutorBuilder {
                     .max_in_flight
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
                 limits: self.limits,
-                live: DashMap::new(),
+                live: DashMap::default(),
                 journal: self
                     .store
                     .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
