@@ -1,7 +1,9 @@
 //! One benchmark shape, run many times on a multi_thread runtime (2
 //! workers, as in `benches/peers.rs`) by weft or by the `floor` executor:
-//! how long a run takes (median and quartiles over the runs, each run timed
-//! on its own) and how often the runtime's workers parked, which is how
+//! how long a run takes (median, quartiles, 90th and 99th percentiles and
+//! the mean over the runs, each run timed on its own: criterion's figure
+//! is a mean over batches of runs, so a heavy tail shows in it and not in
+//! the median) and how often the runtime's workers parked, which is how
 //! often one of them was woken again (a system call on the thread that
 //! woke it, and usually a task moved from one worker to the other).
 //!
@@ -80,11 +82,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let per_run = |n: u64| n as f64 / f64::from(runs);
     println!(
         "{engine} {shape_name} ({} tasks), {runs} runs on multi_thread (2 workers): \
-         median {:.1} µs, quartiles {:.1}–{:.1} µs; per run: {:.2} worker parks, {:.2} park/unpark transitions",
+         median {:.1} µs, quartiles {:.1}–{:.1} µs, p90 {:.1} µs, p99 {:.1} µs, mean {:.1} µs; \
+         per run: {:.2} worker parks, {:.2} park/unpark transitions",
         shape.len(),
         us(at(0.5)),
         us(at(0.25)),
         us(at(0.75)),
+        us(at(0.9)),
+        us(at(0.99)),
+        us(times.iter().sum::<Duration>()) / times.len() as f64,
         per_run(after.0 - before.0),
         per_run(after.1 - before.1),
     );
