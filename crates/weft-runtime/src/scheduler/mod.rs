@@ -575,7 +575,11 @@ impl Scheduler {
             metrics: None,
             action_of: Vec::new(),
             graph: Graph {
-                instances: Vec::with_capacity(n_tasks),
+                instances: {
+                    let mut instances = buffers.instances;
+                    instances.reserve(n_tasks);
+                    instances
+                },
                 joins,
                 route_joins: HashMap::new(),
                 routes: {
