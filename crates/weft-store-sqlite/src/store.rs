@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use weft_runtime::store::driver::Encoder;
 use weft_runtime::store::{Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError};
 use weft_runtime::RunId;
 
@@ -174,6 +175,7 @@ impl SqliteStore {
             let mut writer = Writer {
                 conn,
                 path: writer_name,
+                encoder: Encoder::new(),
             };
             for job in rx {
                 match job {

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use weft_runtime::store::driver::{self, group_batch, RunBatch};
+use weft_runtime::store::driver::{self, group_batch_with, Encoder, RunBatch};
 use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
@@ -36,7 +36,16 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    let runs = group_batch(&store_name(path), entries)?;
+    prepare_with(path, entries, &mut Encoder::new())
+}
+
+/// [`prepare`], with what `encoder` kept from the batches before.
+fn prepare_with(
+    path: &str,
+    entries: &[Entry],
+    encoder: &mut Encoder,
+) -> Result<Prepared, StoreError> {
+    let runs = group_batch_with(&store_name(path), entries, encoder)?;
     Ok(Prepared {
         runs: runs
             .into_iter()
@@ -65,12 +74,15 @@ fn one_start(path: &str, run: RunId) -> StoreError {
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
     pub(crate) path: String,
+    /// Kept from one batch to the next: the runs of one workflow have its
+    /// text escaped as JSON once, not once each.
+    pub(crate) encoder: Encoder,
 }
 
 impl Writer {
     /// Prepares `entries` and writes them in one transaction.
     pub(crate) fn append_entries(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
-        let batch = prepare(&self.path, entries)?;
+        let batch = prepare_with(&self.path, entries, &mut self.encoder)?;
         if batch.is_empty() {
             return Ok(());
         }
