@@ -2,7 +2,9 @@
 //! (as `benches/durable.rs` makes them: a multi_thread runtime with 2
 //! workers, a SQLite file in a temporary directory), the time from `start`
 //! until the run's handle resolves (its last action handled) and until
-//! `Executor::flush` returns (its records committed), and the medians.
+//! `Executor::flush` returns (its records committed): their medians, and
+//! the means of the latter two (which show what only some runs pay, such
+//! as a commit that checkpoints SQLite's log).
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example durable_tail
@@ -66,9 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tail.push(f - e);
         }
     }
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len().max(1) as u32;
+    let (mean_flushed, mean_tail) = (mean(&flushed), mean(&tail));
     println!(
         "{store}: {runs} runs of {size} tasks ({}): medians: ended {:?}, flushed {:?}, \
-         tail (flushed - ended) {:?}",
+         tail (flushed - ended) {:?}; means: flushed {mean_flushed:?}, tail {mean_tail:?}",
         shape.name,
         median(&mut ended),
         median(&mut flushed),
