@@ -115,13 +115,66 @@ impl ExecutorInner {
         options: &RunOptions,
         mode: Actions,
     ) -> Result<(RunEnv, RunBuffers), Error> {
+        // In the table of an ended run when the executor kept one; already
+        // filled when that run was of this plan, and its table could serve
+        // another run (see `scheduler/pool.rs`): the executor's actions do
+        // not change once it is built, and the plan was checked then.
+        let mut buffers = self.run_buffers().unwrap_or_default();
+        let (mut actions, resolved) = buffers.take_actions(plan);
+        let (plan, workflow_tasks, children) = match (resolved, mode) {
+            (Some(plan), Actions::Run) => (plan, Vec::new(), None),
+            _ => {
+                actions.clear();
+                let (workflow_tasks, children) =
+                    self.resolve_actions(plan, options, mode, &mut actions)?;
+                (plan.clone(), workflow_tasks, children)
+            }
+        };
+        let start = StartingRun {
+            run_id,
+            workflow: plan.name(),
+        };
+        let context = self
+            .run_context
+            .iter()
+            .map(|(name, make)| (name.clone(), make(&start)))
+            .collect();
+        let env = RunEnv {
+            plan,
+            actions,
+            workflow_tasks,
+            children,
+            limits: self.limits.clone(),
+            permits: match mode {
+                Actions::Run => self.limit.clone(),
+                Actions::Inspect => None,
+            },
+            pauses: self.lost.pauses.clone(),
+            context,
+            host: self.clone(),
+            mode,
+        };
+        Ok((env, buffers))
+    }
+
+    /// Resolves the actions of `plan`'s tasks into `actions` (empty), one
+    /// a task; and which tasks' actions are workflows (empty: none is),
+    /// and their runs' children.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ExecutorInner::run_env`].
+    fn resolve_actions(
+        self: &Arc<Self>,
+        plan: &Plan,
+        options: &RunOptions,
+        mode: Actions,
+        actions: &mut Vec<Option<Arc<dyn Action>>>,
+    ) -> Result<(Vec<bool>, Option<Arc<Children>>), Error> {
         let tasks = plan.tasks();
+        actions.reserve(tasks.len());
         // Neighbouring tasks usually share an action: remember the last one
         // instead of hashing every name.
-        // In the table of an ended run when the executor kept one.
-        let mut buffers = self.run_buffers().unwrap_or_default();
-        let mut actions = buffers.take_actions();
-        actions.reserve(tasks.len());
         let mut last: Option<(&str, Arc<dyn Action>)> = None;
         // Per task, whether its action is a workflow (empty: none is).
         let mut workflow_tasks: Vec<bool> = Vec::new();
@@ -187,31 +240,7 @@ impl ExecutorInner {
                 }
             }
         }
-        let start = StartingRun {
-            run_id,
-            workflow: plan.name(),
-        };
-        let context = self
-            .run_context
-            .iter()
-            .map(|(name, make)| (name.clone(), make(&start)))
-            .collect();
-        let env = RunEnv {
-            plan: plan.clone(),
-            actions,
-            workflow_tasks,
-            children,
-            limits: self.limits.clone(),
-            permits: match mode {
-                Actions::Run => self.limit.clone(),
-                Actions::Inspect => None,
-            },
-            pauses: self.lost.pauses.clone(),
-            context,
-            host: self.clone(),
-            mode,
-        };
-        Ok((env, buffers))
+        Ok((workflow_tasks, children))
     }
 }
 
