@@ -89,7 +89,9 @@ pub(crate) struct ExecutorInner {
     /// The context maps of runs that ended, for the next runs to reuse.
     pub(crate) contexts: std::sync::Mutex<Vec<weft_core::ContextMaps>>,
     /// The scheduler buffers of runs that ended, for the next runs to reuse.
-    pub(crate) buffers: std::sync::Mutex<Vec<crate::scheduler::RunBuffers>>,
+    /// Boxed: they go from run to run as a pointer (see `scheduler/pool.rs`).
+    #[allow(clippy::vec_box)]
+    pub(crate) buffers: std::sync::Mutex<Vec<Box<crate::scheduler::RunBuffers>>>,
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
     pub(crate) lost: LostRuns,
@@ -114,7 +116,7 @@ impl ExecutorInner {
         run_id: RunId,
         options: &RunOptions,
         mode: Actions,
-    ) -> Result<(RunEnv, RunBuffers), Error> {
+    ) -> Result<(RunEnv, Box<RunBuffers>), Error> {
         // In the table of an ended run when the executor kept one; already
         // filled when that run was of this plan, and its table could serve
         // another run (see `scheduler/pool.rs`): the executor's actions do
@@ -270,11 +272,11 @@ impl RunHost for ExecutorInner {
         }
     }
 
-    fn run_buffers(&self) -> Option<crate::scheduler::RunBuffers> {
+    fn run_buffers(&self) -> Option<Box<crate::scheduler::RunBuffers>> {
         self.buffers.lock().ok()?.pop()
     }
 
-    fn keep_run_buffers(&self, buffers: crate::scheduler::RunBuffers) {
+    fn keep_run_buffers(&self, buffers: Box<crate::scheduler::RunBuffers>) {
         if let Ok(mut kept) = self.buffers.lock() {
             if kept.len() < KEPT_CONTEXTS {
                 kept.push(buffers);

@@ -6,7 +6,9 @@
 //! for allocating them (and for growing them, which copies what they hold)
 //! than for using them. So when a run ends, its buffers, emptied, go back
 //! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
-//! and the executor's next run starts with them.
+//! and the executor's next run starts with them. They go boxed (the box
+//! kept with them), so that each step on the way moves a pointer, not
+//! their ≈ 300 bytes.
 //! Buffers that grew past [`KEPT_BYTES`] in all are freed instead: one big
 //! run does not pin its memory for good.
 //!
@@ -116,24 +118,24 @@ impl Scheduler {
     /// The buffers, emptied, for another run; `None` when they hold room
     /// for more than [`KEPT_BYTES`] in all (they are freed with the
     /// scheduler).
-    pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
+    pub(super) fn take_buffers(&mut self) -> Option<Box<RunBuffers>> {
         if !self.buffers_kept() {
             return None;
         }
-        let mut b = RunBuffers {
-            queue: std::mem::take(&mut self.turn.queue),
-            scopes: std::mem::take(&mut self.turn.scopes),
-            causes: std::mem::take(&mut self.turn.causes),
-            arrived: std::mem::take(&mut self.turn.arrived),
-            slots: std::mem::take(&mut self.slots),
-            free_slots: std::mem::take(&mut self.free_slots),
-            joins: std::mem::take(&mut self.graph.joins),
-            join_slot: std::mem::take(&mut self.graph.join_slot),
-            routes: std::mem::take(&mut self.graph.routes),
-            instances: std::mem::take(&mut self.graph.instances),
-            actions: std::mem::take(&mut self.env.actions),
-            actions_of: None,
-        };
+        // Into the box they came in (a new one for a run made without).
+        let mut b = self.buffers_box.take().unwrap_or_default();
+        b.queue = std::mem::take(&mut self.turn.queue);
+        b.scopes = std::mem::take(&mut self.turn.scopes);
+        b.causes = std::mem::take(&mut self.turn.causes);
+        b.arrived = std::mem::take(&mut self.turn.arrived);
+        b.slots = std::mem::take(&mut self.slots);
+        b.free_slots = std::mem::take(&mut self.free_slots);
+        b.joins = std::mem::take(&mut self.graph.joins);
+        b.join_slot = std::mem::take(&mut self.graph.join_slot);
+        b.routes = std::mem::take(&mut self.graph.routes);
+        b.instances = std::mem::take(&mut self.graph.instances);
+        b.actions = std::mem::take(&mut self.env.actions);
+        b.actions_of = None;
         // The actions' table stays filled for the next run of the plan,
         // when it can serve one (see the module's comment).
         if self.env.mode == Actions::Run
