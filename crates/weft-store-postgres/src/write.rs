@@ -8,8 +8,18 @@
 //! id order so that two appenders never wait on each other in a cycle)
 //! and checked: the sequence must follow on, and
 //! this process must hold the run's current epoch; a run whose epoch moved
-//! on is left out and reported as fenced. Round trips: `BEGIN` with the
-//! lock, then the inserts, the updates, the notices and `COMMIT` together.
+//! on is left out and reported as fenced.
+//!
+//! Round trips: one. When the runs' summaries after the append do not
+//! depend on the stored ones (no command or wait among the records: see
+//! [`summary_known`]), the server locks, checks and updates the stored
+//! runs in one statement (`append_held`, a function of the schema since
+//! version 4) sent with `BEGIN`, the inserts, the notices and `COMMIT`;
+//! should a run fail its checks, the function raises an error, the server
+//! rolls everything back, and the append is made again the other way:
+//! `BEGIN` with the lock, the checks here (which leave the fenced runs
+//! out and name a run out of sequence), then the rest with `COMMIT`, two
+//! round trips (which a batch with a command or a wait takes at once).
 //!
 //! A connection lost during an append (the server restarted, a proxy cut
 //! it, an administrator ended the backend) does not fail the batch at once:
@@ -34,7 +44,7 @@ use tokio_postgres::types::ToSql;
 
 use uuid::Uuid;
 use weft_runtime::store::driver::{group_batch, RunBatch};
-use weft_runtime::store::{Appended, Entry, RunSummary, StoreError};
+use weft_runtime::store::{Appended, Entry, Record, RunSummary, StoreError};
 use weft_runtime::RunId;
 
 use crate::error::{self, one_start, out_of_sequence, store_name};
@@ -69,6 +79,24 @@ struct Try {
     lost: AtomicBool,
     /// The commit had been sent (so it may have gone through).
     committing: AtomicBool,
+    /// The server's checks of the runs already stored refused the append
+    /// ([`REFUSED`]): nothing was written.
+    refused: AtomicBool,
+}
+
+/// The error `append_held` (the function migration 4 creates) raises when
+/// a run already stored is not this process's or its records do not
+/// follow on.
+const REFUSED: &str = "WT001";
+
+/// Whether the summary of `rb`, a run already stored, after this append
+/// is known without the stored one: the append changes nothing but when
+/// it was last written (no effects), or it ends the run (its last effect
+/// is `Ended`, which sets the status and the end whatever they were).
+fn summary_known(rb: &RunBatch) -> bool {
+    rb.effects
+        .last()
+        .is_none_or(|effect| matches!(effect, Record::Ended(_)))
 }
 
 /// The run of `fresh` whose insert `e` refused because it is stored
@@ -306,7 +334,23 @@ impl Inner {
             error::pool(at, "cannot append", e)
         })?;
         let conn = Open(Some(conn));
-        let result = self.append_on(&conn, batch, this).await;
+        let mut result = self.append_on(&conn, batch, this, true).await;
+        if result.is_err() && this.refused.load(Ordering::Relaxed) {
+            // The server refused the runs already stored (one is fenced,
+            // or out of sequence): the same append again, the runs locked
+            // and checked here, which leaves the fenced out and names the
+            // run out of sequence.
+            this.committing.store(false, Ordering::Relaxed);
+            result = match conn.batch_execute("ROLLBACK").await {
+                Ok(()) => self.append_on(&conn, batch, this, false).await,
+                Err(e) => {
+                    if connection_lost(&e) {
+                        this.lost.store(true, Ordering::Relaxed);
+                    }
+                    Err(error::sql(at, "cannot append", e))
+                }
+            };
+        }
         match &result {
             Ok(_) => conn.finished(),
             // Back to the pool only once the transaction is rolled back.
@@ -320,18 +364,29 @@ impl Inner {
         result
     }
 
-    /// One try of an append on `conn`, in a transaction it begins.
+    /// One try of an append on `conn`, in a transaction it begins. With
+    /// `server_checks`, when the summaries of the runs already stored
+    /// after it are known without the stored ones ([`summary_known`]), the
+    /// server checks and updates those runs (`append_held`) in the same
+    /// round trip as the rest; should it refuse, `this.refused` is set and
+    /// nothing is written.
     async fn append_on(
         &self,
         conn: &Object,
         batch: &[RunBatch],
         this: &Try,
+        server_checks: bool,
     ) -> Result<Appended, StoreError> {
         let at = self.at.as_str();
         let s = self.schema.as_str();
         let fail = |e: tokio_postgres::Error| {
             if connection_lost(&e) {
                 this.lost.store(true, Ordering::Relaxed);
+            }
+            if e.as_db_error()
+                .is_some_and(|db| db.code().code() == REFUSED)
+            {
+                this.refused.store(true, Ordering::Relaxed);
             }
             error::sql(at, "cannot append", e)
         };
@@ -350,10 +405,14 @@ impl Inner {
         let (fresh, stored): (Vec<&RunBatch>, Vec<&RunBatch>) =
             batch.iter().partition(|rb| rb.start.is_some());
 
+        // The server checks the runs already stored (no round trip of their
+        // own), or they are locked and checked here first.
+        let server_checked = server_checks && stored.iter().all(|rb| summary_known(rb));
+        let checked_here = !stored.is_empty() && !server_checked;
         // Lock and check the runs already stored.
         let mut fenced = Vec::new();
         let mut rows: HashMap<RunId, (RunSummary, i64, Option<String>, i64)> = HashMap::new();
-        if !stored.is_empty() {
+        if checked_here {
             let mut ids: Vec<Uuid> = stored.iter().map(|rb| *rb.run.as_uuid()).collect();
             ids.sort_unstable();
             let lock = async {
@@ -388,7 +447,39 @@ impl Inner {
             Vec::new(),
             Vec::new(),
         );
+        // Runs already stored, checked and updated by the server.
+        let (mut h_id, mut h_first, mut h_next, mut h_held, mut h_status, mut h_ended) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for rb in &stored {
+            if !checked_here {
+                h_id.push(*rb.run.as_uuid());
+                h_first.push(int(rb.first));
+                h_next.push(int(rb.last).saturating_add(1));
+                // The epoch this process holds, while its lease lasts.
+                h_held.push(
+                    held.get(&rb.run)
+                        .filter(|h| h.deadline > sent)
+                        .map(|h| h.epoch),
+                );
+                match rb.effects.last() {
+                    Some(Record::Ended(end)) => {
+                        h_status.push(Some(end.status.as_str()));
+                        h_ended.push(Some(int(end.ended_at)));
+                    }
+                    _ => {
+                        h_status.push(None);
+                        h_ended.push(None);
+                    }
+                }
+                journal.push((*rb.run.as_uuid(), int(rb.first), int(rb.last), &rb.json));
+                continue;
+            }
             let Some((summary, next, owner, epoch)) = rows.get(&rb.run) else {
                 return Err(out_of_sequence(at, rb.run, rb.first, -1));
             };
@@ -515,23 +606,61 @@ impl Inner {
                           AS u(id, status, updated_at, ended_at, next_seq, release)
                      WHERE r.id = u.id"
         );
+        let append_held_sql = format!(
+            "SELECT {s}.append_held($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::text[],
+                                    $6::int8[], $7::int8, $8::text, $9::float8, $10::text)"
+        );
         let (alone, together): (Vec<_>, Vec<_>) = journal
             .into_iter()
             .partition(|row| row.3.len() >= ROW_ALONE);
-        let (insert_runs_stmt, insert_journal_stmt, insert_row_stmt, update_runs_stmt, notify_stmt) =
-            futures::try_join!(
-                conn.prepare_cached(&insert_runs_sql),
-                conn.prepare_cached(&insert_journal_sql),
-                conn.prepare_cached(&insert_row_sql),
-                conn.prepare_cached(&update_runs_sql),
-                conn.prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p"),
-            )
-            .map_err(fail)?;
+        let (
+            insert_runs_stmt,
+            insert_journal_stmt,
+            insert_row_stmt,
+            update_runs_stmt,
+            notify_stmt,
+            append_held_stmt,
+        ) = futures::try_join!(
+            conn.prepare_cached(&insert_runs_sql),
+            conn.prepare_cached(&insert_journal_sql),
+            conn.prepare_cached(&insert_row_sql),
+            conn.prepare_cached(&update_runs_sql),
+            conn.prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) p"),
+            conn.prepare_cached(&append_held_sql),
+        )
+        .map_err(fail)?;
         let begin = async {
             if !begun {
                 conn.batch_execute("BEGIN").await.map_err(fail)?;
             }
             Ok::<(), StoreError>(())
+        };
+        // First after `BEGIN`: should the server refuse, nothing after it
+        // is done (the transaction has failed) and its error is the one
+        // returned.
+        let append_held = async {
+            if h_id.is_empty() {
+                return Ok(Vec::new());
+            }
+            let row = conn
+                .query_one(
+                    &append_held_stmt,
+                    &[
+                        &h_id,
+                        &h_first,
+                        &h_next,
+                        &h_held,
+                        &h_status,
+                        &h_ended,
+                        &int(now),
+                        &self.me.as_str(),
+                        &lease_ms,
+                        &self.channel,
+                    ],
+                )
+                .await
+                .map_err(fail)?;
+            Ok::<Vec<Uuid>, StoreError>(row.get(0))
         };
         let insert_runs = async {
             if n_id.is_empty() {
@@ -616,8 +745,9 @@ impl Inner {
         };
         // Pipelined: the statements and the commit go out together, one
         // round trip.
-        futures::try_join!(
+        let ((), held_ended, (), (), (), (), (), ()) = futures::try_join!(
             begin,
+            append_held,
             insert_runs,
             insert_journal,
             async { insert_rows.await.map_err(fail) },
@@ -625,6 +755,8 @@ impl Inner {
             notify,
             commit
         )?;
+        // The runs the server ended (and sent the notices of).
+        ended_runs.extend(held_ended.into_iter().map(RunId::from_uuid));
         // What this process owns now.
         let mut owned = self.owned();
         for summary in &fresh_summaries {
