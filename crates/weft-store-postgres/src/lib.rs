@@ -69,7 +69,10 @@
 //! not depend on the stored ones), the lock, the checks and the summary
 //! update are one statement made by the server (the function
 //! `append_held`, since schema version 4), sent with the rest: one round
-//! trip. Should it find a run fenced or out of sequence, it rolls the
+//! trip; and when the batch's rows come to 256 KB or less, the whole
+//! append is one statement (`append_batch`, its own transaction: no
+//! `BEGIN`, no `COMMIT`), as a sync step's is. Should it find a run fenced
+//! or out of sequence, it rolls the
 //! append back and the append is made again with the lock and the checks
 //! here (two round trips, as a batch with a command or a wait takes at
 //! once). A run whose epoch moved

@@ -87,7 +87,9 @@ fn migration(version: i32, s: &str) -> Option<String> {
         // has ended. Should any run fail the checks, nothing is updated and
         // the error `WT001` rolls the transaction back (the client then
         // appends the way before this function, which tells which run and
-        // why).
+        // why). `append_batch` is a whole small append in one statement
+        // (its own transaction): the runs it starts, `append_held` for the
+        // others, the journal rows and the notices.
         4 => Some(format!(
             "CREATE OR REPLACE FUNCTION {s}.append_held(
                 ids uuid[], firsts bigint[], nexts bigint[], held bigint[],
@@ -127,6 +129,39 @@ fn migration(version: i32, s: &str) -> Option<String> {
                          USING ERRCODE = 'WT001';
                  END IF;
                  PERFORM pg_notify(channel, 'end:' || e) FROM unnest(ended) e;
+                 RETURN ended;
+             END $f$;
+             CREATE OR REPLACE FUNCTION {s}.append_batch(
+                 n_ids uuid[], n_workflows text[], n_statuses text[], n_parents uuid[],
+                 n_started bigint[], n_ended bigint[], n_nexts bigint[],
+                 h_ids uuid[], h_firsts bigint[], h_nexts bigint[], h_held bigint[],
+                 h_statuses text[], h_ended bigint[],
+                 j_runs uuid[], j_firsts bigint[], j_lasts bigint[], j_records bytea[],
+                 updated bigint, me text, lease_ms double precision, channel text)
+             RETURNS uuid[] LANGUAGE plpgsql AS $f$
+             DECLARE
+                 ended uuid[] := '{{}}';
+             BEGIN
+                 IF cardinality(h_ids) > 0 THEN
+                     ended := {s}.append_held(h_ids, h_firsts, h_nexts, h_held, h_statuses,
+                                              h_ended, updated, me, lease_ms, channel);
+                 END IF;
+                 IF cardinality(n_ids) > 0 THEN
+                     INSERT INTO {s}.runs (id, workflow, status, parent, started_at, updated_at,
+                                           ended_at, next_seq, owner, epoch, lease_until)
+                     SELECT u.id, u.workflow, u.status, u.parent, u.started_at, updated,
+                            u.ended_at, u.next_seq, me, 1,
+                            CASE WHEN u.status IN {ENDED} THEN '-infinity'::timestamptz
+                                 ELSE now() + lease_ms * interval '1 millisecond' END
+                     FROM unnest(n_ids, n_workflows, n_statuses, n_parents, n_started,
+                                 n_ended, n_nexts)
+                          AS u(id, workflow, status, parent, started_at, ended_at, next_seq);
+                     PERFORM pg_notify(channel, 'end:' || u.id)
+                     FROM unnest(n_ids, n_statuses) AS u(id, status)
+                     WHERE u.status IN {ENDED};
+                 END IF;
+                 INSERT INTO {s}.journal (run, first_seq, last_seq, records)
+                 SELECT unnest(j_runs), unnest(j_firsts), unnest(j_lasts), unnest(j_records);
                  RETURN ended;
              END $f$;"
         )),
