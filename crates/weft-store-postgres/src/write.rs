@@ -231,7 +231,7 @@ impl Inner {
             let this = Try::default();
             let started = Instant::now();
             let result = match unsure {
-                Some(then) => match self.written_before(batch, then, &this).await {
+                Some(then) => match Box::pin(self.written_before(batch, then, &this)).await {
                     Ok(Some(done)) => Ok(done),
                     Ok(None) => {
                         unsure = None;
@@ -348,7 +348,11 @@ impl Inner {
             error::pool(at, "cannot append", e)
         })?;
         let conn = Open(Some(conn));
-        let mut result = self.append_on(&conn, batch, this, true).await;
+        // Boxed: the try's future (its arrays, statements and pipelined
+        // futures, ~9 KB) is made in place once, not moved whole by every
+        // future that holds it (`append_batch`, `Inner::bounded`, the
+        // store's boxed future).
+        let mut result = Box::pin(self.append_on(&conn, batch, this, true)).await;
         if result.is_err() && this.refused.load(Ordering::Relaxed) {
             // The server refused the runs already stored (one is fenced,
             // or out of sequence): the same append again, the runs locked
@@ -356,7 +360,7 @@ impl Inner {
             // run out of sequence.
             this.committing.store(false, Ordering::Relaxed);
             result = match conn.batch_execute("ROLLBACK").await {
-                Ok(()) => self.append_on(&conn, batch, this, false).await,
+                Ok(()) => Box::pin(self.append_on(&conn, batch, this, false)).await,
                 Err(e) => {
                     if connection_lost(&e) {
                         this.lost.store(true, Ordering::Relaxed);
