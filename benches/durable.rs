@@ -33,21 +33,15 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use weft::store::{Entry, Record, RunStart, Store};
-use weft::{ActionInput, Durability, Executor, Plan, RunId, Workflow};
+use weft::{ActionInput, Durability, Executor, Plan, RunId};
 use weft_store_sqlite::SqliteStore;
 
-use common::{runtime_mt, weft_builder, Shape};
+use common::{runtime_mt, Shape};
 
 /// The shape as a workflow loaded from text (a durable run keeps its
 /// workflow's text).
 fn plan(shape: &Shape, ex: &Executor) -> Plan {
-    let text = weft_builder(shape)
-        .build()
-        .and_then(|w| w.to_yaml_string())
-        .expect("benchmark workflow");
-    Workflow::from_yaml_str(&text)
-        .and_then(|w| w.with_name(shape.name).compile(ex))
-        .expect("benchmark workflow compiles")
+    common::text_plan(shape, ex).expect("benchmark workflow compiles")
 }
 
 fn builder() -> weft::ExecutorBuilder {

@@ -249,6 +249,68 @@ pub(crate) async fn weft_run(executor: &Executor, plan: &Plan, inputs: Value) {
     assert!(outcome.succeeded(), "{:?}", outcome.errors);
 }
 
+// ---- durable runs ---------------------------------------------------------------
+
+/// The positional arguments of a measurement program.
+pub(crate) struct Args(Vec<String>);
+
+impl Args {
+    /// The program's arguments, without its name.
+    pub(crate) fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// Argument `i`, or `default` when it is not given.
+    pub(crate) fn text<'a>(&'a self, i: usize, default: &'a str) -> &'a str {
+        self.0.get(i).map_or(default, String::as_str)
+    }
+
+    /// Argument `i` parsed, or `default` when it is not given.
+    pub(crate) fn parse<T: std::str::FromStr>(&self, i: usize, default: T) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        Ok(self.parse_opt(i)?.unwrap_or(default))
+    }
+
+    /// Argument `i` parsed, if it is given.
+    pub(crate) fn parse_opt<T: std::str::FromStr>(&self, i: usize) -> Result<Option<T>, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.0
+            .get(i)
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| format!("argument {} `{s}`: {e}", i + 1))
+            })
+            .transpose()
+    }
+}
+
+/// The store a durable measurement names: `sqlite`, a SQLite file at
+/// `path` (write-behind by default), or `memory`, none.
+pub(crate) fn store_named(
+    name: &str,
+    path: &std::path::Path,
+) -> Result<Option<Arc<weft_store_sqlite::SqliteStore>>, Box<dyn std::error::Error>> {
+    match name {
+        "sqlite" => Ok(Some(Arc::new(weft_store_sqlite::SqliteStore::open(path)?))),
+        "memory" => Ok(None),
+        other => Err(format!("`{other}`: expected `sqlite` or `memory`").into()),
+    }
+}
+
+/// The shape's plan compiled from its YAML text, as a user's loaded
+/// workflow is: a durable run keeps its workflow's text, which a plan
+/// built in code has not.
+pub(crate) fn text_plan(shape: &Shape, executor: &Executor) -> Result<Plan, weft::Error> {
+    let text = weft_builder(shape).build()?.to_yaml_string()?;
+    weft::Workflow::from_yaml_str(&text)?
+        .with_name(shape.name)
+        .compile(executor)
+}
+
 // ---- journals -----------------------------------------------------------------
 
 /// A run of one with-items task over `items` items (`items + 2` records),

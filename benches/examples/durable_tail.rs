@@ -2,7 +2,9 @@
 //! (as `benches/durable.rs` makes them: a multi_thread runtime with 2
 //! workers, a SQLite file in a temporary directory), the time from `start`
 //! until the run's handle resolves (its last action handled) and until
-//! `Executor::flush` returns (its records committed), and the medians.
+//! `Executor::flush` returns (its records committed): their medians, and
+//! the means of the latter two (which show what only some runs pay, such
+//! as a commit that checkpoints SQLite's log).
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example durable_tail
@@ -11,21 +13,19 @@
 //! target/release/examples/durable_tail memory chain 100 2000
 //! ```
 //!
-//! Arguments: store (`sqlite` or `memory`), shape (`independent` or
-//! `chain`), tasks, runs, and optionally `JournalConfig::batch_records`
+//! Arguments: store (`sqlite` or `memory`), shape (`independent`,
+//! `chain`, or another of `profile_shape`'s), tasks, runs, and optionally `JournalConfig::batch_records`
 //! (the default if not given). The first tenth of the runs is a warm-up,
 //! not counted.
 
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime_mt, weft_builder, Shape};
+use common::{runtime_mt, store_named, text_plan, Args, Shape};
 use serde_json::{json, Value};
-use weft::{ActionInput, Executor, JournalConfig, Workflow};
-use weft_store_sqlite::SqliteStore;
+use weft::{ActionInput, Executor, JournalConfig};
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort_unstable();
@@ -33,33 +33,23 @@ fn median(v: &mut [Duration]) -> Duration {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let store = args.first().map_or("sqlite", String::as_str);
-    let shape = args.get(1).map_or("independent", String::as_str);
-    let size: usize = args.get(2).map_or(Ok(10_000), |s| s.parse())?;
-    let runs: usize = args.get(3).map_or(Ok(50), |s| s.parse())?;
-    let batch: Option<usize> = args.get(4).map(|s| s.parse()).transpose()?;
-    let shape = match shape {
-        "independent" => Shape::independent("independent", size),
-        "chain" => Shape::chain("chain", size),
-        other => return Err(format!("`{other}`: expected `independent` or `chain`").into()),
-    };
+    let args = Args::from_env();
+    let store = args.text(0, "sqlite");
+    let size: u32 = args.parse(2, 10_000)?;
+    let runs: usize = args.parse(3, 50)?;
+    let batch: Option<usize> = args.parse_opt(4)?;
+    let shape = Shape::by_name(args.text(1, "independent"), size)?;
     let dir = tempfile::tempdir()?;
     let mut builder =
         Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
     if let Some(n) = batch {
         builder = builder.journal_config(JournalConfig::new().batch_records(n));
     }
-    match store {
-        "sqlite" => builder = builder.store(Arc::new(SqliteStore::open(dir.path().join("t.db"))?)),
-        "memory" => {}
-        other => return Err(format!("`{other}`: expected `sqlite` or `memory`").into()),
+    if let Some(sqlite) = store_named(store, &dir.path().join("t.db"))? {
+        builder = builder.store(sqlite);
     }
     let executor = builder.build();
-    let text = weft_builder(&shape).build()?.to_yaml_string()?;
-    let plan = Workflow::from_yaml_str(&text)?
-        .with_name(shape.name)
-        .compile(&executor)?;
+    let plan = text_plan(&shape, &executor)?;
     let rt = runtime_mt();
     let warm = runs / 10;
     let (mut ended, mut flushed, mut tail) = (Vec::new(), Vec::new(), Vec::new());
@@ -78,9 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tail.push(f - e);
         }
     }
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len().max(1) as u32;
+    let (mean_flushed, mean_tail) = (mean(&flushed), mean(&tail));
     println!(
         "{store}: {runs} runs of {size} tasks ({}): medians: ended {:?}, flushed {:?}, \
-         tail (flushed - ended) {:?}",
+         tail (flushed - ended) {:?}; means: flushed {mean_flushed:?}, tail {mean_tail:?}",
         shape.name,
         median(&mut ended),
         median(&mut flushed),

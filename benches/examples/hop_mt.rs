@@ -1,7 +1,9 @@
 //! One benchmark shape, run many times on a multi_thread runtime (2
 //! workers, as in `benches/peers.rs`) by weft or by the `floor` executor:
-//! how long a run takes (median and quartiles over the runs, each run timed
-//! on its own) and how often the runtime's workers parked, which is how
+//! how long a run takes (median, quartiles, 90th and 99th percentiles and
+//! the mean over the runs, each run timed on its own: criterion's figure
+//! is a mean over batches of runs, so a heavy tail shows in it and not in
+//! the median) and how often the runtime's workers parked, which is how
 //! often one of them was woken again (a system call on the thread that
 //! woke it, and usually a task moved from one worker to the other).
 //!
@@ -15,7 +17,11 @@
 //!
 //! Arguments: engine (`weft` or `floor`), shape (as `profile_shape`), size,
 //! runs (after 200 runs not counted). Park counts come from tokio's stable
-//! runtime metrics (`worker_park_count`, `worker_park_unpark_count`).
+//! runtime metrics (`worker_park_count`), read just before each run and
+//! just after it returns (a park at a run's very end may fall in the next
+//! run's count); they are given for all runs, the fastest half and the
+//! slowest 1 %, to tell whether the tail is the runs whose tasks moved
+//! between the workers.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -35,58 +41,78 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: u32 = args.get(3).map_or(Ok(20_000), |s| s.parse())?;
     let shape = Shape::by_name(shape_name, size)?;
     let rt = runtime_mt();
-    let mut times = Vec::with_capacity(runs as usize);
-    let parks = |rt: &tokio::runtime::Runtime| {
-        let m = rt.metrics();
-        (0..m.num_workers())
-            .map(|w| (m.worker_park_count(w), m.worker_park_unpark_count(w)))
-            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
-    };
-    let mut before = (0, 0);
-    match engine {
+    let runs_of = |run: &mut dyn FnMut()| time_runs(&rt, runs, run);
+    let mut samples = match engine {
         "weft" => {
             let executor = noop_executor();
             let plan = weft_plan(&shape, &executor);
-            for i in 0..WARM_UP + runs {
-                if i == WARM_UP {
-                    before = parks(&rt);
-                }
-                let t = Instant::now();
-                rt.block_on(weft_run(&executor, &plan, Value::Null));
-                if i >= WARM_UP {
-                    times.push(t.elapsed());
-                }
-            }
+            runs_of(&mut || rt.block_on(weft_run(&executor, &plan, Value::Null)))
         }
         "floor" => {
             let floor = Floor::new(&shape);
-            for i in 0..WARM_UP + runs {
-                if i == WARM_UP {
-                    before = parks(&rt);
-                }
-                let t = Instant::now();
-                rt.block_on(floor.run());
-                if i >= WARM_UP {
-                    times.push(t.elapsed());
-                }
-            }
+            runs_of(&mut || rt.block_on(floor.run()))
         }
         other => return Err(format!("unknown engine `{other}`: weft or floor").into()),
-    }
-    let after = parks(&rt);
-    times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    };
+    samples.sort_unstable_by_key(|s| s.time);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].time;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let per_run = |n: u64| n as f64 / f64::from(runs);
+    let n = samples.len();
+    // Parks a run, over a slice of the runs sorted by time.
+    let parks_in = |part: &[Sample]| {
+        let sum: u64 = part.iter().map(|s| s.parks).sum();
+        sum as f64 / part.len().max(1) as f64
+    };
+    let slowest = &samples[n - n.div_ceil(100)..];
+    let mean = samples.iter().map(|s| s.time).sum::<Duration>() / n as u32;
     println!(
         "{engine} {shape_name} ({} tasks), {runs} runs on multi_thread (2 workers): \
-         median {:.1} µs, quartiles {:.1}–{:.1} µs; per run: {:.2} worker parks, {:.2} park/unpark transitions",
+         median {:.1} µs, quartiles {:.1}–{:.1} µs, p90 {:.1} µs, p99 {:.1} µs, mean {:.1} µs; \
+         worker parks a run: {:.2} (the fastest half {:.2}, the slowest 1 % {:.2})",
         shape.len(),
         us(at(0.5)),
         us(at(0.25)),
         us(at(0.75)),
-        per_run(after.0 - before.0),
-        per_run(after.1 - before.1),
+        us(at(0.9)),
+        us(at(0.99)),
+        us(mean),
+        parks_in(&samples),
+        parks_in(&samples[..n / 2]),
+        parks_in(slowest),
     );
     Ok(())
+}
+
+/// One timed run: how long it took and how many times the runtime's
+/// workers parked during it.
+struct Sample {
+    time: Duration,
+    parks: u64,
+}
+
+/// Times `runs` calls of `run` after `WARM_UP` uncounted ones, each with
+/// the workers' park count (tokio's stable `worker_park_count`) read
+/// before and after it.
+fn time_runs(rt: &tokio::runtime::Runtime, runs: u32, run: &mut dyn FnMut()) -> Vec<Sample> {
+    let parks = || {
+        let m = rt.metrics();
+        (0..m.num_workers())
+            .map(|w| m.worker_park_count(w))
+            .sum::<u64>()
+    };
+    for _ in 0..WARM_UP {
+        run();
+    }
+    (0..runs)
+        .map(|_| {
+            let before = parks();
+            let t = Instant::now();
+            run();
+            let time = t.elapsed();
+            Sample {
+                time,
+                parks: parks() - before,
+            }
+        })
+        .collect()
 }

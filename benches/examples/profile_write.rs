@@ -13,7 +13,7 @@
 //!
 //! Arguments: store (`sqlite`, a write-behind SQLite journal in a temporary
 //! file, or `memory`, no store), tasks, runs, shape (`independent`, the
-//! default, or `chain`). Each run ends when the run has ended and its
+//! default, `chain`, or another of `profile_shape`'s). Each run ends when the run has ended and its
 //! records are committed (`Executor::flush`), as `durable_independent_10k`
 //! and `durable_chain_100` in `benches/durable.rs`. Without
 //! `--toggle-collect` the count includes building the executor and the
@@ -26,12 +26,11 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{runtime_ct, weft_builder, Shape};
+use common::{runtime_ct, store_named, text_plan, Args, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use weft::store::{Appended, Entry, Store, StoreError};
-use weft::{ActionInput, Executor, Workflow};
-use weft_store_sqlite::SqliteStore;
+use weft::{ActionInput, Executor};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
 /// Counts the commits (appends) it passes on.
@@ -60,33 +59,21 @@ impl AppendHook for Counted {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let store = args.first().map_or("sqlite", String::as_str);
-    let size: usize = args.get(1).map_or(Ok(10_000), |s| s.parse())?;
-    let runs: u32 = args.get(2).map_or(Ok(2), |s| s.parse())?;
-    let shape = match args.get(3).map_or("independent", String::as_str) {
-        "independent" => Shape::independent("independent", size),
-        "chain" => Shape::chain("chain", size),
-        other => return Err(format!("`{other}`: expected `independent` or `chain`").into()),
-    };
+    let args = Args::from_env();
+    let store = args.text(0, "sqlite");
+    let size: u32 = args.parse(1, 10_000)?;
+    let runs: u32 = args.parse(2, 2)?;
+    let shape = Shape::by_name(args.text(3, "independent"), size)?;
     let dir = tempfile::tempdir()?;
     let mut builder =
         Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
-    let counted = match store {
-        "sqlite" => {
-            let sqlite = Arc::new(SqliteStore::open(dir.path().join("wb.db"))?);
-            let counted = Arc::new(Hooked::new(sqlite, Counted::default()));
-            builder = builder.store(counted.clone());
-            Some(counted)
-        }
-        "memory" => None,
-        other => return Err(format!("`{other}`: expected `sqlite` or `memory`").into()),
-    };
+    let counted = store_named(store, &dir.path().join("wb.db"))?
+        .map(|sqlite| Arc::new(Hooked::new(sqlite, Counted::default())));
+    if let Some(counted) = &counted {
+        builder = builder.store(counted.clone());
+    }
     let executor = builder.build();
-    let text = weft_builder(&shape).build()?.to_yaml_string()?;
-    let plan = Workflow::from_yaml_str(&text)?
-        .with_name(shape.name)
-        .compile(&executor)?;
+    let plan = text_plan(&shape, &executor)?;
     let rt = runtime_ct();
     for _ in 0..runs {
         rt.block_on(async {

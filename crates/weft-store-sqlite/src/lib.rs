@@ -112,8 +112,12 @@
 //! A store runs two threads: one owns the connection that writes, one the
 //! connection that reads. The async methods hand their work over a channel
 //! and await the answer, so no async task waits on the disk, and reads
-//! (`load`, `get`, `list`) do not queue behind commits. Serializing a
-//! batch to JSON happens in the caller's task, before the hand-over.
+//! (`load`, `get`, `list`) do not queue behind commits. The journal's
+//! commits (`Store::append_owned`) are serialized to JSON on the writer
+//! thread; `Store::append` serializes in the caller's task, before the
+//! hand-over. The writer thread also copies the write-ahead log back into
+//! the file (a checkpoint) once the log holds 4,096 pages, after it has
+//! answered the commit that filled it, so that no caller waits for it.
 #![forbid(unsafe_code)]
 
 mod error;

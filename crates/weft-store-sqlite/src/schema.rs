@@ -61,8 +61,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 /// How long a connection waits for another's lock before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Pages the write-ahead log may hold before it is copied into the file.
-const AUTOCHECKPOINT_PAGES: i64 = 4096;
+/// Pages the write-ahead log may hold before it is copied into the file
+/// (by the writer thread after it has answered the commit: `write.rs`).
+pub(crate) const AUTOCHECKPOINT_PAGES: i32 = 4096;
 
 /// Bytes the write-ahead log is cut back to after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 << 20;
@@ -188,7 +189,6 @@ pub(crate) fn open_writer(
     // What is deleted (a purge) is overwritten, not left readable in free
     // pages; the purge then checkpoints the log, so no copy stays there.
     set("secure_delete", &true)?;
-    set("wal_autocheckpoint", &AUTOCHECKPOINT_PAGES)?;
     set("journal_size_limit", &WAL_SIZE_LIMIT)?;
     if let Some(bytes) = options.max_size {
         let page: i64 = conn

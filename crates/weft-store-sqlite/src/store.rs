@@ -169,24 +169,23 @@ impl SqliteStore {
             }),
             &name,
         )?;
-        let writer_name = name.clone();
+        let mut writer = Writer::new(conn, name.clone())?;
         let writer = Worker::spawn("weft-sqlite-writer", &name, move |rx| {
-            let mut writer = Writer {
-                conn,
-                path: writer_name,
-            };
             for job in rx {
                 match job {
                     WriteJob::Append(batch, reply) => {
                         let _ = reply.send(writer.append(batch));
+                        writer.checkpoint_if_due();
                     }
                     WriteJob::AppendOwned(entries, reply) => {
                         match writer.append_entries(&entries) {
                             Ok(()) => {
-                                // Answered first: the entries are dropped
-                                // while the caller goes on.
+                                // Answered first: the entries are dropped,
+                                // and the log checkpointed, while the
+                                // caller goes on.
                                 let _ = reply.send(Ok(()));
                                 drop(entries);
+                                writer.checkpoint_if_due();
                             }
                             Err(e) => {
                                 let _ = reply.send(Err((e, entries)));

@@ -11,16 +11,19 @@
 //! expects, and writes one journal row and one summary row per run, all in
 //! one transaction: a conflict or a failure rolls the whole batch back.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use weft_runtime::store::driver::{self, group_batch, RunBatch};
+use weft_runtime::store::driver::{self, group_batch_with, Encoder, RunBatch};
 use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
 use crate::read::{id_bytes, int, summary_from_row, SUMMARY_COLUMNS};
+use crate::schema::AUTOCHECKPOINT_PAGES;
 
 /// A batch, grouped by run in the order each run first appears, with the
 /// CRC-32 of each run's records.
@@ -36,7 +39,16 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    let runs = group_batch(&store_name(path), entries)?;
+    prepare_with(path, entries, &mut Encoder::new())
+}
+
+/// [`prepare`], with what `encoder` kept from the batches before.
+fn prepare_with(
+    path: &str,
+    entries: &[Entry],
+    encoder: &mut Encoder,
+) -> Result<Prepared, StoreError> {
+    let runs = group_batch_with(&store_name(path), entries, encoder)?;
     Ok(Prepared {
         runs: runs
             .into_iter()
@@ -63,14 +75,53 @@ fn one_start(path: &str, run: RunId) -> StoreError {
 
 /// The connection that writes, owned by the writer thread.
 pub(crate) struct Writer {
-    pub(crate) conn: Connection,
-    pub(crate) path: String,
+    conn: Connection,
+    path: String,
+    /// Kept from one batch to the next: the runs of one workflow have its
+    /// text escaped as JSON once, not once each.
+    encoder: Encoder,
+    /// The pages in the write-ahead log after the last commit.
+    wal_pages: Arc<AtomicI32>,
 }
 
 impl Writer {
+    /// The writer of `conn`, the file at `path`. SQLite's own checkpoints
+    /// are replaced by [`Writer::checkpoint_if_due`]: SQLite would copy the
+    /// log into the file inside the commit that filled it, so that the
+    /// caller waiting for the commit would wait for some thousands of pages
+    /// to be copied and the file synced as well.
+    pub(crate) fn new(mut conn: Connection, path: String) -> Result<Writer, StoreError> {
+        let wal_pages = Arc::new(AtomicI32::new(0));
+        let pages = wal_pages.clone();
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
+            pages.store(n, Ordering::Relaxed);
+            Ok(())
+        }))
+        .map_err(|e| error::sql(&path, "cannot configure", e))?;
+        Ok(Writer {
+            conn,
+            path,
+            encoder: Encoder::new(),
+            wal_pages,
+        })
+    }
+
+    /// Copies the write-ahead log into the file once it holds
+    /// `AUTOCHECKPOINT_PAGES`, as SQLite's automatic checkpoint would, but
+    /// after the commit has been answered. Best effort, as SQLite's: a
+    /// checkpoint that cannot finish is tried again after a later commit.
+    pub(crate) fn checkpoint_if_due(&mut self) {
+        if self.wal_pages.load(Ordering::Relaxed) >= AUTOCHECKPOINT_PAGES {
+            self.wal_pages.store(0, Ordering::Relaxed);
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    }
+
     /// Prepares `entries` and writes them in one transaction.
     pub(crate) fn append_entries(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
-        let batch = prepare(&self.path, entries)?;
+        let batch = prepare_with(&self.path, entries, &mut self.encoder)?;
         if batch.is_empty() {
             return Ok(());
         }

@@ -755,18 +755,24 @@ impl Scheduler {
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
             self.env.host.run_ended(self.run_id);
-            if let Some(tx) = self.outcome_tx.take() {
-                tx.send(outcome);
-            }
+            let outcome_tx = self.outcome_tx.take();
             // The context's maps and the scheduler's buffers, emptied, for
             // the executor's next run (unless something still holds a
-            // clone of the context, or they grew big).
+            // clone of the context, or they grew big) — before the outcome
+            // is sent: on multi_thread the caller may start its next run
+            // the moment it has it, and would find the pool empty.
             if let Some(buffers) = self.take_buffers() {
                 self.env.host.keep_run_buffers(buffers);
             }
-            let Scheduler { ctx, env, .. } = *self;
-            if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
-                env.host.keep_context_maps(maps);
+            {
+                let this = *self;
+                let Scheduler { ctx, env, .. } = this;
+                if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
+                    env.host.keep_context_maps(maps);
+                }
+            }
+            if let Some(tx) = outcome_tx {
+                tx.send(outcome);
             }
         }
         .instrument(span)

@@ -37,6 +37,51 @@ pub struct RunBatch {
 /// and [`second_start`]); `StoreError::Unavailable` when a record cannot
 /// be serialized.
 pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, StoreError> {
+    group_batch_with(store, entries, &mut Encoder::default())
+}
+
+/// What a store keeps from one batch to the next to write them faster: the
+/// workflow text of the last `Started` record it wrote, as JSON. The runs
+/// of one workflow (the common case) share its text, which can be hundreds
+/// of KB; its JSON is copied, not escaped again byte by byte.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// The text last written, and its JSON string.
+    source: String,
+    json: Vec<u8>,
+}
+
+impl Encoder {
+    /// A new encoder, that has written nothing yet.
+    pub fn new() -> Encoder {
+        Encoder::default()
+    }
+
+    /// Appends `source` to `out` as a JSON string.
+    fn write_source(&mut self, out: &mut Vec<u8>, source: &str) {
+        // Compared whole, not by the record's hash: a record a caller made
+        // may carry any hash, and the text written must be its own.
+        if self.source != source {
+            self.json.clear();
+            json::write_str(&mut self.json, source);
+            self.source.clear();
+            self.source.push_str(source);
+        }
+        out.extend_from_slice(&self.json);
+    }
+}
+
+/// [`group_batch`], with an [`Encoder`] kept by the store from one batch to
+/// the next.
+///
+/// # Errors
+///
+/// As [`group_batch`].
+pub fn group_batch_with(
+    store: &str,
+    entries: &[Entry],
+    encoder: &mut Encoder,
+) -> Result<Vec<RunBatch>, StoreError> {
     let mut runs: Vec<RunBatch> = Vec::new();
     let mut index: HashMap<RunId, usize> = HashMap::new();
     // A batch of one run (the most common) has its text sized up front
@@ -94,7 +139,7 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
             }
             _ => {}
         }
-        write_record(&mut rb.json, &e.record).map_err(|err| {
+        write_record(&mut rb.json, &e.record, encoder).map_err(|err| {
             StoreError::unavailable_from(
                 format!(
                     "{store}: cannot append: record {} of run {} cannot be written as JSON ({err})",
@@ -118,10 +163,14 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
 /// `tests::the_attempt_record_is_written_as_serde_writes_it` and
 /// `tests::the_started_record_is_written_as_serde_writes_it` hold them to
 /// the same bytes.
-fn write_record(out: &mut Vec<u8>, record: &Record) -> serde_json::Result<()> {
+fn write_record(
+    out: &mut Vec<u8>,
+    record: &Record,
+    encoder: &mut Encoder,
+) -> serde_json::Result<()> {
     let a = match record {
         Record::Attempt(a) => a,
-        Record::Started(start) => return write_started(out, start),
+        Record::Started(start) => return write_started(out, start, encoder),
         _ => return serde_json::to_writer(out, record),
     };
     let AttemptOutcome::Ok { result } = &a.outcome else {
@@ -146,11 +195,15 @@ fn write_record(out: &mut Vec<u8>, record: &Record) -> serde_json::Result<()> {
 }
 
 /// [`write_record`] of a `Started` record.
-fn write_started(out: &mut Vec<u8>, start: &RunStart) -> serde_json::Result<()> {
+fn write_started(
+    out: &mut Vec<u8>,
+    start: &RunStart,
+    encoder: &mut Encoder,
+) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"started\":{\"workflow\":");
     json::write_str(out, &start.workflow);
     out.extend_from_slice(b",\"source\":");
-    json::write_str(out, &start.source);
+    encoder.write_source(out, &start.source);
     out.extend_from_slice(b",\"format\":");
     json::write_str(out, &start.format);
     out.extend_from_slice(b",\"hash\":");
@@ -395,14 +448,47 @@ mod tests {
         assert_eq!(seen, 2);
     }
 
-    /// Our writer's bytes for `record` are serde_json's.
+    #[test]
+    fn runs_of_two_workflows_in_turn_keep_each_its_own_text() {
+        // The same hash on both (a record a caller made may say anything):
+        // the text written is each record's own, whatever came before.
+        let started = |source: &str| {
+            Record::Started(Box::new(RunStart {
+                workflow: "w".into(),
+                source: source.into(),
+                format: "yaml".into(),
+                hash: "same".into(),
+                inputs: json!({}),
+                parent: None,
+                depth: 0,
+                durability: Durability::WriteBehind,
+                started_at: 1,
+            }))
+        };
+        let (a, b) = (started("tasks:\n  a: {}\n"), started("tasks:\n  b: {}\n"));
+        let mut encoder = Encoder::new();
+        for record in [&a, &a, &b, &a, &b, &b] {
+            let mut ours = Vec::new();
+            write_record(&mut ours, record, &mut encoder).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(record).unwrap()
+            );
+        }
+    }
+
+    /// Our writer's bytes for `record` are serde_json's, written afresh
+    /// and again with what the encoder kept from the first time.
     fn assert_written_as_serde_writes(record: &Record) {
-        let mut ours = Vec::new();
-        write_record(&mut ours, record).unwrap();
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            serde_json::to_string(record).unwrap()
-        );
+        let mut encoder = Encoder::new();
+        for _ in 0..2 {
+            let mut ours = Vec::new();
+            write_record(&mut ours, record, &mut encoder).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(record).unwrap()
+            );
+        }
     }
 
     fn attempt(step: u64, result: Value) -> Record {
