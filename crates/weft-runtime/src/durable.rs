@@ -81,7 +81,7 @@ impl ExecutorInner {
         parameters: Value,
         id: RunId,
         options: RunOptions,
-    ) -> Result<(Scheduler, Run), Error> {
+    ) -> Result<(Box<Scheduler>, Run), Error> {
         let durability = options.durability.unwrap_or(self.durability);
         let journal = self
             .journal
@@ -146,7 +146,7 @@ impl ExecutorInner {
         id: RunId,
         mut entries: Vec<Entry>,
         mode: Actions,
-    ) -> Result<(Scheduler, Run), ResumeError> {
+    ) -> Result<(Box<Scheduler>, Run), ResumeError> {
         let journal = self.journal.clone().ok_or(ResumeError::NoStore)?;
         crate::sealing::open_entries(journal.key.as_ref(), &mut entries)
             .map_err(|(_, e)| ResumeError::SecretKey(id, e.to_string()))?;

@@ -49,7 +49,7 @@ pub(crate) trait ChildRuns: Send + Sync + 'static {
         parameters: Value,
         id: RunId,
         options: RunOptions,
-    ) -> Result<(Scheduler, Run), String>;
+    ) -> Result<(Box<Scheduler>, Run), String>;
 
     /// A child run rebuilt from its journal, not yet spawned.
     ///
@@ -60,7 +60,7 @@ pub(crate) trait ChildRuns: Send + Sync + 'static {
         self: Arc<Self>,
         id: RunId,
         entries: Vec<Entry>,
-    ) -> Result<(Scheduler, Run), String>;
+    ) -> Result<(Box<Scheduler>, Run), String>;
 
     /// The child run is going on: it can be found by id until it ends.
     fn track(&self, id: RunId, handle: RunHandle);

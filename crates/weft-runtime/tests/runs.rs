@@ -511,3 +511,58 @@ fn runs_after_an_aborted_or_canceled_run_on_one_executor_run_as_usual() {
         }
     });
 }
+
+/// A workflow of `n` independent tasks `t0`, `t1`…, each returning its
+/// number.
+fn numbered(ex: &Executor, n: usize) -> weft_core::Plan {
+    let mut yaml = String::from("tasks:\n");
+    for i in 0..n {
+        yaml.push_str(&format!("  t{i}: {{action: number, input: {{n: {i}}}}}\n"));
+    }
+    common::plan(ex, &yaml)
+}
+
+fn assert_numbered(outcome: &weft_runtime::RunOutcome, n: usize) {
+    assert!(outcome.succeeded(), "{:?}", outcome.errors);
+    assert_eq!(outcome.tasks.len(), n);
+    let mut seen = vec![false; n];
+    for (i, t) in outcome.tasks.iter().enumerate() {
+        assert_eq!(t.instance as usize, i);
+        assert_eq!(t.status, TaskStatus::Succeeded);
+        let k = t
+            .name
+            .strip_prefix('t')
+            .and_then(|k| k.parse::<usize>().ok());
+        let k = k.unwrap_or_else(|| panic!("unexpected task {}", t.name));
+        assert_eq!(t.result.as_deref(), Some(&json!(k)), "{}", t.name);
+        assert!(!seen[k], "{} twice", t.name);
+        seen[k] = true;
+    }
+}
+
+/// A run's task records come from the instances' table, which an
+/// executor keeps for its next run when the run was small, and which a
+/// big run's records take over: every task's record is there either way,
+/// for runs one after another on one executor.
+#[tokio::test]
+async fn every_task_has_its_record_in_small_and_big_runs_on_one_executor() {
+    let ex = Executor::builder()
+        .action("number", |input: ActionInput| async move {
+            Ok(input.get("n").cloned().unwrap_or_default())
+        })
+        .build();
+    let small = numbered(&ex, 5);
+    // 3,000 instances are more room than an executor keeps.
+    let big = numbered(&ex, 3_000);
+    for plan_and_size in [
+        (&small, 5),
+        (&small, 5),
+        (&big, 3_000),
+        (&small, 5),
+        (&big, 3_000),
+    ] {
+        let (plan, n) = plan_and_size;
+        let outcome = common::run(&ex, plan, json!({})).await;
+        assert_numbered(&outcome, n);
+    }
+}

@@ -288,8 +288,6 @@ impl Scheduler {
             });
             return;
         }
-        let stop = (delay.is_some() || limit.is_some())
-            .then(|| self.stop.get_or_insert_with(Default::default).clone());
         let launch = Launch {
             slot,
             key,
@@ -298,10 +296,25 @@ impl Scheduler {
             delay,
             timeout,
             limit,
-            stop,
+            stop: None,
             notify,
             span,
         };
+        self.launch_other(launch);
+    }
+
+    /// An attempt with a delay, a timeout or the global cap, or one whose
+    /// launch the journal holds: launched through its [`Launch`]. Out of
+    /// line, so that the code of the plain attempts' path (most of them)
+    /// lies together: a chain's hop runs more code than the instruction
+    /// cache holds, and each line of it that holds no other code is one
+    /// miss fewer a hop.
+    #[cold]
+    #[inline(never)]
+    fn launch_other(&mut self, mut launch: Launch) {
+        if launch.delay.is_some() || launch.limit.is_some() {
+            launch.stop = Some(self.stop.get_or_insert_with(Default::default).clone());
+        }
         self.launch(launch);
     }
 

@@ -190,58 +190,73 @@ impl Scheduler {
         let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
         let secrets = self.secrets.as_deref();
-        // Field by field out of each instance, in place: the instance
-        // (168 bytes) is not copied whole on the way, and the records take
-        // the instances' buffer.
-        let tasks = std::mem::take(&mut self.graph.instances)
-            .into_iter()
-            .enumerate()
-            .map(
-                |(
-                    i,
-                    Instance {
-                        task,
-                        route,
-                        status,
-                        attempts,
-                        started,
-                        ended,
-                        mut result,
-                        mut error,
-                        items,
-                        child_runs,
-                        ..
-                    },
-                )| {
-                    let status = if status.is_terminal() || !ended_run {
-                        status
-                    } else {
-                        TaskStatus::Canceled
-                    };
-                    if let Some(secrets) = secrets {
-                        if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
-                            result = Some(Arc::new(masked));
-                        }
-                        if let Some(e) = error.as_mut() {
-                            secrets.mask(e);
-                        }
-                    }
-                    TaskRecord {
-                        name: plan.task(task).name.clone(),
-                        instance: i as u32,
-                        route: if single { 0 } else { rank[route as usize] },
-                        status,
-                        attempts,
-                        items: items.map(|it| it.total),
-                        result,
-                        error,
-                        child_runs,
-                        started_at: started.map(to_sys),
-                        ended_at: ended.map(to_sys),
-                    }
-                },
-            )
-            .collect();
+        // Field by field out of each instance: the instance (168 bytes)
+        // is not copied whole on the way.
+        let record = |(
+            i,
+            Instance {
+                task,
+                route,
+                status,
+                attempts,
+                started,
+                ended,
+                mut result,
+                mut error,
+                items,
+                child_runs,
+                ..
+            },
+        ): (usize, Instance)| {
+            let status = if status.is_terminal() || !ended_run {
+                status
+            } else {
+                TaskStatus::Canceled
+            };
+            if let Some(secrets) = secrets {
+                if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
+                    result = Some(Arc::new(masked));
+                }
+                if let Some(e) = error.as_mut() {
+                    secrets.mask(e);
+                }
+            }
+            TaskRecord {
+                name: plan.task(task).name.clone(),
+                instance: i as u32,
+                route: if single { 0 } else { rank[route as usize] },
+                status,
+                attempts,
+                items: items.map(|it| it.total),
+                result,
+                error,
+                child_runs,
+                started_at: started.map(to_sys),
+                ended_at: ended.map(to_sys),
+            }
+        };
+        // A run whose buffers the executor keeps (see `pool.rs`) gives its
+        // records a buffer of their own and keeps the instances' for the
+        // next run: a fresh block the size of the records is, from the
+        // second run on, the one the last run's outcome freed, where
+        // shrinking the instances' block in place and allocating another
+        // for the next run's instances cost ≈ 430 instructions a 4-task
+        // run. A bigger run's records take its instances' buffer, in
+        // place, as its buffers are freed anyway.
+        let tasks = if !self.buffers_kept() {
+            std::mem::take(&mut self.graph.instances)
+                .into_iter()
+                .enumerate()
+                .map(record)
+                .collect()
+        } else {
+            self.graph
+                .instances
+                .drain(..)
+                .enumerate()
+                .map(record)
+                .collect()
+        };
         (tasks, routes)
     }
 

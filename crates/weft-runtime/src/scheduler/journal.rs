@@ -400,14 +400,14 @@ impl Scheduler {
     /// `recorded_first`, it goes with the first turn's records, and the
     /// turn's launches wait for their commit.
     pub(crate) fn with_new_journal(
-        self,
+        self: Box<Self>,
         journal: Arc<Journal>,
         sync: bool,
         recorded_first: bool,
         start: Record,
         recorded: FirstCommit,
         seen: tokio::sync::watch::Receiver<Option<Result<(), StoreError>>>,
-    ) -> Scheduler {
+    ) -> Box<Scheduler> {
         let start = Entry {
             run: self.run_id,
             seq: 0,
@@ -893,7 +893,7 @@ impl Scheduler {
     /// The run as its records leave it, without running anything: for
     /// `Executor::inspect`. Attempts the records do not end show as running.
     pub(crate) async fn inspect(
-        mut self,
+        mut self: Box<Self>,
         status: crate::RunStatus,
         end: Option<RunEnd>,
     ) -> Result<crate::RunOutcome, ReplayError> {

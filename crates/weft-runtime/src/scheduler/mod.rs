@@ -467,13 +467,18 @@ impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
     /// happens until [`Scheduler::run`] is spawned. Its buffers are
     /// `buffers` (an ended run's, or new ones).
+    ///
+    /// The scheduler (about a kilobyte) is boxed here, where it is made,
+    /// and goes from here to its run's task as a pointer: returned by
+    /// value, each function on the way (`new_run`, `start_with`) copied it
+    /// whole again, ≈ 1,200 instructions of `memcpy` a run.
     pub(crate) fn new(
         env: RunEnv,
         mut buffers: RunBuffers,
         parameters: Value,
         run_id: RunId,
         options: &RunOptions,
-    ) -> (Scheduler, Run) {
+    ) -> (Box<Scheduler>, Run) {
         let mut env = env;
         let context = std::mem::take(&mut env.context);
         let plan = &env.plan;
@@ -537,7 +542,7 @@ impl Scheduler {
         };
         let secrets = Secrets::of(plan, ctx.parameters());
         let outcome_tx = OutcomeSender::new(status.clone());
-        let s = Scheduler {
+        let s = Box::new(Scheduler {
             env,
             ctx,
             run_id,
@@ -570,7 +575,11 @@ impl Scheduler {
             metrics: None,
             action_of: Vec::new(),
             graph: Graph {
-                instances: Vec::with_capacity(n_tasks),
+                instances: {
+                    let mut instances = buffers.instances;
+                    instances.reserve(n_tasks);
+                    instances
+                },
                 joins,
                 route_joins: HashMap::new(),
                 routes: {
@@ -602,19 +611,19 @@ impl Scheduler {
                 cause: None,
                 scopes: buffers.scopes,
             },
-        };
+        });
         (s, run)
     }
 
     /// Makes the run durable: it records into `journal` (or, for a resumed
     /// run, replays it first).
-    pub(crate) fn with_journal(mut self, journal: RunJournal) -> Scheduler {
+    pub(crate) fn with_journal(mut self: Box<Self>, journal: RunJournal) -> Box<Scheduler> {
         self.journal = Some(Box::new(journal));
         self
     }
 
     /// For a resumed run: it began at `at`, not now.
-    pub(crate) fn began_at(mut self, at: SystemTime) -> Scheduler {
+    pub(crate) fn began_at(mut self: Box<Self>, at: SystemTime) -> Box<Scheduler> {
         let ago = SystemTime::now().duration_since(at).unwrap_or_default();
         self.started_sys = at;
         self.started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
@@ -633,16 +642,10 @@ impl Scheduler {
         self.journal_failed(format!("the journal cannot be replayed: {why}"));
     }
 
-    /// The run, to spawn. The scheduler goes on the heap first: the future
-    /// then holds a pointer, not the scheduler itself, so that spawning it
-    /// and each of tokio's moves of the task's stage copy a few words
-    /// instead of kilobytes (once per run, but a short run's largest cost
-    /// after its tasks).
-    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        Box::new(self).run_boxed()
-    }
-
-    async fn run_boxed(mut self: Box<Self>) {
+    /// The run, to spawn. Its future holds the boxed scheduler, a pointer,
+    /// so that spawning it and tokio's moves of the task's stage copy a
+    /// few words, not the scheduler.
+    pub(crate) async fn run(mut self: Box<Self>) {
         let span = tracing::info_span!(
             "run",
             run_id = %self.run_id,
@@ -664,7 +667,9 @@ impl Scheduler {
             }
             self.begin();
             if self.replaying() {
-                if let Err(e) = self.replay().await {
+                // Boxed, as the flush below: the run's future is as big as
+                // its biggest wait, and a resumed run's replay is rare.
+                if let Err(e) = Box::pin(self.replay()).await {
                     self.replay_failed(e);
                 }
                 // Commands that came while it replayed (a re-run, a
@@ -701,13 +706,8 @@ impl Scheduler {
                 // A wait's deadline is the only timer the loop keeps.
                 let msg = match self.next_deadline() {
                     None => Some(self.next_message().await),
-                    Some(at) => {
-                        let recv = self.rx.recv_async();
-                        tokio::select! {
-                            msg = recv => Some(msg),
-                            () = tokio::time::sleep_until(at.into()) => None,
-                        }
-                    }
+                    // Boxed: a timer is big, and rare (a wait with a timeout).
+                    Some(at) => Box::pin(self.next_message_until(at)).await,
                 };
                 let Some(msg) = msg else {
                     self.new_turn();
@@ -751,7 +751,20 @@ impl Scheduler {
             if let Some(mut m) = self.metrics.take() {
                 m.end(outcome.status, self.started.elapsed(), self.held_bytes);
             }
-            self.flush_journal().await;
+            // The flush's future is boxed, with the outcome in it, and only
+            // a journaled run makes it: held in the run's future, the two
+            // made that future 768 bytes (512 without them), and its
+            // task's cell a request in glibc's large range, before each
+            // of which it sorts its fast bins.
+            let outcome = if self.journal.is_some() {
+                Box::pin(async {
+                    self.flush_journal().await;
+                    outcome
+                })
+                .await
+            } else {
+                outcome
+            };
             span2.record("status", outcome.status.as_str());
             self.status.set(outcome.status);
             self.env.host.run_ended(self.run_id);
@@ -765,8 +778,12 @@ impl Scheduler {
                 self.env.host.keep_run_buffers(buffers);
             }
             {
-                let this = *self;
-                let Scheduler { ctx, env, .. } = this;
+                // The box moved here, so that the rest of the scheduler is
+                // dropped at the end of this block; only `ctx` and `env`
+                // are moved out of it (`*self` moved whole copied the
+                // scheduler, ≈ 120 instructions of `memcpy` a run).
+                let this = self;
+                let Scheduler { ctx, env, .. } = *this;
                 if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
                     env.host.keep_context_maps(maps);
                 }
@@ -931,6 +948,15 @@ impl Scheduler {
         NextMessage {
             recv: &mut self.recv,
             rx: &self.rx,
+        }
+    }
+
+    /// The next message, or `None` once `at` has come.
+    async fn next_message_until(&self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
+        let recv = self.rx.recv_async();
+        tokio::select! {
+            msg = recv => Some(msg),
+            () = tokio::time::sleep_until(at.into()) => None,
         }
     }
 

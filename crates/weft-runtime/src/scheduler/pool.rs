@@ -2,7 +2,7 @@
 //!
 //! A run grows a few queues and tables as it goes: the turn's work queue
 //! and what rides beside it, the attempts in flight and their free slots,
-//! the joins' states and the table that finds them. A short run pays more
+//! the joins' states and the table that finds them, the task instances. A short run pays more
 //! for allocating them (and for growing them, which copies what they hold)
 //! than for using them. So when a run ends, its buffers, emptied, go back
 //! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::scope::Scope;
-use super::{InFlight, JoinState, RouteStep, Scheduler, Work};
+use super::{InFlight, Instance, JoinState, RouteStep, Scheduler, Work};
 use crate::action::Action;
 use crate::run::msg::{Done, SlotId};
 
@@ -39,6 +39,8 @@ pub(crate) struct RunBuffers {
     pub(super) joins: Vec<JoinState>,
     pub(super) join_slot: Vec<Option<u32>>,
     pub(super) routes: Vec<RouteStep>,
+    /// The task instances (emptied by the outcome's records).
+    pub(super) instances: Vec<Instance>,
     /// The run's actions by task (`RunEnv::actions`).
     actions: Vec<Option<Arc<dyn Action>>>,
 }
@@ -62,10 +64,9 @@ impl Scheduler {
         }
     }
 
-    /// The buffers, emptied, for another run; `None` when they hold room
-    /// for more than [`KEPT_BYTES`] in all (they are freed with the
-    /// scheduler).
-    pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
+    /// Whether the buffers will be kept for another run: they hold room
+    /// for at most [`KEPT_BYTES`] in all.
+    pub(super) fn buffers_kept(&self) -> bool {
         fn bytes<T>(capacity: usize) -> usize {
             capacity.saturating_mul(std::mem::size_of::<T>())
         }
@@ -78,8 +79,16 @@ impl Scheduler {
             + bytes::<JoinState>(self.graph.joins.capacity())
             + bytes::<Option<u32>>(self.graph.join_slot.capacity())
             + bytes::<RouteStep>(self.graph.routes.capacity())
+            + bytes::<Instance>(self.graph.instances.capacity())
             + bytes::<Option<Arc<dyn Action>>>(self.env.actions.capacity());
-        if room > KEPT_BYTES {
+        room <= KEPT_BYTES
+    }
+
+    /// The buffers, emptied, for another run; `None` when they hold room
+    /// for more than [`KEPT_BYTES`] in all (they are freed with the
+    /// scheduler).
+    pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
+        if !self.buffers_kept() {
             return None;
         }
         let mut b = RunBuffers {
@@ -92,6 +101,7 @@ impl Scheduler {
             joins: std::mem::take(&mut self.graph.joins),
             join_slot: std::mem::take(&mut self.graph.join_slot),
             routes: std::mem::take(&mut self.graph.routes),
+            instances: std::mem::take(&mut self.graph.instances),
             actions: std::mem::take(&mut self.env.actions),
         };
         b.queue.clear();
@@ -103,6 +113,7 @@ impl Scheduler {
         b.joins.clear();
         b.join_slot.clear();
         b.routes.clear();
+        b.instances.clear();
         b.actions.clear();
         Some(b)
     }
