@@ -11,13 +11,17 @@
 //! goes (a timeline of each append, the server backends' CPU time, the
 //! client's), for `docs/performance.md`.
 //!
-//! `profile TASKS RUNS [ct|mt]` (on its own) runs `RUNS` write-behind runs
-//! of `TASKS` independent no-op tasks, each to its journal committed, on a
-//! current_thread runtime (`ct`, the default: the runtime's thread is the
-//! main thread) or a multi_thread one of 2 workers, and prints the CPU time
-//! of the main thread and of the others; for `valgrind --tool=callgrind
-//! --separate-threads=yes`, the instructions per task of each thread are
-//! (total at `RUNS` = 4 − total at `RUNS` = 1) / (3 × `TASKS`).
+//! `profile TASKS RUNS [ct|mt] [independent|chain] [wb|sync]` (on its own)
+//! runs `RUNS` runs of `TASKS` no-op tasks (independent, the default, or a
+//! chain), write-behind (the default) or sync, each to its journal
+//! committed, on a current_thread runtime (`ct`, the default: the
+//! runtime's thread is the main thread) or a multi_thread one of 2
+//! workers, and prints the CPU time of the main thread, of the others, and
+//! of the server's backends of the store's pool; for `valgrind
+//! --tool=callgrind --separate-threads=yes`, the instructions per task of
+//! each thread are (total at `RUNS` = 4 − total at `RUNS` = 1) / (3 ×
+//! `TASKS`), and for `strace -f -c` the same difference of the calls
+//! counts the round trips (`sendto`).
 //!
 //! (`WEFT_TEST_POSTGRES_URL` is used when `WEFT_BENCH_POSTGRES_URL` is not
 //! set.) Everything happens in a schema of its own, dropped at the end. The
@@ -384,11 +388,30 @@ fn profile(db: &str, schema: &str, args: &[String]) {
         rt.block_on(PostgresStore::connect(db))
             .expect("connect to the benchmark database"),
     );
-    let ex = noop_builder().store(store.clone()).build();
-    let shape = Shape::independent("independent", tasks);
+    let shape = match args.get(3).map_or("independent", String::as_str) {
+        "independent" => Shape::independent("independent", tasks),
+        "chain" => Shape::chain("chain", tasks),
+        other => panic!("`{other}`: expected `independent` or `chain`"),
+    };
+    let durability = match args.get(4).map_or("wb", String::as_str) {
+        "wb" => Durability::WriteBehind,
+        "sync" => Durability::Sync,
+        other => panic!("`{other}`: expected `wb` or `sync`"),
+    };
+    let ex = noop_builder()
+        .store(store.clone())
+        .durability(durability)
+        .build();
     let p = plan(&shape, &ex);
+    let backends = rt.block_on(pool_backends(&store));
+    let server_ns = || -> u64 {
+        backends
+            .iter()
+            .map(|pid| cpu_ns(&format!("/proc/{pid}/schedstat")))
+            .sum()
+    };
     let main_thread = format!("/proc/self/task/{}/schedstat", std::process::id());
-    let (main0, all0) = (cpu_ns(&main_thread), client_cpu_ns());
+    let (main0, all0, server0) = (cpu_ns(&main_thread), client_cpu_ns(), server_ns());
     let mut walls = Vec::new();
     for _ in 0..runs {
         walls.push(rt.block_on(async {
@@ -401,13 +424,15 @@ fn profile(db: &str, schema: &str, args: &[String]) {
     }
     let main = cpu_ns(&main_thread) - main0;
     let others = (client_cpu_ns() - all0).saturating_sub(main);
+    let server = server_ns() - server0;
     let per_task = |ns: u64| ns as f64 / (runs as f64 * tasks as f64);
     println!(
-        "{runs} runs of {tasks} tasks: median {:.1} ms; CPU a task: main thread {:.0} ns, \
-         other threads {:.0} ns",
+        "{runs} runs of {tasks} tasks: median {:.2} ms; CPU a task: main thread {:.0} ns, \
+         other threads {:.0} ns, server backends {:.0} ns",
         median(walls).as_secs_f64() * 1e3,
         per_task(main),
-        per_task(others)
+        per_task(others),
+        per_task(server)
     );
     rt.block_on(async {
         let conn = store.pool().get().await.expect("connection");
@@ -473,6 +498,25 @@ fn cpu_ns(schedstat: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The server processes of every connection of `store`'s pool, so that
+/// every backend an append can use is counted.
+async fn pool_backends(store: &PostgresStore) -> Vec<i32> {
+    let mut conns = Vec::new();
+    for _ in 0..store.pool().status().max_size {
+        conns.push(store.pool().get().await.expect("connection"));
+    }
+    let mut pids = Vec::new();
+    for c in &conns {
+        pids.push(
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .expect("pid")
+                .get(0),
+        );
+    }
+    pids
+}
+
 /// CPU time of this process's threads, in ns.
 fn client_cpu_ns() -> u64 {
     std::fs::read_dir("/proc/self/task")
@@ -491,24 +535,7 @@ fn client_cpu_ns() -> u64 {
 /// client's; then the medians over the runs.
 fn appends(rt: &Runtime, store: &Arc<PostgresStore>) {
     const ITERS: usize = 9;
-    // Every connection of the pool, so that every backend an append can
-    // use is counted.
-    let backends: Vec<i32> = rt.block_on(async {
-        let mut conns = Vec::new();
-        for _ in 0..store.pool().status().max_size {
-            conns.push(store.pool().get().await.expect("connection"));
-        }
-        let mut pids = Vec::new();
-        for c in &conns {
-            pids.push(
-                c.query_one("SELECT pg_backend_pid()", &[])
-                    .await
-                    .expect("pid")
-                    .get(0),
-            );
-        }
-        pids
-    });
+    let backends = rt.block_on(pool_backends(store));
     let server_ns = || -> u64 {
         backends
             .iter()

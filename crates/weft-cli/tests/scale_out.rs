@@ -447,21 +447,30 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("two.yaml");
-    std::fs::write(
-        &file,
-        "input: [k]\ntasks:\n  a:\n    action: core.sleep\n    input: {seconds: 0.5}\n    next: [{do: b}]\n  b: {action: core.echo, input: {message: 'done {{ parameters.k }}'}}\noutput:\n  - said: '{{ task.b.message }}'\n",
-    )
-    .unwrap();
+    // The same workflow, its first task sleeping 0.5 s (a run waited for)
+    // or 5 s (a run paused while that task runs: the pause must reach the
+    // worker before the task ends, however loaded the machine).
+    let workflow = |seconds: &str| {
+        let file = dir.path().join(format!("two-{seconds}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "input: [k]\ntasks:\n  a:\n    action: core.sleep\n    input: {{seconds: {seconds}}}\n    next: [{{do: b}}]\n  b: {{action: core.echo, input: {{message: 'done {{{{ parameters.k }}}}'}}}}\noutput:\n  - said: '{{{{ task.b.message }}}}'\n"
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let (quick, slow) = (workflow("0.5"), workflow("5"));
     let store = std::sync::Arc::new(
         rt.block_on(PostgresStore::connect_with(&db, &PostgresOptions::new()))
             .unwrap(),
     );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let submit = |k: &str| -> RunId {
+        let submit = |k: &str, file: &std::path::Path| -> RunId {
             let out = Command::new(env!("CARGO_BIN_EXE_weft"))
                 .args(["submit", "--db", &db, "-i", &format!("k={k}")])
-                .arg(&file)
+                .arg(file)
                 .output()
                 .unwrap();
             assert!(
@@ -471,7 +480,7 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
             );
             String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
         };
-        let first = submit("one");
+        let first = submit("one", &quick);
         // No worker yet: queued, owned by nobody.
         let runs = |status: &str| -> String {
             let out = Command::new(env!("CARGO_BIN_EXE_weft"))
@@ -515,7 +524,7 @@ fn submit_worker_show_wait_and_resume_through_the_database() {
         assert_eq!(shown["output"]["said"], "done one");
         assert_eq!(shown["run_id"], first.to_string());
         // A run the worker holds, paused from here.
-        let second = submit("two");
+        let second = submit("two", &slow);
         let executor = Executor::builder().store(store.clone()).build();
         rt.block_on(async {
             executor

@@ -89,7 +89,9 @@ pub(crate) struct ExecutorInner {
     /// The context maps of runs that ended, for the next runs to reuse.
     pub(crate) contexts: std::sync::Mutex<Vec<weft_core::ContextMaps>>,
     /// The scheduler buffers of runs that ended, for the next runs to reuse.
-    pub(crate) buffers: std::sync::Mutex<Vec<crate::scheduler::RunBuffers>>,
+    /// Boxed: they go from run to run as a pointer (see `scheduler/pool.rs`).
+    #[allow(clippy::vec_box)]
+    pub(crate) buffers: std::sync::Mutex<Vec<Box<crate::scheduler::RunBuffers>>>,
     /// The runs a shared store took from this executor, and the task that
     /// stops them.
     pub(crate) lost: LostRuns,
@@ -114,14 +116,72 @@ impl ExecutorInner {
         run_id: RunId,
         options: &RunOptions,
         mode: Actions,
-    ) -> Result<(RunEnv, RunBuffers), Error> {
+    ) -> Result<(RunEnv, Box<RunBuffers>), Error> {
+        // In the table of an ended run when the executor kept one; already
+        // filled when that run was of this plan, and its table could serve
+        // another run (see `scheduler/pool.rs`): the executor's actions do
+        // not change once it is built, and the plan was checked then.
+        let mut buffers = self.run_buffers().unwrap_or_default();
+        let (mut actions, resolved) = buffers.take_actions(plan);
+        let (plan, workflow_tasks, children) = match (resolved, mode) {
+            (Some(plan), Actions::Run) => (plan, Vec::new(), None),
+            _ => {
+                actions.clear();
+                let (workflow_tasks, children) =
+                    self.resolve_actions(plan, options, mode, &mut actions)?;
+                (plan.clone(), workflow_tasks, children)
+            }
+        };
+        // (Most executors give runs no context of their own: collecting
+        // from an empty iterator costs ≈ 60 instructions a run.)
+        let context = if self.run_context.is_empty() {
+            Vec::new()
+        } else {
+            let start = StartingRun {
+                run_id,
+                workflow: plan.name(),
+            };
+            self.run_context
+                .iter()
+                .map(|(name, make)| (name.clone(), make(&start)))
+                .collect()
+        };
+        let env = RunEnv {
+            plan,
+            actions,
+            workflow_tasks,
+            children,
+            limits: self.limits.clone(),
+            permits: match mode {
+                Actions::Run => self.limit.clone(),
+                Actions::Inspect => None,
+            },
+            pauses: self.lost.pauses.clone(),
+            context,
+            host: self.clone(),
+            mode,
+        };
+        Ok((env, buffers))
+    }
+
+    /// Resolves the actions of `plan`'s tasks into `actions` (empty), one
+    /// a task; and which tasks' actions are workflows (empty: none is),
+    /// and their runs' children.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ExecutorInner::run_env`].
+    fn resolve_actions(
+        self: &Arc<Self>,
+        plan: &Plan,
+        options: &RunOptions,
+        mode: Actions,
+        actions: &mut Vec<Option<Arc<dyn Action>>>,
+    ) -> Result<(Vec<bool>, Option<Arc<Children>>), Error> {
         let tasks = plan.tasks();
+        actions.reserve(tasks.len());
         // Neighbouring tasks usually share an action: remember the last one
         // instead of hashing every name.
-        // In the table of an ended run when the executor kept one.
-        let mut buffers = self.run_buffers().unwrap_or_default();
-        let mut actions = buffers.take_actions();
-        actions.reserve(tasks.len());
         let mut last: Option<(&str, Arc<dyn Action>)> = None;
         // Per task, whether its action is a workflow (empty: none is).
         let mut workflow_tasks: Vec<bool> = Vec::new();
@@ -187,31 +247,7 @@ impl ExecutorInner {
                 }
             }
         }
-        let start = StartingRun {
-            run_id,
-            workflow: plan.name(),
-        };
-        let context = self
-            .run_context
-            .iter()
-            .map(|(name, make)| (name.clone(), make(&start)))
-            .collect();
-        let env = RunEnv {
-            plan: plan.clone(),
-            actions,
-            workflow_tasks,
-            children,
-            limits: self.limits.clone(),
-            permits: match mode {
-                Actions::Run => self.limit.clone(),
-                Actions::Inspect => None,
-            },
-            pauses: self.lost.pauses.clone(),
-            context,
-            host: self.clone(),
-            mode,
-        };
-        Ok((env, buffers))
+        Ok((workflow_tasks, children))
     }
 }
 
@@ -241,11 +277,11 @@ impl RunHost for ExecutorInner {
         }
     }
 
-    fn run_buffers(&self) -> Option<crate::scheduler::RunBuffers> {
+    fn run_buffers(&self) -> Option<Box<crate::scheduler::RunBuffers>> {
         self.buffers.lock().ok()?.pop()
     }
 
-    fn keep_run_buffers(&self, buffers: crate::scheduler::RunBuffers) {
+    fn keep_run_buffers(&self, buffers: Box<crate::scheduler::RunBuffers>) {
         if let Ok(mut kept) = self.buffers.lock() {
             if kept.len() < KEPT_CONTEXTS {
                 kept.push(buffers);

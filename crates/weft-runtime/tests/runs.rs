@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{json, Value};
 use weft_core::TaskStatus;
 use weft_runtime::{ActionInput, EventKind, Executor, RunOptions, RunStatus};
 
@@ -565,4 +565,48 @@ async fn every_task_has_its_record_in_small_and_big_runs_on_one_executor() {
         let outcome = common::run(&ex, plan, json!({})).await;
         assert_numbered(&outcome, n);
     }
+}
+
+/// An executor keeps a run's table of actions by task for its next run of
+/// the same plan: runs of plans one after another on one executor, plans
+/// of the same shape with other actions, a plan dropped and another made
+/// in its place, and a plan that runs a sub-workflow (whose actions are
+/// its run's own) each call their own plan's actions.
+#[tokio::test]
+async fn each_run_calls_its_own_plans_actions_one_after_another() {
+    let builder = Executor::builder()
+        .action("a", |_: ActionInput| async { Ok(json!("a")) })
+        .action("b", |_: ActionInput| async { Ok(json!("b")) });
+    let child = common::plan_names_only(
+        &Executor::new(),
+        "tasks:\n  x: {action: core.noop}\noutput: [{said: child}]\n",
+    );
+    let ex = builder.workflow("child", child).build();
+    let shaped = |action: &str| {
+        common::plan(
+            &ex,
+            &format!(
+                "tasks:\n  x: {{action: {action}, next: [{{do: y}}]}}\n  y: {{action: {action}}}\n"
+            ),
+        )
+    };
+    let sub = common::plan(&ex, "tasks:\n  x: {action: child}\n  y: {action: a}\n");
+    let (a, b) = (shaped("a"), shaped("b"));
+    let check = |outcome: &weft_runtime::RunOutcome, want: Value| {
+        assert!(outcome.succeeded(), "{:?}", outcome.errors);
+        assert_eq!(common::result(outcome, "x"), want);
+    };
+    for _ in 0..2 {
+        check(&common::run(&ex, &a, json!({})).await, json!("a"));
+        check(&common::run(&ex, &a, json!({})).await, json!("a"));
+        check(&common::run(&ex, &b, json!({})).await, json!("b"));
+        let out = common::run(&ex, &sub, json!({})).await;
+        check(&out, json!({"said": "child"}));
+        assert_eq!(common::result(&out, "y"), json!("a"));
+    }
+    // A plan dropped, and another made (perhaps where it was).
+    check(&common::run(&ex, &a, json!({})).await, json!("a"));
+    drop(a);
+    let b2 = shaped("b");
+    check(&common::run(&ex, &b2, json!({})).await, json!("b"));
 }

@@ -264,6 +264,36 @@ async fn aborting_the_parent_aborts_its_child() {
     wait_for(|| ex.status(child).is_none()).await;
 }
 
+/// An executor that ran sub-workflows is freed with its actions when the
+/// last handle to it is dropped: what it keeps of its ended runs for its
+/// next ones holds no sub-workflow's action (which holds the executor).
+#[tokio::test]
+async fn an_executor_that_ran_sub_workflows_is_freed_when_dropped() {
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = Dropped(dropped.clone());
+    let b = Executor::builder().action("kept", move |_: ActionInput| {
+        let _ = &guard;
+        async { Ok(json!(null)) }
+    });
+    let ex = with_child(b, "child", CHILD).build();
+    let plan = common::plan(
+        &ex,
+        "tasks:\n  call: {action: child, input: {name: ada}, next: [{do: after}]}\n  after: {action: kept}\n",
+    );
+    for _ in 0..2 {
+        let out = common::run(&ex, &plan, json!({})).await;
+        assert!(out.succeeded(), "{:?}", out.errors);
+    }
+    drop((ex, plan));
+    wait_for(|| dropped.load(Ordering::SeqCst) == 1).await;
+}
+
 #[tokio::test]
 async fn a_timeout_on_the_task_aborts_its_child() {
     let (ex, _open, started) = gated();

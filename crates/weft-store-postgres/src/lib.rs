@@ -64,8 +64,18 @@
 //! together by one `INSERT … SELECT unnest(…), …`), the summaries are
 //! updated from arrays too, and a notice is sent for each run that ended.
 //! `BEGIN` goes out with the lock, and these statements with `COMMIT`
-//! (a statement that fails makes the server roll back instead): two round
-//! trips, one for a batch of new runs only. A run whose epoch moved
+//! (a statement that fails makes the server roll back instead). When no
+//! record of the batch is a command or a wait (the summaries after it do
+//! not depend on the stored ones), the lock, the checks and the summary
+//! update are one statement made by the server (the function
+//! `append_held`, since schema version 4), sent with the rest: one round
+//! trip; and when the batch's rows come to 256 KB or less, the whole
+//! append is one statement (`append_batch`, its own transaction: no
+//! `BEGIN`, no `COMMIT`), as a sync step's is. Should it find a run fenced
+//! or out of sequence, it rolls the
+//! append back and the append is made again with the lock and the checks
+//! here (two round trips, as a batch with a command or a wait takes at
+//! once). A run whose epoch moved
 //! on (another process took it over) is left out of the commit and
 //! reported in [`Appended::fenced`](weft_runtime::store::Appended); its
 //! run stops in this process.

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use weft_runtime::store::driver::conformance;
-use weft_runtime::store::{Store, StoreError};
-use weft_runtime::RunId;
+use weft_runtime::store::{Appended, Store, StoreError};
+use weft_runtime::{RunId, RunStatus};
 use weft_store_postgres::{PostgresOptions, PostgresStore};
 use weft_test_support::postgres::with_postgres_schemas;
 
@@ -182,6 +182,59 @@ async fn a_version_2_schema_is_upgraded_and_its_journal_still_reads() {
             2001,
             "the new run reads back"
         );
+    })
+    .await;
+}
+
+/// A schema written at version 3 (before the server checked an append of
+/// runs already stored, `append_held`): opening it brings it to the
+/// current version, and runs started then go on, end and read back.
+#[cfg_attr(
+    not(weft_postgres_tests),
+    ignore = "set WEFT_TEST_POSTGRES_URL to run against PostgreSQL (see README.md)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_schema_is_upgraded_and_its_runs_go_on() {
+    with_postgres_schemas("upgrade3", async |url, schemas| {
+        let schema = schemas.fresh();
+        let options = PostgresOptions::new().schema(schema.clone());
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let old = RunId::new();
+        let mut written = conformance::entries(old, 0, vec![conformance::started("w", None, 1)]);
+        store.append(&written).await.unwrap();
+        // As version 3 left it.
+        let conn = store.pool().get().await.unwrap();
+        conn.batch_execute(&format!(
+            "DROP FUNCTION {schema}.append_held;
+             UPDATE {schema}.weft_schema SET version = 3;"
+        ))
+        .await
+        .unwrap();
+        drop(conn);
+        drop(store);
+
+        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let conn = store.pool().get().await.unwrap();
+        let version: i32 = conn
+            .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, weft_store_postgres::SCHEMA_VERSION);
+        assert_eq!(store.load(old).await.unwrap(), written);
+        // A run started now goes on and ends.
+        let run = RunId::new();
+        let first = conformance::entries(run, 0, vec![conformance::started("w", None, 1)]);
+        store.append(&first).await.unwrap();
+        let next = conformance::entries(run, 1, (1..=3).map(conformance::ok).collect());
+        assert_eq!(store.append(&next).await.unwrap(), Appended::all());
+        let last = conformance::entries(run, 4, vec![conformance::ended(RunStatus::Succeeded, 99)]);
+        assert_eq!(store.append(&last).await.unwrap(), Appended::all());
+        written = [first, next, last].concat();
+        assert_eq!(store.load(run).await.unwrap(), written);
+        let summary = store.get(run).await.unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Succeeded);
+        assert_eq!(summary.ended_at, Some(99));
     })
     .await;
 }

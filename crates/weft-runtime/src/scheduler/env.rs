@@ -67,10 +67,10 @@ pub(crate) trait RunHost: Send + Sync + 'static {
     fn keep_context_maps(&self, maps: weft_core::ContextMaps);
 
     /// The buffers of an ended run's scheduler, to run a new one with.
-    fn run_buffers(&self) -> Option<super::RunBuffers>;
+    fn run_buffers(&self) -> Option<Box<super::RunBuffers>>;
 
     /// A run ended and its scheduler's buffers are free (emptied).
-    fn keep_run_buffers(&self, buffers: super::RunBuffers);
+    fn keep_run_buffers(&self, buffers: Box<super::RunBuffers>);
 
     /// The action registered under `name`, for a task whose action is an
     /// expression (a name that is a workflow is not one).

@@ -99,8 +99,8 @@ impl Scheduler {
         self.graph.terminal = Vec::new();
         self.graph.route_joins = Default::default();
         self.graph.join_slot.clear();
-        // (The actions' table too, emptied.)
-        self.env.actions.clear();
+        // (The actions' table too, filled for the next run of the plan
+        // when it can serve one.)
         // The buffers an executor keeps for its next run stay (empty).
         self.free_big_buffers();
         let tasks_run = self.graph.instances.len();

@@ -6,14 +6,27 @@
 //! for allocating them (and for growing them, which copies what they hold)
 //! than for using them. So when a run ends, its buffers, emptied, go back
 //! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
-//! and the executor's next run starts with them.
+//! and the executor's next run starts with them. They go boxed (the box
+//! kept with them), so that each step on the way moves a pointer, not
+//! their ≈ 300 bytes.
 //! Buffers that grew past [`KEPT_BYTES`] in all are freed instead: one big
 //! run does not pin its memory for good.
+//!
+//! The table of the run's actions by task is kept filled, with the plan it
+//! was resolved for: the next run of the same plan that gets these buffers
+//! takes its actions as they are instead of resolving them again (see
+//! `ExecutorInner::run_env`). Only a table that can serve another run is
+//! kept so: one resolved for a run that is only inspected holds stand-ins,
+//! and one with a sub-workflow's action holds that run's children and the
+//! executor itself.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use weft_core::Plan;
+
+use super::env::Actions;
 use super::scope::Scope;
 use super::{InFlight, Instance, JoinState, RouteStep, Scheduler, Work};
 use crate::action::Action;
@@ -41,14 +54,32 @@ pub(crate) struct RunBuffers {
     pub(super) routes: Vec<RouteStep>,
     /// The task instances (emptied by the outcome's records).
     pub(super) instances: Vec<Instance>,
-    /// The run's actions by task (`RunEnv::actions`).
+    /// The run's actions by task (`RunEnv::actions`): those of
+    /// `actions_of`, or empty when that is `None`.
     actions: Vec<Option<Arc<dyn Action>>>,
+    /// The plan whose tasks' actions `actions` holds.
+    actions_of: Option<Plan>,
 }
 
 impl RunBuffers {
-    /// The table of the run's actions by task, empty.
-    pub(crate) fn take_actions(&mut self) -> Vec<Option<Arc<dyn Action>>> {
-        std::mem::take(&mut self.actions)
+    /// The table of the run's actions by task: `plan`'s actions with the
+    /// plan they were resolved for (its tasks are `plan`'s), or empty with
+    /// `None`.
+    pub(crate) fn take_actions(
+        &mut self,
+        plan: &Plan,
+    ) -> (Vec<Option<Arc<dyn Action>>>, Option<Plan>) {
+        let mut actions = std::mem::take(&mut self.actions);
+        // The tasks' slice is the plan's identity: the plan kept here
+        // holds it, so no other plan's tasks can be at its address. (Two
+        // plans sharing their tasks have the same actions.)
+        let of = self.actions_of.take().filter(|of| {
+            std::ptr::eq(of.tasks(), plan.tasks()) && actions.len() == plan.tasks().len()
+        });
+        if of.is_none() {
+            actions.clear();
+        }
+        (actions, of)
     }
 }
 
@@ -87,23 +118,34 @@ impl Scheduler {
     /// The buffers, emptied, for another run; `None` when they hold room
     /// for more than [`KEPT_BYTES`] in all (they are freed with the
     /// scheduler).
-    pub(super) fn take_buffers(&mut self) -> Option<RunBuffers> {
+    pub(super) fn take_buffers(&mut self) -> Option<Box<RunBuffers>> {
         if !self.buffers_kept() {
             return None;
         }
-        let mut b = RunBuffers {
-            queue: std::mem::take(&mut self.turn.queue),
-            scopes: std::mem::take(&mut self.turn.scopes),
-            causes: std::mem::take(&mut self.turn.causes),
-            arrived: std::mem::take(&mut self.turn.arrived),
-            slots: std::mem::take(&mut self.slots),
-            free_slots: std::mem::take(&mut self.free_slots),
-            joins: std::mem::take(&mut self.graph.joins),
-            join_slot: std::mem::take(&mut self.graph.join_slot),
-            routes: std::mem::take(&mut self.graph.routes),
-            instances: std::mem::take(&mut self.graph.instances),
-            actions: std::mem::take(&mut self.env.actions),
-        };
+        // Into the box they came in (a new one for a run made without).
+        let mut b = self.buffers_box.take().unwrap_or_default();
+        b.queue = std::mem::take(&mut self.turn.queue);
+        b.scopes = std::mem::take(&mut self.turn.scopes);
+        b.causes = std::mem::take(&mut self.turn.causes);
+        b.arrived = std::mem::take(&mut self.turn.arrived);
+        b.slots = std::mem::take(&mut self.slots);
+        b.free_slots = std::mem::take(&mut self.free_slots);
+        b.joins = std::mem::take(&mut self.graph.joins);
+        b.join_slot = std::mem::take(&mut self.graph.join_slot);
+        b.routes = std::mem::take(&mut self.graph.routes);
+        b.instances = std::mem::take(&mut self.graph.instances);
+        b.actions = std::mem::take(&mut self.env.actions);
+        b.actions_of = None;
+        // The actions' table stays filled for the next run of the plan,
+        // when it can serve one (see the module's comment).
+        if self.env.mode == Actions::Run
+            && self.env.workflow_tasks.is_empty()
+            && self.env.children.is_none()
+        {
+            b.actions_of = Some(self.env.plan.clone());
+        } else {
+            b.actions.clear();
+        }
         b.queue.clear();
         b.scopes.clear();
         b.causes.clear();
@@ -114,7 +156,6 @@ impl Scheduler {
         b.join_slot.clear();
         b.routes.clear();
         b.instances.clear();
-        b.actions.clear();
         Some(b)
     }
 }
