@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use weft_core::{CurrentTask, TaskStatus};
+use weft_core::{CurrentTask, TaskId, TaskStatus};
 
 use super::{null_result, retries_over_limit, Scheduler, State, Work};
 use crate::attempt::shared;
 use crate::event::EventKind;
 use crate::limits::{human_bytes, json_bytes};
-use crate::run::msg::{Done, InstanceId, ItemIndex, Outcome};
+use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome};
 use crate::telemetry::AttemptOutcome;
 
 impl Scheduler {
@@ -34,34 +34,8 @@ impl Scheduler {
         // The plan is borrowed afresh where it is read, not cloned: a
         // reference count up and down on every completion costs more.
         let t = self.graph.instances[id.index()].task;
-        if done.slot.is_some() {
-            if let Some(m) = self.metrics.as_deref_mut() {
-                let task = self.env.plan.task(t);
-                let outcome = match &done.outcome {
-                    Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
-                    Outcome::Err(e) if e.is_canceled() || e.wait().is_some() => None,
-                    Outcome::Err(_) => Some(AttemptOutcome::Failed),
-                    Outcome::TimedOut(_) => Some(AttemptOutcome::TimedOut),
-                    Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
-                    Outcome::Dropped => None,
-                };
-                if let (Some(outcome), Some(name), Some(&Some(action))) =
-                    (outcome, &task.action, self.action_of.get(task.id as usize))
-                {
-                    let took = done
-                        .started
-                        .map(|s| done.ended.saturating_duration_since(s));
-                    m.attempt(action as usize, name, outcome, took);
-                }
-                // The task's start: its first attempt (its first item's).
-                if done.key.attempt == 1 && done.key.item.is_none_or(|i| i.0 == 0) {
-                    if let (Some(cause), Some(started)) =
-                        (self.graph.instances[id.index()].cause, done.started)
-                    {
-                        m.dispatched(started.saturating_duration_since(cause));
-                    }
-                }
-            }
+        if done.slot.is_some() && self.metrics.is_some() {
+            self.count_attempt(&done, t);
         }
         if let Some(at) = done.started {
             let inst = &mut self.graph.instances[id.index()];
@@ -77,6 +51,57 @@ impl Scheduler {
             }
         }
         let (status, result, error) = match done.outcome {
+            Outcome::Ok(v) => (TaskStatus::Succeeded, v, None),
+            other => self.unsuccessful(other),
+        };
+
+        if status != TaskStatus::Canceled && self.env.plan.task(t).retry.is_some() {
+            return self.retry_or_final(done.key, done.ended, status, result, error);
+        }
+        self.attempt_final(id, done.key.item, status, result, error, done.ended);
+    }
+
+    /// The attempt's metrics (a recorder is installed): out of line, as
+    /// the plain completion's path runs without them.
+    #[cold]
+    #[inline(never)]
+    fn count_attempt(&mut self, done: &Done, t: TaskId) {
+        let id = done.key.instance;
+        if let Some(m) = self.metrics.as_deref_mut() {
+            let task = self.env.plan.task(t);
+            let outcome = match &done.outcome {
+                Outcome::Ok(_) => Some(AttemptOutcome::Succeeded),
+                Outcome::Err(e) if e.is_canceled() || e.wait().is_some() => None,
+                Outcome::Err(_) => Some(AttemptOutcome::Failed),
+                Outcome::TimedOut(_) => Some(AttemptOutcome::TimedOut),
+                Outcome::Panicked(_) => Some(AttemptOutcome::Panicked),
+                Outcome::Dropped => None,
+            };
+            if let (Some(outcome), Some(name), Some(&Some(action))) =
+                (outcome, &task.action, self.action_of.get(task.id as usize))
+            {
+                let took = done
+                    .started
+                    .map(|s| done.ended.saturating_duration_since(s));
+                m.attempt(action as usize, name, outcome, took);
+            }
+            // The task's start: its first attempt (its first item's).
+            if done.key.attempt == 1 && done.key.item.is_none_or(|i| i.0 == 0) {
+                if let (Some(cause), Some(started)) =
+                    (self.graph.instances[id.index()].cause, done.started)
+                {
+                    m.dispatched(started.saturating_duration_since(cause));
+                }
+            }
+        }
+    }
+
+    /// What an attempt that did not succeed ended with: its status, its
+    /// result and its error. Out of line: a plain completion succeeds.
+    #[cold]
+    #[inline(never)]
+    fn unsuccessful(&mut self, outcome: Outcome) -> (TaskStatus, Arc<Value>, Option<String>) {
+        match outcome {
             Outcome::Ok(v) => (TaskStatus::Succeeded, v, None),
             Outcome::Err(e) if e.is_canceled() => {
                 // A sub-workflow canceled on its own cancels its parent,
@@ -117,44 +142,54 @@ impl Scheduler {
                     "stopped before it finished: the run was canceled or is failing".to_owned();
                 (TaskStatus::Canceled, null_result(), Some(msg))
             }
-        };
+        }
+    }
 
-        if status != TaskStatus::Canceled {
-            let task = self.env.plan.task(t);
-            if let Some(retry) = &task.retry {
-                if self.state == State::Running {
-                    let key = done.key;
-                    match self.retry_delay(id, retry, key.attempt, status, &result, key.item) {
-                        Ok(Some(delay)) => {
-                            let name = task.name.clone();
-                            let (instance, item, attempt) = key.parts();
-                            self.emit(|| EventKind::TaskRetrying {
-                                task: name,
-                                instance,
-                                item,
-                                attempt: attempt + 1,
-                                delay,
-                                error: error.clone(),
-                            });
-                            self.start_attempt(id, key.item, attempt + 1, Some(delay));
-                            return;
-                        }
-                        Ok(None) => {}
-                        Err(msg) => {
-                            return self.attempt_final(
-                                id,
-                                done.key.item,
-                                TaskStatus::Failed,
-                                Arc::new(serde_json::json!({ "error": msg })),
-                                Some(msg),
-                                done.ended,
-                            );
-                        }
+    /// A task with a `retry`: retried when it says so, else finished.
+    #[cold]
+    #[inline(never)]
+    fn retry_or_final(
+        &mut self,
+        key: AttemptKey,
+        ended: Instant,
+        status: TaskStatus,
+        result: Arc<Value>,
+        error: Option<String>,
+    ) {
+        let id = key.instance;
+        let task = self.env.plan.task(self.graph.instances[id.index()].task);
+        if let Some(retry) = &task.retry {
+            if self.state == State::Running {
+                match self.retry_delay(id, retry, key.attempt, status, &result, key.item) {
+                    Ok(Some(delay)) => {
+                        let name = task.name.clone();
+                        let (instance, item, attempt) = key.parts();
+                        self.emit(|| EventKind::TaskRetrying {
+                            task: name,
+                            instance,
+                            item,
+                            attempt: attempt + 1,
+                            delay,
+                            error: error.clone(),
+                        });
+                        self.start_attempt(id, key.item, attempt + 1, Some(delay));
+                        return;
+                    }
+                    Ok(None) => {}
+                    Err(msg) => {
+                        return self.attempt_final(
+                            id,
+                            key.item,
+                            TaskStatus::Failed,
+                            Arc::new(serde_json::json!({ "error": msg })),
+                            Some(msg),
+                            ended,
+                        );
                     }
                 }
             }
         }
-        self.attempt_final(id, done.key.item, status, result, error, done.ended);
+        self.attempt_final(id, key.item, status, result, error, ended);
     }
 
     /// `Some(delay)` when the attempt should be retried.
