@@ -132,14 +132,8 @@ async fn a_version_2_schema_is_upgraded_and_its_journal_still_reads() {
         store.append(&written).await.unwrap();
         drop(store);
 
-        let store = PostgresStore::connect_with(url, &options).await.unwrap();
+        let store = reopened_at_current_version(url, &options, &schema).await;
         let conn = store.pool().get().await.unwrap();
-        let version: i32 = conn
-            .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(version, weft_store_postgres::SCHEMA_VERSION);
         let loaded = store.load(old).await.unwrap();
         assert_eq!(loaded, written);
         // Rows written now: LZ4 where the server has it.
@@ -213,14 +207,7 @@ async fn a_version_3_schema_is_upgraded_and_its_runs_go_on() {
         drop(conn);
         drop(store);
 
-        let store = PostgresStore::connect_with(url, &options).await.unwrap();
-        let conn = store.pool().get().await.unwrap();
-        let version: i32 = conn
-            .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(version, weft_store_postgres::SCHEMA_VERSION);
+        let store = reopened_at_current_version(url, &options, &schema).await;
         assert_eq!(store.load(old).await.unwrap(), written);
         // A run started now goes on and ends.
         let run = RunId::new();
@@ -282,4 +269,23 @@ fn postgres_store_is_send_and_sync() {
     fn check<T: Send + Sync + 'static>() {}
     check::<PostgresStore>();
     check::<PostgresOptions>();
+}
+
+/// Opens the store at `url` again (migrating its schema) and checks that
+/// the schema is at this version's number.
+async fn reopened_at_current_version(
+    url: &str,
+    options: &PostgresOptions,
+    schema: &str,
+) -> PostgresStore {
+    let store = PostgresStore::connect_with(url, options).await.unwrap();
+    let conn = store.pool().get().await.unwrap();
+    let version: i32 = conn
+        .query_one(&format!("SELECT version FROM {schema}.weft_schema"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, weft_store_postgres::SCHEMA_VERSION);
+    drop(conn);
+    store
 }
