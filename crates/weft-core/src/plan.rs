@@ -243,6 +243,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// True when `self` and `other` are the same compiled plan (clones of
+    /// one `compile`), not merely equal ones.
+    pub fn same(&self, other: &Plan) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The workflow's name (file stem, or as set; `workflow` otherwise).
     pub fn name(&self) -> &Arc<str> {
         &self.inner.name

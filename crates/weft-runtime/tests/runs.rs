@@ -610,3 +610,31 @@ async fn each_run_calls_its_own_plans_actions_one_after_another() {
     let b2 = shaped("b");
     check(&common::run(&ex, &b2, json!({})).await, json!("b"));
 }
+
+/// Two plans without tasks (a `WorkflowDef` compiled as built, which YAML
+/// does not allow but the type does), run one after the other on one
+/// executor: each run is of its own plan (its output) though
+/// the executor keeps an ended run's tables for the next run of the same
+/// plan.
+#[tokio::test]
+async fn plans_without_tasks_are_each_run_as_themselves() {
+    use weft_core::def::Assignments;
+    use weft_core::WorkflowDef;
+    let ex = Executor::new();
+    let plan = |key: &str| {
+        WorkflowDef {
+            output: Assignments(vec![(key.to_owned(), json!(key))]),
+            ..WorkflowDef::default()
+        }
+        .compile(&ex)
+        .expect("a workflow without tasks compiles")
+    };
+    let (a, b) = (plan("a"), plan("b"));
+    for _ in 0..2 {
+        for (p, key) in [(&a, "a"), (&b, "b")] {
+            let outcome = common::run(&ex, p, json!({})).await;
+            assert!(outcome.succeeded(), "{:?}", outcome.errors);
+            assert_eq!(outcome.output, json!({ key: key }));
+        }
+    }
+}

@@ -70,12 +70,13 @@ impl RunBuffers {
         plan: &Plan,
     ) -> (Vec<Option<Arc<dyn Action>>>, Option<Plan>) {
         let mut actions = std::mem::take(&mut self.actions);
-        // The tasks' slice is the plan's identity: the plan kept here
-        // holds it, so no other plan's tasks can be at its address. (Two
-        // plans sharing their tasks have the same actions.)
-        let of = self.actions_of.take().filter(|of| {
-            std::ptr::eq(of.tasks(), plan.tasks()) && actions.len() == plan.tasks().len()
-        });
+        // Only the same compiled plan: the plan kept here is a clone of it,
+        // so its address cannot be another plan's. (Not the tasks' slice:
+        // every plan without tasks has the same empty one.)
+        let of = self
+            .actions_of
+            .take()
+            .filter(|of| of.same(plan) && actions.len() == plan.tasks().len());
         if of.is_none() {
             actions.clear();
         }
