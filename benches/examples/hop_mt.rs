@@ -28,17 +28,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{noop_executor, runtime_mt, weft_plan, weft_run, Floor, Shape};
+use common::{noop_executor, runtime_mt, weft_plan, weft_run, Args, Floor, Shape};
 use serde_json::Value;
 
 const WARM_UP: u32 = 200;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let engine = args.first().map_or("weft", String::as_str);
-    let shape_name = args.get(1).map_or("chain", String::as_str);
-    let size: u32 = args.get(2).map_or(Ok(100), |s| s.parse())?;
-    let runs: u32 = args.get(3).map_or(Ok(20_000), |s| s.parse())?;
+    let args = Args::from_env();
+    let engine = args.text(0, "weft");
+    let shape_name = args.text(1, "chain");
+    let size: u32 = args.parse(2, 100)?;
+    let runs: u32 = args.parse(3, 20_000)?;
     let shape = Shape::by_name(shape_name, size)?;
     let rt = runtime_mt();
     let runs_of = |run: &mut dyn FnMut()| time_runs(&rt, runs, run);

@@ -22,15 +22,15 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{noop_executor, runtime_ct, weft_plan, weft_run, Floor, Shape};
+use common::{noop_executor, runtime_ct, weft_plan, weft_run, Args, Floor, Shape};
 use serde_json::Value;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let engine = args.first().map_or("weft", String::as_str);
-    let shape_name = args.get(1).map_or("chain", String::as_str);
-    let size: u32 = args.get(2).map_or(Ok(10_000), |s| s.parse())?;
-    let runs: u32 = args.get(3).map_or(Ok(2), |s| s.parse())?;
+    let args = Args::from_env();
+    let engine = args.text(0, "weft");
+    let shape_name = args.text(1, "chain");
+    let size: u32 = args.parse(2, 10_000)?;
+    let runs: u32 = args.parse(3, 2)?;
     let shape = Shape::by_name(shape_name, size)?;
     let rt = runtime_ct();
     match engine {
