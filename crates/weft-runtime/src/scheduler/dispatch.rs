@@ -242,16 +242,24 @@ impl Scheduler {
         self.in_flight += 1;
         self.actions_run += 1;
         self.turn.budget = self.turn.budget.saturating_sub(1);
-        self.slots[slot.index()] = Some(InFlight {
-            task: None,
-            instance: id,
-            item,
-        });
-        if let Some(j) = self.journal.as_deref_mut() {
-            if j.recorded_start(key, slot) {
-                // A replay, and the journal says how this attempt ended:
-                // it holds its slot until that record, and never runs.
-                return;
+        // Most attempts are plain: no delay, timeout or global cap, and no
+        // journal that holds their launch (which a replay's always does,
+        // so that no record says how a plain one ended). Their slot is
+        // written once, with the task spawned.
+        let held = self.journal.as_deref().is_some_and(|j| j.holds_launches());
+        let plain = !held && delay.is_none() && timeout.is_none() && self.env.permits.is_none();
+        if !plain {
+            self.slots[slot.index()] = Some(InFlight {
+                task: None,
+                instance: id,
+                item,
+            });
+            if let Some(j) = self.journal.as_deref_mut() {
+                if j.recorded_start(key, slot) {
+                    // A replay, and the journal says how this attempt ended:
+                    // it holds its slot until that record, and never runs.
+                    return;
+                }
             }
         }
         let input = ActionInput {
@@ -264,7 +272,6 @@ impl Scheduler {
             run_id: self.run_id,
         };
         let notify = !self.subscribers.is_empty();
-        let limit = self.env.permits.clone();
         let span = tracing::info_span!(
             "task",
             task = %task.name,
@@ -275,10 +282,9 @@ impl Scheduler {
         if let Some(item) = item {
             span.record("index", item.0);
         }
-        let held = self.journal.as_deref().is_some_and(|j| j.holds_launches());
-        if !held && delay.is_none() && timeout.is_none() && limit.is_none() {
-            // Most attempts: spawned here, from the borrowed action, with
-            // no `Launch` built and moved on the way.
+        if plain {
+            // Spawned here, from the borrowed action, with no `Launch`
+            // built and moved on the way.
             let plain = PlainAttempt::new(Report::new(slot, key, self.tx.clone()), notify, span);
             let task = action.spawn_plain(input, plain);
             self.slots[slot.index()] = Some(InFlight {
@@ -295,7 +301,7 @@ impl Scheduler {
             input,
             delay,
             timeout,
-            limit,
+            limit: self.env.permits.clone(),
             stop: None,
             notify,
             span,
