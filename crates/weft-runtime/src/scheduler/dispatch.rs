@@ -262,15 +262,6 @@ impl Scheduler {
                 }
             }
         }
-        let input = ActionInput {
-            input,
-            context: ctx,
-            task: task.name.clone(),
-            instance,
-            index,
-            attempt,
-            run_id: self.run_id,
-        };
         let notify = !self.subscribers.is_empty();
         let span = tracing::info_span!(
             "task",
@@ -282,11 +273,25 @@ impl Scheduler {
         if let Some(item) = item {
             span.record("index", item.0);
         }
+        // The action's input is made where it is passed on (an argument,
+        // a field of the `Launch`), not first on the stack and then copied
+        // (184 bytes) into place.
+        let task_name = task.name.clone();
+        let run_id = self.run_id;
+        let action_input = move || ActionInput {
+            input,
+            context: ctx,
+            task: task_name,
+            instance,
+            index,
+            attempt,
+            run_id,
+        };
         if plain {
             // Spawned here, from the borrowed action, with no `Launch`
             // built and moved on the way.
             let plain = PlainAttempt::new(Report::new(slot, key, self.tx.clone()), notify, span);
-            let task = action.spawn_plain(input, plain);
+            let task = action.spawn_plain(action_input(), plain);
             self.slots[slot.index()] = Some(InFlight {
                 task,
                 instance: id,
@@ -298,7 +303,7 @@ impl Scheduler {
             slot,
             key,
             action: action.clone(),
-            input,
+            input: action_input(),
             delay,
             timeout,
             limit: self.env.permits.clone(),
