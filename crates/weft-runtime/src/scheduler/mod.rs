@@ -70,7 +70,7 @@ use tracing::Instrument;
 use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
-use crate::attempt::StopSignal;
+use crate::attempt::{InlineAttempt, StopSignal};
 use crate::event::{Event, EventKind};
 use crate::id::RunId;
 use crate::limits::DEFAULT_EXTRA_INSTANCES;
@@ -429,6 +429,10 @@ pub(crate) struct Scheduler {
     subscribers: Vec<flume::Sender<Event>>,
     /// Attempts in flight, by slot.
     slots: Vec<Option<InFlight>>,
+    /// The attempt the run's task polls itself (its slot's `task` is
+    /// `None`): one that started while nothing else was in flight (see
+    /// `attempt.rs`). Polled as the loop waits for its next message.
+    inline: Option<InlineAttempt>,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -567,6 +571,7 @@ impl Scheduler {
             slots: std::mem::take(&mut buffers.slots),
             free_slots: std::mem::take(&mut buffers.free_slots),
             in_flight: 0,
+            inline: None,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -952,16 +957,27 @@ impl Scheduler {
     /// upgrade, re-read `RecvFut::poll_inner` and run the multi_thread
     /// property test (`tests/property.rs`), which lost a message to the
     /// race above before the second look was added.
-    fn next_message(&mut self) -> NextMessage<'_> {
+    ///
+    /// The attempt the run polls itself is polled first, before the
+    /// receive future: an attempt that ends in that poll reports while
+    /// the run's waiter is off the channel's list (the sender that woke it
+    /// took it off), so its report is there for the receive to take at
+    /// once, and does not wake the run's own task again.
+    fn next_message(&mut self) -> NextMessage<'_, &mut flume::r#async::RecvFut<'static, Msg>> {
         NextMessage {
             recv: &mut self.recv,
             rx: &self.rx,
+            inline: &mut self.inline,
         }
     }
 
     /// The next message, or `None` once `at` has come.
-    async fn next_message_until(&self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
-        let recv = self.rx.recv_async();
+    async fn next_message_until(&mut self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
+        let recv = NextMessage {
+            recv: self.rx.recv_async(),
+            rx: &self.rx,
+            inline: &mut self.inline,
+        };
         tokio::select! {
             msg = recv => Some(msg),
             () = tokio::time::sleep_until(at.into()) => None,
@@ -1083,13 +1099,18 @@ impl Scheduler {
     }
 }
 
-/// The wait of [`Scheduler::next_message`].
-struct NextMessage<'a> {
-    recv: &'a mut flume::r#async::RecvFut<'static, Msg>,
+/// The wait of [`Scheduler::next_message`] (and, with a receive future of
+/// its own, of [`Scheduler::next_message_until`]).
+struct NextMessage<'a, R> {
+    recv: R,
     rx: &'a flume::Receiver<Msg>,
+    inline: &'a mut Option<InlineAttempt>,
 }
 
-impl std::future::Future for NextMessage<'_> {
+impl<R> std::future::Future for NextMessage<'_, R>
+where
+    R: std::future::Future<Output = Result<Msg, flume::RecvError>> + Unpin,
+{
     type Output = Result<Msg, flume::RecvError>;
 
     #[inline]
@@ -1097,8 +1118,15 @@ impl std::future::Future for NextMessage<'_> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
+        if let Some(attempt) = self.inline.as_mut() {
+            if attempt.poll(cx).is_ready() {
+                if let Some(attempt) = self.inline.take() {
+                    attempt.drop_caught();
+                }
+            }
+        }
         loop {
-            let polled = std::pin::Pin::new(&mut *self.recv).poll(cx);
+            let polled = std::pin::Pin::new(&mut self.recv).poll(cx);
             if polled.is_pending() && !self.rx.is_empty() {
                 continue;
             }
