@@ -12,7 +12,9 @@
 //! nothing but its cost: the task's cell, its scheduling, its join handle
 //! and the wake of the run's task by its report (together ≈ 1,500
 //! instructions, a third of a chain's hop). Its report is sent on the same
-//! channel as a spawned attempt's.
+//! channel as a spawned attempt's. On a current_thread runtime, where every
+//! task runs on the one thread anyway, every such attempt is polled by its
+//! run's task (`scheduler/inline.rs`), however many are in flight.
 //!
 //! Every spawned attempt reports exactly once, whatever happens to it: the
 //! [`Report`] it owns sends the outcome, or, if the attempt's task unwinds
@@ -304,9 +306,9 @@ impl PlainAttempt {
                     (Some(span), false) => Spawned::Task(tokio::spawn(attempt.instrument(span))),
                     (None, false) => Spawned::Task(tokio::spawn(attempt)),
                     (Some(span), true) => {
-                        Spawned::Inline(InlineAttempt(Box::pin(attempt.instrument(span))))
+                        Spawned::Inline(InlineAttempt(Some(Box::pin(attempt.instrument(span)))))
                     }
-                    (None, true) => Spawned::Inline(InlineAttempt(Box::pin(attempt))),
+                    (None, true) => Spawned::Inline(InlineAttempt(Some(Box::pin(attempt)))),
                 }
             }
             Err(panic) => {
@@ -336,7 +338,7 @@ impl Spawned {
         match self {
             Spawned::Reported => None,
             Spawned::Task(task) => Some(task),
-            Spawned::Inline(InlineAttempt(fut)) => Some(tokio::spawn(fut)),
+            Spawned::Inline(attempt) => Some(tokio::spawn(attempt)),
         }
     }
 }
@@ -344,26 +346,42 @@ impl Spawned {
 /// An attempt polled by its run's task (see the module's documentation).
 /// It reports on the run's channel as a spawned attempt does, and its
 /// [`Report`] reports a drop the same way.
-pub struct InlineAttempt(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>);
+/// Dropped (ended, or aborted) where a panic in its future's `Drop` is
+/// caught, as tokio catches one for a spawned task.
+pub struct InlineAttempt(Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>);
 
-impl InlineAttempt {
-    /// Polls the attempt; `Ready` once it has reported. A panic outside the
-    /// action's own poll (which the attempt catches itself) is caught here,
-    /// where tokio would catch it for a spawned attempt, and the attempt
-    /// dropped: its report then says it was dropped, as a spawned one's
+impl Future for InlineAttempt {
+    type Output = ();
+
+    /// `Ready` once the attempt has reported. A panic outside the action's
+    /// own poll (which the attempt catches itself) is caught here, where
+    /// tokio would catch it for a spawned attempt, and the attempt ends:
+    /// its report, dropped, then says it was dropped, as a spawned one's
     /// does.
     #[inline]
-    pub(crate) fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(polled) => polled,
-            Err(_) => std::task::Poll::Ready(()),
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let Some(fut) = self.0.as_mut() else {
+            return std::task::Poll::Ready(());
+        };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(())) | Err(_) => {
+                // Dropped now, not when its place is freed.
+                self.0 = None;
+                std::task::Poll::Ready(())
+            }
         }
     }
+}
 
-    /// Drops the attempt (ended, or aborted), catching a panic in its
-    /// `Drop` as tokio does for a spawned task.
-    pub(crate) fn drop_caught(self) {
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(self)));
+impl Drop for InlineAttempt {
+    fn drop(&mut self) {
+        if let Some(fut) = self.0.take() {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut)));
+        }
     }
 }
 

@@ -280,14 +280,14 @@ impl Scheduler {
             // Most attempts: spawned here, from the borrowed action, with
             // no `Launch` built and moved on the way.
             // The only attempt in flight is polled by the run's task.
-            let inline = self.in_flight == 1;
+            let inline = self.inline_all || self.in_flight == 1;
             let report = Report::new(slot, key, self.tx.clone());
             let plain = PlainAttempt::new(report, notify, span, inline);
             let task = match action.spawn_plain(input, plain) {
                 Spawned::Task(task) => Some(task),
                 Spawned::Reported => None,
                 Spawned::Inline(attempt) => {
-                    self.inline = Some(attempt);
+                    self.inline.push(attempt);
                     None
                 }
             };

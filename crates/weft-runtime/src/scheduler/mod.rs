@@ -51,6 +51,7 @@ mod completion;
 mod dispatch;
 mod env;
 mod finish;
+mod inline;
 mod items;
 mod journal;
 mod launch;
@@ -70,7 +71,7 @@ use tracing::Instrument;
 use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
-use crate::attempt::{InlineAttempt, StopSignal};
+use crate::attempt::StopSignal;
 use crate::event::{Event, EventKind};
 use crate::id::RunId;
 use crate::limits::DEFAULT_EXTRA_INSTANCES;
@@ -432,7 +433,10 @@ pub(crate) struct Scheduler {
     /// The attempt the run's task polls itself (its slot's `task` is
     /// `None`): one that started while nothing else was in flight (see
     /// `attempt.rs`). Polled as the loop waits for its next message.
-    inline: Option<InlineAttempt>,
+    inline: inline::Inline,
+    /// Every plain attempt is polled by the run's task (a current_thread
+    /// runtime), not only one that starts alone.
+    inline_all: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -571,7 +575,8 @@ impl Scheduler {
             slots: std::mem::take(&mut buffers.slots),
             free_slots: std::mem::take(&mut buffers.free_slots),
             in_flight: 0,
-            inline: None,
+            inline: inline::Inline::None,
+            inline_all: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -678,6 +683,10 @@ impl Scheduler {
                     distinct,
                 )));
             }
+            // On a current_thread runtime an attempt's task would run on
+            // this thread anyway: every plain attempt is polled here.
+            self.inline_all = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
             self.begin();
             if self.replaying() {
                 // Boxed, as the flush below: the run's future is as big as
@@ -700,6 +709,12 @@ impl Scheduler {
                     if self.turn_has_end() {
                         self.end_turn().await;
                     }
+                    // The attempts this task polls itself go on first.
+                    std::future::poll_fn(|cx| {
+                        self.inline.poll(cx);
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
                     tokio::task::yield_now().await;
                     self.new_turn();
                     self.take_arrived();
@@ -1104,7 +1119,7 @@ impl Scheduler {
 struct NextMessage<'a, R> {
     recv: R,
     rx: &'a flume::Receiver<Msg>,
-    inline: &'a mut Option<InlineAttempt>,
+    inline: &'a mut inline::Inline,
 }
 
 impl<R> std::future::Future for NextMessage<'_, R>
@@ -1118,13 +1133,7 @@ where
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        if let Some(attempt) = self.inline.as_mut() {
-            if attempt.poll(cx).is_ready() {
-                if let Some(attempt) = self.inline.take() {
-                    attempt.drop_caught();
-                }
-            }
-        }
+        self.inline.poll(cx);
         loop {
             let polled = std::pin::Pin::new(&mut self.recv).poll(cx);
             if polled.is_pending() && !self.rx.is_empty() {

@@ -105,9 +105,7 @@ impl Scheduler {
             // The attempt the run polls itself is dropped here, as a
             // spawned one's task is aborted (its report of the drop comes
             // as that one's does, after its slot was freed below).
-            if let Some(attempt) = self.inline.take() {
-                attempt.drop_caught();
-            }
+            self.inline.clear();
             for slot in 0..self.slots.len() {
                 if let Some(InFlight {
                     task,
