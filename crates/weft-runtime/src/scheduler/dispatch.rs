@@ -14,7 +14,7 @@ use super::launch::Launch;
 use super::scope::Scope;
 use super::{null_result, Actions, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{Action, ActionError, ActionInput};
-use crate::attempt::{PlainAttempt, Report};
+use crate::attempt::{PlainAttempt, Report, Spawned};
 use crate::event::EventKind;
 use crate::id::RunId;
 use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
@@ -290,8 +290,18 @@ impl Scheduler {
         if plain {
             // Spawned here, from the borrowed action, with no `Launch`
             // built and moved on the way.
-            let plain = PlainAttempt::new(Report::new(slot, key, self.tx.clone()), notify, span);
-            let task = action.spawn_plain(action_input(), plain);
+            // The only attempt in flight is polled by the run's task.
+            let inline = self.inline_all || self.in_flight == 1;
+            let report = Report::new(slot, key, self.tx.clone());
+            let plain = PlainAttempt::new(report, notify, span, inline);
+            let task = match action.spawn_plain(action_input(), plain) {
+                Spawned::Task(task) => Some(task),
+                Spawned::Reported => None,
+                Spawned::Inline(attempt) => {
+                    self.inline.push(attempt);
+                    None
+                }
+            };
             self.slots[slot.index()] = Some(InFlight {
                 task,
                 instance: id,
