@@ -575,7 +575,7 @@ impl Scheduler {
             slots: std::mem::take(&mut buffers.slots),
             free_slots: std::mem::take(&mut buffers.free_slots),
             in_flight: 0,
-            inline: inline::Inline::None,
+            inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
             state: State::Running,
             stop: None,

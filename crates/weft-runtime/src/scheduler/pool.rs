@@ -36,6 +36,10 @@ use crate::run::msg::{Done, SlotId};
 /// kept: an executor keeps at most 16 sets, so at most 4 MiB.
 const KEPT_BYTES: usize = 256 << 10;
 
+/// The most places a kept set of inline attempts may have (each with its
+/// waker: ≈ 100 bytes).
+const KEPT_PLACES: usize = 1 << 11;
+
 /// Over this many entries, the two largest buffers are freed before the
 /// outcome is made (they will not be kept).
 const KEPT_ENTRIES: usize = 1 << 12;
@@ -59,6 +63,9 @@ pub(crate) struct RunBuffers {
     actions: Vec<Option<Arc<dyn Action>>>,
     /// The plan whose tasks' actions `actions` holds.
     actions_of: Option<Plan>,
+    /// The set of attempts the run's task polled (current_thread), with
+    /// its places' wakers, emptied.
+    pub(super) inline: Option<Box<super::inline::Set>>,
 }
 
 impl RunBuffers {
@@ -136,6 +143,7 @@ impl Scheduler {
         b.routes = std::mem::take(&mut self.graph.routes);
         b.instances = std::mem::take(&mut self.graph.instances);
         b.actions = std::mem::take(&mut self.env.actions);
+        b.inline = self.inline.take_set(KEPT_PLACES);
         b.actions_of = None;
         // The actions' table stays filled for the next run of the plan,
         // when it can serve one (see the module's comment).
