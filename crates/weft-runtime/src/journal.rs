@@ -362,6 +362,9 @@ impl Gathered {
     }
 }
 
+/// The fewest records a commit takes when that many wait.
+const MIN_TAKEN: usize = 32_768;
+
 async fn write_loop(
     store: Arc<dyn Store>,
     config: JournalConfig,
@@ -376,6 +379,11 @@ async fn write_loop(
     // channel: until that scheduler is gone, what it still sends is not
     // written.
     let mut lost: Vec<(RunId, flume::Sender<Msg>)> = Vec::new();
+    // The most records one commit takes: four batches, and never fewer
+    // than a writer that fell behind needs to catch up (a commit of a few
+    // small batches at a time, each waiting for its fsync, would fall
+    // further behind a run that hands over records faster).
+    let most = config.batch_records.max(MIN_TAKEN / 4).saturating_mul(4);
     while let Ok(first) = rx.recv_async().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
         let mut g = Gathered::default();
@@ -383,9 +391,9 @@ async fn write_loop(
         let deadline = Instant::now() + config.batch_interval;
         let mut due = false;
         loop {
-            // Whatever waits now (up to four batches) is taken; what comes
-            // later shares this commit if it comes before the commit.
-            while g.count < config.batch_records.saturating_mul(4) {
+            // Whatever waits now (up to `most` records) is taken; what
+            // comes later shares this commit if it comes before the commit.
+            while g.count < most {
                 match rx.try_recv() {
                     Ok(msg) => g.take(msg, &lost, &wake),
                     Err(_) => break,
