@@ -202,7 +202,12 @@ impl Journal {
     ) {
         let writer = self.writer();
         let n = (entries.len() as u32).clamp(1, writer.capacity);
-        let permits = writer.permits.clone().acquire_many_owned(n).await.ok();
+        // Nearly always there is room: taken at once, without the future
+        // of a wait (a turn of a chain hands over one record).
+        let permits = match writer.permits.clone().try_acquire_many_owned(n) {
+            Ok(permits) => Some(permits),
+            Err(_) => writer.permits.clone().acquire_many_owned(n).await.ok(),
+        };
         let (records, urgent) = (entries.len(), ack.is_some());
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
