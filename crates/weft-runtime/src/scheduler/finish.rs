@@ -190,29 +190,17 @@ impl Scheduler {
         let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
         let secrets = self.secrets.as_deref();
-        // Field by field out of each instance: the instance (168 bytes)
-        // is not copied whole on the way.
-        let record = |(
-            i,
-            Instance {
-                task,
-                route,
-                status,
-                attempts,
-                started,
-                ended,
-                mut result,
-                mut error,
-                items,
-                child_runs,
-                ..
-            },
-        ): (usize, Instance)| {
-            let status = if status.is_terminal() || !ended_run {
-                status
+        // Field by field out of each instance, through a reference: the
+        // instances were moved whole (168 bytes, twice) on their way out
+        // of a `drain`, ≈ 60 instructions a record.
+        let record = |i: usize, inst: &mut Instance| {
+            let status = if inst.status.is_terminal() || !ended_run {
+                inst.status
             } else {
                 TaskStatus::Canceled
             };
+            let mut result = inst.result.take();
+            let mut error = inst.error.take();
             if let Some(secrets) = secrets {
                 if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
                     result = Some(Arc::new(masked));
@@ -222,17 +210,17 @@ impl Scheduler {
                 }
             }
             TaskRecord {
-                name: plan.task(task).name.clone(),
+                name: plan.task(inst.task).name.clone(),
                 instance: i as u32,
-                route: if single { 0 } else { rank[route as usize] },
+                route: if single { 0 } else { rank[inst.route as usize] },
                 status,
-                attempts,
-                items: items.map(|it| it.total),
+                attempts: inst.attempts,
+                items: inst.items.as_ref().map(|it| it.total),
                 result,
                 error,
-                child_runs,
-                started_at: started.map(to_sys),
-                ended_at: ended.map(to_sys),
+                child_runs: std::mem::take(&mut inst.child_runs),
+                started_at: inst.started.map(to_sys),
+                ended_at: inst.ended.map(to_sys),
             }
         };
         // A run whose buffers the executor keeps (see `pool.rs`) gives its
@@ -247,15 +235,18 @@ impl Scheduler {
             std::mem::take(&mut self.graph.instances)
                 .into_iter()
                 .enumerate()
-                .map(record)
+                .map(|(i, mut inst)| record(i, &mut inst))
                 .collect()
         } else {
-            self.graph
+            let tasks = self
+                .graph
                 .instances
-                .drain(..)
+                .iter_mut()
                 .enumerate()
-                .map(record)
-                .collect()
+                .map(|(i, inst)| record(i, inst))
+                .collect();
+            self.graph.instances.clear();
+            tasks
         };
         (tasks, routes)
     }
