@@ -546,6 +546,7 @@ impl Scheduler {
             },
             events,
             recorded: crate::run::Recorded::InMemory,
+            ended: false,
         };
         let secrets = Secrets::of(plan, ctx.parameters());
         let outcome_tx = OutcomeSender::new(status.clone());
