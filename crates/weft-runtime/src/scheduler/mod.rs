@@ -480,14 +480,12 @@ impl Scheduler {
     /// value, each function on the way (`new_run`, `start_with`) copied it
     /// whole again, ≈ 1,200 instructions of `memcpy` a run.
     pub(crate) fn new(
-        env: RunEnv,
+        mut env: RunEnv,
         mut buffers: Box<RunBuffers>,
         parameters: Value,
         run_id: RunId,
         options: &RunOptions,
     ) -> (Box<Scheduler>, Run) {
-        let mut env = env;
-        let context = std::mem::take(&mut env.context);
         let plan = &env.plan;
         let (tx, rx) = flume::unbounded();
         let mut subscribers = Vec::new();
@@ -531,8 +529,12 @@ impl Scheduler {
         };
         // `system.run_id` and `system.workflow`, made only if read.
         ctx.defer_system(status.clone());
-        for (name, value) in context {
-            ctx.set_var(name, value);
+        // (Most executors give runs no context of their own; taken from
+        // `env` only when there is some.)
+        if !env.context.is_empty() {
+            for (name, value) in std::mem::take(&mut env.context) {
+                ctx.set_var(name, value);
+            }
         }
         let max_instances = env
             .limits
