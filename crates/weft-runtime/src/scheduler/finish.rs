@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use weft_core::{TaskStatus, WorkflowContext};
+use weft_core::{TaskId, TaskStatus, WorkflowContext};
 
 use super::scope::Scope;
 use super::{Instance, JoinState, Scheduler, State, Terminal};
 use crate::event::EventKind;
+use crate::id::RunId;
 use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 
 impl Scheduler {
@@ -190,17 +191,26 @@ impl Scheduler {
         let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
         let secrets = self.secrets.as_deref();
-        // Field by field out of each instance, through a reference: the
-        // instances were moved whole (168 bytes, twice) on their way out
-        // of a `drain`, ≈ 60 instructions a record.
-        let record = |i: usize, inst: &mut Instance| {
-            let status = if inst.status.is_terminal() || !ended_run {
-                inst.status
+        // The record of instance `i` from its fields.
+        let record = |i: usize,
+                      (task, route, status, attempts, items): (
+            TaskId,
+            u32,
+            TaskStatus,
+            u32,
+            Option<usize>,
+        ),
+                      (mut result, mut error, child_runs): (
+            Option<Arc<Value>>,
+            Option<String>,
+            Vec<RunId>,
+        ),
+                      (started, ended): (Option<Instant>, Option<Instant>)| {
+            let status = if status.is_terminal() || !ended_run {
+                status
             } else {
                 TaskStatus::Canceled
             };
-            let mut result = inst.result.take();
-            let mut error = inst.error.take();
             if let Some(secrets) = secrets {
                 if let Some(masked) = result.as_deref().and_then(|r| secrets.value(r)) {
                     result = Some(Arc::new(masked));
@@ -210,17 +220,17 @@ impl Scheduler {
                 }
             }
             TaskRecord {
-                name: plan.task(inst.task).name.clone(),
+                name: plan.task(task).name.clone(),
                 instance: i as u32,
-                route: if single { 0 } else { rank[inst.route as usize] },
+                route: if single { 0 } else { rank[route as usize] },
                 status,
-                attempts: inst.attempts,
-                items: inst.items.as_ref().map(|it| it.total),
+                attempts,
+                items,
                 result,
                 error,
-                child_runs: std::mem::take(&mut inst.child_runs),
-                started_at: inst.started.map(to_sys),
-                ended_at: inst.ended.map(to_sys),
+                child_runs,
+                started_at: started.map(to_sys),
+                ended_at: ended.map(to_sys),
             }
         };
         // A run whose buffers the executor keeps (see `pool.rs`) gives its
@@ -232,18 +242,64 @@ impl Scheduler {
         // run. A bigger run's records take its instances' buffer, in
         // place, as its buffers are freed anyway.
         let tasks = if !self.buffers_kept() {
+            // Each instance taken apart as it is read (`..` drops the
+            // rest in place).
             std::mem::take(&mut self.graph.instances)
                 .into_iter()
                 .enumerate()
-                .map(|(i, mut inst)| record(i, &mut inst))
+                .map(
+                    |(
+                        i,
+                        Instance {
+                            task,
+                            route,
+                            status,
+                            attempts,
+                            started,
+                            ended,
+                            result,
+                            error,
+                            items,
+                            child_runs,
+                            ..
+                        },
+                    )| {
+                        record(
+                            i,
+                            (task, route, status, attempts, items.map(|it| it.total)),
+                            (result, error, child_runs),
+                            (started, ended),
+                        )
+                    },
+                )
                 .collect()
         } else {
+            // Through a reference, then cleared: out of a `drain` each
+            // instance was moved whole (168 bytes, twice), ≈ 60
+            // instructions a record.
             let tasks = self
                 .graph
                 .instances
                 .iter_mut()
                 .enumerate()
-                .map(|(i, inst)| record(i, inst))
+                .map(|(i, inst)| {
+                    record(
+                        i,
+                        (
+                            inst.task,
+                            inst.route,
+                            inst.status,
+                            inst.attempts,
+                            inst.items.as_ref().map(|it| it.total),
+                        ),
+                        (
+                            inst.result.take(),
+                            inst.error.take(),
+                            std::mem::take(&mut inst.child_runs),
+                        ),
+                        (inst.started, inst.ended),
+                    )
+                })
                 .collect();
             self.graph.instances.clear();
             tasks
