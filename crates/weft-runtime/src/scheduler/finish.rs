@@ -19,12 +19,12 @@ impl Scheduler {
             // Joins that some branch reached but that never fired, in route
             // order (route 0 first). No list is made for route 0's: most
             // runs have joins, and all of them fired.
-            let mut errors: Vec<RunError> = self
-                .graph
-                .joins
-                .iter()
-                .filter_map(|js| self.never_satisfied(0, js))
-                .collect();
+            let before = self.errors.len();
+            for j in 0..self.graph.joins.len() {
+                if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
+                    self.errors.push(e);
+                }
+            }
             if !self.graph.route_joins.is_empty() {
                 let mut others: Vec<(u32, u32, &JoinState)> = self
                     .graph
@@ -33,14 +33,13 @@ impl Scheduler {
                     .map(|(&(j, r), js)| (r, j, js))
                     .collect();
                 others.sort_unstable_by_key(|&(r, j, _)| (r, j));
-                errors.extend(
-                    others
-                        .into_iter()
-                        .filter_map(|(r, _, js)| self.never_satisfied(r, js)),
-                );
-            }
-            if !errors.is_empty() {
+                let errors: Vec<RunError> = others
+                    .into_iter()
+                    .filter_map(|(r, _, js)| self.never_satisfied(r, js))
+                    .collect();
                 self.errors.extend(errors);
+            }
+            if self.errors.len() > before {
                 self.state = State::Failing { canceled: false };
             }
         }
@@ -54,23 +53,27 @@ impl Scheduler {
         let mut output = Map::new();
         // Orquesta's rolling context: each entry is rendered with the ones
         // before it in `ctx()` (an entry may shadow a variable of the run),
-        // over the merge of the terminal entries' scopes.
-        let plan = self.env.plan.clone();
-        let mut ctx = self.terminal_context();
-        for (name, value) in plan.output() {
-            match value.render(&ctx) {
-                Ok(v) => {
-                    ctx.set_var(name.as_str(), v.clone());
-                    output.insert(name.clone(), v);
+        // over the merge of the terminal entries' scopes. (A workflow
+        // without `output` keeps no terminal entries, and makes no context
+        // for it.)
+        if !self.env.plan.output().is_empty() {
+            let plan = self.env.plan.clone();
+            let mut ctx = self.terminal_context();
+            for (name, value) in plan.output() {
+                match value.render(&ctx) {
+                    Ok(v) => {
+                        ctx.set_var(name.as_str(), v.clone());
+                        output.insert(name.clone(), v);
+                    }
+                    Err(e) if status == RunStatus::Succeeded => {
+                        self.errors.push(RunError {
+                            task: None,
+                            message: plan.describe_error(&e, &format!("output.{name}")),
+                        });
+                        status = RunStatus::Failed;
+                    }
+                    Err(_) => {}
                 }
-                Err(e) if status == RunStatus::Succeeded => {
-                    self.errors.push(RunError {
-                        task: None,
-                        message: plan.describe_error(&e, &format!("output.{name}")),
-                    });
-                    status = RunStatus::Failed;
-                }
-                Err(_) => {}
             }
         }
         let mut output = Value::Object(output);
