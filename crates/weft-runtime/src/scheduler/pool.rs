@@ -5,7 +5,7 @@
 //! the joins' states and the table that finds them, the task instances. A short run pays more
 //! for allocating them (and for growing them, which copies what they hold)
 //! than for using them. So when a run ends, its buffers, emptied, go back
-//! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
+//! to the executor (`RunHost::keep_run_buffers`) with its context maps,
 //! and the executor's next run starts with them. They go boxed (the box
 //! kept with them), so that each step on the way moves a pointer, not
 //! their ≈ 300 bytes.
@@ -66,6 +66,12 @@ pub(crate) struct RunBuffers {
     /// The set of attempts the run's task polled (current_thread), with
     /// its places' wakers, emptied.
     pub(super) inline: Option<Box<super::inline::Set>>,
+    /// The maps of the ended run's context, emptied, for the next run's
+    /// (`WorkflowContext::with_maps`); `None` when something still held a
+    /// clone of that context, or its maps grew big. Kept here rather than
+    /// in a pool of their own: a run takes both with one lock, and hands
+    /// both back with one.
+    pub(super) context: Option<weft_core::ContextMaps>,
 }
 
 impl RunBuffers {
