@@ -13,19 +13,53 @@
 //! target/release/examples/durable_tail memory chain 100 2000
 //! ```
 //!
-//! Arguments: store (`sqlite` or `memory`), shape (`independent`,
+//! Arguments: store (`sqlite`, `sqlite-normal`: the same without an fsync
+//! a commit, or `memory`), shape (`independent`,
 //! `chain`, or another of `profile_shape`'s), tasks, runs, and optionally `JournalConfig::batch_records`
 //! (the default if not given). The first tenth of the runs is a warm-up,
 //! not counted.
+//!
+//! With a store it also prints what the tail is made of, which varies far
+//! less than its time on a shared machine: the medians of the commits
+//! that ended after the run's handle resolved, and of the records they
+//! held (the records encoded, inserted and synced after the run's last
+//! action).
 
 #[path = "../common/mod.rs"]
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{runtime_mt, store_named, text_plan, Args, Shape};
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
+use weft::store::{Appended, Entry, Store, StoreError};
 use weft::{ActionInput, Executor, JournalConfig};
+use weft_store_sqlite::{SqliteOptions, Synchronous};
+use weft_test_support::hooked::{AppendHook, Hooked};
+
+/// Notes when each commit ended, and how many records it held.
+#[derive(Default)]
+struct Commits {
+    ended: Mutex<Vec<(Instant, usize)>>,
+}
+
+impl AppendHook for Commits {
+    fn append_owned<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: Vec<Entry>,
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
+        let n = entries.len();
+        Box::pin(async move {
+            let out = inner.append_owned(entries).await;
+            let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+            ended.push((Instant::now(), n));
+            out
+        })
+    }
+}
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort_unstable();
@@ -45,23 +79,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = batch {
         builder = builder.journal_config(JournalConfig::new().batch_records(n));
     }
-    if let Some(sqlite) = store_named(store, &dir.path().join("t.db"))? {
-        builder = builder.store(sqlite);
+    // `sqlite-normal`: commits without an fsync (`synchronous=NORMAL`), so
+    // that the tail shows the encoding and inserting alone, without the
+    // disk's time, which other writers on the machine set.
+    let sqlite = match store {
+        "sqlite-normal" => Some(Arc::new(weft_store_sqlite::SqliteStore::open_with(
+            dir.path().join("t.db"),
+            &SqliteOptions::new().synchronous(Synchronous::Normal),
+        )?)),
+        _ => store_named(store, &dir.path().join("t.db"))?,
+    };
+    let commits = sqlite.map(|sqlite| Arc::new(Hooked::new(sqlite, Commits::default())));
+    if let Some(commits) = &commits {
+        builder = builder.store(commits.clone());
     }
     let executor = builder.build();
     let plan = text_plan(&shape, &executor)?;
     let rt = runtime_mt();
     let warm = runs / 10;
     let (mut ended, mut flushed, mut tail) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tail_commits, mut tail_records) = (Vec::new(), Vec::new());
     for i in 0..runs + warm {
-        let (e, f) = rt.block_on(async {
+        let (e, f, at_end) = rt.block_on(async {
             let t0 = Instant::now();
             let out = executor.start(&plan, json!({}))?.await?;
-            let e = t0.elapsed();
+            let at_end = Instant::now();
+            let e = at_end - t0;
             assert!(out.succeeded(), "{:?}", out.errors);
             executor.flush().await?;
-            Ok::<_, Box<dyn std::error::Error>>((e, t0.elapsed()))
+            Ok::<_, Box<dyn std::error::Error>>((e, t0.elapsed(), at_end))
         })?;
+        if let Some(c) = &commits {
+            let mut all = c.hook.ended.lock().unwrap_or_else(|e| e.into_inner());
+            if std::env::var_os("DURABLE_TAIL_TRACE").is_some() {
+                let t0 = at_end - e;
+                let trace: Vec<String> = all
+                    .iter()
+                    .map(|(at, n)| format!("{:?}:{n}", at.saturating_duration_since(t0)))
+                    .collect();
+                eprintln!(
+                    "run {i}: ended {e:?}, flushed {f:?}, commits {}",
+                    trace.join(" ")
+                );
+            }
+            let after: Vec<usize> = all
+                .iter()
+                .filter(|(at, _)| *at > at_end)
+                .map(|(_, n)| *n)
+                .collect();
+            all.clear();
+            if i >= warm {
+                tail_commits.push(after.len());
+                tail_records.push(after.iter().sum::<usize>());
+            }
+        }
         if i >= warm {
             ended.push(e);
             flushed.push(f);
@@ -78,5 +149,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         median(&mut flushed),
         median(&mut tail)
     );
+    if commits.is_some() {
+        let mid = |v: &mut Vec<usize>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or_default()
+        };
+        println!(
+            "  the tail: medians: {} commits ended after the run, of {} records",
+            mid(&mut tail_commits),
+            mid(&mut tail_records)
+        );
+    }
     Ok(())
 }

@@ -13,7 +13,8 @@
 //!
 //! Arguments: store (`sqlite`, a write-behind SQLite journal in a temporary
 //! file, or `memory`, no store), tasks, runs, shape (`independent`, the
-//! default, `chain`, or another of `profile_shape`'s). Each run ends when the run has ended and its
+//! default, `chain`, or another of `profile_shape`'s), and optionally
+//! `JournalConfig::batch_records` (the default if not given). Each run ends when the run has ended and its
 //! records are committed (`Executor::flush`), as `durable_independent_10k`
 //! and `durable_chain_100` in `benches/durable.rs`. Without
 //! `--toggle-collect` the count includes building the executor and the
@@ -30,7 +31,7 @@ use common::{runtime_ct, store_named, text_plan, Args, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use weft::store::{Appended, Entry, Store, StoreError};
-use weft::{ActionInput, Executor};
+use weft::{ActionInput, Executor, JournalConfig};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
 /// Counts the commits (appends) it passes on.
@@ -64,9 +65,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let size: u32 = args.parse(1, 10_000)?;
     let runs: u32 = args.parse(2, 2)?;
     let shape = Shape::by_name(args.text(3, "independent"), size)?;
+    let batch: Option<usize> = args.parse_opt(4)?;
     let dir = tempfile::tempdir()?;
     let mut builder =
         Executor::builder().action("bench.noop", |_: ActionInput| async { Ok(Value::Null) });
+    if let Some(n) = batch {
+        builder = builder.journal_config(JournalConfig::new().batch_records(n));
+    }
     let counted = store_named(store, &dir.path().join("wb.db"))?
         .map(|sqlite| Arc::new(Hooked::new(sqlite, Counted::default())));
     if let Some(counted) = &counted {

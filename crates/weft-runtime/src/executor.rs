@@ -86,9 +86,8 @@ pub(crate) struct ExecutorInner {
     pub(crate) durability: Durability,
     /// The metrics handles of the workflows it ran.
     pub(crate) metrics: MetricsCache,
-    /// The context maps of runs that ended, for the next runs to reuse.
-    pub(crate) contexts: std::sync::Mutex<Vec<weft_core::ContextMaps>>,
-    /// The scheduler buffers of runs that ended, for the next runs to reuse.
+    /// The scheduler buffers of runs that ended, with their context maps,
+    /// for the next runs to reuse.
     /// Boxed: they go from run to run as a pointer (see `scheduler/pool.rs`).
     #[allow(clippy::vec_box)]
     pub(crate) buffers: std::sync::Mutex<Vec<Box<crate::scheduler::RunBuffers>>>,
@@ -251,7 +250,7 @@ impl ExecutorInner {
     }
 }
 
-/// The context maps (and scheduler buffers) of ended runs an executor
+/// The scheduler buffers (and context maps) of ended runs an executor
 /// keeps for new runs: as many as runs usually go on at once in a busy
 /// executor's turn, not more.
 const KEPT_CONTEXTS: usize = 16;
@@ -263,18 +262,6 @@ impl RunHost for ExecutorInner {
 
     fn run_ended(&self, id: RunId) {
         self.live.remove(&id);
-    }
-
-    fn context_maps(&self) -> Option<weft_core::ContextMaps> {
-        self.contexts.lock().ok()?.pop()
-    }
-
-    fn keep_context_maps(&self, maps: weft_core::ContextMaps) {
-        if let Ok(mut kept) = self.contexts.lock() {
-            if kept.len() < KEPT_CONTEXTS {
-                kept.push(maps);
-            }
-        }
     }
 
     fn run_buffers(&self) -> Option<Box<crate::scheduler::RunBuffers>> {
@@ -830,7 +817,6 @@ impl ExecutorBuilder {
                     .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
                 metrics: Default::default(),
-                contexts: Default::default(),
                 buffers: Default::default(),
                 lost: Default::default(),
                 run_context: self.run_context,

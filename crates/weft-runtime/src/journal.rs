@@ -56,7 +56,7 @@ pub(crate) struct Journal {
 }
 
 struct Writer {
-    tx: flume::Sender<ToWriter>,
+    tx: Queue,
     permits: Arc<Semaphore>,
     capacity: u32,
     /// Wakes the writer while it gathers a batch: see [`Wake`].
@@ -155,7 +155,8 @@ impl Journal {
 
     fn writer(&self) -> &Writer {
         self.writer.get_or_init(|| {
-            let (tx, rx) = flume::unbounded();
+            let tx = Queue::new();
+            let rx = Receiver(tx.0.clone());
             let capacity =
                 self.config
                     .backlog_records
@@ -202,7 +203,12 @@ impl Journal {
     ) {
         let writer = self.writer();
         let n = (entries.len() as u32).clamp(1, writer.capacity);
-        let permits = writer.permits.clone().acquire_many_owned(n).await.ok();
+        // Nearly always there is room: taken at once, without the future
+        // of a wait (a turn of a chain hands over one record).
+        let permits = match writer.permits.clone().try_acquire_many_owned(n) {
+            Ok(permits) => Some(permits),
+            Err(_) => writer.permits.clone().acquire_many_owned(n).await.ok(),
+        };
         let (records, urgent) = (entries.len(), ack.is_some());
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
@@ -216,6 +222,33 @@ impl Journal {
         if urgent {
             writer.wake.notify.notify_one();
         }
+    }
+
+    /// Hands the records in `buf` of write-behind `run` over to the writer
+    /// (no answer), waiting first for room in the backlog; `buf` is left
+    /// empty. Records that join the batch of the same run still waiting
+    /// are moved into it, and `buf` keeps its room for the next turn.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it ends hands nothing over.
+    pub(crate) async fn send_behind(
+        &self,
+        run: RunId,
+        buf: &mut Vec<Entry>,
+        run_tx: &flume::Sender<Msg>,
+    ) {
+        let writer = self.writer();
+        let records = buf.len();
+        let n = (records as u32).clamp(1, writer.capacity);
+        // Nearly always there is room: taken at once, without the future
+        // of a wait (a turn of a chain hands over one record).
+        let permits = match writer.permits.clone().try_acquire_many_owned(n) {
+            Ok(permits) => Some(permits),
+            Err(_) => writer.permits.clone().acquire_many_owned(n).await.ok(),
+        };
+        writer.tx.send_behind(run, buf, permits, run_tx);
+        writer.wake.added(records);
     }
 
     /// Hands a new write-behind run's `Started` record over to the writer
@@ -281,6 +314,162 @@ impl Journal {
             writer.wake.notify.notify_one();
             let _ = rx.await;
         }
+    }
+}
+
+/// The writer's channel: a queue under a lock. A batch handed over while
+/// the last one waiting is of the same run (and nobody waits for either)
+/// joins it, so that a run of short turns (a chain's turn hands over one
+/// record) leaves the writer one batch to take, not one a turn.
+struct Queue(Arc<Shared>);
+
+struct Shared {
+    state: Mutex<QueueState>,
+    /// Wakes the writer waiting for a first message.
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    msgs: std::collections::VecDeque<ToWriter>,
+    /// The journal is gone: no more messages come.
+    closed: bool,
+    /// The writer is gone: nothing takes messages any more.
+    gone: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue(Arc::new(Shared {
+            state: Mutex::new(QueueState::default()),
+            ready: Notify::new(),
+        }))
+    }
+
+    /// Queues `msg`; gives it back if the writer is gone.
+    fn send(&self, msg: ToWriter) -> Result<(), ToWriter> {
+        let mut st = self.0.lock();
+        if st.gone {
+            return Err(msg);
+        }
+        let was_empty = st.msgs.is_empty();
+        st.msgs.push_back(msg);
+        drop(st);
+        if was_empty {
+            self.0.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues the records of `buf`, a batch of `run` that waits for no
+    /// answer: moved into the last batch waiting if they are few
+    /// ([`JOIN_MOST`]) and that batch is of the same run, from the same
+    /// scheduler, and waits for no answer either (`buf` keeps its room);
+    /// otherwise as a batch of their own (`buf` gets room for as many).
+    fn send_behind(
+        &self,
+        run: RunId,
+        buf: &mut Vec<Entry>,
+        permits: Option<OwnedSemaphorePermit>,
+        run_tx: &flume::Sender<Msg>,
+    ) {
+        let mut st = self.0.lock();
+        if st.gone {
+            buf.clear();
+            return;
+        }
+        if let Some(ToWriter::Batch(last)) = st.msgs.back_mut().filter(|_| buf.len() <= JOIN_MOST) {
+            if last.run == run
+                && last.ack.is_none()
+                && last.first.is_none()
+                && last.run_tx.same_channel(run_tx)
+            {
+                last.entries.append(buf);
+                match (&mut last._permits, permits) {
+                    (Some(mine), Some(more)) => mine.merge(more),
+                    (mine @ None, more) => *mine = more,
+                    (Some(_), None) => {}
+                }
+                return;
+            }
+        }
+        let size = buf.len();
+        let entries = std::mem::replace(buf, Vec::with_capacity(size));
+        let was_empty = st.msgs.is_empty();
+        st.msgs.push_back(ToWriter::Batch(Batch {
+            run,
+            entries,
+            ack: None,
+            first: None,
+            run_tx: run_tx.clone(),
+            _permits: permits,
+        }));
+        drop(st);
+        if was_empty {
+            self.0.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The most records of a turn that join the batch before them: more are
+/// handed over as a batch of their own, moved rather than copied.
+const JOIN_MOST: usize = 16;
+
+/// The writer's end of the [`Queue`].
+struct Receiver(Arc<Shared>);
+
+impl Receiver {
+    /// The next message, waiting for one; `None` once the journal is gone
+    /// and every message was taken.
+    async fn recv(&self) -> Option<ToWriter> {
+        loop {
+            {
+                let mut st = self.0.lock();
+                if let Some(msg) = st.msgs.pop_front() {
+                    return Some(msg);
+                }
+                if st.closed {
+                    return None;
+                }
+            }
+            // A message queued since the look above has stored a permit.
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// The next message, if one waits.
+    fn try_recv(&self) -> Option<ToWriter> {
+        self.0.lock().msgs.pop_front()
+    }
+
+    /// The journal is gone.
+    fn is_disconnected(&self) -> bool {
+        self.0.lock().closed
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // Whoever waits for an answer hears that none comes.
+        let msgs = {
+            let mut st = self.0.lock();
+            st.gone = true;
+            std::mem::take(&mut st.msgs)
+        };
+        drop(msgs);
     }
 }
 
@@ -362,10 +551,13 @@ impl Gathered {
     }
 }
 
+/// The fewest records a commit takes when that many wait.
+const MIN_TAKEN: usize = 32_768;
+
 async fn write_loop(
     store: Arc<dyn Store>,
     config: JournalConfig,
-    rx: flume::Receiver<ToWriter>,
+    rx: Receiver,
     mut backlog: Backlog,
     wake: Arc<Wake>,
 ) {
@@ -376,19 +568,24 @@ async fn write_loop(
     // channel: until that scheduler is gone, what it still sends is not
     // written.
     let mut lost: Vec<(RunId, flume::Sender<Msg>)> = Vec::new();
-    while let Ok(first) = rx.recv_async().await {
+    // The most records one commit takes: four batches, and never fewer
+    // than a writer that fell behind needs to catch up (a commit of a few
+    // small batches at a time, each waiting for its fsync, would fall
+    // further behind a run that hands over records faster).
+    let most = config.batch_records.max(MIN_TAKEN / 4).saturating_mul(4);
+    while let Some(first) = rx.recv().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
         let mut g = Gathered::default();
         g.take(first, &lost, &wake);
         let deadline = Instant::now() + config.batch_interval;
         let mut due = false;
         loop {
-            // Whatever waits now (up to four batches) is taken; what comes
-            // later shares this commit if it comes before the commit.
-            while g.count < config.batch_records.saturating_mul(4) {
+            // Whatever waits now (up to `most` records) is taken; what
+            // comes later shares this commit if it comes before the commit.
+            while g.count < most {
                 match rx.try_recv() {
-                    Ok(msg) => g.take(msg, &lost, &wake),
-                    Err(_) => break,
+                    Some(msg) => g.take(msg, &lost, &wake),
+                    None => break,
                 }
             }
             if due || g.urgent || g.count >= config.batch_records || rx.is_disconnected() {

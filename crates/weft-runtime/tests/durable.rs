@@ -973,6 +973,65 @@ async fn a_full_batch_is_committed_without_waiting_for_the_batch_interval() {
     assert!(committed >= 50, "{committed} records committed");
 }
 
+/// Holds the first append until `open` is notified; notes each append's
+/// number of records.
+#[derive(Default)]
+struct Gate {
+    open: tokio::sync::Notify,
+    sizes: Mutex<Vec<usize>>,
+}
+
+impl AppendHook for Gate {
+    fn append<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        async move {
+            let first = {
+                let mut sizes = self.sizes.lock().unwrap();
+                sizes.push(entries.len());
+                sizes.len() == 1
+            };
+            if first {
+                self.open.notified().await;
+            }
+            inner.append(entries).await
+        }
+        .boxed()
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_fell_behind_takes_everything_waiting_in_one_commit() {
+    // Commits start at every record (`batch_records(1)`); the first is held
+    // while the run hands over 200 more. Once it ends, the next commit takes
+    // all that waits, not four batches of a record each, so a writer whose
+    // commits are slower than the records come does not fall further behind.
+    let store = Arc::new(Hooked::new(Arc::new(MemoryStore::new()), Gate::default()));
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(
+            JournalConfig::new()
+                .batch_records(1)
+                .batch_interval(Duration::from_secs(60)),
+        )
+        .build();
+    let p = plan(
+        &ex,
+        "input: [xs]\ntasks:\n  t: {with: {items: '{{ parameters.xs }}', concurrency: 1}, action: core.noop}\n",
+    );
+    let xs: Vec<u32> = (0..200).collect();
+    let out = ex.start(&p, json!({ "xs": xs })).unwrap().await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    wait_for(|| !store.hook.sizes.lock().unwrap().is_empty()).await;
+    store.hook.open.notify_one();
+    ex.flush().await.unwrap();
+    let sizes = store.hook.sizes.lock().unwrap().clone();
+    assert_eq!(sizes.iter().sum::<usize>(), 202, "{sizes:?}");
+    assert!(sizes.len() <= 3, "{} commits: {sizes:?}", sizes.len());
+}
+
 /// With `sync` durability a turn's launches wait for their records' commit.
 /// An abort handled in the same turn, after a launch was held, must keep
 /// that action from ever starting: spawned after the commit, nothing would

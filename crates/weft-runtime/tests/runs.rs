@@ -684,3 +684,67 @@ fn tasks_started_together_run_at_the_same_time_on_both_runtimes() {
         }
     });
 }
+
+#[tokio::test]
+async fn parallel_actions_polled_by_the_run_on_current_thread_survive_an_abort_and_the_next_runs() {
+    // On current_thread the run's own task polls all its plain attempts,
+    // in a set the executor keeps for its next run: an abort drops them all
+    // (each action's future, promptly), and later runs on the executor,
+    // which take the set, run their parallel tasks to their ends in any
+    // order of wakes.
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let ex = Executor::builder()
+        .action("nap", move |i: ActionInput| {
+            let guard = CountDrop(d.clone());
+            let ms = i.input["ms"].as_u64().unwrap_or(0);
+            async move {
+                let _guard = guard;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(json!(ms))
+            }
+        })
+        .build();
+    let long = common::plan(
+        &ex,
+        "tasks:\n  a: {action: nap, input: {ms: 3600000}}\n  b: {action: nap, input: {ms: 3600000}}\n  c: {action: nap, input: {ms: 3600000}}\n",
+    );
+    let run = ex.start(&long, json!({})).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    run.abort();
+    let out = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("abort is prompt")
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Canceled);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        3,
+        "each aborted action's future is dropped"
+    );
+    // Wakes in the reverse order of the starts, then all at once.
+    let short = common::plan(
+        &ex,
+        "tasks:\n  a: {action: nap, input: {ms: 30}, next: [{do: d}]}\n  b: {action: nap, input: {ms: 20}, next: [{do: d}]}\n  c: {action: nap, input: {ms: 10}, next: [{do: d}]}\n  d: {join: all, action: nap, input: {ms: 0}}\n",
+    );
+    for _ in 0..3 {
+        let out =
+            tokio::time::timeout(Duration::from_secs(5), ex.start(&short, json!({})).unwrap())
+                .await
+                .expect("the run ends")
+                .unwrap();
+        assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+        for (task, ms) in [("a", 30), ("b", 20), ("c", 10), ("d", 0)] {
+            assert_eq!(common::result(&out, task), json!(ms));
+        }
+    }
+}
+
+/// Counts its drop.
+struct CountDrop(Arc<AtomicUsize>);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}

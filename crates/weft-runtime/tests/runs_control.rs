@@ -218,10 +218,21 @@ async fn pause_when_nothing_is_left_to_start_lets_the_run_end() {
 /// sender).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_asked_for_as_a_run_ends_always_end() {
-    let ex = Executor::builder().build();
+    // Actions that yield a few times: a run of two no-ops can end within
+    // its task's first poll (each runs in the run's own task), before the
+    // streams are asked for at all; these keep the run going across a few
+    // polls, so that streams are asked for while it runs and as it ends.
+    let ex = Executor::builder()
+        .action("step", |_i: ActionInput| async {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            Ok(json!(null))
+        })
+        .build();
     let plan = common::plan(
         &ex,
-        "version: 1.0\ntasks:\n  a: {action: core.noop, next: [{do: b}]}\n  b: {action: core.noop}\n",
+        "version: 1.0\ntasks:\n  a: {action: step, next: [{do: b}]}\n  b: {action: step}\n",
     );
     let (mut streams, mut ended_with_run_ended) = (0usize, 0usize);
     for _ in 0..300 {

@@ -322,6 +322,9 @@ pub struct Run {
     pub(crate) handle: RunHandle,
     pub(crate) events: Option<flume::Receiver<Event>>,
     pub(crate) recorded: Recorded,
+    /// `poll` gave the outcome (or said it was lost): the slot holds
+    /// nothing of this `Run` any more, and its drop need not lock it.
+    pub(crate) ended: bool,
 }
 
 /// Whether a run is in its executor's store (see [`Run::recorded`]).
@@ -460,7 +463,13 @@ impl Future for Run {
     type Output = Result<RunOutcome, RunLost>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.handle.status.5.lock();
+        let this = self.get_mut();
+        let mut slot = this.handle.status.5.lock();
+        if slot.state != SlotState::Open {
+            // The sender took the waker when it ended the slot, and what
+            // follows takes the outcome.
+            this.ended = true;
+        }
         match slot.state {
             SlotState::Open => {
                 match &mut slot.waker {
@@ -485,6 +494,10 @@ impl Future for Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
+        if self.ended {
+            // Awaited to its end: nothing of it is left in the slot.
+            return;
+        }
         // Nobody awaits the outcome any more: not kept for the handles.
         let mut slot = self.handle.status.5.lock();
         if slot.state == SlotState::Open {

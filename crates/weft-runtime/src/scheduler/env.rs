@@ -60,16 +60,11 @@ pub(crate) trait RunHost: Send + Sync + 'static {
     /// The run ended: it is no longer going on here.
     fn run_ended(&self, id: RunId);
 
-    /// The maps of an ended run's context, to make a new run's in.
-    fn context_maps(&self) -> Option<weft_core::ContextMaps>;
-
-    /// A run ended and its context's maps are free (emptied).
-    fn keep_context_maps(&self, maps: weft_core::ContextMaps);
-
     /// The buffers of an ended run's scheduler, to run a new one with.
     fn run_buffers(&self) -> Option<Box<super::RunBuffers>>;
 
-    /// A run ended and its scheduler's buffers are free (emptied).
+    /// A run ended and its scheduler's buffers are free (emptied), with
+    /// its context's maps when they could be kept.
     fn keep_run_buffers(&self, buffers: Box<super::RunBuffers>);
 
     /// The action registered under `name`, for a task whose action is an

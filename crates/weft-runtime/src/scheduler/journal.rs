@@ -540,14 +540,14 @@ impl Scheduler {
         if j.buf.is_empty() && j.held.is_empty() {
             return;
         }
-        // The next turn's buffer starts at this one's size: a turn of many
-        // completions does not grow it from nothing again.
-        let size = j.buf.len();
-        let entries = std::mem::replace(&mut j.buf, Vec::with_capacity(size));
         let mut failed = None;
         let mut first_failed = None;
-        if !entries.is_empty() {
+        if !j.buf.is_empty() {
             if j.sync || j.unrecorded {
+                // The next turn's buffer starts at this one's size: a turn
+                // of many completions does not grow it from nothing again.
+                let size = j.buf.len();
+                let entries = std::mem::replace(&mut j.buf, Vec::with_capacity(size));
                 let first = std::mem::replace(&mut j.unrecorded, false);
                 let (ack, done) = tokio::sync::oneshot::channel();
                 j.journal
@@ -569,8 +569,11 @@ impl Scheduler {
                     failed = Some(e.to_string());
                 }
             } else {
+                // Moved into the batch of this run still waiting, if any,
+                // the buffer kept; else handed over with a new one of the
+                // same size.
                 j.journal
-                    .send(self.run_id, entries, None, self.tx.clone())
+                    .send_behind(self.run_id, &mut j.buf, &self.tx)
                     .await;
             }
         }

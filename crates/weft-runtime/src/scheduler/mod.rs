@@ -488,14 +488,12 @@ impl Scheduler {
     /// value, each function on the way (`new_run`, `start_with`) copied it
     /// whole again, ≈ 1,200 instructions of `memcpy` a run.
     pub(crate) fn new(
-        env: RunEnv,
+        mut env: RunEnv,
         mut buffers: Box<RunBuffers>,
         parameters: Value,
         run_id: RunId,
         options: &RunOptions,
     ) -> (Box<Scheduler>, Run) {
-        let mut env = env;
-        let context = std::mem::take(&mut env.context);
         let plan = &env.plan;
         let (tx, rx) = flume::unbounded();
         let mut subscribers = Vec::new();
@@ -533,14 +531,18 @@ impl Scheduler {
             run_id,
             plan.name().clone(),
         ));
-        let mut ctx = match env.host.context_maps() {
+        let mut ctx = match buffers.context.take() {
             Some(maps) => WorkflowContext::with_maps(maps, parameters, tasks.len()),
             None => WorkflowContext::with_capacity(parameters, [], tasks.len()),
         };
         // `system.run_id` and `system.workflow`, made only if read.
         ctx.defer_system(status.clone());
-        for (name, value) in context {
-            ctx.set_var(name, value);
+        // (Most executors give runs no context of their own; taken from
+        // `env` only when there is some.)
+        if !env.context.is_empty() {
+            for (name, value) in std::mem::take(&mut env.context) {
+                ctx.set_var(name, value);
+            }
         }
         let max_instances = env
             .limits
@@ -554,9 +556,12 @@ impl Scheduler {
             },
             events,
             recorded: crate::run::Recorded::InMemory,
+            ended: false,
         };
         let secrets = Secrets::of(plan, ctx.parameters());
         let outcome_tx = OutcomeSender::new(status.clone());
+        // One clock reading for the run's start and its first turn's.
+        let now = Instant::now();
         let s = Box::new(Scheduler {
             env,
             ctx,
@@ -575,7 +580,7 @@ impl Scheduler {
             slots: std::mem::take(&mut buffers.slots),
             free_slots: std::mem::take(&mut buffers.free_slots),
             in_flight: 0,
-            inline: inline::Inline::None,
+            inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
             state: State::Running,
             stop: None,
@@ -583,7 +588,7 @@ impl Scheduler {
             step: 0,
             journal: None,
             ended_before: false,
-            started: Instant::now(),
+            started: now,
             started_sys: SystemTime::now(),
             max_instances,
             held_bytes: 0,
@@ -620,7 +625,7 @@ impl Scheduler {
             turn: Turn {
                 queue: std::mem::take(&mut buffers.queue),
                 budget: TURN_BUDGET,
-                started: Instant::now(),
+                started: now,
                 timed: true,
                 fails_queued: 0,
                 arrived: std::mem::take(&mut buffers.arrived),
@@ -803,12 +808,11 @@ impl Scheduler {
             let outcome_tx = self.outcome_tx.take();
             // The context's maps and the scheduler's buffers, emptied, for
             // the executor's next run (unless something still holds a
-            // clone of the context, or they grew big) — before the outcome
-            // is sent: on multi_thread the caller may start its next run
-            // the moment it has it, and would find the pool empty.
-            if let Some(buffers) = self.take_buffers() {
-                self.env.host.keep_run_buffers(buffers);
-            }
+            // clone of the context, or they grew big), in one box —
+            // before the outcome is sent: on multi_thread the caller may
+            // start its next run the moment it has it, and would find the
+            // pool empty.
+            let buffers = self.take_buffers();
             {
                 // The box moved here, so that the rest of the scheduler is
                 // dropped at the end of this block; only `ctx` and `env`
@@ -816,8 +820,22 @@ impl Scheduler {
                 // scheduler, ≈ 120 instructions of `memcpy` a run).
                 let this = self;
                 let Scheduler { ctx, env, .. } = *this;
-                if let Some(maps) = ctx.into_maps(KEPT_CONTEXT_ENTRIES) {
-                    env.host.keep_context_maps(maps);
+                let maps = ctx.into_maps(KEPT_CONTEXT_ENTRIES);
+                let kept = match (buffers, maps) {
+                    (Some(mut buffers), maps) => {
+                        buffers.context = maps;
+                        Some(buffers)
+                    }
+                    // Buffers too big to keep: the maps go alone.
+                    (None, Some(maps)) => {
+                        let mut alone = Box::<RunBuffers>::default();
+                        alone.context = Some(maps);
+                        Some(alone)
+                    }
+                    (None, None) => None,
+                };
+                if let Some(kept) = kept {
+                    env.host.keep_run_buffers(kept);
                 }
             }
             if let Some(tx) = outcome_tx {

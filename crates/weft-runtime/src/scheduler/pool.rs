@@ -5,7 +5,7 @@
 //! the joins' states and the table that finds them, the task instances. A short run pays more
 //! for allocating them (and for growing them, which copies what they hold)
 //! than for using them. So when a run ends, its buffers, emptied, go back
-//! to the executor (`RunHost::keep_run_buffers`), as its context maps do,
+//! to the executor (`RunHost::keep_run_buffers`) with its context maps,
 //! and the executor's next run starts with them. They go boxed (the box
 //! kept with them), so that each step on the way moves a pointer, not
 //! their ≈ 300 bytes.
@@ -36,6 +36,10 @@ use crate::run::msg::{Done, SlotId};
 /// kept: an executor keeps at most 16 sets, so at most 4 MiB.
 const KEPT_BYTES: usize = 256 << 10;
 
+/// The most places a kept set of inline attempts may have (each with its
+/// waker: ≈ 100 bytes).
+const KEPT_PLACES: usize = 1 << 11;
+
 /// Over this many entries, the two largest buffers are freed before the
 /// outcome is made (they will not be kept).
 const KEPT_ENTRIES: usize = 1 << 12;
@@ -59,6 +63,15 @@ pub(crate) struct RunBuffers {
     actions: Vec<Option<Arc<dyn Action>>>,
     /// The plan whose tasks' actions `actions` holds.
     actions_of: Option<Plan>,
+    /// The set of attempts the run's task polled (current_thread), with
+    /// its places' wakers, emptied.
+    pub(super) inline: Option<Box<super::inline::Set>>,
+    /// The maps of the ended run's context, emptied, for the next run's
+    /// (`WorkflowContext::with_maps`); `None` when something still held a
+    /// clone of that context, or its maps grew big. Kept here rather than
+    /// in a pool of their own: a run takes both with one lock, and hands
+    /// both back with one.
+    pub(super) context: Option<weft_core::ContextMaps>,
 }
 
 impl RunBuffers {
@@ -136,6 +149,7 @@ impl Scheduler {
         b.routes = std::mem::take(&mut self.graph.routes);
         b.instances = std::mem::take(&mut self.graph.instances);
         b.actions = std::mem::take(&mut self.env.actions);
+        b.inline = self.inline.take_set(KEPT_PLACES);
         b.actions_of = None;
         // The actions' table stays filled for the next run of the plan,
         // when it can serve one (see the module's comment).

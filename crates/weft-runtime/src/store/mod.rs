@@ -65,7 +65,11 @@ pub enum Durability {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JournalConfig {
-    /// Commit once this many records wait. Default 8192.
+    /// Commit once this many records wait. Default 1024: a run of many
+    /// records has them committed while it goes on (each commit takes
+    /// whatever waits when it starts), so that what is left to commit
+    /// after its last action is the records of about one commit, not most
+    /// of the run's.
     pub batch_records: usize,
     /// Commit at the latest this long after the first record of a batch
     /// arrived. Default 10 ms.
@@ -78,7 +82,7 @@ pub struct JournalConfig {
 impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
-            batch_records: 8192,
+            batch_records: 1024,
             batch_interval: Duration::from_millis(10),
             backlog_records: 1 << 18,
         }
