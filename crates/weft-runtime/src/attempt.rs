@@ -267,7 +267,7 @@ pub struct PlainAttempt {
 impl PlainAttempt {
     /// An attempt reporting through `report`; `span` is kept only when a
     /// subscriber wants it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(
         report: Report,
         notify: bool,

@@ -242,29 +242,27 @@ impl Scheduler {
         self.in_flight += 1;
         self.actions_run += 1;
         self.turn.budget = self.turn.budget.saturating_sub(1);
-        self.slots[slot.index()] = Some(InFlight {
-            task: None,
-            instance: id,
-            item,
-        });
-        if let Some(j) = self.journal.as_deref_mut() {
-            if j.recorded_start(key, slot) {
-                // A replay, and the journal says how this attempt ended:
-                // it holds its slot until that record, and never runs.
-                return;
+        // Most attempts are plain: no delay, timeout or global cap, and no
+        // journal that holds their launch (which a replay's always does,
+        // so that no record says how a plain one ended). Their slot is
+        // written once, with the task spawned.
+        let held = self.journal.as_deref().is_some_and(|j| j.holds_launches());
+        let plain = !held && delay.is_none() && timeout.is_none() && self.env.permits.is_none();
+        if !plain {
+            self.slots[slot.index()] = Some(InFlight {
+                task: None,
+                instance: id,
+                item,
+            });
+            if let Some(j) = self.journal.as_deref_mut() {
+                if j.recorded_start(key, slot) {
+                    // A replay, and the journal says how this attempt ended:
+                    // it holds its slot until that record, and never runs.
+                    return;
+                }
             }
         }
-        let input = ActionInput {
-            input,
-            context: ctx,
-            task: task.name.clone(),
-            instance,
-            index,
-            attempt,
-            run_id: self.run_id,
-        };
         let notify = !self.subscribers.is_empty();
-        let limit = self.env.permits.clone();
         let span = tracing::info_span!(
             "task",
             task = %task.name,
@@ -275,15 +273,28 @@ impl Scheduler {
         if let Some(item) = item {
             span.record("index", item.0);
         }
-        let held = self.journal.as_deref().is_some_and(|j| j.holds_launches());
-        if !held && delay.is_none() && timeout.is_none() && limit.is_none() {
-            // Most attempts: spawned here, from the borrowed action, with
-            // no `Launch` built and moved on the way.
+        // The action's input is made where it is passed on (an argument,
+        // a field of the `Launch`), not first on the stack and then copied
+        // (184 bytes) into place.
+        let task_name = task.name.clone();
+        let run_id = self.run_id;
+        let action_input = move || ActionInput {
+            input,
+            context: ctx,
+            task: task_name,
+            instance,
+            index,
+            attempt,
+            run_id,
+        };
+        if plain {
+            // Spawned here, from the borrowed action, with no `Launch`
+            // built and moved on the way.
             // The only attempt in flight is polled by the run's task.
             let inline = self.inline_all || self.in_flight == 1;
             let report = Report::new(slot, key, self.tx.clone());
             let plain = PlainAttempt::new(report, notify, span, inline);
-            let task = match action.spawn_plain(input, plain) {
+            let task = match action.spawn_plain(action_input(), plain) {
                 Spawned::Task(task) => Some(task),
                 Spawned::Reported => None,
                 Spawned::Inline(attempt) => {
@@ -302,10 +313,10 @@ impl Scheduler {
             slot,
             key,
             action: action.clone(),
-            input,
+            input: action_input(),
             delay,
             timeout,
-            limit,
+            limit: self.env.permits.clone(),
             stop: None,
             notify,
             span,

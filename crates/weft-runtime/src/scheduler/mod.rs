@@ -736,16 +736,20 @@ impl Scheduler {
                 if self.turn_has_end() {
                     self.end_turn().await;
                 }
-                // A wait's deadline is the only timer the loop keeps.
+                // A wait's deadline is the only timer the loop keeps. (The
+                // message is not wrapped in an `Option` for the wait without
+                // one: each wrapping and unwrapping copied it.)
                 let msg = match self.next_deadline() {
-                    None => Some(self.next_message().await),
+                    None => self.next_message().await,
                     // Boxed: a timer is big, and rare (a wait with a timeout).
-                    Some(at) => Box::pin(self.next_message_until(at)).await,
-                };
-                let Some(msg) = msg else {
-                    self.new_turn();
-                    self.expire_due();
-                    continue;
+                    Some(at) => match Box::pin(self.next_message_until(at)).await {
+                        Some(msg) => msg,
+                        None => {
+                            self.new_turn();
+                            self.expire_due();
+                            continue;
+                        }
+                    },
                 };
                 let Ok(msg) = msg else {
                     break;
@@ -754,14 +758,14 @@ impl Scheduler {
                 // Handle whatever else is already queued before waiting again
                 // (what the budget leaves is taken after the yield).
                 let mut next = self.rx.try_recv();
-                match (msg, next.is_err()) {
+                match msg {
                     // The turn's only message, a completion, and nothing
                     // queued: done at once, as the queue would do it next.
-                    (Msg::Done(done), true) if self.turn.queue.is_empty() => {
+                    Msg::Done(done) if next.is_err() && self.turn.queue.is_empty() => {
                         self.turn.budget -= 1;
                         self.process_completed(done);
                     }
-                    (msg, _) => self.handle(msg),
+                    msg => self.handle(msg),
                 }
                 // A message taken is handled: the next one is taken only
                 // while the budget lasts.
@@ -1118,7 +1122,40 @@ impl Scheduler {
             }
             return;
         }
+        // The completions go to the back as they come, and then, together,
+        // to the front (`rotate_right` moves them once, in one copy): not
+        // through a buffer and one `push_front` each. A `Started` only
+        // emits an event; a control message may queue work of its own, and
+        // takes the buffered way, which keeps the order of the queue the
+        // same either way.
+        let mut taken = 0;
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Done(done) => {
+                    self.turn.queue.push_back(Work::Completed(done));
+                    taken += 1;
+                }
+                Msg::Started { .. } => self.handle(msg),
+                Msg::Control(_) => return self.take_arrived_buffered(taken, msg),
+            }
+        }
+        self.turn.queue.rotate_right(taken);
+    }
+
+    /// [`Scheduler::take_arrived`] from a control message `msg` on: the
+    /// `taken` completions at the back of the queue, and the ones still to
+    /// come, are put at its front after every message has been handled.
+    #[cold]
+    #[inline(never)]
+    fn take_arrived_buffered(&mut self, taken: usize, msg: Msg) {
         let mut arrived = std::mem::take(&mut self.turn.arrived);
+        let from = self.turn.queue.len() - taken;
+        for work in self.turn.queue.drain(from..) {
+            if let Work::Completed(done) = work {
+                arrived.push(done);
+            }
+        }
+        self.handle(msg);
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Done(done) => arrived.push(done),
