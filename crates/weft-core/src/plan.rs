@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::context::WorkflowContext;
+use crate::context::{TaskStatus, WorkflowContext};
 use crate::def::Backoff;
 use crate::diag::path::task_path;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -85,6 +85,20 @@ pub struct Transition {
     pub publish: Vec<(String, ValueTemplate)>,
     /// Where to go.
     pub targets: Vec<Target>,
+}
+
+impl Transition {
+    /// Goes to tasks only, publishes nothing, and is taken or not by the
+    /// task's status alone (see [`TaskPlan::plain_next`]).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.publish.is_empty()
+            && !self.targets.is_empty()
+            && self.targets.iter().all(|t| matches!(t, Target::Task(_)))
+            && self
+                .when
+                .as_ref()
+                .is_none_or(|w| w.status_test(TaskStatus::Succeeded).is_some())
+    }
 }
 
 /// A join barrier.
@@ -178,6 +192,13 @@ pub struct TaskPlan {
     /// A split task: no `join`, named by more than one transition, on no
     /// cycle. Each arrival starts a new route (see [`Plan`]).
     pub split: bool,
+    /// Every entry of `next` goes to tasks only (no engine command, at
+    /// least one target), publishes nothing, and has no `when` or one
+    /// decided by the task's status alone ([`Template::status_test`]):
+    /// `after`'s transitions, and most DAG-shaped workflows'. A runtime
+    /// takes such transitions without a context or a publish; `false`
+    /// for a task without `next`.
+    pub plain_next: bool,
 }
 
 /// A declared input.
