@@ -29,7 +29,8 @@ impl Scheduler {
         let level = inst.level;
         let result = inst.result.clone().unwrap_or_else(null_result);
         let error = inst.error.clone();
-        self.ctx.set_task_result(task.name.clone(), result.clone());
+        self.ctx
+            .set_task_result_at(self.env.plan.task_index(), t, result.clone());
         if self.env.plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
             let to_sys =
