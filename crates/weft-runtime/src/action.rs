@@ -6,11 +6,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::task::JoinHandle;
 use weft_core::engine::json_type_name;
 use weft_core::{InputField, WorkflowContext};
 
-use crate::attempt::PlainAttempt;
+use crate::attempt::{PlainAttempt, Spawned};
 use crate::id::RunId;
 
 /// What an action is called with.
@@ -181,15 +180,16 @@ pub trait Action: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Spawns an attempt that has no delay, timeout or concurrency cap: by
-    /// default the future [`Action::call`] makes, boxed. Not for
-    /// implementors (its argument cannot be named outside weft): the
+    /// Spawns an attempt that has no delay, timeout or concurrency cap (or
+    /// hands it to the run's task to poll, when nothing else of the run is
+    /// in flight): by default the future [`Action::call`] makes, boxed. Not
+    /// for implementors (its argument cannot be named outside weft): the
     /// closure actions of [`ExecutorBuilder::action`](crate::ExecutorBuilder::action)
     /// and [`ExecutorBuilder::action_typed`](crate::ExecutorBuilder::action_typed)
     /// spawn their own future unboxed with it, so that such an attempt
-    /// allocates nothing but its tokio task.
+    /// allocates nothing but its tokio task (or its one box, polled inline).
     #[doc(hidden)]
-    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Spawned {
         attempt.spawn(|| self.call(input))
     }
 }
@@ -199,7 +199,7 @@ impl<T: Action + ?Sized> Action for Arc<T> {
         (**self).call(input)
     }
 
-    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Spawned {
         (**self).spawn_plain(input, attempt)
     }
 
@@ -221,7 +221,7 @@ impl<T: Action + ?Sized> Action for Box<T> {
         (**self).call(input)
     }
 
-    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Spawned {
         (**self).spawn_plain(input, attempt)
     }
 
@@ -250,7 +250,7 @@ where
         Box::pin((self.0)(input))
     }
 
-    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Spawned {
         attempt.spawn(|| (self.0)(input))
     }
 }

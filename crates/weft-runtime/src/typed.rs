@@ -16,10 +16,8 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Serialize;
 use weft_core::InputField;
 
-use tokio::task::JoinHandle;
-
 use crate::action::{Action, ActionError, ActionInput, ActionResult};
-use crate::attempt::PlainAttempt;
+use crate::attempt::{PlainAttempt, Spawned};
 
 /// An async closure over a typed input, as an [`Action`]; see
 /// [`ExecutorBuilder::action_typed`](crate::ExecutorBuilder::action_typed).
@@ -79,7 +77,7 @@ where
         Box::pin(self.future(input))
     }
 
-    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Option<JoinHandle<()>> {
+    fn spawn_plain(&self, input: ActionInput, attempt: PlainAttempt) -> Spawned {
         attempt.spawn(|| self.future(input))
     }
 

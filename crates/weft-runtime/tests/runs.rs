@@ -638,3 +638,49 @@ async fn plans_without_tasks_are_each_run_as_themselves() {
         }
     }
 }
+
+#[test]
+fn tasks_started_together_run_at_the_same_time_on_both_runtimes() {
+    // After `first`, `a` starts while nothing else of the run is in flight
+    // (the run's own task polls such an attempt) and `b` beside it (in a
+    // task of its own): each waits for the other, so the run ends only if
+    // both make progress at the same time, whichever way each is run.
+    on_both_runtimes(|| async {
+        let to_b = Arc::new(tokio::sync::Notify::new());
+        let to_a = Arc::new(tokio::sync::Notify::new());
+        let (ta, fa) = (to_b.clone(), to_a.clone());
+        let (tb, fb) = (to_a, to_b);
+        let ex = Executor::builder()
+            .action("ping", move |_i: ActionInput| {
+                let (tell, hear) = (ta.clone(), fa.clone());
+                async move {
+                    tell.notify_one();
+                    hear.notified().await;
+                    Ok(json!("a heard b"))
+                }
+            })
+            .action("pong", move |_i: ActionInput| {
+                let (tell, hear) = (tb.clone(), fb.clone());
+                async move {
+                    hear.notified().await;
+                    tell.notify_one();
+                    Ok(json!("b heard a"))
+                }
+            })
+            .build();
+        let p = common::plan(
+            &ex,
+            "tasks:\n  first: {action: core.noop, next: [{do: [a, b]}]}\n  a: {action: ping}\n  b: {action: pong}\n",
+        );
+        for _ in 0..3 {
+            let out =
+                tokio::time::timeout(Duration::from_secs(5), ex.start(&p, json!({})).unwrap())
+                    .await
+                    .expect("both tasks ran at the same time")
+                    .unwrap();
+            assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+            assert_eq!(common::result(&out, "a"), json!("a heard b"));
+            assert_eq!(common::result(&out, "b"), json!("b heard a"));
+        }
+    });
+}

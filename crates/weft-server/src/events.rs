@@ -294,8 +294,12 @@ impl Hub {
                 Err(_) => continue,
             };
             let seen = next + fresh.len() as u64;
+            // The last state was made after the last records were loaded,
+            // so it may be ahead of them (the run went on in between): then
+            // the records it covers are still sent, and it is not made
+            // again.
             let behind = snap.as_ref().is_none_or(|s| s.records < seen);
-            if !behind {
+            if fresh.is_empty() && !behind {
                 continue;
             }
             // The state costs a replay of the journal: at most once per
@@ -303,8 +307,8 @@ impl Hub {
             // once when the run ends.
             let cost = snap.as_ref().map_or(Duration::ZERO, |s| s.build_time);
             let ended_now = fresh.iter().any(|e| matches!(e.record, Record::Ended(_)));
-            let due =
-                ended_now || last_state.is_none_or(|t| t.elapsed() >= self.poll.max(cost * 4));
+            let due = behind
+                && (ended_now || last_state.is_none_or(|t| t.elapsed() >= self.poll.max(cost * 4)));
             if due {
                 if let Ok(s) = self.snapshots.get(id).await {
                     snap = Some(s);
@@ -317,9 +321,18 @@ impl Hub {
                 sent.next = last.seq + 1;
                 let _ = watch.tx.send(Arc::new(Update::Records(records)));
             }
-            let Some(snapshot) = snap.as_ref().filter(|_| due) else {
+            let Some(snapshot) = snap.as_ref() else {
                 continue;
             };
+            if !due {
+                // No new state: the run may have ended with the records
+                // just sent, which the last state already covered.
+                end_if_sent(&watch, &mut sent, snapshot);
+                if sent.ended.is_some() {
+                    return;
+                }
+                continue;
+            }
             last_state = Some(Instant::now());
             let full = state_of(snapshot, true);
             // The first state this watch sends has every task (up to the
@@ -347,17 +360,25 @@ impl Hub {
             };
             sent.state = Some(full);
             let _ = watch.tx.send(Arc::new(Update::State(Arc::new(diff))));
-            let status = snapshot.status();
-            if status.is_terminal() && snapshot.records == sent.next {
-                let records = sent.next;
-                sent.ended = Some((status.as_str().to_owned(), records));
-                let _ = watch.tx.send(Arc::new(Update::End {
-                    status: status.as_str().to_owned(),
-                    records,
-                }));
+            end_if_sent(&watch, &mut sent, snapshot);
+            if sent.ended.is_some() {
                 return;
             }
         }
+    }
+}
+
+/// Sends `End` when the run of `snapshot` has ended and every record it
+/// counts was sent.
+fn end_if_sent(watch: &Watch, sent: &mut Sent, snapshot: &Snapshot) {
+    let status = snapshot.status();
+    if status.is_terminal() && snapshot.records == sent.next {
+        let records = sent.next;
+        sent.ended = Some((status.as_str().to_owned(), records));
+        let _ = watch.tx.send(Arc::new(Update::End {
+            status: status.as_str().to_owned(),
+            records,
+        }));
     }
 }
 

@@ -14,7 +14,7 @@ use super::launch::Launch;
 use super::scope::Scope;
 use super::{null_result, Actions, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{Action, ActionError, ActionInput};
-use crate::attempt::{PlainAttempt, Report};
+use crate::attempt::{PlainAttempt, Report, Spawned};
 use crate::event::EventKind;
 use crate::id::RunId;
 use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
@@ -279,8 +279,18 @@ impl Scheduler {
         if !held && delay.is_none() && timeout.is_none() && limit.is_none() {
             // Most attempts: spawned here, from the borrowed action, with
             // no `Launch` built and moved on the way.
-            let plain = PlainAttempt::new(Report::new(slot, key, self.tx.clone()), notify, span);
-            let task = action.spawn_plain(input, plain);
+            // The only attempt in flight is polled by the run's task.
+            let inline = self.inline_all || self.in_flight == 1;
+            let report = Report::new(slot, key, self.tx.clone());
+            let plain = PlainAttempt::new(report, notify, span, inline);
+            let task = match action.spawn_plain(input, plain) {
+                Spawned::Task(task) => Some(task),
+                Spawned::Reported => None,
+                Spawned::Inline(attempt) => {
+                    self.inline.push(attempt);
+                    None
+                }
+            };
             self.slots[slot.index()] = Some(InFlight {
                 task,
                 instance: id,

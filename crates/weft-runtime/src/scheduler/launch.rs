@@ -48,8 +48,8 @@ impl Launch {
         // spawned task holds just that future and a few ids. A closure
         // action spawns its own future unboxed (see `Action::spawn_plain`).
         if self.delay.is_none() && self.timeout.is_none() && self.limit.is_none() {
-            let plain = PlainAttempt::new(report, self.notify, self.span);
-            return self.action.spawn_plain(self.input, plain);
+            let plain = PlainAttempt::new(report, self.notify, self.span, false);
+            return self.action.spawn_plain(self.input, plain).into_task();
         }
         let spec = AttemptSpec {
             report,

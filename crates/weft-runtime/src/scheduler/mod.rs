@@ -51,6 +51,7 @@ mod completion;
 mod dispatch;
 mod env;
 mod finish;
+mod inline;
 mod items;
 mod journal;
 mod launch;
@@ -429,6 +430,13 @@ pub(crate) struct Scheduler {
     subscribers: Vec<flume::Sender<Event>>,
     /// Attempts in flight, by slot.
     slots: Vec<Option<InFlight>>,
+    /// The attempt the run's task polls itself (its slot's `task` is
+    /// `None`): one that started while nothing else was in flight (see
+    /// `attempt.rs`). Polled as the loop waits for its next message.
+    inline: inline::Inline,
+    /// Every plain attempt is polled by the run's task (a current_thread
+    /// runtime), not only one that starts alone.
+    inline_all: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -569,6 +577,8 @@ impl Scheduler {
             slots: std::mem::take(&mut buffers.slots),
             free_slots: std::mem::take(&mut buffers.free_slots),
             in_flight: 0,
+            inline: inline::Inline::None,
+            inline_all: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -675,6 +685,10 @@ impl Scheduler {
                     distinct,
                 )));
             }
+            // On a current_thread runtime an attempt's task would run on
+            // this thread anyway: every plain attempt is polled here.
+            self.inline_all = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
             self.begin();
             if self.replaying() {
                 // Boxed, as the flush below: the run's future is as big as
@@ -697,6 +711,12 @@ impl Scheduler {
                     if self.turn_has_end() {
                         self.end_turn().await;
                     }
+                    // The attempts this task polls itself go on first.
+                    std::future::poll_fn(|cx| {
+                        self.inline.poll(cx);
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
                     tokio::task::yield_now().await;
                     self.new_turn();
                     self.take_arrived();
@@ -954,16 +974,27 @@ impl Scheduler {
     /// upgrade, re-read `RecvFut::poll_inner` and run the multi_thread
     /// property test (`tests/property.rs`), which lost a message to the
     /// race above before the second look was added.
-    fn next_message(&mut self) -> NextMessage<'_> {
+    ///
+    /// The attempt the run polls itself is polled first, before the
+    /// receive future: an attempt that ends in that poll reports while
+    /// the run's waiter is off the channel's list (the sender that woke it
+    /// took it off), so its report is there for the receive to take at
+    /// once, and does not wake the run's own task again.
+    fn next_message(&mut self) -> NextMessage<'_, &mut flume::r#async::RecvFut<'static, Msg>> {
         NextMessage {
             recv: &mut self.recv,
             rx: &self.rx,
+            inline: &mut self.inline,
         }
     }
 
     /// The next message, or `None` once `at` has come.
-    async fn next_message_until(&self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
-        let recv = self.rx.recv_async();
+    async fn next_message_until(&mut self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
+        let recv = NextMessage {
+            recv: self.rx.recv_async(),
+            rx: &self.rx,
+            inline: &mut self.inline,
+        };
         tokio::select! {
             msg = recv => Some(msg),
             () = tokio::time::sleep_until(at.into()) => None,
@@ -1085,13 +1116,18 @@ impl Scheduler {
     }
 }
 
-/// The wait of [`Scheduler::next_message`].
-struct NextMessage<'a> {
-    recv: &'a mut flume::r#async::RecvFut<'static, Msg>,
+/// The wait of [`Scheduler::next_message`] (and, with a receive future of
+/// its own, of [`Scheduler::next_message_until`]).
+struct NextMessage<'a, R> {
+    recv: R,
     rx: &'a flume::Receiver<Msg>,
+    inline: &'a mut inline::Inline,
 }
 
-impl std::future::Future for NextMessage<'_> {
+impl<R> std::future::Future for NextMessage<'_, R>
+where
+    R: std::future::Future<Output = Result<Msg, flume::RecvError>> + Unpin,
+{
     type Output = Result<Msg, flume::RecvError>;
 
     #[inline]
@@ -1099,8 +1135,9 @@ impl std::future::Future for NextMessage<'_> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
+        self.inline.poll(cx);
         loop {
-            let polled = std::pin::Pin::new(&mut *self.recv).poll(cx);
+            let polled = std::pin::Pin::new(&mut self.recv).poll(cx);
             if polled.is_pending() && !self.rx.is_empty() {
                 continue;
             }

@@ -102,6 +102,10 @@ impl Scheduler {
             stop.raise();
         }
         if abort {
+            // The attempt the run polls itself is dropped here, as a
+            // spawned one's task is aborted (its report of the drop comes
+            // as that one's does, after its slot was freed below).
+            self.inline.clear();
             for slot in 0..self.slots.len() {
                 if let Some(InFlight {
                     task,
