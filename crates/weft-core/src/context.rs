@@ -1,7 +1,8 @@
 //! The workflow context: what expressions read.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
@@ -122,6 +123,171 @@ fn new_map(capacity: usize) -> ValueMap {
 /// itself, not outside input, so a fast hasher (foldhash, seeded per map)
 /// replaces SipHash: one insert per finished task is on the hot path.
 pub(crate) type ValueMap = DashMap<Arc<str>, Arc<Value>, foldhash::fast::RandomState>;
+
+/// Task ids by name. The names are the workflow's own, so the fast hasher
+/// of the context maps serves here too.
+pub(crate) type NameMap = HashMap<Arc<str>, u32, foldhash::fast::RandomState>;
+
+/// A plan's tasks, by name and by id (see [`Plan::task_index`]): with it a
+/// run's context keeps each task's result in a slot of its own, set by the
+/// task's id ([`WorkflowContext::set_task_result_at`]) without hashing
+/// its name. Cloning copies a pointer.
+///
+/// [`Plan::task_index`]: crate::Plan::task_index
+#[derive(Clone, Debug, Default)]
+pub struct TaskIndex(Arc<TaskNames>);
+
+#[derive(Debug, Default)]
+struct TaskNames {
+    ids: NameMap,
+    names: Box<[Arc<str>]>,
+}
+
+impl TaskIndex {
+    /// `names[id]` is task `id`'s name; `ids` the same, by name.
+    pub(crate) fn new(ids: NameMap, names: Box<[Arc<str>]>) -> TaskIndex {
+        TaskIndex(Arc::new(TaskNames { ids, names }))
+    }
+
+    /// A task's id by name.
+    pub(crate) fn id(&self, name: &str) -> Option<u32> {
+        self.0.ids.get(name).copied()
+    }
+
+    /// How many tasks it holds.
+    pub fn len(&self) -> usize {
+        self.0.names.len()
+    }
+
+    /// It holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.0.names.is_empty()
+    }
+}
+
+/// One task's latest result.
+type Slot = Mutex<Option<Arc<Value>>>;
+
+#[inline]
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Arc<Value>>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The slots of the tasks of one [`TaskIndex`].
+struct Slots {
+    index: TaskIndex,
+    slots: Box<[Slot]>,
+}
+
+/// A context's task results: by name in a map, and, once a result was set
+/// by a task's id, the results of that index's tasks in one slot each.
+/// A name the index holds is read from its slot first: a slot is set only
+/// after the slots were made, and from then on every result of that name
+/// goes to it, so a slot's value is newer than the map's.
+pub(crate) struct TaskResults {
+    map: ValueMap,
+    slots: OnceLock<Slots>,
+}
+
+impl std::fmt::Debug for TaskResults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.entries()).finish()
+    }
+}
+
+impl TaskResults {
+    fn new(map: ValueMap) -> TaskResults {
+        TaskResults {
+            map,
+            slots: OnceLock::new(),
+        }
+    }
+
+    fn slot(&self, name: &str) -> Option<&Slot> {
+        let s = self.slots.get()?;
+        s.slots.get(s.index.id(name)? as usize)
+    }
+
+    /// Task `name`'s result.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Value>> {
+        if let Some(v) = self.slot(name).and_then(|slot| lock(slot).clone()) {
+            return Some(v);
+        }
+        self.map.get(name).map(|v| v.value().clone())
+    }
+
+    fn insert(&self, name: Arc<str>, value: Arc<Value>) {
+        match self.slot(&name) {
+            Some(slot) => *lock(slot) = Some(value),
+            None => {
+                self.map.insert(name, value);
+            }
+        }
+    }
+
+    #[inline]
+    fn insert_at(&self, index: &TaskIndex, id: u32, value: Arc<Value>) {
+        let s = self.slots.get_or_init(|| Slots {
+            index: index.clone(),
+            slots: (0..index.len()).map(|_| Mutex::new(None)).collect(),
+        });
+        match s.slots.get(id as usize) {
+            Some(slot) if Arc::ptr_eq(&s.index.0, &index.0) => *lock(slot) = Some(value),
+            // The slots are another plan's (maps kept from another run):
+            // by name.
+            _ => {
+                if let Some(name) = index.0.names.get(id as usize) {
+                    self.insert(name.clone(), value);
+                }
+            }
+        }
+    }
+
+    /// Every result, by name (in no order).
+    pub(crate) fn entries(&self) -> Vec<(Arc<str>, Arc<Value>)> {
+        let mut out = Vec::new();
+        if let Some(s) = self.slots.get() {
+            for (name, slot) in s.index.0.names.iter().zip(s.slots.iter()) {
+                if let Some(v) = lock(slot).clone() {
+                    out.push((name.clone(), v));
+                }
+            }
+        }
+        for e in self.map.iter() {
+            let in_slot = self.slot(e.key()).is_some_and(|slot| lock(slot).is_some());
+            if !in_slot {
+                out.push((e.key().clone(), e.value().clone()));
+            }
+        }
+        out
+    }
+
+    /// How many tasks have a result.
+    pub(crate) fn len(&self) -> usize {
+        if self.slots.get().is_none() {
+            return self.map.len();
+        }
+        self.entries().len()
+    }
+
+    /// Room for results by name, and the slots.
+    fn capacity(&self) -> usize {
+        let slots = self.slots.get().map_or(0, |s| s.slots.len());
+        self.map.capacity().max(slots)
+    }
+
+    /// Forgets every result; the map keeps its room and the slots stay.
+    fn clear(&mut self) {
+        if !self.map.is_empty() {
+            self.map.clear();
+        }
+        if let Some(s) = self.slots.get_mut() {
+            for slot in s.slots.iter_mut() {
+                *slot.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+            }
+        }
+    }
+}
 
 const STATUS_PREFIX: &str = "task_status.";
 const RUN_PREFIX: &str = "task_run.";
@@ -372,7 +538,7 @@ pub struct WorkflowContext {
 /// concurrent, so writes through one clone are visible to all.
 pub(crate) struct Shared {
     pub(crate) parameters: Arc<Value>,
-    pub(crate) task_results: ValueMap,
+    pub(crate) task_results: TaskResults,
     /// Read through [`Shared::system`], which adds the deferred values
     /// first.
     system_map: ValueMap,
@@ -396,7 +562,7 @@ impl Shared {
     fn new(parameters: Arc<Value>, task_results: ValueMap, system: ValueMap) -> Shared {
         Shared {
             parameters,
-            task_results,
+            task_results: TaskResults::new(task_results),
             system_map: system,
             deferred: None,
             deferred_added: std::sync::Once::new(),
@@ -512,7 +678,7 @@ impl WorkflowContext {
                     None => s.parameters = Arc::new(parameters),
                 }
                 if s.task_results.capacity() < tasks {
-                    s.task_results = new_map(tasks);
+                    s.task_results.map = new_map(tasks);
                 }
             }
             // Not reached: a `ContextMaps` holds the only reference.
@@ -604,12 +770,21 @@ impl WorkflowContext {
         self.shared.task_results.insert(task.into(), result.into());
     }
 
+    /// Records the result of task `id` of `index` (a plan's, see
+    /// [`Plan::task_index`](crate::Plan::task_index)): as
+    /// [`WorkflowContext::set_task_result`] with the task's name, without
+    /// hashing it. The first call makes a slot for each of the index's
+    /// tasks; a context is meant for the tasks of one index (with
+    /// another's, the result is recorded by name). An `id` the index does
+    /// not hold records nothing.
+    #[inline]
+    pub fn set_task_result_at(&self, index: &TaskIndex, id: u32, result: impl Into<Arc<Value>>) {
+        self.shared.task_results.insert_at(index, id, result.into());
+    }
+
     /// A task's result: a pointer, not a copy.
     pub fn get_task_result(&self, task: &str) -> Option<Arc<Value>> {
-        self.shared
-            .task_results
-            .get(task)
-            .map(|v| v.value().clone())
+        self.shared.task_results.get(task)
     }
 
     /// Records a task's status, as `task_status(name)` reports it.
@@ -778,7 +953,13 @@ impl WorkflowContext {
                 .iter()
                 .map(|(k, v)| (k.to_string(), (**v).clone()))
                 .collect(),
-            task_results: dump(&self.shared.task_results),
+            task_results: self
+                .shared
+                .task_results
+                .entries()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), (*v).clone()))
+                .collect(),
             system: dump(self.shared.system()),
             current_item: self.current_item.as_ref().map(|v| (**v).clone()),
             current_index: self.current_index,
@@ -1149,6 +1330,58 @@ mod tests {
             &c.get_task_result("big").unwrap(),
             &d.get_task_result("big").unwrap()
         ));
+    }
+
+    fn index(names: &[&str]) -> TaskIndex {
+        let names: Box<[Arc<str>]> = names.iter().map(|n| Arc::from(*n)).collect();
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        TaskIndex::new(ids, names)
+    }
+
+    #[test]
+    fn results_set_by_id_read_as_results_set_by_name() {
+        let c = ctx();
+        let ix = index(&["a", "b"]);
+        // Before the slots are made, by name; then `a` again by id, which
+        // is newer; `c` is no task of the index.
+        c.set_task_result("a", json!(1));
+        c.set_task_result_at(&ix, 0, json!(2));
+        c.set_task_result("c", json!(3));
+        c.set_task_result("b", json!(4));
+        c.set_task_result_at(&ix, 7, json!(5));
+        assert_eq!(*c.get_task_result("a").unwrap(), json!(2));
+        assert_eq!(*c.get_task_result("b").unwrap(), json!(4));
+        assert_eq!(*c.get_task_result("c").unwrap(), json!(3));
+        assert_eq!(
+            c.render_json(&json!("{{ task.a + task.b + task.c }}"))
+                .unwrap(),
+            json!(9)
+        );
+        assert_eq!(c.render_template("{{ task | length }}").unwrap(), "3");
+        assert_eq!(
+            c.render_template("{{ task | list | join(',') }}").unwrap(),
+            "a,b,c"
+        );
+        let state = c.export();
+        assert_eq!(
+            serde_json::to_value(&state.task_results).unwrap(),
+            json!({"a": 2, "b": 4, "c": 3})
+        );
+        // Another index's tasks go by name.
+        let other = index(&["b"]);
+        c.set_task_result_at(&other, 0, json!(6));
+        assert_eq!(*c.get_task_result("b").unwrap(), json!(6));
+        // Kept maps forget the results, slots too.
+        let maps = c.into_maps(1 << 12).expect("the only reference");
+        let d = WorkflowContext::with_maps(maps, json!({}), 2);
+        assert!(d.get_task_result("a").is_none());
+        assert!(d.export().task_results.is_empty());
+        d.set_task_result_at(&ix, 1, json!(7));
+        assert_eq!(*d.get_task_result("b").unwrap(), json!(7));
     }
 
     #[test]

@@ -1462,7 +1462,13 @@ impl FastPath {
                 };
                 walk(ctx.vars.get(first)?, rest).map(f)
             }
-            FastRoot::Task => map_lookup(&ctx.shared.task_results, &self.steps, f),
+            FastRoot::Task => {
+                let (Step::Key(first), rest) = self.steps.split_first()? else {
+                    return None;
+                };
+                let result = ctx.shared.task_results.get(first)?;
+                walk(&result, rest).map(f)
+            }
             FastRoot::System => map_lookup(ctx.shared.system(), &self.steps, f),
             FastRoot::Item => walk(ctx.current_item.as_ref()?, &self.steps).map(f),
             FastRoot::Index => Some(f(&Value::from(ctx.current_index?))),

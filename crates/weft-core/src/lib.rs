@@ -37,8 +37,8 @@ mod yaql;
 
 pub use builder::{RetryBuilder, TaskBuilder, TransitionBuilder, WorkflowBuilder, AFTER_CONDITION};
 pub use context::{
-    ContextMaps, ContextState, CurrentTask, DeferredSystem, TaskRun, TaskStatus, Variables,
-    WorkflowContext,
+    ContextMaps, ContextState, CurrentTask, DeferredSystem, TaskIndex, TaskRun, TaskStatus,
+    Variables, WorkflowContext,
 };
 pub use def::WorkflowDef;
 pub use error::{Error, ErrorKind, Location, Result};

@@ -7,12 +7,12 @@
 
 mod compile;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::context::WorkflowContext;
+use crate::context::{TaskIndex, TaskStatus, WorkflowContext};
 use crate::def::Backoff;
 use crate::diag::path::task_path;
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -85,6 +85,20 @@ pub struct Transition {
     pub publish: Vec<(String, ValueTemplate)>,
     /// Where to go.
     pub targets: Vec<Target>,
+}
+
+impl Transition {
+    /// Goes to tasks only, publishes nothing, and is taken or not by the
+    /// task's status alone (see [`TaskPlan::plain_next`]).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.publish.is_empty()
+            && !self.targets.is_empty()
+            && self.targets.iter().all(|t| matches!(t, Target::Task(_)))
+            && self
+                .when
+                .as_ref()
+                .is_none_or(|w| w.status_test(TaskStatus::Succeeded).is_some())
+    }
 }
 
 /// A join barrier.
@@ -178,6 +192,13 @@ pub struct TaskPlan {
     /// A split task: no `join`, named by more than one transition, on no
     /// cycle. Each arrival starts a new route (see [`Plan`]).
     pub split: bool,
+    /// Every entry of `next` goes to tasks only (no engine command, at
+    /// least one target), publishes nothing, and has no `when` or one
+    /// decided by the task's status alone ([`Template::status_test`]):
+    /// `after`'s transitions, and most DAG-shaped workflows'. A runtime
+    /// takes such transitions without a context or a publish; `false`
+    /// for a task without `next`.
+    pub plain_next: bool,
 }
 
 /// A declared input.
@@ -199,7 +220,8 @@ struct PlanInner {
     inputs: Vec<InputSpec>,
     vars: Vec<(String, ValueTemplate)>,
     tasks: Vec<TaskPlan>,
-    by_name: NameMap,
+    /// The tasks by name (and the names by id).
+    index: TaskIndex,
     /// Per task, its place among the tasks ordered by name.
     name_rank: Vec<u32>,
     starts: Vec<TaskId>,
@@ -214,9 +236,8 @@ struct PlanInner {
     source_map: std::sync::OnceLock<Option<crate::source_map::SourceMap>>,
 }
 
-/// Task ids by name. The names are the workflow's own, so the fast hasher
-/// of the context maps serves here too (every `do` target is looked up).
-pub(crate) type NameMap = HashMap<Arc<str>, TaskId, foldhash::fast::RandomState>;
+/// Task ids by name (every `do` target is looked up).
+pub(crate) use crate::context::NameMap;
 
 /// A compiled, immutable workflow, shared by every run made from it.
 ///
@@ -286,7 +307,13 @@ impl Plan {
 
     /// A task's id by name.
     pub fn task_id(&self, name: &str) -> Option<TaskId> {
-        self.inner.by_name.get(name).copied()
+        self.inner.index.id(name)
+    }
+
+    /// The tasks by name and by id, for a run's context to keep their
+    /// results by id (see [`WorkflowContext::set_task_result_at`]).
+    pub fn task_index(&self) -> &TaskIndex {
+        &self.inner.index
     }
 
     /// A task's place among the plan's tasks ordered by name: comparing

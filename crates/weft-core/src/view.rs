@@ -188,32 +188,38 @@ impl MapView {
         })
     }
 
-    fn shared_map(&self) -> Option<&crate::context::ValueMap> {
-        match self.kind {
-            MapKind::Variables | MapKind::Ctx => None,
-            MapKind::TaskResults => Some(&self.shared.task_results),
-            MapKind::System => Some(self.shared.system()),
-        }
-    }
-
     fn get(&self, key: &str) -> Option<Arc<Value>> {
-        match self.shared_map() {
-            Some(map) => map.get(key).map(|v| v.value().clone()),
-            None => self.vars.get(key).cloned(),
+        match self.kind {
+            MapKind::Variables | MapKind::Ctx => self.vars.get(key).cloned(),
+            MapKind::TaskResults => self.shared.task_results.get(key),
+            MapKind::System => self.shared.system().get(key).map(|v| v.value().clone()),
         }
     }
 
     fn keys(&self) -> Vec<Arc<str>> {
-        match self.shared_map() {
-            Some(map) => map.iter().map(|e| e.key().clone()).collect(),
-            None => self.vars.iter().map(|(k, _)| k.clone()).collect(),
+        match self.kind {
+            MapKind::Variables | MapKind::Ctx => self.vars.iter().map(|(k, _)| k.clone()).collect(),
+            MapKind::TaskResults => self
+                .shared
+                .task_results
+                .entries()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            MapKind::System => self
+                .shared
+                .system()
+                .iter()
+                .map(|e| e.key().clone())
+                .collect(),
         }
     }
 
     fn len(&self) -> usize {
-        match self.shared_map() {
-            Some(map) => map.len(),
-            None => self.vars.len(),
+        match self.kind {
+            MapKind::Variables | MapKind::Ctx => self.vars.len(),
+            MapKind::TaskResults => self.shared.task_results.len(),
+            MapKind::System => self.shared.system().len(),
         }
     }
 

@@ -388,6 +388,57 @@ fn joins_and_engine_commands_compile_to_targets() {
 }
 
 #[test]
+fn plain_next_marks_transitions_taken_by_status_alone() {
+    let yaml = r#"
+tasks:
+  a:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+        do: [b, c]
+      - when: "{{ failed() }}"
+        do: c
+  b:
+    action: core.noop
+    next:
+      - do: c
+  c:
+    action: core.noop
+    join: all
+    next:
+      - when: "{{ result() == 1 }}"
+        do: d
+  d:
+    action: core.noop
+    next:
+      - publish:
+          - x: 1
+        do: e
+  e:
+    action: core.noop
+    next:
+      - do: [f, noop]
+  f:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+  g:
+    action: core.noop
+"#;
+    let plan = Workflow::from_yaml_str(yaml)
+        .and_then(|wf| wf.compile(CATALOG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plain = |name: &str| task(&plan, name).plain_next;
+    assert!(plain("a"), "status tests and tasks only");
+    assert!(plain("b"), "no `when`");
+    assert!(!plain("c"), "a `when` that reads the result");
+    assert!(!plain("d"), "a publish");
+    assert!(!plain("e"), "an engine command");
+    assert!(!plain("f"), "a transition without `do`");
+    assert!(!plain("g"), "no `next`");
+}
+
+#[test]
 fn json_fixture_uses_string_do_and_map_sections() {
     let plan = compile("etl.json");
     assert_eq!(names(&plan, plan.starts()), ["extract"]);

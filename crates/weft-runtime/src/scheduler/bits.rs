@@ -30,6 +30,14 @@ impl Bits {
         }
     }
 
+    /// No index is in the set.
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Bits::Small(bits) => *bits == 0,
+            Bits::Large(v) => !v.contains(&true),
+        }
+    }
+
     pub(super) fn get(&self, i: usize) -> bool {
         match self {
             Bits::Small(bits) => bits & (1 << i) != 0,

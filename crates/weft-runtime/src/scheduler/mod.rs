@@ -531,9 +531,11 @@ impl Scheduler {
             run_id,
             plan.name().clone(),
         ));
+        // The tasks' results go to the context's slots, by task id
+        // (`set_task_result_at`): its map by name needs no room for them.
         let mut ctx = match buffers.context.take() {
-            Some(maps) => WorkflowContext::with_maps(maps, parameters, tasks.len()),
-            None => WorkflowContext::with_capacity(parameters, [], tasks.len()),
+            Some(maps) => WorkflowContext::with_maps(maps, parameters, 0),
+            None => WorkflowContext::with_capacity(parameters, [], 0),
         };
         // `system.run_id` and `system.workflow`, made only if read.
         ctx.defer_system(status.clone());

@@ -116,7 +116,16 @@ impl Scope {
     /// the initial context, is appended (Orquesta's
     /// `staged.ctxs.in.extend(...)`), so what it brings wins, including
     /// what its path published before the branches split.
+    #[inline]
     pub(super) fn join(&mut self, other: &Scope) {
+        // Nothing published on its path (a DAG's branches): it brings
+        // nothing, and its list is not walked.
+        if other.path.0.is_some() {
+            self.join_path(other);
+        }
+    }
+
+    fn join_path(&mut self, other: &Scope) {
         for entry in other.path.entries() {
             fold(&mut self.vars, &entry);
             self.path = self.path.push(entry);

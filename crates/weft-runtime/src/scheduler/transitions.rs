@@ -29,7 +29,8 @@ impl Scheduler {
         let level = inst.level;
         let result = inst.result.clone().unwrap_or_else(null_result);
         let error = inst.error.clone();
-        self.ctx.set_task_result(task.name.clone(), result.clone());
+        self.ctx
+            .set_task_result_at(self.env.plan.task_index(), t, result.clone());
         if self.env.plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
             let to_sys =
@@ -49,6 +50,7 @@ impl Scheduler {
         // attempt's task), not the moment the scheduler got to it.
         let at = inst.ended.unwrap_or_else(Instant::now);
         let no_next = task.next.is_empty();
+        let plain = task.plain_next;
         if !self.subscribers.is_empty() {
             self.emit_finished(t, id, status, at, error.as_deref());
         }
@@ -69,6 +71,9 @@ impl Scheduler {
             // No transition at all: a terminal entry in Orquesta.
             self.mark_terminal(id);
             return;
+        }
+        if plain {
+            return self.take_plain(id, t, status, at, error);
         }
         let plan = self.env.plan.clone();
         let task = plan.task(t);
@@ -239,6 +244,71 @@ impl Scheduler {
         // still running when the run fails) is a terminal entry in Orquesta;
         // so is the one whose completion ends the run (see `finish`).
         if goes_to_fail || self.state != State::Running {
+            self.mark_terminal(id);
+        } else {
+            self.graph.last_open = Some(id);
+        }
+    }
+
+    /// The transitions of instance `id` of a task whose `next` is plain
+    /// ([`TaskPlan::plain_next`]): what the general path of
+    /// `finish_instance` does for them, without its context, publishes,
+    /// engine commands or error handling of a `when`, none of which such
+    /// transitions have.
+    fn take_plain(
+        &mut self,
+        id: InstanceId,
+        t: TaskId,
+        status: TaskStatus,
+        at: Instant,
+        error: Option<String>,
+    ) {
+        let plan = self.env.plan.clone();
+        let task = plan.task(t);
+        let inst = &self.graph.instances[id.index()];
+        let (route, level) = (inst.route, inst.level);
+        let scope = inst.scope.clone();
+        self.turn.cause = Some(at);
+        // Each `when` is decided by the status alone, so deciding them all
+        // first (as the general path does) changes nothing.
+        let mut any_taken = false;
+        let mut all_taken = true;
+        for (ti, tr) in task.next.iter().enumerate() {
+            let take = tr
+                .when
+                .as_ref()
+                .is_none_or(|w| w.status_test(status) != Some(false));
+            if !take {
+                all_taken = false;
+                continue;
+            }
+            any_taken = true;
+            for target in &tr.targets {
+                if let Target::Task(n) = *target {
+                    self.arrive(n, task, ti, route, level, scope.clone());
+                }
+            }
+        }
+        self.turn.cause = None;
+        // Every target is a task: a taken transition remediates a failure.
+        if status.is_failure() && !any_taken {
+            let msg = error.unwrap_or_else(|| status.to_string());
+            self.graph.instances[id.index()].unremediated = true;
+            self.fail_run(Some(&task.name), msg);
+        }
+        // The joins it did not arrive at are declined. When every
+        // transition was taken while the run went on, it arrived at all
+        // of them (and `decline` would leave each alone).
+        if !self.graph.join_slot.is_empty() && (!all_taken || self.state != State::Running) {
+            for tr in &task.next {
+                for target in &tr.targets {
+                    if let Target::Task(n) = *target {
+                        self.decline(n, task.id, route);
+                    }
+                }
+            }
+        }
+        if self.state != State::Running {
             self.mark_terminal(id);
         } else {
             self.graph.last_open = Some(id);
@@ -429,10 +499,15 @@ impl Scheduler {
     }
 
     /// The state of join `j` in `route`, made on the route's first use.
+    #[inline]
     fn join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
         if route == 0 {
             return &mut self.graph.joins[j];
         }
+        self.route_join_state(j, route, branches)
+    }
+
+    fn route_join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
         let base = &self.graph.joins[j];
         self.graph
             .route_joins
@@ -461,6 +536,7 @@ impl Scheduler {
         self.check_join(j, route);
     }
 
+    #[inline]
     pub(super) fn check_join(&mut self, j: usize, route: u32) {
         let js = match route {
             0 => &self.graph.joins[j],
@@ -472,6 +548,24 @@ impl Scheduler {
         if js.fired || js.arrived_count == 0 || self.state != State::Running {
             return;
         }
+        // No branch declined: every branch that has not arrived still may
+        // (the count below would be all of them).
+        if js.declined.is_empty() && self.env.plan.task(js.task).inbound.len() >= js.need {
+            return;
+        }
+        self.check_declined(j, route);
+    }
+
+    /// The rest of `check_join`, for a join some branch declined: fails
+    /// the run when too few branches are left to satisfy it.
+    fn check_declined(&mut self, j: usize, route: u32) {
+        let js = match route {
+            0 => &self.graph.joins[j],
+            _ => match self.graph.route_joins.get(&(j as u32, route)) {
+                Some(js) => js,
+                None => return,
+            },
+        };
         let inbound = &self.env.plan.task(js.task).inbound;
         let open = (0..inbound.len())
             .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))

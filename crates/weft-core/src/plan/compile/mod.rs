@@ -45,6 +45,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
 
 use super::{Plan, PlanInner, TaskId};
+use crate::context::TaskIndex;
 
 pub use catalog::{ActionCatalog, InputField};
 
@@ -170,8 +171,8 @@ impl<'w> Compiler<'w> {
                 description: def.description.clone(),
                 inputs,
                 vars,
+                index: TaskIndex::new(by_name, tasks.iter().map(|t| t.name.clone()).collect()),
                 tasks,
-                by_name,
                 name_rank,
                 starts,
                 status_used: c.status_used || cache.reads_task_statuses(),

@@ -13,7 +13,7 @@ use crate::diag::path::{join_key, task_path};
 use crate::diag::suggest::Suggester;
 use crate::error::ErrorKind;
 use crate::expr::ValueTemplate;
-use crate::plan::{Join, NameMap, TaskId, TaskPlan, ENGINE_COMMANDS};
+use crate::plan::{Join, NameMap, TaskId, TaskPlan, Transition, ENGINE_COMMANDS};
 
 use super::transitions::Edges;
 use super::{task_id, ActionCatalog, Compiler, InputField, Mode, TaskPath};
@@ -158,6 +158,7 @@ impl Compiler<'_> {
         let with = self.with(t, &base);
         let retry = self.retry(retry_command, t, &base);
         let (delay, timeout) = self.timing(t, &base);
+        let plain_next = !next.is_empty() && next.iter().all(Transition::is_plain);
         TaskPlan {
             id,
             name: name.clone(),
@@ -176,6 +177,7 @@ impl Compiler<'_> {
             inbound: Vec::new(),
             inbound_transitions: 0,
             split: false,
+            plain_next,
         }
     }
 
