@@ -1,5 +1,5 @@
-//! One action attempt, in its own tokio task: the optional delay and
-//! concurrency slot, the action itself (its timeout, its panics caught), and
+//! One action attempt, in its own tokio task (or polled by its run's task:
+//! see below): the optional delay and concurrency slot, the action itself (its timeout, its panics caught), and
 //! the one message that reports the outcome to the run's scheduler.
 //!
 //! Timers live here, never in the scheduler loop.
@@ -346,8 +346,9 @@ impl Spawned {
 /// An attempt polled by its run's task (see the module's documentation).
 /// It reports on the run's channel as a spawned attempt does, and its
 /// [`Report`] reports a drop the same way.
-/// Dropped (ended, or aborted) where a panic in its future's `Drop` is
-/// caught, as tokio catches one for a spawned task.
+///
+/// Its future is dropped (ended, or aborted) where a panic in its `Drop`
+/// is caught, as tokio catches one for a spawned task.
 pub struct InlineAttempt(Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>);
 
 impl Future for InlineAttempt {

@@ -2,9 +2,11 @@
 //! and their events.
 //!
 //! A run is driven by one scheduler task that owns all of the run's state.
-//! Each action attempt runs in its own tokio task and reports back on a
-//! `flume` channel; the scheduler wakes on that message and starts whatever
-//! became ready in the same turn. There is no polling loop. The library uses
+//! Each action attempt runs in its own tokio task — or, when nothing else of
+//! its run is in flight (and on a current_thread runtime, always, unless it
+//! has a delay, timeout or global cap), in the run's own task — and reports
+//! back on a `flume` channel; the scheduler takes that message and starts
+//! whatever became ready in the same turn. There is no polling loop. The library uses
 //! the caller's tokio runtime and installs no tracing subscriber.
 //!
 //! # Features

@@ -1,6 +1,7 @@
 //! Dispatch: a task instance is created, its timeout evaluated, and its
 //! first attempt (or its items) started; an attempt's input is rendered at
-//! this moment and its action spawned in a tokio task of its own.
+//! this moment and its action spawned in a tokio task of its own (or kept
+//! for the run's task to poll: `inline.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
