@@ -441,7 +441,11 @@ mod tests {
                             result: Arc::new(result.clone()),
                         },
                         started_at,
-                        ended_at: 1_700_000_000_000 + i as u64,
+                        ended_at: if i == 0 {
+                            u64::MAX
+                        } else {
+                            1_700_000_000_000 + i as u64
+                        },
                     }));
                     assert_written_as_serde_writes(&record);
                     let mut ours = Vec::new();

@@ -89,8 +89,8 @@ const PAIRS: &[u8; 200] = b"\
 
 /// The most bytes a [`Line`] holds: more than any one record written
 /// through it (an attempt record with every number at its largest is
-/// about 200 bytes), with room for a time's fixed-length copy
-/// ([`Line::put_time`]).
+/// about 200 bytes), with room for the fixed-length copies of a number's
+/// digits ([`Line::put_u64`], [`Line::put_time`]).
 const LINE: usize = 256;
 
 /// A record's bytes built on the stack and appended to the batch's text at
@@ -116,29 +116,43 @@ impl Line {
         self.len += bytes.len();
     }
 
-    /// Appends `n` in decimal, the digits serde_json writes for it.
+    /// Appends `n` in decimal, the digits serde_json writes for it: made
+    /// from the last, four at a time, in a buffer of their own, and copied
+    /// with a fixed length (only the digits are kept), so that neither
+    /// their number nor the copy's length needs working out first.
     pub(crate) fn put_u64(&mut self, mut n: u64) {
         if n < 10 {
             self.buf[self.len] = b'0' + n as u8;
             self.len += 1;
             return;
         }
-        let digits = n.ilog10() as usize + 1;
-        let out = &mut self.buf[self.len..self.len + digits];
-        let mut i = digits;
-        while n >= 100 {
-            let pair = 2 * (n % 100) as usize;
+        let mut digits = [0u8; 2 * U64_DIGITS];
+        let mut start = U64_DIGITS;
+        while n >= 10_000 {
+            let four = (n % 10_000) as usize;
+            n /= 10_000;
+            start -= 4;
+            let (high, low) = (2 * (four / 100), 2 * (four % 100));
+            digits[start..start + 2].copy_from_slice(&PAIRS[high..high + 2]);
+            digits[start + 2..start + 4].copy_from_slice(&PAIRS[low..low + 2]);
+        }
+        if n >= 100 {
+            let low = 2 * (n % 100) as usize;
             n /= 100;
-            i -= 2;
-            out[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[low..low + 2]);
         }
         if n >= 10 {
             let pair = 2 * n as usize;
-            out[..2].copy_from_slice(&PAIRS[pair..pair + 2]);
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
         } else {
-            out[0] = b'0' + n as u8;
+            start -= 1;
+            digits[start] = b'0' + n as u8;
         }
-        self.len += digits;
+        self.buf[self.len..self.len + U64_DIGITS]
+            .copy_from_slice(&digits[start..start + U64_DIGITS]);
+        self.len += U64_DIGITS - start;
     }
 
     /// Appends the time `t` (milliseconds) in decimal, as
@@ -168,6 +182,9 @@ impl Line {
         self.len = 0;
     }
 }
+
+/// The most digits of a `u64` (`u64::MAX` has 20).
+const U64_DIGITS: usize = 20;
 
 /// Room for the digits of a time's thousands (`u64::MAX / 1000` has 17).
 const TIME_DIGITS: usize = 24;
