@@ -123,9 +123,12 @@ pub fn group_batch_with(
         rb.last = e.seq;
         match &e.record {
             Record::Started(start) if e.seq == 0 => {
-                // Room for the text as well as for the records after it:
-                // the text is not copied again when they come.
-                rb.json.reserve(start.source.len() + 512 + capacity);
+                // Room for the text's JSON (a YAML text's escapes, its
+                // newlines, add less than a quarter) and for the records
+                // after it, so that the text is not copied again when
+                // they come; checked again once it is written.
+                let text = start.source.len();
+                rb.json.reserve(text + text / 4 + 512 + capacity);
                 rb.start = Some(RunSummary::started(e.run, start, 0));
             }
             Record::Started(_) => return Err(second_start(store, e.run)),
@@ -154,6 +157,9 @@ pub fn group_batch_with(
                 err,
             )
         })?;
+        if e.seq == 0 {
+            rb.json.reserve(capacity);
+        }
     }
     for rb in &mut runs {
         rb.json.push(b']');
