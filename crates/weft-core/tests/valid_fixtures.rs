@@ -436,6 +436,19 @@ tasks:
     assert!(!plain("e"), "an engine command");
     assert!(!plain("f"), "a transition without `do`");
     assert!(!plain("g"), "no `next`");
+
+    // Each transition's decision by status, made when the plan compiled.
+    use weft_core::TaskStatus::{Canceled, Failed, Succeeded, TimedOut};
+    let by = |name: &str, i: usize| {
+        let tr = &task(&plan, name).next[i];
+        [Succeeded, Failed, TimedOut, Canceled].map(|s| tr.taken_by_status(s))
+    };
+    let s = Some;
+    assert_eq!(by("a", 0), [s(true), s(false), s(false), s(false)]);
+    assert_eq!(by("a", 1), [s(false), s(true), s(true), s(false)]);
+    assert_eq!(by("b", 0), [s(true); 4], "no `when`: taken on any status");
+    assert_eq!(by("c", 0), [None; 4], "a `when` that reads the result");
+    assert_eq!(plan.joins(), [id(&plan, "c")], "the plan's list of joins");
 }
 
 #[test]

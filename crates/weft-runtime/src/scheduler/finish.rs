@@ -20,7 +20,12 @@ impl Scheduler {
             // order (route 0 first). No list is made for route 0's: most
             // runs have joins, and all of them fired.
             let before = self.errors.len();
-            for j in 0..self.graph.joins.len() {
+            let waiting = if self.graph.joins_waiting > 0 {
+                self.graph.joins.len()
+            } else {
+                0
+            };
+            for j in 0..waiting {
                 if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
                     self.errors.push(e);
                 }

@@ -358,6 +358,11 @@ struct Graph {
     instances: Vec<Instance>,
     /// The join tasks' states in route 0, in task order.
     joins: Vec<JoinState>,
+    /// How many of `joins` some branch reached and that have not fired:
+    /// the run's end looks for joins that can never fire only when some
+    /// wait (most runs' joins all fired, and a wide run's states are many
+    /// cache lines to read again).
+    joins_waiting: u32,
     /// The join tasks' states in other routes, by (index in `joins`, route).
     route_joins: HashMap<(u32, u32), JoinState>,
     /// The run's routes; see [`RouteStep`].
@@ -509,9 +514,12 @@ impl Scheduler {
         buffers.slots.reserve(n_tasks.min(1 << 16));
         let mut joins = std::mem::take(&mut buffers.joins);
         let mut join_slot = std::mem::take(&mut buffers.join_slot);
-        if tasks.iter().any(|t| t.join.is_some()) {
+        // From the plan's list of joins: a wide plan's tasks are many
+        // cache lines to read each run.
+        if !plan.joins().is_empty() {
             join_slot.resize(tasks.len(), None);
-            for t in tasks {
+            for &id in plan.joins() {
+                let t = plan.task(id);
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
                 join_slot[t.id as usize] = Some(joins.len() as u32);
@@ -605,6 +613,7 @@ impl Scheduler {
                     instances
                 },
                 joins,
+                joins_waiting: 0,
                 route_joins: HashMap::new(),
                 routes: {
                     let mut routes = std::mem::take(&mut buffers.routes);
