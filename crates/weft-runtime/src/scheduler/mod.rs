@@ -442,6 +442,9 @@ pub(crate) struct Scheduler {
     /// Every plain attempt is polled by the run's task (a current_thread
     /// runtime), not only one that starts alone.
     inline_all: bool,
+    /// A plain attempt that starts alone is polled by the run's task
+    /// (unless the executor spawns every attempt).
+    inline_lone: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -592,6 +595,7 @@ impl Scheduler {
             in_flight: 0,
             inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
+            inline_lone: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -701,8 +705,11 @@ impl Scheduler {
             }
             // On a current_thread runtime an attempt's task would run on
             // this thread anyway: every plain attempt is polled here.
-            self.inline_all = tokio::runtime::Handle::try_current()
-                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+            self.inline_lone = !self.env.spawn_every_attempt;
+            self.inline_all = self.inline_lone
+                && tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+                });
             self.begin();
             if self.replaying() {
                 // Boxed, as the flush below: the run's future is as big as
