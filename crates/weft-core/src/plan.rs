@@ -92,7 +92,8 @@ pub struct Transition {
     by_status: Option<u8>,
 }
 
-/// Every status, in the order of their bits in `Transition::by_status`.
+/// Every status (each has its bit in `Transition::by_status`, see
+/// `status_bit`).
 const STATUSES: [TaskStatus; 6] = [
     TaskStatus::Pending,
     TaskStatus::Running,
@@ -102,8 +103,16 @@ const STATUSES: [TaskStatus; 6] = [
     TaskStatus::Canceled,
 ];
 
+#[inline]
 fn status_bit(status: TaskStatus) -> u8 {
-    1 << STATUSES.iter().position(|s| *s == status).unwrap_or(0)
+    match status {
+        TaskStatus::Pending => 1,
+        TaskStatus::Running => 1 << 1,
+        TaskStatus::Succeeded => 1 << 2,
+        TaskStatus::Failed => 1 << 3,
+        TaskStatus::TimedOut => 1 << 4,
+        TaskStatus::Canceled => 1 << 5,
+    }
 }
 
 impl Transition {
@@ -272,6 +281,8 @@ struct PlanInner {
     starts: Vec<TaskId>,
     /// The join tasks, in task order (see [`Plan::joins`]).
     joins: Vec<TaskId>,
+    /// Per task, [`TaskPlan::split`] (see [`Plan::is_split`]).
+    split: Box<[bool]>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
@@ -393,6 +404,14 @@ impl Plan {
     /// states from this list, without reading every task's plan.
     pub fn joins(&self) -> &[TaskId] {
         &self.inner.joins
+    }
+
+    /// [`TaskPlan::split`] of task `id`, from a table of one byte a task
+    /// (read on every arrival at a task that is no join, where the task's
+    /// own plan is not otherwise read); `false` for an id of no task.
+    #[inline]
+    pub fn is_split(&self, id: TaskId) -> bool {
+        self.inner.split.get(id as usize).copied().unwrap_or(false)
     }
 
     /// True when some expression calls `task_status(...)`. A runtime may

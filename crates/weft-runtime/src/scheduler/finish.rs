@@ -198,6 +198,7 @@ impl Scheduler {
         let (started, started_sys) = (self.started, self.started_sys);
         let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
+        let names = plan.task_index();
         let secrets = self.secrets.as_deref();
         // The record of instance `i` from its fields.
         let record = |i: usize,
@@ -228,7 +229,10 @@ impl Scheduler {
                 }
             }
             TaskRecord {
-                name: plan.task(task).name.clone(),
+                name: match names.name(task) {
+                    Some(name) => name.clone(),
+                    None => plan.task(task).name.clone(),
+                },
                 instance: i as u32,
                 route: if single { 0 } else { rank[route as usize] },
                 status,

@@ -401,7 +401,7 @@ impl Scheduler {
             return;
         }
         let Some(j) = self.join_of(target) else {
-            let route = if self.env.plan.task(target).split {
+            let route = if self.env.plan.is_split(target) {
                 // Orquesta numbers a transition's edges to one target: the
                 // first transition of `from` that names it is key 0.
                 let key = from.next[..ti]

@@ -170,6 +170,7 @@ impl<'w> Compiler<'w> {
             .filter(|t| t.join.is_some())
             .map(|t| t.id)
             .collect();
+        let split = tasks.iter().map(|t| t.split).collect();
         Ok(Plan {
             inner: Arc::new(PlanInner {
                 name: Arc::from(wf.name().unwrap_or("workflow")),
@@ -181,6 +182,7 @@ impl<'w> Compiler<'w> {
                 name_rank,
                 starts,
                 joins,
+                split,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,
                 text: wf.text_shared(),
