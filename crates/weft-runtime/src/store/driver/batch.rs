@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use super::json;
 use crate::id::RunId;
-use crate::store::{AttemptOutcome, Entry, Record, RunEnd, RunStart, RunSummary, StoreError};
+use crate::store::{
+    AttemptOutcome, AttemptRecord, Entry, Record, RunEnd, RunStart, RunSummary, StoreError,
+};
 
 /// One run's part of a batch, ready to write.
 #[derive(Debug)]
@@ -49,6 +51,8 @@ pub struct Encoder {
     /// The text last written, and its JSON string.
     source: String,
     json: Vec<u8>,
+    /// The digits of the last time written, but its last three.
+    times: json::Times,
 }
 
 impl Encoder {
@@ -119,7 +123,12 @@ pub fn group_batch_with(
         rb.last = e.seq;
         match &e.record {
             Record::Started(start) if e.seq == 0 => {
-                rb.json.reserve(start.source.len() + 512);
+                // Room for the text's JSON (a YAML text's escapes, its
+                // newlines, add less than a quarter) and for the records
+                // after it, so that the text is not copied again when
+                // they come; checked again once it is written.
+                let text = start.source.len();
+                rb.json.reserve(text + text / 4 + 512 + capacity);
                 rb.start = Some(RunSummary::started(e.run, start, 0));
             }
             Record::Started(_) => return Err(second_start(store, e.run)),
@@ -148,6 +157,9 @@ pub fn group_batch_with(
                 err,
             )
         })?;
+        if e.seq == 0 {
+            rb.json.reserve(capacity);
+        }
     }
     for rb in &mut runs {
         rb.json.push(b']');
@@ -157,9 +169,10 @@ pub fn group_batch_with(
 
 /// Appends `record` as JSON to `out`: the text serde writes for it. The
 /// record of an attempt that returned a result, nearly every record of a
-/// run, is written here with its keys as constants (serde escapes each
-/// key of each record); so is a run's `Started` record, whose workflow
-/// text is escaped eight bytes at a time ([`json::write_str`]).
+/// run, is written here with its keys as constants and its numbers'
+/// digits made in place ([`write_attempt`]; serde escapes each key of each
+/// record); so is a run's `Started` record, whose workflow text is escaped
+/// eight bytes at a time ([`json::write_str`]).
 /// `tests::the_attempt_record_is_written_as_serde_writes_it` and
 /// `tests::the_started_record_is_written_as_serde_writes_it` hold them to
 /// the same bytes.
@@ -176,21 +189,46 @@ fn write_record(
     let AttemptOutcome::Ok { result } = &a.outcome else {
         return serde_json::to_writer(out, record);
     };
-    out.extend_from_slice(b"{\"attempt\":{\"step\":");
-    serde_json::to_writer(&mut *out, &a.step)?;
-    out.extend_from_slice(b",\"instance\":");
-    serde_json::to_writer(&mut *out, &a.instance)?;
-    out.extend_from_slice(b",\"item\":");
-    serde_json::to_writer(&mut *out, &a.item)?;
-    out.extend_from_slice(b",\"attempt\":");
-    serde_json::to_writer(&mut *out, &a.attempt)?;
-    out.extend_from_slice(b",\"outcome\":{\"ok\":{\"result\":");
-    serde_json::to_writer(&mut *out, &**result)?;
-    out.extend_from_slice(b"}},\"started_at\":");
-    serde_json::to_writer(&mut *out, &a.started_at)?;
-    out.extend_from_slice(b",\"ended_at\":");
-    serde_json::to_writer(&mut *out, &a.ended_at)?;
-    out.extend_from_slice(b"}}");
+    write_attempt(out, a, result, encoder)
+}
+
+/// [`write_record`] of an attempt that returned `result`: built in a
+/// [`json::Line`], all but a result other than `null`, which serde_json
+/// writes.
+fn write_attempt(
+    out: &mut Vec<u8>,
+    a: &AttemptRecord,
+    result: &serde_json::Value,
+    encoder: &mut Encoder,
+) -> serde_json::Result<()> {
+    let mut line = json::Line::new();
+    line.put(b"{\"attempt\":{\"step\":");
+    line.put_u64(a.step);
+    line.put(b",\"instance\":");
+    line.put_u64(a.instance.into());
+    line.put(b",\"item\":");
+    match a.item {
+        Some(item) => line.put_u64(item.into()),
+        None => line.put(b"null"),
+    }
+    line.put(b",\"attempt\":");
+    line.put_u64(a.attempt.into());
+    line.put(b",\"outcome\":{\"ok\":{\"result\":");
+    if result.is_null() {
+        line.put(b"null");
+    } else {
+        line.flush(out);
+        serde_json::to_writer(&mut *out, result)?;
+    }
+    line.put(b"}},\"started_at\":");
+    match a.started_at {
+        Some(t) => line.put_time(t, &mut encoder.times),
+        None => line.put(b"null"),
+    }
+    line.put(b",\"ended_at\":");
+    line.put_time(a.ended_at, &mut encoder.times);
+    line.put(b"}}");
+    line.flush(out);
     Ok(())
 }
 
@@ -394,9 +432,12 @@ mod tests {
             json!({"z": 1, "a": [true, null, {"k\\": "v"}]}),
         ];
         let mut seen = 0;
+        // Also one encoder for all, as a store keeps it: each time is
+        // written after another, near or far.
+        let mut shared = Encoder::new();
         for (i, result) in results.iter().enumerate() {
             for item in [None, Some(0), Some(u32::MAX)] {
-                for started_at in [None, Some(0), Some(u64::MAX)] {
+                for started_at in [None, Some(0), Some(1_700_000_000_999), Some(u64::MAX)] {
                     let record = Record::Attempt(Box::new(AttemptRecord {
                         step: u64::MAX - i as u64,
                         instance: i as u32,
@@ -406,14 +447,21 @@ mod tests {
                             result: Arc::new(result.clone()),
                         },
                         started_at,
-                        ended_at: 1_700_000_000_000 + i as u64,
+                        ended_at: if i == 0 {
+                            u64::MAX
+                        } else {
+                            1_700_000_000_000 + i as u64
+                        },
                     }));
                     assert_written_as_serde_writes(&record);
+                    let mut ours = Vec::new();
+                    write_record(&mut ours, &record, &mut shared).unwrap();
+                    assert_eq!(ours, serde_json::to_vec(&record).unwrap());
                     seen += 1;
                 }
             }
         }
-        assert_eq!(seen, 45);
+        assert_eq!(seen, 60);
     }
 
     #[test]
