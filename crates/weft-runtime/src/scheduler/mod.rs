@@ -713,8 +713,8 @@ impl Scheduler {
                     // Out of budget: let what was spawned run, then handle
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
-                    if self.turn_has_end() {
-                        self.end_turn().await;
+                    if self.turn_has_end() && !self.end_turn_at_once() {
+                        self.end_turn_waiting().await;
                     }
                     // The attempts this task polls itself go on first.
                     std::future::poll_fn(|cx| {
@@ -735,8 +735,8 @@ impl Scheduler {
                     // wait for them, a resume or a cancel.
                     self.status.set(RunStatus::Paused);
                 }
-                if self.turn_has_end() {
-                    self.end_turn().await;
+                if self.turn_has_end() && !self.end_turn_at_once() {
+                    self.end_turn_waiting().await;
                 }
                 // A wait's deadline is the only timer the loop keeps. (The
                 // message is not wrapped in an `Option` for the wait without
