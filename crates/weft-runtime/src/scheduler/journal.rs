@@ -22,7 +22,9 @@
 //! # Turns
 //!
 //! Records of a turn are handed to the journal writer when the turn ends
-//! (before the loop waits or yields). With `sync` durability the attempts
+//! (before the loop waits or yields); write-behind, a few records of a
+//! turn whose next message is here already wait for the next turn's, and
+//! are handed over with them before the loop waits or yields. With `sync` durability the attempts
 //! the turn launched are held until the writer says the records are
 //! committed: no task starts before what caused it is on disk, and the
 //! first turn's records go with the `Started` record, in one commit.
@@ -60,6 +62,12 @@ use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
 };
+
+/// The most records of write-behind turns that wait for the next turn's
+/// instead of being handed over at their turn's end (see
+/// `Scheduler::defers_records`): a chain's hops hand theirs over a few
+/// at a time, not one a hop.
+const DEFER_MOST: usize = 16;
 
 /// A durable run's journal state.
 pub(crate) struct RunJournal {
@@ -544,6 +552,19 @@ impl Scheduler {
     /// Records the run's end.
     pub(super) fn record_end(&mut self, end: RunEnd) {
         self.record(|| Record::Ended(Box::new(end)));
+    }
+
+    /// Whether this turn's records may wait for the next turn's, if its
+    /// message is here already: write-behind, fewer than [`DEFER_MOST`]
+    /// of them, no launch held for a commit, no wait's deadline to keep.
+    pub(super) fn defers_records(&self) -> bool {
+        self.waits.is_empty()
+            && self.journal.as_deref().is_some_and(|j| {
+                !(j.sync || j.unrecorded)
+                    && j.held.is_empty()
+                    && j.broken.is_none()
+                    && j.buf.len() < DEFER_MOST
+            })
     }
 
     /// The end of a turn: hands this turn's records to the writer (waiting
