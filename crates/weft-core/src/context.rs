@@ -154,6 +154,14 @@ impl TaskIndex {
         self.0.ids.get(name).copied()
     }
 
+    /// Task `id`'s name; `None` if `id` is no task of it. (The names lie
+    /// together, 16 bytes each: a runtime reading every task's name reads
+    /// them here rather than from each task's plan.)
+    #[inline]
+    pub fn name(&self, id: u32) -> Option<&Arc<str>> {
+        self.0.names.get(id as usize)
+    }
+
     /// How many tasks it holds.
     pub fn len(&self) -> usize {
         self.0.names.len()

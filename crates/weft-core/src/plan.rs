@@ -85,19 +85,73 @@ pub struct Transition {
     pub publish: Vec<(String, ValueTemplate)>,
     /// Where to go.
     pub targets: Vec<Target>,
+    /// `when` decided by the task's status alone, made when the plan is
+    /// compiled: bit `s` set for each status `s` that takes it; `None` when
+    /// `when` must be evaluated. (Read on every completion, so that the
+    /// common `when: <% succeeded() %>` costs no visit to its template.)
+    by_status: Option<u8>,
+}
+
+/// Every status (each has its bit in `Transition::by_status`, see
+/// `status_bit`).
+const STATUSES: [TaskStatus; 6] = [
+    TaskStatus::Pending,
+    TaskStatus::Running,
+    TaskStatus::Succeeded,
+    TaskStatus::Failed,
+    TaskStatus::TimedOut,
+    TaskStatus::Canceled,
+];
+
+#[inline]
+fn status_bit(status: TaskStatus) -> u8 {
+    match status {
+        TaskStatus::Pending => 1,
+        TaskStatus::Running => 1 << 1,
+        TaskStatus::Succeeded => 1 << 2,
+        TaskStatus::Failed => 1 << 3,
+        TaskStatus::TimedOut => 1 << 4,
+        TaskStatus::Canceled => 1 << 5,
+    }
 }
 
 impl Transition {
+    pub(crate) fn new(
+        when: Option<Template>,
+        publish: Vec<(String, ValueTemplate)>,
+        targets: Vec<Target>,
+    ) -> Transition {
+        let by_status = match &when {
+            None => Some(u8::MAX),
+            Some(w) => STATUSES.iter().try_fold(0u8, |bits, &s| {
+                w.status_test(s)
+                    .map(|taken| if taken { bits | status_bit(s) } else { bits })
+            }),
+        };
+        Transition {
+            when,
+            publish,
+            targets,
+            by_status,
+        }
+    }
+
+    /// Whether a completion with `status` takes this transition, when its
+    /// `when` is decided by the status alone (none, or `succeeded()`,
+    /// `failed()`, `timed_out()`, `completed()`); `None` when `when` must
+    /// be evaluated against the context.
+    #[inline]
+    pub fn taken_by_status(&self, status: TaskStatus) -> Option<bool> {
+        self.by_status.map(|bits| bits & status_bit(status) != 0)
+    }
+
     /// Goes to tasks only, publishes nothing, and is taken or not by the
     /// task's status alone (see [`TaskPlan::plain_next`]).
     pub(crate) fn is_plain(&self) -> bool {
         self.publish.is_empty()
             && !self.targets.is_empty()
             && self.targets.iter().all(|t| matches!(t, Target::Task(_)))
-            && self
-                .when
-                .as_ref()
-                .is_none_or(|w| w.status_test(TaskStatus::Succeeded).is_some())
+            && self.by_status.is_some()
     }
 }
 
@@ -225,6 +279,10 @@ struct PlanInner {
     /// Per task, its place among the tasks ordered by name.
     name_rank: Vec<u32>,
     starts: Vec<TaskId>,
+    /// The join tasks, in task order (see [`Plan::joins`]).
+    joins: Vec<TaskId>,
+    /// Per task, [`TaskPlan::split`] (see [`Plan::is_split`]).
+    split: Box<[bool]>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
@@ -340,6 +398,20 @@ impl Plan {
     /// Tasks that no transition targets: they start the run.
     pub fn starts(&self) -> &[TaskId] {
         &self.inner.starts
+    }
+
+    /// The tasks with a `join`, in task order: a runtime sets up their
+    /// states from this list, without reading every task's plan.
+    pub fn joins(&self) -> &[TaskId] {
+        &self.inner.joins
+    }
+
+    /// [`TaskPlan::split`] of task `id`, from a table of one byte a task
+    /// (read on every arrival at a task that is no join, where the task's
+    /// own plan is not otherwise read); `false` for an id of no task.
+    #[inline]
+    pub fn is_split(&self, id: TaskId) -> bool {
+        self.inner.split.get(id as usize).copied().unwrap_or(false)
     }
 
     /// True when some expression calls `task_status(...)`. A runtime may

@@ -436,6 +436,51 @@ tasks:
     assert!(!plain("e"), "an engine command");
     assert!(!plain("f"), "a transition without `do`");
     assert!(!plain("g"), "no `next`");
+
+    // Each transition's decision by status, made when the plan compiled.
+    use weft_core::TaskStatus::{Canceled, Failed, Succeeded, TimedOut};
+    let by = |name: &str, i: usize| {
+        let tr = &task(&plan, name).next[i];
+        [Succeeded, Failed, TimedOut, Canceled].map(|s| tr.taken_by_status(s))
+    };
+    let s = Some;
+    assert_eq!(by("a", 0), [s(true), s(false), s(false), s(false)]);
+    assert_eq!(by("a", 1), [s(false), s(true), s(true), s(false)]);
+    assert_eq!(by("b", 0), [s(true); 4], "no `when`: taken on any status");
+    assert_eq!(by("c", 0), [None; 4], "a `when` that reads the result");
+    assert_eq!(plan.joins(), [id(&plan, "c")], "the plan's list of joins");
+
+    // A status function inside a larger expression is evaluated; YAQL's
+    // bare status functions are decided by status, as Jinja's.
+    let yaml = r#"
+vars:
+  - go: true
+tasks:
+  a:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() and ctx().go }}"
+        do: b
+      - when: "<% succeeded() %>"
+        do: b
+      - when: "<% not succeeded() %>"
+        do: b
+      - when: "<% completed() %>"
+        do: b
+  b:
+    action: core.noop
+"#;
+    let plan = Workflow::from_yaml_str(yaml)
+        .and_then(|wf| wf.compile(CATALOG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let by = |i: usize| {
+        let tr = &task(&plan, "a").next[i];
+        [Succeeded, Failed, TimedOut, Canceled].map(|s| tr.taken_by_status(s))
+    };
+    assert_eq!(by(0), [None; 4], "`succeeded() and ctx().go` is evaluated");
+    assert_eq!(by(1), [s(true), s(false), s(false), s(false)]);
+    assert_eq!(by(2), [None; 4], "`not succeeded()` is evaluated");
+    assert_eq!(by(3), [s(true); 4], "`completed()`: every end");
 }
 
 #[test]

@@ -84,6 +84,9 @@ pub(crate) struct ExecutorInner {
     pub(crate) journal: Option<Arc<Journal>>,
     /// The durability of runs that do not choose.
     pub(crate) durability: Durability,
+    /// Every attempt in a tokio task of its own (see
+    /// [`ExecutorBuilder::spawn_every_attempt`]).
+    pub(crate) spawn_every_attempt: bool,
     /// The metrics handles of the workflows it ran.
     pub(crate) metrics: MetricsCache,
     /// The scheduler buffers of runs that ended, with their context maps,
@@ -159,6 +162,7 @@ impl ExecutorInner {
             context,
             host: self.clone(),
             mode,
+            spawn_every_attempt: self.spawn_every_attempt,
         };
         Ok((env, buffers))
     }
@@ -508,6 +512,7 @@ pub struct ExecutorBuilder {
     durability: Durability,
     journal: JournalConfig,
     max_in_flight: Option<usize>,
+    spawn_every_attempt: bool,
     limits: Limits,
     secret_key: Option<SecretKey>,
     run_context: Vec<(Arc<str>, RunContextFn)>,
@@ -536,6 +541,7 @@ impl ExecutorBuilder {
             durability: Durability::default(),
             journal: JournalConfig::default(),
             max_in_flight: None,
+            spawn_every_attempt: false,
             limits: Limits::default(),
             run_context: Vec::new(),
             secret_key: None,
@@ -722,6 +728,23 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Runs every action attempt in a tokio task of its own.
+    ///
+    /// By default an attempt that starts while nothing else of its run is
+    /// in flight (a chain's next task, a run's first task), and on a
+    /// current_thread runtime every attempt without delay, timeout or the
+    /// global cap, is polled by its run's own task: no task is spawned for
+    /// it, which makes a chain's hop about half as costly. An action that
+    /// blocks its thread then also holds back its run's commands (pause,
+    /// cancel, answers) until it yields. With this set, every attempt is
+    /// spawned, as a blocking action's neighbours on a multi_thread runtime
+    /// may need; the hop costs a tokio task more. Blocking work still
+    /// belongs in `tokio::task::spawn_blocking`.
+    pub fn spawn_every_attempt(mut self) -> ExecutorBuilder {
+        self.spawn_every_attempt = true;
+        self
+    }
+
     /// Caps task instances per run; the default is the number of tasks plus
     /// [`DEFAULT_EXTRA_INSTANCES`](crate::DEFAULT_EXTRA_INSTANCES). A run
     /// that would create more fails with an error naming the task
@@ -816,6 +839,7 @@ impl ExecutorBuilder {
                     .store
                     .map(|store| Arc::new(Journal::new(store, self.journal, self.secret_key))),
                 durability: self.durability,
+                spawn_every_attempt: self.spawn_every_attempt,
                 metrics: Default::default(),
                 buffers: Default::default(),
                 lost: Default::default(),

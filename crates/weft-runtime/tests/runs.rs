@@ -743,3 +743,73 @@ impl Drop for CountDrop {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+#[test]
+fn spawn_every_attempt_keeps_a_blocking_action_from_holding_back_its_runs_commands() {
+    // A lone attempt is polled by its run's task, so an action that blocks
+    // its thread holds back the run's commands until it yields (the
+    // documented cost of not spawning it); with `spawn_every_attempt` the
+    // run's task is free on the other worker and takes a cancel at once.
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for spawn in [false, true] {
+        rt.block_on(async {
+            let release = Arc::new(AtomicBool::new(false));
+            let started = Arc::new(AtomicBool::new(false));
+            let (r, s) = (release.clone(), started.clone());
+            let mut builder = Executor::builder().action("block", move |_i: ActionInput| {
+                let (r, s) = (r.clone(), s.clone());
+                async move {
+                    s.store(true, Ordering::SeqCst);
+                    let until = Instant::now() + Duration::from_secs(10);
+                    while !r.load(Ordering::SeqCst) && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(json!("unblocked"))
+                }
+            });
+            if spawn {
+                builder = builder.spawn_every_attempt();
+            }
+            let ex = builder.build();
+            let p = common::plan(&ex, "tasks:\n  a: {action: block}\n");
+            let run = ex.start(&p, json!({})).unwrap();
+            let handle = run.handle();
+            while !started.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            handle.cancel();
+            let wait = Duration::from_millis(if spawn { 5_000 } else { 300 });
+            let deadline = Instant::now() + wait;
+            while handle.status() == RunStatus::Running && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let seen = handle.status();
+            release.store(true, Ordering::SeqCst);
+            let out = tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .expect("the run ends once its action returns")
+                .unwrap();
+            if spawn {
+                assert_eq!(
+                    seen,
+                    RunStatus::Canceling,
+                    "spawned: the cancel is taken at once"
+                );
+            } else {
+                assert_eq!(
+                    seen,
+                    RunStatus::Running,
+                    "polled by the run: the cancel waits"
+                );
+            }
+            assert_eq!(out.status, RunStatus::Canceled, "{:?}", out.errors);
+            assert_eq!(common::result(&out, "a"), json!("unblocked"));
+        });
+    }
+}

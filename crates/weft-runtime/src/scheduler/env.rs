@@ -37,6 +37,9 @@ pub(crate) struct RunEnv {
     pub(crate) host: Arc<dyn RunHost>,
     /// Whether the run runs, or is only inspected.
     pub(crate) mode: Actions,
+    /// No attempt is polled by the run's task: each is spawned
+    /// ([`ExecutorBuilder::spawn_every_attempt`](crate::ExecutorBuilder::spawn_every_attempt)).
+    pub(crate) spawn_every_attempt: bool,
 }
 
 /// What a run's actions are when it is made.

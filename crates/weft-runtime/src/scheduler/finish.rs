@@ -20,7 +20,12 @@ impl Scheduler {
             // order (route 0 first). No list is made for route 0's: most
             // runs have joins, and all of them fired.
             let before = self.errors.len();
-            for j in 0..self.graph.joins.len() {
+            let waiting = if self.graph.joins_waiting > 0 {
+                self.graph.joins.len()
+            } else {
+                0
+            };
+            for j in 0..waiting {
                 if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
                     self.errors.push(e);
                 }
@@ -193,6 +198,7 @@ impl Scheduler {
         let (started, started_sys) = (self.started, self.started_sys);
         let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
         let plan = &self.env.plan;
+        let names = plan.task_index();
         let secrets = self.secrets.as_deref();
         // The record of instance `i` from its fields.
         let record = |i: usize,
@@ -223,7 +229,10 @@ impl Scheduler {
                 }
             }
             TaskRecord {
-                name: plan.task(task).name.clone(),
+                name: match names.name(task) {
+                    Some(name) => name.clone(),
+                    None => plan.task(task).name.clone(),
+                },
                 instance: i as u32,
                 route: if single { 0 } else { rank[route as usize] },
                 status,

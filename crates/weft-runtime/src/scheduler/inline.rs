@@ -219,19 +219,26 @@ impl Set {
     }
 
     fn clear(&mut self) {
-        for (p, place) in self.places.iter_mut().enumerate() {
-            if place.attempt.take().is_some() {
-                self.free.push(p as u32);
+        // Only an aborted run leaves attempts here (a finished one polled
+        // them all to their end): the places are visited only then.
+        if self.live > 0 {
+            for (p, place) in self.places.iter_mut().enumerate() {
+                if place.attempt.take().is_some() {
+                    self.free.push(p as u32);
+                }
+            }
+            self.live = 0;
+        }
+        // A place is marked queued only by whoever then puts its number in
+        // `woken`, and unmarked as it is taken from there to be polled: the
+        // marked places are among those listed, and only they are visited
+        // (a wide run's places are many lines to read again).
+        let mut woken = self.queue.woken.lock().unwrap_or_else(|p| p.into_inner());
+        for &p in woken.iter() {
+            if let Some(place) = self.places.get(p as usize) {
+                place.wake.queued.store(false, Ordering::Release);
             }
         }
-        self.live = 0;
-        self.queue
-            .woken
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-        for place in &self.places {
-            place.wake.queued.store(false, Ordering::Release);
-        }
+        woken.clear();
     }
 }

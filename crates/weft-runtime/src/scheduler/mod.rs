@@ -358,6 +358,11 @@ struct Graph {
     instances: Vec<Instance>,
     /// The join tasks' states in route 0, in task order.
     joins: Vec<JoinState>,
+    /// How many of `joins` some branch reached and that have not fired:
+    /// the run's end looks for joins that can never fire only when some
+    /// wait (most runs' joins all fired, and a wide run's states are many
+    /// cache lines to read again).
+    joins_waiting: u32,
     /// The join tasks' states in other routes, by (index in `joins`, route).
     route_joins: HashMap<(u32, u32), JoinState>,
     /// The run's routes; see [`RouteStep`].
@@ -437,6 +442,9 @@ pub(crate) struct Scheduler {
     /// Every plain attempt is polled by the run's task (a current_thread
     /// runtime), not only one that starts alone.
     inline_all: bool,
+    /// A plain attempt that starts alone is polled by the run's task
+    /// (unless the executor spawns every attempt).
+    inline_lone: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -509,9 +517,12 @@ impl Scheduler {
         buffers.slots.reserve(n_tasks.min(1 << 16));
         let mut joins = std::mem::take(&mut buffers.joins);
         let mut join_slot = std::mem::take(&mut buffers.join_slot);
-        if tasks.iter().any(|t| t.join.is_some()) {
+        // From the plan's list of joins: a wide plan's tasks are many
+        // cache lines to read each run.
+        if !plan.joins().is_empty() {
             join_slot.resize(tasks.len(), None);
-            for t in tasks {
+            for &id in plan.joins() {
+                let t = plan.task(id);
                 let Some(join) = t.join else { continue };
                 let n = t.inbound.len();
                 join_slot[t.id as usize] = Some(joins.len() as u32);
@@ -584,6 +595,7 @@ impl Scheduler {
             in_flight: 0,
             inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
+            inline_lone: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -605,6 +617,7 @@ impl Scheduler {
                     instances
                 },
                 joins,
+                joins_waiting: 0,
                 route_joins: HashMap::new(),
                 routes: {
                     let mut routes = std::mem::take(&mut buffers.routes);
@@ -692,8 +705,11 @@ impl Scheduler {
             }
             // On a current_thread runtime an attempt's task would run on
             // this thread anyway: every plain attempt is polled here.
-            self.inline_all = tokio::runtime::Handle::try_current()
-                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+            self.inline_lone = !self.env.spawn_every_attempt;
+            self.inline_all = self.inline_lone
+                && tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+                });
             self.begin();
             if self.replaying() {
                 // Boxed, as the flush below: the run's future is as big as

@@ -99,27 +99,26 @@ impl Scheduler {
         let mut taken = Bits::new(task.next.len());
         let mut when_failed = false;
         for (ti, tr) in task.next.iter().enumerate() {
-            let take = match &tr.when {
-                None => true,
-                Some(w) => match w.status_test(status) {
-                    Some(b) => b,
-                    None => {
-                        let c = cur.get_or_insert_with(|| current(&self.ctx));
-                        match w.eval_bool(c) {
-                            Ok(b) => b,
-                            Err(e) => {
-                                when_failed = true;
-                                self.fail_run(
-                                    Some(&task.name),
-                                    self.env
-                                        .plan
-                                        .describe_error(&e, &format!("next[{ti}].when")),
-                                );
-                                break;
-                            }
+            let take = match (tr.taken_by_status(status), &tr.when) {
+                (Some(b), _) => b,
+                // (A transition without `when` is decided by the status.)
+                (None, None) => true,
+                (None, Some(w)) => {
+                    let c = cur.get_or_insert_with(|| current(&self.ctx));
+                    match w.eval_bool(c) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            when_failed = true;
+                            self.fail_run(
+                                Some(&task.name),
+                                self.env
+                                    .plan
+                                    .describe_error(&e, &format!("next[{ti}].when")),
+                            );
+                            break;
                         }
                     }
-                },
+                }
             };
             if take {
                 taken.set(ti);
@@ -274,10 +273,7 @@ impl Scheduler {
         let mut any_taken = false;
         let mut all_taken = true;
         for (ti, tr) in task.next.iter().enumerate() {
-            let take = tr
-                .when
-                .as_ref()
-                .is_none_or(|w| w.status_test(status) != Some(false));
+            let take = tr.taken_by_status(status) != Some(false);
             if !take {
                 all_taken = false;
                 continue;
@@ -405,7 +401,7 @@ impl Scheduler {
             return;
         }
         let Some(j) = self.join_of(target) else {
-            let route = if self.env.plan.task(target).split {
+            let route = if self.env.plan.is_split(target) {
                 // Orquesta numbers a transition's edges to one target: the
                 // first transition of `from` that names it is key 0.
                 let key = from.next[..ti]
@@ -423,6 +419,7 @@ impl Scheduler {
         let pos = self.env.plan.task(target).inbound.binary_search(&from.id);
         let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
+        let waited = !js.fired && js.arrived_count > 0;
         if js.fired {
             if js.fired_batch == batch {
                 if let Some(merged) = js.scope.as_mut() {
@@ -449,11 +446,17 @@ impl Scheduler {
             js.fired = true;
             js.fired_batch = batch;
             let level = js.level + 1;
+            if route == 0 && waited {
+                self.graph.joins_waiting -= 1;
+            }
             // The scope stays with the join until its instance is made
             // (see `fired_join`): this completion's later edges to it may
             // still add to it.
             self.queue_dispatch(target, route, level, Scope::default());
         } else {
+            if route == 0 && !waited && js.arrived_count > 0 {
+                self.graph.joins_waiting += 1;
+            }
             self.check_join(j, route);
         }
     }

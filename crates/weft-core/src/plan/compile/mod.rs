@@ -165,6 +165,12 @@ impl<'w> Compiler<'w> {
         for (rank, &t) in by_rank.iter().enumerate() {
             name_rank[t] = rank as u32;
         }
+        let joins = tasks
+            .iter()
+            .filter(|t| t.join.is_some())
+            .map(|t| t.id)
+            .collect();
+        let split = tasks.iter().map(|t| t.split).collect();
         Ok(Plan {
             inner: Arc::new(PlanInner {
                 name: Arc::from(wf.name().unwrap_or("workflow")),
@@ -175,6 +181,8 @@ impl<'w> Compiler<'w> {
                 tasks,
                 name_rank,
                 starts,
+                joins,
+                split,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,
                 text: wf.text_shared(),

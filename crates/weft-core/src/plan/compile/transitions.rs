@@ -151,11 +151,7 @@ impl Compiler<'_> {
             if retries_here && targets.is_empty() {
                 continue;
             }
-            next.push(Transition {
-                when,
-                publish,
-                targets,
-            });
+            next.push(Transition::new(when, publish, targets));
         }
         (next, retry_command)
     }
