@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 use weft_core::Plan;
 
 use crate::id::RunId;
@@ -106,6 +106,16 @@ enum ToWriter {
     Urge,
 }
 
+impl ToWriter {
+    /// The message asks for a commit now: someone waits for it.
+    fn urgent(&self) -> bool {
+        match self {
+            ToWriter::Batch(b) => b.ack.is_some(),
+            ToWriter::Flush(_) | ToWriter::Barrier(_) | ToWriter::Urge => true,
+        }
+    }
+}
+
 /// Where a write-behind run hears how the commit of its `Started` record
 /// went (`None` until it is done).
 pub(crate) type FirstCommit = tokio::sync::watch::Sender<Option<Result<(), StoreError>>>;
@@ -119,7 +129,48 @@ struct Batch {
     first: Option<FirstCommit>,
     /// Where to tell the run that its records could not be committed.
     run_tx: flume::Sender<Msg>,
-    _permits: Option<OwnedSemaphorePermit>,
+    permits: Permits,
+}
+
+/// The permits of the backlog a batch holds, given back when it is
+/// dropped (committed, or given up). A count, not a tokio permit each: a
+/// turn whose records join the batch before it adds its own to the count,
+/// without an `Arc` of the semaphore to take and give back.
+struct Permits {
+    semaphore: Arc<Semaphore>,
+    n: u32,
+}
+
+impl Drop for Permits {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.semaphore.add_permits(self.n as usize);
+        }
+    }
+}
+
+impl Writer {
+    /// Takes `n` permits of the backlog, waiting for them if need be, and
+    /// says how many it took (none once the semaphore is closed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it ends takes none.
+    async fn take_permits(&self, n: u32) -> u32 {
+        // Nearly always there is room: taken at once, without the future
+        // of a wait (a turn of a chain hands over one record).
+        let permit = match self.permits.try_acquire_many(n) {
+            Ok(permit) => Ok(permit),
+            Err(_) => self.permits.acquire_many(n).await,
+        };
+        match permit {
+            Ok(permit) => {
+                permit.forget();
+                n
+            }
+            Err(_) => 0,
+        }
+    }
 }
 
 impl Journal {
@@ -203,12 +254,7 @@ impl Journal {
     ) {
         let writer = self.writer();
         let n = (entries.len() as u32).clamp(1, writer.capacity);
-        // Nearly always there is room: taken at once, without the future
-        // of a wait (a turn of a chain hands over one record).
-        let permits = match writer.permits.clone().try_acquire_many_owned(n) {
-            Ok(permits) => Some(permits),
-            Err(_) => writer.permits.clone().acquire_many_owned(n).await.ok(),
-        };
+        let n = writer.take_permits(n).await;
         let (records, urgent) = (entries.len(), ack.is_some());
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
@@ -216,7 +262,10 @@ impl Journal {
             ack,
             first: None,
             run_tx,
-            _permits: permits,
+            permits: Permits {
+                semaphore: writer.permits.clone(),
+                n,
+            },
         }));
         writer.wake.added(records);
         if urgent {
@@ -225,9 +274,30 @@ impl Journal {
     }
 
     /// Hands the records in `buf` of write-behind `run` over to the writer
-    /// (no answer), waiting first for room in the backlog; `buf` is left
+    /// (no answer), if the backlog has room for them now; `buf` is left
     /// empty. Records that join the batch of the same run still waiting
     /// are moved into it, and `buf` keeps its room for the next turn.
+    /// `false`: no room, nothing handed over ([`Journal::send_behind`]
+    /// waits for it).
+    pub(crate) fn try_send_behind(
+        &self,
+        run: RunId,
+        buf: &mut Vec<Entry>,
+        run_tx: &flume::Sender<Msg>,
+    ) -> bool {
+        let writer = self.writer();
+        let records = buf.len();
+        let n = (records as u32).clamp(1, writer.capacity);
+        let Ok(permits) = writer.permits.try_acquire_many(n) else {
+            return false;
+        };
+        permits.forget();
+        writer.tx.send_behind(run, buf, n, &writer.permits, run_tx);
+        writer.wake.added(records);
+        true
+    }
+
+    /// [`Journal::try_send_behind`], waiting first for room in the backlog.
     ///
     /// # Cancel safety
     ///
@@ -238,16 +308,14 @@ impl Journal {
         buf: &mut Vec<Entry>,
         run_tx: &flume::Sender<Msg>,
     ) {
+        if self.try_send_behind(run, buf, run_tx) {
+            return;
+        }
         let writer = self.writer();
         let records = buf.len();
         let n = (records as u32).clamp(1, writer.capacity);
-        // Nearly always there is room: taken at once, without the future
-        // of a wait (a turn of a chain hands over one record).
-        let permits = match writer.permits.clone().try_acquire_many_owned(n) {
-            Ok(permits) => Some(permits),
-            Err(_) => writer.permits.clone().acquire_many_owned(n).await.ok(),
-        };
-        writer.tx.send_behind(run, buf, permits, run_tx);
+        let n = writer.take_permits(n).await;
+        writer.tx.send_behind(run, buf, n, &writer.permits, run_tx);
         writer.wake.added(records);
     }
 
@@ -263,14 +331,23 @@ impl Journal {
         run_tx: flume::Sender<Msg>,
     ) {
         let writer = self.writer();
-        let permits = writer.permits.clone().try_acquire_owned().ok();
+        let n = match writer.permits.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                1
+            }
+            Err(_) => 0,
+        };
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run: start.run,
             entries: vec![start],
             ack: None,
             first: Some(first),
             run_tx,
-            _permits: permits,
+            permits: Permits {
+                semaphore: writer.permits.clone(),
+                n,
+            },
         }));
         writer.wake.added(1);
     }
@@ -336,6 +413,9 @@ struct QueueState {
     closed: bool,
     /// The writer is gone: nothing takes messages any more.
     gone: bool,
+    /// Messages in `msgs` that ask for a commit now (see
+    /// [`ToWriter::urgent`]).
+    urgent: usize,
 }
 
 impl Shared {
@@ -359,6 +439,7 @@ impl Queue {
             return Err(msg);
         }
         let was_empty = st.msgs.is_empty();
+        st.urgent += usize::from(msg.urgent());
         st.msgs.push_back(msg);
         drop(st);
         if was_empty {
@@ -371,36 +452,34 @@ impl Queue {
     /// answer: moved into the last batch waiting if they are few
     /// ([`JOIN_MOST`]) and that batch is of the same run, from the same
     /// scheduler, and waits for no answer either (`buf` keeps its room);
-    /// otherwise as a batch of their own (`buf` gets room for as many).
+    /// otherwise as a batch of their own (`buf` gets as much room again:
+    /// see [`next_room`]).
+    /// The batch holds `permits` of `semaphore`, taken.
     fn send_behind(
         &self,
         run: RunId,
         buf: &mut Vec<Entry>,
-        permits: Option<OwnedSemaphorePermit>,
+        permits: u32,
+        semaphore: &Arc<Semaphore>,
         run_tx: &flume::Sender<Msg>,
     ) {
         let mut st = self.0.lock();
         if st.gone {
             buf.clear();
+            semaphore.add_permits(permits as usize);
             return;
         }
         if let Some(ToWriter::Batch(last)) = st.msgs.back_mut().filter(|_| buf.len() <= JOIN_MOST) {
-            if last.run == run
-                && last.ack.is_none()
-                && last.first.is_none()
-                && last.run_tx.same_channel(run_tx)
-            {
+            // The batch of the run's `Started` record too: whoever hears
+            // how its commit went hears it of the commit these records
+            // share with it.
+            if last.run == run && last.ack.is_none() && last.run_tx.same_channel(run_tx) {
                 last.entries.append(buf);
-                match (&mut last._permits, permits) {
-                    (Some(mine), Some(more)) => mine.merge(more),
-                    (mine @ None, more) => *mine = more,
-                    (Some(_), None) => {}
-                }
+                last.permits.n += permits;
                 return;
             }
         }
-        let size = buf.len();
-        let entries = std::mem::replace(buf, Vec::with_capacity(size));
+        let entries = std::mem::replace(buf, Vec::with_capacity(next_room(buf)));
         let was_empty = st.msgs.is_empty();
         st.msgs.push_back(ToWriter::Batch(Batch {
             run,
@@ -408,7 +487,10 @@ impl Queue {
             ack: None,
             first: None,
             run_tx: run_tx.clone(),
-            _permits: permits,
+            permits: Permits {
+                semaphore: semaphore.clone(),
+                n: permits,
+            },
         }));
         drop(st);
         if was_empty {
@@ -428,21 +510,34 @@ impl Drop for Queue {
 /// handed over as a batch of their own, moved rather than copied.
 const JOIN_MOST: usize = 16;
 
+/// The most room for records a run's next turn is given when its buffer
+/// is handed over (a turn's budget bounds its records, a few aside).
+const ROOM_MOST: usize = 2048;
+
+/// The room for records of the buffer that replaces `buf`, handed over
+/// whole: as much as `buf` had (up to [`ROOM_MOST`]), not only what it
+/// held. Turns of many records vary in size, and a buffer sized to the
+/// last turn grew by doubling, each step a copy of what it held, in the
+/// next turn that had a few records more.
+pub(crate) fn next_room(buf: &Vec<Entry>) -> usize {
+    buf.capacity().min(ROOM_MOST).max(buf.len())
+}
+
 /// The writer's end of the [`Queue`].
 struct Receiver(Arc<Shared>);
 
 impl Receiver {
-    /// The next message, waiting for one; `None` once the journal is gone
-    /// and every message was taken.
-    async fn recv(&self) -> Option<ToWriter> {
+    /// Waits until a message waits, and leaves it there; `false` once the
+    /// journal is gone and every message was taken.
+    async fn ready(&self) -> bool {
         loop {
             {
-                let mut st = self.0.lock();
-                if let Some(msg) = st.msgs.pop_front() {
-                    return Some(msg);
+                let st = self.0.lock();
+                if !st.msgs.is_empty() {
+                    return true;
                 }
                 if st.closed {
-                    return None;
+                    return false;
                 }
             }
             // A message queued since the look above has stored a permit.
@@ -452,7 +547,15 @@ impl Receiver {
 
     /// The next message, if one waits.
     fn try_recv(&self) -> Option<ToWriter> {
-        self.0.lock().msgs.pop_front()
+        let mut st = self.0.lock();
+        let msg = st.msgs.pop_front()?;
+        st.urgent -= usize::from(msg.urgent());
+        Some(msg)
+    }
+
+    /// A message waiting asks for a commit now.
+    fn urgent(&self) -> bool {
+        self.0.lock().urgent > 0
     }
 
     /// The journal is gone.
@@ -507,8 +610,6 @@ struct Gathered {
     flushes: Vec<ToWriter>,
     /// Records in `pending`.
     count: usize,
-    /// Commit now: someone waits.
-    urgent: bool,
 }
 
 impl Gathered {
@@ -539,14 +640,10 @@ impl Gathered {
                     return;
                 }
                 self.count += b.entries.len();
-                self.urgent |= b.ack.is_some();
                 self.pending.push(b);
             }
-            ToWriter::Urge => self.urgent = true,
-            waiter @ (ToWriter::Flush(_) | ToWriter::Barrier(_)) => {
-                self.urgent = true;
-                self.flushes.push(waiter);
-            }
+            ToWriter::Urge => {}
+            waiter @ (ToWriter::Flush(_) | ToWriter::Barrier(_)) => self.flushes.push(waiter),
         }
     }
 }
@@ -573,28 +670,32 @@ async fn write_loop(
     // small batches at a time, each waiting for its fsync, would fall
     // further behind a run that hands over records faster).
     let most = config.batch_records.max(MIN_TAKEN / 4).saturating_mul(4);
-    while let Some(first) = rx.recv().await {
+    while rx.ready().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
-        let mut g = Gathered::default();
-        g.take(first, &lost, &wake);
         let deadline = Instant::now() + config.batch_interval;
         let mut due = false;
-        loop {
-            // Whatever waits now (up to `most` records) is taken; what
-            // comes later shares this commit if it comes before the commit.
-            while g.count < most {
-                match rx.try_recv() {
-                    Some(msg) => g.take(msg, &lost, &wake),
-                    None => break,
-                }
-            }
-            if due || g.urgent || g.count >= config.batch_records || rx.is_disconnected() {
-                break;
-            }
+        // What comes is left in the queue until the commit, where a run's
+        // next few records join its batch (its `Started` record's too): a
+        // short run is one batch at its commit, not a batch to copy in
+        // front of the rest.
+        while !(due
+            || rx.urgent()
+            || wake.records.load(Ordering::Relaxed) >= config.batch_records
+            || rx.is_disconnected())
+        {
             let wait = tokio::time::sleep_until(deadline.into());
             tokio::select! {
                 () = wake.notify.notified() => {}
                 () = wait => due = true,
+            }
+        }
+        // Whatever waits now, up to `most` records (and what was left
+        // over the last time, first).
+        let mut g = Gathered::default();
+        while g.count < most {
+            match rx.try_recv() {
+                Some(msg) => g.take(msg, &lost, &wake),
+                None => break,
             }
         }
         let Gathered {

@@ -1032,6 +1032,51 @@ async fn a_writer_that_fell_behind_takes_everything_waiting_in_one_commit() {
     assert!(sizes.len() <= 3, "{} commits: {sizes:?}", sizes.len());
 }
 
+/// Runs that hand over more records than the backlog has room for: each
+/// turn waits for room, which every commit gives back, also the room of a
+/// turn whose records joined the batch before them. Were any kept, the
+/// later runs would wait for room that never comes.
+#[tokio::test]
+async fn a_backlog_smaller_than_the_runs_gets_its_room_back_at_each_commit() {
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(
+            JournalConfig::new()
+                .backlog_records(4)
+                .batch_interval(Duration::from_millis(1)),
+        )
+        .build();
+    let chain = plan(
+        &ex,
+        "tasks:\n  a: {action: core.noop, next: [{do: b}]}\n  b: {action: core.noop, next: [{do: c}]}\n  c: {action: core.noop}\n",
+    );
+    let wide = plan(
+        &ex,
+        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n",
+    );
+    let xs: Vec<u32> = (0..50).collect();
+    for _ in 0..3 {
+        let runs = [
+            (ex.start(&chain, json!({})).unwrap(), 3),
+            (ex.start(&wide, json!({ "xs": xs })).unwrap(), 50),
+        ];
+        for (run, attempts) in runs {
+            let out = tokio::time::timeout(Duration::from_secs(30), run)
+                .await
+                .expect("the run still waits for room in the backlog")
+                .unwrap();
+            assert!(out.succeeded(), "{:?}", out.errors);
+            ex.flush().await.unwrap();
+            let entries = store.load(out.run_id).await.unwrap();
+            let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, (0..attempts + 2).collect::<Vec<_>>());
+            assert!(matches!(entries[0].record, Record::Started(_)));
+            assert!(matches!(entries.last().unwrap().record, Record::Ended(_)));
+        }
+    }
+}
+
 /// With `sync` durability a turn's launches wait for their records' commit.
 /// An abort handled in the same turn, after a launch was held, must keep
 /// that action from ever starting: spawned after the commit, nothing would

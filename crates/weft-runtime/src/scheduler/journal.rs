@@ -22,7 +22,9 @@
 //! # Turns
 //!
 //! Records of a turn are handed to the journal writer when the turn ends
-//! (before the loop waits or yields). With `sync` durability the attempts
+//! (before the loop waits or yields); write-behind, a few records of a
+//! turn whose next message is here already wait for the next turn's, and
+//! are handed over with them before the loop waits or yields. With `sync` durability the attempts
 //! the turn launched are held until the writer says the records are
 //! committed: no task starts before what caused it is on disk, and the
 //! first turn's records go with the `Started` record, in one commit.
@@ -61,6 +63,12 @@ use crate::store::{
     from_millis, millis, AttemptOutcome, AttemptRecord, Command, Entry, Record, RunEnd, StoreError,
 };
 
+/// The most records of write-behind turns that wait for the next turn's
+/// instead of being handed over at their turn's end (see
+/// `Scheduler::defers_records`): a chain's hops hand theirs over a few
+/// at a time, not one a hop.
+const DEFER_MOST: usize = 16;
+
 /// A durable run's journal state.
 pub(crate) struct RunJournal {
     journal: Arc<Journal>,
@@ -87,6 +95,9 @@ pub(crate) struct RunJournal {
     replay: Option<Box<Replay>>,
     /// The journal cannot be written any more (why).
     broken: Option<String>,
+    /// The run's start in nanoseconds since the epoch (`None` inside:
+    /// not representable), once the first attempt record asked for it.
+    clock_base: Option<Option<u64>>,
 }
 
 /// Why a journal cannot be replayed: a record does not fit the run the
@@ -278,6 +289,7 @@ impl RunJournal {
             held: Vec::new(),
             replay: None,
             broken: None,
+            clock_base: None,
         }
     }
 
@@ -298,6 +310,7 @@ impl RunJournal {
             held: Vec::new(),
             replay: None,
             broken: None,
+            clock_base: None,
         }
     }
 
@@ -346,6 +359,7 @@ impl RunJournal {
                 clock: None,
             })),
             broken: None,
+            clock_base: None,
         }
     }
 
@@ -445,18 +459,29 @@ impl Scheduler {
         j.seq += 1;
     }
 
-    /// Records the outcome of an attempt handled at this step.
+    /// Records the outcome of an attempt handled at this step (nearly
+    /// every record a run writes is one of these): made in its box, and
+    /// moved from there to the turn's buffer, through no closure and no
+    /// `Record` of its own on the way.
     pub(super) fn record_attempt(&mut self, done: &Done) {
-        let step = self.step;
-        let started_sys = self.started_sys;
+        let Some(j) = self.journal.as_deref_mut() else {
+            return;
+        };
+        if j.replay.is_some() || j.broken.is_some() {
+            return;
+        }
         let started = self.started;
-        // The run's start in nanoseconds since the epoch: a time on the
-        // run's clock becomes milliseconds by an addition, the same
-        // milliseconds as through `SystemTime`, which costs twice as much.
-        let base = started_sys
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .and_then(|d| u64::try_from(d.as_nanos()).ok());
+        let started_sys = self.started_sys;
+        // The run's start in nanoseconds since the epoch, taken once a
+        // run: a time on the run's clock becomes milliseconds by an
+        // addition, the same milliseconds as through `SystemTime`, which
+        // costs twice as much.
+        let base = *j.clock_base.get_or_insert_with(|| {
+            started_sys
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        });
         let to_ms = |at: Instant| {
             let d = at.saturating_duration_since(started);
             match base.and_then(|b| b.checked_add(u64::try_from(d.as_nanos()).ok()?)) {
@@ -464,20 +489,14 @@ impl Scheduler {
                 None => millis(started_sys + d),
             }
         };
-        // Only a wait's record names its task (for listing waits).
-        let task = match &done.outcome {
-            Outcome::Err(e) if e.wait().is_some() => Some(
-                self.env
-                    .plan
-                    .task(self.graph.instances[done.key.instance.index()].task)
-                    .name
-                    .clone(),
-            ),
-            _ => None,
-        };
-        self.record(|| {
-            Record::Attempt(Box::new(AttemptRecord {
-                step,
+        let ended_at = to_ms(done.ended);
+        // Made in its box, allocated first: a record is 272 bytes (a
+        // wait's outcome is the largest), and one made before its box
+        // was copied whole into it.
+        let mut record = Box::write(
+            Box::new_uninit(),
+            AttemptRecord {
+                step: self.step,
                 instance: done.key.instance.0,
                 item: done.key.item.map(|i| i.0),
                 attempt: done.key.attempt,
@@ -493,21 +512,35 @@ impl Scheduler {
                     },
                     Outcome::Err(e) => {
                         let wait = e.wait().cloned().unwrap_or_else(|| crate::Wait::new(""));
-                        let deadline_at =
-                            wait.timeout_ms.map(|t| to_ms(done.ended).saturating_add(t));
                         AttemptOutcome::Waiting {
-                            task: task.as_deref().unwrap_or_default().to_owned(),
+                            // Only a wait's record names its task (for
+                            // listing waits).
+                            task: self
+                                .env
+                                .plan
+                                .task(self.graph.instances[done.key.instance.index()].task)
+                                .name
+                                .to_string(),
+                            deadline_at: wait.timeout_ms.map(|t| ended_at.saturating_add(t)),
                             wait,
-                            deadline_at,
                         }
                     }
                     Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
                     Outcome::Dropped => AttemptOutcome::Dropped,
                 },
                 started_at: done.started.map(to_ms),
-                ended_at: to_ms(done.ended),
-            }))
+                ended_at,
+            },
+        );
+        if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
+            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut record.outcome);
+        }
+        j.buf.push(Entry {
+            run: self.run_id,
+            seq: j.seq,
+            record: Record::Attempt(record),
         });
+        j.seq += 1;
     }
 
     /// Records a command handled now, between two steps.
@@ -521,10 +554,35 @@ impl Scheduler {
         self.record(|| Record::Ended(Box::new(end)));
     }
 
+    /// Whether this turn's records may wait for the next turn's, if its
+    /// message is here already: write-behind, fewer than [`DEFER_MOST`]
+    /// of them, no launch held for a commit, no wait's deadline to keep.
+    pub(super) fn defers_records(&self) -> bool {
+        self.waits.is_empty()
+            && self.journal.as_deref().is_some_and(|j| {
+                !(j.sync || j.unrecorded)
+                    && j.held.is_empty()
+                    && j.broken.is_none()
+                    && j.buf.len() < DEFER_MOST
+            })
+    }
+
     /// The end of a turn: hands this turn's records to the writer (waiting
     /// for room in its backlog), and with `sync` durability waits for the
     /// commit before starting the attempts the turn launched.
     pub(super) async fn end_turn(&mut self) {
+        if !self.end_turn_at_once() {
+            self.end_turn_waiting().await;
+        }
+    }
+
+    /// The end of a turn that waits for nothing, the usual one: the
+    /// gauges, and a write-behind run's records handed over while the
+    /// backlog has room. `false`: the rest is [`Scheduler::end_turn_waiting`]'s
+    /// (a commit to wait for, launches held for it, a full backlog). A
+    /// plain function: a chain's every hop ends a turn, and the future of
+    /// `end_turn` cost each of them its making, polling and dropping.
+    pub(super) fn end_turn_at_once(&mut self) -> bool {
         if let Some(m) = self.metrics.as_deref_mut() {
             if m.due(self.turn.started) {
                 m.turn(
@@ -535,6 +593,21 @@ impl Scheduler {
             }
         }
         let Some(j) = self.journal.as_deref_mut() else {
+            return true;
+        };
+        if j.buf.is_empty() && j.held.is_empty() {
+            return true;
+        }
+        !(j.sync || j.unrecorded)
+            && j.held.is_empty()
+            && j.journal.try_send_behind(self.run_id, &mut j.buf, &self.tx)
+    }
+
+    /// The end of a turn that [`Scheduler::end_turn_at_once`] left: hands
+    /// the turn's records over, waiting for room in the backlog, and for
+    /// their commit with `sync` durability.
+    pub(super) async fn end_turn_waiting(&mut self) {
+        let Some(j) = self.journal.as_deref_mut() else {
             return;
         };
         if j.buf.is_empty() && j.held.is_empty() {
@@ -544,10 +617,10 @@ impl Scheduler {
         let mut first_failed = None;
         if !j.buf.is_empty() {
             if j.sync || j.unrecorded {
-                // The next turn's buffer starts at this one's size: a turn
-                // of many completions does not grow it from nothing again.
-                let size = j.buf.len();
-                let entries = std::mem::replace(&mut j.buf, Vec::with_capacity(size));
+                // The next turn's buffer starts with this one's room: a
+                // turn of many completions does not grow it again.
+                let room = crate::journal::next_room(&j.buf);
+                let entries = std::mem::replace(&mut j.buf, Vec::with_capacity(room));
                 let first = std::mem::replace(&mut j.unrecorded, false);
                 let (ack, done) = tokio::sync::oneshot::channel();
                 j.journal
@@ -576,6 +649,10 @@ impl Scheduler {
                     .send_behind(self.run_id, &mut j.buf, &self.tx)
                     .await;
             }
+        }
+        if failed.is_none() && j.held.is_empty() {
+            // Write-behind: nothing waited for the commit.
+            return;
         }
         let held = std::mem::take(&mut j.held);
         if failed.is_some() {

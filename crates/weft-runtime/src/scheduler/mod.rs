@@ -729,8 +729,8 @@ impl Scheduler {
                     // Out of budget: let what was spawned run, then handle
                     // what it finished before the rest of the queue, so
                     // finished attempts do not pile up behind it.
-                    if self.turn_has_end() {
-                        self.end_turn().await;
+                    if self.turn_has_end() && !self.end_turn_at_once() {
+                        self.end_turn_waiting().await;
                     }
                     // The attempts this task polls itself go on first.
                     std::future::poll_fn(|cx| {
@@ -751,23 +751,39 @@ impl Scheduler {
                     // wait for them, a resume or a cancel.
                     self.status.set(RunStatus::Paused);
                 }
-                if self.turn_has_end() {
-                    self.end_turn().await;
-                }
-                // A wait's deadline is the only timer the loop keeps. (The
-                // message is not wrapped in an `Option` for the wait without
-                // one: each wrapping and unwrapping copied it.)
-                let msg = match self.next_deadline() {
-                    None => self.next_message().await,
-                    // Boxed: a timer is big, and rare (a wait with a timeout).
-                    Some(at) => match Box::pin(self.next_message_until(at)).await {
-                        Some(msg) => msg,
-                        None => {
-                            self.new_turn();
-                            self.expire_due();
-                            continue;
+                // Write-behind, a turn's few records wait for the next
+                // turn's when its message is here already (an attempt this
+                // task polls that ends at once: a chain's next hop), and go
+                // with them: records are handed over before the run waits
+                // or yields, not at every turn's end.
+                let here = match self.defers_records() {
+                    true => self.message_now().await,
+                    false => None,
+                };
+                let msg = match here {
+                    Some(msg) => msg,
+                    None => {
+                        if self.turn_has_end() && !self.end_turn_at_once() {
+                            self.end_turn_waiting().await;
                         }
-                    },
+                        // A wait's deadline is the only timer the loop keeps.
+                        // (The message is not wrapped in an `Option` for the
+                        // wait without one: each wrapping and unwrapping
+                        // copied it.)
+                        match self.next_deadline() {
+                            None => self.next_message().await,
+                            // Boxed: a timer is big, and rare (a wait with a
+                            // timeout).
+                            Some(at) => match Box::pin(self.next_message_until(at)).await {
+                                Some(msg) => msg,
+                                None => {
+                                    self.new_turn();
+                                    self.expire_due();
+                                    continue;
+                                }
+                            },
+                        }
+                    }
                 };
                 let Ok(msg) = msg else {
                     break;
@@ -1024,6 +1040,21 @@ impl Scheduler {
             rx: &self.rx,
             inline: &mut self.inline,
         }
+    }
+
+    /// The next message if it is here already, or comes when the attempts
+    /// this task polls are polled once; `None` without waiting otherwise.
+    async fn message_now(&mut self) -> Option<Result<Msg, flume::RecvError>> {
+        let mut next = self.next_message();
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(
+                match std::future::Future::poll(std::pin::Pin::new(&mut next), cx) {
+                    std::task::Poll::Ready(msg) => Some(msg),
+                    std::task::Poll::Pending => None,
+                },
+            )
+        })
+        .await
     }
 
     /// The next message, or `None` once `at` has come.
