@@ -1044,17 +1044,21 @@ impl Scheduler {
 
     /// The next message if it is here already, or comes when the attempts
     /// this task polls are polled once; `None` without waiting otherwise.
+    /// (Taken with `try_recv`, not by polling the kept receive future: a
+    /// poll of that future that finds nothing puts its waiter on the
+    /// channel's list again, and the wait that follows would add it once
+    /// more, a stale entry each time.)
     async fn message_now(&mut self) -> Option<Result<Msg, flume::RecvError>> {
-        let mut next = self.next_message();
         std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(
-                match std::future::Future::poll(std::pin::Pin::new(&mut next), cx) {
-                    std::task::Poll::Ready(msg) => Some(msg),
-                    std::task::Poll::Pending => None,
-                },
-            )
+            self.inline.poll(cx);
+            std::task::Poll::Ready(())
         })
-        .await
+        .await;
+        match self.rx.try_recv() {
+            Ok(msg) => Some(Ok(msg)),
+            Err(flume::TryRecvError::Empty) => None,
+            Err(flume::TryRecvError::Disconnected) => Some(Err(flume::RecvError::Disconnected)),
+        }
     }
 
     /// The next message, or `None` once `at` has come.
