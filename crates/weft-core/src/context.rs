@@ -64,17 +64,19 @@ impl TaskStatus {
         )
     }
 
+    /// Every status, in the order of their discriminants.
+    pub(crate) const ALL: [TaskStatus; 6] = [
+        TaskStatus::Pending,
+        TaskStatus::Running,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+        TaskStatus::TimedOut,
+        TaskStatus::Canceled,
+    ];
+
     fn shared_value(self) -> Arc<Value> {
         static VALUES: LazyLock<[Arc<Value>; 6]> = LazyLock::new(|| {
-            [
-                TaskStatus::Pending,
-                TaskStatus::Running,
-                TaskStatus::Succeeded,
-                TaskStatus::Failed,
-                TaskStatus::TimedOut,
-                TaskStatus::Canceled,
-            ]
-            .map(|s| Arc::new(Value::String(s.as_str().to_owned())))
+            TaskStatus::ALL.map(|s| Arc::new(Value::String(s.as_str().to_owned())))
         });
         VALUES[self as usize].clone()
     }

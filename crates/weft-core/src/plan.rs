@@ -92,27 +92,10 @@ pub struct Transition {
     by_status: Option<u8>,
 }
 
-/// Every status (each has its bit in `Transition::by_status`, see
-/// `status_bit`).
-const STATUSES: [TaskStatus; 6] = [
-    TaskStatus::Pending,
-    TaskStatus::Running,
-    TaskStatus::Succeeded,
-    TaskStatus::Failed,
-    TaskStatus::TimedOut,
-    TaskStatus::Canceled,
-];
-
+/// The bit of `status` in `Transition::by_status`.
 #[inline]
 fn status_bit(status: TaskStatus) -> u8 {
-    match status {
-        TaskStatus::Pending => 1,
-        TaskStatus::Running => 1 << 1,
-        TaskStatus::Succeeded => 1 << 2,
-        TaskStatus::Failed => 1 << 3,
-        TaskStatus::TimedOut => 1 << 4,
-        TaskStatus::Canceled => 1 << 5,
-    }
+    1 << (status as u8)
 }
 
 impl Transition {
@@ -123,7 +106,7 @@ impl Transition {
     ) -> Transition {
         let by_status = match &when {
             None => Some(u8::MAX),
-            Some(w) => STATUSES.iter().try_fold(0u8, |bits, &s| {
+            Some(w) => TaskStatus::ALL.iter().try_fold(0u8, |bits, &s| {
                 w.status_test(s)
                     .map(|taken| if taken { bits | status_bit(s) } else { bits })
             }),
