@@ -25,6 +25,18 @@ fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// An executor journaling to `store` with `config`.
+fn journaled(store: Arc<dyn Store>, config: JournalConfig) -> Executor {
+    Executor::builder()
+        .store(store)
+        .journal_config(config)
+        .build()
+}
+
+/// One with-items task over the input `xs`.
+const OVER_XS: &str =
+    "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n";
+
 #[tokio::test]
 async fn a_durable_run_journals_what_it_handled() {
     let world = Arc::new(World::default());
@@ -947,18 +959,13 @@ async fn a_full_batch_is_committed_without_waiting_for_the_batch_interval() {
     // The batch interval is a minute and nobody flushes: the run's records
     // are committed because `batch_records` of them wait.
     let store = Arc::new(MemoryStore::new());
-    let ex = Executor::builder()
-        .store(store.clone())
-        .journal_config(
-            JournalConfig::new()
-                .batch_records(50)
-                .batch_interval(Duration::from_secs(60)),
-        )
-        .build();
-    let p = plan(
-        &ex,
-        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n",
+    let ex = journaled(
+        store.clone(),
+        JournalConfig::new()
+            .batch_records(50)
+            .batch_interval(Duration::from_secs(60)),
     );
+    let p = plan(&ex, OVER_XS);
     let xs: Vec<u32> = (0..200).collect();
     let out = ex.start(&p, json!({ "xs": xs })).unwrap().await.unwrap();
     assert!(out.succeeded(), "{:?}", out.errors);
@@ -1009,14 +1016,12 @@ async fn a_writer_that_fell_behind_takes_everything_waiting_in_one_commit() {
     // all that waits, not four batches of a record each, so a writer whose
     // commits are slower than the records come does not fall further behind.
     let store = Arc::new(Hooked::new(Arc::new(MemoryStore::new()), Gate::default()));
-    let ex = Executor::builder()
-        .store(store.clone())
-        .journal_config(
-            JournalConfig::new()
-                .batch_records(1)
-                .batch_interval(Duration::from_secs(60)),
-        )
-        .build();
+    let ex = journaled(
+        store.clone(),
+        JournalConfig::new()
+            .batch_records(1)
+            .batch_interval(Duration::from_secs(60)),
+    );
     let p = plan(
         &ex,
         "input: [xs]\ntasks:\n  t: {with: {items: '{{ parameters.xs }}', concurrency: 1}, action: core.noop}\n",
@@ -1039,22 +1044,17 @@ async fn a_writer_that_fell_behind_takes_everything_waiting_in_one_commit() {
 #[tokio::test]
 async fn a_backlog_smaller_than_the_runs_gets_its_room_back_at_each_commit() {
     let store = Arc::new(MemoryStore::new());
-    let ex = Executor::builder()
-        .store(store.clone())
-        .journal_config(
-            JournalConfig::new()
-                .backlog_records(4)
-                .batch_interval(Duration::from_millis(1)),
-        )
-        .build();
+    let ex = journaled(
+        store.clone(),
+        JournalConfig::new()
+            .backlog_records(4)
+            .batch_interval(Duration::from_millis(1)),
+    );
     let chain = plan(
         &ex,
         "tasks:\n  a: {action: core.noop, next: [{do: b}]}\n  b: {action: core.noop, next: [{do: c}]}\n  c: {action: core.noop}\n",
     );
-    let wide = plan(
-        &ex,
-        "input: [xs]\ntasks:\n  t: {with: '{{ parameters.xs }}', action: core.noop}\n",
-    );
+    let wide = plan(&ex, OVER_XS);
     let xs: Vec<u32> = (0..50).collect();
     for _ in 0..3 {
         let runs = [
