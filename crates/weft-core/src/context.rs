@@ -246,7 +246,7 @@ impl TaskResults {
             // The slots are another plan's (maps kept from another run):
             // by name.
             _ => {
-                if let Some(name) = index.0.names.get(id as usize) {
+                if let Some(name) = index.name(id) {
                     self.insert(name.clone(), value);
                 }
             }
@@ -274,10 +274,16 @@ impl TaskResults {
 
     /// How many tasks have a result.
     pub(crate) fn len(&self) -> usize {
-        if self.slots.get().is_none() {
+        let Some(s) = self.slots.get() else {
             return self.map.len();
-        }
-        self.entries().len()
+        };
+        let in_slots = s.slots.iter().filter(|slot| lock(slot).is_some()).count();
+        let by_name_only = self
+            .map
+            .iter()
+            .filter(|e| !self.slot(e.key()).is_some_and(|slot| lock(slot).is_some()))
+            .count();
+        in_slots + by_name_only
     }
 
     /// Room for results by name, and the slots.

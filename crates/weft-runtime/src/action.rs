@@ -181,8 +181,8 @@ pub trait Action: Send + Sync + 'static {
     }
 
     /// Spawns an attempt that has no delay, timeout or concurrency cap (or
-    /// hands it to the run's task to poll, when nothing else of the run is
-    /// in flight): by default the future [`Action::call`] makes, boxed. Not
+    /// hands it to the run's task to poll: when nothing else of the run is
+    /// in flight, or on a current_thread runtime): by default the future [`Action::call`] makes, boxed. Not
     /// for implementors (its argument cannot be named outside weft): the
     /// closure actions of [`ExecutorBuilder::action`](crate::ExecutorBuilder::action)
     /// and [`ExecutorBuilder::action_typed`](crate::ExecutorBuilder::action_typed)

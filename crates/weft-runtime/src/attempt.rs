@@ -1,6 +1,7 @@
-//! One action attempt, in its own tokio task (or polled by its run's task:
-//! see below): the optional delay and concurrency slot, the action itself (its timeout, its panics caught), and
-//! the one message that reports the outcome to the run's scheduler.
+//! One action attempt, in its own tokio task (or polled by its run's
+//! task: see below): the optional delay and concurrency slot, the action
+//! itself (its timeout, its panics caught), and the one message that
+//! reports the outcome to the run's scheduler.
 //!
 //! Timers live here, never in the scheduler loop.
 //!
@@ -14,7 +15,9 @@
 //! instructions, a third of a chain's hop). Its report is sent on the same
 //! channel as a spawned attempt's. On a current_thread runtime, where every
 //! task runs on the one thread anyway, every such attempt is polled by its
-//! run's task (`scheduler/inline.rs`), however many are in flight.
+//! run's task (`scheduler/inline.rs`), however many are in flight. An
+//! executor built with `ExecutorBuilder::spawn_every_attempt` spawns them
+//! all.
 //!
 //! Every spawned attempt reports exactly once, whatever happens to it: the
 //! [`Report`] it owns sends the outcome, or, if the attempt's task unwinds

@@ -1,13 +1,17 @@
 //! The journal writer: one tokio task per executor that commits the
 //! records of all its durable runs to the store, in batches.
 //!
-//! Each run's scheduler hands over the records of a turn as one batch. The
-//! writer waits for more until [`JournalConfig::batch_records`] records are
+//! Each run's scheduler hands over its records a turn at a time (a
+//! write-behind turn of a few records, whose next message is already there,
+//! goes with the next turn's), onto a queue under a lock; a turn of 16 or
+//! fewer records joins its run's batch still waiting at the queue's back.
+//! The writer waits until [`JournalConfig::batch_records`] records are
 //! pending or [`JournalConfig::batch_interval`] has passed since the first
-//! one, then appends them all in one call (one transaction, one fsync). A
-//! batch that asks for an acknowledgement (a run with `sync` durability, or
-//! a flush) is committed at once together with everything already waiting,
-//! so runs waiting at the same moment share one commit.
+//! one, then takes what waits, up to four batches and never fewer than
+//! 32,768 records, and appends it in one call (one transaction, one
+//! fsync). A batch that asks for an acknowledgement (a run with `sync`
+//! durability, or a flush) is committed at once together with everything
+//! already waiting, so runs waiting at the same moment share one commit.
 //!
 //! A write-behind run's `Started` record is handed over by `start` itself
 //! ([`Journal::hand_over_start`]), and committed with whatever comes next:
@@ -150,6 +154,27 @@ impl Drop for Permits {
 }
 
 impl Writer {
+    /// The backlog permits a batch of `records` takes: one a record, at
+    /// least one, and never more than the backlog holds.
+    fn permits_for(&self, records: usize) -> u32 {
+        (records as u32).clamp(1, self.capacity)
+    }
+
+    /// Puts write-behind `run`'s records in `buf`, holding `n` permits, on
+    /// the queue (see `Queue::send_behind`), and counts them for the
+    /// writer's wake.
+    fn hand_over_behind(
+        &self,
+        run: RunId,
+        buf: &mut Vec<Entry>,
+        n: u32,
+        run_tx: &flume::Sender<Msg>,
+    ) {
+        let records = buf.len();
+        self.tx.send_behind(run, buf, n, &self.permits, run_tx);
+        self.wake.added(records);
+    }
+
     /// Takes `n` permits of the backlog, waiting for them if need be, and
     /// says how many it took (none once the semaphore is closed).
     ///
@@ -253,8 +278,7 @@ impl Journal {
         run_tx: flume::Sender<Msg>,
     ) {
         let writer = self.writer();
-        let n = (entries.len() as u32).clamp(1, writer.capacity);
-        let n = writer.take_permits(n).await;
+        let n = writer.take_permits(writer.permits_for(entries.len())).await;
         let (records, urgent) = (entries.len(), ack.is_some());
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
@@ -286,14 +310,12 @@ impl Journal {
         run_tx: &flume::Sender<Msg>,
     ) -> bool {
         let writer = self.writer();
-        let records = buf.len();
-        let n = (records as u32).clamp(1, writer.capacity);
+        let n = writer.permits_for(buf.len());
         let Ok(permits) = writer.permits.try_acquire_many(n) else {
             return false;
         };
         permits.forget();
-        writer.tx.send_behind(run, buf, n, &writer.permits, run_tx);
-        writer.wake.added(records);
+        writer.hand_over_behind(run, buf, n, run_tx);
         true
     }
 
@@ -308,15 +330,9 @@ impl Journal {
         buf: &mut Vec<Entry>,
         run_tx: &flume::Sender<Msg>,
     ) {
-        if self.try_send_behind(run, buf, run_tx) {
-            return;
-        }
         let writer = self.writer();
-        let records = buf.len();
-        let n = (records as u32).clamp(1, writer.capacity);
-        let n = writer.take_permits(n).await;
-        writer.tx.send_behind(run, buf, n, &writer.permits, run_tx);
-        writer.wake.added(records);
+        let n = writer.take_permits(writer.permits_for(buf.len())).await;
+        writer.hand_over_behind(run, buf, n, run_tx);
     }
 
     /// Hands a new write-behind run's `Started` record over to the writer
@@ -669,7 +685,7 @@ async fn write_loop(
     // than a writer that fell behind needs to catch up (a commit of a few
     // small batches at a time, each waiting for its fsync, would fall
     // further behind a run that hands over records faster).
-    let most = config.batch_records.max(MIN_TAKEN / 4).saturating_mul(4);
+    let most = config.batch_records.saturating_mul(4).max(MIN_TAKEN);
     while rx.ready().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
         let deadline = Instant::now() + config.batch_interval;
@@ -702,7 +718,6 @@ async fn write_loop(
             mut pending,
             flushes,
             count,
-            ..
         } = g;
         backlog.report();
         let began = Instant::now();

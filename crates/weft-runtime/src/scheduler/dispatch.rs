@@ -291,8 +291,9 @@ impl Scheduler {
         if plain {
             // Spawned here, from the borrowed action, with no `Launch`
             // built and moved on the way.
-            // The only attempt in flight is polled by the run's task.
-            let inline = self.inline_all || (self.inline_lone && self.in_flight == 1);
+            // The only attempt in flight (on current_thread, every one) is
+            // polled by the run's task, unless the executor spawns them all.
+            let inline = self.inline_all || (self.in_flight == 1 && !self.env.spawn_every_attempt);
             let report = Report::new(slot, key, self.tx.clone());
             let plain = PlainAttempt::new(report, notify, span, inline);
             let task = match action.spawn_plain(action_input(), plain) {

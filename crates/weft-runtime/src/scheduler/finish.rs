@@ -20,14 +20,11 @@ impl Scheduler {
             // order (route 0 first). No list is made for route 0's: most
             // runs have joins, and all of them fired.
             let before = self.errors.len();
-            let waiting = if self.graph.joins_waiting > 0 {
-                self.graph.joins.len()
-            } else {
-                0
-            };
-            for j in 0..waiting {
-                if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
-                    self.errors.push(e);
+            if self.graph.joins_waiting > 0 {
+                for j in 0..self.graph.joins.len() {
+                    if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
+                        self.errors.push(e);
+                    }
                 }
             }
             if !self.graph.route_joins.is_empty() {
@@ -229,10 +226,10 @@ impl Scheduler {
                 }
             }
             TaskRecord {
-                name: match names.name(task) {
-                    Some(name) => name.clone(),
-                    None => plan.task(task).name.clone(),
-                },
+                name: names
+                    .name(task)
+                    .unwrap_or_else(|| &plan.task(task).name)
+                    .clone(),
                 instance: i as u32,
                 route: if single { 0 } else { rank[route as usize] },
                 status,

@@ -57,6 +57,7 @@ use super::launch::Launch;
 use super::scope::Scope;
 use super::{Scheduler, Skipped, State, Work};
 use crate::action::ActionError;
+use crate::id::RunId;
 use crate::journal::{FirstCommit, Journal};
 use crate::run::msg::{AttemptKey, Done, InstanceId, ItemIndex, Outcome, SlotId};
 use crate::store::{
@@ -269,6 +270,17 @@ impl Replay {
 }
 
 impl RunJournal {
+    /// Adds `record` of `run` to this turn's records, with the next number.
+    #[inline]
+    fn push(&mut self, run: RunId, record: Record) {
+        self.buf.push(Entry {
+            run,
+            seq: self.seq,
+            record,
+        });
+        self.seq += 1;
+    }
+
     /// The journal of a run (`sync`, or one that asked for its first record
     /// first) whose `Started` record is `start`: it goes with the first
     /// turn's records, before anything starts.
@@ -437,26 +449,17 @@ impl Scheduler {
     }
 
     /// Adds a record to this turn's (a no-op without a journal, while
-    /// replaying, or once the journal is broken).
-    pub(super) fn record(&mut self, record: impl FnOnce() -> Record) {
+    /// replaying, or once the journal is broken). An attempt's record,
+    /// which carries secrets to seal, goes through
+    /// [`Scheduler::record_attempt`].
+    fn record(&mut self, record: impl FnOnce() -> Record) {
         let Some(j) = self.journal.as_deref_mut() else {
             return;
         };
         if j.replay.is_some() || j.broken.is_some() {
             return;
         }
-        let mut record = record();
-        if let (Record::Attempt(a), Some(key), Some(secrets)) =
-            (&mut record, j.journal.key.as_ref(), self.secrets.as_deref())
-        {
-            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut a.outcome);
-        }
-        j.buf.push(Entry {
-            run: self.run_id,
-            seq: j.seq,
-            record,
-        });
-        j.seq += 1;
+        j.push(self.run_id, record());
     }
 
     /// Records the outcome of an attempt handled at this step (nearly
@@ -535,12 +538,7 @@ impl Scheduler {
         if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
             crate::sealing::seal_attempt(key, self.run_id, secrets, &mut record.outcome);
         }
-        j.buf.push(Entry {
-            run: self.run_id,
-            seq: j.seq,
-            record: Record::Attempt(record),
-        });
-        j.seq += 1;
+        j.push(self.run_id, Record::Attempt(record));
     }
 
     /// Records a command handled now, between two steps.

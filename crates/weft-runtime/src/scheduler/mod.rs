@@ -435,16 +435,14 @@ pub(crate) struct Scheduler {
     subscribers: Vec<flume::Sender<Event>>,
     /// Attempts in flight, by slot.
     slots: Vec<Option<InFlight>>,
-    /// The attempt the run's task polls itself (its slot's `task` is
-    /// `None`): one that started while nothing else was in flight (see
-    /// `attempt.rs`). Polled as the loop waits for its next message.
+    /// The attempts the run's task polls itself (their slots' `task` is
+    /// `None`): one that started while nothing else was in flight, and on
+    /// a current_thread runtime every plain one (see `attempt.rs`,
+    /// `inline.rs`). Polled as the loop waits for its next message.
     inline: inline::Inline,
     /// Every plain attempt is polled by the run's task (a current_thread
     /// runtime), not only one that starts alone.
     inline_all: bool,
-    /// A plain attempt that starts alone is polled by the run's task
-    /// (unless the executor spawns every attempt).
-    inline_lone: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -595,7 +593,6 @@ impl Scheduler {
             in_flight: 0,
             inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
-            inline_lone: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -705,8 +702,7 @@ impl Scheduler {
             }
             // On a current_thread runtime an attempt's task would run on
             // this thread anyway: every plain attempt is polled here.
-            self.inline_lone = !self.env.spawn_every_attempt;
-            self.inline_all = self.inline_lone
+            self.inline_all = !self.env.spawn_every_attempt
                 && tokio::runtime::Handle::try_current().is_ok_and(|h| {
                     h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
                 });
@@ -733,11 +729,7 @@ impl Scheduler {
                         self.end_turn_waiting().await;
                     }
                     // The attempts this task polls itself go on first.
-                    std::future::poll_fn(|cx| {
-                        self.inline.poll(cx);
-                        std::task::Poll::Ready(())
-                    })
-                    .await;
+                    self.poll_inline().await;
                     tokio::task::yield_now().await;
                     self.new_turn();
                     self.take_arrived();
@@ -1029,7 +1021,7 @@ impl Scheduler {
     /// property test (`tests/property.rs`), which lost a message to the
     /// race above before the second look was added.
     ///
-    /// The attempt the run polls itself is polled first, before the
+    /// The attempts the run polls itself are polled first, before the
     /// receive future: an attempt that ends in that poll reports while
     /// the run's waiter is off the channel's list (the sender that woke it
     /// took it off), so its report is there for the receive to take at
@@ -1049,16 +1041,21 @@ impl Scheduler {
     /// channel's list again, and the wait that follows would add it once
     /// more, a stale entry each time.)
     async fn message_now(&mut self) -> Option<Result<Msg, flume::RecvError>> {
-        std::future::poll_fn(|cx| {
-            self.inline.poll(cx);
-            std::task::Poll::Ready(())
-        })
-        .await;
+        self.poll_inline().await;
         match self.rx.try_recv() {
             Ok(msg) => Some(Ok(msg)),
             Err(flume::TryRecvError::Empty) => None,
             Err(flume::TryRecvError::Disconnected) => Some(Err(flume::RecvError::Disconnected)),
         }
+    }
+
+    /// Polls the attempts this task polls itself, once, without waiting.
+    async fn poll_inline(&mut self) {
+        std::future::poll_fn(|cx| {
+            self.inline.poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
     }
 
     /// The next message, or `None` once `at` has come.

@@ -102,7 +102,7 @@ impl Scheduler {
             stop.raise();
         }
         if abort {
-            // The attempt the run polls itself is dropped here, as a
+            // The attempts the run polls itself are dropped here, as a
             // spawned one's task is aborted (its report of the drop comes
             // as that one's does, after its slot was freed below).
             self.inline.clear();

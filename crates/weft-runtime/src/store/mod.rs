@@ -67,7 +67,8 @@ pub enum Durability {
 pub struct JournalConfig {
     /// Commit once this many records wait. Default 1024: a run of many
     /// records has them committed while it goes on (each commit takes
-    /// whatever waits when it starts), so that what is left to commit
+    /// whatever waits when it starts, up to four batches and at least
+    /// 32,768 records), so that what is left to commit
     /// after its last action is the records of about one commit, not most
     /// of the run's.
     pub batch_records: usize,
