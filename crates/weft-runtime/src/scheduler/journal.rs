@@ -463,9 +463,8 @@ impl Scheduler {
     }
 
     /// Records the outcome of an attempt handled at this step (nearly
-    /// every record a run writes is one of these): made in its box, and
-    /// moved from there to the turn's buffer, through no closure and no
-    /// `Record` of its own on the way.
+    /// every record a run writes is one of these): made in the turn's
+    /// buffer, through no closure and no box of its own.
     pub(super) fn record_attempt(&mut self, done: &Done) {
         let Some(j) = self.journal.as_deref_mut() else {
             return;
@@ -493,52 +492,52 @@ impl Scheduler {
             }
         };
         let ended_at = to_ms(done.ended);
-        // Made in its box, allocated first: a record is 272 bytes (a
-        // wait's outcome is the largest), and one made before its box
-        // was copied whole into it.
-        let mut record = Box::write(
-            Box::new_uninit(),
-            AttemptRecord {
+        let mut outcome = match &done.outcome {
+            Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
+            Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
+                message: e.message().to_owned(),
+                result: e.result().cloned().map(Box::new),
+                canceled: e.is_canceled(),
+            },
+            Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
+                seconds: d.as_secs_f64(),
+            },
+            Outcome::Err(e) => {
+                let wait = Box::new(e.wait().cloned().unwrap_or_else(|| crate::Wait::new("")));
+                AttemptOutcome::Waiting {
+                    // Only a wait's record names its task (for listing
+                    // waits).
+                    task: self
+                        .env
+                        .plan
+                        .task(self.graph.instances[done.key.instance.index()].task)
+                        .name
+                        .to_string(),
+                    deadline_at: wait.timeout_ms.map(|t| ended_at.saturating_add(t)),
+                    wait,
+                }
+            }
+            Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
+            Outcome::Dropped => AttemptOutcome::Dropped,
+        };
+        if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
+            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut outcome);
+        }
+        // In the turn's buffer, not a box of its own: the buffer's records
+        // are freed on the writer's thread, and a box freed there is not
+        // in this thread's allocator cache for the next record.
+        j.push(
+            self.run_id,
+            Record::Attempt(AttemptRecord {
                 step: self.step,
                 instance: done.key.instance.0,
                 item: done.key.item.map(|i| i.0),
                 attempt: done.key.attempt,
-                outcome: match &done.outcome {
-                    Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
-                    Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
-                        message: e.message().to_owned(),
-                        result: e.result().cloned(),
-                        canceled: e.is_canceled(),
-                    },
-                    Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
-                        seconds: d.as_secs_f64(),
-                    },
-                    Outcome::Err(e) => {
-                        let wait = e.wait().cloned().unwrap_or_else(|| crate::Wait::new(""));
-                        AttemptOutcome::Waiting {
-                            // Only a wait's record names its task (for
-                            // listing waits).
-                            task: self
-                                .env
-                                .plan
-                                .task(self.graph.instances[done.key.instance.index()].task)
-                                .name
-                                .to_string(),
-                            deadline_at: wait.timeout_ms.map(|t| ended_at.saturating_add(t)),
-                            wait,
-                        }
-                    }
-                    Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
-                    Outcome::Dropped => AttemptOutcome::Dropped,
-                },
+                outcome,
                 started_at: done.started.map(to_ms),
                 ended_at,
-            },
+            }),
         );
-        if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
-            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut record.outcome);
-        }
-        j.push(self.run_id, Record::Attempt(record));
     }
 
     /// Records a command handled now, between two steps.
@@ -818,7 +817,7 @@ impl Scheduler {
                     let at = |mismatch| ReplayError::Record { seq, mismatch };
                     self.replay_until(a.step - 1).map_err(at)?;
                     self.step += 1;
-                    self.replay_attempt(*a).map_err(at)?;
+                    self.replay_attempt(a).map_err(at)?;
                 }
                 Record::Ended(_) => {
                     // Work the queue to its end, as the run did before it
@@ -898,7 +897,7 @@ impl Scheduler {
                 canceled,
             } => {
                 let e = match result {
-                    Some(r) => ActionError::with_result(message, r),
+                    Some(r) => ActionError::with_result(message, *r),
                     None => ActionError::new(message),
                 };
                 Outcome::Err(if canceled { e.canceled() } else { e })
@@ -908,7 +907,7 @@ impl Scheduler {
             }
             AttemptOutcome::Panicked { message } => Outcome::Panicked(message),
             AttemptOutcome::Dropped => Outcome::Dropped,
-            AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
+            AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(*wait)),
         };
         let done = Done {
             slot: Some(slot),
