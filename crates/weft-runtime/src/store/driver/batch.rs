@@ -488,7 +488,7 @@ mod tests {
         for (i, result) in results.iter().enumerate() {
             for item in [None, Some(0), Some(u32::MAX)] {
                 for started_at in [None, Some(0), Some(1_700_000_000_999), Some(u64::MAX)] {
-                    let record = Record::Attempt(Box::new(AttemptRecord {
+                    let record = Record::Attempt(AttemptRecord {
                         step: u64::MAX - i as u64,
                         instance: i as u32,
                         item,
@@ -502,7 +502,7 @@ mod tests {
                         } else {
                             1_700_000_000_000 + i as u64
                         },
-                    }));
+                    });
                     assert_written_as_serde_writes(&record);
                     let mut ours = Vec::new();
                     write_record(&mut ours, &record, &mut shared).unwrap();
@@ -590,7 +590,7 @@ mod tests {
     }
 
     fn attempt(step: u64, result: Value) -> Record {
-        Record::Attempt(Box::new(AttemptRecord {
+        Record::Attempt(AttemptRecord {
             step,
             instance: 0,
             item: Some(step as u32),
@@ -600,7 +600,7 @@ mod tests {
             },
             started_at: Some(10),
             ended_at: 11,
-        }))
+        })
     }
 
     fn journal(run: RunId) -> Vec<Entry> {
