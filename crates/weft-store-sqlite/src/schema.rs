@@ -259,7 +259,7 @@ pub(crate) fn open_reader(
                 format!(
                     "was written by an older weft (schema version {version}; this build \
                      reads version {SCHEMA_VERSION}): open it for writing once to \
-                     migrate it"
+                     migrate it, when no older weft writes it"
                 )
             },
         ));
