@@ -184,7 +184,7 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
     // are large): the run is not in the store, and says so.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.db");
-    let options = weft_store_sqlite::SqliteOptions::new().max_size(64 * 1024);
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(160 * 1024);
     let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
     let world = Arc::new(World::default());
     let ex = builder(&world).store(store.clone()).build();
