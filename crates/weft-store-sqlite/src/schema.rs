@@ -79,7 +79,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// 1,024 pages of [`PAGE_SIZE`], 4,096 of a file made with SQLite's 4 KB.
 pub(crate) const AUTOCHECKPOINT_BYTES: i64 = 16 << 20;
 
-/// The page size of a new file. SQLite's default is 4 KB; a journal's rows
+/// The page size of a new file unless [`SqliteOptions::page_size`] sets
+/// another. SQLite's default is 4 KB; a journal's rows
 /// are large (a run's records of a batch in one row, tens of KB to a few
 /// MB), and each page costs the writer thread a write call into the log
 /// and another into the file at the checkpoint: with 16 KB pages the
@@ -176,6 +177,16 @@ pub(crate) fn open_writer(
     path: &str,
     options: &SqliteOptions,
 ) -> Result<Connection, StoreError> {
+    let page = options.page_size.map_or(PAGE_SIZE, i64::from);
+    if !(512..=65_536).contains(&page) || page.count_ones() != 1 {
+        return Err(error::other(
+            path,
+            format!(
+                "cannot be opened with pages of {page} bytes: SqliteOptions::page_size \
+                 takes a power of two from 512 to 65,536"
+            ),
+        ));
+    }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -196,7 +207,7 @@ pub(crate) fn open_writer(
         // Taken only before the first table is made, and before the file
         // is in write-ahead logging (a file made by SQLite in that mode
         // keeps its size).
-        conn.pragma_update(None, "page_size", PAGE_SIZE)
+        conn.pragma_update(None, "page_size", page)
             .map_err(|e| error::sql(path, "cannot set the page size", e))?;
     }
     let mode: String = conn

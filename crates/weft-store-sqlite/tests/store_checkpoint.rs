@@ -100,3 +100,34 @@ async fn a_file_made_with_4k_pages_keeps_them_and_is_checkpointed_by_its_bytes()
     let again = SqliteStore::open_read_only(&path).expect("read-only");
     assert_eq!(again.load(run).await.expect("load").len() as u64, records);
 }
+
+#[tokio::test]
+async fn a_new_file_takes_the_page_size_its_options_give_and_a_bad_one_is_refused() {
+    use weft_store_sqlite::SqliteOptions;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("small-pages.db");
+    let store =
+        SqliteStore::open_with(&path, &SqliteOptions::new().page_size(4096)).expect("store");
+    let run = RunId::new();
+    let batch = entries(run, 0, vec![started("small", None, 1)]);
+    store.append(&batch).await.expect("append");
+    drop(store);
+    assert_eq!(page_size(&path), 4096);
+    // A file that exists keeps its size.
+    let store =
+        SqliteStore::open_with(&path, &SqliteOptions::new().page_size(65_536)).expect("store");
+    assert_eq!(store.load(run).await.expect("load").len(), 1);
+    drop(store);
+    assert_eq!(page_size(&path), 4096);
+    for bad in [0, 1000, 256, 131_072] {
+        let file = dir.path().join(format!("bad-{bad}.db"));
+        let e = SqliteStore::open_with(&file, &SqliteOptions::new().page_size(bad))
+            .expect_err("not a page size")
+            .to_string();
+        assert!(
+            e.contains(&format!("pages of {bad} bytes")) && e.contains("power of two"),
+            "{e}"
+        );
+        assert!(!file.exists(), "refused before the file is made");
+    }
+}
