@@ -2,12 +2,12 @@
 //! evaluated in order, and the outcome with every task record is made.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::{Map, Value};
 use weft_core::{TaskId, TaskStatus, WorkflowContext};
 
 use super::scope::Scope;
+use super::stamp::Stamp;
 use super::{Instance, JoinState, Scheduler, State, Terminal};
 use crate::event::EventKind;
 use crate::id::RunId;
@@ -192,8 +192,8 @@ impl Scheduler {
                 routes[rank[r] as usize] = step.path.to_vec();
             }
         }
-        let (started, started_sys) = (self.started, self.started_sys);
-        let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
+        let started_sys = self.started_sys;
+        let to_sys = move |at: Stamp| at.system_time(started_sys);
         let plan = &self.env.plan;
         let names = plan.task_index();
         let secrets = self.secrets.as_deref();
@@ -211,7 +211,7 @@ impl Scheduler {
             Option<String>,
             Vec<RunId>,
         ),
-                      (started, ended): (Option<Instant>, Option<Instant>)| {
+                      (started, ended): (Option<Stamp>, Option<Stamp>)| {
             let status = if status.is_terminal() || !ended_run {
                 status
             } else {
@@ -267,12 +267,15 @@ impl Scheduler {
                             started,
                             ended,
                             result,
-                            error,
                             items,
-                            child_runs,
+                            rare,
                             ..
                         },
                     )| {
+                        let (error, child_runs) = match rare {
+                            Some(rare) => (rare.error, rare.child_runs),
+                            None => (None, Vec::new()),
+                        };
                         record(
                             i,
                             (task, route, status, attempts, items.map(|it| it.total)),
@@ -284,7 +287,7 @@ impl Scheduler {
                 .collect()
         } else {
             // Through a reference, then cleared: out of a `drain` each
-            // instance was moved whole (168 bytes, twice), ≈ 60
+            // instance was moved whole (168 bytes then, twice), ≈ 60
             // instructions a record.
             let tasks = self
                 .graph
@@ -292,6 +295,7 @@ impl Scheduler {
                 .iter_mut()
                 .enumerate()
                 .map(|(i, inst)| {
+                    let (error, child_runs) = inst.take_rare();
                     record(
                         i,
                         (
@@ -301,11 +305,7 @@ impl Scheduler {
                             inst.attempts,
                             inst.items.as_ref().map(|it| it.total),
                         ),
-                        (
-                            inst.result.take(),
-                            inst.error.take(),
-                            std::mem::take(&mut inst.child_runs),
-                        ),
+                        (inst.result.take(), error, child_runs),
                         (inst.started, inst.ended),
                     )
                 })

@@ -57,6 +57,7 @@ mod journal;
 mod launch;
 mod pool;
 mod scope;
+mod stamp;
 mod state;
 mod transitions;
 mod waits;
@@ -88,6 +89,7 @@ use journal::ReplayError;
 pub(crate) use journal::RunJournal;
 pub(crate) use pool::RunBuffers;
 use scope::Scope;
+use stamp::Stamp;
 
 /// Where the run is: going on, or stopping because it failed or was
 /// canceled first (and whether the other happened since). Nothing new
@@ -142,25 +144,71 @@ struct Instance {
     /// they do not depend on which of two concurrent tasks ended first.
     level: u32,
     status: TaskStatus,
-    attempts: u32,
-    started: Option<Instant>,
-    ended: Option<Instant>,
-    result: Option<Arc<Value>>,
-    error: Option<String>,
-    items: Option<Box<Items>>,
-    timeout: Option<Duration>,
-    /// The sub-workflow runs its attempts started, in order.
-    child_runs: Vec<RunId>,
-    /// When the action that enabled it ended (kept only with metrics on).
-    cause: Option<Instant>,
     /// Its failure failed the run (nothing remediated it): a re-run starts
     /// it again.
     unremediated: bool,
-    /// The variables it sees: the scope of the branch that led to it.
-    scope: Scope,
+    attempts: u32,
     /// The completion after which it was dispatched (0: a start task), for
     /// Orquesta's order of task entries (see [`Terminal`]).
     batch: u32,
+    started: Option<Stamp>,
+    ended: Option<Stamp>,
+    /// When the action that enabled it ended (kept only with metrics on).
+    cause: Option<Stamp>,
+    result: Option<Arc<Value>>,
+    items: Option<Box<Items>>,
+    /// What few instances have; see [`Rare`].
+    rare: Option<Box<Rare>>,
+    /// The variables it sees: the scope of the branch that led to it.
+    scope: Scope,
+}
+
+/// A wide run makes an instance per task and reads each at every phase:
+/// it is kept to a line and a quarter (see `stamp.rs`).
+const _: () = assert!(std::mem::size_of::<Instance>() <= 88, "Instance grew");
+
+/// The parts of an instance that few have, boxed together so that the
+/// others do not carry them: an error (a failed instance), child runs (a
+/// sub-workflow's task), a timeout.
+#[derive(Default)]
+struct Rare {
+    error: Option<String>,
+    /// The sub-workflow runs its attempts started, in order.
+    child_runs: Vec<RunId>,
+    timeout: Option<Duration>,
+}
+
+impl Instance {
+    /// Its error, if it failed.
+    fn error(&self) -> Option<&str> {
+        self.rare.as_deref()?.error.as_deref()
+    }
+
+    /// Sets its error (`None`: none), with no box made for `None`.
+    fn set_error(&mut self, error: Option<String>) {
+        match (&mut self.rare, error) {
+            (Some(rare), error) => rare.error = error,
+            (None, None) => {}
+            (None, error) => self.rare_mut().error = error,
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.rare.as_deref()?.timeout
+    }
+
+    /// Its rare parts, made on first use.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Its error and child runs, taken for its record.
+    fn take_rare(&mut self) -> (Option<String>, Vec<RunId>) {
+        match self.rare.as_deref_mut() {
+            Some(rare) => (rare.error.take(), std::mem::take(&mut rare.child_runs)),
+            None => (None, Vec::new()),
+        }
+    }
 }
 
 /// A terminal entry of Orquesta's task sequence: `output` is rendered from
@@ -399,9 +447,9 @@ struct Turn {
     arrived: Vec<Done>,
     /// What enabled the dispatches in the queue, in their order; see
     /// `queue_dispatch`.
-    causes: VecDeque<Option<Instant>>,
+    causes: VecDeque<Option<Stamp>>,
     /// What enables the dispatches being queued now.
-    cause: Option<Instant>,
+    cause: Option<Stamp>,
     /// The scope of each dispatch in the queue, and the completion after
     /// which it was queued, in their order (kept beside the queue so that
     /// `Work` stays small).
@@ -920,6 +968,16 @@ impl Scheduler {
         self.turn
             .queue
             .push_back(Work::Dispatch { task, route, level });
+    }
+
+    /// `at` on this run's clock (see `stamp.rs`).
+    fn stamp(&self, at: Instant) -> Stamp {
+        Stamp::new(self.started, at)
+    }
+
+    /// Now, on this run's clock.
+    fn stamp_now(&self) -> Stamp {
+        self.stamp(Instant::now())
     }
 
     /// The context instance `id` sees: the run's, with its branch's
