@@ -242,76 +242,59 @@ impl Scheduler {
                 ended_at: ended.map(to_sys),
             }
         };
+        // Each instance taken apart as it is read (`..` drops the rest
+        // there): read once, where a pass through references and then the
+        // instances' drop read a wide run's instances twice (≈ 1.4 read
+        // misses a task on `wavefront`, the instances no longer in the
+        // cache by the second pass).
+        let take = |(
+            i,
+            Instance {
+                task,
+                route,
+                status,
+                attempts,
+                started,
+                ended,
+                result,
+                items,
+                rare,
+                ..
+            },
+        ): (usize, Instance)| {
+            let (error, child_runs) = match rare {
+                Some(rare) => (rare.error, rare.child_runs),
+                None => (None, Vec::new()),
+            };
+            record(
+                i,
+                (task, route, status, attempts, items.map(|it| it.total)),
+                (result, error, child_runs),
+                (started, ended),
+            )
+        };
         // A run whose buffers the executor keeps (see `pool.rs`) gives its
         // records a buffer of their own and keeps the instances' for the
         // next run: a fresh block the size of the records is, from the
         // second run on, the one the last run's outcome freed, where
         // shrinking the instances' block in place and allocating another
         // for the next run's instances cost ≈ 430 instructions a 4-task
-        // run. A bigger run's records take its instances' buffer, in
-        // place, as its buffers are freed anyway.
-        let tasks = if !self.buffers_kept() {
-            // Each instance taken apart as it is read (`..` drops the
-            // rest in place).
+        // run. A bigger run's instances are freed as their records are
+        // made (a record, 136 bytes, no longer fits in an instance's
+        // place).
+        let tasks = if self.buffers_kept() {
+            self.graph
+                .instances
+                .drain(..)
+                .enumerate()
+                .map(take)
+                .collect()
+        } else {
             std::mem::take(&mut self.graph.instances)
                 .into_iter()
                 .enumerate()
-                .map(
-                    |(
-                        i,
-                        Instance {
-                            task,
-                            route,
-                            status,
-                            attempts,
-                            started,
-                            ended,
-                            result,
-                            items,
-                            rare,
-                            ..
-                        },
-                    )| {
-                        let (error, child_runs) = match rare {
-                            Some(rare) => (rare.error, rare.child_runs),
-                            None => (None, Vec::new()),
-                        };
-                        record(
-                            i,
-                            (task, route, status, attempts, items.map(|it| it.total)),
-                            (result, error, child_runs),
-                            (started, ended),
-                        )
-                    },
-                )
+                .map(take)
                 .collect()
-        } else {
-            // Through a reference, then cleared: out of a `drain` each
-            // instance was moved whole (168 bytes then, twice), ≈ 60
-            // instructions a record.
-            let tasks = self
-                .graph
-                .instances
-                .iter_mut()
-                .enumerate()
-                .map(|(i, inst)| {
-                    let (error, child_runs) = inst.take_rare();
-                    record(
-                        i,
-                        (
-                            inst.task,
-                            inst.route,
-                            inst.status,
-                            inst.attempts,
-                            inst.items.as_ref().map(|it| it.total),
-                        ),
-                        (inst.result.take(), error, child_runs),
-                        (inst.started, inst.ended),
-                    )
-                })
-                .collect();
-            self.graph.instances.clear();
-            tasks
         };
         (tasks, routes)
     }

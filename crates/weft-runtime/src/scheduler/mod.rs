@@ -201,14 +201,6 @@ impl Instance {
     fn rare_mut(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Box::default)
     }
-
-    /// Its error and child runs, taken for its record.
-    fn take_rare(&mut self) -> (Option<String>, Vec<RunId>) {
-        match self.rare.as_deref_mut() {
-            Some(rare) => (rare.error.take(), std::mem::take(&mut rare.child_runs)),
-            None => (None, Vec::new()),
-        }
-    }
 }
 
 /// A terminal entry of Orquesta's task sequence: `output` is rendered from
