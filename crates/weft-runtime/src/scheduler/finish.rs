@@ -279,23 +279,21 @@ impl Scheduler {
         // second run on, the one the last run's outcome freed, where
         // shrinking the instances' block in place and allocating another
         // for the next run's instances cost ≈ 430 instructions a 4-task
-        // run. A bigger run's instances are freed as their records are
-        // made (a record, 136 bytes, no longer fits in an instance's
-        // place).
-        let tasks = if self.buffers_kept() {
-            self.graph
-                .instances
-                .drain(..)
-                .enumerate()
-                .map(take)
-                .collect()
-        } else {
-            std::mem::take(&mut self.graph.instances)
-                .into_iter()
-                .enumerate()
-                .map(take)
-                .collect()
-        };
+        // run. A bigger run's instances are freed once their records are
+        // made (a record, 136 bytes, does not fit in an instance's place).
+        // One path for both: with two, the closure above was not inlined
+        // into either (a call and a copy of each instance, ≈ 70
+        // instructions a task on `fanout`).
+        let tasks = self
+            .graph
+            .instances
+            .drain(..)
+            .enumerate()
+            .map(take)
+            .collect();
+        if !self.buffers_kept() {
+            self.graph.instances = Vec::new();
+        }
         (tasks, routes)
     }
 

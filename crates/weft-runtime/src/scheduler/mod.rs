@@ -69,7 +69,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
 use crate::attempt::StopSignal;
@@ -555,22 +554,18 @@ impl Scheduler {
         buffers.slots.reserve(n_tasks.min(1 << 16));
         let mut joins = std::mem::take(&mut buffers.joins);
         let mut join_slot = std::mem::take(&mut buffers.join_slot);
-        // From the plan's list of joins: a wide plan's tasks are many
-        // cache lines to read each run.
-        if !plan.joins().is_empty() {
+        // From the plan's table of joins (a few bytes each, side by
+        // side): a wide plan's tasks are many cache lines to read each
+        // run. A join's state is at the same place in `joins` as its
+        // entry in the table.
+        if !plan.join_specs().is_empty() {
             join_slot.resize(tasks.len(), None);
-            for &id in plan.joins() {
-                let t = plan.task(id);
-                let Some(join) = t.join else { continue };
-                let n = t.inbound.len();
-                join_slot[t.id as usize] = Some(joins.len() as u32);
+            for spec in plan.join_specs() {
+                join_slot[spec.task as usize] = Some(joins.len() as u32);
                 joins.push(JoinState::new(
-                    t.id,
-                    n,
-                    match join {
-                        Join::All => n,
-                        Join::Count(k) => (k as usize).min(n),
-                    },
+                    spec.task,
+                    spec.inbound.len(),
+                    spec.need as usize,
                 ));
             }
         }

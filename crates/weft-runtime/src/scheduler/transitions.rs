@@ -414,8 +414,9 @@ impl Scheduler {
             self.queue_dispatch(target, route, level + 1, scope);
             return;
         };
-        let branches = self.env.plan.task(target).inbound.len();
-        let pos = self.env.plan.task(target).inbound.binary_search(&from.id);
+        // From the plan's table of joins, not the join task's plan.
+        let inbound = &self.env.plan.join_specs()[j].inbound;
+        let (branches, pos) = (inbound.len(), inbound.binary_search(&from.id));
         let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
         let waited = !js.fired && js.arrived_count > 0;
@@ -523,8 +524,8 @@ impl Scheduler {
         let Some(j) = self.join_of(target) else {
             return;
         };
-        let branches = self.env.plan.task(target).inbound.len();
-        let pos = self.env.plan.task(target).inbound.binary_search(&from);
+        let inbound = &self.env.plan.join_specs()[j].inbound;
+        let (branches, pos) = (inbound.len(), inbound.binary_search(&from));
         let js = self.join_state(j, route, branches);
         if js.fired {
             return;
