@@ -36,7 +36,6 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use weft::store::{Appended, Entry, Store, StoreError};
 use weft::{ActionInput, Executor, JournalConfig};
-use weft_store_sqlite::{SqliteOptions, Synchronous};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
 /// Notes when each commit ended, and how many records it held.
@@ -79,16 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = batch {
         builder = builder.journal_config(JournalConfig::new().batch_records(n));
     }
-    // `sqlite-normal`: commits without an fsync (`synchronous=NORMAL`), so
-    // that the tail shows the encoding and inserting alone, without the
-    // disk's time, which other writers on the machine set.
-    let sqlite = match store {
-        "sqlite-normal" => Some(Arc::new(weft_store_sqlite::SqliteStore::open_with(
-            dir.path().join("t.db"),
-            &SqliteOptions::new().synchronous(Synchronous::Normal),
-        )?)),
-        _ => store_named(store, &dir.path().join("t.db"))?,
-    };
+    let sqlite = store_named(store, &dir.path().join("t.db"))?;
     let commits = sqlite.map(|sqlite| Arc::new(Hooked::new(sqlite, Commits::default())));
     if let Some(commits) = &commits {
         builder = builder.store(commits.clone());

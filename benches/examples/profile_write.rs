@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Arguments: store (`sqlite`, a write-behind SQLite journal in a temporary
-//! file, or `memory`, no store), tasks, runs, shape (`independent`, the
+//! file, `sqlite-normal`, the same without an fsync a commit, or `memory`,
+//! no store), tasks, runs, shape (`independent`, the
 //! default, `chain`, or another of `profile_shape`'s), and optionally
 //! `JournalConfig::batch_records` (the default if not given). Each run ends when the run has ended and its
 //! records are committed (`Executor::flush`), as `durable_independent_10k`

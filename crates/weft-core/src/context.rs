@@ -292,6 +292,20 @@ impl TaskResults {
         self.map.capacity().max(slots)
     }
 
+    /// Drops the slots when they were made for another index than
+    /// `index`, so that the next result set by id makes them for `index`:
+    /// kept maps that move to a run of another plan do not keep the first
+    /// plan's names alive, nor record every result by name from then on.
+    fn keep_slots_of(&mut self, index: &TaskIndex) {
+        if self
+            .slots
+            .get()
+            .is_some_and(|s| !Arc::ptr_eq(&s.index.0, &index.0))
+        {
+            self.slots = OnceLock::new();
+        }
+    }
+
     /// Forgets every result; the map keeps its room and the slots stay.
     fn clear(&mut self) {
         if !self.map.is_empty() {
@@ -611,6 +625,20 @@ impl Shared {
 /// else held them), so a new context allocates none of them.
 pub struct ContextMaps {
     shared: Arc<Shared>,
+}
+
+impl ContextMaps {
+    /// Makes these maps ready for a run of the plan whose tasks `index`
+    /// names ([`Plan::task_index`](crate::Plan::task_index)): result slots
+    /// that a run of another plan made are dropped (and made again for
+    /// `index` at its first result by id, see
+    /// [`WorkflowContext::set_task_result_at`]); slots of the same plan stay.
+    pub fn for_tasks(mut self, index: &TaskIndex) -> ContextMaps {
+        if let Some(s) = Arc::get_mut(&mut self.shared) {
+            s.task_results.keep_slots_of(index);
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for ContextMaps {
@@ -1398,6 +1426,37 @@ mod tests {
         assert!(d.export().task_results.is_empty());
         d.set_task_result_at(&ix, 1, json!(7));
         assert_eq!(*d.get_task_result("b").unwrap(), json!(7));
+    }
+
+    #[test]
+    fn kept_maps_moved_to_another_plan_make_its_slots() {
+        let first = index(&["a", "b"]);
+        let c = WorkflowContext::new(json!({}), []);
+        c.set_task_result_at(&first, 1, json!(1));
+        // The slots hold the first plan's names.
+        assert_eq!(Arc::strong_count(&first.0), 2);
+        let maps = c.into_maps(1 << 12).expect("the only reference");
+        // The same plan's run keeps them.
+        let maps = maps.for_tasks(&first);
+        assert_eq!(Arc::strong_count(&first.0), 2);
+        // Another plan's run drops them, and its first result by id makes
+        // slots for its own tasks.
+        let second = index(&["x", "b"]);
+        let maps = maps.for_tasks(&second);
+        assert_eq!(Arc::strong_count(&first.0), 1);
+        let d = WorkflowContext::with_maps(maps, json!({}), 0);
+        d.set_task_result_at(&second, 1, json!(2));
+        assert_eq!(Arc::strong_count(&second.0), 2);
+        assert_eq!(*d.get_task_result("b").unwrap(), json!(2));
+        assert!(d.get_task_result("a").is_none());
+        assert!(
+            d.shared.task_results.map.is_empty(),
+            "set in its slot, not by name"
+        );
+        assert_eq!(
+            d.render_template("{{ task | list | join(',') }}").unwrap(),
+            "b"
+        );
     }
 
     #[test]

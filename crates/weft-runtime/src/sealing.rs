@@ -275,7 +275,7 @@ pub(crate) fn seal_attempt(
             seal_text(message);
             if let Some(r) = result {
                 if secrets.value(r).is_some() {
-                    *r = seal(key, run, r);
+                    **r = seal(key, run, r);
                 }
             }
         }

@@ -47,12 +47,20 @@
 //!
 //! # The file
 //!
-//! Two tables: `runs`, a summary per run (workflow, status, parent, times,
-//! and the sequence number its journal goes on from), and `journal`, one
-//! row per run per append, holding the records of that append as a JSON
-//! array (readable with SQLite's JSON functions). An append is one
-//! transaction: every run's sequence is checked against its summary, and
-//! a conflict or a failure leaves nothing of the batch.
+//! Three tables: `runs`, a summary per run (workflow, status, parent, times,
+//! the sequence number its journal goes on from, and the SHA-256 of its
+//! workflow's text), `journal`, one row per run per append, holding the
+//! records of that append as a JSON array (readable with SQLite's JSON
+//! functions), and `texts`, each workflow text once, keyed by its SHA-256.
+//! An append is one transaction: every run's sequence is checked against
+//! its summary, and a conflict or a failure leaves nothing of the batch.
+//!
+//! A run's `Started` record is stored with an empty `source`: its text is
+//! the one `runs.text` names, shared by every run of that text, and
+//! [`Store::load`](weft_runtime::Store::load) puts it back in the record.
+//! (A run started by a weft of schema version 2 or before keeps its text
+//! in the record, and names none.) A purge deletes the texts no run names
+//! any more.
 //!
 //! The schema's version is recorded in the file (`PRAGMA user_version`)
 //! and the file is marked as weft's (`PRAGMA application_id`); opening for

@@ -6,7 +6,7 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
 use weft_runtime::store::driver;
-use weft_runtime::store::{Entry, RunFilter, RunSummary, StoreError};
+use weft_runtime::store::{Entry, Record, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
@@ -75,16 +75,25 @@ impl Reader {
     /// that holds `from` (found on the primary key), cut to start there.
     /// An empty list when the run has no record from `from` on, an error
     /// when the store has no such run.
+    ///
+    /// A journal read from its start gives its `Started` record the
+    /// workflow text its run names (`runs.text`, kept in `texts`), read in
+    /// the same statement as the rows; a run that names none (one started
+    /// before schema version 3) has its text in the record.
     pub(crate) fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), e);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT first_seq, last_seq, records, checksum FROM journal
-                 WHERE run = ?1 AND first_seq >= coalesce(
+                "SELECT j.first_seq, j.last_seq, j.records, j.checksum, r.text, t.source,
+                        t.checksum
+                 FROM journal AS j
+                 LEFT JOIN runs AS r ON j.first_seq = 0 AND ?2 = 0 AND r.id = j.run
+                 LEFT JOIN texts AS t ON t.sha256 = r.text
+                 WHERE j.run = ?1 AND j.first_seq >= coalesce(
                      (SELECT max(first_seq) FROM journal WHERE run = ?1 AND first_seq <= ?2), 0)
-                 ORDER BY first_seq",
+                 ORDER BY j.first_seq",
             )
             .map_err(fail)?;
         let id = id_bytes(run);
@@ -137,6 +146,9 @@ impl Reader {
                 driver::extend_journal_from(&mut out, run, first, last, bytes)
             };
             extended.map_err(|what| error::damaged(path, what))?;
+            if first == 0 && from == 0 {
+                text_into_start(row, &mut out, run).map_err(|what| error::damaged(path, what))?;
+            }
         }
         if out.is_empty() {
             // Nothing new, or no such run.
@@ -219,6 +231,39 @@ impl Reader {
             );
         }
         Ok(out)
+    }
+}
+
+/// Puts the workflow text that `row` (the first of a run's journal, read
+/// from its start) names into the run's `Started` record, `out[0]`: the
+/// row's columns 4 to 6 are the run's `text` and that text's `source` and
+/// `checksum`, all NULL when the run names no text.
+fn text_into_start(row: &Row<'_>, out: &mut [Entry], run: RunId) -> Result<(), String> {
+    let get_err = |e: rusqlite::Error| format!("run {run}: its text cannot be read ({e})");
+    if row.get_ref(4).map_err(get_err)? == rusqlite::types::ValueRef::Null {
+        return Ok(());
+    }
+    let source = match row.get_ref(5).map_err(get_err)? {
+        rusqlite::types::ValueRef::Text(b) => b,
+        _ => return Err(format!("run {run}: the workflow text it names is missing")),
+    };
+    let checksum: i64 = row.get(6).map_err(get_err)?;
+    if i64::from(crc32fast::hash(source)) != checksum {
+        return Err(format!(
+            "run {run}: its workflow text does not match its checksum"
+        ));
+    }
+    let source = std::str::from_utf8(source)
+        .map_err(|e| format!("run {run}: its workflow text cannot be read ({e})"))?;
+    match out.first_mut().map(|e| &mut e.record) {
+        Some(Record::Started(start)) => {
+            start.source = source.to_owned();
+            Ok(())
+        }
+        _ => Err(format!(
+            "run {run}: it names a workflow text but its journal does not start with \
+             its `started` record"
+        )),
     }
 }
 

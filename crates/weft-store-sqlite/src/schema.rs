@@ -18,7 +18,7 @@ use crate::error;
 use crate::options::SqliteOptions;
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of a weft file: "weft" in ASCII.
 const APPLICATION_ID: i64 = 0x7765_6674;
@@ -56,6 +56,19 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // id order instead of sorting every matching run.
     "CREATE INDEX runs_by_workflow ON runs (workflow, id);
     CREATE INDEX runs_top_level ON runs (id) WHERE parent IS NULL;",
+    // 3: a workflow's text kept once for all the runs of it, in `texts`,
+    // keyed by its SHA-256, with the CRC-32 of the text (as a journal
+    // row's). A run started from now on names its text (`runs.text`), and
+    // its `Started` record holds an empty `source`; the runs before keep
+    // their text in the record (`runs.text` is NULL). The index finds
+    // whether any run still names a text, for the purge.
+    "CREATE TABLE texts (
+        sha256 BLOB PRIMARY KEY NOT NULL,
+        source TEXT NOT NULL,
+        checksum INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN text BLOB;
+    CREATE INDEX runs_by_text ON runs (text) WHERE text IS NOT NULL;",
 ];
 
 /// How long a connection waits for another's lock before it fails.
@@ -333,7 +346,8 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
 fn check_tables(conn: &Connection, path: &str) -> Result<(), StoreError> {
     conn.query_row(
         "SELECT (SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1)),
-                (SELECT count(*) FROM (SELECT 1 FROM journal LIMIT 1))",
+                (SELECT count(*) FROM (SELECT 1 FROM journal LIMIT 1)),
+                (SELECT count(*) FROM (SELECT 1 FROM texts LIMIT 1))",
         [],
         |_| Ok(()),
     )

@@ -10,6 +10,13 @@
 //! checks each run's first sequence number against the one its summary row
 //! expects, and writes one journal row and one summary row per run, all in
 //! one transaction: a conflict or a failure rolls the whole batch back.
+//!
+//! A run's workflow text is not in its journal row: the batch is encoded
+//! with the texts apart ([`Encoder::texts_apart`]), the run's summary names
+//! the text by its SHA-256, and the text is inserted into `texts` the first
+//! time the connection meets it ([`Texts`]).
+
+use std::collections::HashSet;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -17,6 +24,7 @@ use std::time::SystemTime;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::Digest;
 use weft_runtime::store::driver::{self, group_batch_with, Encoder, RunBatch};
 use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
@@ -39,7 +47,7 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    prepare_with(path, entries, &mut Encoder::new())
+    prepare_with(path, entries, &mut Encoder::texts_apart())
 }
 
 /// [`prepare`], with what `encoder` kept from the batches before.
@@ -77,9 +85,11 @@ fn one_start(path: &str, run: RunId) -> StoreError {
 pub(crate) struct Writer {
     conn: Connection,
     path: String,
-    /// Kept from one batch to the next: the runs of one workflow have its
-    /// text escaped as JSON once, not once each.
+    /// Kept from one batch to the next: the runs of one workflow share
+    /// one copy of its text, given aside.
     encoder: Encoder,
+    /// The texts known to be in the file.
+    texts: Texts,
     /// The pages in the write-ahead log after the last commit.
     wal_pages: Arc<AtomicI32>,
 }
@@ -101,7 +111,8 @@ impl Writer {
         Ok(Writer {
             conn,
             path,
-            encoder: Encoder::new(),
+            encoder: Encoder::texts_apart(),
+            texts: Texts::default(),
             wal_pages,
         })
     }
@@ -131,15 +142,20 @@ impl Writer {
     /// Writes a prepared batch in one transaction.
     pub(crate) fn append(&mut self, batch: Prepared) -> Result<(), StoreError> {
         let result = self.append_in_transaction(batch);
+        // The texts this batch inserted are known to be in the file once
+        // it committed, and not if it did not.
+        self.texts.settle(result.is_ok());
         self.settle();
         result
     }
 
     fn append_in_transaction(&mut self, batch: Prepared) -> Result<(), StoreError> {
-        let path = self.path.as_str();
+        let Writer {
+            conn, path, texts, ..
+        } = self;
+        let path = path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot append", e);
-        let tx = self
-            .conn
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
         let now = millis_now();
@@ -158,8 +174,8 @@ impl Writer {
             let mut upsert_run = tx
                 .prepare_cached(
                     "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
-                                       ended_at, next_seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                       ended_at, next_seq, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (id) DO UPDATE SET
                         status = excluded.status,
                         updated_at = excluded.updated_at,
@@ -191,6 +207,30 @@ impl Writer {
                         summary.map_err(|what| error::damaged(path, what))?
                     }
                 };
+                // A new run's text: named by its SHA-256, and inserted
+                // unless the file is known to hold it.
+                let text = match &rb.source {
+                    Some(source) => {
+                        let (sha256, stored) = texts.name(source);
+                        if !stored {
+                            tx.prepare_cached(
+                                "INSERT INTO texts (sha256, source, checksum) VALUES (?1, ?2, ?3)
+                                 ON CONFLICT (sha256) DO NOTHING",
+                            )
+                            .and_then(|mut insert| {
+                                insert.execute(params![
+                                    &sha256[..],
+                                    &**source,
+                                    crc32fast::hash(source.as_bytes())
+                                ])
+                            })
+                            .map_err(fail)?;
+                            texts.inserted(sha256);
+                        }
+                        Some(sha256)
+                    }
+                    None => None,
+                };
                 for effect in &rb.effects {
                     summary.follow(effect, now);
                 }
@@ -216,6 +256,7 @@ impl Writer {
                         int(summary.updated_at),
                         summary.ended_at.map(int),
                         int(rb.last).saturating_add(1),
+                        text.as_ref().map(|t| &t[..]),
                     ])
                     .map_err(fail)?;
             }
@@ -223,9 +264,13 @@ impl Writer {
         tx.commit().map_err(fail)
     }
 
-    /// Deletes the runs that ended before `before`, with their journals.
+    /// Deletes the runs that ended before `before`, with their journals,
+    /// and the texts no run names any more.
     pub(crate) fn purge(&mut self, before: Millis) -> Result<usize, StoreError> {
         let result = self.purge_in_transaction(before);
+        // Texts may be gone: the next run of each inserts its text again
+        // (or finds it there).
+        self.texts.forget();
         self.settle();
         if matches!(result, Ok(n) if n > 0) {
             // The deleted pages were overwritten (`secure_delete`), but the
@@ -260,9 +305,32 @@ impl Writer {
             [int(before)],
         )
         .map_err(fail)?;
-        let n = tx
-            .execute(&format!("DELETE FROM runs WHERE {which}"), [int(before)])
+        // The texts the deleted runs named, each once.
+        let mut named: HashSet<Vec<u8>> = HashSet::new();
+        let mut n = 0;
+        {
+            let mut delete = tx
+                .prepare(&format!("DELETE FROM runs WHERE {which} RETURNING text"))
+                .map_err(fail)?;
+            let mut rows = delete.query([int(before)]).map_err(fail)?;
+            while let Some(row) = rows.next().map_err(fail)? {
+                n += 1;
+                if let Some(text) = row.get::<_, Option<Vec<u8>>>(0).map_err(fail)? {
+                    named.insert(text);
+                }
+            }
+        }
+        // Those no run names any more (found on `runs_by_text`).
+        let mut unnamed = tx
+            .prepare(
+                "DELETE FROM texts WHERE sha256 = ?1
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)",
+            )
             .map_err(fail)?;
+        for text in &named {
+            unnamed.execute([&text[..]]).map_err(fail)?;
+        }
+        drop(unnamed);
         tx.commit().map_err(fail)?;
         Ok(n)
     }
@@ -273,6 +341,66 @@ impl Writer {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+    }
+}
+
+/// The workflow texts the writer's connection knows the file to hold, so
+/// that the runs of a workflow whose text is in the file cost no lookup
+/// and no hashing: only the first run of each text (since the store was
+/// opened, or since the last purge) inserts it, and a run whose text is
+/// the one before costs a comparison of the two.
+#[derive(Default)]
+struct Texts {
+    /// The text named last, and its SHA-256.
+    last: Option<(Arc<str>, [u8; 32])>,
+    /// The texts committed to `texts` (or found there).
+    stored: HashSet<[u8; 32]>,
+    /// Those inserted by the transaction going on.
+    pending: Vec<[u8; 32]>,
+}
+
+/// The most texts [`Texts`] remembers: past that it starts again (a text
+/// is then inserted once more, and found there).
+const TEXTS_KNOWN: usize = 4096;
+
+impl Texts {
+    /// The SHA-256 of `source`, and whether the file is known to hold it.
+    fn name(&mut self, source: &Arc<str>) -> ([u8; 32], bool) {
+        let sha256 = match &self.last {
+            // One copy shared by the runs of a workflow (`Encoder`), or an
+            // equal one.
+            Some((text, sha256)) if Arc::ptr_eq(text, source) || **text == **source => *sha256,
+            _ => {
+                let sha256: [u8; 32] = sha2::Sha256::digest(source.as_bytes()).into();
+                self.last = Some((source.clone(), sha256));
+                sha256
+            }
+        };
+        let stored = self.stored.contains(&sha256) || self.pending.contains(&sha256);
+        (sha256, stored)
+    }
+
+    /// `sha256`'s text was inserted by the transaction going on.
+    fn inserted(&mut self, sha256: [u8; 32]) {
+        self.pending.push(sha256);
+    }
+
+    /// The transaction going on committed (`true`), or did not.
+    fn settle(&mut self, committed: bool) {
+        if committed {
+            if self.stored.len() + self.pending.len() > TEXTS_KNOWN {
+                self.stored.clear();
+            }
+            self.stored.extend(self.pending.drain(..));
+        } else {
+            self.pending.clear();
+        }
+    }
+
+    /// Forgets which texts the file holds (a purge may have deleted some).
+    fn forget(&mut self) {
+        self.stored.clear();
+        self.pending.clear();
     }
 }
 

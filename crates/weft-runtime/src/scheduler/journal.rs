@@ -96,9 +96,79 @@ pub(crate) struct RunJournal {
     replay: Option<Box<Replay>>,
     /// The journal cannot be written any more (why).
     broken: Option<String>,
-    /// The run's start in nanoseconds since the epoch (`None` inside:
-    /// not representable), once the first attempt record asked for it.
-    clock_base: Option<Option<u64>>,
+    /// How times on the run's clock become the milliseconds records
+    /// store, once the first attempt record asked.
+    clock: Option<RecordClock>,
+}
+
+/// Times on the run's clock as the milliseconds since the epoch that
+/// records store: the run's start in nanoseconds since the epoch plus the
+/// time since the start, taken once a run (the same milliseconds as
+/// through `SystemTime`, which costs twice as much); and the moments of
+/// the millisecond converted last, which the next records' times nearly
+/// always fall in (an attempt's start and end, the next attempt's): a time
+/// in them is that millisecond, two comparisons instead of a subtraction
+/// of `Instant`s and a division.
+#[derive(Clone, Copy)]
+struct RecordClock {
+    /// The run's start in nanoseconds since the epoch (`None`: not
+    /// representable).
+    base: Option<u64>,
+    /// The moments `from..until` of the millisecond `ms`.
+    last: Option<(Instant, Instant, u64)>,
+}
+
+impl RecordClock {
+    fn new(started_sys: SystemTime) -> RecordClock {
+        RecordClock {
+            base: started_sys
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|d| u64::try_from(d.as_nanos()).ok()),
+            last: None,
+        }
+    }
+
+    /// `at` in milliseconds since the epoch, for a run that started at
+    /// `started` (`started_sys` on the system clock); a time before the
+    /// start counts as the start.
+    #[inline]
+    fn millis(&mut self, started: Instant, started_sys: SystemTime, at: Instant) -> u64 {
+        match self.last {
+            Some((from, until, ms)) if from <= at && at < until => ms,
+            _ => self.convert(started, started_sys, at),
+        }
+    }
+
+    /// [`RecordClock::millis`] worked out, and its millisecond's moments
+    /// kept.
+    fn convert(&mut self, started: Instant, started_sys: SystemTime, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(started);
+        let Some(base) = self.base else {
+            return millis(started_sys + d);
+        };
+        let Some(ns) = u64::try_from(d.as_nanos())
+            .ok()
+            .and_then(|d| base.checked_add(d))
+        else {
+            return millis(started_sys + d);
+        };
+        let ms = ns / 1_000_000;
+        // The millisecond's moments from the start on (a time before the
+        // start is worked out again: it is not in them, though it counts
+        // as the start): exactly the times whose nanoseconds since the
+        // epoch fall in it.
+        let from = (ms * 1_000_000).saturating_sub(base);
+        let until = (ms + 1)
+            .checked_mul(1_000_000)
+            .map(|end| end - base)
+            .and_then(|to| started.checked_add(Duration::from_nanos(to)));
+        self.last = match (started.checked_add(Duration::from_nanos(from)), until) {
+            (Some(from), Some(until)) => Some((from, until, ms)),
+            _ => None,
+        };
+        ms
+    }
 }
 
 /// Why a journal cannot be replayed: a record does not fit the run the
@@ -301,7 +371,7 @@ impl RunJournal {
             held: Vec::new(),
             replay: None,
             broken: None,
-            clock_base: None,
+            clock: None,
         }
     }
 
@@ -322,7 +392,7 @@ impl RunJournal {
             held: Vec::new(),
             replay: None,
             broken: None,
-            clock_base: None,
+            clock: None,
         }
     }
 
@@ -371,7 +441,7 @@ impl RunJournal {
                 clock: None,
             })),
             broken: None,
-            clock_base: None,
+            clock: None,
         }
     }
 
@@ -463,9 +533,8 @@ impl Scheduler {
     }
 
     /// Records the outcome of an attempt handled at this step (nearly
-    /// every record a run writes is one of these): made in its box, and
-    /// moved from there to the turn's buffer, through no closure and no
-    /// `Record` of its own on the way.
+    /// every record a run writes is one of these): made in the turn's
+    /// buffer, through no closure and no box of its own.
     pub(super) fn record_attempt(&mut self, done: &Done) {
         let Some(j) = self.journal.as_deref_mut() else {
             return;
@@ -473,72 +542,58 @@ impl Scheduler {
         if j.replay.is_some() || j.broken.is_some() {
             return;
         }
-        let started = self.started;
-        let started_sys = self.started_sys;
-        // The run's start in nanoseconds since the epoch, taken once a
-        // run: a time on the run's clock becomes milliseconds by an
-        // addition, the same milliseconds as through `SystemTime`, which
-        // costs twice as much.
-        let base = *j.clock_base.get_or_insert_with(|| {
-            started_sys
-                .duration_since(UNIX_EPOCH)
-                .ok()
-                .and_then(|d| u64::try_from(d.as_nanos()).ok())
-        });
-        let to_ms = |at: Instant| {
-            let d = at.saturating_duration_since(started);
-            match base.and_then(|b| b.checked_add(u64::try_from(d.as_nanos()).ok()?)) {
-                Some(ns) => ns / 1_000_000,
-                None => millis(started_sys + d),
+        let (started, started_sys) = (self.started, self.started_sys);
+        let clock = j.clock.get_or_insert_with(|| RecordClock::new(started_sys));
+        let ended_at = clock.millis(started, started_sys, done.ended);
+        let started_at = done
+            .started
+            .map(|at| clock.millis(started, started_sys, at));
+        let mut outcome = match &done.outcome {
+            Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
+            Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
+                message: e.message().to_owned(),
+                result: e.result().cloned().map(Box::new),
+                canceled: e.is_canceled(),
+            },
+            Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
+                seconds: d.as_secs_f64(),
+            },
+            Outcome::Err(e) => {
+                let wait = Box::new(e.wait().cloned().unwrap_or_else(|| crate::Wait::new("")));
+                AttemptOutcome::Waiting {
+                    // Only a wait's record names its task (for listing
+                    // waits).
+                    task: self
+                        .env
+                        .plan
+                        .task(self.graph.instances[done.key.instance.index()].task)
+                        .name
+                        .to_string(),
+                    deadline_at: wait.timeout_ms.map(|t| ended_at.saturating_add(t)),
+                    wait,
+                }
             }
+            Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
+            Outcome::Dropped => AttemptOutcome::Dropped,
         };
-        let ended_at = to_ms(done.ended);
-        // Made in its box, allocated first: a record is 272 bytes (a
-        // wait's outcome is the largest), and one made before its box
-        // was copied whole into it.
-        let mut record = Box::write(
-            Box::new_uninit(),
-            AttemptRecord {
+        if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
+            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut outcome);
+        }
+        // In the turn's buffer, not a box of its own: the buffer's records
+        // are freed on the writer's thread, and a box freed there is not
+        // in this thread's allocator cache for the next record.
+        j.push(
+            self.run_id,
+            Record::Attempt(AttemptRecord {
                 step: self.step,
                 instance: done.key.instance.0,
                 item: done.key.item.map(|i| i.0),
                 attempt: done.key.attempt,
-                outcome: match &done.outcome {
-                    Outcome::Ok(v) => AttemptOutcome::Ok { result: v.clone() },
-                    Outcome::Err(e) if e.wait().is_none() => AttemptOutcome::Err {
-                        message: e.message().to_owned(),
-                        result: e.result().cloned(),
-                        canceled: e.is_canceled(),
-                    },
-                    Outcome::TimedOut(d) => AttemptOutcome::TimedOut {
-                        seconds: d.as_secs_f64(),
-                    },
-                    Outcome::Err(e) => {
-                        let wait = e.wait().cloned().unwrap_or_else(|| crate::Wait::new(""));
-                        AttemptOutcome::Waiting {
-                            // Only a wait's record names its task (for
-                            // listing waits).
-                            task: self
-                                .env
-                                .plan
-                                .task(self.graph.instances[done.key.instance.index()].task)
-                                .name
-                                .to_string(),
-                            deadline_at: wait.timeout_ms.map(|t| ended_at.saturating_add(t)),
-                            wait,
-                        }
-                    }
-                    Outcome::Panicked(m) => AttemptOutcome::Panicked { message: m.clone() },
-                    Outcome::Dropped => AttemptOutcome::Dropped,
-                },
-                started_at: done.started.map(to_ms),
+                outcome,
+                started_at,
                 ended_at,
-            },
+            }),
         );
-        if let (Some(key), Some(secrets)) = (j.journal.key.as_ref(), self.secrets.as_deref()) {
-            crate::sealing::seal_attempt(key, self.run_id, secrets, &mut record.outcome);
-        }
-        j.push(self.run_id, Record::Attempt(record));
     }
 
     /// Records a command handled now, between two steps.
@@ -818,7 +873,7 @@ impl Scheduler {
                     let at = |mismatch| ReplayError::Record { seq, mismatch };
                     self.replay_until(a.step - 1).map_err(at)?;
                     self.step += 1;
-                    self.replay_attempt(*a).map_err(at)?;
+                    self.replay_attempt(a).map_err(at)?;
                 }
                 Record::Ended(_) => {
                     // Work the queue to its end, as the run did before it
@@ -898,7 +953,7 @@ impl Scheduler {
                 canceled,
             } => {
                 let e = match result {
-                    Some(r) => ActionError::with_result(message, r),
+                    Some(r) => ActionError::with_result(message, *r),
                     None => ActionError::new(message),
                 };
                 Outcome::Err(if canceled { e.canceled() } else { e })
@@ -908,7 +963,7 @@ impl Scheduler {
             }
             AttemptOutcome::Panicked { message } => Outcome::Panicked(message),
             AttemptOutcome::Dropped => Outcome::Dropped,
-            AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(wait)),
+            AttemptOutcome::Waiting { wait, .. } => Outcome::Err(ActionError::waiting(*wait)),
         };
         let done = Done {
             slot: Some(slot),
@@ -1117,4 +1172,49 @@ fn not_kept(journal: &Journal, e: &StoreError) -> String {
          written",
         journal.store.describe()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's times are the milliseconds `SystemTime` gives, whether
+    /// worked out or taken from the millisecond converted last: on both
+    /// sides of each millisecond's edge, in order and out of it, before
+    /// the run's start, and from a start that is not on a whole
+    /// millisecond.
+    #[test]
+    fn record_times_are_the_system_clocks_milliseconds() {
+        let started = Instant::now();
+        for start_ns in [0u64, 1, 999_999, 1_700_000_000_123_456_789] {
+            let started_sys = UNIX_EPOCH + Duration::from_nanos(start_ns);
+            let expected =
+                |at: Instant| millis(started_sys + at.saturating_duration_since(started));
+            let mut clock = RecordClock::new(started_sys);
+            let edge = 1_000_000 - start_ns % 1_000_000;
+            let mut offsets: Vec<u64> = Vec::new();
+            for ms in 0..4u64 {
+                for d in [0, 1, 2, 500_000] {
+                    let e = edge + ms * 1_000_000;
+                    offsets.extend([e.saturating_sub(d), e + d]);
+                }
+            }
+            offsets.extend([0, 1, 3_000_000_000]);
+            let times: Vec<Instant> = offsets
+                .iter()
+                .map(|&ns| started + Duration::from_nanos(ns))
+                .chain(started.checked_sub(Duration::from_nanos(3)))
+                .collect();
+            for at in times.iter().chain(times.iter().rev()) {
+                for _ in 0..2 {
+                    assert_eq!(
+                        clock.millis(started, started_sys, *at),
+                        expected(*at),
+                        "start {start_ns} ns, {:?} after",
+                        at.checked_duration_since(started)
+                    );
+                }
+            }
+        }
+    }
 }

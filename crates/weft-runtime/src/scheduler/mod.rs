@@ -578,7 +578,9 @@ impl Scheduler {
         // The tasks' results go to the context's slots, by task id
         // (`set_task_result_at`): its map by name needs no room for them.
         let mut ctx = match buffers.context.take() {
-            Some(maps) => WorkflowContext::with_maps(maps, parameters, 0),
+            Some(maps) => {
+                WorkflowContext::with_maps(maps.for_tasks(plan.task_index()), parameters, 0)
+            }
             None => WorkflowContext::with_capacity(parameters, [], 0),
         };
         // `system.run_id` and `system.workflow`, made only if read.

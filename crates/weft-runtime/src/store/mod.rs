@@ -151,7 +151,7 @@ pub enum Record {
     /// The run began: always the first record.
     Started(Box<RunStart>),
     /// An attempt ended, and the scheduler handled it.
-    Attempt(Box<AttemptRecord>),
+    Attempt(AttemptRecord),
     /// A command was handled.
     Command {
         /// Work items the scheduler had done when it handled it.
@@ -221,9 +221,11 @@ pub enum AttemptOutcome {
     Err {
         /// Its message.
         message: String,
-        /// The result it attached, if any.
+        /// The result it attached, if any (boxed: an error is rare, and
+        /// a record whose outcome holds a `Value` in place is too large
+        /// for the allocator's fast path; see [`AttemptRecord`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        result: Option<Value>,
+        result: Option<Box<Value>>,
         /// The action was canceled (a sub-workflow's run was canceled).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         canceled: bool,
@@ -246,8 +248,8 @@ pub enum AttemptOutcome {
     Waiting {
         /// The task's name (for listing waits without the workflow).
         task: String,
-        /// What it waits for.
-        wait: crate::wait::Wait,
+        /// What it waits for (boxed, as an error's result).
+        wait: Box<crate::wait::Wait>,
         /// When its timeout runs out, if it has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline_at: Option<Millis>,
@@ -748,4 +750,58 @@ pub fn source_hash(source: &str) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attempt records of every outcome, in the text journals hold: they
+    /// read back, and are written again byte for byte (the boxed fields
+    /// of an error and a wait are stored as they were before they were
+    /// boxed).
+    #[test]
+    fn attempt_records_keep_their_stored_form() {
+        let texts = [
+            r#"{"attempt":{"step":1,"instance":0,"item":null,"attempt":1,"outcome":{"ok":{"result":{"a":[1,"x"]}}},"started_at":1700000000000,"ended_at":1700000000001}}"#,
+            r#"{"attempt":{"step":2,"instance":1,"item":3,"attempt":2,"outcome":{"err":{"message":"no","result":{"code":2,"why":["a"]},"canceled":true}},"started_at":null,"ended_at":7}}"#,
+            r#"{"attempt":{"step":3,"instance":1,"item":null,"attempt":1,"outcome":{"err":{"message":"boom"}},"started_at":5,"ended_at":6}}"#,
+            r#"{"attempt":{"step":4,"instance":2,"item":null,"attempt":1,"outcome":{"timed_out":{"seconds":1.5}},"started_at":5,"ended_at":6}}"#,
+            r#"{"attempt":{"step":5,"instance":2,"item":null,"attempt":2,"outcome":{"panicked":{"message":"oops"}},"started_at":5,"ended_at":6}}"#,
+            r#"{"attempt":{"step":6,"instance":3,"item":0,"attempt":1,"outcome":"dropped","started_at":null,"ended_at":6}}"#,
+            r#"{"attempt":{"step":7,"instance":4,"item":null,"attempt":1,"outcome":{"waiting":{"task":"ask","wait":{"key":"k","timeout_ms":5000,"schema":{"type":"object"},"details":{"route":"a"}},"deadline_at":1700000005000}},"started_at":1700000000000,"ended_at":1700000000000}}"#,
+            r#"{"attempt":{"step":8,"instance":5,"item":null,"attempt":1,"outcome":{"waiting":{"task":"ask","wait":{"key":"k"}}},"started_at":1,"ended_at":2}}"#,
+        ];
+        for text in texts {
+            let record: Record = serde_json::from_str(text).expect(text);
+            assert_eq!(serde_json::to_string(&record).unwrap(), text);
+        }
+        let record: Record = serde_json::from_str(texts[1]).unwrap();
+        let Record::Attempt(a) = record else {
+            panic!("an attempt record")
+        };
+        let AttemptOutcome::Err { result, .. } = &a.outcome else {
+            panic!("an error")
+        };
+        assert_eq!(
+            result.as_deref(),
+            Some(&serde_json::json!({"code": 2, "why": ["a"]}))
+        );
+    }
+
+    /// An attempt record, held in place in a record (not boxed), makes a
+    /// record no larger than a command's does: a journal's records are
+    /// mostly attempts, and each is copied into the turn's buffer.
+    #[test]
+    fn an_attempt_record_is_no_larger_than_a_command() {
+        use std::mem::size_of;
+        eprintln!(
+            "AttemptRecord {} AttemptOutcome {} Record {} Entry {}",
+            size_of::<AttemptRecord>(),
+            size_of::<AttemptOutcome>(),
+            size_of::<Record>(),
+            size_of::<Entry>()
+        );
+        assert!(size_of::<AttemptRecord>() <= size_of::<Command>() + size_of::<u64>());
+    }
 }

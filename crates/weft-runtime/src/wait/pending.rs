@@ -114,7 +114,7 @@ pub fn pending_waits(entries: &[Entry]) -> Vec<PendingWait> {
                         task: task.clone(),
                         instance: a.instance,
                         item: a.item,
-                        wait: wait.clone(),
+                        wait: (**wait).clone(),
                         since: a.ended_at,
                         deadline_at: *deadline_at,
                     });

@@ -349,7 +349,7 @@ pub(crate) async fn list_attempts(
             } => (
                 if *canceled { "canceled" } else { "failed" },
                 Some(message.clone()),
-                result.clone(),
+                result.as_deref().cloned(),
             ),
             AttemptOutcome::TimedOut { seconds } => (
                 "timed_out",

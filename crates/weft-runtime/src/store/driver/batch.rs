@@ -4,6 +4,7 @@
 //! the run's summary.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::json;
 use crate::id::RunId;
@@ -27,6 +28,11 @@ pub struct RunBatch {
     /// The records that change the summary (commands, waits and ends,
     /// without the payloads of ends), in order.
     pub effects: Vec<Record>,
+    /// The workflow text of the batch's `Started` record, when the encoder
+    /// keeps texts apart ([`Encoder::texts_apart`]): the record in `json`
+    /// then has an empty `source`, and the store keeps the text once for
+    /// all the runs that share it. `None` otherwise.
+    pub source: Option<Arc<str>>,
 }
 
 /// Groups `entries` by run, in the order each run first appears. `store`
@@ -46,11 +52,19 @@ pub fn group_batch(store: &str, entries: &[Entry]) -> Result<Vec<RunBatch>, Stor
 /// workflow text of the last `Started` record it wrote, as JSON. The runs
 /// of one workflow (the common case) share its text, which can be hundreds
 /// of KB; its JSON is copied, not escaped again byte by byte.
+///
+/// An encoder made by [`Encoder::texts_apart`] writes no text at all: each
+/// `Started` record's `source` is written empty, and its text given aside
+/// in [`RunBatch::source`], for a store that keeps each text once.
 #[derive(Debug, Default)]
 pub struct Encoder {
     /// The text last written, and its JSON string.
     source: String,
     json: Vec<u8>,
+    /// With texts apart: the text last given aside (the runs of one
+    /// workflow share one copy).
+    apart: Option<Arc<str>>,
+    texts_apart: bool,
     /// The digits of the last time written, but its last three.
     times: json::Times,
 }
@@ -59,6 +73,30 @@ impl Encoder {
     /// A new encoder, that has written nothing yet.
     pub fn new() -> Encoder {
         Encoder::default()
+    }
+
+    /// A new encoder that keeps workflow texts out of the records: a
+    /// `Started` record is written with an empty `source`, and its text
+    /// given aside in [`RunBatch::source`]. The store keeps the text, and
+    /// gives it back in the record when it loads the journal.
+    pub fn texts_apart() -> Encoder {
+        Encoder {
+            texts_apart: true,
+            ..Encoder::default()
+        }
+    }
+
+    /// `source`, shared with the text given aside before when they are
+    /// the same (compared whole).
+    fn set_apart(&mut self, source: &str) -> Arc<str> {
+        match &self.apart {
+            Some(text) if **text == *source => text.clone(),
+            _ => {
+                let text: Arc<str> = Arc::from(source);
+                self.apart = Some(text.clone());
+                text
+            }
+        }
     }
 
     /// Appends `source` to `out` as a JSON string.
@@ -106,6 +144,7 @@ pub fn group_batch_with(
                     json: Vec::with_capacity(capacity),
                     start: None,
                     effects: Vec::new(),
+                    source: None,
                 });
                 runs.len() - 1
             }),
@@ -126,8 +165,14 @@ pub fn group_batch_with(
                 // Room for the text's JSON (a YAML text's escapes, its
                 // newlines, add less than a quarter) and for the records
                 // after it, so that the text is not copied again when
-                // they come; checked again once it is written.
-                let text = start.source.len();
+                // they come; checked again once it is written. A text
+                // given aside takes no room.
+                let text = if encoder.texts_apart {
+                    rb.source = Some(encoder.set_apart(&start.source));
+                    0
+                } else {
+                    start.source.len()
+                };
                 rb.json.reserve(text + text / 4 + 512 + capacity);
                 rb.start = Some(RunSummary::started(e.run, start, 0));
             }
@@ -241,7 +286,12 @@ fn write_started(
     out.extend_from_slice(b"{\"started\":{\"workflow\":");
     json::write_str(out, &start.workflow);
     out.extend_from_slice(b",\"source\":");
-    encoder.write_source(out, &start.source);
+    if encoder.texts_apart {
+        // Given aside in `RunBatch::source` (`group_batch_with`).
+        out.extend_from_slice(b"\"\"");
+    } else {
+        encoder.write_source(out, &start.source);
+    }
     out.extend_from_slice(b",\"format\":");
     json::write_str(out, &start.format);
     out.extend_from_slice(b",\"hash\":");
@@ -438,7 +488,7 @@ mod tests {
         for (i, result) in results.iter().enumerate() {
             for item in [None, Some(0), Some(u32::MAX)] {
                 for started_at in [None, Some(0), Some(1_700_000_000_999), Some(u64::MAX)] {
-                    let record = Record::Attempt(Box::new(AttemptRecord {
+                    let record = Record::Attempt(AttemptRecord {
                         step: u64::MAX - i as u64,
                         instance: i as u32,
                         item,
@@ -452,7 +502,7 @@ mod tests {
                         } else {
                             1_700_000_000_000 + i as u64
                         },
-                    }));
+                    });
                     assert_written_as_serde_writes(&record);
                     let mut ours = Vec::new();
                     write_record(&mut ours, &record, &mut shared).unwrap();
@@ -540,7 +590,7 @@ mod tests {
     }
 
     fn attempt(step: u64, result: Value) -> Record {
-        Record::Attempt(Box::new(AttemptRecord {
+        Record::Attempt(AttemptRecord {
             step,
             instance: 0,
             item: Some(step as u32),
@@ -550,7 +600,7 @@ mod tests {
             },
             started_at: Some(10),
             ended_at: 11,
-        }))
+        })
     }
 
     fn journal(run: RunId) -> Vec<Entry> {
@@ -608,6 +658,46 @@ mod tests {
                 .expect("read back");
         }
         assert_eq!(from, all[2..]);
+    }
+
+    #[test]
+    fn texts_apart_are_given_aside_once_for_the_runs_of_a_text() {
+        let mut encoder = Encoder::texts_apart();
+        let (run, other) = (RunId::new(), RunId::new());
+        let all = journal(run);
+        let mut batch = all.clone();
+        batch.extend(journal(other));
+        let rows = group_batch_with("test", &batch, &mut encoder).expect("grouped");
+        let source = rows[0].source.clone().expect("the text given aside");
+        assert_eq!(&*source, "tasks: {}");
+        // The runs of one text share its copy, from batch to batch.
+        let again = group_batch_with("test", &journal(RunId::new()), &mut encoder)
+            .expect("grouped")
+            .remove(0);
+        for rb in [&rows[1], &again] {
+            assert!(Arc::ptr_eq(
+                rb.source.as_ref().expect("given aside"),
+                &source
+            ));
+        }
+        // The record holds no text: put back, it reads as it was written.
+        let rb = &rows[0];
+        let mut out = Vec::new();
+        extend_journal(&mut out, run, rb.first as i64, rb.last as i64, &rb.json)
+            .expect("read back");
+        let Record::Started(start) = &mut out[0].record else {
+            panic!("{:?}", out[0]);
+        };
+        assert_eq!(start.source, "");
+        start.source = source.to_string();
+        assert_eq!(out, all);
+        // Records after the first of a run give nothing aside; an encoder
+        // that keeps texts in the records gives none.
+        let later = group_batch_with("test", &all[1..], &mut encoder).expect("grouped");
+        assert!(later[0].source.is_none());
+        assert!(group_batch("test", &all).expect("grouped")[0]
+            .source
+            .is_none());
     }
 
     #[test]

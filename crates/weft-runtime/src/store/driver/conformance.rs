@@ -90,7 +90,7 @@ pub fn started(workflow: &str, parent: Option<RunId>, started_at: Millis) -> Rec
 
 /// An attempt record with `outcome`, for tests.
 pub fn attempt(step: u64, outcome: AttemptOutcome) -> Record {
-    Record::Attempt(Box::new(AttemptRecord {
+    Record::Attempt(AttemptRecord {
         step,
         instance: step as u32,
         item: None,
@@ -98,7 +98,7 @@ pub fn attempt(step: u64, outcome: AttemptOutcome) -> Record {
         outcome,
         started_at: Some(1_700_000_000_000 + step),
         ended_at: 1_700_000_000_001 + step,
-    }))
+    })
 }
 
 /// A successful attempt with a small result, for tests.
@@ -1118,7 +1118,7 @@ pub async fn unicode_round_trips(store: &dyn Store) {
                 2,
                 AttemptOutcome::Err {
                     message: text.to_owned(),
-                    result: Some(json!(text)),
+                    result: Some(Box::new(json!(text))),
                     canceled: false,
                 },
             ),
@@ -1191,7 +1191,7 @@ pub async fn attempt_outcomes_round_trip(store: &dyn Store) {
             4,
             AttemptOutcome::Err {
                 message: "stopped".to_owned(),
-                result: Some(json!({"partial": [1, 2]})),
+                result: Some(Box::new(json!({"partial": [1, 2]}))),
                 canceled: true,
             },
         ),

@@ -93,7 +93,7 @@ fn attempt_ok(text: &str, pos: usize) -> Option<(Record, usize)> {
     at.lit(b",\"ended_at\":")?;
     let ended_at = at.u64()?;
     at.lit(b"}}")?;
-    let record = Record::Attempt(Box::new(AttemptRecord {
+    let record = Record::Attempt(AttemptRecord {
         step,
         instance,
         item,
@@ -101,7 +101,7 @@ fn attempt_ok(text: &str, pos: usize) -> Option<(Record, usize)> {
         outcome: AttemptOutcome::Ok { result },
         started_at,
         ended_at,
-    }));
+    });
     Some((record, at.pos))
 }
 
@@ -175,7 +175,7 @@ mod tests {
     use crate::store::{Command, Durability, RunStart};
 
     fn attempt(i: u64, result: Value, item: Option<u32>, started_at: Option<u64>) -> Record {
-        Record::Attempt(Box::new(AttemptRecord {
+        Record::Attempt(AttemptRecord {
             step: u64::MAX - i,
             instance: i as u32,
             item,
@@ -185,7 +185,7 @@ mod tests {
             },
             started_at,
             ended_at: 1_700_000_000_000 + i,
-        }))
+        })
     }
 
     /// Records of every kind, as a run writes them.
@@ -219,19 +219,19 @@ mod tests {
                 command: Command::Pause,
             });
         }
-        out.push(Record::Attempt(Box::new(AttemptRecord {
+        out.push(Record::Attempt(AttemptRecord {
             step: 7,
             instance: 1,
             item: None,
             attempt: 2,
             outcome: AttemptOutcome::Err {
                 message: "no".into(),
-                result: Some(json!({"code": 2})),
+                result: Some(Box::new(json!({"code": 2}))),
                 canceled: false,
             },
             started_at: Some(1),
             ended_at: 2,
-        })));
+        }));
         out
     }
 
