@@ -156,7 +156,10 @@ impl Scheduler {
         // Borrowed, not cloned: only fields are written below until the
         // launch, so the plan's reference count is left alone.
         let inst = &self.graph.instances[id.index()];
-        let task = self.env.plan.task(inst.task);
+        // The task's id from the instance, not its `TaskPlan`: a line of
+        // the plan that the attempt does not otherwise read.
+        let t = inst.task;
+        let task = self.env.plan.task(t);
         let timeout = inst.timeout();
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
@@ -169,7 +172,7 @@ impl Scheduler {
         // Borrowed too: the run's own action is cloned only for a launch
         // that is held (an `Arc` count up and down on every attempt).
         let dynamic;
-        let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
+        let action = match (&self.env.actions[t as usize], &task.dynamic_action) {
             (Some(action), _) => action,
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
                 Ok(action) => {
@@ -226,11 +229,7 @@ impl Scheduler {
                 SlotId((self.slots.len() - 1) as u32)
             }
         };
-        let workflow = self
-            .env
-            .workflow_tasks
-            .get(task.id as usize)
-            .is_some_and(|&w| w);
+        let workflow = self.env.workflow_tasks.get(t as usize).is_some_and(|&w| w);
         let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
