@@ -265,7 +265,9 @@ impl Journal {
     }
 
     /// Hands `entries` of `run` over to the writer, waiting first for room
-    /// in the backlog. With `ack`, the answer comes when they are committed.
+    /// in the backlog, for a commit now: the answer comes on `ack` when they
+    /// are committed. (Write-behind records go through
+    /// [`Journal::send_behind`].)
     ///
     /// # Cancel safety
     ///
@@ -274,16 +276,16 @@ impl Journal {
         &self,
         run: RunId,
         entries: Vec<Entry>,
-        ack: Option<oneshot::Sender<Result<(), StoreError>>>,
+        ack: oneshot::Sender<Result<(), StoreError>>,
         run_tx: flume::Sender<Msg>,
     ) {
         let writer = self.writer();
         let n = writer.take_permits(writer.permits_for(entries.len())).await;
-        let (records, urgent) = (entries.len(), ack.is_some());
+        let records = entries.len();
         let _ = writer.tx.send(ToWriter::Batch(Batch {
             run,
             entries,
-            ack,
+            ack: Some(ack),
             first: None,
             run_tx,
             permits: Permits {
@@ -292,9 +294,7 @@ impl Journal {
             },
         }));
         writer.wake.added(records);
-        if urgent {
-            writer.wake.notify.notify_one();
-        }
+        writer.wake.notify.notify_one();
     }
 
     /// Hands the records in `buf` of write-behind `run` over to the writer

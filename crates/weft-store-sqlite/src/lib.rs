@@ -125,8 +125,11 @@
 //! commits (`Store::append_owned`) are serialized to JSON on the writer
 //! thread; `Store::append` serializes in the caller's task, before the
 //! hand-over. The writer thread also copies the write-ahead log back into
-//! the file (a checkpoint) once the log holds 4,096 pages, after it has
+//! the file (a checkpoint) once the log holds 16 MB, after it has
 //! answered the commit that filled it, so that no caller waits for it.
+//! A new file's pages are 16 KB (SQLite's default is 4 KB): a journal's
+//! rows are large, and each page costs a write into the log and another
+//! into the file. A file keeps the page size it was made with.
 #![forbid(unsafe_code)]
 
 mod error;

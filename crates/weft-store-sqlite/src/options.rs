@@ -62,7 +62,9 @@ impl SqliteOptions {
     }
 
     /// Sets [`SqliteOptions::max_size`], in bytes (rounded down to whole
-    /// database pages).
+    /// database pages: 16 KB in a file made by this version, 4 KB in
+    /// older ones). The tables alone take several pages: a size too small
+    /// for them fails the opening of a new file, saying so.
     #[must_use]
     pub fn max_size(mut self, bytes: u64) -> SqliteOptions {
         self.max_size = Some(bytes);

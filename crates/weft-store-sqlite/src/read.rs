@@ -244,8 +244,16 @@ fn text_into_start(row: &Row<'_>, out: &mut [Entry], run: RunId) -> Result<(), S
         return Ok(());
     }
     let source = match row.get_ref(5).map_err(get_err)? {
-        rusqlite::types::ValueRef::Text(b) => b,
-        _ => return Err(format!("run {run}: the workflow text it names is missing")),
+        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+        rusqlite::types::ValueRef::Null => {
+            return Err(format!("run {run}: the workflow text it names is missing"))
+        }
+        other => {
+            return Err(format!(
+                "run {run}: its workflow text cannot be read (stored as {:?}, not text)",
+                other.data_type()
+            ))
+        }
     };
     let checksum: i64 = row.get(6).map_err(get_err)?;
     if i64::from(crc32fast::hash(source)) != checksum {

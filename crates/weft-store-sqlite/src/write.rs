@@ -31,7 +31,7 @@ use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
 use crate::read::{id_bytes, int, summary_from_row, SUMMARY_COLUMNS};
-use crate::schema::AUTOCHECKPOINT_PAGES;
+use crate::schema::AUTOCHECKPOINT_BYTES;
 
 /// A batch, grouped by run in the order each run first appears, with the
 /// CRC-32 of each run's records.
@@ -92,6 +92,8 @@ pub(crate) struct Writer {
     texts: Texts,
     /// The pages in the write-ahead log after the last commit.
     wal_pages: Arc<AtomicI32>,
+    /// The pages that make [`AUTOCHECKPOINT_BYTES`] in this file.
+    checkpoint_pages: i32,
 }
 
 impl Writer {
@@ -108,21 +110,27 @@ impl Writer {
             Ok(())
         }))
         .map_err(|e| error::sql(&path, "cannot configure", e))?;
+        let page: i64 = conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))
+            .map_err(|e| error::sql(&path, "cannot read the page size", e))?;
+        let checkpoint_pages =
+            (AUTOCHECKPOINT_BYTES / page.max(512)).clamp(1, i32::MAX as i64) as i32;
         Ok(Writer {
             conn,
             path,
             encoder: Encoder::texts_apart(),
             texts: Texts::default(),
             wal_pages,
+            checkpoint_pages,
         })
     }
 
     /// Copies the write-ahead log into the file once it holds
-    /// `AUTOCHECKPOINT_PAGES`, as SQLite's automatic checkpoint would, but
+    /// `AUTOCHECKPOINT_BYTES`, as SQLite's automatic checkpoint would, but
     /// after the commit has been answered. Best effort, as SQLite's: a
     /// checkpoint that cannot finish is tried again after a later commit.
     pub(crate) fn checkpoint_if_due(&mut self) {
-        if self.wal_pages.load(Ordering::Relaxed) >= AUTOCHECKPOINT_PAGES {
+        if self.wal_pages.load(Ordering::Relaxed) >= self.checkpoint_pages {
             self.wal_pages.store(0, Ordering::Relaxed);
             let _ = self
                 .conn

@@ -147,7 +147,7 @@ fn a_run_resumes_from_the_file_after_its_process_is_killed() {
 async fn a_full_database_fails_the_run_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.db");
-    let options = weft_store_sqlite::SqliteOptions::new().max_size(128 * 1024);
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(256 * 1024);
     let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
     // With sync durability `b` waits for `a`'s outcome to be committed,
     // so the failed commit stops the run before it goes on.
@@ -184,7 +184,7 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
     // are large): the run is not in the store, and says so.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.db");
-    let options = weft_store_sqlite::SqliteOptions::new().max_size(64 * 1024);
+    let options = weft_store_sqlite::SqliteOptions::new().max_size(256 * 1024);
     let store = Arc::new(SqliteStore::open_with(&path, &options).unwrap());
     let world = Arc::new(World::default());
     let ex = builder(&world).store(store.clone()).build();
@@ -200,7 +200,7 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
         let run = ex
             .start_with(
                 &plan,
-                json!({"blob": "x".repeat(200_000)}),
+                json!({"blob": "x".repeat(400_000)}),
                 RunOptions::new().durability(durability),
             )
             .unwrap();

@@ -3,6 +3,7 @@
 //! the commit that filled the log): the log does not grow without end, and
 //! what was copied reads back whole.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -11,14 +12,9 @@ use weft_runtime::store::{AttemptOutcome, Store};
 use weft_runtime::RunId;
 use weft_store_sqlite::SqliteStore;
 
-#[tokio::test]
-async fn the_log_is_copied_into_the_file_as_it_fills() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("checkpoint.db");
-    let store = SqliteStore::open(&path).expect("store");
-    let run = RunId::new();
-    // About 24 MB of records in appends of about 1 MB: the log passes the
-    // 4,096 pages (16 MB) at which it is copied into the file.
+/// About 24 MB of records in appends of about 1 MB: the log passes the
+/// 16 MB at which it is copied into the file. Returns the records' count.
+async fn fill(store: &SqliteStore, run: RunId) -> u64 {
     let text = "x".repeat(1000);
     let mut next = 0u64;
     for _ in 0..24 {
@@ -42,16 +38,65 @@ async fn the_log_is_copied_into_the_file_as_it_fills() {
     // Queued behind a checkpoint the last append may have left running.
     let one = entries(run, next, vec![attempt(next, AttemptOutcome::Dropped)]);
     store.append(&one).await.expect("append");
+    next + 1
+}
+
+fn page_size(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_query_value(None, "page_size", |row| row.get(0))
+        .expect("page size")
+}
+
+#[tokio::test]
+async fn the_log_is_copied_into_the_file_as_it_fills() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("checkpoint.db");
+    let store = SqliteStore::open(&path).expect("store");
+    let run = RunId::new();
+    let records = fill(&store, run).await;
     let file = std::fs::metadata(&path).expect("the file").len();
     assert!(
         file > 8 << 20,
         "the file holds {file} bytes after 24 MB of records: the log was not copied into it"
     );
     let journal = store.load(run).await.expect("load");
-    assert_eq!(journal.len() as u64, next + 1);
+    assert_eq!(journal.len() as u64, records);
     drop(store);
     // Closed: the log is copied in and removed, and the file reads alone.
     assert!(!dir.path().join("checkpoint.db-wal").exists());
     let again = SqliteStore::open_read_only(&path).expect("read-only");
-    assert_eq!(again.load(run).await.expect("load").len() as u64, next + 1);
+    assert_eq!(again.load(run).await.expect("load").len() as u64, records);
+    drop(again);
+    // A new file's pages are 16 KB.
+    assert_eq!(page_size(&path), 16 << 10);
+}
+
+#[tokio::test]
+async fn a_file_made_with_4k_pages_keeps_them_and_is_checkpointed_by_its_bytes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("small-pages.db");
+    {
+        // An empty file SQLite made in write-ahead logging with its
+        // default pages, as weft's files were made before.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.pragma_update(None, "page_size", 4096)
+            .expect("page size");
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .expect("wal");
+        assert_eq!(mode, "wal");
+    }
+    let store = SqliteStore::open(&path).expect("store");
+    let run = RunId::new();
+    let records = fill(&store, run).await;
+    let file = std::fs::metadata(&path).expect("the file").len();
+    assert!(
+        file > 8 << 20,
+        "the file holds {file} bytes after 24 MB of records: the log was not copied into it"
+    );
+    assert_eq!(store.load(run).await.expect("load").len() as u64, records);
+    drop(store);
+    assert_eq!(page_size(&path), 4096);
+    let again = SqliteStore::open_read_only(&path).expect("read-only");
+    assert_eq!(again.load(run).await.expect("load").len() as u64, records);
 }

@@ -162,6 +162,18 @@ async fn a_damaged_or_missing_text_fails_the_load() {
         .append(&run)
         .await
         .unwrap();
+    // A text kept as a blob (its bytes the same) reads as it was.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE texts SET source = CAST(source AS BLOB)", [])
+        .unwrap();
+    let kind: String = conn
+        .query_row("SELECT typeof(source) FROM texts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind, "blob");
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.load(run[0].run).await.unwrap(), run);
+    drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
         "UPDATE texts SET source = replace(source, '# a', '# b')",

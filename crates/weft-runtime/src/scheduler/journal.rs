@@ -677,7 +677,7 @@ impl Scheduler {
                 let first = std::mem::replace(&mut j.unrecorded, false);
                 let (ack, done) = tokio::sync::oneshot::channel();
                 j.journal
-                    .send(self.run_id, entries, Some(ack), self.tx.clone())
+                    .send(self.run_id, entries, ack, self.tx.clone())
                     .await;
                 let result = match done.await {
                     Ok(result) => result,
