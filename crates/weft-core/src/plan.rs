@@ -147,6 +147,22 @@ pub enum Join {
     Count(u32),
 }
 
+/// What a runtime needs of a join task on every run and at every arrival
+/// (see [`Plan::join_specs`]): a few bytes side by side in a table of the
+/// plan's joins, read instead of the join task's [`TaskPlan`] (256 bytes,
+/// its fields in several cache lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JoinSpec {
+    /// The join task.
+    pub task: TaskId,
+    /// How many of its branches must arrive: every one for
+    /// [`Join::All`], at most all of them for [`Join::Count`].
+    pub need: u32,
+    /// Its branches: [`TaskPlan::inbound`].
+    pub inbound: Box<[TaskId]>,
+}
+
 /// Compiled `with`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -264,6 +280,9 @@ struct PlanInner {
     starts: Vec<TaskId>,
     /// The join tasks, in task order (see [`Plan::joins`]).
     joins: Vec<TaskId>,
+    /// What a runtime needs of each of `joins`, in the same order (see
+    /// [`Plan::join_specs`]).
+    join_specs: Vec<JoinSpec>,
     /// Per task, [`TaskPlan::split`] (see [`Plan::is_split`]).
     split: Box<[bool]>,
     status_used: bool,
@@ -387,6 +406,14 @@ impl Plan {
     /// states from this list, without reading every task's plan.
     pub fn joins(&self) -> &[TaskId] {
         &self.inner.joins
+    }
+
+    /// What a runtime needs of each join task, in the order of
+    /// [`Plan::joins`] (an engine internal, see [`crate::engine`]): a run
+    /// sets up its joins' states, and counts each arrival at a join, from
+    /// this table instead of the join tasks' plans.
+    pub fn join_specs(&self) -> &[JoinSpec] {
+        &self.inner.join_specs
     }
 
     /// [`TaskPlan::split`] of task `id`, from a table of one byte a task

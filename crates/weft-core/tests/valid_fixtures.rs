@@ -449,6 +449,12 @@ tasks:
     assert_eq!(by("b", 0), [s(true); 4], "no `when`: taken on any status");
     assert_eq!(by("c", 0), [None; 4], "a `when` that reads the result");
     assert_eq!(plan.joins(), [id(&plan, "c")], "the plan's list of joins");
+    let [spec] = plan.join_specs() else {
+        panic!("one join's entry: {:?}", plan.join_specs());
+    };
+    assert_eq!(spec.task, id(&plan, "c"));
+    assert_eq!(*spec.inbound, *task(&plan, "c").inbound, "its branches");
+    assert_eq!(spec.need, 2, "`join: all` needs both branches, `a` and `b`");
 
     // A status function inside a larger expression is evaluated; YAQL's
     // bare status functions are decided by status, as Jinja's.

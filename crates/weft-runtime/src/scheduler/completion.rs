@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weft_core::{CurrentTask, TaskId, TaskStatus};
 
+use super::stamp::Stamp;
 use super::{null_result, retries_over_limit, Scheduler, State, Work};
 use crate::attempt::shared;
 use crate::event::EventKind;
@@ -38,6 +39,7 @@ impl Scheduler {
             self.count_attempt(&done, t);
         }
         if let Some(at) = done.started {
+            let at = self.stamp(at);
             let inst = &mut self.graph.instances[id.index()];
             if inst.started.is_none() {
                 inst.started = Some(at);
@@ -90,7 +92,7 @@ impl Scheduler {
                 if let (Some(cause), Some(started)) =
                     (self.graph.instances[id.index()].cause, done.started)
                 {
-                    m.dispatched(started.saturating_duration_since(cause));
+                    m.dispatched(Stamp::new(self.started, started).saturating_since(cause));
                 }
             }
         }
@@ -267,8 +269,8 @@ impl Scheduler {
             let inst = &mut self.graph.instances[id.index()];
             inst.status = status;
             inst.result = Some(result);
-            inst.error = error;
-            inst.ended = Some(ended);
+            inst.set_error(error);
+            inst.ended = Some(Stamp::new(self.started, ended));
             self.queue_finish(id);
             return;
         };

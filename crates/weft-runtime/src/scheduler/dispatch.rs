@@ -13,6 +13,7 @@ use weft_core::{TaskId, TaskStatus, ValueTemplate, WorkflowContext};
 
 use super::launch::Launch;
 use super::scope::Scope;
+use super::stamp::Stamp;
 use super::{null_result, Actions, Held, InFlight, Instance, Scheduler, Skipped, State, Work};
 use crate::action::{Action, ActionError, ActionInput};
 use crate::attempt::{PlainAttempt, Report, Spawned};
@@ -27,7 +28,7 @@ impl Scheduler {
         t: TaskId,
         route: u32,
         level: u32,
-        cause: Option<Instant>,
+        cause: Option<Stamp>,
         scope: Scope,
         batch: u32,
     ) {
@@ -71,18 +72,16 @@ impl Scheduler {
             route,
             level,
             status: TaskStatus::Pending,
+            unremediated: false,
             attempts: 0,
+            batch,
             started: None,
             ended: None,
-            result: None,
-            error: None,
-            items: None,
-            timeout: None,
-            child_runs: Vec::new(),
-            unremediated: false,
             cause,
+            result: None,
+            items: None,
+            rare: None,
             scope,
-            batch,
         });
         let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
@@ -100,7 +99,7 @@ impl Scheduler {
         let task = self.env.plan.task(t);
         match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
-                self.graph.instances[id.index()].timeout =
+                self.graph.instances[id.index()].rare_mut().timeout =
                     Some(Duration::from_secs_f64(s.min(1e9)));
             }
             Some(Ok(s)) => {
@@ -128,8 +127,8 @@ impl Scheduler {
         let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Failed;
         inst.result = Some(Arc::new(serde_json::json!({ "error": message })));
-        inst.error = Some(message);
-        inst.ended = Some(Instant::now());
+        inst.set_error(Some(message));
+        inst.ended = Some(Stamp::new(self.started, Instant::now()));
         self.turn.queue.push_back(Work::Finish(id));
     }
 
@@ -157,8 +156,11 @@ impl Scheduler {
         // Borrowed, not cloned: only fields are written below until the
         // launch, so the plan's reference count is left alone.
         let inst = &self.graph.instances[id.index()];
-        let task = self.env.plan.task(inst.task);
-        let timeout = inst.timeout;
+        // The task's id from the instance, not its `TaskPlan`: a line of
+        // the plan that the attempt does not otherwise read.
+        let t = inst.task;
+        let task = self.env.plan.task(t);
+        let timeout = inst.timeout();
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
@@ -170,7 +172,7 @@ impl Scheduler {
         // Borrowed too: the run's own action is cloned only for a launch
         // that is held (an `Arc` count up and down on every attempt).
         let dynamic;
-        let action = match (&self.env.actions[task.id as usize], &task.dynamic_action) {
+        let action = match (&self.env.actions[t as usize], &task.dynamic_action) {
             (Some(action), _) => action,
             (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
                 Ok(action) => {
@@ -227,17 +229,14 @@ impl Scheduler {
                 SlotId((self.slots.len() - 1) as u32)
             }
         };
-        let workflow = self
-            .env
-            .workflow_tasks
-            .get(task.id as usize)
-            .is_some_and(|&w| w);
+        let workflow = self.env.workflow_tasks.get(t as usize).is_some_and(|&w| w);
         let inst = &mut self.graph.instances[id.index()];
         inst.status = TaskStatus::Running;
         inst.attempts = inst.attempts.max(attempt);
         let (instance, index, _) = key.parts();
         if workflow {
-            inst.child_runs
+            inst.rare_mut()
+                .child_runs
                 .push(RunId::child(self.run_id, instance, index, attempt));
         }
         self.in_flight += 1;

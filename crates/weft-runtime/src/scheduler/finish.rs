@@ -2,12 +2,12 @@
 //! evaluated in order, and the outcome with every task record is made.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::{Map, Value};
 use weft_core::{TaskId, TaskStatus, WorkflowContext};
 
 use super::scope::Scope;
+use super::stamp::Stamp;
 use super::{Instance, JoinState, Scheduler, State, Terminal};
 use crate::event::EventKind;
 use crate::id::RunId;
@@ -192,8 +192,8 @@ impl Scheduler {
                 routes[rank[r] as usize] = step.path.to_vec();
             }
         }
-        let (started, started_sys) = (self.started, self.started_sys);
-        let to_sys = move |at: Instant| started_sys + at.saturating_duration_since(started);
+        let started_sys = self.started_sys;
+        let to_sys = move |at: Stamp| at.system_time(started_sys);
         let plan = &self.env.plan;
         let names = plan.task_index();
         let secrets = self.secrets.as_deref();
@@ -211,7 +211,7 @@ impl Scheduler {
             Option<String>,
             Vec<RunId>,
         ),
-                      (started, ended): (Option<Instant>, Option<Instant>)| {
+                      (started, ended): (Option<Stamp>, Option<Stamp>)| {
             let status = if status.is_terminal() || !ended_run {
                 status
             } else {
@@ -242,77 +242,58 @@ impl Scheduler {
                 ended_at: ended.map(to_sys),
             }
         };
+        // Each instance taken apart as it is read (`..` drops the rest
+        // there): read once, where a pass through references and then the
+        // instances' drop read a wide run's instances twice (≈ 1.4 read
+        // misses a task on `wavefront`, the instances no longer in the
+        // cache by the second pass).
+        let take = |(
+            i,
+            Instance {
+                task,
+                route,
+                status,
+                attempts,
+                started,
+                ended,
+                result,
+                items,
+                rare,
+                ..
+            },
+        ): (usize, Instance)| {
+            let (error, child_runs) = match rare {
+                Some(rare) => (rare.error, rare.child_runs),
+                None => (None, Vec::new()),
+            };
+            record(
+                i,
+                (task, route, status, attempts, items.map(|it| it.total)),
+                (result, error, child_runs),
+                (started, ended),
+            )
+        };
         // A run whose buffers the executor keeps (see `pool.rs`) gives its
         // records a buffer of their own and keeps the instances' for the
         // next run: a fresh block the size of the records is, from the
         // second run on, the one the last run's outcome freed, where
         // shrinking the instances' block in place and allocating another
         // for the next run's instances cost ≈ 430 instructions a 4-task
-        // run. A bigger run's records take its instances' buffer, in
-        // place, as its buffers are freed anyway.
-        let tasks = if !self.buffers_kept() {
-            // Each instance taken apart as it is read (`..` drops the
-            // rest in place).
-            std::mem::take(&mut self.graph.instances)
-                .into_iter()
-                .enumerate()
-                .map(
-                    |(
-                        i,
-                        Instance {
-                            task,
-                            route,
-                            status,
-                            attempts,
-                            started,
-                            ended,
-                            result,
-                            error,
-                            items,
-                            child_runs,
-                            ..
-                        },
-                    )| {
-                        record(
-                            i,
-                            (task, route, status, attempts, items.map(|it| it.total)),
-                            (result, error, child_runs),
-                            (started, ended),
-                        )
-                    },
-                )
-                .collect()
-        } else {
-            // Through a reference, then cleared: out of a `drain` each
-            // instance was moved whole (168 bytes, twice), ≈ 60
-            // instructions a record.
-            let tasks = self
-                .graph
-                .instances
-                .iter_mut()
-                .enumerate()
-                .map(|(i, inst)| {
-                    record(
-                        i,
-                        (
-                            inst.task,
-                            inst.route,
-                            inst.status,
-                            inst.attempts,
-                            inst.items.as_ref().map(|it| it.total),
-                        ),
-                        (
-                            inst.result.take(),
-                            inst.error.take(),
-                            std::mem::take(&mut inst.child_runs),
-                        ),
-                        (inst.started, inst.ended),
-                    )
-                })
-                .collect();
-            self.graph.instances.clear();
-            tasks
-        };
+        // run. A bigger run's instances are freed once their records are
+        // made (a record, 136 bytes, does not fit in an instance's place).
+        // One path for both: with two, the closure above was not inlined
+        // into either (a call and a copy of each instance, ≈ 70
+        // instructions a task on `fanout`).
+        let tasks = self
+            .graph
+            .instances
+            .drain(..)
+            .enumerate()
+            .map(take)
+            .collect();
+        if !self.buffers_kept() {
+            self.graph.instances = Vec::new();
+        }
         (tasks, routes)
     }
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use weft_core::engine::WithItems;
 use weft_core::TaskStatus;
 
+use super::stamp::Stamp;
 use super::{null_result, Items, Scheduler, State, Work};
 use crate::run::msg::{InstanceId, ItemIndex};
 
@@ -159,18 +160,18 @@ impl Scheduler {
                 let not_run = total - items.next;
                 let failure = items.failure.take();
                 let results = std::mem::take(&mut items.results);
-                let ended = items.last_end.unwrap_or_else(Instant::now);
+                let ended = Stamp::new(self.started, items.last_end.unwrap_or_else(Instant::now));
                 // The items themselves are no longer needed; the count stays.
                 items.list = Vec::new();
                 let inst = &mut self.graph.instances[id.index()];
                 if let Some((status, err)) = failure {
                     inst.status = status;
-                    inst.error = Some(err);
+                    inst.set_error(Some(err));
                 } else if not_run > 0 {
                     inst.status = TaskStatus::Canceled;
-                    inst.error = Some(format!(
+                    inst.set_error(Some(format!(
                         "{not_run} of {total} items did not run: the run stopped"
-                    ));
+                    )));
                 } else {
                     inst.status = TaskStatus::Succeeded;
                 }

@@ -57,6 +57,7 @@ mod journal;
 mod launch;
 mod pool;
 mod scope;
+mod stamp;
 mod state;
 mod transitions;
 mod waits;
@@ -68,7 +69,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use weft_core::engine::Join;
 use weft_core::{Plan, TaskId, TaskStatus, WorkflowContext};
 
 use crate::attempt::StopSignal;
@@ -88,6 +88,7 @@ use journal::ReplayError;
 pub(crate) use journal::RunJournal;
 pub(crate) use pool::RunBuffers;
 use scope::Scope;
+use stamp::Stamp;
 
 /// Where the run is: going on, or stopping because it failed or was
 /// canceled first (and whether the other happened since). Nothing new
@@ -142,25 +143,63 @@ struct Instance {
     /// they do not depend on which of two concurrent tasks ended first.
     level: u32,
     status: TaskStatus,
-    attempts: u32,
-    started: Option<Instant>,
-    ended: Option<Instant>,
-    result: Option<Arc<Value>>,
-    error: Option<String>,
-    items: Option<Box<Items>>,
-    timeout: Option<Duration>,
-    /// The sub-workflow runs its attempts started, in order.
-    child_runs: Vec<RunId>,
-    /// When the action that enabled it ended (kept only with metrics on).
-    cause: Option<Instant>,
     /// Its failure failed the run (nothing remediated it): a re-run starts
     /// it again.
     unremediated: bool,
-    /// The variables it sees: the scope of the branch that led to it.
-    scope: Scope,
+    attempts: u32,
     /// The completion after which it was dispatched (0: a start task), for
     /// Orquesta's order of task entries (see [`Terminal`]).
     batch: u32,
+    started: Option<Stamp>,
+    ended: Option<Stamp>,
+    /// When the action that enabled it ended (kept only with metrics on).
+    cause: Option<Stamp>,
+    result: Option<Arc<Value>>,
+    items: Option<Box<Items>>,
+    /// What few instances have; see [`Rare`].
+    rare: Option<Box<Rare>>,
+    /// The variables it sees: the scope of the branch that led to it.
+    scope: Scope,
+}
+
+/// A wide run makes an instance per task and reads each at every phase:
+/// it is kept to a line and a quarter (see `stamp.rs`).
+const _: () = assert!(std::mem::size_of::<Instance>() <= 88, "Instance grew");
+
+/// The parts of an instance that few have, boxed together so that the
+/// others do not carry them: an error (a failed instance), child runs (a
+/// sub-workflow's task), a timeout.
+#[derive(Default)]
+struct Rare {
+    error: Option<String>,
+    /// The sub-workflow runs its attempts started, in order.
+    child_runs: Vec<RunId>,
+    timeout: Option<Duration>,
+}
+
+impl Instance {
+    /// Its error, if it failed.
+    fn error(&self) -> Option<&str> {
+        self.rare.as_deref()?.error.as_deref()
+    }
+
+    /// Sets its error (`None`: none), with no box made for `None`.
+    fn set_error(&mut self, error: Option<String>) {
+        match (&mut self.rare, error) {
+            (Some(rare), error) => rare.error = error,
+            (None, None) => {}
+            (None, error) => self.rare_mut().error = error,
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.rare.as_deref()?.timeout
+    }
+
+    /// Its rare parts, made on first use.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 /// A terminal entry of Orquesta's task sequence: `output` is rendered from
@@ -399,9 +438,9 @@ struct Turn {
     arrived: Vec<Done>,
     /// What enabled the dispatches in the queue, in their order; see
     /// `queue_dispatch`.
-    causes: VecDeque<Option<Instant>>,
+    causes: VecDeque<Option<Stamp>>,
     /// What enables the dispatches being queued now.
-    cause: Option<Instant>,
+    cause: Option<Stamp>,
     /// The scope of each dispatch in the queue, and the completion after
     /// which it was queued, in their order (kept beside the queue so that
     /// `Work` stays small).
@@ -515,22 +554,18 @@ impl Scheduler {
         buffers.slots.reserve(n_tasks.min(1 << 16));
         let mut joins = std::mem::take(&mut buffers.joins);
         let mut join_slot = std::mem::take(&mut buffers.join_slot);
-        // From the plan's list of joins: a wide plan's tasks are many
-        // cache lines to read each run.
-        if !plan.joins().is_empty() {
+        // From the plan's table of joins (a few bytes each, side by
+        // side): a wide plan's tasks are many cache lines to read each
+        // run. A join's state is at the same place in `joins` as its
+        // entry in the table.
+        if !plan.join_specs().is_empty() {
             join_slot.resize(tasks.len(), None);
-            for &id in plan.joins() {
-                let t = plan.task(id);
-                let Some(join) = t.join else { continue };
-                let n = t.inbound.len();
-                join_slot[t.id as usize] = Some(joins.len() as u32);
+            for spec in plan.join_specs() {
+                join_slot[spec.task as usize] = Some(joins.len() as u32);
                 joins.push(JoinState::new(
-                    t.id,
-                    n,
-                    match join {
-                        Join::All => n,
-                        Join::Count(k) => (k as usize).min(n),
-                    },
+                    spec.task,
+                    spec.inbound.len(),
+                    spec.need as usize,
                 ));
             }
         }
@@ -922,6 +957,16 @@ impl Scheduler {
         self.turn
             .queue
             .push_back(Work::Dispatch { task, route, level });
+    }
+
+    /// `at` on this run's clock (see `stamp.rs`).
+    fn stamp(&self, at: Instant) -> Stamp {
+        Stamp::new(self.started, at)
+    }
+
+    /// Now, on this run's clock.
+    fn stamp_now(&self) -> Stamp {
+        self.stamp(Instant::now())
     }
 
     /// The context instance `id` sees: the run's, with its branch's

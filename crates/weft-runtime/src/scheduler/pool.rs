@@ -22,12 +22,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
 use weft_core::Plan;
 
 use super::env::Actions;
 use super::scope::Scope;
+use super::stamp::Stamp;
 use super::{InFlight, Instance, JoinState, RouteStep, Scheduler, Work};
 use crate::action::Action;
 use crate::run::msg::{Done, SlotId};
@@ -49,7 +49,7 @@ const KEPT_ENTRIES: usize = 1 << 12;
 pub(crate) struct RunBuffers {
     pub(super) queue: VecDeque<Work>,
     pub(super) scopes: VecDeque<(Scope, u32)>,
-    pub(super) causes: VecDeque<Option<Instant>>,
+    pub(super) causes: VecDeque<Option<Stamp>>,
     pub(super) arrived: Vec<Done>,
     pub(super) slots: Vec<Option<InFlight>>,
     pub(super) free_slots: Vec<SlotId>,
@@ -117,7 +117,7 @@ impl Scheduler {
         }
         let room = bytes::<Work>(self.turn.queue.capacity())
             + bytes::<(Scope, u32)>(self.turn.scopes.capacity())
-            + bytes::<Option<Instant>>(self.turn.causes.capacity())
+            + bytes::<Option<Stamp>>(self.turn.causes.capacity())
             + bytes::<Done>(self.turn.arrived.capacity())
             + bytes::<Option<InFlight>>(self.slots.capacity())
             + bytes::<SlotId>(self.free_slots.capacity())

@@ -5,13 +5,12 @@
 //! and joins that can no longer be satisfied fail the run by name.
 
 use std::sync::Arc;
-use std::time::Instant;
-
 use weft_core::engine::{Target, TaskPlan};
 use weft_core::{CurrentTask, TaskId, TaskRun, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
 use super::scope::{Published, Scope};
+use super::stamp::Stamp;
 use super::{null_result, JoinState, RouteStep, Scheduler, Skipped, State, Terminal, Work};
 use crate::event::EventKind;
 use crate::run::msg::InstanceId;
@@ -28,27 +27,26 @@ impl Scheduler {
         let route = inst.route;
         let level = inst.level;
         let result = inst.result.clone().unwrap_or_else(null_result);
-        let error = inst.error.clone();
+        let error = inst.error().map(str::to_owned);
+        // Terminal events carry the moment the instance ended (taken in the
+        // attempt's task), not the moment the scheduler got to it.
+        let at = inst.ended.unwrap_or_else(|| self.stamp_now());
         self.ctx
             .set_task_result_at(self.env.plan.task_index(), t, result.clone());
         if self.env.plan.uses_task_status() {
             self.ctx.set_task_status(&task.name, status);
-            let to_sys =
-                |at: Instant| self.started_sys + at.saturating_duration_since(self.started);
+            let started_sys = self.started_sys;
             let run = TaskRun::new(
                 id.0,
                 route,
-                inst.started.map(to_sys),
-                Some(to_sys(inst.ended.unwrap_or_else(Instant::now))),
+                inst.started.map(|s| s.system_time(started_sys)),
+                Some(at.system_time(started_sys)),
                 status,
                 result.clone(),
             )
             .with_items(inst.items.is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
-        // Terminal events carry the moment the instance ended (taken in the
-        // attempt's task), not the moment the scheduler got to it.
-        let at = inst.ended.unwrap_or_else(Instant::now);
         let no_next = task.next.is_empty();
         let plain = task.plain_next;
         if !self.subscribers.is_empty() {
@@ -259,7 +257,7 @@ impl Scheduler {
         id: InstanceId,
         t: TaskId,
         status: TaskStatus,
-        at: Instant,
+        at: Stamp,
         error: Option<String>,
     ) {
         let plan = self.env.plan.clone();
@@ -317,9 +315,10 @@ impl Scheduler {
         t: TaskId,
         id: InstanceId,
         status: TaskStatus,
-        at: Instant,
+        at: Stamp,
         error: Option<&str>,
     ) {
+        let at = at.instant(self.started);
         let name = self.env.plan.task(t).name.clone();
         let error = error.map(str::to_owned);
         match status {
@@ -415,8 +414,9 @@ impl Scheduler {
             self.queue_dispatch(target, route, level + 1, scope);
             return;
         };
-        let branches = self.env.plan.task(target).inbound.len();
-        let pos = self.env.plan.task(target).inbound.binary_search(&from.id);
+        // From the plan's table of joins, not the join task's plan.
+        let inbound = &self.env.plan.join_specs()[j].inbound;
+        let (branches, pos) = (inbound.len(), inbound.binary_search(&from.id));
         let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
         let waited = !js.fired && js.arrived_count > 0;
@@ -524,8 +524,8 @@ impl Scheduler {
         let Some(j) = self.join_of(target) else {
             return;
         };
-        let branches = self.env.plan.task(target).inbound.len();
-        let pos = self.env.plan.task(target).inbound.binary_search(&from);
+        let inbound = &self.env.plan.join_specs()[j].inbound;
+        let (branches, pos) = (inbound.len(), inbound.binary_search(&from));
         let js = self.join_state(j, route, branches);
         if js.fired {
             return;

@@ -44,7 +44,7 @@ use crate::diag::suggest::{Suggester, SUGGEST_BUDGET};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
 
-use super::{Plan, PlanInner, TaskId};
+use super::{Join, JoinSpec, Plan, PlanInner, TaskId};
 use crate::context::TaskIndex;
 
 pub use catalog::{ActionCatalog, InputField};
@@ -165,11 +165,22 @@ impl<'w> Compiler<'w> {
         for (rank, &t) in by_rank.iter().enumerate() {
             name_rank[t] = rank as u32;
         }
-        let joins = tasks
+        let join_specs: Vec<JoinSpec> = tasks
             .iter()
-            .filter(|t| t.join.is_some())
-            .map(|t| t.id)
+            .filter_map(|t| {
+                let n = t.inbound.len() as u32;
+                let need = match t.join? {
+                    Join::All => n,
+                    Join::Count(k) => k.min(n),
+                };
+                Some(JoinSpec {
+                    task: t.id,
+                    need,
+                    inbound: t.inbound.clone().into_boxed_slice(),
+                })
+            })
             .collect();
+        let joins = join_specs.iter().map(|j| j.task).collect();
         let split = tasks.iter().map(|t| t.split).collect();
         Ok(Plan {
             inner: Arc::new(PlanInner {
@@ -182,6 +193,7 @@ impl<'w> Compiler<'w> {
                 name_rank,
                 starts,
                 joins,
+                join_specs,
                 split,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,
