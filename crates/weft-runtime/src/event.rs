@@ -249,11 +249,16 @@ impl Stream for EventStream {
             return Poll::Ready(next);
         }
         // Nothing queued: if the run has sent its last event, nothing more
-        // will come (whatever it sent is taken above first).
+        // will come. What it sent between the poll above and its end is
+        // queued now (it sends before it ends): taken before the stream
+        // ends.
         match this.ended.as_mut().map(|ended| ended.as_mut().poll(cx)) {
             Some(Poll::Ready(())) => {
                 this.ended = None;
-                Poll::Ready(None)
+                match Pin::new(&mut this.inner).poll_next(cx) {
+                    Poll::Ready(next) => Poll::Ready(next),
+                    Poll::Pending => Poll::Ready(None),
+                }
             }
             Some(Poll::Pending) => Poll::Pending,
             None => Poll::Ready(None),
@@ -271,6 +276,55 @@ impl std::fmt::Debug for EventStream {
 mod tests {
     use super::Rfc3339;
     use std::time::{Duration, SystemTime};
+
+    /// The run sends its last events and ends between the stream's look
+    /// at its queue and its look at the run's end: the stream still gives
+    /// them, in order, and then ends. (Seen on a loaded machine: a run's
+    /// events stopped at a `TaskStarted`, its `RunEnded` never read.)
+    #[tokio::test]
+    async fn events_sent_as_the_run_ends_are_read_before_the_stream_ends() {
+        use super::{Event, EventKind, EventStream};
+        use crate::{RunId, RunStatus};
+        use futures::StreamExt;
+        use std::time::Instant;
+        let (tx, rx) = flume::unbounded();
+        let run_id = RunId::new();
+        let event = move |kind| Event {
+            run_id,
+            at: Instant::now(),
+            time: SystemTime::now(),
+            kind,
+        };
+        // The end's future, polled once the queue was found empty, sends
+        // the last events as it ends, as a run on another thread can.
+        let last = [
+            event(EventKind::TaskStarted {
+                task: "a".into(),
+                instance: 0,
+                item: None,
+                attempt: 1,
+                child_run: None,
+            }),
+            event(EventKind::RunEnded {
+                status: RunStatus::Succeeded,
+            }),
+        ];
+        let ended = async move {
+            for e in last {
+                tx.send(e).expect("the stream's receiver");
+            }
+        };
+        let events: Vec<Event> = EventStream::new(rx, ended).collect().await;
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::TaskStarted { .. } => "started",
+                EventKind::RunEnded { .. } => "ended",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["started", "ended"]);
+    }
 
     fn at(secs: u64, micros: u32) -> String {
         let t = SystemTime::UNIX_EPOCH
