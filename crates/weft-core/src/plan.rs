@@ -163,6 +163,108 @@ pub struct JoinSpec {
     pub inbound: Box<[TaskId]>,
 }
 
+/// A task's facts that a runtime reads on every start and end of its
+/// instances (see [`Plan::flags`]): one bit each, from its [`TaskPlan`]
+/// when the plan is compiled, in a table of two bytes a task. A runtime
+/// reads the task's plan (256 bytes, its fields in several cache lines)
+/// only where a flag says the rare case applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskFlags(u16);
+
+impl TaskFlags {
+    const RETRY: u16 = 1;
+    const TIMEOUT: u16 = 1 << 1;
+    const WITH: u16 = 1 << 2;
+    const DELAY: u16 = 1 << 3;
+    const DYNAMIC_ACTION: u16 = 1 << 4;
+    const EMPTY_INPUT: u16 = 1 << 5;
+    const NO_NEXT: u16 = 1 << 6;
+    const PLAIN_NEXT: u16 = 1 << 7;
+    const SPLIT: u16 = 1 << 8;
+
+    /// The flags of `task`.
+    pub(crate) fn of(task: &TaskPlan) -> TaskFlags {
+        let empty_input =
+            matches!(&task.input, ValueTemplate::Static(Value::Object(m)) if m.is_empty());
+        let bits = [
+            (task.retry.is_some(), Self::RETRY),
+            (task.timeout.is_some(), Self::TIMEOUT),
+            (task.with.is_some(), Self::WITH),
+            (task.delay.is_some(), Self::DELAY),
+            (task.dynamic_action.is_some(), Self::DYNAMIC_ACTION),
+            (empty_input, Self::EMPTY_INPUT),
+            (task.next.is_empty(), Self::NO_NEXT),
+            (task.plain_next, Self::PLAIN_NEXT),
+            (task.split, Self::SPLIT),
+        ];
+        TaskFlags(
+            bits.iter()
+                .filter(|(set, _)| *set)
+                .fold(0, |b, (_, bit)| b | bit),
+        )
+    }
+
+    #[inline]
+    fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// [`TaskPlan::retry`] is some.
+    #[inline]
+    pub fn retry(self) -> bool {
+        self.has(Self::RETRY)
+    }
+
+    /// [`TaskPlan::timeout`] is some.
+    #[inline]
+    pub fn timeout(self) -> bool {
+        self.has(Self::TIMEOUT)
+    }
+
+    /// [`TaskPlan::with`] is some.
+    #[inline]
+    pub fn with(self) -> bool {
+        self.has(Self::WITH)
+    }
+
+    /// [`TaskPlan::delay`] is some.
+    #[inline]
+    pub fn delay(self) -> bool {
+        self.has(Self::DELAY)
+    }
+
+    /// [`TaskPlan::dynamic_action`] is some.
+    #[inline]
+    pub fn dynamic_action(self) -> bool {
+        self.has(Self::DYNAMIC_ACTION)
+    }
+
+    /// [`TaskPlan::input`] is a static empty map (a task without `input`):
+    /// every attempt's input is `{}`, rendered from nothing.
+    #[inline]
+    pub fn empty_input(self) -> bool {
+        self.has(Self::EMPTY_INPUT)
+    }
+
+    /// [`TaskPlan::next`] is empty.
+    #[inline]
+    pub fn no_next(self) -> bool {
+        self.has(Self::NO_NEXT)
+    }
+
+    /// [`TaskPlan::plain_next`].
+    #[inline]
+    pub fn plain_next(self) -> bool {
+        self.has(Self::PLAIN_NEXT)
+    }
+
+    /// [`TaskPlan::split`].
+    #[inline]
+    pub fn split(self) -> bool {
+        self.has(Self::SPLIT)
+    }
+}
+
 /// Compiled `with`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -283,8 +385,8 @@ struct PlanInner {
     /// What a runtime needs of each of `joins`, in the same order (see
     /// [`Plan::join_specs`]).
     join_specs: Vec<JoinSpec>,
-    /// Per task, [`TaskPlan::split`] (see [`Plan::is_split`]).
-    split: Box<[bool]>,
+    /// Per task, its [`TaskFlags`] (see [`Plan::flags`]).
+    flags: Box<[TaskFlags]>,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
@@ -416,12 +518,36 @@ impl Plan {
         &self.inner.join_specs
     }
 
-    /// [`TaskPlan::split`] of task `id`, from a table of one byte a task
+    /// [`TaskPlan::split`] of task `id`, from the table of [`Plan::flags`]
     /// (read on every arrival at a task that is no join, where the task's
     /// own plan is not otherwise read); `false` for an id of no task.
     #[inline]
     pub fn is_split(&self, id: TaskId) -> bool {
-        self.inner.split.get(id as usize).copied().unwrap_or(false)
+        self.inner.flags.get(id as usize).is_some_and(|f| f.split())
+    }
+
+    /// The [`TaskFlags`] of task `id` (an engine internal, see
+    /// [`crate::engine`]), from a table of two bytes a task: a runtime
+    /// reads them on every start and end of an instance, and the task's
+    /// [`TaskPlan`] only for what a flag says the task has.
+    ///
+    /// ```
+    /// use weft_core::Workflow;
+    ///
+    /// let text = "tasks:\n  a: {action: core.noop, retry: {count: 2}, next: [{do: b}]}\n  b: {action: core.noop}\n";
+    /// let plan = Workflow::from_yaml_str(text)?.compile(&["core.noop"])?;
+    /// let (a, b) = (plan.task_id("a").unwrap(), plan.task_id("b").unwrap());
+    /// assert!(plan.flags(a).retry() && plan.flags(a).plain_next());
+    /// assert!(!plan.flags(b).retry() && plan.flags(b).no_next() && plan.flags(b).empty_input());
+    /// # Ok::<(), weft_core::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not an id of this plan.
+    #[inline]
+    pub fn flags(&self, id: TaskId) -> TaskFlags {
+        self.inner.flags[id as usize]
     }
 
     /// True when some expression calls `task_status(...)`. A runtime may

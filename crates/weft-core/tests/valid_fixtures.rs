@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use weft_core::def::{Backoff, JoinDef, Publish};
 use weft_core::engine::{Join, Num, Target, TaskPlan};
-use weft_core::{ErrorKind, Plan, TaskId, Workflow, WorkflowDef};
+use weft_core::{ErrorKind, Plan, TaskId, ValueTemplate, Workflow, WorkflowDef};
 
 const CATALOG: &[&str] = &[
     "core.noop",
@@ -119,6 +119,52 @@ fn every_valid_fixture_loads_compiles_and_round_trips() {
             .unwrap_or_else(|e| panic!("{shown}: the written JSON does not load: {e}\n{json}"));
         assert_eq!(again.def(), wf.def(), "{shown}: JSON round trip differs");
     }
+}
+
+/// A plan's table of flags says what each task's own plan says, for every
+/// fixture (which together use every key): a runtime reads the flags
+/// instead of the task, and would skip a retry, a timeout or a delay that
+/// a wrong flag hid.
+#[test]
+fn every_fixture_plan_flags_agree_with_its_tasks() {
+    let mut seen = [false; 9];
+    for path in fixtures() {
+        let shown = path.display();
+        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let plan = wf
+            .compile(CATALOG)
+            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        for t in plan.tasks() {
+            let f = plan.flags(t.id);
+            let empty_input =
+                matches!(&t.input, ValueTemplate::Static(Value::Object(m)) if m.is_empty());
+            let facts = [
+                (f.retry(), t.retry.is_some()),
+                (f.timeout(), t.timeout.is_some()),
+                (f.with(), t.with.is_some()),
+                (f.delay(), t.delay.is_some()),
+                (f.dynamic_action(), t.dynamic_action.is_some()),
+                (f.empty_input(), empty_input),
+                (f.no_next(), t.next.is_empty()),
+                (f.plain_next(), t.plain_next),
+                (f.split(), t.split),
+            ];
+            for (i, (flag, fact)) in facts.into_iter().enumerate() {
+                assert_eq!(flag, fact, "{shown}: task `{}`, flag {i}", t.name);
+                seen[i] |= fact;
+            }
+            assert_eq!(plan.is_split(t.id), t.split, "{shown}: `{}`", t.name);
+        }
+    }
+    // No fixture names its action by an expression.
+    let text = "vars:\n  - act: core.noop\ntasks:\n  a: {action: '{{ ctx().act }}'}\n";
+    let plan = Workflow::from_yaml_str(text)
+        .and_then(|wf| wf.compile(CATALOG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = id(&plan, "a");
+    assert!(task(&plan, "a").dynamic_action.is_some());
+    seen[4] |= plan.flags(a).dynamic_action();
+    assert_eq!(seen, [true; 9], "the fixtures set every flag somewhere");
 }
 
 /// The fixtures together must use every part of the language, so that the

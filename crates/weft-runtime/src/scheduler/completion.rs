@@ -57,7 +57,7 @@ impl Scheduler {
             other => self.unsuccessful(other),
         };
 
-        if status != TaskStatus::Canceled && self.env.plan.task(t).retry.is_some() {
+        if status != TaskStatus::Canceled && self.env.plan.flags(t).retry() {
             return self.retry_or_final(done.key, done.ended, status, result, error);
         }
         self.attempt_final(id, done.key.item, status, result, error, done.ended);

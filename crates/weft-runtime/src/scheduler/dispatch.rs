@@ -94,10 +94,14 @@ impl Scheduler {
             });
         }
 
-        // The plan is borrowed where only fields are written, and cloned
-        // (a reference count) only for a task with items.
-        let task = self.env.plan.task(t);
-        match task.timeout.as_ref().map(|n| n.eval(&self.ctx_of(id))) {
+        // The task's flags, not its `TaskPlan`: the plan is read only for
+        // a timeout, and cloned (a reference count) only for items.
+        let flags = self.env.plan.flags(t);
+        let timeout = match flags.timeout() {
+            true => self.env.plan.task(t).timeout.as_ref(),
+            false => None,
+        };
+        match timeout.map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
                 self.graph.instances[id.index()].rare_mut().timeout =
                     Some(Duration::from_secs_f64(s.min(1e9)));
@@ -113,7 +117,7 @@ impl Scheduler {
             None => {}
         }
 
-        if task.with.is_none() {
+        if !flags.with() {
             self.start_attempt(id, None, 1, None);
             return;
         }
@@ -159,7 +163,9 @@ impl Scheduler {
         // The task's id from the instance, not its `TaskPlan`: a line of
         // the plan that the attempt does not otherwise read.
         let t = inst.task;
-        let task = self.env.plan.task(t);
+        // Its flags say which of the `TaskPlan`'s fields this attempt
+        // reads (most tasks: none).
+        let flags = self.env.plan.flags(t);
         let timeout = inst.timeout();
         let mut ctx = self.ctx.with_variables(inst.scope.vars.clone());
         if let Some(m) = self.metrics.as_deref_mut() {
@@ -172,9 +178,13 @@ impl Scheduler {
         // Borrowed too: the run's own action is cloned only for a launch
         // that is held (an `Arc` count up and down on every attempt).
         let dynamic;
-        let action = match (&self.env.actions[t as usize], &task.dynamic_action) {
+        let dynamic_action = match flags.dynamic_action() {
+            true => self.env.plan.task(t).dynamic_action.as_deref(),
+            false => None,
+        };
+        let action = match (&self.env.actions[t as usize], dynamic_action) {
             (Some(action), _) => action,
-            (None, Some(expr)) => match self.dynamic_action(task, expr, &ctx) {
+            (None, Some(expr)) => match self.dynamic_action(self.env.plan.task(t), expr, &ctx) {
                 Ok(action) => {
                     dynamic = action;
                     &dynamic
@@ -186,17 +196,19 @@ impl Scheduler {
                 return self.complete_at_once(key, Outcome::Ok(null_result()));
             }
         };
-        let input = match &task.input {
+        let input = if flags.empty_input() {
             // Cloning an empty map still costs; most tasks without `input`
             // land here (and build no `Result`, whose error is big).
-            ValueTemplate::Static(Value::Object(m)) if m.is_empty() => Value::Object(Map::new()),
-            other => match other.render(&ctx).and_then(|v| input_map(task, v)) {
+            Value::Object(Map::new())
+        } else {
+            let task = self.env.plan.task(t);
+            match task.input.render(&ctx).and_then(|v| input_map(task, v)) {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = self.env.plan.describe_error(&e, "input");
                     return self.fail_at_once(key, msg);
                 }
-            },
+            }
         };
         let secret = action.secret_values(&input);
         if !secret.is_empty() {
@@ -204,20 +216,22 @@ impl Scheduler {
         }
         let delay = match retry_delay {
             Some(d) => Some(d),
-            None if attempt == 1 => match task.delay.as_ref().map(|d| d.eval(&ctx)) {
-                None => None,
-                Some(Ok(s)) if s >= 0.0 && s.is_finite() => {
-                    Some(Duration::from_secs_f64(s.min(1e9)))
+            None if attempt == 1 && flags.delay() => {
+                match self.env.plan.task(t).delay.as_ref().map(|d| d.eval(&ctx)) {
+                    None => None,
+                    Some(Ok(s)) if s >= 0.0 && s.is_finite() => {
+                        Some(Duration::from_secs_f64(s.min(1e9)))
+                    }
+                    Some(Ok(s)) => {
+                        let msg = format!("delay: must be 0 or more seconds, not {s}");
+                        return self.fail_at_once(key, msg);
+                    }
+                    Some(Err(e)) => {
+                        let msg = self.env.plan.describe_error(&e, "delay");
+                        return self.fail_at_once(key, msg);
+                    }
                 }
-                Some(Ok(s)) => {
-                    let msg = format!("delay: must be 0 or more seconds, not {s}");
-                    return self.fail_at_once(key, msg);
-                }
-                Some(Err(e)) => {
-                    let msg = self.env.plan.describe_error(&e, "delay");
-                    return self.fail_at_once(key, msg);
-                }
-            },
+            }
             None => None,
         }
         .filter(|d| !d.is_zero());
@@ -263,9 +277,16 @@ impl Scheduler {
             }
         }
         let notify = !self.subscribers.is_empty();
+        // The name from the plan's table of names (16 bytes a task), not
+        // from the `TaskPlan`, which this attempt has not read.
+        let plan = &self.env.plan;
+        let name = match plan.task_index().name(t) {
+            Some(name) => name,
+            None => &plan.task(t).name,
+        };
         let span = tracing::info_span!(
             "task",
-            task = %task.name,
+            task = %name,
             index = tracing::field::Empty,
             attempt,
             outcome = tracing::field::Empty
@@ -276,7 +297,7 @@ impl Scheduler {
         // The action's input is made where it is passed on (an argument,
         // a field of the `Launch`), not first on the stack and then copied
         // (184 bytes) into place.
-        let task_name = task.name.clone();
+        let task_name = name.clone();
         let run_id = self.run_id;
         let action_input = move || ActionInput {
             input,

@@ -18,11 +18,11 @@ use crate::run::msg::InstanceId;
 impl Scheduler {
     /// A task instance is complete: record it, evaluate its transitions.
     pub(super) fn finish_instance(&mut self, id: InstanceId) {
-        // The plan is borrowed until the transitions, and cloned (a
-        // reference count) only for a task that has some.
+        // The task's `TaskPlan` is read only where its flags say it is
+        // needed, and the plan cloned (a reference count) only for a task
+        // with transitions.
         let inst = &self.graph.instances[id.index()];
         let t = inst.task;
-        let task = self.env.plan.task(t);
         let status = inst.status;
         let route = inst.route;
         let level = inst.level;
@@ -34,6 +34,7 @@ impl Scheduler {
         self.ctx
             .set_task_result_at(self.env.plan.task_index(), t, result.clone());
         if self.env.plan.uses_task_status() {
+            let task = self.env.plan.task(t);
             self.ctx.set_task_status(&task.name, status);
             let started_sys = self.started_sys;
             let run = TaskRun::new(
@@ -47,8 +48,10 @@ impl Scheduler {
             .with_items(inst.items.is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
-        let no_next = task.next.is_empty();
-        let plain = task.plain_next;
+        // The task's flags, not its `TaskPlan`: a task without `next`
+        // reads no more of it, a plain one only its transitions.
+        let flags = self.env.plan.flags(t);
+        let (no_next, plain) = (flags.no_next(), flags.plain_next());
         if !self.subscribers.is_empty() {
             self.emit_finished(t, id, status, at, error.as_deref());
         }

@@ -44,7 +44,7 @@ use crate::diag::suggest::{Suggester, SUGGEST_BUDGET};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
 
-use super::{Join, JoinSpec, Plan, PlanInner, TaskId};
+use super::{Join, JoinSpec, Plan, PlanInner, TaskFlags, TaskId};
 use crate::context::TaskIndex;
 
 pub use catalog::{ActionCatalog, InputField};
@@ -181,7 +181,7 @@ impl<'w> Compiler<'w> {
             })
             .collect();
         let joins = join_specs.iter().map(|j| j.task).collect();
-        let split = tasks.iter().map(|t| t.split).collect();
+        let flags = tasks.iter().map(TaskFlags::of).collect();
         Ok(Plan {
             inner: Arc::new(PlanInner {
                 name: Arc::from(wf.name().unwrap_or("workflow")),
@@ -194,7 +194,7 @@ impl<'w> Compiler<'w> {
                 starts,
                 joins,
                 join_specs,
-                split,
+                flags,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,
                 text: wf.text_shared(),
