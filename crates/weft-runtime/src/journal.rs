@@ -795,20 +795,20 @@ async fn commit(
     if pending.is_empty() {
         return (Ok(()), broken);
     }
-    let entries: Vec<Entry> = if pending.len() == 1 {
-        std::mem::take(&mut pending[0].entries)
-    } else {
-        // Moved over a batch at a time (a copy of each batch's entries),
-        // not one entry at a time through an iterator.
-        let mut all = Vec::with_capacity(pending.iter().map(|b| b.entries.len()).sum());
-        for b in pending.iter_mut() {
-            all.append(&mut b.entries);
-        }
-        all
-    };
     // Handed over, not lent: the store may encode and drop them on a
-    // thread of its own, off the runtime's.
-    let (result, back) = match store.append_owned(entries).await {
+    // thread of its own, off the runtime's. The batches of several turns
+    // go as they are, not copied into one vector (a store that encodes
+    // them itself reads them part by part).
+    let appended = if pending.len() == 1 {
+        store.append_owned(std::mem::take(&mut pending[0].entries))
+    } else {
+        let parts = pending
+            .iter_mut()
+            .map(|b| std::mem::take(&mut b.entries))
+            .collect();
+        store.append_parts(parts)
+    };
+    let (result, back) = match appended.await {
         Ok(done) => (Ok(done), Vec::new()),
         Err((e, back)) => (Err(e), back),
     };
