@@ -487,6 +487,52 @@ tasks:
     assert_eq!(by(1), [s(true), s(false), s(false), s(false)]);
     assert_eq!(by(2), [None; 4], "`not succeeded()` is evaluated");
     assert_eq!(by(3), [s(true); 4], "`completed()`: every end");
+
+    // A join on a count needs that many of its branches.
+    let yaml = r#"
+tasks:
+  a:
+    action: core.noop
+    next:
+      - do: [b, c, d]
+  b:
+    action: core.noop
+    next:
+      - do: [two, three]
+  c:
+    action: core.noop
+    next:
+      - do: [two, three]
+  d:
+    action: core.noop
+    next:
+      - do: [two, three]
+  two:
+    action: core.noop
+    join: 2
+  three:
+    action: core.noop
+    join: 3
+"#;
+    let plan = Workflow::from_yaml_str(yaml)
+        .and_then(|wf| wf.compile(CATALOG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let need = |name: &str| {
+        let spec = plan
+            .join_specs()
+            .iter()
+            .find(|j| j.task == id(&plan, name))
+            .unwrap_or_else(|| panic!("{name} is a join: {:?}", plan.join_specs()));
+        assert_eq!(
+            *spec.inbound,
+            *task(&plan, name).inbound,
+            "{name}'s branches"
+        );
+        assert_eq!(spec.inbound.len(), 3, "{name}'s branches: b, c and d");
+        spec.need
+    };
+    assert_eq!(need("two"), 2, "`join: 2` of three branches");
+    assert_eq!(need("three"), 3, "`join: 3` of three branches");
 }
 
 #[test]

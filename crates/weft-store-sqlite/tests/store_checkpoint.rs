@@ -41,6 +41,16 @@ async fn fill(store: &SqliteStore, run: RunId) -> u64 {
     next + 1
 }
 
+/// After [`fill`]: the log was copied into the file (it holds more than
+/// 8 MB).
+fn assert_copied_into_the_file(path: &Path) {
+    let file = std::fs::metadata(path).expect("the file").len();
+    assert!(
+        file > 8 << 20,
+        "the file holds {file} bytes after 24 MB of records: the log was not copied into it"
+    );
+}
+
 fn page_size(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).expect("open");
     conn.pragma_query_value(None, "page_size", |row| row.get(0))
@@ -54,11 +64,7 @@ async fn the_log_is_copied_into_the_file_as_it_fills() {
     let store = SqliteStore::open(&path).expect("store");
     let run = RunId::new();
     let records = fill(&store, run).await;
-    let file = std::fs::metadata(&path).expect("the file").len();
-    assert!(
-        file > 8 << 20,
-        "the file holds {file} bytes after 24 MB of records: the log was not copied into it"
-    );
+    assert_copied_into_the_file(&path);
     let journal = store.load(run).await.expect("load");
     assert_eq!(journal.len() as u64, records);
     drop(store);
@@ -89,11 +95,7 @@ async fn a_file_made_with_4k_pages_keeps_them_and_is_checkpointed_by_its_bytes()
     let store = SqliteStore::open(&path).expect("store");
     let run = RunId::new();
     let records = fill(&store, run).await;
-    let file = std::fs::metadata(&path).expect("the file").len();
-    assert!(
-        file > 8 << 20,
-        "the file holds {file} bytes after 24 MB of records: the log was not copied into it"
-    );
+    assert_copied_into_the_file(&path);
     assert_eq!(store.load(run).await.expect("load").len() as u64, records);
     drop(store);
     assert_eq!(page_size(&path), 4096);

@@ -8,8 +8,9 @@
 //! they take 24 bytes instead of 48.
 //!
 //! A moment before the run's start (a journal's record, written on a clock
-//! that has since moved back) is the start: every reader of these moments
-//! already counted from the start with `saturating_duration_since`.
+//! that has since moved back) is the start, as the outcome's task records
+//! and task runs counted it (`saturating_duration_since`); a task's end
+//! event and the `dispatched` metric get it clamped as well.
 
 use std::num::NonZeroU64;
 use std::time::{Duration, Instant, SystemTime};

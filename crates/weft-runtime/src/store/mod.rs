@@ -221,9 +221,9 @@ pub enum AttemptOutcome {
     Err {
         /// Its message.
         message: String,
-        /// The result it attached, if any (boxed: an error is rare, and
-        /// a record whose outcome holds a `Value` in place is too large
-        /// for the allocator's fast path; see [`AttemptRecord`]).
+        /// The result it attached, if any (boxed: an error is rare, and a
+        /// `Value` in place would make this outcome, and so every
+        /// [`Record`] and journal entry, larger than a command's).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         result: Option<Box<Value>>,
         /// The action was canceled (a sub-workflow's run was canceled).
@@ -835,5 +835,13 @@ mod tests {
             size_of::<Entry>()
         );
         assert!(size_of::<AttemptRecord>() <= size_of::<Command>() + size_of::<u64>());
+        // What a turn's buffer holds a record in (docs/performance.md, "An
+        // attempt record without a box of its own"): a change that grows
+        // them shows here.
+        #[cfg(target_pointer_width = "64")]
+        {
+            assert!(size_of::<Record>() <= 112, "{}", size_of::<Record>());
+            assert!(size_of::<Entry>() <= 136, "{}", size_of::<Entry>());
+        }
     }
 }
