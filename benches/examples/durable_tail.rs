@@ -58,6 +58,19 @@ impl AppendHook for Commits {
             out
         })
     }
+    fn append_parts<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        parts: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
+        let n = parts.iter().map(Vec::len).sum();
+        Box::pin(async move {
+            let out = inner.append_parts(parts).await;
+            let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+            ended.push((Instant::now(), n));
+            out
+        })
+    }
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -58,6 +58,14 @@ impl AppendHook for Counted {
         self.commits.fetch_add(1, Ordering::Relaxed);
         inner.append_owned(entries)
     }
+    fn append_parts<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        parts: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        inner.append_parts(parts)
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

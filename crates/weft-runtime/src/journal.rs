@@ -490,6 +490,15 @@ impl Queue {
             // how its commit went hears it of the commit these records
             // share with it.
             if last.run == run && last.ack.is_none() && last.run_tx.same_channel(run_tx) {
+                let held = last.entries.len();
+                if last.entries.capacity() - held < buf.len() {
+                    // Grown to four times what it holds, and at least
+                    // `JOIN_ROOM` records: a chain's batch, one record a
+                    // turn from its `Started` record's, is copied into
+                    // its next room about a third as often as by
+                    // doubling, and a short run's once.
+                    last.entries.reserve(buf.len().max(held * 3).max(JOIN_ROOM));
+                }
                 last.entries.append(buf);
                 last.permits.n += permits;
                 return;
@@ -526,6 +535,10 @@ impl Drop for Queue {
 /// handed over as a batch of their own, moved rather than copied.
 const JOIN_MOST: usize = 16;
 
+/// The least room for records a batch that turns join is grown to (see
+/// `Queue::send_behind`).
+const JOIN_ROOM: usize = 32;
+
 /// The most room for records a run's next turn is given when its buffer
 /// is handed over (a turn's budget bounds its records, a few aside).
 const ROOM_MOST: usize = 2048;
@@ -561,12 +574,21 @@ impl Receiver {
         }
     }
 
-    /// The next message, if one waits.
-    fn try_recv(&self) -> Option<ToWriter> {
+    /// Moves the messages waiting into `out`, in order, until their
+    /// batches hold `most` records or more: one lock for all of them.
+    fn take_waiting(&self, most: usize, out: &mut Vec<ToWriter>) {
         let mut st = self.0.lock();
-        let msg = st.msgs.pop_front()?;
-        st.urgent -= usize::from(msg.urgent());
-        Some(msg)
+        let mut records = 0;
+        while records < most {
+            let Some(msg) = st.msgs.pop_front() else {
+                break;
+            };
+            st.urgent -= usize::from(msg.urgent());
+            if let ToWriter::Batch(b) = &msg {
+                records += b.entries.len();
+            }
+            out.push(msg);
+        }
     }
 
     /// A message waiting asks for a commit now.
@@ -686,6 +708,8 @@ async fn write_loop(
     // small batches at a time, each waiting for its fsync, would fall
     // further behind a run that hands over records faster).
     let most = config.batch_records.saturating_mul(4).max(MIN_TAKEN);
+    // The messages of a commit, taken from the queue under one lock.
+    let mut taken: Vec<ToWriter> = Vec::new();
     while rx.ready().await {
         lost.retain(|(_, tx)| !tx.is_disconnected());
         let deadline = Instant::now() + config.batch_interval;
@@ -708,11 +732,9 @@ async fn write_loop(
         // Whatever waits now, up to `most` records (and what was left
         // over the last time, first).
         let mut g = Gathered::default();
-        while g.count < most {
-            match rx.try_recv() {
-                Some(msg) => g.take(msg, &lost, &wake),
-                None => break,
-            }
+        rx.take_waiting(most, &mut taken);
+        for msg in taken.drain(..) {
+            g.take(msg, &lost, &wake);
         }
         let Gathered {
             mut pending,
@@ -773,20 +795,20 @@ async fn commit(
     if pending.is_empty() {
         return (Ok(()), broken);
     }
-    let entries: Vec<Entry> = if pending.len() == 1 {
-        std::mem::take(&mut pending[0].entries)
-    } else {
-        // Moved over a batch at a time (a copy of each batch's entries),
-        // not one entry at a time through an iterator.
-        let mut all = Vec::with_capacity(pending.iter().map(|b| b.entries.len()).sum());
-        for b in pending.iter_mut() {
-            all.append(&mut b.entries);
-        }
-        all
-    };
     // Handed over, not lent: the store may encode and drop them on a
-    // thread of its own, off the runtime's.
-    let (result, back) = match store.append_owned(entries).await {
+    // thread of its own, off the runtime's. The batches of several turns
+    // go as they are, not copied into one vector (a store that encodes
+    // them itself reads them part by part).
+    let appended = if pending.len() == 1 {
+        store.append_owned(std::mem::take(&mut pending[0].entries))
+    } else {
+        let parts = pending
+            .iter_mut()
+            .map(|b| std::mem::take(&mut b.entries))
+            .collect();
+        store.append_parts(parts)
+    };
+    let (result, back) = match appended.await {
         Ok(done) => (Ok(done), Vec::new()),
         Err((e, back)) => (Err(e), back),
     };

@@ -122,8 +122,9 @@
 //! connection that reads. The async methods hand their work over a channel
 //! and await the answer, so no async task waits on the disk, and reads
 //! (`load`, `get`, `list`) do not queue behind commits. The journal's
-//! commits (`Store::append_owned`) are serialized to JSON on the writer
-//! thread; `Store::append` serializes in the caller's task, before the
+//! commits (`Store::append_owned`, and `Store::append_parts`, whose
+//! batches are read part by part, not joined) are serialized to JSON on
+//! the writer thread; `Store::append` serializes in the caller's task, before the
 //! hand-over. The writer thread also copies the write-ahead log back into
 //! the file (a checkpoint) once the log holds 16 MB, after it has
 //! answered the commit that filled it, so that no caller waits for it.

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use weft_runtime::store::{Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError};
+use weft_runtime::store::{
+    join_parts, Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError,
+};
 use weft_runtime::RunId;
 
 use crate::error;
@@ -22,10 +24,11 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum WriteJob {
     Append(Prepared, Reply<()>),
-    /// Entries to prepare and write on the writer thread, and drop there;
-    /// given back if they cannot be written.
+    /// Entries to prepare and write on the writer thread, and drop there,
+    /// in parts whose order is theirs (`Store::append_parts`); given back,
+    /// joined, if they cannot be written.
     AppendOwned(
-        Vec<Entry>,
+        Vec<Vec<Entry>>,
         oneshot::Sender<Result<(), (StoreError, Vec<Entry>)>>,
     ),
     Purge(Millis, Reply<usize>),
@@ -178,7 +181,7 @@ impl SqliteStore {
                         writer.checkpoint_if_due();
                     }
                     WriteJob::AppendOwned(entries, reply) => {
-                        match writer.append_entries(&entries) {
+                        match writer.append_parts(&entries) {
                             Ok(()) => {
                                 // Answered first: the entries are dropped,
                                 // and the log checkpointed, while the
@@ -188,7 +191,7 @@ impl SqliteStore {
                                 writer.checkpoint_if_due();
                             }
                             Err(e) => {
-                                let _ = reply.send(Err((e, entries)));
+                                let _ = reply.send(Err((e, join_parts(entries))));
                             }
                         }
                     }
@@ -455,10 +458,19 @@ impl Store for SqliteStore {
         &self,
         entries: Vec<Entry>,
     ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.append_parts(vec![entries])
+    }
+
+    /// As [`Store::append_owned`]: the parts are read one after the other
+    /// on the writer thread, not joined.
+    fn append_parts(
+        &self,
+        entries: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
         async move {
             let writer = match self.writer() {
                 Ok(writer) => writer,
-                Err(e) => return Err((e, entries)),
+                Err(e) => return Err((e, join_parts(entries))),
             };
             let stopped = || {
                 error::other(
@@ -468,11 +480,11 @@ impl Store for SqliteStore {
             };
             let (tx, rx) = oneshot::channel();
             let Some(sender) = writer.tx.as_ref() else {
-                return Err((stopped(), entries));
+                return Err((stopped(), join_parts(entries)));
             };
             if let Err(mpsc::SendError(job)) = sender.send(WriteJob::AppendOwned(entries, tx)) {
                 let entries = match job {
-                    WriteJob::AppendOwned(entries, _) => entries,
+                    WriteJob::AppendOwned(entries, _) => join_parts(entries),
                     _ => Vec::new(),
                 };
                 return Err((stopped(), entries));

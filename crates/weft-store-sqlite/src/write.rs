@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::Digest;
-use weft_runtime::store::driver::{self, group_batch_with, Encoder, RunBatch};
+use weft_runtime::store::driver::{self, group_parts_with, Encoder, RunBatch};
 use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
@@ -47,16 +47,17 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    prepare_with(path, entries, &mut Encoder::texts_apart())
+    prepare_with(path, &[entries], &mut Encoder::texts_apart())
 }
 
-/// [`prepare`], with what `encoder` kept from the batches before.
-fn prepare_with(
+/// [`prepare`] of the entries of `parts`, in order, with what `encoder`
+/// kept from the batches before.
+fn prepare_with<P: AsRef<[Entry]>>(
     path: &str,
-    entries: &[Entry],
+    parts: &[P],
     encoder: &mut Encoder,
 ) -> Result<Prepared, StoreError> {
-    let runs = group_batch_with(&store_name(path), entries, encoder)?;
+    let runs = group_parts_with(&store_name(path), parts, encoder)?;
     Ok(Prepared {
         runs: runs
             .into_iter()
@@ -138,9 +139,10 @@ impl Writer {
         }
     }
 
-    /// Prepares `entries` and writes them in one transaction.
-    pub(crate) fn append_entries(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
-        let batch = prepare_with(&self.path, entries, &mut self.encoder)?;
+    /// Prepares the entries of `parts`, in order, and writes them in one
+    /// transaction.
+    pub(crate) fn append_parts(&mut self, parts: &[Vec<Entry>]) -> Result<(), StoreError> {
+        let batch = prepare_with(&self.path, parts, &mut self.encoder)?;
         if batch.is_empty() {
             return Ok(());
         }

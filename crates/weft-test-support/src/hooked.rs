@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use futures::future::BoxFuture;
 use weft_runtime::store::{
-    Appended, Entry, KvStore, RunFilter, RunSummary, SharedStore, Store, StoreError,
+    join_parts, Appended, Entry, KvStore, RunFilter, RunSummary, SharedStore, Store, StoreError,
 };
 use weft_runtime::RunId;
 
@@ -36,6 +36,16 @@ pub trait AppendHook: Send + Sync + 'static {
                 Err(e) => Err((e, entries)),
             }
         })
+    }
+
+    /// [`Store::append_parts`]. This default is the trait's own: it joins
+    /// the parts and calls [`AppendHook::append_owned`].
+    fn append_parts<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        parts: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.append_owned(inner, join_parts(parts))
     }
 }
 
@@ -79,6 +89,13 @@ impl<H: AppendHook> Store for Hooked<H> {
         entries: Vec<Entry>,
     ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.hook.append_owned(&*self.inner, entries)
+    }
+
+    fn append_parts(
+        &self,
+        parts: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.hook.append_parts(&*self.inner, parts)
     }
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {

@@ -638,6 +638,23 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// [`Store::append_owned`], given the entries in parts whose order is
+    /// theirs (the journal writer's commit of several turns' batches):
+    /// a store that turns the entries into rows itself may read them part
+    /// by part rather than copied into one vector first. This default
+    /// joins them ([`join_parts`]) and calls [`Store::append_owned`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::append_owned`], with the entries given back in one
+    /// vector.
+    fn append_parts(
+        &self,
+        parts: Vec<Vec<Entry>>,
+    ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
+        self.append_owned(join_parts(parts))
+    }
+
     /// One run's journal, in sequence order.
     ///
     /// # Errors
@@ -710,6 +727,21 @@ impl fmt::Debug for dyn Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Store({})", self.describe())
     }
+}
+
+/// The entries of `parts`, in order, in one vector: the first part's,
+/// with room for the rest.
+pub fn join_parts(parts: Vec<Vec<Entry>>) -> Vec<Entry> {
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<Vec<Entry>> = parts.collect();
+    all.reserve(rest.iter().map(Vec::len).sum());
+    for mut part in rest {
+        all.append(&mut part);
+    }
+    all
 }
 
 /// The status a run's records give it, applying `record` to `status`.

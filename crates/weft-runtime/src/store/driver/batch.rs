@@ -124,16 +124,34 @@ pub fn group_batch_with(
     entries: &[Entry],
     encoder: &mut Encoder,
 ) -> Result<Vec<RunBatch>, StoreError> {
+    group_parts_with(store, std::slice::from_ref(&entries), encoder)
+}
+
+/// [`group_batch_with`] of a batch given in parts whose order is its
+/// entries' ([`Store::append_parts`](crate::store::Store::append_parts)),
+/// read part by part, not joined first.
+///
+/// # Errors
+///
+/// As [`group_batch`].
+pub fn group_parts_with<P: AsRef<[Entry]>>(
+    store: &str,
+    parts: &[P],
+    encoder: &mut Encoder,
+) -> Result<Vec<RunBatch>, StoreError> {
     let mut runs: Vec<RunBatch> = Vec::new();
     let mut index: HashMap<RunId, usize> = HashMap::new();
     // A batch of one run (the most common) has its text sized up front
     // for records of a few hundred bytes, not grown from small.
-    let one_run = entries.first().map(|e| e.run) == entries.last().map(|e| e.run);
-    let capacity = if one_run { entries.len() * 192 } else { 256 };
+    let first = parts.iter().find_map(|p| p.as_ref().first());
+    let last_entry = parts.iter().rev().find_map(|p| p.as_ref().last());
+    let one_run = first.map(|e| e.run) == last_entry.map(|e| e.run);
+    let len: usize = parts.iter().map(|p| p.as_ref().len()).sum();
+    let capacity = if one_run { len * 192 } else { 256 };
     // A batch's entries come a turn of one run at a time: the run of the
     // entry before is looked up again only when the run changes.
     let mut last: Option<(RunId, usize)> = None;
-    for e in entries {
+    for e in parts.iter().flat_map(|p| p.as_ref()) {
         let i = match last {
             Some((run, i)) if run == e.run => i,
             _ => *index.entry(e.run).or_insert_with(|| {
@@ -658,6 +676,36 @@ mod tests {
                 .expect("read back");
         }
         assert_eq!(from, all[2..]);
+    }
+
+    #[test]
+    fn a_batch_in_parts_is_grouped_as_the_same_batch_joined() {
+        let (run, other) = (RunId::new(), RunId::new());
+        let (a, b) = (journal(run), journal(other));
+        // Two runs' records interleaved across parts, one part empty.
+        let parts = vec![
+            a[..2].to_vec(),
+            b[..3].to_vec(),
+            Vec::new(),
+            a[2..].to_vec(),
+            b[3..].to_vec(),
+        ];
+        let joined = parts.concat();
+        let whole = group_batch("test", &joined).expect("grouped");
+        let in_parts = group_parts_with("test", &parts, &mut Encoder::default()).expect("grouped");
+        assert_eq!(whole.len(), 2);
+        assert_eq!(in_parts.len(), 2);
+        for (x, y) in whole.iter().zip(&in_parts) {
+            assert_eq!((x.run, x.first, x.last), (y.run, y.first, y.last));
+            assert_eq!(x.json, y.json);
+            assert_eq!(x.effects, y.effects);
+        }
+        // Out of sequence across parts: refused as joined.
+        let skips = vec![a[..2].to_vec(), a[3..].to_vec()];
+        assert!(matches!(
+            group_parts_with("test", &skips, &mut Encoder::default()),
+            Err(StoreError::Conflict(_))
+        ));
     }
 
     #[test]

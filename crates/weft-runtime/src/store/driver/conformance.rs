@@ -305,6 +305,44 @@ pub async fn append_owned_keeps_or_gives_back(store: &dyn Store) {
         fail(store, P, format!("run {c} of the refused batch exists"));
     }
     same_journal(store, P, &load_ok(store, P, a).await, &ja);
+    // [`Store::append_parts`] keeps the entries of its parts in their
+    // order (a run's records across parts, as a commit of several turns
+    // gives them), and gives a batch it refuses back joined.
+    let d = RunId::new();
+    let jd = entries(d, 0, vec![started("d", None, 4), ok(1), ok(2)]);
+    let more = entries(a, 3, vec![ok(3)]);
+    let parts = vec![jd[..1].to_vec(), more.clone(), jd[1..].to_vec()];
+    match store.append_parts(parts).await {
+        Ok(done) if done.fenced.is_empty() => {}
+        Ok(done) => fail(store, P, format!("append fenced runs {:?}", done.fenced)),
+        Err((e, _)) => fail(store, P, format!("append in parts failed: {e}")),
+    }
+    let mut ja = ja;
+    ja.extend(more);
+    same_journal(store, P, &load_ok(store, P, a).await, &ja);
+    same_journal(store, P, &load_ok(store, P, d).await, &jd);
+    let e = RunId::new();
+    let parts = vec![
+        entries(e, 0, vec![started("e", None, 5)]),
+        entries(a, 5, vec![ok(5)]),
+    ];
+    let joined: Vec<Entry> = parts.concat();
+    match store.append_parts(parts).await {
+        Err((StoreError::Conflict(_), back)) if back == joined => {}
+        other => fail(
+            store,
+            P,
+            format!(
+                "parts with a record that skips a number: expected a conflict and the \
+                 entries back, got {:?}",
+                other.map(|_| ()).map_err(|(e, back)| (e, back.len()))
+            ),
+        ),
+    }
+    if !matches!(store.get(e).await, Ok(None)) {
+        fail(store, P, format!("run {e} of the refused parts exists"));
+    }
+    same_journal(store, P, &load_ok(store, P, a).await, &ja);
 }
 
 /// Later appends continue a journal; loads see every append so far.

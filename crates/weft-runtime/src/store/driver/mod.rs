@@ -18,6 +18,6 @@ mod json;
 
 pub use super::kv::check_key;
 pub use batch::{
-    extend_journal, extend_journal_from, group_batch, group_batch_with, out_of_sequence,
-    second_start, Encoder, RunBatch,
+    extend_journal, extend_journal_from, group_batch, group_batch_with, group_parts_with,
+    out_of_sequence, second_start, Encoder, RunBatch,
 };
