@@ -60,6 +60,15 @@ fn id(plan: &Plan, name: &str) -> TaskId {
         .unwrap_or_else(|| panic!("no task `{name}`"))
 }
 
+/// The fixture at `path`, loaded and compiled (a failure names the file).
+fn compiled(path: &std::path::Path) -> (Workflow, Plan) {
+    let wf = Workflow::from_file(path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = wf
+        .compile(CATALOG)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (wf, plan)
+}
+
 fn names(plan: &Plan, ids: &[TaskId]) -> Vec<String> {
     ids.iter().map(|&i| plan.task(i).name.to_string()).collect()
 }
@@ -91,10 +100,7 @@ fn there_are_enough_valid_fixtures() {
 fn every_valid_fixture_loads_compiles_and_round_trips() {
     for path in fixtures() {
         let shown = path.display();
-        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        let plan = wf
-            .compile(CATALOG)
-            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let (wf, plan) = compiled(&path);
         assert_eq!(plan.tasks().len(), wf.def().tasks.len(), "{shown}");
         assert!(!plan.starts().is_empty(), "{shown}: no start task");
         assert_eq!(
@@ -130,10 +136,7 @@ fn every_fixture_plan_flags_agree_with_its_tasks() {
     let mut seen = [false; 9];
     for path in fixtures() {
         let shown = path.display();
-        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        let plan = wf
-            .compile(CATALOG)
-            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let (_, plan) = compiled(&path);
         for t in plan.tasks() {
             let f = plan.flags(t.id);
             let empty_input =
@@ -179,9 +182,8 @@ fn valid_fixtures_cover_the_whole_language() {
     };
     for path in fixtures() {
         let text = fs::read_to_string(&path).expect("fixture is readable");
-        let wf = Workflow::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (wf, plan) = compiled(&path);
         let def: &WorkflowDef = wf.def();
-        let plan = wf.compile(CATALOG).unwrap_or_else(|e| panic!("{e}"));
         let json = path.extension().is_some_and(|e| e == "json");
         see("json", json);
         see("version", def.version.is_some());

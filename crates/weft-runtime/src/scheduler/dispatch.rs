@@ -97,9 +97,10 @@ impl Scheduler {
         // The task's flags, not its `TaskPlan`: the plan is read only for
         // a timeout, and cloned (a reference count) only for items.
         let flags = self.env.plan.flags(t);
-        let timeout = match flags.timeout() {
-            true => self.env.plan.task(t).timeout.as_ref(),
-            false => None,
+        let timeout = if flags.timeout() {
+            self.env.plan.task(t).timeout.as_ref()
+        } else {
+            None
         };
         match timeout.map(|n| n.eval(&self.ctx_of(id))) {
             Some(Ok(s)) if s > 0.0 && s.is_finite() => {
