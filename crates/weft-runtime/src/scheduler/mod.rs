@@ -82,7 +82,7 @@ use crate::run::{OutcomeSender, Run, RunHandle, RunOptions, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::telemetry::RunMetrics;
-use bits::Bits;
+use bits::Branches;
 pub(crate) use env::{Actions, RunEnv, RunHost};
 use journal::ReplayError;
 pub(crate) use journal::RunJournal;
@@ -222,44 +222,40 @@ struct Terminal {
     scope: Scope,
 }
 
-/// The state of one join task in a run. Branch `i` is the task's
-/// `inbound[i]` in the plan.
+/// The state of one join task in a run: that of the plan's join
+/// `join_specs()[j]` (`j` its place in `Graph::joins`, or in the key of
+/// `Graph::route_joins`), whose task and need the state does not repeat.
+/// Branch `i` is the task's `inbound[i]` in the plan.
 struct JoinState {
-    task: TaskId,
-    arrived: Bits,
-    declined: Bits,
-    arrived_count: usize,
-    need: usize,
-    fired: bool,
-    /// The highest level of the instances that arrived.
-    level: u32,
+    /// Which branches arrived, and which declined.
+    branches: Branches,
     /// The scopes of the branches that arrived, merged in arrival order;
     /// taken when the join's instance is made.
     scope: Option<Scope>,
+    arrived_count: u32,
+    /// The highest level of the instances that arrived.
+    level: u32,
     /// The completion whose arrival made it fire: later arrivals of that
     /// completion still reach its scope (Orquesta extends the staged join
     /// with every edge of a completion before the join starts).
     fired_batch: u32,
+    fired: bool,
 }
 
-impl JoinState {
-    fn new(task: TaskId, branches: usize, need: usize) -> JoinState {
-        JoinState {
-            task,
-            arrived: Bits::new(branches),
-            declined: Bits::new(branches),
-            arrived_count: 0,
-            need,
-            fired: false,
-            level: 0,
-            scope: None,
-            fired_batch: 0,
-        }
-    }
+/// A wide run has a state per join task (961 on `wavefront`), written at
+/// its start, read at each arrival and dropped at its end: kept to a line.
+const _: () = assert!(std::mem::size_of::<JoinState>() <= 64, "JoinState grew");
 
-    /// The same join, nothing arrived yet (for another route).
-    fn fresh(&self, branches: usize) -> JoinState {
-        JoinState::new(self.task, branches, self.need)
+impl JoinState {
+    fn new(branches: usize) -> JoinState {
+        JoinState {
+            branches: Branches::new(branches),
+            scope: None,
+            arrived_count: 0,
+            level: 0,
+            fired_batch: 0,
+            fired: false,
+        }
     }
 }
 
@@ -562,11 +558,7 @@ impl Scheduler {
             join_slot.resize(tasks.len(), None);
             for spec in plan.join_specs() {
                 join_slot[spec.task as usize] = Some(joins.len() as u32);
-                joins.push(JoinState::new(
-                    spec.task,
-                    spec.inbound.len(),
-                    spec.need as usize,
-                ));
+                joins.push(JoinState::new(spec.inbound.len()));
             }
         }
         let status = Arc::new(SharedStatus::new(

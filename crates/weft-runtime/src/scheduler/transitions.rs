@@ -420,8 +420,9 @@ impl Scheduler {
             return;
         };
         // From the plan's table of joins, not the join task's plan.
-        let inbound = &self.env.plan.join_specs()[j].inbound;
-        let (branches, pos) = (inbound.len(), inbound.binary_search(&from));
+        let spec = &self.env.plan.join_specs()[j];
+        let (branches, pos) = (spec.inbound.len(), spec.inbound.binary_search(&from));
+        let need = spec.need;
         let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
         let waited = !js.fired && js.arrived_count > 0;
@@ -441,13 +442,12 @@ impl Scheduler {
             Some(merged) => merged.join(&scope),
         }
         if let Ok(pos) = pos {
-            if !js.arrived.get(pos) {
-                js.arrived.set(pos);
-                js.declined.unset(pos);
+            if !js.branches.arrived(pos) {
+                js.branches.arrive(pos);
                 js.arrived_count += 1;
             }
         }
-        if js.arrived_count >= js.need {
+        if js.arrived_count >= need {
             js.fired = true;
             js.fired_batch = batch;
             let level = js.level + 1;
@@ -516,11 +516,10 @@ impl Scheduler {
     }
 
     fn route_join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
-        let base = &self.graph.joins[j];
         self.graph
             .route_joins
             .entry((j as u32, route))
-            .or_insert_with(|| base.fresh(branches))
+            .or_insert_with(|| JoinState::new(branches))
     }
 
     /// `from` finished in `route` without a transition to the join
@@ -536,10 +535,10 @@ impl Scheduler {
             return;
         }
         if let Ok(pos) = pos {
-            if js.arrived.get(pos) {
+            if js.branches.arrived(pos) {
                 return;
             }
-            js.declined.set(pos);
+            js.branches.decline(pos);
         }
         self.check_join(j, route);
     }
@@ -559,7 +558,7 @@ impl Scheduler {
         // No branch declined: every branch that has not arrived still may
         // (the count below would be all of them, never fewer than the join
         // needs: `JoinSpec::need` is at most its branches).
-        if js.declined.is_empty() {
+        if js.branches.none_declined() {
             return;
         }
         self.check_declined(j, route);
@@ -575,25 +574,26 @@ impl Scheduler {
                 None => return,
             },
         };
-        let inbound = &self.env.plan.task(js.task).inbound;
+        let spec = &self.env.plan.join_specs()[j];
+        let inbound = &spec.inbound;
         let open = (0..inbound.len())
-            .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))
-            .count();
-        if js.arrived_count + open >= js.need {
+            .filter(|&i| !js.branches.arrived(i) && !js.branches.declined(i))
+            .count() as u32;
+        if js.arrived_count + open >= spec.need {
             return;
         }
         let declined: Vec<String> = (0..inbound.len())
-            .filter(|&i| js.declined.get(i))
+            .filter(|&i| js.branches.declined(i))
             .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
             .collect();
         let msg = format!(
             "join can never be satisfied{}: it needs {} of {} branches, and {} finished without a transition to it",
             self.in_route(route),
-            js.need,
+            spec.need,
             inbound.len(),
             declined.join(", ")
         );
-        let name = self.env.plan.task(js.task).name.clone();
+        let name = self.env.plan.task(spec.task).name.clone();
         self.fail_run(Some(&name), msg);
     }
 
