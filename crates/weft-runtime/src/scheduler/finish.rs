@@ -258,18 +258,17 @@ impl Scheduler {
                 started,
                 ended,
                 result,
-                items,
                 rare,
                 ..
             },
         ): (usize, Instance)| {
-            let (error, child_runs) = match rare {
-                Some(rare) => (rare.error, rare.child_runs),
-                None => (None, Vec::new()),
+            let (error, child_runs, items) = match rare {
+                Some(rare) => (rare.error, rare.child_runs, rare.items.map(|it| it.total)),
+                None => (None, Vec::new(), None),
             };
             record(
                 i,
-                (task, route, status, attempts, items.map(|it| it.total)),
+                (task, route, status, attempts, items),
                 (result, error, child_runs),
                 (started, ended),
             )

@@ -152,10 +152,7 @@ struct Instance {
     batch: u32,
     started: Option<Stamp>,
     ended: Option<Stamp>,
-    /// When the action that enabled it ended (kept only with metrics on).
-    cause: Option<Stamp>,
     result: Option<Arc<Value>>,
-    items: Option<Box<Items>>,
     /// What few instances have; see [`Rare`].
     rare: Option<Box<Rare>>,
     /// The variables it sees: the scope of the branch that led to it.
@@ -163,18 +160,20 @@ struct Instance {
 }
 
 /// A wide run makes an instance per task and reads each at every phase:
-/// it is kept to a line and a quarter (see `stamp.rs`).
-const _: () = assert!(std::mem::size_of::<Instance>() <= 88, "Instance grew");
+/// it is kept to a line and an eighth (see `stamp.rs`; what enabled it,
+/// for the metrics only, is in `Graph::causes`).
+const _: () = assert!(std::mem::size_of::<Instance>() <= 72, "Instance grew");
 
 /// The parts of an instance that few have, boxed together so that the
 /// others do not carry them: an error (a failed instance), child runs (a
-/// sub-workflow's task), a timeout.
+/// sub-workflow's task), a timeout, items (a with-items task).
 #[derive(Default)]
 struct Rare {
     error: Option<String>,
     /// The sub-workflow runs its attempts started, in order.
     child_runs: Vec<RunId>,
     timeout: Option<Duration>,
+    items: Option<Items>,
 }
 
 impl Instance {
@@ -194,6 +193,15 @@ impl Instance {
 
     fn timeout(&self) -> Option<Duration> {
         self.rare.as_deref()?.timeout
+    }
+
+    /// Its items, if it is a with-items task's (and they were evaluated).
+    fn items(&self) -> Option<&Items> {
+        self.rare.as_deref()?.items.as_ref()
+    }
+
+    fn items_mut(&mut self) -> Option<&mut Items> {
+        self.rare.as_deref_mut()?.items.as_mut()
     }
 
     /// Its rare parts, made on first use.
@@ -391,6 +399,10 @@ fn null_result() -> Arc<Value> {
 struct Graph {
     /// The task instances, by [`InstanceId`].
     instances: Vec<Instance>,
+    /// When the action that enabled each instance ended, by
+    /// [`InstanceId`] (kept only with metrics on: empty, or shorter than
+    /// `instances`, without).
+    causes: Vec<Option<Stamp>>,
     /// The join tasks' states in route 0, in task order.
     joins: Vec<JoinState>,
     /// How many of `joins` some branch reached and that have not fired:
@@ -642,6 +654,7 @@ impl Scheduler {
                     instances.reserve(n_tasks);
                     instances
                 },
+                causes: Vec::new(),
                 joins,
                 joins_waiting: 0,
                 route_joins: HashMap::new(),
@@ -1190,7 +1203,7 @@ impl Scheduler {
                 self.fail_run(Some(&task), message);
             }
             Work::Fill(i) => {
-                if let Some(items) = self.graph.instances[i.index()].items.as_mut() {
+                if let Some(items) = self.graph.instances[i.index()].items_mut() {
                     items.fill_queued = false;
                 }
                 self.fill_items(i);

@@ -45,7 +45,7 @@ impl Scheduler {
                 status,
                 result.clone(),
             )
-            .with_items(inst.items.is_some());
+            .with_items(inst.items().is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
         // The task's flags, not its `TaskPlan`: a task without `next`
