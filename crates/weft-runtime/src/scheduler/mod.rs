@@ -163,6 +163,7 @@ struct Instance {
 /// it is kept to a line and an eighth (see `stamp.rs`; what enabled it,
 /// for the metrics only, is in `Graph::causes`).
 const _: () = assert!(std::mem::size_of::<Instance>() <= 72, "Instance grew");
+const _: () = assert!(std::mem::size_of::<Rare>() <= 80, "Rare grew");
 
 /// The parts of an instance that few have, boxed together so that the
 /// others do not carry them: an error (a failed instance), child runs (a
@@ -173,7 +174,10 @@ struct Rare {
     /// The sub-workflow runs its attempts started, in order.
     child_runs: Vec<RunId>,
     timeout: Option<Duration>,
-    items: Option<Items>,
+    /// Boxed on its own: a with-items task's state is some 130 bytes,
+    /// which every other instance with rare parts (a timeout, an error,
+    /// a sub-workflow) would carry otherwise.
+    items: Option<Box<Items>>,
 }
 
 impl Instance {
@@ -197,11 +201,11 @@ impl Instance {
 
     /// Its items, if it is a with-items task's (and they were evaluated).
     fn items(&self) -> Option<&Items> {
-        self.rare.as_deref()?.items.as_ref()
+        self.rare.as_deref()?.items.as_deref()
     }
 
     fn items_mut(&mut self) -> Option<&mut Items> {
-        self.rare.as_deref_mut()?.items.as_mut()
+        self.rare.as_deref_mut()?.items.as_deref_mut()
     }
 
     /// Its rare parts, made on first use.
