@@ -11,7 +11,10 @@
 //!   temporary directory, `synchronous=FULL`), default journal batching;
 //!   the iteration ends when the run has ended *and* its records are
 //!   committed (`Executor::flush`), so the figure is end to end;
-//! * `sqlite_sync`: the same with `Durability::Sync`: no task starts before
+//! * `sqlite_write_behind_4k`: the same on a file of 4 KB pages
+//!   (`SqliteOptions::page_size(4096)`; new files have 16 KB pages): what
+//!   the page size costs or saves a run;
+//! * `sqlite_sync`: the same as `sqlite_write_behind` with `Durability::Sync`: no task starts before
 //!   the records that caused it are committed;
 //! * in `durable_chain_100` also `sqlite_commit_floor`: 100 appends of one
 //!   record each, one after the other, on the same kind of file — the least
@@ -52,6 +55,12 @@ fn sqlite(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteStore> {
     Arc::new(SqliteStore::open(dir.path().join(name)).expect("sqlite store"))
 }
 
+/// A store on a file of 4 KB pages.
+fn sqlite_4k(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteStore> {
+    let options = weft_store_sqlite::SqliteOptions::new().page_size(4096);
+    Arc::new(SqliteStore::open_with(dir.path().join(name), &options).expect("sqlite store"))
+}
+
 fn one_run(rt: &Runtime, ex: &Executor, plan: &Plan) {
     rt.block_on(async {
         let out = ex
@@ -78,6 +87,9 @@ fn durable_shapes(c: &mut Criterion) {
         let write_behind = builder()
             .store(sqlite(&dir, &format!("{}-wb.db", shape.name)))
             .build();
+        let write_behind_4k = builder()
+            .store(sqlite_4k(&dir, &format!("{}-wb4k.db", shape.name)))
+            .build();
         let sync = builder()
             .store(sqlite(&dir, &format!("{}-sync.db", shape.name)))
             .durability(Durability::Sync)
@@ -85,6 +97,7 @@ fn durable_shapes(c: &mut Criterion) {
         for (name, ex) in [
             ("memory", &memory),
             ("sqlite_write_behind", &write_behind),
+            ("sqlite_write_behind_4k", &write_behind_4k),
             ("sqlite_sync", &sync),
         ] {
             let p = plan(&shape, ex);
