@@ -113,12 +113,13 @@
 //! before rows were packed).
 //!
 //! SQLite checks the structure of its pages, not their content, so each
-//! journal row carries a CRC-32 of its records as stored (packed or not): a
-//! record damaged in the file fails to load, naming the file, instead of
-//! loading as another record. A full disk, or a file past [`SqliteOptions::max_size`], fails
-//! the append as [`StoreError::Unavailable`](weft_runtime::store::StoreError)
-//! with nothing of the batch written; the runs whose records it held fail,
-//! and can be resumed once there is room.
+//! journal row carries a CRC-32 of its records as stored (packed or not):
+//! a record damaged in the file fails to load, naming the file, instead of
+//! loading as another record. A full disk, or a file past
+//! [`SqliteOptions::max_size`], fails the append as
+//! [`StoreError::Unavailable`](weft_runtime::store::StoreError) with
+//! nothing of the batch written; the runs whose records it held fail, and
+//! can be resumed once there is room.
 //!
 //! # Threads
 //!

@@ -4,10 +4,10 @@
 //! A row is stored as a blob when its records are packed and as text when
 //! they are not (the rows of files before version 4, a row under
 //! [`PACK_FROM`] bytes, and one that LZ4 would not make smaller), so the
-//! column's type says which it is. A packed
-//! row is one tag byte ([`LZ4`]), the JSON's length in bytes (4 bytes,
-//! little-endian), then the JSON as one LZ4 block. The row's CRC-32 is of
-//! the stored bytes, so damage is found before anything is decompressed.
+//! column's type says which it is. A packed row is one tag byte ([`LZ4`]),
+//! the JSON's length in bytes (4 bytes, little-endian), then the JSON as
+//! one LZ4 block. The row's CRC-32 is of the stored bytes, so damage is
+//! found before anything is decompressed.
 //!
 //! What packing saves is bytes written: a write-behind run's records are
 //! JSON objects whose keys repeat from one record to the next, about 150
