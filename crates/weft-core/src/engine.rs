@@ -13,6 +13,6 @@
 
 pub use crate::limits::json_size_within;
 pub use crate::plan::{
-    json_type_name, Join, JoinSpec, Num, Retry, Target, TaskFlags, TaskPlan, Transition, WithItems,
-    ENGINE_COMMANDS,
+    json_type_name, Join, JoinSpec, Num, PlainEdge, Retry, Target, TaskFlags, TaskPlan, Transition,
+    WithItems, ENGINE_COMMANDS,
 };

@@ -163,6 +163,82 @@ pub struct JoinSpec {
     pub inbound: Box<[TaskId]>,
 }
 
+/// One target of a plain transition (see [`Plan::plain_edges`]): where
+/// it leads, which of the task's transitions it belongs to, and the
+/// statuses that take it, side by side in a table of the plan's plain
+/// transitions, read instead of the task's [`TaskPlan::next`] (the
+/// transitions and each one's targets, allocations of their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlainEdge {
+    /// The task it leads to.
+    pub target: TaskId,
+    /// Its transition's index in [`TaskPlan::next`].
+    pub transition: u32,
+    /// Its transition's `by_status` (which a plain transition always has:
+    /// it is decided by the status alone).
+    by_status: u8,
+}
+
+impl PlainEdge {
+    /// Whether a completion with `status` takes its transition.
+    #[inline]
+    pub fn taken_by(self, status: TaskStatus) -> bool {
+        self.by_status & status_bit(status) != 0
+    }
+}
+
+/// The table of [`Plan::plain_edges`]: every plain task's edges in task
+/// order, task `t`'s at `edges[start[t]..start[t + 1]]`.
+#[derive(Debug, Default)]
+struct PlainEdges {
+    start: Box<[u32]>,
+    edges: Box<[PlainEdge]>,
+}
+
+impl PlainEdges {
+    /// The edges of the tasks whose `next` is plain ([`TaskPlan::plain_next`]);
+    /// none for the others.
+    fn new(tasks: &[TaskPlan]) -> PlainEdges {
+        let mut start = Vec::with_capacity(tasks.len() + 1);
+        let mut edges = Vec::new();
+        for t in tasks {
+            start.push(edges.len() as u32);
+            if !t.plain_next {
+                continue;
+            }
+            for (ti, tr) in t.next.iter().enumerate() {
+                // A plain transition has `by_status` and tasks only.
+                let Some(by_status) = tr.by_status else {
+                    continue;
+                };
+                for target in &tr.targets {
+                    if let Target::Task(n) = *target {
+                        edges.push(PlainEdge {
+                            target: n,
+                            transition: ti as u32,
+                            by_status,
+                        });
+                    }
+                }
+            }
+        }
+        start.push(edges.len() as u32);
+        PlainEdges {
+            start: start.into(),
+            edges: edges.into(),
+        }
+    }
+
+    fn of(&self, id: TaskId) -> &[PlainEdge] {
+        let i = id as usize;
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
 /// A task's facts that a runtime reads on every start and end of its
 /// instances (see [`Plan::flags`]): one bit each, from its [`TaskPlan`]
 /// when the plan is compiled, in a table of two bytes a task. A runtime
@@ -387,6 +463,8 @@ struct PlanInner {
     join_specs: Vec<JoinSpec>,
     /// Per task, its [`TaskFlags`] (see [`Plan::flags`]).
     flags: Box<[TaskFlags]>,
+    /// The plain tasks' transitions (see [`Plan::plain_edges`]).
+    plain: PlainEdges,
     status_used: bool,
     output: Vec<(String, ValueTemplate)>,
     /// The text the workflow was loaded from, if it was.
@@ -548,6 +626,31 @@ impl Plan {
     #[inline]
     pub fn flags(&self, id: TaskId) -> TaskFlags {
         self.inner.flags[id as usize]
+    }
+
+    /// The targets of task `id`'s transitions when its `next` is plain
+    /// ([`TaskPlan::plain_next`]), in the order of `next` and of each
+    /// transition's targets (an engine internal, see [`crate::engine`]);
+    /// empty for any other task, or an id of no task. Made when the plan is
+    /// compiled, side by side for all tasks: a runtime takes a plain task's
+    /// transitions from this table without reading its [`TaskPlan`].
+    ///
+    /// ```
+    /// use weft_core::{TaskStatus, Workflow};
+    ///
+    /// let text = "tasks:\n  a: {action: core.noop, next: [{when: '{{ failed() }}', do: [b, c]}]}\n  b: {action: core.noop}\n  c: {action: core.noop}\n";
+    /// let plan = Workflow::from_yaml_str(text)?.compile(&["core.noop"])?;
+    /// let (a, b) = (plan.task_id("a").unwrap(), plan.task_id("b").unwrap());
+    /// let edges = plan.plain_edges(a);
+    /// assert_eq!(edges.len(), 2);
+    /// assert_eq!((edges[0].target, edges[0].transition), (b, 0));
+    /// assert!(edges[0].taken_by(TaskStatus::Failed) && !edges[0].taken_by(TaskStatus::Succeeded));
+    /// assert!(plan.plain_edges(b).is_empty());
+    /// # Ok::<(), weft_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn plain_edges(&self, id: TaskId) -> &[PlainEdge] {
+        self.inner.plain.of(id)
     }
 
     /// True when some expression calls `task_status(...)`. A runtime may

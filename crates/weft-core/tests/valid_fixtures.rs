@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use weft_core::def::{Backoff, JoinDef, Publish};
 use weft_core::engine::{Join, Num, Target, TaskPlan};
-use weft_core::{ErrorKind, Plan, TaskId, ValueTemplate, Workflow, WorkflowDef};
+use weft_core::{ErrorKind, Plan, TaskId, TaskStatus, ValueTemplate, Workflow, WorkflowDef};
 
 const CATALOG: &[&str] = &[
     "core.noop",
@@ -157,6 +157,7 @@ fn every_fixture_plan_flags_agree_with_its_tasks() {
                 seen[i] |= fact;
             }
             assert_eq!(plan.is_split(t.id), t.split, "{shown}: `{}`", t.name);
+            assert_plain_edges(&plan, t, &shown.to_string());
         }
     }
     // No fixture names its action by an expression.
@@ -168,6 +169,47 @@ fn every_fixture_plan_flags_agree_with_its_tasks() {
     assert!(task(&plan, "a").dynamic_action.is_some());
     seen[4] |= plan.flags(a).dynamic_action();
     assert_eq!(seen, [true; 9], "the fixtures set every flag somewhere");
+}
+
+/// A plan's table of plain edges lists, for a task whose `next` is plain,
+/// each target of each transition in order, taken by the statuses its
+/// transition's `when` is taken by; and nothing for any other task.
+fn assert_plain_edges(plan: &Plan, t: &TaskPlan, shown: &str) {
+    let edges = plan.plain_edges(t.id);
+    if !t.plain_next {
+        assert!(edges.is_empty(), "{shown}: `{}` has plain edges", t.name);
+        return;
+    }
+    let mut expected = Vec::new();
+    for (ti, tr) in t.next.iter().enumerate() {
+        for target in &tr.targets {
+            let Target::Task(n) = *target else {
+                panic!("{shown}: `{}` is plain with a command", t.name);
+            };
+            expected.push((n, ti as u32));
+        }
+    }
+    let got: Vec<(TaskId, u32)> = edges.iter().map(|e| (e.target, e.transition)).collect();
+    assert_eq!(got, expected, "{shown}: `{}`", t.name);
+    for e in edges {
+        let tr = &t.next[e.transition as usize];
+        for s in [
+            TaskStatus::Pending,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::TimedOut,
+            TaskStatus::Canceled,
+        ] {
+            assert_eq!(
+                Some(e.taken_by(s)),
+                tr.taken_by_status(s),
+                "{shown}: `{}`, transition {}, {s}",
+                t.name,
+                e.transition
+            );
+        }
+    }
 }
 
 /// The fixtures together must use every part of the language, so that the

@@ -89,9 +89,10 @@ impl Scheduler {
             }
             // The task's start: its first attempt (its first item's).
             if done.key.attempt == 1 && done.key.item.is_none_or(|i| i.0 == 0) {
-                if let (Some(cause), Some(started)) =
-                    (self.graph.instances[id.index()].cause, done.started)
-                {
+                if let (Some(cause), Some(started)) = (
+                    self.graph.causes.get(id.index()).copied().flatten(),
+                    done.started,
+                ) {
                     m.dispatched(Stamp::new(self.started, started).saturating_since(cause));
                 }
             }
@@ -225,7 +226,7 @@ impl Scheduler {
             result: result.clone(),
         });
         if let Some((item, v)) = item.and_then(|item| {
-            let items = inst.items.as_ref()?;
+            let items = inst.items()?;
             Some((item, items.list.get(item.index())?))
         }) {
             ctx.set_current_item(v.clone(), item.index());
@@ -280,7 +281,7 @@ impl Scheduler {
             .task(self.graph.instances[id.index()].task)
             .name
             .clone();
-        let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
+        let Some(items) = self.graph.instances[id.index()].items_mut() else {
             return;
         };
         items.running -= 1;

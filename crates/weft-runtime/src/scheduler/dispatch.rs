@@ -77,12 +77,15 @@ impl Scheduler {
             batch,
             started: None,
             ended: None,
-            cause,
             result: None,
-            items: None,
             rare: None,
             scope,
         });
+        if let Some(cause) = cause {
+            let causes = &mut self.graph.causes;
+            causes.resize(id.index(), None);
+            causes.push(Some(cause));
+        }
         let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
             let route = path.clone();
@@ -172,8 +175,10 @@ impl Scheduler {
         if let Some(m) = self.metrics.as_deref_mut() {
             m.context_cloned();
         }
-        if let (Some(item), Some(items)) = (item, &inst.items) {
-            ctx.set_current_item(items.list[item.index()].clone(), item.index());
+        if let Some(item) = item {
+            if let Some(items) = inst.items() {
+                ctx.set_current_item(items.list[item.index()].clone(), item.index());
+            }
         }
         ctx.set_current_route(inst.route);
         // Borrowed too: the run's own action is cloned only for a launch

@@ -22,7 +22,7 @@ impl Scheduler {
             let before = self.errors.len();
             if self.graph.joins_waiting > 0 {
                 for j in 0..self.graph.joins.len() {
-                    if let Some(e) = self.never_satisfied(0, &self.graph.joins[j]) {
+                    if let Some(e) = self.never_satisfied(0, j, &self.graph.joins[j]) {
                         self.errors.push(e);
                     }
                 }
@@ -37,7 +37,7 @@ impl Scheduler {
                 others.sort_unstable_by_key(|&(r, j, _)| (r, j));
                 let errors: Vec<RunError> = others
                     .into_iter()
-                    .filter_map(|(r, _, js)| self.never_satisfied(r, js))
+                    .filter_map(|(r, j, js)| self.never_satisfied(r, j as usize, js))
                     .collect();
                 self.errors.extend(errors);
             }
@@ -128,23 +128,24 @@ impl Scheduler {
         }
     }
 
-    /// The error of a join in `route` that some branch reached but that
-    /// never fired.
-    fn never_satisfied(&self, route: u32, js: &JoinState) -> Option<RunError> {
+    /// The error of join `j` in `route` (its state `js`) that some branch
+    /// reached but that never fired.
+    fn never_satisfied(&self, route: u32, j: usize, js: &JoinState) -> Option<RunError> {
         if js.fired || js.arrived_count == 0 {
             return None;
         }
-        let inbound = &self.env.plan.task(js.task).inbound;
+        let spec = &self.env.plan.join_specs()[j];
+        let inbound = &spec.inbound;
         let missing: Vec<String> = (0..inbound.len())
-            .filter(|&i| !js.arrived.get(i))
+            .filter(|&i| !js.branches.arrived(i))
             .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
             .collect();
         Some(RunError {
-            task: Some(self.env.plan.task(js.task).name.to_string()),
+            task: Some(self.env.plan.task(spec.task).name.to_string()),
             message: format!(
                 "join can never be satisfied{}: it needs {} of {} branches, and {} never arrived",
                 self.in_route(route),
-                js.need,
+                spec.need,
                 inbound.len(),
                 missing.join(", ")
             ),
@@ -257,18 +258,17 @@ impl Scheduler {
                 started,
                 ended,
                 result,
-                items,
                 rare,
                 ..
             },
         ): (usize, Instance)| {
-            let (error, child_runs) = match rare {
-                Some(rare) => (rare.error, rare.child_runs),
-                None => (None, Vec::new()),
+            let (error, child_runs, items) = match rare {
+                Some(rare) => (rare.error, rare.child_runs, rare.items.map(|it| it.total)),
+                None => (None, Vec::new(), None),
             };
             record(
                 i,
-                (task, route, status, attempts, items.map(|it| it.total)),
+                (task, route, status, attempts, items),
                 (result, error, child_runs),
                 (started, ended),
             )

@@ -103,7 +103,7 @@ impl Scheduler {
             instance: id.0,
             total: n,
         });
-        self.graph.instances[id.index()].items = Some(Box::new(Items {
+        self.graph.instances[id.index()].rare_mut().items = Some(Items {
             total: n,
             list,
             results: vec![null_result(); n],
@@ -113,7 +113,7 @@ impl Scheduler {
             failure: None,
             fill_queued: false,
             last_end: None,
-        }));
+        });
         self.graph.instances[id.index()].status = TaskStatus::Running;
         self.fill_items(id);
     }
@@ -127,7 +127,7 @@ impl Scheduler {
         }
         let mut started = 0;
         loop {
-            let Some(items) = self.graph.instances[id.index()].items.as_mut() else {
+            let Some(items) = self.graph.instances[id.index()].items_mut() else {
                 return;
             };
             let more = self.state == State::Running

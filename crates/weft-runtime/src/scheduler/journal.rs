@@ -1145,7 +1145,6 @@ impl Scheduler {
         for (task, route, level, scope) in again {
             self.queue_dispatch(task, route, level, scope);
         }
-        let plan = self.env.plan.clone();
         for a in arrivals {
             if let Skipped::Arrival {
                 target,
@@ -1156,7 +1155,7 @@ impl Scheduler {
                 scope,
             } = a
             {
-                self.arrive(target, plan.task(from), ti as usize, route, level, scope);
+                self.arrive(target, from, ti as usize, route, level, scope);
             }
         }
         Ok(())

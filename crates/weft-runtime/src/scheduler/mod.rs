@@ -82,7 +82,7 @@ use crate::run::{OutcomeSender, Run, RunHandle, RunOptions, SharedStatus};
 use crate::secrets::Secrets;
 use crate::store::Command;
 use crate::telemetry::RunMetrics;
-use bits::Bits;
+use bits::Branches;
 pub(crate) use env::{Actions, RunEnv, RunHost};
 use journal::ReplayError;
 pub(crate) use journal::RunJournal;
@@ -152,10 +152,7 @@ struct Instance {
     batch: u32,
     started: Option<Stamp>,
     ended: Option<Stamp>,
-    /// When the action that enabled it ended (kept only with metrics on).
-    cause: Option<Stamp>,
     result: Option<Arc<Value>>,
-    items: Option<Box<Items>>,
     /// What few instances have; see [`Rare`].
     rare: Option<Box<Rare>>,
     /// The variables it sees: the scope of the branch that led to it.
@@ -163,18 +160,20 @@ struct Instance {
 }
 
 /// A wide run makes an instance per task and reads each at every phase:
-/// it is kept to a line and a quarter (see `stamp.rs`).
-const _: () = assert!(std::mem::size_of::<Instance>() <= 88, "Instance grew");
+/// it is kept to a line and an eighth (see `stamp.rs`; what enabled it,
+/// for the metrics only, is in `Graph::causes`).
+const _: () = assert!(std::mem::size_of::<Instance>() <= 72, "Instance grew");
 
 /// The parts of an instance that few have, boxed together so that the
 /// others do not carry them: an error (a failed instance), child runs (a
-/// sub-workflow's task), a timeout.
+/// sub-workflow's task), a timeout, items (a with-items task).
 #[derive(Default)]
 struct Rare {
     error: Option<String>,
     /// The sub-workflow runs its attempts started, in order.
     child_runs: Vec<RunId>,
     timeout: Option<Duration>,
+    items: Option<Items>,
 }
 
 impl Instance {
@@ -194,6 +193,15 @@ impl Instance {
 
     fn timeout(&self) -> Option<Duration> {
         self.rare.as_deref()?.timeout
+    }
+
+    /// Its items, if it is a with-items task's (and they were evaluated).
+    fn items(&self) -> Option<&Items> {
+        self.rare.as_deref()?.items.as_ref()
+    }
+
+    fn items_mut(&mut self) -> Option<&mut Items> {
+        self.rare.as_deref_mut()?.items.as_mut()
     }
 
     /// Its rare parts, made on first use.
@@ -222,44 +230,40 @@ struct Terminal {
     scope: Scope,
 }
 
-/// The state of one join task in a run. Branch `i` is the task's
-/// `inbound[i]` in the plan.
+/// The state of one join task in a run: that of the plan's join
+/// `join_specs()[j]` (`j` its place in `Graph::joins`, or in the key of
+/// `Graph::route_joins`), whose task and need the state does not repeat.
+/// Branch `i` is the task's `inbound[i]` in the plan.
 struct JoinState {
-    task: TaskId,
-    arrived: Bits,
-    declined: Bits,
-    arrived_count: usize,
-    need: usize,
-    fired: bool,
-    /// The highest level of the instances that arrived.
-    level: u32,
+    /// Which branches arrived, and which declined.
+    branches: Branches,
     /// The scopes of the branches that arrived, merged in arrival order;
     /// taken when the join's instance is made.
     scope: Option<Scope>,
+    arrived_count: u32,
+    /// The highest level of the instances that arrived.
+    level: u32,
     /// The completion whose arrival made it fire: later arrivals of that
     /// completion still reach its scope (Orquesta extends the staged join
     /// with every edge of a completion before the join starts).
     fired_batch: u32,
+    fired: bool,
 }
 
-impl JoinState {
-    fn new(task: TaskId, branches: usize, need: usize) -> JoinState {
-        JoinState {
-            task,
-            arrived: Bits::new(branches),
-            declined: Bits::new(branches),
-            arrived_count: 0,
-            need,
-            fired: false,
-            level: 0,
-            scope: None,
-            fired_batch: 0,
-        }
-    }
+/// A wide run has a state per join task (961 on `wavefront`), written at
+/// its start, read at each arrival and dropped at its end: kept to a line.
+const _: () = assert!(std::mem::size_of::<JoinState>() <= 64, "JoinState grew");
 
-    /// The same join, nothing arrived yet (for another route).
-    fn fresh(&self, branches: usize) -> JoinState {
-        JoinState::new(self.task, branches, self.need)
+impl JoinState {
+    fn new(branches: usize) -> JoinState {
+        JoinState {
+            branches: Branches::new(branches),
+            scope: None,
+            arrived_count: 0,
+            level: 0,
+            fired_batch: 0,
+            fired: false,
+        }
     }
 }
 
@@ -395,6 +399,10 @@ fn null_result() -> Arc<Value> {
 struct Graph {
     /// The task instances, by [`InstanceId`].
     instances: Vec<Instance>,
+    /// When the action that enabled each instance ended, by
+    /// [`InstanceId`] (kept only with metrics on: empty, or shorter than
+    /// `instances`, without).
+    causes: Vec<Option<Stamp>>,
     /// The join tasks' states in route 0, in task order.
     joins: Vec<JoinState>,
     /// How many of `joins` some branch reached and that have not fired:
@@ -562,11 +570,7 @@ impl Scheduler {
             join_slot.resize(tasks.len(), None);
             for spec in plan.join_specs() {
                 join_slot[spec.task as usize] = Some(joins.len() as u32);
-                joins.push(JoinState::new(
-                    spec.task,
-                    spec.inbound.len(),
-                    spec.need as usize,
-                ));
+                joins.push(JoinState::new(spec.inbound.len()));
             }
         }
         let status = Arc::new(SharedStatus::new(
@@ -650,6 +654,7 @@ impl Scheduler {
                     instances.reserve(n_tasks);
                     instances
                 },
+                causes: Vec::new(),
                 joins,
                 joins_waiting: 0,
                 route_joins: HashMap::new(),
@@ -1198,7 +1203,7 @@ impl Scheduler {
                 self.fail_run(Some(&task), message);
             }
             Work::Fill(i) => {
-                if let Some(items) = self.graph.instances[i.index()].items.as_mut() {
+                if let Some(items) = self.graph.instances[i.index()].items_mut() {
                     items.fill_queued = false;
                 }
                 self.fill_items(i);

@@ -5,7 +5,7 @@
 //! and joins that can no longer be satisfied fail the run by name.
 
 use std::sync::Arc;
-use weft_core::engine::{Target, TaskPlan};
+use weft_core::engine::Target;
 use weft_core::{CurrentTask, TaskId, TaskRun, TaskStatus, WorkflowContext};
 
 use super::bits::Bits;
@@ -45,7 +45,7 @@ impl Scheduler {
                 status,
                 result.clone(),
             )
-            .with_items(inst.items.is_some());
+            .with_items(inst.items().is_some());
             self.ctx.set_task_run(&task.name, &run);
         }
         // The task's flags, not its `TaskPlan`: a task without `next`
@@ -187,7 +187,7 @@ impl Scheduler {
             }
             for target in &tr.targets {
                 match *target {
-                    Target::Task(n) => self.arrive(n, task, ti, route, level, out.clone()),
+                    Target::Task(n) => self.arrive(n, task.id, ti, route, level, out.clone()),
                     Target::Fail => {
                         goes_to_fail = true;
                         commands.push(("fail", out.clone()));
@@ -263,46 +263,48 @@ impl Scheduler {
         at: Stamp,
         error: Option<String>,
     ) {
+        // The plan's table of plain edges, not the task's `TaskPlan`: its
+        // transitions and their targets are allocations of their own, in
+        // lines a wide run has long evicted by the task's end.
         let plan = self.env.plan.clone();
-        let task = plan.task(t);
+        let edges = plan.plain_edges(t);
         let inst = &self.graph.instances[id.index()];
         let (route, level) = (inst.route, inst.level);
         let scope = inst.scope.clone();
         self.turn.cause = Some(at);
         // Each `when` is decided by the status alone, so deciding them all
-        // first (as the general path does) changes nothing.
+        // first (as the general path does) changes nothing. (A transition
+        // is taken or not with all its edges, and has at least one.)
         let mut any_taken = false;
         let mut all_taken = true;
-        for (ti, tr) in task.next.iter().enumerate() {
-            let take = tr.taken_by_status(status) != Some(false);
-            if !take {
+        for e in edges {
+            if !e.taken_by(status) {
                 all_taken = false;
                 continue;
             }
             any_taken = true;
-            for target in &tr.targets {
-                if let Target::Task(n) = *target {
-                    self.arrive(n, task, ti, route, level, scope.clone());
-                }
-            }
+            self.arrive(
+                e.target,
+                t,
+                e.transition as usize,
+                route,
+                level,
+                scope.clone(),
+            );
         }
         self.turn.cause = None;
         // Every target is a task: a taken transition remediates a failure.
         if status.is_failure() && !any_taken {
             let msg = error.unwrap_or_else(|| status.to_string());
             self.graph.instances[id.index()].unremediated = true;
-            self.fail_run(Some(&task.name), msg);
+            self.fail_run(Some(&plan.task(t).name), msg);
         }
         // The joins it did not arrive at are declined. When every
         // transition was taken while the run went on, it arrived at all
         // of them (and `decline` would leave each alone).
         if !self.graph.join_slot.is_empty() && (!all_taken || self.state != State::Running) {
-            for tr in &task.next {
-                for target in &tr.targets {
-                    if let Target::Task(n) = *target {
-                        self.decline(n, task.id, route);
-                    }
-                }
+            for e in edges {
+                self.decline(e.target, t, route);
             }
         }
         if self.state != State::Running {
@@ -384,7 +386,7 @@ impl Scheduler {
     pub(super) fn arrive(
         &mut self,
         target: TaskId,
-        from: &TaskPlan,
+        from: TaskId,
         ti: usize,
         route: u32,
         level: u32,
@@ -394,7 +396,7 @@ impl Scheduler {
             self.skip(target);
             self.graph.skipped.push(Skipped::Arrival {
                 target,
-                from: from.id,
+                from,
                 ti: ti as u32,
                 route,
                 level,
@@ -406,11 +408,11 @@ impl Scheduler {
             let route = if self.env.plan.is_split(target) {
                 // Orquesta numbers a transition's edges to one target: the
                 // first transition of `from` that names it is key 0.
-                let key = from.next[..ti]
+                let key = self.env.plan.task(from).next[..ti]
                     .iter()
                     .filter(|tr| tr.targets.contains(&Target::Task(target)))
                     .count() as u32;
-                self.new_route(route, from.id, key, target, level)
+                self.new_route(route, from, key, target, level)
             } else {
                 route
             };
@@ -418,8 +420,9 @@ impl Scheduler {
             return;
         };
         // From the plan's table of joins, not the join task's plan.
-        let inbound = &self.env.plan.join_specs()[j].inbound;
-        let (branches, pos) = (inbound.len(), inbound.binary_search(&from.id));
+        let spec = &self.env.plan.join_specs()[j];
+        let (branches, pos) = (spec.inbound.len(), spec.inbound.binary_search(&from));
+        let need = spec.need;
         let batch = self.graph.batch;
         let js = self.join_state(j, route, branches);
         let waited = !js.fired && js.arrived_count > 0;
@@ -439,13 +442,12 @@ impl Scheduler {
             Some(merged) => merged.join(&scope),
         }
         if let Ok(pos) = pos {
-            if !js.arrived.get(pos) {
-                js.arrived.set(pos);
-                js.declined.unset(pos);
+            if !js.branches.arrived(pos) {
+                js.branches.arrive(pos);
                 js.arrived_count += 1;
             }
         }
-        if js.arrived_count >= js.need {
+        if js.arrived_count >= need {
             js.fired = true;
             js.fired_batch = batch;
             let level = js.level + 1;
@@ -514,11 +516,10 @@ impl Scheduler {
     }
 
     fn route_join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
-        let base = &self.graph.joins[j];
         self.graph
             .route_joins
             .entry((j as u32, route))
-            .or_insert_with(|| base.fresh(branches))
+            .or_insert_with(|| JoinState::new(branches))
     }
 
     /// `from` finished in `route` without a transition to the join
@@ -534,10 +535,10 @@ impl Scheduler {
             return;
         }
         if let Ok(pos) = pos {
-            if js.arrived.get(pos) {
+            if js.branches.arrived(pos) {
                 return;
             }
-            js.declined.set(pos);
+            js.branches.decline(pos);
         }
         self.check_join(j, route);
     }
@@ -555,8 +556,9 @@ impl Scheduler {
             return;
         }
         // No branch declined: every branch that has not arrived still may
-        // (the count below would be all of them).
-        if js.declined.is_empty() && self.env.plan.task(js.task).inbound.len() >= js.need {
+        // (the count below would be all of them, never fewer than the join
+        // needs: `JoinSpec::need` is at most its branches).
+        if js.branches.none_declined() {
             return;
         }
         self.check_declined(j, route);
@@ -572,25 +574,26 @@ impl Scheduler {
                 None => return,
             },
         };
-        let inbound = &self.env.plan.task(js.task).inbound;
+        let spec = &self.env.plan.join_specs()[j];
+        let inbound = &spec.inbound;
         let open = (0..inbound.len())
-            .filter(|&i| !js.arrived.get(i) && !js.declined.get(i))
-            .count();
-        if js.arrived_count + open >= js.need {
+            .filter(|&i| !js.branches.arrived(i) && !js.branches.declined(i))
+            .count() as u32;
+        if js.arrived_count + open >= spec.need {
             return;
         }
         let declined: Vec<String> = (0..inbound.len())
-            .filter(|&i| js.declined.get(i))
+            .filter(|&i| js.branches.declined(i))
             .map(|i| format!("`{}`", self.env.plan.task(inbound[i]).name))
             .collect();
         let msg = format!(
             "join can never be satisfied{}: it needs {} of {} branches, and {} finished without a transition to it",
             self.in_route(route),
-            js.need,
+            spec.need,
             inbound.len(),
             declined.join(", ")
         );
-        let name = self.env.plan.task(js.task).name.clone();
+        let name = self.env.plan.task(spec.task).name.clone();
         self.fail_run(Some(&name), msg);
     }
 

@@ -44,7 +44,7 @@ use crate::diag::suggest::{Suggester, SUGGEST_BUDGET};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::Workflow;
 
-use super::{Join, JoinSpec, Plan, PlanInner, TaskFlags, TaskId};
+use super::{Join, JoinSpec, PlainEdges, Plan, PlanInner, TaskFlags, TaskId};
 use crate::context::TaskIndex;
 
 pub use catalog::{ActionCatalog, InputField};
@@ -182,6 +182,7 @@ impl<'w> Compiler<'w> {
             .collect();
         let joins = join_specs.iter().map(|j| j.task).collect();
         let flags = tasks.iter().map(TaskFlags::of).collect();
+        let plain = PlainEdges::new(&tasks);
         Ok(Plan {
             inner: Arc::new(PlanInner {
                 name: Arc::from(wf.name().unwrap_or("workflow")),
@@ -195,6 +196,7 @@ impl<'w> Compiler<'w> {
                 joins,
                 join_specs,
                 flags,
+                plain,
                 status_used: c.status_used || cache.reads_task_statuses(),
                 output,
                 text: wf.text_shared(),
