@@ -50,8 +50,11 @@
 //! Three tables: `runs`, a summary per run (workflow, status, parent, times,
 //! the sequence number its journal goes on from, and the SHA-256 of its
 //! workflow's text), `journal`, one row per run per append, holding the
-//! records of that append as a JSON array (readable with SQLite's JSON
-//! functions), and `texts`, each workflow text once, keyed by its SHA-256.
+//! records of that append as a JSON array, and `texts`, each workflow text
+//! once, keyed by its SHA-256. A journal row of 1 KB or more is stored
+//! packed: its JSON compressed with LZ4, as a blob (schema version 4), a
+//! fraction of the bytes to write into the log and copy into the file; a
+//! shorter row is the JSON as text (readable with SQLite's JSON functions).
 //! An append is one transaction: every run's sequence is checked against
 //! its summary, and a conflict or a failure leaves nothing of the batch.
 //!
@@ -105,16 +108,18 @@
 //! The same benchmark compares layouts: one journal row per run per batch,
 //! holding the records as a JSON array (what the store does), took about
 //! half the time of one row per record (310,000 against 167,000 records/s
-//! written through SQLite alone). The file holds about 192 bytes per small
-//! record, for 183 bytes of JSON (`examples/file_size.rs`).
+//! written through SQLite alone). The file holds about 32 bytes per small
+//! record, for 170 bytes of JSON (`examples/file_size.rs`; 192 bytes
+//! before rows were packed).
 //!
 //! SQLite checks the structure of its pages, not their content, so each
-//! journal row carries a CRC-32 of its records: a record damaged in the
-//! file fails to load, naming the file, instead of loading as another
-//! record. A full disk, or a file past [`SqliteOptions::max_size`], fails
-//! the append as [`StoreError::Unavailable`](weft_runtime::store::StoreError)
-//! with nothing of the batch written; the runs whose records it held fail,
-//! and can be resumed once there is room.
+//! journal row carries a CRC-32 of its records as stored (packed or not):
+//! a record damaged in the file fails to load, naming the file, instead of
+//! loading as another record. A full disk, or a file past
+//! [`SqliteOptions::max_size`], fails the append as
+//! [`StoreError::Unavailable`](weft_runtime::store::StoreError) with
+//! nothing of the batch written; the runs whose records it held fail, and
+//! can be resumed once there is room.
 //!
 //! # Threads
 //!
@@ -136,6 +141,7 @@
 mod error;
 mod kv;
 mod options;
+mod pack;
 mod read;
 mod schema;
 mod store;

@@ -10,6 +10,7 @@ use weft_runtime::store::{Entry, Record, RunFilter, RunSummary, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
+use crate::pack;
 
 /// The columns [`summary_from_row`] reads, in its order.
 pub(crate) const SUMMARY_COLUMNS: &str =
@@ -117,15 +118,18 @@ impl Reader {
         // A damaged number reserves no more than a million records; a
         // longer journal grows from there.
         let mut out: Vec<Entry> = Vec::with_capacity((records as usize).min(1 << 20));
+        // A packed row's JSON, unpacked here: one buffer for all the rows.
+        let mut unpacked = Vec::new();
         while let Some(row) = rows.next().map_err(fail)? {
             let first: i64 = row.get(0).map_err(fail)?;
             let last: i64 = row.get(1).map_err(fail)?;
             if last < int(from) {
                 continue;
             }
-            let text = row.get_ref(2).map_err(fail)?;
-            let bytes = match text {
-                rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+            // A blob is packed (schema version 4), text is the JSON.
+            let (bytes, packed) = match row.get_ref(2).map_err(fail)? {
+                rusqlite::types::ValueRef::Text(b) => (b, false),
+                rusqlite::types::ValueRef::Blob(b) => (b, true),
                 _ => {
                     return Err(error::damaged(
                         path,
@@ -140,6 +144,17 @@ impl Reader {
                     format!("run {run}: records {first}..={last} do not match their checksum"),
                 ));
             }
+            let bytes = if packed {
+                pack::unpack(bytes, &mut unpacked).map_err(|what| {
+                    error::damaged(
+                        path,
+                        format!("run {run}: records {first}..={last} cannot be read ({what})"),
+                    )
+                })?;
+                &unpacked[..]
+            } else {
+                bytes
+            };
             let extended = if from == 0 {
                 driver::extend_journal(&mut out, run, first, last, bytes)
             } else {

@@ -18,7 +18,12 @@ use crate::error;
 use crate::options::SqliteOptions;
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
+
+/// The oldest schema this build reads as it is, without migrating: what
+/// version 4 changed is how new rows are written, and rows of version 3
+/// read as before.
+const READS_FROM: i64 = 3;
 
 /// `PRAGMA application_id` of a weft file: "weft" in ASCII.
 const APPLICATION_ID: i64 = 0x7765_6674;
@@ -69,6 +74,12 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ) WITHOUT ROWID;
     ALTER TABLE runs ADD COLUMN text BLOB;
     CREATE INDEX runs_by_text ON runs (text) WHERE text IS NOT NULL;",
+    // 4: a journal row's records may be packed: stored as a blob, their
+    // JSON compressed with LZ4 (`pack.rs`), the checksum that of the
+    // blob. A row stored as text is the JSON, as before; no row is
+    // rewritten. The version says that the file may hold packed rows,
+    // which a weft before it would refuse as damaged.
+    "-- no table changes",
 ];
 
 /// How long a connection waits for another's lock before it fails.
@@ -276,7 +287,7 @@ pub(crate) fn open_reader(
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| error::sql(path, "cannot configure", e))?;
     let version = check_header(&conn, path)?;
-    if version < SCHEMA_VERSION {
+    if version < READS_FROM {
         return Err(error::other(
             path,
             if version == 0 {
@@ -286,8 +297,8 @@ pub(crate) fn open_reader(
             } else {
                 format!(
                     "was written by an older weft (schema version {version}; this build \
-                     reads version {SCHEMA_VERSION}): open it for writing once to \
-                     migrate it, when no older weft writes it"
+                     reads versions {READS_FROM} to {SCHEMA_VERSION}): open it for writing \
+                     once to migrate it, when no older weft writes it"
                 )
             },
         ));

@@ -9,7 +9,9 @@
 //! `Store::append`, which lends them. The writer thread then
 //! checks each run's first sequence number against the one its summary row
 //! expects, and writes one journal row and one summary row per run, all in
-//! one transaction: a conflict or a failure rolls the whole batch back.
+//! one transaction: a conflict or a failure rolls the whole batch back. A
+//! journal row's JSON is packed with LZ4 as it is written ([`pack`]), and
+//! its CRC-32 taken of the bytes stored.
 //!
 //! A run's workflow text is not in its journal row: the batch is encoded
 //! with the texts apart ([`Encoder::texts_apart`]), the run's summary names
@@ -30,13 +32,13 @@ use weft_runtime::store::{Entry, Millis, StoreError};
 use weft_runtime::{RunId, RunStatus};
 
 use crate::error;
+use crate::pack;
 use crate::read::{id_bytes, int, summary_from_row, SUMMARY_COLUMNS};
 use crate::schema::AUTOCHECKPOINT_BYTES;
 
-/// A batch, grouped by run in the order each run first appears, with the
-/// CRC-32 of each run's records.
+/// A batch, grouped by run in the order each run first appears.
 pub(crate) struct Prepared {
-    runs: Vec<(RunBatch, u32)>,
+    runs: Vec<RunBatch>,
 }
 
 impl Prepared {
@@ -58,15 +60,7 @@ fn prepare_with<P: AsRef<[Entry]>>(
     encoder: &mut Encoder,
 ) -> Result<Prepared, StoreError> {
     let runs = group_parts_with(&store_name(path), parts, encoder)?;
-    Ok(Prepared {
-        runs: runs
-            .into_iter()
-            .map(|rb| {
-                let checksum = crc32fast::hash(&rb.json);
-                (rb, checksum)
-            })
-            .collect(),
-    })
+    Ok(Prepared { runs })
 }
 
 /// How errors name the store at `path`.
@@ -95,6 +89,9 @@ pub(crate) struct Writer {
     wal_pages: Arc<AtomicI32>,
     /// The pages that make [`AUTOCHECKPOINT_BYTES`] in this file.
     checkpoint_pages: i32,
+    /// Where a row's records are packed ([`pack::pack`]), kept from one
+    /// row to the next.
+    packed: Vec<u8>,
 }
 
 impl Writer {
@@ -123,6 +120,7 @@ impl Writer {
             texts: Texts::default(),
             wal_pages,
             checkpoint_pages,
+            packed: Vec::new(),
         })
     }
 
@@ -161,7 +159,11 @@ impl Writer {
 
     fn append_in_transaction(&mut self, batch: Prepared) -> Result<(), StoreError> {
         let Writer {
-            conn, path, texts, ..
+            conn,
+            path,
+            texts,
+            packed,
+            ..
         } = self;
         let path = path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot append", e);
@@ -193,7 +195,7 @@ impl Writer {
                         next_seq = excluded.next_seq",
                 )
                 .map_err(fail)?;
-            for (rb, checksum) in batch.runs {
+            for rb in batch.runs {
                 let id = id_bytes(rb.run);
                 let stored = select
                     .query_row([&id[..]], |row| {
@@ -245,8 +247,14 @@ impl Writer {
                     summary.follow(effect, now);
                 }
                 summary.updated_at = now;
-                // serde_json writes UTF-8: bind it as text without checking again.
-                let json = ToSqlOutput::Borrowed(ValueRef::Text(&rb.json));
+                // Packed, a blob; otherwise the JSON as text (serde_json
+                // writes UTF-8: bound without checking it again). The
+                // checksum is of the bytes stored.
+                let (records, checksum) = match pack::pack(&rb.json, packed) {
+                    Some(bytes) => (ValueRef::Blob(bytes), crc32fast::hash(bytes)),
+                    None => (ValueRef::Text(&rb.json), crc32fast::hash(&rb.json)),
+                };
+                let json = ToSqlOutput::Borrowed(records);
                 insert_journal
                     .execute(params![
                         &id[..],

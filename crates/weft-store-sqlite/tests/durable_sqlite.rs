@@ -155,7 +155,7 @@ async fn a_full_database_fails_the_run_naming_the_file() {
         .store(store)
         .durability(weft_runtime::Durability::Sync)
         .action("big", |_: ActionInput| async {
-            Ok(json!("x".repeat(1 << 20)))
+            Ok(json!(weft_test_support::noise(1, 1 << 20)))
         })
         .build();
     let plan = Workflow::from_yaml_str(
@@ -200,7 +200,7 @@ async fn a_run_whose_first_record_does_not_fit_is_not_kept_and_says_so() {
         let run = ex
             .start_with(
                 &plan,
-                json!({"blob": "x".repeat(400_000)}),
+                json!({"blob": weft_test_support::noise(1, 400_000)}),
                 RunOptions::new().durability(durability),
             )
             .unwrap();

@@ -30,17 +30,19 @@ impl Garbage {
     }
 }
 
-/// Journals of 40 runs, a few hundred kilobytes in all.
+/// Journals of 40 runs, a few hundred kilobytes in all (of text that
+/// packing does not shrink: the file keeps its size).
 fn journals() -> Vec<Vec<Entry>> {
     (0..40)
         .map(|i| {
             let run = RunId::new();
             let mut records = vec![started(&format!("w{i}"), None, 1)];
             records.extend((1..30).map(|n| {
+                let text = weft_test_support::noise(i * 100 + n, 200);
                 attempt(
                     n,
                     AttemptOutcome::Ok {
-                        result: Arc::new(json!({"n": n, "text": "some text ".repeat(20)})),
+                        result: Arc::new(json!({"n": n, "text": text})),
                     },
                 )
             }));
@@ -476,7 +478,7 @@ async fn a_full_database_fails_appends_as_unavailable_and_keeps_what_it_had() {
         records.push(attempt(
             1,
             AttemptOutcome::Ok {
-                result: Arc::new(json!("x".repeat(40_000))),
+                result: Arc::new(json!(weft_test_support::noise(1, 40_000))),
             },
         ));
         records.push(ended(RunStatus::Succeeded, 10));

@@ -12,6 +12,26 @@ pub mod hooked;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+/// `len` characters of text that no compressor makes much smaller (letters,
+/// digits, `-` and `_` drawn by a generator started from `seed`: the same
+/// text for the same seed), for tests whose records must take their size
+/// in a store that compresses them, as the SQLite store's journal rows are.
+/// Texts of one seed repeat each other: give each its own seed where they
+/// go into one row.
+pub fn noise(seed: u64, len: usize) -> String {
+    const CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // xorshift64, never started from 0 (where it stays).
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(CHARS[(x >> 58) as usize])
+        })
+        .collect()
+}
+
 /// How often [`wait_for`] looks again.
 const POLL: Duration = Duration::from_millis(2);
 
