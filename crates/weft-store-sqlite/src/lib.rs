@@ -52,7 +52,7 @@
 //! workflow's text), `journal`, one row per run per append, holding the
 //! records of that append as a JSON array, and `texts`, each workflow text
 //! once, keyed by its SHA-256. A journal row of 1 KB or more is stored
-//! packed: its JSON compressed with LZ4, as a blob (schema version 4), a
+//! packed when LZ4 makes it smaller: its JSON compressed with LZ4, as a blob (schema version 4), a
 //! fraction of the bytes to write into the log and copy into the file; a
 //! shorter row is the JSON as text (readable with SQLite's JSON functions).
 //! An append is one transaction: every run's sequence is checked against
@@ -108,9 +108,10 @@
 //! The same benchmark compares layouts: one journal row per run per batch,
 //! holding the records as a JSON array (what the store does), took about
 //! half the time of one row per record (310,000 against 167,000 records/s
-//! written through SQLite alone). The file holds about 32 bytes per small
-//! record, for 170 bytes of JSON (`examples/file_size.rs`; 192 bytes
-//! before rows were packed).
+//! written through SQLite alone). In batched (write-behind) rows the file
+//! holds about 32 bytes per small record of 170 bytes of JSON
+//! (`examples/file_size.rs`; 192 bytes before rows were packed); a
+//! `sync` run's rows of a record or two stay plain, at about 192.
 //!
 //! SQLite checks the structure of its pages, not their content, so each
 //! journal row carries a CRC-32 of its records as stored (packed or not):

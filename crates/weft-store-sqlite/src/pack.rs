@@ -86,7 +86,9 @@ pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     }
     match lz4_flex::block::decompress_into(block, out) {
         Ok(n) if n == len => Ok(()),
-        Ok(n) => Err(format!("a packed row of {n} bytes that claims {len}")),
+        Ok(n) => Err(format!(
+            "a packed row that unpacks to {n} bytes where it claims {len}"
+        )),
         Err(e) => Err(format!("a packed row that cannot be unpacked ({e})")),
     }
 }
