@@ -170,6 +170,17 @@ impl Reader {
             if self.get(run)?.is_none() {
                 return Err(StoreError::NotFound(run));
             }
+            if from == 0 {
+                // A run's summary and its first records go in in one
+                // transaction, and a purge deletes both: a summary whose
+                // journal reads empty is a journal the file can no longer
+                // reach (SQLite does not check its pages' content), not a
+                // run that is missing.
+                return Err(error::damaged(
+                    path,
+                    format!("run {run} has a summary but none of its records can be read"),
+                ));
+            }
             return Ok(out);
         }
         let skip = out.iter().take_while(|e| e.seq < from).count();

@@ -162,6 +162,37 @@ async fn a_file_with_garbage_over_its_pages_fails_naming_the_file() {
     }
 }
 
+/// The state a damaged `journal` b-tree leaves (seen with 64 bytes of
+/// garbage over an interior page of a small file): the run's summary
+/// reads, its records do not. Made here by deleting the rows behind the
+/// store's back; `load` must call the file damaged, not the run missing.
+#[tokio::test]
+async fn a_run_whose_records_cannot_be_reached_reads_as_damaged_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journals) = filled(dir.path()).await;
+    let run = journals[3][0].run;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let gone = conn
+        .execute(
+            "DELETE FROM journal WHERE run = ?1",
+            [&run.as_uuid().as_bytes()[..]],
+        )
+        .unwrap();
+    assert!(gone > 0);
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.get(run).await.unwrap().is_some());
+    let e = store.load(run).await.unwrap_err();
+    assert_names_file(&e, &path, "damaged");
+    assert!(e.to_string().contains(&run.to_string()), "{e}");
+    // A run that was never stored is still only missing.
+    let never = RunId::new();
+    assert!(matches!(
+        store.load(never).await,
+        Err(StoreError::NotFound(id)) if id == never
+    ));
+}
+
 #[tokio::test]
 async fn a_file_from_a_newer_weft_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
