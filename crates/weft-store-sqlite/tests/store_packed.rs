@@ -4,7 +4,7 @@
 //! are, before and after the upgrade.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use weft_runtime::store::driver::conformance::{ended, entries, ok, started};
 use weft_runtime::store::driver::group_batch;
@@ -103,14 +103,20 @@ async fn long_rows_are_packed_and_load_as_they_were_appended() {
     assert_eq!(reader.load(owned).await.unwrap(), owned_journal);
 }
 
-#[tokio::test]
-async fn a_packed_row_changed_in_the_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runs.db");
+/// A store at `dir/runs.db` holding one run of 300 records in one packed
+/// row, closed.
+async fn one_packed_run(dir: &Path) -> (PathBuf, RunId) {
+    let path = dir.join("runs.db");
     let run = RunId::new();
     let store = SqliteStore::open(&path).unwrap();
     store.append(&journal(run, 300)).await.unwrap();
-    drop(store);
+    (path, run)
+}
+
+#[tokio::test]
+async fn a_packed_row_changed_in_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, run) = one_packed_run(dir.path()).await;
     let blob: Vec<u8> = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("SELECT records FROM journal", [], |r| r.get(0))
@@ -132,11 +138,7 @@ async fn a_packed_row_changed_in_the_file_is_refused() {
 #[tokio::test]
 async fn a_packed_row_that_does_not_unpack_is_refused_as_damaged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runs.db");
-    let run = RunId::new();
-    let store = SqliteStore::open(&path).unwrap();
-    store.append(&journal(run, 300)).await.unwrap();
-    drop(store);
+    let (path, run) = one_packed_run(dir.path()).await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     let blob: Vec<u8> = conn
         .query_row("SELECT records FROM journal", [], |r| r.get(0))
