@@ -1,31 +1,51 @@
-//! A journal row's records as the file keeps them: their JSON array
-//! compressed with LZ4 (schema version 4), or the JSON text itself.
+//! A journal row as the file keeps it (schema version 5): its records in
+//! weft's binary form, or, in rows written before, their JSON array
+//! compressed with LZ4 (version 4) or the JSON text itself.
 //!
-//! A row is stored as a blob when its records are packed and as text when
-//! they are not (the rows of files before version 4, a row under
-//! [`PACK_FROM`] bytes, and one that LZ4 would not make smaller), so the
-//! column's type says which it is. A packed row is one tag byte ([`LZ4`]),
-//! the JSON's length in bytes (4 bytes, little-endian), then the JSON as
-//! one LZ4 block. The row's CRC-32 is of the stored bytes, so damage is
-//! found before anything is decompressed.
+//! A row is stored as a blob or as text, and the column's type says which.
+//! Text is a JSON array of records (the rows of files before version 4,
+//! and version 4's rows under [`PACK_FROM`] bytes or that LZ4 would not
+//! make smaller). A blob starts with a tag byte:
 //!
-//! What packing saves is bytes written: a write-behind run's records are
-//! JSON objects whose keys repeat from one record to the next, about 150
-//! bytes each, which LZ4 takes to a fraction of that. Every byte of a row
-//! is copied by SQLite, written into the write-ahead log, and read from the
-//! log and written again into the file at the checkpoint, all on the
-//! writer thread (docs/performance.md, "Journal rows packed with LZ4").
+//! * [`BINARY`]: the records in the binary form of
+//!   `weft_runtime::store::driver` (whose first byte the tag is): the
+//!   record of an attempt that returned a result as a few varints, about
+//!   6 bytes, every other record as its JSON. Every row this version
+//!   writes.
+//! * [`LZ4`]: one tag byte, the length of the row it packs in bytes (4
+//!   bytes, little-endian), then that row as one LZ4 block; the row
+//!   unpacked is a JSON array (version 4) or, should a writer pack one, a
+//!   row in the binary form, and its first byte says which.
+//!
+//! The row's CRC-32 is of the stored bytes, so damage is found before
+//! anything is unpacked or decoded.
+//!
+//! What the binary form saves is work on the writer thread, which bounds a
+//! write-behind run: every byte of a row is copied by SQLite, written into
+//! the write-ahead log, and read from the log and written again into the
+//! file at the checkpoint, and the JSON of a record (about 150 bytes) cost
+//! as much to write and to pack as the rest (docs/performance.md, "Journal
+//! rows in a binary form").
+//!
+//! No row holds more than [`MAX_ROW`] bytes, packed or not: SQLite's own
+//! limit on a value, which a writer's row meets before it is bound (an
+//! unpacked row is never packed past it, and a larger row is refused by
+//! SQLite as too big). A packed row that claims more is damaged.
+
+use weft_runtime::store::driver::BINARY_FORM;
 
 /// The tag of a row packed as one LZ4 block.
 pub(crate) const LZ4: u8 = 1;
 
+/// The tag of a row in the binary form: its own first byte.
+pub(crate) const BINARY: u8 = BINARY_FORM;
+
 /// The smallest row packed. A smaller one takes a part of a page that is
 /// written whole anyway (16 KB, by default): packing it would save little
-/// of what is written. Short runs' rows, and `sync` runs' rows of a record
-/// or two, stay plain JSON.
+/// of what is written.
 pub(crate) const PACK_FROM: usize = 1024;
 
-/// Bytes before the LZ4 block: the tag and the JSON's length.
+/// Bytes before the LZ4 block: the tag and the row's length.
 const HEADER: usize = 5;
 
 /// The most bytes one byte of an LZ4 block stands for (a match's length
@@ -33,12 +53,26 @@ const HEADER: usize = 5;
 /// given the memory it claims.
 const MAX_RATIO: usize = 255;
 
-/// `json` packed, in `buf` (kept by the caller from one row to the next:
-/// it grows to the largest row's room and is not cleared or zeroed again);
-/// `None` when it is under [`PACK_FROM`] bytes or packing would not make it
-/// smaller.
+/// The most bytes of a row, packed or not: 1,000,000,000, SQLite's limit
+/// on a string or blob (`SQLITE_MAX_LENGTH` of the SQLite weft builds
+/// with). No writer binds a larger value, and [`pack`] packs no larger
+/// row, so a packed row that claims more is damaged; what it claims is
+/// allocated before it is unpacked, and this bounds it.
+pub(crate) const MAX_ROW: usize = 1_000_000_000;
+
+/// The most bytes the buffer [`pack`] writes into keeps between rows:
+/// after a larger row (a result of megabytes), it is given back, not kept
+/// for the writer's lifetime. A binary row of a commit's 32,768 attempt
+/// records is about 200 KB.
+pub(crate) const KEEP_PACKED: usize = 1 << 20;
+
+/// `json` (a row, JSON or binary) packed, in `buf` (kept by the caller
+/// from one row to the next: it is not cleared or zeroed again, and
+/// [`release`] gives it back after an outsized row); `None` when it is
+/// under [`PACK_FROM`] bytes or over [`MAX_ROW`], or packing would not make
+/// it smaller.
 pub(crate) fn pack<'b>(json: &[u8], buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
-    if json.len() < PACK_FROM {
+    if json.len() < PACK_FROM || json.len() > MAX_ROW {
         return None;
     }
     let len = u32::try_from(json.len()).ok()?;
@@ -54,8 +88,16 @@ pub(crate) fn pack<'b>(json: &[u8], buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
     }
 }
 
-/// Unpacks a stored blob into `out`, which it leaves holding the JSON it
-/// packs and nothing else. `out`'s bytes are overwritten, not zeroed first:
+/// Gives back the room of `buf` (where [`pack`] packs) when an outsized
+/// row left it larger than [`KEEP_PACKED`].
+pub(crate) fn release(buf: &mut Vec<u8>) {
+    if buf.capacity() > KEEP_PACKED {
+        *buf = Vec::new();
+    }
+}
+
+/// Unpacks a stored blob tagged [`LZ4`] into `out`, which it leaves holding
+/// the row it packs and nothing else. `out`'s bytes are overwritten, not zeroed first:
 /// a caller that unpacks row after row into one buffer pays for zeroing
 /// only its growth. `Err` says what is wrong with the blob.
 pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
@@ -71,7 +113,7 @@ pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         return Err("a packed row cut short".to_owned());
     };
     let len = u32::from_le_bytes(*len) as usize;
-    if len > block.len().saturating_mul(MAX_RATIO) {
+    if len > MAX_ROW || len > block.len().saturating_mul(MAX_RATIO) {
         return Err(format!(
             "a packed row of {} bytes that claims {len}",
             stored.len()
@@ -194,5 +236,46 @@ mod tests {
             bad[i] ^= 0x5a;
             let _ = unpack(&bad, &mut out);
         }
+    }
+
+    #[test]
+    fn the_largest_row_is_sqlites_largest_value() {
+        // No row a writer binds is larger (SQLite refuses it), and a packed
+        // row that claims more is refused before anything is allocated.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let len = |n: usize| {
+            conn.query_row("SELECT length(zeroblob(?1))", [n as i64], |r| {
+                r.get::<_, i64>(0)
+            })
+        };
+        assert_eq!(len(MAX_ROW).unwrap(), MAX_ROW as i64);
+        assert!(len(MAX_ROW + 1).is_err());
+        let mut claims = vec![LZ4];
+        claims.extend_from_slice(&(MAX_ROW as u32 + 1).to_le_bytes());
+        claims.resize(HEADER + MAX_ROW / MAX_RATIO + 1, 0);
+        let mut out = Vec::new();
+        let e = unpack(&claims, &mut out).unwrap_err();
+        assert!(e.contains("claims 1000000001"), "{e}");
+        assert_eq!(out.capacity(), 0);
+    }
+
+    #[test]
+    fn the_room_of_an_outsized_row_is_given_back() {
+        let mut buf = Vec::new();
+        pack(&records(1_000), &mut buf).unwrap();
+        let kept = buf.capacity();
+        assert!(kept > 0 && kept <= KEEP_PACKED);
+        release(&mut buf);
+        assert_eq!(buf.capacity(), kept);
+        // Some 7 MB of JSON: its room is not kept for the next row.
+        let big = records(50_000);
+        assert!(big.len() > KEEP_PACKED);
+        let packed = pack(&big, &mut buf).unwrap().to_vec();
+        assert!(buf.capacity() > KEEP_PACKED);
+        release(&mut buf);
+        assert_eq!(buf.capacity(), 0);
+        let mut out = Vec::new();
+        unpack(&packed, &mut out).unwrap();
+        assert_eq!(out, big);
     }
 }
