@@ -10,12 +10,13 @@
 //! * [`BINARY`]: the records in the binary form of
 //!   `weft_runtime::store::driver` (whose first byte the tag is): the
 //!   record of an attempt that returned a result as a few varints, about
-//!   6 bytes, every other record as its JSON. Every row this version
-//!   writes.
+//!   6 bytes, every other record as its JSON. What this version writes
+//!   for a row under [`PACK_FROM`] bytes, or one LZ4 would not shrink.
 //! * [`LZ4`]: one tag byte, the length of the row it packs in bytes (4
 //!   bytes, little-endian), then that row as one LZ4 block; the row
-//!   unpacked is a JSON array (version 4) or, should a writer pack one, a
-//!   row in the binary form, and its first byte says which.
+//!   unpacked is a JSON array (version 4) or a row in the binary form (this
+//!   version packs its rows of [`PACK_FROM`] bytes or more that LZ4 makes
+//!   smaller), and its first byte says which.
 //!
 //! The row's CRC-32 is of the stored bytes, so damage is found before
 //! anything is unpacked or decoded.
@@ -27,10 +28,10 @@
 //! as much to write and to pack as the rest (docs/performance.md, "Journal
 //! rows in a binary form").
 //!
-//! No row holds more than [`MAX_ROW`] bytes, packed or not: SQLite's own
-//! limit on a value, which a writer's row meets before it is bound (an
-//! unpacked row is never packed past it, and a larger row is refused by
-//! SQLite as too big). A packed row that claims more is damaged.
+//! A packed row may claim up to `u32::MAX` bytes unpacked (SQLite's limit
+//! of 1,000,000,000 bytes a value is on the bytes stored: a version 4 file
+//! can hold a row that unpacks to more), and no more than [`MAX_RATIO`]
+//! times its block: a claim past either is damage, and is not allocated.
 
 use weft_runtime::store::driver::BINARY_FORM;
 
@@ -53,13 +54,6 @@ const HEADER: usize = 5;
 /// given the memory it claims.
 const MAX_RATIO: usize = 255;
 
-/// The most bytes of a row, packed or not: 1,000,000,000, SQLite's limit
-/// on a string or blob (`SQLITE_MAX_LENGTH` of the SQLite weft builds
-/// with). No writer binds a larger value, and [`pack`] packs no larger
-/// row, so a packed row that claims more is damaged; what it claims is
-/// allocated before it is unpacked, and this bounds it.
-pub(crate) const MAX_ROW: usize = 1_000_000_000;
-
 /// The most bytes the buffer [`pack`] writes into keeps between rows:
 /// after a larger row (a result of megabytes), it is given back, not kept
 /// for the writer's lifetime. A binary row of a commit's 32,768 attempt
@@ -69,10 +63,10 @@ pub(crate) const KEEP_PACKED: usize = 1 << 20;
 /// `json` (a row, JSON or binary) packed, in `buf` (kept by the caller
 /// from one row to the next: it is not cleared or zeroed again, and
 /// [`release`] gives it back after an outsized row); `None` when it is
-/// under [`PACK_FROM`] bytes or over [`MAX_ROW`], or packing would not make
+/// under [`PACK_FROM`] bytes or over `u32::MAX`, or packing would not make
 /// it smaller.
 pub(crate) fn pack<'b>(json: &[u8], buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
-    if json.len() < PACK_FROM || json.len() > MAX_ROW {
+    if json.len() < PACK_FROM {
         return None;
     }
     let len = u32::try_from(json.len()).ok()?;
@@ -113,11 +107,28 @@ pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         return Err("a packed row cut short".to_owned());
     };
     let len = u32::from_le_bytes(*len) as usize;
-    if len > MAX_ROW || len > block.len().saturating_mul(MAX_RATIO) {
-        return Err(format!(
-            "a packed row of {} bytes that claims {len}",
-            stored.len()
-        ));
+    // What the block holds is counted before anything is allocated: a
+    // damaged row whose checksum matches (written so, or a forged one) is
+    // not given the memory it claims, up to 255 times its size.
+    let holds = if len > block.len().saturating_mul(MAX_RATIO) {
+        Err("more than its block can hold".to_owned())
+    } else {
+        unpacked_len(block)
+    };
+    match holds {
+        Ok(n) if n == len => {}
+        Ok(n) => {
+            return Err(format!(
+                "a packed row of {} bytes that claims {len} and holds {n}",
+                stored.len()
+            ))
+        }
+        Err(what) => {
+            return Err(format!(
+                "a packed row of {} bytes that claims {len} and cannot be unpacked ({what})",
+                stored.len()
+            ))
+        }
     }
     // LZ4 copies only what it has written itself (a match refers back
     // into the output): whatever `out` held before is never read.
@@ -132,6 +143,57 @@ pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
             "a packed row that unpacks to {n} bytes where it claims {len}"
         )),
         Err(e) => Err(format!("a packed row that cannot be unpacked ({e})")),
+    }
+}
+
+/// The bytes an LZ4 block unpacks to, counted from its sequences without
+/// writing them: each sequence's literals and match lengths summed, each
+/// match's offset checked to point into what comes before it. `Err` says
+/// what is wrong with a block that would not unpack.
+fn unpacked_len(block: &[u8]) -> Result<usize, String> {
+    // A length of 15 in a token goes on in the bytes after it, 255 a byte,
+    // until a byte under 255.
+    fn more(block: &[u8], at: &mut usize, mut n: usize) -> Result<usize, String> {
+        if n != 15 {
+            return Ok(n);
+        }
+        loop {
+            let Some(&b) = block.get(*at) else {
+                return Err("a length cut short".to_owned());
+            };
+            *at += 1;
+            n = n.saturating_add(usize::from(b));
+            if b != 255 {
+                return Ok(n);
+            }
+        }
+    }
+    let (mut at, mut out) = (0usize, 0usize);
+    loop {
+        let Some(&token) = block.get(at) else {
+            return Err("a block cut short".to_owned());
+        };
+        at += 1;
+        let literals = more(block, &mut at, usize::from(token >> 4))?;
+        at = at
+            .checked_add(literals)
+            .filter(|&end| end <= block.len())
+            .ok_or("literals past the block's end")?;
+        out = out.saturating_add(literals);
+        if at == block.len() {
+            // The last sequence: literals only.
+            return Ok(out);
+        }
+        let Some(offset) = block.get(at..at + 2) else {
+            return Err("a match cut short".to_owned());
+        };
+        at += 2;
+        let offset = usize::from(u16::from_le_bytes([offset[0], offset[1]]));
+        if offset == 0 || offset > out {
+            return Err(format!("a match {offset} bytes back, after {out} bytes"));
+        }
+        let matched = more(block, &mut at, usize::from(token & 15))?;
+        out = out.saturating_add(matched).saturating_add(4);
     }
 }
 
@@ -223,7 +285,7 @@ mod tests {
             (&packed[..3], "cut short"),
             (&packed[..packed.len() - 4], "cannot be unpacked"),
             (&claims_more[..], "claims"),
-            (&claims_less[..], "cannot be unpacked"),
+            (&claims_less[..], "holds"),
             (&other_tag[..], "does not know"),
         ] {
             let e = unpack(bad, &mut out).unwrap_err();
@@ -236,27 +298,57 @@ mod tests {
             bad[i] ^= 0x5a;
             let _ = unpack(&bad, &mut out);
         }
+        // A block of 4 MB that claims a billion bytes (within 255 times
+        // its size) but is no LZ4 block: refused before any of it is
+        // allocated.
+        let mut zeros = vec![LZ4];
+        zeros.extend_from_slice(&1_000_000_001u32.to_le_bytes());
+        zeros.resize(HEADER + 4_000_000, 0);
+        let mut fresh = Vec::new();
+        let e = unpack(&zeros, &mut fresh).unwrap_err();
+        assert!(e.contains("claims 1000000001"), "{e}");
+        assert_eq!(fresh.capacity(), 0);
     }
 
+    /// The count of a block's bytes before unpacking agrees with LZ4's own
+    /// on what packing makes, and never panics on what it does not.
     #[test]
-    fn the_largest_row_is_sqlites_largest_value() {
-        // No row a writer binds is larger (SQLite refuses it), and a packed
-        // row that claims more is refused before anything is allocated.
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let len = |n: usize| {
-            conn.query_row("SELECT length(zeroblob(?1))", [n as i64], |r| {
-                r.get::<_, i64>(0)
-            })
-        };
-        assert_eq!(len(MAX_ROW).unwrap(), MAX_ROW as i64);
-        assert!(len(MAX_ROW + 1).is_err());
-        let mut claims = vec![LZ4];
-        claims.extend_from_slice(&(MAX_ROW as u32 + 1).to_le_bytes());
-        claims.resize(HEADER + MAX_ROW / MAX_RATIO + 1, 0);
-        let mut out = Vec::new();
-        let e = unpack(&claims, &mut out).unwrap_err();
-        assert!(e.contains("claims 1000000001"), "{e}");
-        assert_eq!(out.capacity(), 0);
+    fn a_blocks_length_is_counted_as_lz4_unpacks_it() {
+        for json in [
+            records(1),
+            records(50),
+            records(2_000),
+            vec![b'x'; 70_000],
+            (0..5_000u32)
+                .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+                .collect(),
+        ] {
+            let block = lz4_flex::block::compress(&json);
+            assert_eq!(unpacked_len(&block), Ok(json.len()));
+            for cut in 0..block.len().min(300) {
+                let _ = unpacked_len(&block[..cut]);
+            }
+        }
+        // A packed row with each byte changed in turn: where LZ4 still
+        // unpacks it (a literal changed, a length or offset that still
+        // fits), the count agrees; elsewhere it says what is wrong or
+        // counts other bytes, and never panics.
+        let json = records(200);
+        let block = lz4_flex::block::compress(&json);
+        let mut unpacked = 0;
+        let mut out = vec![0; json.len() * 2];
+        for i in 0..block.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = block.clone();
+                bad[i] ^= flip;
+                let counted = unpacked_len(&bad);
+                if let Ok(n) = lz4_flex::block::decompress_into(&bad, &mut out) {
+                    assert_eq!(counted, Ok(n), "byte {i} ^ {flip:#x}");
+                    unpacked += 1;
+                }
+            }
+        }
+        assert!(unpacked > 100, "{unpacked}");
     }
 
     #[test]

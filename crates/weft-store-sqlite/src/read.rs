@@ -111,7 +111,9 @@ impl Reader {
             .query_row([&id[..]], |row| row.get(0))
             .optional()
             .map_err(fail)?;
-        let records = last.map_or(0, |last| (last + 1).saturating_sub(int(from)).max(0));
+        let records = last.map_or(0, |last| {
+            last.saturating_add(1).saturating_sub(int(from)).max(0)
+        });
         let mut rows = stmt
             .query(rusqlite::params![&id[..], int(from)])
             .map_err(fail)?;

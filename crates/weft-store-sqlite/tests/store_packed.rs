@@ -264,8 +264,8 @@ async fn a_packed_row_that_does_not_unpack_is_refused_as_damaged() {
     let mut other = blob.clone();
     other[0] = 9;
     let not_json = vec![1, 4, 0, 0, 0, 0x40, b'{', b'{', b'{', b'{'];
-    // A block that 255 times over could be a billion bytes and one: not
-    // given the memory it claims.
+    // A block that 255 times over could be a billion bytes and one, but
+    // is not an LZ4 block: refused before the memory it claims is given.
     let mut past_most = vec![1];
     past_most.extend_from_slice(&1_000_000_001u32.to_le_bytes());
     past_most.resize(5 + 4_000_000, 0);

@@ -450,11 +450,20 @@ fn extend_checked(
     if first != expected || first < 0 || last < first {
         return Err(skips());
     }
-    let count = (last - first + 1) as u64;
+    // At most `i64::MAX + 1`: counted in `u64`, it does not overflow.
+    let count = (last - first) as u64 + 1;
     let before = out.len();
+    // A damaged row's numbers reserve no more room than its bytes could
+    // hold records for, nor more than a writer's largest commit holds: a
+    // longer row grows from there.
+    let room = |min_record: usize| {
+        usize::try_from(count)
+            .unwrap_or(usize::MAX)
+            .min(json.len() / min_record)
+            .min(1 << 16)
+    };
     if json.first() == Some(&BINARY_FORM) {
-        // No more room than the row's bytes could hold records for.
-        out.reserve((count as usize).min(json.len() / binary::MIN_RECORD));
+        out.reserve(room(binary::MIN_RECORD));
         return match binary::read_records(out, run, first as u64, count, json) {
             Ok(n) if n == count => Ok(()),
             Ok(_) => {
@@ -476,14 +485,13 @@ fn extend_checked(
     // each record.
     let text = std::str::from_utf8(json)
         .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
-    // A record is more than 8 bytes of JSON: a damaged row's numbers do
-    // not reserve more than its text could hold.
-    out.reserve(((last - first + 1) as usize).min(json.len() / 8));
+    // A record is more than 8 bytes of JSON.
+    out.reserve(room(8));
     // Attempt records as the store writes them are read without serde's
     // generic decoding; a row that reader cannot read is read again by
     // serde, for its error.
     match super::decode::read_records(out, run, first as u64, text) {
-        Some(n) if n as i64 == last - first + 1 => return Ok(()),
+        Some(n) if n == count => return Ok(()),
         Some(_) => {
             out.truncate(before);
             return Err(skips());
@@ -501,7 +509,7 @@ fn extend_checked(
     )
     .and_then(|n| de.end().map(|()| n));
     match read {
-        Ok(n) if n as i64 == last - first + 1 => Ok(()),
+        Ok(n) if n == count => Ok(()),
         Ok(_) => {
             out.truncate(before);
             Err(skips())
