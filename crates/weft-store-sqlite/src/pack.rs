@@ -32,6 +32,8 @@
 //! of 1,000,000,000 bytes a value is on the bytes stored: a version 4 file
 //! can hold a row that unpacks to more), and no more than [`MAX_RATIO`]
 //! times its block: a claim past either is damage, and is not allocated.
+//! A claim over 16 MB is checked against the block's own count of what it
+//! unpacks to before it is allocated.
 
 use weft_runtime::store::driver::BINARY_FORM;
 
@@ -53,6 +55,10 @@ const HEADER: usize = 5;
 /// is written 255 a byte): a row that claims more is damaged, and is not
 /// given the memory it claims.
 const MAX_RATIO: usize = 255;
+
+/// The largest claim of a packed row allocated before its block is
+/// counted ([`unpack`]): 16 MB.
+const COUNT_FROM: usize = 16 << 20;
 
 /// The most bytes the buffer [`pack`] writes into keeps between rows:
 /// after a larger row (a result of megabytes), it is given back, not kept
@@ -107,13 +113,17 @@ pub(crate) fn unpack(stored: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         return Err("a packed row cut short".to_owned());
     };
     let len = u32::from_le_bytes(*len) as usize;
-    // What the block holds is counted before anything is allocated: a
-    // damaged row whose checksum matches (written so, or a forged one) is
-    // not given the memory it claims, up to 255 times its size.
+    // A big claim is counted from the block before it is allocated: a
+    // damaged row whose checksum matches (written so, or forged) is not
+    // given the memory it claims, up to 255 times its size. Rows under
+    // [`COUNT_FROM`] are allocated at once: counting costs replay more
+    // than a tenth of its time, for memory a commit's row takes anyway.
     let holds = if len > block.len().saturating_mul(MAX_RATIO) {
         Err("more than its block can hold".to_owned())
-    } else {
+    } else if len > COUNT_FROM {
         unpacked_len(block)
+    } else {
+        Ok(len)
     };
     match holds {
         Ok(n) if n == len => {}
@@ -285,7 +295,7 @@ mod tests {
             (&packed[..3], "cut short"),
             (&packed[..packed.len() - 4], "cannot be unpacked"),
             (&claims_more[..], "claims"),
-            (&claims_less[..], "holds"),
+            (&claims_less[..], "cannot be unpacked"),
             (&other_tag[..], "does not know"),
         ] {
             let e = unpack(bad, &mut out).unwrap_err();
@@ -308,6 +318,21 @@ mod tests {
         let e = unpack(&zeros, &mut fresh).unwrap_err();
         assert!(e.contains("claims 1000000001"), "{e}");
         assert_eq!(fresh.capacity(), 0);
+        // A real block past 16 MB is counted first: one byte more claimed
+        // than it holds is refused unallocated, its own length unpacks.
+        let big = vec![b'x'; COUNT_FROM + 1000];
+        let block = lz4_flex::block::compress(&big);
+        let row = |claim: usize| {
+            let mut row = vec![LZ4];
+            row.extend_from_slice(&(claim as u32).to_le_bytes());
+            row.extend_from_slice(&block);
+            row
+        };
+        let e = unpack(&row(big.len() + 1), &mut fresh).unwrap_err();
+        assert!(e.contains(&format!("holds {}", big.len())), "{e}");
+        assert_eq!(fresh.capacity(), 0);
+        unpack(&row(big.len()), &mut fresh).unwrap();
+        assert!(fresh == big);
     }
 
     /// The count of a block's bytes before unpacking agrees with LZ4's own
