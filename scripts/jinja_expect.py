@@ -16,7 +16,9 @@ weft's `crates/weft-stackstorm/tests/jinja_orquesta.rs` checks weft
 against the recorded answers, and against fresh ones when this Python is
 set in WEFT_ORQUESTA_PYTHON.
 
-Needs: orquesta (with Jinja2), PyYAML, semver, jsonpath-rw, orjson.
+Needs: orquesta 1.6 or later (with Jinja2; PyPI's newest is 1.2.0, whose `item()`
+fails on Python 3.10 and later: install it from its source), PyYAML, semver,
+jsonpath-rw, orjson.
 
 Commands (from the repository root):
 

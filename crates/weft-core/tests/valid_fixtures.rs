@@ -134,6 +134,7 @@ fn every_valid_fixture_loads_compiles_and_round_trips() {
 #[test]
 fn every_fixture_plan_flags_agree_with_its_tasks() {
     let mut seen = [false; 9];
+    let mut edges_seen = [false; 3];
     for path in fixtures() {
         let shown = path.display();
         let (_, plan) = compiled(&path);
@@ -157,9 +158,17 @@ fn every_fixture_plan_flags_agree_with_its_tasks() {
                 seen[i] |= fact;
             }
             assert_eq!(plan.is_split(t.id), t.split, "{shown}: `{}`", t.name);
-            assert_plain_edges(&plan, t, &shown.to_string());
+            let kinds = assert_plain_edges(&plan, t, &shown.to_string());
+            for (seen, kind) in edges_seen.iter_mut().zip(kinds) {
+                *seen |= kind;
+            }
         }
     }
+    assert_eq!(
+        edges_seen, [true; 3],
+        "the fixtures have plain tasks with several transitions, with several targets \
+         in one transition, and with a transition taken on failure only"
+    );
     // No fixture names its action by an expression.
     let text = "vars:\n  - act: core.noop\ntasks:\n  a: {action: '{{ ctx().act }}'}\n";
     let plan = Workflow::from_yaml_str(text)
@@ -174,11 +183,13 @@ fn every_fixture_plan_flags_agree_with_its_tasks() {
 /// A plan's table of plain edges lists, for a task whose `next` is plain,
 /// each target of each transition in order, taken by the statuses its
 /// transition's `when` is taken by; and nothing for any other task.
-fn assert_plain_edges(plan: &Plan, t: &TaskPlan, shown: &str) {
+/// Says which kinds of plain `next` the task has: several transitions,
+/// a transition with several targets, a transition taken on failure only.
+fn assert_plain_edges(plan: &Plan, t: &TaskPlan, shown: &str) -> [bool; 3] {
     let edges = plan.plain_edges(t.id);
     if !t.plain_next {
         assert!(edges.is_empty(), "{shown}: `{}` has plain edges", t.name);
-        return;
+        return [false; 3];
     }
     let mut expected = Vec::new();
     for (ti, tr) in t.next.iter().enumerate() {
@@ -210,6 +221,13 @@ fn assert_plain_edges(plan: &Plan, t: &TaskPlan, shown: &str) {
             );
         }
     }
+    [
+        t.next.len() > 1,
+        t.next.iter().any(|tr| tr.targets.len() > 1),
+        edges
+            .iter()
+            .any(|e| e.taken_by(TaskStatus::Failed) && !e.taken_by(TaskStatus::Succeeded)),
+    ]
 }
 
 /// The fixtures together must use every part of the language, so that the

@@ -1126,3 +1126,66 @@ output:
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
     assert_eq!(out.output, json!({"a": 20, "b": 21, "n": 42, "c": 42}));
 }
+
+/// A workflow whose start task fans out to `n` branches `b0`..`b{n-1}`,
+/// each going on to the join `j` (`join: <join>`); branch `decline` (if
+/// any) goes on only when it fails, so it finishes without arriving.
+fn wide_join(n: usize, join: &str, decline: Option<usize>) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("b{i}")).collect();
+    let mut text = format!(
+        "tasks:\n  s: {{action: core.noop, next: [{{do: [{}]}}]}}\n",
+        names.join(", ")
+    );
+    for (i, name) in names.iter().enumerate() {
+        if decline == Some(i) {
+            text.push_str(&format!(
+                "  {name}: {{action: core.noop, next: [{{when: \"{{{{ failed() }}}}\", do: j}}]}}\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "  {name}: {{action: core.noop, next: [{{do: j}}]}}\n"
+            ));
+        }
+    }
+    text.push_str(&format!("  j: {{join: {join}, action: core.noop}}\n"));
+    text
+}
+
+/// Joins over more than 64 branches keep their branches in a set of
+/// their own (up to 64 fit in two words): the same rules hold on both
+/// sides of that line, for the last branch as for the first.
+#[tokio::test]
+async fn joins_wider_than_64_branches_follow_the_same_rules() {
+    let ex = Executor::new();
+    for n in [64, 65, 130] {
+        let p = plan(&ex, &wide_join(n, "all", None));
+        let out = run(&ex, &p, json!({})).await;
+        assert_eq!(out.status, RunStatus::Succeeded, "{n}: {:?}", out.errors);
+        assert_eq!(out.task("j").count(), 1, "{n} branches");
+
+        for decline in [0, n - 1] {
+            let p = plan(&ex, &wide_join(n, "all", Some(decline)));
+            let out = run(&ex, &p, json!({})).await;
+            assert_eq!(out.status, RunStatus::Failed, "{n} branches, b{decline}");
+            assert_eq!(out.task("j").count(), 0, "{n} branches, b{decline}");
+            let e = &out.errors[0];
+            assert_eq!(e.task.as_deref(), Some("j"));
+            assert!(
+                e.message.contains(&format!("`b{decline}`")) && e.message.contains("never"),
+                "{n} branches, b{decline}: {}",
+                e.message
+            );
+        }
+
+        // A count join that one declined branch leaves reachable fires
+        // once; one that needs every branch cannot.
+        let p = plan(&ex, &wide_join(n, &(n - 1).to_string(), Some(n - 1)));
+        let out = run(&ex, &p, json!({})).await;
+        assert_eq!(out.status, RunStatus::Succeeded, "{n}: {:?}", out.errors);
+        assert_eq!(out.task("j").count(), 1, "{n} branches, join: {}", n - 1);
+        let p = plan(&ex, &wide_join(n, &n.to_string(), Some(n - 1)));
+        let out = run(&ex, &p, json!({})).await;
+        assert_eq!(out.status, RunStatus::Failed, "{n} branches, join: {n}");
+        assert_eq!(out.task("j").count(), 0, "{n} branches, join: {n}");
+    }
+}

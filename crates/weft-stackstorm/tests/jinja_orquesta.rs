@@ -147,7 +147,7 @@ fn recorded_answers_of_orquesta() {
 #[test]
 #[cfg_attr(
     not(weft_orquesta_jinja_live),
-    ignore = "set WEFT_ORQUESTA_PYTHON to a Python with Orquesta, PyYAML, semver, jsonpath-rw and orjson, and rebuild"
+    ignore = "set WEFT_ORQUESTA_PYTHON to a Python with Orquesta 1.6 (from its source: PyPI has 1.2.0), PyYAML, semver, jsonpath-rw and orjson, and rebuild"
 )]
 fn fresh_answers_of_orquesta() {
     let python = option_env!("WEFT_LIVE_PYTHON").unwrap_or("python3");

@@ -88,7 +88,7 @@ impl Reader {
             .conn
             .prepare_cached(
                 "SELECT j.first_seq, j.last_seq, j.records, j.checksum, r.text, t.source,
-                        t.checksum
+                        t.checksum, r.id IS NOT NULL
                  FROM journal AS j
                  LEFT JOIN runs AS r ON j.first_seq = 0 AND ?2 = 0 AND r.id = j.run
                  LEFT JOIN texts AS t ON t.sha256 = r.text
@@ -162,6 +162,14 @@ impl Reader {
             };
             extended.map_err(|what| error::damaged(path, what))?;
             if first == 0 && from == 0 {
+                // The run's summary is joined to its first row: a run's
+                // summary and first records go in in one transaction, so
+                // records without it are a `runs` table the file can no
+                // longer reach.
+                let summary: bool = row.get(7).map_err(fail)?;
+                if !summary {
+                    return Err(no_summary(path, run));
+                }
                 text_into_start(row, &mut out, run).map_err(|what| error::damaged(path, what))?;
             }
         }
@@ -200,7 +208,21 @@ impl Reader {
             .query_row([&id_bytes(run)[..]], |row| Ok(summary_from_row(row)))
             .optional()
             .map_err(fail)?;
-        found.transpose().map_err(|what| error::damaged(path, what))
+        match found {
+            Some(summary) => summary.map(Some).map_err(|what| error::damaged(path, what)),
+            // No summary: a run never stored, or one whose summary the
+            // file can no longer reach while its records are there.
+            None => {
+                let mut records = self
+                    .conn
+                    .prepare_cached("SELECT 1 FROM journal WHERE run = ?1 LIMIT 1")
+                    .map_err(fail)?;
+                if records.exists([&id_bytes(run)[..]]).map_err(fail)? {
+                    return Err(no_summary(path, run));
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// The runs that pass `filter`, newest first.
@@ -258,6 +280,15 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+/// A run whose records are in the file but whose summary is not: no valid
+/// file has one (the two go in, and are purged, together).
+fn no_summary(path: &str, run: RunId) -> StoreError {
+    error::damaged(
+        path,
+        format!("run {run} has records but its summary cannot be read"),
+    )
 }
 
 /// Puts the workflow text that `row` (the first of a run's journal, read

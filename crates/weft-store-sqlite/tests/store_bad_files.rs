@@ -193,6 +193,43 @@ async fn a_run_whose_records_cannot_be_reached_reads_as_damaged_not_missing() {
     ));
 }
 
+/// The mirror of the case above, a damaged `runs` b-tree: the run's
+/// records read, its summary does not. `get` must not answer "no such
+/// run" for a run whose records are there, and `load` must not give back
+/// a journal whose workflow text (kept beside the summary) is gone.
+#[tokio::test]
+async fn a_run_whose_summary_cannot_be_reached_reads_as_damaged_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, journals) = filled(dir.path()).await;
+    let run = journals[5][0].run;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let gone = conn
+        .execute(
+            "DELETE FROM runs WHERE id = ?1",
+            [&run.as_uuid().as_bytes()[..]],
+        )
+        .unwrap();
+    assert_eq!(gone, 1);
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let e = store.get(run).await.unwrap_err();
+    assert_names_file(&e, &path, "damaged");
+    assert!(e.to_string().contains(&run.to_string()), "{e}");
+    let e = store.load(run).await.unwrap_err();
+    assert_names_file(&e, &path, "damaged");
+    assert!(e.to_string().contains(&run.to_string()), "{e}");
+    // The other runs read as they were; one never stored is only missing.
+    let other = journals[6][0].run;
+    assert!(store.get(other).await.unwrap().is_some());
+    assert_eq!(store.load(other).await.unwrap(), journals[6]);
+    let never = RunId::new();
+    assert!(store.get(never).await.unwrap().is_none());
+    assert!(matches!(
+        store.load(never).await,
+        Err(StoreError::NotFound(id)) if id == never
+    ));
+}
+
 #[tokio::test]
 async fn a_file_from_a_newer_weft_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
