@@ -381,7 +381,7 @@ const TURN_TIME: Duration = Duration::from_millis(2);
 const CLOCK_EVERY: u32 = 16;
 
 /// The most entries a run's context maps may have room for and still be
-/// kept for another run (see `RunHost::keep_context_maps`).
+/// kept for another run (see `RunHost::keep_run_buffers`).
 const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
 
 /// The path of the run's first route (no split edges), shared instead of
