@@ -50,11 +50,13 @@
 //! Three tables: `runs`, a summary per run (workflow, status, parent, times,
 //! the sequence number its journal goes on from, and the SHA-256 of its
 //! workflow's text), `journal`, one row per run per append, holding the
-//! records of that append as a JSON array, and `texts`, each workflow text
-//! once, keyed by its SHA-256. A journal row of 1 KB or more is stored
-//! packed when LZ4 makes it smaller: its JSON compressed with LZ4, as a blob (schema version 4), a
-//! fraction of the bytes to write into the log and copy into the file; a
-//! shorter row is the JSON as text (readable with SQLite's JSON functions).
+//! records of that append, and `texts`, each workflow text once, keyed by
+//! its SHA-256. A journal row holds its records in weft's binary form, as
+//! a blob (schema version 5): the record of an attempt that returned a
+//! result, nearly every record of a run, in about 6 bytes where its JSON
+//! took 150, and every other record as its JSON. Rows written by earlier
+//! versions (the JSON as text, or, from version 4, packed with LZ4) read
+//! as they are, and no row is rewritten.
 //! An append is one transaction: every run's sequence is checked against
 //! its summary, and a conflict or a failure leaves nothing of the batch.
 //!

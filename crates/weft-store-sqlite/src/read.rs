@@ -111,7 +111,9 @@ impl Reader {
             .query_row([&id[..]], |row| row.get(0))
             .optional()
             .map_err(fail)?;
-        let records = last.map_or(0, |last| (last + 1).saturating_sub(int(from)).max(0));
+        let records = last.map_or(0, |last| {
+            last.saturating_add(1).saturating_sub(int(from)).max(0)
+        });
         let mut rows = stmt
             .query(rusqlite::params![&id[..], int(from)])
             .map_err(fail)?;
@@ -126,7 +128,8 @@ impl Reader {
             if last < int(from) {
                 continue;
             }
-            // A blob is packed (schema version 4), text is the JSON.
+            // A blob is in the binary form (schema version 5) or packed
+            // (version 4), text is the JSON.
             let (bytes, packed) = match row.get_ref(2).map_err(fail)? {
                 rusqlite::types::ValueRef::Text(b) => (b, false),
                 rusqlite::types::ValueRef::Blob(b) => (b, true),
@@ -144,7 +147,9 @@ impl Reader {
                     format!("run {run}: records {first}..={last} do not match their checksum"),
                 ));
             }
-            let bytes = if packed {
+            // A blob in the binary form is read as it is (its tag is its
+            // own first byte); a packed one is unpacked first.
+            let bytes = if packed && bytes.first() != Some(&pack::BINARY) {
                 pack::unpack(bytes, &mut unpacked).map_err(|what| {
                     error::damaged(
                         path,

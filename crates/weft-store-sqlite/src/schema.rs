@@ -18,11 +18,11 @@ use crate::error;
 use crate::options::SqliteOptions;
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The oldest schema this build reads as it is, without migrating: what
-/// version 4 changed is how new rows are written, and rows of version 3
-/// read as before.
+/// versions 4 and 5 changed is how new rows are written, and rows of
+/// version 3 read as before.
 const READS_FROM: i64 = 3;
 
 /// `PRAGMA application_id` of a weft file: "weft" in ASCII.
@@ -79,6 +79,13 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // blob. A row stored as text is the JSON, as before; no row is
     // rewritten. The version says that the file may hold packed rows,
     // which a weft before it would refuse as damaged.
+    "-- no table changes",
+    // 5: a journal row's records in weft's binary form (`pack.rs`): a
+    // blob whose first byte is the form's tag, the record of an attempt
+    // that returned a result as a few numbers, every other record as its
+    // JSON. Rows of versions 3 and 4 read as before; no row is rewritten.
+    // The version keeps a weft before it, which would refuse such a row
+    // as damaged, from opening the file.
     "-- no table changes",
 ];
 

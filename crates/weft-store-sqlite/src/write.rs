@@ -10,8 +10,8 @@
 //! checks each run's first sequence number against the one its summary row
 //! expects, and writes one journal row and one summary row per run, all in
 //! one transaction: a conflict or a failure rolls the whole batch back. A
-//! journal row's JSON is packed with LZ4 as it is written ([`pack`]), and
-//! its CRC-32 taken of the bytes stored.
+//! journal row's records are in weft's binary form (`Encoder::binary`,
+//! [`pack`]), stored as a blob, its CRC-32 taken of the bytes stored.
 //!
 //! A run's workflow text is not in its journal row: the batch is encoded
 //! with the texts apart ([`Encoder::texts_apart`]), the run's summary names
@@ -49,7 +49,7 @@ impl Prepared {
 
 /// Groups and serializes `entries`, checking the sequence within the batch.
 pub(crate) fn prepare(path: &str, entries: &[Entry]) -> Result<Prepared, StoreError> {
-    prepare_with(path, &[entries], &mut Encoder::texts_apart())
+    prepare_with(path, &[entries], &mut Encoder::texts_apart().binary())
 }
 
 /// [`prepare`] of the entries of `parts`, in order, with what `encoder`
@@ -116,7 +116,7 @@ impl Writer {
         Ok(Writer {
             conn,
             path,
-            encoder: Encoder::texts_apart(),
+            encoder: Encoder::texts_apart().binary(),
             texts: Texts::default(),
             wal_pages,
             checkpoint_pages,
@@ -154,6 +154,7 @@ impl Writer {
         // it committed, and not if it did not.
         self.texts.settle(result.is_ok());
         self.settle();
+        pack::release(&mut self.packed);
         result
     }
 
@@ -247,11 +248,16 @@ impl Writer {
                     summary.follow(effect, now);
                 }
                 summary.updated_at = now;
-                // Packed, a blob; otherwise the JSON as text (serde_json
-                // writes UTF-8: bound without checking it again). The
+                // Packed with LZ4 when it is long enough and LZ4 makes it
+                // smaller; otherwise a blob in the binary form (or, from
+                // an encoder without it, the JSON as text: serde_json
+                // writes UTF-8, bound without checking it again). The
                 // checksum is of the bytes stored.
                 let (records, checksum) = match pack::pack(&rb.json, packed) {
                     Some(bytes) => (ValueRef::Blob(bytes), crc32fast::hash(bytes)),
+                    None if rb.json.first() == Some(&pack::BINARY) => {
+                        (ValueRef::Blob(&rb.json), crc32fast::hash(&rb.json))
+                    }
                     None => (ValueRef::Text(&rb.json), crc32fast::hash(&rb.json)),
                 };
                 let json = ToSqlOutput::Borrowed(records);

@@ -48,15 +48,37 @@ fn count(path: &Path) -> (i64, i64) {
     let texts = conn
         .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
         .unwrap();
-    let named = conn
-        .query_row(
-            "SELECT count(*) FROM journal
-             WHERE first_seq = 0 AND records ->> '$[0].started.source' = ''",
-            [],
-            |r| r.get(0),
-        )
+    let mut stmt = conn
+        .prepare("SELECT records FROM journal WHERE first_seq = 0")
         .unwrap();
+    let named = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .filter(|row| started_source(row.as_ref().unwrap()).is_empty())
+        .count() as i64;
     (texts, named)
+}
+
+/// The `source` of the `Started` record a run's first row begins with: a
+/// row in the binary form (tag 2) begins with it as JSON (kind 0), its
+/// length first.
+fn started_source(row: &[u8]) -> String {
+    assert_eq!(
+        row[..2],
+        [2, 0],
+        "a row in the binary form, a JSON record first"
+    );
+    let (mut len, mut at, mut shift) = (0usize, 2, 0);
+    loop {
+        len |= usize::from(row[at] & 0x7f) << shift;
+        at += 1;
+        if row[at - 1] < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let record: serde_json::Value = serde_json::from_slice(&row[at..at + len]).unwrap();
+    record["started"]["source"].as_str().unwrap().to_owned()
 }
 
 fn before(ms: u64) -> SystemTime {

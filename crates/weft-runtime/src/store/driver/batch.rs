@@ -1,12 +1,14 @@
 //! What every store does with a batch before writing it: group its entries
 //! by run, check each run's sequence within the batch, serialize each
-//! run's records as one JSON array, and keep aside the records that change
-//! the run's summary.
+//! run's records as one JSON array (or in the binary form,
+//! [`Encoder::binary`]), and keep aside the records that change the run's
+//! summary.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::json;
+use super::BINARY_FORM;
+use super::{binary, json};
 use crate::id::RunId;
 use crate::store::{
     AttemptOutcome, AttemptRecord, Entry, Record, RunEnd, RunStart, RunSummary, StoreError,
@@ -21,7 +23,9 @@ pub struct RunBatch {
     pub first: u64,
     /// The sequence number of its last record in the batch.
     pub last: u64,
-    /// Its records, one JSON array.
+    /// Its records: one JSON array, or in the binary form when the
+    /// encoder writes it ([`Encoder::binary`]; its first byte is then
+    /// [`BINARY_FORM`](super::BINARY_FORM)).
     pub json: Vec<u8>,
     /// The run's summary, when the batch starts its journal.
     pub start: Option<RunSummary>,
@@ -33,6 +37,8 @@ pub struct RunBatch {
     /// then has an empty `source`, and the store keeps the text once for
     /// all the runs that share it. `None` otherwise.
     pub source: Option<Arc<str>>,
+    /// In the binary form: what the next record is written against.
+    row: binary::Row,
 }
 
 /// Groups `entries` by run, in the order each run first appears. `store`
@@ -65,6 +71,8 @@ pub struct Encoder {
     /// workflow share one copy).
     apart: Option<Arc<str>>,
     texts_apart: bool,
+    /// Rows in the binary form ([`Encoder::binary`]).
+    binary: bool,
     /// The digits of the last time written, but its last three.
     times: json::Times,
 }
@@ -84,6 +92,17 @@ impl Encoder {
             texts_apart: true,
             ..Encoder::default()
         }
+    }
+
+    /// This encoder, writing rows in the binary form of
+    /// [`BINARY_FORM`](super::BINARY_FORM): the record of an attempt that
+    /// returned a result (nearly every record of a run) in a few bytes,
+    /// every other record as its JSON. [`extend_journal`] reads rows of
+    /// either form.
+    #[must_use]
+    pub fn binary(mut self) -> Encoder {
+        self.binary = true;
+        self
     }
 
     /// `source`, shared with the text given aside before when they are
@@ -147,7 +166,11 @@ pub fn group_parts_with<P: AsRef<[Entry]>>(
     let last_entry = parts.iter().rev().find_map(|p| p.as_ref().last());
     let one_run = first.map(|e| e.run) == last_entry.map(|e| e.run);
     let len: usize = parts.iter().map(|p| p.as_ref().len()).sum();
-    let capacity = if one_run { len * 192 } else { 256 };
+    let capacity = match (one_run, encoder.binary) {
+        (true, false) => len * 192,
+        (true, true) => len * 8,
+        (false, _) => 256,
+    };
     // A batch's entries come a turn of one run at a time: the run of the
     // entry before is looked up again only when the run changes.
     let mut last: Option<(RunId, usize)> = None;
@@ -163,6 +186,7 @@ pub fn group_parts_with<P: AsRef<[Entry]>>(
                     start: None,
                     effects: Vec::new(),
                     source: None,
+                    row: binary::Row::default(),
                 });
                 runs.len() - 1
             }),
@@ -170,12 +194,15 @@ pub fn group_parts_with<P: AsRef<[Entry]>>(
         last = Some((e.run, i));
         let rb = &mut runs[i];
         if rb.json.is_empty() {
-            rb.json.push(b'[');
+            rb.json
+                .push(if encoder.binary { BINARY_FORM } else { b'[' });
         } else {
             if Some(e.seq) != rb.last.checked_add(1) {
                 return Err(out_of_sequence(store, e.run, e.seq, rb.last as i128));
             }
-            rb.json.push(b',');
+            if !encoder.binary {
+                rb.json.push(b',');
+            }
         }
         rb.last = e.seq;
         match &e.record {
@@ -211,7 +238,12 @@ pub fn group_parts_with<P: AsRef<[Entry]>>(
             }
             _ => {}
         }
-        write_record(&mut rb.json, &e.record, encoder).map_err(|err| {
+        let written = if encoder.binary {
+            write_binary(&mut rb.json, &mut rb.row, &e.record, encoder)
+        } else {
+            write_record(&mut rb.json, &e.record, encoder)
+        };
+        written.map_err(|err| {
             StoreError::unavailable_from(
                 format!(
                     "{store}: cannot append: record {} of run {} cannot be written as JSON ({err})",
@@ -224,10 +256,29 @@ pub fn group_parts_with<P: AsRef<[Entry]>>(
             rb.json.reserve(capacity);
         }
     }
-    for rb in &mut runs {
-        rb.json.push(b']');
+    if !encoder.binary {
+        for rb in &mut runs {
+            rb.json.push(b']');
+        }
     }
     Ok(runs)
+}
+
+/// Appends `record` in the binary form: an attempt that returned a result
+/// as its numbers, any other record as the JSON [`write_record`] writes.
+fn write_binary(
+    out: &mut Vec<u8>,
+    row: &mut binary::Row,
+    record: &Record,
+    encoder: &mut Encoder,
+) -> serde_json::Result<()> {
+    match record {
+        Record::Attempt(a) => match &a.outcome {
+            AttemptOutcome::Ok { result } => binary::put_attempt_ok(out, row, a, result),
+            _ => binary::put_json(out, |out| write_record(out, record, encoder)),
+        },
+        _ => binary::put_json(out, |out| write_record(out, record, encoder)),
+    }
 }
 
 /// Appends `record` as JSON to `out`: the text serde writes for it. The
@@ -345,7 +396,9 @@ pub fn second_start(store: &str, run: RunId) -> StoreError {
 }
 
 /// Appends to `out` (a run's journal being loaded, in order) the records of
-/// one stored row: `first..=last` of `run`, as [`group_batch`] wrote them.
+/// one stored row: `first..=last` of `run`, as [`group_batch`] wrote them,
+/// a JSON array or in the binary form ([`Encoder::binary`]; its first
+/// byte says which).
 ///
 /// # Errors
 ///
@@ -397,6 +450,34 @@ fn extend_checked(
     if first != expected || first < 0 || last < first {
         return Err(skips());
     }
+    // At most `i64::MAX + 1`: counted in `u64`, it does not overflow.
+    let count = (last - first) as u64 + 1;
+    let before = out.len();
+    // A damaged row's numbers reserve no more room than its bytes could
+    // hold records for, nor more than a writer's largest commit holds: a
+    // longer row grows from there.
+    let room = |min_record: usize| {
+        usize::try_from(count)
+            .unwrap_or(usize::MAX)
+            .min(json.len() / min_record)
+            .min(1 << 16)
+    };
+    if json.first() == Some(&BINARY_FORM) {
+        out.reserve(room(binary::MIN_RECORD));
+        return match binary::read_records(out, run, first as u64, count, json) {
+            Ok(n) if n == count => Ok(()),
+            Ok(_) => {
+                out.truncate(before);
+                Err(skips())
+            }
+            Err(what) => {
+                out.truncate(before);
+                Err(format!(
+                    "run {run}: records {first}..={last} cannot be read ({what})"
+                ))
+            }
+        };
+    }
     // Decoded straight into `out`, each record given its place as it is
     // read: no list of the row's records in between.
     // The row's text is checked to be UTF-8 once, as a whole: read from
@@ -404,15 +485,13 @@ fn extend_checked(
     // each record.
     let text = std::str::from_utf8(json)
         .map_err(|e| format!("run {run}: records {first}..={last} cannot be read ({e})"))?;
-    let before = out.len();
-    // A record is more than 8 bytes of JSON: a damaged row's numbers do
-    // not reserve more than its text could hold.
-    out.reserve(((last - first + 1) as usize).min(json.len() / 8));
+    // A record is more than 8 bytes of JSON.
+    out.reserve(room(8));
     // Attempt records as the store writes them are read without serde's
     // generic decoding; a row that reader cannot read is read again by
     // serde, for its error.
     match super::decode::read_records(out, run, first as u64, text) {
-        Some(n) if n as i64 == last - first + 1 => return Ok(()),
+        Some(n) if n == count => return Ok(()),
         Some(_) => {
             out.truncate(before);
             return Err(skips());
@@ -430,7 +509,7 @@ fn extend_checked(
     )
     .and_then(|n| de.end().map(|()| n));
     match read {
-        Ok(n) if n as i64 == last - first + 1 => Ok(()),
+        Ok(n) if n == count => Ok(()),
         Ok(_) => {
             out.truncate(before);
             Err(skips())
@@ -488,7 +567,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::store::{AttemptRecord, Command, Durability, RunStart};
+    use crate::store::{AttemptRecord, Command, Durability, RunEnd, RunStart};
 
     #[test]
     fn the_attempt_record_is_written_as_serde_writes_it() {
@@ -779,5 +858,277 @@ mod tests {
         let e = extend_journal(&mut out, run, first, last, &rb.json).unwrap_err();
         assert!(e.contains("skips or repeats"), "{e}");
         assert_eq!(out, all);
+    }
+
+    /// One record of every kind, and attempts that returned a result with
+    /// every optional part there or not, numbers at their edges, times
+    /// going back as well as on.
+    fn every_kind() -> Vec<Record> {
+        let mut records = vec![Record::Started(Box::new(RunStart {
+            workflow: "every \"kind\"".into(),
+            source: "tasks: {}".into(),
+            format: "yaml".into(),
+            hash: "ab".into(),
+            inputs: json!({"s": "x\ny", "n": [1, 2.5, null]}),
+            parent: Some(RunId::new()),
+            depth: 1,
+            durability: Durability::Sync,
+            started_at: 1_765_000_000_000,
+        }))];
+        let results = [
+            Value::Null,
+            json!(0),
+            json!("é \"q\""),
+            json!({"big": u64::MAX, "small": i64::MIN, "f": 0.1}),
+            Value::String("x".repeat(300)),
+        ];
+        let mut step = 0;
+        for (i, result) in results.iter().enumerate() {
+            for item in [None, Some(0), Some(u32::MAX)] {
+                for started_at in [None, Some(0), Some(1_765_000_000_005), Some(u64::MAX)] {
+                    step += 1;
+                    records.push(Record::Attempt(AttemptRecord {
+                        step: if i == 2 { u64::MAX - step } else { step },
+                        instance: if i == 3 {
+                            u32::MAX - step as u32
+                        } else {
+                            step as u32
+                        },
+                        item,
+                        attempt: if i == 1 { u32::MAX } else { 1 },
+                        outcome: AttemptOutcome::Ok {
+                            result: Arc::new(result.clone()),
+                        },
+                        started_at,
+                        ended_at: if i == 4 {
+                            u64::MAX
+                        } else {
+                            1_765_000_000_000 + step
+                        },
+                    }));
+                }
+            }
+        }
+        let wait: crate::wait::Wait =
+            serde_json::from_value(json!({"key": "k", "timeout_ms": 5})).unwrap();
+        for outcome in [
+            AttemptOutcome::Err {
+                message: "boom".into(),
+                result: Some(Box::new(json!({"partial": [1]}))),
+                canceled: true,
+            },
+            AttemptOutcome::TimedOut { seconds: 0.5 },
+            AttemptOutcome::Panicked {
+                message: "oops".into(),
+            },
+            AttemptOutcome::Dropped,
+            AttemptOutcome::Waiting {
+                task: "ask".into(),
+                wait: Box::new(wait),
+                deadline_at: Some(9),
+            },
+        ] {
+            step += 1;
+            records.push(Record::Attempt(AttemptRecord {
+                step,
+                instance: 3,
+                item: Some(2),
+                attempt: 2,
+                outcome,
+                started_at: Some(1),
+                ended_at: 2,
+            }));
+        }
+        records.push(Record::Command {
+            step,
+            command: Command::Respond {
+                task: "ask".into(),
+                response: json!({"ok": true}),
+            },
+        });
+        records.push(Record::Command {
+            step,
+            command: Command::Pause,
+        });
+        records.push(Record::Ended(Box::new(RunEnd {
+            status: crate::RunStatus::Failed,
+            output: json!({"o": 1}),
+            errors: Vec::new(),
+            ended_at: 3,
+        })));
+        records
+    }
+
+    fn numbered(run: RunId, records: Vec<Record>) -> Vec<Entry> {
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| Entry {
+                run,
+                seq: i as u64,
+                record,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn binary_rows_read_back_as_they_were_written() {
+        let run = RunId::new();
+        let all = numbered(run, every_kind());
+        // One row, and rows of every split, through one encoder as a store
+        // keeps it.
+        let mut encoder = Encoder::new().binary();
+        let whole = group_batch_with("test", &all, &mut encoder).unwrap();
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].json[0], BINARY_FORM);
+        let mut out = Vec::new();
+        extend_journal(&mut out, run, 0, all.len() as i64 - 1, &whole[0].json).unwrap();
+        assert_eq!(out, all);
+        // Much smaller than the JSON.
+        let json = group_batch("test", &all).unwrap().remove(0).json;
+        assert!(
+            whole[0].json.len() * 2 < json.len(),
+            "{} {}",
+            whole[0].json.len(),
+            json.len()
+        );
+        for split in 1..all.len() {
+            let rows: Vec<RunBatch> = [&all[..split], &all[split..]]
+                .iter()
+                .flat_map(|part| group_batch_with("test", part, &mut encoder).unwrap())
+                .collect();
+            let mut out = Vec::new();
+            for rb in &rows {
+                extend_journal(&mut out, run, rb.first as i64, rb.last as i64, &rb.json).unwrap();
+            }
+            assert_eq!(out, all);
+            // From a record on: the row that holds it, then the rest.
+            let mut from = Vec::new();
+            for rb in &rows[1..] {
+                extend_journal_from(&mut from, run, rb.first as i64, rb.last as i64, &rb.json)
+                    .unwrap();
+            }
+            assert_eq!(from, all[split..]);
+        }
+        // A JSON row after a binary one, and the other way round.
+        let mixed = [
+            group_batch("test", &all[..7]).unwrap().remove(0),
+            group_batch_with("test", &all[7..20], &mut encoder)
+                .unwrap()
+                .remove(0),
+            group_batch("test", &all[20..]).unwrap().remove(0),
+        ];
+        let mut out = Vec::new();
+        for rb in &mixed {
+            extend_journal(&mut out, run, rb.first as i64, rb.last as i64, &rb.json).unwrap();
+        }
+        assert_eq!(out, all);
+    }
+
+    #[test]
+    fn a_batch_in_parts_is_written_in_the_binary_form_as_joined() {
+        let (run, other) = (RunId::new(), RunId::new());
+        let (a, b) = (numbered(run, every_kind()), numbered(other, every_kind()));
+        let parts = vec![
+            a[..2].to_vec(),
+            b[..30].to_vec(),
+            a[2..].to_vec(),
+            b[30..].to_vec(),
+        ];
+        let joined = parts.concat();
+        let whole = group_batch_with("test", &joined, &mut Encoder::new().binary()).unwrap();
+        let in_parts = group_parts_with("test", &parts, &mut Encoder::new().binary()).unwrap();
+        assert_eq!(whole.len(), 2);
+        for (x, y) in whole.iter().zip(&in_parts) {
+            assert_eq!((x.run, x.first, x.last), (y.run, y.first, y.last));
+            assert_eq!(x.json, y.json);
+            assert_eq!(x.effects, y.effects);
+        }
+        let mut out = Vec::new();
+        let rb = &in_parts[1];
+        extend_journal(&mut out, other, 0, rb.last as i64, &rb.json).unwrap();
+        assert_eq!(out, b);
+    }
+
+    #[test]
+    fn a_damaged_binary_row_is_refused_and_never_panics() {
+        let run = RunId::new();
+        let all = numbered(run, every_kind());
+        let rb = group_batch_with("test", &all, &mut Encoder::new().binary())
+            .unwrap()
+            .remove(0);
+        let (first, last) = (rb.first as i64, rb.last as i64);
+        let row = &rb.json;
+        let mut out = Vec::new();
+        // Cut short anywhere: refused, nothing added.
+        for len in 1..row.len() {
+            let e = extend_journal(&mut out, run, first, last, &row[..len]).unwrap_err();
+            assert!(
+                e.contains("cannot be read") || e.contains("skips"),
+                "{len}: {e}"
+            );
+            assert!(out.is_empty());
+        }
+        // Every byte changed, each in three ways: an error, or records
+        // (other ones); never a panic, and on an error nothing added.
+        for i in 0..row.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = row.clone();
+                bad[i] ^= flip;
+                match extend_journal(&mut out, run, first, last, &bad) {
+                    Ok(()) => assert_eq!(out.len(), all.len()),
+                    Err(_) => assert!(out.is_empty()),
+                }
+                out.clear();
+            }
+        }
+        // What each kind of damage says, and where.
+        let head = |rest: &[u8]| [&[BINARY_FORM][..], rest].concat();
+        for (bad, says) in [
+            (head(&[1, 0x80]), "record 0 (byte 1 of the row): cut short"),
+            (
+                head(&[
+                    1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+                ]),
+                "too large",
+            ),
+            // An instance past 32 bits.
+            (
+                head(&[1, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0]),
+                "too large",
+            ),
+            (head(&[16]), "a kind weft does not know (16)"),
+            (head(&[6]), "a kind weft does not know (6)"),
+            // A JSON record whose length runs past the row's end.
+            (head(&[0, 0x7f, b'{', b'}']), "cut short"),
+            (
+                head(&[
+                    0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ]),
+                "cut short",
+            ),
+            (head(&[0, 2, b'{', b'}']), "its JSON cannot be read"),
+            // A result that is not JSON.
+            (
+                head(&[1 | 8, 0, 0, 1, 0, 1, b'x']),
+                "its JSON cannot be read",
+            ),
+        ] {
+            let e = extend_journal(&mut out, run, 0, 0, &bad).unwrap_err();
+            assert!(
+                e.contains(says) && e.contains("records 0..=0 cannot be read"),
+                "{e}"
+            );
+            assert!(out.is_empty());
+        }
+        // More records than the numbers say, or fewer.
+        let two = head(&[1, 0, 0, 1, 0, 1, 0, 0, 1, 0]);
+        let e = extend_journal(&mut out, run, 0, 0, &two).unwrap_err();
+        assert!(e.contains("more records than the row's numbers say"), "{e}");
+        let e = extend_journal(&mut out, run, 0, 2, &two).unwrap_err();
+        assert!(e.contains("skips or repeats"), "{e}");
+        assert!(out.is_empty());
+        extend_journal(&mut out, run, 0, 1, &two).unwrap();
+        assert_eq!(out.len(), 2);
     }
 }

@@ -11,6 +11,7 @@
 //! [`Store`]: crate::store::Store
 
 mod batch;
+mod binary;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod decode;
@@ -21,3 +22,4 @@ pub use batch::{
     extend_journal, extend_journal_from, group_batch, group_batch_with, group_parts_with,
     out_of_sequence, second_start, Encoder, RunBatch,
 };
+pub use binary::BINARY_FORM;
