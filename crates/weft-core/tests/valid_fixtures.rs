@@ -743,6 +743,31 @@ fn bind_inputs_applies_defaults_in_order() {
 }
 
 #[test]
+fn bind_inputs_of_a_workflow_without_inputs() {
+    let plan = Workflow::from_yaml_str("tasks:\n  t: {action: core.noop}\n")
+        .and_then(|wf| wf.compile(CATALOG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for none in [Value::Null, json!({})] {
+        assert_eq!(
+            plan.bind_inputs(none).unwrap_or_else(|e| panic!("{e}")),
+            json!({}),
+            "no inputs bind to an empty map"
+        );
+    }
+    let err = plan
+        .bind_inputs(json!({"app": "shop"}))
+        .expect_err("`app` is not declared");
+    assert_eq!(err.kind(), ErrorKind::Input);
+    assert!(err.message().contains("unknown input `app`"), "{err}");
+    assert!(err.message().contains("it declares none"), "{err}");
+    assert_eq!(err.field(), Some("input.app"));
+    let err = plan
+        .bind_inputs(json!("shop"))
+        .expect_err("inputs must be a map");
+    assert!(err.message().contains("not a string"), "{err}");
+}
+
+#[test]
 fn bind_inputs_names_what_is_wrong() {
     let plan = compile("deploy.yaml");
 

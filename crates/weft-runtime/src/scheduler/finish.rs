@@ -15,35 +15,14 @@ use crate::outcome::{RunError, RunOutcome, RunStats, RunStatus, TaskRecord};
 
 impl Scheduler {
     pub(super) fn finish(&mut self) -> RunOutcome {
-        if self.state == State::Running {
-            // Joins that some branch reached but that never fired, in route
-            // order (route 0 first). No list is made for route 0's: most
-            // runs have joins, and all of them fired.
-            let before = self.errors.len();
-            if self.graph.joins_waiting > 0 {
-                for j in 0..self.graph.joins.len() {
-                    if let Some(e) = self.never_satisfied(0, j, &self.graph.joins[j]) {
-                        self.errors.push(e);
-                    }
-                }
-            }
-            if !self.graph.route_joins.is_empty() {
-                let mut others: Vec<(u32, u32, &JoinState)> = self
-                    .graph
-                    .route_joins
-                    .iter()
-                    .map(|(&(j, r), js)| (r, j, js))
-                    .collect();
-                others.sort_unstable_by_key(|&(r, j, _)| (r, j));
-                let errors: Vec<RunError> = others
-                    .into_iter()
-                    .filter_map(|(r, j, js)| self.never_satisfied(r, j as usize, js))
-                    .collect();
-                self.errors.extend(errors);
-            }
-            if self.errors.len() > before {
-                self.state = State::Failing { canceled: false };
-            }
+        // (The rare parts of a run's end are methods of their own, out of
+        // line: every run goes through this one, and the code of what few
+        // runs do, inlined between its lines, made it many cache lines
+        // wide.)
+        if self.state == State::Running
+            && (self.graph.joins_waiting > 0 || !self.graph.route_joins.is_empty())
+        {
+            self.unsatisfied_joins();
         }
         let mut status = if self.state.failed() {
             RunStatus::Failed
@@ -52,44 +31,15 @@ impl Scheduler {
         } else {
             RunStatus::Succeeded
         };
-        let mut output = Map::new();
-        // Orquesta's rolling context: each entry is rendered with the ones
-        // before it in `ctx()` (an entry may shadow a variable of the run),
-        // over the merge of the terminal entries' scopes. (A workflow
-        // without `output` keeps no terminal entries, and makes no context
-        // for it.)
-        if !self.env.plan.output().is_empty() {
-            let plan = self.env.plan.clone();
-            let mut ctx = self.terminal_context();
-            for (name, value) in plan.output() {
-                match value.render(&ctx) {
-                    Ok(v) => {
-                        ctx.set_var(name.as_str(), v.clone());
-                        output.insert(name.clone(), v);
-                    }
-                    Err(e) if status == RunStatus::Succeeded => {
-                        self.errors.push(RunError {
-                            task: None,
-                            message: plan.describe_error(&e, &format!("output.{name}")),
-                        });
-                        status = RunStatus::Failed;
-                    }
-                    Err(_) => {}
-                }
-            }
-        }
-        let mut output = Value::Object(output);
-        if let Some(secrets) = &self.secrets {
-            if let Some(masked) = secrets.value(&output) {
-                output = masked;
-            }
-            for e in &mut self.errors {
-                secrets.mask(&mut e.message);
-            }
+        let mut output = match self.env.plan.output().is_empty() {
+            true => Value::Object(Map::new()),
+            false => self.render_output(&mut status),
+        };
+        if self.secrets.is_some() {
+            self.mask_outcome(&mut output);
         }
         if self.journal.is_some() && !self.ended_before {
-            let end = self.end_record(status, &output);
-            self.record_end(end);
+            self.record_run_end(status, &output);
         }
         self.emit(|| EventKind::RunEnded { status });
         // The working state is done with: free it before the records are
@@ -97,13 +47,15 @@ impl Scheduler {
         // (A small run skips the context: a fresh one costs more than it
         // frees.)
         if self.graph.instances.len() >= 4096 {
-            self.ctx = WorkflowContext::new(Value::Null, []);
+            self.free_context();
         }
         // (The joins' tables are kept, emptied, for the executor's next
         // run; see `pool.rs`.)
         self.graph.joins.clear();
-        self.graph.terminal = Vec::new();
-        self.graph.route_joins = Default::default();
+        // (Only a run with `output` or splits made these.)
+        if self.graph.terminal.capacity() > 0 || self.graph.route_joins.capacity() > 0 {
+            self.free_terminal_and_route_joins();
+        }
         self.graph.join_slot.clear();
         // (The actions' table too, filled for the next run of the plan
         // when it can serve one.)
@@ -126,6 +78,104 @@ impl Scheduler {
                 duration: self.started.elapsed(),
             },
         }
+    }
+
+    /// Fails the run for the joins that some branch reached but that never
+    /// fired, in route order (route 0 first).
+    #[cold]
+    #[inline(never)]
+    fn unsatisfied_joins(&mut self) {
+        let before = self.errors.len();
+        if self.graph.joins_waiting > 0 {
+            for j in 0..self.graph.joins.len() {
+                if let Some(e) = self.never_satisfied(0, j, &self.graph.joins[j]) {
+                    self.errors.push(e);
+                }
+            }
+        }
+        if !self.graph.route_joins.is_empty() {
+            let mut others: Vec<(u32, u32, &JoinState)> = self
+                .graph
+                .route_joins
+                .iter()
+                .map(|(&(j, r), js)| (r, j, js))
+                .collect();
+            others.sort_unstable_by_key(|&(r, j, _)| (r, j));
+            let errors: Vec<RunError> = others
+                .into_iter()
+                .filter_map(|(r, j, js)| self.never_satisfied(r, j as usize, js))
+                .collect();
+            self.errors.extend(errors);
+        }
+        if self.errors.len() > before {
+            self.state = State::Failing { canceled: false };
+        }
+    }
+
+    /// The workflow's `output`, rendered in Orquesta's rolling context: each
+    /// entry with the ones before it in `ctx()` (an entry may shadow a
+    /// variable of the run), over the merge of the terminal entries'
+    /// scopes. An entry that fails to render fails a run that succeeded.
+    #[cold]
+    #[inline(never)]
+    fn render_output(&mut self, status: &mut RunStatus) -> Value {
+        let mut output = Map::new();
+        let plan = self.env.plan.clone();
+        let mut ctx = self.terminal_context();
+        for (name, value) in plan.output() {
+            match value.render(&ctx) {
+                Ok(v) => {
+                    ctx.set_var(name.as_str(), v.clone());
+                    output.insert(name.clone(), v);
+                }
+                Err(e) if *status == RunStatus::Succeeded => {
+                    self.errors.push(RunError {
+                        task: None,
+                        message: plan.describe_error(&e, &format!("output.{name}")),
+                    });
+                    *status = RunStatus::Failed;
+                }
+                Err(_) => {}
+            }
+        }
+        Value::Object(output)
+    }
+
+    /// Masks the secret inputs' values in the output and the errors.
+    #[cold]
+    #[inline(never)]
+    fn mask_outcome(&mut self, output: &mut Value) {
+        if let Some(secrets) = &self.secrets {
+            if let Some(masked) = secrets.value(output) {
+                *output = masked;
+            }
+            for e in &mut self.errors {
+                secrets.mask(&mut e.message);
+            }
+        }
+    }
+
+    /// A big run's context freed before its records are made.
+    #[cold]
+    #[inline(never)]
+    fn free_context(&mut self) {
+        self.ctx = WorkflowContext::new(Value::Null, []);
+    }
+
+    /// The terminal entries and the other routes' joins freed.
+    #[cold]
+    #[inline(never)]
+    fn free_terminal_and_route_joins(&mut self) {
+        self.graph.terminal = Vec::new();
+        self.graph.route_joins = Default::default();
+    }
+
+    /// A journaled run's end, recorded.
+    #[cold]
+    #[inline(never)]
+    fn record_run_end(&mut self, status: RunStatus, output: &Value) {
+        let end = self.end_record(status, output);
+        self.record_end(end);
     }
 
     /// The error of join `j` in `route` (its state `js`) that some branch

@@ -381,7 +381,7 @@ const TURN_TIME: Duration = Duration::from_millis(2);
 const CLOCK_EVERY: u32 = 16;
 
 /// The most entries a run's context maps may have room for and still be
-/// kept for another run (see `RunHost::keep_context_maps`).
+/// kept for another run (see `RunHost::keep_run_buffers`).
 const KEPT_CONTEXT_ENTRIES: usize = 1 << 12;
 
 /// The path of the run's first route (no split edges), shared instead of
@@ -554,12 +554,9 @@ impl Scheduler {
         let plan = &env.plan;
         let (tx, rx) = flume::unbounded();
         let mut subscribers = Vec::new();
-        let events = if options.events {
-            let (etx, erx) = flume::unbounded();
-            subscribers.push(etx);
-            Some(erx)
-        } else {
-            None
+        let events = match options.events {
+            true => Some(event_channel(&mut subscribers)),
+            false => None,
         };
         let tasks = plan.tasks();
         let n_tasks = tasks.len();
@@ -589,16 +586,14 @@ impl Scheduler {
             Some(maps) => {
                 WorkflowContext::with_maps(maps.for_tasks(plan.task_index()), parameters, 0)
             }
-            None => WorkflowContext::with_capacity(parameters, [], 0),
+            None => fresh_context(parameters),
         };
         // `system.run_id` and `system.workflow`, made only if read.
         ctx.defer_system(status.clone());
         // (Most executors give runs no context of their own; taken from
         // `env` only when there is some.)
         if !env.context.is_empty() {
-            for (name, value) in std::mem::take(&mut env.context) {
-                ctx.set_var(name, value);
-            }
+            set_run_context(&mut ctx, std::mem::take(&mut env.context));
         }
         let max_instances = env
             .limits
@@ -738,13 +733,7 @@ impl Scheduler {
             // Without a recorder the run keeps no metrics state at all: no
             // handles, no dispatch causes, no per-action table.
             if crate::telemetry::recorder_installed() {
-                let (action_of, distinct) = number_actions(&self.env.plan);
-                self.action_of = action_of.into_boxed_slice();
-                self.metrics = Some(Box::new(RunMetrics::start(
-                    self.env.host.metrics(),
-                    self.env.plan.name(),
-                    distinct,
-                )));
+                self.start_metrics();
             }
             // On a current_thread runtime an attempt's task would run on
             // this thread anyway: every plain attempt is polled here.
@@ -754,16 +743,7 @@ impl Scheduler {
                 });
             self.begin();
             if self.replaying() {
-                // Boxed, as the flush below: the run's future is as big as
-                // its biggest wait, and a resumed run's replay is rare.
-                if let Err(e) = Box::pin(self.replay()).await {
-                    self.replay_failed(e);
-                }
-                // Commands that came while it replayed (a re-run, a
-                // resume), in order.
-                while let Ok(msg) = self.rx.try_recv() {
-                    self.handle(msg);
-                }
+                self.replay_first().await;
             }
             loop {
                 self.drain_queue();
@@ -857,8 +837,8 @@ impl Scheduler {
             self.status.close();
             // Taken: what follows (the last journal turn) is not the run's
             // any more in the gauges.
-            if let Some(mut m) = self.metrics.take() {
-                m.end(outcome.status, self.started.elapsed(), self.held_bytes);
+            if self.metrics.is_some() {
+                self.end_metrics(outcome.status);
             }
             // The flush's future is boxed, with the outcome in it, and only
             // a journaled run makes it: held in the run's future, the two
@@ -866,11 +846,7 @@ impl Scheduler {
             // task's cell a request in glibc's large range, before each
             // of which it sorts its fast bins.
             let outcome = if self.journal.is_some() {
-                Box::pin(async {
-                    self.flush_journal().await;
-                    outcome
-                })
-                .await
+                self.flush_with(outcome).await
             } else {
                 outcome
             };
@@ -899,11 +875,7 @@ impl Scheduler {
                         Some(buffers)
                     }
                     // Buffers too big to keep: the maps go alone.
-                    (None, Some(maps)) => {
-                        let mut alone = Box::<RunBuffers>::default();
-                        alone.context = Some(maps);
-                        Some(alone)
-                    }
+                    (None, Some(maps)) => Some(maps_alone(maps)),
                     (None, None) => None,
                 };
                 if let Some(kept) = kept {
@@ -916,6 +888,62 @@ impl Scheduler {
         }
         .instrument(span)
         .await;
+    }
+
+    /// The run's metrics state, with a recorder installed.
+    #[cold]
+    #[inline(never)]
+    fn start_metrics(&mut self) {
+        let (action_of, distinct) = number_actions(&self.env.plan);
+        self.action_of = action_of.into_boxed_slice();
+        self.metrics = Some(Box::new(RunMetrics::start(
+            self.env.host.metrics(),
+            self.env.plan.name(),
+            distinct,
+        )));
+    }
+
+    /// The run's metrics ended with `status` (taken: what follows is not
+    /// the run's any more in the gauges).
+    #[cold]
+    #[inline(never)]
+    fn end_metrics(&mut self, status: RunStatus) {
+        if let Some(mut m) = self.metrics.take() {
+            m.end(status, self.started.elapsed(), self.held_bytes);
+        }
+    }
+
+    /// A resumed run's replay, then the commands that came while it
+    /// replayed (a re-run, a resume), in order. Boxed, as the flush: the
+    /// run's future is as big as its biggest wait, and a replay is rare.
+    #[cold]
+    #[inline(never)]
+    fn replay_first(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if let Err(e) = self.replay().await {
+                self.replay_failed(e);
+            }
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
+        })
+    }
+
+    /// A journaled run's last flush, with its outcome held in the same box
+    /// (see `run`).
+    #[cold]
+    #[inline(never)]
+    fn flush_with(
+        &mut self,
+        outcome: crate::outcome::RunOutcome,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::outcome::RunOutcome> + Send + '_>>
+    {
+        Box::pin(async move {
+            self.flush_journal().await;
+            outcome
+        })
     }
 
     fn begin(&mut self) {
@@ -1303,6 +1331,42 @@ where
             return polled;
         }
     }
+}
+
+/// The channel of a run's events, for a run started with them: its
+/// receiver, the sender added to `subscribers`.
+#[cold]
+#[inline(never)]
+fn event_channel(subscribers: &mut Vec<flume::Sender<Event>>) -> flume::Receiver<Event> {
+    let (etx, erx) = flume::unbounded();
+    subscribers.push(etx);
+    erx
+}
+
+/// A context made afresh (no maps kept from an ended run).
+#[cold]
+#[inline(never)]
+fn fresh_context(parameters: Value) -> WorkflowContext {
+    WorkflowContext::with_capacity(parameters, [], 0)
+}
+
+/// The values the executor gives every run, set in its context.
+#[cold]
+#[inline(never)]
+fn set_run_context(ctx: &mut WorkflowContext, values: Vec<(Arc<str>, Value)>) {
+    for (name, value) in values {
+        ctx.set_var(name, value);
+    }
+}
+
+/// A box for an ended run's context maps alone (its buffers were too big
+/// to keep).
+#[cold]
+#[inline(never)]
+fn maps_alone(maps: weft_core::ContextMaps) -> Box<RunBuffers> {
+    let mut alone = Box::<RunBuffers>::default();
+    alone.context = Some(maps);
+    alone
 }
 
 /// Numbers the distinct actions of `plan`'s tasks: per task, the number of

@@ -34,19 +34,7 @@ impl Scheduler {
         self.ctx
             .set_task_result_at(self.env.plan.task_index(), t, result.clone());
         if self.env.plan.uses_task_status() {
-            let task = self.env.plan.task(t);
-            self.ctx.set_task_status(&task.name, status);
-            let started_sys = self.started_sys;
-            let run = TaskRun::new(
-                id.0,
-                route,
-                inst.started.map(|s| s.system_time(started_sys)),
-                Some(at.system_time(started_sys)),
-                status,
-                result.clone(),
-            )
-            .with_items(inst.items().is_some());
-            self.ctx.set_task_run(&task.name, &run);
+            self.set_task_run(id, at, &result);
         }
         // The task's flags, not its `TaskPlan`: a task without `next`
         // reads no more of it, a plain one only its transitions.
@@ -65,9 +53,7 @@ impl Scheduler {
 
         if no_next {
             if status.is_failure() {
-                let msg = error.unwrap_or_else(|| status.to_string());
-                let name = self.env.plan.task(t).name.clone();
-                self.fail_run(Some(&name), msg);
+                self.failed_at_end(t, status, error);
             }
             // No transition at all: a terminal entry in Orquesta.
             self.mark_terminal(id);
@@ -76,6 +62,52 @@ impl Scheduler {
         if plain {
             return self.take_plain(id, t, status, at, error);
         }
+        self.take_transitions(id, (t, status, route, level, batch), at, result, error);
+    }
+
+    /// The status and run of instance `id`'s task in the context, for a
+    /// plan whose expressions read them (`task(...)`, `task_status`).
+    #[inline(never)]
+    fn set_task_run(&mut self, id: InstanceId, at: Stamp, result: &Arc<serde_json::Value>) {
+        let inst = &self.graph.instances[id.index()];
+        let task = self.env.plan.task(inst.task);
+        self.ctx.set_task_status(&task.name, inst.status);
+        let started_sys = self.started_sys;
+        let run = TaskRun::new(
+            id.0,
+            inst.route,
+            inst.started.map(|s| s.system_time(started_sys)),
+            Some(at.system_time(started_sys)),
+            inst.status,
+            result.clone(),
+        )
+        .with_items(inst.items().is_some());
+        self.ctx.set_task_run(&task.name, &run);
+    }
+
+    /// A task without transitions failed: so does the run.
+    #[cold]
+    #[inline(never)]
+    fn failed_at_end(&mut self, t: TaskId, status: TaskStatus, error: Option<String>) {
+        let msg = error.unwrap_or_else(|| status.to_string());
+        let name = self.env.plan.task(t).name.clone();
+        self.fail_run(Some(&name), msg);
+    }
+
+    /// The transitions of instance `id` (of task `t`, ended with `status`,
+    /// in `route` at `level`, completion `batch`) in general: `when`s
+    /// evaluated, publishes, engine commands, joins declined. Out of line:
+    /// a plain task's completion (`take_plain`) does not go through its
+    /// code.
+    #[inline(never)]
+    fn take_transitions(
+        &mut self,
+        id: InstanceId,
+        (t, status, route, level, batch): (TaskId, TaskStatus, u32, u32, u32),
+        at: Stamp,
+        result: Arc<serde_json::Value>,
+        error: Option<String>,
+    ) {
         let plan = self.env.plan.clone();
         let task = plan.task(t);
         let scope = self.graph.instances[id.index()].scope.clone();
