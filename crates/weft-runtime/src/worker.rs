@@ -432,7 +432,11 @@ impl Worker {
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let _ = executor.flush().await;
+        if let Err(e) = executor.flush().await {
+            // The runs whose records it lost were abandoned by the writer
+            // (their leases lapse, and they resume from what was kept).
+            tracing::warn!(error = %e, "a commit failed while runs were handed back");
+        }
         for id in owned {
             if executor.inner.live.contains_key(&id) {
                 // Still going: left to its lease, which is no longer

@@ -837,6 +837,42 @@ async fn a_commit_that_fails_after_the_run_ended_is_reported_by_flush() {
     ex.flush().await.unwrap();
 }
 
+/// A `sync` run's end waits for its records' commit; it must not take
+/// for itself the error of an earlier commit that failed, which only the
+/// next `Executor::flush` can report (a write-behind run that lost its
+/// records has nobody else to hear of it).
+#[tokio::test]
+async fn a_sync_runs_end_leaves_an_earlier_failed_commit_to_flush() {
+    let store = Arc::new(MemoryStore::new());
+    let ex = Executor::builder()
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_secs(30)))
+        .build();
+    let p = plan(&ex, "tasks:\n  a: {action: core.noop}\n");
+    let lost = ex.start(&p, json!({})).unwrap();
+    let lost_id = lost.id();
+    assert!(lost.await.unwrap().succeeded());
+    // Its records wait for the interval; a commit asked for now fails.
+    store.fail_appends(Some("disk full"));
+    ex.inquiries().await.unwrap();
+    store.fail_appends(None);
+    let sync = ex
+        .start_with(
+            &p,
+            json!({}),
+            weft_runtime::RunOptions::new().durability(Durability::Sync),
+        )
+        .unwrap();
+    let sync_id = sync.id();
+    assert!(sync.await.unwrap().succeeded());
+    assert!(store.get(sync_id).await.unwrap().is_some());
+    let err = ex.flush().await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert!(store.get(lost_id).await.unwrap().is_none());
+    // Reported once.
+    ex.flush().await.unwrap();
+}
+
 #[tokio::test]
 async fn inspect_gives_a_with_items_instance_the_end_its_last_item_recorded() {
     let store = Arc::new(MemoryStore::new());

@@ -743,11 +743,14 @@ impl Scheduler {
 
     /// Waits until everything recorded so far is committed (the end of a
     /// `sync` run: its outcome is reported only once its end is on disk).
+    /// A barrier, not a flush: a commit of this run that fails is told to
+    /// the run, and an earlier commit's failure (a write-behind run's, which
+    /// has nobody else to hear of it) is left for `Executor::flush`.
     pub(super) async fn flush_journal(&mut self) {
         self.end_turn().await;
         if let Some(j) = self.journal.as_deref() {
             if j.sync && j.broken.is_none() {
-                let _ = j.journal.flush().await;
+                j.journal.barrier().await;
             }
         }
     }
