@@ -35,8 +35,9 @@ fn main() {
         // The recorded answers are Orquesta 1.6.0's. The newest on PyPI,
         // 1.2.0, reads `collections.Mapping`, gone since Python 3.10: its
         // `item()` fails there, and the test would call that a difference.
-        let recent = "orquesta, jinja2, sys; \
-             sys.exit(tuple(map(int, orquesta.__version__.split('.')[:2])) < (1, 6))";
+        let recent = "orquesta, jinja2, re, sys; \
+             sys.exit([int(re.match(r'\\d*', p).group() or 0) \
+             for p in orquesta.__version__.split('.')[:2]] < [1, 6])";
         if imports(&python, recent) {
             println!("cargo::rustc-cfg=weft_orquesta_jinja_live");
         } else if imports(&python, "orquesta, jinja2") {

@@ -179,22 +179,23 @@ impl Reader {
             }
         }
         if out.is_empty() {
-            // Nothing new, or no such run.
-            if self.get(run)?.is_none() {
-                return Err(StoreError::NotFound(run));
-            }
-            if from == 0 {
-                // A run's summary and its first records go in in one
-                // transaction, and a purge deletes both: a summary whose
-                // journal reads empty is a journal the file can no longer
-                // reach (SQLite does not check its pages' content), not a
-                // run that is missing.
-                return Err(error::damaged(
+            // Nothing new, or no such run. What the file has of it is read
+            // in one statement (a writer may commit between two): a run's
+            // summary and its first records go in in one transaction, and a
+            // purge deletes both, so one without the other is a part of the
+            // file SQLite can no longer reach (it does not check its pages'
+            // content), not a run that is missing.
+            return match self.presence(run)? {
+                (false, false) => Err(StoreError::NotFound(run)),
+                (false, true) => Err(no_summary(path, run)),
+                (true, false) if from == 0 => Err(error::damaged(
                     path,
                     format!("run {run} has a summary but none of its records can be read"),
-                ));
-            }
-            return Ok(out);
+                )),
+                // Stored since the journal was read: not there when it was.
+                (true, true) if from == 0 => Err(StoreError::NotFound(run)),
+                (true, _) => Ok(out),
+            };
         }
         let skip = out.iter().take_while(|e| e.seq < from).count();
         out.drain(..skip);
@@ -215,19 +216,31 @@ impl Reader {
             .map_err(fail)?;
         match found {
             Some(summary) => summary.map(Some).map_err(|what| error::damaged(path, what)),
-            // No summary: a run never stored, or one whose summary the
-            // file can no longer reach while its records are there.
-            None => {
-                let mut records = self
-                    .conn
-                    .prepare_cached("SELECT 1 FROM journal WHERE run = ?1 LIMIT 1")
-                    .map_err(fail)?;
-                if records.exists([&id_bytes(run)[..]]).map_err(fail)? {
-                    return Err(no_summary(path, run));
-                }
-                Ok(None)
-            }
+            // No summary: a run never stored (or stored since), or one
+            // whose summary the file can no longer reach while its records
+            // are there.
+            None => match self.presence(run)? {
+                (false, true) => Err(no_summary(path, run)),
+                _ => Ok(None),
+            },
         }
+    }
+
+    /// Whether the file has a summary of `run`, and records of it: read in
+    /// one statement, so that a commit between two reads cannot make a run
+    /// being stored look like one with a part missing.
+    fn presence(&self, run: RunId) -> Result<(bool, bool), StoreError> {
+        let path = self.path.as_str();
+        let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1),
+                        EXISTS (SELECT 1 FROM journal WHERE run = ?1)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([&id_bytes(run)[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+            })
+            .map_err(fail)
     }
 
     /// The runs that pass `filter`, newest first.
