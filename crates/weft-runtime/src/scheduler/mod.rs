@@ -414,8 +414,11 @@ struct Graph {
     /// wait (most runs' joins all fired, and a wide run's states are many
     /// cache lines to read again).
     joins_waiting: u32,
-    /// The join tasks' states in other routes, by (index in `joins`, route).
-    route_joins: HashMap<(u32, u32), JoinState>,
+    /// The join tasks' states in other routes, by (index in `joins`,
+    /// route); made for the first (only a run with splits has any).
+    /// Boxed, as `Scheduler::var_bytes`: see `Scheduler::action_of`.
+    #[allow(clippy::box_collection)]
+    route_joins: Option<Box<HashMap<(u32, u32), JoinState>>>,
     /// The run's routes; see [`RouteStep`].
     routes: Vec<RouteStep>,
     /// Per task, its index in `joins` (`None`: it is no join); empty for a
@@ -517,23 +520,38 @@ pub(crate) struct Scheduler {
     max_instances: usize,
     /// Bytes of results and variables the run holds (see `Limits`).
     held_bytes: usize,
-    /// The size counted for each variable's current value.
-    var_bytes: HashMap<Arc<str>, usize>,
+    /// The size counted for each variable's current value; made for the
+    /// first variable. Boxed: a `HashMap` is 48 bytes, and the scheduler
+    /// is kept within a block of glibc's per-thread cache (see
+    /// `action_of`).
+    #[allow(clippy::box_collection)]
+    var_bytes: Option<Box<HashMap<Arc<str>, usize>>>,
     actions_run: usize,
     /// The run's metrics; `None` while it is only inspected, and when no
     /// recorder is installed (see `telemetry::recorder_installed`).
     metrics: Option<Box<RunMetrics>>,
     /// Per task, the number of its action among the run's distinct actions
     /// (`None`: no action), for per-action metrics. A boxed slice, 8
-    /// bytes less than a `Vec`: the scheduler (1,032 bytes) is as big as
-    /// a block of glibc's per-thread cache can be; 8 bytes more made its
-    /// box a request in the large range (≈ 940 instructions a run).
+    /// bytes less than a `Vec`: see [`SCHEDULER_BYTES`].
     action_of: Box<[Option<u32>]>,
     /// The task graph as it unfolds.
     graph: Graph,
     /// The work of this turn.
     turn: Turn,
 }
+
+/// The most bytes the scheduler may take (on 64-bit targets): the
+/// biggest block glibc's per-thread cache serves (1,032 bytes). Its box
+/// is allocated and freed once a run; a bigger one is a request in the
+/// large range, which misses that cache, sorts the fast bins first, and
+/// goes through the bins again when freed (at 1,080 bytes, ≈ 380
+/// instructions a run more than at 1,000 on `diamond`).
+const SCHEDULER_BYTES: usize = 1032;
+
+const _: () = assert!(
+    std::mem::size_of::<Scheduler>() <= SCHEDULER_BYTES,
+    "Scheduler grew: box a field few runs use"
+);
 
 impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
@@ -643,7 +661,7 @@ impl Scheduler {
             started_sys: SystemTime::now(),
             max_instances,
             held_bytes: 0,
-            var_bytes: HashMap::new(),
+            var_bytes: None,
             actions_run: 0,
             metrics: None,
             action_of: Box::default(),
@@ -656,7 +674,7 @@ impl Scheduler {
                 causes: Vec::new(),
                 joins,
                 joins_waiting: 0,
-                route_joins: HashMap::new(),
+                route_joins: None,
                 routes: {
                     let mut routes = std::mem::take(&mut buffers.routes);
                     routes.push(RouteStep {
