@@ -878,34 +878,39 @@ impl Scheduler {
             // before the outcome is sent: on multi_thread the caller may
             // start its next run the moment it has it, and would find the
             // pool empty.
-            let buffers = self.take_buffers();
-            {
-                // The box moved here, so that the rest of the scheduler is
-                // dropped at the end of this block; only `ctx` and `env`
-                // are moved out of it (`*self` moved whole copied the
-                // scheduler, ≈ 120 instructions of `memcpy` a run).
-                let this = self;
-                let Scheduler { ctx, env, .. } = *this;
-                let maps = ctx.into_maps(KEPT_CONTEXT_ENTRIES);
-                let kept = match (buffers, maps) {
-                    (Some(mut buffers), maps) => {
-                        buffers.context = maps;
-                        Some(buffers)
-                    }
-                    // Buffers too big to keep: the maps go alone.
-                    (None, Some(maps)) => Some(maps_alone(maps)),
-                    (None, None) => None,
-                };
-                if let Some(kept) = kept {
-                    env.host.keep_run_buffers(kept);
-                }
-            }
+            self.hand_back();
             if let Some(tx) = outcome_tx {
                 tx.send(outcome);
             }
         }
         .instrument(span)
         .await;
+    }
+
+    /// The scheduler dropped, its buffers and context maps handed back to
+    /// the executor for its next run (see `pool.rs`). Out of the run's
+    /// loop: the drop code of the scheduler's fields lay there between the
+    /// lines of the loop's rare branches.
+    #[inline(never)]
+    fn hand_back(mut self: Box<Self>) {
+        let buffers = self.take_buffers();
+        // Only `ctx` and `env` are moved out of the box; the rest is
+        // dropped in place (`*self` moved whole copied the scheduler,
+        // ≈ 120 instructions of `memcpy` a run).
+        let Scheduler { ctx, env, .. } = *self;
+        let maps = ctx.into_maps(KEPT_CONTEXT_ENTRIES);
+        let kept = match (buffers, maps) {
+            (Some(mut buffers), maps) => {
+                buffers.context = maps;
+                Some(buffers)
+            }
+            // Buffers too big to keep: the maps go alone.
+            (None, Some(maps)) => Some(maps_alone(maps)),
+            (None, None) => None,
+        };
+        if let Some(kept) = kept {
+            env.host.keep_run_buffers(kept);
+        }
     }
 
     /// The run's metrics state, with a recorder installed.
@@ -964,19 +969,64 @@ impl Scheduler {
         })
     }
 
+    /// The run's first work: control messages sent before it, the
+    /// workflow's variables, its start tasks queued. (What few runs have —
+    /// an early message, an event subscriber, variables — is done out of
+    /// line, so that a run without them goes through a few lines.)
     fn begin(&mut self) {
         // Control messages sent before the first turn (a subscription right
         // after `start`) are honoured before anything happens; a run being
         // replayed takes them after its records.
         if !self.replaying() {
-            while let Ok(msg) = self.rx.try_recv() {
-                self.handle(msg);
+            if let Ok(msg) = self.rx.try_recv() {
+                self.early_messages(msg);
             }
         }
+        if !self.subscribers.is_empty() {
+            self.emit_run_started();
+        }
+        if !self.env.plan.vars().is_empty() && !self.set_vars() {
+            return;
+        }
+        let initial = Scope::initial(self.ctx.variables().clone());
+        // Sized once: a workflow of many start tasks does not grow the
+        // queues (copying what they hold) as it queues them. (By index:
+        // the plan is not cloned to be read while tasks are queued.)
+        let starts = self.env.plan.starts().len();
+        self.turn.queue.reserve(starts);
+        self.turn.scopes.reserve(starts);
+        for i in 0..starts {
+            let t = self.env.plan.starts()[i];
+            self.queue_dispatch(t, 0, 0, initial.clone());
+        }
+    }
+
+    /// `msg` and the other control messages sent before the run's first
+    /// turn, handled.
+    #[cold]
+    #[inline(never)]
+    fn early_messages(&mut self, msg: Msg) {
+        self.handle(msg);
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+        }
+    }
+
+    /// The `RunStarted` event, for a run with subscribers.
+    #[cold]
+    #[inline(never)]
+    fn emit_run_started(&mut self) {
         let workflow = self.env.plan.name().clone();
         self.emit(|| EventKind::RunStarted { workflow });
+    }
+
+    /// The workflow's variables, set in order (each sees the inputs and
+    /// the variables before it); `false` when one failed, and the run
+    /// with it.
+    #[cold]
+    #[inline(never)]
+    fn set_vars(&mut self) -> bool {
         let plan = self.env.plan.clone();
-        // Each var sees the inputs and the vars before it.
         for (name, value) in plan.vars() {
             let set = match value.render(&self.ctx) {
                 Ok(v) => self
@@ -987,17 +1037,10 @@ impl Scheduler {
             };
             if let Err(message) = set {
                 self.fail_run(None, message);
-                return;
+                return false;
             }
         }
-        let initial = Scope::initial(self.ctx.variables().clone());
-        // Sized once: a workflow of many start tasks does not grow the
-        // queues (copying what they hold) as it queues them.
-        self.turn.queue.reserve(plan.starts().len());
-        self.turn.scopes.reserve(plan.starts().len());
-        for &t in plan.starts() {
-            self.queue_dispatch(t, 0, 0, initial.clone());
-        }
+        true
     }
 
     /// Queues an instance of `task`. Its cause — the moment the action that
