@@ -204,6 +204,7 @@ impl Writer {
                     })
                     .optional()
                     .map_err(fail)?;
+                let new = stored.is_none();
                 let mut summary = match (stored, rb.start) {
                     (None, Some(start)) => start,
                     (None, None) => {
@@ -220,6 +221,7 @@ impl Writer {
                         summary.map_err(|what| error::damaged(path, what))?
                     }
                 };
+                let before = (!new).then_some((summary.status, summary.ended_at));
                 // A new run's text: named by its SHA-256, and inserted
                 // unless the file is known to hold it.
                 let text = match &rb.source {
@@ -270,19 +272,35 @@ impl Writer {
                         checksum
                     ])
                     .map_err(fail)?;
-                upsert_run
-                    .execute(params![
-                        &id[..],
-                        summary.workflow,
-                        summary.status.as_str(),
-                        summary.parent.map(id_bytes).as_ref().map(|p| &p[..]),
-                        int(summary.started_at),
-                        int(summary.updated_at),
-                        summary.ended_at.map(int),
-                        int(rb.last).saturating_add(1),
-                        text.as_ref().map(|t| &t[..]),
-                    ])
+                let next_seq = int(rb.last).saturating_add(1);
+                if before == Some((summary.status, summary.ended_at)) {
+                    // A stored run whose status and end stay as they were:
+                    // an UPDATE that sets `status` or `ended_at` rewrites
+                    // the run's entry in `runs_by_status` or `runs_by_end`
+                    // even when the value is the same, a page of the log
+                    // for nothing.
+                    tx.prepare_cached(
+                        "UPDATE runs SET updated_at = ?2, next_seq = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut touch| {
+                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
+                    })
                     .map_err(fail)?;
+                } else {
+                    upsert_run
+                        .execute(params![
+                            &id[..],
+                            summary.workflow,
+                            summary.status.as_str(),
+                            summary.parent.map(id_bytes).as_ref().map(|p| &p[..]),
+                            int(summary.started_at),
+                            int(summary.updated_at),
+                            summary.ended_at.map(int),
+                            next_seq,
+                            text.as_ref().map(|t| &t[..]),
+                        ])
+                        .map_err(fail)?;
+                }
             }
         }
         tx.commit().map_err(fail)
