@@ -1,7 +1,8 @@
 //! The pages a commit writes into SQLite's write-ahead log, and the table
 //! or index each belongs to: a write-behind run's one commit, and a floor
 //! commit (one record appended to a stored run), as `benches/durable.rs`
-//! makes them.
+//! makes them; and the commits of a `Durability::Sync` run, counted by
+//! the run.
 //!
 //! ```sh
 //! cargo build --release -p weft-benches --example commit_pages
@@ -50,6 +51,9 @@ const FRAME_HEADER: u64 = 24;
 struct WalCursor {
     salts: [u8; 8],
     next: u64,
+    /// Whether the log started over since the call before (the frames
+    /// written before that are not counted).
+    restarted: bool,
 }
 
 impl WalCursor {
@@ -63,6 +67,7 @@ impl WalCursor {
         let page_size = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as u64;
         let mut salts = [0u8; 8];
         salts.copy_from_slice(&bytes[16..24]);
+        self.restarted = salts != self.salts && self.salts != [0; 8];
         if salts != self.salts {
             self.salts = salts;
             self.next = 0;
@@ -136,14 +141,15 @@ fn owners(file: &Path) -> rusqlite::Result<Owners> {
     Ok((owner, levels, page_size as u64))
 }
 
-/// Prints frames a commit, and by b-tree.
-fn report(name: &str, tally: &Tally, (owner, _, page_size): &Owners) {
+/// Prints the frames of each sample (`unit`: a commit, or a run), and by
+/// b-tree.
+fn report(name: &str, unit: &str, tally: &Tally, (owner, _, page_size): &Owners) {
     let n = tally.frames.len().max(1) as f64;
     let total: usize = tally.frames.iter().sum();
     let min = tally.frames.iter().min().copied().unwrap_or(0);
     let max = tally.frames.iter().max().copied().unwrap_or(0);
     println!(
-        "\n{name}: {:.2} frames a commit (min {min}, max {max}), {:.0} bytes of log",
+        "\n{name}: {:.2} frames {unit} (min {min}, max {max}), {:.0} bytes of log",
         total as f64 / n,
         total as f64 * (page_size + FRAME_HEADER) as f64 / n
     );
@@ -267,10 +273,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         floor_tally.commit(&mut floor_cursor, &floor_wal)?;
     }
 
+    // `Durability::Sync` runs: a commit a step, counted by the run (the
+    // runs during which the log started over are left out).
+    let sync_file = dir.path().join("sync.db");
+    let sync_ex = Executor::builder()
+        .action("bench.noop", |_: ActionInput| async { Ok(Value::Null) })
+        .store(Arc::new(SqliteStore::open(&sync_file)?))
+        .durability(Durability::Sync)
+        .build();
+    let sync_plan = text_plan(&shape, &sync_ex)?;
+    let sync_wal = wal_of(&sync_file);
+    let mut sync_cursor = WalCursor::default();
+    let mut sync_tally = Tally::default();
+    for _ in 0..counted.min(20) {
+        one_run(&rt, &sync_ex, &sync_plan)?;
+        let pages = sync_cursor.new_frames(&sync_wal)?;
+        if !sync_cursor.restarted {
+            sync_tally.frames.push(pages.len());
+            sync_tally.pages.extend(pages);
+        }
+    }
+
     // Read while the logs still hold the pages; a page keeps its b-tree
     // (nothing was deleted).
     let owned = owners(&file)?;
     let floor_owned = owners(&floor_file)?;
+    let sync_owned = owners(&sync_file)?;
     println!(
         "{} pages of {} bytes; {} runs of {} tasks ({}) in the file",
         owned.0.len(),
@@ -279,11 +307,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shape.len(),
         shape.name
     );
-    report("a write-behind run's commit", &runs, &owned);
+    report("a write-behind run's commit", "a commit", &runs, &owned);
     report(
         "a floor commit (one record appended to a stored run)",
+        "a commit",
         &floor_tally,
         &floor_owned,
+    );
+    report(
+        "a sync run (a commit a step)",
+        "a run",
+        &sync_tally,
+        &sync_owned,
     );
     println!("\nlevels of each b-tree below its root:");
     for (name, depth) in &owned.1 {
