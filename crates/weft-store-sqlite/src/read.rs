@@ -266,10 +266,13 @@ impl Reader {
 }
 
 /// The statement that lists the runs `filter` passes, newest first, and
-/// its arguments. Each filter has an index that holds its runs in id order
-/// (`runs_by_status`, `runs_by_workflow`, `runs_top_level`, or the table's
-/// own key), so that a page of a long list reads that page's runs, not
-/// every run that passes (`plans.rs` tests them).
+/// its arguments. A filter of at most one status has an index that holds
+/// its runs in id order (`runs_by_status`, `runs_by_workflow`,
+/// `runs_top_level`, or the table's own key), so that a page of a long
+/// list reads that page's runs, not every run that passes (`plans.rs`
+/// tests them). A filter of several statuses reads each status's runs on
+/// `runs_by_status` and SQLite sorts them: a page of such a list costs the
+/// runs of those statuses.
 pub(crate) fn list_query(filter: &RunFilter) -> (String, Vec<SqlValue>) {
     let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1");
     let mut args: Vec<SqlValue> = Vec::new();
