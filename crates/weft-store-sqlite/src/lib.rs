@@ -145,6 +145,8 @@ mod error;
 mod kv;
 mod options;
 mod pack;
+#[cfg(test)]
+mod plans;
 mod read;
 mod schema;
 mod store;

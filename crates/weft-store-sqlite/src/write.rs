@@ -204,6 +204,7 @@ impl Writer {
                     })
                     .optional()
                     .map_err(fail)?;
+                let new = stored.is_none();
                 let mut summary = match (stored, rb.start) {
                     (None, Some(start)) => start,
                     (None, None) => {
@@ -220,6 +221,7 @@ impl Writer {
                         summary.map_err(|what| error::damaged(path, what))?
                     }
                 };
+                let before = (!new).then_some((summary.status, summary.ended_at));
                 // A new run's text: named by its SHA-256, and inserted
                 // unless the file is known to hold it.
                 let text = match &rb.source {
@@ -270,19 +272,35 @@ impl Writer {
                         checksum
                     ])
                     .map_err(fail)?;
-                upsert_run
-                    .execute(params![
-                        &id[..],
-                        summary.workflow,
-                        summary.status.as_str(),
-                        summary.parent.map(id_bytes).as_ref().map(|p| &p[..]),
-                        int(summary.started_at),
-                        int(summary.updated_at),
-                        summary.ended_at.map(int),
-                        int(rb.last).saturating_add(1),
-                        text.as_ref().map(|t| &t[..]),
-                    ])
+                let next_seq = int(rb.last).saturating_add(1);
+                if before == Some((summary.status, summary.ended_at)) {
+                    // A stored run whose status and end stay as they were:
+                    // an UPDATE that sets `status` or `ended_at` rewrites
+                    // the run's entry in `runs_by_status` or `runs_by_end`
+                    // even when the value is the same, a page of the log
+                    // for nothing.
+                    tx.prepare_cached(
+                        "UPDATE runs SET updated_at = ?2, next_seq = ?3 WHERE id = ?1",
+                    )
+                    .and_then(|mut touch| {
+                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
+                    })
                     .map_err(fail)?;
+                } else {
+                    upsert_run
+                        .execute(params![
+                            &id[..],
+                            summary.workflow,
+                            summary.status.as_str(),
+                            summary.parent.map(id_bytes).as_ref().map(|p| &p[..]),
+                            int(summary.started_at),
+                            int(summary.updated_at),
+                            summary.ended_at.map(int),
+                            next_seq,
+                            text.as_ref().map(|t| &t[..]),
+                        ])
+                        .map_err(fail)?;
+                }
             }
         }
         tx.commit().map_err(fail)
@@ -311,31 +329,17 @@ impl Writer {
     fn purge_in_transaction(&mut self, before: Millis) -> Result<usize, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot purge", e);
-        let ended: Vec<String> = RunStatus::ALL
-            .iter()
-            .filter(|s| s.is_terminal())
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        let which = format!(
-            "ended_at IS NOT NULL AND ended_at < ?1 AND status IN ({})",
-            ended.join(", ")
-        );
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        tx.execute(
-            &format!("DELETE FROM journal WHERE run IN (SELECT id FROM runs WHERE {which})"),
-            [int(before)],
-        )
-        .map_err(fail)?;
+        tx.execute(&PurgeSql::journal(), [int(before)])
+            .map_err(fail)?;
         // The texts the deleted runs named, each once.
         let mut named: HashSet<Vec<u8>> = HashSet::new();
         let mut n = 0;
         {
-            let mut delete = tx
-                .prepare(&format!("DELETE FROM runs WHERE {which} RETURNING text"))
-                .map_err(fail)?;
+            let mut delete = tx.prepare(&PurgeSql::runs()).map_err(fail)?;
             let mut rows = delete.query([int(before)]).map_err(fail)?;
             while let Some(row) = rows.next().map_err(fail)? {
                 n += 1;
@@ -344,13 +348,8 @@ impl Writer {
                 }
             }
         }
-        // Those no run names any more (found on `runs_by_text`).
-        let mut unnamed = tx
-            .prepare(
-                "DELETE FROM texts WHERE sha256 = ?1
-                 AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)",
-            )
-            .map_err(fail)?;
+        // Those no run names any more.
+        let mut unnamed = tx.prepare(PurgeSql::UNNAMED_TEXT).map_err(fail)?;
         for text in &named {
             unnamed.execute([&text[..]]).map_err(fail)?;
         }
@@ -365,6 +364,50 @@ impl Writer {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+    }
+}
+
+/// The statements of a purge, their argument `?1` the cutoff (or, for
+/// [`PurgeSql::UNNAMED_TEXT`], a text's SHA-256).
+pub(crate) struct PurgeSql;
+
+impl PurgeSql {
+    /// Deletes the journals of the runs ended before the cutoff.
+    pub(crate) fn journal() -> String {
+        format!(
+            "DELETE FROM journal WHERE run IN (SELECT id FROM runs WHERE {})",
+            Self::ended_before()
+        )
+    }
+
+    /// Deletes the runs ended before the cutoff, returning their texts.
+    pub(crate) fn runs() -> String {
+        format!(
+            "DELETE FROM runs WHERE {} RETURNING text",
+            Self::ended_before()
+        )
+    }
+
+    /// Deletes the text `?1` if no run names it (found on `runs_by_text`).
+    pub(crate) const UNNAMED_TEXT: &str = "DELETE FROM texts WHERE sha256 = ?1
+         AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)";
+
+    /// The runs ended before the cutoff, found on `runs_by_end`, which
+    /// holds the ended runs by their end: a purge reads the runs it
+    /// deletes and no others. The `+` keeps SQLite from reading
+    /// `runs_by_status` instead (with no statistics of the file it takes
+    /// an equality over a range), which would read every ended run of the
+    /// file at each purge.
+    fn ended_before() -> String {
+        let ended: Vec<String> = RunStatus::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!(
+            "ended_at IS NOT NULL AND ended_at < ?1 AND +status IN ({})",
+            ended.join(", ")
+        )
     }
 }
 
