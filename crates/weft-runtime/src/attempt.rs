@@ -362,7 +362,8 @@ impl Future for InlineAttempt {
     /// tokio would catch it for a spawned attempt, and the attempt ends:
     /// its report, dropped, then says it was dropped, as a spawned one's
     /// does.
-    // Always inlined into the two places that poll it (`inline.rs`): a
+    // Always inlined into the two places in `inline.rs` that poll it (a
+    // spawned one is polled through tokio's task instead): a
     // plain hint was dropped by unrelated changes elsewhere in the crate,
     // and the call cost ≈ 18 instructions a task.
     #[inline(always)]
