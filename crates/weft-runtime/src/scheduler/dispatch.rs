@@ -32,39 +32,14 @@ impl Scheduler {
         scope: Scope,
         batch: u32,
     ) {
+        // (What few dispatches meet — a stopping run, the instance limit,
+        // an event subscriber, a timeout — is done out of line, so that a
+        // plain dispatch goes through a few lines.)
         if self.state != State::Running {
-            self.skip(t);
-            self.graph.skipped.push(Skipped::Dispatch {
-                task: t,
-                route,
-                level,
-                scope,
-            });
-            return;
+            return self.skip_dispatch(t, route, level, scope);
         }
         if self.graph.instances.len() >= self.max_instances {
-            let task = self.env.plan.task(t).name.clone();
-            self.fail_run(
-                Some(&task),
-                format!(
-                    "would start task instance number {} but the limit is {}: a loop that never ends? \
-                     Raise it with ExecutorBuilder::max_task_instances",
-                    self.graph.instances.len() + 1,
-                    self.max_instances
-                ),
-            );
-            // Every satisfied transition shows in the events as scheduled or
-            // skipped; this one is skipped, and the run is now failing.
-            let reason = format!(
-                "the task instance limit ({}) was reached",
-                self.max_instances
-            );
-            self.emit(|| EventKind::TaskSkipped {
-                task,
-                instance: None,
-                reason,
-            });
-            return;
+            return self.over_instance_limit(t);
         }
         let id = InstanceId(self.graph.instances.len() as u32);
         self.graph.instances.push(Instance {
@@ -82,53 +57,122 @@ impl Scheduler {
             scope,
         });
         if let Some(cause) = cause {
-            let causes = &mut self.graph.causes;
-            causes.resize(id.index(), None);
-            causes.push(Some(cause));
+            self.note_cause(id, cause);
         }
-        let path = &self.graph.routes[route as usize].path;
         if !self.subscribers.is_empty() {
-            let route = path.clone();
-            let task = self.env.plan.task(t).name.clone();
-            self.emit(|| EventKind::TaskScheduled {
-                task,
-                instance: id.0,
-                route,
-            });
+            self.emit_scheduled(id, t, route);
         }
-
         // The task's flags, not its `TaskPlan`: the plan is read only for
         // a timeout, and cloned (a reference count) only for items.
         let flags = self.env.plan.flags(t);
-        let timeout = if flags.timeout() {
-            self.env.plan.task(t).timeout.as_ref()
-        } else {
-            None
-        };
-        match timeout.map(|n| n.eval(&self.ctx_of(id))) {
-            Some(Ok(s)) if s > 0.0 && s.is_finite() => {
-                self.graph.instances[id.index()].rare_mut().timeout =
-                    Some(Duration::from_secs_f64(s.min(1e9)));
-            }
-            Some(Ok(s)) => {
-                return self
-                    .fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"))
-            }
-            Some(Err(e)) => {
-                let msg = self.env.plan.describe_error(&e, "timeout");
-                return self.fail_instance(id, msg);
-            }
-            None => {}
+        if flags.timeout() && !self.set_timeout(id, t) {
+            return;
         }
-
         if !flags.with() {
             self.start_attempt(id, None, 1, None);
             return;
         }
+        self.dispatch_items(id, t);
+    }
+
+    /// What enabled instance `id` (with metrics on).
+    #[cold]
+    #[inline(never)]
+    fn note_cause(&mut self, id: InstanceId, cause: Stamp) {
+        let causes = &mut self.graph.causes;
+        causes.resize(id.index(), None);
+        causes.push(Some(cause));
+    }
+
+    /// The `TaskScheduled` event of instance `id` of `t` in `route`.
+    #[cold]
+    #[inline(never)]
+    fn emit_scheduled(&mut self, id: InstanceId, t: TaskId, route: u32) {
+        let route = self.graph.routes[route as usize].path.clone();
+        let task = self.env.plan.task(t).name.clone();
+        self.emit(|| EventKind::TaskScheduled {
+            task,
+            instance: id.0,
+            route,
+        });
+    }
+
+    /// The timeout of instance `id` of `t` evaluated and set; `false` when
+    /// it cannot be (the instance failed).
+    #[cold]
+    #[inline(never)]
+    fn set_timeout(&mut self, id: InstanceId, t: TaskId) -> bool {
+        let Some(timeout) = self.env.plan.task(t).timeout.as_ref() else {
+            return true;
+        };
+        match timeout.eval(&self.ctx_of(id)) {
+            Ok(s) if s > 0.0 && s.is_finite() => {
+                self.graph.instances[id.index()].rare_mut().timeout =
+                    Some(Duration::from_secs_f64(s.min(1e9)));
+                true
+            }
+            Ok(s) => {
+                self.fail_instance(id, format!("timeout: must be more than 0 seconds, not {s}"));
+                false
+            }
+            Err(e) => {
+                let msg = self.env.plan.describe_error(&e, "timeout");
+                self.fail_instance(id, msg);
+                false
+            }
+        }
+    }
+
+    /// Instance `id` of the with-items task `t` starts its items.
+    #[cold]
+    #[inline(never)]
+    fn dispatch_items(&mut self, id: InstanceId, t: TaskId) {
         let plan = self.env.plan.clone();
         if let Some(with) = &plan.task(t).with {
             self.start_items(id, with);
         }
+    }
+
+    /// A dispatch in a run that is stopping: the task is skipped, and
+    /// kept for a re-run.
+    #[cold]
+    #[inline(never)]
+    fn skip_dispatch(&mut self, t: TaskId, route: u32, level: u32, scope: Scope) {
+        self.skip(t);
+        self.graph.skipped.push(Skipped::Dispatch {
+            task: t,
+            route,
+            level,
+            scope,
+        });
+    }
+
+    /// A dispatch over the run's instance limit: the run fails, and the
+    /// task is skipped.
+    #[cold]
+    #[inline(never)]
+    fn over_instance_limit(&mut self, t: TaskId) {
+        let task = self.env.plan.task(t).name.clone();
+        self.fail_run(
+            Some(&task),
+            format!(
+                "would start task instance number {} but the limit is {}: a loop that never ends? \
+                 Raise it with ExecutorBuilder::max_task_instances",
+                self.graph.instances.len() + 1,
+                self.max_instances
+            ),
+        );
+        // Every satisfied transition shows in the events as scheduled or
+        // skipped; this one is skipped, and the run is now failing.
+        let reason = format!(
+            "the task instance limit ({}) was reached",
+            self.max_instances
+        );
+        self.emit(|| EventKind::TaskSkipped {
+            task,
+            instance: None,
+            reason,
+        });
     }
 
     pub(super) fn fail_instance(&mut self, id: InstanceId, message: String) {

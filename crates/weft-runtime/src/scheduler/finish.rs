@@ -20,7 +20,7 @@ impl Scheduler {
         // runs do, inlined between its lines, made it many cache lines
         // wide.)
         if self.state == State::Running
-            && (self.graph.joins_waiting > 0 || !self.graph.route_joins.is_empty())
+            && (self.graph.joins_waiting > 0 || self.graph.route_joins.is_some())
         {
             self.unsatisfied_joins();
         }
@@ -53,7 +53,7 @@ impl Scheduler {
         // run; see `pool.rs`.)
         self.graph.joins.clear();
         // (Only a run with `output` or splits made these.)
-        if self.graph.terminal.capacity() > 0 || self.graph.route_joins.capacity() > 0 {
+        if self.graph.terminal.capacity() > 0 || self.graph.route_joins.is_some() {
             self.free_terminal_and_route_joins();
         }
         self.graph.join_slot.clear();
@@ -93,13 +93,9 @@ impl Scheduler {
                 }
             }
         }
-        if !self.graph.route_joins.is_empty() {
-            let mut others: Vec<(u32, u32, &JoinState)> = self
-                .graph
-                .route_joins
-                .iter()
-                .map(|(&(j, r), js)| (r, j, js))
-                .collect();
+        if let Some(route_joins) = self.graph.route_joins.as_deref() {
+            let mut others: Vec<(u32, u32, &JoinState)> =
+                route_joins.iter().map(|(&(j, r), js)| (r, j, js)).collect();
             others.sort_unstable_by_key(|&(r, j, _)| (r, j));
             let errors: Vec<RunError> = others
                 .into_iter()
@@ -167,7 +163,7 @@ impl Scheduler {
     #[inline(never)]
     fn free_terminal_and_route_joins(&mut self) {
         self.graph.terminal = Vec::new();
-        self.graph.route_joins = Default::default();
+        self.graph.route_joins = None;
     }
 
     /// A journaled run's end, recorded.

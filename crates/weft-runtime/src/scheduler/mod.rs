@@ -414,8 +414,11 @@ struct Graph {
     /// wait (most runs' joins all fired, and a wide run's states are many
     /// cache lines to read again).
     joins_waiting: u32,
-    /// The join tasks' states in other routes, by (index in `joins`, route).
-    route_joins: HashMap<(u32, u32), JoinState>,
+    /// The join tasks' states in other routes, by (index in `joins`,
+    /// route); made for the first (only a run with splits has any).
+    /// Boxed, as `Scheduler::var_bytes`: see `Scheduler::action_of`.
+    #[allow(clippy::box_collection)]
+    route_joins: Option<Box<HashMap<(u32, u32), JoinState>>>,
     /// The run's routes; see [`RouteStep`].
     routes: Vec<RouteStep>,
     /// Per task, its index in `joins` (`None`: it is no join); empty for a
@@ -517,23 +520,37 @@ pub(crate) struct Scheduler {
     max_instances: usize,
     /// Bytes of results and variables the run holds (see `Limits`).
     held_bytes: usize,
-    /// The size counted for each variable's current value.
-    var_bytes: HashMap<Arc<str>, usize>,
+    /// The size counted for each variable's current value; made for the
+    /// first variable. Boxed: a `HashMap` is 48 bytes, and the scheduler
+    /// is kept within a block of glibc's per-thread cache (see
+    /// `action_of`).
+    #[allow(clippy::box_collection)]
+    var_bytes: Option<Box<HashMap<Arc<str>, usize>>>,
     actions_run: usize,
     /// The run's metrics; `None` while it is only inspected, and when no
     /// recorder is installed (see `telemetry::recorder_installed`).
     metrics: Option<Box<RunMetrics>>,
     /// Per task, the number of its action among the run's distinct actions
     /// (`None`: no action), for per-action metrics. A boxed slice, 8
-    /// bytes less than a `Vec`: the scheduler (1,032 bytes) is as big as
-    /// a block of glibc's per-thread cache can be; 8 bytes more made its
-    /// box a request in the large range (≈ 940 instructions a run).
+    /// bytes less than a `Vec`: see `SCHEDULER_BYTES`.
     action_of: Box<[Option<u32>]>,
     /// The task graph as it unfolds.
     graph: Graph,
     /// The work of this turn.
     turn: Turn,
 }
+
+/// The most bytes the scheduler may take (on 64-bit targets): the
+/// biggest block glibc's per-thread cache serves (1,032 bytes). Its box
+/// is allocated and freed once a run; a bigger one is a request in the
+/// large range, which misses that cache, sorts the fast bins first, and
+/// goes through the bins again when freed (at 1,080 bytes, ≈ 380
+/// instructions a run more than at 1,000 on `diamond`). Held by a test,
+/// not a compile-time assertion: a dependency's type (flume's receive
+/// future) is inside, and a compatible update of it must not stop a
+/// build, only fail this crate's tests.
+#[cfg(test)]
+const SCHEDULER_BYTES: usize = 1032;
 
 impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
@@ -643,7 +660,7 @@ impl Scheduler {
             started_sys: SystemTime::now(),
             max_instances,
             held_bytes: 0,
-            var_bytes: HashMap::new(),
+            var_bytes: None,
             actions_run: 0,
             metrics: None,
             action_of: Box::default(),
@@ -656,7 +673,7 @@ impl Scheduler {
                 causes: Vec::new(),
                 joins,
                 joins_waiting: 0,
-                route_joins: HashMap::new(),
+                route_joins: None,
                 routes: {
                     let mut routes = std::mem::take(&mut buffers.routes);
                     routes.push(RouteStep {
@@ -860,34 +877,39 @@ impl Scheduler {
             // before the outcome is sent: on multi_thread the caller may
             // start its next run the moment it has it, and would find the
             // pool empty.
-            let buffers = self.take_buffers();
-            {
-                // The box moved here, so that the rest of the scheduler is
-                // dropped at the end of this block; only `ctx` and `env`
-                // are moved out of it (`*self` moved whole copied the
-                // scheduler, ≈ 120 instructions of `memcpy` a run).
-                let this = self;
-                let Scheduler { ctx, env, .. } = *this;
-                let maps = ctx.into_maps(KEPT_CONTEXT_ENTRIES);
-                let kept = match (buffers, maps) {
-                    (Some(mut buffers), maps) => {
-                        buffers.context = maps;
-                        Some(buffers)
-                    }
-                    // Buffers too big to keep: the maps go alone.
-                    (None, Some(maps)) => Some(maps_alone(maps)),
-                    (None, None) => None,
-                };
-                if let Some(kept) = kept {
-                    env.host.keep_run_buffers(kept);
-                }
-            }
+            self.hand_back();
             if let Some(tx) = outcome_tx {
                 tx.send(outcome);
             }
         }
         .instrument(span)
         .await;
+    }
+
+    /// The scheduler dropped, its buffers and context maps handed back to
+    /// the executor for its next run (see `pool.rs`). Out of the run's
+    /// loop: the drop code of the scheduler's fields lay there between the
+    /// lines of the loop's rare branches.
+    #[inline(never)]
+    fn hand_back(mut self: Box<Self>) {
+        let buffers = self.take_buffers();
+        // Only `ctx` and `env` are moved out of the box; the rest is
+        // dropped in place (`*self` moved whole copied the scheduler,
+        // ≈ 120 instructions of `memcpy` a run).
+        let Scheduler { ctx, env, .. } = *self;
+        let maps = ctx.into_maps(KEPT_CONTEXT_ENTRIES);
+        let kept = match (buffers, maps) {
+            (Some(mut buffers), maps) => {
+                buffers.context = maps;
+                Some(buffers)
+            }
+            // Buffers too big to keep: the maps go alone.
+            (None, Some(maps)) => Some(maps_alone(maps)),
+            (None, None) => None,
+        };
+        if let Some(kept) = kept {
+            env.host.keep_run_buffers(kept);
+        }
     }
 
     /// The run's metrics state, with a recorder installed.
@@ -946,19 +968,64 @@ impl Scheduler {
         })
     }
 
+    /// The run's first work: control messages sent before it, the
+    /// workflow's variables, its start tasks queued. (What few runs have —
+    /// an early message, an event subscriber, variables — is done out of
+    /// line, so that a run without them goes through a few lines.)
     fn begin(&mut self) {
         // Control messages sent before the first turn (a subscription right
         // after `start`) are honoured before anything happens; a run being
         // replayed takes them after its records.
         if !self.replaying() {
-            while let Ok(msg) = self.rx.try_recv() {
-                self.handle(msg);
+            if let Ok(msg) = self.rx.try_recv() {
+                self.early_messages(msg);
             }
         }
+        if !self.subscribers.is_empty() {
+            self.emit_run_started();
+        }
+        if !self.env.plan.vars().is_empty() && !self.set_vars() {
+            return;
+        }
+        let initial = Scope::initial(self.ctx.variables().clone());
+        // Sized once: a workflow of many start tasks does not grow the
+        // queues (copying what they hold) as it queues them. (By index:
+        // the plan is not cloned to be read while tasks are queued.)
+        let starts = self.env.plan.starts().len();
+        self.turn.queue.reserve(starts);
+        self.turn.scopes.reserve(starts);
+        for i in 0..starts {
+            let t = self.env.plan.starts()[i];
+            self.queue_dispatch(t, 0, 0, initial.clone());
+        }
+    }
+
+    /// `msg` and the other control messages sent before the run's first
+    /// turn, handled.
+    #[cold]
+    #[inline(never)]
+    fn early_messages(&mut self, msg: Msg) {
+        self.handle(msg);
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+        }
+    }
+
+    /// The `RunStarted` event, for a run with subscribers.
+    #[cold]
+    #[inline(never)]
+    fn emit_run_started(&mut self) {
         let workflow = self.env.plan.name().clone();
         self.emit(|| EventKind::RunStarted { workflow });
+    }
+
+    /// The workflow's variables, set in order (each sees the inputs and
+    /// the variables before it); `false` when one failed, and the run
+    /// with it.
+    #[cold]
+    #[inline(never)]
+    fn set_vars(&mut self) -> bool {
         let plan = self.env.plan.clone();
-        // Each var sees the inputs and the vars before it.
         for (name, value) in plan.vars() {
             let set = match value.render(&self.ctx) {
                 Ok(v) => self
@@ -969,17 +1036,10 @@ impl Scheduler {
             };
             if let Err(message) = set {
                 self.fail_run(None, message);
-                return;
+                return false;
             }
         }
-        let initial = Scope::initial(self.ctx.variables().clone());
-        // Sized once: a workflow of many start tasks does not grow the
-        // queues (copying what they hold) as it queues them.
-        self.turn.queue.reserve(plan.starts().len());
-        self.turn.scopes.reserve(plan.starts().len());
-        for &t in plan.starts() {
-            self.queue_dispatch(t, 0, 0, initial.clone());
-        }
+        true
     }
 
     /// Queues an instance of `task`. Its cause — the moment the action that
@@ -1398,4 +1458,18 @@ pub(crate) fn retries_over_limit(count: f64, max: u32) -> String {
     format!(
         "{count} retries is over the limit of {max}: lower `retry.count`, or raise Limits::max_retries"
     )
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_scheduler_fits_glibcs_per_thread_cache() {
+        let bytes = std::mem::size_of::<super::Scheduler>();
+        assert!(
+            bytes <= super::SCHEDULER_BYTES,
+            "the scheduler takes {bytes} bytes, over {}: box a field few runs use",
+            super::SCHEDULER_BYTES
+        );
+    }
 }

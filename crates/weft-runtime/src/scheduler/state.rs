@@ -218,7 +218,10 @@ impl Scheduler {
             ));
         }
         let key: Arc<str> = Arc::from(name);
-        let freed = self.var_bytes.insert(key.clone(), size);
+        let freed = self
+            .var_bytes
+            .get_or_insert_with(Box::default)
+            .insert(key.clone(), size);
         self.hold_bytes(size, freed);
         Ok(())
     }

@@ -505,7 +505,10 @@ impl Scheduler {
         let js = if route == 0 {
             &mut self.graph.joins[j]
         } else {
-            self.graph.route_joins.get_mut(&(j as u32, route))?
+            self.graph
+                .route_joins
+                .as_mut()?
+                .get_mut(&(j as u32, route))?
         };
         js.fired.then_some(js)
     }
@@ -547,9 +550,15 @@ impl Scheduler {
         self.route_join_state(j, route, branches)
     }
 
+    /// The state of join `j` in `route` (not 0), if the route made it.
+    fn route_join(&self, j: usize, route: u32) -> Option<&JoinState> {
+        self.graph.route_joins.as_ref()?.get(&(j as u32, route))
+    }
+
     fn route_join_state(&mut self, j: usize, route: u32, branches: usize) -> &mut JoinState {
         self.graph
             .route_joins
+            .get_or_insert_with(Box::default)
             .entry((j as u32, route))
             .or_insert_with(|| JoinState::new(branches))
     }
@@ -579,7 +588,7 @@ impl Scheduler {
     pub(super) fn check_join(&mut self, j: usize, route: u32) {
         let js = match route {
             0 => &self.graph.joins[j],
-            _ => match self.graph.route_joins.get(&(j as u32, route)) {
+            _ => match self.route_join(j, route) {
                 Some(js) => js,
                 None => return,
             },
@@ -601,7 +610,7 @@ impl Scheduler {
     fn check_declined(&mut self, j: usize, route: u32) {
         let js = match route {
             0 => &self.graph.joins[j],
-            _ => match self.graph.route_joins.get(&(j as u32, route)) {
+            _ => match self.route_join(j, route) {
                 Some(js) => js,
                 None => return,
             },
