@@ -35,7 +35,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
-use weft::store::{Entry, Record, RunStart, Store};
+use weft::store::{Entry, Record, Store};
 use weft::{ActionInput, Durability, Executor, Plan, RunId};
 use weft_store_sqlite::SqliteStore;
 
@@ -107,17 +107,7 @@ fn durable_shapes(c: &mut Criterion) {
             let store = sqlite(&dir, "floor.db");
             let run = RunId::new();
             let mut seq = 0u64;
-            let start = Record::Started(Box::new(RunStart {
-                workflow: "floor".into(),
-                source: String::new(),
-                format: "yaml".into(),
-                hash: String::new(),
-                inputs: json!({}),
-                parent: None,
-                depth: 0,
-                durability: Durability::Sync,
-                started_at: 0,
-            }));
+            let start = common::floor_start();
             group.bench_function("sqlite_commit_floor", |b| {
                 b.iter(|| {
                     rt.block_on(async {

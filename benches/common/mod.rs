@@ -322,6 +322,23 @@ pub(crate) fn text_plan(shape: &Shape, executor: &Executor) -> Result<Plan, weft
 
 // ---- journals -----------------------------------------------------------------
 
+/// The `Started` record of a floor run (`sqlite_commit_floor`,
+/// `commit_pages`): a sync run of no workflow text, to which single
+/// records are then appended one commit each.
+pub(crate) fn floor_start() -> weft::store::Record {
+    weft::store::Record::Started(Box::new(weft::store::RunStart {
+        workflow: "floor".into(),
+        source: String::new(),
+        format: "yaml".into(),
+        hash: String::new(),
+        inputs: serde_json::json!({}),
+        parent: None,
+        depth: 0,
+        durability: weft::Durability::Sync,
+        started_at: 0,
+    }))
+}
+
 /// A run of one with-items task over `items` items (`items + 2` records),
 /// written to the SQLite file at `path` and flushed: the journal that the
 /// recover benchmarks load and replay. The workflow compiles in next to no

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use common::{runtime_ct, text_plan, Args, Shape};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
-use weft::store::{Command, Entry, Record, RunStart, Store};
+use weft::store::{Command, Entry, Record, Store};
 use weft::{ActionInput, Durability, Executor, Plan, RunId};
 use weft_store_sqlite::SqliteStore;
 
@@ -198,17 +198,7 @@ struct Floor {
 impl Floor {
     fn new(rt: &Runtime, store: Arc<SqliteStore>) -> Result<Floor, Box<dyn std::error::Error>> {
         let run = RunId::new();
-        let record = Record::Started(Box::new(RunStart {
-            workflow: "floor".into(),
-            source: String::new(),
-            format: "yaml".into(),
-            hash: String::new(),
-            inputs: json!({}),
-            parent: None,
-            depth: 0,
-            durability: Durability::Sync,
-            started_at: 0,
-        }));
+        let record = common::floor_start();
         rt.block_on(store.append(&[Entry {
             run,
             seq: 0,
