@@ -722,15 +722,7 @@ mod tests {
             },
             attempt(3, Value::Null),
         ];
-        records
-            .into_iter()
-            .enumerate()
-            .map(|(i, record)| Entry {
-                run,
-                seq: i as u64,
-                record,
-            })
-            .collect()
+        numbered(run, records)
     }
 
     #[test]
