@@ -4,10 +4,27 @@
 
 use std::process::Command;
 
+/// Asks cargo to run this script again when `module`'s source changes (an
+/// upgrade rewrites its `__init__.py`): what the script found would
+/// otherwise stay as it was at the first build.
+fn watch_module(python: &str, module: &str) {
+    let out = Command::new(python)
+        .args(["-c", &format!("import {module}; print({module}.__file__)")])
+        .output();
+    if let Ok(out) = out {
+        let file = String::from_utf8_lossy(&out.stdout);
+        let file = file.trim();
+        if out.status.success() && !file.is_empty() {
+            println!("cargo::rerun-if-changed={file}");
+        }
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=WEFT_YAQL_PYTHON");
     println!("cargo:rustc-check-cfg=cfg(weft_yaql_python)");
     let python = std::env::var("WEFT_YAQL_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    watch_module(&python, "yaql");
     let found = Command::new(&python)
         .args(["-c", "import collections.abc, yaql"])
         .output()

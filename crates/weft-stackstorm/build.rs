@@ -17,6 +17,22 @@ fn imports(python: &std::ffi::OsStr, modules: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Asks cargo to run this script again when `module`'s source changes (an
+/// upgrade rewrites its `__init__.py`): what the script found would
+/// otherwise stay as it was at the first build.
+fn watch_module(python: &std::ffi::OsStr, module: &str) {
+    let out = Command::new(python)
+        .args(["-c", &format!("import {module}; print({module}.__file__)")])
+        .output();
+    if let Ok(out) = out {
+        let file = String::from_utf8_lossy(&out.stdout);
+        let file = file.trim();
+        if out.status.success() && !file.is_empty() {
+            println!("cargo::rerun-if-changed={file}");
+        }
+    }
+}
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(weft_st2_functions_live)");
     println!("cargo::rustc-check-cfg=cfg(weft_orquesta_jinja_live)");
@@ -25,6 +41,16 @@ fn main() {
     let Some(python) = std::env::var_os("WEFT_ORQUESTA_PYTHON") else {
         return;
     };
+    for module in [
+        "orquesta",
+        "jinja2",
+        "yaml",
+        "semver",
+        "jsonpath_rw",
+        "orjson",
+    ] {
+        watch_module(&python, module);
+    }
     let functions = "yaml, semver, jsonpath_rw, orjson";
     if imports(&python, functions) {
         println!("cargo::rustc-cfg=weft_st2_functions_live");
