@@ -4,22 +4,6 @@
 
 use std::process::Command;
 
-/// Asks cargo to run this script again when `module`'s source changes (an
-/// upgrade rewrites its `__init__.py`): what the script found would
-/// otherwise stay as it was at the first build.
-fn watch_module(python: &std::ffi::OsStr, module: &str) {
-    let out = Command::new(python)
-        .args(["-c", &format!("import {module}; print({module}.__file__)")])
-        .output();
-    if let Ok(out) = out {
-        let file = String::from_utf8_lossy(&out.stdout);
-        let file = file.trim();
-        if out.status.success() && !file.is_empty() {
-            println!("cargo::rerun-if-changed={file}");
-        }
-    }
-}
-
 fn main() {
     println!("cargo:rustc-check-cfg=cfg(weft_orquesta_live)");
     println!("cargo:rerun-if-env-changed=WEFT_ORQUESTA_PYTHON");
@@ -27,11 +11,17 @@ fn main() {
     let Some(python) = std::env::var_os("WEFT_ORQUESTA_PYTHON") else {
         return;
     };
-    watch_module(&python, "orquesta");
+    // Whether it imports Orquesta; when it does, Python also prints the
+    // directive to run this script again when Orquesta's source changes
+    // (an upgrade rewrites its `__init__.py`).
+    let probe = "import orquesta; print('cargo::rerun-if-changed=' + orquesta.__file__)";
     let imports = Command::new(&python)
-        .args(["-c", "import orquesta"])
+        .args(["-c", probe])
         .output()
-        .map(|out| out.status.success())
+        .map(|out| {
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            out.status.success()
+        })
         .unwrap_or(false);
     if imports {
         println!("cargo:rustc-cfg=weft_orquesta_live");

@@ -18,19 +18,13 @@ fn imports(python: &std::ffi::OsStr, modules: &str) -> bool {
 }
 
 /// Asks cargo to run this script again when `module`'s source changes (an
-/// upgrade rewrites its `__init__.py`): what the script found would
-/// otherwise stay as it was at the first build.
+/// upgrade rewrites its `__init__.py`); Python prints the directive.
 fn watch_module(python: &std::ffi::OsStr, module: &str) {
-    let out = Command::new(python)
-        .args(["-c", &format!("import {module}; print({module}.__file__)")])
-        .output();
-    if let Ok(out) = out {
-        let file = String::from_utf8_lossy(&out.stdout);
-        let file = file.trim();
-        if out.status.success() && !file.is_empty() {
-            println!("cargo::rerun-if-changed={file}");
-        }
-    }
+    let code = format!("import {module}; print('cargo::rerun-if-changed=' + {module}.__file__)");
+    let out = Command::new(python).args(["-c", &code]).output();
+    out.into_iter()
+        .filter(|o| o.status.success())
+        .for_each(|o| print!("{}", String::from_utf8_lossy(&o.stdout)));
 }
 
 fn main() {
