@@ -14,7 +14,8 @@ log's writes, its fsync, the answer back to the journal writer task, and
 the flush's answer to the caller. A floor commit: the same from the
 caller's append. Medians and means in microseconds; the commits that found
 the writer thread still checkpointing (writing the database file) when
-they were handed over are counted apart.
+they were handed over, or another transaction of it (a move of the runs
+waiting in `runs_new`), are counted apart.
 """
 import statistics
 import sys
@@ -59,14 +60,19 @@ def phases(ev, starts, handed, stored, db):
     if not syncs:
         return None
     sync = syncs[-1]
-    before = [e for e in window if e[0] < sync[0]]
+    # Another transaction of the writer in front (the move of the runs
+    # waiting in `runs_new`, schema version 6): the commit's own calls
+    # come after its sync.
+    start = syncs[-2][1] if len(syncs) > 1 else handed
+    before = [e for e in window if start <= e[0] < sync[0]]
     # A checkpoint in front: writes or syncs of the database file.
     ckpt = [e for e in before if e[6] == db and e[3] in ('pwrite', 'fsync', 'fdatasync')]
-    after_ckpt = ckpt[-1][1] if ckpt else handed
+    after_ckpt = ckpt[-1][1] if ckpt else start
     writes = [e for e in before if e[3] == 'pwrite' and e[6] == wal and e[0] >= after_ckpt]
     locks = [e for e in before if e[3] == 'fcntl' and e[0] >= after_ckpt]
     if not writes or not locks:
-        return None
+        # The calls of the commit cannot be told from those in front.
+        return {'checkpoint in front': True}
     lock, first_write = locks[0][0], writes[0][0]
     reads = [e for e in before if e[3] == 'pread' and e[0] >= after_ckpt]
     return {
@@ -75,7 +81,7 @@ def phases(ev, starts, handed, stored, db):
         'log writes': sync[0] - first_write,
         'fsync': sync[1] - sync[0],
         'to answer': stored - sync[1],
-        'checkpoint in front': busy or bool(ckpt),
+        'checkpoint in front': busy or bool(ckpt) or len(syncs) > 1,
         'log bytes': sum(e[5] for e in writes),
         'reads': len(reads),
         'read bytes': sum(e[5] for e in reads),
@@ -108,6 +114,8 @@ def main():
             if mid is None:
                 continue
             row = dict(head)
+            if len(mid) == 1:
+                row = {}
             row.update(mid)
             row['answer to caller'] = answered - stored
             row['commit (flush sent or call to answer)'] = answered - (sent if kind == 'run' else t0)
@@ -118,8 +126,8 @@ def main():
               f'mean {statistics.mean(memory):.1f}')
     for kind, rs in rows.items():
         clean = [r for r in rs if not r['checkpoint in front']]
-        print(f'\n{kind}: {len(rs)} commits, {len(rs) - len(clean)} with a checkpoint in front '
-              f'(left out below)')
+        print(f'\n{kind}: {len(rs)} commits, {len(rs) - len(clean)} with a checkpoint or a move '
+              f'in front (left out below)')
         print(f'  {"median":>8} {"mean":>8} {"p90":>8}  phase (µs)')
         for key in clean[0]:
             if key == 'checkpoint in front':
@@ -132,7 +140,7 @@ def main():
             print(f'  {med:8.1f} {mean:8.1f} {p90:8.1f}  {key}')
         if len(rs) > len(clean):
             d = [r['commit (flush sent or call to answer)'] / 1e3 for r in rs if r['checkpoint in front']]
-            print(f'  with a checkpoint in front: median {statistics.median(d):.1f} µs, '
+            print(f'  with a checkpoint or a move in front: median {statistics.median(d):.1f} µs, '
                   f'mean {statistics.mean(d):.1f}; over all: mean '
                   f'{statistics.mean(r["commit (flush sent or call to answer)"] for r in rs) / 1e3:.1f}')
     # Checkpoints: their time on each writer thread, per commit.

@@ -54,11 +54,24 @@ fn each_list_reads_its_runs_in_id_order_from_an_index() {
         ),
         (RunFilter::all(), "USING PRIMARY KEY (id<?)"),
     ] {
-        let (sql, args) = list_query(&page(filter.clone()));
-        let plan = plan(&conn, &sql, args);
-        assert!(plan.contains(index), "{filter:?}: {plan}");
-        // In id order as read: no sort of every run that passes.
-        assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+        let (sql, args) = list_query(&page(filter.clone()), true);
+        let both = plan(&conn, &sql, args);
+        assert!(both.contains(index), "{filter:?}: {both}");
+        // In id order as read: no sort of every run that passes; the runs
+        // waiting in `runs_new` merged in, read on its key.
+        assert!(!both.contains("TEMP B-TREE"), "{filter:?}: {both}");
+        assert!(
+            both.contains("MERGE (UNION ALL)")
+                && both.contains("SEARCH runs_new USING PRIMARY KEY (id<?)"),
+            "{filter:?}: {both}"
+        );
+        // A file before schema version 6 (read-only) has no `runs_new`.
+        let (sql, args) = list_query(&page(filter.clone()), false);
+        let old = plan(&conn, &sql, args);
+        assert!(
+            old.contains(index) && !old.contains("runs_new"),
+            "{filter:?}: {old}"
+        );
     }
 }
 
@@ -74,7 +87,7 @@ fn the_runs_not_ended_are_found_on_their_statuses() {
                 .filter(|s| !s.is_terminal() && *s != RunStatus::Queued),
         )
         .top_level();
-    let (sql, args) = list_query(&filter);
+    let (sql, args) = list_query(&filter, true);
     let plan = plan(&conn, &sql, args);
     assert!(
         plan.contains("USING INDEX runs_by_status (status=?)"),

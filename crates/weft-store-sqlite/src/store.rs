@@ -178,6 +178,7 @@ impl SqliteStore {
                 match job {
                     WriteJob::Append(batch, reply) => {
                         let _ = reply.send(writer.append(batch));
+                        writer.move_if_due();
                         writer.checkpoint_if_due();
                     }
                     WriteJob::AppendOwned(entries, reply) => {
@@ -188,6 +189,7 @@ impl SqliteStore {
                                 // caller goes on.
                                 let _ = reply.send(Ok(()));
                                 drop(entries);
+                                writer.move_if_due();
                                 writer.checkpoint_if_due();
                             }
                             Err(e) => {

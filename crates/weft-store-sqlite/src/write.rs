@@ -13,6 +13,11 @@
 //! journal row's records are in weft's binary form (`Encoder::binary`,
 //! [`pack`]), stored as a blob, its CRC-32 taken of the bytes stored.
 //!
+//! A new run's summary row goes into `runs_new`, which has no index, and
+//! is moved into `runs` with a batch of others after a later commit
+//! ([`Writer::move_if_due`]): a short run's commit writes the pages of its
+//! journal row and of `runs_new`, not those of the five indexes of `runs`.
+//!
 //! A run's workflow text is not in its journal row: the batch is encoded
 //! with the texts apart ([`Encoder::texts_apart`]), the run's summary names
 //! the text by its SHA-256, and the text is inserted into `texts` the first
@@ -92,7 +97,26 @@ pub(crate) struct Writer {
     /// Where a row's records are packed ([`pack::pack`]), kept from one
     /// row to the next.
     packed: Vec<u8>,
+    /// The runs in `runs_new`, waiting to be moved into `runs`
+    /// ([`Writer::move_if_due`]); those of the transaction going on in
+    /// `staging`.
+    staged: usize,
+    staging: usize,
 }
+
+/// The runs waiting in `runs_new` at which the writer moves them into
+/// `runs`, after a commit has been answered: a move writes the pages of
+/// `runs` and its five indexes that the runs' own commits did not (some
+/// 12 to 23 frames of the log for 64 short runs, where each run's commit
+/// would have written five more), and syncs once.
+pub(crate) const MOVE_STAGED: usize = 64;
+
+/// Moves every run waiting in `runs_new` into `runs`.
+const MOVE_SQL: &str = "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
+                          ended_at, next_seq, text)
+     SELECT id, workflow, status, parent, started_at, updated_at, ended_at, next_seq, text
+     FROM runs_new;
+     DELETE FROM runs_new;";
 
 impl Writer {
     /// The writer of `conn`, the file at `path`. SQLite's own checkpoints
@@ -113,6 +137,9 @@ impl Writer {
             .map_err(|e| error::sql(&path, "cannot read the page size", e))?;
         let checkpoint_pages =
             (AUTOCHECKPOINT_BYTES / page.max(512)).clamp(1, i32::MAX as i64) as i32;
+        let staged: i64 = conn
+            .query_row("SELECT count(*) FROM runs_new", [], |row| row.get(0))
+            .map_err(|e| error::sql(&path, "cannot read its tables", e))?;
         Ok(Writer {
             conn,
             path,
@@ -121,7 +148,30 @@ impl Writer {
             wal_pages,
             checkpoint_pages,
             packed: Vec::new(),
+            staged: staged.max(0) as usize,
+            staging: 0,
         })
+    }
+
+    /// Moves the runs waiting in `runs_new` into `runs`, in a transaction
+    /// of its own, once [`MOVE_STAGED`] or more wait. Called after a commit
+    /// has been answered, as [`Writer::checkpoint_if_due`]. A move that
+    /// fails leaves them there (every read reads both tables), to be tried
+    /// after a later commit.
+    pub(crate) fn move_if_due(&mut self) {
+        if self.staged >= MOVE_STAGED {
+            let moved = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .and_then(|tx| {
+                    tx.execute_batch(MOVE_SQL)?;
+                    tx.commit()
+                });
+            if moved.is_ok() {
+                self.staged = 0;
+            }
+            self.settle();
+        }
     }
 
     /// Copies the write-ahead log into the file once it holds
@@ -149,10 +199,14 @@ impl Writer {
 
     /// Writes a prepared batch in one transaction.
     pub(crate) fn append(&mut self, batch: Prepared) -> Result<(), StoreError> {
+        self.staging = 0;
         let result = self.append_in_transaction(batch);
         // The texts this batch inserted are known to be in the file once
-        // it committed, and not if it did not.
+        // it committed, and not if it did not; so are its new runs.
         self.texts.settle(result.is_ok());
+        if result.is_ok() {
+            self.staged += self.staging;
+        }
         self.settle();
         pack::release(&mut self.packed);
         result
@@ -164,6 +218,7 @@ impl Writer {
             path,
             texts,
             packed,
+            staging,
             ..
         } = self;
         let path = path.as_str();
@@ -173,9 +228,11 @@ impl Writer {
             .map_err(fail)?;
         let now = millis_now();
         {
+            // The run's summary, and whether it waits in `runs_new`.
             let mut select = tx
                 .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS}, next_seq FROM runs WHERE id = ?1"
+                    "SELECT {SUMMARY_COLUMNS}, next_seq, 0 FROM runs WHERE id = ?1
+                     UNION ALL SELECT {SUMMARY_COLUMNS}, next_seq, 1 FROM runs_new WHERE id = ?1"
                 ))
                 .map_err(fail)?;
             let mut insert_journal = tx
@@ -184,33 +241,38 @@ impl Writer {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(fail)?;
-            let mut upsert_run = tx
+            // A new run goes into `runs_new`, unindexed: its commit writes
+            // no page of the indexes of `runs` (see `MOVE_STAGED`).
+            let mut insert_run = tx
                 .prepare_cached(
-                    "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
-                                       ended_at, next_seq, text)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (id) DO UPDATE SET
-                        status = excluded.status,
-                        updated_at = excluded.updated_at,
-                        ended_at = excluded.ended_at,
-                        next_seq = excluded.next_seq",
+                    "INSERT INTO runs_new (id, workflow, status, parent, started_at,
+                                           updated_at, ended_at, next_seq, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(fail)?;
             for rb in batch.runs {
                 let id = id_bytes(rb.run);
                 let stored = select
                     .query_row([&id[..]], |row| {
-                        Ok((summary_from_row(row), row.get::<_, i64>(7)?))
+                        Ok((
+                            summary_from_row(row),
+                            row.get::<_, i64>(7)?,
+                            row.get::<_, bool>(8)?,
+                        ))
                     })
                     .optional()
                     .map_err(fail)?;
                 let new = stored.is_none();
+                let table = match &stored {
+                    Some((_, _, true)) | None => "runs_new",
+                    Some((_, _, false)) => "runs",
+                };
                 let mut summary = match (stored, rb.start) {
                     (None, Some(start)) => start,
                     (None, None) => {
                         return Err(out_of_sequence(path, rb.run, rb.first, -1));
                     }
-                    (Some((summary, next)), _) => {
+                    (Some((summary, next, _)), _) => {
                         if int(rb.first) != next {
                             return Err(if rb.first == 0 {
                                 one_start(path, rb.run)
@@ -273,21 +335,8 @@ impl Writer {
                     ])
                     .map_err(fail)?;
                 let next_seq = int(rb.last).saturating_add(1);
-                if before == Some((summary.status, summary.ended_at)) {
-                    // A stored run whose status and end stay as they were:
-                    // an UPDATE that sets `status` or `ended_at` rewrites
-                    // the run's entry in `runs_by_status` or `runs_by_end`
-                    // even when the value is the same, a page of the log
-                    // for nothing.
-                    tx.prepare_cached(
-                        "UPDATE runs SET updated_at = ?2, next_seq = ?3 WHERE id = ?1",
-                    )
-                    .and_then(|mut touch| {
-                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
-                    })
-                    .map_err(fail)?;
-                } else {
-                    upsert_run
+                if new {
+                    insert_run
                         .execute(params![
                             &id[..],
                             summary.workflow,
@@ -300,6 +349,35 @@ impl Writer {
                             text.as_ref().map(|t| &t[..]),
                         ])
                         .map_err(fail)?;
+                    *staging += 1;
+                } else if before == Some((summary.status, summary.ended_at)) {
+                    // A stored run whose status and end stay as they were:
+                    // an UPDATE that sets `status` or `ended_at` rewrites
+                    // the run's entry in `runs_by_status` or `runs_by_end`
+                    // even when the value is the same, a page of the log
+                    // for nothing.
+                    tx.prepare_cached(&format!(
+                        "UPDATE {table} SET updated_at = ?2, next_seq = ?3 WHERE id = ?1"
+                    ))
+                    .and_then(|mut touch| {
+                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
+                    })
+                    .map_err(fail)?;
+                } else {
+                    tx.prepare_cached(&format!(
+                        "UPDATE {table} SET status = ?2, updated_at = ?3, ended_at = ?4,
+                                next_seq = ?5 WHERE id = ?1"
+                    ))
+                    .and_then(|mut update| {
+                        update.execute(params![
+                            &id[..],
+                            summary.status.as_str(),
+                            int(summary.updated_at),
+                            summary.ended_at.map(int),
+                            next_seq,
+                        ])
+                    })
+                    .map_err(fail)?;
                 }
             }
         }
@@ -310,6 +388,9 @@ impl Writer {
     /// and the texts no run names any more.
     pub(crate) fn purge(&mut self, before: Millis) -> Result<usize, StoreError> {
         let result = self.purge_in_transaction(before);
+        if result.is_ok() {
+            self.staged = 0;
+        }
         // Texts may be gone: the next run of each inserts its text again
         // (or finds it there).
         self.texts.forget();
@@ -333,6 +414,9 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
+        // The runs waiting in `runs_new` first: the purge reads `runs`
+        // on its indexes.
+        tx.execute_batch(MOVE_SQL).map_err(fail)?;
         tx.execute(&PurgeSql::journal(), [int(before)])
             .map_err(fail)?;
         // The texts the deleted runs named, each once.
