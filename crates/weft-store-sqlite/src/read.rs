@@ -1,7 +1,10 @@
 //! Reading: journals, summaries and lists, on the reader thread's own
 //! connection. Each answer is one statement, so it reads one committed
 //! state of the file (the write-ahead log lets it read while the writer
-//! commits).
+//! commits): a run's summary is in `runs` or in `runs_new`, never both,
+//! in any one state. (Whether the file has `runs_new` at all, a file
+//! before schema version 6 does not, is read from its schema first:
+//! [`has_staged`].)
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
