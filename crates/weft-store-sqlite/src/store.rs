@@ -18,7 +18,7 @@ use crate::error;
 use crate::options::SqliteOptions;
 use crate::read::Reader;
 use crate::schema::{self, ReadMode};
-use crate::write::{self, Prepared, Writer};
+use crate::write::{self, Prepared, Writer, MOVE_STAGED};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -172,7 +172,8 @@ impl SqliteStore {
             }),
             &name,
         )?;
-        let mut writer = Writer::new(conn, name.clone())?;
+        let batch = options.move_batch.unwrap_or(MOVE_STAGED).max(1);
+        let mut writer = Writer::new(conn, name.clone(), batch)?;
         let writer = Worker::spawn("weft-sqlite-writer", &name, move |rx| {
             for job in rx {
                 match job {

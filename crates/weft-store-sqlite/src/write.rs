@@ -102,6 +102,9 @@ pub(crate) struct Writer {
     /// `staging`.
     staged: usize,
     staging: usize,
+    /// How many runs wait before they are moved: [`MOVE_STAGED`], or a
+    /// test's [`SqliteOptions::move_batch`](crate::SqliteOptions).
+    batch: usize,
 }
 
 /// The runs waiting in `runs_new` at which the writer moves them into
@@ -124,7 +127,11 @@ impl Writer {
     /// log into the file inside the commit that filled it, so that the
     /// caller waiting for the commit would wait for some thousands of pages
     /// to be copied and the file synced as well.
-    pub(crate) fn new(mut conn: Connection, path: String) -> Result<Writer, StoreError> {
+    pub(crate) fn new(
+        mut conn: Connection,
+        path: String,
+        batch: usize,
+    ) -> Result<Writer, StoreError> {
         let wal_pages = Arc::new(AtomicI32::new(0));
         let pages = wal_pages.clone();
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
@@ -150,16 +157,17 @@ impl Writer {
             packed: Vec::new(),
             staged: staged.max(0) as usize,
             staging: 0,
+            batch,
         })
     }
 
     /// Moves the runs waiting in `runs_new` into `runs`, in a transaction
-    /// of its own, once [`MOVE_STAGED`] or more wait. Called after a commit
+    /// of its own, once [`MOVE_STAGED`] or more wait (all that wait). Called after a commit
     /// has been answered, as [`Writer::checkpoint_if_due`]. A move that
     /// fails leaves them there (every read reads both tables), to be tried
     /// after a later commit.
     pub(crate) fn move_if_due(&mut self) {
-        if self.staged >= MOVE_STAGED {
+        if self.staged >= self.batch {
             let moved = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
