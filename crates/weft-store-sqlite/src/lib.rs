@@ -63,10 +63,12 @@
 //! A new run's summary goes into a fourth table, `runs_new` (schema
 //! version 6): the same columns, keyed by id, without the indexes of
 //! `runs`, so that the commit of a short run writes none of their pages.
-//! The writer moves the runs waiting there into `runs` in a transaction of
-//! its own once 64 wait, after the commit it was answering (and a purge
-//! moves them all first); every read reads both tables, so a run reads the
-//! same wherever its summary is. A weft before version 6 refuses the file
+//! Once 64 or more wait, the writer moves all that wait into `runs` in a
+//! transaction of its own, after the commit it was answering; a purge
+//! deletes the ended runs of both tables, then moves those still waiting
+//! (so that a full file's purge frees pages before it needs any). Every
+//! read reads both tables, so a run reads the same wherever its summary
+//! is. A weft before version 6 refuses the file
 //! (it would not see those runs).
 //!
 //! A run's `Started` record is stored with an empty `source`: its text is

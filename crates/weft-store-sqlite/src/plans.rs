@@ -102,11 +102,18 @@ fn a_purge_reads_the_runs_ended_before_its_cutoff_and_no_others() {
     // A range of `runs_by_end` up to the cutoff (from past NULL).
     let on_end =
         |plan: &str| plan.contains("USING INDEX runs_by_end (") && plan.contains("ended_at<?)");
-    let runs = plan(&conn, &PurgeSql::runs(), cutoff());
+    let runs = plan(&conn, &PurgeSql::runs("runs"), cutoff());
     assert!(on_end(&runs), "{runs}");
-    let journal = plan(&conn, &PurgeSql::journal(), cutoff());
+    let journal = plan(&conn, &PurgeSql::journal("runs"), cutoff());
     assert!(
         on_end(&journal) && journal.contains("sqlite_autoindex_journal_1 (run=?)"),
+        "{journal}"
+    );
+    // The few runs waiting in `runs_new` are read whole (it has no
+    // index), their journals on the journal's key.
+    let journal = plan(&conn, &PurgeSql::journal("runs_new"), cutoff());
+    assert!(
+        journal.contains("SCAN runs_new") && journal.contains("sqlite_autoindex_journal_1 (run=?)"),
         "{journal}"
     );
     let text = plan(

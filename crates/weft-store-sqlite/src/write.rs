@@ -162,24 +162,30 @@ impl Writer {
     }
 
     /// Moves the runs waiting in `runs_new` into `runs`, in a transaction
-    /// of its own, once [`MOVE_STAGED`] or more wait (all that wait). Called after a commit
-    /// has been answered, as [`Writer::checkpoint_if_due`]. A move that
-    /// fails leaves them there (every read reads both tables), to be tried
-    /// after a later commit.
+    /// of its own, once [`MOVE_STAGED`] or more wait (all that wait).
+    /// Called after a commit has been answered, as
+    /// [`Writer::checkpoint_if_due`]. A move that fails leaves them there
+    /// (every read reads both tables), to be tried after a later commit.
     pub(crate) fn move_if_due(&mut self) {
         if self.staged >= self.batch {
-            let moved = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .and_then(|tx| {
-                    tx.execute_batch(MOVE_SQL)?;
-                    tx.commit()
-                });
-            if moved.is_ok() {
-                self.staged = 0;
-            }
-            self.settle();
+            self.move_staged();
         }
+    }
+
+    /// Moves every run waiting in `runs_new` into `runs`, in a transaction
+    /// of its own.
+    fn move_staged(&mut self) {
+        let moved = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .and_then(|tx| {
+                tx.execute_batch(MOVE_SQL)?;
+                tx.commit()
+            });
+        if moved.is_ok() {
+            self.staged = 0;
+        }
+        self.settle();
     }
 
     /// Copies the write-ahead log into the file once it holds
@@ -393,17 +399,18 @@ impl Writer {
     }
 
     /// Deletes the runs that ended before `before`, with their journals,
-    /// and the texts no run names any more.
+    /// and the texts no run names any more; then moves the runs still
+    /// waiting in `runs_new` into `runs`, best effort.
     pub(crate) fn purge(&mut self, before: Millis) -> Result<usize, StoreError> {
         let result = self.purge_in_transaction(before);
-        if result.is_ok() {
-            self.staged = 0;
+        if let Ok((_, waiting)) = result {
+            self.staged = waiting;
         }
         // Texts may be gone: the next run of each inserts its text again
         // (or finds it there).
         self.texts.forget();
         self.settle();
-        if matches!(result, Ok(n) if n > 0) {
+        if matches!(result, Ok((n, _)) if n > 0) {
             // The deleted pages were overwritten (`secure_delete`), but the
             // log still holds their earlier copies: copy it back into the
             // file and empty it. Best effort: a reader that holds an old
@@ -412,26 +419,32 @@ impl Writer {
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
-        result
+        if result.is_ok() && self.staged > 0 {
+            // After the purge, not before it: a move may need pages that
+            // only the purge frees (a full file), and a purge must not
+            // fail for it.
+            self.move_staged();
+        }
+        result.map(|(n, _)| n)
     }
 
-    fn purge_in_transaction(&mut self, before: Millis) -> Result<usize, StoreError> {
+    /// The purge's transaction: the runs deleted, and those still waiting
+    /// in `runs_new`. Deletes only, so that it frees pages before it needs
+    /// any (a full file's remedy).
+    fn purge_in_transaction(&mut self, before: Millis) -> Result<(usize, usize), StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot purge", e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        // The runs waiting in `runs_new` first: the purge reads `runs`
-        // on its indexes.
-        tx.execute_batch(MOVE_SQL).map_err(fail)?;
-        tx.execute(&PurgeSql::journal(), [int(before)])
-            .map_err(fail)?;
         // The texts the deleted runs named, each once.
         let mut named: HashSet<Vec<u8>> = HashSet::new();
         let mut n = 0;
-        {
-            let mut delete = tx.prepare(&PurgeSql::runs()).map_err(fail)?;
+        for table in ["runs", "runs_new"] {
+            tx.execute(&PurgeSql::journal(table), [int(before)])
+                .map_err(fail)?;
+            let mut delete = tx.prepare(&PurgeSql::runs(table)).map_err(fail)?;
             let mut rows = delete.query([int(before)]).map_err(fail)?;
             while let Some(row) = rows.next().map_err(fail)? {
                 n += 1;
@@ -440,14 +453,17 @@ impl Writer {
                 }
             }
         }
-        // Those no run names any more.
+        // Those no run names any more, in either table.
         let mut unnamed = tx.prepare(PurgeSql::UNNAMED_TEXT).map_err(fail)?;
         for text in &named {
             unnamed.execute([&text[..]]).map_err(fail)?;
         }
         drop(unnamed);
+        let waiting: i64 = tx
+            .query_row("SELECT count(*) FROM runs_new", [], |row| row.get(0))
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
-        Ok(n)
+        Ok((n, waiting.max(0) as usize))
     }
 
     /// Leaves no transaction open after a failure (a full disk can leave
@@ -464,27 +480,31 @@ impl Writer {
 pub(crate) struct PurgeSql;
 
 impl PurgeSql {
-    /// Deletes the journals of the runs ended before the cutoff.
-    pub(crate) fn journal() -> String {
+    /// Deletes the journals of the runs of `table` (`runs` or `runs_new`)
+    /// ended before the cutoff.
+    pub(crate) fn journal(table: &str) -> String {
         format!(
-            "DELETE FROM journal WHERE run IN (SELECT id FROM runs WHERE {})",
+            "DELETE FROM journal WHERE run IN (SELECT id FROM {table} WHERE {})",
             Self::ended_before()
         )
     }
 
-    /// Deletes the runs ended before the cutoff, returning their texts.
-    pub(crate) fn runs() -> String {
+    /// Deletes the runs of `table` (`runs` or `runs_new`) ended before the
+    /// cutoff, returning their texts.
+    pub(crate) fn runs(table: &str) -> String {
         format!(
-            "DELETE FROM runs WHERE {} RETURNING text",
+            "DELETE FROM {table} WHERE {} RETURNING text",
             Self::ended_before()
         )
     }
 
-    /// Deletes the text `?1` if no run names it (found on `runs_by_text`).
+    /// Deletes the text `?1` if no run names it (found on `runs_by_text`,
+    /// and among the few runs waiting in `runs_new`, which has no index).
     pub(crate) const UNNAMED_TEXT: &str = "DELETE FROM texts WHERE sha256 = ?1
-         AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)";
+         AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)
+         AND NOT EXISTS (SELECT 1 FROM runs_new WHERE text = ?1)";
 
-    /// The runs ended before the cutoff, found on `runs_by_end`, which
+    /// The runs ended before the cutoff, found in `runs` on `runs_by_end`, which
     /// holds the ended runs by their end: a purge reads the runs it
     /// deletes and no others. The `+` keeps SQLite from reading
     /// `runs_by_status` instead (with no statistics of the file it takes

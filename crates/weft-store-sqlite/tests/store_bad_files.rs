@@ -600,6 +600,59 @@ async fn a_full_database_fails_appends_as_unavailable_and_keeps_what_it_had() {
     assert_eq!(store.load(rejected[0].run).await.unwrap(), rejected);
 }
 
+/// Rows of `table` in the file at `path`.
+fn rows(path: &Path, table: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A full file whose runs are in both tables, some moved into `runs` and
+/// some waiting in `runs_new`: the purge deletes the ended runs of both
+/// before it needs a page, so that it makes room as the full-file error
+/// suggests. Small pages, so that a move into `runs` cannot be done
+/// without new ones.
+#[tokio::test]
+async fn purging_a_full_file_with_runs_waiting_makes_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let options = SqliteOptions::new()
+        .page_size(512)
+        .max_size(160 * 1024)
+        .move_batch(40);
+    let store = SqliteStore::open_with(&path, &options).unwrap();
+    let mut appended = Vec::new();
+    let rejected = loop {
+        let run = RunId::new();
+        let records = vec![
+            started("filler", None, 1),
+            attempt(
+                1,
+                AttemptOutcome::Ok {
+                    result: Arc::new(json!(weft_test_support::noise(appended.len() as u64, 600))),
+                },
+            ),
+            ended(RunStatus::Succeeded, 10),
+        ];
+        let batch = entries(run, 0, records);
+        match store.append(&batch).await {
+            Ok(_) => appended.push(batch),
+            Err(e) => {
+                assert_names_file(&e, &path, "the disk or the database is full");
+                break batch;
+            }
+        }
+        assert!(appended.len() < 1_000, "a 160 KB database took 1,000 runs");
+    };
+    let (moved, waiting) = (rows(&path, "runs"), rows(&path, "runs_new"));
+    assert!(moved > 0 && waiting > 0, "{moved} moved, {waiting} waiting");
+    let purged = store.purge(std::time::SystemTime::now()).await.unwrap();
+    assert_eq!(purged, appended.len());
+    store.append(&rejected).await.unwrap();
+    assert_eq!(store.load(rejected[0].run).await.unwrap(), rejected);
+}
+
 #[tokio::test]
 async fn one_writer_per_file_while_readers_read() {
     let dir = tempfile::tempdir().unwrap();

@@ -160,8 +160,8 @@ async fn new_runs_read_the_same_before_across_and_after_their_move_into_runs() {
     reads_as_made(&reader, &made).await;
     drop(reader);
 
-    // The purge moves what waits first, then deletes the ended runs of
-    // both.
+    // The purge deletes the ended runs of both tables, then moves what
+    // still waits.
     let store = SqliteStore::open(&path).unwrap();
     let future = SystemTime::now() + Duration::from_secs(3_600);
     let purged = store.purge(future).await.unwrap();
@@ -226,4 +226,29 @@ async fn a_version_five_file_is_migrated_and_its_runs_read_with_the_new_ones() {
     }
     assert_eq!((count(&path, "runs"), count(&path, "runs_new")), (6, 3));
     reads_as_made(&store, &made).await;
+}
+
+/// A purge deletes a workflow's text only when no run names it, in either
+/// table: a running run still waiting in `runs_new` keeps the text of the
+/// ended runs purged beside it.
+#[tokio::test]
+async fn a_text_named_by_a_waiting_run_outlives_a_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    // Runs 1 and 2 end, run 0 runs on; all of workflow "hourly" and
+    // waiting in `runs_new`.
+    let made = [
+        make(&store, 4, None).await,
+        make(&store, 1, None).await,
+        make(&store, 2, None).await,
+    ];
+    assert_eq!(made[0].status, RunStatus::Running);
+    assert!(made.iter().all(|m| m.workflow == "hourly"));
+    assert_eq!((count(&path, "runs"), count(&path, "runs_new")), (0, 3));
+    let before = store.load(made[0].id).await.unwrap();
+    let future = SystemTime::now() + Duration::from_secs(3_600);
+    assert_eq!(store.purge(future).await.unwrap(), 2);
+    assert_eq!(count(&path, "texts"), 1);
+    assert_eq!(store.load(made[0].id).await.unwrap(), before);
 }
