@@ -105,6 +105,11 @@ pub(crate) struct Writer {
     /// How many runs wait before they are moved: [`MOVE_STAGED`], or a
     /// test's [`SqliteOptions::move_batch`](crate::SqliteOptions).
     batch: usize,
+    /// How many waiting runs the next move waits for: `batch`, or, after
+    /// a move failed, `batch` more than were waiting then.
+    move_at: usize,
+    /// A move failed and was reported; reset by one that succeeds.
+    move_failed: bool,
 }
 
 /// The runs waiting in `runs_new` at which the writer moves them into
@@ -158,6 +163,8 @@ impl Writer {
             staged: staged.max(0) as usize,
             staging: 0,
             batch,
+            move_at: batch,
+            move_failed: false,
         })
     }
 
@@ -165,9 +172,11 @@ impl Writer {
     /// of its own, once [`MOVE_STAGED`] or more wait (all that wait).
     /// Called after a commit has been answered, as
     /// [`Writer::checkpoint_if_due`]. A move that fails leaves them there
-    /// (every read reads both tables), to be tried after a later commit.
+    /// (every read reads both tables): it is reported once, and tried
+    /// again when another batch waits, not after every commit (each try
+    /// would take the write lock and copy the runs for nothing).
     pub(crate) fn move_if_due(&mut self) {
-        if self.staged >= self.batch {
+        if self.staged >= self.move_at {
             self.move_staged();
         }
     }
@@ -182,10 +191,28 @@ impl Writer {
                 tx.execute_batch(MOVE_SQL)?;
                 tx.commit()
             });
-        if moved.is_ok() {
-            self.staged = 0;
-        }
         self.settle();
+        match moved {
+            Ok(()) => {
+                self.staged = 0;
+                self.move_at = self.batch;
+                self.move_failed = false;
+            }
+            Err(e) => {
+                if !self.move_failed {
+                    tracing::warn!(
+                        path = %self.path,
+                        error = %e,
+                        waiting = self.staged,
+                        "cannot move new runs into the indexed table; they stay in runs_new, \
+                         read as before, and the move is tried again after {} more new runs",
+                        self.batch
+                    );
+                    self.move_failed = true;
+                }
+                self.move_at = self.staged.saturating_add(self.batch);
+            }
+        }
     }
 
     /// Copies the write-ahead log into the file once it holds
@@ -588,4 +615,64 @@ fn millis_now() -> Millis {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_runtime::store::driver::conformance::{entries, started};
+
+    use super::*;
+    use crate::options::SqliteOptions;
+    use crate::schema::open_writer;
+
+    fn waiting(writer: &Writer) -> (i64, i64) {
+        let count = |table: &str| -> i64 {
+            writer
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        (count("runs"), count("runs_new"))
+    }
+
+    fn new_run(writer: &mut Writer) {
+        let batch = entries(RunId::new(), 0, vec![started("w", None, 1)]);
+        writer.append_parts(&[batch]).unwrap();
+    }
+
+    /// A move that fails leaves the runs waiting, readable, and is not
+    /// tried after every commit: only once another batch waits.
+    #[test]
+    fn a_failed_move_is_tried_again_a_batch_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runs.db");
+        let conn = open_writer(&file, "runs.db", &SqliteOptions::new()).unwrap();
+        let mut writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
+        // Every insert into `runs` fails, as a full file's would.
+        writer
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER no_move BEFORE INSERT ON runs
+                 BEGIN SELECT RAISE(ABORT, 'no room'); END;",
+            )
+            .unwrap();
+        for _ in 0..2 {
+            new_run(&mut writer);
+        }
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (0, 2));
+        assert_eq!((writer.staged, writer.move_at), (2, 4));
+        assert!(writer.move_failed);
+        writer.conn.execute_batch("DROP TRIGGER no_move").unwrap();
+        // The next commit does not try again (it would succeed now)...
+        new_run(&mut writer);
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (0, 3));
+        // ...the one that makes another batch does, and moves them all.
+        new_run(&mut writer);
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (4, 0));
+        assert_eq!((writer.staged, writer.move_at), (0, 2));
+        assert!(!writer.move_failed);
+    }
 }
