@@ -39,20 +39,21 @@ fn each_list_reads_its_runs_in_id_order_from_an_index() {
     let (_dir, conn) = writer();
     // A page after the first: `RunFilter::before` and a limit.
     let page = |filter: RunFilter| filter.before(RunId::new()).limit(50);
+    // Each the exact step on `runs` (`runs_new` has steps of its own).
     for (filter, index) in [
         (
             RunFilter::all().statuses([RunStatus::Failed]),
-            "USING INDEX runs_by_status (status=? AND id<?)",
+            "SEARCH runs USING INDEX runs_by_status (status=? AND id<?)",
         ),
         (
             RunFilter::all().workflow("nightly"),
-            "USING INDEX runs_by_workflow (workflow=? AND id<?)",
+            "SEARCH runs USING INDEX runs_by_workflow (workflow=? AND id<?)",
         ),
         (
             RunFilter::all().top_level(),
-            "USING INDEX runs_top_level (id<?)",
+            "SEARCH runs USING INDEX runs_top_level (id<?)",
         ),
-        (RunFilter::all(), "USING PRIMARY KEY (id<?)"),
+        (RunFilter::all(), "SEARCH runs USING PRIMARY KEY (id<?)"),
     ] {
         let (sql, args) = list_query(&page(filter.clone()), true);
         let both = plan(&conn, &sql, args);
