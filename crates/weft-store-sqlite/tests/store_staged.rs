@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use weft_runtime::store::driver::conformance::{ended, entries, started};
 use weft_runtime::store::{RunFilter, Store};
 use weft_runtime::{RunId, RunStatus};
-use weft_store_sqlite::{SqliteStore, SCHEMA_VERSION};
+use weft_store_sqlite::{SqliteOptions, SqliteStore, SCHEMA_VERSION};
 
 /// A run as the test made it.
 #[derive(Clone, Debug)]
@@ -32,7 +32,11 @@ fn count(path: &Path, table: &str) -> i64 {
 /// Appends run `i` of a mix of workflows, parents and statuses (every
 /// fourth still running).
 async fn make(store: &SqliteStore, i: usize, parent: Option<RunId>) -> Made {
-    let id = RunId::new();
+    make_as(store, RunId::new(), i, parent).await
+}
+
+/// [`make`] with the id `id`.
+async fn make_as(store: &SqliteStore, id: RunId, i: usize, parent: Option<RunId>) -> Made {
     let workflow = if i.is_multiple_of(3) {
         "nightly"
     } else {
@@ -251,4 +255,29 @@ async fn a_text_named_by_a_waiting_run_outlives_a_purge() {
     assert_eq!(store.purge(future).await.unwrap(), 2);
     assert_eq!(count(&path, "texts"), 1);
     assert_eq!(store.load(made[0].id).await.unwrap(), before);
+}
+
+/// Ids rise in the order they are made, so runs appended in that order
+/// leave every id of `runs_new` above those of `runs`. Here the ids are
+/// made first and the runs appended newest first, two of every three
+/// moved into `runs` and the third waiting: each list must merge ids of
+/// both tables, interleaved, page after page.
+#[tokio::test]
+async fn lists_merge_interleaved_ids_of_both_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open_with(&path, &SqliteOptions::new().move_batch(20)).unwrap();
+    let ids: Vec<RunId> = (0..30).map(|_| RunId::new()).collect();
+    let mut made = Vec::new();
+    for waits in [false, true] {
+        for i in (0..30).rev().filter(|i| (i % 3 == 0) == waits) {
+            let parent = (i > 0).then(|| ids[i - 1]);
+            made.push(make_as(&store, ids[i], i, parent).await);
+        }
+    }
+    assert_eq!((count(&path, "runs"), count(&path, "runs_new")), (20, 10));
+    reads_as_made(&store, &made).await;
+    drop(store);
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    reads_as_made(&reader, &made).await;
 }
