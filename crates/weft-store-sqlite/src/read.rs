@@ -3,8 +3,10 @@
 //! state of the file (the write-ahead log lets it read while the writer
 //! commits): a run's summary is in `runs` or in `runs_new`, never both,
 //! in any one state. (Whether the file has `runs_new` at all, a file
-//! before schema version 6 does not, is read from its schema first:
-//! [`has_staged`].)
+//! before schema version 6 does not, is read from its schema first, until
+//! the connection has seen it: [`Reader::has_staged`].)
+
+use std::cell::Cell;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -62,7 +64,7 @@ pub(crate) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, String> {
 /// Whether the file has `runs_new` (schema version 6 on; a store opened
 /// read-only reads files from version 3): the reads of a file without it
 /// leave it out.
-pub(crate) fn has_staged(conn: &Connection) -> rusqlite::Result<bool> {
+fn file_has_staged(conn: &Connection) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'runs_new')",
     )?
@@ -73,9 +75,31 @@ pub(crate) fn has_staged(conn: &Connection) -> rusqlite::Result<bool> {
 pub(crate) struct Reader {
     pub(crate) conn: Connection,
     pub(crate) path: String,
+    /// The file was seen to have `runs_new`: no table is ever dropped, so
+    /// it has it from then on.
+    staged: Cell<bool>,
 }
 
 impl Reader {
+    /// The reader of `conn`, the file at `path`.
+    pub(crate) fn new(conn: Connection, path: String) -> Reader {
+        Reader {
+            conn,
+            path,
+            staged: Cell::new(false),
+        }
+    }
+
+    /// Whether the file has `runs_new`: read from its schema until it
+    /// does (a writer of schema version 6 may migrate a file of an older
+    /// one while this connection reads it), then known.
+    fn has_staged(&self) -> rusqlite::Result<bool> {
+        if !self.staged.get() && file_has_staged(&self.conn)? {
+            self.staged.set(true);
+        }
+        Ok(self.staged.get())
+    }
+
     /// One run's journal, in sequence order.
     pub(crate) fn load(&self, run: RunId) -> Result<Vec<Entry>, StoreError> {
         let out = self.load_from(run, 0)?;
@@ -98,7 +122,7 @@ impl Reader {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), e);
         // The summary is in `runs` or, not yet moved, in `runs_new`.
-        let staged = has_staged(&self.conn).map_err(fail)?;
+        let staged = self.has_staged().map_err(fail)?;
         let sql = if staged {
             "SELECT j.first_seq, j.last_seq, j.records, j.checksum, coalesce(r.text, n.text),
                     t.source, t.checksum, r.id IS NOT NULL OR n.id IS NOT NULL
@@ -229,7 +253,7 @@ impl Reader {
     pub(crate) fn get(&self, run: RunId) -> Result<Option<RunSummary>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
-        let sql = match has_staged(&self.conn).map_err(fail)? {
+        let sql = match self.has_staged().map_err(fail)? {
             true => format!(
                 "SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1
                  UNION ALL SELECT {SUMMARY_COLUMNS} FROM runs_new WHERE id = ?1"
@@ -259,7 +283,7 @@ impl Reader {
     fn presence(&self, run: RunId) -> Result<(bool, bool), StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
-        let sql = match has_staged(&self.conn).map_err(fail)? {
+        let sql = match self.has_staged().map_err(fail)? {
             true => {
                 "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)
                             OR EXISTS (SELECT 1 FROM runs_new WHERE id = ?1),
@@ -282,7 +306,7 @@ impl Reader {
     pub(crate) fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot list runs", e);
-        let staged = has_staged(&self.conn).map_err(fail)?;
+        let staged = self.has_staged().map_err(fail)?;
         let (sql, args) = list_query(filter, staged);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(fail)?;
         let rows = stmt

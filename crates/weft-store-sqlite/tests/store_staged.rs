@@ -281,3 +281,33 @@ async fn lists_merge_interleaved_ids_of_both_tables() {
     let reader = SqliteStore::open_read_only(&path).unwrap();
     reads_as_made(&reader, &made).await;
 }
+
+/// A store that reads a version 5 file through its write-ahead log (a
+/// writer has it open) sees the runs of a version 6 writer that migrates
+/// the file meanwhile: whether the file has `runs_new` is looked at again
+/// until it has.
+#[tokio::test]
+async fn a_reader_sees_new_runs_once_a_writer_migrates_the_file_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut made = vec![make(&store, 1, None).await];
+    drop(store);
+    // As a weft of schema version 5 left it, and still open (its log
+    // there): every summary in `runs`, no `runs_new`.
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "INSERT INTO runs SELECT * FROM runs_new;
+         DROP TABLE runs_new;
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    reads_as_made(&reader, &made).await;
+    drop(old);
+
+    let store = SqliteStore::open(&path).unwrap();
+    made.push(make(&store, 2, None).await);
+    assert_eq!((count(&path, "runs"), count(&path, "runs_new")), (1, 1));
+    reads_as_made(&reader, &made).await;
+}
