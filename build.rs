@@ -11,10 +11,17 @@ fn main() {
     let Some(python) = std::env::var_os("WEFT_ORQUESTA_PYTHON") else {
         return;
     };
+    // Whether it imports Orquesta; when it does, Python also prints the
+    // directive to run this script again when Orquesta's source changes
+    // (an upgrade rewrites its `__init__.py`).
+    let probe = "import orquesta; print('cargo::rerun-if-changed=' + orquesta.__file__)";
     let imports = Command::new(&python)
-        .args(["-c", "import orquesta"])
+        .args(["-c", probe])
         .output()
-        .map(|out| out.status.success())
+        .map(|out| {
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            out.status.success()
+        })
         .unwrap_or(false);
     if imports {
         println!("cargo:rustc-cfg=weft_orquesta_live");

@@ -17,6 +17,16 @@ fn imports(python: &std::ffi::OsStr, modules: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Asks cargo to run this script again when `module`'s source changes (an
+/// upgrade rewrites its `__init__.py`); Python prints the directive.
+fn watch_module(python: &std::ffi::OsStr, module: &str) {
+    let code = format!("import {module}; print('cargo::rerun-if-changed=' + {module}.__file__)");
+    let out = Command::new(python).args(["-c", &code]).output();
+    out.into_iter()
+        .filter(|o| o.status.success())
+        .for_each(|o| print!("{}", String::from_utf8_lossy(&o.stdout)));
+}
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(weft_st2_functions_live)");
     println!("cargo::rustc-check-cfg=cfg(weft_orquesta_jinja_live)");
@@ -25,6 +35,16 @@ fn main() {
     let Some(python) = std::env::var_os("WEFT_ORQUESTA_PYTHON") else {
         return;
     };
+    for module in [
+        "orquesta",
+        "jinja2",
+        "yaml",
+        "semver",
+        "jsonpath_rw",
+        "orjson",
+    ] {
+        watch_module(&python, module);
+    }
     let functions = "yaml, semver, jsonpath_rw, orjson";
     if imports(&python, functions) {
         println!("cargo::rustc-cfg=weft_st2_functions_live");
