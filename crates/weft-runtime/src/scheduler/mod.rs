@@ -1175,14 +1175,17 @@ impl Scheduler {
     /// took it off), so its report is there for the receive to take at
     /// once, and does not wake the run's own task again.
     ///
-    /// After attempts were spawned in tasks of their own, the wait first
-    /// goes behind them once (see [`NextMessage`]).
+    /// After attempts were spawned in tasks of their own, the wait of a
+    /// run without a journal first goes behind them once (see
+    /// [`NextMessage`]).
     fn next_message(&mut self) -> NextMessage<'_, &mut flume::r#async::RecvFut<'static, Msg>> {
         NextMessage {
             recv: &mut self.recv,
             rx: &self.rx,
             inline: &mut self.inline,
-            behind: std::mem::take(&mut self.spawned),
+            // A journaled run waits as before: its records go to the
+            // store as the reports come, not all after the worker's queue.
+            behind: std::mem::take(&mut self.spawned) && self.journal.is_none(),
         }
     }
 
