@@ -778,6 +778,8 @@ impl Scheduler {
                     // The attempts this task polls itself go on first.
                     self.poll_inline().await;
                     tokio::task::yield_now().await;
+                    // The yield let what was spawned run first.
+                    self.spawned = false;
                     self.new_turn();
                     self.take_arrived();
                     continue;
@@ -1185,7 +1187,15 @@ impl Scheduler {
             inline: &mut self.inline,
             // A journaled run waits as before: its records go to the
             // store as the reports come, not all after the worker's queue.
-            behind: std::mem::take(&mut self.spawned) && self.journal.is_none(),
+            // So does a run of an executor that spawns every attempt: it
+            // is asked for by embedders whose actions may block their
+            // thread, and a run queued behind such an attempt would wait
+            // for the other worker to run dry before it is taken (tokio
+            // steals only then), where a report or a command wakes a
+            // waiting run into the worker that sent it.
+            behind: std::mem::take(&mut self.spawned)
+                && self.journal.is_none()
+                && !self.env.spawn_every_attempt,
         }
     }
 
@@ -1215,6 +1225,9 @@ impl Scheduler {
 
     /// The next message, or `None` once `at` has come.
     async fn next_message_until(&mut self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
+        // A wait with a deadline does not go behind what was spawned: the
+        // mark is dropped, so a later wait does not either.
+        self.spawned = false;
         let recv = NextMessage {
             recv: self.rx.recv_async(),
             rx: &self.rx,
@@ -1384,8 +1397,9 @@ struct NextMessage<'a, R> {
     /// Attempts were spawned since the last wait: the first poll only
     /// wakes the run's task again, which puts it at the back of its
     /// worker's queue, behind them (tokio's self-wake, not `yield_now`,
-    /// which holds a task back until the worker has nothing else to do
-    /// and has polled its I/O driver). They run first, and their reports
+    /// which holds a task back until the worker parks or does its
+    /// periodic maintenance, every 61 polls, and has polled its I/O
+    /// driver). They run first, and their reports
     /// find no waiter on the channel and wake nothing: the next poll
     /// takes them in one turn. Without it, on a multi_thread runtime,
     /// each report woke the run's task, which then waited again for the
