@@ -745,6 +745,77 @@ impl Drop for CountDrop {
 }
 
 #[test]
+fn an_action_that_blocks_its_worker_holds_back_neither_its_siblings_nor_its_run() {
+    // On a multi_thread runtime, after `first` one of `a`, `b`, `c` is
+    // polled by the run's task and the other two are spawned on the same
+    // worker, one of which blocks that worker's thread until `d` (after
+    // the two others) has run. After spawning, the run's task waits behind
+    // the attempts it spawned on its worker's queue: the other worker must
+    // take it and the free sibling there, or `d` never starts and the
+    // blocked action gives up after 10 s. Both places in the worker's
+    // queue are tried for the blocking one (tokio's LIFO slot, which no
+    // other worker can take, holds the last spawned).
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for blocked in ["b", "c"] {
+        for _ in 0..5 {
+            rt.block_on(async {
+                let released = Arc::new(AtomicBool::new(false));
+                let (r, w) = (released.clone(), released.clone());
+                let ex = Executor::builder()
+                    .action("block", move |_i: ActionInput| {
+                        let r = r.clone();
+                        async move {
+                            let until = Instant::now() + Duration::from_secs(10);
+                            while !r.load(Ordering::SeqCst) && Instant::now() < until {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            Ok(json!(if r.load(Ordering::SeqCst) {
+                                "released"
+                            } else {
+                                "gave up"
+                            }))
+                        }
+                    })
+                    .action("release", move |_i: ActionInput| {
+                        let w = w.clone();
+                        async move {
+                            w.store(true, Ordering::SeqCst);
+                            Ok(json!("done"))
+                        }
+                    })
+                    .build();
+                let free = if blocked == "b" { "c" } else { "b" };
+                let yaml = format!(
+                    "tasks:\n  first: {{action: core.noop, next: [{{do: [a, b, c]}}]}}\n  \
+                     a: {{action: core.noop, next: [{{do: d}}]}}\n  \
+                     {blocked}: {{action: block}}\n  \
+                     {free}: {{action: core.noop, next: [{{do: d}}]}}\n  \
+                     d: {{join: all, action: release}}\n"
+                );
+                let p = common::plan(&ex, &yaml);
+                let out =
+                    tokio::time::timeout(Duration::from_secs(20), ex.start(&p, json!({})).unwrap())
+                        .await
+                        .expect("the run ends")
+                        .unwrap();
+                assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+                assert_eq!(
+                    common::result(&out, blocked),
+                    json!("released"),
+                    "`d` ran while `{blocked}` blocked its worker"
+                );
+            });
+        }
+    }
+}
+
+#[test]
 fn spawn_every_attempt_keeps_a_blocking_action_from_holding_back_its_runs_commands() {
     // A lone attempt is polled by its run's task, so an action that blocks
     // its thread holds back the run's commands until it yields (the

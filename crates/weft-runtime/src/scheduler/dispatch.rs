@@ -367,7 +367,10 @@ impl Scheduler {
             let report = Report::new(slot, key, self.tx.clone());
             let plain = PlainAttempt::new(report, notify, span, inline);
             let task = match action.spawn_plain(action_input(), plain) {
-                Spawned::Task(task) => Some(task),
+                Spawned::Task(task) => {
+                    self.spawned = true;
+                    Some(task)
+                }
                 Spawned::Reported => None,
                 Spawned::Inline(attempt) => {
                     self.inline.push(attempt);

@@ -497,6 +497,9 @@ pub(crate) struct Scheduler {
     /// Every plain attempt is polled by the run's task (a current_thread
     /// runtime), not only one that starts alone.
     inline_all: bool,
+    /// An attempt was spawned in a task of its own since the loop last
+    /// waited: the next wait goes behind it first (see [`NextMessage`]).
+    spawned: bool,
     free_slots: Vec<SlotId>,
     /// The box the run's buffers came in, emptied, to hand them back in
     /// at the end: the buffers go from one run to the next as a pointer
@@ -650,6 +653,7 @@ impl Scheduler {
             in_flight: 0,
             inline: inline::Inline::with_set(buffers.inline.take()),
             inline_all: false,
+            spawned: false,
             state: State::Running,
             stop: None,
             errors: Vec::new(),
@@ -774,6 +778,8 @@ impl Scheduler {
                     // The attempts this task polls itself go on first.
                     self.poll_inline().await;
                     tokio::task::yield_now().await;
+                    // The yield let what was spawned run first.
+                    self.spawned = false;
                     self.new_turn();
                     self.take_arrived();
                     continue;
@@ -1170,11 +1176,26 @@ impl Scheduler {
     /// the run's waiter is off the channel's list (the sender that woke it
     /// took it off), so its report is there for the receive to take at
     /// once, and does not wake the run's own task again.
+    ///
+    /// After attempts were spawned in tasks of their own, the wait of a
+    /// run without a journal first goes behind them once (see
+    /// [`NextMessage`]).
     fn next_message(&mut self) -> NextMessage<'_, &mut flume::r#async::RecvFut<'static, Msg>> {
         NextMessage {
             recv: &mut self.recv,
             rx: &self.rx,
             inline: &mut self.inline,
+            // A journaled run waits as before: its records go to the
+            // store as the reports come, not all after the worker's queue.
+            // So does a run of an executor that spawns every attempt: it
+            // is asked for by embedders whose actions may block their
+            // thread, and a run queued behind such an attempt would wait
+            // for the other worker to run dry before it is taken (tokio
+            // steals only then), where a report or a command wakes a
+            // waiting run into the worker that sent it.
+            behind: std::mem::take(&mut self.spawned)
+                && self.journal.is_none()
+                && !self.env.spawn_every_attempt,
         }
     }
 
@@ -1204,10 +1225,14 @@ impl Scheduler {
 
     /// The next message, or `None` once `at` has come.
     async fn next_message_until(&mut self, at: Instant) -> Option<Result<Msg, flume::RecvError>> {
+        // A wait with a deadline does not go behind what was spawned: the
+        // mark is dropped, so a later wait does not either.
+        self.spawned = false;
         let recv = NextMessage {
             recv: self.rx.recv_async(),
             rx: &self.rx,
             inline: &mut self.inline,
+            behind: false,
         };
         tokio::select! {
             msg = recv => Some(msg),
@@ -1369,6 +1394,19 @@ struct NextMessage<'a, R> {
     recv: R,
     rx: &'a flume::Receiver<Msg>,
     inline: &'a mut inline::Inline,
+    /// Attempts were spawned since the last wait: the first poll only
+    /// wakes the run's task again, which puts it at the back of its
+    /// worker's queue, behind them (tokio's self-wake, not `yield_now`,
+    /// which holds a task back until the worker parks or does its
+    /// periodic maintenance, every 61 polls, and has polled its I/O
+    /// driver). They run first, and their reports
+    /// find no waiter on the channel and wake nothing: the next poll
+    /// takes them in one turn. Without it, on a multi_thread runtime,
+    /// each report woke the run's task, which then waited again for the
+    /// next: a wake, a poll and a waiter put back on the channel's list
+    /// for each completion. Attempts taken by another worker report as
+    /// before, once the wait is back on the channel.
+    behind: bool,
 }
 
 impl<R> std::future::Future for NextMessage<'_, R>
@@ -1382,6 +1420,11 @@ where
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
+        if self.behind {
+            self.behind = false;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
         self.inline.poll(cx);
         loop {
             let polled = std::pin::Pin::new(&mut self.recv).poll(cx);
