@@ -19,7 +19,7 @@
 //! is in. Counts, not times: they repeat from one machine to the next.
 //!
 //! With `COMMIT_PAGES_TIME=N` it then also times, N times in turn: a run
-//! (start to its records committed) on a file of schema version 5, the
+//! (start to its records committed) on a file of the schema this build writes, the
 //! same on a second file without the five indexes of `runs` (dropped after
 //! it was made: fewer pages a commit, nothing else changed; or without
 //! those `COMMIT_PAGES_DROP` names, comma-separated, none when empty), and
@@ -329,7 +329,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The indexes of `runs` in schema version 5.
+/// The indexes of `runs` (schema versions 3 to 6).
 const RUNS_INDEXES: [&str; 5] = [
     "runs_by_status",
     "runs_by_end",
@@ -338,7 +338,7 @@ const RUNS_INDEXES: [&str; 5] = [
     "runs_by_text",
 ];
 
-/// Times, in turn: a run on `ex` (schema version 5), a run on a file
+/// Times, in turn: a run on `ex` (this build's schema), a run on a file
 /// without `runs`' indexes, and a floor commit.
 fn time_in_turn(
     rt: &Runtime,
@@ -392,7 +392,7 @@ fn time_in_turn(
     println!("\nwall clock, {rounds} of each in turn (ms):");
     println!("   median     mean      p25      p75  over 2 ms");
     for (name, v) in [
-        ("a run, schema version 5", &mut full),
+        ("a run, this build's schema", &mut full),
         (
             &format!("a run, without {}", dropped.join(", ")),
             &mut without,

@@ -60,6 +60,17 @@
 //! An append is one transaction: every run's sequence is checked against
 //! its summary, and a conflict or a failure leaves nothing of the batch.
 //!
+//! A new run's summary goes into a fourth table, `runs_new` (schema
+//! version 6): the same columns, keyed by id, without the indexes of
+//! `runs`, so that the commit of a short run writes none of their pages.
+//! Once 64 or more wait, the writer moves all that wait into `runs` in a
+//! transaction of its own, after the commit it was answering; a purge
+//! deletes the ended runs of both tables, then moves those still waiting
+//! (so that a full file's purge frees pages before it needs any). Every
+//! read reads both tables, so a run reads the same wherever its summary
+//! is. A weft before version 6 refuses the file
+//! (it would not see those runs).
+//!
 //! A run's `Started` record is stored with an empty `source`: its text is
 //! the one `runs.text` names, shared by every run of that text, and
 //! [`Store::load`](weft_runtime::Store::load) puts it back in the record.

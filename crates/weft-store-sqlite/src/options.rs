@@ -55,6 +55,12 @@ pub struct SqliteOptions {
     /// against 93 KB with 16 KB pages (docs/performance.md, "SQLite pages
     /// of 16 KB").
     pub page_size: Option<u32>,
+    /// For tests only, not a setting: how many new runs wait in `runs_new`
+    /// before the writer moves them into `runs` (default 64; at least 1).
+    /// Tests set it low so that the paths of moved runs are run with few
+    /// runs. May change or go without notice.
+    #[doc(hidden)]
+    pub move_batch: Option<usize>,
 }
 
 impl SqliteOptions {
@@ -85,6 +91,14 @@ impl SqliteOptions {
     #[must_use]
     pub fn max_size(mut self, bytes: u64) -> SqliteOptions {
         self.max_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`SqliteOptions::move_batch`]: for tests only.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn move_batch(mut self, runs: usize) -> SqliteOptions {
+        self.move_batch = Some(runs);
         self
     }
 }

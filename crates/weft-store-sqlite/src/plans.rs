@@ -39,26 +39,40 @@ fn each_list_reads_its_runs_in_id_order_from_an_index() {
     let (_dir, conn) = writer();
     // A page after the first: `RunFilter::before` and a limit.
     let page = |filter: RunFilter| filter.before(RunId::new()).limit(50);
+    // Each the exact step on `runs` (`runs_new` has steps of its own).
     for (filter, index) in [
         (
             RunFilter::all().statuses([RunStatus::Failed]),
-            "USING INDEX runs_by_status (status=? AND id<?)",
+            "SEARCH runs USING INDEX runs_by_status (status=? AND id<?)",
         ),
         (
             RunFilter::all().workflow("nightly"),
-            "USING INDEX runs_by_workflow (workflow=? AND id<?)",
+            "SEARCH runs USING INDEX runs_by_workflow (workflow=? AND id<?)",
         ),
         (
             RunFilter::all().top_level(),
-            "USING INDEX runs_top_level (id<?)",
+            "SEARCH runs USING INDEX runs_top_level (id<?)",
         ),
-        (RunFilter::all(), "USING PRIMARY KEY (id<?)"),
+        (RunFilter::all(), "SEARCH runs USING PRIMARY KEY (id<?)"),
     ] {
-        let (sql, args) = list_query(&page(filter.clone()));
-        let plan = plan(&conn, &sql, args);
-        assert!(plan.contains(index), "{filter:?}: {plan}");
-        // In id order as read: no sort of every run that passes.
-        assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+        let (sql, args) = list_query(&page(filter.clone()), true);
+        let both = plan(&conn, &sql, args);
+        assert!(both.contains(index), "{filter:?}: {both}");
+        // In id order as read: no sort of every run that passes; the runs
+        // waiting in `runs_new` merged in, read on its key.
+        assert!(!both.contains("TEMP B-TREE"), "{filter:?}: {both}");
+        assert!(
+            both.contains("MERGE (UNION ALL)")
+                && both.contains("SEARCH runs_new USING PRIMARY KEY (id<?)"),
+            "{filter:?}: {both}"
+        );
+        // A file before schema version 6 (read-only) has no `runs_new`.
+        let (sql, args) = list_query(&page(filter.clone()), false);
+        let old = plan(&conn, &sql, args);
+        assert!(
+            old.contains(index) && !old.contains("runs_new"),
+            "{filter:?}: {old}"
+        );
     }
 }
 
@@ -74,7 +88,7 @@ fn the_runs_not_ended_are_found_on_their_statuses() {
                 .filter(|s| !s.is_terminal() && *s != RunStatus::Queued),
         )
         .top_level();
-    let (sql, args) = list_query(&filter);
+    let (sql, args) = list_query(&filter, true);
     let plan = plan(&conn, &sql, args);
     assert!(
         plan.contains("USING INDEX runs_by_status (status=?)"),
@@ -89,11 +103,18 @@ fn a_purge_reads_the_runs_ended_before_its_cutoff_and_no_others() {
     // A range of `runs_by_end` up to the cutoff (from past NULL).
     let on_end =
         |plan: &str| plan.contains("USING INDEX runs_by_end (") && plan.contains("ended_at<?)");
-    let runs = plan(&conn, &PurgeSql::runs(), cutoff());
+    let runs = plan(&conn, &PurgeSql::runs("runs"), cutoff());
     assert!(on_end(&runs), "{runs}");
-    let journal = plan(&conn, &PurgeSql::journal(), cutoff());
+    let journal = plan(&conn, &PurgeSql::journal("runs"), cutoff());
     assert!(
         on_end(&journal) && journal.contains("sqlite_autoindex_journal_1 (run=?)"),
+        "{journal}"
+    );
+    // The few runs waiting in `runs_new` are read whole (it has no
+    // index), their journals on the journal's key.
+    let journal = plan(&conn, &PurgeSql::journal("runs_new"), cutoff());
+    assert!(
+        journal.contains("SCAN runs_new") && journal.contains("sqlite_autoindex_journal_1 (run=?)"),
         "{journal}"
     );
     let text = plan(

@@ -1,7 +1,12 @@
 //! Reading: journals, summaries and lists, on the reader thread's own
 //! connection. Each answer is one statement, so it reads one committed
 //! state of the file (the write-ahead log lets it read while the writer
-//! commits).
+//! commits): a run's summary is in `runs` or in `runs_new`, never both,
+//! in any one state. (Whether the file has `runs_new` at all, a file
+//! before schema version 6 does not, is read from its schema first, until
+//! the connection has seen it: [`Reader::has_staged`].)
+
+use std::cell::Cell;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -56,13 +61,45 @@ pub(crate) fn summary_from_row(row: &Row<'_>) -> Result<RunSummary, String> {
     })
 }
 
+/// Whether the file has `runs_new` (schema version 6 on; a store opened
+/// read-only reads files from version 3): the reads of a file without it
+/// leave it out.
+fn file_has_staged(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'runs_new')",
+    )?
+    .query_row([], |row| row.get(0))
+}
+
 /// The connection that reads, owned by the reader thread.
 pub(crate) struct Reader {
     pub(crate) conn: Connection,
     pub(crate) path: String,
+    /// The file was seen to have `runs_new`: no table is ever dropped, so
+    /// it has it from then on.
+    staged: Cell<bool>,
 }
 
 impl Reader {
+    /// The reader of `conn`, the file at `path`.
+    pub(crate) fn new(conn: Connection, path: String) -> Reader {
+        Reader {
+            conn,
+            path,
+            staged: Cell::new(false),
+        }
+    }
+
+    /// Whether the file has `runs_new`: read from its schema until it
+    /// does (a writer of schema version 6 may migrate a file of an older
+    /// one while this connection reads it), then known.
+    fn has_staged(&self) -> rusqlite::Result<bool> {
+        if !self.staged.get() && file_has_staged(&self.conn)? {
+            self.staged.set(true);
+        }
+        Ok(self.staged.get())
+    }
+
     /// One run's journal, in sequence order.
     pub(crate) fn load(&self, run: RunId) -> Result<Vec<Entry>, StoreError> {
         let out = self.load_from(run, 0)?;
@@ -84,19 +121,29 @@ impl Reader {
     pub(crate) fn load_from(&self, run: RunId, from: u64) -> Result<Vec<Entry>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot load run {run}"), e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT j.first_seq, j.last_seq, j.records, j.checksum, r.text, t.source,
-                        t.checksum, r.id IS NOT NULL
-                 FROM journal AS j
-                 LEFT JOIN runs AS r ON j.first_seq = 0 AND ?2 = 0 AND r.id = j.run
-                 LEFT JOIN texts AS t ON t.sha256 = r.text
-                 WHERE j.run = ?1 AND j.first_seq >= coalesce(
-                     (SELECT max(first_seq) FROM journal WHERE run = ?1 AND first_seq <= ?2), 0)
-                 ORDER BY j.first_seq",
-            )
-            .map_err(fail)?;
+        // The summary is in `runs` or, not yet moved, in `runs_new`.
+        let staged = self.has_staged().map_err(fail)?;
+        let sql = if staged {
+            "SELECT j.first_seq, j.last_seq, j.records, j.checksum, coalesce(r.text, n.text),
+                    t.source, t.checksum, r.id IS NOT NULL OR n.id IS NOT NULL
+             FROM journal AS j
+             LEFT JOIN runs AS r ON j.first_seq = 0 AND ?2 = 0 AND r.id = j.run
+             LEFT JOIN runs_new AS n ON j.first_seq = 0 AND ?2 = 0 AND n.id = j.run
+             LEFT JOIN texts AS t ON t.sha256 = coalesce(r.text, n.text)
+             WHERE j.run = ?1 AND j.first_seq >= coalesce(
+                 (SELECT max(first_seq) FROM journal WHERE run = ?1 AND first_seq <= ?2), 0)
+             ORDER BY j.first_seq"
+        } else {
+            "SELECT j.first_seq, j.last_seq, j.records, j.checksum, r.text, t.source,
+                    t.checksum, r.id IS NOT NULL
+             FROM journal AS j
+             LEFT JOIN runs AS r ON j.first_seq = 0 AND ?2 = 0 AND r.id = j.run
+             LEFT JOIN texts AS t ON t.sha256 = r.text
+             WHERE j.run = ?1 AND j.first_seq >= coalesce(
+                 (SELECT max(first_seq) FROM journal WHERE run = ?1 AND first_seq <= ?2), 0)
+             ORDER BY j.first_seq"
+        };
+        let mut stmt = self.conn.prepare_cached(sql).map_err(fail)?;
         let id = id_bytes(run);
         // The journal's length, from the last row's numbers (on the
         // primary key): the list is made once at its size instead of
@@ -206,10 +253,14 @@ impl Reader {
     pub(crate) fn get(&self, run: RunId) -> Result<Option<RunSummary>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1"))
-            .map_err(fail)?;
+        let sql = match self.has_staged().map_err(fail)? {
+            true => format!(
+                "SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1
+                 UNION ALL SELECT {SUMMARY_COLUMNS} FROM runs_new WHERE id = ?1"
+            ),
+            false => format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE id = ?1"),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(fail)?;
         let found = stmt
             .query_row([&id_bytes(run)[..]], |row| Ok(summary_from_row(row)))
             .optional()
@@ -232,11 +283,19 @@ impl Reader {
     fn presence(&self, run: RunId) -> Result<(bool, bool), StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, &format!("cannot read run {run}"), e);
-        self.conn
-            .prepare_cached(
+        let sql = match self.has_staged().map_err(fail)? {
+            true => {
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)
+                            OR EXISTS (SELECT 1 FROM runs_new WHERE id = ?1),
+                        EXISTS (SELECT 1 FROM journal WHERE run = ?1)"
+            }
+            false => {
                 "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1),
-                        EXISTS (SELECT 1 FROM journal WHERE run = ?1)",
-            )
+                        EXISTS (SELECT 1 FROM journal WHERE run = ?1)"
+            }
+        };
+        self.conn
+            .prepare_cached(sql)
             .and_then(|mut stmt| {
                 stmt.query_row([&id_bytes(run)[..]], |row| Ok((row.get(0)?, row.get(1)?)))
             })
@@ -247,7 +306,8 @@ impl Reader {
     pub(crate) fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot list runs", e);
-        let (sql, args) = list_query(filter);
+        let staged = self.has_staged().map_err(fail)?;
+        let (sql, args) = list_query(filter, staged);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(fail)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), |row| {
@@ -273,12 +333,17 @@ impl Reader {
 /// tests them). A filter of several statuses reads each status's runs on
 /// `runs_by_status` and SQLite sorts them: a page of such a list costs the
 /// runs of those statuses.
-pub(crate) fn list_query(filter: &RunFilter) -> (String, Vec<SqlValue>) {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1");
+///
+/// With `staged` (the file has `runs_new`), the runs not yet moved into
+/// `runs` are read too: the same conditions on both tables, `UNION ALL`
+/// in id order, which SQLite merges as it reads the two (each in id
+/// order: `runs_new` on its key) rather than sorting them.
+pub(crate) fn list_query(filter: &RunFilter, staged: bool) -> (String, Vec<SqlValue>) {
+    let mut cond = String::new();
     let mut args: Vec<SqlValue> = Vec::new();
     if !filter.statuses.is_empty() {
         let marks = vec!["?"; filter.statuses.len()].join(", ");
-        sql.push_str(&format!(" AND status IN ({marks})"));
+        cond.push_str(&format!(" AND status IN ({marks})"));
         args.extend(
             filter
                 .statuses
@@ -287,23 +352,30 @@ pub(crate) fn list_query(filter: &RunFilter) -> (String, Vec<SqlValue>) {
         );
     }
     if let Some(w) = &filter.workflow {
-        sql.push_str(" AND workflow = ?");
+        cond.push_str(" AND workflow = ?");
         args.push(SqlValue::Text(w.clone()));
     }
     if filter.top_level {
-        sql.push_str(" AND parent IS NULL");
+        cond.push_str(" AND parent IS NULL");
     }
     if let Some(t) = filter.started_after {
-        sql.push_str(" AND started_at >= ?");
+        cond.push_str(" AND started_at >= ?");
         args.push(SqlValue::Integer(int(t)));
     }
     if let Some(t) = filter.started_before {
-        sql.push_str(" AND started_at < ?");
+        cond.push_str(" AND started_at < ?");
         args.push(SqlValue::Integer(int(t)));
     }
     if let Some(last) = filter.before {
-        sql.push_str(" AND id < ?");
+        cond.push_str(" AND id < ?");
         args.push(SqlValue::Blob(id_bytes(last).to_vec()));
+    }
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1{cond}");
+    if staged {
+        sql.push_str(&format!(
+            " UNION ALL SELECT {SUMMARY_COLUMNS} FROM runs_new WHERE 1{cond}"
+        ));
+        args.extend(args.clone());
     }
     sql.push_str(" ORDER BY id DESC");
     if let Some(n) = filter.limit {

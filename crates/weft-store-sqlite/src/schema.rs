@@ -18,11 +18,12 @@ use crate::error;
 use crate::options::SqliteOptions;
 
 /// The schema this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// The oldest schema this build reads as it is, without migrating: what
 /// versions 4 and 5 changed is how new rows are written, and rows of
-/// version 3 read as before.
+/// version 3 read as before; a file before version 6 has no `runs_new`,
+/// and its reads leave that table out (`read.rs`).
 const READS_FROM: i64 = 3;
 
 /// `PRAGMA application_id` of a weft file: "weft" in ASCII.
@@ -87,6 +88,23 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // The version keeps a weft before it, which would refuse such a row
     // as damaged, from opening the file.
     "-- no table changes",
+    // 6: a new run's summary goes into `runs_new`, the same columns as
+    // `runs` keyed by id and without indexes, so that its commit writes
+    // none of the five indexes of `runs`; the writer moves the runs
+    // waiting there into `runs` in a transaction of their own, a batch at
+    // a time (`write.rs`), and every read reads both tables. A weft before
+    // it would not see the runs in `runs_new`.
+    "CREATE TABLE runs_new (
+        id BLOB PRIMARY KEY NOT NULL,
+        workflow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        parent BLOB,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        next_seq INTEGER NOT NULL,
+        text BLOB
+    ) WITHOUT ROWID;",
 ];
 
 /// How long a connection waits for another's lock before it fails.

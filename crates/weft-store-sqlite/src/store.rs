@@ -18,7 +18,7 @@ use crate::error;
 use crate::options::SqliteOptions;
 use crate::read::Reader;
 use crate::schema::{self, ReadMode};
-use crate::write::{self, Prepared, Writer};
+use crate::write::{self, Prepared, Writer, MOVE_STAGED};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -165,19 +165,15 @@ impl SqliteStore {
         let reader = schema::open_reader(&file, &name, ReadMode::Live)?;
         // The reader thread first: if it cannot start, the writer's
         // connection and the lock are dropped here, not in a thread.
-        let reader = spawn_reader(
-            Source::Live(Reader {
-                conn: reader,
-                path: name.clone(),
-            }),
-            &name,
-        )?;
-        let mut writer = Writer::new(conn, name.clone())?;
+        let reader = spawn_reader(Source::Live(Reader::new(reader, name.clone())), &name)?;
+        let batch = options.move_batch.unwrap_or(MOVE_STAGED).max(1);
+        let mut writer = Writer::new(conn, name.clone(), batch)?;
         let writer = Worker::spawn("weft-sqlite-writer", &name, move |rx| {
             for job in rx {
                 match job {
                     WriteJob::Append(batch, reply) => {
                         let _ = reply.send(writer.append(batch));
+                        writer.move_if_due();
                         writer.checkpoint_if_due();
                     }
                     WriteJob::AppendOwned(entries, reply) => {
@@ -188,6 +184,7 @@ impl SqliteStore {
                                 // caller goes on.
                                 let _ = reply.send(Ok(()));
                                 drop(entries);
+                                writer.move_if_due();
                                 writer.checkpoint_if_due();
                             }
                             Err(e) => {
@@ -382,19 +379,19 @@ impl Source {
         };
         for _ in 0..REREADS {
             if live.is_none() && schema::wal_path(file).exists() {
-                *live = Some(Reader {
-                    conn: schema::open_reader(file, path, ReadMode::Live)?,
-                    path: path.clone(),
-                });
+                *live = Some(Reader::new(
+                    schema::open_reader(file, path, ReadMode::Live)?,
+                    path.clone(),
+                ));
             }
             if let Some(reader) = live.as_ref() {
                 return job(reader);
             }
             let before = stamp(file);
-            let reader = Reader {
-                conn: schema::open_reader(file, path, ReadMode::Immutable)?,
-                path: path.clone(),
-            };
+            let reader = Reader::new(
+                schema::open_reader(file, path, ReadMode::Immutable)?,
+                path.clone(),
+            );
             let out = job(&reader);
             drop(reader);
             if !schema::wal_path(file).exists() && stamp(file) == before && before.is_some() {

@@ -13,6 +13,11 @@
 //! journal row's records are in weft's binary form (`Encoder::binary`,
 //! [`pack`]), stored as a blob, its CRC-32 taken of the bytes stored.
 //!
+//! A new run's summary row goes into `runs_new`, which has no index, and
+//! is moved into `runs` with a batch of others after a later commit
+//! ([`Writer::move_if_due`]): a short run's commit writes the pages of its
+//! journal row and of `runs_new`, not those of the five indexes of `runs`.
+//!
 //! A run's workflow text is not in its journal row: the batch is encoded
 //! with the texts apart ([`Encoder::texts_apart`]), the run's summary names
 //! the text by its SHA-256, and the text is inserted into `texts` the first
@@ -92,7 +97,34 @@ pub(crate) struct Writer {
     /// Where a row's records are packed ([`pack::pack`]), kept from one
     /// row to the next.
     packed: Vec<u8>,
+    /// The runs in `runs_new`, waiting to be moved into `runs`
+    /// ([`Writer::move_if_due`]); those of the transaction going on in
+    /// `staging`.
+    staged: usize,
+    staging: usize,
+    /// How many runs wait before they are moved: [`MOVE_STAGED`], or a
+    /// test's [`SqliteOptions::move_batch`](crate::SqliteOptions).
+    batch: usize,
+    /// How many waiting runs the next move waits for: `batch`, or, after
+    /// a move failed, `batch` more than were waiting then.
+    move_at: usize,
+    /// A move failed and was reported; reset by one that succeeds.
+    move_failed: bool,
 }
+
+/// The runs waiting in `runs_new` at which the writer moves them into
+/// `runs`, after a commit has been answered: a move writes the pages of
+/// `runs` and its five indexes that the runs' own commits did not (some
+/// 12 to 23 frames of the log for 64 short runs, where each run's commit
+/// would have written five more), and syncs once.
+pub(crate) const MOVE_STAGED: usize = 64;
+
+/// Moves every run waiting in `runs_new` into `runs`.
+const MOVE_SQL: &str = "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
+                          ended_at, next_seq, text)
+     SELECT id, workflow, status, parent, started_at, updated_at, ended_at, next_seq, text
+     FROM runs_new;
+     DELETE FROM runs_new;";
 
 impl Writer {
     /// The writer of `conn`, the file at `path`. SQLite's own checkpoints
@@ -100,7 +132,11 @@ impl Writer {
     /// log into the file inside the commit that filled it, so that the
     /// caller waiting for the commit would wait for some thousands of pages
     /// to be copied and the file synced as well.
-    pub(crate) fn new(mut conn: Connection, path: String) -> Result<Writer, StoreError> {
+    pub(crate) fn new(
+        mut conn: Connection,
+        path: String,
+        batch: usize,
+    ) -> Result<Writer, StoreError> {
         let wal_pages = Arc::new(AtomicI32::new(0));
         let pages = wal_pages.clone();
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
@@ -113,6 +149,9 @@ impl Writer {
             .map_err(|e| error::sql(&path, "cannot read the page size", e))?;
         let checkpoint_pages =
             (AUTOCHECKPOINT_BYTES / page.max(512)).clamp(1, i32::MAX as i64) as i32;
+        let staged: i64 = conn
+            .query_row("SELECT count(*) FROM runs_new", [], |row| row.get(0))
+            .map_err(|e| error::sql(&path, "cannot read its tables", e))?;
         Ok(Writer {
             conn,
             path,
@@ -121,7 +160,59 @@ impl Writer {
             wal_pages,
             checkpoint_pages,
             packed: Vec::new(),
+            staged: staged.max(0) as usize,
+            staging: 0,
+            batch,
+            move_at: batch,
+            move_failed: false,
         })
+    }
+
+    /// Moves the runs waiting in `runs_new` into `runs`, in a transaction
+    /// of its own, once [`MOVE_STAGED`] or more wait (all that wait).
+    /// Called after a commit has been answered, as
+    /// [`Writer::checkpoint_if_due`]. A move that fails leaves them there
+    /// (every read reads both tables): it is reported once, and tried
+    /// again when another batch waits, not after every commit (each try
+    /// would take the write lock and copy the runs for nothing).
+    pub(crate) fn move_if_due(&mut self) {
+        if self.staged >= self.move_at {
+            self.move_staged();
+        }
+    }
+
+    /// Moves every run waiting in `runs_new` into `runs`, in a transaction
+    /// of its own.
+    fn move_staged(&mut self) {
+        let moved = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .and_then(|tx| {
+                tx.execute_batch(MOVE_SQL)?;
+                tx.commit()
+            });
+        self.settle();
+        match moved {
+            Ok(()) => {
+                self.staged = 0;
+                self.move_at = self.batch;
+                self.move_failed = false;
+            }
+            Err(e) => {
+                if !self.move_failed {
+                    tracing::warn!(
+                        path = %self.path,
+                        error = %e,
+                        waiting = self.staged,
+                        "cannot move new runs into the indexed table; they stay in runs_new, \
+                         read as before, and the move is tried again after {} more new runs",
+                        self.batch
+                    );
+                    self.move_failed = true;
+                }
+                self.move_at = self.staged.saturating_add(self.batch);
+            }
+        }
     }
 
     /// Copies the write-ahead log into the file once it holds
@@ -149,10 +240,14 @@ impl Writer {
 
     /// Writes a prepared batch in one transaction.
     pub(crate) fn append(&mut self, batch: Prepared) -> Result<(), StoreError> {
+        self.staging = 0;
         let result = self.append_in_transaction(batch);
         // The texts this batch inserted are known to be in the file once
-        // it committed, and not if it did not.
+        // it committed, and not if it did not; so are its new runs.
         self.texts.settle(result.is_ok());
+        if result.is_ok() {
+            self.staged += self.staging;
+        }
         self.settle();
         pack::release(&mut self.packed);
         result
@@ -164,6 +259,7 @@ impl Writer {
             path,
             texts,
             packed,
+            staging,
             ..
         } = self;
         let path = path.as_str();
@@ -173,9 +269,11 @@ impl Writer {
             .map_err(fail)?;
         let now = millis_now();
         {
+            // The run's summary, and whether it waits in `runs_new`.
             let mut select = tx
                 .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS}, next_seq FROM runs WHERE id = ?1"
+                    "SELECT {SUMMARY_COLUMNS}, next_seq, 0 FROM runs WHERE id = ?1
+                     UNION ALL SELECT {SUMMARY_COLUMNS}, next_seq, 1 FROM runs_new WHERE id = ?1"
                 ))
                 .map_err(fail)?;
             let mut insert_journal = tx
@@ -184,33 +282,38 @@ impl Writer {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(fail)?;
-            let mut upsert_run = tx
+            // A new run goes into `runs_new`, unindexed: its commit writes
+            // no page of the indexes of `runs` (see `MOVE_STAGED`).
+            let mut insert_run = tx
                 .prepare_cached(
-                    "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
-                                       ended_at, next_seq, text)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (id) DO UPDATE SET
-                        status = excluded.status,
-                        updated_at = excluded.updated_at,
-                        ended_at = excluded.ended_at,
-                        next_seq = excluded.next_seq",
+                    "INSERT INTO runs_new (id, workflow, status, parent, started_at,
+                                           updated_at, ended_at, next_seq, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(fail)?;
             for rb in batch.runs {
                 let id = id_bytes(rb.run);
                 let stored = select
                     .query_row([&id[..]], |row| {
-                        Ok((summary_from_row(row), row.get::<_, i64>(7)?))
+                        Ok((
+                            summary_from_row(row),
+                            row.get::<_, i64>(7)?,
+                            row.get::<_, bool>(8)?,
+                        ))
                     })
                     .optional()
                     .map_err(fail)?;
                 let new = stored.is_none();
+                let table = match &stored {
+                    Some((_, _, true)) | None => "runs_new",
+                    Some((_, _, false)) => "runs",
+                };
                 let mut summary = match (stored, rb.start) {
                     (None, Some(start)) => start,
                     (None, None) => {
                         return Err(out_of_sequence(path, rb.run, rb.first, -1));
                     }
-                    (Some((summary, next)), _) => {
+                    (Some((summary, next, _)), _) => {
                         if int(rb.first) != next {
                             return Err(if rb.first == 0 {
                                 one_start(path, rb.run)
@@ -273,21 +376,8 @@ impl Writer {
                     ])
                     .map_err(fail)?;
                 let next_seq = int(rb.last).saturating_add(1);
-                if before == Some((summary.status, summary.ended_at)) {
-                    // A stored run whose status and end stay as they were:
-                    // an UPDATE that sets `status` or `ended_at` rewrites
-                    // the run's entry in `runs_by_status` or `runs_by_end`
-                    // even when the value is the same, a page of the log
-                    // for nothing.
-                    tx.prepare_cached(
-                        "UPDATE runs SET updated_at = ?2, next_seq = ?3 WHERE id = ?1",
-                    )
-                    .and_then(|mut touch| {
-                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
-                    })
-                    .map_err(fail)?;
-                } else {
-                    upsert_run
+                if new {
+                    insert_run
                         .execute(params![
                             &id[..],
                             summary.workflow,
@@ -300,6 +390,35 @@ impl Writer {
                             text.as_ref().map(|t| &t[..]),
                         ])
                         .map_err(fail)?;
+                    *staging += 1;
+                } else if before == Some((summary.status, summary.ended_at)) {
+                    // A stored run whose status and end stay as they were:
+                    // an UPDATE that sets `status` or `ended_at` rewrites
+                    // the run's entry in `runs_by_status` or `runs_by_end`
+                    // even when the value is the same, a page of the log
+                    // for nothing.
+                    tx.prepare_cached(&format!(
+                        "UPDATE {table} SET updated_at = ?2, next_seq = ?3 WHERE id = ?1"
+                    ))
+                    .and_then(|mut touch| {
+                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
+                    })
+                    .map_err(fail)?;
+                } else {
+                    tx.prepare_cached(&format!(
+                        "UPDATE {table} SET status = ?2, updated_at = ?3, ended_at = ?4,
+                                next_seq = ?5 WHERE id = ?1"
+                    ))
+                    .and_then(|mut update| {
+                        update.execute(params![
+                            &id[..],
+                            summary.status.as_str(),
+                            int(summary.updated_at),
+                            summary.ended_at.map(int),
+                            next_seq,
+                        ])
+                    })
+                    .map_err(fail)?;
                 }
             }
         }
@@ -307,14 +426,18 @@ impl Writer {
     }
 
     /// Deletes the runs that ended before `before`, with their journals,
-    /// and the texts no run names any more.
+    /// and the texts no run names any more; then moves the runs still
+    /// waiting in `runs_new` into `runs`, best effort.
     pub(crate) fn purge(&mut self, before: Millis) -> Result<usize, StoreError> {
         let result = self.purge_in_transaction(before);
+        if let Ok((_, waiting)) = result {
+            self.staged = waiting;
+        }
         // Texts may be gone: the next run of each inserts its text again
         // (or finds it there).
         self.texts.forget();
         self.settle();
-        if matches!(result, Ok(n) if n > 0) {
+        if matches!(result, Ok((n, _)) if n > 0) {
             // The deleted pages were overwritten (`secure_delete`), but the
             // log still holds their earlier copies: copy it back into the
             // file and empty it. Best effort: a reader that holds an old
@@ -323,23 +446,32 @@ impl Writer {
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
-        result
+        if result.is_ok() && self.staged > 0 {
+            // After the purge, not before it: a move may need pages that
+            // only the purge frees (a full file), and a purge must not
+            // fail for it.
+            self.move_staged();
+        }
+        result.map(|(n, _)| n)
     }
 
-    fn purge_in_transaction(&mut self, before: Millis) -> Result<usize, StoreError> {
+    /// The purge's transaction: the runs deleted, and those still waiting
+    /// in `runs_new`. Deletes only, so that it frees pages before it needs
+    /// any (a full file's remedy).
+    fn purge_in_transaction(&mut self, before: Millis) -> Result<(usize, usize), StoreError> {
         let path = self.path.as_str();
         let fail = |e: rusqlite::Error| error::sql(path, "cannot purge", e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        tx.execute(&PurgeSql::journal(), [int(before)])
-            .map_err(fail)?;
         // The texts the deleted runs named, each once.
         let mut named: HashSet<Vec<u8>> = HashSet::new();
         let mut n = 0;
-        {
-            let mut delete = tx.prepare(&PurgeSql::runs()).map_err(fail)?;
+        for table in ["runs", "runs_new"] {
+            tx.execute(&PurgeSql::journal(table), [int(before)])
+                .map_err(fail)?;
+            let mut delete = tx.prepare(&PurgeSql::runs(table)).map_err(fail)?;
             let mut rows = delete.query([int(before)]).map_err(fail)?;
             while let Some(row) = rows.next().map_err(fail)? {
                 n += 1;
@@ -348,14 +480,17 @@ impl Writer {
                 }
             }
         }
-        // Those no run names any more.
+        // Those no run names any more, in either table.
         let mut unnamed = tx.prepare(PurgeSql::UNNAMED_TEXT).map_err(fail)?;
         for text in &named {
             unnamed.execute([&text[..]]).map_err(fail)?;
         }
         drop(unnamed);
+        let waiting: i64 = tx
+            .query_row("SELECT count(*) FROM runs_new", [], |row| row.get(0))
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
-        Ok(n)
+        Ok((n, waiting.max(0) as usize))
     }
 
     /// Leaves no transaction open after a failure (a full disk can leave
@@ -372,27 +507,31 @@ impl Writer {
 pub(crate) struct PurgeSql;
 
 impl PurgeSql {
-    /// Deletes the journals of the runs ended before the cutoff.
-    pub(crate) fn journal() -> String {
+    /// Deletes the journals of the runs of `table` (`runs` or `runs_new`)
+    /// ended before the cutoff.
+    pub(crate) fn journal(table: &str) -> String {
         format!(
-            "DELETE FROM journal WHERE run IN (SELECT id FROM runs WHERE {})",
+            "DELETE FROM journal WHERE run IN (SELECT id FROM {table} WHERE {})",
             Self::ended_before()
         )
     }
 
-    /// Deletes the runs ended before the cutoff, returning their texts.
-    pub(crate) fn runs() -> String {
+    /// Deletes the runs of `table` (`runs` or `runs_new`) ended before the
+    /// cutoff, returning their texts.
+    pub(crate) fn runs(table: &str) -> String {
         format!(
-            "DELETE FROM runs WHERE {} RETURNING text",
+            "DELETE FROM {table} WHERE {} RETURNING text",
             Self::ended_before()
         )
     }
 
-    /// Deletes the text `?1` if no run names it (found on `runs_by_text`).
+    /// Deletes the text `?1` if no run names it (found on `runs_by_text`,
+    /// and among the few runs waiting in `runs_new`, which has no index).
     pub(crate) const UNNAMED_TEXT: &str = "DELETE FROM texts WHERE sha256 = ?1
-         AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)";
+         AND NOT EXISTS (SELECT 1 FROM runs WHERE text = ?1)
+         AND NOT EXISTS (SELECT 1 FROM runs_new WHERE text = ?1)";
 
-    /// The runs ended before the cutoff, found on `runs_by_end`, which
+    /// The runs ended before the cutoff, found in `runs` on `runs_by_end`, which
     /// holds the ended runs by their end: a purge reads the runs it
     /// deletes and no others. The `+` keeps SQLite from reading
     /// `runs_by_status` instead (with no statistics of the file it takes
@@ -476,4 +615,64 @@ fn millis_now() -> Millis {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_runtime::store::driver::conformance::{entries, started};
+
+    use super::*;
+    use crate::options::SqliteOptions;
+    use crate::schema::open_writer;
+
+    fn waiting(writer: &Writer) -> (i64, i64) {
+        let count = |table: &str| -> i64 {
+            writer
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        (count("runs"), count("runs_new"))
+    }
+
+    fn new_run(writer: &mut Writer) {
+        let batch = entries(RunId::new(), 0, vec![started("w", None, 1)]);
+        writer.append_parts(&[batch]).unwrap();
+    }
+
+    /// A move that fails leaves the runs waiting, readable, and is not
+    /// tried after every commit: only once another batch waits.
+    #[test]
+    fn a_failed_move_is_tried_again_a_batch_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runs.db");
+        let conn = open_writer(&file, "runs.db", &SqliteOptions::new()).unwrap();
+        let mut writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
+        // Every insert into `runs` fails, as a full file's would.
+        writer
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER no_move BEFORE INSERT ON runs
+                 BEGIN SELECT RAISE(ABORT, 'no room'); END;",
+            )
+            .unwrap();
+        for _ in 0..2 {
+            new_run(&mut writer);
+        }
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (0, 2));
+        assert_eq!((writer.staged, writer.move_at), (2, 4));
+        assert!(writer.move_failed);
+        writer.conn.execute_batch("DROP TRIGGER no_move").unwrap();
+        // The next commit does not try again (it would succeed now)...
+        new_run(&mut writer);
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (0, 3));
+        // ...the one that makes another batch does, and moves them all.
+        new_run(&mut writer);
+        writer.move_if_due();
+        assert_eq!(waiting(&writer), (4, 0));
+        assert_eq!((writer.staged, writer.move_at), (0, 2));
+        assert!(!writer.move_failed);
+    }
 }

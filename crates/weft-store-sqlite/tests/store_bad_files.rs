@@ -197,21 +197,46 @@ async fn a_run_whose_records_cannot_be_reached_reads_as_damaged_not_missing() {
 /// records read, its summary does not. `get` must not answer "no such
 /// run" for a run whose records are there, and `load` must not give back
 /// a journal whose workflow text (kept beside the summary) is gone.
+/// Once with the summary waiting in `runs_new`, once moved into `runs`.
 #[tokio::test]
 async fn a_run_whose_summary_cannot_be_reached_reads_as_damaged_not_missing() {
+    summary_gone_reads_as_damaged(None, "runs_new").await;
+    summary_gone_reads_as_damaged(Some(1), "runs").await;
+}
+
+/// The case above, the file filled with a `move_batch` of `batch`, the
+/// run's summary expected in `table`.
+async fn summary_gone_reads_as_damaged(batch: Option<usize>, table: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (path, journals) = filled(dir.path()).await;
+    let path = dir.path().join("runs.db");
+    let journals = journals();
+    let mut options = SqliteOptions::new();
+    if let Some(batch) = batch {
+        options = options.move_batch(batch);
+    }
+    let store = SqliteStore::open_with(&path, &options).unwrap();
+    for j in &journals {
+        store.append(j).await.unwrap();
+    }
+    drop(store);
     let run = journals[5][0].run;
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let gone = conn
-        .execute(
-            "DELETE FROM runs WHERE id = ?1",
-            [&run.as_uuid().as_bytes()[..]],
-        )
-        .unwrap();
-    assert_eq!(gone, 1);
+    let gone: Vec<(&str, usize)> = ["runs", "runs_new"]
+        .into_iter()
+        .map(|t| {
+            let n = conn
+                .execute(
+                    &format!("DELETE FROM {t} WHERE id = ?1"),
+                    [&run.as_uuid().as_bytes()[..]],
+                )
+                .unwrap();
+            (t, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(gone, [(table, 1)]);
     drop(conn);
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqliteStore::open_with(&path, &options).unwrap();
     let e = store.get(run).await.unwrap_err();
     assert_names_file(&e, &path, "damaged");
     assert!(e.to_string().contains(&run.to_string()), "{e}");
@@ -569,6 +594,59 @@ async fn a_full_database_fails_appends_as_unavailable_and_keeps_what_it_had() {
         assert_eq!(&store.load(batch[0].run).await.unwrap(), batch);
     }
     // Purging ended runs makes room again.
+    let purged = store.purge(std::time::SystemTime::now()).await.unwrap();
+    assert_eq!(purged, appended.len());
+    store.append(&rejected).await.unwrap();
+    assert_eq!(store.load(rejected[0].run).await.unwrap(), rejected);
+}
+
+/// Rows of `table` in the file at `path`.
+fn rows(path: &Path, table: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A full file whose runs are in both tables, some moved into `runs` and
+/// some waiting in `runs_new`: the purge deletes the ended runs of both
+/// before it needs a page, so that it makes room as the full-file error
+/// suggests. Small pages, so that a move into `runs` cannot be done
+/// without new ones.
+#[tokio::test]
+async fn purging_a_full_file_with_runs_waiting_makes_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let options = SqliteOptions::new()
+        .page_size(512)
+        .max_size(160 * 1024)
+        .move_batch(40);
+    let store = SqliteStore::open_with(&path, &options).unwrap();
+    let mut appended = Vec::new();
+    let rejected = loop {
+        let run = RunId::new();
+        let records = vec![
+            started("filler", None, 1),
+            attempt(
+                1,
+                AttemptOutcome::Ok {
+                    result: Arc::new(json!(weft_test_support::noise(appended.len() as u64, 600))),
+                },
+            ),
+            ended(RunStatus::Succeeded, 10),
+        ];
+        let batch = entries(run, 0, records);
+        match store.append(&batch).await {
+            Ok(_) => appended.push(batch),
+            Err(e) => {
+                assert_names_file(&e, &path, "the disk or the database is full");
+                break batch;
+            }
+        }
+        assert!(appended.len() < 1_000, "a 160 KB database took 1,000 runs");
+    };
+    let (moved, waiting) = (rows(&path, "runs"), rows(&path, "runs_new"));
+    assert!(moved > 0 && waiting > 0, "{moved} moved, {waiting} waiting");
     let purged = store.purge(std::time::SystemTime::now()).await.unwrap();
     assert_eq!(purged, appended.len());
     store.append(&rejected).await.unwrap();

@@ -25,6 +25,22 @@ async fn sqlite_store_passes_the_conformance_suite() {
     .await;
 }
 
+/// The same with every new run moved into `runs` after its commit (a
+/// batch of 1, where 64 wait otherwise): the suite's runs are then read,
+/// changed and purged in `runs`, and those of a batch in both tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_passes_the_conformance_suite_with_every_run_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    let options = SqliteOptions::new().move_batch(1);
+    conformance::run_all(|| {
+        let path = new_file(&dir, &n);
+        let options = options.clone();
+        async move { Arc::new(SqliteStore::open_with(&path, &options).unwrap()) as Arc<dyn Store> }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_passes_the_datastore_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();

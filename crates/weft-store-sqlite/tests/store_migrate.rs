@@ -140,11 +140,12 @@ fn write_version_2(path: &Path, journals: &[&[Entry]]) {
     }
 }
 
-/// The text a run names in the file (`runs.text`), if any.
+/// The text a run names in the file (`runs.text`, or `runs_new.text`
+/// while the run waits there), if any.
 fn named_text(path: &Path, run: RunId) -> Option<Vec<u8>> {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row(
-        "SELECT text FROM runs WHERE id = ?1",
+        "SELECT text FROM runs WHERE id = ?1 UNION ALL SELECT text FROM runs_new WHERE id = ?1",
         [&run.as_uuid().as_bytes()[..]],
         |r| r.get(0),
     )

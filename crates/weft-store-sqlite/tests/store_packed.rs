@@ -190,7 +190,7 @@ async fn a_version_four_file_reads_as_it_is_and_goes_on_in_binary_rows_after_the
     // same, and the run goes on in a row of the binary form.
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     assert_eq!(store.load(run).await.unwrap(), whole);
     let rest = entries(run, 500, (500..600).map(ok).collect());
     let end = entries(run, 600, vec![ended(RunStatus::Succeeded, 9)]);
