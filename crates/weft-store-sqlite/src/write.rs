@@ -205,7 +205,8 @@ impl Writer {
                         error = %e,
                         waiting = self.staged,
                         "cannot move new runs into the indexed table; they stay in runs_new, \
-                         read as before, and the move is tried again after {} more new runs",
+                         read as before, and the move is tried again after {} more new runs \
+                         or at the next purge",
                         self.batch
                     );
                     self.move_failed = true;
@@ -432,6 +433,11 @@ impl Writer {
         let result = self.purge_in_transaction(before);
         if let Ok((_, waiting)) = result {
             self.staged = waiting;
+            if waiting == 0 {
+                // Nothing waits any more: a failed move's back-off is over.
+                self.move_at = self.batch;
+                self.move_failed = false;
+            }
         }
         // Texts may be gone: the next run of each inserts its text again
         // (or finds it there).
@@ -672,6 +678,40 @@ mod tests {
         new_run(&mut writer);
         writer.move_if_due();
         assert_eq!(waiting(&writer), (4, 0));
+        assert_eq!((writer.staged, writer.move_at), (0, 2));
+        assert!(!writer.move_failed);
+    }
+
+    /// A purge that deletes every run waiting ends a failed move's
+    /// back-off: the next move is due a batch later, not a batch after the
+    /// runs that waited then.
+    #[test]
+    fn a_purge_that_empties_the_waiting_runs_ends_the_back_off() {
+        use weft_runtime::store::driver::conformance::ended;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runs.db");
+        let conn = open_writer(&file, "runs.db", &SqliteOptions::new()).unwrap();
+        let mut writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
+        writer
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER no_move BEFORE INSERT ON runs
+                 BEGIN SELECT RAISE(ABORT, 'no room'); END;",
+            )
+            .unwrap();
+        for _ in 0..3 {
+            let run = entries(
+                RunId::new(),
+                0,
+                vec![started("w", None, 1), ended(RunStatus::Succeeded, 2)],
+            );
+            writer.append_parts(&[run]).unwrap();
+        }
+        writer.move_if_due();
+        assert_eq!((writer.staged, writer.move_at), (3, 5));
+        assert!(writer.move_failed);
+        assert_eq!(writer.purge(10).unwrap(), 3);
+        assert_eq!(waiting(&writer), (0, 0));
         assert_eq!((writer.staged, writer.move_at), (0, 2));
         assert!(!writer.move_failed);
     }
