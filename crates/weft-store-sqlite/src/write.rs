@@ -646,15 +646,13 @@ mod tests {
         writer.append_parts(&[batch]).unwrap();
     }
 
-    /// A move that fails leaves the runs waiting, readable, and is not
-    /// tried after every commit: only once another batch waits.
-    #[test]
-    fn a_failed_move_is_tried_again_a_batch_later() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A writer of a new file in `dir` that moves runs 2 at a time, and
+    /// whose every insert into `runs` fails, as a full file's would (drop
+    /// the trigger `no_move` to let moves succeed).
+    fn writer_that_cannot_move(dir: &tempfile::TempDir) -> Writer {
         let file = dir.path().join("runs.db");
         let conn = open_writer(&file, "runs.db", &SqliteOptions::new()).unwrap();
-        let mut writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
-        // Every insert into `runs` fails, as a full file's would.
+        let writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
         writer
             .conn
             .execute_batch(
@@ -662,6 +660,15 @@ mod tests {
                  BEGIN SELECT RAISE(ABORT, 'no room'); END;",
             )
             .unwrap();
+        writer
+    }
+
+    /// A move that fails leaves the runs waiting, readable, and is not
+    /// tried after every commit: only once another batch waits.
+    #[test]
+    fn a_failed_move_is_tried_again_a_batch_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer_that_cannot_move(&dir);
         for _ in 0..2 {
             new_run(&mut writer);
         }
@@ -689,16 +696,7 @@ mod tests {
     fn a_purge_that_empties_the_waiting_runs_ends_the_back_off() {
         use weft_runtime::store::driver::conformance::ended;
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("runs.db");
-        let conn = open_writer(&file, "runs.db", &SqliteOptions::new()).unwrap();
-        let mut writer = Writer::new(conn, "runs.db".to_owned(), 2).unwrap();
-        writer
-            .conn
-            .execute_batch(
-                "CREATE TRIGGER no_move BEFORE INSERT ON runs
-                 BEGIN SELECT RAISE(ABORT, 'no room'); END;",
-            )
-            .unwrap();
+        let mut writer = writer_that_cannot_move(&dir);
         for _ in 0..3 {
             let run = entries(
                 RunId::new(),
