@@ -76,30 +76,16 @@ impl Stamped {
     }
 }
 
+/// Stamps the journal writer's commits: one batch (`append_owned`) goes
+/// as one part, as the SQLite store takes it, so both are timed in one
+/// place.
 impl AppendHook for Stamped {
-    fn append<'a>(
-        &'a self,
-        inner: &'a dyn Store,
-        entries: &'a [Entry],
-    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
-        Box::pin(async move {
-            let called = now();
-            let out = inner.append(entries).await;
-            self.note(called);
-            out
-        })
-    }
     fn append_owned<'a>(
         &'a self,
         inner: &'a dyn Store,
         entries: Vec<Entry>,
     ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
-        Box::pin(async move {
-            let called = now();
-            let out = inner.append_owned(entries).await;
-            self.note(called);
-            out
-        })
+        self.append_parts(inner, vec![entries])
     }
     fn append_parts<'a>(
         &'a self,

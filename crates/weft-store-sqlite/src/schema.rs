@@ -91,8 +91,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 6: a new run's summary goes into `runs_new`, the same columns as
     // `runs` keyed by id and without indexes, so that its commit writes
     // none of the five indexes of `runs`; the writer moves the runs
-    // waiting there into `runs` in a transaction of their own, a batch at
-    // a time (`write.rs`), and every read reads both tables. A weft before
+    // waiting there into `runs` in a transaction of their own, all that
+    // wait once a batch does (`write.rs`), and every read reads both tables. A weft before
     // it would not see the runs in `runs_new`.
     "CREATE TABLE runs_new (
         id BLOB PRIMARY KEY NOT NULL,

@@ -173,8 +173,7 @@ impl SqliteStore {
                 match job {
                     WriteJob::Append(batch, reply) => {
                         let _ = reply.send(writer.append(batch));
-                        writer.move_if_due();
-                        writer.checkpoint_if_due();
+                        writer.after_commit();
                     }
                     WriteJob::AppendOwned(entries, reply) => {
                         match writer.append_parts(&entries) {
@@ -184,8 +183,7 @@ impl SqliteStore {
                                 // caller goes on.
                                 let _ = reply.send(Ok(()));
                                 drop(entries);
-                                writer.move_if_due();
-                                writer.checkpoint_if_due();
+                                writer.after_commit();
                             }
                             Err(e) => {
                                 let _ = reply.send(Err((e, join_parts(entries))));

@@ -119,6 +119,18 @@ pub(crate) struct Writer {
 /// would have written five more), and syncs once.
 pub(crate) const MOVE_STAGED: usize = 64;
 
+/// A commit to a stored run whose status and end stay as they were, in
+/// `runs` and in `runs_new` (see `append_in_transaction`).
+const TOUCH_RUN: &str = "UPDATE runs SET updated_at = ?2, next_seq = ?3 WHERE id = ?1";
+const TOUCH_RUN_NEW: &str = "UPDATE runs_new SET updated_at = ?2, next_seq = ?3 WHERE id = ?1";
+
+/// A commit that changes a stored run's status or end, in `runs` and in
+/// `runs_new`.
+const UPDATE_RUN: &str = "UPDATE runs SET status = ?2, updated_at = ?3, ended_at = ?4,
+     next_seq = ?5 WHERE id = ?1";
+const UPDATE_RUN_NEW: &str = "UPDATE runs_new SET status = ?2, updated_at = ?3, ended_at = ?4,
+     next_seq = ?5 WHERE id = ?1";
+
 /// Moves every run waiting in `runs_new` into `runs`.
 const MOVE_SQL: &str = "INSERT INTO runs (id, workflow, status, parent, started_at, updated_at,
                           ended_at, next_seq, text)
@@ -168,6 +180,14 @@ impl Writer {
         })
     }
 
+    /// What follows a commit once it has been answered: the runs waiting
+    /// in `runs_new` moved ([`Writer::move_if_due`]), then the log
+    /// checkpointed ([`Writer::checkpoint_if_due`]), each when due.
+    pub(crate) fn after_commit(&mut self) {
+        self.move_if_due();
+        self.checkpoint_if_due();
+    }
+
     /// Moves the runs waiting in `runs_new` into `runs`, in a transaction
     /// of its own, once [`MOVE_STAGED`] or more wait (all that wait).
     /// Called after a commit has been answered, as
@@ -175,7 +195,7 @@ impl Writer {
     /// (every read reads both tables): it is reported once, and tried
     /// again when another batch waits, not after every commit (each try
     /// would take the write lock and copy the runs for nothing).
-    pub(crate) fn move_if_due(&mut self) {
+    fn move_if_due(&mut self) {
         if self.staged >= self.move_at {
             self.move_staged();
         }
@@ -220,7 +240,7 @@ impl Writer {
     /// `AUTOCHECKPOINT_BYTES`, as SQLite's automatic checkpoint would, but
     /// after the commit has been answered. Best effort, as SQLite's: a
     /// checkpoint that cannot finish is tried again after a later commit.
-    pub(crate) fn checkpoint_if_due(&mut self) {
+    fn checkpoint_if_due(&mut self) {
         if self.wal_pages.load(Ordering::Relaxed) >= self.checkpoint_pages {
             self.wal_pages.store(0, Ordering::Relaxed);
             let _ = self
@@ -305,9 +325,10 @@ impl Writer {
                     .optional()
                     .map_err(fail)?;
                 let new = stored.is_none();
-                let table = match &stored {
-                    Some((_, _, true)) | None => "runs_new",
-                    Some((_, _, false)) => "runs",
+                // The statements of the table that holds a stored run.
+                let (touch_sql, update_sql) = match &stored {
+                    Some((_, _, false)) => (TOUCH_RUN, UPDATE_RUN),
+                    Some((_, _, true)) | None => (TOUCH_RUN_NEW, UPDATE_RUN_NEW),
                 };
                 let mut summary = match (stored, rb.start) {
                     (None, Some(start)) => start,
@@ -398,28 +419,23 @@ impl Writer {
                     // the run's entry in `runs_by_status` or `runs_by_end`
                     // even when the value is the same, a page of the log
                     // for nothing.
-                    tx.prepare_cached(&format!(
-                        "UPDATE {table} SET updated_at = ?2, next_seq = ?3 WHERE id = ?1"
-                    ))
-                    .and_then(|mut touch| {
-                        touch.execute(params![&id[..], int(summary.updated_at), next_seq])
-                    })
-                    .map_err(fail)?;
+                    tx.prepare_cached(touch_sql)
+                        .and_then(|mut touch| {
+                            touch.execute(params![&id[..], int(summary.updated_at), next_seq])
+                        })
+                        .map_err(fail)?;
                 } else {
-                    tx.prepare_cached(&format!(
-                        "UPDATE {table} SET status = ?2, updated_at = ?3, ended_at = ?4,
-                                next_seq = ?5 WHERE id = ?1"
-                    ))
-                    .and_then(|mut update| {
-                        update.execute(params![
-                            &id[..],
-                            summary.status.as_str(),
-                            int(summary.updated_at),
-                            summary.ended_at.map(int),
-                            next_seq,
-                        ])
-                    })
-                    .map_err(fail)?;
+                    tx.prepare_cached(update_sql)
+                        .and_then(|mut update| {
+                            update.execute(params![
+                                &id[..],
+                                summary.status.as_str(),
+                                int(summary.updated_at),
+                                summary.ended_at.map(int),
+                                next_seq,
+                            ])
+                        })
+                        .map_err(fail)?;
                 }
             }
         }

@@ -1399,9 +1399,8 @@ struct NextMessage<'a, R> {
     /// worker's queue, behind them (tokio's self-wake, not `yield_now`,
     /// which holds a task back until the worker parks or does its
     /// periodic maintenance, every 61 polls, and has polled its I/O
-    /// driver). They run first, and their reports
-    /// find no waiter on the channel and wake nothing: the next poll
-    /// takes them in one turn. Without it, on a multi_thread runtime,
+    /// driver). They run first, and their reports find no waiter on the
+    /// channel and wake nothing: the next poll takes them in one turn. Without it, on a multi_thread runtime,
     /// each report woke the run's task, which then waited again for the
     /// next: a wake, a poll and a waiter put back on the channel's list
     /// for each completion. Attempts taken by another worker report as
