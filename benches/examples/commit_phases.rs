@@ -76,10 +76,23 @@ impl Stamped {
     }
 }
 
-/// Stamps the journal writer's commits: one batch (`append_owned`) goes
+/// Stamps the journal writer's commits (one batch, `append_owned`, goes
 /// as one part, as the SQLite store takes it, so both are timed in one
-/// place.
+/// place) and the floor's (`append` of one record).
 impl AppendHook for Stamped {
+    /// The floor's commits: one record appended as the bench's floor does.
+    fn append<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        entries: &'a [Entry],
+    ) -> BoxFuture<'a, Result<Appended, StoreError>> {
+        Box::pin(async move {
+            let called = now();
+            let out = inner.append(entries).await;
+            self.note(called);
+            out
+        })
+    }
     fn append_owned<'a>(
         &'a self,
         inner: &'a dyn Store,
