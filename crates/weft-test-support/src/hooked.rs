@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use futures::future::BoxFuture;
 use weft_runtime::store::{
     join_parts, Appended, Entry, KvStore, RunFilter, RunSummary, SharedStore, Store, StoreError,
+    Submitted,
 };
 use weft_runtime::RunId;
 
@@ -46,6 +47,26 @@ pub trait AppendHook: Send + Sync + 'static {
         parts: Vec<Vec<Entry>>,
     ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.append_owned(inner, join_parts(parts))
+    }
+
+    /// [`Store::submit_parts`]. This default has no such path (it gives
+    /// both back, as the trait's default does), so that a hook of the
+    /// appends sees every commit: a hook that lets the inner store take
+    /// commits with a callback says so by passing them on
+    /// (`inner.submit_parts(parts, done)`), or wraps `done`.
+    ///
+    /// # Errors
+    ///
+    /// The parts and `done`, untouched: no such path.
+    #[allow(clippy::type_complexity)]
+    fn submit_parts(
+        &self,
+        inner: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let _ = inner;
+        Err((parts, done))
     }
 }
 
@@ -96,6 +117,14 @@ impl<H: AppendHook> Store for Hooked<H> {
         parts: Vec<Vec<Entry>>,
     ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.hook.append_parts(&*self.inner, parts)
+    }
+
+    fn submit_parts(
+        &self,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        self.hook.submit_parts(&*self.inner, parts, done)
     }
 
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {

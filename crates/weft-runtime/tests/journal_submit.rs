@@ -1,0 +1,270 @@
+//! A flush that commits what waits itself, through a store that takes a
+//! commit with a callback (`Store::submit_parts`): nothing is hostage to a
+//! flush whose future is held and never polled again, or dropped; a failed
+//! commit fails its run and is heard by one flush, and not by a barrier.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use weft_core::Workflow;
+use weft_runtime::store::{join_parts, Entry, Record, Store, StoreError, Submitted};
+use weft_runtime::{Executor, JournalConfig, MemoryStore, RunStatus};
+use weft_test_support::durable::{builder, World, FLOW};
+use weft_test_support::hooked::{AppendHook, Hooked};
+
+/// Takes commits with a callback, made on a thread of its own: held while
+/// the gate is shut, refused while `fail` counts down.
+struct Threaded {
+    inner: Arc<dyn Store>,
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    shut: Mutex<bool>,
+    opened: Condvar,
+    /// Commits still to refuse.
+    fail: AtomicUsize,
+    /// Commits handed over with a callback.
+    submits: AtomicUsize,
+    /// Callbacks called.
+    answered: AtomicUsize,
+}
+
+impl State {
+    fn shut(&self, shut: bool) {
+        *self.shut.lock().unwrap() = shut;
+        self.opened.notify_all();
+    }
+}
+
+impl AppendHook for Threaded {
+    fn submit_parts(
+        &self,
+        _: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        self.state.submits.fetch_add(1, Ordering::SeqCst);
+        let (inner, state) = (self.inner.clone(), self.state.clone());
+        std::thread::spawn(move || {
+            let mut shut = state.shut.lock().unwrap();
+            while *shut {
+                shut = state.opened.wait(shut).unwrap();
+            }
+            drop(shut);
+            let refuse = state
+                .fail
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            let result = if refuse {
+                Err((
+                    StoreError::unavailable("this store refuses the commit"),
+                    join_parts(parts),
+                ))
+            } else {
+                futures::executor::block_on(inner.append_parts(parts))
+            };
+            state.answered.fetch_add(1, Ordering::SeqCst);
+            done(result);
+        });
+        Ok(())
+    }
+}
+
+type ThreadedStore = Hooked<Threaded>;
+
+fn threaded() -> Arc<ThreadedStore> {
+    let inner: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    Arc::new(Hooked::new(
+        inner.clone(),
+        Threaded {
+            inner,
+            state: Arc::default(),
+        },
+    ))
+}
+
+/// An executor with the durable tests' actions on `store`, whose writer
+/// commits nothing of its own accord for a minute: what is committed, a
+/// flush commits.
+fn executor(world: &Arc<World>, store: Arc<ThreadedStore>) -> Executor {
+    builder(world)
+        .store(store)
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_secs(60)))
+        .build()
+}
+
+const CHAIN: &str = "tasks:\n  a: {action: work, next: [{do: b}]}\n  b: {action: work}\n";
+
+fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
+    Workflow::from_yaml_str(text)
+        .and_then(|w| w.compile(ex))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Within 10 s, or the test fails.
+async fn soon<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("still waiting after 10 s")
+}
+
+/// The sequence numbers of `id`'s journal.
+async fn seqs(store: &dyn Store, id: weft_runtime::RunId) -> Vec<u64> {
+    store
+        .load(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_polled_once_then_held_holds_nobodys_records() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, CHAIN);
+    let first = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(first.succeeded(), "{:?}", first.errors);
+    // Polled once: its commit is handed to the store. Then held, never
+    // polled again, not dropped.
+    let mut held = Box::pin(ex.flush());
+    let _ = futures::poll!(&mut held);
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    for _ in 0..5 {
+        let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+        assert!(out.succeeded(), "{:?}", out.errors);
+        soon(ex.flush()).await.unwrap();
+        // a, b: Started, two outcomes, Ended.
+        assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
+    }
+    assert_eq!(seqs(&*store, first.run_id).await, vec![0, 1, 2, 3]);
+    assert!(store.hook.state.submits.load(Ordering::SeqCst) > 1);
+    // Polled again at last, it has its answer.
+    soon(held).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_dropped_mid_commit_leaves_its_records_committed() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, CHAIN);
+    let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    store.hook.state.shut(true);
+    let mut flush = Box::pin(ex.flush());
+    assert!(futures::poll!(&mut flush).is_pending());
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    drop(flush);
+    // The next flush waits for the commit in flight, and then answers.
+    let next = tokio::spawn({
+        let ex = ex.clone();
+        async move { ex.flush().await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !next.is_finished(),
+        "a flush answered before the commit ended"
+    );
+    store.hook.state.shut(false);
+    soon(next).await.unwrap().unwrap();
+    assert_eq!(store.hook.state.answered.load(Ordering::SeqCst), 1);
+    assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_of_a_flush_fails_its_run_and_one_flush_hears_it() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    // At the gate, nothing committed yet (its `Started` record among what
+    // waits): the flush's commit of it is refused, and the run is failed.
+    weft_test_support::wait_for(|| world.calls_of("b") == 1).await;
+    store.hook.state.fail.store(1, Ordering::SeqCst);
+    let err = soon(ex.flush())
+        .await
+        .expect_err("the refused commit's error");
+    assert!(err.to_string().contains("refuses"), "{err}");
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    world.gate_open.store(true, Ordering::SeqCst);
+    world.gate.notify_waiters();
+    let out = soon(run).await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed, "{:?}", out.errors);
+    assert!(
+        format!("{:?}", out.errors).contains("could not be committed (this store refuses"),
+        "{:?}",
+        out.errors
+    );
+    // Heard once: the next flush has no error to tell.
+    soon(ex.flush()).await.unwrap();
+    assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_barrier_leaves_the_error_of_its_commit_for_a_flush() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, CHAIN);
+    let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    store.hook.state.fail.store(1, Ordering::SeqCst);
+    // Resuming a run waits for a barrier first: its commit, refused, is
+    // the barrier's. The run is not in the store.
+    let resumed = soon(ex.resume_run(out.run_id)).await;
+    assert!(resumed.is_err());
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    let err = soon(ex.flush()).await.expect_err("the barrier's error");
+    assert!(err.to_string().contains("refuses"), "{err}");
+    soon(ex.flush()).await.unwrap();
+    assert!(matches!(
+        store.load(out.run_id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A store whose path the journal may not take: the flush goes through the
+/// writer, as before, and the store is asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_the_path_is_asked_once() {
+    struct Counting(AtomicUsize);
+    impl AppendHook for Counting {
+        fn submit_parts(
+            &self,
+            _: &dyn Store,
+            parts: Vec<Vec<Entry>>,
+            done: Submitted,
+        ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err((parts, done))
+        }
+    }
+    let world = Arc::new(World::default());
+    let store = Arc::new(Hooked::new(
+        Arc::new(MemoryStore::new()),
+        Counting(AtomicUsize::new(0)),
+    ));
+    let ex = builder(&world)
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_secs(60)))
+        .build();
+    let p = plan(&ex, CHAIN);
+    for _ in 0..3 {
+        let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+        assert!(out.succeeded(), "{:?}", out.errors);
+        soon(ex.flush()).await.unwrap();
+        let entries = store.load(out.run_id).await.unwrap();
+        assert!(matches!(entries[0].record, Record::Started(_)));
+        assert_eq!(entries.len(), 4);
+    }
+    assert_eq!(store.hook.0.load(Ordering::SeqCst), 1);
+}
