@@ -29,9 +29,10 @@
 //!
 //! Each line of the output: `memory`, `run` or `floor`, then nanoseconds
 //! since the Unix epoch (the system's real-time clock, as the shim's):
-//! `memory t0 ended`, `run t0 ended flush_sent handed stored answered` (`handed`/`stored`:
-//! the store's append was called, by the journal writer task or by the
-//! flush, and answered: its future heard it, or its callback was called), or `floor t0 handed stored answered`.
+//! `memory t0 ended`, `run t0 ended flush_sent handed stored answered`
+//! (`handed`/`stored`: the store was handed the commit, by the journal
+//! writer task or by the flush, and answered: its future heard it, or its
+//! callback was called), or `floor t0 handed stored answered`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -81,12 +82,13 @@ impl Stamped {
     }
 }
 
-/// Stamps the commits: a floor commit's `append`; of the journal's, one batch (`append_owned`) goes as one
+/// Stamps the journal's commits (one batch, `append_owned`, goes as one
 /// part, as the SQLite store takes it, so both are timed in one place; a
-/// commit a flush hands to the store with a callback (`submit_parts`) is
-/// answered when the callback is called, on the store's thread.
+/// commit a flush hands to the store with a callback, `submit_parts`, is
+/// answered when the callback is called, on the store's thread) and the
+/// floor's (`append` of one record).
 impl AppendHook for Stamped {
-    /// A floor commit's.
+    /// The floor's commits: one record appended as the bench's floor does.
     fn append<'a>(
         &'a self,
         inner: &'a dyn Store,
