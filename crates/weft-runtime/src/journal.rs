@@ -639,13 +639,14 @@ impl Receiver {
     /// writer is committing from then on, and holds the `lost` list it
     /// gives. `None`: a commit is in flight, nothing taken (the writer is
     /// woken when it ends).
-    fn take_waiting(&self, most: usize, out: &mut Vec<ToWriter>) -> Option<Lost> {
+    fn take_waiting(&self, most: usize, out: &mut Vec<ToWriter>) -> Option<Held> {
         let mut st = self.0.lock();
         if st.committing {
             st.writer_waits = true;
             return None;
         }
         st.committing = true;
+        let gone = gone_now(&st.lost);
         let mut records = 0;
         while records < most {
             let Some(msg) = st.msgs.pop_front() else {
@@ -657,10 +658,15 @@ impl Receiver {
             }
             out.push(msg);
         }
-        if st.msgs.is_empty() {
+        let emptied = st.msgs.is_empty();
+        if emptied {
             st.since = None;
         }
-        Some(std::mem::take(&mut st.lost))
+        Some(Held {
+            lost: std::mem::take(&mut st.lost),
+            gone,
+            emptied,
+        })
     }
 
     /// Takes the commit a flush started that waits to be settled.
@@ -792,6 +798,42 @@ fn most_taken(config: &JournalConfig) -> usize {
 /// The runs whose records could not be committed (see `QueueState::lost`).
 type Lost = Vec<(RunId, flume::Sender<Msg>)>;
 
+/// The `lost` list as a commit takes it, with the messages.
+struct Held {
+    lost: Lost,
+    /// Which of `lost` had their scheduler gone before the messages were
+    /// taken: all they sent was among them.
+    gone: Vec<bool>,
+    /// The commit took every message waiting.
+    emptied: bool,
+}
+
+/// Which of `lost` have their scheduler gone now.
+fn gone_now(lost: &Lost) -> Vec<bool> {
+    lost.iter().map(|(_, tx)| tx.is_disconnected()).collect()
+}
+
+impl Held {
+    /// The list without the runs whose scheduler was gone before the
+    /// messages were taken, if every message was taken: nothing of theirs
+    /// can come any more. (A scheduler gone only since may have handed
+    /// over records after the take, and one whose records were not all
+    /// taken has some still waiting: those are kept, so that what they
+    /// hand over is still not written.)
+    fn forget_gone(self) -> Lost {
+        let Held {
+            mut lost,
+            gone,
+            emptied,
+        } = self;
+        if emptied && gone.contains(&true) {
+            let mut gone = gone.into_iter();
+            lost.retain(|_| !gone.next().unwrap_or(false));
+        }
+        lost
+    }
+}
+
 /// A commit a flush started, handed to the store: what its end answers.
 struct InFlight {
     /// The batches committed, their entries handed to the store.
@@ -821,7 +863,7 @@ impl Writer {
             return Err(waiter);
         }
         let shared = &self.tx.0;
-        let (msgs, mut lost) = {
+        let (msgs, lost) = {
             let mut st = shared.lock();
             if st.gone
                 || st.committing
@@ -833,13 +875,22 @@ impl Writer {
             st.committing = true;
             st.urgent = 0;
             st.since = None;
-            (std::mem::take(&mut st.msgs), std::mem::take(&mut st.lost))
+            let gone = gone_now(&st.lost);
+            let msgs = std::mem::take(&mut st.msgs);
+            (
+                msgs,
+                Held {
+                    lost: std::mem::take(&mut st.lost),
+                    gone,
+                    emptied: true,
+                },
+            )
         };
-        lost.retain(|(_, tx)| !tx.is_disconnected());
         let mut g = Gathered::default();
         for msg in msgs {
-            g.take(msg, &lost, &self.wake);
+            g.take(msg, &lost.lost, &self.wake);
         }
+        let lost = lost.forget_gone();
         g.flushes.push(waiter);
         let Gathered {
             mut pending,
@@ -1128,17 +1179,17 @@ async fn write_loop(
         // Whatever waits now, up to `most` records (and what was left
         // over the last time, first), unless a flush's commit is in
         // flight: then its end wakes the writer.
-        let Some(mut lost) = rx.take_waiting(most, &mut taken) else {
+        let Some(held) = rx.take_waiting(most, &mut taken) else {
             if !rx.has_settle() {
                 wake.notify.notified().await;
             }
             continue;
         };
-        lost.retain(|(_, tx)| !tx.is_disconnected());
         let mut g = Gathered::default();
         for msg in taken.drain(..) {
-            g.take(msg, &lost, &wake);
+            g.take(msg, &held.lost, &wake);
         }
+        let mut lost = held.forget_gone();
         let Gathered {
             mut pending,
             flushes,

@@ -134,7 +134,8 @@ async fn a_flush_polled_once_then_held_holds_nobodys_records() {
     // Polled once: its commit is handed to the store. Then held, never
     // polled again, not dropped.
     let mut held = Box::pin(ex.flush());
-    let _ = futures::poll!(&mut held);
+    // (Answered at once if the store's thread was that quick.)
+    let first_poll = futures::poll!(&mut held);
     assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
     for _ in 0..5 {
         let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
@@ -146,7 +147,10 @@ async fn a_flush_polled_once_then_held_holds_nobodys_records() {
     assert_eq!(seqs(&*store, first.run_id).await, vec![0, 1, 2, 3]);
     assert!(store.hook.state.submits.load(Ordering::SeqCst) > 1);
     // Polled again at last, it has its answer.
-    soon(held).await.unwrap();
+    match first_poll {
+        std::task::Poll::Ready(answer) => answer.unwrap(),
+        std::task::Poll::Pending => soon(held).await.unwrap(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,4 +271,44 @@ async fn a_store_without_the_path_is_asked_once() {
         assert_eq!(entries.len(), 4);
     }
     assert_eq!(store.hook.0.load(Ordering::SeqCst), 1);
+}
+
+/// A run whose records are in a commit that fails after the run has
+/// ended (write-behind: it did not wait for it) hands over the rest of its
+/// records before its scheduler is gone: they are not written, and the
+/// next flush, which takes them, has no error of its own to tell (were
+/// they written, the store would refuse them, their journal's start
+/// missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_records_of_a_run_gone_after_its_failed_commit_are_not_written() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    weft_test_support::wait_for(|| world.calls_of("b") == 1).await;
+    // The flush's commit (the run's records so far) is held, and will be
+    // refused.
+    store.hook.state.shut(true);
+    store.hook.state.fail.store(1, Ordering::SeqCst);
+    let refused = tokio::spawn({
+        let ex = ex.clone();
+        async move { ex.flush().await }
+    });
+    weft_test_support::wait_for(|| store.hook.state.submits.load(Ordering::SeqCst) == 1).await;
+    // Meanwhile the run goes on to its end, and its scheduler is gone.
+    world.gate_open.store(true, Ordering::SeqCst);
+    world.gate.notify_waiters();
+    let out = soon(run).await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.errors);
+    store.hook.state.shut(false);
+    let err = soon(refused)
+        .await
+        .unwrap()
+        .expect_err("the refused commit");
+    assert!(err.to_string().contains("refuses"), "{err}");
+    soon(ex.flush()).await.unwrap();
+    soon(ex.flush()).await.unwrap();
+    assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
 }
