@@ -187,7 +187,18 @@ impl Instance {
     }
 
     /// Sets its error (`None`: none), with no box made for `None`.
+    /// Inlined to its first test: most instances end without an error and
+    /// without rare parts, where the call cost more than the test.
+    #[inline]
     fn set_error(&mut self, error: Option<String>) {
+        if error.is_none() && self.rare.is_none() {
+            return;
+        }
+        self.set_error_rare(error);
+    }
+
+    #[inline(never)]
+    fn set_error_rare(&mut self, error: Option<String>) {
         match (&mut self.rare, error) {
             (Some(rare), error) => rare.error = error,
             (None, None) => {}

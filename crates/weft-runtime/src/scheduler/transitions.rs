@@ -491,10 +491,17 @@ impl Scheduler {
             // still add to it.
             self.queue_dispatch(target, route, level, Scope::default());
         } else {
+            // What `check_join` tests first, on the state at hand: while no
+            // branch declined (every join of a DAG whose tasks all
+            // succeed), the call would return at once (the run goes on,
+            // the join has not fired).
+            let declined = !js.branches.none_declined();
             if route == 0 && !waited && js.arrived_count > 0 {
                 self.graph.joins_waiting += 1;
             }
-            self.check_join(j, route);
+            if declined {
+                self.check_join(j, route);
+            }
         }
     }
 
