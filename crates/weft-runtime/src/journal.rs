@@ -918,24 +918,22 @@ impl Writer {
             result: None,
         })));
         let done: Submitted = {
-            let cell = cell.clone();
-            let shared = shared.clone();
-            let wake = self.wake.clone();
-            let backlog = self.backlog.clone();
-            Box::new(move |result| {
-                let taken = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(commit) = taken {
-                    commit.done(result, &shared, &wake, &backlog);
-                }
-            })
+            let answer = Answer {
+                cell: cell.clone(),
+                shared: shared.clone(),
+                wake: self.wake.clone(),
+                backlog: self.backlog.clone(),
+            };
+            Box::new(move |result| answer.call(result))
         };
         // Not under the queue's lock: the store may call back at once.
         let Err((parts, done)) = store.submit_parts(parts, done) else {
             return Ok(());
         };
         self.direct.store(false, Ordering::Relaxed);
-        drop(done);
+        // Taken before `done` is dropped: its drop then settles nothing.
         let taken = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(done);
         if let Some(mut commit) = taken {
             for (b, part) in commit.pending.iter_mut().zip(parts) {
                 b.entries = part;
@@ -943,6 +941,43 @@ impl Writer {
             commit.give_back(shared, &self.wake);
         }
         Ok(())
+    }
+}
+
+/// What the callback of a commit a flush started holds: the commit, taken
+/// by whoever ends it. Dropped without being called (a store that lost the
+/// callback, or whose thread panicked), it ends the commit as failed: its
+/// runs fail and the next flush hears of it, rather than a commit that
+/// never ends and a flush that answers for records nobody committed.
+struct Answer {
+    cell: Arc<Mutex<Option<InFlight>>>,
+    shared: Arc<Shared>,
+    wake: Arc<Wake>,
+    backlog: Arc<Mutex<Backlog>>,
+}
+
+impl Answer {
+    fn call(&self, result: Result<Appended, (StoreError, Vec<Entry>)>) {
+        let taken = self.cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(commit) = taken {
+            commit.done(result, &self.shared, &self.wake, &self.backlog);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        let taken = self.cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(commit) = taken {
+            let e =
+                StoreError::unavailable("the store dropped a commit without saying how it went");
+            commit.done(
+                Err((e, Vec::new())),
+                &self.shared,
+                &self.wake,
+                &self.backlog,
+            );
+        }
     }
 }
 
@@ -967,15 +1002,20 @@ impl InFlight {
                         let _ = ack.send(Ok(()));
                     }
                 }
-                {
+                let (count, began) = (self.count, self.began);
+                conclude(shared, wake, Ok(()), self.flushes, self.lost);
+                // Last, and kept from the store's thread should the
+                // recorder panic: the commit has ended already, and a
+                // measurement lost costs nothing else.
+                let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut backlog = lock_backlog(backlog);
-                    if let (true, Some(m)) = (self.count > 0, backlog.metrics()) {
-                        m.flush.record(self.began.elapsed());
-                        m.batch.record(self.count as f64);
+                    if let (true, Some(m)) = (count > 0, backlog.metrics()) {
+                        m.flush.record(began.elapsed());
+                        m.batch.record(count as f64);
                     }
                     backlog.report();
-                }
-                conclude(shared, wake, Ok(()), self.flushes, self.lost);
+                }));
+                drop(recorded);
             }
             other => {
                 self.result = Some(other);

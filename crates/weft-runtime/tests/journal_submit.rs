@@ -312,3 +312,91 @@ async fn the_records_of_a_run_gone_after_its_failed_commit_are_not_written() {
     soon(ex.flush()).await.unwrap();
     assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
 }
+
+/// Drops the callback of the first `drop` commits uncalled, at once or on
+/// a thread that panics holding it (as a store's thread that panics in
+/// its commit); the commits after it go through the writer (the memory
+/// store has no such path).
+struct Dropping {
+    drop: AtomicUsize,
+    panics: bool,
+}
+
+impl AppendHook for Dropping {
+    fn submit_parts(
+        &self,
+        _: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let dropped = self
+            .drop
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !dropped {
+            return Err((parts, done));
+        }
+        if self.panics {
+            std::thread::spawn(move || {
+                let _held = (parts, done);
+                panic!("the store's thread panics in a commit");
+            });
+        } else {
+            drop((parts, done));
+        }
+        Ok(())
+    }
+}
+
+/// A commit whose callback the store drops uncalled fails: its run fails,
+/// the flush hears the error, and nothing is left waiting for it (the next
+/// flushes answer, the next runs are committed).
+async fn a_commit_whose_callback_is_dropped_fails(panics: bool) {
+    let world = Arc::new(World::default());
+    let store = Arc::new(Hooked::new(
+        Arc::new(MemoryStore::new()),
+        Dropping {
+            drop: AtomicUsize::new(1),
+            panics,
+        },
+    ));
+    let ex = builder(&world)
+        .store(store.clone())
+        .journal_config(JournalConfig::new().batch_interval(Duration::from_secs(60)))
+        .build();
+    let run = ex.start(&plan(&ex, FLOW), json!({})).unwrap();
+    let id = run.id();
+    weft_test_support::wait_for(|| world.calls_of("b") == 1).await;
+    let err = soon(ex.flush())
+        .await
+        .expect_err("a commit nobody answered is not Ok");
+    assert!(
+        err.to_string().contains("without saying how it went"),
+        "{err}"
+    );
+    assert_eq!(store.hook.drop.load(Ordering::SeqCst), 0);
+    world.gate_open.store(true, Ordering::SeqCst);
+    world.gate.notify_waiters();
+    let out = soon(run).await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed, "{:?}", out.errors);
+    soon(ex.flush()).await.unwrap();
+    // Its records, in the lost commit, were never committed, and what it
+    // recorded since is not written.
+    assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
+    // Nothing waits on the lost commit: the next run is committed.
+    let p = plan(&ex, CHAIN);
+    let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    soon(ex.flush()).await.unwrap();
+    assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_callback_the_store_drops_fails() {
+    a_commit_whose_callback_is_dropped_fails(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_store_thread_panics_fails() {
+    a_commit_whose_callback_is_dropped_fails(true).await;
+}

@@ -47,13 +47,17 @@ struct Submit {
 
 impl Submit {
     /// Commits the parts on `writer` and calls back (before the work that
-    /// follows a commit, which the caller does not wait for).
+    /// follows a commit, which the caller does not wait for). The callback
+    /// is taken out of the job only once the commit returned: should the
+    /// commit panic, the job is dropped as the thread unwinds, and its
+    /// drop calls back with the error.
     fn run(mut self, writer: &mut Writer) {
-        let parts = std::mem::take(&mut self.parts);
+        let result = writer.append_parts(&self.parts);
         let Some(done) = self.done.take() else {
             return;
         };
-        match writer.append_parts(&parts) {
+        let parts = std::mem::take(&mut self.parts);
+        match result {
             Ok(()) => {
                 done(Ok(Appended::all()));
                 drop(parts);
