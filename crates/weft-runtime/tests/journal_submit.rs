@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use weft_core::Workflow;
+use weft_runtime::store::Durability;
 use weft_runtime::store::{join_parts, Entry, Record, Store, StoreError, Submitted};
-use weft_runtime::{Executor, JournalConfig, MemoryStore, RunStatus};
+use weft_runtime::{Executor, JournalConfig, MemoryStore, RunOptions, RunStatus};
 use weft_test_support::durable::{builder, World, FLOW};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
@@ -399,4 +400,111 @@ async fn a_commit_whose_callback_the_store_drops_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_store_thread_panics_fails() {
     a_commit_whose_callback_is_dropped_fails(true).await;
+}
+
+/// The executor dropped while a flush's commit is held in the store: the
+/// commit goes on without it, and its records are committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executor_dropped_mid_commit_leaves_its_records_committed() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, CHAIN);
+    let out = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    store.hook.state.shut(true);
+    let mut flush = Box::pin(ex.flush());
+    assert!(futures::poll!(&mut flush).is_pending());
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    drop(flush);
+    drop(p);
+    drop(ex);
+    store.hook.state.shut(false);
+    weft_test_support::wait_for(|| store.hook.state.answered.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
+}
+
+/// The runtime shut down while a flush's commit is held in the store, and
+/// the commit then fails: the flush, polled again on another thread,
+/// hears the error (nobody is left to settle the commit), as does the run
+/// whose records it held.
+#[test]
+fn a_commit_that_fails_after_its_runtime_shut_down_is_told() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let (ex, mut flush) = rt.block_on(async {
+        let ex = executor(&world, store.clone());
+        let p = plan(&ex, FLOW);
+        let run = ex.start(&p, json!({})).unwrap();
+        weft_test_support::wait_for(|| world.calls_of("b") == 1).await;
+        drop(run);
+        store.hook.state.shut(true);
+        store.hook.state.fail.store(1, Ordering::SeqCst);
+        let mut flush = Box::pin({
+            let ex = ex.clone();
+            async move { ex.flush().await }
+        });
+        assert!(futures::poll!(&mut flush).is_pending());
+        (ex, flush)
+    });
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    drop(rt);
+    store.hook.state.shut(false);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures::executor::block_on(&mut flush));
+    });
+    let answer = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the flush still waits after 10 s");
+    let err = answer.expect_err("the failed commit's error");
+    assert!(err.to_string().contains("refuses"), "{err}");
+    assert_eq!(store.hook.state.answered.load(Ordering::SeqCst), 1);
+    drop(ex);
+}
+
+/// A sync run's first record, handed over while a flush's commit is held,
+/// is taken by the next flush, which commits it through the store's
+/// thread: that thread answers the run, which goes on only then.
+#[tokio::test]
+async fn a_sync_runs_ack_is_answered_from_the_stores_thread() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, CHAIN);
+    let behind = soon(ex.start(&p, json!({})).unwrap()).await.unwrap();
+    assert!(behind.succeeded(), "{:?}", behind.errors);
+    store.hook.state.shut(true);
+    let mut held = Box::pin(ex.flush());
+    assert!(futures::poll!(&mut held).is_pending());
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
+    let sync = ex
+        .start_with(
+            &p,
+            json!({}),
+            RunOptions::new().durability(Durability::Sync),
+        )
+        .unwrap();
+    // Its `Started` record waits behind the commit in flight; the run waits
+    // for it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(world.calls_of("a"), 1, "the sync run went on uncommitted");
+    store.hook.state.shut(false);
+    soon(held).await.unwrap();
+    // Answered first, before the writer: this flush finds nobody
+    // committing, and commits the sync run's record itself.
+    let mut next = Box::pin(ex.flush());
+    let first_poll = futures::poll!(&mut next);
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 2);
+    if first_poll.is_pending() {
+        soon(next).await.unwrap();
+    }
+    let out = soon(sync).await.unwrap();
+    assert!(out.succeeded(), "{:?}", out.errors);
+    assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
 }
