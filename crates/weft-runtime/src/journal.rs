@@ -1,5 +1,6 @@
-//! The journal writer: one tokio task per executor that commits the
-//! records of all its durable runs to the store, in batches.
+//! The journal: the records of all of an executor's durable runs,
+//! committed to the store in batches, by the writer (one tokio task per
+//! executor) or by a flush itself (see below).
 //!
 //! Each run's scheduler hands over its records a turn at a time (a
 //! write-behind turn of a few records, whose next message is already there,
@@ -22,9 +23,10 @@
 //! in part, is handed to the writer, which deals with it as with its own
 //! (below) before anything else is committed. Otherwise the flush goes
 //! through the writer: it is answered after the writer's next commit.
-//! Either way nothing but the store's thread has to go on for the commit
-//! to end: a flush whose future is never polled again holds nobody's
-//! records.
+//! Either way no flush future needs polling for the commit to end (the
+//! store's thread, and the writer for a failed commit, see it through): a
+//! flush whose future is never polled again holds nobody's records. A
+//! commit whose callback the store drops uncalled ends as failed.
 //!
 //! A write-behind run's `Started` record is handed over by `start` itself
 //! ([`Journal::hand_over_start`]), and committed with whatever comes next:
@@ -679,11 +681,18 @@ impl Receiver {
         self.0.lock().settle.is_some()
     }
 
-    /// When the first of the messages waiting was queued; `None` when
-    /// none waits (a flush took them).
+    /// When the first of the messages waiting was queued; `None` only
+    /// when none waits (a flush took them). (Set whenever a message goes
+    /// into an empty queue; were it not, the interval would run from now,
+    /// rather than the writer take a queue that holds messages for an
+    /// empty one and look again at once, for ever.)
     fn since(&self) -> Option<Instant> {
-        let st = self.0.lock();
-        st.since.filter(|_| !st.msgs.is_empty())
+        let mut st = self.0.lock();
+        if st.msgs.is_empty() {
+            return None;
+        }
+        debug_assert!(st.since.is_some(), "messages wait, and no interval runs");
+        Some(*st.since.get_or_insert_with(Instant::now))
     }
 
     /// A message waiting asks for a commit now.

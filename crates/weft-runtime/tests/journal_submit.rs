@@ -167,18 +167,21 @@ async fn a_flush_dropped_mid_commit_leaves_its_records_committed() {
     assert!(futures::poll!(&mut flush).is_pending());
     assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
     drop(flush);
-    // The next flush waits for the commit in flight, and then answers.
-    let next = tokio::spawn({
-        let ex = ex.clone();
-        async move { ex.flush().await }
-    });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The next flush waits for the commit in flight (handed to the
+    // writer: it starts no commit of its own), and then answers. Polled
+    // again after the writer had time to answer it wrongly, while the
+    // store still holds the commit.
+    let mut next = Box::pin(ex.flush());
+    assert!(futures::poll!(&mut next).is_pending());
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
-        !next.is_finished(),
+        futures::poll!(&mut next).is_pending(),
         "a flush answered before the commit ended"
     );
+    assert_eq!(store.hook.state.answered.load(Ordering::SeqCst), 0);
+    assert_eq!(store.hook.state.submits.load(Ordering::SeqCst), 1);
     store.hook.state.shut(false);
-    soon(next).await.unwrap().unwrap();
+    soon(next).await.unwrap();
     assert_eq!(store.hook.state.answered.load(Ordering::SeqCst), 1);
     assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
 }

@@ -3,16 +3,20 @@
 //! when the store is dropped with the job queued; and an executor's flush
 //! that commits through it holds nobody's records when it is held.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use weft_core::Workflow;
-use weft_runtime::store::{Appended, Durability, Entry, Record, RunStart, Store, StoreError};
+use weft_runtime::store::{
+    Appended, Durability, Entry, Record, RunStart, Store, StoreError, Submitted,
+};
 use weft_runtime::{Executor, JournalConfig, RunId};
 use weft_store_sqlite::SqliteStore;
 use weft_test_support::durable::{builder, World};
+use weft_test_support::hooked::{AppendHook, Hooked};
 
 type Answer = Result<Appended, (StoreError, Vec<Entry>)>;
 
@@ -133,10 +137,27 @@ fn a_read_only_store_answers_a_submit_at_once() {
     assert_eq!(back, vec![started(run)]);
 }
 
+/// Passes commits with a callback on to the SQLite store, counted.
+#[derive(Default)]
+struct Submits(AtomicUsize);
+
+impl AppendHook for Submits {
+    fn submit_parts(
+        &self,
+        inner: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        inner.submit_parts(parts, done)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_held_after_one_poll_holds_nobodys_records() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("runs.db")).unwrap());
+    let sqlite = Arc::new(SqliteStore::open(dir.path().join("runs.db")).unwrap());
+    let store = Arc::new(Hooked::new(sqlite, Submits::default()));
     let world = Arc::new(World::default());
     let ex: Executor = builder(&world)
         .store(store.clone())
@@ -154,6 +175,8 @@ async fn a_flush_held_after_one_poll_holds_nobodys_records() {
     let mut held = Box::pin(ex.flush());
     // (Answered at once if the store's thread was that quick.)
     let first_poll = futures::poll!(&mut held);
+    // Its commit was handed to the store's thread.
+    assert_eq!(store.hook.0.load(Ordering::SeqCst), 1);
     let mut runs = vec![first.run_id];
     for _ in 0..5 {
         let out = within(ex.start(&plan, json!({})).unwrap())
