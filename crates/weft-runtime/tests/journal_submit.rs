@@ -511,3 +511,41 @@ async fn a_sync_runs_ack_is_answered_from_the_stores_thread() {
     assert!(out.succeeded(), "{:?}", out.errors);
     assert_eq!(seqs(&*store, out.run_id).await, vec![0, 1, 2, 3]);
 }
+
+/// A run whose records are in a flush's commit records more (a pause)
+/// while the commit is held; the commit then fails, the run hears it and
+/// fails, and its scheduler is gone: what it recorded since is not
+/// written, and the next flush has no error of its own to tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_records_of_a_run_failed_by_a_flushs_commit_are_not_written() {
+    let world = Arc::new(World::default());
+    let store = threaded();
+    let ex = executor(&world, store.clone());
+    let p = plan(&ex, FLOW);
+    let run = ex.start(&p, json!({})).unwrap();
+    let id = run.id();
+    weft_test_support::wait_for(|| world.calls_of("b") == 1).await;
+    // The fan's outcomes handed over too.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.hook.state.shut(true);
+    store.hook.state.fail.store(1, Ordering::SeqCst);
+    let refused = tokio::spawn({
+        let ex = ex.clone();
+        async move { ex.flush().await }
+    });
+    weft_test_support::wait_for(|| store.hook.state.submits.load(Ordering::SeqCst) == 1).await;
+    // Recorded after the commit took the run's records.
+    run.pause();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.hook.state.shut(false);
+    let err = soon(refused)
+        .await
+        .unwrap()
+        .expect_err("the refused commit");
+    assert!(err.to_string().contains("refuses"), "{err}");
+    let out = soon(run).await.unwrap();
+    assert_eq!(out.status, RunStatus::Failed, "{:?}", out.errors);
+    soon(ex.flush()).await.unwrap();
+    soon(ex.flush()).await.unwrap();
+    assert!(matches!(store.load(id).await, Err(StoreError::NotFound(_))));
+}
