@@ -29,9 +29,10 @@
 //!
 //! Each line of the output: `memory`, `run` or `floor`, then nanoseconds
 //! since the Unix epoch (the system's real-time clock, as the shim's):
-//! `memory t0 ended`, `run t0 ended flush_sent handed stored answered` (`handed`/`stored`:
-//! the journal writer task called the store's append, and heard its
-//! answer), or `floor t0 handed stored answered`.
+//! `memory t0 ended`, `run t0 ended flush_sent handed stored answered`
+//! (`handed`/`stored`: the store was handed the commit, by the journal
+//! writer task or by the flush, and answered: its future heard it, or its
+//! callback was called), or `floor t0 handed stored answered`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -43,7 +44,7 @@ use std::time::SystemTime;
 use common::{runtime_mt, text_plan, Args, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use weft::store::{Appended, Command, Entry, Record, Store, StoreError};
+use weft::store::{Appended, Command, Entry, Record, Store, StoreError, Submitted};
 use weft::{ActionInput, Executor, RunId};
 use weft_store_sqlite::SqliteStore;
 use weft_test_support::hooked::{AppendHook, Hooked};
@@ -59,16 +60,21 @@ fn now() -> u128 {
 /// Notes when each append is called and when its store answers.
 #[derive(Default)]
 struct Stamped {
-    appends: Mutex<Vec<(u128, u128)>>,
+    appends: Arc<Mutex<Vec<(u128, u128)>>>,
+}
+
+/// Notes an append called at `called` and answered now.
+fn note(appends: &Mutex<Vec<(u128, u128)>>, called: u128) {
+    let done = now();
+    appends
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((called, done));
 }
 
 impl Stamped {
     fn note(&self, called: u128) {
-        let done = now();
-        self.appends
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((called, done));
+        note(&self.appends, called);
     }
 
     fn take(&self) -> Vec<(u128, u128)> {
@@ -76,9 +82,11 @@ impl Stamped {
     }
 }
 
-/// Stamps the journal writer's commits (one batch, `append_owned`, goes
-/// as one part, as the SQLite store takes it, so both are timed in one
-/// place) and the floor's (`append` of one record).
+/// Stamps the journal's commits (one batch, `append_owned`, goes as one
+/// part, as the SQLite store takes it, so both are timed in one place; a
+/// commit a flush hands to the store with a callback, `submit_parts`, is
+/// answered when the callback is called, on the store's thread) and the
+/// floor's (`append` of one record).
 impl AppendHook for Stamped {
     /// The floor's commits: one record appended as the bench's floor does.
     fn append<'a>(
@@ -111,6 +119,22 @@ impl AppendHook for Stamped {
             self.note(called);
             out
         })
+    }
+    fn submit_parts(
+        &self,
+        inner: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let called = now();
+        let appends = self.appends.clone();
+        inner.submit_parts(
+            parts,
+            Box::new(move |result| {
+                note(&appends, called);
+                done(result);
+            }),
+        )
     }
 }
 

@@ -34,14 +34,18 @@ use std::time::{Duration, Instant};
 use common::{runtime_mt, store_named, text_plan, Args, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use weft::store::{Appended, Entry, Store, StoreError};
+use weft::store::{Appended, Entry, Store, StoreError, Submitted};
 use weft::{ActionInput, Executor, JournalConfig};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
-/// Notes when each commit ended, and how many records it held.
+/// Notes when each commit ended, and how many records it held: the
+/// writer's (`append_owned`, `append_parts`) and a flush's, which the
+/// store takes with a callback (`submit_parts`, passed on as
+/// `benches/durable.rs` has the SQLite store take it: ended when the
+/// callback is called, on the store's thread).
 #[derive(Default)]
 struct Commits {
-    ended: Mutex<Vec<(Instant, usize)>>,
+    ended: Arc<Mutex<Vec<(Instant, usize)>>>,
 }
 
 impl AppendHook for Commits {
@@ -70,6 +74,25 @@ impl AppendHook for Commits {
             ended.push((Instant::now(), n));
             out
         })
+    }
+    fn submit_parts(
+        &self,
+        inner: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let n = parts.iter().map(Vec::len).sum();
+        let ended = self.ended.clone();
+        inner.submit_parts(
+            parts,
+            Box::new(move |result| {
+                ended
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((Instant::now(), n));
+                done(result);
+            }),
+        )
     }
 }
 

@@ -31,11 +31,13 @@ use std::sync::Arc;
 use common::{runtime_ct, store_named, text_plan, Args, Shape};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use weft::store::{Appended, Entry, Store, StoreError};
+use weft::store::{Appended, Entry, Store, StoreError, Submitted};
 use weft::{ActionInput, Executor, JournalConfig};
 use weft_test_support::hooked::{AppendHook, Hooked};
 
-/// Counts the commits (appends) it passes on.
+/// Counts the commits it passes on: the writer's (appends) and a flush's,
+/// which the store takes with a callback (`submit_parts`), as
+/// `benches/durable.rs` has the SQLite store take them.
 #[derive(Default)]
 struct Counted {
     commits: AtomicUsize,
@@ -65,6 +67,20 @@ impl AppendHook for Counted {
     ) -> BoxFuture<'a, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.commits.fetch_add(1, Ordering::Relaxed);
         inner.append_parts(parts)
+    }
+    fn submit_parts(
+        &self,
+        inner: &dyn Store,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let taken = inner.submit_parts(parts, done);
+        // Not taken (the memory store): the writer commits them, counted
+        // there.
+        if taken.is_ok() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
     }
 }
 

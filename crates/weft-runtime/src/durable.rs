@@ -494,9 +494,15 @@ impl Executor {
     /// that had already ended, under write-behind durability, lost the
     /// records of its end).
     ///
+    /// On a store that takes a commit with a callback
+    /// ([`Store::submit_parts`](crate::store::Store::submit_parts), the
+    /// SQLite store), a flush that finds no commit in flight commits what
+    /// waits itself, and the store's thread answers it.
+    ///
     /// # Cancel safety
     ///
-    /// Dropping the future only stops waiting.
+    /// Dropping the future only stops waiting: a commit it started goes
+    /// on without it (nothing needs the future polled again).
     pub async fn flush(&self) -> Result<(), StoreError> {
         match &self.inner.journal {
             Some(j) => j.flush().await,

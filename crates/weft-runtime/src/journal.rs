@@ -1,5 +1,6 @@
-//! The journal writer: one tokio task per executor that commits the
-//! records of all its durable runs to the store, in batches.
+//! The journal: the records of all of an executor's durable runs,
+//! committed to the store in batches, by the writer (one tokio task per
+//! executor) or by a flush itself (see below).
 //!
 //! Each run's scheduler hands over its records a turn at a time (a
 //! write-behind turn of a few records, whose next message is already there,
@@ -12,6 +13,20 @@
 //! fsync). A batch that asks for an acknowledgement (a run with `sync`
 //! durability, or a flush) is committed at once together with everything
 //! already waiting, so runs waiting at the same moment share one commit.
+//!
+//! One commit is in flight at a time, and either the writer or a flush
+//! starts it. A flush that finds nobody committing, on a store that takes
+//! a commit with a callback ([`Store::submit_parts`]), takes what waits
+//! itself and hands it to the store, whose thread answers the flush (and
+//! every run and flush waiting on that commit) as soon as it is done,
+//! without the writer task in between; a commit that failed, in whole or
+//! in part, is handed to the writer, which deals with it as with its own
+//! (below) before anything else is committed. Otherwise the flush goes
+//! through the writer: it is answered after the writer's next commit.
+//! Either way no flush future needs polling for the commit to end (the
+//! store's thread, and the writer for a failed commit, see it through): a
+//! flush whose future is never polled again holds nobody's records. A
+//! commit whose callback the store drops uncalled ends as failed.
 //!
 //! A write-behind run's `Started` record is handed over by `start` itself
 //! ([`Journal::hand_over_start`]), and committed with whatever comes next:
@@ -32,7 +47,7 @@
 //! shared store such a run is also given up (its lease is no longer
 //! renewed), so that a worker resumes it once the lease has lapsed.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -42,7 +57,7 @@ use weft_core::Plan;
 use crate::id::RunId;
 use crate::run::msg::{Control, Msg};
 use crate::sealing::SecretKey;
-use crate::store::{Entry, JournalConfig, Store, StoreError};
+use crate::store::{Appended, Entry, JournalConfig, Store, StoreError, Submitted};
 use crate::telemetry::JournalMetrics;
 
 /// The journal of an executor: its store, and the writer (started on first
@@ -65,6 +80,13 @@ struct Writer {
     capacity: u32,
     /// Wakes the writer while it gathers a batch: see [`Wake`].
     wake: Arc<Wake>,
+    /// The backlog's metrics, shared with the commits flushes start.
+    backlog: Arc<Mutex<Backlog>>,
+    /// The store may take a commit with a callback
+    /// ([`Store::submit_parts`]): false once it said it has no such path.
+    direct: AtomicBool,
+    /// The most records one commit takes (see `write_loop`).
+    most: usize,
 }
 
 /// How the writer is woken while it gathers a batch. Batches handed over
@@ -238,11 +260,11 @@ impl Journal {
                     .backlog_records
                     .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
             let permits = Arc::new(Semaphore::new(capacity as usize));
-            let backlog = Backlog {
+            let backlog = Arc::new(Mutex::new(Backlog {
                 permits: permits.clone(),
                 capacity,
                 metrics: None,
-            };
+            }));
             let wake = Arc::new(Wake {
                 notify: Notify::new(),
                 records: AtomicUsize::new(0),
@@ -252,7 +274,7 @@ impl Journal {
                 self.store.clone(),
                 self.config.clone(),
                 rx,
-                backlog,
+                backlog.clone(),
                 wake.clone(),
             ));
             Writer {
@@ -260,6 +282,9 @@ impl Journal {
                 permits,
                 capacity,
                 wake,
+                backlog,
+                direct: AtomicBool::new(true),
+                most: most_taken(&self.config),
             }
         })
     }
@@ -387,10 +412,12 @@ impl Journal {
             return Ok(());
         };
         let (tx, rx) = oneshot::channel();
-        if writer.tx.send(ToWriter::Flush(tx)).is_err() {
-            return Ok(());
+        if let Err(waiter) = writer.commit_now(&self.store, ToWriter::Flush(tx)) {
+            if writer.tx.send(waiter).is_err() {
+                return Ok(());
+            }
+            writer.wake.notify.notify_one();
         }
-        writer.wake.notify.notify_one();
         rx.await.unwrap_or(Ok(()))
     }
 
@@ -403,10 +430,13 @@ impl Journal {
             return;
         };
         let (tx, rx) = oneshot::channel();
-        if writer.tx.send(ToWriter::Barrier(tx)).is_ok() {
+        if let Err(waiter) = writer.commit_now(&self.store, ToWriter::Barrier(tx)) {
+            if writer.tx.send(waiter).is_err() {
+                return;
+            }
             writer.wake.notify.notify_one();
-            let _ = rx.await;
         }
+        let _ = rx.await;
     }
 }
 
@@ -432,6 +462,27 @@ struct QueueState {
     /// Messages in `msgs` that ask for a commit now (see
     /// [`ToWriter::urgent`]).
     urgent: usize,
+    /// A commit is in flight (the writer's, or one a flush started):
+    /// nobody starts another.
+    committing: bool,
+    /// The writer found a commit in flight (or, the journal gone, waits
+    /// for the last one): it is woken when it ends.
+    writer_waits: bool,
+    /// Runs whose records could not be committed, with their scheduler's
+    /// channel: until that scheduler is gone, what it still sends is not
+    /// written. Taken by whoever commits, for the time of its commit.
+    lost: Lost,
+    /// A failed commit is told to its runs, and to the next flush: a run
+    /// that had already ended (write-behind) has nobody else to hear of
+    /// it.
+    failed: Option<StoreError>,
+    /// A commit a flush started that did not simply succeed, for the
+    /// writer to deal with (it is still in flight until then).
+    settle: Option<InFlight>,
+    /// When the first of the messages waiting was queued (into an empty
+    /// queue): the writer's batch interval runs from then. A flush that
+    /// takes them all ends that interval.
+    since: Option<Instant>,
 }
 
 impl Shared {
@@ -455,6 +506,9 @@ impl Queue {
             return Err(msg);
         }
         let was_empty = st.msgs.is_empty();
+        if was_empty {
+            st.since = Some(Instant::now());
+        }
         st.urgent += usize::from(msg.urgent());
         st.msgs.push_back(msg);
         drop(st);
@@ -506,6 +560,9 @@ impl Queue {
         }
         let entries = std::mem::replace(buf, Vec::with_capacity(next_room(buf)));
         let was_empty = st.msgs.is_empty();
+        if was_empty {
+            st.since = Some(Instant::now());
+        }
         st.msgs.push_back(ToWriter::Batch(Batch {
             run,
             entries,
@@ -558,15 +615,20 @@ struct Receiver(Arc<Shared>);
 impl Receiver {
     /// Waits until a message waits, and leaves it there; `false` once the
     /// journal is gone and every message was taken.
+    /// (Or a commit a flush started waits to be settled. Once the journal
+    /// is gone, the commit in flight is waited for first.)
     async fn ready(&self) -> bool {
         loop {
             {
-                let st = self.0.lock();
-                if !st.msgs.is_empty() {
+                let mut st = self.0.lock();
+                if !st.msgs.is_empty() || st.settle.is_some() {
                     return true;
                 }
                 if st.closed {
-                    return false;
+                    if !st.committing {
+                        return false;
+                    }
+                    st.writer_waits = true;
                 }
             }
             // A message queued since the look above has stored a permit.
@@ -575,9 +637,18 @@ impl Receiver {
     }
 
     /// Moves the messages waiting into `out`, in order, until their
-    /// batches hold `most` records or more: one lock for all of them.
-    fn take_waiting(&self, most: usize, out: &mut Vec<ToWriter>) {
+    /// batches hold `most` records or more: one lock for all of them. The
+    /// writer is committing from then on, and holds the `lost` list it
+    /// gives. `None`: a commit is in flight, nothing taken (the writer is
+    /// woken when it ends).
+    fn take_waiting(&self, most: usize, out: &mut Vec<ToWriter>) -> Option<Held> {
         let mut st = self.0.lock();
+        if st.committing {
+            st.writer_waits = true;
+            return None;
+        }
+        st.committing = true;
+        let gone = gone_now(&st.lost);
         let mut records = 0;
         while records < most {
             let Some(msg) = st.msgs.pop_front() else {
@@ -589,6 +660,39 @@ impl Receiver {
             }
             out.push(msg);
         }
+        let emptied = st.msgs.is_empty();
+        if emptied {
+            st.since = None;
+        }
+        Some(Held {
+            lost: std::mem::take(&mut st.lost),
+            gone,
+            emptied,
+        })
+    }
+
+    /// Takes the commit a flush started that waits to be settled.
+    fn take_settle(&self) -> Option<InFlight> {
+        self.0.lock().settle.take()
+    }
+
+    /// A commit a flush started waits to be settled.
+    fn has_settle(&self) -> bool {
+        self.0.lock().settle.is_some()
+    }
+
+    /// When the first of the messages waiting was queued; `None` only
+    /// when none waits (a flush took them). (Set whenever a message goes
+    /// into an empty queue; were it not, the interval would run from now,
+    /// rather than the writer take a queue that holds messages for an
+    /// empty one and look again at once, for ever.)
+    fn since(&self) -> Option<Instant> {
+        let mut st = self.0.lock();
+        if st.msgs.is_empty() {
+            return None;
+        }
+        debug_assert!(st.since.is_some(), "messages wait, and no interval runs");
+        Some(*st.since.get_or_insert_with(Instant::now))
     }
 
     /// A message waiting asks for a commit now.
@@ -605,12 +709,15 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         // Whoever waits for an answer hears that none comes.
-        let msgs = {
+        let (msgs, settle) = {
             let mut st = self.0.lock();
             st.gone = true;
-            std::mem::take(&mut st.msgs)
+            (std::mem::take(&mut st.msgs), st.settle.take())
         };
         drop(msgs);
+        if let Some(commit) = settle {
+            commit.writer_gone();
+        }
     }
 }
 
@@ -689,97 +796,459 @@ impl Gathered {
 /// The fewest records a commit takes when that many wait.
 const MIN_TAKEN: usize = 32_768;
 
-async fn write_loop(
-    store: Arc<dyn Store>,
-    config: JournalConfig,
-    rx: Receiver,
-    mut backlog: Backlog,
-    wake: Arc<Wake>,
-) {
-    // A failed commit is told to its runs, and to the next flush: a run that
-    // had already ended (write-behind) has nobody else to hear of it.
-    let mut failed: Option<StoreError> = None;
-    // Runs whose records could not be committed, with their scheduler's
-    // channel: until that scheduler is gone, what it still sends is not
-    // written.
-    let mut lost: Vec<(RunId, flume::Sender<Msg>)> = Vec::new();
-    // The most records one commit takes: four batches, and never fewer
-    // than a writer that fell behind needs to catch up (a commit of a few
-    // small batches at a time, each waiting for its fsync, would fall
-    // further behind a run that hands over records faster).
-    let most = config.batch_records.saturating_mul(4).max(MIN_TAKEN);
-    // The messages of a commit, taken from the queue under one lock.
-    let mut taken: Vec<ToWriter> = Vec::new();
-    while rx.ready().await {
-        lost.retain(|(_, tx)| !tx.is_disconnected());
-        let deadline = Instant::now() + config.batch_interval;
-        let mut due = false;
-        // What comes is left in the queue until the commit, where a run's
-        // next few records join its batch (its `Started` record's too): a
-        // short run is one batch at its commit, not a batch to copy in
-        // front of the rest.
-        while !(due
-            || rx.urgent()
-            || wake.records.load(Ordering::Relaxed) >= config.batch_records
-            || rx.is_disconnected())
-        {
-            let wait = tokio::time::sleep_until(deadline.into());
-            tokio::select! {
-                () = wake.notify.notified() => {}
-                () = wait => due = true,
+/// The most records one commit takes: four batches, and never fewer than
+/// a writer that fell behind needs to catch up (a commit of a few small
+/// batches at a time, each waiting for its fsync, would fall further
+/// behind a run that hands over records faster).
+fn most_taken(config: &JournalConfig) -> usize {
+    config.batch_records.saturating_mul(4).max(MIN_TAKEN)
+}
+
+/// The runs whose records could not be committed (see `QueueState::lost`).
+type Lost = Vec<(RunId, flume::Sender<Msg>)>;
+
+/// The `lost` list as a commit takes it, with the messages.
+struct Held {
+    lost: Lost,
+    /// Which of `lost` had their scheduler gone before the messages were
+    /// taken: all they sent was among them.
+    gone: Vec<bool>,
+    /// The commit took every message waiting.
+    emptied: bool,
+}
+
+/// Which of `lost` have their scheduler gone now.
+fn gone_now(lost: &Lost) -> Vec<bool> {
+    lost.iter().map(|(_, tx)| tx.is_disconnected()).collect()
+}
+
+impl Held {
+    /// The list without the runs whose scheduler was gone before the
+    /// messages were taken, if every message was taken: nothing of theirs
+    /// can come any more. (A scheduler gone only since may have handed
+    /// over records after the take, and one whose records were not all
+    /// taken has some still waiting: those are kept, so that what they
+    /// hand over is still not written.)
+    fn forget_gone(self) -> Lost {
+        let Held {
+            mut lost,
+            gone,
+            emptied,
+        } = self;
+        if emptied && gone.contains(&true) {
+            let mut gone = gone.into_iter();
+            lost.retain(|_| !gone.next().unwrap_or(false));
+        }
+        lost
+    }
+}
+
+/// A commit a flush started, handed to the store: what its end answers.
+struct InFlight {
+    /// The batches committed, their entries handed to the store.
+    pending: Vec<Batch>,
+    /// `Flush` and `Barrier` waiters (the flush that started it among
+    /// them).
+    flushes: Vec<ToWriter>,
+    /// Records in `pending`.
+    count: usize,
+    /// The `lost` list, held by the commit.
+    lost: Lost,
+    began: Instant,
+    /// How the store's commit went, once it answered with anything but
+    /// plain success (for the writer to settle).
+    result: Option<Result<Appended, (StoreError, Vec<Entry>)>>,
+}
+
+impl Writer {
+    /// Starts a commit of everything handed over so far, `waiter` (a
+    /// `Flush` or a `Barrier`) answered at its end, when nobody else is
+    /// committing and the store takes a commit with a callback: the
+    /// store's thread answers. `Err`: not started (a commit is in flight,
+    /// more than one commit's worth of records waits, or the store has no
+    /// such path); `waiter` goes to the writer as before.
+    fn commit_now(&self, store: &Arc<dyn Store>, waiter: ToWriter) -> Result<(), ToWriter> {
+        if !self.direct.load(Ordering::Relaxed) {
+            return Err(waiter);
+        }
+        let shared = &self.tx.0;
+        let (msgs, lost) = {
+            let mut st = shared.lock();
+            if st.gone
+                || st.committing
+                || st.settle.is_some()
+                || self.wake.records.load(Ordering::Relaxed) > self.most
+            {
+                return Err(waiter);
             }
-        }
-        // Whatever waits now, up to `most` records (and what was left
-        // over the last time, first).
+            st.committing = true;
+            st.urgent = 0;
+            st.since = None;
+            let gone = gone_now(&st.lost);
+            let msgs = std::mem::take(&mut st.msgs);
+            (
+                msgs,
+                Held {
+                    lost: std::mem::take(&mut st.lost),
+                    gone,
+                    emptied: true,
+                },
+            )
+        };
         let mut g = Gathered::default();
-        rx.take_waiting(most, &mut taken);
-        for msg in taken.drain(..) {
-            g.take(msg, &lost, &wake);
+        for msg in msgs {
+            g.take(msg, &lost.lost, &self.wake);
         }
+        let lost = lost.forget_gone();
+        g.flushes.push(waiter);
         let Gathered {
             mut pending,
             flushes,
             count,
         } = g;
-        backlog.report();
+        if pending.is_empty() {
+            conclude(shared, &self.wake, Ok(()), flushes, lost);
+            return Ok(());
+        }
+        lock_backlog(&self.backlog).report();
         let began = Instant::now();
-        let (result, broken) = commit(&*store, &mut pending, &mut lost).await;
-        if let Some(shared) = store.shared() {
-            // A shared store's run whose records were lost cannot go on
-            // here: let its lease lapse, so that a process (this one or
-            // another) resumes it from its journal once the store answers
-            // again, a lease later.
-            for run in broken {
-                shared.abandon(run);
+        let parts = pending
+            .iter_mut()
+            .map(|b| std::mem::take(&mut b.entries))
+            .collect();
+        // The commit's state, taken by the callback (or, if the store has
+        // no such path, back here).
+        let cell = Arc::new(Mutex::new(Some(InFlight {
+            pending,
+            flushes,
+            count,
+            lost,
+            began,
+            result: None,
+        })));
+        let done: Submitted = {
+            let answer = Answer {
+                cell: cell.clone(),
+                shared: shared.clone(),
+                wake: self.wake.clone(),
+                backlog: self.backlog.clone(),
+            };
+            Box::new(move |result| answer.call(result))
+        };
+        // Not under the queue's lock: the store may call back at once.
+        let Err((parts, done)) = store.submit_parts(parts, done) else {
+            return Ok(());
+        };
+        self.direct.store(false, Ordering::Relaxed);
+        // Taken before `done` is dropped: its drop then settles nothing.
+        let taken = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(done);
+        if let Some(mut commit) = taken {
+            for (b, part) in commit.pending.iter_mut().zip(parts) {
+                b.entries = part;
+            }
+            commit.give_back(shared, &self.wake);
+        }
+        Ok(())
+    }
+}
+
+/// What the callback of a commit a flush started holds: the commit, taken
+/// by whoever ends it. Dropped without being called (a store that lost the
+/// callback, or whose thread panicked), it ends the commit as failed: its
+/// runs fail and the next flush hears of it, rather than a commit that
+/// never ends and a flush that answers for records nobody committed.
+struct Answer {
+    cell: Arc<Mutex<Option<InFlight>>>,
+    shared: Arc<Shared>,
+    wake: Arc<Wake>,
+    backlog: Arc<Mutex<Backlog>>,
+}
+
+impl Answer {
+    fn call(&self, result: Result<Appended, (StoreError, Vec<Entry>)>) {
+        let taken = self.cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(commit) = taken {
+            commit.done(result, &self.shared, &self.wake, &self.backlog);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        let taken = self.cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(commit) = taken {
+            let e =
+                StoreError::unavailable("the store dropped a commit without saying how it went");
+            commit.done(
+                Err((e, Vec::new())),
+                &self.shared,
+                &self.wake,
+                &self.backlog,
+            );
+        }
+    }
+}
+
+impl InFlight {
+    /// The store answered: a plain success is answered here (on the
+    /// store's thread); anything else goes to the writer, which settles
+    /// it as it settles its own commits.
+    fn done(
+        mut self,
+        result: Result<Appended, (StoreError, Vec<Entry>)>,
+        shared: &Arc<Shared>,
+        wake: &Wake,
+        backlog: &Mutex<Backlog>,
+    ) {
+        match result {
+            Ok(done) if done.fenced.is_empty() => {
+                for b in self.pending.drain(..) {
+                    if let Some(first) = &b.first {
+                        first.send_replace(Some(Ok(())));
+                    }
+                    if let Some(ack) = b.ack {
+                        let _ = ack.send(Ok(()));
+                    }
+                }
+                let (count, began) = (self.count, self.began);
+                conclude(shared, wake, Ok(()), self.flushes, self.lost);
+                // Last, and kept from the store's thread should the
+                // recorder panic: the commit has ended already, and a
+                // measurement lost costs nothing else.
+                let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut backlog = lock_backlog(backlog);
+                    if let (true, Some(m)) = (count > 0, backlog.metrics()) {
+                        m.flush.record(began.elapsed());
+                        m.batch.record(count as f64);
+                    }
+                    backlog.report();
+                }));
+                drop(recorded);
+            }
+            other => {
+                self.result = Some(other);
+                let mut st = shared.lock();
+                if st.gone {
+                    drop(st);
+                    self.writer_gone();
+                    return;
+                }
+                st.settle = Some(self);
+                drop(st);
+                wake.notify.notify_one();
+                shared.ready.notify_one();
             }
         }
-        if let (true, Some(m)) = (count > 0, backlog.metrics()) {
-            m.flush.record(began.elapsed());
-            m.batch.record(count as f64);
-        }
-        backlog.report();
-        if let Err(e) = &result {
-            if let Some(m) = backlog.metrics() {
-                m.errors.increment(1);
+    }
+
+    /// The store had no such path: what was taken goes back to the front
+    /// of the queue, for the writer.
+    fn give_back(self, shared: &Shared, wake: &Wake) {
+        let records = self.count;
+        {
+            let mut st = shared.lock();
+            st.lost = self.lost;
+            st.committing = false;
+            let waiters = self.flushes.into_iter().rev();
+            let batches = self.pending.into_iter().rev().map(ToWriter::Batch);
+            for msg in waiters.chain(batches) {
+                st.urgent += usize::from(msg.urgent());
+                st.msgs.push_front(msg);
             }
-            failed = Some(e.clone());
+            st.writer_waits = false;
+            st.since.get_or_insert_with(Instant::now);
         }
-        // Only a `Flush` takes the error; a `Barrier` leaves it for one.
+        wake.added(records);
+        wake.notify.notify_one();
+        shared.ready.notify_one();
+    }
+
+    /// The commit failed after the writer was gone (its runtime shut
+    /// down): its runs and waiters are told, nothing more.
+    fn writer_gone(self) {
+        let why = match self.result {
+            Some(Err((e, _))) => e,
+            _ => StoreError::unavailable("the journal writer stopped"),
+        };
+        for b in self.pending {
+            if let Some(first) = &b.first {
+                first.send_replace(Some(Err(why.clone())));
+            }
+            let _ = b.run_tx.send(Msg::Control(Control::JournalFailed(format!(
+                "the journal could not be written: {why}"
+            ))));
+            if let Some(ack) = b.ack {
+                let _ = ack.send(Err(why.clone()));
+            }
+        }
+        for waiter in self.flushes {
+            if let ToWriter::Flush(tx) = waiter {
+                let _ = tx.send(Err(why.clone()));
+            }
+        }
+    }
+}
+
+fn lock_backlog(backlog: &Mutex<Backlog>) -> std::sync::MutexGuard<'_, Backlog> {
+    backlog.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The end of a commit (its batches answered): the error kept for the next
+/// `Flush` (only a `Flush` takes it; a `Barrier` leaves it for one), the
+/// `lost` list given back, nobody committing; the commit's waiters
+/// answered, and the writer woken if it waits for the commit's end.
+fn conclude(
+    shared: &Shared,
+    wake: &Wake,
+    result: Result<(), StoreError>,
+    flushes: Vec<ToWriter>,
+    lost: Lost,
+) {
+    let (answer, writer_waits) = {
+        let mut st = shared.lock();
+        if let Err(e) = result {
+            st.failed = Some(e);
+        }
         let answer = match flushes.iter().any(|w| matches!(w, ToWriter::Flush(_))) {
-            true => failed.take().map_or(Ok(()), Err),
+            true => st.failed.take().map_or(Ok(()), Err),
             false => Ok(()),
         };
-        for waiter in flushes {
-            match waiter {
-                ToWriter::Flush(tx) => {
-                    let _ = tx.send(answer.clone());
-                }
-                ToWriter::Barrier(tx) => {
-                    let _ = tx.send(());
-                }
-                ToWriter::Batch(_) | ToWriter::Urge => {}
+        st.lost = lost;
+        st.committing = false;
+        (answer, std::mem::take(&mut st.writer_waits))
+    };
+    for waiter in flushes {
+        match waiter {
+            ToWriter::Flush(tx) => {
+                let _ = tx.send(answer.clone());
+            }
+            ToWriter::Barrier(tx) => {
+                let _ = tx.send(());
+            }
+            ToWriter::Batch(_) | ToWriter::Urge => {}
+        }
+    }
+    if writer_waits {
+        wake.notify.notify_one();
+        shared.ready.notify_one();
+    }
+}
+
+/// After a commit: a shared store's runs whose records were lost given
+/// up, the metrics, the error counted.
+fn after_commit(
+    store: &dyn Store,
+    backlog: &Mutex<Backlog>,
+    result: &Result<(), StoreError>,
+    broken: Vec<RunId>,
+    count: usize,
+    began: Instant,
+) {
+    if let Some(shared) = store.shared() {
+        // A shared store's run whose records were lost cannot go on
+        // here: let its lease lapse, so that a process (this one or
+        // another) resumes it from its journal once the store answers
+        // again, a lease later.
+        for run in broken {
+            shared.abandon(run);
+        }
+    }
+    let mut backlog = lock_backlog(backlog);
+    if let (true, Some(m)) = (count > 0, backlog.metrics()) {
+        m.flush.record(began.elapsed());
+        m.batch.record(count as f64);
+    }
+    backlog.report();
+    if result.is_err() {
+        if let Some(m) = backlog.metrics() {
+            m.errors.increment(1);
+        }
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    config: JournalConfig,
+    rx: Receiver,
+    backlog: Arc<Mutex<Backlog>>,
+    wake: Arc<Wake>,
+) {
+    let most = most_taken(&config);
+    // The messages of a commit, taken from the queue under one lock.
+    let mut taken: Vec<ToWriter> = Vec::new();
+    while rx.ready().await {
+        // A commit a flush started that failed (in whole or in part): dealt
+        // with as the writer's own, before anything else is committed.
+        if let Some(commit) = rx.take_settle() {
+            let InFlight {
+                mut pending,
+                flushes,
+                count,
+                mut lost,
+                began,
+                result,
+            } = commit;
+            let appended = result.unwrap_or_else(|| Ok(Appended::all()));
+            let (result, broken) = settle(&*store, &mut pending, appended, &mut lost).await;
+            after_commit(&*store, &backlog, &result, broken, count, began);
+            conclude(&rx.0, &wake, result, flushes, lost);
+            continue;
+        }
+        // What comes is left in the queue until the commit, where a run's
+        // next few records join its batch (its `Started` record's too): a
+        // short run is one batch at its commit, not a batch to copy in
+        // front of the rest. The interval runs from the first message
+        // waiting: when a flush took them all, the writer waits for the
+        // next one, without a commit of nothing.
+        let mut taken_by_a_flush = false;
+        // The interval that has run out: that of the first message then.
+        let mut due: Option<Instant> = None;
+        while !(rx.urgent()
+            || wake.records.load(Ordering::Relaxed) >= config.batch_records
+            || rx.is_disconnected()
+            || rx.has_settle())
+        {
+            let Some(first) = rx.since() else {
+                taken_by_a_flush = true;
+                break;
+            };
+            if due == Some(first) {
+                break;
+            }
+            let wait = tokio::time::sleep_until((first + config.batch_interval).into());
+            tokio::select! {
+                () = wake.notify.notified() => {}
+                () = wait => due = Some(first),
             }
         }
+        if taken_by_a_flush {
+            continue;
+        }
+        // Whatever waits now, up to `most` records (and what was left
+        // over the last time, first), unless a flush's commit is in
+        // flight: then its end wakes the writer.
+        let Some(held) = rx.take_waiting(most, &mut taken) else {
+            if !rx.has_settle() {
+                wake.notify.notified().await;
+            }
+            continue;
+        };
+        let mut g = Gathered::default();
+        for msg in taken.drain(..) {
+            g.take(msg, &held.lost, &wake);
+        }
+        let mut lost = held.forget_gone();
+        let Gathered {
+            mut pending,
+            flushes,
+            count,
+        } = g;
+        lock_backlog(&backlog).report();
+        let began = Instant::now();
+        let (result, broken) = commit(&*store, &mut pending, &mut lost).await;
+        after_commit(&*store, &backlog, &result, broken, count, began);
+        conclude(&rx.0, &wake, result, flushes, lost);
     }
 }
 
@@ -789,11 +1258,10 @@ async fn write_loop(
 async fn commit(
     store: &dyn Store,
     pending: &mut Vec<Batch>,
-    lost: &mut Vec<(RunId, flume::Sender<Msg>)>,
+    lost: &mut Lost,
 ) -> (Result<(), StoreError>, Vec<RunId>) {
-    let mut broken = Vec::new();
     if pending.is_empty() {
-        return (Ok(()), broken);
+        return (Ok(()), Vec::new());
     }
     // Handed over, not lent: the store may encode and drop them on a
     // thread of its own, off the runtime's. The batches of several turns
@@ -808,7 +1276,19 @@ async fn commit(
             .collect();
         store.append_parts(parts)
     };
-    let (result, back) = match appended.await {
+    settle(store, pending, appended.await, lost).await
+}
+
+/// The end of the commit of `pending`, whose store answered `appended`:
+/// as [`commit`] says.
+async fn settle(
+    store: &dyn Store,
+    pending: &mut Vec<Batch>,
+    appended: Result<Appended, (StoreError, Vec<Entry>)>,
+    lost: &mut Lost,
+) -> (Result<(), StoreError>, Vec<RunId>) {
+    let mut broken = Vec::new();
+    let (result, back) = match appended {
         Ok(done) => (Ok(done), Vec::new()),
         Err((e, back)) => (Err(e), back),
     };

@@ -16,7 +16,7 @@ use weft_runtime::{
     ActionInput, Durability, Executor, JournalConfig, MemoryStore, RunId, RunStatus,
 };
 use weft_test_support::durable::{builder, reach_the_gate, World, FLOW};
-use weft_test_support::hooked::{AppendHook, Hooked};
+use weft_test_support::hooked::{AppendHook, Hooked, Submitting};
 use weft_test_support::wait_for;
 
 fn plan(ex: &Executor, text: &str) -> weft_core::Plan {
@@ -531,9 +531,31 @@ async fn with_sync_durability_no_task_starts_before_its_cause_is_committed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_write_behind_run_commits_once() {
+    a_short_write_behind_run_commits_once_on(false).await;
+}
+
+/// The same, its commit a flush's, through a store that takes a commit
+/// with a callback (made on the store's thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_write_behind_run_commits_once_through_the_stores_thread() {
+    a_short_write_behind_run_commits_once_on(true).await;
+}
+
+async fn a_short_write_behind_run_commits_once_on(direct: bool) {
     let store = slow_store(Duration::ZERO);
+    let submitting = Arc::new(Submitting::new(store.clone()));
     let ex = Executor::builder()
-        .store(store.clone())
+        .store(if direct {
+            submitting.clone() as Arc<dyn Store>
+        } else {
+            store.clone()
+        })
+        // On the direct path, the flush makes the only commit.
+        .journal_config(JournalConfig::new().batch_interval(if direct {
+            Duration::from_secs(60)
+        } else {
+            JournalConfig::new().batch_interval
+        }))
         .action("noop", |_: ActionInput| async { Ok(Value::Null) })
         .build();
     let p = plan(
@@ -553,6 +575,8 @@ async fn a_short_write_behind_run_commits_once() {
     let entries = store.load(out.run_id).await.unwrap();
     assert_eq!(entries.len(), 5);
     assert!(matches!(entries[0].record, Record::Started(_)));
+    let submitted = submitting.submitted.load(Ordering::SeqCst);
+    assert_eq!(submitted, if direct { 5 } else { 0 });
 }
 
 #[tokio::test]

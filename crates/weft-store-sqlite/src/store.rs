@@ -10,7 +10,7 @@ use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use weft_runtime::store::{
-    join_parts, Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError,
+    join_parts, Appended, Entry, Millis, RunFilter, RunSummary, Store, StoreError, Submitted,
 };
 use weft_runtime::RunId;
 
@@ -31,7 +31,58 @@ enum WriteJob {
         Vec<Vec<Entry>>,
         oneshot::Sender<Result<(), (StoreError, Vec<Entry>)>>,
     ),
+    /// As `AppendOwned`, answered through a callback (`Store::submit_parts`).
+    Submit(Submit),
     Purge(Millis, Reply<usize>),
+}
+
+/// A commit handed over with its callback, which is called exactly once:
+/// by the writer thread, or, if the job is dropped unrun, by its drop.
+struct Submit {
+    parts: Vec<Vec<Entry>>,
+    done: Option<Submitted>,
+    /// The file's name, for the error of a job dropped unrun.
+    name: String,
+}
+
+impl Submit {
+    /// Commits the parts on `writer` and calls back (before the work that
+    /// follows a commit, which the caller does not wait for). The callback
+    /// is taken out of the job only once the commit returned: should the
+    /// commit panic, the job is dropped as the thread unwinds, and its
+    /// drop calls back with the error.
+    fn run(mut self, writer: &mut Writer) {
+        let result = writer.append_parts(&self.parts);
+        let Some(done) = self.done.take() else {
+            return;
+        };
+        let parts = std::mem::take(&mut self.parts);
+        match result {
+            Ok(()) => {
+                done(Ok(Appended::all()));
+                drop(parts);
+                writer.after_commit();
+            }
+            Err(e) => done(Err((e, join_parts(parts)))),
+        }
+    }
+}
+
+impl Drop for Submit {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let parts = std::mem::take(&mut self.parts);
+            done(Err((stopped(&self.name), join_parts(parts))));
+        }
+    }
+}
+
+/// The error of a job its thread did not answer.
+fn stopped(name: &str) -> StoreError {
+    error::other(
+        name,
+        "its thread stopped (a bug in weft-store-sqlite): open the store again",
+    )
 }
 
 enum ReadJob {
@@ -190,6 +241,7 @@ impl SqliteStore {
                             }
                         }
                     }
+                    WriteJob::Submit(job) => job.run(&mut writer),
                     WriteJob::Purge(before, reply) => {
                         let _ = reply.send(writer.purge(before));
                     }
@@ -493,6 +545,38 @@ impl Store for SqliteStore {
         .boxed()
     }
 
+    /// The commit is made on the writer thread, which calls `done` as soon
+    /// as it is committed, before it checkpoints the log. A store opened
+    /// read-only, or whose thread stopped, calls `done` with the error
+    /// before this returns.
+    fn submit_parts(
+        &self,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        let job = Submit {
+            parts,
+            done: Some(done),
+            name: self.name.clone(),
+        };
+        let sender = match self.writer() {
+            Ok(writer) => writer.tx.as_ref(),
+            Err(e) => {
+                let mut job = job;
+                if let Some(done) = job.done.take() {
+                    done(Err((e, join_parts(std::mem::take(&mut job.parts)))));
+                }
+                return Ok(());
+            }
+        };
+        // A job the thread cannot take is dropped here: its drop calls
+        // `done` with the error.
+        if let Some(sender) = sender {
+            let _ = sender.send(WriteJob::Submit(job));
+        }
+        Ok(())
+    }
+
     fn load(&self, run: RunId) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         self.read(move |reply| ReadJob::Load(run, reply)).boxed()
     }
@@ -529,5 +613,31 @@ impl Store for SqliteStore {
 
     fn kv(&self) -> Option<&dyn weft_runtime::store::KvStore> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A job dropped unrun (its thread gone) calls its callback with the
+    /// error, its entries given back.
+    #[test]
+    fn a_submit_dropped_unrun_calls_back_with_the_error() {
+        let (tx, rx) = mpsc::channel();
+        let job = Submit {
+            parts: vec![Vec::new(), Vec::new()],
+            done: Some(Box::new(move |answer| {
+                let _ = tx.send(answer);
+            })),
+            name: "runs.db".into(),
+        };
+        drop(job);
+        let (e, back) = rx.try_recv().unwrap().unwrap_err();
+        assert!(e.to_string().contains("its thread stopped"), "{e}");
+        assert!(back.is_empty());
+        assert!(rx.try_recv().is_err(), "called twice");
     }
 }

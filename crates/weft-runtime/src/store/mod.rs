@@ -595,6 +595,10 @@ impl Appended {
     }
 }
 
+/// What a store calls when a commit handed to [`Store::submit_parts`] is
+/// done: as [`Store::append_parts`] answers.
+pub type Submitted = Box<dyn FnOnce(Result<Appended, (StoreError, Vec<Entry>)>) + Send>;
+
 /// Where durable runs are kept.
 ///
 /// Every method is async, so a store may talk to a server; an embedded
@@ -653,6 +657,35 @@ pub trait Store: Send + Sync + 'static {
         parts: Vec<Vec<Entry>>,
     ) -> BoxFuture<'_, Result<Appended, (StoreError, Vec<Entry>)>> {
         self.append_owned(join_parts(parts))
+    }
+
+    /// [`Store::append_parts`] without a future: the store takes the
+    /// parts and calls `done` exactly once, from a thread of its own, when
+    /// the commit is done (committed, as [`Store::append`] says) or failed
+    /// (with the entries given back, as [`Store::append_parts`] gives them;
+    /// none if the store no longer has them). Nobody has to poll anything
+    /// for the commit to go on, and whoever waits for it hears of it from
+    /// the store's thread directly: the executor's journal commits a
+    /// flush's records through this, when the store has it.
+    ///
+    /// `done` may be called before this returns, on the caller's thread
+    /// (a store that fails at once): the caller must hold no lock that
+    /// `done` takes. A store that drops a job unrun (its thread stopped)
+    /// still calls `done`, with an error.
+    ///
+    /// This default has no such path: it gives both back, and the journal
+    /// commits through [`Store::append_parts`] instead.
+    ///
+    /// # Errors
+    ///
+    /// The parts and `done`, untouched: the store has no such path.
+    #[allow(clippy::type_complexity)]
+    fn submit_parts(
+        &self,
+        parts: Vec<Vec<Entry>>,
+        done: Submitted,
+    ) -> Result<(), (Vec<Vec<Entry>>, Submitted)> {
+        Err((parts, done))
     }
 
     /// One run's journal, in sequence order.
