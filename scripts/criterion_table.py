@@ -9,11 +9,15 @@ repository root; the benchmarks are the weft-benches package in benches/):
     python3 scripts/criterion_table.py [--target DIR] peers
     python3 scripts/criterion_table.py latency
     python3 scripts/criterion_table.py with_items
+    python3 scripts/criterion_table.py crowd
 
 `peers` prints one row per shape: weft's median per run and per task, then
 weft's ratio to floor and to each peer (weft ÷ other: below 1 means weft is
 faster), for current_thread and multi_thread, and the compile times.
-Other arguments print the named groups as they are. Any group name can be
+`crowd` prints one row per shape of `benches/crowd.rs` (64 runs at once):
+each function's median per iteration (per task), and the ratios weft ÷
+floor, spawn_every_attempt ÷ weft, write-behind ÷ memory, flush each ÷
+one flush. Other arguments print the named groups as they are. Any group name can be
 given too (`-- group chain_100`).
 """
 
@@ -177,10 +181,45 @@ def with_items(root):
             print(f"| {f} | {v[1]} | {cell} |")
 
 
+CROWD_SHAPES = ["diamond", "chain_10", "fanout_100"]
+
+
+def crowd(root):
+    print(
+        "\n**crowd** — 64 runs at once, multi_thread (2 workers): median per "
+        "iteration (per task); in brackets the range the two medians' 95% "
+        "intervals allow\n"
+    )
+    names = [
+        "weft",
+        "weft_spawn_every_attempt",
+        "floor",
+        "weft_sqlite_write_behind",
+        "weft_sqlite_write_behind_flush_each",
+    ]
+    print(
+        "| shape | tasks | weft | spawn_every_attempt | floor | write-behind, one flush "
+        "| write-behind, flush each | weft ÷ floor | spawn_every_attempt ÷ weft "
+        "| write-behind ÷ memory | flush each ÷ one flush |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for shape in CROWD_SHAPES:
+        e = {n: load(root, f"crowd_{shape}", n, ci=True) for n in names}
+        tasks = next((v[1] for v in e.values() if v and v[1]), None)
+        cells = [f"{fmt_time(v[0])} ({fmt_time(per_element(v))})" if v else "–" for v in e.values()]
+        ratios = [
+            fmt_ratio_ci(e["weft"], e["floor"]),
+            fmt_ratio_ci(e["weft_spawn_every_attempt"], e["weft"]),
+            fmt_ratio_ci(e["weft_sqlite_write_behind"], e["weft"]),
+            fmt_ratio_ci(e["weft_sqlite_write_behind_flush_each"], e["weft_sqlite_write_behind"]),
+        ]
+        print(f"| {shape} | {tasks or '–'} | " + " | ".join(cells + ratios) + " |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "target"))
-    p.add_argument("what", nargs="+", help="peers | latency | with_items | group NAME...")
+    p.add_argument("what", nargs="+", help="peers | latency | with_items | crowd | group NAME...")
     a = p.parse_args()
     root = os.path.join(a.target, "criterion")
     if not os.path.isdir(root):
@@ -194,6 +233,8 @@ def main():
             latency(root)
         elif w == "with_items":
             with_items(root)
+        elif w == "crowd":
+            crowd(root)
         elif w == "group":
             group(root, args.pop(0))
         else:
