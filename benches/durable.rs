@@ -18,7 +18,25 @@
 //!   the records that caused it are committed;
 //! * in `durable_chain_100` also `sqlite_commit_floor`: 100 appends of one
 //!   record each, one after the other, on the same kind of file — the least
-//!   a chain of 100 synchronous hops could cost.
+//!   a chain of 100 synchronous hops could cost;
+//! * and `memory_then_commit`: issue 20's "memory + one commit" taken
+//!   literally. Each iteration is `memory`'s run (the same executor, the
+//!   plan compiled from the same text, in one `block_on` with its
+//!   `Executor::flush`), then one `Store::append` of a write-behind
+//!   `chain_100` run's whole journal (its 102 records: `Started`, 100
+//!   attempts, `Ended`) on a SQLite store of its own, a file of the same
+//!   kind as `sqlite_write_behind`'s (default options: 16 KB pages,
+//!   `synchronous=FULL`). The journal is that of one real write-behind run,
+//!   made and read back (`Store::load`) once before measuring; each
+//!   iteration commits it under a fresh `RunId`, the re-keyed copy built in
+//!   `iter_batched`'s setup (one iteration a batch), so neither the copy
+//!   nor its drop is measured. `Store::append` encodes the records on the
+//!   caller's thread, where a run's commit encodes them on the store's
+//!   thread; either way, one commit. `sqlite_write_behind` −
+//!   `memory_then_commit` is what a write-behind run costs beyond the run
+//!   and one commit of its records;
+//! * `memory_then_commit_4k`: the same committed to a file of 4 KB pages,
+//!   beside `sqlite_write_behind_4k`.
 //!
 //! Group `recover`: `Executor::inspect` of a finished run of one with-items
 //! task over 10,000 and 100,000 items (journals of 10,002 and 100,002
@@ -32,7 +50,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use weft::store::{Entry, Record, Store};
@@ -71,6 +89,60 @@ fn one_run(rt: &Runtime, ex: &Executor, plan: &Plan) {
         assert!(out.succeeded(), "{:?}", out.errors);
         ex.flush().await.expect("journal committed");
     });
+}
+
+/// The journal of one write-behind run of `shape` on a SQLite file at
+/// `name` in `dir`, read back once it is committed.
+fn recorded_journal(
+    rt: &Runtime,
+    dir: &tempfile::TempDir,
+    name: &str,
+    shape: &Shape,
+) -> Vec<Entry> {
+    let store = sqlite(dir, name);
+    let ex = builder().store(store.clone()).build();
+    let p = plan(shape, &ex);
+    rt.block_on(async {
+        let out = ex.start(&p, json!({})).expect("start").await.expect("run");
+        assert!(out.succeeded(), "{:?}", out.errors);
+        ex.flush().await.expect("journal committed");
+        store.load(out.run_id).await.expect("the run's journal")
+    })
+}
+
+/// `journal`'s entries as the journal of a new run.
+fn rekeyed(journal: &[Entry]) -> Vec<Entry> {
+    let run = RunId::new();
+    journal
+        .iter()
+        .map(|e| Entry {
+            run,
+            seq: e.seq,
+            record: e.record.clone(),
+        })
+        .collect()
+}
+
+/// `memory`'s iteration, then one commit of `entries` to `store`; gives
+/// the entries back, so that their drop is not measured.
+fn run_then_commit(
+    rt: &Runtime,
+    ex: &Executor,
+    plan: &Plan,
+    store: &SqliteStore,
+    entries: Vec<Entry>,
+) -> Vec<Entry> {
+    rt.block_on(async {
+        let out = ex
+            .start(plan, json!({}))
+            .expect("start")
+            .await
+            .expect("run");
+        assert!(out.succeeded(), "{:?}", out.errors);
+        ex.flush().await.expect("journal committed");
+        store.append(&entries).await.expect("append");
+    });
+    entries
 }
 
 fn durable_shapes(c: &mut Criterion) {
@@ -127,6 +199,30 @@ fn durable_shapes(c: &mut Criterion) {
                     })
                 })
             });
+            // Issue 20's right-hand side, literally: the in-memory run and
+            // one commit of what a write-behind run of the shape journals.
+            let journal = recorded_journal(&rt, &dir, "chain_100-journal.db", &shape);
+            assert_eq!(
+                journal.len(),
+                shape.len() + 2,
+                "a chain's journal: Started, an attempt a task, Ended"
+            );
+            let p = plan(&shape, &memory);
+            for (name, store) in [
+                ("memory_then_commit", sqlite(&dir, "chain_100-then.db")),
+                (
+                    "memory_then_commit_4k",
+                    sqlite_4k(&dir, "chain_100-then4k.db"),
+                ),
+            ] {
+                group.bench_function(name, |b| {
+                    b.iter_batched(
+                        || rekeyed(&journal),
+                        |entries| run_then_commit(&rt, &memory, &p, &store, entries),
+                        BatchSize::PerIteration,
+                    )
+                });
+            }
         }
         group.finish();
     }

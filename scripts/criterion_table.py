@@ -10,6 +10,7 @@ repository root; the benchmarks are the weft-benches package in benches/):
     python3 scripts/criterion_table.py latency
     python3 scripts/criterion_table.py with_items
     python3 scripts/criterion_table.py crowd
+    python3 scripts/criterion_table.py --target PASS1 --target PASS2 durable
 
 `peers` prints one row per shape: weft's median per run and per task, then
 weft's ratio to floor and to each peer (weft ÷ other: below 1 means weft is
@@ -17,7 +18,13 @@ faster), for current_thread and multi_thread, and the compile times.
 `crowd` prints one row per shape of `benches/crowd.rs` (64 runs at once):
 each function's median per iteration (per task), and the ratios weft ÷
 floor, spawn_every_attempt ÷ weft, write-behind ÷ memory, flush each ÷
-one flush. Other arguments print the named groups as they are. Any group name can be
+one flush. `durable` prints `durable_chain_100` of `benches/durable.rs`, one
+row per `--target` (several passes side by side): memory, a floor commit
+(`sqlite_commit_floor` ÷ 100), memory then one commit of a run's journal
+(`memory_then_commit`), write-behind, and write-behind − memory_then_commit
+(what a write-behind run costs beyond the run and one commit of its
+records), the same on 4 KB pages, and write-behind − (memory + floor).
+Other arguments print the named groups as they are. Any group name can be
 given too (`-- group chain_100`).
 """
 
@@ -216,18 +223,74 @@ def crowd(root):
         print(f"| {shape} | {tasks or '–'} | " + " | ".join(cells + ratios) + " |")
 
 
+def durable(roots):
+    print(
+        "\n**durable_chain_100** — median per iteration, µs; in brackets the range "
+        "the two medians' 95% intervals allow\n"
+    )
+    print(
+        "| pass | memory | floor commit ÷ 100 | memory_then_commit | write-behind "
+        "| write-behind − memory_then_commit | memory_then_commit_4k | write-behind 4k "
+        "| 4k: write-behind − memory_then_commit | write-behind − (memory + floor) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def us(v, div=1):
+        return f"{v[0] / div / 1e3:.1f}" if v else "–"
+
+    def over(a, b):
+        """a − b, and the range the two intervals allow."""
+        if not a or not b:
+            return "–"
+        lo, hi = a[2][0] - b[2][1], a[2][1] - b[2][0]
+        return f"{(a[0] - b[0]) / 1e3:+.1f} ({lo / 1e3:+.0f}…{hi / 1e3:+.0f})"
+
+    for root in roots:
+        e = {
+            n: load(root, "durable_chain_100", n, ci=True)
+            for n in [
+                "memory",
+                "sqlite_commit_floor",
+                "memory_then_commit",
+                "sqlite_write_behind",
+                "memory_then_commit_4k",
+                "sqlite_write_behind_4k",
+            ]
+        }
+        floor, memory, wb = e["sqlite_commit_floor"], e["memory"], e["sqlite_write_behind"]
+        old = "–"
+        if floor and memory and wb:
+            old = f"{(wb[0] - memory[0] - floor[0] / 100) / 1e3:+.1f}"
+        print(
+            f"| {os.path.dirname(root) or root} | {us(memory)} | {us(floor, 100)} "
+            f"| {us(e['memory_then_commit'])} | {us(wb)} | {over(wb, e['memory_then_commit'])} "
+            f"| {us(e['memory_then_commit_4k'])} | {us(e['sqlite_write_behind_4k'])} "
+            f"| {over(e['sqlite_write_behind_4k'], e['memory_then_commit_4k'])} | {old} |"
+        )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "target"))
-    p.add_argument("what", nargs="+", help="peers | latency | with_items | crowd | group NAME...")
+    p.add_argument(
+        "--target",
+        action="append",
+        help="a directory holding criterion/ (default $CARGO_TARGET_DIR or target); "
+        "`durable` takes several, one row each, the others read the first",
+    )
+    p.add_argument("what", nargs="+", help="peers | latency | with_items | crowd | durable | group NAME...")
     a = p.parse_args()
-    root = os.path.join(a.target, "criterion")
-    if not os.path.isdir(root):
-        sys.exit(f"no criterion results under {root}: run cargo bench first")
+    targets = a.target or [os.environ.get("CARGO_TARGET_DIR", "target")]
+    roots = [os.path.join(t, "criterion") for t in targets]
+    for r in roots:
+        if not os.path.isdir(r):
+            sys.exit(f"no criterion results under {r}: run cargo bench first")
+    root = roots[0]
     args = list(a.what)
     while args:
         w = args.pop(0)
-        if w == "peers":
+        if w == "durable":
+            durable(roots)
+        elif w == "peers":
             peers(root)
         elif w == "latency":
             latency(root)
