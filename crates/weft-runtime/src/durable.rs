@@ -135,7 +135,7 @@ impl ExecutorInner {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.live.insert(id, run.handle());
         self.watch_shared(&handle);
-        handle.spawn(scheduler.run());
+        scheduler.spawn(&handle);
         Ok(run)
     }
 

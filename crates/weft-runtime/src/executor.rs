@@ -376,7 +376,7 @@ impl Executor {
         let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
         self.inner.live.insert(run_id, run.handle());
         self.inner.watch_shared(&handle);
-        handle.spawn(scheduler.run());
+        scheduler.spawn(&handle);
         Ok(run)
     }
 
