@@ -40,6 +40,12 @@ impl RunId {
     /// (`Uuid::now_v7` asks the system for random bytes every time).
     #[allow(clippy::new_without_default)]
     pub fn new() -> RunId {
+        RunId::at(std::time::SystemTime::now())
+    }
+
+    /// A new id made at `now` (a clock reading the caller needs as well:
+    /// a run's start).
+    pub(crate) fn at(now: std::time::SystemTime) -> RunId {
         let seeds = SEEDS.get_or_init(|| {
             // The low 64 bits of a version 7 id are the variant's two bits,
             // then 62 from the operating system's random source.
@@ -47,14 +53,12 @@ impl RunId {
             (random(), random())
         });
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| {
-                // Not `as_millis`: a 128-bit division.
-                d.as_secs()
-                    .saturating_mul(1000)
-                    .saturating_add(u64::from(d.subsec_millis()))
-            });
+        let now = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| {
+            // Not `as_millis`: a 128-bit division.
+            d.as_secs()
+                .saturating_mul(1000)
+                .saturating_add(u64::from(d.subsec_millis()))
+        });
         let millis = LAST_MILLIS.fetch_max(now, Ordering::Relaxed).max(now);
         RunId(
             uuid::Builder::from_unix_timestamp_millis(

@@ -569,7 +569,8 @@ const SCHEDULER_BYTES: usize = 1032;
 impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
     /// happens until [`Scheduler::run`] is spawned. Its buffers are
-    /// `buffers` (an ended run's, or new ones).
+    /// `buffers` (an ended run's, or new ones). `started_sys` is the
+    /// run's start on the system clock (read once for its id as well).
     ///
     /// The scheduler (about a kilobyte) is boxed here, where it is made,
     /// and goes from here to its run's task as a pointer: returned by
@@ -580,6 +581,7 @@ impl Scheduler {
         mut buffers: Box<RunBuffers>,
         parameters: Value,
         run_id: RunId,
+        started_sys: SystemTime,
         options: &RunOptions,
     ) -> (Box<Scheduler>, Run) {
         let plan = &env.plan;
@@ -672,7 +674,7 @@ impl Scheduler {
             journal: None,
             ended_before: false,
             started: now,
-            started_sys: SystemTime::now(),
+            started_sys,
             max_instances,
             held_bytes: 0,
             var_bytes: None,
