@@ -80,6 +80,7 @@ impl ExecutorInner {
         plan: &Plan,
         parameters: Value,
         id: RunId,
+        started_sys: std::time::SystemTime,
         options: RunOptions,
     ) -> Result<(Box<Scheduler>, Run), Error> {
         let durability = options.durability.unwrap_or(self.durability);
@@ -100,7 +101,8 @@ impl ExecutorInner {
             None => None,
         };
         let (env, buffers) = self.run_env(plan, id, &options, Actions::Run)?;
-        let (scheduler, mut run) = Scheduler::new(env, buffers, parameters, id, &options);
+        let (scheduler, mut run) =
+            Scheduler::new(env, buffers, parameters, id, started_sys, &options);
         let scheduler = match (journal, start) {
             (Some(journal), Some(start)) => {
                 let (recorded, rx) = tokio::sync::watch::channel(None);
@@ -135,7 +137,7 @@ impl ExecutorInner {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| ResumeError::NoRuntime)?;
         self.live.insert(id, run.handle());
         self.watch_shared(&handle);
-        handle.spawn(scheduler.run());
+        scheduler.spawn(&handle);
         Ok(run)
     }
 
@@ -170,7 +172,14 @@ impl ExecutorInner {
             .run_env(&plan, id, &options, mode)
             .map_err(|e| ResumeError::Unusable(id, e.to_string()))?;
         let (sync, started_at) = (start.durability == Durability::Sync, start.started_at);
-        let (scheduler, mut run) = Scheduler::new(env, buffers, start.inputs, id, &options);
+        let (scheduler, mut run) = Scheduler::new(
+            env,
+            buffers,
+            start.inputs,
+            id,
+            std::time::SystemTime::now(),
+            &options,
+        );
         run.recorded = Recorded::Stored;
         let scheduler = scheduler
             .began_at(from_millis(started_at))

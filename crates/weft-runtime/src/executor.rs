@@ -305,7 +305,9 @@ impl ChildRuns for ExecutorInner {
         id: RunId,
         options: RunOptions,
     ) -> Result<(Box<Scheduler>, Run), String> {
-        ExecutorInner::new_run(&self, plan, parameters, id, options).map_err(|e| e.to_string())
+        let started_sys = std::time::SystemTime::now();
+        ExecutorInner::new_run(&self, plan, parameters, id, started_sys, options)
+            .map_err(|e| e.to_string())
     }
 
     fn resume_child(
@@ -372,11 +374,15 @@ impl Executor {
     ) -> Result<Run, StartError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let parameters = plan.bind_inputs(inputs)?;
-        let run_id = RunId::new();
-        let (scheduler, run) = self.inner.new_run(plan, parameters, run_id, options)?;
+        // One reading of the system clock for the run's id and its start.
+        let started_sys = std::time::SystemTime::now();
+        let run_id = RunId::at(started_sys);
+        let (scheduler, run) =
+            self.inner
+                .new_run(plan, parameters, run_id, started_sys, options)?;
         self.inner.live.insert(run_id, run.handle());
         self.inner.watch_shared(&handle);
-        handle.spawn(scheduler.run());
+        scheduler.spawn(&handle);
         Ok(run)
     }
 

@@ -230,7 +230,7 @@ impl Action for SubWorkflow {
                 ChildCommand::Run => {}
                 command => command.apply(&handle),
             }
-            tokio::spawn(scheduler.run());
+            scheduler.spawn(&tokio::runtime::Handle::current());
             let out = run
                 .await
                 .map_err(|e| ActionError::new(format!("sub-workflow `{name}` (run {id}): {e}")))?;

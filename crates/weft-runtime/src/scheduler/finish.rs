@@ -233,7 +233,11 @@ impl Scheduler {
         } else {
             self.route_ranks()
         };
-        let mut routes = vec![Vec::new(); self.graph.routes.len()];
+        // One route: its empty path, without `from_elem`'s call and loop.
+        let mut routes = match single {
+            true => vec![Vec::new()],
+            false => vec![Vec::new(); self.graph.routes.len()],
+        };
         if !single {
             for (r, step) in self.graph.routes.iter().enumerate() {
                 routes[rank[r] as usize] = step.path.to_vec();

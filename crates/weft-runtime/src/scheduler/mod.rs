@@ -569,7 +569,8 @@ const SCHEDULER_BYTES: usize = 1032;
 impl Scheduler {
     /// A run of `env.plan` with `parameters`, and its handle; nothing
     /// happens until [`Scheduler::run`] is spawned. Its buffers are
-    /// `buffers` (an ended run's, or new ones).
+    /// `buffers` (an ended run's, or new ones). `started_sys` is the
+    /// run's start on the system clock (read once for its id as well).
     ///
     /// The scheduler (about a kilobyte) is boxed here, where it is made,
     /// and goes from here to its run's task as a pointer: returned by
@@ -580,6 +581,7 @@ impl Scheduler {
         mut buffers: Box<RunBuffers>,
         parameters: Value,
         run_id: RunId,
+        started_sys: SystemTime,
         options: &RunOptions,
     ) -> (Box<Scheduler>, Run) {
         let plan = &env.plan;
@@ -672,7 +674,7 @@ impl Scheduler {
             journal: None,
             ended_before: false,
             started: now,
-            started_sys: SystemTime::now(),
+            started_sys,
             max_instances,
             held_bytes: 0,
             var_bytes: None,
@@ -750,10 +752,26 @@ impl Scheduler {
         self.journal_failed(format!("the journal cannot be replayed: {why}"));
     }
 
-    /// The run, to spawn. Its future holds the boxed scheduler, a pointer,
-    /// so that spawning it and tokio's moves of the task's stage copy a
-    /// few words, not the scheduler.
-    pub(crate) async fn run(mut self: Box<Self>) {
+    /// Spawns the run on `runtime`.
+    ///
+    /// On a current_thread runtime an attempt's task would run on the
+    /// run's thread anyway: every plain attempt is polled by the run's
+    /// task. The flavor is read from the handle the caller holds already
+    /// (asking tokio for the current one in the run's task cloned and
+    /// dropped a reference-counted handle each run). Inlined into its
+    /// callers: a call moved the run's future once more on its way into
+    /// tokio's task cell (≈ 90 instructions of `memcpy` a run).
+    #[inline(always)]
+    pub(crate) fn spawn(mut self: Box<Self>, runtime: &tokio::runtime::Handle) {
+        self.inline_all = !self.env.spawn_every_attempt
+            && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
+        runtime.spawn(self.run());
+    }
+
+    /// The run, to spawn (see [`Scheduler::spawn`]). Its future holds the
+    /// boxed scheduler, a pointer, so that spawning it and tokio's moves of
+    /// the task's stage copy a few words, not the scheduler.
+    async fn run(mut self: Box<Self>) {
         let span = tracing::info_span!(
             "run",
             run_id = %self.run_id,
@@ -767,12 +785,6 @@ impl Scheduler {
             if crate::telemetry::recorder_installed() {
                 self.start_metrics();
             }
-            // On a current_thread runtime an attempt's task would run on
-            // this thread anyway: every plain attempt is polled here.
-            self.inline_all = !self.env.spawn_every_attempt
-                && tokio::runtime::Handle::try_current().is_ok_and(|h| {
-                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
-                });
             self.begin();
             if self.replaying() {
                 self.replay_first().await;
