@@ -40,28 +40,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::future::join_all;
 use serde_json::Value;
 use tokio::runtime::Runtime;
-use weft::{ActionInput, Executor, Plan};
+use weft::{ActionInput, Executor};
 
-use common::{noop_executor, runtime_mt, weft_plan, Floor, Shape};
-
-/// Runs started together in one iteration.
-const RUNS: usize = 64;
-
-/// `RUNS` runs of `plan` started one after the other, then all awaited;
-/// with `flush_each`, each run flushes the journal as soon as it has ended.
-async fn crowd(executor: &Executor, plan: &Plan, flush_each: bool) {
-    let runs: Vec<_> = (0..RUNS)
-        .map(|_| executor.start(plan, Value::Null).expect("run starts"))
-        .collect();
-    join_all(runs.into_iter().map(|run| async move {
-        let outcome = run.await.expect("run ends");
-        assert!(outcome.succeeded(), "{:?}", outcome.errors);
-        if flush_each {
-            executor.flush().await.expect("journal committed");
-        }
-    }))
-    .await;
-}
+use common::{crowd, noop_executor, runtime_mt, weft_plan, Floor, Shape, CROWD_RUNS as RUNS};
 
 /// `RUNS` floor runs at once.
 async fn floor_crowd(floor: &Arc<Floor>) {

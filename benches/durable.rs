@@ -57,7 +57,7 @@ use weft::store::{Entry, Record, Store};
 use weft::{ActionInput, Durability, Executor, Plan, RunId};
 use weft_store_sqlite::SqliteStore;
 
-use common::{runtime_mt, Shape};
+use common::{rekeyed, runtime_mt, Shape};
 
 /// The shape as a workflow loaded from text (a durable run keeps its
 /// workflow's text).
@@ -79,16 +79,20 @@ fn sqlite_4k(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteStore> {
     Arc::new(SqliteStore::open_with(dir.path().join(name), &options).expect("sqlite store"))
 }
 
+/// A run of `plan` to its end, then `Executor::flush`; its id.
+async fn run_flushed(ex: &Executor, plan: &Plan) -> RunId {
+    let out = ex
+        .start(plan, json!({}))
+        .expect("start")
+        .await
+        .expect("run");
+    assert!(out.succeeded(), "{:?}", out.errors);
+    ex.flush().await.expect("journal committed");
+    out.run_id
+}
+
 fn one_run(rt: &Runtime, ex: &Executor, plan: &Plan) {
-    rt.block_on(async {
-        let out = ex
-            .start(plan, json!({}))
-            .expect("start")
-            .await
-            .expect("run");
-        assert!(out.succeeded(), "{:?}", out.errors);
-        ex.flush().await.expect("journal committed");
-    });
+    rt.block_on(run_flushed(ex, plan));
 }
 
 /// The journal of one write-behind run of `shape` on a SQLite file at
@@ -103,24 +107,9 @@ fn recorded_journal(
     let ex = builder().store(store.clone()).build();
     let p = plan(shape, &ex);
     rt.block_on(async {
-        let out = ex.start(&p, json!({})).expect("start").await.expect("run");
-        assert!(out.succeeded(), "{:?}", out.errors);
-        ex.flush().await.expect("journal committed");
-        store.load(out.run_id).await.expect("the run's journal")
+        let run = run_flushed(&ex, &p).await;
+        store.load(run).await.expect("the run's journal")
     })
-}
-
-/// `journal`'s entries as the journal of a new run.
-fn rekeyed(journal: &[Entry]) -> Vec<Entry> {
-    let run = RunId::new();
-    journal
-        .iter()
-        .map(|e| Entry {
-            run,
-            seq: e.seq,
-            record: e.record.clone(),
-        })
-        .collect()
 }
 
 /// `memory`'s iteration, then one commit of `entries` to `store`; gives
@@ -133,13 +122,7 @@ fn run_then_commit(
     entries: Vec<Entry>,
 ) -> Vec<Entry> {
     rt.block_on(async {
-        let out = ex
-            .start(plan, json!({}))
-            .expect("start")
-            .await
-            .expect("run");
-        assert!(out.succeeded(), "{:?}", out.errors);
-        ex.flush().await.expect("journal committed");
+        run_flushed(ex, plan).await;
         store.append(&entries).await.expect("append");
     });
     entries

@@ -369,3 +369,38 @@ pub(crate) fn journaled_with_items(
     })?;
     Ok((executor, store, id))
 }
+
+/// Runs started together in one iteration of `benches/crowd.rs` (and of
+/// `examples/crowd_commits.rs`, which counts its commits).
+pub(crate) const CROWD_RUNS: usize = 64;
+
+/// `CROWD_RUNS` runs of `plan` started one after the other, then all
+/// awaited; with `flush_each`, each run flushes the journal as soon as it
+/// has ended.
+pub(crate) async fn crowd(executor: &Executor, plan: &Plan, flush_each: bool) {
+    let runs: Vec<_> = (0..CROWD_RUNS)
+        .map(|_| executor.start(plan, Value::Null).expect("run starts"))
+        .collect();
+    futures::future::join_all(runs.into_iter().map(|run| async move {
+        let outcome = run.await.expect("run ends");
+        assert!(outcome.succeeded(), "{:?}", outcome.errors);
+        if flush_each {
+            executor.flush().await.expect("journal committed");
+        }
+    }))
+    .await;
+}
+
+/// `journal`'s entries as the journal of a new run (the same records and
+/// sequence numbers under a fresh `RunId`).
+pub(crate) fn rekeyed(journal: &[weft::store::Entry]) -> Vec<weft::store::Entry> {
+    let run = weft::RunId::new();
+    journal
+        .iter()
+        .map(|e| weft::store::Entry {
+            run,
+            seq: e.seq,
+            record: e.record.clone(),
+        })
+        .collect()
+}

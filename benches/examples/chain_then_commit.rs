@@ -38,7 +38,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime_mt, text_plan, Args, Shape};
+use common::{rekeyed, runtime_mt, text_plan, Args, Shape};
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 use weft::store::{Command, Entry, Record, Store};
@@ -57,19 +57,6 @@ async fn run(ex: &Executor, plan: &Plan) -> Result<RunId, Box<dyn std::error::Er
     }
     ex.flush().await?;
     Ok(out.run_id)
-}
-
-/// `journal`'s entries as the journal of a new run.
-fn rekeyed(journal: &[Entry]) -> Vec<Entry> {
-    let run = RunId::new();
-    journal
-        .iter()
-        .map(|e| Entry {
-            run,
-            seq: e.seq,
-            record: e.record.clone(),
-        })
-        .collect()
 }
 
 /// The `(q1, median, q3)` of `v`, in µs.

@@ -31,15 +31,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{runtime_mt, store_named, text_plan, Args, Shape};
-use futures::future::{join_all, BoxFuture};
+use common::{crowd, runtime_mt, store_named, text_plan, Args, Shape, CROWD_RUNS as RUNS};
+use futures::future::BoxFuture;
 use serde_json::Value;
 use weft::store::{Appended, Entry, Store, StoreError, Submitted};
 use weft::{ActionInput, Executor, Plan};
 use weft_test_support::hooked::{AppendHook, Hooked};
-
-/// Runs started together in one iteration, as in `benches/crowd.rs`.
-const RUNS: usize = 64;
 
 /// Counts the commits it passes on, and their records.
 #[derive(Default)]
@@ -109,21 +106,10 @@ impl AppendHook for Counted {
     }
 }
 
-/// `benches/crowd.rs`'s iteration: `RUNS` runs of `plan` started one after
-/// the other, then all awaited; with `flush_each`, each run flushes the
-/// journal as soon as it has ended, else one flush once all have.
-async fn crowd(executor: &Executor, plan: &Plan, flush_each: bool) {
-    let runs: Vec<_> = (0..RUNS)
-        .map(|_| executor.start(plan, Value::Null).expect("run starts"))
-        .collect();
-    join_all(runs.into_iter().map(|run| async move {
-        let outcome = run.await.expect("run ends");
-        assert!(outcome.succeeded(), "{:?}", outcome.errors);
-        if flush_each {
-            executor.flush().await.expect("journal committed");
-        }
-    }))
-    .await;
+/// `benches/crowd.rs`'s iteration: with `flush_each`, each run flushes as
+/// soon as it has ended, else one flush once all have.
+async fn iteration(executor: &Executor, plan: &Plan, flush_each: bool) {
+    crowd(executor, plan, flush_each).await;
     if !flush_each {
         executor.flush().await.expect("journal committed");
     }
@@ -160,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in 0..iterations + iterations / 10 {
                 counted.hook.take();
                 let t0 = Instant::now();
-                rt.block_on(crowd(&executor, &plan, flush_each));
+                rt.block_on(iteration(&executor, &plan, flush_each));
                 let took = t0.elapsed();
                 let (w, f, r) = counted.hook.take();
                 if i >= iterations / 10 {
