@@ -234,9 +234,10 @@ impl Scheduler {
             self.route_ranks()
         };
         // One route: its empty path, without `from_elem`'s call and loop.
-        let mut routes = match single {
-            true => vec![Vec::new()],
-            false => vec![Vec::new(); self.graph.routes.len()],
+        let mut routes = if single {
+            vec![Vec::new()]
+        } else {
+            vec![Vec::new(); self.graph.routes.len()]
         };
         if !single {
             for (r, step) in self.graph.routes.iter().enumerate() {
